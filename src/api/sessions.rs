@@ -1,0 +1,342 @@
+//! Handlers for the session routes. Each takes already-parsed input and returns a response or
+//! an [`ApiError`]; routing, auth and body limits live in `api::routes`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use warp::http::StatusCode;
+use warp::reply::Response;
+
+use super::App;
+use super::error::ApiError;
+use super::wire::*;
+use crate::screen::{Format, MAX_SNAPSHOT_LINES};
+use crate::session::manager::{CreateSpec, SessionError, validate_size};
+use crate::session::{AgentType, SessionHandle, SessionStatus};
+
+pub type ApiResult = Result<Response, ApiError>;
+
+/// Most sessions one batch request may create.
+pub const MAX_BATCH: usize = 50;
+
+pub fn json<T: serde::Serialize>(status: StatusCode, body: &T) -> Response {
+    use warp::Reply;
+    warp::reply::with_status(warp::reply::json(body), status).into_response()
+}
+
+fn to_spec(req: CreateSessionRequest) -> Result<CreateSpec, ApiError> {
+    let work_dir = req
+        .work_dir
+        .filter(|w| !w.is_empty())
+        .ok_or_else(|| ApiError::bad_request("VALIDATION_ERROR", "workDir is required"))?;
+    let agent_type = match req.agent_type.as_deref() {
+        None => None,
+        Some(s) => Some(AgentType::parse(s).ok_or_else(|| {
+            let allowed: Vec<_> = AgentType::ALL.iter().map(|a| a.as_str()).collect();
+            ApiError::bad_request(
+                "VALIDATION_ERROR",
+                format!("unknown agentType {s:?}; allowed: {}", allowed.join(", ")),
+            )
+        })?),
+    };
+    Ok(CreateSpec {
+        name: req.name,
+        work_dir: PathBuf::from(work_dir),
+        agent_type,
+        command: req.command,
+        env: req.env.unwrap_or_default().into_iter().collect(),
+        cols: req.cols,
+        rows: req.rows,
+        prompt: req.prompt,
+    })
+}
+
+pub async fn create(app: Arc<App>, req: CreateSessionRequest) -> ApiResult {
+    let spec = to_spec(req)?;
+    let handle = app.sessions.create(spec).await?;
+    Ok(json(StatusCode::CREATED, &SessionInfo::of(&handle)))
+}
+
+pub async fn batch_create(app: Arc<App>, req: BatchCreateRequest) -> ApiResult {
+    if req.sessions.is_empty() || req.sessions.len() > MAX_BATCH {
+        return Err(ApiError::bad_request(
+            "VALIDATION_ERROR",
+            format!("sessions must hold 1 to {MAX_BATCH} entries"),
+        ));
+    }
+    let creations = req.sessions.into_iter().map(|r| {
+        let app = app.clone();
+        async move {
+            app.sessions
+                .create(to_spec(r)?)
+                .await
+                .map_err(ApiError::from)
+        }
+    });
+    let results = futures_util::future::join_all(creations).await;
+    let mut sessions = Vec::new();
+    let mut failed = Vec::new();
+    for (index, r) in results.into_iter().enumerate() {
+        match r {
+            Ok(h) => sessions.push(SessionInfo::of(&h)),
+            Err(e) => failed.push(BatchItemError {
+                index,
+                error: e.message,
+                code: e.code,
+            }),
+        }
+    }
+    let status = if sessions.is_empty() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::CREATED
+    };
+    Ok(json(
+        status,
+        &BatchCreateResponse {
+            created: sessions.len(),
+            sessions,
+            failed,
+        },
+    ))
+}
+
+fn parse_status_filter(s: &str) -> Result<SessionStatus, ApiError> {
+    SessionStatus::parse(s).ok_or_else(|| {
+        ApiError::bad_request(
+            "VALIDATION_ERROR",
+            format!("unknown status {s:?}; allowed: {}", status_names()),
+        )
+    })
+}
+
+fn parse_usize(
+    q: &HashMap<String, String>,
+    key: &str,
+    default: usize,
+    range: std::ops::RangeInclusive<usize>,
+) -> Result<usize, ApiError> {
+    match q.get(key) {
+        None => Ok(default),
+        Some(v) => v
+            .parse::<usize>()
+            .ok()
+            .filter(|n| range.contains(n))
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    "VALIDATION_ERROR",
+                    format!(
+                        "{key} must be an integer in {}..={}",
+                        range.start(),
+                        range.end()
+                    ),
+                )
+            }),
+    }
+}
+
+pub async fn list(app: Arc<App>, q: HashMap<String, String>) -> ApiResult {
+    let status = q
+        .get("status")
+        .map(|s| parse_status_filter(s))
+        .transpose()?;
+    let page = parse_usize(&q, "page", 1, 1..=usize::MAX)?;
+    let limit = parse_usize(&q, "limit", 100, 1..=1000)?;
+    let all: Vec<_> = app
+        .sessions
+        .list()
+        .into_iter()
+        .filter(|h| status.is_none_or(|s| h.status() == s))
+        .collect();
+    let total = all.len();
+    let sessions = all
+        .iter()
+        .skip((page - 1).saturating_mul(limit))
+        .take(limit)
+        .map(SessionInfo::of)
+        .collect();
+    let pagination = Pagination {
+        page,
+        limit,
+        total,
+        total_pages: total.div_ceil(limit),
+    };
+    Ok(json(
+        StatusCode::OK,
+        &SessionList {
+            sessions,
+            total,
+            pagination,
+        },
+    ))
+}
+
+pub async fn stats(app: Arc<App>) -> ApiResult {
+    let all = app.sessions.list();
+    let mut by_status = BTreeMap::new();
+    for h in &all {
+        *by_status.entry(h.status().as_str()).or_insert(0) += 1;
+    }
+    let totals = &app.sessions.totals;
+    let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+    // Exited sessions still listed count toward completed/failed as well as removed ones.
+    let (done_ok, done_err) =
+        all.iter()
+            .filter_map(|h| h.live().exit_code)
+            .fold(
+                (0, 0),
+                |(ok, err), c| if c == 0 { (ok + 1, err) } else { (ok, err + 1) },
+            );
+    let body = Stats {
+        active: all.iter().filter(|h| !h.is_exited()).count(),
+        by_status,
+        total_created: load(&totals.created),
+        total_completed: load(&totals.completed) + done_ok,
+        total_failed: load(&totals.failed) + done_err,
+    };
+    Ok(json(StatusCode::OK, &body))
+}
+
+pub async fn get(app: Arc<App>, id: String) -> ApiResult {
+    let h = app.sessions.get(&id)?;
+    Ok(json(StatusCode::OK, &SessionInfo::of(&h)))
+}
+
+pub async fn read(app: Arc<App>, id: String, q: HashMap<String, String>) -> ApiResult {
+    let h = app.sessions.get(&id)?;
+    let format = match q.get("format").map(String::as_str) {
+        None | Some("text") => Format::Text,
+        Some("ansi") => Format::Ansi,
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                "INVALID_FORMAT",
+                format!("invalid format {other:?}; allowed: text, ansi"),
+            ));
+        }
+    };
+    let lines = match q.get("lines") {
+        None => None,
+        Some(_) => Some(parse_usize(&q, "lines", 0, 1..=MAX_SNAPSHOT_LINES)?),
+    };
+    let snap = h.snapshot(lines, format).await?;
+    let body = ReadResponse {
+        id: h.meta.id.to_string(),
+        status: snap.status.as_str(),
+        lines: snap.output.lines().count(),
+        output: snap.output,
+        format: if format == Format::Ansi {
+            "ansi"
+        } else {
+            "text"
+        },
+        cols: snap.cols,
+        rows: snap.rows,
+        cursor: Cursor {
+            row: snap.cursor.0,
+            col: snap.cursor.1,
+        },
+        title: snap.title,
+    };
+    Ok(json(StatusCode::OK, &body))
+}
+
+fn running(app: &App, id: &str) -> Result<SessionHandle, ApiError> {
+    let h = app.sessions.get(id)?;
+    if h.is_exited() {
+        return Err(ApiError::from(SessionError::Handle(
+            crate::session::actor::HandleError::Exited,
+        )));
+    }
+    Ok(h)
+}
+
+pub async fn send(app: Arc<App>, id: String, req: SendRequest) -> ApiResult {
+    if req.text.is_empty() {
+        return Err(ApiError::bad_request(
+            "VALIDATION_ERROR",
+            "text must not be empty",
+        ));
+    }
+    let h = running(&app, &id)?;
+    let d = h.send_text(&req.text, true).await?;
+    Ok(json(
+        StatusCode::OK,
+        &SendResponse {
+            ok: true,
+            delivered: d.delivered,
+            attempts: d.attempts,
+        },
+    ))
+}
+
+pub async fn keys(app: Arc<App>, id: String, req: KeysRequest) -> ApiResult {
+    if req.keys.is_empty() || req.keys.iter().any(String::is_empty) {
+        return Err(ApiError::bad_request(
+            "VALIDATION_ERROR",
+            "keys must be a non-empty list of non-empty key names",
+        ));
+    }
+    let h = running(&app, &id)?;
+    h.send_keys(&req.keys).await?;
+    Ok(json(StatusCode::OK, &OK))
+}
+
+pub async fn interrupt(app: Arc<App>, id: String) -> ApiResult {
+    let h = running(&app, &id)?;
+    h.send_keys(&["C-c".to_owned()]).await?;
+    Ok(json(StatusCode::OK, &OK))
+}
+
+pub async fn resize(app: Arc<App>, id: String, req: ResizeRequest) -> ApiResult {
+    validate_size(req.cols, req.rows)?;
+    let h = running(&app, &id)?;
+    h.resize(req.cols, req.rows).await?;
+    Ok(json(StatusCode::OK, &OK))
+}
+
+pub async fn delete(app: Arc<App>, id: String) -> ApiResult {
+    let h = app.sessions.get(&id)?;
+    app.sessions.remove(&h).await?;
+    Ok(json(StatusCode::OK, &OK))
+}
+
+pub async fn batch_delete(app: Arc<App>, req: BatchDeleteRequest) -> ApiResult {
+    let status = req.status.as_deref().map(parse_status_filter).transpose()?;
+    if req.ids.is_none() && status.is_none() {
+        return Err(ApiError::bad_request(
+            "VALIDATION_ERROR",
+            "give ids, status, or both",
+        ));
+    }
+    let mut not_found = Vec::new();
+    let mut targets: Vec<SessionHandle> = match &req.ids {
+        Some(ids) => ids
+            .iter()
+            .filter_map(|id| match app.sessions.get(id) {
+                Ok(h) => Some(h),
+                Err(_) => {
+                    not_found.push(id.clone());
+                    None
+                }
+            })
+            .collect(),
+        None => app.sessions.list(),
+    };
+    if let Some(s) = status {
+        targets.retain(|h| h.status() == s);
+    }
+    targets.dedup_by_key(|h| h.meta.id);
+    let removals = targets.iter().map(|h| app.sessions.remove(h));
+    let results = futures_util::future::join_all(removals).await;
+    let errors: Vec<String> = results
+        .into_iter()
+        .filter_map(|r| r.err().map(|e| e.to_string()))
+        .collect();
+    let body = BatchDeleteResponse {
+        deleted: targets.len() - errors.len(),
+        not_found,
+        errors,
+    };
+    Ok(json(StatusCode::OK, &body))
+}

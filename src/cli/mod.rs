@@ -1,0 +1,294 @@
+//! The command-line client: thin wrappers over the REST API for scripts and humans. Output is
+//! human-readable by default and the API's JSON with `--json`.
+
+use anyhow::{Context, bail};
+use serde_json::{Value, json};
+
+/// Where the daemon is and how to authenticate, shared by every client subcommand.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ClientArgs {
+    /// Daemon base URL.
+    #[arg(
+        long,
+        global = true,
+        env = "AEGIS_URL",
+        default_value = "http://127.0.0.1:9100"
+    )]
+    pub url: String,
+    /// API token (sent as a Bearer header).
+    #[arg(long, global = true, env = "AEGIS_AUTH_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Print the API's JSON instead of a human summary.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum ClientCommand {
+    /// Create a session.
+    New {
+        /// Working directory (default: the current directory).
+        #[arg(long, short = 'C')]
+        workdir: Option<std::path::PathBuf>,
+        #[arg(long, short)]
+        name: Option<String>,
+        /// claude | codex | gemini | shell | custom
+        #[arg(long, short, default_value = "shell")]
+        agent: String,
+        /// First prompt, delivered once the program is ready.
+        #[arg(long, short)]
+        prompt: Option<String>,
+        #[arg(long)]
+        cols: Option<u16>,
+        #[arg(long)]
+        rows: Option<u16>,
+        /// Command to run instead of the agent's default (after `--`).
+        #[arg(last = true)]
+        command: Vec<String>,
+    },
+    /// List sessions.
+    Ls,
+    /// Print a session's screen.
+    Read {
+        /// Session id or name.
+        session: String,
+        /// Lines to return, including scrollback (1..2000).
+        #[arg(long, short)]
+        lines: Option<usize>,
+        /// Keep colours (ANSI escape codes).
+        #[arg(long)]
+        ansi: bool,
+    },
+    /// Type text into a session and press Enter.
+    Send { session: String, text: String },
+    /// Send tmux-named keys (Enter, C-c, Up, ...) or literal text.
+    Keys {
+        session: String,
+        #[arg(required = true)]
+        keys: Vec<String>,
+    },
+    /// Stop a session's processes and remove it.
+    Kill { session: String },
+}
+
+struct Client {
+    http: reqwest::Client,
+    base: String,
+    token: Option<String>,
+}
+
+impl Client {
+    fn new(args: &ClientArgs) -> anyhow::Result<Self> {
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(120))
+            .build()?;
+        Ok(Client {
+            http,
+            base: args.url.trim_end_matches('/').to_owned(),
+            token: args.token.clone(),
+        })
+    }
+
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<Value> {
+        let url = format!("{}{}", self.base, path);
+        let mut req = self.http.request(method, &url);
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.map_err(|e| {
+            if e.is_connect() || e.is_timeout() {
+                anyhow::anyhow!("cannot reach the Aegis daemon at {}: {e}\nIs it running? Start it with `aegis serve`.", self.base)
+            } else {
+                anyhow::anyhow!("request to {url} failed: {e}")
+            }
+        })?;
+        let status = resp.status();
+        let text = resp.text().await.context("reading the daemon's response")?;
+        let value: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        if !status.is_success() {
+            let msg = value
+                .get("error")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .unwrap_or_else(|| format!("HTTP {status}"));
+            bail!("{msg} ({status})");
+        }
+        Ok(value)
+    }
+}
+
+fn enc(s: &str) -> String {
+    // Session ids and names are URL-safe by validation, but user input may not be.
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// Run one client subcommand; output goes to stdout.
+pub async fn run(args: ClientArgs, cmd: ClientCommand) -> anyhow::Result<()> {
+    use reqwest::Method;
+    let c = Client::new(&args)?;
+    let out = match &cmd {
+        ClientCommand::New {
+            workdir,
+            name,
+            agent,
+            prompt,
+            cols,
+            rows,
+            command,
+        } => {
+            let dir = match workdir {
+                Some(d) => std::path::absolute(d)?,
+                None => std::env::current_dir()?,
+            };
+            let mut body = json!({ "workDir": dir, "agentType": agent });
+            let fields = [
+                ("name", name.clone().map(Value::from)),
+                ("prompt", prompt.clone().map(Value::from)),
+                ("cols", cols.map(Value::from)),
+                ("rows", rows.map(Value::from)),
+            ];
+            for (k, v) in fields {
+                if let Some(v) = v {
+                    body[k] = v;
+                }
+            }
+            if !command.is_empty() {
+                body["command"] = json!(command);
+            }
+            c.call(Method::POST, "/v1/sessions", Some(body)).await?
+        }
+        ClientCommand::Ls => c.call(Method::GET, "/v1/sessions", None).await?,
+        ClientCommand::Read {
+            session,
+            lines,
+            ansi,
+        } => {
+            let mut q = vec![];
+            if let Some(n) = lines {
+                q.push(format!("lines={n}"));
+            }
+            if *ansi {
+                q.push("format=ansi".into());
+            }
+            let qs = if q.is_empty() {
+                String::new()
+            } else {
+                format!("?{}", q.join("&"))
+            };
+            c.call(
+                Method::GET,
+                &format!("/v1/sessions/{}/read{qs}", enc(session)),
+                None,
+            )
+            .await?
+        }
+        ClientCommand::Send { session, text } => {
+            c.call(
+                Method::POST,
+                &format!("/v1/sessions/{}/send", enc(session)),
+                Some(json!({ "text": text })),
+            )
+            .await?
+        }
+        ClientCommand::Keys { session, keys } => {
+            c.call(
+                Method::POST,
+                &format!("/v1/sessions/{}/keys", enc(session)),
+                Some(json!({ "keys": keys })),
+            )
+            .await?
+        }
+        ClientCommand::Kill { session } => {
+            c.call(
+                Method::DELETE,
+                &format!("/v1/sessions/{}", enc(session)),
+                None,
+            )
+            .await?
+        }
+    };
+    let text = if args.json {
+        serde_json::to_string_pretty(&out)?
+    } else {
+        human(&cmd, &out)
+    };
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{text}")?;
+    Ok(())
+}
+
+fn s<'a>(v: &'a Value, k: &str) -> &'a str {
+    v.get(k).and_then(Value::as_str).unwrap_or("-")
+}
+
+fn human(cmd: &ClientCommand, v: &Value) -> String {
+    match cmd {
+        ClientCommand::New { .. } => {
+            let mut line = format!("{}  {}  {}", s(v, "id"), s(v, "name"), s(v, "status"));
+            if let Some(d) = v.get("promptDelivery") {
+                line.push_str(&format!(
+                    "  prompt delivered: {}",
+                    d.get("delivered").and_then(Value::as_bool).unwrap_or(false)
+                ));
+            }
+            line
+        }
+        ClientCommand::Ls => {
+            let rows: Vec<String> = v
+                .get("sessions")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .map(|x| {
+                    format!(
+                        "{:<36}  {:<24}  {:<8}  {:<18}  {}",
+                        s(x, "id"),
+                        s(x, "name"),
+                        s(x, "agentType"),
+                        s(x, "status"),
+                        s(x, "workDir")
+                    )
+                })
+                .collect();
+            if rows.is_empty() {
+                "no sessions".into()
+            } else {
+                let header = format!(
+                    "{:<36}  {:<24}  {:<8}  {:<18}  {}",
+                    "ID", "NAME", "AGENT", "STATUS", "WORKDIR"
+                );
+                std::iter::once(header)
+                    .chain(rows)
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            }
+        }
+        ClientCommand::Read { .. } => s(v, "output").to_owned(),
+        ClientCommand::Send { .. } => {
+            format!(
+                "delivered: {} (attempts: {})",
+                v.get("delivered").and_then(Value::as_bool).unwrap_or(false),
+                v.get("attempts").and_then(Value::as_u64).unwrap_or(0)
+            )
+        }
+        ClientCommand::Keys { .. } => "ok".into(),
+        ClientCommand::Kill { session } => format!("killed {session}"),
+    }
+}

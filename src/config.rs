@@ -1,0 +1,111 @@
+//! Daemon configuration: command-line flags and environment variables, resolved into one
+//! [`Config`]. Flags win over the environment; defaults are safe (loopback only).
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::session::manager::SessionDefaults;
+
+/// `aegis serve` flags. Every flag has an `AEGIS_*` environment equivalent.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// Address to bind. Anything but loopback requires AEGIS_AUTH_TOKEN.
+    #[arg(long, env = "AEGIS_HOST", default_value = "127.0.0.1")]
+    pub host: IpAddr,
+    /// Port to bind; 0 picks a free one (the bound address is printed on stdout).
+    #[arg(long, env = "AEGIS_PORT", default_value_t = 9100)]
+    pub port: u16,
+    /// State directory (created with mode 0700). Default: $XDG_STATE_HOME/aegis.
+    #[arg(long, env = "AEGIS_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Log filter, in tracing's EnvFilter syntax (e.g. `info`, `aegis=debug`). Logs go to stderr.
+    #[arg(long, env = "AEGIS_LOG", default_value = "info,warp=warn")]
+    pub log_level: String,
+    /// Requests per second allowed per credential (or per client address without one); 0 turns
+    /// rate limiting off.
+    #[arg(long, env = "AEGIS_RATE_LIMIT", default_value_t = 200)]
+    pub rate_limit: u32,
+    /// Burst allowed above the steady rate.
+    #[arg(long, env = "AEGIS_RATE_BURST", default_value_t = 1000)]
+    pub rate_burst: u32,
+    /// Largest accepted request body, in bytes.
+    #[arg(long, env = "AEGIS_MAX_BODY", default_value_t = 1024 * 1024)]
+    pub max_body_bytes: u64,
+    /// Most live sessions.
+    #[arg(long, env = "AEGIS_MAX_SESSIONS", default_value_t = 2000)]
+    pub max_sessions: usize,
+    /// Milliseconds without output after which a session counts as idle.
+    #[arg(long, env = "AEGIS_QUIET_MS", default_value_t = 750)]
+    pub quiet_ms: u64,
+    /// Allow binding a non-loopback address without a token. Do not use on shared networks.
+    #[arg(long)]
+    pub insecure_no_auth: bool,
+}
+
+/// Resolved configuration for the daemon.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub host: IpAddr,
+    pub port: u16,
+    pub state_dir: PathBuf,
+    /// The master API token (`AEGIS_AUTH_TOKEN`); `None` means no auth on loopback.
+    pub auth_token: Option<String>,
+    pub rate_limit: Option<RateLimit>,
+    pub max_body_bytes: u64,
+    pub sessions: SessionDefaults,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct RateLimit {
+    pub per_second: u32,
+    pub burst: u32,
+}
+
+impl Config {
+    pub fn from_args(args: &ServeArgs) -> anyhow::Result<Config> {
+        let auth_token = std::env::var("AEGIS_AUTH_TOKEN")
+            .ok()
+            .filter(|t| !t.is_empty());
+        if auth_token.is_none() && !args.host.is_loopback() && !args.insecure_no_auth {
+            anyhow::bail!(
+                "refusing to bind {} without AEGIS_AUTH_TOKEN: anyone on the network could run commands. \
+                 Set a token, bind 127.0.0.1, or pass --insecure-no-auth",
+                args.host
+            );
+        }
+        let state_dir = match &args.state_dir {
+            Some(d) => d.clone(),
+            None => default_state_dir()?,
+        };
+        let rate_limit = (args.rate_limit > 0).then(|| RateLimit {
+            per_second: args.rate_limit,
+            burst: args.rate_burst.max(1),
+        });
+        let sessions = SessionDefaults {
+            max_sessions: args.max_sessions,
+            quiet_period: Duration::from_millis(args.quiet_ms),
+            ..SessionDefaults::default()
+        };
+        Ok(Config {
+            host: args.host,
+            port: args.port,
+            state_dir,
+            auth_token,
+            rate_limit,
+            max_body_bytes: args.max_body_bytes,
+            sessions,
+        })
+    }
+}
+
+/// `$XDG_STATE_HOME/aegis`, else `~/.local/state/aegis`.
+fn default_state_dir() -> anyhow::Result<PathBuf> {
+    if let Some(x) = std::env::var_os("XDG_STATE_HOME").filter(|v| !v.is_empty()) {
+        return Ok(PathBuf::from(x).join("aegis"));
+    }
+    let home = std::env::var_os("HOME")
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| anyhow::anyhow!("HOME is not set; pass --state-dir"))?;
+    Ok(PathBuf::from(home).join(".local/state/aegis"))
+}

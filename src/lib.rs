@@ -1,0 +1,11 @@
+//! Aegis: a supervisor daemon for interactive coding agents in pseudo-terminals it owns.
+//! See DESIGN.md for the architecture; `main.rs` only dispatches to these modules.
+
+pub mod api;
+pub mod cli;
+pub mod config;
+pub mod detect;
+pub mod pty;
+pub mod screen;
+pub mod session;
+pub mod store;

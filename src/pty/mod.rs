@@ -1,0 +1,243 @@
+//! Pseudo-terminal ownership: spawn a child from an argv in a fresh pty (its own session and
+//! process group), drain its output on a dedicated thread, write its input on another, and stop
+//! the whole process group.
+//!
+//! Threads, not async: portable-pty's reader and writer are blocking. Each session gets one
+//! reader thread and one writer thread with small stacks. The reader hands chunks to the
+//! session actor over a bounded channel; that is safe only because the actor never blocks
+//! (see `session::actor`), so the reader waits at most for one chunk to be parsed and the
+//! child never stalls on a full kernel pty buffer (~20 KB here).
+//!
+//! Exit statuses are collected by the process-wide [`reaper`], never by `Child::wait`, so that
+//! orphaned grandchildren (we are a child subreaper) are reaped too and nothing is left a zombie.
+
+pub mod reaper;
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use nix::errno::Errno;
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use portable_pty::{CommandBuilder, MasterPty, PtySize, native_pty_system};
+use tokio::sync::{mpsc, oneshot};
+
+pub use reaper::ExitStatus;
+
+/// Size of one read from the pty master. Linux hands out at most about a page per read, but a
+/// large buffer lets a read return everything queued after a pause in one chunk.
+const READ_BUFFER_BYTES: usize = 64 * 1024;
+
+/// Chunks in flight between the reader thread and the session actor. Each chunk is at most
+/// `READ_BUFFER_BYTES`, so this bounds the queue at 4 MiB per session. When it is full the
+/// reader waits for the actor, which is always making progress (it never blocks).
+const OUTPUT_CHANNEL_CHUNKS: usize = 64;
+
+/// Pending writes for one session. Writers (the input queue, terminal-query replies) wait
+/// briefly when the child is not reading its input; query replies use `try_send` and are
+/// dropped rather than block the actor.
+const WRITE_CHANNEL_REQUESTS: usize = 64;
+
+/// Stack for the per-session reader and writer threads: they only loop over read/write with
+/// one heap buffer, so the 2 MiB default would only waste address space at 1000 sessions.
+const IO_THREAD_STACK_BYTES: usize = 128 * 1024;
+
+/// What to run and where.
+#[derive(Debug, Clone)]
+pub struct SpawnSpec {
+    /// argv; `argv[0]` is looked up on PATH. Never passed through a shell.
+    pub argv: Vec<String>,
+    pub cwd: PathBuf,
+    /// Extra environment on top of the daemon's, after the daemon's secrets are removed.
+    pub env: Vec<(String, String)>,
+    pub cols: u16,
+    pub rows: u16,
+}
+
+/// One write to the child's input, optionally acknowledged once it reached the kernel.
+pub struct WriteRequest {
+    pub bytes: Vec<u8>,
+    pub ack: Option<oneshot::Sender<Result<(), String>>>,
+}
+
+/// A running child on a pty. The fields are handed to the session actor, which owns them.
+pub struct PtyProcess {
+    /// Child pid; also its process group id (portable-pty calls `setsid()` before exec).
+    pub pid: i32,
+    /// Kept for resizing (TIOCSWINSZ); dropping it closes the master and hangs up the child.
+    pub master: Box<dyn MasterPty + Send>,
+    /// Output chunks; closed at EOF (every slave fd closed).
+    pub output: mpsc::Receiver<Vec<u8>>,
+    /// Input writes, performed in order by the writer thread.
+    pub writer: mpsc::Sender<WriteRequest>,
+    /// Resolves once the reaper collected the child's exit status.
+    pub exit: oneshot::Receiver<ExitStatus>,
+}
+
+/// Environment variables of the daemon that a child must never inherit: they are the
+/// daemon's credentials, not the agent's.
+fn is_daemon_secret(name: &str) -> bool {
+    name == "AEGIS_AUTH_TOKEN" || name.starts_with("AEGIS_WEBHOOK_SECRET")
+}
+
+/// Spawn `spec` on a new pty. Must be called inside a tokio runtime (the reaper lives there).
+pub fn spawn(spec: &SpawnSpec) -> std::io::Result<PtyProcess> {
+    let Some(program) = spec.argv.first() else {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "empty argv",
+        ));
+    };
+    let pair = native_pty_system()
+        .openpty(PtySize {
+            rows: spec.rows,
+            cols: spec.cols,
+            pixel_width: 0,
+            pixel_height: 0,
+        })
+        .map_err(|e| std::io::Error::other(format!("openpty: {e}")))?;
+
+    let mut cmd = CommandBuilder::new(program);
+    cmd.args(&spec.argv[1..]);
+    cmd.cwd(&spec.cwd);
+    for (name, _) in std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v))) {
+        if is_daemon_secret(&name) {
+            cmd.env_remove(name);
+        }
+    }
+    cmd.env("TERM", "xterm-256color");
+    cmd.env("COLORTERM", "truecolor");
+    for (k, v) in &spec.env {
+        cmd.env(k, v);
+    }
+
+    // Register interest before the child can possibly exit, so its status is never lost.
+    let reaper = reaper::global();
+    let child = pair.slave.spawn_command(cmd).map_err(|e| {
+        std::io::Error::new(std::io::ErrorKind::NotFound, format!("{program}: {e}"))
+    })?;
+    // The slave must be closed here, or the reader never sees EOF after the child exits.
+    drop(pair.slave);
+    let pid = child
+        .process_id()
+        .and_then(|p| i32::try_from(p).ok())
+        .ok_or_else(|| std::io::Error::other("spawned child has no pid"))?;
+    let exit = reaper.watch(pid);
+    // Dropping portable-pty's Child neither kills nor waits: the reaper collects the status.
+    drop(child);
+
+    let reader = pair
+        .master
+        .try_clone_reader()
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    let writer = pair
+        .master
+        .take_writer()
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    let (out_tx, out_rx) = mpsc::channel(OUTPUT_CHANNEL_CHUNKS);
+    let (in_tx, in_rx) = mpsc::channel(WRITE_CHANNEL_REQUESTS);
+    spawn_io_thread(format!("pty-read-{pid}"), move || read_loop(reader, out_tx))?;
+    spawn_io_thread(format!("pty-write-{pid}"), move || {
+        write_loop(writer, in_rx)
+    })?;
+
+    Ok(PtyProcess {
+        pid,
+        master: pair.master,
+        output: out_rx,
+        writer: in_tx,
+        exit,
+    })
+}
+
+fn spawn_io_thread(name: String, f: impl FnOnce() + Send + 'static) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name(name)
+        .stack_size(IO_THREAD_STACK_BYTES)
+        .spawn(f)
+        .map(|_| ())
+}
+
+fn read_loop(mut reader: Box<dyn Read + Send>, tx: mpsc::Sender<Vec<u8>>) {
+    let mut buf = vec![0u8; READ_BUFFER_BYTES];
+    loop {
+        match reader.read(&mut buf) {
+            // portable-pty maps EIO (all slave fds closed) to Ok(0).
+            Ok(0) => break,
+            Ok(n) => {
+                if tx.blocking_send(buf[..n].to_vec()).is_err() {
+                    break; // the session is gone
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        }
+    }
+}
+
+fn write_loop(mut writer: Box<dyn Write + Send>, mut rx: mpsc::Receiver<WriteRequest>) {
+    // Note: portable-pty's writer writes "\n" + VEOF when dropped. It is dropped only when the
+    // session is gone (the channel closed), when nobody reads the child's input any more.
+    while let Some(req) = rx.blocking_recv() {
+        let result = writer
+            .write_all(&req.bytes)
+            .and_then(|()| writer.flush())
+            .map_err(|e| e.to_string());
+        if let Some(ack) = req.ack {
+            let _ = ack.send(result);
+        }
+    }
+}
+
+/// Send `signal` to every process in group `pgid`. Returns false when the group is gone.
+pub fn signal_group(pgid: i32, signal: Option<Signal>) -> bool {
+    match killpg(Pid::from_raw(pgid), signal) {
+        Ok(()) => true,
+        Err(Errno::ESRCH) => false,
+        Err(e) => {
+            tracing::warn!(pgid, ?signal, error = %e, "killpg failed");
+            false
+        }
+    }
+}
+
+/// How long a group gets to exit after SIGHUP + SIGTERM before SIGKILL. Agents flush
+/// transcripts on SIGTERM; two seconds is enough for Claude Code and Codex to save state
+/// without making `DELETE` feel slow.
+pub const KILL_GRACE: Duration = Duration::from_secs(2);
+
+/// Stop the whole process group: SIGHUP (what a closing terminal sends) and SIGTERM, then
+/// SIGKILL after `grace`. Waits until the group is gone or `grace` twice elapsed. Processes
+/// that left the group with `setsid()` are out of reach by design.
+pub async fn kill_group(pgid: i32, grace: Duration) {
+    if !signal_group(pgid, Some(Signal::SIGHUP)) {
+        return;
+    }
+    signal_group(pgid, Some(Signal::SIGCONT));
+    signal_group(pgid, Some(Signal::SIGTERM));
+    if wait_group_gone(pgid, grace).await {
+        return;
+    }
+    tracing::info!(pgid, "process group ignored SIGTERM; sending SIGKILL");
+    signal_group(pgid, Some(Signal::SIGKILL));
+    if !wait_group_gone(pgid, grace).await {
+        tracing::warn!(pgid, "process group still present after SIGKILL");
+    }
+}
+
+/// Poll until no process is left in the group. Zombies still count as members, so this also
+/// waits for the reaper to collect them.
+async fn wait_group_gone(pgid: i32, limit: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if !signal_group(pgid, None) {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        reaper::global().reap_now();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

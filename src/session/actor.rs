@@ -1,0 +1,480 @@
+//! The session actor: one task owns a session's pty master, screen model and detector.
+//! Everyone else holds a cloneable [`SessionHandle`] and sends it commands; queries carry a
+//! reply channel. Nothing outside this task touches the screen.
+//!
+//! Architecture invariant: the actor never blocks and never awaits anything slow. Killing the
+//! process group and pacing input run in their own tasks; the actor only parses output,
+//! answers queries and publishes state. The pty reader thread relies on this: it waits on a
+//! bounded channel to the actor, which is safe only because the actor always drains it.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use portable_pty::{MasterPty, PtySize};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::time::Instant;
+
+use super::input::{self, InputJob, Step};
+use super::{Delivery, SessionMeta, SessionStatus, keys};
+use crate::detect::Detector;
+use crate::pty::{self, ExitStatus, PtyProcess, WriteRequest};
+use crate::screen::{Format, Screen};
+
+/// Commands waiting for one actor. Requests are tiny and the actor answers each in
+/// microseconds; a full queue means the caller waits, which is the intended back-pressure.
+const COMMAND_QUEUE: usize = 64;
+
+/// Output chunks buffered for live subscribers (attach, WebSocket). A subscriber that falls
+/// further behind than this gets a `Lagged` error and must resync from a fresh snapshot; the
+/// session itself never waits for a subscriber.
+pub const SUBSCRIBER_BUFFER_CHUNKS: usize = 256;
+
+/// Output chunks parsed in one go before the actor looks at its command queue again, so a
+/// flooding child cannot starve snapshot requests.
+const CHUNKS_PER_BATCH: usize = 16;
+
+/// State that changes over a session's life, published through a watch channel so that
+/// listing sessions never has to message each actor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveState {
+    pub status: SessionStatus,
+    pub cols: u16,
+    pub rows: u16,
+    pub exit_code: Option<i32>,
+    pub bracketed_paste: bool,
+    pub application_cursor: bool,
+}
+
+/// Counters updated on every output chunk; atomics so readers never wait for the actor.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub last_activity_ms: AtomicU64,
+    pub bytes_out: AtomicU64,
+}
+
+/// A rendered view of the screen.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub output: String,
+    pub status: SessionStatus,
+    pub cols: u16,
+    pub rows: u16,
+    /// (row, col), zero-based.
+    pub cursor: (u16, u16),
+    pub title: String,
+}
+
+enum Command {
+    Snapshot {
+        lines: Option<usize>,
+        format: Format,
+        reply: oneshot::Sender<Snapshot>,
+    },
+    Resize {
+        cols: u16,
+        rows: u16,
+        reply: oneshot::Sender<()>,
+    },
+    Kill {
+        reply: oneshot::Sender<()>,
+    },
+    Subscribe {
+        reply: oneshot::Sender<(Vec<u8>, broadcast::Receiver<Arc<[u8]>>)>,
+    },
+}
+
+/// Why a request to a session failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HandleError {
+    #[error("session has exited")]
+    Exited,
+    #[error("session is gone")]
+    Gone,
+    #[error("writing to the session failed: {0}")]
+    Write(String),
+    #[error("session input queue is full")]
+    Busy,
+}
+
+/// A cloneable reference to a running session.
+#[derive(Clone)]
+pub struct SessionHandle {
+    pub meta: Arc<SessionMeta>,
+    commands: mpsc::Sender<Command>,
+    live: watch::Receiver<LiveState>,
+    input: mpsc::Sender<InputJob>,
+    pub counters: Arc<Counters>,
+    prompt_delivery: Arc<std::sync::Mutex<Option<Delivery>>>,
+}
+
+impl SessionHandle {
+    /// Start the actor for a freshly spawned process.
+    pub fn start(
+        meta: SessionMeta,
+        process: PtyProcess,
+        scrollback_lines: usize,
+        quiet: Duration,
+    ) -> SessionHandle {
+        let now = Instant::now();
+        let (cols, rows) = match process.master.get_size() {
+            Ok(s) => (s.cols, s.rows),
+            Err(_) => (80, 24),
+        };
+        let screen = Screen::new(cols, rows, scrollback_lines);
+        let (cols, rows) = screen.size();
+        let live = LiveState {
+            status: SessionStatus::Starting,
+            cols,
+            rows,
+            exit_code: None,
+            bracketed_paste: false,
+            application_cursor: false,
+        };
+        let (live_tx, live_rx) = watch::channel(live);
+        let (cmd_tx, cmd_rx) = mpsc::channel(COMMAND_QUEUE);
+        let counters = Arc::new(Counters::default());
+        counters
+            .last_activity_ms
+            .store(meta.created_at_ms, Ordering::Relaxed);
+        let input = input::spawn_worker(process.writer.clone());
+        let meta = Arc::new(meta);
+        let (subscribers, _) = broadcast::channel(SUBSCRIBER_BUFFER_CHUNKS);
+        let actor = Actor {
+            meta: meta.clone(),
+            screen,
+            detector: Detector::new(quiet, now.into_std()),
+            master: process.master,
+            writer: process.writer,
+            output: process.output,
+            output_open: true,
+            exit: Some(process.exit),
+            commands: cmd_rx,
+            live: live_tx,
+            counters: counters.clone(),
+            subscribers,
+            recheck_at: None,
+        };
+        tokio::spawn(actor.run());
+        SessionHandle {
+            meta,
+            commands: cmd_tx,
+            live: live_rx,
+            input,
+            counters,
+            prompt_delivery: Default::default(),
+        }
+    }
+
+    pub fn live(&self) -> LiveState {
+        self.live.borrow().clone()
+    }
+
+    pub fn status(&self) -> SessionStatus {
+        self.live.borrow().status
+    }
+
+    pub fn is_exited(&self) -> bool {
+        self.status() == SessionStatus::Exited
+    }
+
+    /// A watch on the live state, for waiting on status changes.
+    pub fn watch(&self) -> watch::Receiver<LiveState> {
+        self.live.clone()
+    }
+
+    pub fn prompt_delivery(&self) -> Option<Delivery> {
+        *self
+            .prompt_delivery
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn set_prompt_delivery(&self, d: Delivery) {
+        *self
+            .prompt_delivery
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(d);
+    }
+
+    async fn request<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<T>) -> Command,
+    ) -> Result<T, HandleError> {
+        let (tx, rx) = oneshot::channel();
+        self.commands
+            .send(make(tx))
+            .await
+            .map_err(|_| HandleError::Gone)?;
+        rx.await.map_err(|_| HandleError::Gone)
+    }
+
+    pub async fn snapshot(
+        &self,
+        lines: Option<usize>,
+        format: Format,
+    ) -> Result<Snapshot, HandleError> {
+        self.request(|reply| Command::Snapshot {
+            lines,
+            format,
+            reply,
+        })
+        .await
+    }
+
+    pub async fn resize(&self, cols: u16, rows: u16) -> Result<(), HandleError> {
+        self.request(|reply| Command::Resize { cols, rows, reply })
+            .await
+    }
+
+    /// A redraw of the current screen plus a receiver for every output chunk after it, taken
+    /// at the same point of the stream so nothing is lost or doubled between them.
+    pub async fn subscribe(
+        &self,
+    ) -> Result<(Vec<u8>, broadcast::Receiver<Arc<[u8]>>), HandleError> {
+        self.request(|reply| Command::Subscribe { reply }).await
+    }
+
+    /// Stop the process group (SIGHUP/SIGTERM, then SIGKILL) and wait until it is gone.
+    pub async fn kill(&self) -> Result<(), HandleError> {
+        self.request(|reply| Command::Kill { reply }).await?;
+        // The group is gone; give the reaper a moment to report the leader's status.
+        self.wait_for(
+            |s| s.status == SessionStatus::Exited,
+            Duration::from_secs(2),
+        )
+        .await;
+        Ok(())
+    }
+
+    /// Wait until `pred` holds for the live state, or `timeout` passes. Returns whether it held.
+    pub async fn wait_for(&self, pred: impl Fn(&LiveState) -> bool, timeout: Duration) -> bool {
+        let mut rx = self.live.clone();
+        tokio::time::timeout(timeout, rx.wait_for(|s| pred(s)))
+            .await
+            .is_ok_and(|r| r.is_ok())
+    }
+
+    /// Queue a job on the input queue and wait until it was written.
+    pub async fn run_input(&self, steps: Vec<Step>) -> Result<(), HandleError> {
+        if self.is_exited() {
+            return Err(HandleError::Exited);
+        }
+        let (done, finished) = oneshot::channel();
+        self.input
+            .try_send(InputJob { steps, done })
+            .map_err(|e| match e {
+                mpsc::error::TrySendError::Full(_) => HandleError::Busy,
+                mpsc::error::TrySendError::Closed(_) => HandleError::Gone,
+            })?;
+        finished
+            .await
+            .map_err(|_| HandleError::Gone)?
+            .map_err(HandleError::Write)
+    }
+
+    /// Type `text` (pasted when the program wants pastes) and, if `submit`, press Enter after
+    /// the agent's delay.
+    pub async fn send_text(&self, text: &str, submit: bool) -> Result<Delivery, HandleError> {
+        let live = self.live();
+        let steps = input::text_steps(
+            text,
+            live.bracketed_paste,
+            submit,
+            self.meta.agent_type.enter_delay(),
+        );
+        self.run_input(steps).await?;
+        Ok(Delivery {
+            delivered: true,
+            attempts: 1,
+        })
+    }
+
+    /// Send tmux-named keys (or literal text), one write per key. A lone Escape is followed by
+    /// a short pause so the next key is not read as an Alt chord.
+    pub async fn send_keys(&self, names: &[String]) -> Result<(), HandleError> {
+        let app_cursor = self.live().application_cursor;
+        let mut steps = Vec::with_capacity(names.len() * 2);
+        for name in names {
+            steps.push(Step::Write(keys::encode(name, app_cursor)));
+            if matches!(name.as_str(), "Escape" | "Esc") {
+                steps.push(Step::Pause(ESCAPE_PAUSE));
+            }
+        }
+        self.run_input(steps).await
+    }
+
+    /// Write raw bytes (attach and WebSocket input) through the same ordered queue.
+    pub async fn send_bytes(&self, bytes: Vec<u8>) -> Result<(), HandleError> {
+        self.run_input(vec![Step::Write(bytes)]).await
+    }
+}
+
+/// After a lone Escape, programs wait this long before deciding it was not the start of an
+/// escape sequence (vim's default ttimeout is 100 ms, Ink's about 20 ms). 50 ms separates the
+/// keys for Ink-based agents without making key lists slow.
+const ESCAPE_PAUSE: Duration = Duration::from_millis(50);
+
+struct Actor {
+    meta: Arc<SessionMeta>,
+    screen: Screen,
+    detector: Detector,
+    master: Box<dyn MasterPty + Send>,
+    writer: mpsc::Sender<WriteRequest>,
+    output: mpsc::Receiver<Vec<u8>>,
+    output_open: bool,
+    exit: Option<oneshot::Receiver<ExitStatus>>,
+    commands: mpsc::Receiver<Command>,
+    live: watch::Sender<LiveState>,
+    counters: Arc<Counters>,
+    subscribers: broadcast::Sender<Arc<[u8]>>,
+    /// When the detector asked to be consulted again even without new output.
+    recheck_at: Option<Instant>,
+}
+
+impl Actor {
+    async fn run(mut self) {
+        loop {
+            let recheck = self.recheck_at;
+            tokio::select! {
+                chunk = self.output.recv(), if self.output_open => match chunk {
+                    Some(bytes) => self.on_output(bytes),
+                    None => self.output_open = false,
+                },
+                status = async { match self.exit.as_mut() { Some(rx) => rx.await.ok(), None => std::future::pending().await } } => {
+                    self.exit = None;
+                    self.on_exit(status);
+                }
+                cmd = self.commands.recv() => match cmd {
+                    Some(cmd) => self.handle(cmd),
+                    None => break, // every handle dropped: the session was removed
+                },
+                _ = async { match recheck { Some(at) => tokio::time::sleep_until(at).await, None => std::future::pending().await } } => {
+                    self.recheck_at = None;
+                    self.evaluate();
+                }
+            }
+        }
+        // Dropping the master hangs up whatever still runs on the pty.
+        tracing::debug!(session = %self.meta.id, "session actor stopped");
+    }
+
+    fn on_output(&mut self, first: Vec<u8>) {
+        let mut chunk = first;
+        for _ in 0..CHUNKS_PER_BATCH {
+            let replies = self.screen.process(&chunk);
+            if !replies.is_empty() {
+                // Never wait here: if the child is not reading its input, drop the reply.
+                let _ = self.writer.try_send(WriteRequest {
+                    bytes: replies,
+                    ack: None,
+                });
+            }
+            self.counters
+                .bytes_out
+                .fetch_add(chunk.len() as u64, Ordering::Relaxed);
+            if self.subscribers.receiver_count() > 0 {
+                let _ = self.subscribers.send(Arc::from(chunk));
+            }
+            match self.output.try_recv() {
+                Ok(next) => chunk = next,
+                Err(mpsc::error::TryRecvError::Empty) => break,
+                Err(mpsc::error::TryRecvError::Disconnected) => {
+                    self.output_open = false;
+                    break;
+                }
+            }
+        }
+        self.counters
+            .last_activity_ms
+            .store(super::now_ms(), Ordering::Relaxed);
+        self.detector.on_output(std::time::Instant::now());
+        self.evaluate();
+    }
+
+    fn on_exit(&mut self, status: Option<ExitStatus>) {
+        let code = status.map(ExitStatus::code);
+        tracing::info!(session = %self.meta.id, name = %self.meta.name, exit_code = ?code, "session exited");
+        self.live.send_modify(|s| {
+            s.status = SessionStatus::Exited;
+            s.exit_code = code;
+        });
+        self.recheck_at = None;
+    }
+
+    /// Re-run detection and publish whatever changed.
+    fn evaluate(&mut self) {
+        let verdict = self
+            .detector
+            .evaluate(std::time::Instant::now(), &self.screen);
+        self.recheck_at = verdict.recheck_at.map(Instant::from_std);
+        let bracketed_paste = self.screen.bracketed_paste();
+        let application_cursor = self.screen.application_cursor();
+        self.live.send_if_modified(|s| {
+            let status = if s.status == SessionStatus::Exited {
+                SessionStatus::Exited
+            } else {
+                verdict.status
+            };
+            let changed = s.status != status
+                || s.bracketed_paste != bracketed_paste
+                || s.application_cursor != application_cursor;
+            s.status = status;
+            s.bracketed_paste = bracketed_paste;
+            s.application_cursor = application_cursor;
+            changed
+        });
+    }
+
+    fn handle(&mut self, cmd: Command) {
+        match cmd {
+            Command::Snapshot {
+                lines,
+                format,
+                reply,
+            } => {
+                let output = self.screen.snapshot(lines, format);
+                let (cols, rows) = self.screen.size();
+                let snap = Snapshot {
+                    output,
+                    status: self.live.borrow().status,
+                    cols,
+                    rows,
+                    cursor: self.screen.vt().cursor_position(),
+                    title: self.screen.title().to_owned(),
+                };
+                let _ = reply.send(snap);
+            }
+            Command::Resize { cols, rows, reply } => {
+                self.screen.resize(cols, rows);
+                let (cols, rows) = self.screen.size();
+                if let Err(e) = self.master.resize(PtySize {
+                    rows,
+                    cols,
+                    pixel_width: 0,
+                    pixel_height: 0,
+                }) {
+                    tracing::warn!(session = %self.meta.id, error = %e, "TIOCSWINSZ failed");
+                }
+                self.live.send_if_modified(|s| {
+                    let changed = s.cols != cols || s.rows != rows;
+                    s.cols = cols;
+                    s.rows = rows;
+                    changed
+                });
+                let _ = reply.send(());
+            }
+            Command::Kill { reply } => {
+                let pgid = self.meta.pid;
+                tokio::spawn(async move {
+                    pty::kill_group(pgid, pty::KILL_GRACE).await;
+                    let _ = reply.send(());
+                });
+            }
+            Command::Subscribe { reply } => {
+                let rx = self.subscribers.subscribe();
+                let _ = reply.send((self.screen.redraw(), rx));
+            }
+        }
+    }
+}

@@ -1,0 +1,376 @@
+//! The registry of sessions: create (validate, spawn, start the actor, deliver the first
+//! prompt), find by id or name, list, remove. The registry lock guards only the maps; it is
+//! never held while spawning or while talking to a session.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use uuid::Uuid;
+
+use super::actor::HandleError;
+use super::{AgentType, Delivery, SessionHandle, SessionMeta, SessionStatus, now_ms};
+use crate::pty::{self, SpawnSpec};
+
+/// Defaults and limits that apply to every session.
+#[derive(Debug, Clone)]
+pub struct SessionDefaults {
+    pub cols: u16,
+    pub rows: u16,
+    /// Lines vt100 keeps above the screen. Kept modest: vt100 stores 32 bytes per cell.
+    pub scrollback_lines: usize,
+    /// Output-free time after which the coarse detector calls a session idle.
+    pub quiet_period: Duration,
+    /// How long a first prompt waits for the program to become ready.
+    pub prompt_ready_timeout: Duration,
+    /// Most sessions alive at once.
+    pub max_sessions: usize,
+}
+
+impl Default for SessionDefaults {
+    fn default() -> Self {
+        SessionDefaults {
+            cols: 160,
+            rows: 48,
+            scrollback_lines: crate::screen::MAX_SNAPSHOT_LINES,
+            quiet_period: Duration::from_millis(750),
+            prompt_ready_timeout: Duration::from_secs(30),
+            max_sessions: 2000,
+        }
+    }
+}
+
+/// A validated request to create a session.
+#[derive(Debug, Clone, Default)]
+pub struct CreateSpec {
+    pub name: Option<String>,
+    pub work_dir: PathBuf,
+    pub agent_type: Option<AgentType>,
+    pub command: Option<Vec<String>>,
+    pub env: Vec<(String, String)>,
+    pub cols: Option<u16>,
+    pub rows: Option<u16>,
+    pub prompt: Option<String>,
+}
+
+/// Why creating or finding a session failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error("session not found: {0}")]
+    NotFound(String),
+    #[error("a session named {0:?} already exists")]
+    NameTaken(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("could not start {program}: {reason}")]
+    Spawn { program: String, reason: String },
+    #[error("session limit reached ({0} sessions)")]
+    Limit(usize),
+    #[error(transparent)]
+    Handle(#[from] HandleError),
+}
+
+#[derive(Default)]
+struct Registry {
+    by_id: HashMap<Uuid, SessionHandle>,
+    /// Creation order, for stable listings.
+    order: Vec<Uuid>,
+    by_name: HashMap<String, Uuid>,
+    /// Names claimed by creations in progress (spawning happens outside the lock).
+    reserved: HashSet<String>,
+}
+
+/// Totals over the daemon's life, including removed sessions.
+#[derive(Debug, Default)]
+pub struct Totals {
+    pub created: AtomicU64,
+    pub completed: AtomicU64,
+    pub failed: AtomicU64,
+}
+
+pub struct SessionManager {
+    registry: Mutex<Registry>,
+    pub defaults: SessionDefaults,
+    pub totals: Totals,
+}
+
+/// Longest accepted session name; names appear in URLs and tmux targets.
+const MAX_NAME_LEN: usize = 128;
+
+impl SessionManager {
+    pub fn new(defaults: SessionDefaults) -> Self {
+        SessionManager {
+            registry: Mutex::new(Registry::default()),
+            defaults,
+            totals: Totals::default(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Registry> {
+        // No code path panics while holding the lock, so a poisoned lock still holds valid maps.
+        self.registry.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Validate, spawn and register a session, then deliver its first prompt if one was given.
+    pub async fn create(&self, spec: CreateSpec) -> Result<SessionHandle, SessionError> {
+        let agent_type = spec.agent_type.unwrap_or(AgentType::Claude);
+        let work_dir = validate_work_dir(&spec.work_dir)?;
+        let command = match (&spec.command, agent_type.default_command()) {
+            (Some(c), _) if !c.is_empty() => c.clone(),
+            (Some(_), _) => return Err(SessionError::Invalid("command must not be empty".into())),
+            (None, Some(c)) => c,
+            (None, None) => {
+                return Err(SessionError::Invalid(
+                    "agentType custom needs a command".into(),
+                ));
+            }
+        };
+        if command.iter().any(|a| a.contains('\0')) {
+            return Err(SessionError::Invalid(
+                "command arguments must not contain NUL".into(),
+            ));
+        }
+        for (k, v) in &spec.env {
+            validate_env(k, v)?;
+        }
+        let cols = spec.cols.unwrap_or(self.defaults.cols);
+        let rows = spec.rows.unwrap_or(self.defaults.rows);
+        validate_size(cols, rows)?;
+        let id = Uuid::new_v4();
+        let name = match &spec.name {
+            Some(n) => validate_name(n)?,
+            None => format!("{}-{}", agent_type.as_str(), &id.simple().to_string()[..8]),
+        };
+
+        // Claim the name, then spawn without holding the lock.
+        {
+            let mut reg = self.lock();
+            let alive = reg.by_id.values().filter(|h| !h.is_exited()).count() + reg.reserved.len();
+            if alive >= self.defaults.max_sessions {
+                return Err(SessionError::Limit(self.defaults.max_sessions));
+            }
+            if reg.by_name.contains_key(&name) || reg.reserved.contains(&name) {
+                return Err(SessionError::NameTaken(name));
+            }
+            reg.reserved.insert(name.clone());
+        }
+        let spawned = pty::spawn(&SpawnSpec {
+            argv: command.clone(),
+            cwd: work_dir.clone(),
+            env: spec.env.clone(),
+            cols,
+            rows,
+        });
+        let process = match spawned {
+            Ok(p) => p,
+            Err(e) => {
+                self.lock().reserved.remove(&name);
+                return Err(SessionError::Spawn {
+                    program: command[0].clone(),
+                    reason: e.to_string(),
+                });
+            }
+        };
+        let meta = SessionMeta {
+            id,
+            name: name.clone(),
+            work_dir,
+            agent_type,
+            command,
+            created_at_ms: now_ms(),
+            pid: process.pid,
+        };
+        let handle = SessionHandle::start(
+            meta,
+            process,
+            self.defaults.scrollback_lines,
+            self.defaults.quiet_period,
+        );
+        {
+            let mut reg = self.lock();
+            reg.reserved.remove(&name);
+            reg.by_name.insert(name.clone(), id);
+            reg.by_id.insert(id, handle.clone());
+            reg.order.push(id);
+        }
+        self.totals.created.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(session = %id, %name, agent = agent_type.as_str(), pid = handle.meta.pid, "session created");
+
+        if let Some(prompt) = spec.prompt.filter(|p| !p.is_empty()) {
+            let delivery = self.deliver_first_prompt(&handle, &prompt).await;
+            handle.set_prompt_delivery(delivery);
+        }
+        Ok(handle)
+    }
+
+    /// Wait until the program is ready for input (idle), then type the prompt and Enter.
+    async fn deliver_first_prompt(&self, handle: &SessionHandle, prompt: &str) -> Delivery {
+        let ready = handle
+            .wait_for(
+                |s| matches!(s.status, SessionStatus::Idle | SessionStatus::Exited),
+                self.defaults.prompt_ready_timeout,
+            )
+            .await;
+        if handle.is_exited() {
+            return Delivery {
+                delivered: false,
+                attempts: 0,
+            };
+        }
+        if !ready {
+            tracing::warn!(session = %handle.meta.id, "program never became ready; sending the prompt anyway");
+        }
+        match handle.send_text(prompt, true).await {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::warn!(session = %handle.meta.id, error = %e, "prompt delivery failed");
+                Delivery {
+                    delivered: false,
+                    attempts: 1,
+                }
+            }
+        }
+    }
+
+    /// Find by id, or by name.
+    pub fn get(&self, id_or_name: &str) -> Result<SessionHandle, SessionError> {
+        let reg = self.lock();
+        let id = Uuid::parse_str(id_or_name)
+            .ok()
+            .or_else(|| reg.by_name.get(id_or_name).copied());
+        id.and_then(|id| reg.by_id.get(&id).cloned())
+            .ok_or_else(|| SessionError::NotFound(id_or_name.to_owned()))
+    }
+
+    /// Every session, oldest first.
+    pub fn list(&self) -> Vec<SessionHandle> {
+        let reg = self.lock();
+        reg.order
+            .iter()
+            .filter_map(|id| reg.by_id.get(id).cloned())
+            .collect()
+    }
+
+    /// Kill (if running) and forget a session.
+    pub async fn remove(&self, handle: &SessionHandle) -> Result<(), SessionError> {
+        if !handle.is_exited() {
+            handle.kill().await?;
+        }
+        let removed = {
+            let mut reg = self.lock();
+            let removed = reg.by_id.remove(&handle.meta.id).is_some();
+            reg.order.retain(|id| *id != handle.meta.id);
+            reg.by_name.remove(&handle.meta.name);
+            removed
+        };
+        if removed {
+            match handle.live().exit_code {
+                Some(0) => self.totals.completed.fetch_add(1, Ordering::Relaxed),
+                _ => self.totals.failed.fetch_add(1, Ordering::Relaxed),
+            };
+            tracing::info!(session = %handle.meta.id, "session removed");
+        }
+        Ok(())
+    }
+
+    /// Kill every session (daemon shutdown), in parallel.
+    pub async fn kill_all(&self) {
+        let handles = self.list();
+        let kills = handles.iter().filter(|h| !h.is_exited()).map(|h| h.kill());
+        futures_util::future::join_all(kills).await;
+    }
+}
+
+fn validate_work_dir(dir: &Path) -> Result<PathBuf, SessionError> {
+    if dir.as_os_str().is_empty() {
+        return Err(SessionError::Invalid("workDir is required".into()));
+    }
+    if !dir.is_absolute() {
+        return Err(SessionError::Invalid(format!(
+            "workDir must be an absolute path: {}",
+            dir.display()
+        )));
+    }
+    match std::fs::metadata(dir) {
+        Ok(m) if m.is_dir() => Ok(dir.to_path_buf()),
+        Ok(_) => Err(SessionError::Invalid(format!(
+            "workDir is not a directory: {}",
+            dir.display()
+        ))),
+        Err(_) => Err(SessionError::Invalid(format!(
+            "workDir does not exist: {}",
+            dir.display()
+        ))),
+    }
+}
+
+fn validate_name(name: &str) -> Result<String, SessionError> {
+    let ok = !name.is_empty()
+        && name.len() <= MAX_NAME_LEN
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && !name.starts_with(['-', '.']);
+    if !ok {
+        return Err(SessionError::Invalid(format!(
+            "invalid name {name:?}: use 1-{MAX_NAME_LEN} letters, digits, '-', '_' or '.', not starting with '-' or '.'"
+        )));
+    }
+    if Uuid::parse_str(name).is_ok() {
+        return Err(SessionError::Invalid(
+            "a name must not look like a session id".into(),
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+fn validate_env(key: &str, value: &str) -> Result<(), SessionError> {
+    let mut chars = key.chars();
+    let first_ok = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+    if !first_ok || !chars.all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(SessionError::Invalid(format!(
+            "invalid environment variable name {key:?}"
+        )));
+    }
+    if value.contains('\0') {
+        return Err(SessionError::Invalid(format!(
+            "environment variable {key} contains NUL"
+        )));
+    }
+    Ok(())
+}
+
+/// Check a requested terminal size against what the screen model supports.
+pub fn validate_size(cols: u16, rows: u16) -> Result<(), SessionError> {
+    use crate::screen::{MAX_COLS, MAX_ROWS, MIN_COLS, MIN_ROWS};
+    if !(MIN_COLS..=MAX_COLS).contains(&cols) || !(MIN_ROWS..=MAX_ROWS).contains(&rows) {
+        return Err(SessionError::Invalid(format!(
+            "size {cols}x{rows} is out of range: cols {MIN_COLS}..={MAX_COLS}, rows {MIN_ROWS}..={MAX_ROWS}"
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_env_are_validated() {
+        assert!(validate_name("worker-1.a_b").is_ok());
+        assert!(validate_name("").is_err());
+        assert!(validate_name("-x").is_err());
+        assert!(validate_name("a b").is_err());
+        assert!(validate_name("6f9619ff-8b86-d011-b42d-00c04fc964ff").is_err());
+        assert!(validate_env("FOO_1", "x").is_ok());
+        assert!(validate_env("1FOO", "x").is_err());
+        assert!(validate_env("A=B", "x").is_err());
+        assert!(validate_work_dir(Path::new("relative")).is_err());
+        assert!(validate_work_dir(Path::new("/definitely/missing/dir")).is_err());
+        assert!(validate_size(1, 10).is_err());
+    }
+}
