@@ -112,16 +112,11 @@ impl From<HandleError> for ApiError {
 
 /// Turn every rejection into the JSON error format; never warp's plain-text defaults.
 pub async fn handle_rejection(err: Rejection) -> Result<Response, Infallible> {
+    // `find` searches every rejection that was combined while routing, so check the specific
+    // ones (raised by a route whose path and method matched) before 405 and 404, which any
+    // sibling route produces.
     let e = if let Some(e) = err.find::<ApiError>() {
         e.clone()
-    } else if err.is_not_found() {
-        ApiError::new(StatusCode::NOT_FOUND, "NOT_FOUND", "no such route")
-    } else if err.find::<warp::reject::MethodNotAllowed>().is_some() {
-        ApiError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "METHOD_NOT_ALLOWED",
-            "method not allowed on this route",
-        )
     } else if err.find::<warp::reject::PayloadTooLarge>().is_some() {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -146,6 +141,14 @@ pub async fn handle_rejection(err: Rejection) -> Result<Response, Infallible> {
         ApiError::bad_request("MISSING_HEADER", h.to_string())
     } else if let Some(h) = err.find::<warp::reject::InvalidHeader>() {
         ApiError::bad_request("INVALID_HEADER", h.to_string())
+    } else if err.find::<warp::reject::MethodNotAllowed>().is_some() {
+        ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "METHOD_NOT_ALLOWED",
+            "method not allowed on this route",
+        )
+    } else if err.is_not_found() {
+        ApiError::new(StatusCode::NOT_FOUND, "NOT_FOUND", "no such route")
     } else {
         tracing::error!(rejection = ?err, "unhandled rejection");
         ApiError::internal("internal error")

@@ -202,42 +202,100 @@ pub fn signal_group(pgid: i32, signal: Option<Signal>) -> bool {
     }
 }
 
-/// How long a group gets to exit after SIGHUP + SIGTERM before SIGKILL. Agents flush
+/// A process in a terminal session, as read from `/proc/<pid>/stat`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Member {
+    pub pid: i32,
+    pub pgrp: i32,
+    pub zombie: bool,
+}
+
+/// Every process whose session id is `sid`. The child called `setsid()`, so its pid is the
+/// session id, and this finds the processes an interactive shell moved into other process
+/// groups (background jobs), which a signal to the leader's group alone would miss.
+pub fn session_members(sid: i32) -> Vec<Member> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter_map(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            // Fields after the command name, which is in parentheses and may contain spaces.
+            let rest = &stat[stat.rfind(')')? + 2..];
+            let mut f = rest.split(' ');
+            let state = f.next()?;
+            let _ppid = f.next()?;
+            let pgrp = f.next()?.parse().ok()?;
+            let session: i32 = f.next()?.parse().ok()?;
+            (session == sid).then_some(Member {
+                pid,
+                pgrp,
+                zombie: state == "Z",
+            })
+        })
+        .collect()
+}
+
+fn signal_session(sid: i32, signal: Signal) {
+    let mut groups: Vec<i32> = session_members(sid)
+        .iter()
+        .filter(|m| !m.zombie)
+        .map(|m| m.pgrp)
+        .collect();
+    groups.push(sid);
+    groups.sort_unstable();
+    groups.dedup();
+    for pgrp in groups {
+        signal_group(pgrp, Some(signal));
+    }
+}
+
+/// How long a session gets to exit after SIGHUP + SIGTERM before SIGKILL. Agents flush
 /// transcripts on SIGTERM; two seconds is enough for Claude Code and Codex to save state
 /// without making `DELETE` feel slow.
 pub const KILL_GRACE: Duration = Duration::from_secs(2);
 
-/// Stop the whole process group: SIGHUP (what a closing terminal sends) and SIGTERM, then
-/// SIGKILL after `grace`. Waits until the group is gone or `grace` twice elapsed. Processes
-/// that left the group with `setsid()` are out of reach by design.
-pub async fn kill_group(pgid: i32, grace: Duration) {
-    if !signal_group(pgid, Some(Signal::SIGHUP)) {
+/// Stop every process of the terminal session `sid`: SIGHUP (what a closing terminal sends)
+/// and SIGTERM, then SIGKILL after `grace`. Waits until they are gone and reaped, or `grace`
+/// twice elapsed. Processes that left the session with `setsid()` are out of reach by design.
+pub async fn kill_session(sid: i32, grace: Duration) {
+    if session_alive(sid).is_empty() {
         return;
     }
-    signal_group(pgid, Some(Signal::SIGCONT));
-    signal_group(pgid, Some(Signal::SIGTERM));
-    if wait_group_gone(pgid, grace).await {
+    for signal in [Signal::SIGHUP, Signal::SIGCONT, Signal::SIGTERM] {
+        signal_session(sid, signal);
+    }
+    if wait_session_gone(sid, grace).await {
         return;
     }
-    tracing::info!(pgid, "process group ignored SIGTERM; sending SIGKILL");
-    signal_group(pgid, Some(Signal::SIGKILL));
-    if !wait_group_gone(pgid, grace).await {
-        tracing::warn!(pgid, "process group still present after SIGKILL");
+    tracing::info!(sid, "session ignored SIGTERM; sending SIGKILL");
+    signal_session(sid, Signal::SIGKILL);
+    if !wait_session_gone(sid, grace).await {
+        tracing::warn!(sid, "processes still present after SIGKILL");
     }
 }
 
-/// Poll until no process is left in the group. Zombies still count as members, so this also
-/// waits for the reaper to collect them.
-async fn wait_group_gone(pgid: i32, limit: Duration) -> bool {
+fn session_alive(sid: i32) -> Vec<Member> {
+    session_members(sid)
+        .into_iter()
+        .filter(|m| !m.zombie)
+        .collect()
+}
+
+/// Poll until no live process is left in the session, then give the reaper a moment to
+/// collect the zombies (they are ours: we are the subreaper).
+async fn wait_session_gone(sid: i32, limit: Duration) -> bool {
     let deadline = tokio::time::Instant::now() + limit;
     loop {
-        if !signal_group(pgid, None) {
-            return true;
-        }
-        if tokio::time::Instant::now() >= deadline {
+        reaper::global().reap_now();
+        let members = session_members(sid);
+        if members.iter().all(|m| m.zombie) {
+            if members.is_empty() || tokio::time::Instant::now() >= deadline {
+                return true;
+            }
+        } else if tokio::time::Instant::now() >= deadline {
             return false;
         }
-        reaper::global().reap_now();
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

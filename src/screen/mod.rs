@@ -123,12 +123,23 @@ impl Screen {
         out
     }
 
-    /// The bottom `lines` rows as strings (see [`Screen::snapshot`]).
+    /// The bottom `lines` rows as strings (see [`Screen::snapshot`]). Blank rows below the last
+    /// non-blank one do not count toward `lines`.
     pub fn rows(&mut self, lines: Option<usize>, format: Format) -> Vec<String> {
         let (cols, rows) = self.size();
         let rows = usize::from(rows);
         let wanted = lines.unwrap_or(rows).clamp(1, MAX_SNAPSHOT_LINES);
-        let from_scrollback = wanted.saturating_sub(rows).min(self.vt().scrollback_len());
+        let trailing_blank = self
+            .vt()
+            .rows(0, cols)
+            .collect::<Vec<_>>()
+            .iter()
+            .rev()
+            .take_while(|r| r.trim().is_empty())
+            .count();
+        let from_scrollback = (wanted + trailing_blank)
+            .saturating_sub(rows)
+            .min(self.vt().scrollback_len());
         let mut out = Vec::with_capacity(from_scrollback + rows);
         let render = |screen: &vt100::Screen, out: &mut Vec<String>, take: usize| match format {
             Format::Text => out.extend(
@@ -150,13 +161,13 @@ impl Screen {
             render(screen, &mut out, from_scrollback);
             screen.set_scrollback(0);
         }
-        render(self.parser.screen(), &mut out, rows);
-        // Keep the bottom `wanted` lines, then drop blank lines at the bottom of the screen.
+        render(
+            self.parser.screen(),
+            &mut out,
+            rows - trailing_blank.min(rows - 1),
+        );
         if out.len() > wanted {
             out.drain(..out.len() - wanted);
-        }
-        while out.len() > 1 && out.last().is_some_and(|l| is_blank_row(l)) {
-            out.pop();
         }
         out
     }
@@ -174,28 +185,6 @@ impl Screen {
         out.extend_from_slice(s.input_mode_formatted().as_bytes());
         out
     }
-}
-
-/// A row with nothing but spaces and SGR resets (as `rows_formatted` renders blank rows).
-fn is_blank_row(row: &str) -> bool {
-    let mut rest = row;
-    while let Some(i) = rest.find('\x1b') {
-        if !rest[..i].trim().is_empty() {
-            return false;
-        }
-        let tail = &rest[i..];
-        // Skip one CSI sequence: ESC [ params final-byte.
-        let end = tail
-            .char_indices()
-            .skip(2)
-            .find(|(_, c)| ('@'..='~').contains(c))
-            .map(|(j, c)| j + c.len_utf8());
-        match end {
-            Some(j) => rest = &tail[j..],
-            None => return false,
-        }
-    }
-    rest.trim().is_empty()
 }
 
 #[cfg(test)]
@@ -216,7 +205,7 @@ mod tests {
             s.process(format!("line{i}\r\n").as_bytes());
         }
         let text = s.snapshot(Some(6), Format::Text);
-        assert_eq!(text, "line5\nline6\nline7\nline8\nline9");
+        assert_eq!(text, "line4\nline5\nline6\nline7\nline8\nline9");
         // The live view is restored afterwards.
         assert_eq!(s.snapshot(None, Format::Text), "line8\nline9");
     }
@@ -235,6 +224,5 @@ mod tests {
         s.process(b"\x1b[31mred\x1b[0m plain");
         let ansi = s.snapshot(None, Format::Ansi);
         assert!(ansi.contains("\x1b[31m"), "{ansi:?}");
-        assert!(is_blank_row("\x1b[0m   \x1b[0m"));
     }
 }

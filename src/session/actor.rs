@@ -53,6 +53,9 @@ pub struct Counters {
     pub bytes_out: AtomicU64,
 }
 
+/// A redraw of the screen, and every output chunk after it.
+pub type Subscription = (Vec<u8>, broadcast::Receiver<Arc<[u8]>>);
+
 /// A rendered view of the screen.
 #[derive(Debug, Clone)]
 pub struct Snapshot {
@@ -80,7 +83,7 @@ enum Command {
         reply: oneshot::Sender<()>,
     },
     Subscribe {
-        reply: oneshot::Sender<(Vec<u8>, broadcast::Receiver<Arc<[u8]>>)>,
+        reply: oneshot::Sender<Subscription>,
     },
 }
 
@@ -235,7 +238,7 @@ impl SessionHandle {
         self.request(|reply| Command::Subscribe { reply }).await
     }
 
-    /// Stop the process group (SIGHUP/SIGTERM, then SIGKILL) and wait until it is gone.
+    /// Stop every process of the session (SIGHUP/SIGTERM, then SIGKILL) and wait until gone.
     pub async fn kill(&self) -> Result<(), HandleError> {
         self.request(|reply| Command::Kill { reply }).await?;
         // The group is gone; give the reaper a moment to report the leader's status.
@@ -467,7 +470,7 @@ impl Actor {
             Command::Kill { reply } => {
                 let pgid = self.meta.pid;
                 tokio::spawn(async move {
-                    pty::kill_group(pgid, pty::KILL_GRACE).await;
+                    pty::kill_session(pgid, pty::KILL_GRACE).await;
                     let _ = reply.send(());
                 });
             }
