@@ -137,9 +137,13 @@ impl Screen {
             .rev()
             .take_while(|r| r.trim().is_empty())
             .count();
-        let from_scrollback = (wanted + trailing_blank)
-            .saturating_sub(rows)
-            .min(self.vt().scrollback_len());
+        let from_scrollback = match lines {
+            // The visible screen only.
+            None => 0,
+            Some(_) => (wanted + trailing_blank)
+                .saturating_sub(rows)
+                .min(self.vt().scrollback_len()),
+        };
         let mut out = Vec::with_capacity(from_scrollback + rows);
         let render = |screen: &vt100::Screen, out: &mut Vec<String>, take: usize| match format {
             Format::Text => out.extend(
@@ -155,12 +159,16 @@ impl Screen {
                     .map(|r| format!("{r}\x1b[0m")),
             ),
         };
-        if from_scrollback > 0 {
-            let screen = self.parser.screen_mut();
-            screen.set_scrollback(from_scrollback);
-            render(screen, &mut out, from_scrollback);
-            screen.set_scrollback(0);
+        // With a scrollback offset `o`, vt100 shows scrollback lines from `len - o` onwards in
+        // place of the screen's top rows, one screen height at a time.
+        let screen = self.parser.screen_mut();
+        let mut offset = from_scrollback;
+        while offset > 0 {
+            screen.set_scrollback(offset);
+            render(screen, &mut out, offset.min(rows));
+            offset = offset.saturating_sub(rows);
         }
+        screen.set_scrollback(0);
         render(
             self.parser.screen(),
             &mut out,
