@@ -5,6 +5,7 @@ pub mod api;
 pub mod cli;
 pub mod config;
 pub mod detect;
+pub mod events;
 pub mod pty;
 pub mod screen;
 pub mod session;

@@ -7,25 +7,22 @@
 //! another route's rejection.
 
 pub mod error;
+pub mod filters;
 pub mod guard;
 pub mod sessions;
 pub mod wire;
 
-use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde::de::DeserializeOwned;
 use tokio_util::sync::CancellationToken;
+use warp::Filter;
 use warp::http::StatusCode;
-use warp::reply::Response;
-use warp::{Filter, Rejection};
 
 use crate::config::Config;
 use crate::session::SessionManager;
-use error::ApiError;
 use guard::Gate;
 use sessions::ApiResult;
 
@@ -45,7 +42,10 @@ const PTY_CHECK_TTL: Duration = Duration::from_secs(5);
 impl App {
     pub fn new(config: Config) -> Arc<App> {
         let gate = Arc::new(Gate::new(config.auth_token.as_deref(), config.rate_limit));
-        let sessions = SessionManager::new(config.sessions.clone());
+        let sessions = SessionManager::new(
+            config.sessions.clone(),
+            Arc::new(crate::events::EventBus::new()),
+        );
         Arc::new(App {
             config,
             sessions,
@@ -100,168 +100,18 @@ async fn health(app: Arc<App>) -> ApiResult {
     Ok(sessions::json(StatusCode::OK, &body))
 }
 
-fn finish(r: ApiResult) -> Response {
-    r.unwrap_or_else(ApiError::into_response)
-}
-
-/// A JSON body of type `T`, size-limited. Parse errors are 400s in the API format, with
-/// serde's explanation (line, column, or the unknown field).
-fn json_body<T: DeserializeOwned + Send>(
-    limit: u64,
-) -> impl Filter<Extract = (T,), Error = Rejection> + Clone {
-    warp::body::content_length_limit(limit)
-        .and(warp::body::bytes())
-        .and_then(|bytes: warp::hyper::body::Bytes| async move {
-            if bytes.is_empty() {
-                return Err(warp::reject::custom(ApiError::bad_request(
-                    "INVALID_JSON",
-                    "request body is empty; expected a JSON object",
-                )));
-            }
-            serde_json::from_slice::<T>(&bytes).map_err(|e| {
-                let code = if e.is_data() {
-                    "VALIDATION_ERROR"
-                } else {
-                    "INVALID_JSON"
-                };
-                warp::reject::custom(ApiError::bad_request(
-                    code,
-                    format!("invalid request body: {e}"),
-                ))
-            })
-        })
-}
-
-fn query() -> impl Filter<Extract = (HashMap<String, String>,), Error = Rejection> + Clone {
-    warp::query::raw()
-        .or(warp::any().map(String::new))
-        .unify()
-        .and_then(|raw: String| async move {
-            serde_urlencoded::from_str::<Vec<(String, String)>>(&raw)
-                .map(|pairs| pairs.into_iter().collect::<HashMap<_, _>>())
-                .map_err(|e| {
-                    warp::reject::custom(ApiError::bad_request(
-                        "INVALID_QUERY",
-                        format!("invalid query string: {e}"),
-                    ))
-                })
-        })
-}
-
-/// Every route, with auth, limits and the error format applied.
+/// Every route, with auth, limits and the error format applied. Each feature module owns
+/// its routes; this only composes them.
 pub fn routes(
     app: Arc<App>,
 ) -> impl Filter<Extract = (impl warp::Reply,), Error = Infallible> + Clone {
-    let with_app = {
-        let app = app.clone();
-        warp::any().map(move || app.clone())
-    };
-    let limit = app.config.max_body_bytes;
     let guard = guard::guard(app.gate.clone()).map(|_| ()).untuple_one();
-
     let health = warp::path!("health")
         .and(warp::get())
-        .and(with_app.clone())
-        .then(|a| async { finish(health(a).await) });
-
-    use warp::{delete, get, path, post};
-    let s = path("sessions");
-    let create = s
-        .and(path::end())
-        .and(post())
-        .and(with_app.clone())
-        .and(json_body(limit))
-        .then(|a, b| async { finish(sessions::create(a, b).await) });
-    let list = s
-        .and(path::end())
-        .and(get())
-        .and(with_app.clone())
-        .and(query())
-        .then(|a, q| async { finish(sessions::list(a, q).await) });
-    let stats = s
-        .and(path!("stats"))
-        .and(get())
-        .and(with_app.clone())
-        .then(|a| async { finish(sessions::stats(a).await) });
-    let batch_create = s
-        .and(path!("batch"))
-        .and(post())
-        .and(with_app.clone())
-        .and(json_body(limit))
-        .then(|a, b| async { finish(sessions::batch_create(a, b).await) });
-    let batch_delete = s
-        .and(path!("batch"))
-        .and(delete())
-        .and(with_app.clone())
-        .and(json_body(limit))
-        .then(|a, b| async { finish(sessions::batch_delete(a, b).await) });
-    let get_one = s
-        .and(path!(String))
-        .and(get())
-        .and(with_app.clone())
-        .then(|id, a| async { finish(sessions::get(a, id).await) });
-    let delete_one = s
-        .and(path!(String))
-        .and(delete())
-        .and(with_app.clone())
-        .then(|id, a| async { finish(sessions::delete(a, id).await) });
-    let read = s
-        .and(path!(String / "read"))
-        .and(get())
-        .and(with_app.clone())
-        .and(query())
-        .then(|id, a, q| async { finish(sessions::read(a, id, q).await) });
-    let send = s
-        .and(path!(String / "send"))
-        .and(post())
-        .and(with_app.clone())
-        .and(json_body(limit))
-        .then(|id, a, b| async { finish(sessions::send(a, id, b).await) });
-    let keys = s
-        .and(path!(String / "keys"))
-        .and(post())
-        .and(with_app.clone())
-        .and(json_body(limit))
-        .then(|id, a, b| async { finish(sessions::keys(a, id, b).await) });
-    let interrupt = s
-        .and(path!(String / "interrupt"))
-        .and(post())
-        .and(with_app.clone())
-        .then(|id, a| async { finish(sessions::interrupt(a, id).await) });
-    let resize = s
-        .and(path!(String / "resize"))
-        .and(post())
-        .and(with_app.clone())
-        .and(json_body(limit))
-        .then(|id, a, b| async { finish(sessions::resize(a, id, b).await) });
-
-    // `stats` and `batch` before `:id`, so they are not taken for session names.
-    let session_routes = stats
-        .or(batch_create)
-        .unify()
-        .or(batch_delete)
-        .unify()
-        .or(create)
-        .unify()
-        .or(list)
-        .unify()
-        .or(get_one)
-        .unify()
-        .or(delete_one)
-        .unify()
-        .or(read)
-        .unify()
-        .or(send)
-        .unify()
-        .or(keys)
-        .unify()
-        .or(interrupt)
-        .unify()
-        .or(resize)
-        .unify()
-        .boxed();
-
-    let api = health.or(guard.and(session_routes)).unify().boxed();
+        .and(filters::with_app(&app))
+        .then(|a| async { filters::finish(health(a).await) });
+    let guarded = sessions::routes(app.clone());
+    let api = health.or(guard.and(guarded)).unify().boxed();
     let versioned = warp::path("v1").and(api.clone());
     versioned
         .or(api)

@@ -8,8 +8,12 @@ use std::sync::Arc;
 use warp::http::StatusCode;
 use warp::reply::Response;
 
+use warp::Filter;
+use warp::filters::BoxedFilter;
+
 use super::App;
 use super::error::ApiError;
+use super::filters::{finish, json_body, query, with_app};
 use super::wire::*;
 use crate::screen::{Format, MAX_SNAPSHOT_LINES};
 use crate::session::manager::{CreateSpec, SessionError, validate_size};
@@ -260,6 +264,13 @@ pub async fn send(app: Arc<App>, id: String, req: SendRequest) -> ApiResult {
     }
     let h = running(&app, &id)?;
     let d = h.send_text(&req.text, true).await?;
+    app.sessions.bus.publish(
+        crate::events::EventKind::MessageSent,
+        &h.meta,
+        None,
+        None,
+        serde_json::json!({ "text": req.text, "delivered": d.delivered, "attempts": d.attempts }),
+    );
     Ok(json(
         StatusCode::OK,
         &SendResponse {
@@ -339,4 +350,105 @@ pub async fn batch_delete(app: Arc<App>, req: BatchDeleteRequest) -> ApiResult {
         errors,
     };
     Ok(json(StatusCode::OK, &body))
+}
+
+/// The session routes (under `/v1` and unversioned; the caller adds the prefix).
+pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
+    let limit = app.config.max_body_bytes;
+    use warp::path;
+    let s = path("sessions");
+    let create = s
+        .and(path::end())
+        .and(warp::post())
+        .and(with_app(&app))
+        .and(json_body(limit))
+        .then(|a, b| async { finish(create(a, b).await) });
+    let list = s
+        .and(path::end())
+        .and(warp::get())
+        .and(with_app(&app))
+        .and(query())
+        .then(|a, q| async { finish(list(a, q).await) });
+    let stats = s
+        .and(path!("stats"))
+        .and(warp::get())
+        .and(with_app(&app))
+        .then(|a| async { finish(stats(a).await) });
+    let batch_create = s
+        .and(path!("batch"))
+        .and(warp::post())
+        .and(with_app(&app))
+        .and(json_body(limit))
+        .then(|a, b| async { finish(batch_create(a, b).await) });
+    let batch_delete = s
+        .and(path!("batch"))
+        .and(warp::delete())
+        .and(with_app(&app))
+        .and(json_body(limit))
+        .then(|a, b| async { finish(batch_delete(a, b).await) });
+    let get_one = s
+        .and(path!(String))
+        .and(warp::get())
+        .and(with_app(&app))
+        .then(|id, a| async { finish(get(a, id).await) });
+    let delete_one = s
+        .and(path!(String))
+        .and(warp::delete())
+        .and(with_app(&app))
+        .then(|id, a| async { finish(delete(a, id).await) });
+    let read = s
+        .and(path!(String / "read"))
+        .and(warp::get())
+        .and(with_app(&app))
+        .and(query())
+        .then(|id, a, q| async { finish(read(a, id, q).await) });
+    let send = s
+        .and(path!(String / "send"))
+        .and(warp::post())
+        .and(with_app(&app))
+        .and(json_body(limit))
+        .then(|id, a, b| async { finish(send(a, id, b).await) });
+    let keys = s
+        .and(path!(String / "keys"))
+        .and(warp::post())
+        .and(with_app(&app))
+        .and(json_body(limit))
+        .then(|id, a, b| async { finish(keys(a, id, b).await) });
+    let interrupt = s
+        .and(path!(String / "interrupt"))
+        .and(warp::post())
+        .and(with_app(&app))
+        .then(|id, a| async { finish(interrupt(a, id).await) });
+    let resize = s
+        .and(path!(String / "resize"))
+        .and(warp::post())
+        .and(with_app(&app))
+        .and(json_body(limit))
+        .then(|id, a, b| async { finish(resize(a, id, b).await) });
+
+    // `stats` and `batch` before `:id`, so they are not taken for session names.
+    stats
+        .or(batch_create)
+        .unify()
+        .or(batch_delete)
+        .unify()
+        .or(create)
+        .unify()
+        .or(list)
+        .unify()
+        .or(get_one)
+        .unify()
+        .or(delete_one)
+        .unify()
+        .or(read)
+        .unify()
+        .or(send)
+        .unify()
+        .or(keys)
+        .unify()
+        .or(interrupt)
+        .unify()
+        .or(resize)
+        .unify()
+        .boxed()
 }

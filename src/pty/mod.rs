@@ -61,12 +61,39 @@ pub struct WriteRequest {
     pub ack: Option<oneshot::Sender<Result<(), String>>>,
 }
 
+/// Control of the terminal itself, apart from its byte streams. This is the seam where a
+/// holder process (which owns the pty so sessions survive a daemon restart) replaces the local
+/// pty master.
+pub trait PtyControl: Send {
+    /// Set the terminal size (TIOCSWINSZ); the child gets SIGWINCH.
+    fn resize(&self, cols: u16, rows: u16) -> std::io::Result<()>;
+}
+
+/// The pty master owned by this process. Dropping it closes the master and hangs up the child.
+struct LocalPty(Box<dyn MasterPty + Send>);
+
+impl PtyControl for LocalPty {
+    fn resize(&self, cols: u16, rows: u16) -> std::io::Result<()> {
+        self.0
+            .resize(PtySize {
+                rows,
+                cols,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .map_err(|e| std::io::Error::other(e.to_string()))
+    }
+}
+
 /// A running child on a pty. The fields are handed to the session actor, which owns them.
 pub struct PtyProcess {
-    /// Child pid; also its process group id (portable-pty calls `setsid()` before exec).
+    /// Child pid; also its process group and session id (portable-pty calls `setsid()`).
     pub pid: i32,
-    /// Kept for resizing (TIOCSWINSZ); dropping it closes the master and hangs up the child.
-    pub master: Box<dyn MasterPty + Send>,
+    /// Resizing; dropping it releases the terminal.
+    pub control: Box<dyn PtyControl>,
+    /// The size the terminal was opened with.
+    pub cols: u16,
+    pub rows: u16,
     /// Output chunks; closed at EOF (every slave fd closed).
     pub output: mpsc::Receiver<Vec<u8>>,
     /// Input writes, performed in order by the writer thread.
@@ -144,7 +171,9 @@ pub fn spawn(spec: &SpawnSpec) -> std::io::Result<PtyProcess> {
 
     Ok(PtyProcess {
         pid,
-        master: pair.master,
+        control: Box::new(LocalPty(pair.master)),
+        cols: spec.cols,
+        rows: spec.rows,
         output: out_rx,
         writer: in_tx,
         exit,

@@ -11,14 +11,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use portable_pty::{MasterPty, PtySize};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::time::Instant;
 
 use super::input::{self, InputJob, Step};
 use super::{Delivery, SessionMeta, SessionStatus, keys};
 use crate::detect::Detector;
-use crate::pty::{self, ExitStatus, PtyProcess, WriteRequest};
+use crate::events::{EventBus, EventKind};
+use crate::pty::{self, ExitStatus, PtyControl, PtyProcess, WriteRequest};
 use crate::screen::{Format, Screen};
 
 /// Commands waiting for one actor. Requests are tiny and the actor answers each in
@@ -118,13 +118,10 @@ impl SessionHandle {
         process: PtyProcess,
         scrollback_lines: usize,
         quiet: Duration,
+        bus: Arc<EventBus>,
     ) -> SessionHandle {
         let now = Instant::now();
-        let (cols, rows) = match process.master.get_size() {
-            Ok(s) => (s.cols, s.rows),
-            Err(_) => (80, 24),
-        };
-        let screen = Screen::new(cols, rows, scrollback_lines);
+        let screen = Screen::new(process.cols, process.rows, scrollback_lines);
         let (cols, rows) = screen.size();
         let live = LiveState {
             status: SessionStatus::Starting,
@@ -147,7 +144,8 @@ impl SessionHandle {
             meta: meta.clone(),
             screen,
             detector: Detector::new(quiet, now.into_std()),
-            master: process.master,
+            control: process.control,
+            bus,
             writer: process.writer,
             output: process.output,
             output_open: true,
@@ -157,6 +155,7 @@ impl SessionHandle {
             counters: counters.clone(),
             subscribers,
             recheck_at: None,
+            pending_exit: None,
         };
         tokio::spawn(actor.run());
         SessionHandle {
@@ -322,7 +321,8 @@ struct Actor {
     meta: Arc<SessionMeta>,
     screen: Screen,
     detector: Detector,
-    master: Box<dyn MasterPty + Send>,
+    control: Box<dyn PtyControl>,
+    bus: Arc<EventBus>,
     writer: mpsc::Sender<WriteRequest>,
     output: mpsc::Receiver<Vec<u8>>,
     output_open: bool,
@@ -333,16 +333,28 @@ struct Actor {
     subscribers: broadcast::Sender<Arc<[u8]>>,
     /// When the detector asked to be consulted again even without new output.
     recheck_at: Option<Instant>,
+    /// The child's exit, held back until its last output was parsed (see `on_exit`).
+    pending_exit: Option<(Option<i32>, Instant)>,
 }
+
+/// How long to wait for the pty to reach EOF after the child exited before reporting the exit
+/// anyway: a background process that inherited the terminal can keep it open indefinitely.
+const EXIT_DRAIN: Duration = Duration::from_millis(500);
 
 impl Actor {
     async fn run(mut self) {
         loop {
-            let recheck = self.recheck_at;
+            let recheck = match (self.recheck_at, self.pending_exit) {
+                (Some(a), Some((_, b))) => Some(a.min(b)),
+                (a, b) => a.or(b.map(|(_, at)| at)),
+            };
             tokio::select! {
                 chunk = self.output.recv(), if self.output_open => match chunk {
                     Some(bytes) => self.on_output(bytes),
-                    None => self.output_open = false,
+                    None => {
+                        self.output_open = false;
+                        self.finish_exit();
+                    }
                 },
                 status = async { match self.exit.as_mut() { Some(rx) => rx.await.ok(), None => std::future::pending().await } } => {
                     self.exit = None;
@@ -353,6 +365,9 @@ impl Actor {
                     None => break, // every handle dropped: the session was removed
                 },
                 _ = async { match recheck { Some(at) => tokio::time::sleep_until(at).await, None => std::future::pending().await } } => {
+                    if self.pending_exit.is_some_and(|(_, at)| Instant::now() >= at) {
+                        self.finish_exit();
+                    }
                     self.recheck_at = None;
                     self.evaluate();
                 }
@@ -395,14 +410,35 @@ impl Actor {
         self.evaluate();
     }
 
+    /// The child exited. Its last output may still be in the pipe from the reader thread, so
+    /// `exited` is published only once the pty reached EOF (or after `EXIT_DRAIN`): a client
+    /// that sees `exited` sees the final screen.
     fn on_exit(&mut self, status: Option<ExitStatus>) {
         let code = status.map(ExitStatus::code);
+        self.pending_exit = Some((code, Instant::now() + EXIT_DRAIN));
+        if !self.output_open {
+            self.finish_exit();
+        }
+    }
+
+    fn finish_exit(&mut self) {
+        let Some((code, _)) = self.pending_exit.take() else {
+            return;
+        };
         tracing::info!(session = %self.meta.id, name = %self.meta.name, exit_code = ?code, "session exited");
+        let old = self.live.borrow().status;
         self.live.send_modify(|s| {
             s.status = SessionStatus::Exited;
             s.exit_code = code;
         });
         self.recheck_at = None;
+        self.bus.publish(
+            EventKind::SessionExited,
+            &self.meta,
+            Some(old),
+            Some(SessionStatus::Exited),
+            serde_json::json!({ "exitCode": code }),
+        );
     }
 
     /// Re-run detection and publish whatever changed.
@@ -413,12 +449,13 @@ impl Actor {
         self.recheck_at = verdict.recheck_at.map(Instant::from_std);
         let bracketed_paste = self.screen.bracketed_paste();
         let application_cursor = self.screen.application_cursor();
+        let old = self.live.borrow().status;
+        let status = if old == SessionStatus::Exited {
+            old
+        } else {
+            verdict.status
+        };
         self.live.send_if_modified(|s| {
-            let status = if s.status == SessionStatus::Exited {
-                SessionStatus::Exited
-            } else {
-                verdict.status
-            };
             let changed = s.status != status
                 || s.bracketed_paste != bracketed_paste
                 || s.application_cursor != application_cursor;
@@ -427,6 +464,17 @@ impl Actor {
             s.application_cursor = application_cursor;
             changed
         });
+        if status != old
+            && let Some(kind) = EventKind::for_status(status)
+        {
+            self.bus.publish(
+                kind,
+                &self.meta,
+                Some(old),
+                Some(status),
+                serde_json::Value::Null,
+            );
+        }
     }
 
     fn handle(&mut self, cmd: Command) {
@@ -451,12 +499,7 @@ impl Actor {
             Command::Resize { cols, rows, reply } => {
                 self.screen.resize(cols, rows);
                 let (cols, rows) = self.screen.size();
-                if let Err(e) = self.master.resize(PtySize {
-                    rows,
-                    cols,
-                    pixel_width: 0,
-                    pixel_height: 0,
-                }) {
+                if let Err(e) = self.control.resize(cols, rows) {
                     tracing::warn!(session = %self.meta.id, error = %e, "TIOCSWINSZ failed");
                 }
                 self.live.send_if_modified(|s| {

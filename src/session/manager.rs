@@ -12,7 +12,9 @@ use uuid::Uuid;
 
 use super::actor::HandleError;
 use super::{AgentType, Delivery, SessionHandle, SessionMeta, SessionStatus, now_ms};
+use crate::events::{EventBus, EventKind};
 use crate::pty::{self, SpawnSpec};
+use std::sync::Arc;
 
 /// Defaults and limits that apply to every session.
 #[derive(Debug, Clone)]
@@ -92,6 +94,8 @@ pub struct Totals {
 
 pub struct SessionManager {
     registry: Mutex<Registry>,
+    /// Where session events go (status changes, creation, removal).
+    pub bus: Arc<EventBus>,
     pub defaults: SessionDefaults,
     pub totals: Totals,
 }
@@ -100,9 +104,10 @@ pub struct SessionManager {
 const MAX_NAME_LEN: usize = 128;
 
 impl SessionManager {
-    pub fn new(defaults: SessionDefaults) -> Self {
+    pub fn new(defaults: SessionDefaults, bus: Arc<EventBus>) -> Self {
         SessionManager {
             registry: Mutex::new(Registry::default()),
+            bus,
             defaults,
             totals: Totals::default(),
         }
@@ -187,6 +192,7 @@ impl SessionManager {
             process,
             self.defaults.scrollback_lines,
             self.defaults.quiet_period,
+            self.bus.clone(),
         );
         {
             let mut reg = self.lock();
@@ -195,6 +201,13 @@ impl SessionManager {
             reg.by_id.insert(id, handle.clone());
             reg.order.push(id);
         }
+        self.bus.publish(
+            EventKind::SessionCreated,
+            &handle.meta,
+            None,
+            Some(SessionStatus::Starting),
+            serde_json::json!({ "agentType": agent_type.as_str(), "workDir": handle.meta.work_dir }),
+        );
         self.totals.created.fetch_add(1, Ordering::Relaxed);
         tracing::info!(session = %id, %name, agent = agent_type.as_str(), pid = handle.meta.pid, "session created");
 
@@ -255,7 +268,8 @@ impl SessionManager {
 
     /// Kill (if running) and forget a session.
     pub async fn remove(&self, handle: &SessionHandle) -> Result<(), SessionError> {
-        if !handle.is_exited() {
+        let was_running = !handle.is_exited();
+        if was_running {
             handle.kill().await?;
         }
         let removed = {
@@ -271,6 +285,14 @@ impl SessionManager {
                 _ => self.totals.failed.fetch_add(1, Ordering::Relaxed),
             };
             tracing::info!(session = %handle.meta.id, "session removed");
+            let live = handle.live();
+            self.bus.publish(
+                EventKind::SessionKilled,
+                &handle.meta,
+                Some(live.status),
+                None,
+                serde_json::json!({ "exitCode": live.exit_code, "wasRunning": was_running }),
+            );
         }
         Ok(())
     }

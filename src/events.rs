@@ -1,0 +1,267 @@
+//! The event bus: one typed stream of everything that happens to sessions, with
+//! monotonically increasing ids, a bounded replay ring (for SSE `Last-Event-ID`), and a fan-out
+//! that never waits for a subscriber.
+//!
+//! Publishers (session actors, the manager, the permission layer) call [`EventBus::publish`].
+//! Subscribers get a `broadcast::Receiver`; one that falls `SUBSCRIBER_BACKLOG` events behind
+//! sees `Lagged` and must resync (replay from the ring, or a `reset`). Publishing takes a short
+//! mutex only to assign the id and push into the ring.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::broadcast;
+
+use crate::session::{SessionMeta, SessionStatus, now_ms};
+
+/// Events kept for replay. At a few hundred bytes each this is about 1 MB; a client that was
+/// away for more than this many events gets an explicit `reset` instead of a silent gap.
+pub const REPLAY_RING: usize = 4096;
+
+/// Events buffered per live subscriber before it counts as lagging.
+pub const SUBSCRIBER_BACKLOG: usize = 1024;
+
+/// What happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EventKind {
+    SessionCreated,
+    SessionWorking,
+    SessionIdle,
+    SessionStalled,
+    SessionQuestion,
+    SessionError,
+    SessionExited,
+    SessionKilled,
+    PermissionRequested,
+    PermissionResolved,
+    MessageSent,
+}
+
+impl EventKind {
+    pub const ALL: [EventKind; 11] = [
+        EventKind::SessionCreated,
+        EventKind::SessionWorking,
+        EventKind::SessionIdle,
+        EventKind::SessionStalled,
+        EventKind::SessionQuestion,
+        EventKind::SessionError,
+        EventKind::SessionExited,
+        EventKind::SessionKilled,
+        EventKind::PermissionRequested,
+        EventKind::PermissionResolved,
+        EventKind::MessageSent,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::SessionCreated => "session.created",
+            EventKind::SessionWorking => "session.working",
+            EventKind::SessionIdle => "session.idle",
+            EventKind::SessionStalled => "session.stalled",
+            EventKind::SessionQuestion => "session.question",
+            EventKind::SessionError => "session.error",
+            EventKind::SessionExited => "session.exited",
+            EventKind::SessionKilled => "session.killed",
+            EventKind::PermissionRequested => "permission.requested",
+            EventKind::PermissionResolved => "permission.resolved",
+            EventKind::MessageSent => "message.sent",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// The event for a session entering `status`, if that status has one.
+    /// (`permission_prompt` is announced by the permission layer with its parsed request.)
+    pub fn for_status(status: SessionStatus) -> Option<Self> {
+        match status {
+            SessionStatus::Working => Some(EventKind::SessionWorking),
+            SessionStatus::Idle => Some(EventKind::SessionIdle),
+            SessionStatus::Stalled => Some(EventKind::SessionStalled),
+            SessionStatus::Question => Some(EventKind::SessionQuestion),
+            SessionStatus::Error => Some(EventKind::SessionError),
+            SessionStatus::Exited => Some(EventKind::SessionExited),
+            SessionStatus::Starting | SessionStatus::PermissionPrompt => None,
+        }
+    }
+}
+
+/// One event. `detail` carries what each kind needs (exit code, message text, request).
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub id: u64,
+    pub kind: EventKind,
+    pub session_id: uuid::Uuid,
+    pub session_name: String,
+    pub old_status: Option<SessionStatus>,
+    pub new_status: Option<SessionStatus>,
+    /// Milliseconds since the Unix epoch.
+    pub timestamp_ms: u64,
+    pub detail: serde_json::Value,
+}
+
+/// Replay answer for a client resuming after `last_id`.
+#[derive(Debug)]
+pub enum Replay {
+    /// Every event after `last_id`, oldest first.
+    Events(Vec<Arc<Event>>),
+    /// `last_id` is older than the ring: events were lost; the client must resync.
+    Reset { oldest_available: u64 },
+}
+
+struct Ring {
+    next_id: u64,
+    events: VecDeque<Arc<Event>>,
+}
+
+pub struct EventBus {
+    ring: Mutex<Ring>,
+    tx: broadcast::Sender<Arc<Event>>,
+}
+
+impl Default for EventBus {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl EventBus {
+    pub fn new() -> Self {
+        let (tx, _) = broadcast::channel(SUBSCRIBER_BACKLOG);
+        EventBus {
+            ring: Mutex::new(Ring {
+                next_id: 1,
+                events: VecDeque::with_capacity(REPLAY_RING),
+            }),
+            tx,
+        }
+    }
+
+    /// Publish an event about `session`; returns its id.
+    pub fn publish(
+        &self,
+        kind: EventKind,
+        session: &SessionMeta,
+        old_status: Option<SessionStatus>,
+        new_status: Option<SessionStatus>,
+        detail: serde_json::Value,
+    ) -> u64 {
+        // Id assignment and the send happen under the ring lock, so subscribers see ids in order.
+        let mut ring = self.ring.lock().unwrap_or_else(|p| p.into_inner());
+        let id = ring.next_id;
+        ring.next_id += 1;
+        let event = Arc::new(Event {
+            id,
+            kind,
+            session_id: session.id,
+            session_name: session.name.clone(),
+            old_status,
+            new_status,
+            timestamp_ms: now_ms(),
+            detail,
+        });
+        if ring.events.len() == REPLAY_RING {
+            ring.events.pop_front();
+        }
+        ring.events.push_back(event.clone());
+        // No subscribers is fine; a lagging one finds out on its next receive.
+        let _ = self.tx.send(event);
+        id
+    }
+
+    /// Live events from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
+        self.tx.subscribe()
+    }
+
+    /// Live events plus everything after `last_id`, taken atomically so nothing falls between.
+    pub fn subscribe_since(&self, last_id: u64) -> (Replay, broadcast::Receiver<Arc<Event>>) {
+        let ring = self.ring.lock().unwrap_or_else(|p| p.into_inner());
+        let rx = self.tx.subscribe();
+        let oldest = ring.events.front().map(|e| e.id).unwrap_or(ring.next_id);
+        let replay = if last_id + 1 < oldest && last_id < ring.next_id {
+            Replay::Reset {
+                oldest_available: oldest,
+            }
+        } else {
+            Replay::Events(
+                ring.events
+                    .iter()
+                    .filter(|e| e.id > last_id)
+                    .cloned()
+                    .collect(),
+            )
+        };
+        (replay, rx)
+    }
+
+    /// The id the next event will get.
+    pub fn next_id(&self) -> u64 {
+        self.ring.lock().unwrap_or_else(|p| p.into_inner()).next_id
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta() -> SessionMeta {
+        SessionMeta {
+            id: uuid::Uuid::nil(),
+            name: "s".into(),
+            work_dir: "/".into(),
+            agent_type: crate::session::AgentType::Shell,
+            command: vec![],
+            created_at_ms: 0,
+            pid: 1,
+        }
+    }
+
+    #[test]
+    fn ids_increase_and_replay_resumes() {
+        let bus = EventBus::new();
+        let m = meta();
+        let a = bus.publish(
+            EventKind::SessionCreated,
+            &m,
+            None,
+            None,
+            serde_json::Value::Null,
+        );
+        let b = bus.publish(
+            EventKind::SessionIdle,
+            &m,
+            None,
+            Some(SessionStatus::Idle),
+            serde_json::Value::Null,
+        );
+        assert!(b > a);
+        match bus.subscribe_since(a).0 {
+            Replay::Events(ev) => assert_eq!(ev.iter().map(|e| e.id).collect::<Vec<_>>(), vec![b]),
+            Replay::Reset { .. } => panic!("unexpected reset"),
+        }
+    }
+
+    #[test]
+    fn too_old_an_id_is_a_reset() {
+        let bus = EventBus::new();
+        let m = meta();
+        for _ in 0..REPLAY_RING + 10 {
+            bus.publish(
+                EventKind::MessageSent,
+                &m,
+                None,
+                None,
+                serde_json::Value::Null,
+            );
+        }
+        assert!(matches!(
+            bus.subscribe_since(3).0,
+            Replay::Reset {
+                oldest_available: 11
+            }
+        ));
+        assert!(matches!(bus.subscribe_since(11).0, Replay::Events(_)));
+    }
+}
