@@ -3,6 +3,7 @@
 //! - `sessions`: the session lifecycle through REST (shell, REPL, paste, queries, kill, flood).
 //! - `api_errors`: auth, rate limits and the error format on every bad-input path.
 //! - `cli`: the `aegis` client subcommands against a running daemon.
+//! - `props`: property tests of the screen model, request parsers and input queue.
 
 // Tests start the daemon and helper programs directly; only the daemon is confined to pty::spawn.
 #![allow(clippy::disallowed_methods)]
@@ -11,4 +12,5 @@ mod support;
 
 mod api_errors;
 mod cli;
+mod props;
 mod sessions;

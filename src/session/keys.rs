@@ -40,11 +40,13 @@ fn named(key: &str, app_cursor: bool) -> Option<Vec<u8>> {
     let mut mods = Mods::default();
     let mut rest = key;
     // Peel modifier prefixes; a lone "C-" or "M-" is literal text.
+    // `get` rather than indexing: a key name is user input and may put a multi-byte
+    // character across byte 2.
     while rest.len() > 2 {
-        match &rest[..2] {
-            "C-" | "c-" => mods.ctrl = true,
-            "M-" | "m-" => mods.meta = true,
-            "S-" | "s-" => mods.shift = true,
+        match rest.get(..2) {
+            Some("C-" | "c-") => mods.ctrl = true,
+            Some("M-" | "m-") => mods.meta = true,
+            Some("S-" | "s-") => mods.shift = true,
             _ => break,
         }
         rest = &rest[2..];
@@ -206,5 +208,7 @@ mod tests {
         assert_eq!(encode("x", false), b"x");
         assert_eq!(encode("Entr", false), b"Entr");
         assert_eq!(encode_all(&["ls", "Enter"], false), b"ls\r");
+        // Regression (found by the property test): a multi-byte character at byte 1.
+        assert_eq!(encode("é…x", false), "é…x".as_bytes());
     }
 }
