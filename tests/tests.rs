@@ -3,6 +3,7 @@
 //! - `sessions`: the session lifecycle through REST (shell, REPL, paste, queries, kill, flood).
 //! - `api_errors`: auth, rate limits and the error format on every bad-input path.
 //! - `cli`: the `aegis` client subcommands against a running daemon.
+//! - `compat`: the Aegis v0.3 routes and shapes its clients read.
 //! - `props`: property tests of the screen model, request parsers and input queue.
 
 // Tests start the daemon and helper programs directly; only the daemon is confined to pty::spawn.
@@ -12,5 +13,6 @@ mod support;
 
 mod api_errors;
 mod cli;
+mod compat;
 mod props;
 mod sessions;

@@ -6,6 +6,7 @@
 //! answer with a response or an [`ApiError`], so a handler's error is never replaced by
 //! another route's rejection.
 
+pub mod compat;
 pub mod error;
 pub mod filters;
 pub mod guard;
@@ -110,7 +111,11 @@ pub fn routes(
         .and(warp::get())
         .and(filters::with_app(&app))
         .then(|a| async { filters::finish(health(a).await) });
-    let guarded = sessions::routes(app.clone());
+    // compat first: its `sessions/health` must not be taken for a session named "health".
+    let guarded = compat::routes(app.clone())
+        .or(sessions::routes(app.clone()))
+        .unify()
+        .boxed();
     let api = health.or(guard.and(guarded)).unify().boxed();
     let versioned = warp::path("v1").and(api.clone());
     versioned
