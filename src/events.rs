@@ -215,6 +215,8 @@ mod tests {
             command: vec![],
             created_at_ms: 0,
             pid: 1,
+            permission_mode: crate::session::launch::PermissionMode::Default,
+            parent_id: None,
         }
     }
 

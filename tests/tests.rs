@@ -4,6 +4,7 @@
 //! - `api_errors`: auth, rate limits and the error format on every bad-input path.
 //! - `cli`: the `aegis` client subcommands against a running daemon.
 //! - `compat`: the Aegis v0.3 routes and shapes its clients read.
+//! - `launch`: per-agent launch options (permission modes, resume, command overrides).
 //! - `props`: property tests of the screen model, request parsers and input queue.
 
 // Tests start the daemon and helper programs directly; only the daemon is confined to pty::spawn.
@@ -14,5 +15,6 @@ mod support;
 mod api_errors;
 mod cli;
 mod compat;
+mod launch;
 mod props;
 mod sessions;

@@ -16,6 +16,7 @@ use super::error::ApiError;
 use super::filters::{finish, json_body, query, with_app};
 use super::wire::*;
 use crate::screen::{Format, MAX_SNAPSHOT_LINES};
+use crate::session::launch::{LaunchOptions, PermissionMode};
 use crate::session::manager::{CreateSpec, SessionError, validate_size};
 use crate::session::{AgentType, SessionHandle, SessionStatus};
 
@@ -44,15 +45,57 @@ fn to_spec(req: CreateSessionRequest) -> Result<CreateSpec, ApiError> {
             )
         })?),
     };
+    let permission_mode = match req.permission_mode.as_deref() {
+        None => None,
+        Some(m) => Some(PermissionMode::parse(m).ok_or_else(|| {
+            ApiError::bad_request(
+                "VALIDATION_ERROR",
+                format!(
+                    "unknown permissionMode {m:?}; allowed: {}",
+                    PermissionMode::names()
+                ),
+            )
+        })?),
+    };
+    let parent_id = match req.parent_id.as_deref() {
+        None => None,
+        Some(p) => Some(uuid::Uuid::parse_str(p).map_err(|_| {
+            ApiError::bad_request(
+                "VALIDATION_ERROR",
+                format!("parentId {p:?} is not a session id"),
+            )
+        })?),
+    };
+    let mut command = req.command;
+    if let Some(cc) = req.claude_command {
+        if agent_type.is_some_and(|a| a != AgentType::Claude) {
+            return Err(ApiError::bad_request(
+                "VALIDATION_ERROR",
+                "claudeCommand applies only to agentType claude",
+            ));
+        }
+        if command.is_some() {
+            return Err(ApiError::bad_request(
+                "VALIDATION_ERROR",
+                "give command or claudeCommand, not both",
+            ));
+        }
+        command = Some(cc.split_whitespace().map(str::to_owned).collect());
+    }
     Ok(CreateSpec {
         name: req.name,
         work_dir: PathBuf::from(work_dir),
         agent_type,
-        command: req.command,
+        command,
         env: req.env.unwrap_or_default().into_iter().collect(),
         cols: req.cols,
         rows: req.rows,
         prompt: req.prompt,
+        launch: LaunchOptions {
+            permission_mode,
+            resume_session_id: req.resume_session_id,
+        },
+        parent_id,
     })
 }
 

@@ -20,6 +20,14 @@ pub struct CreateSessionRequest {
     pub env: Option<BTreeMap<String, String>>,
     pub cols: Option<u16>,
     pub rows: Option<u16>,
+    /// default | acceptEdits | plan | bypassPermissions | dontAsk | auto, mapped per agent.
+    pub permission_mode: Option<String>,
+    /// Resume the agent's own conversation (Claude `--resume`, Codex `resume`).
+    pub resume_session_id: Option<String>,
+    /// v0.3: a whitespace-separated command line replacing `claude` (no shell, no quoting).
+    pub claude_command: Option<String>,
+    /// The session that spawned this one.
+    pub parent_id: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -90,6 +98,9 @@ pub struct SessionInfo {
     pub exit_code: Option<i32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub prompt_delivery: Option<DeliveryWire>,
+    pub permission_mode: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent_id: Option<String>,
 }
 
 impl SessionInfo {
@@ -115,6 +126,8 @@ impl SessionInfo {
             rows: live.rows,
             exit_code: live.exit_code,
             prompt_delivery: h.prompt_delivery().map(Into::into),
+            permission_mode: m.permission_mode.as_str(),
+            parent_id: m.parent_id.map(|p| p.to_string()),
         }
     }
 }

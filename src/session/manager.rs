@@ -11,6 +11,7 @@ use std::time::Duration;
 use uuid::Uuid;
 
 use super::actor::HandleError;
+use super::launch::{self, LaunchOptions, PermissionMode};
 use super::{AgentType, Delivery, SessionHandle, SessionMeta, SessionStatus, now_ms};
 use crate::events::{EventBus, EventKind};
 use crate::pty::{self, SpawnSpec};
@@ -55,6 +56,8 @@ pub struct CreateSpec {
     pub cols: Option<u16>,
     pub rows: Option<u16>,
     pub prompt: Option<String>,
+    pub launch: LaunchOptions,
+    pub parent_id: Option<Uuid>,
 }
 
 /// Why creating or finding a session failed.
@@ -122,7 +125,7 @@ impl SessionManager {
     pub async fn create(&self, spec: CreateSpec) -> Result<SessionHandle, SessionError> {
         let agent_type = spec.agent_type.unwrap_or(AgentType::Claude);
         let work_dir = validate_work_dir(&spec.work_dir)?;
-        let command = match (&spec.command, agent_type.default_command()) {
+        let base = match (&spec.command, agent_type.default_command()) {
             (Some(c), _) if !c.is_empty() => c.clone(),
             (Some(_), _) => return Err(SessionError::Invalid("command must not be empty".into())),
             (None, Some(c)) => c,
@@ -132,6 +135,15 @@ impl SessionManager {
                 ));
             }
         };
+        let command = launch::build_argv(agent_type, base, &spec.launch)
+            .map_err(|e| SessionError::Invalid(e.0))?;
+        if let Some(parent) = spec.parent_id
+            && self.get(&parent.to_string()).is_err()
+        {
+            return Err(SessionError::Invalid(format!(
+                "parentId {parent} is not a known session"
+            )));
+        }
         if command.iter().any(|a| a.contains('\0')) {
             return Err(SessionError::Invalid(
                 "command arguments must not contain NUL".into(),
@@ -186,6 +198,11 @@ impl SessionManager {
             command,
             created_at_ms: now_ms(),
             pid: process.pid,
+            permission_mode: spec
+                .launch
+                .permission_mode
+                .unwrap_or(PermissionMode::Default),
+            parent_id: spec.parent_id,
         };
         let handle = SessionHandle::start(
             meta,

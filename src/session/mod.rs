@@ -9,6 +9,7 @@
 pub mod actor;
 pub mod input;
 pub mod keys;
+pub mod launch;
 pub mod manager;
 
 use std::path::PathBuf;
@@ -139,6 +140,10 @@ pub struct SessionMeta {
     /// Milliseconds since the Unix epoch.
     pub created_at_ms: u64,
     pub pid: i32,
+    /// The permission mode the agent was launched with (`default` when none was asked).
+    pub permission_mode: launch::PermissionMode,
+    /// The session that spawned this one, if any.
+    pub parent_id: Option<uuid::Uuid>,
 }
 
 /// Prompt delivery as reported to clients.

@@ -1,0 +1,294 @@
+//! Per-agent launch options: how a requested permission mode, a resumed conversation or a
+//! command override becomes the exact argv of each agent CLI. Pure functions, no shell: the
+//! result is passed to `execvp` as is.
+//!
+//! | mode | Claude Code | Codex | Gemini |
+//! |---|---|---|---|
+//! | default | `--permission-mode default` | (Codex's own default) | `--approval-mode default` |
+//! | acceptEdits | `--permission-mode acceptEdits` | `--sandbox workspace-write --ask-for-approval untrusted` | `--approval-mode auto_edit` |
+//! | plan | `--permission-mode plan` | `--sandbox read-only --ask-for-approval on-request` | `--approval-mode plan` |
+//! | bypassPermissions | `--permission-mode bypassPermissions` | `--sandbox danger-full-access --ask-for-approval never` | `--approval-mode yolo` |
+//! | dontAsk | `--permission-mode dontAsk` | `--sandbox workspace-write --ask-for-approval never` | — (400) |
+//! | auto | `--permission-mode auto` | `--sandbox workspace-write --ask-for-approval on-request` | — (400) |
+//!
+//! Resuming: Claude `--resume <id>`; Codex `resume <id>` (a subcommand, placed first); Gemini
+//! and the others cannot resume a given conversation (400). Shell and custom sessions accept
+//! no permission mode other than `default`.
+
+use super::AgentType;
+
+/// The agent permission modes of Aegis v0.3, in its spelling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PermissionMode {
+    Default,
+    AcceptEdits,
+    Plan,
+    BypassPermissions,
+    DontAsk,
+    Auto,
+}
+
+impl PermissionMode {
+    pub const ALL: [PermissionMode; 6] = [
+        PermissionMode::Default,
+        PermissionMode::AcceptEdits,
+        PermissionMode::Plan,
+        PermissionMode::BypassPermissions,
+        PermissionMode::DontAsk,
+        PermissionMode::Auto,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PermissionMode::Default => "default",
+            PermissionMode::AcceptEdits => "acceptEdits",
+            PermissionMode::Plan => "plan",
+            PermissionMode::BypassPermissions => "bypassPermissions",
+            PermissionMode::DontAsk => "dontAsk",
+            PermissionMode::Auto => "auto",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.as_str() == s)
+    }
+
+    pub fn names() -> String {
+        Self::ALL
+            .iter()
+            .map(|m| m.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// What the client asked for at launch.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LaunchOptions {
+    pub permission_mode: Option<PermissionMode>,
+    pub resume_session_id: Option<String>,
+}
+
+/// Why a launch option cannot apply to an agent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct LaunchError(pub String);
+
+fn mode_flags(agent: AgentType, mode: PermissionMode) -> Result<Vec<&'static str>, LaunchError> {
+    use PermissionMode::*;
+    let flags: &[&str] = match (agent, mode) {
+        (AgentType::Claude, m) => {
+            return Ok(vec!["--permission-mode", m.as_str()]);
+        }
+        (AgentType::Codex, Default) => &[],
+        (AgentType::Codex, AcceptEdits) => &[
+            "--sandbox",
+            "workspace-write",
+            "--ask-for-approval",
+            "untrusted",
+        ],
+        (AgentType::Codex, Plan) => &["--sandbox", "read-only", "--ask-for-approval", "on-request"],
+        (AgentType::Codex, BypassPermissions) => &[
+            "--sandbox",
+            "danger-full-access",
+            "--ask-for-approval",
+            "never",
+        ],
+        (AgentType::Codex, DontAsk) => &[
+            "--sandbox",
+            "workspace-write",
+            "--ask-for-approval",
+            "never",
+        ],
+        (AgentType::Codex, Auto) => &[
+            "--sandbox",
+            "workspace-write",
+            "--ask-for-approval",
+            "on-request",
+        ],
+        (AgentType::Gemini, Default) => &["--approval-mode", "default"],
+        (AgentType::Gemini, AcceptEdits) => &["--approval-mode", "auto_edit"],
+        (AgentType::Gemini, Plan) => &["--approval-mode", "plan"],
+        (AgentType::Gemini, BypassPermissions) => &["--approval-mode", "yolo"],
+        (AgentType::Shell | AgentType::Custom, Default) => &[],
+        (agent, mode) => {
+            return Err(LaunchError(format!(
+                "permissionMode {:?} is not available for agent {}",
+                mode.as_str(),
+                agent.as_str()
+            )));
+        }
+    };
+    Ok(flags.to_vec())
+}
+
+/// The argv for `agent`, starting from `base` (its default command or the client's override).
+pub fn build_argv(
+    agent: AgentType,
+    base: Vec<String>,
+    opts: &LaunchOptions,
+) -> Result<Vec<String>, LaunchError> {
+    let mut argv = base;
+    if let Some(id) = &opts.resume_session_id {
+        if id.is_empty()
+            || id.starts_with('-')
+            || id.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
+            return Err(LaunchError(format!("invalid resumeSessionId {id:?}")));
+        }
+        match agent {
+            AgentType::Claude => argv.extend(["--resume".to_owned(), id.clone()]),
+            AgentType::Codex => {
+                // `resume <id>` is a subcommand: it goes right after the program name.
+                let rest = argv.split_off(1.min(argv.len()));
+                argv.extend(["resume".to_owned(), id.clone()]);
+                argv.extend(rest);
+            }
+            other => {
+                return Err(LaunchError(format!(
+                    "resumeSessionId is not available for agent {}",
+                    other.as_str()
+                )));
+            }
+        }
+    }
+    if let Some(mode) = opts.permission_mode {
+        argv.extend(mode_flags(agent, mode)?.into_iter().map(str::to_owned));
+    }
+    Ok(argv)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(
+        agent: AgentType,
+        mode: Option<&str>,
+        resume: Option<&str>,
+    ) -> Result<Vec<String>, LaunchError> {
+        let base = agent
+            .default_command()
+            .unwrap_or_else(|| vec!["prog".into()]);
+        let opts = LaunchOptions {
+            permission_mode: mode.map(|m| PermissionMode::parse(m).expect("known mode")),
+            resume_session_id: resume.map(str::to_owned),
+        };
+        build_argv(agent, base, &opts)
+    }
+
+    #[test]
+    fn every_mode_for_every_agent() {
+        let cases: &[(AgentType, &str, Option<&str>)] = &[
+            (
+                AgentType::Claude,
+                "default",
+                Some("claude --permission-mode default"),
+            ),
+            (
+                AgentType::Claude,
+                "acceptEdits",
+                Some("claude --permission-mode acceptEdits"),
+            ),
+            (
+                AgentType::Claude,
+                "plan",
+                Some("claude --permission-mode plan"),
+            ),
+            (
+                AgentType::Claude,
+                "bypassPermissions",
+                Some("claude --permission-mode bypassPermissions"),
+            ),
+            (
+                AgentType::Claude,
+                "dontAsk",
+                Some("claude --permission-mode dontAsk"),
+            ),
+            (
+                AgentType::Claude,
+                "auto",
+                Some("claude --permission-mode auto"),
+            ),
+            (AgentType::Codex, "default", Some("codex")),
+            (
+                AgentType::Codex,
+                "acceptEdits",
+                Some("codex --sandbox workspace-write --ask-for-approval untrusted"),
+            ),
+            (
+                AgentType::Codex,
+                "plan",
+                Some("codex --sandbox read-only --ask-for-approval on-request"),
+            ),
+            (
+                AgentType::Codex,
+                "bypassPermissions",
+                Some("codex --sandbox danger-full-access --ask-for-approval never"),
+            ),
+            (
+                AgentType::Codex,
+                "dontAsk",
+                Some("codex --sandbox workspace-write --ask-for-approval never"),
+            ),
+            (
+                AgentType::Codex,
+                "auto",
+                Some("codex --sandbox workspace-write --ask-for-approval on-request"),
+            ),
+            (
+                AgentType::Gemini,
+                "default",
+                Some("gemini --approval-mode default"),
+            ),
+            (
+                AgentType::Gemini,
+                "acceptEdits",
+                Some("gemini --approval-mode auto_edit"),
+            ),
+            (
+                AgentType::Gemini,
+                "plan",
+                Some("gemini --approval-mode plan"),
+            ),
+            (
+                AgentType::Gemini,
+                "bypassPermissions",
+                Some("gemini --approval-mode yolo"),
+            ),
+            (AgentType::Gemini, "dontAsk", None),
+            (AgentType::Gemini, "auto", None),
+            (AgentType::Custom, "default", Some("prog")),
+            (AgentType::Custom, "plan", None),
+        ];
+        for (agent, mode, want) in cases {
+            let got = argv(*agent, Some(mode), None);
+            match want {
+                Some(w) => assert_eq!(got.expect("accepted").join(" "), *w, "{agent:?} {mode}"),
+                None => {
+                    let e = got.expect_err("refused");
+                    assert!(e.0.contains(agent.as_str()) && e.0.contains(mode), "{e}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn resume_per_agent() {
+        assert_eq!(
+            argv(AgentType::Claude, Some("plan"), Some("abc-1"))
+                .expect("ok")
+                .join(" "),
+            "claude --resume abc-1 --permission-mode plan"
+        );
+        assert_eq!(
+            argv(AgentType::Codex, Some("auto"), Some("abc-1"))
+                .expect("ok")
+                .join(" "),
+            "codex resume abc-1 --sandbox workspace-write --ask-for-approval on-request"
+        );
+        assert!(argv(AgentType::Gemini, None, Some("abc")).is_err());
+        assert!(argv(AgentType::Claude, None, Some("--evil")).is_err());
+        assert!(argv(AgentType::Claude, None, Some("a b")).is_err());
+    }
+}
