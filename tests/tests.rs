@@ -3,6 +3,9 @@
 //! - `sessions`: the session lifecycle through REST (shell, REPL, paste, queries, kill, flood).
 //! - `api_errors`: auth, rate limits and the error format on every bad-input path.
 //! - `cli`: the `aegis` client subcommands against a running daemon.
+//! - `streams`: SSE events and replay, SSE tokens, the WebSocket terminal, a slow consumer,
+//!   execution streams.
+//! - `webhooks`: outbound delivery, retry and dead letters; inbound HMAC, dedupe, stimuli.
 
 // Tests start the daemon and helper programs directly; only the daemon is confined to pty::spawn.
 #![allow(clippy::disallowed_methods)]
@@ -12,3 +15,5 @@ mod support;
 mod api_errors;
 mod cli;
 mod sessions;
+mod streams;
+mod webhooks;

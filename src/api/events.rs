@@ -431,6 +431,60 @@ mod tests {
         assert!(!is_sse_path("/v1/sessions/abc/stream"));
     }
 
+    fn meta() -> crate::session::SessionMeta {
+        crate::session::SessionMeta {
+            id: uuid::Uuid::nil(),
+            name: "s".into(),
+            work_dir: "/".into(),
+            agent_type: crate::session::AgentType::Shell,
+            command: vec![],
+            created_at_ms: 0,
+            pid: 1,
+        }
+    }
+
+    fn ids(items: &[Item]) -> Vec<i64> {
+        items
+            .iter()
+            .map(|i| match i {
+                Item::Event(e) => e.id as i64,
+                Item::Reset { .. } => -1,
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn follow_resets_when_too_old_and_resumes_after_lag() {
+        use crate::events::{REPLAY_RING, SUBSCRIBER_BACKLOG};
+        let bus = Arc::new(EventBus::new());
+        let m = meta();
+        let publish = |n: usize| {
+            for _ in 0..n {
+                bus.publish(EventKind::MessageSent, &m, None, None, serde_json::Value::Null);
+            }
+        };
+        publish(REPLAY_RING + 5);
+        // Id 1 fell out of the ring: a reset first, then everything still kept, in order.
+        let mut f = Follow::new(bus.clone(), EventFilter::default(), Some(1));
+        let mut got = vec![];
+        for _ in 0..3 {
+            got.push(f.next().await.expect("item"));
+        }
+        assert_eq!(ids(&got), vec![-1, 6, 7]);
+        // A live follower that lags past its buffer is repaired from the ring without gaps.
+        let mut live = Follow::new(bus.clone(), EventFilter::default(), None);
+        let start = bus.next_id();
+        publish(SUBSCRIBER_BACKLOG + 10);
+        let mut seen = vec![];
+        for _ in 0..SUBSCRIBER_BACKLOG + 10 {
+            seen.push(live.next().await.expect("item"));
+        }
+        let want: Vec<i64> = (start..start + (SUBSCRIBER_BACKLOG as u64) + 10)
+            .map(|i| i as i64)
+            .collect();
+        assert_eq!(ids(&seen), want);
+    }
+
     #[test]
     fn tokens_expire() {
         let t = SseTokens::default();
