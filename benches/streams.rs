@@ -50,7 +50,15 @@ impl Drop for Daemon {
 fn start_daemon() -> Daemon {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut child = Command::new(env!("CARGO_BIN_EXE_aegis"))
-        .args(["serve", "--port", "0", "--quiet-ms", "100", "--rate-limit", "0"])
+        .args([
+            "serve",
+            "--port",
+            "0",
+            "--quiet-ms",
+            "100",
+            "--rate-limit",
+            "0",
+        ])
         .arg("--state-dir")
         .arg(dir.path().join("state"))
         .env_remove("AEGIS_AUTH_TOKEN")
@@ -62,7 +70,12 @@ fn start_daemon() -> Daemon {
     std::io::BufReader::new(child.stdout.take().expect("stdout"))
         .read_line(&mut line)
         .expect("bound address");
-    let url = line.trim().rsplit(' ').next().unwrap_or_default().to_owned();
+    let url = line
+        .trim()
+        .rsplit(' ')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
     Daemon {
         child,
         url,
@@ -103,7 +116,11 @@ async fn ws_client(url: String) -> Vec<f64> {
             if line.contains("ticker done") {
                 return out;
             }
-            if let Some(ts) = line.trim().strip_prefix('T').and_then(|s| s.parse::<u128>().ok()) {
+            if let Some(ts) = line
+                .trim()
+                .strip_prefix('T')
+                .and_then(|s| s.parse::<u128>().ok())
+            {
                 out.push((arrived.saturating_sub(ts)) as f64 / 1e6);
             }
         }
@@ -113,11 +130,7 @@ async fn ws_client(url: String) -> Vec<f64> {
 
 /// Arrival times (ns) of the first `n` `session.working` events.
 async fn sse_client(url: String, ready: tokio::sync::mpsc::Sender<()>, n: usize) -> Vec<u128> {
-    let resp = reqwest::Client::new()
-        .get(&url)
-        .send()
-        .await
-        .expect("sse");
+    let resp = reqwest::Client::new().get(&url).send().await.expect("sse");
     let _ = ready.send(()).await;
     let mut resp = resp;
     let mut buf = String::new();
@@ -130,8 +143,7 @@ async fn sse_client(url: String, ready: tokio::sync::mpsc::Sender<()>, n: usize)
         buf.push_str(&String::from_utf8_lossy(&chunk));
         while let Some(end) = buf.find("\n\n") {
             let frame: String = buf.drain(..end + 2).collect();
-            if frame.contains("event:session.working") || frame.contains("event: session.working")
-            {
+            if frame.contains("event:session.working") || frame.contains("event: session.working") {
                 out.push(arrived);
             }
         }
@@ -183,10 +195,7 @@ async fn run(kind: Kind, subscribers: usize) -> Vec<f64> {
                 }));
             }
             Kind::Sse => {
-                let url = format!(
-                    "{}/v1/sessions/{id}/events?types=session.working",
-                    d.url
-                );
+                let url = format!("{}/v1/sessions/{id}/events?types=session.working", d.url);
                 let ready = ready_tx.clone();
                 tasks.push(tokio::spawn(async move {
                     (vec![], sse_client(url, ready, TICKS).await)

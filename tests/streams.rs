@@ -122,18 +122,36 @@ fn sse_events_arrive_in_order_and_replay_from_last_event_id() {
     assert_eq!(second.json()["detail"]["text"], "echo two");
     let ids: Vec<u64> = [&created, &first, &second]
         .iter()
-        .map(|f| f.id.as_deref().unwrap_or_default().parse().expect("numeric id"))
+        .map(|f| {
+            f.id.as_deref()
+                .unwrap_or_default()
+                .parse()
+                .expect("numeric id")
+        })
         .collect();
-    assert!(ids[0] < ids[1] && ids[1] < ids[2], "ids not increasing: {ids:?}");
+    assert!(
+        ids[0] < ids[1] && ids[1] < ids[2],
+        "ids not increasing: {ids:?}"
+    );
 
     // The filtered stream carries only message.sent, in order.
     let a = next_where(&only_sent, "filtered 1", |_| true);
     let b = next_where(&only_sent, "filtered 2", |_| true);
-    assert_eq!((a.event.as_str(), b.event.as_str()), ("message.sent", "message.sent"));
+    assert_eq!(
+        (a.event.as_str(), b.event.as_str()),
+        ("message.sent", "message.sent")
+    );
     assert_eq!(a.json()["detail"]["text"], "echo one");
     assert_eq!(b.json()["detail"]["text"], "echo two");
-    let w = next_where(&per_session, "per-session working", |f| f.event == "session.working");
-    assert_eq!(w.json()["sessionName"].as_str().map(|s| s.starts_with("shell-")), Some(true));
+    let w = next_where(&per_session, "per-session working", |f| {
+        f.event == "session.working"
+    });
+    assert_eq!(
+        w.json()["sessionName"]
+            .as_str()
+            .map(|s| s.starts_with("shell-")),
+        Some(true)
+    );
 
     // Resume after `created`: everything after it comes back, in the same order, first.
     let replay = sse(&d, "/v1/events", created.id.as_deref());
@@ -150,8 +168,15 @@ fn sse_events_arrive_in_order_and_replay_from_last_event_id() {
         .iter()
         .map(|f| f.id.as_deref().unwrap_or_default().parse().expect("id"))
         .collect();
-    assert_eq!(replayed_ids[0], ids[0] + 1, "replay must start right after Last-Event-ID");
-    assert!(replayed_ids.windows(2).all(|w| w[1] == w[0] + 1), "gap in replay: {replayed_ids:?}");
+    assert_eq!(
+        replayed_ids[0],
+        ids[0] + 1,
+        "replay must start right after Last-Event-ID"
+    );
+    assert!(
+        replayed_ids.windows(2).all(|w| w[1] == w[0] + 1),
+        "gap in replay: {replayed_ids:?}"
+    );
     assert!(replayed.iter().any(|f| f.id == first.id));
 
     // Bad filters and ids are 400s in the error format.
@@ -183,8 +208,14 @@ fn sse_token_works_only_for_sse_and_expires() {
     };
     assert_eq!(open(&format!("/v1/events?token={token}")), StatusCode::OK);
     // Single-purpose: not a key to the rest of the API.
-    assert_eq!(open(&format!("/v1/sessions?token={token}")), StatusCode::UNAUTHORIZED);
-    assert_eq!(open("/v1/events?token=sse_forged"), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        open(&format!("/v1/sessions?token={token}")),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        open("/v1/events?token=sse_forged"),
+        StatusCode::UNAUTHORIZED
+    );
     // Short-lived: refused once its two seconds are up.
     wait_until(Duration::from_secs(10), "the SSE token to expire", || {
         (open(&format!("/v1/events?token={token}")) == StatusCode::UNAUTHORIZED).then_some(())
@@ -197,10 +228,14 @@ fn ws_url(d: &Daemon, path: &str) -> String {
     format!("{}{}", d.url.replacen("http://", "ws://", 1), path)
 }
 
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn ws_connect(url: &str) -> Ws {
-    tokio_tungstenite::connect_async(url).await.expect("ws connect").0
+    tokio_tungstenite::connect_async(url)
+        .await
+        .expect("ws connect")
+        .0
 }
 
 /// Next JSON frame for which `pred` holds.
@@ -243,12 +278,19 @@ fn websocket_snapshot_then_input_echo_and_readonly() {
         let mut ws = ws_connect(&url).await;
         let snap = ws_next(&mut ws, "snapshot", |_| true).await;
         assert_eq!(snap["type"], "snapshot", "first frame must be the snapshot");
-        assert!(snap["data"].as_str().unwrap_or_default().contains("before-connect"));
+        assert!(
+            snap["data"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("before-connect")
+        );
         assert_eq!(snap["cols"], 160);
 
-        ws.send(Message::text(json!({"type": "input", "data": "echo ws-$((6*7))\r"}).to_string()))
-            .await
-            .expect("send");
+        ws.send(Message::text(
+            json!({"type": "input", "data": "echo ws-$((6*7))\r"}).to_string(),
+        ))
+        .await
+        .expect("send");
         let mut seen = String::new();
         ws_next(&mut ws, "echoed output", |v| {
             if v["type"] == "tty_data" {
@@ -261,12 +303,17 @@ fn websocket_snapshot_then_input_echo_and_readonly() {
         assert_eq!(ev["event"]["sessionId"], id.as_str());
 
         // Keys and resize go through the same queue.
-        ws.send(Message::text(json!({"type": "resize", "cols": 100, "rows": 30}).to_string()))
-            .await
-            .expect("send");
-        ws.send(Message::text(json!({"type": "keys", "keys": ["e", "c", "h", "o", " ", "k", "k", "Enter"]}).to_string()))
-            .await
-            .expect("send");
+        ws.send(Message::text(
+            json!({"type": "resize", "cols": 100, "rows": 30}).to_string(),
+        ))
+        .await
+        .expect("send");
+        ws.send(Message::text(
+            json!({"type": "keys", "keys": ["e", "c", "h", "o", " ", "k", "k", "Enter"]})
+                .to_string(),
+        ))
+        .await
+        .expect("send");
         let mut seen = String::new();
         ws_next(&mut ws, "keys echo", |v| {
             seen.push_str(v["data"].as_str().unwrap_or_default());
@@ -274,20 +321,37 @@ fn websocket_snapshot_then_input_echo_and_readonly() {
         })
         .await;
         // Bad frames are refused with an error frame and change nothing.
-        ws.send(Message::text("{\"type\":\"launch\"}")).await.expect("send");
+        ws.send(Message::text("{\"type\":\"launch\"}"))
+            .await
+            .expect("send");
         let err = ws_next(&mut ws, "error frame", |v| v["type"] == "error").await;
-        assert!(err["message"].as_str().unwrap_or_default().contains("invalid frame"));
+        assert!(
+            err["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("invalid frame")
+        );
 
         let mut ro = ws_connect(&ro_url).await;
         ws_next(&mut ro, "read-only snapshot", |v| v["type"] == "snapshot").await;
-        ro.send(Message::text(json!({"type": "input", "data": "echo nope\r"}).to_string()))
-            .await
-            .expect("send");
+        ro.send(Message::text(
+            json!({"type": "input", "data": "echo nope\r"}).to_string(),
+        ))
+        .await
+        .expect("send");
         let err = ws_next(&mut ro, "read-only refusal", |v| v["type"] == "error").await;
-        assert!(err["message"].as_str().unwrap_or_default().contains("read-only"));
+        assert!(
+            err["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("read-only")
+        );
     });
     let (_, info) = d.get(&format!("/v1/sessions/{id}"));
-    assert_eq!((info["cols"].clone(), info["rows"].clone()), (json!(100), json!(30)));
+    assert_eq!(
+        (info["cols"].clone(), info["rows"].clone()),
+        (json!(100), json!(30))
+    );
     assert!(!d.screen(&id).contains("nope"));
     // A plain GET on the WebSocket route is a 400 in the error format, not a 500.
     let (s, v) = d.get(&format!("/v1/sessions/{id}/stream"));
@@ -306,7 +370,7 @@ fn timed_flood(d: &Daemon, id: &str) -> (Duration, u64) {
     (start.elapsed(), peak)
 }
 
-const FLOOD: &str = "read go; yes 'aegis flood 0123456789 abcdefghijklmnopqrstuvwxyz' | head -c 31457280; echo; echo FLOOD-DONE";
+const FLOOD: &str = "echo ready; read go; yes 'aegis flood 0123456789 abcdefghijklmnopqrstuvwxyz' | head -c 31457280; echo; echo FLOOD-DONE";
 
 #[test]
 fn a_subscriber_that_stops_reading_neither_slows_the_session_nor_grows_memory() {
@@ -363,7 +427,10 @@ fn a_subscriber_that_stops_reading_neither_slows_the_session_nor_grows_memory() 
     );
     // Memory: 30 MB went past a client that read none of it; the daemon did not keep it.
     let growth = peak.saturating_sub(rss_before);
-    assert!(growth < 48 * 1024, "daemon RSS grew by {growth} KiB during the flood");
+    assert!(
+        growth < 48 * 1024,
+        "daemon RSS grew by {growth} KiB during the flood"
+    );
 
     // The stalled client, reading again, finds it was resynced or dropped with a reason.
     let outcome = rt.block_on(async {
@@ -419,7 +486,10 @@ fn an_execution_streams_its_turns_and_final_output() {
         .iter()
         .filter_map(|a| a["name"].as_str())
         .collect();
-    assert!(names.contains(&"fake") && names.contains(&"shell"), "{names:?}");
+    assert!(
+        names.contains(&"fake") && names.contains(&"shell"),
+        "{names:?}"
+    );
 
     let (s, v) = d.post(
         "/v1/executions",
@@ -446,8 +516,20 @@ fn an_execution_streams_its_turns_and_final_output() {
         .find(|f| f.event == "iteration_completed")
         .expect("an iteration_completed")
         .json();
-    assert!(turn["output"].as_str().unwrap_or_default().contains("RESULT 42"), "{turn}");
-    assert!(done["finalOutput"].as_str().unwrap_or_default().contains("RESULT 42"), "{done}");
+    assert!(
+        turn["output"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("RESULT 42"),
+        "{turn}"
+    );
+    assert!(
+        done["finalOutput"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("RESULT 42"),
+        "{done}"
+    );
     assert_eq!(done["iterations"], 1, "{done}");
 
     let (s, v) = d.post(

@@ -43,7 +43,9 @@ impl Receiver {
         std::thread::spawn(move || {
             for conn in listener.incoming() {
                 let Ok(mut conn) = conn else { continue };
-                let Ok(clone) = conn.try_clone() else { continue };
+                let Ok(clone) = conn.try_clone() else {
+                    continue;
+                };
                 let mut reader = BufReader::new(clone);
                 let mut headers = HashMap::new();
                 let mut line = String::new();
@@ -102,7 +104,10 @@ fn outbound_deliveries_are_signed_retried_dead_lettered_and_retried_by_hand() {
     let d = Daemon::start();
     let (s, v) = d.post("/v1/webhooks", json!({ "url": "ftp://example.com/x" }));
     assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
-    let (s, v) = d.post("/v1/webhooks", json!({ "url": rx.url, "events": ["session.bogus"] }));
+    let (s, v) = d.post(
+        "/v1/webhooks",
+        json!({ "url": rx.url, "events": ["session.bogus"] }),
+    );
     assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
     let (s, hook) = d.post(
         "/v1/webhooks",
@@ -122,14 +127,23 @@ fn outbound_deliveries_are_signed_retried_dead_lettered_and_retried_by_hand() {
     assert_eq!(dl["attempts"], 3);
     assert_eq!(dl["event"], "session.created");
     assert_eq!(dl["webhookId"], hook_id.as_str());
-    assert!(dl["lastError"].as_str().unwrap_or_default().contains("500"), "{dl}");
+    assert!(
+        dl["lastError"].as_str().unwrap_or_default().contains("500"),
+        "{dl}"
+    );
     let got = rx.requests();
     assert_eq!(got.len(), 3, "one request per attempt");
     let delivery = got[0].headers["x-aegis-delivery"].clone();
     for r in &got {
         assert_eq!(r.headers["x-aegis-event"], "session.created");
-        assert_eq!(r.headers["x-aegis-delivery"], delivery, "the idempotency id is stable");
-        assert_eq!(r.headers["x-aegis-signature"], hmac_hex("whsec", r.body.as_bytes()));
+        assert_eq!(
+            r.headers["x-aegis-delivery"], delivery,
+            "the idempotency id is stable"
+        );
+        assert_eq!(
+            r.headers["x-aegis-signature"],
+            hmac_hex("whsec", r.body.as_bytes())
+        );
         let body: Value = serde_json::from_str(&r.body).expect("json body");
         assert_eq!(body["sessionId"], session.as_str());
         assert_eq!(body["deliveryId"], delivery.as_str());
@@ -143,17 +157,26 @@ fn outbound_deliveries_are_signed_retried_dead_lettered_and_retried_by_hand() {
     // The receiver recovers; retrying the dead letter delivers it and empties the queue.
     rx.failing.store(false, Ordering::SeqCst);
     let dl_id = dl["id"].as_str().expect("dead letter id");
-    let (s, v) = d.post(&format!("/v1/webhooks/dead-letter/{dl_id}/retry"), json!({}));
+    let (s, v) = d.post(
+        &format!("/v1/webhooks/dead-letter/{dl_id}/retry"),
+        json!({}),
+    );
     assert_eq!(s, StatusCode::OK, "{v}");
     let got = rx.requests();
     assert_eq!(got.len(), 4);
     assert_eq!(got[3].headers["x-aegis-delivery"], delivery);
-    assert_eq!(got[3].headers["x-aegis-signature"], hmac_hex("whsec", got[3].body.as_bytes()));
+    assert_eq!(
+        got[3].headers["x-aegis-signature"],
+        hmac_hex("whsec", got[3].body.as_bytes())
+    );
     assert_eq!(d.get("/v1/webhooks/dead-letter").1["total"], 0);
     let (_, health) = d.get("/v1/channels/health");
     assert_eq!(health["channels"][0]["status"], "ok", "{health}");
     assert!(health["channels"][0]["lastSuccessAt"].is_u64());
-    let (s, _) = d.post(&format!("/v1/webhooks/dead-letter/{dl_id}/retry"), json!({}));
+    let (s, _) = d.post(
+        &format!("/v1/webhooks/dead-letter/{dl_id}/retry"),
+        json!({}),
+    );
     assert_eq!(s, StatusCode::NOT_FOUND);
 
     // Events the filter does not name are not delivered.
@@ -167,7 +190,13 @@ fn outbound_deliveries_are_signed_retried_dead_lettered_and_retried_by_hand() {
     assert_eq!(rx.requests().len(), 4, "message.sent was filtered out");
 }
 
-fn post_signed(d: &Daemon, source: &str, body: &str, sig: Option<&str>, key: Option<&str>) -> (StatusCode, Value) {
+fn post_signed(
+    d: &Daemon,
+    source: &str,
+    body: &str,
+    sig: Option<&str>,
+    key: Option<&str>,
+) -> (StatusCode, Value) {
     let mut req = d
         .http()
         .post(format!("{}/v1/webhooks/{source}", d.url))
@@ -228,39 +257,96 @@ template = "shell"
     d.wait_screen("target", "hello from github", T);
     // The same key again within 24 h is a duplicate, and nothing is sent twice.
     let (s, v) = post_signed(&d, "github", body, Some(&good), Some("k1"));
-    assert_eq!((s, v["code"].clone()), (StatusCode::CONFLICT, json!("idempotent_duplicate")));
+    assert_eq!(
+        (s, v["code"].clone()),
+        (StatusCode::CONFLICT, json!("idempotent_duplicate"))
+    );
 
     let cases = [
-        ("github", Some(hmac_hex("wrong", body.as_bytes())), StatusCode::UNAUTHORIZED, "invalid_signature"),
-        ("github", None, StatusCode::UNAUTHORIZED, "missing_signature"),
-        ("github", Some("sha256=nothex".to_owned()), StatusCode::BAD_REQUEST, "malformed_signature"),
-        ("github", Some("md5=abcd".to_owned()), StatusCode::BAD_REQUEST, "malformed_signature"),
-        ("gitlab", Some(good.clone()), StatusCode::UNAUTHORIZED, "secret_not_found"),
+        (
+            "github",
+            Some(hmac_hex("wrong", body.as_bytes())),
+            StatusCode::UNAUTHORIZED,
+            "invalid_signature",
+        ),
+        (
+            "github",
+            None,
+            StatusCode::UNAUTHORIZED,
+            "missing_signature",
+        ),
+        (
+            "github",
+            Some("sha256=nothex".to_owned()),
+            StatusCode::BAD_REQUEST,
+            "malformed_signature",
+        ),
+        (
+            "github",
+            Some("md5=abcd".to_owned()),
+            StatusCode::BAD_REQUEST,
+            "malformed_signature",
+        ),
+        (
+            "gitlab",
+            Some(good.clone()),
+            StatusCode::UNAUTHORIZED,
+            "secret_not_found",
+        ),
     ];
     for (source, sig, status, code) in cases {
         let (s, v) = post_signed(&d, source, body, sig.as_deref(), None);
-        assert_eq!((s, v["code"].as_str()), (status, Some(code)), "{source} {sig:?}: {v}");
+        assert_eq!(
+            (s, v["code"].as_str()),
+            (status, Some(code)),
+            "{source} {sig:?}: {v}"
+        );
         assert!(v["error"].is_string() && v["statusCode"] == status.as_u16());
     }
     // A tampered body fails against the original signature.
     let (s, v) = post_signed(&d, "github", r#"{"content":"rm -rf"}"#, Some(&good), None);
-    assert_eq!((s, v["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_signature")));
+    assert_eq!(
+        (s, v["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_signature"))
+    );
 
     // Stimuli over the API: same dedupe, same routing.
     let st = json!({ "source": "github", "content": "via api", "idempotency_key": "k2" });
     let (s, v) = d.post("/v1/stimuli", st.clone());
     assert_eq!(s, StatusCode::ACCEPTED, "{v}");
     let (s, v) = d.post("/v1/stimuli", st);
-    assert_eq!((s, v["code"].as_str()), (StatusCode::CONFLICT, Some("idempotent_duplicate")));
-    let (s, v) = d.post("/v1/stimuli", json!({ "source": "jira", "content": "x", "idempotency_key": "k3" }));
-    assert_eq!((s, v["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("unroutable_stimulus")), "{v}");
+    assert_eq!(
+        (s, v["code"].as_str()),
+        (StatusCode::CONFLICT, Some("idempotent_duplicate"))
+    );
+    let (s, v) = d.post(
+        "/v1/stimuli",
+        json!({ "source": "jira", "content": "x", "idempotency_key": "k3" }),
+    );
+    assert_eq!(
+        (s, v["code"].as_str()),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("unroutable_stimulus")
+        ),
+        "{v}"
+    );
     // An unroutable stimulus did not use up its key.
-    let (s, _) = d.post("/v1/stimuli", json!({ "source": "jira", "content": "x", "idempotency_key": "k3" }));
+    let (s, _) = d.post(
+        "/v1/stimuli",
+        json!({ "source": "jira", "content": "x", "idempotency_key": "k3" }),
+    );
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
 
     // A create_session rule starts a session from the template with the content as prompt.
     let body = "echo made-by-ci";
-    let (s, v) = post_signed(&d, "ci", body, Some(&hmac_hex("ci-secret", body.as_bytes())), Some("c1"));
+    let (s, v) = post_signed(
+        &d,
+        "ci",
+        body,
+        Some(&hmac_hex("ci-secret", body.as_bytes())),
+        Some("c1"),
+    );
     assert_eq!(s, StatusCode::ACCEPTED, "{v}");
     assert_eq!(v["routed"]["action"], "create_session");
     let sid = v["routed"]["sessionId"].as_str().expect("session id");

@@ -460,7 +460,13 @@ mod tests {
         let m = meta();
         let publish = |n: usize| {
             for _ in 0..n {
-                bus.publish(EventKind::MessageSent, &m, None, None, serde_json::Value::Null);
+                bus.publish(
+                    EventKind::MessageSent,
+                    &m,
+                    None,
+                    None,
+                    serde_json::Value::Null,
+                );
             }
         };
         publish(REPLAY_RING + 5);
