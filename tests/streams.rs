@@ -346,6 +346,30 @@ fn websocket_snapshot_then_input_echo_and_readonly() {
                 .unwrap_or_default()
                 .contains("read-only")
         );
+
+        // When the session exits, its last output arrives, then a Close with the reason.
+        ws.send(Message::text(
+            json!({"type": "input", "data": "echo bye-$((1+1)); exit\r"}).to_string(),
+        ))
+        .await
+        .expect("send");
+        let mut seen = String::new();
+        let reason = loop {
+            match tokio::time::timeout(T, ws.next())
+                .await
+                .expect("frames until close")
+            {
+                Some(Ok(Message::Text(t))) => {
+                    let v: Value = serde_json::from_str(&t).expect("json");
+                    seen.push_str(v["data"].as_str().unwrap_or_default());
+                }
+                Some(Ok(Message::Close(f))) => break f.map(|f| f.reason.to_string()),
+                Some(Ok(_)) => continue,
+                other => panic!("no close frame: {other:?}"),
+            }
+        };
+        assert!(seen.contains("bye-2"), "final output missing: {seen:?}");
+        assert_eq!(reason.as_deref(), Some("session ended"));
     });
     let (_, info) = d.get(&format!("/v1/sessions/{id}"));
     assert_eq!(

@@ -17,6 +17,9 @@
 //! the session never waits for it. A connection that falls behind gets `resync`; one whose
 //! socket does not accept a frame for `SEND_STALL` is closed with reason `slow consumer`.
 //! Per connection, memory is bounded by the broadcast buffer and one frame.
+//!
+//! When the session exits, the rest of its output and its last events are sent, then a Close
+//! with reason `session ended`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -196,11 +199,28 @@ async fn serve(app: Arc<App>, h: SessionHandle, readonly: bool, socket: WebSocke
     });
 
     let mut utf8 = Utf8Carry::default();
+    let mut live = h.watch();
     let mut ping = tokio::time::interval(PING_EVERY);
     ping.tick().await;
     let end = loop {
         let msg = tokio::select! {
             _ = app.shutdown.cancelled() => break End::Shutdown,
+            // The actor publishes `exited` only after the last output went to the broadcast,
+            // so draining it now delivers the final screen before the Close.
+            _ = async { let _ = live.wait_for(|s| s.status == crate::session::SessionStatus::Exited).await; } => {
+                while let Ok(bytes) = output.try_recv() {
+                    let m = frame(serde_json::json!({"type": "tty_data", "data": utf8.push(&bytes)}));
+                    if send_frame(&mut tx, m).await.is_err() {
+                        break;
+                    }
+                }
+                while let Ok(e) = events.try_recv() {
+                    if e.session_id == h.meta.id {
+                        let _ = send_frame(&mut tx, frame(serde_json::json!({"type": "json_event", "event": event_json(&e)}))).await;
+                    }
+                }
+                break End::SessionGone;
+            }
             chunk = output.recv() => match chunk {
                 Ok(bytes) => frame(serde_json::json!({"type": "tty_data", "data": utf8.push(&bytes)})),
                 Err(broadcast::error::RecvError::Lagged(n)) => {
