@@ -41,6 +41,9 @@ pub struct ServeArgs {
     /// Allow binding a non-loopback address without a token. Do not use on shared networks.
     #[arg(long)]
     pub insecure_no_auth: bool,
+    /// TOML config file: webhooks, agent profiles, templates, stimulus rules.
+    #[arg(long, env = "AEGIS_CONFIG")]
+    pub config: Option<PathBuf>,
 }
 
 /// Resolved configuration for the daemon.
@@ -54,6 +57,8 @@ pub struct Config {
     pub rate_limit: Option<RateLimit>,
     pub max_body_bytes: u64,
     pub sessions: SessionDefaults,
+    /// The config file's integrations section (empty without `--config`).
+    pub integrations: crate::webhooks::config::FileConfig,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -95,6 +100,10 @@ impl Config {
             rate_limit,
             max_body_bytes: args.max_body_bytes,
             sessions,
+            integrations: match &args.config {
+                Some(p) => crate::webhooks::config::FileConfig::load(p)?,
+                None => Default::default(),
+            },
         })
     }
 }

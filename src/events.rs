@@ -206,18 +206,8 @@ impl EventBus {
 mod tests {
     use super::*;
 
-    fn meta() -> SessionMeta {
-        SessionMeta {
-            id: uuid::Uuid::nil(),
-            name: "s".into(),
-            work_dir: "/".into(),
-            agent_type: crate::session::AgentType::Shell,
-            command: vec![],
-            created_at_ms: 0,
-            pid: 1,
-            permission_mode: crate::session::launch::PermissionMode::Default,
-            parent_id: None,
-        }
+    fn meta() -> crate::session::SessionMeta {
+        crate::session::SessionMeta::for_tests()
     }
 
     #[test]

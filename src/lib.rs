@@ -11,3 +11,4 @@ pub mod pty;
 pub mod screen;
 pub mod session;
 pub mod store;
+pub mod webhooks;

@@ -6,6 +6,9 @@
 //! - `compat`: the Aegis v0.3 routes and shapes its clients read.
 //! - `launch`: per-agent launch options (permission modes, resume, command overrides).
 //! - `props`: property tests of the screen model, request parsers and input queue.
+//! - `streams`: SSE events and replay, SSE tokens, the WebSocket terminal, a slow consumer,
+//!   execution streams.
+//! - `webhooks`: outbound delivery, retry and dead letters; inbound HMAC, dedupe, stimuli.
 
 // Tests start the daemon and helper programs directly; only the daemon is confined to pty::spawn.
 #![allow(clippy::disallowed_methods)]
@@ -18,3 +21,5 @@ mod compat;
 mod launch;
 mod props;
 mod sessions;
+mod streams;
+mod webhooks;

@@ -26,9 +26,13 @@ pub enum Principal {
     Open,
     /// Presented the master token.
     Master,
+    /// Presented a short-lived SSE token on an SSE route (see `api::events`).
+    SseToken,
 }
 
 pub struct Gate {
+    /// Short-lived tokens accepted on SSE routes only (issued by `POST /v1/auth/sse-token`).
+    pub sse: super::events::SseTokens,
     token_digest: Option<[u8; 32]>,
     limiter: Option<DefaultKeyedRateLimiter<String>>,
 }
@@ -45,6 +49,7 @@ impl Gate {
             RateLimiter::keyed(Quota::per_second(per_second).allow_burst(burst))
         });
         Gate {
+            sse: Default::default(),
             token_digest: token.map(digest),
             limiter,
         }
@@ -102,11 +107,13 @@ pub fn guard(gate: Arc<Gate>) -> impl Filter<Extract = (Principal,), Error = Rej
         .and(warp::cookie::optional::<String>("aegis_token"))
         .and(warp::query::raw().or(warp::any().map(String::new)).unify())
         .and(warp::addr::remote())
+        .and(warp::path::full())
         .and_then(
             move |auth: Option<String>,
                   cookie: Option<String>,
                   query: String,
-                  remote: Option<SocketAddr>| {
+                  remote: Option<SocketAddr>,
+                  path: warp::path::FullPath| {
                 let gate = gate.clone();
                 async move {
                     let q = query_token(&query);
@@ -114,9 +121,15 @@ pub fn guard(gate: Arc<Gate>) -> impl Filter<Extract = (Principal,), Error = Rej
                         .into_iter()
                         .chain(q.as_deref())
                         .chain(cookie.as_deref());
-                    let principal = gate.authenticate(candidates);
+                    let principal = gate.authenticate(candidates).or_else(|| {
+                        let sse = q.as_deref().is_some_and(|t| {
+                            super::events::is_sse_path(path.as_str()) && gate.sse.valid(t)
+                        });
+                        sse.then_some(Principal::SseToken)
+                    });
                     let key = match (&principal, remote) {
                         (Some(Principal::Master), _) => "token:master".to_owned(),
+                        (Some(Principal::SseToken), _) => "token:sse".to_owned(),
                         (_, Some(addr)) => format!("ip:{}", addr.ip()),
                         (_, None) => "ip:unknown".to_owned(),
                     };

@@ -8,9 +8,12 @@
 
 pub mod compat;
 pub mod error;
+pub mod events;
+pub mod executions;
 pub mod filters;
 pub mod guard;
 pub mod sessions;
+pub mod stream;
 pub mod wire;
 
 use std::convert::Infallible;
@@ -19,6 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use warp::Filter;
 use warp::http::StatusCode;
 
@@ -33,6 +37,16 @@ pub struct App {
     pub sessions: SessionManager,
     pub gate: Arc<Gate>,
     pub started: Instant,
+    /// Cancelled when the daemon shuts down; ends SSE streams and WebSocket connections.
+    pub shutdown: CancellationToken,
+    /// Upgraded WebSockets and execution trackers, which warp's graceful shutdown does not see.
+    pub tasks: TaskTracker,
+    /// Outbound webhook endpoints, deliveries and dead letters.
+    pub webhooks: Arc<crate::webhooks::Webhooks>,
+    /// Idempotency keys of inbound stimuli (24 h).
+    pub stimuli_seen: crate::webhooks::inbound::Dedupe,
+    /// One-shot executions and their event logs.
+    pub executions: executions::Executions,
     pty_health: Mutex<Option<(Instant, Result<(), String>)>>,
 }
 
@@ -47,11 +61,22 @@ impl App {
             config.sessions.clone(),
             Arc::new(crate::events::EventBus::new()),
         );
+        // Config-file webhooks were validated when the file was loaded.
+        let webhooks = crate::webhooks::Webhooks::new(&config.integrations.webhooks)
+            .unwrap_or_else(|e| {
+                tracing::error!(error = %e, "webhook setup failed; outbound webhooks disabled");
+                crate::webhooks::Webhooks::new(&[]).unwrap_or_else(|_| unreachable!())
+            });
         Arc::new(App {
             config,
             sessions,
             gate,
             started: Instant::now(),
+            shutdown: CancellationToken::new(),
+            tasks: TaskTracker::new(),
+            webhooks,
+            stimuli_seen: Default::default(),
+            executions: Default::default(),
             pty_health: Mutex::new(None),
         })
     }
@@ -115,8 +140,22 @@ pub fn routes(
     let guarded = compat::routes(app.clone())
         .or(sessions::routes(app.clone()))
         .unify()
+        .or(events::routes(app.clone()))
+        .unify()
+        .or(stream::routes(app.clone()))
+        .unify()
+        .or(executions::routes(app.clone()))
+        .unify()
+        .or(crate::webhooks::routes::routes(app.clone()))
+        .unify();
+    // Inbound webhooks authenticate by HMAC, not by API token.
+    let inbound = crate::webhooks::routes::inbound_routes(app.clone());
+    let api = health
+        .or(inbound)
+        .unify()
+        .or(guard.and(guarded))
+        .unify()
         .boxed();
-    let api = health.or(guard.and(guarded)).unify().boxed();
     let versioned = warp::path("v1").and(api.clone());
     versioned
         .or(api)
@@ -152,8 +191,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     }
     tracing::info!(%bound, state_dir = %state_dir.display(), auth = app.config.auth_token.is_some(), "daemon started");
 
-    let shutdown = CancellationToken::new();
+    let shutdown = app.shutdown.clone();
     tokio::spawn(signal_shutdown(shutdown.clone()));
+    app.webhooks
+        .spawn_dispatcher(&app.sessions.bus, shutdown.clone());
     tokio::spawn(sweep_rate_limits(app.gate.clone(), shutdown.clone()));
 
     warp::serve(routes(app.clone()))
@@ -161,6 +202,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .graceful(shutdown.clone().cancelled_owned())
         .run()
         .await;
+    // WebSockets saw the token and are closing; give them a moment to send Close frames.
+    app.tasks.close();
+    let _ = tokio::time::timeout(Duration::from_secs(2), app.tasks.wait()).await;
 
     tracing::info!("stopping sessions");
     app.sessions.kill_all().await;

@@ -146,6 +146,24 @@ pub struct SessionMeta {
     pub parent_id: Option<uuid::Uuid>,
 }
 
+impl SessionMeta {
+    /// A placeholder session for unit tests of code that only needs a name and an id.
+    #[cfg(test)]
+    pub fn for_tests() -> SessionMeta {
+        SessionMeta {
+            id: uuid::Uuid::nil(),
+            name: "s".into(),
+            work_dir: "/".into(),
+            agent_type: AgentType::Shell,
+            command: vec![],
+            created_at_ms: 0,
+            pid: 1,
+            permission_mode: launch::PermissionMode::Default,
+            parent_id: None,
+        }
+    }
+}
+
 /// Prompt delivery as reported to clients.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Delivery {

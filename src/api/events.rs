@@ -1,0 +1,495 @@
+//! Server-sent events: the event bus as a push channel for dashboards and orchestrators.
+//!
+//! Routes:
+//! - `GET /v1/events?session=<id|name>&types=a,b` — every session's events, filtered.
+//! - `GET /v1/sessions/:id/events?types=a,b` — one session's events.
+//! - `POST /v1/auth/sse-token {ttlSeconds?}` — a short-lived token valid only on SSE routes,
+//!   passed as `?token=` (EventSource cannot set headers).
+//!
+//! Frame layout: each event is `id: <n>`, `event: <type>`, `data: <json>` where the JSON is
+//! [`event_json`]. A client resuming with `Last-Event-ID` (header, or `?lastEventId=`) first
+//! gets every retained event after that id, then live ones, without gaps or doubles. If the id
+//! is older than the replay ring, the stream starts with an explicit `reset` event (its id is
+//! the newest lost id, so a reconnect does not loop) and the client must refetch state. A
+//! heartbeat comment goes out after 15 s without events.
+//!
+//! Backpressure: hyper polls the stream only as fast as the socket drains, and live events
+//! wait in the bus's bounded per-subscriber buffer. A client that falls behind by more than
+//! that buffer is resumed from the replay ring (or gets `reset`); nothing grows per client.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use tokio::sync::broadcast;
+use warp::filters::BoxedFilter;
+use warp::http::StatusCode;
+use warp::reply::Response;
+use warp::{Filter, Reply};
+
+use super::App;
+use super::error::ApiError;
+use super::filters::{finish, query, with_app};
+use super::sessions::{ApiResult, json};
+use crate::events::{Event, EventBus, EventKind, Replay};
+
+/// Idle time after which a comment line is sent, so proxies and clients see a live stream.
+pub const HEARTBEAT: Duration = Duration::from_secs(15);
+
+/// Default life of an SSE token: long enough to open (and reconnect) an EventSource, short
+/// enough that a leaked URL is soon worthless.
+const SSE_TOKEN_TTL: Duration = Duration::from_secs(60);
+/// Longest life a client may ask for.
+const SSE_TOKEN_MAX_TTL: Duration = Duration::from_secs(600);
+/// Live SSE tokens at once; issuing beyond this first drops expired ones, then refuses.
+const MAX_SSE_TOKENS: usize = 10_000;
+
+/// The wire form of an event (SSE data, WebSocket `json_event`, webhook body).
+pub fn event_json(e: &Event) -> serde_json::Value {
+    serde_json::json!({
+        "id": e.id,
+        "type": e.kind.as_str(),
+        "sessionId": e.session_id.to_string(),
+        "sessionName": e.session_name,
+        "oldStatus": e.old_status.map(|s| s.as_str()),
+        "newStatus": e.new_status.map(|s| s.as_str()),
+        "timestamp": e.timestamp_ms,
+        "detail": e.detail,
+    })
+}
+
+/// Short-lived tokens that authenticate SSE routes only. Stored as SHA-256 digests.
+#[derive(Default)]
+pub struct SseTokens {
+    live: Mutex<HashMap<[u8; 32], Instant>>,
+}
+
+impl SseTokens {
+    /// Issue a token valid for `ttl`. `None` when too many are live.
+    pub fn issue(&self, ttl: Duration) -> Option<String> {
+        let token = format!(
+            "sse_{}{}",
+            uuid::Uuid::new_v4().simple(),
+            uuid::Uuid::new_v4().simple()
+        );
+        let mut live = self.live.lock().unwrap_or_else(|p| p.into_inner());
+        if live.len() >= MAX_SSE_TOKENS {
+            let now = Instant::now();
+            live.retain(|_, exp| *exp > now);
+            if live.len() >= MAX_SSE_TOKENS {
+                return None;
+            }
+        }
+        live.insert(
+            Sha256::digest(token.as_bytes()).into(),
+            Instant::now() + ttl,
+        );
+        Some(token)
+    }
+
+    /// Whether `token` is a live SSE token. The lookup is by digest, so timing reveals nothing
+    /// about the token's content.
+    pub fn valid(&self, token: &str) -> bool {
+        let d: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let mut live = self.live.lock().unwrap_or_else(|p| p.into_inner());
+        match live.get(&d) {
+            Some(exp) if *exp > Instant::now() => true,
+            Some(_) => {
+                live.remove(&d);
+                false
+            }
+            None => false,
+        }
+    }
+}
+
+/// Whether a request path is an SSE route, where SSE tokens are accepted.
+pub fn is_sse_path(path: &str) -> bool {
+    let p = path.strip_prefix("/v1").unwrap_or(path);
+    p == "/events"
+        || (p.starts_with("/sessions/") && p.ends_with("/events"))
+        || (p.starts_with("/executions/") && p.ends_with("/stream"))
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SseTokenRequest {
+    pub ttl_seconds: Option<u64>,
+}
+
+async fn issue_token(app: Arc<App>, req: SseTokenRequest) -> ApiResult {
+    let ttl = match req.ttl_seconds {
+        None => SSE_TOKEN_TTL,
+        Some(s) if (1..=SSE_TOKEN_MAX_TTL.as_secs()).contains(&s) => Duration::from_secs(s),
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "VALIDATION_ERROR",
+                format!("ttlSeconds must be 1..={}", SSE_TOKEN_MAX_TTL.as_secs()),
+            ));
+        }
+    };
+    let token = app.gate.sse.issue(ttl).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "TOO_MANY_TOKENS",
+            "too many live SSE tokens; retry later",
+        )
+    })?;
+    Ok(json(
+        StatusCode::CREATED,
+        &serde_json::json!({
+            "token": token,
+            "expiresIn": ttl.as_secs(),
+            "expiresAt": crate::session::now_ms() + ttl.as_millis() as u64,
+            "scope": "sse",
+        }),
+    ))
+}
+
+/// Which events a stream carries.
+#[derive(Clone, Default)]
+pub struct EventFilter {
+    pub session: Option<uuid::Uuid>,
+    pub types: Option<HashSet<EventKind>>,
+}
+
+impl EventFilter {
+    pub fn matches(&self, e: &Event) -> bool {
+        self.session.is_none_or(|s| s == e.session_id)
+            && self.types.as_ref().is_none_or(|t| t.contains(&e.kind))
+    }
+}
+
+fn parse_types(raw: Option<&String>) -> Result<Option<HashSet<EventKind>>, ApiError> {
+    let Some(raw) = raw.filter(|r| !r.is_empty()) else {
+        return Ok(None);
+    };
+    raw.split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(|t| {
+            EventKind::parse(t).ok_or_else(|| {
+                let allowed: Vec<_> = EventKind::ALL.iter().map(|k| k.as_str()).collect();
+                ApiError::bad_request(
+                    "VALIDATION_ERROR",
+                    format!("unknown event type {t:?}; allowed: {}", allowed.join(", ")),
+                )
+            })
+        })
+        .collect::<Result<HashSet<_>, _>>()
+        .map(Some)
+}
+
+fn parse_last_id(
+    header: Option<String>,
+    q: &HashMap<String, String>,
+) -> Result<Option<u64>, ApiError> {
+    match header.or_else(|| q.get("lastEventId").cloned()) {
+        None => Ok(None),
+        Some(v) if v.trim().is_empty() => Ok(None),
+        Some(v) => v.trim().parse::<u64>().map(Some).map_err(|_| {
+            ApiError::bad_request(
+                "VALIDATION_ERROR",
+                "Last-Event-ID must be a non-negative integer",
+            )
+        }),
+    }
+}
+
+/// One item of an event stream: a bus event, or the notice that events were lost.
+pub enum Item {
+    Event(Arc<Event>),
+    Reset { lost_until: u64, oldest: u64 },
+}
+
+/// A resumable, filtered subscription to the bus. Lag is repaired from the replay ring.
+pub struct Follow {
+    bus: Arc<EventBus>,
+    filter: EventFilter,
+    pending: VecDeque<Item>,
+    rx: broadcast::Receiver<Arc<Event>>,
+    /// The newest id handed out (or skipped by a reset); everything at or below is done.
+    last: u64,
+}
+
+impl Follow {
+    pub fn new(bus: Arc<EventBus>, filter: EventFilter, since: Option<u64>) -> Follow {
+        let (pending, rx, last) = match since {
+            None => {
+                // Read the next id before subscribing: an event published in between is
+                // simply "before" this client, and nothing received is wrongly skipped.
+                let last = bus.next_id().saturating_sub(1);
+                let rx = bus.subscribe();
+                (VecDeque::new(), rx, last)
+            }
+            Some(id) => {
+                let (replay, rx) = bus.subscribe_since(id);
+                let mut f = Follow {
+                    bus: bus.clone(),
+                    filter: filter.clone(),
+                    pending: VecDeque::new(),
+                    rx,
+                    last: id,
+                };
+                f.absorb(replay);
+                return f;
+            }
+        };
+        Follow {
+            bus,
+            filter,
+            pending,
+            rx,
+            last,
+        }
+    }
+
+    fn absorb(&mut self, replay: Replay) {
+        match replay {
+            Replay::Events(evs) => self.pending.extend(
+                evs.into_iter()
+                    .filter(|e| e.id > self.last)
+                    .map(Item::Event),
+            ),
+            Replay::Reset { oldest_available } => {
+                let lost_until = oldest_available.saturating_sub(1);
+                self.pending.push_back(Item::Reset {
+                    lost_until,
+                    oldest: oldest_available,
+                });
+                self.last = lost_until;
+                let (replay, rx) = self.bus.subscribe_since(lost_until);
+                self.rx = rx;
+                if let Replay::Events(evs) = replay {
+                    self.pending.extend(evs.into_iter().map(Item::Event));
+                }
+            }
+        }
+    }
+
+    /// The next item for this subscriber; `None` when the bus is gone.
+    pub async fn next(&mut self) -> Option<Item> {
+        loop {
+            if let Some(item) = self.pending.pop_front() {
+                match &item {
+                    Item::Event(e) if e.id <= self.last => continue,
+                    Item::Event(e) => {
+                        self.last = e.id;
+                        if !self.filter.matches(e) {
+                            continue;
+                        }
+                    }
+                    Item::Reset { .. } => {}
+                }
+                return Some(item);
+            }
+            match self.rx.recv().await {
+                Ok(e) => self.pending.push_back(Item::Event(e)),
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    tracing::debug!(
+                        missed = n,
+                        last = self.last,
+                        "event subscriber lagged; resuming from the ring"
+                    );
+                    let (replay, rx) = self.bus.subscribe_since(self.last);
+                    self.rx = rx;
+                    self.absorb(replay);
+                }
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    }
+}
+
+fn sse_event(item: Item) -> warp::sse::Event {
+    match item {
+        Item::Event(e) => warp::sse::Event::default()
+            .id(e.id.to_string())
+            .event(e.kind.as_str())
+            .data(event_json(&e).to_string()),
+        Item::Reset { lost_until, oldest } => warp::sse::Event::default()
+            .id(lost_until.to_string())
+            .event("reset")
+            .data(
+                serde_json::json!({
+                    "reason": "requested events are older than the replay ring; refetch state",
+                    "oldestAvailable": oldest,
+                })
+                .to_string(),
+            ),
+    }
+}
+
+/// An SSE response over `follow`, ended by daemon shutdown.
+fn sse_reply(app: &App, follow: Follow) -> Response {
+    let shutdown = app.shutdown.clone().cancelled_owned();
+    let stream = futures_util::stream::unfold(follow, |mut f| async move {
+        let item = f.next().await?;
+        Some((Ok::<_, Infallible>(sse_event(item)), f))
+    })
+    .take_until(shutdown);
+    warp::sse::reply(
+        warp::sse::keep_alive()
+            .interval(HEARTBEAT)
+            .text("heartbeat")
+            .stream(stream),
+    )
+    .into_response()
+}
+
+async fn all_events(app: Arc<App>, last: Option<String>, q: HashMap<String, String>) -> ApiResult {
+    let session = match q.get("session").filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => Some(
+            app.sessions
+                .get(s)
+                .map(|h| h.meta.id)
+                .or_else(|e| uuid::Uuid::parse_str(s).map_err(|_| ApiError::from(e)))?,
+        ),
+    };
+    let filter = EventFilter {
+        session,
+        types: parse_types(q.get("types"))?,
+    };
+    let since = parse_last_id(last, &q)?;
+    Ok(sse_reply(
+        &app,
+        Follow::new(app.sessions.bus.clone(), filter, since),
+    ))
+}
+
+async fn session_events(
+    app: Arc<App>,
+    id: String,
+    last: Option<String>,
+    q: HashMap<String, String>,
+) -> ApiResult {
+    let h = app.sessions.get(&id)?;
+    let filter = EventFilter {
+        session: Some(h.meta.id),
+        types: parse_types(q.get("types"))?,
+    };
+    let since = parse_last_id(last, &q)?;
+    Ok(sse_reply(
+        &app,
+        Follow::new(app.sessions.bus.clone(), filter, since),
+    ))
+}
+
+/// The SSE routes (the caller adds `/v1` and auth).
+pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
+    use warp::path;
+    let last = warp::header::optional::<String>("last-event-id");
+    let all = path!("events")
+        .and(warp::get())
+        .and(with_app(&app))
+        .and(last)
+        .and(query())
+        .then(|a, l, q| async { finish(all_events(a, l, q).await) });
+    let one = path!("sessions" / String / "events")
+        .and(warp::get())
+        .and(with_app(&app))
+        .and(last)
+        .and(query())
+        .then(|id, a, l, q| async { finish(session_events(a, id, l, q).await) });
+    let token = path!("auth" / "sse-token")
+        .and(warp::post())
+        .and(with_app(&app))
+        .and(
+            warp::body::content_length_limit(4096)
+                .and(warp::body::bytes())
+                .and_then(|b: warp::hyper::body::Bytes| async move {
+                    if b.is_empty() {
+                        return Ok(SseTokenRequest::default());
+                    }
+                    serde_json::from_slice(&b).map_err(|e| {
+                        warp::reject::custom(ApiError::bad_request(
+                            "INVALID_JSON",
+                            format!("invalid request body: {e}"),
+                        ))
+                    })
+                }),
+        )
+        .then(|a, r| async { finish(issue_token(a, r).await) });
+    all.or(one).unify().or(token).unify().boxed()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sse_paths() {
+        assert!(is_sse_path("/v1/events"));
+        assert!(is_sse_path("/v1/sessions/abc/events"));
+        assert!(is_sse_path("/v1/executions/x/stream"));
+        assert!(!is_sse_path("/v1/sessions/abc"));
+        assert!(!is_sse_path("/v1/sessions/abc/stream"));
+    }
+
+    fn meta() -> crate::session::SessionMeta {
+        crate::session::SessionMeta::for_tests()
+    }
+
+    fn ids(items: &[Item]) -> Vec<i64> {
+        items
+            .iter()
+            .map(|i| match i {
+                Item::Event(e) => e.id as i64,
+                Item::Reset { .. } => -1,
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn follow_resets_when_too_old_and_resumes_after_lag() {
+        use crate::events::{REPLAY_RING, SUBSCRIBER_BACKLOG};
+        let bus = Arc::new(EventBus::new());
+        let m = meta();
+        let publish = |n: usize| {
+            for _ in 0..n {
+                bus.publish(
+                    EventKind::MessageSent,
+                    &m,
+                    None,
+                    None,
+                    serde_json::Value::Null,
+                );
+            }
+        };
+        publish(REPLAY_RING + 5);
+        // Id 1 fell out of the ring: a reset first, then everything still kept, in order.
+        let mut f = Follow::new(bus.clone(), EventFilter::default(), Some(1));
+        let mut got = vec![];
+        for _ in 0..3 {
+            got.push(f.next().await.expect("item"));
+        }
+        assert_eq!(ids(&got), vec![-1, 6, 7]);
+        // A live follower that lags past its buffer is repaired from the ring without gaps.
+        let mut live = Follow::new(bus.clone(), EventFilter::default(), None);
+        let start = bus.next_id();
+        publish(SUBSCRIBER_BACKLOG + 10);
+        let mut seen = vec![];
+        for _ in 0..SUBSCRIBER_BACKLOG + 10 {
+            seen.push(live.next().await.expect("item"));
+        }
+        let want: Vec<i64> = (start..start + (SUBSCRIBER_BACKLOG as u64) + 10)
+            .map(|i| i as i64)
+            .collect();
+        assert_eq!(ids(&seen), want);
+    }
+
+    #[test]
+    fn tokens_expire() {
+        let t = SseTokens::default();
+        let tok = t.issue(Duration::from_millis(0)).expect("token");
+        assert!(!t.valid(&tok));
+        let tok = t.issue(Duration::from_secs(60)).expect("token");
+        assert!(t.valid(&tok));
+        assert!(!t.valid("sse_nope"));
+    }
+}

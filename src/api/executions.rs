@@ -1,0 +1,374 @@
+//! Executions: the orchestrator-style one-shot. `POST /v1/executions {agent, workDir, input}`
+//! starts a session of an agent profile, types `input` once it is ready, and narrates the run
+//! on `GET /v1/executions/:id/stream` (SSE):
+//!
+//! - `execution_started` `{executionId, sessionId, agent}`
+//! - `iteration_started` `{iteration}` when the session goes to work,
+//! - `iteration_completed` `{iteration, output}` when it comes back to idle (or exits); `output`
+//!   is what the turn added to the screen,
+//! - `execution_completed` `{finalOutput, iterations, exitCode, reason}` when the session
+//!   exited, or stayed idle for `SETTLE` after a turn.
+//!
+//! Every event is kept in the execution's log (bounded), so a stream opened at any time
+//! replays from the start; `Last-Event-ID` resumes by index. `GET /v1/agents` lists profiles:
+//! the built-in agent types plus the config file's `[agents.*]`.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use serde::Deserialize;
+use tokio::sync::watch;
+use warp::filters::BoxedFilter;
+use warp::http::StatusCode;
+use warp::reply::Response;
+use warp::{Filter, Reply};
+
+use super::App;
+use super::error::ApiError;
+use super::filters::{finish, json_body, with_app};
+use super::sessions::{ApiResult, json};
+use crate::screen::Format;
+use crate::session::manager::CreateSpec;
+use crate::session::{AgentType, SessionHandle, SessionStatus};
+use crate::webhooks::config::FileConfig;
+
+/// Idle time after a turn that ends the execution: long enough that an agent pausing between
+/// tool calls is not cut off, short enough for scripts waiting on the result.
+const SETTLE: Duration = Duration::from_secs(3);
+/// Events kept per execution; a run with more turns keeps its first events and its end.
+const MAX_LOG: usize = 1000;
+/// Characters of output kept per turn (the tail, which holds the answer).
+const MAX_TURN_OUTPUT: usize = 64 * 1024;
+/// Executions remembered; the oldest finished ones are forgotten first.
+const MAX_EXECUTIONS: usize = 1000;
+
+/// One execution's log: events in order, and a counter that wakes streams.
+pub struct Execution {
+    pub id: String,
+    pub session_id: uuid::Uuid,
+    log: Mutex<Vec<(String, serde_json::Value)>>,
+    len: watch::Sender<usize>,
+    done: std::sync::atomic::AtomicBool,
+}
+
+impl Execution {
+    fn push(&self, kind: &str, data: serde_json::Value) {
+        let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
+        if log.len() >= MAX_LOG && kind != "execution_completed" {
+            return;
+        }
+        log.push((kind.to_owned(), data));
+        let n = log.len();
+        drop(log);
+        self.len.send_replace(n);
+    }
+
+    fn get(&self, i: usize) -> Option<(String, serde_json::Value)> {
+        self.log
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(i)
+            .cloned()
+    }
+}
+
+#[derive(Default)]
+pub struct Executions {
+    all: Mutex<Vec<Arc<Execution>>>,
+}
+
+impl Executions {
+    fn insert(&self, e: Arc<Execution>) {
+        let mut all = self.all.lock().unwrap_or_else(|p| p.into_inner());
+        if all.len() >= MAX_EXECUTIONS {
+            let done = all
+                .iter()
+                .position(|x| x.done.load(std::sync::atomic::Ordering::Relaxed));
+            all.remove(done.unwrap_or(0));
+        }
+        all.push(e);
+    }
+
+    fn get(&self, id: &str) -> Option<Arc<Execution>> {
+        self.all
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .find(|e| e.id == id)
+            .cloned()
+    }
+}
+
+/// A create spec for agent profile `name`: the config's `[agents.*]` first, then built-ins.
+/// `work_dir` and `prompt` are left for the caller.
+pub fn agent_spec(cfg: &FileConfig, name: &str) -> Option<CreateSpec> {
+    if let Some(p) = cfg.agents.get(name) {
+        return Some(CreateSpec {
+            agent_type: Some(AgentType::Custom),
+            command: Some(p.command.clone()),
+            env: p.env.clone().into_iter().collect(),
+            ..CreateSpec::default()
+        });
+    }
+    let t = AgentType::parse(name).filter(|t| *t != AgentType::Custom)?;
+    Some(CreateSpec {
+        agent_type: Some(t),
+        ..CreateSpec::default()
+    })
+}
+
+async fn agents(app: Arc<App>) -> ApiResult {
+    let mut list: Vec<serde_json::Value> = AgentType::ALL
+        .iter()
+        .filter_map(|t| {
+            t.default_command()
+                .map(|c| serde_json::json!({"name": t.as_str(), "command": c, "builtin": true}))
+        })
+        .collect();
+    for (name, p) in &app.config.integrations.agents {
+        list.push(serde_json::json!({
+            "name": name, "command": p.command, "builtin": false, "description": p.description,
+        }));
+    }
+    Ok(json(StatusCode::OK, &serde_json::json!({ "agents": list })))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ExecutionRequest {
+    agent: String,
+    work_dir: String,
+    input: String,
+}
+
+async fn start(app: Arc<App>, req: ExecutionRequest) -> ApiResult {
+    if req.input.is_empty() {
+        return Err(ApiError::bad_request(
+            "VALIDATION_ERROR",
+            "input must not be empty",
+        ));
+    }
+    let mut spec = agent_spec(&app.config.integrations, &req.agent).ok_or_else(|| {
+        ApiError::bad_request(
+            "VALIDATION_ERROR",
+            format!("unknown agent {:?}; see GET /v1/agents", req.agent),
+        )
+    })?;
+    spec.work_dir = req.work_dir.into();
+    // No prompt here: the tracker types it, so it is watching before the first turn starts.
+    let h = app.sessions.create(spec).await?;
+    let (len, _) = watch::channel(0);
+    let exec = Arc::new(Execution {
+        id: format!("exec_{}", uuid::Uuid::new_v4().simple()),
+        session_id: h.meta.id,
+        log: Mutex::default(),
+        len,
+        done: false.into(),
+    });
+    exec.push(
+        "execution_started",
+        serde_json::json!({"executionId": exec.id, "sessionId": h.meta.id.to_string(), "agent": req.agent}),
+    );
+    app.executions.insert(exec.clone());
+    let body = serde_json::json!({
+        "id": exec.id,
+        "sessionId": h.meta.id.to_string(),
+        "sessionName": h.meta.name,
+        "stream": format!("/v1/executions/{}/stream", exec.id),
+    });
+    let tracker = app.tasks.clone();
+    tracker.spawn(track(exec, h, req.input, app.shutdown.clone()));
+    Ok(json(StatusCode::CREATED, &body))
+}
+
+async fn screen_lines(h: &SessionHandle) -> Vec<String> {
+    h.snapshot(Some(crate::screen::MAX_SNAPSHOT_LINES), Format::Text)
+        .await
+        .map(|s| s.output.lines().map(str::to_owned).collect())
+        .unwrap_or_default()
+}
+
+/// What `after` added to `before`: the lines past their common prefix, minus the line the
+/// turn began on (the prompt the input was typed at) when it is unchanged.
+fn turn_output(before: &[String], after: &[String]) -> String {
+    let common = before.iter().zip(after).take_while(|(a, b)| a == b).count();
+    // The last line before the turn is the prompt line, which the input extends.
+    let start = common.min(before.len().saturating_sub(1));
+    let text = after[start.min(after.len())..].join("\n");
+    let text = text.trim();
+    match text.char_indices().nth_back(MAX_TURN_OUTPUT) {
+        Some((i, _)) => text[i..].to_owned(),
+        None => text.to_owned(),
+    }
+}
+
+/// Follow one execution's session: type the input when ready, then report turns.
+async fn track(
+    exec: Arc<Execution>,
+    h: SessionHandle,
+    input: String,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
+    let mut live = h.watch();
+    h.wait_for(
+        |s| matches!(s.status, SessionStatus::Idle | SessionStatus::Exited),
+        Duration::from_secs(30),
+    )
+    .await;
+    let mut before = screen_lines(&h).await;
+    if !h.is_exited()
+        && let Err(e) = h.send_text(&input, true).await
+    {
+        tracing::warn!(execution = %exec.id, error = %e, "execution input not delivered");
+    }
+    let mut iteration = 0u32;
+    let mut in_turn = false;
+    let mut final_output = String::new();
+    let mut reason = "exited";
+    // Statuses are sampled from the watch, so a turn is never missed even if brief: the
+    // status was idle before the input, so anything else afterwards counts as work.
+    let mut status = live.borrow_and_update().status;
+    loop {
+        let working = !matches!(
+            status,
+            SessionStatus::Idle | SessionStatus::Exited | SessionStatus::Starting
+        );
+        if working && !in_turn {
+            iteration += 1;
+            in_turn = true;
+            exec.push(
+                "iteration_started",
+                serde_json::json!({"iteration": iteration}),
+            );
+        }
+        if in_turn && !working {
+            in_turn = false;
+            let after = screen_lines(&h).await;
+            final_output = turn_output(&before, &after);
+            before = after;
+            exec.push(
+                "iteration_completed",
+                serde_json::json!({"iteration": iteration, "output": final_output}),
+            );
+        }
+        if status == SessionStatus::Exited {
+            break;
+        }
+        let settle = !in_turn && iteration > 0;
+        tokio::select! {
+            _ = shutdown.cancelled() => { reason = "shutdown"; break; }
+            changed = live.changed() => {
+                if changed.is_err() { break; }
+                status = live.borrow_and_update().status;
+            }
+            _ = tokio::time::sleep(SETTLE), if settle => { reason = "idle"; break; }
+        }
+    }
+    exec.push(
+        "execution_completed",
+        serde_json::json!({
+            "finalOutput": final_output,
+            "iterations": iteration,
+            "exitCode": h.live().exit_code,
+            "reason": reason,
+        }),
+    );
+    exec.done.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+async fn stream(app: Arc<App>, id: String, last: Option<String>) -> ApiResult {
+    let exec = app.executions.get(&id).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "EXECUTION_NOT_FOUND",
+            format!("execution not found: {id}"),
+        )
+    })?;
+    let from = match last {
+        None => 0,
+        Some(v) => v.trim().parse::<usize>().map(|n| n + 1).map_err(|_| {
+            ApiError::bad_request("VALIDATION_ERROR", "Last-Event-ID must be an integer")
+        })?,
+    };
+    let rx = exec.len.subscribe();
+    let events = futures_util::stream::unfold(
+        (exec, rx, from, false),
+        |(exec, mut rx, i, finished)| async move {
+            if finished {
+                return None;
+            }
+            loop {
+                if let Some((kind, data)) = exec.get(i) {
+                    let end = kind == "execution_completed";
+                    let ev = warp::sse::Event::default()
+                        .id(i.to_string())
+                        .event(kind)
+                        .data(data.to_string());
+                    return Some((
+                        Ok::<_, std::convert::Infallible>(ev),
+                        (exec, rx, i + 1, end),
+                    ));
+                }
+                if rx.changed().await.is_err() {
+                    return None;
+                }
+            }
+        },
+    )
+    .take_until(app.shutdown.clone().cancelled_owned());
+    Ok(warp::sse::reply(
+        warp::sse::keep_alive()
+            .interval(super::events::HEARTBEAT)
+            .stream(events),
+    )
+    .into_response())
+}
+
+/// Execution and agent routes (the caller adds `/v1` and auth).
+pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
+    use warp::path;
+    let limit = app.config.max_body_bytes;
+    let create = path!("executions")
+        .and(warp::post())
+        .and(with_app(&app))
+        .and(json_body(limit))
+        .then(|a, b| async { finish(start(a, b).await) });
+    let stream = path!("executions" / String / "stream")
+        .and(warp::get())
+        .and(with_app(&app))
+        .and(warp::header::optional::<String>("last-event-id"))
+        .then(|id, a, l| async { finish(stream(a, id, l).await) });
+    let agents = path!("agents")
+        .and(warp::get())
+        .and(with_app(&app))
+        .then(|a| async { finish(agents(a).await) });
+    create.or(stream).unify().or(agents).unify().boxed()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(s: &str) -> Vec<String> {
+        s.lines().map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn turn_output_is_what_was_added() {
+        let before = lines("banner\n> ");
+        let after = lines("banner\n> hello\nthinking\nANSWER 42\n>");
+        assert_eq!(
+            turn_output(&before, &after),
+            "> hello\nthinking\nANSWER 42\n>"
+        );
+    }
+
+    #[test]
+    fn unknown_agents_have_no_spec() {
+        let cfg = FileConfig::default();
+        assert!(agent_spec(&cfg, "shell").is_some());
+        assert!(agent_spec(&cfg, "custom").is_none());
+        assert!(agent_spec(&cfg, "nope").is_none());
+    }
+}

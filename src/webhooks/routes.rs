@@ -1,0 +1,279 @@
+//! HTTP routes for webhooks and stimuli. Wire shapes live here; the logic in the parent module
+//! and in [`super::inbound`].
+//!
+//! Guarded (API token): `POST/GET /v1/webhooks`, `DELETE /v1/webhooks/:id`,
+//! `GET /v1/webhooks/dead-letter`, `POST /v1/webhooks/dead-letter/:id/retry`,
+//! `GET /v1/channels/health`, `POST /v1/stimuli`.
+//! Unguarded (HMAC instead): `POST /v1/webhooks/{source}`.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use warp::Filter;
+use warp::filters::BoxedFilter;
+use warp::http::StatusCode;
+use warp::reply::Response;
+
+use super::Endpoint;
+use super::inbound::{self, secret_var};
+use crate::api::App;
+use crate::api::error::ApiError;
+use crate::api::filters::{finish, json_body, with_app};
+use crate::api::sessions::{ApiResult, json};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct CreateWebhook {
+    url: String,
+    #[serde(default)]
+    events: Vec<String>,
+    secret: Option<String>,
+    max_attempts: Option<u32>,
+    backoff_ms: Option<u64>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct WebhookInfo {
+    id: String,
+    url: String,
+    events: Vec<&'static str>,
+    has_secret: bool,
+    max_attempts: u32,
+    backoff_ms: u64,
+    created_at: u64,
+}
+
+impl From<&Endpoint> for WebhookInfo {
+    fn from(e: &Endpoint) -> Self {
+        WebhookInfo {
+            id: e.id.clone(),
+            url: e.url.to_string(),
+            events: e.events.iter().map(|k| k.as_str()).collect(),
+            has_secret: e.secret.is_some(),
+            max_attempts: e.max_attempts,
+            backoff_ms: e.backoff.as_millis() as u64,
+            created_at: e.created_at_ms,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StimulusRequest {
+    source: String,
+    content: String,
+    idempotency_key: Option<String>,
+}
+
+async fn create(app: Arc<App>, req: CreateWebhook) -> ApiResult {
+    let ep = app
+        .webhooks
+        .add(
+            &req.url,
+            &req.events,
+            req.secret,
+            req.max_attempts,
+            req.backoff_ms,
+        )
+        .map_err(|m| ApiError::bad_request("VALIDATION_ERROR", m))?;
+    Ok(json(StatusCode::CREATED, &WebhookInfo::from(&ep)))
+}
+
+async fn list(app: Arc<App>) -> ApiResult {
+    let hooks: Vec<WebhookInfo> = app.webhooks.list().iter().map(WebhookInfo::from).collect();
+    Ok(json(
+        StatusCode::OK,
+        &serde_json::json!({ "webhooks": hooks }),
+    ))
+}
+
+async fn delete(app: Arc<App>, id: String) -> ApiResult {
+    if !app.webhooks.remove(&id) {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "WEBHOOK_NOT_FOUND",
+            format!("webhook not found: {id}"),
+        ));
+    }
+    Ok(json(StatusCode::OK, &crate::api::wire::OK))
+}
+
+async fn dead_letters(app: Arc<App>) -> ApiResult {
+    let dl = app.webhooks.dead_letters();
+    Ok(json(
+        StatusCode::OK,
+        &serde_json::json!({ "total": dl.len(), "deadLetters": dl }),
+    ))
+}
+
+async fn retry(app: Arc<App>, id: String) -> ApiResult {
+    match app.webhooks.retry_dead_letter(&id).await {
+        None => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "DEAD_LETTER_NOT_FOUND",
+            format!("dead letter not found: {id}"),
+        )),
+        Some(Ok(())) => Ok(json(
+            StatusCode::OK,
+            &serde_json::json!({ "ok": true, "delivered": true }),
+        )),
+        Some(Err(e)) => Err(ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "DELIVERY_FAILED",
+            format!("retry failed: {e}"),
+        )),
+    }
+}
+
+async fn channels_health(app: Arc<App>) -> ApiResult {
+    let channels: Vec<serde_json::Value> = app
+        .webhooks
+        .health()
+        .into_iter()
+        .map(|(e, h)| {
+            let mut v = serde_json::to_value(&h).unwrap_or_default();
+            v["id"] = e.id.into();
+            v["type"] = "webhook".into();
+            v["url"] = e.url.to_string().into();
+            v["status"] = match (h.last_success_at, h.last_failure_at) {
+                (None, None) => "unused",
+                (Some(s), Some(f)) if f > s => "failing",
+                (None, Some(_)) => "failing",
+                _ => "ok",
+            }
+            .into();
+            v
+        })
+        .collect();
+    Ok(json(
+        StatusCode::OK,
+        &serde_json::json!({ "channels": channels }),
+    ))
+}
+
+/// Dedupe, route, and answer 202; the key is released if routing failed.
+async fn accept(app: &App, source: &str, content: &str, key: Option<&str>) -> ApiResult {
+    if content.is_empty() {
+        return Err(ApiError::bad_request(
+            "VALIDATION_ERROR",
+            "content must not be empty",
+        ));
+    }
+    let claimed = match key.filter(|k| !k.is_empty()) {
+        Some(k) => Some(app.stimuli_seen.claim(source, k)?),
+        None => None,
+    };
+    match inbound::route(&app.config.integrations, &app.sessions, source, content).await {
+        Ok(routed) => Ok(json(
+            StatusCode::ACCEPTED,
+            &serde_json::json!({ "accepted": true, "source": source, "routed": routed }),
+        )),
+        Err(e) => {
+            if let Some(c) = claimed {
+                app.stimuli_seen.release(&c);
+            }
+            Err(e)
+        }
+    }
+}
+
+async fn stimulus(app: Arc<App>, req: StimulusRequest) -> ApiResult {
+    if req.source.is_empty() {
+        return Err(ApiError::bad_request(
+            "VALIDATION_ERROR",
+            "source must not be empty",
+        ));
+    }
+    accept(
+        &app,
+        &req.source,
+        &req.content,
+        req.idempotency_key.as_deref(),
+    )
+    .await
+}
+
+async fn inbound_webhook(
+    app: Arc<App>,
+    source: String,
+    sig: Option<String>,
+    hub_sig: Option<String>,
+    key: Option<String>,
+    body: warp::hyper::body::Bytes,
+) -> ApiResult {
+    let secret = std::env::var(secret_var(&source)).ok();
+    inbound::verify(secret.as_deref(), sig.or(hub_sig).as_deref(), &body)?;
+    // A JSON body with a `content` string carries the stimulus; anything else is the content.
+    let content = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v.get("content").and_then(|c| c.as_str()).map(str::to_owned))
+        .unwrap_or_else(|| String::from_utf8_lossy(&body).into_owned());
+    accept(&app, &source, &content, key.as_deref()).await
+}
+
+/// Routes behind the API guard.
+pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
+    use warp::path;
+    let limit = app.config.max_body_bytes;
+    let create = path!("webhooks")
+        .and(warp::post())
+        .and(with_app(&app))
+        .and(json_body(limit))
+        .then(|a, b| async { finish(create(a, b).await) });
+    let list = path!("webhooks")
+        .and(warp::get())
+        .and(with_app(&app))
+        .then(|a| async { finish(list(a).await) });
+    let dead = path!("webhooks" / "dead-letter")
+        .and(warp::get())
+        .and(with_app(&app))
+        .then(|a| async { finish(dead_letters(a).await) });
+    let retry = path!("webhooks" / "dead-letter" / String / "retry")
+        .and(warp::post())
+        .and(with_app(&app))
+        .then(|id, a| async { finish(retry(a, id).await) });
+    let delete = path!("webhooks" / String)
+        .and(warp::delete())
+        .and(with_app(&app))
+        .then(|id, a| async { finish(delete(a, id).await) });
+    let health = path!("channels" / "health")
+        .and(warp::get())
+        .and(with_app(&app))
+        .then(|a| async { finish(channels_health(a).await) });
+    let stimuli = path!("stimuli")
+        .and(warp::post())
+        .and(with_app(&app))
+        .and(json_body(limit))
+        .then(|a, b| async { finish(stimulus(a, b).await) });
+    create
+        .or(list)
+        .unify()
+        .or(dead)
+        .unify()
+        .or(retry)
+        .unify()
+        .or(delete)
+        .unify()
+        .or(health)
+        .unify()
+        .or(stimuli)
+        .unify()
+        .boxed()
+}
+
+/// `POST /webhooks/{source}`: authenticated by HMAC, not by the API guard.
+pub fn inbound_routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
+    warp::path!("webhooks" / String)
+        .and(warp::post())
+        .and(with_app(&app))
+        .and(warp::header::optional::<String>("x-aegis-signature"))
+        .and(warp::header::optional::<String>("x-hub-signature-256"))
+        .and(warp::header::optional::<String>("x-idempotency-key"))
+        .and(warp::body::content_length_limit(app.config.max_body_bytes))
+        .and(warp::body::bytes())
+        .then(|source, a, s, h, k, b| async move {
+            finish(inbound_webhook(a, source, s, h, k, b).await)
+        })
+        .boxed()
+}

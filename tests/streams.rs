@@ -1,0 +1,566 @@
+//! Push channels against the real daemon: SSE event streams (ordering, Last-Event-ID replay,
+//! filters, SSE tokens), the WebSocket terminal (snapshot, input echo, read-only), a slow
+//! consumer that stops reading during a flood, and the execution stream of a fake agent.
+
+use std::io::{BufRead, BufReader};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::support::{Daemon, Options, id_of, support_bin, wait_until};
+
+const T: Duration = Duration::from_secs(20);
+
+/// One SSE frame: (id, event, data).
+#[derive(Debug, Clone)]
+pub struct Sse {
+    pub id: Option<String>,
+    pub event: String,
+    pub data: String,
+}
+
+impl Sse {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.data).unwrap_or(Value::Null)
+    }
+}
+
+/// Open an SSE stream; frames arrive on the returned channel from a reader thread.
+pub fn sse(d: &Daemon, path: &str, last_id: Option<&str>) -> mpsc::Receiver<Sse> {
+    let client = reqwest::blocking::Client::builder()
+        .timeout(None)
+        .build()
+        .expect("client");
+    let mut req = client.get(format!("{}{}", d.url, path));
+    if let Some(t) = &d.token {
+        req = req.bearer_auth(t);
+    }
+    if let Some(l) = last_id {
+        req = req.header("last-event-id", l);
+    }
+    let resp = req.send().expect("sse request");
+    assert_eq!(resp.status(), StatusCode::OK, "sse {path}");
+    assert_eq!(
+        resp.headers()["content-type"].to_str().unwrap_or_default(),
+        "text/event-stream"
+    );
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut cur = Sse {
+            id: None,
+            event: "message".into(),
+            data: String::new(),
+        };
+        for line in BufReader::new(resp).lines() {
+            let Ok(line) = line else { return };
+            if line.is_empty() {
+                if !cur.data.is_empty() {
+                    let done = std::mem::replace(
+                        &mut cur,
+                        Sse {
+                            id: None,
+                            event: "message".into(),
+                            data: String::new(),
+                        },
+                    );
+                    if tx.send(done).is_err() {
+                        return;
+                    }
+                }
+                continue;
+            }
+            if let Some(v) = line.strip_prefix("id:") {
+                cur.id = Some(v.trim().to_owned());
+            } else if let Some(v) = line.strip_prefix("event:") {
+                cur.event = v.trim().to_owned();
+            } else if let Some(v) = line.strip_prefix("data:") {
+                cur.data.push_str(v.strip_prefix(' ').unwrap_or(v));
+            }
+        }
+    });
+    rx
+}
+
+/// Next frame for which `pred` holds, skipping others.
+pub fn next_where(rx: &mpsc::Receiver<Sse>, what: &str, pred: impl Fn(&Sse) -> bool) -> Sse {
+    let deadline = Instant::now() + T;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(f) if pred(&f) => return f,
+            Ok(_) => continue,
+            Err(e) => panic!("waiting for {what}: {e}"),
+        }
+    }
+}
+
+#[test]
+fn sse_events_arrive_in_order_and_replay_from_last_event_id() {
+    let d = Daemon::start();
+    let all = sse(&d, "/v1/events", None);
+    let id = d.bash();
+    let only_sent = sse(
+        &d,
+        &format!("/v1/events?session={id}&types=message.sent"),
+        None,
+    );
+    let per_session = sse(&d, &format!("/v1/sessions/{id}/events"), None);
+    d.wait_status(&id, "idle", T);
+    d.send(&id, "echo one");
+    d.send(&id, "echo two");
+
+    let created = next_where(&all, "session.created", |f| f.event == "session.created");
+    assert_eq!(created.json()["sessionId"], id.as_str());
+    assert_eq!(created.json()["newStatus"], "starting");
+    let first = next_where(&all, "first message.sent", |f| f.event == "message.sent");
+    let second = next_where(&all, "second message.sent", |f| f.event == "message.sent");
+    assert_eq!(first.json()["detail"]["text"], "echo one");
+    assert_eq!(second.json()["detail"]["text"], "echo two");
+    let ids: Vec<u64> = [&created, &first, &second]
+        .iter()
+        .map(|f| {
+            f.id.as_deref()
+                .unwrap_or_default()
+                .parse()
+                .expect("numeric id")
+        })
+        .collect();
+    assert!(
+        ids[0] < ids[1] && ids[1] < ids[2],
+        "ids not increasing: {ids:?}"
+    );
+
+    // The filtered stream carries only message.sent, in order.
+    let a = next_where(&only_sent, "filtered 1", |_| true);
+    let b = next_where(&only_sent, "filtered 2", |_| true);
+    assert_eq!(
+        (a.event.as_str(), b.event.as_str()),
+        ("message.sent", "message.sent")
+    );
+    assert_eq!(a.json()["detail"]["text"], "echo one");
+    assert_eq!(b.json()["detail"]["text"], "echo two");
+    let w = next_where(&per_session, "per-session working", |f| {
+        f.event == "session.working"
+    });
+    assert_eq!(
+        w.json()["sessionName"]
+            .as_str()
+            .map(|s| s.starts_with("shell-")),
+        Some(true)
+    );
+
+    // Resume after `created`: everything after it comes back, in the same order, first.
+    let replay = sse(&d, "/v1/events", created.id.as_deref());
+    let mut replayed = vec![];
+    while replayed.len() < 64 {
+        let f = next_where(&replay, "replayed events", |_| true);
+        let done = f.id == second.id;
+        replayed.push(f);
+        if done {
+            break;
+        }
+    }
+    let replayed_ids: Vec<u64> = replayed
+        .iter()
+        .map(|f| f.id.as_deref().unwrap_or_default().parse().expect("id"))
+        .collect();
+    assert_eq!(
+        replayed_ids[0],
+        ids[0] + 1,
+        "replay must start right after Last-Event-ID"
+    );
+    assert!(
+        replayed_ids.windows(2).all(|w| w[1] == w[0] + 1),
+        "gap in replay: {replayed_ids:?}"
+    );
+    assert!(replayed.iter().any(|f| f.id == first.id));
+
+    // Bad filters and ids are 400s in the error format.
+    let (s, v) = d.get("/v1/events?types=session.bogus");
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_eq!(v["code"], "VALIDATION_ERROR");
+    let (s, _) = d.get("/v1/events?lastEventId=abc");
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (s, v) = d.get("/v1/sessions/nope/events");
+    assert_eq!(s, StatusCode::NOT_FOUND, "{v}");
+}
+
+#[test]
+fn sse_token_works_only_for_sse_and_expires() {
+    let d = Daemon::start_with(Options {
+        args: &[],
+        env: &[("AEGIS_AUTH_TOKEN", "master-secret")],
+    });
+    let (s, v) = d.post("/v1/auth/sse-token", json!({ "ttlSeconds": 2 }));
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let token = v["token"].as_str().expect("token").to_owned();
+    assert_eq!(v["expiresIn"], 2);
+    let open = |path: &str| {
+        reqwest::blocking::Client::new()
+            .get(format!("{}{}", d.url, path))
+            .send()
+            .expect("request")
+            .status()
+    };
+    assert_eq!(open(&format!("/v1/events?token={token}")), StatusCode::OK);
+    // Single-purpose: not a key to the rest of the API.
+    assert_eq!(
+        open(&format!("/v1/sessions?token={token}")),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        open("/v1/events?token=sse_forged"),
+        StatusCode::UNAUTHORIZED
+    );
+    // Short-lived: refused once its two seconds are up.
+    wait_until(Duration::from_secs(10), "the SSE token to expire", || {
+        (open(&format!("/v1/events?token={token}")) == StatusCode::UNAUTHORIZED).then_some(())
+    });
+    let (s, _) = d.post("/v1/auth/sse-token", json!({ "ttlSeconds": 0 }));
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+}
+
+fn ws_url(d: &Daemon, path: &str) -> String {
+    format!("{}{}", d.url.replacen("http://", "ws://", 1), path)
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn ws_connect(url: &str) -> Ws {
+    tokio_tungstenite::connect_async(url)
+        .await
+        .expect("ws connect")
+        .0
+}
+
+/// Next JSON frame for which `pred` holds.
+async fn ws_next(ws: &mut Ws, what: &str, mut pred: impl FnMut(&Value) -> bool) -> Value {
+    let deadline = tokio::time::Instant::now() + T;
+    loop {
+        let msg = tokio::time::timeout_at(deadline, ws.next())
+            .await
+            .unwrap_or_else(|_| panic!("timed out waiting for {what}"));
+        match msg {
+            Some(Ok(Message::Text(t))) => {
+                let v: Value = serde_json::from_str(&t).expect("json frame");
+                if pred(&v) {
+                    return v;
+                }
+            }
+            Some(Ok(_)) => continue,
+            other => panic!("stream ended waiting for {what}: {other:?}"),
+        }
+    }
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+#[test]
+fn websocket_snapshot_then_input_echo_and_readonly() {
+    let d = Daemon::start();
+    let id = d.bash();
+    d.send(&id, "echo before-connect");
+    d.wait_screen(&id, "before-connect\n$", T);
+    let url = ws_url(&d, &format!("/v1/sessions/{id}/stream"));
+    let ro_url = format!("{url}?readonly=1");
+    rt().block_on(async {
+        let mut ws = ws_connect(&url).await;
+        let snap = ws_next(&mut ws, "snapshot", |_| true).await;
+        assert_eq!(snap["type"], "snapshot", "first frame must be the snapshot");
+        assert!(
+            snap["data"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("before-connect")
+        );
+        assert_eq!(snap["cols"], 160);
+
+        ws.send(Message::text(
+            json!({"type": "input", "data": "echo ws-$((6*7))\r"}).to_string(),
+        ))
+        .await
+        .expect("send");
+        let mut seen = String::new();
+        ws_next(&mut ws, "echoed output", |v| {
+            if v["type"] == "tty_data" {
+                seen.push_str(v["data"].as_str().unwrap_or_default());
+            }
+            seen.contains("ws-42")
+        })
+        .await;
+        let ev = ws_next(&mut ws, "a json_event", |v| v["type"] == "json_event").await;
+        assert_eq!(ev["event"]["sessionId"], id.as_str());
+
+        // Keys and resize go through the same queue.
+        ws.send(Message::text(
+            json!({"type": "resize", "cols": 100, "rows": 30}).to_string(),
+        ))
+        .await
+        .expect("send");
+        ws.send(Message::text(
+            json!({"type": "keys", "keys": ["e", "c", "h", "o", " ", "k", "k", "Enter"]})
+                .to_string(),
+        ))
+        .await
+        .expect("send");
+        let mut seen = String::new();
+        ws_next(&mut ws, "keys echo", |v| {
+            seen.push_str(v["data"].as_str().unwrap_or_default());
+            seen.contains("kk\r\n")
+        })
+        .await;
+        // Bad frames are refused with an error frame and change nothing.
+        ws.send(Message::text("{\"type\":\"launch\"}"))
+            .await
+            .expect("send");
+        let err = ws_next(&mut ws, "error frame", |v| v["type"] == "error").await;
+        assert!(
+            err["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("invalid frame")
+        );
+
+        let mut ro = ws_connect(&ro_url).await;
+        ws_next(&mut ro, "read-only snapshot", |v| v["type"] == "snapshot").await;
+        ro.send(Message::text(
+            json!({"type": "input", "data": "echo nope\r"}).to_string(),
+        ))
+        .await
+        .expect("send");
+        let err = ws_next(&mut ro, "read-only refusal", |v| v["type"] == "error").await;
+        assert!(
+            err["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("read-only")
+        );
+
+        // When the session exits, its last output arrives, then a Close with the reason.
+        ws.send(Message::text(
+            json!({"type": "input", "data": "echo bye-$((1+1)); exit\r"}).to_string(),
+        ))
+        .await
+        .expect("send");
+        let mut seen = String::new();
+        let reason = loop {
+            match tokio::time::timeout(T, ws.next())
+                .await
+                .expect("frames until close")
+            {
+                Some(Ok(Message::Text(t))) => {
+                    let v: Value = serde_json::from_str(&t).expect("json");
+                    seen.push_str(v["data"].as_str().unwrap_or_default());
+                }
+                Some(Ok(Message::Close(f))) => break f.map(|f| f.reason.to_string()),
+                Some(Ok(_)) => continue,
+                other => panic!("no close frame: {other:?}"),
+            }
+        };
+        assert!(seen.contains("bye-2"), "final output missing: {seen:?}");
+        assert_eq!(reason.as_deref(), Some("session ended"));
+    });
+    let (_, info) = d.get(&format!("/v1/sessions/{id}"));
+    assert_eq!(
+        (info["cols"].clone(), info["rows"].clone()),
+        (json!(100), json!(30))
+    );
+    assert!(!d.screen(&id).contains("nope"));
+    // A plain GET on the WebSocket route is a 400 in the error format, not a 500.
+    let (s, v) = d.get(&format!("/v1/sessions/{id}/stream"));
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+}
+
+/// Milliseconds from `go` to the flood session's exit.
+fn timed_flood(d: &Daemon, id: &str) -> (Duration, u64) {
+    let start = Instant::now();
+    d.send(id, "go");
+    let mut peak = 0;
+    wait_until(Duration::from_secs(240), "the flood to finish", || {
+        peak = peak.max(d.rss_kib());
+        (d.status(id) == "exited").then_some(())
+    });
+    (start.elapsed(), peak)
+}
+
+const FLOOD: &str = "echo ready; read go; yes 'aegis flood 0123456789 abcdefghijklmnopqrstuvwxyz' | head -c 31457280; echo; echo FLOOD-DONE";
+
+#[test]
+fn a_subscriber_that_stops_reading_neither_slows_the_session_nor_grows_memory() {
+    let d = Daemon::start();
+    // Baseline: the same flood with nobody watching.
+    let base_id = id_of(&d.spawn(&["sh", "-c", FLOOD]));
+    d.wait_status(&base_id, "idle", T);
+    let (base, _) = timed_flood(&d, &base_id);
+    let rss_before = d.rss_kib();
+
+    let id = id_of(&d.spawn(&["sh", "-c", FLOOD]));
+    d.wait_status(&id, "idle", T);
+    let url = ws_url(&d, &format!("/v1/sessions/{id}/stream"));
+    let rt = rt();
+    // The stalled client reads its snapshot, then nothing while the session floods.
+    let mut stalled = rt.block_on(async {
+        let mut ws = ws_connect(&url).await;
+        ws_next(&mut ws, "snapshot", |v| v["type"] == "snapshot").await;
+        ws
+    });
+    // A healthy client keeps reading and must still see the end of the flood.
+    let healthy = rt.spawn({
+        let url = url.clone();
+        async move {
+            let mut ws = ws_connect(&url).await;
+            let mut tail = String::new();
+            let mut resyncs = 0;
+            ws_next(&mut ws, "snapshot", |v| v["type"] == "snapshot").await;
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(240);
+            while let Ok(Some(Ok(msg))) = tokio::time::timeout_at(deadline, ws.next()).await {
+                let Message::Text(t) = msg else { continue };
+                let v: Value = serde_json::from_str(&t).unwrap_or_default();
+                if v["type"] == "resync" {
+                    resyncs += 1;
+                }
+                tail.push_str(v["data"].as_str().unwrap_or_default());
+                if tail.len() > 4096 {
+                    tail.drain(..tail.len() - 2048);
+                }
+                if tail.contains("FLOOD-DONE") {
+                    return resyncs;
+                }
+            }
+            panic!("healthy client never saw FLOOD-DONE");
+        }
+    });
+    let (with_subscribers, peak) = timed_flood(&d, &id);
+    let healthy_resyncs = rt.block_on(healthy).expect("healthy client");
+
+    // Throughput: within noise of the baseline (loose: debug build on a shared 2-core box).
+    assert!(
+        with_subscribers < base * 3 + Duration::from_secs(5),
+        "flood took {with_subscribers:?} with a stalled subscriber vs {base:?} without"
+    );
+    // Memory: 30 MB went past a client that read none of it; the daemon did not keep it.
+    let growth = peak.saturating_sub(rss_before);
+    assert!(
+        growth < 48 * 1024,
+        "daemon RSS grew by {growth} KiB during the flood"
+    );
+
+    // The stalled client, reading again, finds it was resynced or dropped with a reason.
+    let outcome = rt.block_on(async {
+        loop {
+            match tokio::time::timeout(T, stalled.next()).await {
+                Ok(Some(Ok(Message::Text(t)))) => {
+                    let v: Value = serde_json::from_str(&t).unwrap_or_default();
+                    if v["type"] == "resync" {
+                        assert_eq!(v["reason"], "lagged");
+                        return "resync".to_owned();
+                    }
+                }
+                Ok(Some(Ok(Message::Close(Some(f))))) => return format!("closed: {}", f.reason),
+                Ok(Some(Ok(_))) => continue,
+                other => panic!("stalled client: unexpected {other:?}"),
+            }
+        }
+    });
+    assert!(
+        outcome == "resync" || outcome == "closed: slow consumer",
+        "stalled client got {outcome}"
+    );
+    eprintln!(
+        "slow consumer: baseline {base:?}, with subscribers {with_subscribers:?}, rss growth {growth} KiB, healthy resyncs {healthy_resyncs}, stalled: {outcome}"
+    );
+}
+
+#[test]
+fn an_execution_streams_its_turns_and_final_output() {
+    let d = {
+        let dir = tempfile::tempdir().expect("dir");
+        let cfg = dir.path().join("aegis.toml");
+        std::fs::write(
+            &cfg,
+            format!(
+                "[agents.fake]\ncommand = [\"python3\", {:?}]\ndescription = \"test agent\"\n",
+                support_bin("stream_fake_agent.py")
+            ),
+        )
+        .expect("config");
+        let d = Daemon::start_with(Options {
+            args: &["--config", cfg.to_str().expect("utf-8 path")],
+            env: &[],
+        });
+        drop(dir); // the daemon read the file at startup
+        d
+    };
+    let (s, v) = d.get("/v1/agents");
+    assert_eq!(s, StatusCode::OK);
+    let names: Vec<&str> = v["agents"]
+        .as_array()
+        .expect("agents")
+        .iter()
+        .filter_map(|a| a["name"].as_str())
+        .collect();
+    assert!(
+        names.contains(&"fake") && names.contains(&"shell"),
+        "{names:?}"
+    );
+
+    let (s, v) = d.post(
+        "/v1/executions",
+        json!({ "agent": "fake", "workDir": d.work_dir(), "input": "add 40 2" }),
+    );
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let stream = sse(&d, v["stream"].as_str().expect("stream path"), None);
+    let mut frames = vec![];
+    loop {
+        let f = next_where(&stream, "execution events", |_| true);
+        let end = f.event == "execution_completed";
+        frames.push(f);
+        if end {
+            break;
+        }
+    }
+    let kinds: Vec<&str> = frames.iter().map(|f| f.event.as_str()).collect();
+    assert_eq!(kinds.first(), Some(&"execution_started"), "{kinds:?}");
+    assert!(kinds.contains(&"iteration_started"), "{kinds:?}");
+    let done = frames.last().expect("completed").json();
+    let turn = frames
+        .iter()
+        .rev()
+        .find(|f| f.event == "iteration_completed")
+        .expect("an iteration_completed")
+        .json();
+    assert!(
+        turn["output"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("RESULT 42"),
+        "{turn}"
+    );
+    assert!(
+        done["finalOutput"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("RESULT 42"),
+        "{done}"
+    );
+    assert_eq!(done["iterations"], 1, "{done}");
+
+    let (s, v) = d.post(
+        "/v1/executions",
+        json!({ "agent": "nope", "workDir": d.work_dir(), "input": "x" }),
+    );
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    let (s, _) = d.get("/v1/executions/exec_missing/stream");
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}
