@@ -469,14 +469,22 @@ fn a_subscriber_that_stops_reading_neither_slows_the_session_nor_grows_memory() 
                 }
                 Ok(Some(Ok(Message::Close(Some(f))))) => return format!("closed: {}", f.reason),
                 Ok(Some(Ok(_))) => continue,
-                other => panic!("stalled client: unexpected {other:?}"),
+                // Dropped while its socket was full: the Close frame could not get through,
+                // so the connection ends abruptly; the daemon logs the reason.
+                Ok(None) | Ok(Some(Err(_))) => return "dropped".to_owned(),
+                Err(_) => panic!("stalled client: neither resynced nor dropped"),
             }
         }
     });
-    assert!(
-        outcome == "resync" || outcome == "closed: slow consumer",
-        "stalled client got {outcome}"
-    );
+    match outcome.as_str() {
+        "resync" | "closed: slow consumer" => {}
+        "dropped" => assert!(
+            d.log()
+                .contains("websocket client stopped reading; dropped"),
+            "connection ended without the slow-consumer reason in the log"
+        ),
+        other => panic!("stalled client got {other}"),
+    }
     eprintln!(
         "slow consumer: baseline {base:?}, with subscribers {with_subscribers:?}, rss growth {growth} KiB, healthy resyncs {healthy_resyncs}, stalled: {outcome}"
     );

@@ -226,6 +226,17 @@ impl Follow {
                 let rx = bus.subscribe();
                 (VecDeque::new(), rx, last)
             }
+            Some(id) if id >= bus.next_id() => {
+                // An id this daemon never issued (it restarted, and ids with it): the client's
+                // state is from another life, so it gets a reset and resumes from now.
+                let last = bus.next_id().saturating_sub(1);
+                let rx = bus.subscribe();
+                let reset = Item::Reset {
+                    lost_until: last,
+                    oldest: last + 1,
+                };
+                (VecDeque::from([reset]), rx, last)
+            }
             Some(id) => {
                 let (replay, rx) = bus.subscribe_since(id);
                 let mut f = Follow {
@@ -469,6 +480,11 @@ mod tests {
             got.push(f.next().await.expect("item"));
         }
         assert_eq!(ids(&got), vec![-1, 6, 7]);
+        // An id from the future (a restarted daemon) is a reset, then live events.
+        let mut future = Follow::new(bus.clone(), EventFilter::default(), Some(1_000_000));
+        assert!(matches!(future.next().await, Some(Item::Reset { .. })));
+        publish(1);
+        assert!(matches!(future.next().await, Some(Item::Event(_))));
         // A live follower that lags past its buffer is repaired from the ring without gaps.
         let mut live = Follow::new(bus.clone(), EventFilter::default(), None);
         let start = bus.next_id();
