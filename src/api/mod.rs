@@ -150,6 +150,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     tokio::spawn(signal_shutdown(shutdown.clone()));
     tokio::spawn(sweep_rate_limits(app.gate.clone(), shutdown.clone()));
+    tokio::spawn(crate::attach::server::run(app.clone(), shutdown.clone()));
 
     warp::serve(routes(app.clone()))
         .incoming(listener)

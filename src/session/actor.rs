@@ -85,6 +85,8 @@ enum Command {
     Subscribe {
         reply: oneshot::Sender<Subscription>,
     },
+    /// Run a quick read of the screen model inside the actor (tmux capture-pane).
+    Inspect(Box<dyn FnOnce(&mut Screen) + Send>),
 }
 
 /// Why a request to a session failed.
@@ -235,6 +237,20 @@ impl SessionHandle {
         &self,
     ) -> Result<(Vec<u8>, broadcast::Receiver<Arc<[u8]>>), HandleError> {
         self.request(|reply| Command::Subscribe { reply }).await
+    }
+
+    /// Run `f` on the screen model inside the actor and return its result. `f` must be quick
+    /// (a render, not I/O): the actor parses no output while it runs.
+    pub async fn with_screen<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Screen) -> T + Send + 'static,
+    ) -> Result<T, HandleError> {
+        self.request(|reply| {
+            Command::Inspect(Box::new(move |screen: &mut Screen| {
+                let _ = reply.send(f(screen));
+            }))
+        })
+        .await
     }
 
     /// Stop every process of the session (SIGHUP/SIGTERM, then SIGKILL) and wait until gone.
@@ -521,6 +537,7 @@ impl Actor {
                 let rx = self.subscribers.subscribe();
                 let _ = reply.send((self.screen.redraw(), rx));
             }
+            Command::Inspect(f) => f(&mut self.screen),
         }
     }
 }
