@@ -3,6 +3,8 @@
 //! - `sessions`: the session lifecycle through REST (shell, REPL, paste, queries, kill, flood).
 //! - `api_errors`: auth, rate limits and the error format on every bad-input path.
 //! - `cli`: the `aegis` client subcommands against a running daemon.
+//! - `tmux_compat`: the tmux stand-in against real tmux 3.3a (differential).
+//! - `attach`: `aegis attach` driven inside a real pty.
 
 // Tests start the daemon and helper programs directly; only the daemon is confined to pty::spawn.
 #![allow(clippy::disallowed_methods)]
@@ -12,3 +14,4 @@ mod support;
 mod api_errors;
 mod cli;
 mod sessions;
+mod tmux_compat;

@@ -164,7 +164,7 @@ impl Ctx<'_> {
         let Some(space) = st.spaces.get(&self.req.socket) else {
             return vec![];
         };
-        space
+        let mut panes: Vec<Pane> = space
             .members
             .iter()
             .filter_map(|(n, id)| {
@@ -172,7 +172,10 @@ impl Ctx<'_> {
                 let keep = !handle.is_exited() || space.option(*id, "remain-on-exit") == Some("on");
                 keep.then_some(Pane { handle, n: *n })
             })
-            .collect()
+            .collect();
+        // tmux keeps sessions in a tree ordered by name; listings follow it.
+        panes.sort_by(|a, b| a.handle.meta.name.cmp(&b.handle.meta.name));
+        panes
     }
 
     /// Every session of this namespace, dead ones included.
@@ -412,7 +415,12 @@ impl Ctx<'_> {
     async fn respawn(&mut self, c: &Cmd) -> CmdResult {
         let p = self.target(c.value('t'), Kind::Pane)?;
         if !p.handle.is_exited() && !c.has('k') {
-            return Err(format!("pane %{} still active", p.n));
+            return Err(format!(
+                "respawn pane failed: pane {}:{}.{} still active",
+                p.handle.meta.name,
+                self.index_option(&p, "base-index"),
+                self.index_option(&p, "pane-base-index")
+            ));
         }
         let meta = p.handle.meta.clone();
         let work_dir = match c.value('c') {
