@@ -12,6 +12,7 @@
 mod support;
 
 mod api_errors;
+mod attach;
 mod cli;
 mod sessions;
 mod tmux_compat;
