@@ -61,7 +61,9 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve(args),
         Command::Tmux { args } => return aegis::tmux::main(args),
-        Command::Attach(args) => runtime().and_then(|rt| rt.block_on(aegis::attach::client::run(args))),
+        Command::Attach(args) => {
+            runtime().and_then(|rt| rt.block_on(aegis::attach::client::run(args)))
+        }
         Command::TmuxShim {
             action: ShimAction::Install { dir },
         } => aegis::tmux::install_shim(&dir).map(|link| {

@@ -73,10 +73,14 @@ impl Term {
     }
 
     fn wait_screen(&self, needle: &str) -> String {
-        wait_until(Duration::from_secs(10), &format!("{needle:?} on the attached terminal"), || {
-            let s = self.screen();
-            s.contains(needle).then_some(s)
-        })
+        wait_until(
+            Duration::from_secs(10),
+            &format!("{needle:?} on the attached terminal"),
+            || {
+                let s = self.screen();
+                s.contains(needle).then_some(s)
+            },
+        )
     }
 
     fn type_bytes(&mut self, b: &[u8]) {
@@ -93,11 +97,12 @@ impl Term {
         wait_until(Duration::from_secs(10), "the attach client to exit", || {
             self.child.try_wait().ok().flatten()
         });
-        // The reader thread drains the last output shortly after exit.
-        let _ = wait_until(Duration::from_secs(2), "final output", || {
-            (!self.raw_text().is_empty()).then_some(())
-        });
-        self.raw_text()
+        // The reader thread drains the last output shortly after exit; every exit message is
+        // one bracketed line.
+        wait_until(Duration::from_secs(5), "the exit message", || {
+            let out = self.raw_text();
+            out.trim_end().ends_with(']').then_some(out)
+        })
     }
 }
 
@@ -158,12 +163,21 @@ fn attach_redraw_restores_modes_and_cursor() {
     d.wait_screen(&id, "alt-screen-text", Duration::from_secs(10));
     let t = Term::attach(&d, &["modes"], 80, 24);
     t.wait_screen("alt-screen-text");
-    wait_until(Duration::from_secs(10), "modes and cursor on the client", || {
-        let p = t.parser.lock().expect("parser");
-        let s = p.screen();
-        (s.alternate_screen() && s.bracketed_paste() && s.cursor_position() == (4, 6)).then_some(())
-    });
-    assert!(!t.screen().contains("main"), "the main screen must not show: {}", t.screen());
+    wait_until(
+        Duration::from_secs(10),
+        "modes and cursor on the client",
+        || {
+            let p = t.parser.lock().expect("parser");
+            let s = p.screen();
+            (s.alternate_screen() && s.bracketed_paste() && s.cursor_position() == (4, 6))
+                .then_some(())
+        },
+    );
+    assert!(
+        !t.screen().contains("main"),
+        "the main screen must not show: {}",
+        t.screen()
+    );
 }
 
 #[test]
@@ -172,23 +186,34 @@ fn attach_resize_follows_the_latest_client() {
     let id = bash(&d, "rsz");
     d.wait_screen(&id, "$", Duration::from_secs(10));
     let mut t = Term::attach(&d, &["rsz"], 100, 30);
-    wait_until(Duration::from_secs(10), "the session to take 100x30", || {
-        let s = session(&d, &id);
-        (s["cols"] == 100 && s["rows"] == 30).then_some(())
-    });
+    wait_until(
+        Duration::from_secs(10),
+        "the session to take 100x30",
+        || {
+            let s = session(&d, &id);
+            (s["cols"] == 100 && s["rows"] == 30).then_some(())
+        },
+    );
     // SIGWINCH on the client's terminal resizes the session.
     t.master.resize(size(120, 40)).expect("resize");
-    wait_until(Duration::from_secs(10), "the session to take 120x40", || {
-        let s = session(&d, &id);
-        (s["cols"] == 120 && s["rows"] == 40).then_some(())
-    });
+    wait_until(
+        Duration::from_secs(10),
+        "the session to take 120x40",
+        || {
+            let s = session(&d, &id);
+            (s["cols"] == 120 && s["rows"] == 40).then_some(())
+        },
+    );
     t.type_bytes(b"stty size\r");
     t.wait_screen("40 120");
     // A second, read-only client never resizes.
     let _ro = Term::attach(&d, &["-r", "rsz"], 70, 15);
     _ro.wait_screen("40 120");
     let s = session(&d, &id);
-    assert_eq!((s["cols"].clone(), s["rows"].clone()), (json!(120), json!(40)));
+    assert_eq!(
+        (s["cols"].clone(), s["rows"].clone()),
+        (json!(120), json!(40))
+    );
     // A second writable client that types becomes the active one: its size wins.
     let mut w2 = Term::attach(&d, &["rsz"], 60, 20);
     wait_until(Duration::from_secs(10), "the session to take 60x20", || {
@@ -196,10 +221,14 @@ fn attach_resize_follows_the_latest_client() {
         (s["cols"] == 60 && s["rows"] == 20).then_some(())
     });
     t.type_bytes(b"\r");
-    wait_until(Duration::from_secs(10), "typing makes the first client active again", || {
-        let s = session(&d, &id);
-        (s["cols"] == 120 && s["rows"] == 40).then_some(())
-    });
+    wait_until(
+        Duration::from_secs(10),
+        "typing makes the first client active again",
+        || {
+            let s = session(&d, &id);
+            (s["cols"] == 120 && s["rows"] == 40).then_some(())
+        },
+    );
     w2.type_bytes(b"\x02d");
     w2.wait_exit();
 }
@@ -219,7 +248,10 @@ fn attach_two_clients_and_read_only_refuses_keys() {
     a.wait_screen("from-a-4");
     ro.wait_screen("from-a-4");
     let screen = d.screen(&id);
-    assert!(!screen.contains("ro-typed"), "read-only keys reached the agent:\n{screen}");
+    assert!(
+        !screen.contains("ro-typed"),
+        "read-only keys reached the agent:\n{screen}"
+    );
     // The read-only client can still detach.
     ro.type_bytes(b"\x02d");
     let out = ro.wait_exit();
@@ -244,12 +276,21 @@ fn attach_reports_session_exit_and_restores_the_terminal() {
     t.wait_screen("type a line");
     // Raw mode while attached: the client's terminal does not echo or buffer lines.
     let termios = format!("{:?}", t.master.get_termios().expect("termios").local_flags);
-    assert!(!termios.contains("ICANON"), "not raw while attached: {termios}");
+    assert!(
+        !termios.contains("ICANON"),
+        "not raw while attached: {termios}"
+    );
     t.type_bytes(b"bye\r");
     let out = t.wait_exit();
-    assert!(out.contains("[session ending exited with code 3]"), "{out:?}");
+    assert!(
+        out.contains("[session ending exited with code 3]"),
+        "{out:?}"
+    );
     let termios = format!("{:?}", t.master.get_termios().expect("termios").local_flags);
-    assert!(termios.contains("ICANON") && termios.contains("ECHO"), "terminal not restored: {termios}");
+    assert!(
+        termios.contains("ICANON") && termios.contains("ECHO"),
+        "terminal not restored: {termios}"
+    );
     assert!(d.screen(&id).contains("got-bye"));
 }
 
@@ -269,11 +310,17 @@ fn attach_restores_the_terminal_on_sigterm_and_filters_query_replies() {
     t.type_bytes(b"echo clean-$((5+5))\r");
     d.wait_screen(&id, "clean-10", Duration::from_secs(10));
     let screen = d.screen(&id);
-    assert!(!screen.contains("5;9R"), "the terminal's reply reached the shell:\n{screen}");
+    assert!(
+        !screen.contains("5;9R"),
+        "the terminal's reply reached the shell:\n{screen}"
+    );
     let pid = t.child.process_id().expect("pid");
     crate::support::nix_kill(pid as i32, "TERM").expect("kill");
     t.wait_exit();
     let termios = format!("{:?}", t.master.get_termios().expect("termios").local_flags);
-    assert!(termios.contains("ICANON"), "terminal not restored after SIGTERM: {termios}");
+    assert!(
+        termios.contains("ICANON"),
+        "terminal not restored after SIGTERM: {termios}"
+    );
     assert_ne!(d.status(&id), "exited");
 }

@@ -92,7 +92,10 @@ impl Pair<'_> {
     /// Run on both; assert identical stdout, stderr and exit code; return the stdout.
     fn same(&self, args: &[&str]) -> String {
         let (r, o) = (text(&self.real.run(args)), text(&self.ours.run(args)));
-        assert_eq!(r, o, "tmux {args:?}: real tmux (left) vs the stand-in (right)");
+        assert_eq!(
+            r, o,
+            "tmux {args:?}: real tmux (left) vs the stand-in (right)"
+        );
         r.0
     }
 
@@ -124,9 +127,11 @@ impl Pair<'_> {
                 self.ours.run(&args)
             };
             assert!(out.status.success(), "{side} new-session: {:?}", text(&out));
-            wait_until(Duration::from_secs(10), &format!("{side} scene {name}"), || {
-                done.exists().then_some(())
-            });
+            wait_until(
+                Duration::from_secs(10),
+                &format!("{side} scene {name}"),
+                || done.exists().then_some(()),
+            );
         }
         // The bytes are in the pty before the file exists; wait until both captures settle.
         for side in 0..2 {
@@ -152,11 +157,21 @@ impl Pair<'_> {
     /// Wait until both panes of session `name` show `needle`.
     fn wait_both(&self, name: &str, needle: &str) {
         for side in [0, 1] {
-            wait_until(Duration::from_secs(10), &format!("{needle:?} on {name}"), || {
-                let args = ["capture-pane", "-p", "-t", name];
-                let out = if side == 0 { self.real.run(&args) } else { self.ours.run(&args) };
-                String::from_utf8_lossy(&out.stdout).contains(needle).then_some(())
-            });
+            wait_until(
+                Duration::from_secs(10),
+                &format!("{needle:?} on {name}"),
+                || {
+                    let args = ["capture-pane", "-p", "-t", name];
+                    let out = if side == 0 {
+                        self.real.run(&args)
+                    } else {
+                        self.ours.run(&args)
+                    };
+                    String::from_utf8_lossy(&out.stdout)
+                        .contains(needle)
+                        .then_some(())
+                },
+            );
         }
     }
 
@@ -168,9 +183,16 @@ impl Pair<'_> {
             for flag in ["-J", "-N"] {
                 let args = ["capture-pane", "-p", flag, "-t", name];
                 let trim = |o: Output| -> Vec<String> {
-                    String::from_utf8_lossy(&o.stdout).lines().map(|l| l.trim_end().to_owned()).collect()
+                    String::from_utf8_lossy(&o.stdout)
+                        .lines()
+                        .map(|l| l.trim_end().to_owned())
+                        .collect()
                 };
-                assert_eq!(trim(self.real.run(&args)), trim(self.ours.run(&args)), "{args:?}");
+                assert_eq!(
+                    trim(self.real.run(&args)),
+                    trim(self.ours.run(&args)),
+                    "{args:?}"
+                );
             }
         }
         let mut sets: Vec<Vec<&str>> = vec![vec![], vec!["-S", "2", "-E", "5"]];
@@ -242,7 +264,10 @@ fn tmux_available() -> bool {
     match v {
         Ok(o) => {
             let v = String::from_utf8_lossy(&o.stdout);
-            assert!(v.starts_with("tmux 3.3"), "differential tests expect tmux 3.3a, found {v}");
+            assert!(
+                v.starts_with("tmux 3.3"),
+                "differential tests expect tmux 3.3a, found {v}"
+            );
             true
         }
         Err(_) => panic!("tmux is not installed; run scripts/install-test-deps (CI does)"),
@@ -314,10 +339,17 @@ fn tmux_compat_screens_match_real_tmux() {
         ]);
     }
     // History sizes agree except after a clear and a scroll region (documented above).
-    for (name, _, _) in scenes.iter().filter(|s| !matches!(s.0, "clear" | "scrollregion")) {
+    for (name, _, _) in scenes
+        .iter()
+        .filter(|s| !matches!(s.0, "clear" | "scrollregion"))
+    {
         p.same(&["display-message", "-p", "-t", name, "#{history_size}"]);
     }
-    p.same(&["list-sessions", "-F", "#{session_name}|#{session_windows}|#{session_attached}|#{window_width}x#{window_height}"]);
+    p.same(&[
+        "list-sessions",
+        "-F",
+        "#{session_name}|#{session_windows}|#{session_attached}|#{window_width}x#{window_height}",
+    ]);
 }
 
 #[test]
@@ -329,17 +361,49 @@ fn tmux_compat_commands_and_errors_match_real_tmux() {
     p.same(&["has-session", "-t", "work"]);
     p.same(&["list-sessions"]);
     for name in ["work", "worker"] {
-        p.same(&["new-session", "-d", "-s", name, "-x", "50", "-y", "10", "sleep", "1000"]);
+        p.same(&[
+            "new-session",
+            "-d",
+            "-s",
+            name,
+            "-x",
+            "50",
+            "-y",
+            "10",
+            "sleep",
+            "1000",
+        ]);
     }
     p.same(&["new-session", "-d", "-s", "work", "sleep", "1000"]);
-    for target in ["work", "=work", "=wor", "wor", "worke", "nope", "work:0", "work:1", "work:0.0", "work:0.1", "$0", "$9"] {
+    for target in [
+        "work", "=work", "=wor", "wor", "worke", "nope", "work:0", "work:1", "work:0.0",
+        "work:0.1", "$0", "$9",
+    ] {
         p.same(&["has-session", "-t", target]);
     }
     p.same(&["list-sessions", "-F", "#{session_name} #{session_id} #{window_id} #{pane_id} #{pane_width}x#{pane_height} #{?pane_dead,dead,alive}"]);
-    p.same(&["list-windows", "-t", "work", "-F", "#{window_index} #{window_id} #{window_panes} #{window_layout}"]);
-    p.same(&["list-panes", "-t", "work", "-F", "#{pane_index} #{pane_id} #{pane_active} #{pane_current_command}"]);
+    p.same(&[
+        "list-windows",
+        "-t",
+        "work",
+        "-F",
+        "#{window_index} #{window_id} #{window_panes} #{window_layout}",
+    ]);
+    p.same(&[
+        "list-panes",
+        "-t",
+        "work",
+        "-F",
+        "#{pane_index} #{pane_id} #{pane_active} #{pane_current_command}",
+    ]);
     p.same(&["list-panes", "-a", "-F", "#{session_name}:#{pane_index}"]);
-    p.same(&["display-message", "-p", "-t", "worker", "#{session_name}|#{==:#{session_name},worker}|#{=3:session_name}|##"]);
+    p.same(&[
+        "display-message",
+        "-p",
+        "-t",
+        "worker",
+        "#{session_name}|#{==:#{session_name},worker}|#{=3:session_name}|##",
+    ]);
     p.same(&["capture-pane", "-p", "-t", "nope"]);
     p.same(&["send-keys", "-t", "nope", "x"]);
     p.same(&["kill-session", "-t", "nope"]);
@@ -349,8 +413,33 @@ fn tmux_compat_commands_and_errors_match_real_tmux() {
     p.same(&["set-option", "-g", "history-limit", "5000"]);
     p.same(&["set-option", "-t", "work", "remain-on-exit", "on"]);
     p.same(&["resize-window", "-t", "work", "-x", "60", "-y", "15"]);
-    p.same(&["display-message", "-p", "-t", "work", "#{window_width}x#{window_height}"]);
-    p.same(&["new-session", "-d", "-s", "chain", "sleep", "1000", ";", "set-option", "-t", "chain", "mouse", "on", ";", "display-message", "-p", "-t", "chain", "#{session_name}"]);
+    p.same(&[
+        "display-message",
+        "-p",
+        "-t",
+        "work",
+        "#{window_width}x#{window_height}",
+    ]);
+    p.same(&[
+        "new-session",
+        "-d",
+        "-s",
+        "chain",
+        "sleep",
+        "1000",
+        ";",
+        "set-option",
+        "-t",
+        "chain",
+        "mouse",
+        "on",
+        ";",
+        "display-message",
+        "-p",
+        "-t",
+        "chain",
+        "#{session_name}",
+    ]);
     p.same(&["kill-session", "-t", "worker"]);
     p.same(&["has-session", "-t", "worker"]);
     p.same(&["list-sessions", "-F", "#{session_name}"]);
@@ -364,7 +453,19 @@ fn tmux_compat_keys_buffers_and_environment() {
     assert!(tmux_available());
     let d = Daemon::start();
     let p = pair(&d, "keys");
-    p.same(&["new-session", "-d", "-s", "sh", "-x", "60", "-y", "10", "-e", "PS1=$ ", "sh"]);
+    p.same(&[
+        "new-session",
+        "-d",
+        "-s",
+        "sh",
+        "-x",
+        "60",
+        "-y",
+        "10",
+        "-e",
+        "PS1=$ ",
+        "sh",
+    ]);
     for args in [
         vec!["send-keys", "-t", "sh", "-l", "echo lit;"],
         vec!["send-keys", "-t", "sh", " hex", "Space"],
@@ -378,8 +479,14 @@ fn tmux_compat_keys_buffers_and_environment() {
     for side in [0, 1] {
         wait_until(Duration::from_secs(10), "the shell to run the keys", || {
             let args = ["capture-pane", "-p", "-t", "sh"];
-            let out = if side == 0 { p.real.run(&args) } else { p.ours.run(&args) };
-            String::from_utf8_lossy(&out.stdout).contains("T=%0").then_some(())
+            let out = if side == 0 {
+                p.real.run(&args)
+            } else {
+                p.ours.run(&args)
+            };
+            String::from_utf8_lossy(&out.stdout)
+                .contains("T=%0")
+                .then_some(())
         });
     }
     p.same(&["capture-pane", "-p", "-t", "sh"]);
@@ -411,12 +518,20 @@ fn tmux_compat_keys_buffers_and_environment() {
     p.same(&["paste-buffer", "-d", "-p", "-b", "b1", "-t", "sh"]);
     p.same(&["paste-buffer", "-b", "b1", "-t", "sh"]);
     for side in [0, 1] {
-        wait_until(Duration::from_secs(10), "the pasted commands to run", || {
-            let args = ["capture-pane", "-p", "-t", "sh"];
-            let out = if side == 0 { p.real.run(&args) } else { p.ours.run(&args) };
-            let s = String::from_utf8_lossy(&out.stdout).into_owned();
-            (s.matches("pasted-two").count() >= 2).then_some(())
-        });
+        wait_until(
+            Duration::from_secs(10),
+            "the pasted commands to run",
+            || {
+                let args = ["capture-pane", "-p", "-t", "sh"];
+                let out = if side == 0 {
+                    p.real.run(&args)
+                } else {
+                    p.ours.run(&args)
+                };
+                let s = String::from_utf8_lossy(&out.stdout).into_owned();
+                (s.matches("pasted-two").count() >= 2).then_some(())
+            },
+        );
     }
     p.same(&["capture-pane", "-p", "-t", "sh"]);
     p.same(&["set-environment", "-g", "AEGIS_DIFF_VAR", "v1"]);
@@ -425,14 +540,34 @@ fn tmux_compat_keys_buffers_and_environment() {
     p.same(&["show-environment", "-g", "AEGIS_DIFF_VAR"]);
     p.same(&["show-environment", "-t", "sh", "MISSING"]);
     p.same(&["respawn-pane", "-t", "sh"]);
-    p.same(&["respawn-pane", "-k", "-t", "sh", "sh", "-c", "echo \"respawned $SESSION_VAR $AEGIS_DIFF_VAR\"; sleep 1000"]);
+    p.same(&[
+        "respawn-pane",
+        "-k",
+        "-t",
+        "sh",
+        "sh",
+        "-c",
+        "echo \"respawned $SESSION_VAR $AEGIS_DIFF_VAR\"; sleep 1000",
+    ]);
     for side in [0, 1] {
         wait_until(Duration::from_secs(10), "the respawned pane", || {
             let args = ["capture-pane", "-p", "-t", "sh"];
-            let out = if side == 0 { p.real.run(&args) } else { p.ours.run(&args) };
-            String::from_utf8_lossy(&out.stdout).contains("respawned").then_some(())
+            let out = if side == 0 {
+                p.real.run(&args)
+            } else {
+                p.ours.run(&args)
+            };
+            String::from_utf8_lossy(&out.stdout)
+                .contains("respawned")
+                .then_some(())
         });
     }
     p.same(&["capture-pane", "-p", "-t", "sh"]);
-    p.same(&["display-message", "-p", "-t", "sh", "#{pane_id} #{session_id}"]);
+    p.same(&[
+        "display-message",
+        "-p",
+        "-t",
+        "sh",
+        "#{pane_id} #{session_id}",
+    ]);
 }

@@ -98,9 +98,14 @@ fn contains_query(bytes: &[u8]) -> bool {
 }
 
 fn osc_query(bytes: &[u8]) -> bool {
-    [b"\x1b]10;?".as_slice(), b"\x1b]11;?", b"\x1b]12;?", b"\x1b]4;"]
-        .iter()
-        .any(|q| bytes.windows(q.len()).any(|w| w == *q))
+    [
+        b"\x1b]10;?".as_slice(),
+        b"\x1b]11;?",
+        b"\x1b]12;?",
+        b"\x1b]4;",
+    ]
+    .iter()
+    .any(|q| bytes.windows(q.len()).any(|w| w == *q))
 }
 
 /// Remove terminal replies from input: `CSI ? … c`, `CSI > … c`, `CSI digits ; digits R`,
@@ -178,11 +183,17 @@ mod tests {
         f.saw_output(b"hello\x1b[6n", now);
         assert_eq!(f.input(keys, now), Action::Send(b"xyz!".to_vec()));
         let later = now + REPLY_WINDOW + Duration::from_millis(1);
-        assert_eq!(f.input(b"\x1b[1;2R", later), Action::Send(b"\x1b[1;2R".to_vec()));
+        assert_eq!(
+            f.input(b"\x1b[1;2R", later),
+            Action::Send(b"\x1b[1;2R".to_vec())
+        );
     }
 
     #[test]
     fn arrows_are_not_replies() {
-        assert_eq!(strip_replies(b"\x1b[A\x1b[1;5C"), b"\x1b[A\x1b[1;5C".to_vec());
+        assert_eq!(
+            strip_replies(b"\x1b[A\x1b[1;5C"),
+            b"\x1b[A\x1b[1;5C".to_vec()
+        );
     }
 }

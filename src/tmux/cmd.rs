@@ -34,7 +34,15 @@ macro_rules! spec {
 
 /// The commands the stand-in implements.
 pub const SPECS: &[Spec] = &[
-    spec!("new-session", "new", "Ac:dDe:EF:f:n:Ps:t:x:Xy:", "Ac:de:F:n:Ps:x:y:", 0, None, true),
+    spec!(
+        "new-session",
+        "new",
+        "Ac:dDe:EF:f:n:Ps:t:x:Xy:",
+        "Ac:de:F:n:Ps:x:y:",
+        0,
+        None,
+        true
+    ),
     spec!("has-session", "has", "t:", "t:", 0, Some(0), false),
     spec!("list-sessions", "ls", "F:f:", "F:", 0, Some(0), false),
     spec!("list-windows", "lsw", "aF:f:t:", "aF:t:", 0, Some(0), false),
@@ -42,36 +50,179 @@ pub const SPECS: &[Spec] = &[
     spec!("kill-session", "", "aCt:", "at:", 0, Some(0), false),
     spec!("kill-server", "", "", "", 0, Some(0), false),
     spec!("start-server", "start", "", "", 0, Some(0), true),
-    spec!("send-keys", "send", "c:FHKlMN:Rt:X", "HlN:t:", 0, None, false),
-    spec!("capture-pane", "capturep", "ab:CeE:JNpPqS:t:", "ab:eE:JNpqS:t:", 0, Some(0), false),
-    spec!("display-message", "display", "aCc:d:INpt:F:v", "pt:F:", 0, Some(1), false),
-    spec!("attach-session", "attach", "c:dEf:rt:x", "rt:", 0, Some(0), false),
-    spec!("resize-window", "resizew", "aADLRt:Ux:y:", "At:x:y:", 0, Some(1), false),
-    spec!("set-option", "set", "aFgopqst:uUw", "aFgopqst:uUw", 1, Some(2), false),
-    spec!("set-window-option", "setw", "aFgoqt:u", "aFgoqt:u", 1, Some(2), false),
-    spec!("set-environment", "setenv", "Fhgrt:u", "Fhgrt:u", 1, Some(2), false),
-    spec!("show-environment", "showenv", "hgst:", "hgt:", 0, Some(1), false),
+    spec!(
+        "send-keys",
+        "send",
+        "c:FHKlMN:Rt:X",
+        "HlN:t:",
+        0,
+        None,
+        false
+    ),
+    spec!(
+        "capture-pane",
+        "capturep",
+        "ab:CeE:JNpPqS:t:",
+        "ab:eE:JNpqS:t:",
+        0,
+        Some(0),
+        false
+    ),
+    spec!(
+        "display-message",
+        "display",
+        "aCc:d:INpt:F:v",
+        "pt:F:",
+        0,
+        Some(1),
+        false
+    ),
+    spec!(
+        "attach-session",
+        "attach",
+        "c:dEf:rt:x",
+        "rt:",
+        0,
+        Some(0),
+        false
+    ),
+    spec!(
+        "resize-window",
+        "resizew",
+        "aADLRt:Ux:y:",
+        "At:x:y:",
+        0,
+        Some(1),
+        false
+    ),
+    spec!(
+        "set-option",
+        "set",
+        "aFgopqst:uUw",
+        "aFgopqst:uUw",
+        1,
+        Some(2),
+        false
+    ),
+    spec!(
+        "set-window-option",
+        "setw",
+        "aFgoqt:u",
+        "aFgoqt:u",
+        1,
+        Some(2),
+        false
+    ),
+    spec!(
+        "set-environment",
+        "setenv",
+        "Fhgrt:u",
+        "Fhgrt:u",
+        1,
+        Some(2),
+        false
+    ),
+    spec!(
+        "show-environment",
+        "showenv",
+        "hgst:",
+        "hgt:",
+        0,
+        Some(1),
+        false
+    ),
     spec!("load-buffer", "loadb", "b:t:w", "b:t:", 1, Some(1), false),
-    spec!("paste-buffer", "pasteb", "db:prs:t:", "db:prs:t:", 0, Some(0), false),
+    spec!(
+        "paste-buffer",
+        "pasteb",
+        "db:prs:t:",
+        "db:prs:t:",
+        0,
+        Some(0),
+        false
+    ),
     spec!("delete-buffer", "deleteb", "b:", "b:", 0, Some(0), false),
-    spec!("respawn-pane", "respawnp", "c:e:kt:", "c:e:kt:", 0, None, false),
+    spec!(
+        "respawn-pane",
+        "respawnp",
+        "c:e:kt:",
+        "c:e:kt:",
+        0,
+        None,
+        false
+    ),
 ];
 
 /// tmux commands that exist but the stand-in does not implement; they fail with a clear
 /// message rather than "unknown command".
 const KNOWN_UNSUPPORTED: &[&str] = &[
-    "bind-key", "break-pane", "choose-buffer", "choose-client", "choose-tree", "clear-history",
-    "clock-mode", "command-prompt", "confirm-before", "copy-mode", "customize-mode",
-    "detach-client", "display-menu", "display-panes", "display-popup", "find-window",
-    "if-shell", "join-pane", "kill-pane", "kill-window", "last-pane", "last-window",
-    "link-window", "list-buffers", "list-clients", "list-commands", "list-keys", "lock-client",
-    "lock-server", "lock-session", "move-pane", "move-window", "new-window", "next-layout",
-    "next-window", "pipe-pane", "previous-layout", "previous-window", "refresh-client",
-    "rename-session", "rename-window", "resize-pane", "respawn-window", "rotate-window",
-    "run-shell", "save-buffer", "select-layout", "select-pane", "select-window", "send-prefix",
-    "server-access", "set-buffer", "set-hook", "show-buffer", "show-hooks", "show-messages",
-    "show-options", "show-window-options", "source-file", "split-window", "suspend-client",
-    "swap-pane", "swap-window", "switch-client", "unbind-key", "unlink-window", "wait-for",
+    "bind-key",
+    "break-pane",
+    "choose-buffer",
+    "choose-client",
+    "choose-tree",
+    "clear-history",
+    "clock-mode",
+    "command-prompt",
+    "confirm-before",
+    "copy-mode",
+    "customize-mode",
+    "detach-client",
+    "display-menu",
+    "display-panes",
+    "display-popup",
+    "find-window",
+    "if-shell",
+    "join-pane",
+    "kill-pane",
+    "kill-window",
+    "last-pane",
+    "last-window",
+    "link-window",
+    "list-buffers",
+    "list-clients",
+    "list-commands",
+    "list-keys",
+    "lock-client",
+    "lock-server",
+    "lock-session",
+    "move-pane",
+    "move-window",
+    "new-window",
+    "next-layout",
+    "next-window",
+    "pipe-pane",
+    "previous-layout",
+    "previous-window",
+    "refresh-client",
+    "rename-session",
+    "rename-window",
+    "resize-pane",
+    "respawn-window",
+    "rotate-window",
+    "run-shell",
+    "save-buffer",
+    "select-layout",
+    "select-pane",
+    "select-window",
+    "send-prefix",
+    "server-access",
+    "set-buffer",
+    "set-hook",
+    "show-buffer",
+    "show-hooks",
+    "show-messages",
+    "show-options",
+    "show-window-options",
+    "source-file",
+    "split-window",
+    "suspend-client",
+    "swap-pane",
+    "swap-window",
+    "switch-client",
+    "unbind-key",
+    "unlink-window",
+    "wait-for",
 ];
 
 /// A parsed command: its spec, flags (repeatable ones keep every value) and arguments.
@@ -165,8 +316,7 @@ pub fn parse(line: &[String]) -> Result<Cmd, String> {
         if !a.starts_with('-') || a == "-" {
             break;
         }
-        let mut chars = a[1..].char_indices();
-        while let Some((pos, c)) = chars.next() {
+        for (pos, c) in a[1..].char_indices() {
             let Some(valued) = takes_value(c).filter(|_| c != ':') else {
                 return Err(format!("command {}: unknown flag -{c}", spec.name));
             };
@@ -182,9 +332,9 @@ pub fn parse(line: &[String]) -> Result<Cmd, String> {
                     inline.to_owned()
                 } else {
                     i += 1;
-                    rest.get(i).cloned().ok_or_else(|| {
-                        format!("command {}: -{c} expects an argument", spec.name)
-                    })?
+                    rest.get(i)
+                        .cloned()
+                        .ok_or_else(|| format!("command {}: -{c} expects an argument", spec.name))?
                 };
                 flags.entry(c).or_default().push(value);
                 break;
@@ -221,7 +371,9 @@ mod tests {
 
     #[test]
     fn chains_and_flags() {
-        let lines = split(&v(&["new", "-d", "-s", "a", "sleep 9", ";", "set", "-g", "mouse", "on"]));
+        let lines = split(&v(&[
+            "new", "-d", "-s", "a", "sleep 9", ";", "set", "-g", "mouse", "on",
+        ]));
         assert_eq!(lines.len(), 2);
         let c = parse(&lines[0]).expect("parse");
         assert_eq!(c.spec.name, "new-session");
@@ -244,7 +396,11 @@ mod tests {
             Some("unknown command: bogus")
         );
         assert!(parse(&v(&["split-window"])).is_err());
-        assert!(parse(&v(&["new-session", "-D"])).err().is_some_and(|e| e.contains("not supported")));
+        assert!(
+            parse(&v(&["new-session", "-D"]))
+                .err()
+                .is_some_and(|e| e.contains("not supported"))
+        );
         assert_eq!(lookup("capture").map(|s| s.name), Ok("capture-pane"));
     }
 }

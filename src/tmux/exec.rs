@@ -598,7 +598,9 @@ fn find_session(panes: &[Pane], name: &str) -> Option<Pane> {
     if let Some(p) = panes.iter().find(|p| p.handle.meta.name == name) {
         return Some(p.clone());
     }
-    let mut prefixed = panes.iter().filter(|p| p.handle.meta.name.starts_with(name));
+    let mut prefixed = panes
+        .iter()
+        .filter(|p| p.handle.meta.name.starts_with(name));
     match (prefixed.next(), prefixed.next()) {
         (Some(one), None) => Some(one.clone()),
         _ => None,

@@ -185,10 +185,16 @@ mod tests {
     fn expands_tmux_formats() {
         assert_eq!(expand("#{session_name}|#S|##", &vars), "work|work|#");
         assert_eq!(expand("#{?pane_dead,dead,alive}", &vars), "alive");
-        assert_eq!(expand("#{?session_attached,(attached),}", &vars), "(attached)");
+        assert_eq!(
+            expand("#{?session_attached,(attached),}", &vars),
+            "(attached)"
+        );
         assert_eq!(expand("#{==:#{session_name},work}", &vars), "1");
         assert_eq!(expand("#{=2:session_name}", &vars), "wo");
         assert_eq!(expand("#{nope}x", &vars), "x");
-        assert_eq!(expand("#{t:session_created}", &vars), "Thu Jan  1 00:00:00 1970");
+        assert_eq!(
+            expand("#{t:session_created}", &vars),
+            "Thu Jan  1 00:00:00 1970"
+        );
     }
 }

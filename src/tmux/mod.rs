@@ -52,8 +52,7 @@ fn run(args: Vec<String>) -> anyhow::Result<ExitCode> {
         if !a.starts_with('-') || a.len() < 2 {
             break;
         }
-        let mut chars = a[1..].char_indices();
-        while let Some((pos, c)) = chars.next() {
+        for (pos, c) in a[1..].char_indices() {
             match c {
                 'V' => {
                     println!("{VERSION}");
@@ -64,7 +63,9 @@ fn run(args: Vec<String>) -> anyhow::Result<ExitCode> {
                     let value = if inline.is_empty() {
                         i += 1;
                         args.get(i).cloned().ok_or_else(|| {
-                            anyhow::anyhow!("usage: tmux [-L socket-name] [-S socket-path] [command [flags]]")
+                            anyhow::anyhow!(
+                                "usage: tmux [-L socket-name] [-S socket-path] [command [flags]]"
+                            )
                         })?
                     } else {
                         inline.to_owned()
@@ -82,7 +83,9 @@ fn run(args: Vec<String>) -> anyhow::Result<ExitCode> {
                     "tmux -{c} is not supported by the Aegis tmux stand-in (no control mode, no \
                      shell-command mode, no foreground server)"
                 ),
-                other => anyhow::bail!("unknown option -- {other}\nusage: tmux [-2CDlNuVv] [-c shell-command] [-f file] [-L socket-name] [-S socket-path] [-T features] [command [flags]]"),
+                other => anyhow::bail!(
+                    "unknown option -- {other}\nusage: tmux [-2CDlNuVv] [-c shell-command] [-f file] [-L socket-name] [-S socket-path] [-T features] [command [flags]]"
+                ),
             }
         }
         i += 1;

@@ -9,8 +9,7 @@ use super::state::EnvVar;
 use crate::screen::{CaptureOptions, LineRef};
 
 /// tmux 3.3a's default `list-sessions` format (without session groups, which Aegis lacks).
-pub const LS_FORMAT: &str =
-    "#{session_name}: #{session_windows} windows (created #{t:session_created})#{?session_attached, (attached),}";
+pub const LS_FORMAT: &str = "#{session_name}: #{session_windows} windows (created #{t:session_created})#{?session_attached, (attached),}";
 /// tmux 3.3a's default `list-windows` format.
 pub const LSW_FORMAT: &str = "#{window_index}: #{window_name}#{window_raw_flags} (#{window_panes} panes) [#{window_width}x#{window_height}] [layout #{window_layout}] #{window_id}#{?window_active, (active),}";
 /// tmux 3.3a's default `list-panes` format.
@@ -26,15 +25,48 @@ const HISTORY_LIMIT: usize = 2000;
 /// `pane-base-index` change behaviour; the rest are stored (tools set them routinely, and
 /// Aegis already behaves sensibly: e.g. its scrollback is 2000 lines, tmux's default limit).
 const KNOWN_OPTIONS: &[&str] = &[
-    "aggressive-resize", "allow-passthrough", "allow-rename", "alternate-screen",
-    "automatic-rename", "base-index", "default-command", "default-shell", "default-size",
-    "default-terminal", "destroy-unattached", "escape-time", "exit-empty", "exit-unattached",
-    "extended-keys", "focus-events", "history-limit", "mode-keys", "monitor-activity",
-    "monitor-bell", "monitor-silence", "mouse", "pane-base-index", "prefix", "remain-on-exit",
-    "renumber-windows", "set-clipboard", "set-titles", "status", "status-interval",
-    "status-keys", "status-left", "status-position", "status-right", "status-style",
-    "terminal-overrides", "terminal-features", "update-environment", "visual-activity",
-    "visual-bell", "window-size", "wrap-search",
+    "aggressive-resize",
+    "allow-passthrough",
+    "allow-rename",
+    "alternate-screen",
+    "automatic-rename",
+    "base-index",
+    "default-command",
+    "default-shell",
+    "default-size",
+    "default-terminal",
+    "destroy-unattached",
+    "escape-time",
+    "exit-empty",
+    "exit-unattached",
+    "extended-keys",
+    "focus-events",
+    "history-limit",
+    "mode-keys",
+    "monitor-activity",
+    "monitor-bell",
+    "monitor-silence",
+    "mouse",
+    "pane-base-index",
+    "prefix",
+    "remain-on-exit",
+    "renumber-windows",
+    "set-clipboard",
+    "set-titles",
+    "status",
+    "status-interval",
+    "status-keys",
+    "status-left",
+    "status-position",
+    "status-right",
+    "status-style",
+    "terminal-overrides",
+    "terminal-features",
+    "update-environment",
+    "visual-activity",
+    "visual-bell",
+    "window-size",
+    "wrap-search",
 ];
 
 impl Ctx<'_> {
@@ -228,10 +260,13 @@ impl Ctx<'_> {
         };
         let st = self.hub.tmux.lock();
         let empty = Default::default();
-        let env = st.spaces.get(&self.req.socket).map_or(&empty, |s| match session {
-            None => &s.global_env,
-            Some(id) => s.session_env.get(&id).unwrap_or(&empty),
-        });
+        let env = st
+            .spaces
+            .get(&self.req.socket)
+            .map_or(&empty, |s| match session {
+                None => &s.global_env,
+                Some(id) => s.session_env.get(&id).unwrap_or(&empty),
+            });
         let mut out = String::new();
         let mut found = false;
         for (k, v) in env {
@@ -303,10 +338,7 @@ impl Ctx<'_> {
             body = crate::session::input::bracketed(&text);
         }
         if !p.handle.is_exited() && !body.is_empty() {
-            p.handle
-                .send_bytes(body)
-                .await
-                .map_err(|e| e.to_string())?;
+            p.handle.send_bytes(body).await.map_err(|e| e.to_string())?;
         }
         if c.has('d') {
             let mut st = self.hub.tmux.lock();
@@ -354,7 +386,10 @@ impl Ctx<'_> {
             .unwrap_or((0, 0, false, 0));
         let (command, path) = foreground(h.meta.pid, dead);
         let created = (h.meta.created_at_ms / 1000).to_string();
-        let activity = (h.counters.last_activity_ms.load(std::sync::atomic::Ordering::Relaxed)
+        let activity = (h
+            .counters
+            .last_activity_ms
+            .load(std::sync::atomic::Ordering::Relaxed)
             / 1000)
             .to_string();
         let window_index = self.index_option(p, "base-index").to_string();
@@ -379,13 +414,19 @@ impl Ctx<'_> {
             ("window_panes", "1".into()),
             ("window_width", live.cols.to_string()),
             ("window_height", live.rows.to_string()),
-            ("window_layout", format!("{:04x},{layout_body}", layout_checksum(&layout_body))),
+            (
+                "window_layout",
+                format!("{:04x},{layout_body}", layout_checksum(&layout_body)),
+            ),
             ("pane_id", format!("%{}", p.n)),
             ("pane_index", pane_index),
             ("pane_active", "1".into()),
             ("pane_pid", h.meta.pid.to_string()),
             ("pane_dead", b(dead)),
-            ("pane_dead_status", live.exit_code.map(|c| c.to_string()).unwrap_or_default()),
+            (
+                "pane_dead_status",
+                live.exit_code.map(|c| c.to_string()).unwrap_or_default(),
+            ),
             ("pane_current_command", command),
             ("pane_current_path", path),
             ("pane_start_command", h.meta.command.join(" ")),
