@@ -571,3 +571,83 @@ fn tmux_compat_keys_buffers_and_environment() {
         "#{pane_id} #{session_id}",
     ]);
 }
+
+#[test]
+fn tmux_compat_shim_on_path_nested_tools_and_rest_visibility() {
+    let d = Daemon::start();
+    let shim = d.dir.path().join("shim");
+    let out = Command::new(env!("CARGO_BIN_EXE_aegis"))
+        .args(["tmux-shim", "install"])
+        .arg(&shim)
+        .output()
+        .expect("tmux-shim install");
+    assert!(out.status.success(), "{:?}", text(&out));
+    let path = format!(
+        "{}:{}",
+        shim.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let tmux = |args: &[&str]| {
+        Command::new("tmux")
+            .args(args)
+            .env("PATH", &path)
+            .env("AEGIS_STATE_DIR", d.dir.path().join("state"))
+            .env("TMUX_TMPDIR", d.dir.path())
+            .env_remove("TMUX")
+            .env_remove("TMUX_PANE")
+            .current_dir(d.work_dir())
+            .output()
+            .expect("tmux through the shim")
+    };
+    assert_eq!(text(&tmux(&["-V"])).0, "tmux 3.3a\n");
+    // A session made through the shim; its program calls `tmux` again, as nested tools do.
+    let script = "echo \"T=$TMUX|P=$TMUX_PANE\"; tmux display-message -p 'nested:#{session_name}:#{pane_id}'; exec sleep 1000";
+    let out = tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        "nest",
+        "-x",
+        "100",
+        "-y",
+        "10",
+        script,
+    ]);
+    assert!(out.status.success(), "{:?}", text(&out));
+    let socket = d
+        .dir
+        .path()
+        .join(format!("tmux-{}", nix_uid()))
+        .join("default");
+    let screen = wait_until(Duration::from_secs(10), "the nested tmux call", || {
+        let s = text(&tmux(&["capture-pane", "-p", "-t", "nest"])).0;
+        s.contains("nested:").then_some(s)
+    });
+    assert!(
+        screen.contains(&format!("T={},", socket.display())) && screen.contains("|P=%0"),
+        "{screen}"
+    );
+    assert!(screen.contains("nested:nest:%0"), "{screen}");
+    // Stand-in sessions are ordinary Aegis sessions, and REST sessions show in tmux.
+    let (_, list) = d.get("/v1/sessions");
+    assert!(list.to_string().contains("\"nest\""), "{list}");
+    d.create(serde_json::json!({
+        "workDir": d.work_dir(), "name": "from-rest", "agentType": "custom", "command": ["sleep", "1000"],
+    }));
+    let ls = text(&tmux(&["list-sessions", "-F", "#{session_name}"])).0;
+    assert_eq!(ls, "from-rest\nnest\n");
+    // An unsupported command fails loudly.
+    let (_, err, code) = text(&tmux(&["split-window", "-t", "nest"]));
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains("not supported by the Aegis tmux stand-in"),
+        "{err}"
+    );
+}
+
+fn nix_uid() -> String {
+    text(&Command::new("id").arg("-u").output().expect("id -u"))
+        .0
+        .trim()
+        .to_owned()
+}

@@ -546,6 +546,9 @@ impl Ctx<'_> {
                 .ok_or_else(|| format!("invalid environment: {kv}"))?;
             set(k, Some(v));
         }
+        // So a nested `tmux` (the stand-in) in the pane reaches this daemon.
+        let state_dir = self.hub.app.config.state_dir.display().to_string();
+        set("AEGIS_STATE_DIR", Some(&state_dir));
         let tmux = format!("{},{},{n}", self.req.socket, std::process::id());
         set("TMUX", Some(&tmux));
         set("TMUX_PANE", Some(&format!("%{n}")));
