@@ -21,6 +21,10 @@ use crate::session::{AgentType, SessionHandle};
 pub const DEFAULT_COLS: u16 = 80;
 pub const DEFAULT_ROWS: u16 = 24;
 
+/// Where `new-session -n` keeps the window name (tmux otherwise names a window after its
+/// program); an internal option name no `set-option` can reach.
+pub const WINDOW_NAME: &str = " window-name";
+
 /// A visible stand-in session: its handle and tmux number.
 #[derive(Clone)]
 pub struct Pane {
@@ -360,6 +364,15 @@ impl Ctx<'_> {
         let handle = self
             .spawn(Some(name), work_dir, command, env, cols, rows, n)
             .await?;
+        if let Some(window) = c.value('n') {
+            let mut st = self.hub.tmux.lock();
+            let space = st.spaces.entry(self.req.socket.clone()).or_default();
+            space
+                .session_options
+                .entry(handle.meta.id)
+                .or_default()
+                .insert(WINDOW_NAME.into(), window.to_owned());
+        }
         if c.has('P') {
             let fmt = c.value('F').unwrap_or("#{session_name}:").to_owned();
             let p = Pane {

@@ -393,6 +393,14 @@ impl Ctx<'_> {
             / 1000)
             .to_string();
         let window_index = self.index_option(p, "base-index").to_string();
+        let window_name = {
+            let st = self.hub.tmux.lock();
+            st.spaces
+                .get(&self.req.socket)
+                .and_then(|s| s.option(h.meta.id, super::exec::WINDOW_NAME))
+                .map(str::to_owned)
+        }
+        .unwrap_or_else(|| command.clone());
         let pane_index = self.index_option(p, "pane-base-index").to_string();
         let layout_body = format!("{}x{},0,0,{}", live.cols, live.rows, p.n);
         let b = |v: bool| if v { "1" } else { "0" }.to_owned();
@@ -407,7 +415,7 @@ impl Ctx<'_> {
             ("session_path", h.meta.work_dir.display().to_string()),
             ("window_id", format!("@{}", p.n)),
             ("window_index", window_index),
-            ("window_name", command.clone()),
+            ("window_name", window_name),
             ("window_flags", "*".into()),
             ("window_raw_flags", "*".into()),
             ("window_active", "1".into()),
