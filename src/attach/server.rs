@@ -21,6 +21,11 @@ use super::proto::{self, AttachRequest, Request};
 use crate::api::App;
 use crate::session::SessionHandle;
 
+/// Connections served at once. Each attach holds a task and a subscription; tmux commands
+/// finish in milliseconds. Past this, a new connection is told so and closed rather than
+/// letting a runaway script exhaust the daemon.
+const MAX_CONNECTIONS: usize = 512;
+
 /// Client frames buffered between the socket reader and the session loop. Typing is a few
 /// frames a second; a paste is one frame.
 const CLIENT_FRAMES: usize = 64;
@@ -29,8 +34,6 @@ const CLIENT_FRAMES: usize = 64;
 pub struct Hub {
     pub app: Arc<App>,
     pub tmux: crate::tmux::exec::TmuxState,
-    /// Socket path, for `$TMUX`.
-    pub socket: PathBuf,
     next_client: AtomicU64,
     clients: Mutex<Clients>,
 }
@@ -89,18 +92,27 @@ pub async fn run(app: Arc<App>, shutdown: CancellationToken) {
     let hub = Arc::new(Hub {
         app,
         tmux: Default::default(),
-        socket: path.clone(),
         next_client: AtomicU64::new(1),
         clients: Mutex::new(Clients::default()),
     });
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => break,
             conn = listener.accept() => match conn {
-                Ok((stream, _)) => {
+                Ok((mut stream, _)) => {
+                    let Ok(slot) = slots.clone().try_acquire_owned() else {
+                        tracing::warn!(limit = MAX_CONNECTIONS, "attach socket: too many connections");
+                        tokio::spawn(async move {
+                            let msg = format!("the aegis daemon is serving {MAX_CONNECTIONS} connections already; try again");
+                            let _ = proto::write_frame(&mut stream, proto::EXIT, msg.as_bytes()).await;
+                        });
+                        continue;
+                    };
                     let hub = hub.clone();
                     let shutdown = shutdown.clone();
                     tokio::spawn(async move {
+                        let _slot = slot;
                         if let Err(e) = serve_conn(hub, stream, shutdown).await {
                             tracing::debug!(error = %e, "attach connection ended with an error");
                         }

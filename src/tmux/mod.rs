@@ -12,6 +12,7 @@ pub mod cmd;
 pub mod exec;
 pub mod format;
 pub mod pane;
+pub mod spawn;
 pub mod state;
 
 use std::ffi::OsString;
