@@ -78,6 +78,8 @@ pub async fn attach(
     if !term::stdin_is_tty() {
         bail!("attach needs a terminal: stdin is not a tty");
     }
+    // Signal handlers first: a SIGWINCH between sending our size and the loop would be lost.
+    let signals = Signals::install()?;
     let mut stream = connect(socket).await?;
     let (cols, rows) = term::size();
     let req = Request::Attach(AttachRequest {
@@ -93,13 +95,48 @@ pub async fn attach(
         _ => bail!("the daemon closed the connection"),
     }
     let raw = term::RawMode::enable().context("putting the terminal in raw mode")?;
-    let result = pump(stream, read_only, prefix).await;
+    if term::size() != (cols, rows) {
+        let (c, r) = term::size();
+        proto::write_frame(&mut stream, proto::RESIZE, &proto::resize_payload(c, r)).await?;
+    }
+    let result = pump(stream, signals, read_only, prefix).await;
     drop(raw);
     result
 }
 
-async fn pump(stream: UnixStream, read_only: bool, prefix: u8) -> anyhow::Result<String> {
-    use tokio::signal::unix::{SignalKind, signal};
+/// The signals the client handles: resize, and the three that end it (raw mode clears ISIG,
+/// so these come from outside: `kill`, a closed terminal, a supervisor).
+struct Signals {
+    winch: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> std::io::Result<Signals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Signals {
+            winch: signal(SignalKind::window_change())?,
+            term: signal(SignalKind::terminate())?,
+            hup: signal(SignalKind::hangup())?,
+            int: signal(SignalKind::interrupt())?,
+        })
+    }
+}
+
+async fn pump(
+    stream: UnixStream,
+    signals: Signals,
+    read_only: bool,
+    prefix: u8,
+) -> anyhow::Result<String> {
+    let Signals {
+        mut winch,
+        mut term,
+        mut hup,
+        mut int,
+    } = signals;
     let (reader, mut writer) = stream.into_split();
     let (frames_tx, mut frames) = mpsc::channel(STDIN_CHUNKS);
     let read_task = tokio::spawn(async move {
@@ -111,10 +148,6 @@ async fn pump(stream: UnixStream, read_only: bool, prefix: u8) -> anyhow::Result
         }
     });
     let mut keys = spawn_stdin_reader();
-    let mut winch = signal(SignalKind::window_change())?;
-    let mut term = signal(SignalKind::terminate())?;
-    let mut hup = signal(SignalKind::hangup())?;
-    let mut int = signal(SignalKind::interrupt())?;
     // Terminal writes are small and quick; std's blocking stdout is fine on this thread.
     let mut out = std::io::stdout();
     let mut filter = InputFilter::new(prefix);

@@ -121,6 +121,18 @@ fn tmux_compat_keys_buffers_and_environment() {
         "PS1=$ ",
         "sh",
     ]);
+    // Type only once both shells show their prompt, or the echo order differs.
+    for side in [0, 1] {
+        wait_until(Duration::from_secs(10), "the shell prompt", || {
+            let args = ["capture-pane", "-p", "-t", "sh"];
+            let out = if side == 0 {
+                p.real.run(&args)
+            } else {
+                p.ours.run(&args)
+            };
+            (!String::from_utf8_lossy(&out.stdout).trim().is_empty()).then_some(())
+        });
+    }
     for args in [
         vec!["send-keys", "-t", "sh", "-l", "echo lit;"],
         vec!["send-keys", "-t", "sh", " hex", "Space"],
