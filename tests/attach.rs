@@ -30,12 +30,20 @@ fn size(cols: u16, rows: u16) -> PtySize {
 
 impl Term {
     fn attach(d: &Daemon, args: &[&str], cols: u16, rows: u16) -> Term {
+        let mut argv = vec!["attach"];
+        argv.extend(args);
+        Term::run(d, &argv, cols, rows)
+    }
+
+    /// Run `aegis ARGV…` in a fresh terminal of the given size.
+    fn run(d: &Daemon, argv: &[&str], cols: u16, rows: u16) -> Term {
         let pair = native_pty_system()
             .openpty(size(cols, rows))
             .expect("openpty");
         let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_aegis"));
-        cmd.arg("attach");
-        cmd.args(args);
+        cmd.args(argv);
+        cmd.env_remove("TMUX");
+        cmd.env_remove("TMUX_PANE");
         cmd.env("AEGIS_STATE_DIR", d.dir.path().join("state"));
         cmd.env("TERM", "xterm-256color");
         let child = pair.slave.spawn_command(cmd).expect("spawn attach");
@@ -323,4 +331,42 @@ fn attach_restores_the_terminal_on_sigterm_and_filters_query_replies() {
         "terminal not restored after SIGTERM: {termios}"
     );
     assert_ne!(d.status(&id), "exited");
+}
+
+#[test]
+fn attach_through_the_tmux_stand_in() {
+    let d = Daemon::start();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_aegis"))
+        .args([
+            "tmux",
+            "new-session",
+            "-d",
+            "-s",
+            "viatmux",
+            "-x",
+            "70",
+            "-y",
+            "20",
+        ])
+        .args(["bash", "--norc", "--noprofile"])
+        .env("AEGIS_STATE_DIR", d.dir.path().join("state"))
+        .env_remove("TMUX")
+        .current_dir(d.work_dir())
+        .output()
+        .expect("aegis tmux new-session");
+    assert!(out.status.success(), "{out:?}");
+    // As claude-squad does: `tmux attach-session -t NAME` inside its own pty.
+    let mut t = Term::run(&d, &["tmux", "attach-session", "-t", "viatmux"], 70, 20);
+    t.type_bytes(b"echo via-$((6*7))\r");
+    t.wait_screen("via-42");
+    t.type_bytes(b"\x02d");
+    let out = t.wait_exit();
+    assert!(out.contains("[detached (from session viatmux)]"), "{out:?}");
+    let ls = std::process::Command::new(env!("CARGO_BIN_EXE_aegis"))
+        .args(["tmux", "has-session", "-t", "=viatmux"])
+        .env("AEGIS_STATE_DIR", d.dir.path().join("state"))
+        .env_remove("TMUX")
+        .status()
+        .expect("has-session");
+    assert!(ls.success(), "the session must survive the detach");
 }
