@@ -118,6 +118,42 @@ fn color_code(c: Color, base: u8) -> String {
     }
 }
 
+/// One row with SGR codes: every cell when trimming (tmux trims the finished line), else up to
+/// the last written cell.
+fn styled_row(
+    screen: &vt100::Screen,
+    row: u16,
+    cols: u16,
+    trim: bool,
+    attrs: &mut Attrs,
+) -> String {
+    let mut text = String::new();
+    let end = if trim {
+        cols
+    } else {
+        (0..cols)
+            .rev()
+            .find(|&c| screen.cell(row, c).is_some_and(Cell::has_contents))
+            .map_or(0, |c| c + 1)
+    };
+    for col in 0..end {
+        let Some(cell) = screen.cell(row, col) else {
+            break;
+        };
+        if cell.is_wide_continuation() {
+            continue;
+        }
+        let now = Attrs::of(cell);
+        now.diff(attrs, &mut text);
+        *attrs = now;
+        match cell.contents() {
+            "" => text.push(' '),
+            c => text.push_str(c),
+        }
+    }
+    text
+}
+
 impl Screen {
     /// Lines of history above the visible screen.
     pub fn history_size(&self) -> usize {
@@ -147,45 +183,42 @@ impl Screen {
         let mut out = String::new();
         let mut attrs = Attrs::default();
         let screen = self.parser.screen_mut();
-        for line in top..=bottom {
-            // Bring history line `line` to the top row, or show the live screen.
-            let row = if line < hs {
-                screen.set_scrollback(usize::try_from(hs - line).unwrap_or(0));
-                0
+        let mut line = top;
+        while line <= bottom {
+            // Show a screenful of consecutive lines that starts at or above `line`: with a
+            // scrollback offset the history scrolls in from the top; at 0, the live screen.
+            let (offset, first) = if line < hs {
+                (hs - line, 0)
             } else {
-                screen.set_scrollback(0);
-                u16::try_from(line - hs).unwrap_or(0)
+                (0, line - hs)
             };
-            let mut text = String::new();
-            let used = (0..cols)
-                .rev()
-                .find(|&c| screen.cell(row, c).is_some_and(Cell::has_contents))
-                .map_or(0, |c| c + 1);
-            let end = if trim { cols } else { used };
-            for col in 0..end {
-                let Some(cell) = screen.cell(row, col) else {
-                    break;
-                };
-                if cell.is_wide_continuation() {
-                    continue;
+            screen.set_scrollback(usize::try_from(offset).unwrap_or(0));
+            let count = (i64::from(rows) - first).min(bottom - line + 1).max(1);
+            let first = u16::try_from(first).unwrap_or(0);
+            let count_u16 = u16::try_from(count).unwrap_or(1);
+            // Text captures read whole rows at once (a row lookup walks the scrollback, so
+            // per-cell reads cost too much on long histories); `-e` needs each cell's style.
+            let texts: Vec<String> = if opts.escapes {
+                (first..first + count_u16)
+                    .map(|row| styled_row(screen, row, cols, trim, &mut attrs))
+                    .collect()
+            } else {
+                screen
+                    .rows(0, cols)
+                    .skip(usize::from(first))
+                    .take(usize::from(count_u16))
+                    .collect()
+            };
+            for (row, mut text) in (first..).zip(texts) {
+                if trim {
+                    text.truncate(text.trim_end_matches(' ').len());
                 }
-                if opts.escapes {
-                    let now = Attrs::of(cell);
-                    now.diff(&attrs, &mut text);
-                    attrs = now;
-                }
-                match cell.contents() {
-                    "" => text.push(' '),
-                    c => text.push_str(c),
+                out.push_str(&text);
+                if !(opts.join && screen.row_wrapped(row)) {
+                    out.push('\n');
                 }
             }
-            if trim {
-                text.truncate(text.trim_end_matches(' ').len());
-            }
-            out.push_str(&text);
-            if !(opts.join && screen.row_wrapped(row)) {
-                out.push('\n');
-            }
+            line += count;
         }
         screen.set_scrollback(0);
         out
