@@ -109,7 +109,7 @@ impl Config {
 }
 
 /// `$XDG_STATE_HOME/aegis`, else `~/.local/state/aegis`.
-fn default_state_dir() -> anyhow::Result<PathBuf> {
+pub fn default_state_dir() -> anyhow::Result<PathBuf> {
     if let Some(x) = std::env::var_os("XDG_STATE_HOME").filter(|v| !v.is_empty()) {
         return Ok(PathBuf::from(x).join("aegis"));
     }

@@ -2,6 +2,7 @@
 //! See DESIGN.md for the architecture; `main.rs` only dispatches to these modules.
 
 pub mod api;
+pub mod attach;
 pub mod cli;
 pub mod config;
 pub mod detect;
@@ -11,4 +12,5 @@ pub mod pty;
 pub mod screen;
 pub mod session;
 pub mod store;
+pub mod tmux;
 pub mod webhooks;

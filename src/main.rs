@@ -24,12 +24,55 @@ enum Command {
     Serve(ServeArgs),
     #[command(flatten)]
     Client(ClientCommand),
+    /// Attach this terminal to a session (detach with Ctrl-b d).
+    Attach(aegis::attach::AttachArgs),
+    /// The tmux stand-in: `aegis tmux <tmux args>` (also runs as `tmux` through a symlink).
+    Tmux {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<std::ffi::OsString>,
+    },
+    /// Install the tmux stand-in: `aegis tmux-shim install DIR` creates DIR/tmux.
+    TmuxShim {
+        #[command(subcommand)]
+        action: ShimAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum ShimAction {
+    /// Create DIR/tmux as a symlink to this binary; put DIR first on PATH to use it.
+    Install { dir: std::path::PathBuf },
 }
 
 fn main() -> std::process::ExitCode {
+    // The tmux stand-in parses its own arguments: as `tmux` (a symlink) or `aegis tmux`.
+    let mut argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let invoked_as = argv
+        .first()
+        .and_then(|a| std::path::Path::new(a).file_name())
+        .map(|n| n.to_os_string());
+    if invoked_as.is_some_and(|n| n == "tmux") {
+        return aegis::tmux::main(argv.split_off(1));
+    }
+    if argv.get(1).is_some_and(|a| a == "tmux") {
+        return aegis::tmux::main(argv.split_off(2));
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve(args),
+        Command::Tmux { args } => return aegis::tmux::main(args),
+        Command::Attach(args) => {
+            runtime().and_then(|rt| rt.block_on(aegis::attach::client::run(args)))
+        }
+        Command::TmuxShim {
+            action: ShimAction::Install { dir },
+        } => aegis::tmux::install_shim(&dir).map(|link| {
+            println!(
+                "installed {}; put {} first on PATH to use it",
+                link.display(),
+                dir.display()
+            );
+        }),
         Command::Client(c) => runtime().and_then(|rt| rt.block_on(aegis::cli::run(cli.client, c))),
     };
     match result {

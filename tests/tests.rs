@@ -9,6 +9,8 @@
 //! - `streams`: SSE events and replay, SSE tokens, the WebSocket terminal, a slow consumer,
 //!   execution streams.
 //! - `webhooks`: outbound delivery, retry and dead letters; inbound HMAC, dedupe, stimuli.
+//! - `tmux_compat`: the tmux stand-in against real tmux 3.3a (differential).
+//! - `attach`: `aegis attach` driven inside a real pty.
 
 // Tests start the daemon and helper programs directly; only the daemon is confined to pty::spawn.
 #![allow(clippy::disallowed_methods)]
@@ -16,10 +18,12 @@
 mod support;
 
 mod api_errors;
+mod attach;
 mod cli;
 mod compat;
 mod launch;
 mod props;
 mod sessions;
 mod streams;
+mod tmux_compat;
 mod webhooks;

@@ -196,6 +196,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     app.webhooks
         .spawn_dispatcher(&app.sessions.bus, shutdown.clone());
     tokio::spawn(sweep_rate_limits(app.gate.clone(), shutdown.clone()));
+    tokio::spawn(crate::attach::server::run(app.clone(), shutdown.clone()));
 
     warp::serve(routes(app.clone()))
         .incoming(listener)

@@ -6,7 +6,10 @@
 //! raw constructors); vt100 panics below 2×2, and a panic inside it must cost us the screen
 //! contents, never the session.
 
+mod capture;
 mod queries;
+
+pub use capture::{CaptureOptions, LineRef};
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 

@@ -85,6 +85,8 @@ enum Command {
     Subscribe {
         reply: oneshot::Sender<Subscription>,
     },
+    /// Run a quick read of the screen model inside the actor (tmux capture-pane).
+    Inspect(Box<dyn FnOnce(&mut Screen) + Send>),
 }
 
 /// Why a request to a session failed.
@@ -237,6 +239,20 @@ impl SessionHandle {
         self.request(|reply| Command::Subscribe { reply }).await
     }
 
+    /// Run `f` on the screen model inside the actor and return its result. `f` must be quick
+    /// (a render, not I/O): the actor parses no output while it runs.
+    pub async fn with_screen<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Screen) -> T + Send + 'static,
+    ) -> Result<T, HandleError> {
+        self.request(|reply| {
+            Command::Inspect(Box::new(move |screen: &mut Screen| {
+                let _ = reply.send(f(screen));
+            }))
+        })
+        .await
+    }
+
     /// Stop every process of the session (SIGHUP/SIGTERM, then SIGKILL) and wait until gone.
     pub async fn kill(&self) -> Result<(), HandleError> {
         self.request(|reply| Command::Kill { reply }).await?;
@@ -343,6 +359,9 @@ const EXIT_DRAIN: Duration = Duration::from_millis(500);
 
 impl Actor {
     async fn run(mut self) {
+        // Evaluate once before any output, so a program that never prints still gets the
+        // detector's start-up deadline (it would otherwise stay `starting` forever).
+        self.evaluate();
         loop {
             let recheck = match (self.recheck_at, self.pending_exit) {
                 (Some(a), Some((_, b))) => Some(a.min(b)),
@@ -521,6 +540,7 @@ impl Actor {
                 let rx = self.subscribers.subscribe();
                 let _ = reply.send((self.screen.redraw(), rx));
             }
+            Command::Inspect(f) => f(&mut self.screen),
         }
     }
 }

@@ -1,0 +1,129 @@
+//! The wire format of the local socket: length-prefixed frames, `[kind: u8][len: u32 BE]
+//! [payload]`. The first frame from the client is a JSON [`Request`]; what follows depends on it.
+//!
+//! Attach: the server answers `ATTACHED` (JSON [`Attached`]) or `EXIT` (a message), then streams
+//! `OUTPUT` frames; the client sends `INPUT`, `RESIZE` (cols, rows as u16 BE) and `DETACH`.
+//! The server ends the stream with `EXIT` carrying the line to print.
+//! tmux: the server answers one `REPLY` frame (JSON [`TmuxReply`]) and closes.
+
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+pub const REQUEST: u8 = b'q';
+pub const ATTACHED: u8 = b'a';
+pub const OUTPUT: u8 = b'o';
+pub const EXIT: u8 = b'x';
+pub const INPUT: u8 = b'i';
+pub const RESIZE: u8 = b'r';
+pub const DETACH: u8 = b'd';
+pub const REPLY: u8 = b'p';
+
+/// Largest frame either side accepts. A tmux `load-buffer -` carries the paste in the request,
+/// so this bounds a paste; output frames are pty chunks (64 KiB) or a redraw (a few hundred KB
+/// at the largest screen).
+pub const MAX_FRAME_BYTES: usize = 16 * 1024 * 1024;
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "camelCase")]
+pub enum Request {
+    Attach(AttachRequest),
+    Tmux(TmuxRequest),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AttachRequest {
+    /// Session id or name.
+    pub session: String,
+    pub read_only: bool,
+    pub cols: u16,
+    pub rows: u16,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Attached {
+    pub id: String,
+    pub name: String,
+}
+
+/// One `aegis tmux …` invocation, executed by the daemon.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TmuxRequest {
+    /// The tmux socket path this invocation addresses (`-L`/`-S`/`$TMUX`): the namespace.
+    pub socket: String,
+    pub argv: Vec<String>,
+    pub cwd: String,
+    /// The client's environment, passed to sessions it creates (as tmux's first client does).
+    pub env: Vec<(String, String)>,
+    /// Standard input, read only when a command asks for it (`load-buffer -`).
+    pub stdin: Option<Vec<u8>>,
+    /// Whether the client has a terminal (commands that attach need one).
+    pub tty: bool,
+    /// `$TMUX_PANE` when the client runs inside a stand-in session of the same namespace.
+    pub current_pane: Option<String>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TmuxReply {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    /// Attach to this session id afterwards (attach-session, new-session without -d).
+    pub attach: Option<String>,
+    pub read_only: bool,
+}
+
+pub async fn write_frame<W: AsyncWrite + Unpin>(
+    w: &mut W,
+    kind: u8,
+    payload: &[u8],
+) -> std::io::Result<()> {
+    let len = u32::try_from(payload.len())
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidInput, "frame too large"))?;
+    let mut head = [0u8; 5];
+    head[0] = kind;
+    head[1..].copy_from_slice(&len.to_be_bytes());
+    w.write_all(&head).await?;
+    w.write_all(payload).await?;
+    w.flush().await
+}
+
+/// Read one frame; `None` at a clean end of stream.
+pub async fn read_frame<R: tokio::io::AsyncRead + Unpin>(
+    r: &mut R,
+) -> std::io::Result<Option<(u8, Vec<u8>)>> {
+    let mut head = [0u8; 5];
+    match r.read_exact(&mut head).await {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    let len = u32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize;
+    if len > MAX_FRAME_BYTES {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("frame of {len} bytes exceeds the {MAX_FRAME_BYTES}-byte limit"),
+        ));
+    }
+    let mut payload = vec![0u8; len];
+    r.read_exact(&mut payload).await?;
+    Ok(Some((head[0], payload)))
+}
+
+pub fn resize_payload(cols: u16, rows: u16) -> [u8; 4] {
+    let (c, r) = (cols.to_be_bytes(), rows.to_be_bytes());
+    [c[0], c[1], r[0], r[1]]
+}
+
+pub fn parse_resize(p: &[u8]) -> Option<(u16, u16)> {
+    match p {
+        [c0, c1, r0, r1] => Some((
+            u16::from_be_bytes([*c0, *c1]),
+            u16::from_be_bytes([*r0, *r1]),
+        )),
+        _ => None,
+    }
+}

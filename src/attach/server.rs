@@ -1,0 +1,318 @@
+//! The daemon side of the local socket: accept connections, read the request, and either run
+//! a tmux stand-in command or stream a session to an attached terminal.
+//!
+//! Size policy: the latest *active* writable client wins. A client becomes active when it
+//! attaches, when it sends a resize (SIGWINCH), and when it types after another client was
+//! active; the session then takes that client's size. Read-only clients never resize.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use tokio::io::AsyncWriteExt;
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::{broadcast, mpsc};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use super::proto::{self, AttachRequest, Request};
+use crate::api::App;
+use crate::session::SessionHandle;
+
+/// Connections served at once. Each attach holds a task and a subscription; tmux commands
+/// finish in milliseconds. Past this, a new connection is told so and closed rather than
+/// letting a runaway script exhaust the daemon.
+const MAX_CONNECTIONS: usize = 512;
+
+/// Client frames buffered between the socket reader and the session loop. Typing is a few
+/// frames a second; a paste is one frame.
+const CLIENT_FRAMES: usize = 64;
+
+/// Shared state of the socket server.
+pub struct Hub {
+    pub app: Arc<App>,
+    pub tmux: crate::tmux::exec::TmuxState,
+    next_client: AtomicU64,
+    clients: Mutex<Clients>,
+}
+
+#[derive(Default)]
+struct Clients {
+    /// Attached clients per session.
+    attached: HashMap<Uuid, usize>,
+    /// The client whose size a session has, per session.
+    active: HashMap<Uuid, u64>,
+}
+
+impl Hub {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Clients> {
+        self.clients.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// How many clients are attached to a session (tmux's `session_attached`).
+    pub fn attached(&self, id: Uuid) -> usize {
+        self.lock().attached.get(&id).copied().unwrap_or(0)
+    }
+
+    /// Make `client` the one whose size the session takes, and apply its size.
+    async fn activate(&self, handle: &SessionHandle, client: u64, cols: u16, rows: u16) {
+        self.lock().active.insert(handle.meta.id, client);
+        let live = handle.live();
+        if (live.cols, live.rows) != (cols, rows)
+            && let Err(e) = handle.resize(cols, rows).await
+        {
+            tracing::debug!(session = %handle.meta.id, error = %e, "resize on activate failed");
+        }
+    }
+
+    fn is_active(&self, id: Uuid, client: u64) -> bool {
+        self.lock().active.get(&id) == Some(&client)
+    }
+}
+
+/// Path of the socket in the state directory.
+pub fn socket_path(state_dir: &Path) -> PathBuf {
+    state_dir.join("aegis.sock")
+}
+
+/// Bind the socket (mode 0600) and serve until `shutdown`. Errors are logged, never fatal:
+/// the REST API works without attach.
+pub async fn run(app: Arc<App>, shutdown: CancellationToken) {
+    let path = socket_path(&app.config.state_dir);
+    let listener = match bind(&path) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(path = %path.display(), error = %e, "cannot bind the attach socket; attach and the tmux stand-in are unavailable");
+            return;
+        }
+    };
+    tracing::info!(path = %path.display(), "attach socket listening");
+    let hub = Arc::new(Hub {
+        app,
+        tmux: Default::default(),
+        next_client: AtomicU64::new(1),
+        clients: Mutex::new(Clients::default()),
+    });
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            conn = listener.accept() => match conn {
+                Ok((mut stream, _)) => {
+                    let Ok(slot) = slots.clone().try_acquire_owned() else {
+                        tracing::warn!(limit = MAX_CONNECTIONS, "attach socket: too many connections");
+                        tokio::spawn(async move {
+                            let msg = format!("the aegis daemon is serving {MAX_CONNECTIONS} connections already; try again");
+                            let _ = proto::write_frame(&mut stream, proto::EXIT, msg.as_bytes()).await;
+                        });
+                        continue;
+                    };
+                    let hub = hub.clone();
+                    let shutdown = shutdown.clone();
+                    tokio::spawn(async move {
+                        let _slot = slot;
+                        if let Err(e) = serve_conn(hub, stream, shutdown).await {
+                            tracing::debug!(error = %e, "attach connection ended with an error");
+                        }
+                    });
+                }
+                Err(e) => tracing::warn!(error = %e, "accept on the attach socket failed"),
+            }
+        }
+    }
+    let _ = std::fs::remove_file(&path);
+}
+
+fn bind(path: &Path) -> std::io::Result<UnixListener> {
+    use std::os::unix::fs::PermissionsExt;
+    // A socket left by a daemon that died; a live daemon would answer a connect.
+    if std::os::unix::net::UnixStream::connect(path).is_err() {
+        let _ = std::fs::remove_file(path);
+    }
+    let listener = UnixListener::bind(path)?;
+    // The state dir is 0700 already; 0600 on the socket keeps it private if the dir is not.
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    Ok(listener)
+}
+
+async fn serve_conn(
+    hub: Arc<Hub>,
+    mut stream: UnixStream,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let Some((proto::REQUEST, body)) = proto::read_frame(&mut stream).await? else {
+        anyhow::bail!("the first frame must be a request");
+    };
+    let request: Request = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            let msg = format!("bad request: {e}");
+            proto::write_frame(&mut stream, proto::EXIT, msg.as_bytes()).await?;
+            return Ok(());
+        }
+    };
+    match request {
+        Request::Tmux(req) => {
+            let reply = crate::tmux::exec::execute(&hub, req).await;
+            let body = serde_json::to_vec(&reply)?;
+            proto::write_frame(&mut stream, proto::REPLY, &body).await?;
+            Ok(())
+        }
+        Request::Attach(req) => attach(hub, stream, req, shutdown).await,
+    }
+}
+
+/// Why an attach loop ended.
+enum End {
+    Detached,
+    Exited(Option<i32>),
+    ClientGone,
+    Shutdown,
+}
+
+async fn attach(
+    hub: Arc<Hub>,
+    mut stream: UnixStream,
+    req: AttachRequest,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let handle = match hub.app.sessions.get(&req.session) {
+        Ok(h) if !h.is_exited() => h,
+        Ok(h) => {
+            let msg = format!("session {} has exited", h.meta.name);
+            proto::write_frame(&mut stream, proto::EXIT, msg.as_bytes()).await?;
+            return Ok(());
+        }
+        Err(_) => {
+            let msg = format!("can't find session: {}", req.session);
+            proto::write_frame(&mut stream, proto::EXIT, msg.as_bytes()).await?;
+            return Ok(());
+        }
+    };
+    let id = handle.meta.id;
+    let client = hub.next_client.fetch_add(1, Ordering::Relaxed);
+    *hub.lock().attached.entry(id).or_default() += 1;
+    let result = attached_loop(&hub, &handle, client, stream, req, shutdown).await;
+    {
+        let mut c = hub.lock();
+        if let Some(n) = c.attached.get_mut(&id) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                c.attached.remove(&id);
+            }
+        }
+        if c.active.get(&id) == Some(&client) {
+            c.active.remove(&id);
+        }
+    }
+    result
+}
+
+async fn attached_loop(
+    hub: &Hub,
+    handle: &SessionHandle,
+    client: u64,
+    stream: UnixStream,
+    req: AttachRequest,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let (mut size_cols, mut size_rows) = (req.cols, req.rows);
+    if !req.read_only {
+        hub.activate(handle, client, size_cols, size_rows).await;
+    }
+    let (redraw, mut output) = handle.subscribe().await?;
+    let (reader, mut writer) = stream.into_split();
+    let hello = serde_json::to_vec(&proto::Attached {
+        id: handle.meta.id.to_string(),
+        name: handle.meta.name.clone(),
+    })?;
+    proto::write_frame(&mut writer, proto::ATTACHED, &hello).await?;
+    proto::write_frame(&mut writer, proto::OUTPUT, &redraw).await?;
+
+    // Client frames arrive on their own task: reading a frame is not cancel-safe in select.
+    let (frames_tx, mut frames) = mpsc::channel(CLIENT_FRAMES);
+    let read_task = tokio::spawn(async move {
+        let mut reader = reader;
+        while let Ok(Some(frame)) = proto::read_frame(&mut reader).await {
+            if frames_tx.send(frame).await.is_err() {
+                break;
+            }
+        }
+    });
+    let mut live = handle.watch();
+    let end = loop {
+        if handle.is_exited() {
+            break drain_exit(handle, &mut output, &mut writer).await?;
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => break End::Shutdown,
+            chunk = output.recv() => match chunk {
+                Ok(bytes) => proto::write_frame(&mut writer, proto::OUTPUT, &bytes).await?,
+                Err(broadcast::error::RecvError::Lagged(_)) => {
+                    // Fell behind the live stream: start over from a fresh redraw.
+                    let (redraw, rx) = handle.subscribe().await?;
+                    output = rx;
+                    proto::write_frame(&mut writer, proto::OUTPUT, &redraw).await?;
+                }
+                Err(broadcast::error::RecvError::Closed) => break End::Exited(handle.live().exit_code),
+            },
+            changed = live.changed() => {
+                if changed.is_err() {
+                    break End::Exited(handle.live().exit_code);
+                }
+            }
+            frame = frames.recv() => match frame {
+                None => break End::ClientGone,
+                Some((proto::DETACH, _)) => break End::Detached,
+                Some((proto::RESIZE, p)) => {
+                    if let Some((c, r)) = proto::parse_resize(&p) {
+                        (size_cols, size_rows) = (c, r);
+                        if !req.read_only {
+                            hub.activate(handle, client, c, r).await;
+                        }
+                    }
+                }
+                Some((proto::INPUT, bytes)) => {
+                    if req.read_only {
+                        tracing::debug!(session = %handle.meta.id, "input from a read-only client refused");
+                        continue;
+                    }
+                    if !hub.is_active(handle.meta.id, client) {
+                        hub.activate(handle, client, size_cols, size_rows).await;
+                    }
+                    if let Err(e) = handle.send_bytes(bytes).await {
+                        tracing::debug!(session = %handle.meta.id, error = %e, "attach input not delivered");
+                    }
+                }
+                Some(_) => {} // unknown frame kinds are ignored, for forward compatibility
+            },
+        }
+    };
+    read_task.abort();
+    let msg = match end {
+        End::Detached => format!("[detached (from session {})]", handle.meta.name),
+        End::Exited(Some(code)) => {
+            format!("[session {} exited with code {code}]", handle.meta.name)
+        }
+        End::Exited(None) => format!("[session {} exited]", handle.meta.name),
+        End::Shutdown => "[the aegis daemon is shutting down]".to_owned(),
+        End::ClientGone => return Ok(()),
+    };
+    proto::write_frame(&mut writer, proto::EXIT, msg.as_bytes()).await?;
+    writer.shutdown().await.ok();
+    Ok(())
+}
+
+/// The session exited: forward output still buffered, then report the exit.
+async fn drain_exit(
+    handle: &SessionHandle,
+    output: &mut broadcast::Receiver<Arc<[u8]>>,
+    writer: &mut tokio::net::unix::OwnedWriteHalf,
+) -> anyhow::Result<End> {
+    while let Ok(bytes) = output.try_recv() {
+        proto::write_frame(writer, proto::OUTPUT, &bytes).await?;
+    }
+    Ok(End::Exited(handle.live().exit_code))
+}
