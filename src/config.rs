@@ -41,6 +41,31 @@ pub struct ServeArgs {
     /// Allow binding a non-loopback address without a token. Do not use on shared networks.
     #[arg(long)]
     pub insecure_no_auth: bool,
+    /// Stop every session when the daemon exits. By default sessions keep running in their
+    /// holder processes and the next daemon reattaches them.
+    #[arg(long, env = "AEGIS_KILL_SESSIONS_ON_EXIT")]
+    pub kill_sessions_on_exit: bool,
+    /// Run sessions inside the daemon instead of in holder processes (they then end with it).
+    #[arg(long, env = "AEGIS_NO_HOLDERS")]
+    pub no_holders: bool,
+    /// Rotate a session's recording once it reaches this many bytes.
+    #[arg(long, env = "AEGIS_RECORDING_MAX_BYTES", default_value_t = crate::store::recording::RecordingLimits::default().max_bytes)]
+    pub recording_max_bytes: u64,
+    /// Rotated recordings kept per session besides the current one.
+    #[arg(long, env = "AEGIS_RECORDING_KEEP", default_value_t = crate::store::recording::RecordingLimits::default().keep)]
+    pub recording_keep: u32,
+    /// Raw output each holder keeps to rebuild the screen after a daemon restart.
+    #[arg(long, env = "AEGIS_HOLDER_RING_BYTES", default_value_t = crate::holder::client::DEFAULT_RING_BYTES)]
+    pub holder_ring_bytes: usize,
+}
+
+/// What survives the daemon, and how much is recorded.
+#[derive(Debug, Clone)]
+pub struct Durability {
+    pub kill_sessions_on_exit: bool,
+    pub holders: bool,
+    pub ring_bytes: usize,
+    pub recording: crate::store::recording::RecordingLimits,
 }
 
 /// Resolved configuration for the daemon.
@@ -54,6 +79,7 @@ pub struct Config {
     pub rate_limit: Option<RateLimit>,
     pub max_body_bytes: u64,
     pub sessions: SessionDefaults,
+    pub durability: Durability,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -95,6 +121,15 @@ impl Config {
             rate_limit,
             max_body_bytes: args.max_body_bytes,
             sessions,
+            durability: Durability {
+                kill_sessions_on_exit: args.kill_sessions_on_exit,
+                holders: !args.no_holders,
+                ring_bytes: args.holder_ring_bytes,
+                recording: crate::store::recording::RecordingLimits {
+                    max_bytes: args.recording_max_bytes.max(4096),
+                    keep: args.recording_keep,
+                },
+            },
         })
     }
 }

@@ -121,8 +121,9 @@ pub fn routes(
         .with(warp::trace::request())
 }
 
-/// Bind, print the bound address on stdout, and serve until SIGINT/SIGTERM. On shutdown,
-/// in-flight requests finish and every session's process group is stopped.
+/// Bind, reattach the previous daemon's sessions, print the bound address on stdout, and
+/// serve until SIGINT/SIGTERM. On shutdown, in-flight requests finish and the registry is
+/// written; sessions keep running in their holders unless `--kill-sessions-on-exit`.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     use anyhow::Context;
     use std::io::Write;
@@ -134,10 +135,22 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {addr}"))?;
     let bound = listener.local_addr()?;
+    let mut config = config;
+    if config.durability.holders {
+        config.sessions.holder = Some(crate::holder::client::HolderSettings {
+            state_dir: state_dir.clone(),
+            exe: std::env::current_exe().context("locating the aegis binary for holders")?,
+            ring_bytes: config.durability.ring_bytes,
+            recording: config.durability.recording.clone(),
+        });
+    }
     let app = App::new(Config {
         state_dir: state_dir.clone(),
         ..config
     });
+    // Find the previous daemon's sessions before announcing the port, so the first request
+    // already sees them.
+    let history = crate::holder::restore::restore(&app.sessions, &state_dir).await?;
 
     // One line on stdout that tests and scripts read to learn the port.
     {
@@ -150,6 +163,17 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     tokio::spawn(signal_shutdown(shutdown.clone()));
     tokio::spawn(sweep_rate_limits(app.gate.clone(), shutdown.clone()));
+    let registry_stop = CancellationToken::new();
+    let registry_writer = {
+        let app = app.clone();
+        tokio::spawn(crate::store::registry::run_writer(
+            state_dir.clone(),
+            app.sessions.bus.clone(),
+            move || app.sessions.list(),
+            history,
+            registry_stop.clone(),
+        ))
+    };
 
     warp::serve(routes(app.clone()))
         .incoming(listener)
@@ -157,8 +181,14 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .run()
         .await;
 
-    tracing::info!("stopping sessions");
-    app.sessions.kill_all().await;
+    if app.config.durability.kill_sessions_on_exit || !app.config.durability.holders {
+        tracing::info!("stopping sessions");
+        app.sessions.kill_all().await;
+    } else {
+        tracing::info!("leaving sessions running in their holders");
+    }
+    registry_stop.cancel();
+    let _ = registry_writer.await;
     tracing::info!("daemon stopped");
     Ok(())
 }

@@ -121,7 +121,11 @@ impl SessionHandle {
         bus: Arc<EventBus>,
     ) -> SessionHandle {
         let now = Instant::now();
-        let screen = Screen::new(process.cols, process.rows, scrollback_lines);
+        let mut screen = Screen::new(process.cols, process.rows, scrollback_lines);
+        // Replayed output rebuilds the screen; the replies to queries in it are not sent again.
+        if !process.replay.is_empty() {
+            let _ = screen.process(&process.replay);
+        }
         let (cols, rows) = screen.size();
         let live = LiveState {
             status: SessionStatus::Starting,

@@ -75,6 +75,9 @@ impl Daemon {
             .env_remove("AEGIS_AUTH_TOKEN")
             .env_remove("AEGIS_PORT")
             .env_remove("AEGIS_HOST")
+            // Sessions outlive the daemon by default; tests clean up after themselves unless
+            // they pass AEGIS_KILL_SESSIONS_ON_EXIT=false to test exactly that.
+            .env("AEGIS_KILL_SESSIONS_ON_EXIT", "true")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(log);
