@@ -27,10 +27,15 @@ use crate::store::recording::Recorder;
 /// inherited the terminal can keep it open indefinitely (same bound as the session actor).
 pub const EXIT_DRAIN: Duration = Duration::from_millis(500);
 
-/// Frames queued for the daemon. At most 64 KiB each, so this bounds the queue at 64 MiB in
-/// the worst case but in practice a few hundred KiB; past it the daemon is not reading and
-/// the holder drops the connection rather than wait (the daemon resumes from its offset).
-const CLIENT_QUEUE_FRAMES: usize = 1024;
+/// Frames queued for the daemon. Output frames are at most one pty read (64 KiB), usually
+/// far less, so this is a few MiB at worst.
+const CLIENT_QUEUE_FRAMES: usize = 256;
+
+/// How long the holder waits for a daemon whose queue is full. A daemon that is merely
+/// slower than the child (parsing a flood) throttles it, as a local pty would; one that does
+/// not drain anything for this long is hung, and the holder drops it and goes back to
+/// draining the pty on its own (the daemon resumes from its offset when it recovers).
+const SLOW_DAEMON: Duration = Duration::from_secs(5);
 
 /// Inputs waiting to be written to the pty. A daemon flooding a child that does not read its
 /// input gets failed ACKs past this, instead of growing the holder.
@@ -41,6 +46,10 @@ const REPLAY_CHUNK: usize = 64 * 1024;
 
 /// How often the holder checks that its session directory still exists.
 const ORPHAN_CHECK: Duration = Duration::from_secs(5);
+
+/// How long a holder whose child already exited waits for the daemon that started it to
+/// attach, so a program that exits at once is still reported with its output and status.
+const FIRST_ATTACH_WAIT: Duration = Duration::from_secs(10);
 
 /// How long the holder waits for the daemon to read the final EXIT frame before exiting.
 const GOODBYE_WAIT: Duration = Duration::from_secs(2);
@@ -142,6 +151,8 @@ struct Holder {
     inputs: mpsc::Sender<(u64, Vec<u8>, mpsc::Sender<Frame>)>,
     control: Box<dyn pty::PtyControl>,
     exit: Option<ExitStatus>,
+    /// Some daemon sent ATTACH at least once.
+    ever_attached: bool,
 }
 
 async fn serve(dir: PathBuf, spec: HolderSpec) -> anyhow::Result<()> {
@@ -202,6 +213,7 @@ async fn serve(dir: PathBuf, spec: HolderSpec) -> anyhow::Result<()> {
         inputs: input_tx,
         control,
         exit: None,
+        ever_attached: false,
     };
     let (frames_tx, mut frames_rx) = mpsc::channel::<(u64, Frame)>(64);
     let mut exit_rx = Some(exit);
@@ -209,14 +221,24 @@ async fn serve(dir: PathBuf, spec: HolderSpec) -> anyhow::Result<()> {
     let mut drain_deadline: Option<Instant> = None;
     let mut orphan_check = tokio::time::interval(ORPHAN_CHECK);
 
+    // A child that exits at once must still be seen by the daemon that started it.
+    let attach_deadline = Instant::now() + FIRST_ATTACH_WAIT;
     loop {
-        if h.exit.is_some() && (!output_open || drain_deadline.is_some_and(|d| Instant::now() >= d))
-        {
+        let now = Instant::now();
+        let drained = !output_open || drain_deadline.is_some_and(|d| now >= d);
+        let seen = h.ever_attached || now >= attach_deadline;
+        if h.exit.is_some() && drained && seen {
             break;
         }
+        // The next moment the exit condition can change without an event.
+        let wake = match (h.exit.is_some(), drained) {
+            (false, _) => None,
+            (true, false) => drain_deadline,
+            (true, true) => Some(attach_deadline),
+        };
         tokio::select! {
             chunk = output.recv(), if output_open => match chunk {
-                Some(bytes) => h.on_output(&bytes),
+                Some(bytes) => h.on_output(&bytes).await,
                 None => output_open = false,
             },
             status = async { match exit_rx.as_mut() { Some(rx) => rx.await.ok(), None => std::future::pending().await } } => {
@@ -225,12 +247,12 @@ async fn serve(dir: PathBuf, spec: HolderSpec) -> anyhow::Result<()> {
                 h.exit = Some(status.unwrap_or(ExitStatus::Code(1)));
                 drain_deadline = Some(Instant::now() + EXIT_DRAIN);
             }
-            _ = async { match drain_deadline { Some(d) => tokio::time::sleep_until(d).await, None => std::future::pending().await } } => {}
+            _ = async { match wake { Some(d) => tokio::time::sleep_until(d).await, None => std::future::pending().await } } => {}
             conn = listener.accept() => match conn {
                 Ok((stream, _)) => h.on_connect(stream, frames_tx.clone()),
                 Err(e) => tracing::warn!(error = %e, "accept failed"),
             },
-            Some((conn, frame)) = frames_rx.recv() => h.on_frame(conn, frame),
+            Some((conn, frame)) = frames_rx.recv() => h.on_frame(conn, frame).await,
             _ = orphan_check.tick() => {
                 if !sock.exists() {
                     tracing::warn!("session directory is gone; stopping the orphaned session");
@@ -268,7 +290,7 @@ fn ack_frame(seq: u64, result: Result<(), String>) -> Frame {
 }
 
 impl Holder {
-    fn on_output(&mut self, bytes: &[u8]) {
+    async fn on_output(&mut self, bytes: &[u8]) {
         let offset = self.ring.end();
         self.ring.push(bytes);
         if let Some(r) = self.recorder.as_mut() {
@@ -279,7 +301,27 @@ impl Holder {
             }
         }
         if self.client.as_ref().is_some_and(|c| c.attached) {
-            self.send(Frame::with_u64(proto::OUTPUT, offset, bytes));
+            self.send_wait(Frame::with_u64(proto::OUTPUT, offset, bytes))
+                .await;
+        }
+    }
+
+    /// Queue a frame, waiting up to [`SLOW_DAEMON`] for room.
+    async fn send_wait(&mut self, frame: Frame) {
+        let Some(c) = self.client.as_ref() else {
+            return;
+        };
+        let frame = match c.tx.try_send(frame) {
+            Ok(()) => return,
+            Err(mpsc::error::TrySendError::Full(f)) => f,
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                self.client = None;
+                return;
+            }
+        };
+        let tx = c.tx.clone();
+        if !matches!(tokio::time::timeout(SLOW_DAEMON, tx.send(frame)).await, Ok(Ok(()))) {
+            self.drop_client("the daemon stopped reading");
         }
     }
 
@@ -346,7 +388,7 @@ impl Holder {
         tracing::info!(connection = id, "daemon connected");
     }
 
-    fn on_frame(&mut self, conn: u64, frame: Frame) {
+    async fn on_frame(&mut self, conn: u64, frame: Frame) {
         let Some(client) = self.client.as_ref().filter(|c| c.id == conn) else {
             return; // a replaced connection
         };
@@ -357,11 +399,12 @@ impl Holder {
                     return self.drop_client("malformed ATTACH");
                 };
                 for f in self.ring.replay(from) {
-                    self.send(f);
+                    self.send_wait(f).await;
                 }
                 if let Some(c) = self.client.as_mut() {
                     c.attached = true;
                 }
+                self.ever_attached = true;
             }
             proto::INPUT => {
                 let Some((seq, bytes)) = frame.split_u64() else {
@@ -429,7 +472,8 @@ impl Holder {
         tracing::info!(code = status.code(), "child exited; holder stopping");
         if let Some(c) = self.client.take() {
             if c.attached {
-                let _ = c.tx.try_send(Frame::new(proto::EXIT, proto::encode_exit(status)));
+                let exit = Frame::new(proto::EXIT, proto::encode_exit(status));
+                let _ = tokio::time::timeout(SLOW_DAEMON, c.tx.send(exit)).await;
             }
             drop(c.tx);
             let _ = tokio::time::timeout(GOODBYE_WAIT, c.writer).await;
