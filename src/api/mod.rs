@@ -9,6 +9,7 @@
 pub mod error;
 pub mod filters;
 pub mod guard;
+pub mod recordings;
 pub mod sessions;
 pub mod wire;
 
@@ -110,7 +111,9 @@ pub fn routes(
         .and(warp::get())
         .and(filters::with_app(&app))
         .then(|a| async { filters::finish(health(a).await) });
-    let guarded = sessions::routes(app.clone());
+    let guarded = sessions::routes(app.clone())
+        .or(recordings::routes(app.clone()))
+        .unify();
     let api = health.or(guard.and(guarded)).unify().boxed();
     let versioned = warp::path("v1").and(api.clone());
     versioned
@@ -129,6 +132,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     use std::io::Write;
 
     crate::pty::reaper::become_subreaper();
+    // Start the reaper now: with holders the daemon spawns no pty itself, but it still reaps
+    // its exited holders and the orphans a killed holder leaves.
+    crate::pty::reaper::global();
     let state_dir = crate::store::prepare_state_dir(&config.state_dir)?;
     let addr = SocketAddr::new(config.host, config.port);
     let listener = tokio::net::TcpListener::bind(addr)

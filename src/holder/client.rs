@@ -224,7 +224,10 @@ pub fn dead(
 }
 
 fn bad_frame() -> std::io::Error {
-    std::io::Error::new(std::io::ErrorKind::InvalidData, "malformed frame from holder")
+    std::io::Error::new(
+        std::io::ErrorKind::InvalidData,
+        "malformed frame from holder",
+    )
 }
 
 async fn read_hello(rd: &mut tokio::net::unix::OwnedReadHalf) -> std::io::Result<Hello> {
@@ -403,11 +406,12 @@ impl Link {
             proto::ACK => {
                 let (seq, rest) = f.split_u64()?;
                 if let Some(ack) = self.pending.remove(&seq) {
-                    let result = match rest.first() {
-                        Some(1) => Ok(()),
-                        _ => Err(String::from_utf8_lossy(rest.get(1..).unwrap_or_default())
-                            .into_owned()),
-                    };
+                    let result =
+                        match rest.first() {
+                            Some(1) => Ok(()),
+                            _ => Err(String::from_utf8_lossy(rest.get(1..).unwrap_or_default())
+                                .into_owned()),
+                        };
                     let _ = ack.send(result);
                 }
                 None

@@ -64,7 +64,12 @@ pub async fn restore(
             }
         }
     }
-    tracing::info!(alive, exited = dead, elapsed_ms = started.elapsed().as_millis() as u64, "sessions restored");
+    tracing::info!(
+        alive,
+        exited = dead,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "sessions restored"
+    );
     Ok(history)
 }
 

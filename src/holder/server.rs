@@ -179,8 +179,8 @@ async fn serve(dir: PathBuf, spec: HolderSpec) -> anyhow::Result<()> {
     };
     let sock = dir.join(SOCKET_FILE);
     let _ = std::fs::remove_file(&sock);
-    let listener = UnixListener::bind(&sock)
-        .with_context(|| format!("binding {}", sock.display()))?;
+    let listener =
+        UnixListener::bind(&sock).with_context(|| format!("binding {}", sock.display()))?;
     std::fs::set_permissions(&sock, std::fs::Permissions::from_mode(0o600))?;
     answer(&serde_json::json!({ "pid": process.pid }));
     tracing::info!(pid = process.pid, "holder running");
@@ -273,8 +273,16 @@ async fn write_inputs(
 ) {
     while let Some((seq, bytes, reply)) = rx.recv().await {
         let (ack, acked) = oneshot::channel();
-        let result = match writer.send(WriteRequest { bytes, ack: Some(ack) }).await {
-            Ok(()) => acked.await.unwrap_or_else(|_| Err("pty writer is gone".into())),
+        let result = match writer
+            .send(WriteRequest {
+                bytes,
+                ack: Some(ack),
+            })
+            .await
+        {
+            Ok(()) => acked
+                .await
+                .unwrap_or_else(|_| Err("pty writer is gone".into())),
             Err(_) => Err("pty writer is gone".into()),
         };
         let _ = reply.try_send(ack_frame(seq, result));
@@ -320,7 +328,10 @@ impl Holder {
             }
         };
         let tx = c.tx.clone();
-        if !matches!(tokio::time::timeout(SLOW_DAEMON, tx.send(frame)).await, Ok(Ok(()))) {
+        if !matches!(
+            tokio::time::timeout(SLOW_DAEMON, tx.send(frame)).await,
+            Ok(Ok(()))
+        ) {
             self.drop_client("the daemon stopped reading");
         }
     }
@@ -415,7 +426,8 @@ impl Holder {
                 }
                 let item = (seq, bytes.to_vec(), reply.clone());
                 if self.inputs.try_send(item).is_err() {
-                    let _ = reply.try_send(ack_frame(seq, Err("holder input queue is full".into())));
+                    let _ =
+                        reply.try_send(ack_frame(seq, Err("holder input queue is full".into())));
                 }
             }
             proto::RESIZE => {
@@ -464,7 +476,9 @@ impl Holder {
         if let Some(r) = self.recorder.as_mut() {
             let _ = r.flush();
         }
-        if let Err(e) = crate::store::atomic::write_json(&self.dir.join(EXIT_FILE), &ExitRecord::of(status)) {
+        if let Err(e) =
+            crate::store::atomic::write_json(&self.dir.join(EXIT_FILE), &ExitRecord::of(status))
+        {
             tracing::error!(error = %e, "could not write exit.json");
         }
         // Remove the socket first: a daemon that connects from now on must see the holder gone.

@@ -144,10 +144,16 @@ impl SessionHandle {
         let input = input::spawn_worker(process.writer.clone());
         let meta = Arc::new(meta);
         let (subscribers, _) = broadcast::channel(SUBSCRIBER_BUFFER_CHUNKS);
+        let replayed = !process.replay.is_empty();
+        let mut detector = Detector::new(quiet, now.into_std());
+        if replayed {
+            // A reattached session is past its start-up: judge it from now on.
+            detector.on_output(now.into_std());
+        }
         let actor = Actor {
             meta: meta.clone(),
             screen,
-            detector: Detector::new(quiet, now.into_std()),
+            detector,
             control: process.control,
             bus,
             writer: process.writer,
@@ -158,7 +164,7 @@ impl SessionHandle {
             live: live_tx,
             counters: counters.clone(),
             subscribers,
-            recheck_at: None,
+            recheck_at: replayed.then_some(now),
             pending_exit: None,
         };
         tokio::spawn(actor.run());

@@ -299,12 +299,20 @@ mod tests {
         // A torn write (half the file).
         let full = std::fs::read(dir.path().join(FILE)).unwrap();
         std::fs::write(dir.path().join(FILE), &full[..full.len() / 2]).unwrap();
-        let names: Vec<String> = load(dir.path()).unwrap().into_iter().map(|r| r.name).collect();
+        let names: Vec<String> = load(dir.path())
+            .unwrap()
+            .into_iter()
+            .map(|r| r.name)
+            .collect();
         assert_eq!(names, ["a", "b"]);
         let aside = std::fs::read_dir(dir.path())
             .unwrap()
             .flatten()
-            .filter(|e| e.file_name().to_string_lossy().starts_with("registry.json.corrupt-"))
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with("registry.json.corrupt-")
+            })
             .count();
         assert_eq!(aside, 1);
     }
