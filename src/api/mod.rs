@@ -9,6 +9,7 @@
 pub mod error;
 pub mod filters;
 pub mod guard;
+pub mod memory;
 pub mod recordings;
 pub mod sessions;
 pub mod wire;
@@ -33,6 +34,8 @@ pub struct App {
     pub sessions: SessionManager,
     pub gate: Arc<Gate>,
     pub started: Instant,
+    /// The memory bridge's persisted key/value entries.
+    pub memory: crate::store::memory::MemoryStore,
     pty_health: Mutex<Option<(Instant, Result<(), String>)>>,
 }
 
@@ -47,7 +50,9 @@ impl App {
             config.sessions.clone(),
             Arc::new(crate::events::EventBus::new()),
         );
+        let memory = crate::store::memory::MemoryStore::load(&config.state_dir);
         Arc::new(App {
+            memory,
             config,
             sessions,
             gate,
@@ -113,6 +118,8 @@ pub fn routes(
         .then(|a| async { filters::finish(health(a).await) });
     let guarded = sessions::routes(app.clone())
         .or(recordings::routes(app.clone()))
+        .unify()
+        .or(memory::routes(app.clone()))
         .unify();
     let api = health.or(guard.and(guarded)).unify().boxed();
     let versioned = warp::path("v1").and(api.clone());

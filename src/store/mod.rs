@@ -8,6 +8,7 @@
 //!   registry.json                  session registry: metadata, status history, exit codes
 //!                                  (`{"version": 1, "sessions": [...]}`), replaced atomically
 //!   registry.json.corrupt-<ms>     a registry that could not be read, kept for inspection
+//!   memory.json                    memory bridge entries with expiry (see [`memory`])
 //!   sessions/<id>/                 0700, one per session
 //!     meta.json                    the session's fixed facts, written once at creation; the
 //!                                  registry can be rebuilt from these
@@ -22,6 +23,7 @@
 //! `version`; a daemon refuses to start on a newer version rather than overwrite it.
 
 pub mod atomic;
+pub mod memory;
 pub mod recording;
 pub mod registry;
 
