@@ -20,23 +20,27 @@ fn durable_daemon() -> Daemon {
     })
 }
 
-/// Kills every session left in the state dir when the test ends, so a failing test leaves no
-/// holder behind (holders also stop on their own once the temp dir is gone).
+/// Kills every holder of this test's state dir when the test ends, so a failing test leaves
+/// nothing running (the children get SIGHUP when their pty closes). Holders are found by
+/// their command line, never by a pid that may have been reused.
 struct Cleanup(PathBuf);
 
 impl Drop for Cleanup {
     fn drop(&mut self) {
-        for e in std::fs::read_dir(self.0.join("state/sessions"))
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            // The child's pid is in the registry; the holder is its parent.
-            if let Some(pid) = registry_pid(&self.0, &e.file_name().to_string_lossy()) {
-                if let Some(holder) = parent_of(pid) {
-                    let _ = nix_kill(holder as i32, "KILL");
-                }
-                let _ = nix_kill(-(pid as i32), "KILL");
+        let sessions = self.0.join("state/sessions").display().to_string();
+        for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+                continue;
+            };
+            let cmdline = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+            let args: Vec<String> = cmdline
+                .split(|b| *b == 0)
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect();
+            let is_ours = args.get(1).is_some_and(|a| a == "holder")
+                && args.iter().any(|a| a.starts_with(&sessions));
+            if is_ours {
+                let _ = nix_kill(pid, "KILL");
             }
         }
     }
