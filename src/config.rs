@@ -54,6 +54,9 @@ pub struct ServeArgs {
     /// Rotated recordings kept per session besides the current one.
     #[arg(long, env = "AEGIS_RECORDING_KEEP", default_value_t = crate::store::recording::RecordingLimits::default().keep)]
     pub recording_keep: u32,
+    /// Refuse every write (anything but GET) with 403 READ_ONLY.
+    #[arg(long, env = "AEGIS_READ_ONLY")]
+    pub read_only: bool,
     /// Raw output each holder keeps to rebuild the screen after a daemon restart.
     #[arg(long, env = "AEGIS_HOLDER_RING_BYTES", default_value_t = crate::holder::client::DEFAULT_RING_BYTES)]
     pub holder_ring_bytes: usize,
@@ -80,6 +83,8 @@ pub struct Config {
     pub max_body_bytes: u64,
     pub sessions: SessionDefaults,
     pub durability: Durability,
+    /// `--read-only`.
+    pub read_only: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -121,6 +126,7 @@ impl Config {
             rate_limit,
             max_body_bytes: args.max_body_bytes,
             sessions,
+            read_only: args.read_only,
             durability: Durability {
                 kill_sessions_on_exit: args.kill_sessions_on_exit,
                 holders: !args.no_holders,

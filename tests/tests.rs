@@ -5,7 +5,7 @@
 //! - `cli`: the `aegis` client subcommands against a running daemon.
 //! - `durability`: sessions in holder processes surviving daemon crashes and restarts, the
 //!   registry, recordings and transcripts (issue 6).
-//! - `store`: persisted state besides sessions: memory bridge entries and their TTLs.
+//! - `store`: persisted state besides sessions: memory entries and TTLs, API keys and scopes.
 
 // Tests start the daemon and helper programs directly; only the daemon is confined to pty::spawn.
 #![allow(clippy::disallowed_methods)]

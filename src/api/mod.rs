@@ -9,6 +9,7 @@
 pub mod error;
 pub mod filters;
 pub mod guard;
+pub mod keys;
 pub mod memory;
 pub mod recordings;
 pub mod sessions;
@@ -120,6 +121,8 @@ pub fn routes(
         .or(recordings::routes(app.clone()))
         .unify()
         .or(memory::routes(app.clone()))
+        .unify()
+        .or(keys::routes(app.clone()))
         .unify();
     let api = health.or(guard.and(guarded)).unify().boxed();
     let versioned = warp::path("v1").and(api.clone());
@@ -161,6 +164,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         state_dir: state_dir.clone(),
         ..config
     });
+    app.gate
+        .use_keys(Arc::new(crate::store::keys::KeyStore::load(&state_dir)?));
+    app.gate.set_read_only(app.config.read_only);
     // Find the previous daemon's sessions before announcing the port, so the first request
     // already sees them.
     let history = crate::holder::restore::restore(&app.sessions, &state_dir).await?;

@@ -9,6 +9,7 @@
 //!                                  (`{"version": 1, "sessions": [...]}`), replaced atomically
 //!   registry.json.corrupt-<ms>     a registry that could not be read, kept for inspection
 //!   memory.json                    memory bridge entries with expiry (see [`memory`])
+//!   keys.json                      API keys: SHA-256 digests and scopes (see [`keys`])
 //!   sessions/<id>/                 0700, one per session
 //!     meta.json                    the session's fixed facts, written once at creation; the
 //!                                  registry can be rebuilt from these
@@ -23,6 +24,7 @@
 //! `version`; a daemon refuses to start on a newer version rather than overwrite it.
 
 pub mod atomic;
+pub mod keys;
 pub mod memory;
 pub mod recording;
 pub mod registry;
