@@ -23,8 +23,9 @@ use super::{EXIT_FILE, ExitRecord, Hello, HolderArgs, HolderSpec, SOCKET_FILE};
 use crate::pty::{self, ExitStatus, PtyProcess, SpawnSpec, WriteRequest};
 use crate::store::recording::Recorder;
 
-/// How long to keep draining the pty after the child exited: a background process that
-/// inherited the terminal can keep it open indefinitely (same bound as the session actor).
+/// How long to keep draining the pty after the child exited without new output: a background
+/// process that inherited the terminal can keep it open indefinitely (same bound as the
+/// session actor, but counted from the last chunk, since the holder may lag behind).
 pub const EXIT_DRAIN: Duration = Duration::from_millis(500);
 
 /// Frames queued for the daemon. Output frames are at most one pty read (64 KiB), usually
@@ -238,7 +239,14 @@ async fn serve(dir: PathBuf, spec: HolderSpec) -> anyhow::Result<()> {
         };
         tokio::select! {
             chunk = output.recv(), if output_open => match chunk {
-                Some(bytes) => h.on_output(&bytes).await,
+                Some(bytes) => {
+                    h.on_output(&bytes).await;
+                    // Still producing after the exit: the holder may have been held back by a
+                    // slow daemon, so the drain window counts from the last chunk.
+                    if h.exit.is_some() {
+                        drain_deadline = Some(Instant::now() + EXIT_DRAIN);
+                    }
+                }
                 None => output_open = false,
             },
             status = async { match exit_rx.as_mut() { Some(rx) => rx.await.ok(), None => std::future::pending().await } } => {
