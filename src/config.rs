@@ -44,6 +44,34 @@ pub struct ServeArgs {
     /// TOML config file: webhooks, agent profiles, templates, stimulus rules.
     #[arg(long, env = "AEGIS_CONFIG")]
     pub config: Option<PathBuf>,
+    /// Stop every session when the daemon exits. By default sessions keep running in their
+    /// holder processes and the next daemon reattaches them.
+    #[arg(long, env = "AEGIS_KILL_SESSIONS_ON_EXIT")]
+    pub kill_sessions_on_exit: bool,
+    /// Run sessions inside the daemon instead of in holder processes (they then end with it).
+    #[arg(long, env = "AEGIS_NO_HOLDERS")]
+    pub no_holders: bool,
+    /// Rotate a session's recording once it reaches this many bytes.
+    #[arg(long, env = "AEGIS_RECORDING_MAX_BYTES", default_value_t = crate::store::recording::RecordingLimits::default().max_bytes)]
+    pub recording_max_bytes: u64,
+    /// Rotated recordings kept per session besides the current one.
+    #[arg(long, env = "AEGIS_RECORDING_KEEP", default_value_t = crate::store::recording::RecordingLimits::default().keep)]
+    pub recording_keep: u32,
+    /// Refuse every write (anything but GET) with 403 READ_ONLY.
+    #[arg(long, env = "AEGIS_READ_ONLY")]
+    pub read_only: bool,
+    /// Raw output each holder keeps to rebuild the screen after a daemon restart.
+    #[arg(long, env = "AEGIS_HOLDER_RING_BYTES", default_value_t = crate::holder::client::DEFAULT_RING_BYTES)]
+    pub holder_ring_bytes: usize,
+}
+
+/// What survives the daemon, and how much is recorded.
+#[derive(Debug, Clone)]
+pub struct Durability {
+    pub kill_sessions_on_exit: bool,
+    pub holders: bool,
+    pub ring_bytes: usize,
+    pub recording: crate::store::recording::RecordingLimits,
 }
 
 /// Resolved configuration for the daemon.
@@ -59,6 +87,9 @@ pub struct Config {
     pub sessions: SessionDefaults,
     /// The config file's integrations section (empty without `--config`).
     pub integrations: crate::webhooks::config::FileConfig,
+    pub durability: Durability,
+    /// `--read-only`.
+    pub read_only: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -103,6 +134,16 @@ impl Config {
             integrations: match &args.config {
                 Some(p) => crate::webhooks::config::FileConfig::load(p)?,
                 None => Default::default(),
+            },
+            read_only: args.read_only,
+            durability: Durability {
+                kill_sessions_on_exit: args.kill_sessions_on_exit,
+                holders: !args.no_holders,
+                ring_bytes: args.holder_ring_bytes,
+                recording: crate::store::recording::RecordingLimits {
+                    max_bytes: args.recording_max_bytes.max(4096),
+                    keep: args.recording_keep,
+                },
             },
         })
     }

@@ -8,6 +8,7 @@ pub mod config;
 pub mod detect;
 pub mod events;
 pub mod fuzzing;
+pub mod holder;
 pub mod pty;
 pub mod screen;
 pub mod session;

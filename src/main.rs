@@ -22,6 +22,9 @@ struct Cli {
 enum Command {
     /// Run the daemon (REST API on 127.0.0.1:9100 by default).
     Serve(ServeArgs),
+    /// Internal: hold one session's pty and child for the daemon (see `aegis::holder`).
+    #[command(hide = true)]
+    Holder(aegis::holder::HolderArgs),
     #[command(flatten)]
     Client(ClientCommand),
     /// Attach this terminal to a session (detach with Ctrl-b d).
@@ -73,6 +76,7 @@ fn main() -> std::process::ExitCode {
                 dir.display()
             );
         }),
+        Command::Holder(args) => holder(args),
         Command::Client(c) => runtime().and_then(|rt| rt.block_on(aegis::cli::run(cli.client, c))),
     };
     match result {
@@ -106,4 +110,14 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .init();
     let config = Config::from_args(&args)?;
     runtime()?.block_on(aegis::api::serve(config))
+}
+
+fn holder(args: aegis::holder::HolderArgs) -> anyhow::Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("AEGIS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    aegis::holder::server::run(args)
 }

@@ -11,6 +11,9 @@
 //! - `webhooks`: outbound delivery, retry and dead letters; inbound HMAC, dedupe, stimuli.
 //! - `tmux_compat`: the tmux stand-in against real tmux 3.3a (differential).
 //! - `attach`: `aegis attach` driven inside a real pty.
+//! - `durability`: sessions in holder processes surviving daemon crashes and restarts, the
+//!   registry, recordings and transcripts (issue 6).
+//! - `store`: persisted state besides sessions: memory entries and TTLs, API keys and scopes.
 
 // Tests start the daemon and helper programs directly; only the daemon is confined to pty::spawn.
 #![allow(clippy::disallowed_methods)]
@@ -21,9 +24,11 @@ mod api_errors;
 mod attach;
 mod cli;
 mod compat;
+mod durability;
 mod launch;
 mod props;
 mod sessions;
+mod store;
 mod streams;
 mod tmux_compat;
 mod webhooks;

@@ -18,6 +18,7 @@ use warp::{Filter, Rejection};
 
 use super::error::ApiError;
 use crate::config::RateLimit;
+use crate::store::keys::{KeyStore, Scope};
 
 /// Who is calling.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,8 +27,40 @@ pub enum Principal {
     Open,
     /// Presented the master token.
     Master,
-    /// Presented a short-lived SSE token on an SSE route (see `api::events`).
+    /// Presented an API key created through `/v1/auth/keys`; limited to its scopes.
+    Key(crate::store::keys::KeyRecord),
+    /// Presented a short-lived SSE token on an SSE route (see `api::events`); read-only.
     SseToken,
+}
+
+impl Principal {
+    fn allows(&self, needed: Scope) -> bool {
+        match self {
+            Principal::Open | Principal::Master => true,
+            Principal::Key(k) => k.allows(needed),
+            Principal::SseToken => needed == Scope::SessionsRead,
+        }
+    }
+}
+
+/// The scope a request needs, from its method and path (with or without the `/v1` prefix):
+/// key management is `admin`; answering permission prompts is `permissions:write`; every
+/// other read is `sessions:read` and every other write `sessions:write`.
+pub fn required_scope(method: &warp::http::Method, path: &str) -> Scope {
+    let path = path.strip_prefix("/v1").unwrap_or(path);
+    let read = matches!(*method, warp::http::Method::GET | warp::http::Method::HEAD);
+    if path.starts_with("/auth/keys") {
+        Scope::Admin
+    } else if read {
+        Scope::SessionsRead
+    } else if ["/approve", "/reject", "/permission"]
+        .iter()
+        .any(|p| path.contains(p))
+    {
+        Scope::PermissionsWrite
+    } else {
+        Scope::SessionsWrite
+    }
 }
 
 pub struct Gate {
@@ -35,6 +68,10 @@ pub struct Gate {
     pub sse: super::events::SseTokens,
     token_digest: Option<[u8; 32]>,
     limiter: Option<DefaultKeyedRateLimiter<String>>,
+    /// API keys; set once at start-up (see [`Gate::use_keys`]).
+    keys: std::sync::OnceLock<Arc<KeyStore>>,
+    /// `--read-only`: every write is refused with 403.
+    read_only: std::sync::atomic::AtomicBool,
 }
 
 fn digest(token: &str) -> [u8; 32] {
@@ -52,7 +89,66 @@ impl Gate {
             sse: Default::default(),
             token_digest: token.map(digest),
             limiter,
+            keys: std::sync::OnceLock::new(),
+            read_only: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// Accept API keys from `keys` from now on. Once any key exists, callers must
+    /// authenticate even on an open (tokenless) loopback daemon, or scopes would mean nothing.
+    pub fn use_keys(&self, keys: Arc<KeyStore>) {
+        let _ = self.keys.set(keys);
+    }
+
+    /// The key store, once set.
+    pub fn keys(&self) -> Option<&Arc<KeyStore>> {
+        self.keys.get()
+    }
+
+    pub fn set_read_only(&self, on: bool) {
+        self.read_only
+            .store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Authenticate, then check `--read-only` and the scope the request needs.
+    fn admit<'a>(
+        &self,
+        candidates: impl Iterator<Item = &'a str> + Clone,
+        method: &warp::http::Method,
+        path: &str,
+    ) -> Result<Principal, ApiError> {
+        let principal = self.authenticate(candidates.clone());
+        let keyed = self
+            .keys
+            .get()
+            .and_then(|ks| candidates.clone().find_map(|c| ks.lookup(c)));
+        let principal = match (principal, keyed) {
+            (Some(Principal::Master), _) => Principal::Master,
+            (_, Some(k)) => Principal::Key(k),
+            (Some(Principal::Open), None) if self.keys.get().is_none_or(|ks| ks.is_empty()) => {
+                Principal::Open
+            }
+            _ => return Err(ApiError::unauthorized()),
+        };
+        let needed = required_scope(method, path);
+        if self.read_only.load(std::sync::atomic::Ordering::Relaxed)
+            && needed != Scope::SessionsRead
+            && !matches!(*method, warp::http::Method::GET | warp::http::Method::HEAD)
+        {
+            return Err(ApiError::new(
+                warp::http::StatusCode::FORBIDDEN,
+                "READ_ONLY",
+                "the daemon runs in read-only mode; writes are refused",
+            ));
+        }
+        if !principal.allows(needed) {
+            return Err(ApiError::new(
+                warp::http::StatusCode::FORBIDDEN,
+                "FORBIDDEN",
+                format!("this API key lacks the {} scope", needed.as_str()),
+            ));
+        }
+        Ok(principal)
     }
 
     fn authenticate<'a>(&self, candidates: impl Iterator<Item = &'a str>) -> Option<Principal> {
@@ -107,12 +203,14 @@ pub fn guard(gate: Arc<Gate>) -> impl Filter<Extract = (Principal,), Error = Rej
         .and(warp::cookie::optional::<String>("aegis_token"))
         .and(warp::query::raw().or(warp::any().map(String::new)).unify())
         .and(warp::addr::remote())
+        .and(warp::method())
         .and(warp::path::full())
         .and_then(
             move |auth: Option<String>,
                   cookie: Option<String>,
                   query: String,
                   remote: Option<SocketAddr>,
+                  method: warp::http::Method,
                   path: warp::path::FullPath| {
                 let gate = gate.clone();
                 async move {
@@ -121,22 +219,25 @@ pub fn guard(gate: Arc<Gate>) -> impl Filter<Extract = (Principal,), Error = Rej
                         .into_iter()
                         .chain(q.as_deref())
                         .chain(cookie.as_deref());
-                    let principal = gate.authenticate(candidates).or_else(|| {
+                    // An SSE token counts only on SSE routes, and only when nothing better was
+                    // presented (EventSource cannot send headers, so it comes as `?token=`).
+                    let principal = gate.admit(candidates, &method, path.as_str()).or_else(|e| {
                         let sse = q.as_deref().is_some_and(|t| {
                             super::events::is_sse_path(path.as_str()) && gate.sse.valid(t)
                         });
-                        sse.then_some(Principal::SseToken)
+                        if sse { Ok(Principal::SseToken) } else { Err(e) }
                     });
                     let key = match (&principal, remote) {
-                        (Some(Principal::Master), _) => "token:master".to_owned(),
-                        (Some(Principal::SseToken), _) => "token:sse".to_owned(),
+                        (Ok(Principal::Master), _) => "token:master".to_owned(),
+                        (Ok(Principal::SseToken), _) => "token:sse".to_owned(),
+                        (Ok(Principal::Key(k)), _) => format!("key:{}", k.id),
                         (_, Some(addr)) => format!("ip:{}", addr.ip()),
                         (_, None) => "ip:unknown".to_owned(),
                     };
                     gate.check_rate(&key).map_err(|secs| {
                         warp::reject::custom(ApiError::rate_limited(secs.max(1)))
                     })?;
-                    principal.ok_or_else(|| warp::reject::custom(ApiError::unauthorized()))
+                    principal.map_err(warp::reject::custom)
                 }
             },
         )

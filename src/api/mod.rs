@@ -12,6 +12,9 @@ pub mod events;
 pub mod executions;
 pub mod filters;
 pub mod guard;
+pub mod keys;
+pub mod memory;
+pub mod recordings;
 pub mod sessions;
 pub mod stream;
 pub mod wire;
@@ -47,6 +50,8 @@ pub struct App {
     pub stimuli_seen: crate::webhooks::inbound::Dedupe,
     /// One-shot executions and their event logs.
     pub executions: executions::Executions,
+    /// The memory bridge's persisted key/value entries.
+    pub memory: crate::store::memory::MemoryStore,
     pty_health: Mutex<Option<(Instant, Result<(), String>)>>,
 }
 
@@ -67,7 +72,9 @@ impl App {
                 tracing::error!(error = %e, "webhook setup failed; outbound webhooks disabled");
                 crate::webhooks::Webhooks::new(&[]).unwrap_or_else(|_| unreachable!())
             });
+        let memory = crate::store::memory::MemoryStore::load(&config.state_dir);
         Arc::new(App {
+            memory,
             config,
             sessions,
             gate,
@@ -147,6 +154,12 @@ pub fn routes(
         .or(executions::routes(app.clone()))
         .unify()
         .or(crate::webhooks::routes::routes(app.clone()))
+        .unify()
+        .or(recordings::routes(app.clone()))
+        .unify()
+        .or(memory::routes(app.clone()))
+        .unify()
+        .or(keys::routes(app.clone()))
         .unify();
     // Inbound webhooks authenticate by HMAC, not by API token.
     let inbound = crate::webhooks::routes::inbound_routes(app.clone());
@@ -165,23 +178,42 @@ pub fn routes(
         .with(warp::trace::request())
 }
 
-/// Bind, print the bound address on stdout, and serve until SIGINT/SIGTERM. On shutdown,
-/// in-flight requests finish and every session's process group is stopped.
+/// Bind, reattach the previous daemon's sessions, print the bound address on stdout, and
+/// serve until SIGINT/SIGTERM. On shutdown, in-flight requests finish and the registry is
+/// written; sessions keep running in their holders unless `--kill-sessions-on-exit`.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     use anyhow::Context;
     use std::io::Write;
 
     crate::pty::reaper::become_subreaper();
+    // Start the reaper now: with holders the daemon spawns no pty itself, but it still reaps
+    // its exited holders and the orphans a killed holder leaves.
+    crate::pty::reaper::global();
     let state_dir = crate::store::prepare_state_dir(&config.state_dir)?;
     let addr = SocketAddr::new(config.host, config.port);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("binding {addr}"))?;
     let bound = listener.local_addr()?;
+    let mut config = config;
+    if config.durability.holders {
+        config.sessions.holder = Some(crate::holder::client::HolderSettings {
+            state_dir: state_dir.clone(),
+            exe: std::env::current_exe().context("locating the aegis binary for holders")?,
+            ring_bytes: config.durability.ring_bytes,
+            recording: config.durability.recording.clone(),
+        });
+    }
     let app = App::new(Config {
         state_dir: state_dir.clone(),
         ..config
     });
+    app.gate
+        .use_keys(Arc::new(crate::store::keys::KeyStore::load(&state_dir)?));
+    app.gate.set_read_only(app.config.read_only);
+    // Find the previous daemon's sessions before announcing the port, so the first request
+    // already sees them.
+    let history = crate::holder::restore::restore(&app.sessions, &state_dir).await?;
 
     // One line on stdout that tests and scripts read to learn the port.
     {
@@ -197,6 +229,17 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .spawn_dispatcher(&app.sessions.bus, shutdown.clone());
     tokio::spawn(sweep_rate_limits(app.gate.clone(), shutdown.clone()));
     tokio::spawn(crate::attach::server::run(app.clone(), shutdown.clone()));
+    let registry_stop = CancellationToken::new();
+    let registry_writer = {
+        let app = app.clone();
+        tokio::spawn(crate::store::registry::run_writer(
+            state_dir.clone(),
+            app.sessions.bus.clone(),
+            move || app.sessions.list(),
+            history,
+            registry_stop.clone(),
+        ))
+    };
 
     warp::serve(routes(app.clone()))
         .incoming(listener)
@@ -207,8 +250,14 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     app.tasks.close();
     let _ = tokio::time::timeout(Duration::from_secs(2), app.tasks.wait()).await;
 
-    tracing::info!("stopping sessions");
-    app.sessions.kill_all().await;
+    if app.config.durability.kill_sessions_on_exit || !app.config.durability.holders {
+        tracing::info!("stopping sessions");
+        app.sessions.kill_all().await;
+    } else {
+        tracing::info!("leaving sessions running in their holders");
+    }
+    registry_stop.cancel();
+    let _ = registry_writer.await;
     tracing::info!("daemon stopped");
     Ok(())
 }

@@ -100,6 +100,9 @@ pub struct PtyProcess {
     pub writer: mpsc::Sender<WriteRequest>,
     /// Resolves once the reaper collected the child's exit status.
     pub exit: oneshot::Receiver<ExitStatus>,
+    /// Output produced before this process was handed over (a holder's ring, after a daemon
+    /// restart). It rebuilds the screen only: terminal queries in it were answered long ago.
+    pub replay: Vec<u8>,
 }
 
 /// Environment variables of the daemon that a child must never inherit: they are the
@@ -177,6 +180,7 @@ pub fn spawn(spec: &SpawnSpec) -> std::io::Result<PtyProcess> {
         output: out_rx,
         writer: in_tx,
         exit,
+        replay: Vec::new(),
     })
 }
 

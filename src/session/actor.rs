@@ -123,7 +123,11 @@ impl SessionHandle {
         bus: Arc<EventBus>,
     ) -> SessionHandle {
         let now = Instant::now();
-        let screen = Screen::new(process.cols, process.rows, scrollback_lines);
+        let mut screen = Screen::new(process.cols, process.rows, scrollback_lines);
+        // Replayed output rebuilds the screen; the replies to queries in it are not sent again.
+        if !process.replay.is_empty() {
+            let _ = screen.process(&process.replay);
+        }
         let (cols, rows) = screen.size();
         let live = LiveState {
             status: SessionStatus::Starting,
@@ -142,10 +146,16 @@ impl SessionHandle {
         let input = input::spawn_worker(process.writer.clone());
         let meta = Arc::new(meta);
         let (subscribers, _) = broadcast::channel(SUBSCRIBER_BUFFER_CHUNKS);
+        let replayed = !process.replay.is_empty();
+        let mut detector = Detector::new(quiet, now.into_std());
+        if replayed {
+            // A reattached session is past its start-up: judge it from now on.
+            detector.on_output(now.into_std());
+        }
         let actor = Actor {
             meta: meta.clone(),
             screen,
-            detector: Detector::new(quiet, now.into_std()),
+            detector,
             control: process.control,
             bus,
             writer: process.writer,
@@ -156,7 +166,7 @@ impl SessionHandle {
             live: live_tx,
             counters: counters.clone(),
             subscribers,
-            recheck_at: None,
+            recheck_at: replayed.then_some(now),
             pending_exit: None,
         };
         tokio::spawn(actor.run());

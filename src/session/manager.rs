@@ -30,6 +30,9 @@ pub struct SessionDefaults {
     pub prompt_ready_timeout: Duration,
     /// Most sessions alive at once.
     pub max_sessions: usize,
+    /// When set, each session's pty and child live in a holder process (see `crate::holder`)
+    /// so they survive the daemon; when `None`, the pty is owned by the daemon itself.
+    pub holder: Option<crate::holder::client::HolderSettings>,
 }
 
 impl Default for SessionDefaults {
@@ -41,6 +44,7 @@ impl Default for SessionDefaults {
             quiet_period: Duration::from_millis(750),
             prompt_ready_timeout: Duration::from_secs(30),
             max_sessions: 2000,
+            holder: None,
         }
     }
 }
@@ -173,13 +177,35 @@ impl SessionManager {
             }
             reg.reserved.insert(name.clone());
         }
-        let spawned = pty::spawn(&SpawnSpec {
+        let spawn_spec = SpawnSpec {
             argv: command.clone(),
             cwd: work_dir.clone(),
             env: spec.env.clone(),
             cols,
             rows,
-        });
+        };
+        let spawned = match &self.defaults.holder {
+            Some(settings) => {
+                let record = crate::store::registry::SessionRecord {
+                    id,
+                    name: name.clone(),
+                    work_dir: work_dir.clone(),
+                    agent_type: agent_type.as_str().to_owned(),
+                    command: command.clone(),
+                    created_at: now_ms(),
+                    pid: 0,
+                    cols,
+                    rows,
+                    status: SessionStatus::Starting.as_str().to_owned(),
+                    exit_code: None,
+                    history: Vec::new(),
+                    permission_mode: spec.launch.permission_mode.map(|m| m.as_str().to_owned()),
+                    parent_id: spec.parent_id,
+                };
+                spawn_held(settings, &record, &spawn_spec).await
+            }
+            None => pty::spawn(&spawn_spec),
+        };
         let process = match spawned {
             Ok(p) => p,
             Err(e) => {
@@ -233,6 +259,23 @@ impl SessionManager {
             handle.set_prompt_delivery(delivery);
         }
         Ok(handle)
+    }
+
+    /// Register a session that already runs (found again after a daemon restart) or that
+    /// ended while no daemon was watching. No creation event: it was announced when created.
+    pub fn adopt(&self, meta: SessionMeta, process: pty::PtyProcess) -> SessionHandle {
+        let handle = SessionHandle::start(
+            meta,
+            process,
+            self.defaults.scrollback_lines,
+            self.defaults.quiet_period,
+            self.bus.clone(),
+        );
+        let mut reg = self.lock();
+        reg.by_name.insert(handle.meta.name.clone(), handle.meta.id);
+        reg.by_id.insert(handle.meta.id, handle.clone());
+        reg.order.push(handle.meta.id);
+        handle
     }
 
     /// Wait until the program is ready for input (idle), then type the prompt and Enter.
@@ -320,6 +363,25 @@ impl SessionManager {
         let kills = handles.iter().filter(|h| !h.is_exited()).map(|h| h.kill());
         futures_util::future::join_all(kills).await;
     }
+}
+
+/// Start a session in a holder process: its directory and `meta.json` first (so a crash
+/// right after the spawn still leaves the session findable), then the holder.
+async fn spawn_held(
+    settings: &crate::holder::client::HolderSettings,
+    record: &crate::store::registry::SessionRecord,
+    spec: &SpawnSpec,
+) -> std::io::Result<pty::PtyProcess> {
+    let dir = crate::store::session_dir(&settings.state_dir, &record.id);
+    crate::store::create_private_dir(&dir)?;
+    let result = match crate::store::registry::write_meta(&dir, record) {
+        Ok(()) => crate::holder::client::spawn(settings, &dir, spec).await,
+        Err(e) => Err(e),
+    };
+    if result.is_err() {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    result
 }
 
 fn validate_work_dir(dir: &Path) -> Result<PathBuf, SessionError> {

@@ -1,18 +1,55 @@
 //! The state directory: one directory, mode 0700, holding everything the daemon persists.
-//! Only this module decides paths inside it.
+//! Only this module (and the holder, for its own session directory) decides paths inside it.
+//!
+//! Layout (format version 1):
+//!
+//! ```text
+//! <state dir>/                     0700
+//!   registry.json                  session registry: metadata, status history, exit codes
+//!                                  (`{"version": 1, "sessions": [...]}`), replaced atomically
+//!   registry.json.corrupt-<ms>     a registry that could not be read, kept for inspection
+//!   memory.json                    memory bridge entries with expiry (see [`memory`])
+//!   keys.json                      API keys: SHA-256 digests and scopes (see [`keys`])
+//!   sessions/<id>/                 0700, one per session
+//!     meta.json                    the session's fixed facts, written once at creation; the
+//!                                  registry can be rebuilt from these
+//!     holder.sock                  the holder's socket (0600) while it runs
+//!     holder.log                   the holder's log
+//!     exit.json                    the child's exit status, written by the holder as it exits
+//!     recording.cast               asciicast v2 recording; rotated to recording.N.cast
+//! ```
+//!
+//! Every JSON file is written atomically ([`atomic`]: write, fsync, rename, fsync the
+//! directory), so a crash leaves the old or the new version, never a torn one. Files carry a
+//! `version`; a daemon refuses to start on a newer version rather than overwrite it.
+
+pub mod atomic;
+pub mod keys;
+pub mod memory;
+pub mod recording;
+pub mod registry;
 
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-/// Create `dir` (and parents) if needed and make sure only the owner can enter it.
-pub fn prepare_state_dir(dir: &Path) -> anyhow::Result<PathBuf> {
+/// The directory of session `id`.
+pub fn session_dir(state_dir: &Path, id: &uuid::Uuid) -> PathBuf {
+    state_dir.join("sessions").join(id.to_string())
+}
+
+/// Create `dir` (and parents) with mode 0700.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(dir)
-        .with_context(|| format!("creating state dir {}", dir.display()))?;
+}
+
+/// Create `dir` (and parents) if needed and make sure only the owner can enter it.
+pub fn prepare_state_dir(dir: &Path) -> anyhow::Result<PathBuf> {
+    create_private_dir(dir).with_context(|| format!("creating state dir {}", dir.display()))?;
     let meta =
         std::fs::metadata(dir).with_context(|| format!("reading state dir {}", dir.display()))?;
     if meta.permissions().mode() & 0o077 != 0 {

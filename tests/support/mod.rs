@@ -45,6 +45,9 @@ pub struct Daemon {
     pub dir: tempfile::TempDir,
     pub token: Option<String>,
     http: Client,
+    /// Flags and environment, kept for `restart`.
+    args: Vec<String>,
+    env: Vec<(String, String)>,
 }
 
 pub struct Options<'a> {
@@ -66,15 +69,78 @@ impl Daemon {
             .tempdir()
             .expect("temp dir");
         std::fs::create_dir_all(dir.path().join("work")).expect("work dir");
-        let log = std::fs::File::create(dir.path().join("daemon.log")).expect("log file");
+        let (child, url, token) = Self::launch(dir.path(), &opts);
+        let pid = child.id();
+        let http = Client::builder()
+            .timeout(Duration::from_secs(120))
+            .build()
+            .expect("client");
+        Daemon {
+            child,
+            url,
+            pid,
+            dir,
+            token,
+            http,
+            args: opts.args.iter().map(|a| a.to_string()).collect(),
+            env: opts
+                .env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    /// Start another daemon on the same state dir (after `kill9` or `stop`), with the same
+    /// flags and environment. Its log is appended to the same file.
+    pub fn restart(&mut self) {
+        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+        let env: Vec<(&str, &str)> = self
+            .env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let (child, url, _) = Self::launch(
+            self.dir.path(),
+            &Options {
+                args: &args,
+                env: &env,
+            },
+        );
+        self.pid = child.id();
+        self.child = child;
+        self.url = url;
+    }
+
+    /// SIGKILL the daemon and reap it.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM the daemon and wait until it exited.
+    pub fn stop(&mut self) {
+        let _ = nix_kill(self.child.id() as i32, "TERM");
+        let _ = self.child.wait();
+    }
+
+    fn launch(dir: &Path, opts: &Options<'_>) -> (Child, String, Option<String>) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("daemon.log"))
+            .expect("log file");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_aegis"));
         cmd.args(["serve", "--port", "0", "--log-level", "debug,warp=info"])
             .arg("--state-dir")
-            .arg(dir.path().join("state"))
+            .arg(dir.join("state"))
             .args(opts.args)
             .env_remove("AEGIS_AUTH_TOKEN")
             .env_remove("AEGIS_PORT")
             .env_remove("AEGIS_HOST")
+            // Sessions outlive the daemon by default; tests clean up after themselves unless
+            // they pass AEGIS_KILL_SESSIONS_ON_EXIT=false to test exactly that.
+            .env("AEGIS_KILL_SESSIONS_ON_EXIT", "true")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(log);
@@ -101,19 +167,7 @@ impl Daemon {
             url.starts_with("http://127.0.0.1:"),
             "unexpected first line from aegis: {line:?}"
         );
-        let pid = child.id();
-        let http = Client::builder()
-            .timeout(Duration::from_secs(120))
-            .build()
-            .expect("client");
-        Daemon {
-            child,
-            url,
-            pid,
-            dir,
-            token,
-            http,
-        }
+        (child, url, token)
     }
 
     pub fn work_dir(&self) -> PathBuf {

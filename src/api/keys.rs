@@ -1,0 +1,128 @@
+//! API key routes (scope `admin`): `POST /v1/auth/keys {name, scopes}` returns the key once,
+//! `GET /v1/auth/keys` lists keys without secrets, `DELETE /v1/auth/keys/:id` revokes one.
+//! Storage lives in `store::keys`; enforcement in `api::guard`.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use warp::Filter;
+use warp::filters::BoxedFilter;
+use warp::http::StatusCode;
+use warp::reply::Response;
+
+use super::App;
+use super::error::ApiError;
+use super::filters::{finish, json_body, with_app};
+use super::sessions::{ApiResult, json};
+use crate::store::keys::{KeyError, KeyRecord, KeyStore, Scope};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateKeyRequest {
+    pub name: String,
+    pub scopes: Vec<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct KeyWire {
+    id: String,
+    name: String,
+    scopes: Vec<&'static str>,
+    prefix: String,
+    created_at: u64,
+    /// Only in the creation response.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key: Option<String>,
+}
+
+impl KeyWire {
+    fn of(k: KeyRecord, secret: Option<String>) -> Self {
+        KeyWire {
+            id: k.id,
+            name: k.name,
+            scopes: k.scopes.iter().map(|s| s.as_str()).collect(),
+            prefix: k.prefix,
+            created_at: k.created_at,
+            key: secret,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct KeyList {
+    keys: Vec<KeyWire>,
+}
+
+impl From<KeyError> for ApiError {
+    fn from(e: KeyError) -> Self {
+        let msg = e.to_string();
+        match e {
+            KeyError::Invalid(_) => ApiError::bad_request("VALIDATION_ERROR", msg),
+            KeyError::Io(_) => ApiError::internal(msg),
+        }
+    }
+}
+
+fn store(app: &App) -> Result<&Arc<KeyStore>, ApiError> {
+    app.gate
+        .keys()
+        .ok_or_else(|| ApiError::internal("API keys are not available"))
+}
+
+fn create(app: &App, req: CreateKeyRequest) -> ApiResult {
+    let mut scopes = Vec::new();
+    for s in &req.scopes {
+        let scope = Scope::parse(s).ok_or_else(|| {
+            let allowed: Vec<_> = Scope::ALL.iter().map(|x| x.as_str()).collect();
+            ApiError::bad_request(
+                "VALIDATION_ERROR",
+                format!("unknown scope {s:?}; allowed: {}", allowed.join(", ")),
+            )
+        })?;
+        if !scopes.contains(&scope) {
+            scopes.push(scope);
+        }
+    }
+    let (rec, secret) = store(app)?.create(&req.name, scopes)?;
+    Ok(json(StatusCode::CREATED, &KeyWire::of(rec, Some(secret))))
+}
+
+fn list(app: &App) -> ApiResult {
+    let keys = store(app)?
+        .list()
+        .into_iter()
+        .map(|k| KeyWire::of(k, None))
+        .collect();
+    Ok(json(StatusCode::OK, &KeyList { keys }))
+}
+
+fn revoke(app: &App, id: &str) -> ApiResult {
+    if !store(app)?.revoke(id)? {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "KEY_NOT_FOUND",
+            format!("no API key {id:?}"),
+        ));
+    }
+    Ok(json(StatusCode::OK, &super::wire::OK))
+}
+
+pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
+    let limit = app.config.max_body_bytes;
+    use warp::path;
+    let post = path!("auth" / "keys")
+        .and(warp::post())
+        .and(with_app(&app))
+        .and(json_body(limit))
+        .then(|a: Arc<App>, r| async move { finish(create(&a, r)) });
+    let get = path!("auth" / "keys")
+        .and(warp::get())
+        .and(with_app(&app))
+        .then(|a: Arc<App>| async move { finish(list(&a)) });
+    let delete = path!("auth" / "keys" / String)
+        .and(warp::delete())
+        .and(with_app(&app))
+        .then(|id: String, a: Arc<App>| async move { finish(revoke(&a, &id)) });
+    post.or(get).unify().or(delete).unify().boxed()
+}

@@ -1,0 +1,212 @@
+//! Memory bridge routes: `POST /v1/memory` `{key, value, ttlMs?}` (or `ttlSeconds`, as Aegis
+//! v0.3), `GET /v1/memory?prefix=`, `GET/DELETE /v1/memory/:key` (keys may contain `/`), and
+//! session-scoped entries `POST/GET /v1/sessions/:id/memories`, stored under the key
+//! `session/<id>/<key>`. Storage, limits and expiry live in `store::memory`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use warp::Filter;
+use warp::filters::BoxedFilter;
+use warp::http::StatusCode;
+use warp::reply::Response;
+
+use super::App;
+use super::error::ApiError;
+use super::filters::{finish, json_body, query, with_app};
+use super::sessions::{ApiResult, json};
+use crate::store::memory::{Entry, MemoryError};
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SetRequest {
+    pub key: String,
+    pub value: String,
+    pub ttl_ms: Option<u64>,
+    pub ttl_seconds: Option<u64>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EntryWire {
+    key: String,
+    value: String,
+    created_at: u64,
+    updated_at: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires_at: Option<u64>,
+}
+
+impl EntryWire {
+    fn of(e: Entry, strip: usize) -> Self {
+        EntryWire {
+            key: e.key.get(strip..).unwrap_or_default().to_owned(),
+            value: e.value,
+            created_at: e.created_at,
+            updated_at: e.updated_at,
+            expires_at: e.expires_at,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct EntryList {
+    entries: Vec<EntryWire>,
+    total: usize,
+}
+
+impl From<MemoryError> for ApiError {
+    fn from(e: MemoryError) -> Self {
+        let msg = e.to_string();
+        match e {
+            MemoryError::Invalid(_) => ApiError::bad_request("VALIDATION_ERROR", msg),
+            MemoryError::Full => {
+                ApiError::new(StatusCode::INSUFFICIENT_STORAGE, "MEMORY_FULL", msg)
+            }
+            MemoryError::ReadOnly(_) => {
+                ApiError::new(StatusCode::CONFLICT, "MEMORY_READ_ONLY", msg)
+            }
+            MemoryError::Io(_) => ApiError::internal(msg),
+        }
+    }
+}
+
+fn ttl(req: &SetRequest) -> Result<Option<u64>, ApiError> {
+    match (req.ttl_ms, req.ttl_seconds) {
+        (Some(_), Some(_)) => Err(ApiError::bad_request(
+            "VALIDATION_ERROR",
+            "give ttlMs or ttlSeconds, not both",
+        )),
+        (Some(ms), None) => Ok(Some(ms)),
+        (None, Some(s)) => Ok(Some(s.saturating_mul(1000))),
+        (None, None) => Ok(None),
+    }
+}
+
+fn set(app: &App, key: &str, req: &SetRequest, strip: usize) -> ApiResult {
+    let ttl = ttl(req)?;
+    let e = app.memory.set(key, req.value.clone(), ttl)?;
+    Ok(json(StatusCode::CREATED, &EntryWire::of(e, strip)))
+}
+
+fn list(app: &App, prefix: &str, strip: usize) -> ApiResult {
+    let entries: Vec<EntryWire> = app
+        .memory
+        .list(prefix)
+        .into_iter()
+        .map(|e| EntryWire::of(e, strip))
+        .collect();
+    Ok(json(
+        StatusCode::OK,
+        &EntryList {
+            total: entries.len(),
+            entries,
+        },
+    ))
+}
+
+fn not_found(key: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "MEMORY_NOT_FOUND",
+        format!("no memory entry {key:?}"),
+    )
+}
+
+fn decode_key(tail: &str) -> Result<String, ApiError> {
+    percent_decode(tail).ok_or_else(|| {
+        ApiError::bad_request("VALIDATION_ERROR", "key is not valid percent-encoded UTF-8")
+    })
+}
+
+/// Decode `%XX` escapes in a path segment.
+fn percent_decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+fn session_prefix(app: &App, id: &str) -> Result<String, ApiError> {
+    let h = app.sessions.get(id)?;
+    Ok(format!("session/{}/", h.meta.id))
+}
+
+pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
+    let limit = app.config.max_body_bytes;
+    use warp::path;
+    let post = path!("memory")
+        .and(warp::post())
+        .and(with_app(&app))
+        .and(json_body(limit))
+        .then(|a: Arc<App>, r: SetRequest| async move { finish(set(&a, &r.key, &r, 0)) });
+    let get_all = path!("memory")
+        .and(warp::get())
+        .and(with_app(&app))
+        .and(query())
+        .then(|a: Arc<App>, q: HashMap<String, String>| async move {
+            finish(list(&a, q.get("prefix").map_or("", String::as_str), 0))
+        });
+    let get_one = path("memory")
+        .and(path::tail())
+        .and(warp::get())
+        .and(with_app(&app))
+        .then(|t: path::Tail, a: Arc<App>| async move {
+            finish((|| {
+                let key = decode_key(t.as_str())?;
+                let e = a.memory.get(&key).ok_or_else(|| not_found(&key))?;
+                Ok(json(StatusCode::OK, &EntryWire::of(e, 0)))
+            })())
+        });
+    let delete_one = path("memory")
+        .and(path::tail())
+        .and(warp::delete())
+        .and(with_app(&app))
+        .then(|t: path::Tail, a: Arc<App>| async move {
+            finish((|| {
+                let key = decode_key(t.as_str())?;
+                if !a.memory.delete(&key)? {
+                    return Err(not_found(&key));
+                }
+                Ok(json(StatusCode::OK, &super::wire::OK))
+            })())
+        });
+    let session_post = path!("sessions" / String / "memories")
+        .and(warp::post())
+        .and(with_app(&app))
+        .and(json_body(limit))
+        .then(|id: String, a: Arc<App>, r: SetRequest| async move {
+            finish(
+                session_prefix(&a, &id)
+                    .and_then(|p| set(&a, &format!("{p}{}", r.key), &r, p.len())),
+            )
+        });
+    let session_get = path!("sessions" / String / "memories")
+        .and(warp::get())
+        .and(with_app(&app))
+        .then(|id: String, a: Arc<App>| async move {
+            finish(session_prefix(&a, &id).and_then(|p| list(&a, &p, p.len())))
+        });
+    post.or(get_all)
+        .unify()
+        .or(get_one)
+        .unify()
+        .or(delete_one)
+        .unify()
+        .or(session_post)
+        .unify()
+        .or(session_get)
+        .unify()
+        .boxed()
+}

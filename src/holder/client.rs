@@ -1,0 +1,425 @@
+//! The daemon's side of a holder: start one (`spawn`), connect to one that is already
+//! running (`attach`, after a daemon restart), and present either as a [`PtyProcess`] so the
+//! session actor cannot tell a holder from a local pty.
+//!
+//! One link task per session owns the socket. It forwards OUTPUT to the actor's output
+//! channel (skipping bytes it already delivered), INPUT and RESIZE from the actor to the
+//! holder, and matches ACKs to pending writes. If the connection drops while the holder is
+//! alive (it dropped a slow daemon), the link reconnects and resumes from the last offset. If
+//! the holder is gone, the link reports the exit status from `exit.json` (or none, when the
+//! holder died without writing one) and closes the output, which the actor reads as `exited`.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::net::UnixStream;
+use tokio::net::unix::OwnedWriteHalf;
+use tokio::sync::{mpsc, oneshot};
+
+use super::proto::{self, Frame};
+use super::{Hello, HolderSpec, LOG_FILE, SOCKET_FILE};
+use crate::pty::{ExitStatus, PtyControl, PtyProcess, SpawnSpec, WriteRequest};
+use crate::store::recording::RecordingLimits;
+
+/// How the daemon starts holders.
+#[derive(Debug, Clone)]
+pub struct HolderSettings {
+    /// The state directory; sessions live in `sessions/<id>/` below it.
+    pub state_dir: PathBuf,
+    /// The binary to run as `<exe> holder` (the daemon's own executable).
+    pub exe: PathBuf,
+    pub ring_bytes: usize,
+    pub recording: RecordingLimits,
+}
+
+/// Raw output a holder keeps for replay by default. Enough to rebuild a full screen plus
+/// vt100's scrollback for a typical TUI (a 160x48 full redraw with colours is ~30-60 KB);
+/// the complete history is in the recording.
+pub const DEFAULT_RING_BYTES: usize = 1024 * 1024;
+
+/// How long a new holder may take to start its child and answer.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Same bound as the local pty's output channel (see `pty::OUTPUT_CHANNEL_CHUNKS`).
+const OUTPUT_CHANNEL_CHUNKS: usize = 64;
+const WRITE_CHANNEL_REQUESTS: usize = 64;
+const CONTROL_CHANNEL: usize = 16;
+
+/// Reconnection attempts after a dropped connection, and the pause between them: a holder
+/// that is alive accepts at once, so one second tells a live holder from a dead one.
+const RECONNECT_ATTEMPTS: u32 = 20;
+const RECONNECT_PAUSE: Duration = Duration::from_millis(50);
+
+enum Control {
+    Resize(u16, u16),
+}
+
+struct HolderControl(mpsc::Sender<Control>);
+
+impl PtyControl for HolderControl {
+    fn resize(&self, cols: u16, rows: u16) -> std::io::Result<()> {
+        self.0
+            .try_send(Control::Resize(cols, rows))
+            .map_err(|e| std::io::Error::other(format!("holder link: {e}")))
+    }
+}
+
+/// A control for a session whose holder is gone: resizing does nothing.
+struct NoControl;
+
+impl PtyControl for NoControl {
+    fn resize(&self, _: u16, _: u16) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Start a holder for session `dir` running `spec`, and connect to it.
+pub async fn spawn(
+    settings: &HolderSettings,
+    dir: &Path,
+    spec: &SpawnSpec,
+) -> std::io::Result<PtyProcess> {
+    crate::store::create_private_dir(dir)?;
+    let holder_spec = HolderSpec {
+        argv: spec.argv.clone(),
+        cwd: spec.cwd.clone(),
+        env: spec.env.clone(),
+        cols: spec.cols,
+        rows: spec.rows,
+        ring_bytes: settings.ring_bytes,
+        recording: settings.recording.clone(),
+    };
+    let exe = settings.exe.clone();
+    let d = dir.to_path_buf();
+    let handshake = tokio::task::spawn_blocking(move || start_holder(&exe, &d, &holder_spec));
+    let answer = tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake)
+        .await
+        .map_err(|_| std::io::Error::other("holder did not answer in time"))?
+        .map_err(std::io::Error::other)??;
+    if let Some(err) = answer.get("error").and_then(|e| e.as_str()) {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            err.to_owned(),
+        ));
+    }
+    attach(dir, false).await.map(|(p, _)| p)
+}
+
+/// Run `<exe> holder --dir <dir>`, feed it the spec, read its one-line answer.
+fn start_holder(exe: &Path, dir: &Path, spec: &HolderSpec) -> std::io::Result<serde_json::Value> {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join(LOG_FILE))?;
+    // The holder is the one other program the daemon starts directly: the same binary, from a
+    // fixed argv, never user text.
+    #[allow(clippy::disallowed_methods)]
+    let mut child = std::process::Command::new(exe)
+        .arg("holder")
+        .arg("--dir")
+        .arg(dir)
+        .env("AEGIS_LOG", "info")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()?;
+    let spec_json = serde_json::to_vec(spec).map_err(std::io::Error::other)?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(&spec_json)?;
+    }
+    let mut line = String::new();
+    if let Some(stdout) = child.stdout.take() {
+        BufReader::new(stdout).read_line(&mut line)?;
+    }
+    // The holder's exit status is collected by the daemon's reaper (it is our child until we
+    // exit); dropping the handle neither waits nor kills.
+    drop(child);
+    serde_json::from_str(line.trim()).map_err(|e| {
+        std::io::Error::other(format!(
+            "holder failed to start (answer {line:?}: {e}); see {}",
+            dir.join(LOG_FILE).display()
+        ))
+    })
+}
+
+/// Connect to the holder of session `dir`. With `replay`, everything still in the holder's
+/// ring is returned in [`PtyProcess::replay`] (to rebuild the screen after a restart); without
+/// it, all output from offset 0 is delivered as live output (a freshly spawned session).
+pub async fn attach(dir: &Path, replay: bool) -> std::io::Result<(PtyProcess, Hello)> {
+    let stream = UnixStream::connect(dir.join(SOCKET_FILE)).await?;
+    let (mut rd, mut wr) = stream.into_split();
+    let hello = read_hello(&mut rd).await?;
+    let from = if replay { hello.ring_start } else { 0 };
+    proto::write_frame(&mut wr, &Frame::with_u64(proto::ATTACH, from, &[])).await?;
+    let mut replayed = Vec::new();
+    let mut seen = from;
+    let mut early = Vec::new();
+    if replay {
+        while seen < hello.output_end {
+            let Some(f) = proto::read_frame(&mut rd).await? else {
+                break;
+            };
+            if f.kind != proto::OUTPUT {
+                early.push(f);
+                break;
+            }
+            let (off, bytes) = f.split_u64().ok_or_else(bad_frame)?;
+            replayed.extend_from_slice(bytes);
+            seen = off + bytes.len() as u64;
+        }
+    }
+    let (out_tx, out_rx) = mpsc::channel(OUTPUT_CHANNEL_CHUNKS);
+    let (in_tx, in_rx) = mpsc::channel(WRITE_CHANNEL_REQUESTS);
+    let (ctl_tx, ctl_rx) = mpsc::channel(CONTROL_CHANNEL);
+    let (exit_tx, exit_rx) = oneshot::channel();
+    let link = Link {
+        dir: dir.to_path_buf(),
+        out: out_tx,
+        exit: Some(exit_tx),
+        seen,
+        pending: HashMap::new(),
+        next_seq: 1,
+    };
+    tokio::spawn(link.run(rd, wr, early, in_rx, ctl_rx));
+    let process = PtyProcess {
+        pid: hello.pid,
+        control: Box::new(HolderControl(ctl_tx)),
+        cols: hello.cols,
+        rows: hello.rows,
+        output: out_rx,
+        writer: in_tx,
+        exit: exit_rx,
+        replay: replayed,
+    };
+    Ok((process, hello))
+}
+
+/// A process for a session whose holder is gone: no output, exit status already known.
+pub fn dead(
+    pid: i32,
+    cols: u16,
+    rows: u16,
+    status: Option<ExitStatus>,
+    replay: Vec<u8>,
+) -> PtyProcess {
+    let (_, out_rx) = mpsc::channel(1);
+    let (in_tx, _) = mpsc::channel(1);
+    let (exit_tx, exit_rx) = oneshot::channel();
+    if let Some(s) = status {
+        let _ = exit_tx.send(s);
+    }
+    PtyProcess {
+        pid,
+        control: Box::new(NoControl),
+        cols,
+        rows,
+        output: out_rx,
+        writer: in_tx,
+        exit: exit_rx,
+        replay,
+    }
+}
+
+fn bad_frame() -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::InvalidData,
+        "malformed frame from holder",
+    )
+}
+
+async fn read_hello(rd: &mut tokio::net::unix::OwnedReadHalf) -> std::io::Result<Hello> {
+    let f = proto::read_frame(rd)
+        .await?
+        .ok_or_else(|| std::io::Error::other("holder closed before HELLO"))?;
+    if f.kind != proto::HELLO {
+        return Err(bad_frame());
+    }
+    let hello: Hello = serde_json::from_slice(&f.payload).map_err(|_| bad_frame())?;
+    if hello.version != proto::PROTOCOL_VERSION {
+        return Err(std::io::Error::other(format!(
+            "holder speaks protocol {}, this daemon {}",
+            hello.version,
+            proto::PROTOCOL_VERSION
+        )));
+    }
+    Ok(hello)
+}
+
+struct Link {
+    dir: PathBuf,
+    out: mpsc::Sender<Vec<u8>>,
+    exit: Option<oneshot::Sender<ExitStatus>>,
+    /// Offset just past the last output byte delivered to the actor.
+    seen: u64,
+    pending: HashMap<u64, oneshot::Sender<Result<(), String>>>,
+    next_seq: u64,
+}
+
+/// Why one connection ended.
+enum Ended {
+    /// The actor is gone, or the holder reported the exit: stop.
+    Done,
+    /// The socket closed or failed: reconnect if the holder is still there.
+    Lost,
+}
+
+impl Link {
+    async fn run(
+        mut self,
+        rd: tokio::net::unix::OwnedReadHalf,
+        wr: OwnedWriteHalf,
+        early: Vec<Frame>,
+        mut writes: mpsc::Receiver<WriteRequest>,
+        mut ctl: mpsc::Receiver<Control>,
+    ) {
+        let mut conn = Some((rd, wr, early));
+        loop {
+            let Some((rd, wr, early)) = conn.take() else {
+                break;
+            };
+            match self.pump(rd, wr, early, &mut writes, &mut ctl).await {
+                Ended::Done => return,
+                Ended::Lost => {}
+            }
+            for (_, ack) in self.pending.drain() {
+                let _ = ack.send(Err("connection to the holder was lost".into()));
+            }
+            conn = self.reconnect().await;
+        }
+        // The holder is gone without an EXIT frame (killed, or exited while we were away).
+        let status = super::read_exit(&self.dir).map(super::ExitRecord::status);
+        tracing::info!(dir = %self.dir.display(), ?status, "holder is gone");
+        if let (Some(tx), Some(s)) = (self.exit.take(), status) {
+            let _ = tx.send(s);
+        }
+    }
+
+    async fn reconnect(
+        &mut self,
+    ) -> Option<(tokio::net::unix::OwnedReadHalf, OwnedWriteHalf, Vec<Frame>)> {
+        for _ in 0..RECONNECT_ATTEMPTS {
+            if let Ok(stream) = UnixStream::connect(self.dir.join(SOCKET_FILE)).await {
+                let (mut rd, mut wr) = stream.into_split();
+                if read_hello(&mut rd).await.is_ok() {
+                    let attach = Frame::with_u64(proto::ATTACH, self.seen, &[]);
+                    if proto::write_frame(&mut wr, &attach).await.is_ok() {
+                        tracing::info!(dir = %self.dir.display(), offset = self.seen, "reconnected to holder");
+                        return Some((rd, wr, Vec::new()));
+                    }
+                }
+            }
+            if !self.dir.join(SOCKET_FILE).exists() {
+                return None;
+            }
+            tokio::time::sleep(RECONNECT_PAUSE).await;
+        }
+        None
+    }
+
+    async fn pump(
+        &mut self,
+        mut rd: tokio::net::unix::OwnedReadHalf,
+        mut wr: OwnedWriteHalf,
+        early: Vec<Frame>,
+        writes: &mut mpsc::Receiver<WriteRequest>,
+        ctl: &mut mpsc::Receiver<Control>,
+    ) -> Ended {
+        // Frames are read on their own task: `read_frame` is not cancel-safe inside select!.
+        let (in_tx, mut incoming) = mpsc::channel::<Frame>(16);
+        let reader = tokio::spawn(async move {
+            while let Ok(Some(f)) = proto::read_frame(&mut rd).await {
+                if in_tx.send(f).await.is_err() {
+                    break;
+                }
+            }
+        });
+        for f in early {
+            if let Some(end) = self.on_frame(f).await {
+                reader.abort();
+                return end;
+            }
+        }
+        let ended = loop {
+            tokio::select! {
+                f = incoming.recv() => match f {
+                    Some(f) => if let Some(end) = self.on_frame(f).await { break end },
+                    None => break Ended::Lost,
+                },
+                w = writes.recv() => match w {
+                    Some(req) => {
+                        let seq = self.next_seq;
+                        self.next_seq += 1;
+                        if let Some(ack) = req.ack {
+                            self.pending.insert(seq, ack);
+                        }
+                        let f = Frame::with_u64(proto::INPUT, seq, &req.bytes);
+                        if proto::write_frame(&mut wr, &f).await.is_err() {
+                            break Ended::Lost;
+                        }
+                    }
+                    None => break Ended::Done,
+                },
+                c = ctl.recv() => match c {
+                    Some(Control::Resize(cols, rows)) => {
+                        let mut p = cols.to_be_bytes().to_vec();
+                        p.extend_from_slice(&rows.to_be_bytes());
+                        if proto::write_frame(&mut wr, &Frame::new(proto::RESIZE, p)).await.is_err() {
+                            break Ended::Lost;
+                        }
+                    }
+                    None => break Ended::Done,
+                },
+            }
+        };
+        reader.abort();
+        ended
+    }
+
+    /// Handle one frame from the holder; `Some` ends the connection.
+    async fn on_frame(&mut self, f: Frame) -> Option<Ended> {
+        match f.kind {
+            proto::OUTPUT => {
+                let Some((off, bytes)) = f.split_u64() else {
+                    return Some(Ended::Lost);
+                };
+                let end = off + bytes.len() as u64;
+                if end <= self.seen {
+                    return None;
+                }
+                let skip = self.seen.saturating_sub(off) as usize;
+                self.seen = end;
+                // The actor always drains its output channel, so this wait is short.
+                if self.out.send(bytes[skip..].to_vec()).await.is_err() {
+                    return Some(Ended::Done);
+                }
+                None
+            }
+            proto::EXIT => {
+                if let (Some(tx), Some(s)) = (self.exit.take(), proto::decode_exit(&f.payload)) {
+                    let _ = tx.send(s);
+                }
+                Some(Ended::Done)
+            }
+            proto::ACK => {
+                let (seq, rest) = f.split_u64()?;
+                if let Some(ack) = self.pending.remove(&seq) {
+                    let result =
+                        match rest.first() {
+                            Some(1) => Ok(()),
+                            _ => Err(String::from_utf8_lossy(rest.get(1..).unwrap_or_default())
+                                .into_owned()),
+                        };
+                    let _ = ack.send(result);
+                }
+                None
+            }
+            other => {
+                tracing::warn!(frame = other, "unknown frame type from holder; ignored");
+                None
+            }
+        }
+    }
+}

@@ -1,0 +1,531 @@
+//! The holder process: owns one session's pty and child, its output ring and its recording,
+//! and serves the daemon over a unix socket. The protocol is specified in [`crate::holder`].
+//!
+//! One current-thread tokio runtime plus the pty's reader and writer threads: the holder
+//! does little work per byte (copy into the ring, append to the recording, forward), so a
+//! single thread keeps its footprint small. Architecture invariant: the main loop never
+//! awaits the daemon or the child's input side; it only drains output, so the child never
+//! blocks on a full pty while a daemon is slow, stopped or absent.
+
+use std::collections::VecDeque;
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+use super::proto::{self, Frame};
+use super::{EXIT_FILE, ExitRecord, Hello, HolderArgs, HolderSpec, SOCKET_FILE};
+use crate::pty::{self, ExitStatus, PtyProcess, SpawnSpec, WriteRequest};
+use crate::store::recording::Recorder;
+
+/// How long to keep draining the pty after the child exited without new output: a background
+/// process that inherited the terminal can keep it open indefinitely (same bound as the
+/// session actor, but counted from the last chunk, since the holder may lag behind).
+pub const EXIT_DRAIN: Duration = Duration::from_millis(500);
+
+/// Frames queued for the daemon. Output frames are at most one pty read (64 KiB), usually
+/// far less, so this is a few MiB at worst.
+const CLIENT_QUEUE_FRAMES: usize = 256;
+
+/// How long the holder waits for a daemon whose queue is full. A daemon that is merely
+/// slower than the child (parsing a flood) throttles it, as a local pty would; one that does
+/// not drain anything for this long is hung, and the holder drops it and goes back to
+/// draining the pty on its own (the daemon resumes from its offset when it recovers).
+const SLOW_DAEMON: Duration = Duration::from_secs(5);
+
+/// Inputs waiting to be written to the pty. A daemon flooding a child that does not read its
+/// input gets failed ACKs past this, instead of growing the holder.
+const INPUT_QUEUE: usize = 1024;
+
+/// Largest OUTPUT frame sent during replay.
+const REPLAY_CHUNK: usize = 64 * 1024;
+
+/// How often the holder checks that its session directory still exists.
+const ORPHAN_CHECK: Duration = Duration::from_secs(5);
+
+/// How long a holder whose child already exited waits for the daemon that started it to
+/// attach, so a program that exits at once is still reported with its output and status.
+const FIRST_ATTACH_WAIT: Duration = Duration::from_secs(10);
+
+/// How long the holder waits for the daemon to read the final EXIT frame before exiting.
+const GOODBYE_WAIT: Duration = Duration::from_secs(2);
+
+/// Entry point of `aegis holder`. Reads the spec from stdin, detaches, runs until the child
+/// exited.
+pub fn run(args: HolderArgs) -> anyhow::Result<()> {
+    let mut input = String::new();
+    std::io::Read::read_to_string(&mut std::io::stdin(), &mut input)
+        .context("reading the holder spec from stdin")?;
+    let spec: HolderSpec = match serde_json::from_str(&input) {
+        Ok(s) => s,
+        Err(e) => {
+            answer(&serde_json::json!({ "error": format!("invalid holder spec: {e}") }));
+            anyhow::bail!("invalid holder spec: {e}");
+        }
+    };
+    // Leave the daemon's session and process group: a terminal hangup or a signal to the
+    // daemon's group must not reach the holder. Fails only if we already lead a group.
+    if let Err(e) = nix::unistd::setsid() {
+        tracing::warn!(error = %e, "setsid failed; holder stays in the daemon's session");
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(serve(args.dir, spec))
+}
+
+/// The one handshake line on stdout.
+fn answer(v: &serde_json::Value) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{v}");
+    let _ = out.flush();
+}
+
+/// Raw output kept for replay: the last `cap` bytes of the stream.
+struct Ring {
+    buf: VecDeque<u8>,
+    cap: usize,
+    /// Stream offset of `buf[0]`.
+    start: u64,
+}
+
+impl Ring {
+    fn end(&self) -> u64 {
+        self.start + self.buf.len() as u64
+    }
+
+    fn push(&mut self, bytes: &[u8]) {
+        self.buf.extend(bytes);
+        if self.buf.len() > self.cap {
+            let excess = self.buf.len() - self.cap;
+            self.buf.drain(..excess);
+            self.start += excess as u64;
+        }
+    }
+
+    /// Frames replaying everything from `from` (clamped to what is kept).
+    fn replay(&self, from: u64) -> Vec<Frame> {
+        let from = from.clamp(self.start, self.end());
+        let skip = (from - self.start) as usize;
+        let (a, b) = self.buf.as_slices();
+        let mut bytes = Vec::with_capacity(self.buf.len() - skip);
+        if skip < a.len() {
+            bytes.extend_from_slice(&a[skip..]);
+            bytes.extend_from_slice(b);
+        } else {
+            bytes.extend_from_slice(&b[skip - a.len()..]);
+        }
+        bytes
+            .chunks(REPLAY_CHUNK)
+            .scan(from, |off, c| {
+                let f = Frame::with_u64(proto::OUTPUT, *off, c);
+                *off += c.len() as u64;
+                Some(f)
+            })
+            .collect()
+    }
+}
+
+/// The connected daemon.
+struct Client {
+    id: u64,
+    tx: mpsc::Sender<Frame>,
+    /// Sent ATTACH: receives live output.
+    attached: bool,
+    writer: tokio::task::JoinHandle<()>,
+}
+
+struct Holder {
+    dir: PathBuf,
+    pid: i32,
+    cols: u16,
+    rows: u16,
+    ring: Ring,
+    recorder: Option<Recorder>,
+    client: Option<Client>,
+    next_client: u64,
+    inputs: mpsc::Sender<(u64, Vec<u8>, mpsc::Sender<Frame>)>,
+    control: Box<dyn pty::PtyControl>,
+    exit: Option<ExitStatus>,
+    /// Some daemon sent ATTACH at least once.
+    ever_attached: bool,
+}
+
+async fn serve(dir: PathBuf, spec: HolderSpec) -> anyhow::Result<()> {
+    pty::reaper::become_subreaper();
+    let process = match pty::spawn(&SpawnSpec {
+        argv: spec.argv.clone(),
+        cwd: spec.cwd.clone(),
+        env: spec.env.clone(),
+        cols: spec.cols,
+        rows: spec.rows,
+    }) {
+        Ok(p) => p,
+        Err(e) => {
+            answer(&serde_json::json!({ "error": e.to_string() }));
+            return Err(e.into());
+        }
+    };
+    let recorder = match Recorder::create(&dir, spec.recording.clone(), spec.cols, spec.rows) {
+        Ok(r) => Some(r),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot create the recording; continuing without it");
+            None
+        }
+    };
+    let sock = dir.join(SOCKET_FILE);
+    let _ = std::fs::remove_file(&sock);
+    let listener =
+        UnixListener::bind(&sock).with_context(|| format!("binding {}", sock.display()))?;
+    std::fs::set_permissions(&sock, std::fs::Permissions::from_mode(0o600))?;
+    answer(&serde_json::json!({ "pid": process.pid }));
+    tracing::info!(pid = process.pid, "holder running");
+
+    let PtyProcess {
+        pid,
+        control,
+        cols,
+        rows,
+        mut output,
+        writer,
+        exit,
+        ..
+    } = process;
+    let (input_tx, input_rx) = mpsc::channel(INPUT_QUEUE);
+    tokio::spawn(write_inputs(writer, input_rx));
+    let mut h = Holder {
+        dir: dir.clone(),
+        pid,
+        cols,
+        rows,
+        ring: Ring {
+            buf: VecDeque::new(),
+            cap: spec.ring_bytes.max(4096),
+            start: 0,
+        },
+        recorder,
+        client: None,
+        next_client: 0,
+        inputs: input_tx,
+        control,
+        exit: None,
+        ever_attached: false,
+    };
+    let (frames_tx, mut frames_rx) = mpsc::channel::<(u64, Frame)>(64);
+    let mut exit_rx = Some(exit);
+    let mut output_open = true;
+    let mut drain_deadline: Option<Instant> = None;
+    let mut orphan_check = tokio::time::interval(ORPHAN_CHECK);
+
+    // A child that exits at once must still be seen by the daemon that started it.
+    let attach_deadline = Instant::now() + FIRST_ATTACH_WAIT;
+    loop {
+        let now = Instant::now();
+        let drained = !output_open || drain_deadline.is_some_and(|d| now >= d);
+        let seen = h.ever_attached || now >= attach_deadline;
+        if h.exit.is_some() && drained && seen {
+            break;
+        }
+        // The next moment the exit condition can change without an event.
+        let wake = match (h.exit.is_some(), drained) {
+            (false, _) => None,
+            (true, false) => drain_deadline,
+            (true, true) => Some(attach_deadline),
+        };
+        tokio::select! {
+            chunk = output.recv(), if output_open => match chunk {
+                Some(bytes) => {
+                    h.on_output(&bytes).await;
+                    // Still producing after the exit: the holder may have been held back by a
+                    // slow daemon, so the drain window counts from the last chunk.
+                    if h.exit.is_some() {
+                        drain_deadline = Some(Instant::now() + EXIT_DRAIN);
+                    }
+                }
+                None => output_open = false,
+            },
+            status = async { match exit_rx.as_mut() { Some(rx) => rx.await.ok(), None => std::future::pending().await } } => {
+                exit_rx = None;
+                // No status means the reaper lost it; report a plain failure rather than hang.
+                h.exit = Some(status.unwrap_or(ExitStatus::Code(1)));
+                drain_deadline = Some(Instant::now() + EXIT_DRAIN);
+            }
+            _ = async { match wake { Some(d) => tokio::time::sleep_until(d).await, None => std::future::pending().await } } => {}
+            conn = listener.accept() => match conn {
+                Ok((stream, _)) => h.on_connect(stream, frames_tx.clone()),
+                Err(e) => tracing::warn!(error = %e, "accept failed"),
+            },
+            Some((conn, frame)) = frames_rx.recv() => h.on_frame(conn, frame).await,
+            _ = orphan_check.tick() => {
+                if !sock.exists() {
+                    tracing::warn!("session directory is gone; stopping the orphaned session");
+                    pty::kill_session(pid, pty::KILL_GRACE).await;
+                    return Ok(());
+                }
+            }
+        }
+    }
+    h.finish().await;
+    Ok(())
+}
+
+/// Write inputs in order; acknowledge each to the connection that sent it.
+async fn write_inputs(
+    writer: mpsc::Sender<WriteRequest>,
+    mut rx: mpsc::Receiver<(u64, Vec<u8>, mpsc::Sender<Frame>)>,
+) {
+    while let Some((seq, bytes, reply)) = rx.recv().await {
+        let (ack, acked) = oneshot::channel();
+        let result = match writer
+            .send(WriteRequest {
+                bytes,
+                ack: Some(ack),
+            })
+            .await
+        {
+            Ok(()) => acked
+                .await
+                .unwrap_or_else(|_| Err("pty writer is gone".into())),
+            Err(_) => Err("pty writer is gone".into()),
+        };
+        let _ = reply.try_send(ack_frame(seq, result));
+    }
+}
+
+fn ack_frame(seq: u64, result: Result<(), String>) -> Frame {
+    let mut rest = vec![u8::from(result.is_ok())];
+    if let Err(e) = result {
+        rest.extend_from_slice(e.as_bytes());
+    }
+    Frame::with_u64(proto::ACK, seq, &rest)
+}
+
+impl Holder {
+    async fn on_output(&mut self, bytes: &[u8]) {
+        let offset = self.ring.end();
+        self.ring.push(bytes);
+        if let Some(r) = self.recorder.as_mut() {
+            // Flushed per chunk: a holder killed with SIGKILL loses nothing already read.
+            if let Err(e) = r.output(bytes).and_then(|()| r.flush()) {
+                tracing::error!(error = %e, "recording write failed; recording stopped");
+                self.recorder = None;
+            }
+        }
+        if self.client.as_ref().is_some_and(|c| c.attached) {
+            self.send_wait(Frame::with_u64(proto::OUTPUT, offset, bytes))
+                .await;
+        }
+    }
+
+    /// Queue a frame, waiting up to [`SLOW_DAEMON`] for room.
+    async fn send_wait(&mut self, frame: Frame) {
+        let Some(c) = self.client.as_ref() else {
+            return;
+        };
+        let frame = match c.tx.try_send(frame) {
+            Ok(()) => return,
+            Err(mpsc::error::TrySendError::Full(f)) => f,
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                self.client = None;
+                return;
+            }
+        };
+        let tx = c.tx.clone();
+        if !matches!(
+            tokio::time::timeout(SLOW_DAEMON, tx.send(frame)).await,
+            Ok(Ok(()))
+        ) {
+            self.drop_client("the daemon stopped reading");
+        }
+    }
+
+    /// Queue a frame for the daemon; drop the daemon if it is not keeping up.
+    fn send(&mut self, frame: Frame) {
+        let Some(c) = self.client.as_ref() else {
+            return;
+        };
+        if c.tx.try_send(frame).is_err() {
+            tracing::warn!("daemon is not reading; dropping its connection");
+            self.client = None;
+        }
+    }
+
+    fn on_connect(&mut self, stream: UnixStream, frames: mpsc::Sender<(u64, Frame)>) {
+        self.next_client += 1;
+        let id = self.next_client;
+        let (mut rd, mut wr) = stream.into_split();
+        let (tx, mut rx) = mpsc::channel::<Frame>(CLIENT_QUEUE_FRAMES);
+        let writer = tokio::spawn(async move {
+            while let Some(f) = rx.recv().await {
+                if proto::write_frame(&mut wr, &f).await.is_err() {
+                    break;
+                }
+            }
+        });
+        tokio::spawn(async move {
+            loop {
+                match proto::read_frame(&mut rd).await {
+                    Ok(Some(f)) => {
+                        if frames.send((id, f)).await.is_err() {
+                            break;
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "bad frame from the daemon; closing");
+                        break;
+                    }
+                }
+            }
+        });
+        if let Some(old) = self.client.take() {
+            tracing::info!("a new daemon connected; replacing the previous connection");
+            old.writer.abort();
+        }
+        self.client = Some(Client {
+            id,
+            tx,
+            attached: false,
+            writer,
+        });
+        let hello = Hello {
+            version: proto::PROTOCOL_VERSION,
+            pid: self.pid,
+            cols: self.cols,
+            rows: self.rows,
+            ring_start: self.ring.start,
+            output_end: self.ring.end(),
+        };
+        // Serializing a struct of integers cannot fail.
+        let payload = serde_json::to_vec(&hello).unwrap_or_default();
+        self.send(Frame::new(proto::HELLO, payload));
+        tracing::info!(connection = id, "daemon connected");
+    }
+
+    async fn on_frame(&mut self, conn: u64, frame: Frame) {
+        let Some(client) = self.client.as_ref().filter(|c| c.id == conn) else {
+            return; // a replaced connection
+        };
+        let reply = client.tx.clone();
+        match frame.kind {
+            proto::ATTACH => {
+                let Some((from, _)) = frame.split_u64() else {
+                    return self.drop_client("malformed ATTACH");
+                };
+                for f in self.ring.replay(from) {
+                    self.send_wait(f).await;
+                }
+                if let Some(c) = self.client.as_mut() {
+                    c.attached = true;
+                }
+                self.ever_attached = true;
+            }
+            proto::INPUT => {
+                let Some((seq, bytes)) = frame.split_u64() else {
+                    return self.drop_client("malformed INPUT");
+                };
+                if let Some(r) = self.recorder.as_mut() {
+                    let _ = r.input(bytes).and_then(|()| r.flush());
+                }
+                let item = (seq, bytes.to_vec(), reply.clone());
+                if self.inputs.try_send(item).is_err() {
+                    let _ =
+                        reply.try_send(ack_frame(seq, Err("holder input queue is full".into())));
+                }
+            }
+            proto::RESIZE => {
+                let p = &frame.payload;
+                if p.len() != 4 {
+                    return self.drop_client("malformed RESIZE");
+                }
+                let cols = u16::from_be_bytes([p[0], p[1]]);
+                let rows = u16::from_be_bytes([p[2], p[3]]);
+                if let Err(e) = self.control.resize(cols, rows) {
+                    tracing::warn!(error = %e, "TIOCSWINSZ failed");
+                }
+                self.cols = cols;
+                self.rows = rows;
+                if let Some(r) = self.recorder.as_mut() {
+                    let _ = r.resize(cols, rows).and_then(|()| r.flush());
+                }
+            }
+            proto::KILL => {
+                let grace = frame
+                    .payload
+                    .get(..4)
+                    .and_then(|b| b.try_into().ok())
+                    .map(u32::from_be_bytes)
+                    .unwrap_or(2000);
+                let pid = self.pid;
+                tokio::spawn(pty::kill_session(
+                    pid,
+                    Duration::from_millis(u64::from(grace)),
+                ));
+            }
+            other => tracing::warn!(frame = other, "unknown frame type from the daemon; ignored"),
+        }
+    }
+
+    fn drop_client(&mut self, why: &str) {
+        tracing::warn!(why, "closing the daemon connection");
+        if let Some(c) = self.client.take() {
+            c.writer.abort();
+        }
+    }
+
+    /// The child exited and its output is drained: persist the status, tell the daemon, go.
+    async fn finish(mut self) {
+        let status = self.exit.unwrap_or(ExitStatus::Code(1));
+        if let Some(r) = self.recorder.as_mut() {
+            let _ = r.flush();
+        }
+        if let Err(e) =
+            crate::store::atomic::write_json(&self.dir.join(EXIT_FILE), &ExitRecord::of(status))
+        {
+            tracing::error!(error = %e, "could not write exit.json");
+        }
+        // Remove the socket first: a daemon that connects from now on must see the holder gone.
+        let _ = std::fs::remove_file(self.dir.join(SOCKET_FILE));
+        tracing::info!(code = status.code(), "child exited; holder stopping");
+        if let Some(c) = self.client.take() {
+            if c.attached {
+                let exit = Frame::new(proto::EXIT, proto::encode_exit(status));
+                let _ = tokio::time::timeout(SLOW_DAEMON, c.tx.send(exit)).await;
+            }
+            drop(c.tx);
+            let _ = tokio::time::timeout(GOODBYE_WAIT, c.writer).await;
+        }
+    }
+}
+
+/// Used by tests and the daemon: whether `dir` has a holder socket file.
+pub fn has_socket(dir: &Path) -> bool {
+    dir.join(SOCKET_FILE).exists()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // reason: a failed unwrap is a failed test
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ring_keeps_the_tail_and_replays_from_offsets() {
+        let mut r = Ring {
+            buf: VecDeque::new(),
+            cap: 10,
+            start: 0,
+        };
+        r.push(b"0123456789abcdef");
+        assert_eq!((r.start, r.end()), (6, 16));
+        let f = r.replay(0);
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].split_u64(), Some((6, &b"6789abcdef"[..])));
+        assert_eq!(r.replay(14)[0].split_u64(), Some((14, &b"ef"[..])));
+        assert!(r.replay(16).is_empty());
+    }
+}

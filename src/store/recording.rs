@@ -1,0 +1,357 @@
+//! Session recordings in asciicast v2, written by the holder process (so output printed while
+//! no daemon runs is recorded too) and read back by the daemon for downloads and transcripts.
+//!
+//! Format: a JSON header line, then one `[seconds, code, data]` array per line, with codes
+//! `o` (output), `i` (input) and `r` (resize, `"COLSxROWS"`). Times come from a monotonic
+//! clock. Event data must be valid UTF-8, so a multi-byte character split across two pty
+//! reads is carried over to the next event instead of being mangled; bytes that are not UTF-8
+//! at all become U+FFFD (asciicast cannot carry them).
+//!
+//! Rotation: when the current file passes `max_bytes`, it is renamed `recording.1.cast`
+//! (older ones shift to `.2`, ... up to `keep`, the oldest is deleted) and a fresh file with
+//! its own header starts. Each header carries `aegis_output_offset`, the number of output
+//! bytes recorded before it, so transcript offsets stay meaningful across rotations (asciinema
+//! ignores header keys it does not know).
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+/// File name of the current recording inside a session directory.
+pub const FILE: &str = "recording.cast";
+
+/// Where and how much to record.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordingLimits {
+    /// Rotate once the current file reaches this size.
+    pub max_bytes: u64,
+    /// Rotated files kept besides the current one.
+    pub keep: u32,
+}
+
+impl Default for RecordingLimits {
+    fn default() -> Self {
+        // 32 MiB holds hours of a typical agent's output; a flood rotates rather than filling
+        // the disk. One rotated file keeps the previous stretch around for downloads.
+        RecordingLimits {
+            max_bytes: 32 * 1024 * 1024,
+            keep: 1,
+        }
+    }
+}
+
+/// Path of rotated file `n` (1 = newest) in `dir`.
+pub fn rotated(dir: &Path, n: u32) -> PathBuf {
+    dir.join(format!("recording.{n}.cast"))
+}
+
+/// Splits a byte stream into valid UTF-8 strings, carrying an incomplete trailing character
+/// over to the next chunk.
+#[derive(Debug, Default)]
+pub struct Utf8Carry {
+    pending: Vec<u8>,
+}
+
+impl Utf8Carry {
+    /// Decode `chunk` (after whatever was carried). Returns the text that is complete now.
+    pub fn push(&mut self, chunk: &[u8]) -> String {
+        let mut buf = std::mem::take(&mut self.pending);
+        buf.extend_from_slice(chunk);
+        let mut out = String::with_capacity(buf.len());
+        let mut rest = &buf[..];
+        loop {
+            match std::str::from_utf8(rest) {
+                Ok(s) => {
+                    out.push_str(s);
+                    break;
+                }
+                Err(e) => {
+                    let (good, bad) = rest.split_at(e.valid_up_to());
+                    // Valid by construction: from_utf8 just said so.
+                    out.push_str(std::str::from_utf8(good).unwrap_or_default());
+                    match e.error_len() {
+                        // An incomplete sequence at the end: wait for the next chunk.
+                        None => {
+                            self.pending = bad.to_vec();
+                            break;
+                        }
+                        Some(n) => {
+                            out.push('\u{FFFD}');
+                            rest = &bad[n..];
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Appends events to a session's recording, rotating by size.
+pub struct Recorder {
+    dir: PathBuf,
+    limits: RecordingLimits,
+    file: BufWriter<File>,
+    written: u64,
+    started: Instant,
+    cols: u16,
+    rows: u16,
+    out: Utf8Carry,
+    input: Utf8Carry,
+    /// Output bytes (as recorded, UTF-8) written over the session's life, across rotations.
+    output_offset: u64,
+}
+
+#[derive(Serialize)]
+struct Header<'a> {
+    version: u8,
+    width: u16,
+    height: u16,
+    timestamp: u64,
+    env: Env<'a>,
+    aegis_output_offset: u64,
+}
+
+#[derive(Serialize)]
+struct Env<'a> {
+    #[serde(rename = "TERM")]
+    term: &'a str,
+}
+
+impl Recorder {
+    /// Start a new recording in `dir` (replacing none: a session records from its start).
+    pub fn create(
+        dir: &Path,
+        limits: RecordingLimits,
+        cols: u16,
+        rows: u16,
+    ) -> std::io::Result<Recorder> {
+        let file = open_new(&dir.join(FILE))?;
+        let mut r = Recorder {
+            dir: dir.to_path_buf(),
+            limits,
+            file: BufWriter::with_capacity(64 * 1024, file),
+            written: 0,
+            started: Instant::now(),
+            cols,
+            rows,
+            out: Utf8Carry::default(),
+            input: Utf8Carry::default(),
+            output_offset: 0,
+        };
+        r.header()?;
+        Ok(r)
+    }
+
+    fn header(&mut self) -> std::io::Result<()> {
+        let h = Header {
+            version: 2,
+            width: self.cols,
+            height: self.rows,
+            timestamp: crate::session::now_ms() / 1000,
+            env: Env {
+                term: "xterm-256color",
+            },
+            aegis_output_offset: self.output_offset,
+        };
+        let mut line = serde_json::to_vec(&h).map_err(std::io::Error::other)?;
+        line.push(b'\n');
+        self.file.write_all(&line)?;
+        self.written += line.len() as u64;
+        Ok(())
+    }
+
+    fn event(&mut self, code: &str, data: &str) -> std::io::Result<()> {
+        if data.is_empty() {
+            return Ok(());
+        }
+        let t = self.started.elapsed().as_secs_f64();
+        let mut line = serde_json::to_vec(&(t, code, data)).map_err(std::io::Error::other)?;
+        line.push(b'\n');
+        self.file.write_all(&line)?;
+        self.written += line.len() as u64;
+        if self.written >= self.limits.max_bytes {
+            self.rotate()?;
+        }
+        Ok(())
+    }
+
+    fn rotate(&mut self) -> std::io::Result<()> {
+        self.file.flush()?;
+        let keep = self.limits.keep;
+        if keep == 0 {
+            std::fs::remove_file(self.dir.join(FILE))?;
+        } else {
+            let _ = std::fs::remove_file(rotated(&self.dir, keep));
+            for n in (1..keep).rev() {
+                let _ = std::fs::rename(rotated(&self.dir, n), rotated(&self.dir, n + 1));
+            }
+            std::fs::rename(self.dir.join(FILE), rotated(&self.dir, 1))?;
+        }
+        self.file = BufWriter::with_capacity(64 * 1024, open_new(&self.dir.join(FILE))?);
+        self.written = 0;
+        self.header()
+    }
+
+    pub fn output(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        let text = self.out.push(bytes);
+        self.output_offset += text.len() as u64;
+        self.event("o", &text)
+    }
+
+    pub fn input(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        let text = self.input.push(bytes);
+        self.event("i", &text)
+    }
+
+    pub fn resize(&mut self, cols: u16, rows: u16) -> std::io::Result<()> {
+        self.cols = cols;
+        self.rows = rows;
+        self.event("r", &format!("{cols}x{rows}"))
+    }
+
+    pub fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
+}
+
+fn open_new(path: &Path) -> std::io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+}
+
+/// Output recorded for a session, from `since` (an offset into the recorded output text).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputSlice {
+    /// Offset of the first byte of `text`. Larger than the requested `since` when that part
+    /// was rotated away.
+    pub start: u64,
+    pub text: String,
+    /// Offset just past `text`: the `since` for the next call.
+    pub end: u64,
+}
+
+/// Read the recorded output text from offset `since`, across rotated files, up to `limit`
+/// bytes (cut on a character boundary).
+pub fn read_output(dir: &Path, since: u64, limit: usize) -> std::io::Result<OutputSlice> {
+    let mut files: Vec<PathBuf> = (1..=64)
+        .map(|n| rotated(dir, n))
+        .take_while(|p| p.exists())
+        .collect();
+    files.reverse();
+    files.push(dir.join(FILE));
+    let mut slice = OutputSlice {
+        start: since,
+        text: String::new(),
+        end: since,
+    };
+    let mut first = true;
+    for path in files {
+        let file = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        let mut lines = BufReader::new(file).lines();
+        let Some(header) = lines.next().transpose()? else {
+            continue;
+        };
+        let mut offset = serde_json::from_str::<serde_json::Value>(&header)
+            .ok()
+            .and_then(|h| h["aegis_output_offset"].as_u64())
+            .unwrap_or(0);
+        if first {
+            // The oldest file available decides where the kept history starts.
+            first = false;
+            if offset > since {
+                slice.start = offset;
+                slice.end = offset;
+            }
+        }
+        for line in lines {
+            let line = line?;
+            // A torn last line (the holder was killed mid-write) is skipped, not fatal.
+            let Ok((_, code, data)) = serde_json::from_str::<(f64, String, String)>(&line) else {
+                continue;
+            };
+            if code != "o" {
+                continue;
+            }
+            let len = data.len() as u64;
+            if offset + len > slice.end {
+                let skip = slice.end.saturating_sub(offset) as usize;
+                let mut piece = data.get(skip..).unwrap_or_default();
+                let room = limit.saturating_sub(slice.text.len());
+                if piece.len() > room {
+                    let mut cut = room;
+                    while !piece.is_char_boundary(cut) {
+                        cut -= 1;
+                    }
+                    piece = &piece[..cut];
+                }
+                slice.text.push_str(piece);
+                slice.end += piece.len() as u64;
+                if slice.text.len() >= limit {
+                    return Ok(slice);
+                }
+            }
+            offset += len;
+        }
+    }
+    Ok(slice)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // reason: a failed unwrap is a failed test
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utf8_split_across_chunks_is_carried() {
+        let mut c = Utf8Carry::default();
+        let bytes = "a€b".as_bytes();
+        assert_eq!(c.push(&bytes[..2]), "a");
+        assert_eq!(c.push(&bytes[2..]), "€b");
+        assert_eq!(c.push(b"\xffz"), "\u{FFFD}z");
+    }
+
+    #[test]
+    fn rotation_keeps_offsets_and_reads_across_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut r = Recorder::create(
+            dir.path(),
+            RecordingLimits {
+                max_bytes: 200,
+                keep: 5,
+            },
+            80,
+            24,
+        )
+        .unwrap();
+        let mut all = String::new();
+        for i in 0..40 {
+            let s = format!("line {i} ✓\r\n");
+            r.output(s.as_bytes()).unwrap();
+            all.push_str(&s);
+        }
+        r.flush().unwrap();
+        assert!(rotated(dir.path(), 1).exists());
+        let whole = read_output(dir.path(), 0, usize::MAX).unwrap();
+        // Only the kept files are available; what is there ends exactly with everything.
+        assert!(all.ends_with(&whole.text));
+        assert_eq!(whole.end, all.len() as u64);
+        let tail = read_output(dir.path(), whole.end - 10, usize::MAX).unwrap();
+        assert_eq!(tail.text, &all[all.len() - 10..]);
+        let limited = read_output(dir.path(), whole.start, 7).unwrap();
+        assert_eq!(limited.text.len(), 7);
+    }
+}

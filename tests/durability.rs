@@ -1,0 +1,342 @@
+//! Durable sessions (issue 6): sessions live in holder processes and survive the daemon being
+//! killed with SIGKILL or stopped gracefully; nothing printed while no daemon ran is lost;
+//! a dead holder ends only its own session; recordings play in asciinema.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::support::{Daemon, Options, id_of, nix_kill, pid_exists, support_bin, wait_until};
+
+const T: Duration = Duration::from_secs(20);
+
+/// A daemon whose sessions outlive it (the product default; test support turns it off).
+fn durable_daemon() -> Daemon {
+    Daemon::start_with(Options {
+        args: &[],
+        env: &[("AEGIS_KILL_SESSIONS_ON_EXIT", "false")],
+    })
+}
+
+/// Kills every holder of this test's state dir when the test ends, so a failing test leaves
+/// nothing running (the children get SIGHUP when their pty closes). Holders are found by
+/// their command line, never by a pid that may have been reused.
+struct Cleanup(PathBuf);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let sessions = self.0.join("state/sessions").display().to_string();
+        for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+                continue;
+            };
+            let cmdline = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+            let args: Vec<String> = cmdline
+                .split(|b| *b == 0)
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect();
+            let is_ours = args.get(1).is_some_and(|a| a == "holder")
+                && args.iter().any(|a| a.starts_with(&sessions));
+            if is_ours {
+                let _ = nix_kill(pid, "KILL");
+            }
+        }
+    }
+}
+
+fn registry_pid(dir: &Path, id: &str) -> Option<i64> {
+    let reg: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("state/registry.json")).ok()?)
+            .ok()?;
+    reg["sessions"].as_array()?.iter().find(|s| s["id"] == id)?["pid"].as_i64()
+}
+
+fn parent_of(pid: i64) -> Option<i64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat[stat.rfind(')')? + 2..].split(' ').nth(1)?.parse().ok()
+}
+
+/// The output stream of an asciicast v2 recording: every "o" event, concatenated.
+fn recorded_output(cast: &str) -> String {
+    let mut lines = cast.lines();
+    let header: Value = serde_json::from_str(lines.next().expect("header")).expect("header json");
+    assert_eq!(header["version"], 2);
+    lines
+        .filter_map(|l| serde_json::from_str::<(f64, String, String)>(l).ok())
+        .filter(|(_, code, _)| code == "o")
+        .map(|(_, _, data)| data)
+        .collect()
+}
+
+fn recording(d: &Daemon, id: &str) -> String {
+    let resp = d
+        .http()
+        .get(format!("{}/v1/sessions/{id}/recording", d.url))
+        .send()
+        .expect("recording request");
+    assert_eq!(resp.status(), StatusCode::OK);
+    resp.text().expect("recording body")
+}
+
+fn line_count(path: &Path) -> usize {
+    std::fs::read_to_string(path)
+        .map(|s| s.matches("\r\n").count())
+        .unwrap_or(0)
+}
+
+struct Printer {
+    id: String,
+    log: PathBuf,
+    stop: PathBuf,
+}
+
+fn start_printer(d: &Daemon) -> Printer {
+    let log = d.dir.path().join("printer.log");
+    let stop = d.dir.path().join("printer.stop");
+    let v = d.spawn(&[
+        "python3",
+        &support_bin("issue6_printer.py"),
+        &log.display().to_string(),
+        &stop.display().to_string(),
+    ]);
+    let p = Printer {
+        id: id_of(&v),
+        log,
+        stop,
+    };
+    d.wait_screen(&p.id, "line 5 ", T);
+    p
+}
+
+/// The shared scenario: bash and a printing agent, the daemon goes away (`down`), the
+/// children keep printing, a new daemon comes up and everything carries on.
+fn survive(down: impl FnOnce(&mut Daemon)) {
+    let mut d = durable_daemon();
+    let _cleanup = Cleanup(d.dir.path().to_path_buf());
+    let bash = d.bash();
+    d.wait_screen(&bash, "$", T);
+    d.send(&bash, "echo before-$((20+22))");
+    d.wait_screen(&bash, "before-42", T);
+    d.wait_status(&bash, "idle", T);
+    let printer = start_printer(&d);
+    let bash_pid = d.get(&format!("/v1/sessions/{bash}")).1["pid"].clone();
+
+    down(&mut d);
+    // While no daemon runs, the agent keeps printing (its pty is drained by the holder).
+    let printed = line_count(&printer.log);
+    wait_until(T, "the printer to keep printing without a daemon", || {
+        (line_count(&printer.log) >= printed + 25).then_some(())
+    });
+
+    d.restart();
+    let list = d.get("/v1/sessions").1;
+    assert_eq!(list["total"], 2, "{list}");
+    for s in list["sessions"].as_array().expect("sessions") {
+        assert_ne!(s["status"], "exited", "{s}");
+    }
+    // Same process, same screen, still usable.
+    let v = d.wait_status(&bash, "idle", T);
+    assert_eq!(v["pid"], bash_pid);
+    assert!(d.screen(&bash).contains("before-42"));
+    d.send(&bash, "echo after-$((40+2))");
+    d.wait_screen(&bash, "after-42", T);
+    assert_ne!(d.status(&printer.id), "exited");
+
+    // Stop the printer and compare: the recording holds every byte it wrote, downtime included.
+    std::fs::write(&printer.stop, b"").expect("stop file");
+    d.wait_status(&printer.id, "exited", T);
+    let written = String::from_utf8(std::fs::read(&printer.log).expect("log")).expect("utf8");
+    assert!(written.ends_with("DONE\r\n"));
+    let recorded = recorded_output(&recording(&d, &printer.id));
+    assert!(
+        recorded == written,
+        "recording differs from what the child wrote: {} vs {} bytes",
+        recorded.len(),
+        written.len()
+    );
+    // The screen is what a terminal shows after that byte stream: its last lines.
+    let screen = d.screen(&printer.id);
+    let shown: Vec<&str> = screen.lines().filter(|l| !l.is_empty()).collect();
+    let expected: Vec<String> = written
+        .split("\r\n")
+        .filter(|l| !l.is_empty())
+        .map(|l| l.replace("\x1b[32m", "").replace("\x1b[0m", ""))
+        .collect();
+    assert!(shown.len() > 10, "{screen}");
+    assert_eq!(
+        shown,
+        expected[expected.len() - shown.len()..]
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn sessions_survive_daemon_sigkill_without_losing_output() {
+    survive(|d| d.kill9());
+}
+
+#[test]
+fn sessions_survive_graceful_daemon_restart() {
+    survive(|d| d.stop());
+}
+
+#[test]
+fn killing_a_holder_ends_only_its_session() {
+    let d = durable_daemon();
+    let _cleanup = Cleanup(d.dir.path().to_path_buf());
+    let a = d.bash();
+    let b = d.bash();
+    d.wait_screen(&a, "$", T);
+    d.wait_screen(&b, "$", T);
+    let pid = d.get(&format!("/v1/sessions/{a}")).1["pid"]
+        .as_i64()
+        .expect("pid");
+    let holder = parent_of(pid).expect("holder pid");
+    nix_kill(holder as i32, "KILL").expect("kill");
+    d.wait_status(&a, "exited", T);
+    // The pty closed with its holder, so the shell got SIGHUP and is gone too.
+    wait_until(T, "the orphaned shell to go", || {
+        (!pid_exists(pid)).then_some(())
+    });
+    d.send(&b, "echo still-$((1+1))");
+    d.wait_screen(&b, "still-2", T);
+    d.wait_status(&b, "idle", T);
+    // DELETE still ends the other one, holder and child.
+    let b_pid = d.get(&format!("/v1/sessions/{b}")).1["pid"]
+        .as_i64()
+        .expect("pid");
+    let b_holder = parent_of(b_pid).expect("holder pid");
+    let (status, _) = d.call(reqwest::Method::DELETE, &format!("/v1/sessions/{b}"), None);
+    assert_eq!(status, StatusCode::OK);
+    wait_until(T, "the holder and child to exit", || {
+        (!pid_exists(b_pid) && !pid_exists(b_holder)).then_some(())
+    });
+}
+
+#[test]
+fn a_session_that_exits_while_the_daemon_is_down_keeps_its_exit_code() {
+    let mut d = durable_daemon();
+    let _cleanup = Cleanup(d.dir.path().to_path_buf());
+    let bash = d.bash();
+    d.wait_screen(&bash, "$", T);
+    d.stop();
+    // No daemon to type into it: end the shell with a signal, as a crash would.
+    let pid = registry_pid(d.dir.path(), &bash).expect("pid in registry");
+    nix_kill(pid as i32, "TERM").ok();
+    nix_kill(pid as i32, "HUP").expect("kill");
+    wait_until(T, "the shell to exit", || (!pid_exists(pid)).then_some(()));
+    d.restart();
+    let v = d.wait_status(&bash, "exited", T);
+    assert_eq!(v["exitCode"], 129, "{v}");
+}
+
+#[test]
+fn corrupt_registry_is_recovered_with_a_clear_error() {
+    let mut d = durable_daemon();
+    let _cleanup = Cleanup(d.dir.path().to_path_buf());
+    let bash = d.bash();
+    d.wait_screen(&bash, "$", T);
+    d.stop();
+    let reg = d.dir.path().join("state/registry.json");
+    let full = std::fs::read(&reg).expect("registry");
+    // A partially written file, as a crash of a non-atomic writer would leave.
+    std::fs::write(&reg, &full[..full.len() / 2]).expect("truncate");
+    d.restart();
+    assert_eq!(d.get("/v1/sessions").1["total"], 1);
+    d.wait_status(&bash, "idle", T);
+    d.send(&bash, "echo recovered-$((2*3))");
+    d.wait_screen(&bash, "recovered-6", T);
+    assert!(
+        d.log().contains("registry is corrupt"),
+        "no clear error logged"
+    );
+    let aside = std::fs::read_dir(d.dir.path().join("state"))
+        .expect("state dir")
+        .flatten()
+        .any(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("registry.json.corrupt-")
+        });
+    assert!(aside, "the corrupt registry was not kept for inspection");
+    // A registry from a newer aegis stops the daemon instead of being overwritten.
+    d.stop();
+    std::fs::write(&reg, br#"{"version": 999, "sessions": []}"#).expect("write");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_aegis"))
+        .args(["serve", "--port", "0", "--state-dir"])
+        .arg(d.dir.path().join("state"))
+        .output()
+        .expect("run aegis");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("newer than this aegis"), "{err}");
+    assert_eq!(
+        std::fs::read(&reg).expect("registry"),
+        br#"{"version": 999, "sessions": []}"#
+    );
+}
+
+#[test]
+fn transcript_cursors_are_per_client_and_never_destructive() {
+    let d = Daemon::start();
+    let id = id_of(&d.spawn(&["sh", "-c", "printf 'one\\ntwo\\n'; exec cat"]));
+    d.wait_screen(&id, "two", T);
+    let path = format!("/v1/sessions/{id}/transcript");
+    let (status, first) = d.get(&format!("{path}?client=a"));
+    assert_eq!(status, StatusCode::OK, "{first}");
+    assert_eq!(first["text"], "one\ntwo\n");
+    // Client b still sees everything: a's read took nothing away.
+    assert_eq!(d.get(&format!("{path}?client=b")).1["text"], "one\ntwo\n");
+    d.send(&id, "three");
+    d.wait_screen(&id, "three\nthree", T);
+    let next = d.get(&format!("{path}?client=a")).1;
+    assert_eq!(next["text"], "three\nthree\n", "{next}");
+    assert_eq!(next["since"], first["next"]);
+    // An explicit offset works without any server-side cursor.
+    let again = d.get(&format!("{path}?since={}", first["next"])).1;
+    assert_eq!(again["text"], "three\nthree\n");
+    let (status, bad) = d.get(&format!("{path}?since=-1"));
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+}
+
+#[test]
+fn recording_plays_in_asciinema() {
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/asciinema");
+    if !venv.exists() {
+        eprintln!(
+            "SKIPPED: {} is missing; run scripts/install-test-deps",
+            venv.display()
+        );
+        return;
+    }
+    let d = Daemon::start();
+    let id = id_of(&d.spawn(&[
+        "sh",
+        "-c",
+        "printf 'caf\\303\\251 \\342\\234\\223 played\\n'; exit 3",
+    ]));
+    d.wait_status(&id, "exited", T);
+    d.post(
+        &format!("/v1/sessions/{id}/resize"),
+        json!({ "cols": 90, "rows": 30 }),
+    );
+    let cast = d.dir.path().join("s.cast");
+    std::fs::write(&cast, recording(&d, &id)).expect("write cast");
+    let out = std::process::Command::new(&venv)
+        .arg("cat")
+        .arg(&cast)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("asciinema");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(shown.contains("café ✓ played"), "{shown}");
+}
