@@ -11,8 +11,8 @@ use std::hint::black_box;
 
 use aegis::screen::{Format, Screen};
 use aegis::session::keys;
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use corpus::Kind;
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 /// Corpus fed per iteration: big enough to scroll the screen and fill the scrollback many
 /// times, small enough for criterion to take its samples in seconds.
@@ -74,8 +74,19 @@ fn snapshot(c: &mut Criterion) {
 fn key_encoding(c: &mut Criterion) {
     // What a supervisor sends most: submit, interrupt, navigation, a chord, plain text.
     let keys = [
-        "Enter", "C-c", "Up", "Down", "M-x", "S-Up", "F5", "BSpace", "Tab", "Escape", "C-M-a",
-        "PageUp", "yes, apply the fix",
+        "Enter",
+        "C-c",
+        "Up",
+        "Down",
+        "M-x",
+        "S-Up",
+        "F5",
+        "BSpace",
+        "Tab",
+        "Escape",
+        "C-M-a",
+        "PageUp",
+        "yes, apply the fix",
     ];
     let mut g = c.benchmark_group("keys");
     g.throughput(Throughput::Elements(keys.len() as u64));

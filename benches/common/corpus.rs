@@ -62,18 +62,46 @@ const MIX: &[(Kind, usize)] = &[
 ];
 
 const WORDS: &[&str] = &[
-    "error", "warning", "compiling", "aegis", "session", "screen", "Finished", "test", "ok",
-    "running", "src/main.rs", "fn", "let", "match", "=>", "{", "}", "0x7f3a", "PASS", "FAIL",
+    "error",
+    "warning",
+    "compiling",
+    "aegis",
+    "session",
+    "screen",
+    "Finished",
+    "test",
+    "ok",
+    "running",
+    "src/main.rs",
+    "fn",
+    "let",
+    "match",
+    "=>",
+    "{",
+    "}",
+    "0x7f3a",
+    "PASS",
+    "FAIL",
 ];
 const UNICODE: &[&str] = &[
-    "é", "à", "ü", "ß", "ñ", "ø", "λ", "Ω", "π", "─", "│", "┌", "┐", "└", "┘", "├", "█", "░",
-    "→", "✓", "✗", "…",
+    "é", "à", "ü", "ß", "ñ", "ø", "λ", "Ω", "π", "─", "│", "┌", "┐", "└", "┘", "├", "█", "░", "→",
+    "✓", "✗", "…",
 ];
 const CJK: &[&str] = &[
     "漢", "字", "日", "本", "語", "中", "文", "测", "试", "会", "话", "终", "端", "한", "국",
 ];
 const EMOJI: &[&str] = &[
-    "🙂", "🚀", "✨", "🔥", "📦", "✅", "❌", "❤️", "👍", "🎉", "👨‍👩‍👧",
+    "🙂",
+    "🚀",
+    "✨",
+    "🔥",
+    "📦",
+    "✅",
+    "❌",
+    "❤️",
+    "👍",
+    "🎉",
+    "👨‍👩‍👧",
 ];
 
 fn ascii_line(rng: &mut Rng, out: &mut Vec<u8>, cols: usize) {

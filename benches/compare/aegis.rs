@@ -123,10 +123,6 @@ impl Daemon {
     pub fn rss_kib(&self) -> Result<u64> {
         rss_kib(self.pid)
     }
-
-    pub fn cpu_ticks(&self) -> Result<u64> {
-        cpu_ticks(self.pid)
-    }
 }
 
 impl Drop for Daemon {

@@ -106,9 +106,11 @@ fn aegis_many(d: &Daemon, path: &Path, n: usize) -> Result<Duration> {
     Ok(elapsed)
 }
 
-/// (c) tmux: a detached session whose `pane-died` hook signals a channel we wait on; tmux
-/// fires it after the process exited and its output reached EOF.
-fn tmux_many(t: &Tmux, path: &Path, n: usize, run: usize) -> Result<Duration> {
+/// (c) tmux: a detached session whose `pane-died` hook signals a channel we wait on. tmux
+/// 3.3a declares the pane dead when the child exits and drops output still unread in the pty
+/// (the last ~10 KB of the corpus never reach its screen), so its time is slightly flattering;
+/// the second value counts the panes that lost the end marker this way.
+fn tmux_many(t: &Tmux, path: &Path, n: usize, run: usize) -> Result<(Duration, usize)> {
     let names: Vec<String> = (0..n).map(|i| format!("cap{run}-{i}")).collect();
     let t0 = Instant::now();
     for name in &names {
@@ -118,14 +120,14 @@ fn tmux_many(t: &Tmux, path: &Path, n: usize, run: usize) -> Result<Duration> {
         t.run(&["wait-for", DIED_CHANNEL])?;
     }
     let elapsed = t0.elapsed();
+    let mut lost = 0;
     for name in &names {
-        let screen = t.capture(name)?;
-        if !screen.contains(corpus::END_MARKER) {
-            bail!("tmux pane {name} died without the end marker on screen:\n{screen}");
+        if !t.capture(name)?.contains(corpus::END_MARKER) {
+            lost += 1;
         }
         t.run(&["kill-session", "-t", name])?;
     }
-    Ok(elapsed)
+    Ok((elapsed, lost))
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {
@@ -137,11 +139,14 @@ pub fn run(cfg: &Config, d: &Daemon, path: &Path, report: &mut Report) -> Result
     let bytes = std::fs::metadata(path).context("corpus")?.len() as f64;
     let t = Tmux::start("capture")?;
     let (mut bare, mut ours, mut theirs) = (Vec::new(), Vec::new(), Vec::new());
+    let mut tmux_lost = 0;
     for run in 0..cfg.repeat {
         eprintln!("  capture run {}/{}", run + 1, cfg.repeat);
         bare.push(bare_pty(path)?);
         ours.push(aegis_one(d, path)?);
-        theirs.push(tmux_many(&t, path, 1, run)?);
+        let (el, lost) = tmux_many(&t, path, 1, run)?;
+        theirs.push(el);
+        tmux_lost += lost;
     }
     let mbps = |d: Duration, n: usize| n as f64 * bytes / 1e6 / d.as_secs_f64();
     let bare = mbps(median(bare), 1);
@@ -165,7 +170,9 @@ pub fn run(cfg: &Config, d: &Daemon, path: &Path, report: &mut Report) -> Result
 
     eprintln!("  capture: {FLOODERS} sessions at once");
     let ours_n = mbps(aegis_many(d, path, FLOODERS)?, FLOODERS);
-    let theirs_n = mbps(tmux_many(&t, path, FLOODERS, cfg.repeat)?, FLOODERS);
+    let (el, lost) = tmux_many(&t, path, FLOODERS, cfg.repeat)?;
+    let theirs_n = mbps(el, FLOODERS);
+    tmux_lost += lost;
     report.push(
         Row::new(
             w,
@@ -186,6 +193,12 @@ pub fn run(cfg: &Config, d: &Daemon, path: &Path, report: &mut Report) -> Result
         )
         .versus("baseline"),
     );
+    if tmux_lost > 0 {
+        report.note(format!(
+            "tmux lost the end of the output in {tmux_lost} of {} panes: with remain-on-exit, tmux 3.3a marks the pane dead on SIGCHLD and drops what it has not read yet, so its capture time excludes parsing those last bytes.",
+            cfg.repeat + FLOODERS
+        ));
+    }
     report.note(format!(
         "Capture: corpus {:.1} MB, 120×40 terminal, 2000 lines of scrollback/history, median of {} interleaved runs; status polled every {} ms.",
         bytes / 1e6,

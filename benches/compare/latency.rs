@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use serde_json::json;
 
+use crate::Config;
 use crate::aegis::{Daemon, path_str};
 use crate::report::{Percentiles, Report, Row, ratio};
 use crate::tmux::Tmux;
-use crate::Config;
 
 /// One round trip taking longer than this is a hang, not a slow sample.
 const ROUND_TRIP_TIMEOUT: Duration = Duration::from_secs(10);

@@ -30,7 +30,12 @@ fn have_wrk() -> bool {
 
 fn wrk(url: &str, secs: u64) -> Result<f64> {
     let out = Command::new("wrk")
-        .args(["-t2", &format!("-c{CONCURRENCY}"), &format!("-d{secs}s"), url])
+        .args([
+            "-t2",
+            &format!("-c{CONCURRENCY}"),
+            &format!("-d{secs}s"),
+            url,
+        ])
         .output()
         .context("running wrk")?;
     let text = String::from_utf8_lossy(&out.stdout);
@@ -68,7 +73,8 @@ fn threads(addr: &str, path: &str, secs: u64) -> Result<f64> {
     let el = t0.elapsed();
     stop.store(true, Ordering::Relaxed);
     for w in workers {
-        w.join().map_err(|_| anyhow::anyhow!("load thread panicked"))??;
+        w.join()
+            .map_err(|_| anyhow::anyhow!("load thread panicked"))??;
     }
     Ok(n as f64 / el.as_secs_f64())
 }
@@ -92,15 +98,24 @@ pub fn run(cfg: &Config, d: &Daemon, corpus: &std::path::Path, report: &mut Repo
         "32 threads, keep-alive"
     };
     let w = "5 API throughput";
-    for (name, path) in [("GET /v1/health", "/v1/health".to_owned()), ("GET /read", read)] {
+    for (name, path) in [
+        ("GET /v1/health", "/v1/health".to_owned()),
+        ("GET /read", read),
+    ] {
         eprintln!("  load: {name} for {} s with {generator}", cfg.load_secs);
         let rps = if use_wrk {
             wrk(&format!("http://{}{path}", d.addr), cfg.load_secs)?
         } else {
             threads(&d.addr, &path, cfg.load_secs)?
         };
-        let mut row = Row::new(w, format!("aegis {name}"), "requests/s at c=32", rps, "req/s")
-            .versus(format!("tmux has no API; generator: {generator}"));
+        let mut row = Row::new(
+            w,
+            format!("aegis {name}"),
+            "requests/s at c=32",
+            rps,
+            "req/s",
+        )
+        .versus(format!("tmux has no API; generator: {generator}"));
         if path != "/v1/health" {
             row = row.target("≥ 20k req/s", rps >= 20_000.0);
         }

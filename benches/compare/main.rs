@@ -13,6 +13,10 @@
 //! `AEGIS_BENCH_IDLE_SECS` (30), `AEGIS_BENCH_LOAD_SECS` (5), `AEGIS_BENCH_STATE_CHANGES`
 //! (100), and `AEGIS_BENCH_ONLY=1,3` to run some workloads only.
 
+// The bench runs tmux, wrk and the daemon as baselines and load generators; the rule that
+// only pty::spawn starts children is for the daemon, not for its harness (as in tests/).
+#![allow(clippy::disallowed_methods)]
+
 #[path = "../common/corpus.rs"]
 mod corpus;
 
@@ -60,20 +64,20 @@ fn env_num<T: std::str::FromStr>(name: &str, default: T) -> T {
 impl Config {
     fn from_env() -> Config {
         let quick = std::env::var("AEGIS_BENCH_QUICK").is_ok_and(|v| v == "1");
-        let pick = |full, small| if quick { small } else { full };
+        let pick = |full: usize, small: usize| if quick { small } else { full };
         Config {
             corpus_mb: env_num("AEGIS_BENCH_MB", pick(100, 10)),
             repeat: env_num("AEGIS_BENCH_REPEAT", pick(3, 1)).max(1),
             round_trips: env_num("AEGIS_BENCH_ROUND_TRIPS", pick(2000, 200)).max(1),
             scale_sessions: env_num("AEGIS_BENCH_SESSIONS", pick(1000, 100)).max(1),
-            idle_window: Duration::from_secs(env_num("AEGIS_BENCH_IDLE_SECS", pick(30, 5)).max(1)),
-            load_secs: env_num("AEGIS_BENCH_LOAD_SECS", pick(5, 2)).max(1),
+            idle_window: Duration::from_secs(
+                env_num("AEGIS_BENCH_IDLE_SECS", pick(30, 5) as u64).max(1),
+            ),
+            load_secs: env_num("AEGIS_BENCH_LOAD_SECS", pick(5, 2) as u64).max(1),
             state_changes: env_num("AEGIS_BENCH_STATE_CHANGES", pick(100, 20)).max(1),
-            only: std::env::var("AEGIS_BENCH_ONLY").ok().map(|v| {
-                v.split(',')
-                    .filter_map(|s| s.trim().parse().ok())
-                    .collect()
-            }),
+            only: std::env::var("AEGIS_BENCH_ONLY")
+                .ok()
+                .map(|v| v.split(',').filter_map(|s| s.trim().parse().ok()).collect()),
         }
     }
 
@@ -116,7 +120,11 @@ fn main() -> Result<()> {
     let started = Instant::now();
 
     let corpus_path = dir.join(format!("corpus-{}mb.txt", cfg.corpus_mb));
-    eprintln!("generating a {} MB corpus at {}", cfg.corpus_mb, corpus_path.display());
+    eprintln!(
+        "generating a {} MB corpus at {}",
+        cfg.corpus_mb,
+        corpus_path.display()
+    );
     std::fs::write(
         &corpus_path,
         corpus::generate(cfg.corpus_mb * 1_000_000, None, b"\n"),
@@ -127,12 +135,32 @@ fn main() -> Result<()> {
     let d = aegis::Daemon::start(QUIET_MS)?;
     type Workload<'a> = Box<dyn Fn(&mut Report) -> Result<()> + 'a>;
     let workloads: Vec<(u32, &str, Workload)> = vec![
-        (1, "capture throughput", Box::new(|r| capture::run(&cfg, &d, &corpus_path, r))),
-        (2, "input → echo latency", Box::new(|r| latency::echo(&cfg, &d, r))),
-        (3, "snapshot latency", Box::new(|r| latency::snapshot(&cfg, &d, &corpus_path, r))),
+        (
+            1,
+            "capture throughput",
+            Box::new(|r| capture::run(&cfg, &d, &corpus_path, r)),
+        ),
+        (
+            2,
+            "input → echo latency",
+            Box::new(|r| latency::echo(&cfg, &d, r)),
+        ),
+        (
+            3,
+            "snapshot latency",
+            Box::new(|r| latency::snapshot(&cfg, &d, &corpus_path, r)),
+        ),
         (4, "scale", Box::new(|r| scale::run(&cfg, r))),
-        (5, "API throughput", Box::new(|r| load::run(&cfg, &d, &corpus_path, r))),
-        (6, "state-change latency", Box::new(|r| state::run(&cfg, &d, r))),
+        (
+            5,
+            "API throughput",
+            Box::new(|r| load::run(&cfg, &d, &corpus_path, r)),
+        ),
+        (
+            6,
+            "state-change latency",
+            Box::new(|r| state::run(&cfg, &d, r)),
+        ),
     ];
     for (n, name, run) in &workloads {
         if !cfg.wants(*n) {
@@ -163,7 +191,10 @@ fn main() -> Result<()> {
         "elapsedSecs": started.elapsed().as_secs_f64(),
     });
     let json_path = dir.join("compare.json");
-    std::fs::write(&json_path, serde_json::to_string_pretty(&report.json(meta.clone()))?)?;
+    std::fs::write(
+        &json_path,
+        serde_json::to_string_pretty(&report.json(meta.clone()))?,
+    )?;
     let _ = std::fs::remove_file(&corpus_path);
     println!("{}", report.markdown());
     println!(

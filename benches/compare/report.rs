@@ -147,7 +147,6 @@ pub struct Percentiles {
     pub p50: f64,
     pub p99: f64,
     pub max: f64,
-    pub n: usize,
 }
 
 impl Percentiles {
@@ -165,7 +164,6 @@ impl Percentiles {
             p50: at(0.50),
             p99: at(0.99),
             max: samples.last().map_or(f64::NAN, |d| ms(*d)),
-            n: samples.len(),
         }
     }
 }
