@@ -182,7 +182,9 @@ pub fn ratio(ours: f64, theirs: f64, name: &str, higher_is_better: bool) -> Stri
     };
     if higher_is_better {
         format!("{:.0}% {word} {name}", r * 100.0)
-    } else {
+    } else if r >= 1.0 {
         format!("{r:.1}× {word} {name}")
+    } else {
+        format!("{:.1}× slower than {name}", 1.0 / r)
     }
 }
