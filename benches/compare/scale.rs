@@ -1,0 +1,154 @@
+//! Workload 4, scale: N idle `cat` sessions in a fresh daemon and in a fresh tmux server;
+//! creation time, server RSS per session and the server's idle CPU over a window.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, bail};
+
+use crate::Config;
+use crate::aegis::{Daemon, cpu_ticks, rss_kib, ticks_per_second};
+use crate::report::{Report, Row, ratio};
+use crate::tmux::Tmux;
+
+/// Idle CPU is measured only once no session is `working`, so the window sees steady state.
+/// (Silent sessions should turn `idle` after the detector's 3 s start-up grace, but the actor
+/// never schedules that first re-check, so they stay `starting`; both count as quiet here.)
+const SETTLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+struct Figures {
+    create: Duration,
+    rss_per_session_kib: f64,
+    rss_total_kib: u64,
+    idle_cpu_percent: f64,
+}
+
+fn idle_cpu(pid: u32, window: Duration) -> Result<f64> {
+    let c0 = cpu_ticks(pid)?;
+    std::thread::sleep(window);
+    let c1 = cpu_ticks(pid)?;
+    Ok((c1 - c0) as f64 / ticks_per_second() / window.as_secs_f64() * 100.0)
+}
+
+fn aegis(cfg: &Config) -> Result<Figures> {
+    let d = Daemon::start(crate::QUIET_MS)?;
+    let mut http = d.http()?;
+    let rss0 = d.rss_kib()?;
+    let t0 = Instant::now();
+    for _ in 0..cfg.scale_sessions {
+        d.create(&mut http, &["cat"])?;
+    }
+    let create = t0.elapsed();
+    let deadline = Instant::now() + SETTLE_TIMEOUT;
+    loop {
+        let stats = http.get("/v1/sessions/stats")?.json()?;
+        if stats["byStatus"]["working"].as_u64().unwrap_or(0) == 0 {
+            break;
+        }
+        if Instant::now() > deadline {
+            bail!("sessions did not settle: {stats}");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    drop(http);
+    let rss1 = d.rss_kib()?;
+    eprintln!("  scale: aegis idle CPU over {:?}", cfg.idle_window);
+    let cpu = idle_cpu(d.pid, cfg.idle_window)?;
+    Ok(Figures {
+        create,
+        rss_per_session_kib: rss1.saturating_sub(rss0) as f64 / cfg.scale_sessions as f64,
+        rss_total_kib: rss1,
+        idle_cpu_percent: cpu,
+    })
+}
+
+fn tmux(cfg: &Config) -> Result<(Figures, String)> {
+    let t = Tmux::start("scale")?;
+    let pid = t.server_pid()?;
+    let rss0 = rss_kib(pid)?;
+    let t0 = Instant::now();
+    for i in 0..cfg.scale_sessions {
+        t.new_session(&format!("idle{i}"), "cat")?;
+    }
+    let create = t0.elapsed();
+    let rss1 = rss_kib(pid)?;
+    eprintln!("  scale: tmux idle CPU over {:?}", cfg.idle_window);
+    let cpu = idle_cpu(pid, cfg.idle_window)?;
+    Ok((
+        Figures {
+            create,
+            rss_per_session_kib: rss1.saturating_sub(rss0) as f64 / cfg.scale_sessions as f64,
+            rss_total_kib: rss1,
+            idle_cpu_percent: cpu,
+        },
+        t.version.clone(),
+    ))
+}
+
+pub fn run(cfg: &Config, report: &mut Report) -> Result<()> {
+    let n = cfg.scale_sessions;
+    eprintln!("  scale: {n} aegis sessions");
+    let ours = aegis(cfg)?;
+    eprintln!("  scale: {n} tmux sessions");
+    let (theirs, version) = tmux(cfg)?;
+    let w = "4 scale";
+    let sys = format!("aegis, {n} idle sessions");
+    let tsys = format!("{version}, {n} idle sessions");
+    let ms_each = |f: &Figures| f.create.as_secs_f64() * 1e3 / n as f64;
+    report.push(
+        Row::new(w, &sys, "creation, per session", ms_each(&ours), "ms").versus(ratio(
+            ms_each(&ours),
+            ms_each(&theirs),
+            "tmux",
+            false,
+        )),
+    );
+    report.push(
+        Row::new(w, &tsys, "creation, per session", ms_each(&theirs), "ms").versus("baseline"),
+    );
+    report.push(
+        Row::new(
+            w,
+            &sys,
+            "daemon RSS per session",
+            ours.rss_per_session_kib,
+            "KiB",
+        )
+        .versus(format!(
+            "tmux {:.0} KiB; total {:.1} MiB",
+            theirs.rss_per_session_kib,
+            ours.rss_total_kib as f64 / 1024.0
+        ))
+        .target("≤ 1 MB", ours.rss_per_session_kib <= 1024.0),
+    );
+    report.push(
+        Row::new(
+            w,
+            &tsys,
+            "server RSS per session",
+            theirs.rss_per_session_kib,
+            "KiB",
+        )
+        .versus(format!(
+            "total {:.1} MiB",
+            theirs.rss_total_kib as f64 / 1024.0
+        )),
+    );
+    report.push(
+        Row::new(w, &sys, "idle CPU", ours.idle_cpu_percent, "% of a core")
+            .versus(format!("tmux {:.2}%", theirs.idle_cpu_percent))
+            .target("≤ 2%", ours.idle_cpu_percent <= 2.0),
+    );
+    report.push(Row::new(
+        w,
+        &tsys,
+        "idle CPU",
+        theirs.idle_cpu_percent,
+        "% of a core",
+    ));
+    report.note(format!(
+        "Scale: {n} sessions running `cat`, created one after another over REST (aegis) or `tmux new-session -d` (tmux); \
+         RSS is the server process only (children excluded; no holder processes exist yet); idle CPU over {} s.",
+        cfg.idle_window.as_secs()
+    ));
+    Ok(())
+}
