@@ -6,6 +6,7 @@ pub mod cli;
 pub mod config;
 pub mod detect;
 pub mod events;
+pub mod permissions;
 pub mod pty;
 pub mod screen;
 pub mod session;

@@ -9,6 +9,7 @@
 pub mod error;
 pub mod filters;
 pub mod guard;
+pub mod permissions;
 pub mod sessions;
 pub mod wire;
 
@@ -110,7 +111,9 @@ pub fn routes(
         .and(warp::get())
         .and(filters::with_app(&app))
         .then(|a| async { filters::finish(health(a).await) });
-    let guarded = sessions::routes(app.clone());
+    let guarded = sessions::routes(app.clone())
+        .or(permissions::routes(app.clone()))
+        .unify();
     let api = health.or(guard.and(guarded)).unify().boxed();
     let versioned = warp::path("v1").and(api.clone());
     versioned

@@ -53,6 +53,9 @@ fn to_spec(req: CreateSessionRequest) -> Result<CreateSpec, ApiError> {
         cols: req.cols,
         rows: req.rows,
         prompt: req.prompt,
+        trust_folder: req.trust_folder,
+        stall_threshold_ms: req.stall_threshold_ms,
+        profile: req.profile,
     })
 }
 

@@ -20,6 +20,12 @@ pub struct CreateSessionRequest {
     pub env: Option<BTreeMap<String, String>>,
     pub cols: Option<u16>,
     pub rows: Option<u16>,
+    /// Answer the agent's start-up trust dialog: true trusts, false declines.
+    pub trust_folder: Option<bool>,
+    /// Working with no screen change for this long = stalled; 0 disables.
+    pub stall_threshold_ms: Option<u64>,
+    /// Detection profile (claude, codex, gemini, aider, shell, or a user profile).
+    pub profile: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

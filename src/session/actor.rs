@@ -16,8 +16,10 @@ use tokio::time::Instant;
 
 use super::input::{self, InputJob, Step};
 use super::{Delivery, SessionMeta, SessionStatus, keys};
-use crate::detect::Detector;
+use crate::detect::prompt::PermissionRequest;
+use crate::detect::{Detector, Explanation};
 use crate::events::{EventBus, EventKind};
+use crate::permissions::SessionPermissions;
 use crate::pty::{self, ExitStatus, PtyControl, PtyProcess, WriteRequest};
 use crate::screen::{Format, Screen};
 
@@ -44,6 +46,8 @@ pub struct LiveState {
     pub exit_code: Option<i32>,
     pub bracketed_paste: bool,
     pub application_cursor: bool,
+    /// The permission dialog on screen, parsed (see `detect::prompt`).
+    pub pending: Option<Arc<PermissionRequest>>,
 }
 
 /// Counters updated on every output chunk; atomics so readers never wait for the actor.
@@ -85,6 +89,12 @@ enum Command {
     Subscribe {
         reply: oneshot::Sender<Subscription>,
     },
+    Explain {
+        reply: oneshot::Sender<Explanation>,
+    },
+    SetStall {
+        stall: Option<Duration>,
+    },
 }
 
 /// Why a request to a session failed.
@@ -109,6 +119,8 @@ pub struct SessionHandle {
     input: mpsc::Sender<InputJob>,
     pub counters: Arc<Counters>,
     prompt_delivery: Arc<std::sync::Mutex<Option<Delivery>>>,
+    /// Permission policy, answers in flight and the history of answers.
+    pub perms: Arc<SessionPermissions>,
 }
 
 impl SessionHandle {
@@ -117,10 +129,10 @@ impl SessionHandle {
         meta: SessionMeta,
         process: PtyProcess,
         scrollback_lines: usize,
-        quiet: Duration,
+        detector: Detector,
+        perms: Arc<SessionPermissions>,
         bus: Arc<EventBus>,
     ) -> SessionHandle {
-        let now = Instant::now();
         let screen = Screen::new(process.cols, process.rows, scrollback_lines);
         let (cols, rows) = screen.size();
         let live = LiveState {
@@ -130,6 +142,7 @@ impl SessionHandle {
             exit_code: None,
             bracketed_paste: false,
             application_cursor: false,
+            pending: None,
         };
         let (live_tx, live_rx) = watch::channel(live);
         let (cmd_tx, cmd_rx) = mpsc::channel(COMMAND_QUEUE);
@@ -143,7 +156,8 @@ impl SessionHandle {
         let actor = Actor {
             meta: meta.clone(),
             screen,
-            detector: Detector::new(quiet, now.into_std()),
+            detector,
+            perms: perms.clone(),
             control: process.control,
             bus,
             writer: process.writer,
@@ -165,6 +179,7 @@ impl SessionHandle {
             input,
             counters,
             prompt_delivery: Default::default(),
+            perms,
         }
     }
 
@@ -222,6 +237,19 @@ impl SessionHandle {
             reply,
         })
         .await
+    }
+
+    /// Why the detector chose the current state.
+    pub async fn explain(&self) -> Result<Explanation, HandleError> {
+        self.request(|reply| Command::Explain { reply }).await
+    }
+
+    /// Change the stall threshold of this session's detector.
+    pub async fn set_stall(&self, stall: Option<Duration>) -> Result<(), HandleError> {
+        self.commands
+            .send(Command::SetStall { stall })
+            .await
+            .map_err(|_| HandleError::Gone)
     }
 
     pub async fn resize(&self, cols: u16, rows: u16) -> Result<(), HandleError> {
@@ -321,6 +349,7 @@ struct Actor {
     meta: Arc<SessionMeta>,
     screen: Screen,
     detector: Detector,
+    perms: Arc<SessionPermissions>,
     control: Box<dyn PtyControl>,
     bus: Arc<EventBus>,
     writer: mpsc::Sender<WriteRequest>,
@@ -455,15 +484,20 @@ impl Actor {
         } else {
             verdict.status
         };
+        let pending = self.detector.pending();
+        let old_pending = self.live.borrow().pending.clone();
         self.live.send_if_modified(|s| {
             let changed = s.status != status
                 || s.bracketed_paste != bracketed_paste
-                || s.application_cursor != application_cursor;
+                || s.application_cursor != application_cursor
+                || s.pending != pending;
             s.status = status;
             s.bracketed_paste = bracketed_paste;
             s.application_cursor = application_cursor;
+            s.pending.clone_from(&pending);
             changed
         });
+        self.publish_permission_changes(old, status, old_pending, pending);
         if status != old
             && let Some(kind) = EventKind::for_status(status)
         {
@@ -477,8 +511,50 @@ impl Actor {
         }
     }
 
+    /// Announce a dialog that appeared (`permission.requested`, with the parsed request) and
+    /// one that left the screen (`permission.resolved`, with how it was answered).
+    fn publish_permission_changes(
+        &mut self,
+        old: SessionStatus,
+        status: SessionStatus,
+        old_pending: Option<Arc<PermissionRequest>>,
+        pending: Option<Arc<PermissionRequest>>,
+    ) {
+        let same = |a: &Arc<PermissionRequest>, b: &Option<Arc<PermissionRequest>>| {
+            b.as_ref().is_some_and(|b| b.id == a.id)
+        };
+        if let Some(gone) = old_pending.as_ref().filter(|p| !same(p, &pending)) {
+            let resolution = self.perms.take_answer(gone.id);
+            self.perms.record(gone, &resolution);
+            self.bus.publish(
+                EventKind::PermissionResolved,
+                &self.meta,
+                Some(old),
+                Some(status),
+                crate::permissions::resolved_detail(gone, &resolution),
+            );
+        }
+        if let Some(new) = pending.as_ref().filter(|p| !same(p, &old_pending)) {
+            tracing::info!(session = %self.meta.id, permission = %new.id, kind = new.kind.as_str(), title = %new.title, "permission requested");
+            self.bus.publish(
+                EventKind::PermissionRequested,
+                &self.meta,
+                Some(old),
+                Some(status),
+                crate::permissions::request_json(&self.meta, new),
+            );
+        }
+    }
+
     fn handle(&mut self, cmd: Command) {
         match cmd {
+            Command::Explain { reply } => {
+                let _ = reply.send(self.detector.explanation());
+            }
+            Command::SetStall { stall } => {
+                self.detector.set_stall(stall);
+                self.evaluate();
+            }
             Command::Snapshot {
                 lines,
                 format,

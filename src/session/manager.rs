@@ -29,6 +29,13 @@ pub struct SessionDefaults {
     pub prompt_ready_timeout: Duration,
     /// Most sessions alive at once.
     pub max_sessions: usize,
+    /// Detection profiles (embedded defaults plus the state dir's overrides).
+    pub profiles: Arc<crate::detect::profile::ProfileSet>,
+    /// Working with no screen change for this long = stalled (server default; per session
+    /// `stallThresholdMs`). `None` disables stall detection.
+    pub stall: Option<Duration>,
+    /// Permission requests expire (default action applies) after this long; `None` = never.
+    pub permission_timeout: Option<Duration>,
 }
 
 impl Default for SessionDefaults {
@@ -40,6 +47,16 @@ impl Default for SessionDefaults {
             quiet_period: Duration::from_millis(750),
             prompt_ready_timeout: Duration::from_secs(30),
             max_sessions: 2000,
+            profiles: Arc::new(
+                crate::detect::profile::ProfileSet::builtin().unwrap_or_else(|e| {
+                    // The embedded profiles are checked by a unit test; this cannot fire in a build
+                    // that passed its tests, and an empty set still detects by activity.
+                    tracing::error!(error = %e, "embedded detection profiles are invalid");
+                    crate::detect::profile::ProfileSet::default()
+                }),
+            ),
+            stall: Some(Duration::from_secs(300)),
+            permission_timeout: None,
         }
     }
 }
@@ -55,6 +72,12 @@ pub struct CreateSpec {
     pub cols: Option<u16>,
     pub rows: Option<u16>,
     pub prompt: Option<String>,
+    /// Answer the start-up trust dialog (`true` trust, `false` decline, `None` ask a human).
+    pub trust_folder: Option<bool>,
+    /// Per-session stall threshold; `Some(0)` disables stall detection.
+    pub stall_threshold_ms: Option<u64>,
+    /// Detection profile by name (default: the agent type's).
+    pub profile: Option<String>,
 }
 
 /// Why creating or finding a session failed.
@@ -143,6 +166,28 @@ impl SessionManager {
         let cols = spec.cols.unwrap_or(self.defaults.cols);
         let rows = spec.rows.unwrap_or(self.defaults.rows);
         validate_size(cols, rows)?;
+        let profile_name = spec.profile.clone().unwrap_or_else(|| match agent_type {
+            AgentType::Custom => "shell".to_owned(),
+            a => a.as_str().to_owned(),
+        });
+        let Some(profile) = self.defaults.profiles.get(&profile_name) else {
+            let known: Vec<&str> = self
+                .defaults
+                .profiles
+                .profiles
+                .keys()
+                .map(String::as_str)
+                .collect();
+            return Err(SessionError::Invalid(format!(
+                "unknown detection profile {profile_name:?}; loaded: {}",
+                known.join(", ")
+            )));
+        };
+        let stall = match spec.stall_threshold_ms {
+            Some(0) => None,
+            Some(ms) => Some(Duration::from_millis(ms)),
+            None => self.defaults.stall,
+        };
         let id = Uuid::new_v4();
         let name = match &spec.name {
             Some(n) => validate_name(n)?,
@@ -187,13 +232,28 @@ impl SessionManager {
             created_at_ms: now_ms(),
             pid: process.pid,
         };
+        let detector = crate::detect::Detector::new(
+            profile,
+            crate::detect::DetectConfig {
+                quiet: self.defaults.quiet_period,
+                stall,
+                permission_timeout: self.defaults.permission_timeout,
+            },
+            std::time::Instant::now(),
+        );
+        let perms = crate::permissions::SessionPermissions::new(crate::permissions::Policy {
+            trust_folder: spec.trust_folder,
+            ..Default::default()
+        });
         let handle = SessionHandle::start(
             meta,
             process,
             self.defaults.scrollback_lines,
-            self.defaults.quiet_period,
+            detector,
+            Arc::new(perms),
             self.bus.clone(),
         );
+        crate::permissions::supervisor::spawn(handle.clone());
         {
             let mut reg = self.lock();
             reg.reserved.remove(&name);
