@@ -328,6 +328,27 @@ impl Detector {
     }
 }
 
+/// Whether the input line on `screen` (the last line matching `input_line`, within the bottom
+/// rows) still holds `needle`, or a collapsed-paste marker: the Enter did not submit.
+pub fn input_holds(input_line: &regex::Regex, screen: &str, needle: &str) -> bool {
+    /// The input line is near the bottom; reading further up would find echoed old prompts.
+    const INPUT_SEARCH_ROWS: usize = 12;
+    let typed = screen
+        .lines()
+        .rev()
+        .filter(|l| !l.trim().is_empty())
+        .take(INPUT_SEARCH_ROWS)
+        .find_map(|l| input_line.captures(l).and_then(|c| c.get(1)).map(|m| m.as_str()));
+    match typed {
+        Some(t) => {
+            (!needle.is_empty() && t.contains(needle))
+                || t.contains("[Pasted text")
+                || t.contains("[Pasted Text")
+        }
+        None => false,
+    }
+}
+
 /// The raw verdict of `profile` on one screen of text: the state the first matching rule
 /// names (`None` for a skip rule or no match), the rule, and its evidence. No hysteresis, no
 /// stall: this is what the fixture suite and `aegis explain --file` check.

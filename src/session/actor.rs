@@ -121,6 +121,8 @@ pub struct SessionHandle {
     prompt_delivery: Arc<std::sync::Mutex<Option<Delivery>>>,
     /// Permission policy, answers in flight and the history of answers.
     pub perms: Arc<SessionPermissions>,
+    /// The detection profile (its input-line pattern verifies that a send was submitted).
+    pub profile: Arc<crate::detect::profile::Profile>,
 }
 
 impl SessionHandle {
@@ -153,6 +155,7 @@ impl SessionHandle {
         let input = input::spawn_worker(process.writer.clone());
         let meta = Arc::new(meta);
         let (subscribers, _) = broadcast::channel(SUBSCRIBER_BUFFER_CHUNKS);
+        let profile = detector.profile().clone();
         let actor = Actor {
             meta: meta.clone(),
             screen,
@@ -180,6 +183,7 @@ impl SessionHandle {
             counters,
             prompt_delivery: Default::default(),
             perms,
+            profile,
         }
     }
 
@@ -304,8 +308,16 @@ impl SessionHandle {
     }
 
     /// Type `text` (pasted when the program wants pastes) and, if `submit`, press Enter after
-    /// the agent's delay.
+    /// the agent's delay. Agent-aware: a session still `starting` is waited on until its prompt
+    /// is ready; after Enter, the input line (the profile's `input_line`) is checked, and while
+    /// it still holds the text, Enter is pressed again (at most [`SUBMIT_ATTEMPTS`] presses).
+    /// `delivered` is true only when the text was seen to leave the input line (or the profile
+    /// cannot tell).
     pub async fn send_text(&self, text: &str, submit: bool) -> Result<Delivery, HandleError> {
+        if self.status() == SessionStatus::Starting {
+            self.wait_for(|s| s.status != SessionStatus::Starting, PROMPT_READY_TIMEOUT)
+                .await;
+        }
         let live = self.live();
         let steps = input::text_steps(
             text,
@@ -314,10 +326,49 @@ impl SessionHandle {
             self.meta.agent_type.enter_delay(),
         );
         self.run_input(steps).await?;
-        Ok(Delivery {
-            delivered: true,
-            attempts: 1,
-        })
+        let Some(input_line) = self.profile.settings.input_line.clone().filter(|_| submit) else {
+            return Ok(Delivery {
+                delivered: true,
+                attempts: 1,
+            });
+        };
+        let needle: String = text
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .unwrap_or_default()
+            .chars()
+            .take(24)
+            .collect();
+        let mut attempts = 1;
+        loop {
+            let deadline = Instant::now() + SUBMIT_CHECK;
+            let mut left = false;
+            while Instant::now() < deadline {
+                let snap = self.snapshot(None, Format::Text).await?;
+                if !crate::detect::input_holds(&input_line, &snap.output, &needle) {
+                    left = true;
+                    break;
+                }
+                tokio::time::sleep(SUBMIT_POLL).await;
+            }
+            if left {
+                return Ok(Delivery {
+                    delivered: true,
+                    attempts,
+                });
+            }
+            if attempts >= SUBMIT_ATTEMPTS {
+                tracing::warn!(session = %self.meta.id, attempts, "text is still in the input line after Enter");
+                return Ok(Delivery {
+                    delivered: false,
+                    attempts,
+                });
+            }
+            tracing::info!(session = %self.meta.id, attempts, "Enter was swallowed; pressing it again");
+            self.run_input(vec![Step::Write(b"\r".to_vec())]).await?;
+            attempts += 1;
+        }
     }
 
     /// Send tmux-named keys (or literal text), one write per key. A lone Escape is followed by
@@ -339,6 +390,21 @@ impl SessionHandle {
         self.run_input(vec![Step::Write(bytes)]).await
     }
 }
+
+/// How long a send waits for a `starting` session to show its prompt (agents take seconds to
+/// boot; the first prompt is lost if typed before the input handler is live).
+const PROMPT_READY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long after Enter the text must have left the input line. Agents redraw within a frame
+/// or two; 1.5 s absorbs a loaded machine without making a lost Enter slow to repair.
+const SUBMIT_CHECK: Duration = Duration::from_millis(1500);
+
+/// Screen polls while checking a submission.
+const SUBMIT_POLL: Duration = Duration::from_millis(40);
+
+/// Enter presses per send at most: the first plus two repairs. More would risk submitting
+/// twice if the screen check were wrong.
+pub const SUBMIT_ATTEMPTS: u32 = 3;
 
 /// After a lone Escape, programs wait this long before deciding it was not the start of an
 /// escape sequence (vim's default ttimeout is 100 ms, Ink's about 20 ms). 50 ms separates the
