@@ -80,7 +80,10 @@ fn strict_profile_rejects_and_rules_match_detail() {
         &format!("/v1/sessions/{id}/permission-profile"),
         Some(json!({ "profile": "lax" })),
     );
-    assert_eq!((s, v["code"].as_str()), (StatusCode::BAD_REQUEST, Some("VALIDATION_ERROR")));
+    assert_eq!(
+        (s, v["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("VALIDATION_ERROR"))
+    );
 }
 
 #[test]
@@ -109,23 +112,43 @@ fn stale_permission_id_is_409_and_aliases_work() {
     let id = id_of(&fake(&d, "claude", &[], json!({})));
     d.wait_status(&id, "idle", T);
     let (s, v) = d.post(&format!("/v1/sessions/{id}/approve"), json!({}));
-    assert_eq!((s, v["code"].as_str()), (StatusCode::CONFLICT, Some("NO_PENDING_PERMISSION")));
+    assert_eq!(
+        (s, v["code"].as_str()),
+        (StatusCode::CONFLICT, Some("NO_PENDING_PERMISSION"))
+    );
     d.send(&id, "!ask create notes.md");
     d.wait_status(&id, "permission_prompt", T);
     let (s, v) = d.post(
         &format!("/v1/sessions/{id}/approve"),
         json!({ "permissionId": "00000000-0000-0000-0000-000000000000" }),
     );
-    assert_eq!((s, v["code"].as_str()), (StatusCode::CONFLICT, Some("STALE_PERMISSION")), "{v}");
-    let (s, v) = d.post(&format!("/v1/sessions/{id}/approve"), json!({ "option": 9 }));
+    assert_eq!(
+        (s, v["code"].as_str()),
+        (StatusCode::CONFLICT, Some("STALE_PERMISSION")),
+        "{v}"
+    );
+    let (s, v) = d.post(
+        &format!("/v1/sessions/{id}/approve"),
+        json!({ "option": 9 }),
+    );
     assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
     let (_, list) = d.get("/v1/human-approvals");
-    let pid = list["approvals"][0]["id"].as_str().expect("pending approval").to_owned();
+    let pid = list["approvals"][0]["id"]
+        .as_str()
+        .expect("pending approval")
+        .to_owned();
     assert_eq!(list["approvals"][0]["kind"], "create", "{list}");
     let (s, one) = d.get(&format!("/v1/human-approvals/{pid}"));
-    assert_eq!((s, one["detail"].as_str()), (StatusCode::OK, Some("notes.md")), "{one}");
+    assert_eq!(
+        (s, one["detail"].as_str()),
+        (StatusCode::OK, Some("notes.md")),
+        "{one}"
+    );
     // Option 2 of Claude's create dialog, through the arrows-and-verify path.
-    let (s, r) = d.post(&format!("/v1/sessions/{id}/approve"), json!({ "option": 2 }));
+    let (s, r) = d.post(
+        &format!("/v1/sessions/{id}/approve"),
+        json!({ "option": 2 }),
+    );
     assert_eq!(s, StatusCode::OK, "{r}");
     assert_eq!(r["keys"], json!(["Down", "Enter"]), "{r}");
     d.wait_screen(&id, "APPROVED option 2: notes.md", T);
@@ -135,7 +158,10 @@ fn stale_permission_id_is_409_and_aliases_work() {
     d.send(&id, "!ask bash git push");
     d.wait_status(&id, "permission_prompt", T);
     let (_, list) = d.get("/v1/human-approvals");
-    let pid = list["approvals"][0]["id"].as_str().expect("pending").to_owned();
+    let pid = list["approvals"][0]["id"]
+        .as_str()
+        .expect("pending")
+        .to_owned();
     let (s, r) = d.post(
         &format!("/v1/human-approvals/{pid}/reject"),
         json!({ "reason": "not today", "rejected_by": "ops" }),
@@ -156,7 +182,11 @@ fn swallowed_enter_is_pressed_again() {
     let id = id_of(&fake(&d, "claude", &["--swallow-enters", "1"], json!({})));
     d.wait_status(&id, "idle", T);
     let r = d.send(&id, "second press please");
-    assert_eq!((r["delivered"].as_bool(), r["attempts"].as_u64()), (Some(true), Some(2)), "{r}");
+    assert_eq!(
+        (r["delivered"].as_bool(), r["attempts"].as_u64()),
+        (Some(true), Some(2)),
+        "{r}"
+    );
     d.wait_screen(&id, "RECEIVED[1 lines]: second press please", T);
 }
 
@@ -164,8 +194,17 @@ fn swallowed_enter_is_pressed_again() {
 fn codex_burst_enter_and_first_prompt_delivery() {
     let d = Daemon::start();
     // The first prompt waits for the prompt; Codex's paste-burst guard must not eat the Enter.
-    let v = fake(&d, "codex", &[], json!({ "prompt": "typed as a fast burst" }));
-    assert_eq!(v["promptDelivery"], json!({ "delivered": true, "attempts": 1 }), "{v}");
+    let v = fake(
+        &d,
+        "codex",
+        &[],
+        json!({ "prompt": "typed as a fast burst" }),
+    );
+    assert_eq!(
+        v["promptDelivery"],
+        json!({ "delivered": true, "attempts": 1 }),
+        "{v}"
+    );
     d.wait_screen(&id_of(&v), "RECEIVED[1 lines]: typed as a fast burst", T);
 }
 

@@ -338,7 +338,12 @@ pub fn input_holds(input_line: &regex::Regex, screen: &str, needle: &str) -> boo
         .rev()
         .filter(|l| !l.trim().is_empty())
         .take(INPUT_SEARCH_ROWS)
-        .find_map(|l| input_line.captures(l).and_then(|c| c.get(1)).map(|m| m.as_str()));
+        .find_map(|l| {
+            input_line
+                .captures(l)
+                .and_then(|c| c.get(1))
+                .map(|m| m.as_str())
+        });
     match typed {
         Some(t) => {
             (!needle.is_empty() && t.contains(needle))

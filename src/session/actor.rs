@@ -315,8 +315,11 @@ impl SessionHandle {
     /// cannot tell).
     pub async fn send_text(&self, text: &str, submit: bool) -> Result<Delivery, HandleError> {
         if self.status() == SessionStatus::Starting {
-            self.wait_for(|s| s.status != SessionStatus::Starting, PROMPT_READY_TIMEOUT)
-                .await;
+            self.wait_for(
+                |s| s.status != SessionStatus::Starting,
+                PROMPT_READY_TIMEOUT,
+            )
+            .await;
         }
         let live = self.live();
         let steps = input::text_steps(
