@@ -314,7 +314,9 @@ impl SessionHandle {
     /// `delivered` is true only when the text was seen to leave the input line (or the profile
     /// cannot tell).
     pub async fn send_text(&self, text: &str, submit: bool) -> Result<Delivery, HandleError> {
-        if self.status() == SessionStatus::Starting {
+        // Only agents with a known input line have a prompt to wait for; a silent program
+        // (`cat`) stays `starting` for the whole grace period and must not delay sends.
+        if self.profile.settings.input_line.is_some() && self.status() == SessionStatus::Starting {
             self.wait_for(
                 |s| s.status != SessionStatus::Starting,
                 PROMPT_READY_TIMEOUT,
