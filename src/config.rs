@@ -38,6 +38,14 @@ pub struct ServeArgs {
     /// Milliseconds without output after which a session counts as idle.
     #[arg(long, env = "AEGIS_QUIET_MS", default_value_t = 750)]
     pub quiet_ms: u64,
+    /// Milliseconds a session may show `working` without any screen change before it counts
+    /// as `stalled` (per session: `stallThresholdMs`); 0 disables.
+    #[arg(long, env = "AEGIS_STALL_MS", default_value_t = 300_000)]
+    pub stall_ms: u64,
+    /// Milliseconds a permission request waits for an answer before the session's default
+    /// action (reject unless a policy says otherwise) applies; 0 waits forever.
+    #[arg(long, env = "AEGIS_PERMISSION_TIMEOUT_MS", default_value_t = 0)]
+    pub permission_timeout_ms: u64,
     /// Allow binding a non-loopback address without a token. Do not use on shared networks.
     #[arg(long)]
     pub insecure_no_auth: bool,
@@ -118,9 +126,15 @@ impl Config {
             per_second: args.rate_limit,
             burst: args.rate_burst.max(1),
         });
+        // An invalid profile stops start-up with its file and line; never a silent fallback.
+        let profiles = crate::detect::profile::ProfileSet::load(Some(&state_dir.join("profiles")))?;
         let sessions = SessionDefaults {
             max_sessions: args.max_sessions,
             quiet_period: Duration::from_millis(args.quiet_ms),
+            profiles: std::sync::Arc::new(profiles),
+            stall: (args.stall_ms > 0).then(|| Duration::from_millis(args.stall_ms)),
+            permission_timeout: (args.permission_timeout_ms > 0)
+                .then(|| Duration::from_millis(args.permission_timeout_ms)),
             ..SessionDefaults::default()
         };
         Ok(Config {

@@ -4,7 +4,13 @@
 use std::time::{Duration, Instant};
 
 use crate::api::wire;
-use crate::detect::Detector;
+use crate::detect::profile::ProfileSet;
+use crate::detect::{DetectConfig, Detector};
+
+/// The built-in profiles, parsed once per process.
+static PROFILES: std::sync::OnceLock<ProfileSet> = std::sync::OnceLock::new();
+/// Every built-in profile gets exercised; the terminal height picks one.
+const PROFILE_ORDER: [&str; 5] = ["claude", "codex", "gemini", "aider", "shell"];
 use crate::screen::{Format, Screen};
 
 /// Feed `data` through a screen of a size chosen by its first two bytes, with a resize
@@ -15,7 +21,15 @@ pub fn exercise_screen(data: &[u8]) {
         _ => (80, 24, data),
     };
     let mut screen = Screen::new(cols, rows, 50);
-    let mut detector = Detector::new(Duration::from_millis(100), Instant::now());
+    let profile = PROFILES
+        .get_or_init(|| ProfileSet::builtin().unwrap_or_default())
+        .for_agent(PROFILE_ORDER[usize::from(rows) % PROFILE_ORDER.len()]);
+    let cfg = DetectConfig {
+        quiet: Duration::from_millis(100),
+        stall: Some(Duration::from_secs(1)),
+        permission_timeout: None,
+    };
+    let mut detector = Detector::new(profile, cfg, Instant::now());
     let (first, second) = body.split_at(body.len() / 2);
     screen.process(first);
     screen.resize(rows.saturating_add(3), cols / 2);

@@ -9,6 +9,7 @@ pub mod detect;
 pub mod events;
 pub mod fuzzing;
 pub mod holder;
+pub mod permissions;
 pub mod pty;
 pub mod screen;
 pub mod session;

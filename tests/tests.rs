@@ -14,6 +14,9 @@
 //! - `durability`: sessions in holder processes surviving daemon crashes and restarts, the
 //!   registry, recordings and transcripts (issue 6).
 //! - `store`: persisted state besides sessions: memory entries and TTLs, API keys and scopes.
+//! - `fixtures`: every recorded screen under tests/fixtures/screens through the engine.
+//! - `permissions`: approvals, policies, expiry, agent-aware send, profile start-up errors.
+//! - `detect`: state detection on fake Claude/Codex/Gemini agents, per agent and state.
 
 // Tests start the daemon and helper programs directly; only the daemon is confined to pty::spawn.
 #![allow(clippy::disallowed_methods)]
@@ -24,8 +27,11 @@ mod api_errors;
 mod attach;
 mod cli;
 mod compat;
+mod detect;
 mod durability;
+mod fixtures;
 mod launch;
+mod permissions;
 mod props;
 mod sessions;
 mod store;

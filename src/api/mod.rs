@@ -14,6 +14,7 @@ pub mod filters;
 pub mod guard;
 pub mod keys;
 pub mod memory;
+pub mod permissions;
 pub mod recordings;
 pub mod sessions;
 pub mod stream;
@@ -160,6 +161,8 @@ pub fn routes(
         .or(memory::routes(app.clone()))
         .unify()
         .or(keys::routes(app.clone()))
+        .unify()
+        .or(permissions::routes(app.clone()))
         .unify();
     // Inbound webhooks authenticate by HMAC, not by API token.
     let inbound = crate::webhooks::routes::inbound_routes(app.clone());

@@ -96,6 +96,9 @@ fn to_spec(req: CreateSessionRequest) -> Result<CreateSpec, ApiError> {
             resume_session_id: req.resume_session_id,
         },
         parent_id,
+        trust_folder: req.trust_folder,
+        stall_threshold_ms: req.stall_threshold_ms,
+        profile: req.profile,
     })
 }
 

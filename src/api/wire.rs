@@ -28,6 +28,12 @@ pub struct CreateSessionRequest {
     pub claude_command: Option<String>,
     /// The session that spawned this one.
     pub parent_id: Option<String>,
+    /// Answer the agent's start-up trust dialog: true trusts, false declines.
+    pub trust_folder: Option<bool>,
+    /// Working with no screen change for this long = stalled; 0 disables.
+    pub stall_threshold_ms: Option<u64>,
+    /// Detection profile (claude, codex, gemini, aider, shell, or a user profile).
+    pub profile: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

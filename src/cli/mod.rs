@@ -69,6 +69,8 @@ pub enum ClientCommand {
     },
     /// Stop a session's processes and remove it.
     Kill { session: String },
+    /// Show why a session is in its state: the rule that matched and the matched lines.
+    Explain { session: String },
 }
 
 struct Client {
@@ -214,6 +216,14 @@ pub async fn run(args: ClientArgs, cmd: ClientCommand) -> anyhow::Result<()> {
             )
             .await?
         }
+        ClientCommand::Explain { session } => {
+            c.call(
+                Method::GET,
+                &format!("/v1/sessions/{}/detect", enc(session)),
+                None,
+            )
+            .await?
+        }
         ClientCommand::Kill { session } => {
             c.call(
                 Method::DELETE,
@@ -290,5 +300,52 @@ fn human(cmd: &ClientCommand, v: &Value) -> String {
         }
         ClientCommand::Keys { .. } => "ok".into(),
         ClientCommand::Kill { session } => format!("killed {session}"),
+        ClientCommand::Explain { .. } => explain_text(v),
     }
+}
+
+fn explain_text(v: &Value) -> String {
+    let mut out = format!(
+        "status: {}  (profile {}, {})\nrule:   {}",
+        s(v, "status"),
+        s(v, "profile"),
+        s(v, "profileSource"),
+        s(v, "rule"),
+    );
+    if let Some(p) = v.get("priority").and_then(Value::as_i64) {
+        out.push_str(&format!("  (priority {p}, region {})", s(v, "region")));
+    }
+    out.push_str(&format!(
+        "\nraw:    {}\nreason: {}\nscreen unchanged for {} ms; last evaluation took {} µs",
+        s(v, "rawState"),
+        s(v, "reason"),
+        v.get("unchangedMs").and_then(Value::as_u64).unwrap_or(0),
+        v.get("evalMicros").and_then(Value::as_u64).unwrap_or(0),
+    ));
+    let lines = v.get("lines").and_then(Value::as_array);
+    if let Some(lines) = lines.filter(|l| !l.is_empty()) {
+        out.push_str("\nmatched lines:");
+        for l in lines {
+            out.push_str(&format!(
+                "\n  {:>4} │ {}",
+                l.get("row").and_then(Value::as_u64).unwrap_or(0),
+                s(l, "text")
+            ));
+        }
+    }
+    for p in v
+        .get("pending")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        out.push_str(&format!(
+            "\npending permission {}: {} {:?} {:?}",
+            s(p, "id"),
+            s(p, "kind"),
+            s(p, "title"),
+            s(p, "detail")
+        ));
+    }
+    out
 }

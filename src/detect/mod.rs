@@ -1,19 +1,44 @@
 //! Deciding what a session is doing from what it shows.
 //!
-//! This is the seam for the detection engine: the session actor calls [`Detector::on_output`]
-//! for every chunk and [`Detector::evaluate`] after each batch (and again at the time the last
-//! verdict asked for). The current detector is coarse and agent-agnostic: `starting` until the
-//! first output, `working` while output flows, `idle` after a quiet period. The profile-driven
-//! engine replaces the body of `evaluate` without changing its callers.
+//! The session actor calls [`Detector::on_output`] for every batch of output and
+//! [`Detector::evaluate`] after it (and again at the time the last verdict asked for). The
+//! detector reads the live bottom of the screen through its agent's profile (see [`profile`]):
+//! rules in priority order, the first match wins. On top of the raw match it keeps the state
+//! machine that peers get wrong:
+//!
+//! - `starting` until a rule matches (or the start-up grace passes with nothing recognisable);
+//! - working → idle only after the idle evidence held for the profile's `idle_hold` (re-checked),
+//!   unless the evidence is "settled" (a turn-finished line), so redraws between tool calls do
+//!   not flap;
+//! - `stalled` when the state is working and the screen has not changed for the stall
+//!   threshold (screen progress, not elapsed time alone); any change brings it back;
+//! - a permission dialog is parsed into a [`prompt::PermissionRequest`] whose id is stable while
+//!   the same dialog stays on screen.
+//!
+//! Evaluation reads only the bottom `window` non-empty rows and is debounced to one run per
+//! [`DEBOUNCE`], so a flood of output costs a few evaluations, each in microseconds.
 
+pub mod profile;
+pub mod prompt;
+pub mod region;
+
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::screen::Screen;
 use crate::session::SessionStatus;
+use profile::{Fallback, Profile, RuleState};
+use prompt::PermissionRequest;
+use region::{Line, Window};
 
-/// A program that prints nothing for this long after start is treated as idle: some programs
-/// (`cat`, a silent REPL) never draw a prompt.
+/// A program that shows nothing recognisable for this long after start is no longer
+/// `starting`: some programs (`cat`, a silent REPL) never draw a prompt. herdr uses 3 s too.
 pub const STARTUP_GRACE: Duration = Duration::from_secs(3);
+
+/// Shortest time between two evaluations driven by output. A redraw arrives in several
+/// chunks within a few milliseconds; evaluating each would only read half-drawn frames.
+/// 8 ms keeps the state change well inside the 100 ms latency target.
+pub const DEBOUNCE: Duration = Duration::from_millis(8);
 
 /// What the detector concluded, and when it wants to look again even if nothing is printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,19 +47,76 @@ pub struct Verdict {
     pub recheck_at: Option<Instant>,
 }
 
+/// Per-session detection settings.
+#[derive(Debug, Clone)]
+pub struct DetectConfig {
+    /// Output-free time after which an activity-based profile calls a session idle.
+    pub quiet: Duration,
+    /// No screen change for this long while working = stalled. `None` disables.
+    pub stall: Option<Duration>,
+    /// How long a permission request stays answerable before its default action applies.
+    pub permission_timeout: Option<Duration>,
+}
+
+/// Why the current state was chosen (for `GET /detect` and `aegis explain`).
+#[derive(Debug, Clone, Default)]
+pub struct Explanation {
+    pub profile: String,
+    pub profile_source: String,
+    /// The rule that matched, if any.
+    pub rule: Option<String>,
+    pub region: Option<&'static str>,
+    pub priority: Option<i32>,
+    /// The state the rule (or the fallback) says before hysteresis and stall.
+    pub raw_state: Option<SessionStatus>,
+    /// The lines that matched the rule's patterns.
+    pub lines: Vec<Line>,
+    pub reason: String,
+    /// Milliseconds since the screen last changed.
+    pub unchanged_ms: u64,
+    /// Microseconds the last evaluation took.
+    pub eval_micros: u64,
+}
+
 pub struct Detector {
-    /// Output-free time after which a session counts as idle.
-    quiet: Duration,
+    profile: Arc<Profile>,
+    cfg: DetectConfig,
     started: Instant,
     last_output: Option<Instant>,
+    /// The state last reported.
+    status: SessionStatus,
+    window: Window,
+    evidence: Vec<Line>,
+    screen_hash: u64,
+    last_change: Instant,
+    /// When unsettled idle evidence was first seen while working (the hysteresis hold).
+    idle_since: Option<Instant>,
+    last_eval: Option<Instant>,
+    pending: Option<Arc<PermissionRequest>>,
+    explain: Explanation,
 }
 
 impl Detector {
-    pub fn new(quiet: Duration, now: Instant) -> Self {
+    pub fn new(profile: Arc<Profile>, cfg: DetectConfig, now: Instant) -> Self {
         Detector {
-            quiet,
+            explain: Explanation {
+                profile: profile.agent.clone(),
+                profile_source: profile.source.clone(),
+                reason: "not evaluated yet".into(),
+                ..Explanation::default()
+            },
+            profile,
+            cfg,
             started: now,
             last_output: None,
+            status: SessionStatus::Starting,
+            window: Window::default(),
+            evidence: Vec::new(),
+            screen_hash: 0,
+            last_change: now,
+            idle_since: None,
+            last_eval: None,
+            pending: None,
         }
     }
 
@@ -42,48 +124,307 @@ impl Detector {
         self.last_output = Some(now);
     }
 
-    pub fn evaluate(&mut self, now: Instant, _screen: &Screen) -> Verdict {
-        match self.last_output {
-            None if now < self.started + STARTUP_GRACE => Verdict {
-                status: SessionStatus::Starting,
-                recheck_at: Some(self.started + STARTUP_GRACE),
+    /// The permission dialog on screen, if any.
+    pub fn pending(&self) -> Option<Arc<PermissionRequest>> {
+        self.pending.clone()
+    }
+
+    pub fn explanation(&self) -> Explanation {
+        let mut e = self.explain.clone();
+        e.unchanged_ms = u64::try_from(self.last_change.elapsed().as_millis()).unwrap_or(u64::MAX);
+        e
+    }
+
+    pub fn profile(&self) -> &Arc<Profile> {
+        &self.profile
+    }
+
+    /// Change the stall threshold (per-session setting).
+    pub fn set_stall(&mut self, stall: Option<Duration>) {
+        self.cfg.stall = stall;
+    }
+
+    pub fn evaluate(&mut self, now: Instant, screen: &Screen) -> Verdict {
+        if let Some(t) = self.last_eval
+            && now < t + DEBOUNCE
+        {
+            return Verdict {
+                status: self.status,
+                recheck_at: Some(t + DEBOUNCE),
+            };
+        }
+        let clock = Instant::now();
+        self.last_eval = Some(now);
+        let hash = self.window.fill(screen, self.profile.settings.window);
+        let verdict = self.decide(now, hash);
+        self.explain.eval_micros = u64::try_from(clock.elapsed().as_micros()).unwrap_or(u64::MAX);
+        verdict
+    }
+
+    /// Evaluate plain text as if it were the screen (fixtures and benchmarks).
+    pub fn evaluate_text(&mut self, now: Instant, text: &str, title: &str) -> Verdict {
+        self.window
+            .fill_text(text, title, self.profile.settings.window);
+        let hash = {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            text.hash(&mut h);
+            title.hash(&mut h);
+            h.finish()
+        };
+        self.last_eval = Some(now);
+        self.decide(now, hash)
+    }
+
+    fn decide(&mut self, now: Instant, hash: u64) -> Verdict {
+        if hash != self.screen_hash {
+            self.screen_hash = hash;
+            self.last_change = now;
+        }
+        let profile = self.profile.clone();
+        let mut recheck: Option<Instant> = None;
+        let mut soonest = |at: Instant| {
+            recheck = Some(recheck.map_or(at, |r: Instant| r.min(at)));
+        };
+
+        let matched = profile
+            .rules
+            .iter()
+            .position(|r| self.window.matches(r, &mut self.evidence));
+        let (raw, settled, reason) = match matched {
+            Some(i) => match profile.rules[i].state {
+                RuleState::Status(s) => (Some(s), profile.rules[i].settled, "rule matched"),
+                RuleState::Skip => (None, false, "viewer mode: state kept"),
             },
-            None => Verdict {
-                status: SessionStatus::Idle,
-                recheck_at: None,
+            None => match profile.settings.fallback {
+                Fallback::Idle => (
+                    Some(SessionStatus::Idle),
+                    false,
+                    "no rule matched: known agent idle fallback",
+                ),
+                Fallback::Activity => match self.last_output {
+                    Some(t) if now < t + self.cfg.quiet => {
+                        soonest(t + self.cfg.quiet);
+                        (
+                            Some(SessionStatus::Working),
+                            false,
+                            "no rule matched: output is flowing",
+                        )
+                    }
+                    Some(_) => (
+                        Some(SessionStatus::Idle),
+                        true,
+                        "no rule matched: output stopped",
+                    ),
+                    None => (
+                        Some(SessionStatus::Idle),
+                        true,
+                        "no rule matched: no output yet",
+                    ),
+                },
             },
-            Some(t) if now < t + self.quiet => Verdict {
-                status: SessionStatus::Working,
-                recheck_at: Some(t + self.quiet),
-            },
-            Some(_) => Verdict {
-                status: SessionStatus::Idle,
-                recheck_at: None,
-            },
+        };
+        let mut reason = reason.to_owned();
+        let mut next = raw.unwrap_or(self.status);
+
+        // Starting: wait for recognisable evidence, or the grace period.
+        let in_grace = now < self.started + STARTUP_GRACE;
+        if self.status == SessionStatus::Starting && matched.is_none() && in_grace {
+            let waiting = match profile.settings.fallback {
+                Fallback::Idle => true,
+                Fallback::Activity => self.last_output.is_none(),
+            };
+            if waiting {
+                next = SessionStatus::Starting;
+                reason = "starting: nothing recognisable yet".into();
+                soonest(self.started + STARTUP_GRACE);
+            }
+        }
+
+        // Hysteresis: working → idle must hold unless the evidence is settled.
+        let from_busy = matches!(self.status, SessionStatus::Working | SessionStatus::Stalled);
+        if from_busy && next == SessionStatus::Idle && !settled {
+            let since = *self.idle_since.get_or_insert(now);
+            let hold = profile.settings.idle_hold;
+            if now < since + hold {
+                next = self.status;
+                reason = format!(
+                    "{reason}; holding {} for the idle hold",
+                    self.status.as_str()
+                );
+                soonest(since + hold);
+            }
+        } else {
+            self.idle_since = None;
+        }
+
+        // Stall: working with no screen change past the threshold.
+        if matches!(next, SessionStatus::Working)
+            && let Some(th) = self.cfg.stall
+        {
+            if now >= self.last_change + th {
+                next = SessionStatus::Stalled;
+                reason = format!("{reason}; no screen change for {} ms", th.as_millis());
+            } else {
+                soonest(self.last_change + th);
+            }
+        }
+
+        // Permission requests.
+        if next == SessionStatus::PermissionPrompt
+            && let Some(i) = matched
+        {
+            let rule = &profile.rules[i];
+            let parsed = prompt::parse(rule, self.window.region(rule.region));
+            let same = self
+                .pending
+                .as_ref()
+                .is_some_and(|p| p.fingerprint == parsed.fingerprint);
+            if same {
+                if let Some(p) = &self.pending
+                    && p.selected != parsed.selected
+                {
+                    let mut q = (**p).clone();
+                    q.selected = parsed.selected;
+                    self.pending = Some(Arc::new(q));
+                }
+            } else {
+                let created = crate::session::now_ms();
+                self.pending = Some(Arc::new(PermissionRequest {
+                    id: uuid::Uuid::new_v4(),
+                    kind: parsed.kind,
+                    title: parsed.title,
+                    detail: parsed.detail,
+                    options: parsed.options,
+                    selected: parsed.selected,
+                    rule: rule.name.clone(),
+                    created_at_ms: created,
+                    expires_at_ms: self
+                        .cfg
+                        .permission_timeout
+                        .map(|t| created + u64::try_from(t.as_millis()).unwrap_or(u64::MAX / 2)),
+                    fingerprint: parsed.fingerprint,
+                }));
+            }
+        } else if next != SessionStatus::PermissionPrompt {
+            self.pending = None;
+        }
+
+        let rule = matched.map(|i| &profile.rules[i]);
+        self.explain.rule = rule.map(|r| r.name.clone());
+        self.explain.region = rule.map(|r| r.region.name());
+        self.explain.priority = rule.map(|r| r.priority);
+        self.explain.raw_state = raw;
+        self.explain.lines.clone_from(&self.evidence);
+        if matched.is_none() {
+            self.explain.lines.clear();
+        }
+        self.explain.reason = reason;
+        self.status = next;
+        Verdict {
+            status: next,
+            recheck_at: recheck,
         }
     }
+}
+
+/// Whether the input line on `screen` (the last line matching `input_line`, within the bottom
+/// rows) still holds `needle`, or a collapsed-paste marker: the Enter did not submit.
+pub fn input_holds(input_line: &regex::Regex, screen: &str, needle: &str) -> bool {
+    /// The input line is near the bottom; reading further up would find echoed old prompts.
+    const INPUT_SEARCH_ROWS: usize = 12;
+    let typed = screen
+        .lines()
+        .rev()
+        .filter(|l| !l.trim().is_empty())
+        .take(INPUT_SEARCH_ROWS)
+        .find_map(|l| {
+            input_line
+                .captures(l)
+                .and_then(|c| c.get(1))
+                .map(|m| m.as_str())
+        });
+    match typed {
+        Some(t) => {
+            (!needle.is_empty() && t.contains(needle))
+                || t.contains("[Pasted text")
+                || t.contains("[Pasted Text")
+        }
+        None => false,
+    }
+}
+
+/// The raw verdict of `profile` on one screen of text: the state the first matching rule
+/// names (`None` for a skip rule or no match), the rule, and its evidence. No hysteresis, no
+/// stall: this is what the fixture suite and `aegis explain --file` check.
+pub fn classify(
+    profile: &Profile,
+    text: &str,
+    title: &str,
+) -> (Option<SessionStatus>, Option<String>, Vec<Line>) {
+    let mut w = Window::default();
+    w.fill_text(text, title, profile.settings.window);
+    let mut evidence = Vec::new();
+    for rule in &profile.rules {
+        if w.matches(rule, &mut evidence) {
+            let state = match rule.state {
+                RuleState::Status(s) => Some(s),
+                RuleState::Skip => None,
+            };
+            return (state, Some(rule.name.clone()), evidence);
+        }
+    }
+    (None, None, Vec::new())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn detector(agent: &str) -> Detector {
+        let set = profile::ProfileSet::builtin().expect("valid");
+        Detector::new(
+            set.for_agent(agent),
+            DetectConfig {
+                quiet: Duration::from_millis(500),
+                stall: Some(Duration::from_secs(5)),
+                permission_timeout: None,
+            },
+            Instant::now(),
+        )
+    }
+
     #[test]
-    fn starting_working_idle() {
+    fn shell_activity_fallback() {
         let t0 = Instant::now();
+        let mut d = detector("shell");
         let screen = Screen::new(10, 5, 0);
-        let mut d = Detector::new(Duration::from_millis(500), t0);
         assert_eq!(d.evaluate(t0, &screen).status, SessionStatus::Starting);
         d.on_output(t0 + Duration::from_millis(10));
         let v = d.evaluate(t0 + Duration::from_millis(20), &screen);
         assert_eq!(v.status, SessionStatus::Working);
-        assert_eq!(v.recheck_at, Some(t0 + Duration::from_millis(510)));
         assert_eq!(
             d.evaluate(t0 + Duration::from_millis(600), &screen).status,
             SessionStatus::Idle
         );
-        let silent =
-            Detector::new(Duration::from_millis(500), t0).evaluate(t0 + STARTUP_GRACE, &screen);
-        assert_eq!(silent.status, SessionStatus::Idle);
+    }
+
+    #[test]
+    fn working_to_idle_holds() {
+        let t0 = Instant::now();
+        let mut d = detector("claude");
+        let bar = "─".repeat(40);
+        let idle = format!("{bar}\n❯ \n{bar}\n  ? for shortcuts");
+        let working = format!("✶ Working… (4s · ↓ 88 tokens)\n{idle}");
+        assert_eq!(
+            d.evaluate_text(t0, &working, "").status,
+            SessionStatus::Working
+        );
+        let t1 = t0 + Duration::from_millis(100);
+        let v = d.evaluate_text(t1, &idle, "");
+        assert_eq!(v.status, SessionStatus::Working, "{:?}", d.explanation());
+        assert!(v.recheck_at.is_some());
+        let t2 = t1 + Duration::from_secs(1);
+        assert_eq!(d.evaluate_text(t2, &idle, "").status, SessionStatus::Idle);
     }
 }

@@ -16,8 +16,10 @@ use tokio::time::Instant;
 
 use super::input::{self, InputJob, Step};
 use super::{Delivery, SessionMeta, SessionStatus, keys};
-use crate::detect::Detector;
+use crate::detect::prompt::PermissionRequest;
+use crate::detect::{Detector, Explanation};
 use crate::events::{EventBus, EventKind};
+use crate::permissions::SessionPermissions;
 use crate::pty::{self, ExitStatus, PtyControl, PtyProcess, WriteRequest};
 use crate::screen::{Format, Screen};
 
@@ -44,6 +46,8 @@ pub struct LiveState {
     pub exit_code: Option<i32>,
     pub bracketed_paste: bool,
     pub application_cursor: bool,
+    /// The permission dialog on screen, parsed (see `detect::prompt`).
+    pub pending: Option<Arc<PermissionRequest>>,
 }
 
 /// Counters updated on every output chunk; atomics so readers never wait for the actor.
@@ -87,6 +91,12 @@ enum Command {
     },
     /// Run a quick read of the screen model inside the actor (tmux capture-pane).
     Inspect(Box<dyn FnOnce(&mut Screen) + Send>),
+    Explain {
+        reply: oneshot::Sender<Explanation>,
+    },
+    SetStall {
+        stall: Option<Duration>,
+    },
 }
 
 /// Why a request to a session failed.
@@ -111,6 +121,10 @@ pub struct SessionHandle {
     input: mpsc::Sender<InputJob>,
     pub counters: Arc<Counters>,
     prompt_delivery: Arc<std::sync::Mutex<Option<Delivery>>>,
+    /// Permission policy, answers in flight and the history of answers.
+    pub perms: Arc<SessionPermissions>,
+    /// The detection profile (its input-line pattern verifies that a send was submitted).
+    pub profile: Arc<crate::detect::profile::Profile>,
 }
 
 impl SessionHandle {
@@ -119,7 +133,8 @@ impl SessionHandle {
         meta: SessionMeta,
         process: PtyProcess,
         scrollback_lines: usize,
-        quiet: Duration,
+        detector: Detector,
+        perms: Arc<SessionPermissions>,
         bus: Arc<EventBus>,
     ) -> SessionHandle {
         let now = Instant::now();
@@ -136,6 +151,7 @@ impl SessionHandle {
             exit_code: None,
             bracketed_paste: false,
             application_cursor: false,
+            pending: None,
         };
         let (live_tx, live_rx) = watch::channel(live);
         let (cmd_tx, cmd_rx) = mpsc::channel(COMMAND_QUEUE);
@@ -147,15 +163,17 @@ impl SessionHandle {
         let meta = Arc::new(meta);
         let (subscribers, _) = broadcast::channel(SUBSCRIBER_BUFFER_CHUNKS);
         let replayed = !process.replay.is_empty();
-        let mut detector = Detector::new(quiet, now.into_std());
+        let mut detector = detector;
         if replayed {
             // A reattached session is past its start-up: judge it from now on.
             detector.on_output(now.into_std());
         }
+        let profile = detector.profile().clone();
         let actor = Actor {
             meta: meta.clone(),
             screen,
             detector,
+            perms: perms.clone(),
             control: process.control,
             bus,
             writer: process.writer,
@@ -177,6 +195,8 @@ impl SessionHandle {
             input,
             counters,
             prompt_delivery: Default::default(),
+            perms,
+            profile,
         }
     }
 
@@ -234,6 +254,19 @@ impl SessionHandle {
             reply,
         })
         .await
+    }
+
+    /// Why the detector chose the current state.
+    pub async fn explain(&self) -> Result<Explanation, HandleError> {
+        self.request(|reply| Command::Explain { reply }).await
+    }
+
+    /// Change the stall threshold of this session's detector.
+    pub async fn set_stall(&self, stall: Option<Duration>) -> Result<(), HandleError> {
+        self.commands
+            .send(Command::SetStall { stall })
+            .await
+            .map_err(|_| HandleError::Gone)
     }
 
     pub async fn resize(&self, cols: u16, rows: u16) -> Result<(), HandleError> {
@@ -302,8 +335,21 @@ impl SessionHandle {
     }
 
     /// Type `text` (pasted when the program wants pastes) and, if `submit`, press Enter after
-    /// the agent's delay.
+    /// the agent's delay. Agent-aware: a session still `starting` is waited on until its prompt
+    /// is ready; after Enter, the input line (the profile's `input_line`) is checked, and while
+    /// it still holds the text, Enter is pressed again (at most [`SUBMIT_ATTEMPTS`] presses).
+    /// `delivered` is true only when the text was seen to leave the input line (or the profile
+    /// cannot tell).
     pub async fn send_text(&self, text: &str, submit: bool) -> Result<Delivery, HandleError> {
+        // Only agents with a known input line have a prompt to wait for; a silent program
+        // (`cat`) stays `starting` for the whole grace period and must not delay sends.
+        if self.profile.settings.input_line.is_some() && self.status() == SessionStatus::Starting {
+            self.wait_for(
+                |s| s.status != SessionStatus::Starting,
+                PROMPT_READY_TIMEOUT,
+            )
+            .await;
+        }
         let live = self.live();
         let steps = input::text_steps(
             text,
@@ -312,10 +358,49 @@ impl SessionHandle {
             self.meta.agent_type.enter_delay(),
         );
         self.run_input(steps).await?;
-        Ok(Delivery {
-            delivered: true,
-            attempts: 1,
-        })
+        let Some(input_line) = self.profile.settings.input_line.clone().filter(|_| submit) else {
+            return Ok(Delivery {
+                delivered: true,
+                attempts: 1,
+            });
+        };
+        let needle: String = text
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .unwrap_or_default()
+            .chars()
+            .take(24)
+            .collect();
+        let mut attempts = 1;
+        loop {
+            let deadline = Instant::now() + SUBMIT_CHECK;
+            let mut left = false;
+            while Instant::now() < deadline {
+                let snap = self.snapshot(None, Format::Text).await?;
+                if !crate::detect::input_holds(&input_line, &snap.output, &needle) {
+                    left = true;
+                    break;
+                }
+                tokio::time::sleep(SUBMIT_POLL).await;
+            }
+            if left {
+                return Ok(Delivery {
+                    delivered: true,
+                    attempts,
+                });
+            }
+            if attempts >= SUBMIT_ATTEMPTS {
+                tracing::warn!(session = %self.meta.id, attempts, "text is still in the input line after Enter");
+                return Ok(Delivery {
+                    delivered: false,
+                    attempts,
+                });
+            }
+            tracing::info!(session = %self.meta.id, attempts, "Enter was swallowed; pressing it again");
+            self.run_input(vec![Step::Write(b"\r".to_vec())]).await?;
+            attempts += 1;
+        }
     }
 
     /// Send tmux-named keys (or literal text), one write per key. A lone Escape is followed by
@@ -338,6 +423,21 @@ impl SessionHandle {
     }
 }
 
+/// How long a send waits for a `starting` session to show its prompt (agents take seconds to
+/// boot; the first prompt is lost if typed before the input handler is live).
+const PROMPT_READY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long after Enter the text must have left the input line. Agents redraw within a frame
+/// or two; 1.5 s absorbs a loaded machine without making a lost Enter slow to repair.
+const SUBMIT_CHECK: Duration = Duration::from_millis(1500);
+
+/// Screen polls while checking a submission.
+const SUBMIT_POLL: Duration = Duration::from_millis(40);
+
+/// Enter presses per send at most: the first plus two repairs. More would risk submitting
+/// twice if the screen check were wrong.
+pub const SUBMIT_ATTEMPTS: u32 = 3;
+
 /// After a lone Escape, programs wait this long before deciding it was not the start of an
 /// escape sequence (vim's default ttimeout is 100 ms, Ink's about 20 ms). 50 ms separates the
 /// keys for Ink-based agents without making key lists slow.
@@ -347,6 +447,7 @@ struct Actor {
     meta: Arc<SessionMeta>,
     screen: Screen,
     detector: Detector,
+    perms: Arc<SessionPermissions>,
     control: Box<dyn PtyControl>,
     bus: Arc<EventBus>,
     writer: mpsc::Sender<WriteRequest>,
@@ -484,15 +585,20 @@ impl Actor {
         } else {
             verdict.status
         };
+        let pending = self.detector.pending();
+        let old_pending = self.live.borrow().pending.clone();
         self.live.send_if_modified(|s| {
             let changed = s.status != status
                 || s.bracketed_paste != bracketed_paste
-                || s.application_cursor != application_cursor;
+                || s.application_cursor != application_cursor
+                || s.pending != pending;
             s.status = status;
             s.bracketed_paste = bracketed_paste;
             s.application_cursor = application_cursor;
+            s.pending.clone_from(&pending);
             changed
         });
+        self.publish_permission_changes(old, status, old_pending, pending);
         if status != old
             && let Some(kind) = EventKind::for_status(status)
         {
@@ -506,8 +612,50 @@ impl Actor {
         }
     }
 
+    /// Announce a dialog that appeared (`permission.requested`, with the parsed request) and
+    /// one that left the screen (`permission.resolved`, with how it was answered).
+    fn publish_permission_changes(
+        &mut self,
+        old: SessionStatus,
+        status: SessionStatus,
+        old_pending: Option<Arc<PermissionRequest>>,
+        pending: Option<Arc<PermissionRequest>>,
+    ) {
+        let same = |a: &Arc<PermissionRequest>, b: &Option<Arc<PermissionRequest>>| {
+            b.as_ref().is_some_and(|b| b.id == a.id)
+        };
+        if let Some(gone) = old_pending.as_ref().filter(|p| !same(p, &pending)) {
+            let resolution = self.perms.take_answer(gone.id);
+            self.perms.record(gone, &resolution);
+            self.bus.publish(
+                EventKind::PermissionResolved,
+                &self.meta,
+                Some(old),
+                Some(status),
+                crate::permissions::resolved_detail(gone, &resolution),
+            );
+        }
+        if let Some(new) = pending.as_ref().filter(|p| !same(p, &old_pending)) {
+            tracing::info!(session = %self.meta.id, permission = %new.id, kind = new.kind.as_str(), title = %new.title, "permission requested");
+            self.bus.publish(
+                EventKind::PermissionRequested,
+                &self.meta,
+                Some(old),
+                Some(status),
+                crate::permissions::request_json(&self.meta, new),
+            );
+        }
+    }
+
     fn handle(&mut self, cmd: Command) {
         match cmd {
+            Command::Explain { reply } => {
+                let _ = reply.send(self.detector.explanation());
+            }
+            Command::SetStall { stall } => {
+                self.detector.set_stall(stall);
+                self.evaluate();
+            }
             Command::Snapshot {
                 lines,
                 format,

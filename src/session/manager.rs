@@ -33,6 +33,13 @@ pub struct SessionDefaults {
     /// When set, each session's pty and child live in a holder process (see `crate::holder`)
     /// so they survive the daemon; when `None`, the pty is owned by the daemon itself.
     pub holder: Option<crate::holder::client::HolderSettings>,
+    /// Detection profiles (embedded defaults plus the state dir's overrides).
+    pub profiles: Arc<crate::detect::profile::ProfileSet>,
+    /// Working with no screen change for this long = stalled (server default; per session
+    /// `stallThresholdMs`). `None` disables stall detection.
+    pub stall: Option<Duration>,
+    /// Permission requests expire (default action applies) after this long; `None` = never.
+    pub permission_timeout: Option<Duration>,
 }
 
 impl Default for SessionDefaults {
@@ -45,6 +52,16 @@ impl Default for SessionDefaults {
             prompt_ready_timeout: Duration::from_secs(30),
             max_sessions: 2000,
             holder: None,
+            profiles: Arc::new(
+                crate::detect::profile::ProfileSet::builtin().unwrap_or_else(|e| {
+                    // The embedded profiles are checked by a unit test; this cannot fire in a build
+                    // that passed its tests, and an empty set still detects by activity.
+                    tracing::error!(error = %e, "embedded detection profiles are invalid");
+                    crate::detect::profile::ProfileSet::default()
+                }),
+            ),
+            stall: Some(Duration::from_secs(300)),
+            permission_timeout: None,
         }
     }
 }
@@ -62,6 +79,12 @@ pub struct CreateSpec {
     pub prompt: Option<String>,
     pub launch: LaunchOptions,
     pub parent_id: Option<Uuid>,
+    /// Answer the start-up trust dialog (`true` trust, `false` decline, `None` ask a human).
+    pub trust_folder: Option<bool>,
+    /// Per-session stall threshold; `Some(0)` disables stall detection.
+    pub stall_threshold_ms: Option<u64>,
+    /// Detection profile by name (default: the agent type's).
+    pub profile: Option<String>,
 }
 
 /// Why creating or finding a session failed.
@@ -159,6 +182,28 @@ impl SessionManager {
         let cols = spec.cols.unwrap_or(self.defaults.cols);
         let rows = spec.rows.unwrap_or(self.defaults.rows);
         validate_size(cols, rows)?;
+        let profile_name = spec
+            .profile
+            .clone()
+            .unwrap_or_else(|| default_profile(agent_type));
+        let Some(profile) = self.defaults.profiles.get(&profile_name) else {
+            let known: Vec<&str> = self
+                .defaults
+                .profiles
+                .profiles
+                .keys()
+                .map(String::as_str)
+                .collect();
+            return Err(SessionError::Invalid(format!(
+                "unknown detection profile {profile_name:?}; loaded: {}",
+                known.join(", ")
+            )));
+        };
+        let stall = match spec.stall_threshold_ms {
+            Some(0) => None,
+            Some(ms) => Some(Duration::from_millis(ms)),
+            None => self.defaults.stall,
+        };
         let id = Uuid::new_v4();
         let name = match &spec.name {
             Some(n) => validate_name(n)?,
@@ -230,13 +275,7 @@ impl SessionManager {
                 .unwrap_or(PermissionMode::Default),
             parent_id: spec.parent_id,
         };
-        let handle = SessionHandle::start(
-            meta,
-            process,
-            self.defaults.scrollback_lines,
-            self.defaults.quiet_period,
-            self.bus.clone(),
-        );
+        let handle = self.start_actor(meta, process, profile, stall, spec.trust_folder);
         {
             let mut reg = self.lock();
             reg.reserved.remove(&name);
@@ -264,17 +303,50 @@ impl SessionManager {
     /// Register a session that already runs (found again after a daemon restart) or that
     /// ended while no daemon was watching. No creation event: it was announced when created.
     pub fn adopt(&self, meta: SessionMeta, process: pty::PtyProcess) -> SessionHandle {
-        let handle = SessionHandle::start(
-            meta,
-            process,
-            self.defaults.scrollback_lines,
-            self.defaults.quiet_period,
-            self.bus.clone(),
-        );
+        let profile = self
+            .defaults
+            .profiles
+            .for_agent(&default_profile(meta.agent_type));
+        let handle = self.start_actor(meta, process, profile, self.defaults.stall, None);
         let mut reg = self.lock();
         reg.by_name.insert(handle.meta.name.clone(), handle.meta.id);
         reg.by_id.insert(handle.meta.id, handle.clone());
         reg.order.push(handle.meta.id);
+        handle
+    }
+
+    /// Start the actor of a spawned (or re-adopted) process with its detector and permission
+    /// supervisor.
+    fn start_actor(
+        &self,
+        meta: SessionMeta,
+        process: pty::PtyProcess,
+        profile: Arc<crate::detect::profile::Profile>,
+        stall: Option<Duration>,
+        trust_folder: Option<bool>,
+    ) -> SessionHandle {
+        let detector = crate::detect::Detector::new(
+            profile,
+            crate::detect::DetectConfig {
+                quiet: self.defaults.quiet_period,
+                stall,
+                permission_timeout: self.defaults.permission_timeout,
+            },
+            std::time::Instant::now(),
+        );
+        let perms = crate::permissions::SessionPermissions::new(crate::permissions::Policy {
+            trust_folder,
+            ..Default::default()
+        });
+        let handle = SessionHandle::start(
+            meta,
+            process,
+            self.defaults.scrollback_lines,
+            detector,
+            Arc::new(perms),
+            self.bus.clone(),
+        );
+        crate::permissions::supervisor::spawn(handle.clone());
         handle
     }
 
@@ -382,6 +454,14 @@ async fn spawn_held(
         let _ = std::fs::remove_dir_all(&dir);
     }
     result
+}
+
+/// The detection profile of an agent type when the request names none.
+fn default_profile(agent_type: AgentType) -> String {
+    match agent_type {
+        AgentType::Custom => "shell".to_owned(),
+        a => a.as_str().to_owned(),
+    }
 }
 
 fn validate_work_dir(dir: &Path) -> Result<PathBuf, SessionError> {

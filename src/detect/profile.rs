@@ -1,0 +1,520 @@
+//! Detection profiles: one TOML rule file per agent, embedded in the binary as defaults and
+//! extendable from `<state-dir>/profiles/<agent>.toml`.
+//!
+//! A profile is data, not code: a changed UI string is a file edit. Each rule names a state, a
+//! priority, a screen region and line patterns (`all` must each match some line of the region,
+//! `any` needs one match, `none` must match no line). Patterns are regexes matched per line, so
+//! anchoring (`^`, glyph prefixes) keeps prose and quoted tool output from matching.
+//!
+//! Override semantics: a user file for an agent adds its rules to the built-in ones; a rule with
+//! the same `name` replaces the built-in rule; `[settings]` keys given in the user file win. A
+//! user file for an unknown agent defines a new profile. An invalid file (TOML syntax, unknown
+//! key, bad regex, unknown state or region) is an error naming the file and line; it never
+//! falls back silently to the defaults.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use regex::Regex;
+use serde::Deserialize;
+
+use crate::session::SessionStatus;
+
+/// The built-in profiles, embedded at compile time.
+pub const BUILTIN: &[(&str, &str)] = &[
+    ("claude", include_str!("../../profiles/claude.toml")),
+    ("codex", include_str!("../../profiles/codex.toml")),
+    ("gemini", include_str!("../../profiles/gemini.toml")),
+    ("aider", include_str!("../../profiles/aider.toml")),
+    ("shell", include_str!("../../profiles/shell.toml")),
+];
+
+/// Where a rule looks on the screen. Every region is a slice of the detection window (the
+/// bottom non-empty lines of the live screen), except the title.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Region {
+    /// The bottom `n` non-empty lines.
+    Bottom(usize),
+    /// Lines after the last horizontal rule (the current dialog or footer).
+    AfterLastRule,
+    /// Lines between the last two horizontal rules (the input box).
+    PromptBox,
+    /// The OSC 0/2 window title.
+    Title,
+}
+
+impl Region {
+    fn parse(s: &str, lines: Option<usize>, window: usize) -> Result<Region, String> {
+        match s {
+            "bottom" => Ok(Region::Bottom(lines.unwrap_or(window).clamp(1, window))),
+            "after_last_rule" => Ok(Region::AfterLastRule),
+            "prompt_box" => Ok(Region::PromptBox),
+            "title" => Ok(Region::Title),
+            other => Err(format!(
+                "unknown region {other:?}; allowed: bottom, after_last_rule, prompt_box, title"
+            )),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Region::Bottom(_) => "bottom",
+            Region::AfterLastRule => "after_last_rule",
+            Region::PromptBox => "prompt_box",
+            Region::Title => "title",
+        }
+    }
+}
+
+/// What a rule concludes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuleState {
+    Status(SessionStatus),
+    /// A viewer mode that is neither idle nor working: keep the previous state.
+    Skip,
+}
+
+/// What kind of permission a prompt asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PermissionKind {
+    Bash,
+    Edit,
+    Create,
+    Mcp,
+    Trust,
+    Plan,
+    Other,
+}
+
+impl PermissionKind {
+    pub const ALL: [PermissionKind; 7] = [
+        PermissionKind::Bash,
+        PermissionKind::Edit,
+        PermissionKind::Create,
+        PermissionKind::Mcp,
+        PermissionKind::Trust,
+        PermissionKind::Plan,
+        PermissionKind::Other,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PermissionKind::Bash => "bash",
+            PermissionKind::Edit => "edit",
+            PermissionKind::Create => "create",
+            PermissionKind::Mcp => "mcp",
+            PermissionKind::Trust => "trust",
+            PermissionKind::Plan => "plan",
+            PermissionKind::Other => "other",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// One compiled rule.
+#[derive(Debug)]
+pub struct Rule {
+    pub name: String,
+    pub state: RuleState,
+    pub priority: i32,
+    pub region: Region,
+    pub all: Vec<Regex>,
+    pub any: Vec<Regex>,
+    pub none: Vec<Regex>,
+    /// Idle evidence strong enough to skip the working→idle hold (a "turn finished" line).
+    pub settled: bool,
+    /// For permission prompts: what is being asked, and how to find the title and detail.
+    pub kind: Option<PermissionKind>,
+    /// First capture group (or whole match) of the first matching line is the title.
+    pub title: Option<Regex>,
+    /// First capture group of the first matching line is the detail (command or file).
+    pub detail: Option<Regex>,
+    /// The detail is the first non-empty line after a line matching this.
+    pub detail_after: Option<Regex>,
+}
+
+/// Detection settings of one profile.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Bottom non-empty lines of the live screen that detection reads.
+    pub window: usize,
+    /// How long a working→idle change without settled evidence must hold.
+    pub idle_hold: std::time::Duration,
+    /// What no matching rule means.
+    pub fallback: Fallback,
+    /// Pattern of the input line; capture group 1 is what is typed in it (send verification).
+    pub input_line: Option<Regex>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fallback {
+    /// A known agent with no marker is idle (after the hold).
+    Idle,
+    /// Working while output flows, idle after a quiet period (shells, unknown programs).
+    Activity,
+}
+
+/// A compiled profile: rules sorted by descending priority.
+#[derive(Debug)]
+pub struct Profile {
+    pub agent: String,
+    pub settings: Settings,
+    pub rules: Vec<Rule>,
+    /// Where the profile came from (for `explain`): "builtin" or the override file path.
+    pub source: String,
+}
+
+/// Every loaded profile, by agent name.
+#[derive(Debug, Clone, Default)]
+pub struct ProfileSet {
+    pub profiles: BTreeMap<String, Arc<Profile>>,
+}
+
+/// An invalid profile file, with where.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid detection profile {file} line {line}: {message}")]
+pub struct ProfileError {
+    pub file: String,
+    pub line: usize,
+    pub message: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    window: Option<usize>,
+    idle_hold_ms: Option<u64>,
+    fallback: Option<String>,
+    input_line: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProfileFile {
+    agent: String,
+    settings: Option<toml::Spanned<FileSettings>>,
+    #[serde(default, rename = "rule")]
+    rules: Vec<toml::Spanned<RuleFile>>,
+}
+
+#[derive(Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+struct RuleFile {
+    name: String,
+    state: String,
+    priority: i32,
+    region: String,
+    lines: Option<usize>,
+    #[serde(default)]
+    all: Vec<String>,
+    #[serde(default)]
+    any: Vec<String>,
+    #[serde(default)]
+    none: Vec<String>,
+    #[serde(default)]
+    settled: bool,
+    kind: Option<String>,
+    title: Option<String>,
+    detail: Option<String>,
+    detail_after: Option<String>,
+}
+
+/// 1-based line of byte offset `at` in `text`.
+fn line_of(text: &str, at: usize) -> usize {
+    text.as_bytes()[..at.min(text.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+fn parse_file(file: &str, text: &str) -> Result<(ProfileFile, String), ProfileError> {
+    toml::from_str::<ProfileFile>(text)
+        .map(|p| (p, text.to_owned()))
+        .map_err(|e| ProfileError {
+            file: file.to_owned(),
+            line: e.span().map(|s| line_of(text, s.start)).unwrap_or(1),
+            message: e.message().to_owned(),
+        })
+}
+
+const DEFAULT_WINDOW: usize = 30;
+/// Most lines a profile may read: detection must stay cheap.
+const MAX_WINDOW: usize = 200;
+/// herdr holds 100 ms × 3 re-checks; peers that flap use 1.5–6 s. Our fake agents and Claude
+/// redraw between tool calls within a few hundred ms, so 600 ms holds across those gaps while
+/// adding little latency (a settled "turn finished" line skips the hold entirely).
+const DEFAULT_IDLE_HOLD_MS: u64 = 600;
+
+fn compile(file: &str, text: &str, pattern: &str, at: usize) -> Result<Regex, ProfileError> {
+    Regex::new(pattern).map_err(|e| ProfileError {
+        file: file.to_owned(),
+        line: line_of(text, at),
+        message: format!("invalid pattern {pattern:?}: {e}"),
+    })
+}
+
+fn compile_rule(
+    file: &str,
+    text: &str,
+    spanned: &toml::Spanned<RuleFile>,
+    window: usize,
+) -> Result<Rule, ProfileError> {
+    let at = spanned.span().start;
+    let r = spanned.get_ref();
+    let err = |message: String| ProfileError {
+        file: file.to_owned(),
+        line: line_of(text, at),
+        message: format!("rule {:?}: {message}", r.name),
+    };
+    let state = match r.state.as_str() {
+        "skip" => RuleState::Skip,
+        s => match SessionStatus::parse(s) {
+            Some(
+                st @ (SessionStatus::Idle
+                | SessionStatus::Working
+                | SessionStatus::PermissionPrompt
+                | SessionStatus::Question
+                | SessionStatus::Error),
+            ) => RuleState::Status(st),
+            _ => {
+                return Err(err(format!(
+                    "unknown state {s:?}; allowed: idle, working, permission_prompt, question, error, skip"
+                )));
+            }
+        },
+    };
+    let region = Region::parse(&r.region, r.lines, window).map_err(err)?;
+    if r.all.is_empty() && r.any.is_empty() {
+        return Err(err(
+            "a rule needs at least one `all` or `any` pattern".into()
+        ));
+    }
+    let kind = match &r.kind {
+        None => None,
+        Some(k) => Some(PermissionKind::parse(k).ok_or_else(|| {
+            err(format!(
+                "unknown kind {k:?}; allowed: bash, edit, create, mcp, trust, plan, other"
+            ))
+        })?),
+    };
+    let many = |v: &[String]| -> Result<Vec<Regex>, ProfileError> {
+        v.iter()
+            .map(|p| compile(file, text, p, at).map_err(|e| err(e.message)))
+            .collect()
+    };
+    let one = |v: &Option<String>| -> Result<Option<Regex>, ProfileError> {
+        v.as_deref()
+            .map(|p| compile(file, text, p, at).map_err(|e| err(e.message)))
+            .transpose()
+    };
+    Ok(Rule {
+        name: r.name.clone(),
+        state,
+        priority: r.priority,
+        region,
+        all: many(&r.all)?,
+        any: many(&r.any)?,
+        none: many(&r.none)?,
+        settled: r.settled,
+        kind,
+        title: one(&r.title)?,
+        detail: one(&r.detail)?,
+        detail_after: one(&r.detail_after)?,
+    })
+}
+
+/// Compile a profile from a base file and an optional override on top.
+fn build(base: Option<(&str, &str)>, over: Option<(&str, &str)>) -> Result<Profile, ProfileError> {
+    let parsed_base = base.map(|(f, t)| parse_file(f, t)).transpose()?;
+    let parsed_over = over.map(|(f, t)| parse_file(f, t)).transpose()?;
+    let files: Vec<(&str, &ProfileFile, &str)> = [
+        base.zip(parsed_base.as_ref())
+            .map(|((f, _), (p, t))| (f, p, t.as_str())),
+        over.zip(parsed_over.as_ref())
+            .map(|((f, _), (p, t))| (f, p, t.as_str())),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let Some(&(_, first, _)) = files.first() else {
+        return Err(ProfileError {
+            file: "-".into(),
+            line: 1,
+            message: "no profile file".into(),
+        });
+    };
+    let agent = first.agent.clone();
+    let mut window = DEFAULT_WINDOW;
+    let mut idle_hold_ms = DEFAULT_IDLE_HOLD_MS;
+    let mut fallback = Fallback::Idle;
+    let mut input_line = None;
+    for &(file, p, text) in &files {
+        let Some(s) = &p.settings else { continue };
+        let at = s.span().start;
+        let serr = |message: String| ProfileError {
+            file: file.to_owned(),
+            line: line_of(text, at),
+            message,
+        };
+        let s = s.get_ref();
+        if let Some(w) = s.window {
+            if !(1..=MAX_WINDOW).contains(&w) {
+                return Err(serr(format!("window must be 1..={MAX_WINDOW}")));
+            }
+            window = w;
+        }
+        if let Some(h) = s.idle_hold_ms {
+            idle_hold_ms = h;
+        }
+        if let Some(f) = &s.fallback {
+            fallback = match f.as_str() {
+                "idle" => Fallback::Idle,
+                "activity" => Fallback::Activity,
+                other => {
+                    return Err(serr(format!(
+                        "unknown fallback {other:?}; allowed: idle, activity"
+                    )));
+                }
+            };
+        }
+        if let Some(p) = &s.input_line {
+            input_line = Some(compile(file, text, p, at)?);
+        }
+    }
+    let mut rules: Vec<Rule> = Vec::new();
+    for &(file, p, text) in &files {
+        for r in &p.rules {
+            let rule = compile_rule(file, text, r, window)?;
+            rules.retain(|old| old.name != rule.name);
+            rules.push(rule);
+        }
+    }
+    // Stable sort: equal priorities keep file order.
+    rules.sort_by_key(|r| std::cmp::Reverse(r.priority));
+    Ok(Profile {
+        agent,
+        settings: Settings {
+            window,
+            idle_hold: std::time::Duration::from_millis(idle_hold_ms),
+            fallback,
+            input_line,
+        },
+        rules,
+        source: over.map_or("builtin".into(), |(f, _)| format!("builtin + {f}")),
+    })
+}
+
+impl ProfileSet {
+    /// The embedded profiles only.
+    pub fn builtin() -> Result<ProfileSet, ProfileError> {
+        Self::load(None)
+    }
+
+    /// The embedded profiles, extended by every `*.toml` in `dir` (if it exists).
+    pub fn load(dir: Option<&Path>) -> Result<ProfileSet, ProfileError> {
+        let mut overrides: BTreeMap<String, (String, String)> = BTreeMap::new();
+        if let Some(dir) = dir
+            && let Ok(entries) = std::fs::read_dir(dir)
+        {
+            for e in entries.flatten() {
+                let path = e.path();
+                if path.extension().is_none_or(|x| x != "toml") {
+                    continue;
+                }
+                let file = path.display().to_string();
+                let text = std::fs::read_to_string(&path).map_err(|e| ProfileError {
+                    file: file.clone(),
+                    line: 1,
+                    message: format!("cannot read: {e}"),
+                })?;
+                let (parsed, _) = parse_file(&file, &text)?;
+                overrides.insert(parsed.agent.clone(), (file, text));
+            }
+        }
+        let mut profiles = BTreeMap::new();
+        for (name, text) in BUILTIN {
+            let file = format!("profiles/{name}.toml (builtin)");
+            let over = overrides.remove(*name);
+            let p = build(
+                Some((&file, text)),
+                over.as_ref().map(|(f, t)| (f.as_str(), t.as_str())),
+            )?;
+            profiles.insert(p.agent.clone(), Arc::new(p));
+        }
+        for (_, (file, text)) in overrides {
+            let p = build(None, Some((&file, &text)))?;
+            profiles.insert(p.agent.clone(), Arc::new(p));
+        }
+        Ok(ProfileSet { profiles })
+    }
+
+    pub fn get(&self, agent: &str) -> Option<Arc<Profile>> {
+        self.profiles.get(agent).cloned()
+    }
+
+    /// The profile for a session: an explicit name, else the agent type's, else the shell's.
+    pub fn for_agent(&self, name: &str) -> Arc<Profile> {
+        self.get(name)
+            .or_else(|| self.get("shell"))
+            .unwrap_or_else(|| Arc::new(generic()))
+    }
+}
+
+/// The profile used when no file is loaded at all: activity-based, no rules.
+pub fn generic() -> Profile {
+    Profile {
+        agent: "generic".into(),
+        settings: Settings {
+            window: DEFAULT_WINDOW,
+            idle_hold: std::time::Duration::ZERO,
+            fallback: Fallback::Activity,
+            input_line: None,
+        },
+        rules: Vec::new(),
+        source: "none".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_profiles_compile() {
+        let set = ProfileSet::builtin().expect("embedded profiles are valid");
+        for name in ["claude", "codex", "gemini", "aider", "shell"] {
+            let p = set.get(name).expect(name);
+            assert!(
+                !p.rules.is_empty() || name == "shell",
+                "{name} has no rules"
+            );
+        }
+    }
+
+    #[test]
+    fn bad_regex_names_file_and_line() {
+        let text = "agent = \"x\"\n\n[[rule]]\nname = \"r\"\nstate = \"idle\"\npriority = 1\nregion = \"bottom\"\nall = ['(']\n";
+        let e = build(None, Some(("x.toml", text))).expect_err("must fail");
+        assert_eq!((e.file.as_str(), e.line), ("x.toml", 3), "{e}");
+        assert!(e.to_string().contains("invalid pattern"), "{e}");
+    }
+
+    #[test]
+    fn syntax_error_names_line() {
+        let text = "agent = \"x\"\n[[rule]]\nname = \n";
+        let e = build(None, Some(("y.toml", text))).expect_err("must fail");
+        assert_eq!(e.line, 3, "{e}");
+    }
+
+    #[test]
+    fn override_replaces_rule_by_name() {
+        let base = "agent = \"a\"\n[[rule]]\nname = \"r\"\nstate = \"idle\"\npriority = 1\nregion = \"bottom\"\nall = ['x']\n";
+        let over = "agent = \"a\"\n[[rule]]\nname = \"r\"\nstate = \"working\"\npriority = 5\nregion = \"title\"\nall = ['y']\n";
+        let p = build(Some(("a", base)), Some(("b", over))).expect("valid");
+        assert_eq!(p.rules.len(), 1);
+        assert_eq!(p.rules[0].state, RuleState::Status(SessionStatus::Working));
+    }
+}

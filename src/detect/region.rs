@@ -1,0 +1,212 @@
+//! The detection window and its regions, and matching rules against them.
+//!
+//! The window is the bottom `window` non-empty rows of the live screen (never scrollback:
+//! old turns there must not match), read bottom-up so a tall screen costs only the rows needed.
+//! Regions are slices of it: the bottom N lines, the lines after the last horizontal rule, the
+//! lines between the last two rules (the input box), and the OSC title.
+
+use super::profile::{Region, Rule};
+use crate::screen::Screen;
+
+/// One non-empty screen row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    /// Zero-based row on the visible screen.
+    pub row: u16,
+    pub text: String,
+}
+
+/// The bottom of the screen, top to bottom, plus where the horizontal rules are.
+#[derive(Debug, Default)]
+pub struct Window {
+    pub lines: Vec<Line>,
+    /// Indexes into `lines` of horizontal rules.
+    rules: Vec<usize>,
+    pub title: String,
+}
+
+/// A line made of box-drawing horizontals (`─`, `━`, `═`, with `╭╮╰╯` corners): at least 10 of
+/// them and nothing else but spaces and a short label (Codex's `─ Worked for 1m ───`).
+pub fn is_horizontal_rule(text: &str) -> bool {
+    let mut bars = 0usize;
+    let mut other = 0usize;
+    for c in text.chars() {
+        match c {
+            '─' | '━' | '═' | '╭' | '╮' | '╰' | '╯' => bars += 1,
+            ' ' => {}
+            _ => other += 1,
+        }
+    }
+    bars >= 10 && other * 4 <= bars
+}
+
+impl Window {
+    /// Refill from the live screen, reusing allocations. Returns a hash of the window's text
+    /// and title, so callers can tell whether the screen changed.
+    pub fn fill(&mut self, screen: &Screen, window: usize) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let vt = screen.vt();
+        let (rows, cols) = vt.size();
+        let (rows, cols) = (rows.get(), cols.get());
+        let mut n = 0usize;
+        let mut row = rows;
+        while row > 0 && n < window {
+            row -= 1;
+            let text = vt.contents_between(row, 0, row, cols);
+            let trimmed = text.trim_end();
+            if trimmed.is_empty() {
+                continue;
+            }
+            let trimmed_len = trimmed.len();
+            let mut text = text;
+            text.truncate(trimmed_len);
+            if n < self.lines.len() {
+                self.lines[n] = Line { row, text };
+            } else {
+                self.lines.push(Line { row, text });
+            }
+            n += 1;
+        }
+        self.lines.truncate(n);
+        self.lines.reverse();
+        self.rules.clear();
+        for (i, l) in self.lines.iter().enumerate() {
+            if is_horizontal_rule(&l.text) {
+                self.rules.push(i);
+            }
+        }
+        self.title.clear();
+        self.title.push_str(screen.title());
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        for l in &self.lines {
+            l.row.hash(&mut h);
+            l.text.hash(&mut h);
+        }
+        self.title.hash(&mut h);
+        h.finish()
+    }
+
+    /// Fill from plain text (fixtures, benchmarks): the bottom `window` non-empty lines.
+    pub fn fill_text(&mut self, text: &str, title: &str, window: usize) {
+        let all: Vec<&str> = text.lines().collect();
+        self.lines.clear();
+        for (row, l) in all.iter().enumerate().rev() {
+            if self.lines.len() >= window {
+                break;
+            }
+            let t = l.trim_end();
+            if !t.is_empty() {
+                self.lines.push(Line {
+                    row: u16::try_from(row).unwrap_or(u16::MAX),
+                    text: t.to_owned(),
+                });
+            }
+        }
+        self.lines.reverse();
+        self.rules = (0..self.lines.len())
+            .filter(|&i| is_horizontal_rule(&self.lines[i].text))
+            .collect();
+        self.title = title.to_owned();
+    }
+
+    /// The lines of a region.
+    pub fn region(&self, region: Region) -> &[Line] {
+        match region {
+            Region::Bottom(n) => &self.lines[self.lines.len().saturating_sub(n)..],
+            Region::AfterLastRule => match self.rules.last() {
+                Some(&i) => &self.lines[i + 1..],
+                None => &self.lines,
+            },
+            Region::PromptBox => match self.rules.as_slice() {
+                [.., a, b] => &self.lines[a + 1..*b],
+                _ => &[],
+            },
+            Region::Title => &[],
+        }
+    }
+
+    /// Whether `rule` matches; on a match, the indexes (into the region) of the lines that
+    /// matched its patterns are pushed to `evidence` (empty for a title rule).
+    pub fn matches(&self, rule: &Rule, evidence: &mut Vec<Line>) -> bool {
+        evidence.clear();
+        if rule.region == Region::Title {
+            let t = self.title.as_str();
+            let ok = rule.all.iter().all(|r| r.is_match(t))
+                && (rule.any.is_empty() || rule.any.iter().any(|r| r.is_match(t)))
+                && !rule.none.iter().any(|r| r.is_match(t));
+            if ok {
+                evidence.push(Line {
+                    row: 0,
+                    text: format!("title: {t}"),
+                });
+            }
+            return ok;
+        }
+        let lines = self.region(rule.region);
+        if lines.is_empty() {
+            return false;
+        }
+        for re in &rule.all {
+            match lines.iter().find(|l| re.is_match(&l.text)) {
+                Some(l) => evidence.push(l.clone()),
+                None => {
+                    evidence.clear();
+                    return false;
+                }
+            }
+        }
+        if !rule.any.is_empty() {
+            match lines
+                .iter()
+                .find(|l| rule.any.iter().any(|re| re.is_match(&l.text)))
+            {
+                Some(l) => evidence.push(l.clone()),
+                None => {
+                    evidence.clear();
+                    return false;
+                }
+            }
+        }
+        if lines
+            .iter()
+            .any(|l| rule.none.iter().any(|re| re.is_match(&l.text)))
+        {
+            evidence.clear();
+            return false;
+        }
+        evidence.sort_by_key(|l| l.row);
+        evidence.dedup();
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rules_and_prompt_box() {
+        assert!(is_horizontal_rule(&"─".repeat(40)));
+        assert!(is_horizontal_rule(&format!("╭{}╮", "─".repeat(30))));
+        assert!(is_horizontal_rule(&format!(
+            "─ Worked for 1m 22s {}",
+            "─".repeat(60)
+        )));
+        assert!(!is_horizontal_rule("just ─── some text here with dashes"));
+        let mut w = Window::default();
+        let bar = "─".repeat(20);
+        w.fill_text(
+            &format!("hello\n{bar}\n❯ typed\n{bar}\n  ? for shortcuts\n\n"),
+            "",
+            30,
+        );
+        let pb: Vec<&str> = w
+            .region(Region::PromptBox)
+            .iter()
+            .map(|l| l.text.as_str())
+            .collect();
+        assert_eq!(pb, ["❯ typed"]);
+        assert_eq!(w.region(Region::AfterLastRule).len(), 1);
+        assert_eq!(w.region(Region::Bottom(2)).len(), 2);
+    }
+}

@@ -1,0 +1,87 @@
+//! The per-session permission supervisor: a task that watches the session's live state and,
+//! for each new request, applies the session's policy (logging the automatic answer on the
+//! session history) or, when nothing decides, waits for the request's expiry and then applies
+//! the default action. It ends when the session exits.
+
+use std::time::Duration;
+
+use super::{Action, Answer, answer};
+use crate::session::{SessionHandle, SessionStatus, now_ms};
+
+/// Start supervising `h`.
+pub fn spawn(h: SessionHandle) {
+    tokio::spawn(async move { run(h).await });
+}
+
+async fn run(h: SessionHandle) {
+    let mut rx = h.watch();
+    let mut handled: Option<uuid::Uuid> = None;
+    loop {
+        let (status, pending) = {
+            let s = rx.borrow_and_update();
+            (s.status, s.pending.clone())
+        };
+        if status == SessionStatus::Exited {
+            return;
+        }
+        let mut expiry: Option<Duration> = None;
+        if let Some(p) = pending.filter(|p| handled != Some(p.id)) {
+            let policy = h.perms.policy();
+            let decided = policy.decide(&p);
+            let expired = p.expires_at_ms.is_some_and(|at| now_ms() >= at)
+                || policy
+                    .timeout
+                    .is_some_and(|t| now_ms() >= p.created_at_ms + t.as_millis() as u64);
+            let auto = match decided {
+                Some((a, reason, by)) => Some((a, reason, by)),
+                None if expired => Some((
+                    policy.default_action,
+                    "expired unanswered".to_owned(),
+                    "expiry",
+                )),
+                None => {
+                    let deadline = [
+                        p.expires_at_ms,
+                        policy
+                            .timeout
+                            .map(|t| p.created_at_ms + t.as_millis() as u64),
+                    ]
+                    .into_iter()
+                    .flatten()
+                    .min();
+                    expiry = deadline.map(|d| Duration::from_millis(d.saturating_sub(now_ms())));
+                    None
+                }
+            };
+            if let Some((action, reason, by)) = auto {
+                handled = Some(p.id);
+                tracing::info!(session = %h.meta.id, permission = %p.id, action = action.as_str(), %reason, by, "answering permission automatically");
+                let result = answer(
+                    &h,
+                    Answer {
+                        permission_id: Some(p.id.to_string()),
+                        approve: action == Action::Approve,
+                        option: None,
+                        by,
+                        reason: Some(reason),
+                        actor: None,
+                    },
+                )
+                .await;
+                if let Err(e) = result {
+                    tracing::warn!(session = %h.meta.id, permission = %p.id, error = %e, "automatic answer failed");
+                }
+                continue;
+            }
+        }
+        let changed = match expiry {
+            Some(d) => tokio::time::timeout(d, rx.changed())
+                .await
+                .unwrap_or(Ok(())),
+            None => rx.changed().await,
+        };
+        if changed.is_err() {
+            return;
+        }
+    }
+}
