@@ -208,8 +208,19 @@ async fn serve(app: Arc<App>, h: SessionHandle, readonly: bool, socket: WebSocke
             // The actor publishes `exited` only after the last output went to the broadcast,
             // so draining it now delivers the final screen before the Close.
             _ = async { let _ = live.wait_for(|s| s.status == crate::session::SessionStatus::Exited).await; } => {
-                while let Ok(bytes) = output.try_recv() {
-                    let m = frame(serde_json::json!({"type": "tty_data", "data": utf8.push(&bytes)}));
+                loop {
+                    let m = match output.try_recv() {
+                        Ok(bytes) => frame(serde_json::json!({"type": "tty_data", "data": utf8.push(&bytes)})),
+                        // A client that lagged gets the final screen instead of a silent gap.
+                        Err(broadcast::error::TryRecvError::Lagged(_)) => match snapshot_frame(&h, "resync", Some("lagged")).await {
+                            Some((m, _)) => {
+                                let _ = send_frame(&mut tx, m).await;
+                                break;
+                            }
+                            None => break,
+                        },
+                        Err(_) => break,
+                    };
                     if send_frame(&mut tx, m).await.is_err() {
                         break;
                     }
