@@ -15,4 +15,5 @@ pub mod screen;
 pub mod session;
 pub mod store;
 pub mod tmux;
+pub mod utf8;
 pub mod webhooks;

@@ -24,8 +24,23 @@ pub fn finish(r: ApiResult) -> Response {
     r.unwrap_or_else(ApiError::into_response)
 }
 
-/// A JSON body of type `T`, size-limited. Parse errors are 400s in the API format, with
-/// serde's explanation (line, column, or the unknown field).
+/// Parse a JSON request body; errors are 400s in the API format with serde's explanation
+/// (line, column, or the unknown field).
+fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Rejection> {
+    serde_json::from_slice::<T>(bytes).map_err(|e| {
+        let code = if e.is_data() {
+            "VALIDATION_ERROR"
+        } else {
+            "INVALID_JSON"
+        };
+        warp::reject::custom(ApiError::bad_request(
+            code,
+            format!("invalid request body: {e}"),
+        ))
+    })
+}
+
+/// A JSON body of type `T`, size-limited; an empty body is a 400.
 pub fn json_body<T: DeserializeOwned + Send>(
     limit: u64,
 ) -> impl Filter<Extract = (T,), Error = Rejection> + Clone {
@@ -38,17 +53,21 @@ pub fn json_body<T: DeserializeOwned + Send>(
                     "request body is empty; expected a JSON object",
                 )));
             }
-            serde_json::from_slice::<T>(&bytes).map_err(|e| {
-                let code = if e.is_data() {
-                    "VALIDATION_ERROR"
-                } else {
-                    "INVALID_JSON"
-                };
-                warp::reject::custom(ApiError::bad_request(
-                    code,
-                    format!("invalid request body: {e}"),
-                ))
-            })
+            parse_json(&bytes)
+        })
+}
+
+/// A JSON body that may be absent: an empty (or blank) body means "all defaults".
+pub fn optional_json_body<T: DeserializeOwned + Default + Send>(
+    limit: u64,
+) -> impl Filter<Extract = (T,), Error = Rejection> + Clone {
+    warp::body::content_length_limit(limit)
+        .and(warp::body::bytes())
+        .and_then(|bytes: warp::hyper::body::Bytes| async move {
+            if bytes.iter().all(u8::is_ascii_whitespace) {
+                return Ok(T::default());
+            }
+            parse_json(&bytes)
         })
 }
 

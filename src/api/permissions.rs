@@ -401,13 +401,13 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
         .and(path!(String / "approve"))
         .and(warp::post())
         .and(with_app(&app))
-        .and(optional_body::<AnswerRequest>(limit))
+        .and(super::filters::optional_json_body::<AnswerRequest>(limit))
         .then(|id, a, b| async { finish(answer(a, id, true, b).await) });
     let reject = s
         .and(path!(String / "reject"))
         .and(warp::post())
         .and(with_app(&app))
-        .and(optional_body::<AnswerRequest>(limit))
+        .and(super::filters::optional_json_body::<AnswerRequest>(limit))
         .then(|id, a, b| async { finish(answer(a, id, false, b).await) });
     let policy = s
         .and(path!(String / "permissions"))
@@ -441,7 +441,7 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
         .and(path!(String / "approve"))
         .and(warp::post())
         .and(with_app(&app))
-        .and(optional_body::<HumanApprove>(limit))
+        .and(super::filters::optional_json_body::<HumanApprove>(limit))
         .then(|pid, a, b: HumanApprove| async move {
             finish(human_answer(a, pid, true, b.feedback, b.approved_by).await)
         });
@@ -476,28 +476,4 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
         .or(h_reject)
         .unify()
         .boxed()
-}
-
-/// A JSON body that may be absent (an empty POST means "all defaults").
-fn optional_body<T: serde::de::DeserializeOwned + Default + Send>(
-    limit: u64,
-) -> impl Filter<Extract = (T,), Error = warp::Rejection> + Clone {
-    warp::body::content_length_limit(limit)
-        .and(warp::body::bytes())
-        .and_then(|bytes: warp::hyper::body::Bytes| async move {
-            if bytes.iter().all(u8::is_ascii_whitespace) {
-                return Ok(T::default());
-            }
-            serde_json::from_slice::<T>(&bytes).map_err(|e| {
-                let code = if e.is_data() {
-                    "VALIDATION_ERROR"
-                } else {
-                    "INVALID_JSON"
-                };
-                warp::reject::custom(ApiError::bad_request(
-                    code,
-                    format!("invalid request body: {e}"),
-                ))
-            })
-        })
 }

@@ -40,6 +40,8 @@ use super::sessions::ApiResult;
 use crate::session::SessionHandle;
 use crate::session::manager::validate_size;
 
+use crate::utf8::Utf8Carry;
+
 /// JSON ping interval, matching the SSE heartbeat.
 const PING_EVERY: Duration = super::events::HEARTBEAT;
 /// Longest a single frame may wait for the client's socket before the client counts as stalled
@@ -58,46 +60,6 @@ enum ClientFrame {
     Resize { cols: u16, rows: u16 },
     Pong,
     Ping,
-}
-
-/// Turns output chunks into valid UTF-8 text without splitting a character: an incomplete
-/// sequence at the end of a chunk is carried into the next one; invalid bytes become U+FFFD.
-#[derive(Default)]
-pub struct Utf8Carry {
-    carry: Vec<u8>,
-}
-
-impl Utf8Carry {
-    pub fn push(&mut self, chunk: &[u8]) -> String {
-        let mut buf = std::mem::take(&mut self.carry);
-        buf.extend_from_slice(chunk);
-        let mut out = String::with_capacity(buf.len());
-        let mut rest: &[u8] = &buf;
-        loop {
-            match std::str::from_utf8(rest) {
-                Ok(s) => {
-                    out.push_str(s);
-                    break;
-                }
-                Err(e) => {
-                    let (ok, bad) = rest.split_at(e.valid_up_to());
-                    // from_utf8 just validated this prefix.
-                    out.push_str(std::str::from_utf8(ok).unwrap_or_default());
-                    match e.error_len() {
-                        Some(n) => {
-                            out.push('\u{FFFD}');
-                            rest = &bad[n..];
-                        }
-                        None => {
-                            self.carry = bad.to_vec();
-                            break;
-                        }
-                    }
-                }
-            }
-        }
-        out
-    }
 }
 
 async fn upgrade(

@@ -20,6 +20,8 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
+use crate::utf8::Utf8Carry;
+
 /// File name of the current recording inside a session directory.
 pub const FILE: &str = "recording.cast";
 
@@ -47,48 +49,6 @@ impl Default for RecordingLimits {
 /// Path of rotated file `n` (1 = newest) in `dir`.
 pub fn rotated(dir: &Path, n: u32) -> PathBuf {
     dir.join(format!("recording.{n}.cast"))
-}
-
-/// Splits a byte stream into valid UTF-8 strings, carrying an incomplete trailing character
-/// over to the next chunk.
-#[derive(Debug, Default)]
-pub struct Utf8Carry {
-    pending: Vec<u8>,
-}
-
-impl Utf8Carry {
-    /// Decode `chunk` (after whatever was carried). Returns the text that is complete now.
-    pub fn push(&mut self, chunk: &[u8]) -> String {
-        let mut buf = std::mem::take(&mut self.pending);
-        buf.extend_from_slice(chunk);
-        let mut out = String::with_capacity(buf.len());
-        let mut rest = &buf[..];
-        loop {
-            match std::str::from_utf8(rest) {
-                Ok(s) => {
-                    out.push_str(s);
-                    break;
-                }
-                Err(e) => {
-                    let (good, bad) = rest.split_at(e.valid_up_to());
-                    // Valid by construction: from_utf8 just said so.
-                    out.push_str(std::str::from_utf8(good).unwrap_or_default());
-                    match e.error_len() {
-                        // An incomplete sequence at the end: wait for the next chunk.
-                        None => {
-                            self.pending = bad.to_vec();
-                            break;
-                        }
-                        Some(n) => {
-                            out.push('\u{FFFD}');
-                            rest = &bad[n..];
-                        }
-                    }
-                }
-            }
-        }
-        out
-    }
 }
 
 /// Appends events to a session's recording, rotating by size.
