@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod detect;
 pub mod events;
+pub mod framing;
 pub mod fuzzing;
 pub mod holder;
 pub mod permissions;

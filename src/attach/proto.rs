@@ -7,7 +7,7 @@
 //! tmux: the server answers one `REPLY` frame (JSON [`TmuxReply`]) and closes.
 
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 pub const REQUEST: u8 = b'q';
 pub const ATTACHED: u8 = b'a';
@@ -95,22 +95,7 @@ pub async fn write_frame<W: AsyncWrite + Unpin>(
 pub async fn read_frame<R: tokio::io::AsyncRead + Unpin>(
     r: &mut R,
 ) -> std::io::Result<Option<(u8, Vec<u8>)>> {
-    let mut head = [0u8; 5];
-    match r.read_exact(&mut head).await {
-        Ok(_) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
-        Err(e) => return Err(e),
-    }
-    let len = u32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize;
-    if len > MAX_FRAME_BYTES {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!("frame of {len} bytes exceeds the {MAX_FRAME_BYTES}-byte limit"),
-        ));
-    }
-    let mut payload = vec![0u8; len];
-    r.read_exact(&mut payload).await?;
-    Ok(Some((head[0], payload)))
+    crate::framing::read_frame(r, MAX_FRAME_BYTES).await
 }
 
 pub fn resize_payload(cols: u16, rows: u16) -> [u8; 4] {

@@ -2,7 +2,7 @@
 //! layout (frame types, ordering, what happens with unknown input) is specified in the module
 //! doc of [`crate::holder`]; this file only encodes and decodes it.
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
 /// Largest payload accepted in one frame. Output is sent in chunks of at most 64 KiB, input
 /// writes are bounded by the API body limit (1 MiB by default), so 4 MiB leaves headroom
@@ -63,26 +63,8 @@ impl Frame {
 
 /// Read one frame. `Ok(None)` at a clean end of stream (between frames).
 pub async fn read_frame<R: AsyncRead + Unpin>(r: &mut R) -> std::io::Result<Option<Frame>> {
-    let mut head = [0u8; 5];
-    match r.read_exact(&mut head[..1]).await {
-        Ok(_) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
-        Err(e) => return Err(e),
-    }
-    r.read_exact(&mut head[1..]).await?;
-    let len = u32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize;
-    if len > MAX_FRAME_BYTES {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!("frame of {len} bytes exceeds the {MAX_FRAME_BYTES}-byte limit"),
-        ));
-    }
-    let mut payload = vec![0u8; len];
-    r.read_exact(&mut payload).await?;
-    Ok(Some(Frame {
-        kind: head[0],
-        payload,
-    }))
+    let frame = crate::framing::read_frame(r, MAX_FRAME_BYTES).await?;
+    Ok(frame.map(|(kind, payload)| Frame { kind, payload }))
 }
 
 pub async fn write_frame<W: AsyncWrite + Unpin>(w: &mut W, f: &Frame) -> std::io::Result<()> {
