@@ -464,8 +464,9 @@ struct Actor {
     pending_exit: Option<(Option<i32>, Instant)>,
 }
 
-/// How long to wait for the pty to reach EOF after the child exited before reporting the exit
-/// anyway: a background process that inherited the terminal can keep it open indefinitely.
+/// How long to wait, after the child exited and its output went quiet, for the pty to reach EOF
+/// before reporting the exit anyway: a background process that inherited the terminal can keep
+/// it open indefinitely.
 const EXIT_DRAIN: Duration = Duration::from_millis(500);
 
 impl Actor {
@@ -508,6 +509,11 @@ impl Actor {
     }
 
     fn on_output(&mut self, first: Vec<u8>) {
+        // Output still arriving after the exit: the drain deadline counts from the last chunk,
+        // so a daemon that is behind on a flood never reports `exited` before the final screen.
+        if let Some((_, deadline)) = self.pending_exit.as_mut() {
+            *deadline = Instant::now() + EXIT_DRAIN;
+        }
         let mut chunk = first;
         for _ in 0..CHUNKS_PER_BATCH {
             let replies = self.screen.process(&chunk);
