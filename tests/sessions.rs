@@ -84,21 +84,33 @@ fn cursor_position_query_is_answered() {
     d.wait_screen(&id, "echo:hello", T);
 }
 
-#[test]
-fn interrupt_stops_a_running_sleep() {
+/// A daemon with one bash session showing its prompt; returns the session id and the shell's
+/// pid (also its session id, for `session_processes`).
+fn bash_at_prompt() -> (Daemon, String, i64) {
     let d = Daemon::start();
     let id = d.bash();
     let pid = d.get(&format!("/v1/sessions/{id}")).1["pid"]
         .as_i64()
         .expect("pid");
     d.wait_screen(&id, "$", T);
-    d.send(&id, "sleep 100");
-    let sleep_pid = wait_until(T, "sleep to start", || {
-        session_processes(pid)
+    (d, id, pid)
+}
+
+/// The pid of the `sleep` running in terminal session `sid`, once it exists.
+fn wait_for_sleep(sid: i64) -> i64 {
+    wait_until(T, "a sleep in the session", || {
+        session_processes(sid)
             .into_iter()
             .find(|p| p.2 == "sleep")
             .map(|p| p.0)
-    });
+    })
+}
+
+#[test]
+fn interrupt_stops_a_running_sleep() {
+    let (d, id, pid) = bash_at_prompt();
+    d.send(&id, "sleep 100");
+    let sleep_pid = wait_for_sleep(pid);
     let (status, _) = d.post(&format!("/v1/sessions/{id}/interrupt"), json!({}));
     assert_eq!(status, StatusCode::OK);
     wait_until(T, "sleep to be interrupted", || {
@@ -111,20 +123,10 @@ fn interrupt_stops_a_running_sleep() {
 
 #[test]
 fn kill_ends_every_process_including_a_grandchild_that_ignores_hangup() {
-    let d = Daemon::start();
-    let id = d.bash();
-    let pid = d.get(&format!("/v1/sessions/{id}")).1["pid"]
-        .as_i64()
-        .expect("pid");
-    d.wait_screen(&id, "$", T);
+    let (d, id, pid) = bash_at_prompt();
     // A background job (its own process group under job control) that ignores HUP and TERM.
     d.send(&id, "(trap '' HUP TERM; exec sleep 1000) &");
-    let stubborn = wait_until(T, "the stubborn sleep", || {
-        session_processes(pid)
-            .into_iter()
-            .find(|p| p.2 == "sleep")
-            .map(|p| p.0)
-    });
+    let stubborn = wait_for_sleep(pid);
     let (status, v) = d.call(reqwest::Method::DELETE, &format!("/v1/sessions/{id}"), None);
     assert_eq!(status, StatusCode::OK, "{v}");
     assert!(!pid_exists(stubborn), "the grandchild survived the kill");
