@@ -200,6 +200,36 @@ fn stall_detected(agent: &str) {
     );
 }
 
+/// A spinner that keeps turning while its clock ticks is not progress: the profile's
+/// `animation` pattern blanks both, so the session still stalls.
+fn spinner_without_progress_stalls(agent: &str) {
+    let d = Daemon::start();
+    let id = id_of(&fake(&d, agent, &[], json!({ "stallThresholdMs": 1500 })));
+    d.wait_status(&id, "idle", T);
+    d.send(&id, "!spin-hang");
+    d.wait_status(&id, "stalled", T);
+    // The spinner is still animating on screen: two reads differ.
+    let before = d.screen(&id);
+    let after = wait_until(T, "the spinner to move", || {
+        let now = d.screen(&id);
+        (now != before).then_some(now)
+    });
+    assert_ne!(before, after);
+    assert_eq!(d.status(&id), "stalled");
+}
+
+/// A growing token count is progress even when nothing else on screen moves.
+#[test]
+fn claude_thinking_with_growing_tokens_is_not_a_stall() {
+    let d = Daemon::start();
+    let id = id_of(&fake(&d, "claude", &[], json!({ "stallThresholdMs": 1500 })));
+    d.wait_status(&id, "idle", T);
+    d.send(&id, "!think 5");
+    d.wait_status(&id, "working", T);
+    let seen = statuses_until(&d, &id, Duration::from_secs(30), "Thought for");
+    assert!(!seen.contains(&"stalled".to_owned()), "{seen:?}");
+}
+
 fn prose_is_not_a_prompt(agent: &str) {
     let d = Daemon::start();
     let id = id_of(&fake(&d, agent, &[], json!({})));
@@ -258,6 +288,10 @@ macro_rules! agent_tests {
                 super::stall_detected(stringify!($agent));
             }
             #[test]
+            fn spinner_without_progress_stalls() {
+                super::spinner_without_progress_stalls(stringify!($agent));
+            }
+            #[test]
             fn prose_is_not_a_prompt() {
                 super::prose_is_not_a_prompt(stringify!($agent));
             }
@@ -268,3 +302,31 @@ macro_rules! agent_tests {
 agent_tests!(claude);
 agent_tests!(codex);
 agent_tests!(gemini);
+
+/// `aegis explain <id>` prints the state, the rule that matched and the matched lines, as the
+/// daemon's `/detect` reports them, for an idle prompt and for a permission dialog.
+#[test]
+fn explain_shows_the_state_the_rule_and_the_matched_lines() {
+    let d = Daemon::start();
+    let id = id_of(&fake(&d, "claude", &[], json!({})));
+    d.wait_status(&id, "idle", T);
+    d.send(&id, "!ask bash rm -rf build");
+    d.wait_status(&id, "permission_prompt", T);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_aegis"))
+        .args(["explain", &id])
+        .env("AEGIS_URL", &d.url)
+        .env_remove("AEGIS_AUTH_TOKEN")
+        .output()
+        .expect("running aegis explain");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    let e = detect(&d, &id);
+    let rule = e["rule"].as_str().expect("a rule matched");
+    assert!(rule.starts_with("claude.permission"), "{e}");
+    assert!(text.contains("status: permission_prompt"), "{text}");
+    assert!(text.contains(&format!("rule:   {rule}")), "{text}");
+    assert!(text.contains("matched lines:"), "{text}");
+    // The matched lines are the dialog's own, with their screen rows.
+    assert!(text.contains("Do you want to proceed?"), "{text}");
+    assert!(text.contains("rm -rf build"), "{text}");
+}

@@ -155,7 +155,10 @@ impl Detector {
         }
         let clock = Instant::now();
         self.last_eval = Some(now);
-        let hash = self.window.fill(screen, self.profile.settings.window);
+        let settings = &self.profile.settings;
+        let hash = self
+            .window
+            .fill(screen, settings.window, settings.animation.as_ref());
         let verdict = self.decide(now, hash);
         self.explain.eval_micros = u64::try_from(clock.elapsed().as_micros()).unwrap_or(u64::MAX);
         verdict

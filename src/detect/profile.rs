@@ -146,6 +146,10 @@ pub struct Settings {
     pub fallback: Fallback,
     /// Pattern of the input line; capture group 1 is what is typed in it (send verification).
     pub input_line: Option<Regex>,
+    /// What animates without being progress (spinner glyphs, elapsed-time counters). Matches
+    /// are blanked before the screen is compared for stall detection, so a spinner that keeps
+    /// turning while nothing else moves still stalls.
+    pub animation: Option<Regex>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -188,6 +192,7 @@ struct FileSettings {
     idle_hold_ms: Option<u64>,
     fallback: Option<String>,
     input_line: Option<String>,
+    animation: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -351,6 +356,7 @@ fn build(base: Option<(&str, &str)>, over: Option<(&str, &str)>) -> Result<Profi
     let mut idle_hold_ms = DEFAULT_IDLE_HOLD_MS;
     let mut fallback = Fallback::Idle;
     let mut input_line = None;
+    let mut animation = None;
     for &(file, p, text) in &files {
         let Some(s) = &p.settings else { continue };
         let at = s.span().start;
@@ -383,6 +389,9 @@ fn build(base: Option<(&str, &str)>, over: Option<(&str, &str)>) -> Result<Profi
         if let Some(p) = &s.input_line {
             input_line = Some(compile(file, text, p, at)?);
         }
+        if let Some(p) = &s.animation {
+            animation = Some(compile(file, text, p, at)?);
+        }
     }
     let mut rules: Vec<Rule> = Vec::new();
     for &(file, p, text) in &files {
@@ -401,6 +410,7 @@ fn build(base: Option<(&str, &str)>, over: Option<(&str, &str)>) -> Result<Profi
             idle_hold: std::time::Duration::from_millis(idle_hold_ms),
             fallback,
             input_line,
+            animation,
         },
         rules,
         source: over.map_or("builtin".into(), |(f, _)| format!("builtin + {f}")),
@@ -472,6 +482,7 @@ pub fn generic() -> Profile {
             idle_hold: std::time::Duration::ZERO,
             fallback: Fallback::Activity,
             input_line: None,
+            animation: None,
         },
         rules: Vec::new(),
         source: "none".into(),

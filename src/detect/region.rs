@@ -5,6 +5,8 @@
 //! Regions are slices of it: the bottom N lines, the lines after the last horizontal rule, the
 //! lines between the last two rules (the input box), and the OSC title.
 
+use regex::Regex;
+
 use super::profile::{Region, Rule};
 use crate::screen::Screen;
 
@@ -40,10 +42,18 @@ pub fn is_horizontal_rule(text: &str) -> bool {
     bars >= 10 && other * 4 <= bars
 }
 
+/// `text` with the profile's animation (spinner glyphs, elapsed counters) blanked.
+fn without_animation<'a>(text: &'a str, animation: Option<&Regex>) -> std::borrow::Cow<'a, str> {
+    match animation {
+        Some(re) => re.replace_all(text, ""),
+        None => std::borrow::Cow::Borrowed(text),
+    }
+}
+
 impl Window {
     /// Refill from the live screen, reusing allocations. Returns a hash of the window's text
-    /// and title, so callers can tell whether the screen changed.
-    pub fn fill(&mut self, screen: &Screen, window: usize) -> u64 {
+    /// and title with `animation` blanked, so callers can tell whether the screen progressed.
+    pub fn fill(&mut self, screen: &Screen, window: usize, animation: Option<&Regex>) -> u64 {
         use std::hash::{Hash, Hasher};
         let vt = screen.vt();
         let (rows, cols) = vt.size();
@@ -80,9 +90,9 @@ impl Window {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         for l in &self.lines {
             l.row.hash(&mut h);
-            l.text.hash(&mut h);
+            without_animation(&l.text, animation).hash(&mut h);
         }
-        self.title.hash(&mut h);
+        without_animation(&self.title, animation).hash(&mut h);
         h.finish()
     }
 

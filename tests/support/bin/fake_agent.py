@@ -14,6 +14,9 @@ run as a script:
   !limit            the agent's usage-limit banner
   !prose            a reply that quotes "Do you want to proceed?" and a numbered list
   !hang             one spinner frame, then nothing (a stalled agent)
+  !spin-hang        the spinner keeps turning and its clock ticks, but the token count stops:
+                    stuck behind a live-looking spinner
+  !think S          the spinner for S seconds with a growing token count, then a reply
   anything else     spinner for 0.8 s, then a one-line reply
 
 Input handling: arrows move a dialog's cursor, Enter confirms, a lone Esc rejects, digits pick
@@ -28,6 +31,8 @@ p.add_argument("--agent", choices=["claude", "codex", "gemini"], required=True)
 p.add_argument("--trust", action="store_true", help="show the trust dialog at start-up")
 p.add_argument("--swallow-enters", type=int, default=0)
 p.add_argument("--startup-delay", type=float, default=0.2)
+p.add_argument("--draw-log", help="append the epoch time of every idle frame drawn after a turn "
+               "(the state-change latency benchmark's clock start)")
 args = p.parse_args()
 AGENT = args.agent
 
@@ -159,11 +164,15 @@ def dialog_lines(cols):
     return out
 
 
+frozen_tokens = None  # set by !spin-hang: the count stops while the spinner turns
+
+
 def spinner_line(now):
     secs = int(now - turn_start)
     g = SPIN[int(now * 10) % len(SPIN)]
     if AGENT == "claude":
-        return "%s %s… (%ds · ↓ %d tokens)" % (g, verb, secs, 40 + secs * 17)
+        tokens = frozen_tokens if frozen_tokens is not None else 40 + secs * 17
+        return "%s %s… (%ds · ↓ %d tokens)" % (g, verb, secs, tokens)
     if AGENT == "codex":
         return "%s Working (%ds • esc to interrupt)" % (g, secs)
     return "%s %s... (esc to cancel, %ds)" % (g, verb, secs)
@@ -193,6 +202,14 @@ def draw():
     lines = top + [""] + bottom
     lines = [l[:cols] for l in lines][-rows:]
     write("\x1b[H\x1b[2J" + "\r\n".join(lines))
+    global drawn_mode
+    if args.draw_log and mode == "idle" and drawn_mode != "idle":
+        with open(args.draw_log, "a") as f:
+            f.write("%.6f\n" % time.time())
+    drawn_mode = mode
+
+
+drawn_mode = None  # the mode of the last frame drawn (for --draw-log)
 
 
 def say(line):
@@ -212,7 +229,7 @@ def finish_turn(settled=True):
 
 
 def start_turn(text):
-    global mode, steps, turn_start, step_until, spinning, verb
+    global mode, steps, turn_start, step_until, spinning, verb, frozen_tokens
     shown = text.replace("\n", "|")
     say(("> " if AGENT != "codex" else "› ") + text.split("\n")[0])
     say("RECEIVED[%d lines]: %s" % (text.count("\n") + 1, shown))
@@ -240,6 +257,11 @@ def start_turn(text):
         steps += [("spin", 0.3), ("prose", None), ("done", None)]
     elif cmd == "!hang":
         steps += [("hang", None)]
+    elif cmd == "!spin-hang":
+        steps += [("spin", 0.3), ("spinhang", None)]
+    elif cmd == "!think":
+        secs = float(words[1]) if len(words) > 1 else 3
+        steps += [("spin", secs), ("reply", "Thought for %ss." % secs), ("done", None)]
     else:
         steps += [("spin", 0.8), ("reply", "You said: " + shown), ("done", None)]
     mode = "working"
@@ -247,11 +269,12 @@ def start_turn(text):
     step_until = 0.0
     verb = VERBS[len(transcript) % len(VERBS)]
     spinning = False
+    frozen_tokens = None
 
 
 def advance():
     """Run script steps whose time has come. Returns True if the screen changed."""
-    global step_until, spinning, mode, dialog
+    global step_until, spinning, mode, dialog, frozen_tokens
     changed = False
     now = time.time()
     while mode == "working" and steps and now >= step_until:
@@ -300,6 +323,10 @@ def advance():
         elif kind == "hang":
             spinning = True
             mode = "frozen"
+        elif kind == "spinhang":
+            spinning = True
+            frozen_tokens = 40 + int(now - turn_start) * 17
+            step_until = float("inf")  # no further steps: the spinner turns forever
     return changed
 
 
