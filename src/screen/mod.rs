@@ -132,14 +132,14 @@ impl Screen {
         let (cols, rows) = self.size();
         let rows = usize::from(rows);
         let wanted = lines.unwrap_or(rows).clamp(1, MAX_SNAPSHOT_LINES);
-        let trailing_blank = self
+        // One text render of the visible screen finds the trailing blank rows and, for a text
+        // snapshot, is also the visible part of the answer (rendering rows is the cost of a read).
+        let visible: Vec<String> = self
             .vt()
             .rows(0, cols)
-            .collect::<Vec<_>>()
-            .iter()
-            .rev()
-            .take_while(|r| r.trim().is_empty())
-            .count();
+            .map(|r| r.trim_end().to_owned())
+            .collect();
+        let trailing_blank = visible.iter().rev().take_while(|r| r.is_empty()).count();
         let from_scrollback = match lines {
             // The visible screen only.
             None => 0,
@@ -172,11 +172,11 @@ impl Screen {
             offset = offset.saturating_sub(rows);
         }
         screen.set_scrollback(0);
-        render(
-            self.parser.screen(),
-            &mut out,
-            rows - trailing_blank.min(rows - 1),
-        );
+        let keep = rows - trailing_blank.min(rows - 1);
+        match format {
+            Format::Text => out.extend(visible.into_iter().take(keep)),
+            Format::Ansi => render(self.parser.screen(), &mut out, keep),
+        }
         if out.len() > wanted {
             out.drain(..out.len() - wanted);
         }
