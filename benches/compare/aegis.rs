@@ -66,11 +66,16 @@ impl Daemon {
 
     /// Create a session running `argv` on a 120×40 terminal; returns its id.
     pub fn create(&self, http: &mut Http, argv: &[&str]) -> Result<String> {
+        self.create_agent(http, "custom", argv)
+    }
+
+    /// Create a session of `agent_type` (which picks its detection profile) running `argv`.
+    pub fn create_agent(&self, http: &mut Http, agent_type: &str, argv: &[&str]) -> Result<String> {
         let r = http.post(
             "/v1/sessions",
             &json!({
                 "workDir": self.work_dir.display().to_string(),
-                "agentType": "custom",
+                "agentType": agent_type,
                 "command": argv,
                 "cols": 120,
                 "rows": 40,
