@@ -74,7 +74,11 @@ pub struct ServeArgs {
     /// Directories the file browser may list (`GET /v1/files`), repeatable; the environment
     /// variable takes a ':'-separated list. Default: none, so nothing is browsable until
     /// configured.
-    #[arg(long = "project-root", env = "AEGIS_PROJECT_ROOTS", value_delimiter = ':')]
+    #[arg(
+        long = "project-root",
+        env = "AEGIS_PROJECT_ROOTS",
+        value_delimiter = ':'
+    )]
     pub project_roots: Vec<PathBuf>,
 }
 

@@ -52,9 +52,7 @@ pub fn confine(roots: &[PathBuf], path: &str) -> Result<PathBuf, FileError> {
     }
     let p = Path::new(path);
     if !p.is_absolute() {
-        return Err(FileError::Invalid(format!(
-            "path must be absolute: {path}"
-        )));
+        return Err(FileError::Invalid(format!("path must be absolute: {path}")));
     }
     let real = p
         .canonicalize()
@@ -83,7 +81,9 @@ pub struct Entry {
 /// List a directory (already confined), directories first, then by name.
 pub fn list(dir: &Path) -> Result<(Vec<Entry>, bool), FileError> {
     let rd = std::fs::read_dir(dir).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => FileError::NotFound(format!("no such directory: {}", dir.display())),
+        std::io::ErrorKind::NotFound => {
+            FileError::NotFound(format!("no such directory: {}", dir.display()))
+        }
         std::io::ErrorKind::NotADirectory => {
             FileError::Invalid(format!("not a directory: {}", dir.display()))
         }
@@ -99,7 +99,9 @@ pub fn list(dir: &Path) -> Result<(Vec<Entry>, bool), FileError> {
             truncated = true;
             break;
         }
-        let Ok(m) = e.path().symlink_metadata() else { continue };
+        let Ok(m) = e.path().symlink_metadata() else {
+            continue;
+        };
         let ft = m.file_type();
         let kind = if ft.is_symlink() {
             "symlink"
@@ -129,7 +131,11 @@ pub fn list(dir: &Path) -> Result<(Vec<Entry>, bool), FileError> {
 
 /// Check an upload's file name: a single plain component, no `..`, no separators.
 pub fn validate_upload_name(name: &str) -> Result<(), FileError> {
-    let bad = |why: &str| Err(FileError::Invalid(format!("invalid file name {name:?}: {why}")));
+    let bad = |why: &str| {
+        Err(FileError::Invalid(format!(
+            "invalid file name {name:?}: {why}"
+        )))
+    };
     if name.is_empty() || name.len() > 255 {
         return bad("use 1 to 255 bytes");
     }
@@ -167,7 +173,11 @@ pub fn upload_target(work_dir: &Path, name: &str) -> Result<PathBuf, FileError> 
 
 /// Write `bytes` to `target` (from [`upload_target`]): exclusive create, or replace when
 /// `overwrite`; never through a symlink. Mode 0644 minus the umask, as a user's own file.
-pub async fn write_upload(target: PathBuf, bytes: Vec<u8>, overwrite: bool) -> Result<(), FileError> {
+pub async fn write_upload(
+    target: PathBuf,
+    bytes: Vec<u8>,
+    overwrite: bool,
+) -> Result<(), FileError> {
     tokio::task::spawn_blocking(move || {
         use std::io::Write;
         use std::os::unix::fs::OpenOptionsExt;
@@ -189,7 +199,8 @@ pub async fn write_upload(target: PathBuf, bytes: Vec<u8>, overwrite: bool) -> R
             )),
             _ => FileError::Io(e.to_string()),
         })?;
-        f.write_all(&bytes).map_err(|e| FileError::Io(e.to_string()))
+        f.write_all(&bytes)
+            .map_err(|e| FileError::Io(e.to_string()))
     })
     .await
     .map_err(|e| FileError::Io(e.to_string()))?
@@ -228,6 +239,9 @@ mod tests {
             confine(&roots, root.join("sub/../../outside").to_str().unwrap()),
             Err(FileError::Forbidden(_))
         ));
-        assert!(matches!(confine(&roots, "relative"), Err(FileError::Invalid(_))));
+        assert!(matches!(
+            confine(&roots, "relative"),
+            Err(FileError::Invalid(_))
+        ));
     }
 }

@@ -76,7 +76,10 @@ fn verify_detects_cargo_and_runs_configured_checks() {
     assert_eq!(c["exitCode"], 0);
     assert_eq!(c["timedOut"], false);
     assert!(
-        c["outputTail"].as_str().unwrap_or_default().contains("test adds ... ok"),
+        c["outputTail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("test adds ... ok"),
         "{c}"
     );
     let ev = next_where(&events, "verification event", |f| f.event == "verification");
@@ -110,19 +113,30 @@ timeout_secs = 1
     let lint = check(&v, "lint");
     assert_eq!(lint["passed"], false);
     assert_eq!(lint["exitCode"], 3);
-    assert!(lint["outputTail"].as_str().unwrap_or_default().contains("lint: 2 problems"));
+    assert!(
+        lint["outputTail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("lint: 2 problems")
+    );
     let slow = check(&v, "slow");
     assert_eq!(slow["timedOut"], true, "{slow}");
     assert_eq!(slow["passed"], false);
-    assert!(slow["durationMs"].as_u64().unwrap_or(u64::MAX) < 10_000, "{slow}");
+    assert!(
+        slow["durationMs"].as_u64().unwrap_or(u64::MAX) < 10_000,
+        "{slow}"
+    );
     let ev = next_where(&events, "failed verification event", |f| {
         f.event == "verification" && f.json()["passed"] == false
     });
     assert_eq!(ev.json()["checks"].as_array().map(Vec::len), Some(3));
 
     // An invalid file is a 422 naming the problem, never a silent fallback.
-    std::fs::write(crate_dir.join(".aegis/verify.toml"), "[[check]]\nname = \"x\"\nargv = []\n")
-        .expect("write");
+    std::fs::write(
+        crate_dir.join(".aegis/verify.toml"),
+        "[[check]]\nname = \"x\"\nargv = []\n",
+    )
+    .expect("write");
     let (s, v) = d.post(&format!("/v1/sessions/{id}/verify"), json!({}));
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
     assert_eq!(v["code"], "INVALID_VERIFY_CONFIG");
@@ -147,7 +161,13 @@ fn repo(d: &Daemon) -> PathBuf {
     r
 }
 
-fn dispatch(d: &Daemon, parent: &str, branch: &str, task: &str, extra: Value) -> (StatusCode, Value) {
+fn dispatch(
+    d: &Daemon,
+    parent: &str,
+    branch: &str,
+    task: &str,
+    extra: Value,
+) -> (StatusCode, Value) {
     let mut body = json!({
         "parentSession": parent,
         "task": task,
@@ -184,12 +204,24 @@ fn dispatched_worker_commits_on_its_branch_and_its_worktree_is_cleaned_up() {
     assert_eq!(v["worker"]["parentId"], parent.as_str());
     assert_eq!(v["session"]["workDir"], tree.to_str().expect("utf-8"));
     d.wait_screen(&w1, "COMMITTED", T);
-    assert_eq!(git(&repo, &["log", "-1", "--format=%s", "worker/one"]), "worker commit");
+    assert_eq!(
+        git(&repo, &["log", "-1", "--format=%s", "worker/one"]),
+        "worker commit"
+    );
     assert_eq!(git(&repo, &["log", "-1", "--format=%s", "main"]), "initial");
-    assert_eq!(git(&tree, &["rev-parse", "--abbrev-ref", "HEAD"]), "worker/one");
+    assert_eq!(
+        git(&tree, &["rev-parse", "--abbrev-ref", "HEAD"]),
+        "worker/one"
+    );
 
     // A second worker leaves an uncommitted file behind.
-    let (s, v) = dispatch(&d, &parent, "worker/two", "echo dirty > d.txt && echo WRO''TE", json!({}));
+    let (s, v) = dispatch(
+        &d,
+        &parent,
+        "worker/two",
+        "echo dirty > d.txt && echo WRO''TE",
+        json!({}),
+    );
     assert_eq!(s, StatusCode::CREATED, "{v}");
     let w2 = v["session"]["id"].as_str().expect("id").to_owned();
     let tree2 = PathBuf::from(v["worker"]["worktree"].as_str().expect("worktree"));
@@ -211,13 +243,22 @@ fn dispatched_worker_commits_on_its_branch_and_its_worktree_is_cleaned_up() {
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["worktree"]["state"], "removed", "{v}");
     assert!(!tree.exists());
-    assert_eq!(git(&repo, &["log", "-1", "--format=%s", "worker/one"]), "worker commit");
+    assert_eq!(
+        git(&repo, &["log", "-1", "--format=%s", "worker/one"]),
+        "worker commit"
+    );
 
     // The dirty one is kept, and says why.
     let (s, v) = d.call(Method::DELETE, &format!("/v1/sessions/{w2}"), None);
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["worktree"]["state"], "kept", "{v}");
-    assert!(v["worktree"]["reason"].as_str().unwrap_or_default().contains("uncommitted"), "{v}");
+    assert!(
+        v["worktree"]["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("uncommitted"),
+        "{v}"
+    );
     assert!(tree2.join("d.txt").exists());
 
     // keepWorktree on DELETE keeps even a clean one.
@@ -225,7 +266,11 @@ fn dispatched_worker_commits_on_its_branch_and_its_worktree_is_cleaned_up() {
     assert_eq!(s, StatusCode::CREATED, "{v}");
     let w3 = v["session"]["id"].as_str().expect("id").to_owned();
     let tree3 = PathBuf::from(v["worker"]["worktree"].as_str().expect("worktree"));
-    let (s, v) = d.call(Method::DELETE, &format!("/v1/sessions/{w3}?keepWorktree=true"), None);
+    let (s, v) = d.call(
+        Method::DELETE,
+        &format!("/v1/sessions/{w3}?keepWorktree=true"),
+        None,
+    );
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["worktree"]["state"], "kept", "{v}");
     assert!(tree3.is_dir());
@@ -275,14 +320,20 @@ fn debrief_is_captured_before_the_kill() {
     assert_eq!(stored["text"], v["text"]);
     let file = d.dir.path().join(format!("state/debriefs/{id}.json"));
     use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(&file).expect("debrief file").permissions().mode();
+    let mode = std::fs::metadata(&file)
+        .expect("debrief file")
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o600);
 
     let (s, v) = d.get("/v1/sessions/00000000-0000-4000-8000-000000000000/debrief");
     assert_eq!(s, StatusCode::NOT_FOUND);
     assert_eq!(v["code"], "DEBRIEF_NOT_FOUND");
     let other = d.bash();
-    let (s, v) = d.post(&format!("/v1/sessions/{other}/pre-kill-debrief"), json!({ "waitMs": 0 }));
+    let (s, v) = d.post(
+        &format!("/v1/sessions/{other}/pre-kill-debrief"),
+        json!({ "waitMs": 0 }),
+    );
     assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
     assert!(!d.status(&other).is_empty(), "a bad request must not kill");
 }
@@ -316,7 +367,10 @@ fn upload(d: &Daemon, id: &str, query: &str, files: &[(&str, &[u8])]) -> (Status
         .expect("upload");
     let status = resp.status();
     let text = resp.text().expect("body");
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
 }
 
 #[test]
@@ -355,7 +409,10 @@ fn uploads_are_confined_to_the_work_dir() {
     // A symlink in the workDir pointing outside is never written through, even with overwrite.
     let (s, v) = upload(&d, &id, "?overwrite=true", &[("link.txt", b"pwned")]);
     assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
-    assert_eq!(std::fs::read_to_string(outside.join("target.txt")).expect("t"), "original");
+    assert_eq!(
+        std::fs::read_to_string(outside.join("target.txt")).expect("t"),
+        "original"
+    );
 
     // Too many files.
     let six: Vec<(String, &[u8])> = (0..6).map(|i| (format!("f{i}.txt"), &b"x"[..])).collect();
@@ -385,7 +442,10 @@ fn file_listing_is_confined_to_project_roots() {
 
     let (s, v) = d.get("/v1/directories");
     assert_eq!(s, StatusCode::OK, "{v}");
-    assert_eq!(v["directories"][0]["path"], real_root.to_str().expect("utf-8"));
+    assert_eq!(
+        v["directories"][0]["path"],
+        real_root.to_str().expect("utf-8")
+    );
 
     let q = |p: &Path| format!("/v1/files?path={}", p.display());
     let (s, v) = d.get(&q(&root.join("app")));
@@ -394,13 +454,25 @@ fn file_listing_is_confined_to_project_roots() {
         .as_array()
         .expect("entries")
         .iter()
-        .map(|e| (e["name"].as_str().unwrap_or_default().to_owned(), e["kind"].as_str().unwrap_or_default().to_owned()))
+        .map(|e| {
+            (
+                e["name"].as_str().unwrap_or_default().to_owned(),
+                e["kind"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
         .collect();
-    let expected = [("src", "dir"), ("Cargo.toml", "file")].map(|(n, k)| (n.to_owned(), k.to_owned()));
+    let expected =
+        [("src", "dir"), ("Cargo.toml", "file")].map(|(n, k)| (n.to_owned(), k.to_owned()));
     assert_eq!(names, expected);
     let (s, v) = d.get(&q(&root));
     assert_eq!(s, StatusCode::OK, "{v}");
-    assert!(v["entries"].as_array().expect("entries").iter().any(|e| e["name"] == "escape" && e["kind"] == "symlink"));
+    assert!(
+        v["entries"]
+            .as_array()
+            .expect("entries")
+            .iter()
+            .any(|e| e["name"] == "escape" && e["kind"] == "symlink")
+    );
 
     for (path, status) in [
         (root.join("escape"), StatusCode::FORBIDDEN),
@@ -436,7 +508,10 @@ fn diagnostics_report_health_without_secrets() {
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["pty"]["healthy"], true);
     assert!(v["process"]["openFds"].as_u64().unwrap_or(0) > 3, "{v}");
-    assert!(v["process"]["rssBytes"].as_u64().unwrap_or(0) > 1024 * 1024, "{v}");
+    assert!(
+        v["process"]["rssBytes"].as_u64().unwrap_or(0) > 1024 * 1024,
+        "{v}"
+    );
     assert_eq!(v["sessions"]["total"], 1);
     assert_eq!(v["sessions"]["byStatus"]["idle"], 1);
     assert_eq!(v["holders"], 1);

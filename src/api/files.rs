@@ -6,10 +6,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use futures_util::TryStreamExt;
-use warp::hyper::body::Buf;
 use warp::Filter;
 use warp::filters::BoxedFilter;
 use warp::http::StatusCode;
+use warp::hyper::body::Buf;
 use warp::reply::Response;
 
 use super::App;
@@ -52,7 +52,10 @@ pub async fn directories(app: Arc<App>) -> ApiResult {
             })
         })
         .collect();
-    Ok(json(StatusCode::OK, &serde_json::json!({ "directories": list })))
+    Ok(json(
+        StatusCode::OK,
+        &serde_json::json!({ "directories": list }),
+    ))
 }
 
 pub async fn list_files(app: Arc<App>, q: HashMap<String, String>) -> ApiResult {
@@ -95,15 +98,16 @@ pub async fn upload(
     let h = app.sessions.get(&id)?;
     let mut parts: Vec<(String, Vec<u8>)> = Vec::new();
     let mut form = form;
-    while let Some(part) = form
-        .try_next()
-        .await
-        .map_err(|e| ApiError::bad_request("INVALID_MULTIPART", format!("invalid multipart body: {e}")))?
-    {
+    while let Some(part) = form.try_next().await.map_err(|e| {
+        ApiError::bad_request("INVALID_MULTIPART", format!("invalid multipart body: {e}"))
+    })? {
         let Some(name) = part.filename().map(str::to_owned) else {
             return Err(ApiError::bad_request(
                 "VALIDATION_ERROR",
-                format!("part {:?} has no filename; only file parts are accepted", part.name()),
+                format!(
+                    "part {:?} has no filename; only file parts are accepted",
+                    part.name()
+                ),
             ));
         };
         if parts.len() == MAX_UPLOAD_FILES {
@@ -141,7 +145,10 @@ pub async fn upload(
         parts.push((name, data));
     }
     if parts.is_empty() {
-        return Err(ApiError::bad_request("VALIDATION_ERROR", "no files in the upload"));
+        return Err(ApiError::bad_request(
+            "VALIDATION_ERROR",
+            "no files in the upload",
+        ));
     }
     let work_dir = h.meta.work_dir.clone();
     let mut targets = Vec::with_capacity(parts.len());

@@ -40,9 +40,8 @@ fn running(app: &App, id: &str) -> Result<SessionHandle, ApiError> {
 pub async fn verify(app: Arc<App>, id: String) -> ApiResult {
     let h = app.sessions.get(&id)?;
     let work_dir = h.meta.work_dir.clone();
-    let (source, checks) = verify::checks_for(&work_dir).map_err(|e| {
-        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "INVALID_VERIFY_CONFIG", e)
-    })?;
+    let (source, checks) = verify::checks_for(&work_dir)
+        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "INVALID_VERIFY_CONFIG", e))?;
     if checks.is_empty() {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -233,17 +232,17 @@ pub async fn workers(app: Arc<App>, id: String) -> ApiResult {
 
 /// `DELETE /v1/sessions/:id` for a worker: remove the session, then its worktree (unless
 /// `?keepWorktree=true`, the dispatch asked to keep it, or it is dirty), and report which.
-async fn delete_worker(
-    app: Arc<App>,
-    h: SessionHandle,
-    q: HashMap<String, String>,
-) -> ApiResult {
+async fn delete_worker(app: Arc<App>, h: SessionHandle, q: HashMap<String, String>) -> ApiResult {
     match q.get("keepWorktree").map(String::as_str) {
         None | Some("false") => {}
         Some("true") => {
             app.work.workers.set_keep(&h.meta.id);
         }
-        Some(other) => return Err(bad(format!("keepWorktree must be true or false, not {other:?}"))),
+        Some(other) => {
+            return Err(bad(format!(
+                "keepWorktree must be true or false, not {other:?}"
+            )));
+        }
     }
     app.sessions.remove(&h).await?;
     // The bus listener may have claimed the cleanup first; either way the record has the result.
@@ -311,7 +310,9 @@ pub async fn pre_kill_debrief(app: Arc<App>, id: String, req: DebriefRequest) ->
         .map_err(|e| ApiError::internal(e.to_string()))?
         .map_err(|e| {
             // Not killed: the caller can retry rather than lose the debrief.
-            ApiError::internal(format!("could not store the debrief ({e}); session not killed"))
+            ApiError::internal(format!(
+                "could not store the debrief ({e}); session not killed"
+            ))
         })?;
     app.sessions.remove(&h).await?;
     let mut body = serde_json::to_value(&d).unwrap_or_default();

@@ -69,7 +69,10 @@ pub async fn capture(bus: &EventBus, h: &SessionHandle, wait: Duration) -> Debri
     let started = Instant::now();
     // Requests already on screen (an earlier debrief) are not this one's echo.
     let before = screen_text(h).await;
-    let seen = before.lines().filter(|l| l.contains(marker(prompt).as_str())).count();
+    let seen = before
+        .lines()
+        .filter(|l| l.contains(marker(prompt).as_str()))
+        .count();
     // Subscribe before sending, so the working → idle of a quick turn cannot be missed.
     let mut events = bus.subscribe();
     let sent = h.send_text(prompt, true).await;
@@ -107,7 +110,11 @@ async fn wait_turn(
         if h.is_exited() {
             return true;
         }
-        let until = if worked { deadline } else { deadline.min(grace) };
+        let until = if worked {
+            deadline
+        } else {
+            deadline.min(grace)
+        };
         match tokio::time::timeout_at(until, events.recv()).await {
             Ok(Ok(ev)) if ev.session_id == h.meta.id => match ev.kind {
                 EventKind::SessionWorking => worked = true,
@@ -201,7 +208,10 @@ mod tests {
     fn answer_is_what_follows_the_request() {
         let echo = &HOTWASH_PROMPT[..40];
         let screen = format!("old line\n> {echo}\nline one\nYou said: {echo}\n\n");
-        assert_eq!(answer_after(&screen, HOTWASH_PROMPT, 0), format!("line one\nYou said: {echo}"));
+        assert_eq!(
+            answer_after(&screen, HOTWASH_PROMPT, 0),
+            format!("line one\nYou said: {echo}")
+        );
         assert_eq!(answer_after(&screen, HOTWASH_PROMPT, 1), "");
         assert_eq!(answer_after("a\nb\n", HOTWASH_PROMPT, 0), "a\nb");
     }

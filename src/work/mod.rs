@@ -56,7 +56,10 @@ impl Work {
                     }
                     Ok(_) => {}
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                        tracing::warn!(missed = n, "worktree cleanup lagged the event bus; a removed worker may keep its worktree");
+                        tracing::warn!(
+                            missed = n,
+                            "worktree cleanup lagged the event bus; a removed worker may keep its worktree"
+                        );
                     }
                     Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
                 }

@@ -149,7 +149,9 @@ async fn copy_into<R: tokio::io::AsyncRead + Unpin>(
         if n == 0 {
             break;
         }
-        tail.lock().unwrap_or_else(|p| p.into_inner()).push(&buf[..n]);
+        tail.lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(&buf[..n]);
     }
 }
 

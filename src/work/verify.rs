@@ -135,7 +135,10 @@ pub fn parse(text: &str) -> Result<Vec<Check>, String> {
             return Err(format!("check name {:?} is used twice", c.name));
         }
         if c.argv.first().is_none_or(|p| p.is_empty()) {
-            return Err(format!("check {:?}: argv must start with a program", c.name));
+            return Err(format!(
+                "check {:?}: argv must start with a program",
+                c.name
+            ));
         }
         if c.argv.iter().any(|a| a.contains('\0')) {
             return Err(format!("check {:?}: argv must not contain NUL", c.name));
@@ -279,8 +282,10 @@ mod tests {
         assert!(parse("[[check]]\nname = \"a\"\nargv = [\"x\"]\nbogus = 1\n").is_err());
         assert!(parse("[[check]]\nname = \"a\"\nargv = [\"x\"]\ntimeout_secs = 0\n").is_err());
         assert!(
-            parse("[[check]]\nname = \"a\"\nargv = [\"x\"]\n[[check]]\nname = \"a\"\nargv = [\"y\"]\n")
-                .is_err()
+            parse(
+                "[[check]]\nname = \"a\"\nargv = [\"x\"]\n[[check]]\nname = \"a\"\nargv = [\"y\"]\n"
+            )
+            .is_err()
         );
     }
 
@@ -289,7 +294,11 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         assert!(detect(d.path()).is_empty());
         std::fs::write(d.path().join("Cargo.toml"), "[package]\n").unwrap();
-        std::fs::write(d.path().join("package.json"), r#"{"scripts":{"test":"jest"}}"#).unwrap();
+        std::fs::write(
+            d.path().join("package.json"),
+            r#"{"scripts":{"test":"jest"}}"#,
+        )
+        .unwrap();
         std::fs::write(d.path().join("Makefile"), "all:\n\ttrue\ntest:\n\ttrue\n").unwrap();
         std::fs::create_dir(d.path().join("tests")).unwrap();
         std::fs::write(d.path().join("tests/test_x.py"), "").unwrap();

@@ -201,7 +201,12 @@ async fn remove_worktree(w: &Worker) -> WorktreeState {
             reason: "the worktree directory no longer exists".into(),
         };
     }
-    match git(&w.worktree, &["status", "--porcelain", "--untracked-files=all"]).await {
+    match git(
+        &w.worktree,
+        &["status", "--porcelain", "--untracked-files=all"],
+    )
+    .await
+    {
         Ok(s) if !s.is_empty() => {
             return WorktreeState::Kept {
                 reason: format!(
@@ -256,8 +261,8 @@ mod tests {
             assert!(validate_branch(ok).is_ok(), "{ok}");
         }
         for bad in [
-            "", "-x", "--force", "a..b", "a b", "a~1", "a^", "a:b", "a?", "a*", "a[", "a\\b",
-            "/a", "a/", "a.", ".a", "a/.b", "a.lock", "a/b.lock", "a@{1}", "@", "HEAD", "a//b",
+            "", "-x", "--force", "a..b", "a b", "a~1", "a^", "a:b", "a?", "a*", "a[", "a\\b", "/a",
+            "a/", "a.", ".a", "a/.b", "a.lock", "a/b.lock", "a@{1}", "@", "HEAD", "a//b",
             "a\u{7f}", "a\tb",
         ] {
             assert!(validate_branch(bad).is_err(), "{bad:?}");
