@@ -83,7 +83,7 @@ fn verify_detects_cargo_and_runs_configured_checks() {
         "{c}"
     );
     let ev = next_where(&events, "verification event", |f| f.event == "verification");
-    assert_eq!(ev.json()["passed"], true, "{}", ev.data);
+    assert_eq!(ev.json()["detail"]["passed"], true, "{}", ev.data);
 
     // A verify.toml replaces detection: one passing, one failing, one timing out.
     std::fs::create_dir_all(crate_dir.join(".aegis")).expect("mkdir");
@@ -127,9 +127,9 @@ timeout_secs = 1
         "{slow}"
     );
     let ev = next_where(&events, "failed verification event", |f| {
-        f.event == "verification" && f.json()["passed"] == false
+        f.event == "verification" && f.json()["detail"]["passed"] == false
     });
-    assert_eq!(ev.json()["checks"].as_array().map(Vec::len), Some(3));
+    assert_eq!(ev.json()["detail"]["checks"].as_array().map(Vec::len), Some(3));
 
     // An invalid file is a 422 naming the problem, never a silent fallback.
     std::fs::write(
