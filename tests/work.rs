@@ -129,7 +129,10 @@ timeout_secs = 1
     let ev = next_where(&events, "failed verification event", |f| {
         f.event == "verification" && f.json()["detail"]["passed"] == false
     });
-    assert_eq!(ev.json()["detail"]["checks"].as_array().map(Vec::len), Some(3));
+    assert_eq!(
+        ev.json()["detail"]["checks"].as_array().map(Vec::len),
+        Some(3)
+    );
 
     // An invalid file is a 422 naming the problem, never a silent fallback.
     std::fs::write(
