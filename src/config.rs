@@ -71,6 +71,15 @@ pub struct ServeArgs {
     /// Raw output each holder keeps to rebuild the screen after a daemon restart.
     #[arg(long, env = "AEGIS_HOLDER_RING_BYTES", default_value_t = crate::holder::client::DEFAULT_RING_BYTES)]
     pub holder_ring_bytes: usize,
+    /// Directories the file browser may list (`GET /v1/files`), repeatable; the environment
+    /// variable takes a ':'-separated list. Default: none, so nothing is browsable until
+    /// configured.
+    #[arg(
+        long = "project-root",
+        env = "AEGIS_PROJECT_ROOTS",
+        value_delimiter = ':'
+    )]
+    pub project_roots: Vec<PathBuf>,
 }
 
 /// What survives the daemon, and how much is recorded.
@@ -98,6 +107,8 @@ pub struct Config {
     pub durability: Durability,
     /// `--read-only`.
     pub read_only: bool,
+    /// `--project-root`: the roots of `GET /v1/directories` and `GET /v1/files`.
+    pub project_roots: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -150,6 +161,7 @@ impl Config {
                 None => Default::default(),
             },
             read_only: args.read_only,
+            project_roots: args.project_roots.clone(),
             durability: Durability {
                 kill_sessions_on_exit: args.kill_sessions_on_exit,
                 holders: !args.no_holders,

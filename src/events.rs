@@ -35,10 +35,12 @@ pub enum EventKind {
     PermissionRequested,
     PermissionResolved,
     MessageSent,
+    /// A quality-gate run finished (`POST /v1/sessions/:id/verify`).
+    Verification,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 11] = [
+    pub const ALL: [EventKind; 12] = [
         EventKind::SessionCreated,
         EventKind::SessionWorking,
         EventKind::SessionIdle,
@@ -50,6 +52,7 @@ impl EventKind {
         EventKind::PermissionRequested,
         EventKind::PermissionResolved,
         EventKind::MessageSent,
+        EventKind::Verification,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -65,6 +68,7 @@ impl EventKind {
             EventKind::PermissionRequested => "permission.requested",
             EventKind::PermissionResolved => "permission.resolved",
             EventKind::MessageSent => "message.sent",
+            EventKind::Verification => "verification",
         }
     }
 

@@ -17,6 +17,8 @@
 //! - `fixtures`: every recorded screen under tests/fixtures/screens through the engine.
 //! - `permissions`: approvals, policies, expiry, agent-aware send, profile start-up errors.
 //! - `detect`: state detection on fake Claude/Codex/Gemini agents, per agent and state.
+//! - `work`: verify (quality gate), git-worktree workers, debriefs, uploads, file listing,
+//!   diagnostics (issue 9, h-work).
 
 // Tests start the daemon and helper programs directly; only the daemon is confined to pty::spawn.
 #![allow(clippy::disallowed_methods)]
@@ -38,3 +40,4 @@ mod store;
 mod streams;
 mod tmux_compat;
 mod webhooks;
+mod work;

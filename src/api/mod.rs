@@ -10,6 +10,7 @@ pub mod compat;
 pub mod error;
 pub mod events;
 pub mod executions;
+pub mod files;
 pub mod filters;
 pub mod guard;
 pub mod keys;
@@ -19,6 +20,7 @@ pub mod recordings;
 pub mod sessions;
 pub mod stream;
 pub mod wire;
+pub mod work;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -53,6 +55,8 @@ pub struct App {
     pub executions: executions::Executions,
     /// The memory bridge's persisted key/value entries.
     pub memory: crate::store::memory::MemoryStore,
+    /// Workers in git worktrees and the verify slots (`crate::work`).
+    pub work: crate::work::Work,
     pty_health: Mutex<Option<(Instant, Result<(), String>)>>,
 }
 
@@ -85,6 +89,7 @@ impl App {
             webhooks,
             stimuli_seen: Default::default(),
             executions: Default::default(),
+            work: Default::default(),
             pty_health: Mutex::new(None),
         })
     }
@@ -146,6 +151,12 @@ pub fn routes(
         .then(|a| async { filters::finish(health(a).await) });
     // compat first: its `sessions/health` must not be taken for a session named "health".
     let guarded = compat::routes(app.clone())
+        // work before sessions: `sessions/dispatch-worker` is no session name, and DELETE of
+        // a worker removes its worktree too.
+        .or(work::routes(app.clone()))
+        .unify()
+        .or(files::routes(app.clone()))
+        .unify()
         .or(sessions::routes(app.clone()))
         .unify()
         .or(events::routes(app.clone()))
@@ -232,6 +243,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .spawn_dispatcher(&app.sessions.bus, shutdown.clone());
     tokio::spawn(sweep_rate_limits(app.gate.clone(), shutdown.clone()));
     tokio::spawn(crate::attach::server::run(app.clone(), shutdown.clone()));
+    app.work.spawn_cleanup(&app.sessions.bus, shutdown.clone());
     let registry_stop = CancellationToken::new();
     let registry_writer = {
         let app = app.clone();

@@ -1,0 +1,404 @@
+//! Routes of the work module: the quality gate (`verify`), git-worktree workers
+//! (`dispatch-worker`, `workers`, and worktree cleanup on DELETE), and debriefs
+//! (`pre-kill-debrief`, `debrief`). Wire shapes live here; the logic lives in `crate::work`.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Deserialize;
+use warp::Filter;
+use warp::filters::BoxedFilter;
+use warp::http::StatusCode;
+use warp::reply::Response;
+
+use super::App;
+use super::error::ApiError;
+use super::filters::{finish, json_body, optional_json_body, query, with_app};
+use super::sessions::{ApiResult, json};
+use crate::events::EventKind;
+use crate::session::actor::HandleError;
+use crate::session::{AgentType, CreateSpec, SessionHandle};
+use crate::work::worktree::{self, Worker, WorktreeState};
+use crate::work::{debrief, verify};
+
+fn bad(msg: impl Into<String>) -> ApiError {
+    ApiError::bad_request("VALIDATION_ERROR", msg)
+}
+
+fn running(app: &App, id: &str) -> Result<SessionHandle, ApiError> {
+    let h = app.sessions.get(id)?;
+    if h.is_exited() {
+        return Err(HandleError::Exited.into());
+    }
+    Ok(h)
+}
+
+// ---- verify ---------------------------------------------------------------------------------
+
+pub async fn verify(app: Arc<App>, id: String) -> ApiResult {
+    let h = app.sessions.get(&id)?;
+    let work_dir = h.meta.work_dir.clone();
+    let (source, checks) = verify::checks_for(&work_dir)
+        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "INVALID_VERIFY_CONFIG", e))?;
+    if checks.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "NO_CHECKS",
+            format!(
+                "no checks for {}: add {} or a Cargo.toml, package.json test script, pytest config or Makefile test target",
+                work_dir.display(),
+                verify::config_path(&work_dir).display()
+            ),
+        ));
+    }
+    // The semaphore is never closed, so acquiring only waits.
+    let _slot = app
+        .work
+        .verify_slots
+        .acquire()
+        .await
+        .map_err(|_| ApiError::internal("verify is shutting down"))?;
+    let started = std::time::Instant::now();
+    let results = verify::run_checks(&work_dir, &checks).await;
+    let passed = results.iter().all(|r| r.passed);
+    let summary: Vec<_> = results
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "name": r.name, "passed": r.passed, "exitCode": r.exit_code,
+                "timedOut": r.timed_out, "durationMs": r.duration_ms,
+            })
+        })
+        .collect();
+    app.sessions.bus.publish(
+        EventKind::Verification,
+        &h.meta,
+        None,
+        None,
+        serde_json::json!({ "passed": passed, "source": source.as_str(), "checks": summary }),
+    );
+    Ok(json(
+        StatusCode::OK,
+        &serde_json::json!({
+            "sessionId": h.meta.id,
+            "workDir": work_dir,
+            "source": source.as_str(),
+            "passed": passed,
+            "durationMs": u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            "checks": results,
+        }),
+    ))
+}
+
+// ---- workers --------------------------------------------------------------------------------
+
+/// `POST /v1/sessions/dispatch-worker` body.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DispatchRequest {
+    pub parent_session: String,
+    pub task: String,
+    pub branch: String,
+    /// Agent type of the worker (claude, codex, gemini, shell, custom).
+    pub agent: String,
+    pub issue: Option<String>,
+    #[serde(default)]
+    pub keep_worktree: bool,
+    /// Argv overriding the agent's default program (required for `custom`).
+    pub command: Option<Vec<String>>,
+    pub env: Option<std::collections::BTreeMap<String, String>>,
+    pub name: Option<String>,
+}
+
+/// Longest task text: it is typed into the agent as its first prompt.
+const MAX_TASK_BYTES: usize = 64 * 1024;
+
+pub async fn dispatch(app: Arc<App>, req: DispatchRequest) -> ApiResult {
+    if req.task.trim().is_empty() || req.task.len() > MAX_TASK_BYTES {
+        return Err(bad(format!("task must be 1 to {MAX_TASK_BYTES} bytes")));
+    }
+    worktree::validate_branch(&req.branch).map_err(bad)?;
+    let agent = AgentType::parse(&req.agent).ok_or_else(|| {
+        let allowed: Vec<_> = AgentType::ALL.iter().map(|a| a.as_str()).collect();
+        bad(format!(
+            "unknown agent {:?}; allowed: {}",
+            req.agent,
+            allowed.join(", ")
+        ))
+    })?;
+    if req.issue.as_ref().is_some_and(|i| i.len() > 256) {
+        return Err(bad("issue must be at most 256 bytes"));
+    }
+    let parent = app.sessions.get(&req.parent_session)?;
+    let repo = worktree::git(&parent.meta.work_dir, &["rev-parse", "--show-toplevel"])
+        .await
+        .map(PathBuf::from)
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "NOT_A_GIT_REPO",
+                format!(
+                    "the parent's workDir {} is not in a git repository: {e}",
+                    parent.meta.work_dir.display()
+                ),
+            )
+        })?;
+    let branch_ref = format!("refs/heads/{}", req.branch);
+    if worktree::git(&repo, &["rev-parse", "--verify", "--quiet", &branch_ref])
+        .await
+        .is_ok()
+    {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "BRANCH_EXISTS",
+            format!("branch {} already exists in {}", req.branch, repo.display()),
+        ));
+    }
+    let id = uuid::Uuid::new_v4();
+    let trees = app.config.state_dir.join("worktrees");
+    crate::store::create_private_dir(&trees)
+        .map_err(|e| ApiError::internal(format!("creating {}: {e}", trees.display())))?;
+    let path = trees.join(id.to_string());
+    worktree::add_worktree(&repo, &req.branch, &path)
+        .await
+        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "WORKTREE_FAILED", e))?;
+    let spec = CreateSpec {
+        name: req.name,
+        work_dir: path.clone(),
+        agent_type: Some(agent),
+        command: req.command,
+        env: req.env.unwrap_or_default().into_iter().collect(),
+        prompt: Some(req.task.clone()),
+        parent_id: Some(parent.meta.id),
+        ..Default::default()
+    };
+    let handle = match app.sessions.create(spec).await {
+        Ok(h) => h,
+        Err(e) => {
+            worktree::discard_worktree(&repo, &req.branch, &path).await;
+            return Err(e.into());
+        }
+    };
+    let worker = Worker {
+        session_id: handle.meta.id,
+        parent_id: parent.meta.id,
+        branch: req.branch,
+        repo,
+        worktree: path,
+        task: req.task,
+        issue: req.issue,
+        keep_worktree: req.keep_worktree,
+        created_at_ms: handle.meta.created_at_ms,
+        worktree_state: WorktreeState::Present,
+    };
+    app.work.workers.insert(worker.clone());
+    tracing::info!(worker = %handle.meta.id, parent = %parent.meta.id, branch = %worker.branch, "worker dispatched");
+    Ok(json(
+        StatusCode::CREATED,
+        &serde_json::json!({
+            "session": super::wire::SessionInfo::of(&handle),
+            "worker": worker_json(&app, &worker),
+        }),
+    ))
+}
+
+fn worker_json(app: &App, w: &Worker) -> serde_json::Value {
+    let status = app
+        .sessions
+        .get(&w.session_id.to_string())
+        .map(|h| h.status().as_str())
+        .unwrap_or("removed");
+    let mut v = serde_json::to_value(w).unwrap_or_default();
+    v["status"] = status.into();
+    v
+}
+
+pub async fn workers(app: Arc<App>, id: String) -> ApiResult {
+    let parent = app.sessions.get(&id)?;
+    let list: Vec<_> = app
+        .work
+        .workers
+        .of_parent(&parent.meta.id)
+        .iter()
+        .map(|w| worker_json(&app, w))
+        .collect();
+    Ok(json(
+        StatusCode::OK,
+        &serde_json::json!({ "parentId": parent.meta.id, "workers": list }),
+    ))
+}
+
+/// `DELETE /v1/sessions/:id` for a worker: remove the session, then its worktree (unless
+/// `?keepWorktree=true`, the dispatch asked to keep it, or it is dirty), and report which.
+async fn delete_worker(app: Arc<App>, h: SessionHandle, q: HashMap<String, String>) -> ApiResult {
+    match q.get("keepWorktree").map(String::as_str) {
+        None | Some("false") => {}
+        Some("true") => {
+            app.work.workers.set_keep(&h.meta.id);
+        }
+        Some(other) => {
+            return Err(bad(format!(
+                "keepWorktree must be true or false, not {other:?}"
+            )));
+        }
+    }
+    app.sessions.remove(&h).await?;
+    // The bus listener may have claimed the cleanup first; either way the record has the result.
+    let state = match app.work.workers.cleanup(&h.meta.id).await {
+        Some(s) => s,
+        None => wait_cleanup(&app, &h.meta.id).await,
+    };
+    Ok(json(
+        StatusCode::OK,
+        &serde_json::json!({ "ok": true, "worktree": state }),
+    ))
+}
+
+/// How long DELETE waits for a cleanup the bus listener is running (git status + worktree
+/// remove; see `worktree::GIT_TIMEOUT` for the worst case of one command).
+const CLEANUP_WAIT: Duration = Duration::from_secs(130);
+
+async fn wait_cleanup(app: &App, id: &uuid::Uuid) -> WorktreeState {
+    let deadline = tokio::time::Instant::now() + CLEANUP_WAIT;
+    loop {
+        let state = app.work.workers.get(id).map(|w| w.worktree_state);
+        match state {
+            Some(WorktreeState::Kept { reason }) if reason == "cleanup in progress" => {}
+            Some(s) => return s,
+            None => return WorktreeState::Removed,
+        }
+        if tokio::time::Instant::now() > deadline {
+            return WorktreeState::Kept {
+                reason: "cleanup in progress".into(),
+            };
+        }
+        // Polling a map entry is cheap; cleanup finishes in tens of milliseconds normally.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+// ---- debriefs -------------------------------------------------------------------------------
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DebriefRequest {
+    /// How long to wait for the debrief turn (default 120 000, at most 600 000).
+    pub wait_ms: Option<u64>,
+}
+
+pub async fn pre_kill_debrief(app: Arc<App>, id: String, req: DebriefRequest) -> ApiResult {
+    let wait = match req.wait_ms {
+        None => debrief::DEFAULT_WAIT,
+        Some(ms) if (1..=debrief::MAX_WAIT.as_millis() as u64).contains(&ms) => {
+            Duration::from_millis(ms)
+        }
+        Some(_) => {
+            return Err(bad(format!(
+                "waitMs must be in 1..={}",
+                debrief::MAX_WAIT.as_millis()
+            )));
+        }
+    };
+    let h = running(&app, &id)?;
+    let d = debrief::capture(&app.sessions.bus, &h, wait).await;
+    let state_dir = app.config.state_dir.clone();
+    let stored = d.clone();
+    tokio::task::spawn_blocking(move || debrief::store(&state_dir, &stored))
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?
+        .map_err(|e| {
+            // Not killed: the caller can retry rather than lose the debrief.
+            ApiError::internal(format!(
+                "could not store the debrief ({e}); session not killed"
+            ))
+        })?;
+    app.sessions.remove(&h).await?;
+    let mut body = serde_json::to_value(&d).unwrap_or_default();
+    body["killed"] = true.into();
+    Ok(json(StatusCode::OK, &body))
+}
+
+pub async fn get_debrief(app: Arc<App>, id: String) -> ApiResult {
+    let uuid = match uuid::Uuid::parse_str(&id) {
+        Ok(u) => u,
+        Err(_) => app.sessions.get(&id)?.meta.id,
+    };
+    let state_dir = app.config.state_dir.clone();
+    let d = tokio::task::spawn_blocking(move || debrief::load(&state_dir, &uuid))
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    match d {
+        Some(d) => Ok(json(StatusCode::OK, &d)),
+        None => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "DEBRIEF_NOT_FOUND",
+            format!("no debrief stored for session {id}"),
+        )),
+    }
+}
+
+/// The work routes. They go before the session routes: `dispatch-worker` must not be taken
+/// for a session name, and DELETE of a worker session is handled here (other sessions fall
+/// through to the plain DELETE).
+pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
+    let limit = app.config.max_body_bytes;
+    use warp::path;
+    let s = path("sessions");
+    let verify = s
+        .and(path!(String / "verify"))
+        .and(warp::post())
+        .and(with_app(&app))
+        .then(|id, a| async { finish(verify(a, id).await) });
+    let dispatch = s
+        .and(path!("dispatch-worker"))
+        .and(warp::post())
+        .and(with_app(&app))
+        .and(json_body(limit))
+        .then(|a, b| async { finish(dispatch(a, b).await) });
+    let workers = s
+        .and(path!(String / "workers"))
+        .and(warp::get())
+        .and(with_app(&app))
+        .then(|id, a| async { finish(workers(a, id).await) });
+    let app2 = app.clone();
+    let delete_worker = s
+        .and(path!(String))
+        .and(warp::delete())
+        .and(query())
+        .and_then(move |id: String, q: HashMap<String, String>| {
+            let app = app2.clone();
+            async move {
+                match app.sessions.get(&id) {
+                    Ok(h) if app.work.workers.get(&h.meta.id).is_some() => {
+                        Ok(finish(delete_worker(app, h, q).await))
+                    }
+                    _ => Err(warp::reject::not_found()),
+                }
+            }
+        });
+    let debrief = s
+        .and(path!(String / "pre-kill-debrief"))
+        .and(warp::post())
+        .and(with_app(&app))
+        .and(optional_json_body(limit))
+        .then(|id, a, b| async { finish(pre_kill_debrief(a, id, b).await) });
+    let get_debrief = s
+        .and(path!(String / "debrief"))
+        .and(warp::get())
+        .and(with_app(&app))
+        .then(|id, a| async { finish(get_debrief(a, id).await) });
+    dispatch
+        .or(verify)
+        .unify()
+        .or(workers)
+        .unify()
+        .or(delete_worker)
+        .unify()
+        .or(debrief)
+        .unify()
+        .or(get_debrief)
+        .unify()
+        .boxed()
+}

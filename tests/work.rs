@@ -1,0 +1,525 @@
+//! The work routes end to end (issue 9, h-work): the quality gate on a real cargo project,
+//! workers in real git worktrees, debriefs captured from a fake agent before the kill,
+//! confined uploads and file listings, and diagnostics without secrets.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::streams::{next_where, sse};
+use crate::support::{Daemon, Options, id_of};
+
+/// Generous bound for a status or screen change on a loaded 2-core machine.
+const T: Duration = Duration::from_secs(30);
+
+/// A bash session (no rc files) in `dir`.
+fn bash_in(d: &Daemon, dir: &Path) -> String {
+    let v = d.create(json!({
+        "workDir": dir,
+        "agentType": "shell",
+        "command": ["bash", "--norc", "--noprofile"],
+        "env": { "PS1": "$ " },
+    }));
+    id_of(&v)
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .output()
+        .expect("running git");
+    assert!(
+        out.status.success(),
+        "git {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+fn check<'a>(v: &'a Value, name: &str) -> &'a Value {
+    v["checks"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["name"] == name))
+        .unwrap_or_else(|| panic!("no check {name} in {v}"))
+}
+
+#[test]
+fn verify_detects_cargo_and_runs_configured_checks() {
+    let d = Daemon::start();
+    let crate_dir = d.dir.path().join("tiny");
+    std::fs::create_dir_all(crate_dir.join("src")).expect("mkdir");
+    std::fs::write(
+        crate_dir.join("Cargo.toml"),
+        "[package]\nname = \"tiny\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n",
+    )
+    .expect("write");
+    std::fs::write(
+        crate_dir.join("src/lib.rs"),
+        "#[test]\nfn adds() { assert_eq!(1 + 1, 2); }\n",
+    )
+    .expect("write");
+    let id = bash_in(&d, &crate_dir);
+    let events = sse(&d, &format!("/v1/events?session={id}"), None);
+
+    // No verify.toml: detected from Cargo.toml.
+    let (s, v) = d.post(&format!("/v1/sessions/{id}/verify"), json!({}));
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["source"], "auto");
+    assert_eq!(v["passed"], true, "{v}");
+    let c = check(&v, "cargo test");
+    assert_eq!(c["argv"], json!(["cargo", "test"]));
+    assert_eq!(c["exitCode"], 0);
+    assert_eq!(c["timedOut"], false);
+    assert!(
+        c["outputTail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("test adds ... ok"),
+        "{c}"
+    );
+    let ev = next_where(&events, "verification event", |f| f.event == "verification");
+    assert_eq!(ev.json()["detail"]["passed"], true, "{}", ev.data);
+
+    // A verify.toml replaces detection: one passing, one failing, one timing out.
+    std::fs::create_dir_all(crate_dir.join(".aegis")).expect("mkdir");
+    std::fs::write(
+        crate_dir.join(".aegis/verify.toml"),
+        r#"
+[[check]]
+name = "unit"
+argv = ["cargo", "test", "--offline"]
+
+[[check]]
+name = "lint"
+argv = ["sh", "-c", "echo 'lint: 2 problems' >&2; exit 3"]
+
+[[check]]
+name = "slow"
+argv = ["sleep", "30"]
+timeout_secs = 1
+"#,
+    )
+    .expect("write");
+    let (s, v) = d.post(&format!("/v1/sessions/{id}/verify"), json!({}));
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["source"], "config");
+    assert_eq!(v["passed"], false);
+    assert_eq!(check(&v, "unit")["passed"], true, "{v}");
+    let lint = check(&v, "lint");
+    assert_eq!(lint["passed"], false);
+    assert_eq!(lint["exitCode"], 3);
+    assert!(
+        lint["outputTail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("lint: 2 problems")
+    );
+    let slow = check(&v, "slow");
+    assert_eq!(slow["timedOut"], true, "{slow}");
+    assert_eq!(slow["passed"], false);
+    assert!(
+        slow["durationMs"].as_u64().unwrap_or(u64::MAX) < 10_000,
+        "{slow}"
+    );
+    let ev = next_where(&events, "failed verification event", |f| {
+        f.event == "verification" && f.json()["detail"]["passed"] == false
+    });
+    assert_eq!(
+        ev.json()["detail"]["checks"].as_array().map(Vec::len),
+        Some(3)
+    );
+
+    // An invalid file is a 422 naming the problem, never a silent fallback.
+    std::fs::write(
+        crate_dir.join(".aegis/verify.toml"),
+        "[[check]]\nname = \"x\"\nargv = []\n",
+    )
+    .expect("write");
+    let (s, v) = d.post(&format!("/v1/sessions/{id}/verify"), json!({}));
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(v["code"], "INVALID_VERIFY_CONFIG");
+
+    // A directory with nothing to check.
+    let empty = bash_in(&d, &d.work_dir());
+    let (s, v) = d.post(&format!("/v1/sessions/{empty}/verify"), json!({}));
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(v["code"], "NO_CHECKS");
+}
+
+/// A repository with one commit and a local identity (worktrees share its config).
+fn repo(d: &Daemon) -> PathBuf {
+    let r = d.dir.path().join("repo");
+    std::fs::create_dir_all(&r).expect("mkdir");
+    git(&r, &["init", "-q", "-b", "main"]);
+    git(&r, &["config", "user.name", "Aegis Test"]);
+    git(&r, &["config", "user.email", "test@example.invalid"]);
+    std::fs::write(r.join("README"), "hello\n").expect("write");
+    git(&r, &["add", "README"]);
+    git(&r, &["commit", "-q", "-m", "initial"]);
+    r
+}
+
+fn dispatch(
+    d: &Daemon,
+    parent: &str,
+    branch: &str,
+    task: &str,
+    extra: Value,
+) -> (StatusCode, Value) {
+    let mut body = json!({
+        "parentSession": parent,
+        "task": task,
+        "branch": branch,
+        "agent": "shell",
+        "command": ["bash", "--norc", "--noprofile"],
+        "env": { "PS1": "$ " },
+        "issue": "9",
+    });
+    if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+        b.extend(e.clone());
+    }
+    d.post("/v1/sessions/dispatch-worker", body)
+}
+
+#[test]
+fn dispatched_worker_commits_on_its_branch_and_its_worktree_is_cleaned_up() {
+    let d = Daemon::start();
+    let repo = repo(&d);
+    let parent = bash_in(&d, &repo);
+
+    // The worker runs the task as its first input: a commit on its own branch.
+    let (s, v) = dispatch(
+        &d,
+        &parent,
+        "worker/one",
+        "echo work > w.txt && git add w.txt && git commit -q -m 'worker commit' && echo COMMIT''TED",
+        json!({}),
+    );
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let w1 = v["session"]["id"].as_str().expect("id").to_owned();
+    let tree = PathBuf::from(v["worker"]["worktree"].as_str().expect("worktree"));
+    assert_eq!(v["worker"]["branch"], "worker/one");
+    assert_eq!(v["worker"]["parentId"], parent.as_str());
+    assert_eq!(v["session"]["workDir"], tree.to_str().expect("utf-8"));
+    d.wait_screen(&w1, "COMMITTED", T);
+    assert_eq!(
+        git(&repo, &["log", "-1", "--format=%s", "worker/one"]),
+        "worker commit"
+    );
+    assert_eq!(git(&repo, &["log", "-1", "--format=%s", "main"]), "initial");
+    assert_eq!(
+        git(&tree, &["rev-parse", "--abbrev-ref", "HEAD"]),
+        "worker/one"
+    );
+
+    // A second worker leaves an uncommitted file behind.
+    let (s, v) = dispatch(
+        &d,
+        &parent,
+        "worker/two",
+        "echo dirty > d.txt && echo WRO''TE",
+        json!({}),
+    );
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let w2 = v["session"]["id"].as_str().expect("id").to_owned();
+    let tree2 = PathBuf::from(v["worker"]["worktree"].as_str().expect("worktree"));
+    d.wait_screen(&w2, "WROTE", T);
+
+    let (s, v) = d.get(&format!("/v1/sessions/{parent}/workers"));
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let branches: Vec<_> = v["workers"]
+        .as_array()
+        .expect("workers")
+        .iter()
+        .map(|w| w["branch"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(branches, ["worker/one", "worker/two"]);
+    assert_eq!(v["workers"][0]["issue"], "9");
+
+    // Killing the clean worker removes its worktree; its commit stays on the branch.
+    let (s, v) = d.call(Method::DELETE, &format!("/v1/sessions/{w1}"), None);
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["worktree"]["state"], "removed", "{v}");
+    assert!(!tree.exists());
+    assert_eq!(
+        git(&repo, &["log", "-1", "--format=%s", "worker/one"]),
+        "worker commit"
+    );
+
+    // The dirty one is kept, and says why.
+    let (s, v) = d.call(Method::DELETE, &format!("/v1/sessions/{w2}"), None);
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["worktree"]["state"], "kept", "{v}");
+    assert!(
+        v["worktree"]["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("uncommitted"),
+        "{v}"
+    );
+    assert!(tree2.join("d.txt").exists());
+
+    // keepWorktree on DELETE keeps even a clean one.
+    let (s, v) = dispatch(&d, &parent, "worker/three", "true", json!({}));
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let w3 = v["session"]["id"].as_str().expect("id").to_owned();
+    let tree3 = PathBuf::from(v["worker"]["worktree"].as_str().expect("worktree"));
+    let (s, v) = d.call(
+        Method::DELETE,
+        &format!("/v1/sessions/{w3}?keepWorktree=true"),
+        None,
+    );
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["worktree"]["state"], "kept", "{v}");
+    assert!(tree3.is_dir());
+
+    // Bad branches change nothing.
+    for (branch, status) in [
+        ("-b", StatusCode::BAD_REQUEST),
+        ("a..b", StatusCode::BAD_REQUEST),
+        ("x y", StatusCode::BAD_REQUEST),
+        ("worker/one", StatusCode::CONFLICT),
+    ] {
+        let (s, v) = dispatch(&d, &parent, branch, "true", json!({}));
+        assert_eq!(s, status, "{branch}: {v}");
+        assert!(v["error"].is_string(), "{v}");
+    }
+    let (_, v) = d.get(&format!("/v1/sessions/{parent}/workers"));
+    assert_eq!(v["workers"].as_array().map(Vec::len), Some(3));
+    // A parent outside any repository.
+    let outside = bash_in(&d, &d.work_dir());
+    let (s, v) = dispatch(&d, &outside, "w", "true", json!({}));
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(v["code"], "NOT_A_GIT_REPO");
+}
+
+#[test]
+fn debrief_is_captured_before_the_kill() {
+    let d = Daemon::start();
+    let v = crate::detect::fake(&d, "claude", &[], json!({}));
+    let id = id_of(&v);
+    d.wait_status(&id, "idle", T);
+    let (s, v) = d.post(
+        &format!("/v1/sessions/{id}/pre-kill-debrief"),
+        json!({ "waitMs": 30000 }),
+    );
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["kind"], "hotwash");
+    assert_eq!(v["complete"], true, "{v}");
+    assert_eq!(v["killed"], true);
+    // The fake agent answers "You said: <prompt>", so the capture holds its reply.
+    let text = v["text"].as_str().unwrap_or_default();
+    assert!(text.contains("You said: AEGIS DEBRIEF"), "{v}");
+    // Killed and removed; the debrief stays readable.
+    let (s, _) = d.get(&format!("/v1/sessions/{id}"));
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, stored) = d.get(&format!("/v1/sessions/{id}/debrief"));
+    assert_eq!(s, StatusCode::OK, "{stored}");
+    assert_eq!(stored["text"], v["text"]);
+    let file = d.dir.path().join(format!("state/debriefs/{id}.json"));
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&file)
+        .expect("debrief file")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+
+    let (s, v) = d.get("/v1/sessions/00000000-0000-4000-8000-000000000000/debrief");
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_eq!(v["code"], "DEBRIEF_NOT_FOUND");
+    let other = d.bash();
+    let (s, v) = d.post(
+        &format!("/v1/sessions/{other}/pre-kill-debrief"),
+        json!({ "waitMs": 0 }),
+    );
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert!(!d.status(&other).is_empty(), "a bad request must not kill");
+}
+
+/// A multipart body with the given (file name, content) parts.
+fn multipart(files: &[(&str, &[u8])]) -> (String, Vec<u8>) {
+    let boundary = "aegis-test-boundary-7d3f";
+    let mut body = Vec::new();
+    for (name, content) in files {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(content);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+fn upload(d: &Daemon, id: &str, query: &str, files: &[(&str, &[u8])]) -> (StatusCode, Value) {
+    let (ctype, body) = multipart(files);
+    let resp = d
+        .http()
+        .post(format!("{}/v1/sessions/{id}/upload{query}", d.url))
+        .header("content-type", ctype)
+        .body(body)
+        .send()
+        .expect("upload");
+    let status = resp.status();
+    let text = resp.text().expect("body");
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+#[test]
+fn uploads_are_confined_to_the_work_dir() {
+    let d = Daemon::start();
+    let work = d.dir.path().join("up/work");
+    let outside = d.dir.path().join("up/outside");
+    std::fs::create_dir_all(&work).expect("mkdir");
+    std::fs::create_dir_all(&outside).expect("mkdir");
+    std::fs::write(outside.join("target.txt"), "original").expect("write");
+    std::os::unix::fs::symlink(outside.join("target.txt"), work.join("link.txt")).expect("symlink");
+    let id = bash_in(&d, &work);
+
+    let (s, v) = upload(&d, &id, "", &[("a.txt", b"alpha"), ("b.bin", &[0u8, 1, 2])]);
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(std::fs::read(work.join("a.txt")).expect("a"), b"alpha");
+    assert_eq!(std::fs::read(work.join("b.bin")).expect("b"), [0u8, 1, 2]);
+
+    // No overwrite unless asked.
+    let (s, v) = upload(&d, &id, "", &[("a.txt", b"again")]);
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    assert_eq!(std::fs::read(work.join("a.txt")).expect("a"), b"alpha");
+    let (s, v) = upload(&d, &id, "?overwrite=true", &[("a.txt", b"again")]);
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(std::fs::read(work.join("a.txt")).expect("a"), b"again");
+
+    // Path traversal and absolute names: 400, and a good part beside them is not written.
+    for bad in ["../escaped.txt", "/tmp/abs.txt", "sub/x.txt", ".."] {
+        let (s, v) = upload(&d, &id, "", &[("fine.txt", b"x"), (bad, b"evil")]);
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{bad}: {v}");
+        assert_eq!(v["code"], "VALIDATION_ERROR");
+    }
+    assert!(!work.join("fine.txt").exists());
+    assert!(!d.dir.path().join("up/escaped.txt").exists());
+
+    // A symlink in the workDir pointing outside is never written through, even with overwrite.
+    let (s, v) = upload(&d, &id, "?overwrite=true", &[("link.txt", b"pwned")]);
+    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    assert_eq!(
+        std::fs::read_to_string(outside.join("target.txt")).expect("t"),
+        "original"
+    );
+
+    // Too many files.
+    let six: Vec<(String, &[u8])> = (0..6).map(|i| (format!("f{i}.txt"), &b"x"[..])).collect();
+    let six: Vec<(&str, &[u8])> = six.iter().map(|(n, c)| (n.as_str(), *c)).collect();
+    let (s, v) = upload(&d, &id, "", &six);
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert!(!work.join("f0.txt").exists());
+    // Not multipart at all.
+    let (s, v) = d.post(&format!("/v1/sessions/{id}/upload"), json!({}));
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+}
+
+#[test]
+fn file_listing_is_confined_to_project_roots() {
+    let base = tempfile::tempdir().expect("tempdir");
+    let root = base.path().join("projects");
+    std::fs::create_dir_all(root.join("app/src")).expect("mkdir");
+    std::fs::write(root.join("app/Cargo.toml"), "").expect("write");
+    std::fs::create_dir_all(base.path().join("secret")).expect("mkdir");
+    std::os::unix::fs::symlink(base.path().join("secret"), root.join("escape")).expect("symlink");
+    let root_arg = root.to_str().expect("utf-8").to_owned();
+    let d = Daemon::start_with(Options {
+        args: &["--project-root", &root_arg],
+        env: &[],
+    });
+    let real_root = root.canonicalize().expect("canonical");
+
+    let (s, v) = d.get("/v1/directories");
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(
+        v["directories"][0]["path"],
+        real_root.to_str().expect("utf-8")
+    );
+
+    let q = |p: &Path| format!("/v1/files?path={}", p.display());
+    let (s, v) = d.get(&q(&root.join("app")));
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let names: Vec<_> = v["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .map(|e| {
+            (
+                e["name"].as_str().unwrap_or_default().to_owned(),
+                e["kind"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    let expected =
+        [("src", "dir"), ("Cargo.toml", "file")].map(|(n, k)| (n.to_owned(), k.to_owned()));
+    assert_eq!(names, expected);
+    let (s, v) = d.get(&q(&root));
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert!(
+        v["entries"]
+            .as_array()
+            .expect("entries")
+            .iter()
+            .any(|e| e["name"] == "escape" && e["kind"] == "symlink")
+    );
+
+    for (path, status) in [
+        (root.join("escape"), StatusCode::FORBIDDEN),
+        (root.join("app/../../secret"), StatusCode::FORBIDDEN),
+        (PathBuf::from("/etc"), StatusCode::FORBIDDEN),
+        (PathBuf::from("relative/dir"), StatusCode::BAD_REQUEST),
+        (root.join("missing"), StatusCode::NOT_FOUND),
+    ] {
+        let (s, v) = d.get(&q(&path));
+        assert_eq!(s, status, "{}: {v}", path.display());
+        assert!(v["error"].is_string());
+    }
+    let (s, _) = d.get("/v1/files");
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+
+    // Without --project-root nothing is browsable.
+    let plain = Daemon::start();
+    let (_, v) = plain.get("/v1/directories");
+    assert_eq!(v["directories"], json!([]));
+    let (s, _) = plain.get(&q(&root));
+    assert_eq!(s, StatusCode::FORBIDDEN);
+}
+
+#[test]
+fn diagnostics_report_health_without_secrets() {
+    let d = Daemon::start_with(Options {
+        args: &[],
+        env: &[("AEGIS_AUTH_TOKEN", "diag-secret-token-31337")],
+    });
+    let id = d.bash();
+    d.wait_status(&id, "idle", T);
+    let (s, v) = d.get("/v1/diagnostics");
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["pty"]["healthy"], true);
+    assert!(v["process"]["openFds"].as_u64().unwrap_or(0) > 3, "{v}");
+    assert!(
+        v["process"]["rssBytes"].as_u64().unwrap_or(0) > 1024 * 1024,
+        "{v}"
+    );
+    assert_eq!(v["sessions"]["total"], 1);
+    assert_eq!(v["sessions"]["byStatus"]["idle"], 1);
+    assert_eq!(v["holders"], 1);
+    assert_eq!(v["config"]["authTokenSet"], true);
+    assert!(!v.to_string().contains("diag-secret-token-31337"));
+    let (s, _) = d.call_as(Method::GET, "/v1/diagnostics", None, None);
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+}
