@@ -35,10 +35,16 @@ pub enum EventKind {
     PermissionRequested,
     PermissionResolved,
     MessageSent,
+    /// A consensus review finished (verdict reached or timed out).
+    ConsensusCompleted,
+    /// A pipeline finished, failed or was cancelled.
+    PipelineFinished,
+    /// A client marked a session complete (`POST /v1/sessions/:id/complete`).
+    SessionCompleted,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 11] = [
+    pub const ALL: [EventKind; 14] = [
         EventKind::SessionCreated,
         EventKind::SessionWorking,
         EventKind::SessionIdle,
@@ -50,6 +56,9 @@ impl EventKind {
         EventKind::PermissionRequested,
         EventKind::PermissionResolved,
         EventKind::MessageSent,
+        EventKind::ConsensusCompleted,
+        EventKind::PipelineFinished,
+        EventKind::SessionCompleted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -65,6 +74,9 @@ impl EventKind {
             EventKind::PermissionRequested => "permission.requested",
             EventKind::PermissionResolved => "permission.resolved",
             EventKind::MessageSent => "message.sent",
+            EventKind::ConsensusCompleted => "consensus.completed",
+            EventKind::PipelineFinished => "pipeline.finished",
+            EventKind::SessionCompleted => "session.completed",
         }
     }
 

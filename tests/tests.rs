@@ -17,6 +17,7 @@
 //! - `fixtures`: every recorded screen under tests/fixtures/screens through the engine.
 //! - `permissions`: approvals, policies, expiry, agent-aware send, profile start-up errors.
 //! - `detect`: state detection on fake Claude/Codex/Gemini agents, per agent and state.
+//! - `orchestrate`: spawn/fork, templates, pipelines, consensus, world/swarm (issue 9).
 
 // Tests start the daemon and helper programs directly; only the daemon is confined to pty::spawn.
 #![allow(clippy::disallowed_methods)]
@@ -31,6 +32,7 @@ mod detect;
 mod durability;
 mod fixtures;
 mod launch;
+mod orchestrate;
 mod permissions;
 mod props;
 mod sessions;

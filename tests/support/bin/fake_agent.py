@@ -14,6 +14,7 @@ run as a script:
   !limit            the agent's usage-limit banner
   !prose            a reply that quotes "Do you want to proceed?" and a numbered list
   !hang             one spinner frame, then nothing (a stalled agent)
+  a prompt asking for a VERDICT line (with --verdicts): a consensus reviewer's reply
   anything else     spinner for 0.8 s, then a one-line reply
 
 Input handling: arrows move a dialog's cursor, Enter confirms, a lone Esc rejects, digits pick
@@ -28,6 +29,11 @@ p.add_argument("--agent", choices=["claude", "codex", "gemini"], required=True)
 p.add_argument("--trust", action="store_true", help="show the trust dialog at start-up")
 p.add_argument("--swallow-enters", type=int, default=0)
 p.add_argument("--startup-delay", type=float, default=0.2)
+# h-orch: forks (`claude --fork-session --resume <id>`) and consensus reviewers.
+p.add_argument("--resume", default=None, help="conversation id to resume (shown on screen)")
+p.add_argument("--fork-session", action="store_true")
+p.add_argument("--verdicts", default=None,
+               help="comma-separated approve|reject|none, picked by $AEGIS_REVIEWER_INDEX")
 args = p.parse_args()
 AGENT = args.agent
 
@@ -240,6 +246,8 @@ def start_turn(text):
         steps += [("spin", 0.3), ("prose", None), ("done", None)]
     elif cmd == "!hang":
         steps += [("hang", None)]
+    elif args.verdicts and "VERDICT:" in text:
+        steps += [("spin", 0.5)] + verdict_steps(text) + [("done", None)]
     else:
         steps += [("spin", 0.8), ("reply", "You said: " + shown), ("done", None)]
     mode = "working"
@@ -247,6 +255,32 @@ def start_turn(text):
     step_until = 0.0
     verb = VERBS[len(transcript) % len(VERBS)]
     spinning = False
+
+
+def verdict_steps(text):
+    """A reviewer's reply: the verdict picked for this reviewer, per criterion in the prompt."""
+    import json
+    choices = args.verdicts.split(",")
+    index = int(os.environ.get("AEGIS_REVIEWER_INDEX", "0"))
+    choice = choices[index % len(choices)]
+    if choice == "none":
+        return [("reply", "I could not decide.")]
+    lines = text.split("\n")
+    criteria = []
+    if "Criteria:" in lines:
+        for l in lines[lines.index("Criteria:") + 1:]:
+            if not l.startswith("- "):
+                break
+            criteria.append(l[2:])
+    mark = "pass" if choice == "approve" else "fail"
+    seen = []
+    if "diff --git" in text:
+        seen.append("saw diff")
+    if "parent-output-marker" in text:
+        seen.append("saw output")
+    verdict = {"criteria": {c: mark for c in criteria}, "verdict": choice,
+               "reason": "; ".join(seen) or "saw nothing"}
+    return [("reply", "Reviewed."), ("reply", "VERDICT: " + json.dumps(verdict, separators=(",", ":")))]
 
 
 def advance():
@@ -441,6 +475,8 @@ def decode(data):
 
 # ---- main loop ------------------------------------------------------------------------------
 time.sleep(args.startup_delay)  # a real agent takes a moment before its first frame
+if args.resume:
+    say("RESUMED %s fork=%s" % (args.resume, "yes" if args.fork_session else "no"))
 if args.trust:
     dialog = {"kind": "trust", "detail": cwd, "options": options_for("trust", cwd), "cursor": 0}
     mode = "trust"
