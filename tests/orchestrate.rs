@@ -336,8 +336,10 @@ fn templates_fill_vars_and_name_a_missing_one() {
         "You said: hello ada from core",
         Duration::from_secs(20),
     );
-    let (_, policy) = d.get(&format!("/v1/sessions/{id}/permissions"));
-    assert_eq!(policy["profile"], "strict", "{policy}");
+    // The template's permission profile (strict: reject everything) is in force.
+    d.wait_status(&id, "idle", Duration::from_secs(20));
+    d.send(&id, "!ask bash rm -rf build");
+    d.wait_screen(&id, "REJECTED rm -rf build", Duration::from_secs(20));
 
     let (status, _) = d.call(Method::DELETE, "/v1/templates/greeter", None);
     assert_eq!(status, StatusCode::OK);

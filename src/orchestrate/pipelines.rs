@@ -484,6 +484,7 @@ async fn run_stage(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // reason: a failed unwrap is a failed test
 mod tests {
     use super::*;
 
