@@ -37,10 +37,16 @@ pub enum EventKind {
     MessageSent,
     /// A quality-gate run finished (`POST /v1/sessions/:id/verify`).
     Verification,
+    /// A consensus review finished (verdict reached or timed out).
+    ConsensusCompleted,
+    /// A pipeline finished, failed or was cancelled.
+    PipelineFinished,
+    /// A client marked a session complete (`POST /v1/sessions/:id/complete`).
+    SessionCompleted,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 12] = [
+    pub const ALL: [EventKind; 15] = [
         EventKind::SessionCreated,
         EventKind::SessionWorking,
         EventKind::SessionIdle,
@@ -53,6 +59,9 @@ impl EventKind {
         EventKind::PermissionResolved,
         EventKind::MessageSent,
         EventKind::Verification,
+        EventKind::ConsensusCompleted,
+        EventKind::PipelineFinished,
+        EventKind::SessionCompleted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -69,6 +78,9 @@ impl EventKind {
             EventKind::PermissionResolved => "permission.resolved",
             EventKind::MessageSent => "message.sent",
             EventKind::Verification => "verification",
+            EventKind::ConsensusCompleted => "consensus.completed",
+            EventKind::PipelineFinished => "pipeline.finished",
+            EventKind::SessionCompleted => "session.completed",
         }
     }
 

@@ -11,6 +11,7 @@ pub mod files;
 pub mod framing;
 pub mod fuzzing;
 pub mod holder;
+pub mod orchestrate;
 pub mod permissions;
 pub mod pty;
 pub mod screen;

@@ -19,6 +19,7 @@
 //! - `detect`: state detection on fake Claude/Codex/Gemini agents, per agent and state.
 //! - `work`: verify (quality gate), git-worktree workers, debriefs, uploads, file listing,
 //!   diagnostics (issue 9, h-work).
+//! - `orchestrate`: spawn/fork, templates, pipelines, consensus, world/swarm (issue 9).
 
 // Tests start the daemon and helper programs directly; only the daemon is confined to pty::spawn.
 #![allow(clippy::disallowed_methods)]
@@ -33,6 +34,7 @@ mod detect;
 mod durability;
 mod fixtures;
 mod launch;
+mod orchestrate;
 mod permissions;
 mod props;
 mod sessions;

@@ -15,6 +15,7 @@ pub mod filters;
 pub mod guard;
 pub mod keys;
 pub mod memory;
+pub mod orchestrate;
 pub mod permissions;
 pub mod recordings;
 pub mod sessions;
@@ -174,6 +175,8 @@ pub fn routes(
         .or(keys::routes(app.clone()))
         .unify()
         .or(permissions::routes(app.clone()))
+        .unify()
+        .or(orchestrate::routes(app.clone()))
         .unify();
     // Inbound webhooks authenticate by HMAC, not by API token.
     let inbound = crate::webhooks::routes::inbound_routes(app.clone());

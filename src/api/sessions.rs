@@ -30,7 +30,13 @@ pub fn json<T: serde::Serialize>(status: StatusCode, body: &T) -> Response {
     warp::reply::with_status(warp::reply::json(body), status).into_response()
 }
 
-fn to_spec(req: CreateSessionRequest) -> Result<CreateSpec, ApiError> {
+pub fn to_spec(req: CreateSessionRequest) -> Result<CreateSpec, ApiError> {
+    if req.template.is_some() || req.vars.is_some() {
+        return Err(ApiError::bad_request(
+            "VALIDATION_ERROR",
+            "template and vars are accepted only by POST /v1/sessions",
+        ));
+    }
     let work_dir = req
         .work_dir
         .filter(|w| !w.is_empty())
@@ -103,8 +109,10 @@ fn to_spec(req: CreateSessionRequest) -> Result<CreateSpec, ApiError> {
 }
 
 pub async fn create(app: Arc<App>, req: CreateSessionRequest) -> ApiResult {
+    // `{template, vars}` fills the request from a stored template (see api::orchestrate).
+    let (req, policy) = super::orchestrate::expand_template(&app, req)?;
     let spec = to_spec(req)?;
-    let handle = app.sessions.create(spec).await?;
+    let handle = crate::orchestrate::launch(&app.sessions, spec, policy).await?;
     Ok(json(StatusCode::CREATED, &SessionInfo::of(&handle)))
 }
 

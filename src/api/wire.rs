@@ -34,6 +34,10 @@ pub struct CreateSessionRequest {
     pub stall_threshold_ms: Option<u64>,
     /// Detection profile (claude, codex, gemini, aider, shell, or a user profile).
     pub profile: Option<String>,
+    /// Create from this stored template (`/v1/templates`); the other fields override it.
+    pub template: Option<String>,
+    /// Values for the template's `{{var}}` placeholders.
+    pub vars: Option<BTreeMap<String, String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -246,6 +246,7 @@ impl SessionManager {
                     history: Vec::new(),
                     permission_mode: spec.launch.permission_mode.map(|m| m.as_str().to_owned()),
                     parent_id: spec.parent_id,
+                    env: spec.env.clone(),
                 };
                 spawn_held(settings, &record, &spawn_spec).await
             }
@@ -274,6 +275,7 @@ impl SessionManager {
                 .permission_mode
                 .unwrap_or(PermissionMode::Default),
             parent_id: spec.parent_id,
+            env: spec.env.clone(),
         };
         let handle = self.start_actor(meta, process, profile, stall, spec.trust_folder);
         {
@@ -351,7 +353,7 @@ impl SessionManager {
     }
 
     /// Wait until the program is ready for input (idle), then type the prompt and Enter.
-    async fn deliver_first_prompt(&self, handle: &SessionHandle, prompt: &str) -> Delivery {
+    pub async fn deliver_first_prompt(&self, handle: &SessionHandle, prompt: &str) -> Delivery {
         let ready = handle
             .wait_for(
                 |s| matches!(s.status, SessionStatus::Idle | SessionStatus::Exited),

@@ -144,6 +144,9 @@ pub struct SessionMeta {
     pub permission_mode: launch::PermissionMode,
     /// The session that spawned this one, if any.
     pub parent_id: Option<uuid::Uuid>,
+    /// The environment the session was created with (on top of the daemon's), so a fork or a
+    /// spawned child can be started the same way.
+    pub env: Vec<(String, String)>,
 }
 
 impl SessionMeta {
@@ -160,6 +163,7 @@ impl SessionMeta {
             pid: 1,
             permission_mode: launch::PermissionMode::Default,
             parent_id: None,
+            env: Vec::new(),
         }
     }
 }

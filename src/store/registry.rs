@@ -66,6 +66,9 @@ pub struct SessionRecord {
     pub permission_mode: Option<String>,
     #[serde(default)]
     pub parent_id: Option<Uuid>,
+    /// The session's creation environment (for forks after a restart); older files have none.
+    #[serde(default)]
+    pub env: Vec<(String, String)>,
 }
 
 impl SessionRecord {
@@ -87,6 +90,7 @@ impl SessionRecord {
             history: Vec::new(),
             permission_mode: Some(m.permission_mode.as_str().to_owned()),
             parent_id: m.parent_id,
+            env: m.env.clone(),
         }
     }
 
@@ -105,6 +109,7 @@ impl SessionRecord {
                 .and_then(crate::session::launch::PermissionMode::parse)
                 .unwrap_or(crate::session::launch::PermissionMode::Default),
             parent_id: self.parent_id,
+            env: self.env.clone(),
         }
     }
 }
@@ -296,6 +301,7 @@ mod tests {
             history: vec![],
             permission_mode: None,
             parent_id: None,
+            env: vec![],
         }
     }
 

@@ -17,6 +17,7 @@ run as a script:
   !spin-hang        the spinner keeps turning and its clock ticks, but the token count stops:
                     stuck behind a live-looking spinner
   !think S          the spinner for S seconds with a growing token count, then a reply
+  a prompt asking for a VERDICT line (with --verdicts): a consensus reviewer's reply
   anything else     spinner for 0.8 s, then a one-line reply
 
 Input handling: arrows move a dialog's cursor, Enter confirms, a lone Esc rejects, digits pick
@@ -33,6 +34,11 @@ p.add_argument("--swallow-enters", type=int, default=0)
 p.add_argument("--startup-delay", type=float, default=0.2)
 p.add_argument("--draw-log", help="append the epoch time of every idle frame drawn after a turn "
                "(the state-change latency benchmark's clock start)")
+# h-orch: forks (`claude --fork-session --resume <id>`) and consensus reviewers.
+p.add_argument("--resume", default=None, help="conversation id to resume (shown on screen)")
+p.add_argument("--fork-session", action="store_true")
+p.add_argument("--verdicts", default=None,
+               help="comma-separated approve|reject|none, picked by $AEGIS_REVIEWER_INDEX")
 args = p.parse_args()
 AGENT = args.agent
 
@@ -262,6 +268,8 @@ def start_turn(text):
     elif cmd == "!think":
         secs = float(words[1]) if len(words) > 1 else 3
         steps += [("spin", secs), ("reply", "Thought for %ss." % secs), ("done", None)]
+    elif args.verdicts and "VERDICT:" in text:
+        steps += [("spin", 0.5)] + verdict_steps(text) + [("done", None)]
     else:
         steps += [("spin", 0.8), ("reply", "You said: " + shown), ("done", None)]
     mode = "working"
@@ -270,6 +278,32 @@ def start_turn(text):
     verb = VERBS[len(transcript) % len(VERBS)]
     spinning = False
     frozen_tokens = None
+
+
+def verdict_steps(text):
+    """A reviewer's reply: the verdict picked for this reviewer, per criterion in the prompt."""
+    import json
+    choices = args.verdicts.split(",")
+    index = int(os.environ.get("AEGIS_REVIEWER_INDEX", "0"))
+    choice = choices[index % len(choices)]
+    if choice == "none":
+        return [("reply", "I could not decide.")]
+    lines = text.split("\n")
+    criteria = []
+    if "Criteria:" in lines:
+        for l in lines[lines.index("Criteria:") + 1:]:
+            if not l.startswith("- "):
+                break
+            criteria.append(l[2:])
+    mark = "pass" if choice == "approve" else "fail"
+    seen = []
+    if "diff --git" in text:
+        seen.append("saw diff")
+    if "parent-output-marker" in text:
+        seen.append("saw output")
+    verdict = {"criteria": {c: mark for c in criteria}, "verdict": choice,
+               "reason": "; ".join(seen) or "saw nothing"}
+    return [("reply", "Reviewed."), ("reply", "VERDICT: " + json.dumps(verdict, separators=(",", ":")))]
 
 
 def advance():
@@ -468,6 +502,8 @@ def decode(data):
 
 # ---- main loop ------------------------------------------------------------------------------
 time.sleep(args.startup_delay)  # a real agent takes a moment before its first frame
+if args.resume:
+    say("RESUMED %s fork=%s" % (args.resume, "yes" if args.fork_session else "no"))
 if args.trust:
     dialog = {"kind": "trust", "detail": cwd, "options": options_for("trust", cwd), "cursor": 0}
     mode = "trust"

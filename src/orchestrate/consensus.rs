@@ -1,0 +1,446 @@
+//! Consensus reviews: N reviewer sessions judge a parent session's work against named
+//! criteria, and the majority decides.
+//!
+//! Each reviewer is a child of the parent (same workDir) and gets one prompt: the criteria,
+//! the parent's work — `git diff HEAD` of the workDir (run from an argv, no shell, bounded in
+//! time and size) and the parent's last output — and the instruction to end with the verdict
+//! line of [`super::text`]. Its screen is read whenever it goes idle until a valid verdict
+//! line appears. The review ends when every reviewer answered, or at the timeout with the
+//! verdicts received so far (never hangs); either way `consensus.completed` is published and
+//! the reviewer sessions are killed.
+//!
+//! Majority rule: approve when strictly more reviewers approved than rejected; a tie (or no
+//! verdict at all) is not an approval, and the result says so in `tie` and `explanation`.
+//! Per criterion, the same rule gives pass or fail.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::text::{Verdict, parse_verdict};
+use super::{Role, lock};
+use crate::events::EventKind;
+use crate::session::{CreateSpec, SessionHandle, SessionStatus, now_ms};
+
+/// Most reviewers per review (v0.3 allowed 5); each is a live agent session.
+pub const MAX_REVIEWERS: usize = 9;
+
+/// Default review timeout: long enough for an agent to read a diff and answer.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// Bound on `git diff`: a review of a huge diff is useless, and a hung git must not hang
+/// the review. The diff is cut to this many bytes (the agent is told it was cut).
+pub const MAX_DIFF_BYTES: usize = 64 * 1024;
+const GIT_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// How often a reviewer's screen is re-read even without a status change, in case the
+/// detector held `idle` across the verdict redraw.
+const RECHECK: Duration = Duration::from_secs(1);
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReviewerView {
+    pub index: usize,
+    pub session_id: Option<Uuid>,
+    /// running | done | timed_out | failed
+    pub status: &'static str,
+    pub verdict: Option<&'static str>,
+    pub criteria: BTreeMap<String, &'static str>,
+    pub reason: Option<String>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CriterionView {
+    pub pass: usize,
+    pub fail: usize,
+    /// pass | fail | tie | unknown
+    pub result: &'static str,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConsensusView {
+    pub id: Uuid,
+    pub parent_id: Uuid,
+    /// running | completed | timed_out
+    pub status: &'static str,
+    pub criteria: Vec<String>,
+    pub reviewers: Vec<ReviewerView>,
+    /// approve | reject | none (no verdict received)
+    pub verdict: Option<&'static str>,
+    pub approvals: usize,
+    pub rejections: usize,
+    pub tie: bool,
+    pub explanation: Option<String>,
+    pub per_criterion: BTreeMap<String, CriterionView>,
+    pub created_at: u64,
+    pub finished_at: Option<u64>,
+    pub timeout_ms: u64,
+}
+
+pub struct Review {
+    pub id: Uuid,
+    state: Mutex<ConsensusView>,
+}
+
+impl Review {
+    pub fn view(&self) -> ConsensusView {
+        lock(&self.state).clone()
+    }
+}
+
+#[derive(Default)]
+pub struct Registry {
+    all: Mutex<Vec<Arc<Review>>>,
+}
+
+impl Registry {
+    pub fn list(&self) -> Vec<Arc<Review>> {
+        lock(&self.all).clone()
+    }
+    pub fn get(&self, id: &str) -> Option<Arc<Review>> {
+        let id = Uuid::parse_str(id).ok()?;
+        lock(&self.all).iter().find(|r| r.id == id).cloned()
+    }
+    fn add(&self, r: Arc<Review>) {
+        let mut all = lock(&self.all);
+        let finished = all
+            .iter()
+            .filter(|r| r.view().finished_at.is_some())
+            .count();
+        if finished >= super::MAX_FINISHED_GROUPS
+            && let Some(i) = all.iter().position(|r| r.view().finished_at.is_some())
+        {
+            all.remove(i);
+        }
+        all.push(r);
+    }
+}
+
+/// `git diff HEAD` of `dir` (falling back to `git diff` in a repository without commits),
+/// or a sentence saying why there is none.
+pub async fn git_diff(dir: &Path) -> String {
+    async fn git(dir: &Path, args: &[&str]) -> Result<Vec<u8>, String> {
+        let mut cmd = tokio::process::Command::new("git");
+        cmd.args(args)
+            .current_dir(dir)
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .stdin(std::process::Stdio::null())
+            .kill_on_drop(true);
+        match tokio::time::timeout(GIT_TIMEOUT, cmd.output()).await {
+            Err(_) => Err(format!("git took longer than {} s", GIT_TIMEOUT.as_secs())),
+            Ok(Err(e)) => Err(format!("git could not run: {e}")),
+            Ok(Ok(o)) if o.status.success() => Ok(o.stdout),
+            Ok(Ok(o)) => Err(String::from_utf8_lossy(&o.stderr)
+                .lines()
+                .next()
+                .unwrap_or("git failed")
+                .to_owned()),
+        }
+    }
+    let base = ["diff", "--no-color", "--no-ext-diff"];
+    let out = match git(dir, &[&base[..], &["HEAD"]].concat()).await {
+        Ok(o) => Ok(o),
+        Err(_) => git(dir, &base).await,
+    };
+    match out {
+        Ok(bytes) if bytes.is_empty() => "(no changes: git diff is empty)".into(),
+        Ok(mut bytes) => {
+            let cut = bytes.len() > MAX_DIFF_BYTES;
+            bytes.truncate(MAX_DIFF_BYTES);
+            let mut s = String::from_utf8_lossy(&bytes).into_owned();
+            if cut {
+                s.push_str("\n(diff cut at 64 KiB)");
+            }
+            s
+        }
+        Err(e) => format!("(no git diff: {e})"),
+    }
+}
+
+/// The reviewer's prompt.
+pub fn prompt(criteria: &[String], diff: &str, parent_output: &str) -> String {
+    let mut p = String::new();
+    p.push_str("You are reviewing another agent's work. Judge it against each criterion.\n\n");
+    p.push_str("Criteria:\n");
+    for c in criteria {
+        p.push_str(&format!("- {c}\n"));
+    }
+    p.push_str("\nThe workDir's changes (git diff):\n");
+    p.push_str(diff);
+    p.push_str("\n\nThe agent's last output:\n");
+    p.push_str(if parent_output.is_empty() {
+        "(none)"
+    } else {
+        parent_output
+    });
+    p.push_str(
+        "\n\nEnd your reply with exactly one line of this form, with every criterion named \
+         above and pass or fail for each:\n",
+    );
+    p.push_str(
+        "VERDICT: {\"criteria\":{\"<criterion>\":\"pass|fail\"},\"verdict\":\"approve|reject\",\"reason\":\"<one sentence>\"}\n",
+    );
+    p
+}
+
+/// Start a review in the background. `reviewer_spec` is the reviewers' session recipe (the
+/// prompt is added here).
+pub async fn start(
+    app: Arc<crate::api::App>,
+    orch: Arc<super::Orchestrator>,
+    parent: SessionHandle,
+    criteria: Vec<String>,
+    reviewers: usize,
+    reviewer_spec: CreateSpec,
+    timeout: Duration,
+) -> Arc<Review> {
+    let id = Uuid::new_v4();
+    let view = ConsensusView {
+        id,
+        parent_id: parent.meta.id,
+        status: "running",
+        criteria: criteria.clone(),
+        reviewers: (0..reviewers)
+            .map(|index| ReviewerView {
+                index,
+                session_id: None,
+                status: "running",
+                verdict: None,
+                criteria: BTreeMap::new(),
+                reason: None,
+                error: None,
+            })
+            .collect(),
+        verdict: None,
+        approvals: 0,
+        rejections: 0,
+        tie: false,
+        explanation: None,
+        per_criterion: BTreeMap::new(),
+        created_at: now_ms(),
+        finished_at: None,
+        timeout_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
+    };
+    let review = Arc::new(Review {
+        id,
+        state: Mutex::new(view),
+    });
+    orch.reviews.add(review.clone());
+    let r = review.clone();
+    let tasks = app.tasks.clone();
+    tasks.spawn(async move {
+        let diff = git_diff(&parent.meta.work_dir).await;
+        let out = super::last_output(&parent).await;
+        let text = prompt(&criteria, &diff, &out);
+        let deadline = tokio::time::Instant::now() + timeout;
+        let jobs = (0..reviewers).map(|i| {
+            let mut spec = reviewer_spec.clone();
+            spec.prompt = Some(text.clone());
+            spec.parent_id = Some(parent.meta.id);
+            spec.env
+                .push(("AEGIS_REVIEWER_INDEX".into(), i.to_string()));
+            run_reviewer(&app, &orch, &r, i, spec, deadline)
+        });
+        let handles = futures_util::future::join_all(jobs).await;
+        conclude(&app, &parent, &r);
+        for h in handles.into_iter().flatten() {
+            let _ = h.kill().await;
+        }
+    });
+    review
+}
+
+async fn run_reviewer(
+    app: &crate::api::App,
+    orch: &super::Orchestrator,
+    r: &Review,
+    index: usize,
+    spec: CreateSpec,
+    deadline: tokio::time::Instant,
+) -> Option<SessionHandle> {
+    let set = |f: &dyn Fn(&mut ReviewerView)| f(&mut lock(&r.state).reviewers[index]);
+    let created = tokio::time::timeout_at(deadline, async {
+        let prompt = spec.prompt.clone();
+        let h = super::launch(
+            &app.sessions,
+            CreateSpec {
+                prompt: None,
+                ..spec
+            },
+            None,
+        )
+        .await?;
+        orch.set_role(
+            h.meta.id,
+            Role::Reviewer {
+                consensus: r.id,
+                index,
+            },
+        );
+        let id = h.meta.id;
+        set(&|v| v.session_id = Some(id));
+        if let Some(p) = prompt {
+            let d = app.sessions.deliver_first_prompt(&h, &p).await;
+            h.set_prompt_delivery(d);
+        }
+        Ok::<_, crate::session::manager::SessionError>(h)
+    })
+    .await;
+    let h = match created {
+        Ok(Ok(h)) => h,
+        Ok(Err(e)) => {
+            let msg = e.to_string();
+            set(&|v| {
+                v.status = "failed";
+                v.error = Some(msg.clone());
+            });
+            return None;
+        }
+        Err(_) => {
+            set(&|v| v.status = "timed_out");
+            return None;
+        }
+    };
+    let mut watch = h.watch();
+    loop {
+        let st = h.status();
+        if matches!(
+            st,
+            SessionStatus::Idle | SessionStatus::Exited | SessionStatus::Error
+        ) && let Some(v) = parse_verdict(&super::screen_text(&h).await)
+        {
+            record(r, index, v);
+            return Some(h);
+        }
+        if st == SessionStatus::Exited {
+            set(&|v| {
+                v.status = "failed";
+                v.error = Some("the reviewer exited without a verdict".into());
+            });
+            return Some(h);
+        }
+        tokio::select! {
+            _ = tokio::time::sleep_until(deadline) => {
+                // One last look: a verdict printed just now still counts.
+                if let Some(v) = parse_verdict(&super::screen_text(&h).await) {
+                    record(r, index, v);
+                } else {
+                    set(&|v| v.status = "timed_out");
+                }
+                return Some(h);
+            }
+            _ = watch.changed() => {}
+            _ = tokio::time::sleep(RECHECK) => {}
+        }
+    }
+}
+
+fn record(r: &Review, index: usize, v: Verdict) {
+    let mut s = lock(&r.state);
+    let rv = &mut s.reviewers[index];
+    rv.status = "done";
+    rv.verdict = Some(if v.approve { "approve" } else { "reject" });
+    rv.criteria = v
+        .criteria
+        .into_iter()
+        .map(|(k, pass)| (k, if pass { "pass" } else { "fail" }))
+        .collect();
+    rv.reason = Some(v.reason);
+}
+
+/// Apply the majority rule to the verdicts received, publish `consensus.completed`.
+fn conclude(app: &crate::api::App, parent: &SessionHandle, r: &Review) {
+    let view = {
+        let mut s = lock(&r.state);
+        let done: Vec<&ReviewerView> = s.reviewers.iter().filter(|v| v.status == "done").collect();
+        let approvals = done.iter().filter(|v| v.verdict == Some("approve")).count();
+        let rejections = done.len() - approvals;
+        let missing = s.reviewers.len() - done.len();
+        let mut per = BTreeMap::new();
+        for c in &s.criteria {
+            let pass = done
+                .iter()
+                .filter(|v| v.criteria.get(c) == Some(&"pass"))
+                .count();
+            let fail = done
+                .iter()
+                .filter(|v| v.criteria.get(c) == Some(&"fail"))
+                .count();
+            let result = match (pass, fail) {
+                (0, 0) => "unknown",
+                (p, f) if p > f => "pass",
+                (p, f) if p < f => "fail",
+                _ => "tie",
+            };
+            per.insert(c.clone(), CriterionView { pass, fail, result });
+        }
+        let (verdict, tie, explanation) = if done.is_empty() {
+            (
+                "none",
+                false,
+                "no reviewer returned a verdict before the timeout".to_owned(),
+            )
+        } else if approvals > rejections {
+            (
+                "approve",
+                false,
+                format!("{approvals} of {} verdicts approve", done.len()),
+            )
+        } else if approvals < rejections {
+            (
+                "reject",
+                false,
+                format!("{rejections} of {} verdicts reject", done.len()),
+            )
+        } else {
+            (
+                "reject",
+                true,
+                format!(
+                    "tie: {approvals} approve and {rejections} reject; approval needs a strict majority, so the tie rejects"
+                ),
+            )
+        };
+        let explanation = if missing > 0 {
+            format!(
+                "{explanation} ({missing} of {} reviewers gave no verdict)",
+                s.reviewers.len()
+            )
+        } else {
+            explanation
+        };
+        s.per_criterion = per;
+        s.approvals = approvals;
+        s.rejections = rejections;
+        s.verdict = Some(verdict);
+        s.tie = tie;
+        s.explanation = Some(explanation);
+        let timed_out = s.reviewers.iter().any(|v| v.status == "timed_out");
+        s.status = if timed_out { "timed_out" } else { "completed" };
+        s.finished_at = Some(now_ms());
+        s.clone()
+    };
+    tracing::info!(consensus = %r.id, verdict = ?view.verdict, status = view.status, "consensus finished");
+    app.sessions.bus.publish(
+        EventKind::ConsensusCompleted,
+        &parent.meta,
+        None,
+        None,
+        serde_json::json!({
+            "consensusId": view.id,
+            "status": view.status,
+            "verdict": view.verdict,
+            "approvals": view.approvals,
+            "rejections": view.rejections,
+            "tie": view.tie,
+            "explanation": view.explanation,
+        }),
+    );
+}

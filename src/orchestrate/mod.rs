@@ -1,0 +1,220 @@
+//! Orchestration: sessions that start other sessions and wait on them. It owns the groups
+//! that tie sessions together beyond `parentId` — pipelines (a DAG of stages), consensus
+//! reviews (N reviewers and a majority verdict) — plus session templates, the roles shown
+//! by `/v1/world`, and client-declared completions.
+//!
+//! Everything here drives sessions only through the same [`SessionManager`] and
+//! [`SessionHandle`] seams the REST routes use: create, send, snapshot, kill, and the event
+//! bus. "A turn finished" means the detector reported `working` and then `idle` for that
+//! session; `error`, `stalled` or `exited` instead fails the turn with a reason.
+//!
+//! - [`text`]: `{{var}}` substitution, last-output and verdict parsing (pure).
+//! - [`templates`]: the persisted template store.
+//! - [`lineage`]: argv for spawned children and forks.
+//! - [`pipelines`]: DAG validation and the pipeline runner.
+//! - [`consensus`]: the review runner, `git diff` and the majority rule.
+
+pub mod consensus;
+pub mod lineage;
+pub mod pipelines;
+pub mod templates;
+pub mod text;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::broadcast;
+use uuid::Uuid;
+
+use crate::events::{Event, EventKind};
+use crate::permissions::Policy;
+use crate::screen::{Format, MAX_SNAPSHOT_LINES};
+use crate::session::manager::SessionError;
+use crate::session::{CreateSpec, SessionHandle, SessionManager, SessionStatus};
+
+/// Longest stage output or parent output kept (and substituted into later prompts). Agent
+/// replies are rarely longer; a prompt built from many stages stays well under the 100k
+/// prompt limit of Aegis v0.3.
+pub const MAX_OUTPUT_CHARS: usize = 16 * 1024;
+
+/// Finished pipelines and reviews kept for `GET`; the oldest finished one is dropped first,
+/// so memory stays bounded for a daemon that runs thousands of them.
+pub const MAX_FINISHED_GROUPS: usize = 256;
+
+/// Why a session exists, beyond `parentId`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Role {
+    /// A stage of a pipeline.
+    Stage { pipeline: Uuid, stage: String },
+    /// A reviewer of a consensus review.
+    Reviewer { consensus: Uuid, index: usize },
+}
+
+/// A client's declaration that a session's task is done (`POST .../complete`).
+#[derive(Debug, Clone)]
+pub struct Completion {
+    pub status: String,
+    pub comment: Option<String>,
+    pub at_ms: u64,
+}
+
+/// The orchestration state of one daemon. Locks guard maps only and are never held across
+/// an await.
+#[derive(Default)]
+pub struct Orchestrator {
+    roles: Mutex<HashMap<Uuid, Role>>,
+    completions: Mutex<HashMap<Uuid, Completion>>,
+    pub pipelines: pipelines::Registry,
+    pub reviews: consensus::Registry,
+}
+
+impl Orchestrator {
+    pub fn set_role(&self, id: Uuid, role: Role) {
+        lock(&self.roles).insert(id, role);
+    }
+
+    pub fn role(&self, id: &Uuid) -> Option<Role> {
+        lock(&self.roles).get(id).cloned()
+    }
+
+    pub fn complete(&self, id: Uuid, c: Completion) {
+        lock(&self.completions).insert(id, c);
+    }
+
+    pub fn completion(&self, id: &Uuid) -> Option<Completion> {
+        lock(&self.completions).get(id).cloned()
+    }
+}
+
+/// Lock a map; no code panics while holding these locks, so a poisoned one is still valid.
+pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Create a session, apply its permission policy, then deliver its first prompt (so the
+/// policy is in force before the agent can ask anything).
+pub async fn launch(
+    sessions: &SessionManager,
+    mut spec: CreateSpec,
+    policy: Option<Policy>,
+) -> Result<SessionHandle, SessionError> {
+    let prompt = spec.prompt.take();
+    let h = sessions.create(spec).await?;
+    if let Some(p) = policy {
+        h.perms.set_policy(|x| *x = p);
+    }
+    if let Some(p) = prompt.filter(|p| !p.is_empty()) {
+        let d = sessions.deliver_first_prompt(&h, &p).await;
+        h.set_prompt_delivery(d);
+    }
+    Ok(h)
+}
+
+/// How a turn ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TurnEnd {
+    /// The agent worked and went idle.
+    Done,
+    Failed(String),
+}
+
+/// Wait until `h` finished its turn (working, then idle), reading `events` (a bus
+/// subscription taken before the prompt was sent, so no transition is missed).
+pub async fn await_turn(
+    h: &SessionHandle,
+    events: &mut broadcast::Receiver<Arc<Event>>,
+    timeout: Duration,
+) -> TurnEnd {
+    if h.prompt_delivery().is_some_and(|d| !d.delivered) {
+        return TurnEnd::Failed("the prompt was not delivered to the agent".into());
+    }
+    let id = h.meta.id;
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut worked = false;
+    loop {
+        let ev = tokio::select! {
+            ev = events.recv() => ev,
+            _ = tokio::time::sleep_until(deadline) => {
+                return TurnEnd::Failed(format!(
+                    "no finished turn within {} s (status {})",
+                    timeout.as_secs(),
+                    h.status().as_str()
+                ));
+            }
+        };
+        match ev {
+            Ok(e) if e.session_id == id => match e.kind {
+                EventKind::SessionWorking => worked = true,
+                EventKind::SessionIdle if worked => return TurnEnd::Done,
+                EventKind::SessionError => {
+                    return TurnEnd::Failed(format!(
+                        "the agent reported an error: {}",
+                        error_line(h).await
+                    ));
+                }
+                EventKind::SessionStalled => {
+                    return TurnEnd::Failed("stalled: working with no screen progress".into());
+                }
+                EventKind::SessionExited | EventKind::SessionKilled => {
+                    return TurnEnd::Failed(match h.live().exit_code {
+                        Some(c) => format!("the session exited (code {c})"),
+                        None => "the session exited".into(),
+                    });
+                }
+                _ => {}
+            },
+            Ok(_) => {}
+            // Missed events: judge from the live state (idle after a lag means the turn ended).
+            Err(broadcast::error::RecvError::Lagged(_)) => match h.status() {
+                SessionStatus::Idle => return TurnEnd::Done,
+                SessionStatus::Exited => return TurnEnd::Failed("the session exited".into()),
+                SessionStatus::Working => worked = true,
+                _ => {}
+            },
+            Err(broadcast::error::RecvError::Closed) => {
+                return TurnEnd::Failed("the event bus closed (daemon shutting down)".into());
+            }
+        }
+    }
+}
+
+/// The bottom non-blank line of the screen, to say why an agent is in `error`.
+async fn error_line(h: &SessionHandle) -> String {
+    h.snapshot(None, Format::Text)
+        .await
+        .ok()
+        .and_then(|s| {
+            s.output
+                .lines()
+                .rev()
+                .find(|l| {
+                    let t = l.to_lowercase();
+                    t.contains("limit") || t.contains("error") || t.contains("fail")
+                })
+                .map(|l| l.trim().to_owned())
+        })
+        .unwrap_or_else(|| "see the session's screen".into())
+}
+
+/// The text of the session's screen and scrollback.
+pub async fn screen_text(h: &SessionHandle) -> String {
+    h.snapshot(Some(MAX_SNAPSHOT_LINES), Format::Text)
+        .await
+        .map(|s| s.output)
+        .unwrap_or_default()
+}
+
+/// What the agent said last (see [`text::last_output`]), bounded to [`MAX_OUTPUT_CHARS`].
+pub async fn last_output(h: &SessionHandle) -> String {
+    truncate(text::last_output(&screen_text(h).await), MAX_OUTPUT_CHARS)
+}
+
+/// Keep the last `max` characters of `s` (the end of an output is what matters).
+pub fn truncate(s: String, max: usize) -> String {
+    let n = s.chars().count();
+    if n <= max {
+        return s;
+    }
+    s.chars().skip(n - max).collect()
+}

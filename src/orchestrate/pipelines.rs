@@ -1,0 +1,520 @@
+//! Pipelines: stages that run as a DAG, each in its own agent session. A stage starts when
+//! every stage it depends on finished its turn (working → idle); its prompt may use
+//! `{{stages.<name>.output}}`, the last output of an earlier stage it depends on (directly or
+//! not), read off that stage's screen. A stage whose agent reports an error, stalls, exits
+//! or does not finish within the stage timeout fails the pipeline with that reason; the
+//! other running stages are then stopped (killed) and pending ones skipped. The failed
+//! stage's session is left running so a human can look at it. Cancelling kills every
+//! running stage session.
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use super::{Role, TurnEnd, lock};
+use crate::events::EventKind;
+use crate::session::{CreateSpec, SessionHandle, now_ms};
+
+/// Most stages in one pipeline; each is a live agent session, and a DAG wider than this is
+/// better split into several pipelines.
+pub const MAX_STAGES: usize = 32;
+
+/// Default bound on one stage's turn. Agents routinely work for many minutes; an hour is
+/// beyond any single turn we expect, and a stall is caught earlier by the stall detector.
+pub const DEFAULT_STAGE_TIMEOUT: Duration = Duration::from_secs(3600);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Pending,
+    Running,
+    Completed,
+    Failed,
+    Cancelled,
+    Skipped,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pending => "pending",
+            Status::Running => "running",
+            Status::Completed => "completed",
+            Status::Failed => "failed",
+            Status::Cancelled => "cancelled",
+            Status::Skipped => "skipped",
+        }
+    }
+}
+
+/// A validated stage.
+#[derive(Debug, Clone)]
+pub struct StageSpec {
+    pub name: String,
+    pub prompt: String,
+    pub depends_on: Vec<String>,
+    /// Everything but the prompt; the prompt is filled in when the stage starts.
+    pub session: CreateSpec,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StageView {
+    pub name: String,
+    pub prompt: String,
+    pub depends_on: Vec<String>,
+    pub work_dir: PathBuf,
+    pub status: Status,
+    pub session_id: Option<Uuid>,
+    pub output: Option<String>,
+    pub error: Option<String>,
+    pub started_at: Option<u64>,
+    pub finished_at: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PipelineView {
+    pub id: Uuid,
+    pub name: String,
+    pub work_dir: PathBuf,
+    pub status: Status,
+    pub reason: Option<String>,
+    pub created_at: u64,
+    pub finished_at: Option<u64>,
+    pub stages: Vec<StageView>,
+}
+
+pub struct Pipeline {
+    pub id: Uuid,
+    state: Mutex<PipelineView>,
+    cancel: CancellationToken,
+}
+
+impl Pipeline {
+    pub fn view(&self) -> PipelineView {
+        lock(&self.state).clone()
+    }
+    fn update(&self, f: impl FnOnce(&mut PipelineView)) {
+        f(&mut lock(&self.state));
+    }
+}
+
+/// Every pipeline of this daemon, oldest first.
+#[derive(Default)]
+pub struct Registry {
+    all: Mutex<Vec<Arc<Pipeline>>>,
+}
+
+impl Registry {
+    pub fn list(&self) -> Vec<Arc<Pipeline>> {
+        lock(&self.all).clone()
+    }
+    pub fn get(&self, id: &str) -> Option<Arc<Pipeline>> {
+        let id = Uuid::parse_str(id).ok()?;
+        lock(&self.all).iter().find(|p| p.id == id).cloned()
+    }
+    fn add(&self, p: Arc<Pipeline>) {
+        let mut all = lock(&self.all);
+        let finished = all
+            .iter()
+            .filter(|p| p.view().finished_at.is_some())
+            .count();
+        if finished >= super::MAX_FINISHED_GROUPS
+            && let Some(i) = all.iter().position(|p| p.view().finished_at.is_some())
+        {
+            all.remove(i);
+        }
+        all.push(p);
+    }
+}
+
+/// Check the DAG: unique names, known dependencies, no cycles, and stage-output references
+/// only to (transitive) dependencies. Returns the stages' ancestors by name.
+pub fn validate(stages: &[StageSpec]) -> Result<HashMap<String, HashSet<String>>, String> {
+    if stages.is_empty() || stages.len() > MAX_STAGES {
+        return Err(format!("stages must hold 1 to {MAX_STAGES} entries"));
+    }
+    let mut names = HashSet::new();
+    for s in stages {
+        if !names.insert(s.name.as_str()) {
+            return Err(format!("duplicate stage name {:?}", s.name));
+        }
+    }
+    for s in stages {
+        for d in &s.depends_on {
+            if !names.contains(d.as_str()) {
+                return Err(format!("stage {:?} depends on unknown stage {d:?}", s.name));
+            }
+            if *d == s.name {
+                return Err(format!("stage {:?} depends on itself", s.name));
+            }
+        }
+    }
+    // Kahn's algorithm: whatever is never freed sits on a cycle.
+    let mut indegree: HashMap<&str, usize> = stages
+        .iter()
+        .map(|s| (s.name.as_str(), s.depends_on.len()))
+        .collect();
+    let mut ready: VecDeque<&str> = stages
+        .iter()
+        .filter(|s| s.depends_on.is_empty())
+        .map(|s| s.name.as_str())
+        .collect();
+    let mut order = Vec::new();
+    while let Some(n) = ready.pop_front() {
+        order.push(n);
+        for s in stages
+            .iter()
+            .filter(|s| s.depends_on.iter().any(|d| d == n))
+        {
+            let e = indegree.entry(s.name.as_str()).or_default();
+            *e -= 1;
+            if *e == 0 {
+                ready.push_back(s.name.as_str());
+            }
+        }
+    }
+    if order.len() != stages.len() {
+        let mut cyclic: Vec<&str> = stages
+            .iter()
+            .map(|s| s.name.as_str())
+            .filter(|n| !order.contains(n))
+            .collect();
+        cyclic.sort_unstable();
+        return Err(format!("stages form a cycle: {}", cyclic.join(", ")));
+    }
+    let by_name: HashMap<&str, &StageSpec> = stages.iter().map(|s| (s.name.as_str(), s)).collect();
+    let mut ancestors: HashMap<String, HashSet<String>> = HashMap::new();
+    for n in order {
+        let mut set = HashSet::new();
+        for d in &by_name[n].depends_on {
+            set.insert(d.clone());
+            set.extend(ancestors.get(d).cloned().unwrap_or_default());
+        }
+        ancestors.insert(n.to_owned(), set);
+    }
+    for s in stages {
+        for p in super::text::placeholders(&s.prompt) {
+            let Some(rest) = p.strip_prefix("stages.") else {
+                return Err(format!("stage {:?}: unknown variable {p:?}", s.name));
+            };
+            let Some(dep) = rest.strip_suffix(".output") else {
+                return Err(format!(
+                    "stage {:?}: {p:?} is not of the form stages.<name>.output",
+                    s.name
+                ));
+            };
+            if !ancestors[&s.name].contains(dep) {
+                return Err(format!(
+                    "stage {:?} uses the output of {dep:?}, which it does not depend on",
+                    s.name
+                ));
+            }
+        }
+    }
+    Ok(ancestors)
+}
+
+/// Start a validated pipeline in the background and return it.
+pub fn start(
+    app: Arc<crate::api::App>,
+    orch: Arc<super::Orchestrator>,
+    name: String,
+    work_dir: PathBuf,
+    stages: Vec<StageSpec>,
+    stage_timeout: Duration,
+) -> Arc<Pipeline> {
+    let id = Uuid::new_v4();
+    let view = PipelineView {
+        id,
+        name,
+        work_dir,
+        status: Status::Running,
+        reason: None,
+        created_at: now_ms(),
+        finished_at: None,
+        stages: stages
+            .iter()
+            .map(|s| StageView {
+                name: s.name.clone(),
+                prompt: s.prompt.clone(),
+                depends_on: s.depends_on.clone(),
+                work_dir: s.session.work_dir.clone(),
+                status: Status::Pending,
+                session_id: None,
+                output: None,
+                error: None,
+                started_at: None,
+                finished_at: None,
+            })
+            .collect(),
+    };
+    let p = Arc::new(Pipeline {
+        id,
+        state: Mutex::new(view),
+        cancel: app.shutdown.child_token(),
+    });
+    orch.pipelines.add(p.clone());
+    app.tasks
+        .spawn(run(app.clone(), orch, p.clone(), stages, stage_timeout));
+    p
+}
+
+/// Cancel a running pipeline: kill its running stage sessions, skip pending stages.
+pub async fn cancel(app: &crate::api::App, p: &Pipeline) -> bool {
+    if p.view().finished_at.is_some() {
+        return false;
+    }
+    p.cancel.cancel();
+    finish(
+        app,
+        p,
+        Status::Cancelled,
+        Some("cancelled by request".into()),
+    )
+    .await;
+    true
+}
+
+/// Mark the pipeline finished (once), stop running stages and announce it.
+async fn finish(app: &crate::api::App, p: &Pipeline, status: Status, reason: Option<String>) {
+    let mut first = false;
+    let mut to_kill = Vec::new();
+    p.update(|v| {
+        if v.finished_at.is_some() {
+            return;
+        }
+        first = true;
+        v.status = status;
+        v.reason = reason.clone();
+        v.finished_at = Some(now_ms());
+        for s in &mut v.stages {
+            match s.status {
+                Status::Pending => s.status = Status::Skipped,
+                Status::Running => {
+                    s.status = Status::Cancelled;
+                    s.finished_at = Some(now_ms());
+                    to_kill.extend(s.session_id);
+                }
+                _ => {}
+            }
+        }
+    });
+    if !first {
+        return;
+    }
+    for id in to_kill {
+        if let Ok(h) = app.sessions.get(&id.to_string()) {
+            let _ = h.kill().await;
+        }
+    }
+    let view = p.view();
+    tracing::info!(pipeline = %p.id, status = status.as_str(), reason = ?view.reason, "pipeline finished");
+    // The bus is keyed by session; a pipeline event names its first stage's session, if any.
+    let anchor = view
+        .stages
+        .iter()
+        .find_map(|s| s.session_id)
+        .and_then(|id| app.sessions.get(&id.to_string()).ok());
+    if let Some(h) = anchor {
+        app.sessions.bus.publish(
+            EventKind::PipelineFinished,
+            &h.meta,
+            None,
+            None,
+            serde_json::json!({
+                "pipelineId": p.id,
+                "name": view.name,
+                "status": status.as_str(),
+                "reason": view.reason,
+            }),
+        );
+    }
+}
+
+type StageResult = (String, Result<(SessionHandle, String), String>);
+
+async fn run(
+    app: Arc<crate::api::App>,
+    orch: Arc<super::Orchestrator>,
+    p: Arc<Pipeline>,
+    stages: Vec<StageSpec>,
+    stage_timeout: Duration,
+) {
+    let mut outputs: BTreeMap<String, String> = BTreeMap::new();
+    let mut started: HashSet<String> = HashSet::new();
+    let mut running = tokio::task::JoinSet::<StageResult>::new();
+    loop {
+        for s in &stages {
+            if started.contains(&s.name) || !s.depends_on.iter().all(|d| outputs.contains_key(d)) {
+                continue;
+            }
+            started.insert(s.name.clone());
+            // Validation guaranteed every placeholder names a finished ancestor.
+            let prompt = super::text::substitute(&s.prompt, |k| {
+                k.strip_prefix("stages.")
+                    .and_then(|r| r.strip_suffix(".output"))
+                    .and_then(|d| outputs.get(d).cloned())
+            })
+            .unwrap_or_else(|_| s.prompt.clone());
+            let mut spec = s.session.clone();
+            spec.prompt = Some(prompt.clone());
+            p.update(|v| {
+                if let Some(st) = v.stages.iter_mut().find(|x| x.name == s.name) {
+                    st.status = Status::Running;
+                    st.prompt = prompt;
+                    st.started_at = Some(now_ms());
+                }
+            });
+            let (app2, orch2, p2, name) = (app.clone(), orch.clone(), p.clone(), s.name.clone());
+            running.spawn(async move {
+                let r = run_stage(&app2, &orch2, &p2, &name, spec, stage_timeout).await;
+                (name, r)
+            });
+        }
+        let next = tokio::select! {
+            _ = p.cancel.cancelled() => return,
+            n = running.join_next() => n,
+        };
+        let Some(joined) = next else {
+            finish(&app, &p, Status::Completed, None).await;
+            return;
+        };
+        let (name, result) = match joined {
+            Ok(r) => r,
+            Err(e) => {
+                finish(
+                    &app,
+                    &p,
+                    Status::Failed,
+                    Some(format!("a stage task failed: {e}")),
+                )
+                .await;
+                return;
+            }
+        };
+        match result {
+            Ok((_h, output)) => {
+                p.update(|v| {
+                    if let Some(st) = v.stages.iter_mut().find(|x| x.name == name) {
+                        st.status = Status::Completed;
+                        st.output = Some(output.clone());
+                        st.finished_at = Some(now_ms());
+                    }
+                });
+                outputs.insert(name, output);
+            }
+            Err(reason) => {
+                p.update(|v| {
+                    if let Some(st) = v.stages.iter_mut().find(|x| x.name == name) {
+                        st.status = Status::Failed;
+                        st.error = Some(reason.clone());
+                        st.finished_at = Some(now_ms());
+                    }
+                });
+                finish(
+                    &app,
+                    &p,
+                    Status::Failed,
+                    Some(format!("stage {name:?} failed: {reason}")),
+                )
+                .await;
+                running.abort_all();
+                return;
+            }
+        }
+    }
+}
+
+async fn run_stage(
+    app: &crate::api::App,
+    orch: &super::Orchestrator,
+    p: &Pipeline,
+    name: &str,
+    spec: CreateSpec,
+    timeout: Duration,
+) -> Result<(SessionHandle, String), String> {
+    // Subscribe before the prompt goes out so the working → idle pair cannot be missed.
+    let mut events = app.sessions.bus.subscribe();
+    // Create first (no prompt), record the session, then deliver the prompt.
+    let prompt = spec.prompt.clone();
+    let h = super::launch(
+        &app.sessions,
+        CreateSpec {
+            prompt: None,
+            ..spec
+        },
+        None,
+    )
+    .await
+    .map_err(|e| format!("could not start the stage's session: {e}"))?;
+    orch.set_role(
+        h.meta.id,
+        Role::Stage {
+            pipeline: p.id,
+            stage: name.to_owned(),
+        },
+    );
+    p.update(|v| {
+        if let Some(st) = v.stages.iter_mut().find(|x| x.name == name) {
+            st.session_id = Some(h.meta.id);
+        }
+    });
+    if p.cancel.is_cancelled() {
+        let _ = h.kill().await;
+        return Err("cancelled".into());
+    }
+    if let Some(prompt) = prompt {
+        let d = app.sessions.deliver_first_prompt(&h, &prompt).await;
+        h.set_prompt_delivery(d);
+    }
+    match super::await_turn(&h, &mut events, timeout).await {
+        TurnEnd::Done => {
+            let out = super::last_output(&h).await;
+            Ok((h, out))
+        }
+        TurnEnd::Failed(r) => Err(r),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // reason: a failed unwrap is a failed test
+mod tests {
+    use super::*;
+
+    fn st(name: &str, deps: &[&str], prompt: &str) -> StageSpec {
+        StageSpec {
+            name: name.into(),
+            prompt: prompt.into(),
+            depends_on: deps.iter().map(|d| d.to_string()).collect(),
+            session: CreateSpec::default(),
+        }
+    }
+
+    #[test]
+    fn dag_validation() {
+        assert!(validate(&[st("a", &[], "x"), st("b", &["a"], "{{stages.a.output}}")]).is_ok());
+        let e = validate(&[st("a", &["b"], "x"), st("b", &["a"], "y")]).unwrap_err();
+        assert!(e.contains("cycle"), "{e}");
+        let e = validate(&[st("a", &["zz"], "x")]).unwrap_err();
+        assert!(e.contains("unknown stage \"zz\""), "{e}");
+        let e = validate(&[st("a", &[], "x"), st("b", &[], "{{stages.a.output}}")]).unwrap_err();
+        assert!(e.contains("does not depend"), "{e}");
+        // Transitive dependencies count.
+        assert!(
+            validate(&[
+                st("a", &[], "x"),
+                st("b", &["a"], "y"),
+                st("c", &["b"], "{{stages.a.output}}")
+            ])
+            .is_ok()
+        );
+        assert!(validate(&[st("a", &[], "{{nope}}")]).is_err());
+    }
+}

@@ -1,0 +1,466 @@
+//! Orchestration end to end on the fake agents (issue 9): pipelines as a DAG (completing and
+//! failing), consensus reviews (a majority verdict and a timeout), templates with and
+//! without their variables, spawn/children, fork, reset, complete, and the world and swarm
+//! views.
+
+use std::process::Command;
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::support::{Daemon, id_of, support_bin, wait_until};
+
+/// A fake agent's argv (see tests/support/bin/fake_agent.py).
+fn fake(agent: &str, extra: &[&str]) -> Value {
+    let mut argv = vec![
+        "python3".to_owned(),
+        support_bin("fake_agent.py"),
+        "--agent".into(),
+        agent.into(),
+    ];
+    argv.extend(extra.iter().map(|s| s.to_string()));
+    json!(argv)
+}
+
+fn agent(d: &Daemon, extra: &[&str], prompt: Option<&str>) -> String {
+    let mut body = json!({
+        "workDir": d.work_dir(),
+        "agentType": "claude",
+        "command": fake("claude", extra),
+        "cols": 120,
+    });
+    if let Some(p) = prompt {
+        body["prompt"] = json!(p);
+    }
+    id_of(&d.create(body))
+}
+
+fn wait_pipeline(d: &Daemon, id: &str) -> Value {
+    wait_until(Duration::from_secs(90), "the pipeline to finish", || {
+        let (_, v) = d.get(&format!("/v1/pipelines/{id}"));
+        (v["status"] != "running").then_some(v)
+    })
+}
+
+fn stage<'a>(p: &'a Value, name: &str) -> &'a Value {
+    p["stages"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["name"] == name))
+        .unwrap_or_else(|| panic!("no stage {name} in {p}"))
+}
+
+#[test]
+fn three_stage_dag_pipeline_completes_with_outputs() {
+    let d = Daemon::start();
+    let (status, p) = d.post(
+        "/v1/pipelines",
+        json!({
+            "name": "dag",
+            "workDir": d.work_dir(),
+            "agentType": "claude",
+            "command": fake("claude", &[]),
+            "stages": [
+                { "name": "c", "prompt": "gamma with {{stages.b.output}}", "dependsOn": ["a", "b"] },
+                { "name": "a", "prompt": "alpha" },
+                { "name": "b", "prompt": "beta after {{stages.a.output}}", "dependsOn": ["a"] },
+            ],
+        }),
+    );
+    assert_eq!(status, StatusCode::CREATED, "{p}");
+    let id = p["id"].as_str().expect("id").to_owned();
+    let done = wait_pipeline(&d, &id);
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(stage(&done, "a")["output"], "You said: alpha");
+    assert_eq!(
+        stage(&done, "b")["output"],
+        "You said: beta after You said: alpha"
+    );
+    assert_eq!(
+        stage(&done, "c")["prompt"],
+        "gamma with You said: beta after You said: alpha"
+    );
+    // A stage starts only after its dependencies finished.
+    let finished = |n: &str| stage(&done, n)["finishedAt"].as_u64().expect("finishedAt");
+    let started = |n: &str| stage(&done, n)["startedAt"].as_u64().expect("startedAt");
+    assert!(started("b") >= finished("a"));
+    assert!(started("c") >= finished("b"));
+    // Each stage ran in its own session, which the world view shows as a stage.
+    let (_, world) = d.get("/v1/world");
+    let stages: Vec<&Value> = world["sessions"]
+        .as_array()
+        .expect("sessions")
+        .iter()
+        .filter(|s| s["role"] == "stage")
+        .collect();
+    assert_eq!(stages.len(), 3, "{world}");
+    assert!(stages.iter().all(|s| s["group"]["id"] == id.as_str()));
+    // The list (v0.3 shape: an array) has it too.
+    let (_, list) = d.get("/v1/pipelines");
+    assert_eq!(list[0]["id"], id.as_str());
+}
+
+#[test]
+fn a_failing_stage_fails_the_pipeline_with_a_reason() {
+    let d = Daemon::start();
+    let (status, p) = d.post(
+        "/v1/pipelines",
+        json!({
+            "name": "fails",
+            "stages": [
+                { "name": "a", "prompt": "!limit", "workDir": d.work_dir(),
+                  "agentType": "claude", "command": fake("claude", &[]) },
+                { "name": "b", "prompt": "never", "dependsOn": ["a"], "workDir": d.work_dir(),
+                  "agentType": "claude", "command": fake("claude", &[]) },
+            ],
+        }),
+    );
+    assert_eq!(status, StatusCode::CREATED, "{p}");
+    let done = wait_pipeline(&d, p["id"].as_str().expect("id"));
+    assert_eq!(done["status"], "failed", "{done}");
+    let reason = done["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("stage \"a\"") && reason.contains("error"),
+        "{reason}"
+    );
+    assert_eq!(stage(&done, "a")["status"], "failed");
+    assert_eq!(stage(&done, "b")["status"], "skipped");
+    assert!(stage(&done, "b")["sessionId"].is_null());
+}
+
+#[test]
+fn bad_dags_are_refused_and_start_nothing() {
+    let d = Daemon::start();
+    let cases = [
+        (
+            json!([{ "name": "a", "prompt": "x", "dependsOn": ["b"] },
+                { "name": "b", "prompt": "y", "dependsOn": ["a"] }]),
+            "cycle",
+        ),
+        (
+            json!([{ "name": "a", "prompt": "x", "dependsOn": ["zz"] }]),
+            "unknown stage \"zz\"",
+        ),
+        (
+            json!([{ "name": "a", "prompt": "x" },
+                { "name": "b", "prompt": "{{stages.a.output}}" }]),
+            "does not depend",
+        ),
+        (json!([{ "name": "a", "prompt": "{{who}}" }]), "\"who\""),
+    ];
+    for (stages, needle) in cases {
+        let (status, v) = d.post(
+            "/v1/pipelines",
+            json!({ "name": "bad", "workDir": d.work_dir(), "command": fake("claude", &[]), "stages": stages }),
+        );
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
+        assert!(
+            v["error"].as_str().unwrap_or_default().contains(needle),
+            "{v}"
+        );
+    }
+    let (_, list) = d.get("/v1/pipelines");
+    assert_eq!(list, json!([]));
+    let (_, sessions) = d.get("/v1/sessions");
+    assert_eq!(sessions["total"], 0);
+}
+
+#[test]
+fn deleting_a_pipeline_cancels_and_kills_its_sessions() {
+    let d = Daemon::start();
+    let (_, p) = d.post(
+        "/v1/pipelines",
+        json!({ "name": "slow", "workDir": d.work_dir(), "command": fake("claude", &[]),
+                "stages": [{ "name": "a", "prompt": "!redraw 60" }] }),
+    );
+    let id = p["id"].as_str().expect("id").to_owned();
+    let sid = wait_until(Duration::from_secs(30), "the stage session", || {
+        let (_, v) = d.get(&format!("/v1/pipelines/{id}"));
+        stage(&v, "a")["sessionId"].as_str().map(str::to_owned)
+    });
+    let (status, v) = d.call(Method::DELETE, &format!("/v1/pipelines/{id}"), None);
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["status"], "cancelled");
+    assert_eq!(stage(&v, "a")["status"], "cancelled");
+    d.wait_status(&sid, "exited", Duration::from_secs(15));
+}
+
+/// A git repository in the daemon's work dir with one committed file and one change.
+fn git_repo_with_change(d: &Daemon) {
+    let dir = d.work_dir();
+    let git = |args: &[&str]| {
+        let ok = Command::new("git")
+            .args([
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@e",
+                "-c",
+                "init.defaultBranch=main",
+            ])
+            .args(args)
+            .current_dir(&dir)
+            .output()
+            .expect("git")
+            .status
+            .success();
+        assert!(ok, "git {args:?}");
+    };
+    std::fs::write(dir.join("lib.txt"), "one\n").expect("write");
+    git(&["init", "-q"]);
+    git(&["add", "lib.txt"]);
+    git(&["commit", "-q", "-m", "first"]);
+    std::fs::write(dir.join("lib.txt"), "one\ntwo\n").expect("write");
+}
+
+fn wait_consensus(d: &Daemon, id: &str) -> Value {
+    wait_until(Duration::from_secs(90), "the review to finish", || {
+        let (_, v) = d.get(&format!("/v1/consensus/{id}"));
+        (v["status"] != "running").then_some(v)
+    })
+}
+
+#[test]
+fn consensus_of_three_reviewers_reaches_a_majority_verdict() {
+    let d = Daemon::start();
+    git_repo_with_change(&d);
+    let parent = agent(&d, &[], Some("parent-output-marker"));
+    d.wait_screen(
+        &parent,
+        "You said: parent-output-marker",
+        Duration::from_secs(20),
+    );
+    d.wait_status(&parent, "idle", Duration::from_secs(20));
+    let (status, r) = d.post(
+        &format!("/v1/sessions/{parent}/consensus"),
+        json!({
+            "criteria": ["tests pass", "style"],
+            "reviewers": 3,
+            "command": fake("claude", &["--verdicts", "approve,reject,approve"]),
+        }),
+    );
+    assert_eq!(status, StatusCode::ACCEPTED, "{r}");
+    let done = wait_consensus(&d, r["id"].as_str().expect("id"));
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(done["verdict"], "approve", "{done}");
+    assert_eq!(done["approvals"], 2);
+    assert_eq!(done["rejections"], 1);
+    assert_eq!(done["tie"], false);
+    assert_eq!(done["perCriterion"]["tests pass"]["result"], "pass");
+    assert_eq!(done["perCriterion"]["style"]["fail"], 1);
+    let reviewers = done["reviewers"].as_array().expect("reviewers");
+    assert_eq!(reviewers.len(), 3);
+    for (i, rv) in reviewers.iter().enumerate() {
+        assert_eq!(rv["status"], "done", "{rv}");
+        let want = if i == 1 { "fail" } else { "pass" };
+        assert_eq!(rv["criteria"]["style"], want, "{rv}");
+        // Each reviewer was given the workDir's diff and the parent's last output.
+        assert_eq!(rv["reason"], "saw diff; saw output", "{rv}");
+        // Reviewers are children of the parent.
+        let sid = rv["sessionId"].as_str().expect("session id");
+        let (_, info) = d.get(&format!("/v1/sessions/{sid}"));
+        assert_eq!(info["parentId"], parent.as_str());
+    }
+}
+
+#[test]
+fn consensus_times_out_with_a_partial_result() {
+    let d = Daemon::start();
+    let parent = agent(&d, &[], None);
+    d.wait_status(&parent, "idle", Duration::from_secs(20));
+    let (status, r) = d.post(
+        &format!("/v1/sessions/{parent}/consensus"),
+        json!({
+            "focusAreas": ["correctness"],
+            "reviewerCount": 2,
+            "timeoutMs": 8000,
+            "command": fake("claude", &["--verdicts", "approve,none"]),
+        }),
+    );
+    assert_eq!(status, StatusCode::ACCEPTED, "{r}");
+    let done = wait_consensus(&d, r["id"].as_str().expect("id"));
+    assert_eq!(done["status"], "timed_out", "{done}");
+    assert_eq!(done["verdict"], "approve", "{done}");
+    assert_eq!(done["reviewers"][0]["status"], "done");
+    assert_eq!(done["reviewers"][1]["status"], "timed_out");
+    let why = done["explanation"].as_str().unwrap_or_default();
+    assert!(why.contains("1 of 2 reviewers gave no verdict"), "{why}");
+    // Bad requests are 400s that name the field.
+    let (status, v) = d.post(
+        &format!("/v1/sessions/{parent}/consensus"),
+        json!({ "criteria": [] }),
+    );
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
+    assert!(v["error"].as_str().unwrap_or_default().contains("criteria"));
+}
+
+#[test]
+fn templates_fill_vars_and_name_a_missing_one() {
+    let d = Daemon::start();
+    let (status, t) = d.post(
+        "/v1/templates",
+        json!({
+            "name": "greeter",
+            "agentType": "claude",
+            "command": fake("claude", &[]),
+            "workDir": "{{dir}}",
+            "prompt": "hello {{who}} from {{team}}",
+            "env": { "TEAM": "{{team}}" },
+            "permissionProfile": "strict",
+            "vars": { "who": null, "team": "core", "dir": d.work_dir() },
+        }),
+    );
+    assert_eq!(status, StatusCode::CREATED, "{t}");
+    let (_, list) = d.get("/v1/templates");
+    assert_eq!(list["templates"][0]["name"], "greeter");
+    // The template persists in the state dir, private to the user.
+    let file = d.dir.path().join("state/templates.json");
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&file).expect("file").permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600);
+
+    let (status, v) = d.post("/v1/sessions", json!({ "template": "greeter", "vars": {} }));
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
+    assert!(
+        v["error"].as_str().unwrap_or_default().contains("\"who\""),
+        "{v}"
+    );
+    let (_, all) = d.get("/v1/sessions");
+    assert_eq!(all["total"], 0, "a refused template starts nothing");
+
+    let s = d.create(json!({ "template": "greeter", "vars": { "who": "ada" } }));
+    let id = id_of(&s);
+    d.wait_screen(
+        &id,
+        "You said: hello ada from core",
+        Duration::from_secs(20),
+    );
+    // The template's permission profile (strict: reject everything) is in force.
+    d.wait_status(&id, "idle", Duration::from_secs(20));
+    d.send(&id, "!ask bash rm -rf build");
+    d.wait_screen(&id, "REJECTED rm -rf build", Duration::from_secs(20));
+
+    let (status, _) = d.call(Method::DELETE, "/v1/templates/greeter", None);
+    assert_eq!(status, StatusCode::OK);
+    let (status, v) = d.post(
+        "/v1/sessions",
+        json!({ "template": "greeter", "vars": { "who": "x" } }),
+    );
+    assert_eq!(status, StatusCode::NOT_FOUND, "{v}");
+}
+
+#[test]
+fn spawn_children_fork_and_the_world() {
+    let d = Daemon::start();
+    let parent = id_of(&d.create(json!({
+        "workDir": d.work_dir(),
+        "agentType": "claude",
+        "command": fake("claude", &[]),
+        "env": { "PARENT_ONLY": "yes" },
+    })));
+    d.wait_status(&parent, "idle", Duration::from_secs(20));
+    let (status, child) = d.post(
+        &format!("/v1/sessions/{parent}/spawn"),
+        json!({ "prompt": "child task", "name": "kid" }),
+    );
+    assert_eq!(status, StatusCode::CREATED, "{child}");
+    assert_eq!(child["parentId"], parent.as_str());
+    assert_eq!(child["workDir"], d.work_dir().display().to_string());
+    let kid = id_of(&child);
+    d.wait_screen(&kid, "You said: child task", Duration::from_secs(20));
+    let (_, kids) = d.get(&format!("/v1/sessions/{parent}/children"));
+    assert_eq!(kids["total"], 1);
+    assert_eq!(kids["children"][0]["id"], kid.as_str());
+
+    // A fork with a known conversation id resumes it as a fork, with the parent's env.
+    let (status, f) = d.post(
+        &format!("/v1/sessions/{parent}/fork"),
+        json!({ "conversationId": "conv-123", "prompt": "!tools 1" }),
+    );
+    assert_eq!(status, StatusCode::CREATED, "{f}");
+    let fid = id_of(&f);
+    let argv: Vec<&str> = f["command"]
+        .as_array()
+        .expect("argv")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        argv.ends_with(&["--fork-session", "--resume", "conv-123"]),
+        "{argv:?}"
+    );
+    d.wait_screen(&fid, "RESUMED conv-123 fork=yes", Duration::from_secs(20));
+    let pid = f["pid"].as_i64().expect("pid");
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+    assert!(String::from_utf8_lossy(&environ).contains("PARENT_ONLY=yes"));
+
+    let (_, world) = d.get("/v1/world");
+    let role = |id: &str| {
+        world["sessions"]
+            .as_array()
+            .and_then(|s| s.iter().find(|x| x["id"] == id))
+            .map(|x| x["role"].clone())
+            .unwrap_or(Value::Null)
+    };
+    assert_eq!(role(&parent), "parent", "{world}");
+    assert_eq!(role(&kid), "worker", "{world}");
+    assert_eq!(role(&fid), "none", "{world}");
+    assert!(world["sessions"][0]["usage"].is_null());
+    let (_, swarm) = d.get("/v1/swarm");
+    let lineage = swarm["groups"]
+        .as_array()
+        .and_then(|g| g.iter().find(|g| g["kind"] == "lineage"))
+        .cloned()
+        .unwrap_or_else(|| panic!("no lineage group in {swarm}"));
+    assert_eq!(lineage["id"], parent.as_str());
+    assert_eq!(lineage["sessions"].as_array().map(Vec::len), Some(2));
+    let counted: u64 = lineage["counts"]
+        .as_object()
+        .expect("counts")
+        .values()
+        .filter_map(Value::as_u64)
+        .sum();
+    assert_eq!(counted, 2);
+}
+
+#[test]
+fn reset_clears_the_screen_and_complete_is_recorded() {
+    let d = Daemon::start();
+    let id = d.bash();
+    d.send(&id, "echo before-reset");
+    d.wait_screen(&id, "before-reset\n", Duration::from_secs(10));
+    let (status, v) = d.post(&format!("/v1/sessions/{id}/reset"), json!({}));
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let (_, r) = d.get(&format!("/v1/sessions/{id}/read?lines=500"));
+    assert!(
+        !r["output"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("before-reset"),
+        "{r}"
+    );
+    // The child is untouched and still answers.
+    d.send(&id, "echo after-reset");
+    d.wait_screen(&id, "after-reset\n", Duration::from_secs(10));
+
+    let (status, v) = d.post(
+        &format!("/v1/sessions/{id}/complete"),
+        json!({ "status": "done?" }),
+    );
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
+    let (status, v) = d.post(
+        &format!("/v1/sessions/{id}/complete"),
+        json!({ "status": "completed", "comment": "all green" }),
+    );
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let (_, world) = d.get("/v1/world");
+    let me = &world["sessions"][0];
+    assert_eq!(me["phase"], "completed", "{world}");
+    assert_eq!(me["completion"]["comment"], "all green");
+    let (status, _) = d.post(
+        "/v1/sessions/nope/complete",
+        json!({ "status": "completed" }),
+    );
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
