@@ -17,6 +17,7 @@
 //! - `fixtures`: every recorded screen under tests/fixtures/screens through the engine.
 //! - `permissions`: approvals, policies, expiry, agent-aware send, profile start-up errors.
 //! - `detect`: state detection on fake Claude/Codex/Gemini agents, per agent and state.
+//! - `dashboard`: the web dashboard's cookie sign-in, and the page in headless Chromium.
 
 // Tests start the daemon and helper programs directly; only the daemon is confined to pty::spawn.
 #![allow(clippy::disallowed_methods)]
@@ -27,6 +28,7 @@ mod api_errors;
 mod attach;
 mod cli;
 mod compat;
+mod dashboard;
 mod detect;
 mod durability;
 mod fixtures;
