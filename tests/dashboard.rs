@@ -46,9 +46,11 @@ fn page_and_assets_need_no_token() {
     assert_eq!(r.status(), StatusCode::OK);
     let h = r.headers().clone();
     assert_eq!(h["content-type"], "text/html; charset=utf-8");
-    assert!(h["content-security-policy"]
-        .to_str()
-        .is_ok_and(|c| c.contains("frame-ancestors 'none'")));
+    assert!(
+        h["content-security-policy"]
+            .to_str()
+            .is_ok_and(|c| c.contains("frame-ancestors 'none'"))
+    );
     assert_eq!(h["x-frame-options"], "DENY");
     let body = r.text().expect("body");
     assert!(body.contains("/dashboard/xterm.js"), "{body}");
@@ -73,7 +75,8 @@ fn page_and_assets_need_no_token() {
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     // The API behind it still wants the token.
     assert_eq!(
-        d.call_as(reqwest::Method::GET, "/v1/sessions", None, None).0,
+        d.call_as(reqwest::Method::GET, "/v1/sessions", None, None)
+            .0,
         StatusCode::UNAUTHORIZED
     );
 }
@@ -122,7 +125,11 @@ fn cookie_sign_in_and_a_wrong_cookie_is_refused() {
     let right = format!("aegis_token={TOKEN}");
     let ws = format!("/v1/sessions/{id}/stream");
     for path in ["/v1/sessions", "/v1/permissions", ws.as_str(), "/v1/events"] {
-        for wrong in ["aegis_token=wrong", "aegis_token=", "aegis_token=dash-s3cre"] {
+        for wrong in [
+            "aegis_token=wrong",
+            "aegis_token=",
+            "aegis_token=dash-s3cre",
+        ] {
             let r = get_with_cookie(&d, path, wrong);
             assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{path} with {wrong}");
             let v: serde_json::Value = r.json().expect("error body");

@@ -18,10 +18,10 @@
 
 use std::sync::Arc;
 
+use warp::Filter;
 use warp::filters::BoxedFilter;
 use warp::http::{HeaderValue, StatusCode, header};
 use warp::reply::Response;
-use warp::Filter;
 
 use super::App;
 use super::error::ApiError;
@@ -83,7 +83,10 @@ fn static_reply(content_type: &'static str, body: &'static [u8]) -> Response {
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     r
 }
 
@@ -154,10 +157,14 @@ async fn set_cookie(app: Arc<App>, auth: Option<String>) -> ApiResult {
             "the token has characters a cookie cannot carry; use the Authorization header",
         ));
     }
-    let cookie =
-        format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={COOKIE_MAX_AGE_SECS}");
+    let cookie = format!(
+        "{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={COOKIE_MAX_AGE_SECS}"
+    );
     Ok(with_cookie(
-        json(StatusCode::OK, &serde_json::json!({ "ok": true, "cookie": COOKIE })),
+        json(
+            StatusCode::OK,
+            &serde_json::json!({ "ok": true, "cookie": COOKIE }),
+        ),
         &cookie,
     ))
 }
