@@ -20,6 +20,7 @@
 //! - `work`: verify (quality gate), git-worktree workers, debriefs, uploads, file listing,
 //!   diagnostics (issue 9, h-work).
 //! - `orchestrate`: spawn/fork, templates, pipelines, consensus, world/swarm (issue 9).
+//! - `dashboard`: the web dashboard's cookie sign-in, and the page in headless Chromium.
 
 // Tests start the daemon and helper programs directly; only the daemon is confined to pty::spawn.
 #![allow(clippy::disallowed_methods)]
@@ -30,6 +31,7 @@ mod api_errors;
 mod attach;
 mod cli;
 mod compat;
+mod dashboard;
 mod detect;
 mod durability;
 mod fixtures;

@@ -51,7 +51,9 @@ pub fn required_scope(method: &warp::http::Method, path: &str) -> Scope {
     let read = matches!(*method, warp::http::Method::GET | warp::http::Method::HEAD);
     if path.starts_with("/auth/keys") {
         Scope::Admin
-    } else if read {
+    } else if read || path == "/auth/cookie" {
+        // Storing or clearing the caller's own credential in a cookie changes no daemon state,
+        // so read-only keys and `--read-only` daemons allow it (see `api::dashboard`).
         Scope::SessionsRead
     } else if ["/approve", "/reject", "/permission"]
         .iter()
@@ -151,6 +153,18 @@ impl Gate {
         Ok(principal)
     }
 
+    /// Whether `token` alone is a credential the guard accepts (the master token, or an API
+    /// key), compared in constant time like every credential. `api::dashboard` checks the one
+    /// token it is asked to store in the cookie with this.
+    pub fn admits(&self, token: &str) -> bool {
+        self.admit(
+            std::iter::once(token),
+            &warp::http::Method::POST,
+            "/auth/cookie",
+        )
+        .is_ok()
+    }
+
     fn authenticate<'a>(&self, candidates: impl Iterator<Item = &'a str>) -> Option<Principal> {
         let Some(expected) = &self.token_digest else {
             return Some(Principal::Open);
@@ -183,7 +197,7 @@ impl Gate {
     }
 }
 
-fn bearer(header: &Option<String>) -> Option<&str> {
+pub(super) fn bearer(header: &Option<String>) -> Option<&str> {
     let h = header.as_deref()?.trim();
     let (scheme, token) = h.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())

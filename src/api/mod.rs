@@ -7,6 +7,7 @@
 //! another route's rejection.
 
 pub mod compat;
+pub mod dashboard;
 pub mod error;
 pub mod events;
 pub mod executions;
@@ -177,6 +178,8 @@ pub fn routes(
         .or(permissions::routes(app.clone()))
         .unify()
         .or(orchestrate::routes(app.clone()))
+        .unify()
+        .or(dashboard::auth_routes(app.clone()))
         .unify();
     // Inbound webhooks authenticate by HMAC, not by API token.
     let inbound = crate::webhooks::routes::inbound_routes(app.clone());
@@ -187,7 +190,10 @@ pub fn routes(
         .unify()
         .boxed();
     let versioned = warp::path("v1").and(api.clone());
-    versioned
+    // The dashboard's page and assets come first: they need no token, so no guard runs for them.
+    dashboard::routes()
+        .or(versioned)
+        .unify()
         .or(api)
         .unify()
         .recover(error::handle_rejection)

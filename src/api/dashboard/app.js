@@ -1,0 +1,310 @@
+// Aegis dashboard. A plain client of the public API, no framework:
+// - REST for the session list, pending permissions, create, kill, approve and reject;
+// - SSE (/v1/events) to learn that something changed, so badges are live;
+// - the WebSocket terminal (/v1/sessions/:id/stream) rendered by xterm.js.
+// The credential is the HttpOnly `aegis_token` cookie set by POST /v1/auth/cookie; this
+// script never sees it after sign-in, the browser sends it with every request.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+
+// Every bus event type (src/events.rs) plus the SSE `reset` notice. EventSource only
+// dispatches named events to listeners registered for that name.
+const EVENT_TYPES = [
+  "session.created", "session.working", "session.idle", "session.stalled",
+  "session.question", "session.error", "session.exited", "session.killed",
+  "permission.requested", "permission.resolved", "message.sent", "reset",
+];
+
+// Events arrive in bursts (a turn is several); one refetch covers a burst.
+const REFRESH_DEBOUNCE_MS = 120;
+
+const state = {
+  sessions: [],     // last GET /v1/sessions, in the daemon's order
+  permissions: [],  // last GET /v1/permissions
+  selected: null,   // id of the session shown in the terminal
+  events: null,     // the EventSource
+  refreshTimer: null,
+  term: null,       // { xterm, fit, ws, observer } of the open terminal
+};
+
+class Unauthorized extends Error {}
+
+async function api(method, path, body, headers = {}) {
+  const init = { method, headers: { ...headers }, credentials: "same-origin" };
+  if (body !== undefined) {
+    init.headers["content-type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  const res = await fetch(path, init);
+  const data = await res.json().catch(() => ({}));
+  if (res.status === 401) throw new Unauthorized(data.error || "unauthorized");
+  if (!res.ok) throw new Error(data.error || `${res.status} ${res.statusText}`);
+  return data;
+}
+
+function el(tag, props = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(props)) {
+    if (k === "class") node.className = v;
+    else if (k === "dataset") Object.assign(node.dataset, v);
+    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+    else node.setAttribute(k, v);
+  }
+  node.append(...children);
+  return node;
+}
+
+function badge(status) {
+  return el("span", { class: "badge", dataset: { status } }, status.replace("_", " "));
+}
+
+function setConn(s, text) {
+  $("conn").dataset.state = s;
+  $("conn").textContent = text;
+}
+
+// ---- sign-in ------------------------------------------------------------------------------
+
+function showLogin(message = "") {
+  stopLive();
+  $("app").hidden = true;
+  $("logout").hidden = true;
+  $("login").hidden = false;
+  $("login-error").textContent = message;
+  setConn("down", "signed out");
+  $("token").focus();
+}
+
+async function signIn(event) {
+  event.preventDefault();
+  const token = $("token").value.trim();
+  try {
+    await api("POST", "/v1/auth/cookie", undefined, { authorization: `Bearer ${token}` });
+    $("token").value = "";
+    await start();
+  } catch (e) {
+    $("login-error").textContent = e instanceof Unauthorized ? "That token was refused." : e.message;
+  }
+}
+
+async function signOut() {
+  await api("DELETE", "/v1/auth/cookie").catch(() => {});
+  showLogin();
+}
+
+// ---- live state ---------------------------------------------------------------------------
+
+async function start() {
+  try {
+    await refresh();
+  } catch (e) {
+    if (e instanceof Unauthorized) return showLogin();
+    setConn("down", e.message);
+    return;
+  }
+  $("login").hidden = true;
+  $("app").hidden = false;
+  $("logout").hidden = false;
+  openEvents();
+}
+
+function stopLive() {
+  if (state.events) state.events.close();
+  state.events = null;
+  closeTerminal();
+}
+
+function openEvents() {
+  if (state.events) state.events.close();
+  const es = new EventSource("/v1/events");
+  state.events = es;
+  es.onopen = () => {
+    setConn("live", "live");
+    scheduleRefresh(); // catch up on anything missed while disconnected
+  };
+  es.onerror = () => {
+    setConn("down", "reconnecting");
+    // EventSource retries by itself unless the server refused it (closed): then find out why.
+    if (es.readyState === EventSource.CLOSED) {
+      refresh().then(() => setTimeout(openEvents, 1000), (e) => {
+        if (e instanceof Unauthorized) showLogin("Your session expired; sign in again.");
+      });
+    }
+  };
+  for (const type of EVENT_TYPES) es.addEventListener(type, onEvent);
+}
+
+function onEvent(msg) {
+  const ev = JSON.parse(msg.data || "{}");
+  // Update the badge at once; the refetch that follows brings everything else.
+  const s = state.sessions.find((x) => x.id === ev.sessionId);
+  if (s && ev.newStatus) {
+    s.status = ev.newStatus;
+    render();
+  }
+  scheduleRefresh();
+}
+
+function scheduleRefresh() {
+  clearTimeout(state.refreshTimer);
+  state.refreshTimer = setTimeout(() => {
+    refresh().catch((e) => {
+      if (e instanceof Unauthorized) showLogin("Your session expired; sign in again.");
+    });
+  }, REFRESH_DEBOUNCE_MS);
+}
+
+async function refresh() {
+  const [sessions, perms] = await Promise.all([
+    api("GET", "/v1/sessions"),
+    api("GET", "/v1/permissions"),
+  ]);
+  state.sessions = sessions.sessions || [];
+  state.permissions = perms.permissions || [];
+  render();
+}
+
+// ---- rendering ----------------------------------------------------------------------------
+
+function render() {
+  const list = $("sessions");
+  list.replaceChildren(...state.sessions.map((s) => el("li", {
+    dataset: { id: s.id, name: s.name, status: s.status },
+    "aria-selected": String(s.id === state.selected),
+    onclick: () => select(s.id),
+  }, el("span", { class: "name" }, s.name), el("span", { class: "agent" }, s.agentType), badge(s.status))));
+  $("session-count").textContent = state.sessions.length;
+  $("session-empty").hidden = state.sessions.length > 0;
+
+  $("permissions").replaceChildren(...state.permissions.map(renderPermission));
+  $("perm-count").textContent = state.permissions.length;
+  $("perm-empty").hidden = state.permissions.length > 0;
+
+  const cur = state.sessions.find((s) => s.id === state.selected);
+  $("term-badge").hidden = !cur;
+  $("kill").hidden = !cur;
+  if (cur) {
+    $("term-badge").replaceWith(Object.assign(badge(cur.status), { id: "term-badge" }));
+    $("kill").textContent = cur.status === "exited" ? "Remove" : "Kill";
+  }
+}
+
+function renderPermission(p) {
+  const answer = (verb) => async (event) => {
+    event.target.disabled = true;
+    try {
+      await api("POST", `/v1/sessions/${p.sessionId}/${verb}`, { permissionId: p.id });
+    } catch (e) {
+      alert(`${verb} failed: ${e.message}`);
+    }
+    scheduleRefresh();
+  };
+  return el("li", { dataset: { id: p.id, session: p.sessionId } },
+    el("span", { class: "who" }, `${p.sessionName} · ${p.kind}`),
+    el("span", { class: "title" }, p.title || "Permission requested"),
+    p.detail ? el("pre", {}, p.detail) : "",
+    el("div", { class: "actions" },
+      el("button", { class: "approve", type: "button", onclick: answer("approve") }, "Approve"),
+      el("button", { class: "reject", type: "button", onclick: answer("reject") }, "Reject")));
+}
+
+// ---- terminal -----------------------------------------------------------------------------
+
+function closeTerminal() {
+  const t = state.term;
+  state.term = null;
+  if (!t) return;
+  t.observer.disconnect();
+  t.ws.close();
+  t.xterm.dispose();
+}
+
+function select(id) {
+  if (state.selected === id && state.term) return;
+  closeTerminal();
+  state.selected = id;
+  render();
+  const s = state.sessions.find((x) => x.id === id);
+  $("term-title").textContent = s ? s.name : "Select a session";
+  $("term-note").textContent = "connecting";
+
+  const xterm = new Terminal({
+    fontFamily: 'ui-monospace, "DejaVu Sans Mono", Menlo, monospace',
+    fontSize: 13,
+    cursorBlink: true,
+    theme: { background: "#14171f" },
+  });
+  const fit = new FitAddon.FitAddon();
+  xterm.loadAddon(fit);
+  xterm.open($("terminal"));
+  fit.fit();
+
+  const proto = location.protocol === "https:" ? "wss:" : "ws:";
+  const ws = new WebSocket(`${proto}//${location.host}/v1/sessions/${encodeURIComponent(id)}/stream`);
+  const send = (frame) => ws.readyState === WebSocket.OPEN && ws.send(JSON.stringify(frame));
+  ws.onopen = () => {
+    $("term-note").textContent = "live";
+    send({ type: "resize", cols: xterm.cols, rows: xterm.rows });
+  };
+  ws.onmessage = (msg) => {
+    const f = JSON.parse(msg.data);
+    if (f.type === "tty_data") xterm.write(f.data);
+    else if (f.type === "snapshot" || f.type === "resync") {
+      xterm.reset();
+      xterm.write(f.data);
+    } else if (f.type === "error") console.warn("terminal:", f.message);
+  };
+  ws.onclose = (e) => {
+    if (state.term && state.term.ws === ws) $("term-note").textContent = `closed${e.reason ? `: ${e.reason}` : ""}`;
+  };
+  xterm.onData((data) => send({ type: "input", data }));
+  xterm.onResize(({ cols, rows }) => send({ type: "resize", cols, rows }));
+  // Follow the panel's size; fit() resizes xterm, whose onResize tells the session.
+  const observer = new ResizeObserver(() => fit.fit());
+  observer.observe($("terminal"));
+  state.term = { xterm, fit, ws, observer };
+  xterm.focus();
+}
+
+async function killSelected() {
+  const id = state.selected;
+  const s = state.sessions.find((x) => x.id === id);
+  if (!s || !confirm(`${s.status === "exited" ? "Remove" : "Kill"} session ${s.name}?`)) return;
+  try {
+    await api("DELETE", `/v1/sessions/${encodeURIComponent(id)}`);
+  } catch (e) {
+    alert(`kill failed: ${e.message}`);
+  }
+  closeTerminal();
+  state.selected = null;
+  $("term-title").textContent = "Select a session";
+  $("term-note").textContent = "";
+  scheduleRefresh();
+}
+
+async function createSession(event) {
+  event.preventDefault();
+  const f = new FormData(event.target);
+  const body = { agentType: f.get("agentType"), workDir: f.get("workDir").trim() };
+  const name = f.get("name").trim();
+  if (name) body.name = name;
+  const command = f.get("command").trim();
+  if (command) body.command = command.split(/\s+/);
+  $("create-error").textContent = "";
+  try {
+    const s = await api("POST", "/v1/sessions", body);
+    await refresh();
+    select(s.id);
+  } catch (e) {
+    $("create-error").textContent = e.message;
+  }
+}
+
+// ---- wiring -------------------------------------------------------------------------------
+
+$("login-form").addEventListener("submit", signIn);
+$("logout").addEventListener("click", signOut);
+$("create-form").addEventListener("submit", createSession);
+$("kill").addEventListener("click", killSelected);
+start();
