@@ -16,5 +16,6 @@ pub mod screen;
 pub mod session;
 pub mod store;
 pub mod tmux;
+pub mod transcript;
 pub mod utf8;
 pub mod webhooks;
