@@ -10,6 +10,7 @@ pub mod events;
 pub mod framing;
 pub mod fuzzing;
 pub mod holder;
+pub mod hooks;
 pub mod permissions;
 pub mod pty;
 pub mod screen;

@@ -17,6 +17,8 @@
 //! - `fixtures`: every recorded screen under tests/fixtures/screens through the engine.
 //! - `permissions`: approvals, policies, expiry, agent-aware send, profile start-up errors.
 //! - `detect`: state detection on fake Claude/Codex/Gemini agents, per agent and state.
+//! - `hooks`: Claude Code hooks (settings file, secret, hook-driven states, hook approvals),
+//!   transcripts, uiState, memoryKeys.
 
 // Tests start the daemon and helper programs directly; only the daemon is confined to pty::spawn.
 #![allow(clippy::disallowed_methods)]
@@ -30,6 +32,7 @@ mod compat;
 mod detect;
 mod durability;
 mod fixtures;
+mod hooks;
 mod launch;
 mod permissions;
 mod props;

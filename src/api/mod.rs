@@ -12,12 +12,15 @@ pub mod events;
 pub mod executions;
 pub mod filters;
 pub mod guard;
+pub mod hooks;
 pub mod keys;
 pub mod memory;
 pub mod permissions;
 pub mod recordings;
 pub mod sessions;
 pub mod stream;
+pub mod transcript;
+pub mod uistate;
 pub mod wire;
 
 use std::convert::Infallible;
@@ -53,6 +56,8 @@ pub struct App {
     pub executions: executions::Executions,
     /// The memory bridge's persisted key/value entries.
     pub memory: crate::store::memory::MemoryStore,
+    /// Model prices for `tokenUsage.estimatedCostUsd` (defaults + the config's `[pricing]`).
+    pub prices: crate::transcript::pricing::PriceTable,
     pty_health: Mutex<Option<(Instant, Result<(), String>)>>,
 }
 
@@ -74,7 +79,10 @@ impl App {
                 crate::webhooks::Webhooks::new(&[]).unwrap_or_else(|_| unreachable!())
             });
         let memory = crate::store::memory::MemoryStore::load(&config.state_dir);
+        let prices =
+            crate::transcript::pricing::PriceTable::with_overrides(&config.integrations.pricing);
         Arc::new(App {
+            prices,
             memory,
             config,
             sessions,
@@ -166,8 +174,12 @@ pub fn routes(
         .unify();
     // Inbound webhooks authenticate by HMAC, not by API token.
     let inbound = crate::webhooks::routes::inbound_routes(app.clone());
+    // Claude Code hooks authenticate by their per-session secret only, never the API token.
+    let hook_routes = hooks::routes(app.clone());
     let api = health
         .or(inbound)
+        .unify()
+        .or(hook_routes)
         .unify()
         .or(guard.and(guarded))
         .unify()
@@ -199,6 +211,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .with_context(|| format!("binding {addr}"))?;
     let bound = listener.local_addr()?;
     let mut config = config;
+    // Hooks post back to us on loopback, whatever address the API binds.
+    config.sessions.hooks = Some(crate::hooks::HookSettings {
+        base_url: format!("http://127.0.0.1:{}", bound.port()),
+        dir: state_dir.join("hooks"),
+    });
     if config.durability.holders {
         config.sessions.holder = Some(crate::holder::client::HolderSettings {
             state_dir: state_dir.clone(),
