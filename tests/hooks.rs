@@ -85,7 +85,12 @@ fn the_screen_corrects_a_stale_hook_state() {
     let id = claude(&d, &[], json!({}));
     let (url, secret) = hook_of(&d, &id, "UserPromptSubmit");
     // A hook that says "working" while the agent sits idle (a stale or replayed event).
-    let (s, _) = post_hook(&d, &url, Some(&secret), json!({ "hook_event_name": "UserPromptSubmit", "prompt": "x" }));
+    let (s, _) = post_hook(
+        &d,
+        &url,
+        Some(&secret),
+        json!({ "hook_event_name": "UserPromptSubmit", "prompt": "x" }),
+    );
     assert_eq!(s, StatusCode::OK);
     let det = wait_until(T, "hook claim visible", || {
         let det = d.get(&format!("/v1/sessions/{id}/detect")).1;
@@ -98,7 +103,10 @@ fn the_screen_corrects_a_stale_hook_state() {
     let det = d.get(&format!("/v1/sessions/{id}/detect")).1;
     assert_eq!(det["sources"]["corrections"], 1, "{det}");
     assert!(det["sources"]["hook"].is_null(), "{det}");
-    assert!(d.log().contains("screen contradicts the hook"), "correction logged");
+    assert!(
+        d.log().contains("screen contradicts the hook"),
+        "correction logged"
+    );
 }
 
 #[test]
@@ -205,7 +213,10 @@ fn approvals_answer_the_permission_hook() {
         .as_array()
         .map(|a| a.iter().filter_map(|e| e["resolution"].as_str()).collect())
         .unwrap_or_default();
-    assert!(actions.contains(&"approved") && actions.contains(&"rejected"), "{h}");
+    assert!(
+        actions.contains(&"approved") && actions.contains(&"rejected"),
+        "{h}"
+    );
 }
 
 #[test]
@@ -216,7 +227,13 @@ fn the_settings_file_is_private_and_removed_on_kill() {
     let (path, v) = settings(&d, &id);
     let mode = std::fs::metadata(&path).expect("meta").permissions().mode();
     assert_eq!(mode & 0o777, 0o600);
-    for event in ["Stop", "PreToolUse", "PermissionRequest", "SessionStart", "UserPromptSubmit"] {
+    for event in [
+        "Stop",
+        "PreToolUse",
+        "PermissionRequest",
+        "SessionStart",
+        "UserPromptSubmit",
+    ] {
         let h = &v["hooks"][event][0]["hooks"][0];
         assert_eq!(h["type"], "http", "{event}");
         assert!(
@@ -229,12 +246,20 @@ fn the_settings_file_is_private_and_removed_on_kill() {
     }
     let (s, _) = d.call(reqwest::Method::DELETE, &format!("/v1/sessions/{id}"), None);
     assert_eq!(s, StatusCode::OK);
-    wait_until(T, "settings file removed", || (!path.exists()).then_some(()));
+    wait_until(T, "settings file removed", || {
+        (!path.exists()).then_some(())
+    });
     // hooks: false writes none.
     let id = id_of(&fake(&d, "claude", &[], json!({ "hooks": false })));
     let info = d.get(&format!("/v1/sessions/{id}")).1;
     assert_eq!(info["hooks"], false);
-    assert!(!d.dir.path().join("state/hooks").join(format!("{id}.json")).exists());
+    assert!(
+        !d.dir
+            .path()
+            .join("state/hooks")
+            .join(format!("{id}.json"))
+            .exists()
+    );
 }
 
 #[test]
@@ -242,7 +267,10 @@ fn transcript_gives_messages_and_token_usage() {
     let d = Daemon::start();
     let transcript = d.work_dir().join("session.jsonl");
     std::fs::copy(
-        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/transcripts/claude-session.jsonl"),
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/transcripts/claude-session.jsonl"
+        ),
         &transcript,
     )
     .expect("copy fixture");
@@ -260,7 +288,10 @@ fn transcript_gives_messages_and_token_usage() {
     assert_eq!(u["outputTokens"], 175, "{r}");
     assert_eq!(u["cacheCreationTokens"], 1000, "{r}");
     assert_eq!(u["cacheReadTokens"], 4000, "{r}");
-    assert!(u["estimatedCostUsd"].as_f64().is_some_and(|c| c > 0.0), "{r}");
+    assert!(
+        u["estimatedCostUsd"].as_f64().is_some_and(|c| c > 0.0),
+        "{r}"
+    );
     for f in ["statusText", "interactiveContent", "output"] {
         assert!(r.get(f).is_some(), "read lacks {f}: {r}");
     }
@@ -305,6 +336,12 @@ fn memory_keys_are_prepended_to_the_first_prompt() {
         json!({ "workDir": d.work_dir(), "agentType": "shell", "prompt": "x", "memoryKeys": ["nope/missing"] }),
     );
     assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
-    assert!(v["error"].as_str().unwrap_or_default().contains("nope/missing"), "{v}");
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("nope/missing"),
+        "{v}"
+    );
     assert_eq!(d.get("/v1/sessions").1["total"], before);
 }

@@ -63,9 +63,11 @@ pub fn foreground_command(leader: i32) -> Option<String> {
 }
 
 fn health_of(app: &App, h: &SessionHandle) -> SessionHealth {
-    let has_transcript = app.sessions.hooks.get(&h.meta.id).is_some_and(|l| {
-        l.facts(|f| f.transcript_path.as_ref().is_some_and(|p| p.is_file()))
-    });
+    let has_transcript = app
+        .sessions
+        .hooks
+        .get(&h.meta.id)
+        .is_some_and(|l| l.facts(|f| f.transcript_path.as_ref().is_some_and(|p| p.is_file())));
     let live = h.live();
     let alive = live.exit_code.is_none() && !h.is_exited();
     let now = now_ms();

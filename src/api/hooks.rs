@@ -110,10 +110,11 @@ async fn hook(
 
 /// Hold a PermissionRequest open until it is decided, the session ends, or the hold passes.
 async fn permission(app: &App, h: &crate::session::SessionHandle, payload: Value) -> ApiResult {
-    let tool_name = payload["tool_name"].as_str().unwrap_or("unknown").to_owned();
-    let (request, decision) = h
-        .perms
-        .hook_open(tool_name, payload["tool_input"].clone());
+    let tool_name = payload["tool_name"]
+        .as_str()
+        .unwrap_or("unknown")
+        .to_owned();
+    let (request, decision) = h.perms.hook_open(tool_name, payload["tool_input"].clone());
     tracing::info!(session = %h.meta.id, permission = %request.id, tool = %request.tool_name, "permission requested by hook");
     let mut detail = crate::permissions::request_json(&h.meta, &request.as_permission());
     detail["source"] = json!("hook");

@@ -50,7 +50,9 @@ pub async fn view(app: &App, h: &SessionHandle) -> TranscriptView {
             v
         }
         None => TranscriptView {
-            unknown_reason: Some("Claude has not reported its transcript (no SessionStart hook yet)".into()),
+            unknown_reason: Some(
+                "Claude has not reported its transcript (no SessionStart hook yet)".into(),
+            ),
             ..TranscriptView::default()
         },
     }

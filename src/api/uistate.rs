@@ -69,7 +69,10 @@ mod tests {
             "bash_approval"
         );
         assert_eq!(ui_state(SessionStatus::Working, None, true), "compacting");
-        assert_eq!(ui_state(SessionStatus::Question, None, false), "ask_question");
+        assert_eq!(
+            ui_state(SessionStatus::Question, None, false),
+            "ask_question"
+        );
         for s in SessionStatus::ALL {
             assert!(UI_STATES.contains(&ui_state(s, None, false)));
         }

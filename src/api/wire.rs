@@ -151,22 +151,37 @@ pub fn action_hints(id: &str, status: SessionStatus) -> BTreeMap<&'static str, A
         description,
     };
     let mut m = BTreeMap::new();
-    m.insert("read", hint("GET", "/read", "Read the screen and transcript"));
+    m.insert(
+        "read",
+        hint("GET", "/read", "Read the screen and transcript"),
+    );
     if status == SessionStatus::Exited {
         m.insert("kill", hint("DELETE", "", "Remove the session"));
         return m;
     }
     m.insert("send", hint("POST", "/send", "Send a message"));
-    m.insert("interrupt", hint("POST", "/interrupt", "Interrupt (Ctrl-C)"));
+    m.insert(
+        "interrupt",
+        hint("POST", "/interrupt", "Interrupt (Ctrl-C)"),
+    );
     m.insert("escape", hint("POST", "/escape", "Press Escape"));
     m.insert("kill", hint("DELETE", "", "Kill the session"));
     match status {
         SessionStatus::PermissionPrompt => {
-            m.insert("approve", hint("POST", "/approve", "Approve the pending permission"));
-            m.insert("reject", hint("POST", "/reject", "Reject the pending permission"));
+            m.insert(
+                "approve",
+                hint("POST", "/approve", "Approve the pending permission"),
+            );
+            m.insert(
+                "reject",
+                hint("POST", "/reject", "Reject the pending permission"),
+            );
         }
         SessionStatus::Question => {
-            m.insert("answer", hint("POST", "/answer", "Answer the question on screen"));
+            m.insert(
+                "answer",
+                hint("POST", "/answer", "Answer the question on screen"),
+            );
         }
         _ => {}
     }
