@@ -433,7 +433,7 @@ mod tests {
             .append(true)
             .open(&path)
             .expect("open");
-        write!(f, "{}\n", &lines[1][10..]).expect("append");
+        writeln!(f, "{}", &lines[1][10..]).expect("append");
         t.update().expect("read");
         assert_eq!(t.messages().len(), 2, "{:?}", t.messages());
         assert!(t.offset() > first);
