@@ -22,6 +22,8 @@ pub fn fake(d: &Daemon, agent: &str, flags: &[&str], extra: Value) -> Value {
         "command": command,
         "cols": 120,
         "rows": 40,
+        // The screen path alone; tests/hooks.rs turns Claude Code hooks on.
+        "hooks": false,
     });
     if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
         for (k, v) in e {

@@ -58,7 +58,7 @@ fn permission_modes_become_each_agents_flags() {
     for (agent, mode, want) in cases {
         let argv = argv_of(
             &d,
-            json!({ "workDir": d.work_dir(), "agentType": agent, "permissionMode": mode, "env": { "PATH": path } }),
+            json!({ "workDir": d.work_dir(), "agentType": agent, "permissionMode": mode, "hooks": false, "env": { "PATH": path } }),
         );
         assert_eq!(argv.join(" "), want, "{agent} {mode}");
     }
@@ -99,7 +99,7 @@ fn resume_and_claude_command() {
     let path = fake_agents(&d);
     let argv = argv_of(
         &d,
-        json!({ "workDir": d.work_dir(), "agentType": "claude", "resumeSessionId": "0b7c-11", "env": { "PATH": path } }),
+        json!({ "workDir": d.work_dir(), "agentType": "claude", "resumeSessionId": "0b7c-11", "hooks": false, "env": { "PATH": path } }),
     );
     assert_eq!(argv, ["--resume", "0b7c-11"]);
     let argv = argv_of(
@@ -113,7 +113,7 @@ fn resume_and_claude_command() {
     // claudeCommand replaces `claude` without a shell: `;` and `$(...)` stay literal arguments.
     let argv = argv_of(
         &d,
-        json!({ "workDir": d.work_dir(), "agentType": "claude", "claudeCommand": "claude --model opus ;rm $(x)", "env": { "PATH": path } }),
+        json!({ "workDir": d.work_dir(), "agentType": "claude", "claudeCommand": "claude --model opus ;rm $(x)", "hooks": false, "env": { "PATH": path } }),
     );
     assert_eq!(argv, ["--model", "opus", ";rm", "$(x)"]);
     let (s, v) = d.post(
@@ -121,4 +121,37 @@ fn resume_and_claude_command() {
         json!({ "workDir": d.work_dir(), "agentType": "gemini", "resumeSessionId": "x" }),
     );
     assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+}
+
+#[test]
+fn claude_gets_its_hook_settings_file_last() {
+    let d = Daemon::start();
+    let path = fake_agents(&d);
+    let v = d.create(
+        json!({ "workDir": d.work_dir(), "agentType": "claude", "permissionMode": "plan", "env": { "PATH": path } }),
+    );
+    let id = id_of(&v);
+    let screen = d.wait_screen(&id, "ARGV ", Duration::from_secs(20));
+    let line = screen
+        .lines()
+        .find_map(|l| l.strip_prefix("ARGV "))
+        .expect("argv line");
+    let argv: Vec<String> = serde_json::from_str(line).expect("argv json");
+    let file = d.dir.path().join("state/hooks").join(format!("{id}.json"));
+    assert_eq!(
+        argv,
+        [
+            "--permission-mode".to_owned(),
+            "plan".to_owned(),
+            "--settings".to_owned(),
+            file.display().to_string()
+        ]
+    );
+    assert_eq!(v["hooks"], true);
+    // Codex and hooks: false get no settings.
+    let argv = argv_of(
+        &d,
+        json!({ "workDir": d.work_dir(), "agentType": "codex", "env": { "PATH": path } }),
+    );
+    assert!(argv.is_empty(), "{argv:?}");
 }

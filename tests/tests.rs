@@ -21,6 +21,8 @@
 //!   diagnostics (issue 9, h-work).
 //! - `orchestrate`: spawn/fork, templates, pipelines, consensus, world/swarm (issue 9).
 //! - `dashboard`: the web dashboard's cookie sign-in, and the page in headless Chromium.
+//! - `hooks`: Claude Code hooks (settings file, secret, hook-driven states, hook approvals),
+//!   transcripts, uiState, memoryKeys.
 
 // Tests start the daemon and helper programs directly; only the daemon is confined to pty::spawn.
 #![allow(clippy::disallowed_methods)]
@@ -35,6 +37,7 @@ mod dashboard;
 mod detect;
 mod durability;
 mod fixtures;
+mod hooks;
 mod launch;
 mod orchestrate;
 mod permissions;

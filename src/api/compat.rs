@@ -62,7 +62,12 @@ pub fn foreground_command(leader: i32) -> Option<String> {
     Some(comm.trim().to_owned())
 }
 
-fn health_of(h: &SessionHandle) -> SessionHealth {
+fn health_of(app: &App, h: &SessionHandle) -> SessionHealth {
+    let has_transcript = app
+        .sessions
+        .hooks
+        .get(&h.meta.id)
+        .is_some_and(|l| l.facts(|f| f.transcript_path.as_ref().is_some_and(|p| p.is_file())));
     let live = h.live();
     let alive = live.exit_code.is_none() && !h.is_exited();
     let now = now_ms();
@@ -85,7 +90,7 @@ fn health_of(h: &SessionHandle) -> SessionHealth {
             None
         },
         status: live.status.as_str(),
-        has_transcript: false,
+        has_transcript,
         last_activity: last,
         last_activity_ago: now.saturating_sub(last),
         session_age: now.saturating_sub(h.meta.created_at_ms),
@@ -95,7 +100,7 @@ fn health_of(h: &SessionHandle) -> SessionHealth {
 
 async fn session_health(app: Arc<App>, id: String) -> ApiResult {
     let h = app.sessions.get(&id)?;
-    Ok(json(StatusCode::OK, &health_of(&h)))
+    Ok(json(StatusCode::OK, &health_of(&app, &h)))
 }
 
 #[derive(Serialize)]
@@ -114,7 +119,7 @@ async fn bulk_health(app: Arc<App>) -> ApiResult {
         .map(|h| BulkHealthEntry {
             id: h.meta.id.to_string(),
             name: h.meta.name.clone(),
-            health: health_of(h),
+            health: health_of(&app, h),
         })
         .collect();
     Ok(json(
@@ -134,16 +139,26 @@ async fn pane(app: Arc<App>, id: String) -> ApiResult {
 
 async fn summary(app: Arc<App>, id: String) -> ApiResult {
     let h = app.sessions.get(&id)?;
+    let t = super::transcript::view(&app, &h).await;
+    // The summary carries the recent conversation only, without tool ids.
+    let messages: Vec<_> = t
+        .messages
+        .iter()
+        .rev()
+        .take(SUMMARY_MESSAGES)
+        .rev()
+        .map(|m| serde_json::json!({ "role": m.role, "contentType": m.content_type, "text": m.text }))
+        .collect();
     let body = serde_json::json!({
         "sessionId": h.meta.id.to_string(),
         "windowName": h.meta.name,
         "status": h.status().as_str(),
-        // Transcript messages come from agent hooks/transcripts; none are known here yet.
-        "totalMessages": 0,
-        "messages": [],
+        "uiState": super::sessions::info(&app, &h).ui_state,
+        "totalMessages": t.total_messages,
+        "messages": messages,
         "createdAt": h.meta.created_at_ms,
         "lastActivity": h.counters.last_activity_ms.load(std::sync::atomic::Ordering::Relaxed),
-        "permissionMode": "default",
+        "permissionMode": h.meta.permission_mode.as_str(),
     });
     Ok(json(StatusCode::OK, &body))
 }
@@ -193,6 +208,53 @@ async fn prefixed(app: Arc<App>, id: String, req: CommandRequest, prefix: char) 
             delivered: d.delivered,
             attempts: d.attempts,
         },
+    ))
+}
+
+/// Messages in a summary: the recent ones (the full list is on `read`).
+const SUMMARY_MESSAGES: usize = 50;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct AnswerRequest {
+    /// Echoed back; we have no question ids of our own (the question is whatever is on screen).
+    question_id: Option<String>,
+    answer: String,
+}
+
+/// Answer the question on screen (AskUserQuestion): an option number picks that option with
+/// its digit; any other text is typed and submitted.
+async fn answer(app: Arc<App>, id: String, req: AnswerRequest) -> ApiResult {
+    let h = running(&app, &id)?;
+    if h.status() != crate::session::SessionStatus::Question {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "NO_PENDING_QUESTION",
+            format!("no question is pending (status {})", h.status().as_str()),
+        ));
+    }
+    let answer = req.answer.trim();
+    if answer.is_empty() {
+        return Err(ApiError::bad_request(
+            "VALIDATION_ERROR",
+            "answer must not be empty",
+        ));
+    }
+    let (delivered, attempts) = if answer.len() <= 2 && answer.bytes().all(|b| b.is_ascii_digit()) {
+        h.send_keys(&[answer.to_owned()]).await?;
+        (true, 1)
+    } else {
+        let d = h.send_text(answer, true).await?;
+        (d.delivered, d.attempts)
+    };
+    Ok(json(
+        StatusCode::OK,
+        &serde_json::json!({
+            "ok": true,
+            "questionId": req.question_id,
+            "delivered": delivered,
+            "attempts": attempts,
+        }),
     ))
 }
 
@@ -268,6 +330,12 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
         .and(with_app(&app))
         .and(json_body(limit))
         .then(|id, a, b| async { finish(prefixed(a, id, b, '/').await) });
+    let answer = s
+        .and(path!(String / "answer"))
+        .and(warp::post())
+        .and(with_app(&app))
+        .and(json_body(limit))
+        .then(|id, a, b| async { finish(answer(a, id, b).await) });
     let handshake = path!("handshake")
         .and(warp::post())
         .and(warp::body::content_length_limit(limit))
@@ -297,6 +365,8 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
         .or(bash)
         .unify()
         .or(command)
+        .unify()
+        .or(answer)
         .unify()
         .or(handshake)
         .unify()

@@ -14,6 +14,7 @@ pub mod executions;
 pub mod files;
 pub mod filters;
 pub mod guard;
+pub mod hooks;
 pub mod keys;
 pub mod memory;
 pub mod orchestrate;
@@ -21,6 +22,8 @@ pub mod permissions;
 pub mod recordings;
 pub mod sessions;
 pub mod stream;
+pub mod transcript;
+pub mod uistate;
 pub mod wire;
 pub mod work;
 
@@ -59,6 +62,8 @@ pub struct App {
     pub memory: crate::store::memory::MemoryStore,
     /// Workers in git worktrees and the verify slots (`crate::work`).
     pub work: crate::work::Work,
+    /// Model prices for `tokenUsage.estimatedCostUsd` (defaults + the config's `[pricing]`).
+    pub prices: crate::transcript::pricing::PriceTable,
     pty_health: Mutex<Option<(Instant, Result<(), String>)>>,
 }
 
@@ -80,7 +85,10 @@ impl App {
                 crate::webhooks::Webhooks::new(&[]).unwrap_or_else(|_| unreachable!())
             });
         let memory = crate::store::memory::MemoryStore::load(&config.state_dir);
+        let prices =
+            crate::transcript::pricing::PriceTable::with_overrides(&config.integrations.pricing);
         Arc::new(App {
+            prices,
             memory,
             config,
             sessions,
@@ -183,8 +191,12 @@ pub fn routes(
         .unify();
     // Inbound webhooks authenticate by HMAC, not by API token.
     let inbound = crate::webhooks::routes::inbound_routes(app.clone());
+    // Claude Code hooks authenticate by their per-session secret only, never the API token.
+    let hook_routes = hooks::routes(app.clone());
     let api = health
         .or(inbound)
+        .unify()
+        .or(hook_routes)
         .unify()
         .or(guard.and(guarded))
         .unify()
@@ -219,6 +231,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .with_context(|| format!("binding {addr}"))?;
     let bound = listener.local_addr()?;
     let mut config = config;
+    // Hooks post back to us on loopback, whatever address the API binds.
+    config.sessions.hooks = Some(crate::hooks::HookSettings {
+        base_url: format!("http://127.0.0.1:{}", bound.port()),
+        dir: state_dir.join("hooks"),
+    });
     if config.durability.holders {
         config.sessions.holder = Some(crate::holder::client::HolderSettings {
             state_dir: state_dir.clone(),

@@ -116,12 +116,27 @@ fn policy_json(p: &permissions::Policy) -> Value {
     })
 }
 
+/// The pending request of a session: the dialog on screen, the request held by Claude Code's
+/// PermissionRequest hook, or both merged (`source` says which).
 fn pending_of(h: &SessionHandle) -> Vec<Value> {
-    h.live()
-        .pending
-        .iter()
-        .map(|p| permissions::request_json(&h.meta, p))
-        .collect()
+    let screen = h.live().pending;
+    let hook = h.perms.hook_pending();
+    let mut v = match (&screen, &hook) {
+        (Some(p), _) => permissions::request_json(&h.meta, p),
+        (None, Some(k)) => permissions::request_json(&h.meta, &k.as_permission()),
+        (None, None) => return Vec::new(),
+    };
+    v["source"] = json!(match (&screen, &hook) {
+        (Some(_), Some(_)) => "screen+hook",
+        (Some(_), None) => "screen",
+        _ => "hook",
+    });
+    if let Some(k) = &hook {
+        v["hookRequestId"] = json!(k.id);
+        v["toolName"] = json!(k.tool_name);
+        v["toolInput"] = k.tool_input.clone();
+    }
+    vec![v]
 }
 
 async fn all_pending(app: Arc<App>) -> ApiResult {
@@ -165,6 +180,7 @@ fn outcome_json(h: &SessionHandle, o: &permissions::AnswerOutcome) -> Value {
         "keys": o.keys,
         "dialogClosed": o.closed,
         "status": o.status.as_str(),
+        "via": o.via,
     })
 }
 
@@ -197,6 +213,9 @@ fn find_request(app: &App, permission_id: &str) -> Result<SessionHandle, ApiErro
             h.live()
                 .pending
                 .is_some_and(|p| p.id.to_string() == permission_id)
+                || h.perms
+                    .hook_pending()
+                    .is_some_and(|k| k.id.to_string() == permission_id)
         })
         .ok_or_else(|| {
             ApiError::new(
@@ -353,6 +372,19 @@ async fn detect(app: Arc<App>, id: String) -> ApiResult {
     let h = app.sessions.get(&id)?;
     let live = h.live();
     let e = h.explain().await?;
+    let src = h.sources().await?;
+    let link = app.sessions.hooks.get(&h.meta.id);
+    let hook_facts = link.as_ref().map(|l| {
+        l.facts(|f| {
+            json!({
+                "lastEvent": f.last_event.as_ref().map(|(e, _)| e),
+                "lastEventAt": f.last_event.as_ref().map(|(_, at)| at),
+                "events": f.events,
+                "compacting": f.compacting,
+                "claudeSessionId": f.claude_session_id,
+            })
+        })
+    });
     let lines: Vec<Value> = e
         .lines
         .iter()
@@ -374,6 +406,18 @@ async fn detect(app: Arc<App>, id: String) -> ApiResult {
             "unchangedMs": e.unchanged_ms,
             "evalMicros": e.eval_micros,
             "pending": pending_of(&h),
+            "sources": {
+                "screen": src.screen.as_str(),
+                "hook": src.hook.as_ref().map(|(s, event, age)| json!({
+                    "state": s.as_str(),
+                    "event": event,
+                    "ageMs": age,
+                })),
+                "hookPermission": h.perms.hook_pending().map(|k| k.to_json()),
+                "hooks": hook_facts,
+                "corrections": src.corrections,
+                "graceMs": crate::session::actor::HOOK_GRACE.as_millis() as u64,
+            },
         }),
     ))
 }

@@ -100,20 +100,76 @@ pub fn to_spec(req: CreateSessionRequest) -> Result<CreateSpec, ApiError> {
         launch: LaunchOptions {
             permission_mode,
             resume_session_id: req.resume_session_id,
+            settings_file: None,
         },
         parent_id,
         trust_folder: req.trust_folder,
         stall_threshold_ms: req.stall_threshold_ms,
         profile: req.profile,
+        hooks: req.hooks,
     })
 }
 
-pub async fn create(app: Arc<App>, req: CreateSessionRequest) -> ApiResult {
+/// Session info with what the hooks added.
+pub fn info(app: &App, h: &SessionHandle) -> SessionInfo {
+    SessionInfo::of(h).with_hooks(h, app.sessions.hooks.get(&h.meta.id).as_deref())
+}
+
+/// The first prompt with v0.3's context blocks before it: the `prd`, then the memory entries
+/// named by `memoryKeys`. An unknown key is a 400 naming it (nothing is created): a session
+/// started without the context its client asked for would silently do the wrong work.
+fn first_prompt(app: &App, req: &mut CreateSessionRequest) -> Result<(), ApiError> {
+    let keys = req.memory_keys.take().unwrap_or_default();
+    let prd = req.prd.take().filter(|p| !p.trim().is_empty());
+    if keys.is_empty() && prd.is_none() {
+        return Ok(());
+    }
+    let Some(prompt) = req.prompt.take().filter(|p| !p.is_empty()) else {
+        return Err(ApiError::bad_request(
+            "VALIDATION_ERROR",
+            "memoryKeys and prd are prepended to the first prompt; give a prompt too",
+        ));
+    };
+    let mut text = String::new();
+    if let Some(prd) = prd {
+        text.push_str(&format!("<prd>\n{}\n</prd>\n\n", prd.trim_end()));
+    }
+    if !keys.is_empty() {
+        text.push_str("<memory-context>\n");
+        for key in &keys {
+            let entry = app.memory.get(key).ok_or_else(|| {
+                ApiError::bad_request(
+                    "VALIDATION_ERROR",
+                    format!("memoryKeys: no memory entry {key:?}"),
+                )
+            })?;
+            text.push_str(&format!("[{key}]\n{}\n", entry.value.trim_end()));
+        }
+        text.push_str("</memory-context>\n\n");
+    }
+    text.push_str(&prompt);
+    req.prompt = Some(text);
+    Ok(())
+}
+
+/// Validate a create request (filling it from its template, if it names one), create the
+/// session, and apply its policy before the first prompt is delivered.
+async fn create_one(app: &App, req: CreateSessionRequest) -> Result<SessionHandle, ApiError> {
     // `{template, vars}` fills the request from a stored template (see api::orchestrate).
-    let (req, policy) = super::orchestrate::expand_template(&app, req)?;
+    let (mut req, mut policy) = super::orchestrate::expand_template(app, req)?;
+    first_prompt(app, &mut req)?;
+    if req.auto_approve.unwrap_or(false) {
+        let mut p = policy.unwrap_or_default();
+        p.profile = crate::permissions::policy::PolicyProfile::Permissive;
+        policy = Some(p);
+    }
     let spec = to_spec(req)?;
-    let handle = crate::orchestrate::launch(&app.sessions, spec, policy).await?;
-    Ok(json(StatusCode::CREATED, &SessionInfo::of(&handle)))
+    Ok(crate::orchestrate::launch(&app.sessions, spec, policy).await?)
+}
+
+pub async fn create(app: Arc<App>, req: CreateSessionRequest) -> ApiResult {
+    let handle = create_one(&app, req).await?;
+    Ok(json(StatusCode::CREATED, &info(&app, &handle)))
 }
 
 pub async fn batch_create(app: Arc<App>, req: BatchCreateRequest) -> ApiResult {
@@ -125,19 +181,14 @@ pub async fn batch_create(app: Arc<App>, req: BatchCreateRequest) -> ApiResult {
     }
     let creations = req.sessions.into_iter().map(|r| {
         let app = app.clone();
-        async move {
-            app.sessions
-                .create(to_spec(r)?)
-                .await
-                .map_err(ApiError::from)
-        }
+        async move { create_one(&app, r).await }
     });
     let results = futures_util::future::join_all(creations).await;
     let mut sessions = Vec::new();
     let mut failed = Vec::new();
     for (index, r) in results.into_iter().enumerate() {
         match r {
-            Ok(h) => sessions.push(SessionInfo::of(&h)),
+            Ok(h) => sessions.push(info(&app, &h)),
             Err(e) => failed.push(BatchItemError {
                 index,
                 error: e.message,
@@ -160,13 +211,37 @@ pub async fn batch_create(app: Arc<App>, req: BatchCreateRequest) -> ApiResult {
     ))
 }
 
-fn parse_status_filter(s: &str) -> Result<SessionStatus, ApiError> {
-    SessionStatus::parse(s).ok_or_else(|| {
-        ApiError::bad_request(
-            "VALIDATION_ERROR",
-            format!("unknown status {s:?}; allowed: {}", status_names()),
-        )
-    })
+/// A `status` filter in either vocabulary: ours, or v0.3's `uiState`.
+#[derive(Debug, Clone)]
+enum StatusFilter {
+    Status(SessionStatus),
+    Ui(String),
+}
+
+impl StatusFilter {
+    fn matches(&self, app: &App, h: &SessionHandle) -> bool {
+        match self {
+            StatusFilter::Status(s) => h.status() == *s,
+            StatusFilter::Ui(u) => info(app, h).ui_state == u.as_str(),
+        }
+    }
+}
+
+fn parse_status_filter(s: &str) -> Result<StatusFilter, ApiError> {
+    if let Some(st) = SessionStatus::parse(s) {
+        return Ok(StatusFilter::Status(st));
+    }
+    if super::uistate::UI_STATES.contains(&s) {
+        return Ok(StatusFilter::Ui(s.to_owned()));
+    }
+    Err(ApiError::bad_request(
+        "VALIDATION_ERROR",
+        format!(
+            "unknown status {s:?}; allowed: {}, or a uiState: {}",
+            status_names(),
+            super::uistate::UI_STATES.join(", ")
+        ),
+    ))
 }
 
 fn parse_usize(
@@ -205,14 +280,14 @@ pub async fn list(app: Arc<App>, q: HashMap<String, String>) -> ApiResult {
         .sessions
         .list()
         .into_iter()
-        .filter(|h| status.is_none_or(|s| h.status() == s))
+        .filter(|h| status.as_ref().is_none_or(|s| s.matches(&app, h)))
         .collect();
     let total = all.len();
     let sessions = all
         .iter()
         .skip((page - 1).saturating_mul(limit))
         .take(limit)
-        .map(SessionInfo::of)
+        .map(|h| info(&app, h))
         .collect();
     let pagination = Pagination {
         page,
@@ -258,7 +333,7 @@ pub async fn stats(app: Arc<App>) -> ApiResult {
 
 pub async fn get(app: Arc<App>, id: String) -> ApiResult {
     let h = app.sessions.get(&id)?;
-    Ok(json(StatusCode::OK, &SessionInfo::of(&h)))
+    Ok(json(StatusCode::OK, &info(&app, &h)))
 }
 
 pub async fn read(app: Arc<App>, id: String, q: HashMap<String, String>) -> ApiResult {
@@ -278,6 +353,19 @@ pub async fn read(app: Arc<App>, id: String, q: HashMap<String, String>) -> ApiR
         Some(_) => Some(parse_usize(&q, "lines", 0, 1..=MAX_SNAPSHOT_LINES)?),
     };
     let snap = h.snapshot(lines, format).await?;
+    let explained = h.explain().await?;
+    let evidence: Vec<&str> = explained.lines.iter().map(|l| l.text.trim()).collect();
+    let interactive = matches!(
+        snap.status,
+        SessionStatus::PermissionPrompt | SessionStatus::Question
+    );
+    let status_text = match (h.live().pending, h.perms.hook_pending()) {
+        (_, Some(k)) => Some(format!("{}: {}", k.tool_name, k.as_permission().detail)),
+        (Some(p), None) => Some(format!("{}: {}", p.title, p.detail)),
+        _ => evidence.first().map(|l| (*l).to_owned()),
+    };
+    let transcript = super::transcript::view(&app, &h).await;
+    let ui_state = info(&app, &h).ui_state;
     let body = ReadResponse {
         id: h.meta.id.to_string(),
         status: snap.status.as_str(),
@@ -295,6 +383,12 @@ pub async fn read(app: Arc<App>, id: String, q: HashMap<String, String>) -> ApiR
             col: snap.cursor.1,
         },
         title: snap.title,
+        ui_state,
+        messages: transcript.messages,
+        status_text,
+        interactive_content: (interactive && !evidence.is_empty()).then(|| evidence.join("\n")),
+        token_usage: transcript.token_usage,
+        token_usage_unknown_reason: transcript.unknown_reason,
     };
     Ok(json(StatusCode::OK, &body))
 }
@@ -389,7 +483,7 @@ pub async fn batch_delete(app: Arc<App>, req: BatchDeleteRequest) -> ApiResult {
         None => app.sessions.list(),
     };
     if let Some(s) = status {
-        targets.retain(|h| h.status() == s);
+        targets.retain(|h| s.matches(&app, h));
     }
     targets.dedup_by_key(|h| h.meta.id);
     let removals = targets.iter().map(|h| app.sessions.remove(h));

@@ -38,6 +38,14 @@ pub struct CreateSessionRequest {
     pub template: Option<String>,
     /// Values for the template's `{{var}}` placeholders.
     pub vars: Option<BTreeMap<String, String>>,
+    /// Claude Code hooks for agentType claude (default true).
+    pub hooks: Option<bool>,
+    /// Memory-bridge keys whose values are prepended to the first prompt.
+    pub memory_keys: Option<Vec<String>>,
+    /// v0.3: approve every permission request (the `permissive` policy profile).
+    pub auto_approve: Option<bool>,
+    /// v0.3: a product requirements text, prepended to the first prompt.
+    pub prd: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -111,6 +119,77 @@ pub struct SessionInfo {
     pub permission_mode: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parent_id: Option<String>,
+    /// Aegis v0.3's finer state vocabulary (see README, "Status vocabulary").
+    pub ui_state: &'static str,
+    /// Claude's own session id, from the SessionStart hook.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub claude_session_id: Option<String>,
+    /// Claude's JSONL transcript, from the SessionStart hook.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jsonl_path: Option<String>,
+    /// Transcript bytes read so far.
+    pub byte_offset: u64,
+    /// Same as byteOffset (v0.3 kept two cursors on the transcript; we keep one).
+    pub monitor_offset: u64,
+    /// Working with no screen change for this long = stalled; 0 = never.
+    pub stall_threshold_ms: u64,
+    pub auto_approve: bool,
+    /// Whether Claude Code hooks are wired for this session.
+    pub hooks: bool,
+    pub action_hints: BTreeMap<&'static str, ActionHint>,
+}
+
+/// What a client can do next with a session (v0.3 `actionHints`).
+#[derive(Debug, Serialize, Clone)]
+pub struct ActionHint {
+    pub method: &'static str,
+    pub url: String,
+    pub description: &'static str,
+}
+
+/// The action hints for a session in `status`.
+pub fn action_hints(id: &str, status: SessionStatus) -> BTreeMap<&'static str, ActionHint> {
+    let hint = |method, path: &str, description| ActionHint {
+        method,
+        url: format!("/v1/sessions/{id}{path}"),
+        description,
+    };
+    let mut m = BTreeMap::new();
+    m.insert(
+        "read",
+        hint("GET", "/read", "Read the screen and transcript"),
+    );
+    if status == SessionStatus::Exited {
+        m.insert("kill", hint("DELETE", "", "Remove the session"));
+        return m;
+    }
+    m.insert("send", hint("POST", "/send", "Send a message"));
+    m.insert(
+        "interrupt",
+        hint("POST", "/interrupt", "Interrupt (Ctrl-C)"),
+    );
+    m.insert("escape", hint("POST", "/escape", "Press Escape"));
+    m.insert("kill", hint("DELETE", "", "Kill the session"));
+    match status {
+        SessionStatus::PermissionPrompt => {
+            m.insert(
+                "approve",
+                hint("POST", "/approve", "Approve the pending permission"),
+            );
+            m.insert(
+                "reject",
+                hint("POST", "/reject", "Reject the pending permission"),
+            );
+        }
+        SessionStatus::Question => {
+            m.insert(
+                "answer",
+                hint("POST", "/answer", "Answer the question on screen"),
+            );
+        }
+        _ => {}
+    }
+    m
 }
 
 impl SessionInfo {
@@ -138,7 +217,46 @@ impl SessionInfo {
             prompt_delivery: h.prompt_delivery().map(Into::into),
             permission_mode: m.permission_mode.as_str(),
             parent_id: m.parent_id.map(|p| p.to_string()),
+            ui_state: super::uistate::ui_state(
+                live.status,
+                live.pending.as_ref().map(|p| p.kind),
+                false,
+            ),
+            claude_session_id: None,
+            jsonl_path: None,
+            byte_offset: 0,
+            monitor_offset: 0,
+            stall_threshold_ms: h
+                .counters
+                .stall_threshold_ms
+                .load(std::sync::atomic::Ordering::Relaxed),
+            auto_approve: h.perms.policy().profile
+                == crate::permissions::policy::PolicyProfile::Permissive,
+            hooks: false,
+            action_hints: action_hints(&m.id.to_string(), live.status),
         }
+    }
+
+    /// Add what the session's Claude Code hooks told us.
+    pub fn with_hooks(mut self, h: &SessionHandle, link: Option<&crate::hooks::HookLink>) -> Self {
+        let Some(link) = link else {
+            return self;
+        };
+        let live = h.live();
+        let pending = live
+            .pending
+            .as_ref()
+            .map(|p| p.kind)
+            .or_else(|| h.perms.hook_pending().map(|k| k.as_permission().kind));
+        link.facts(|f| {
+            self.claude_session_id.clone_from(&f.claude_session_id);
+            self.jsonl_path = f.transcript_path.as_ref().map(|p| p.display().to_string());
+            self.ui_state = super::uistate::ui_state(live.status, pending, f.compacting);
+        });
+        self.byte_offset = link.transcript_offset();
+        self.monitor_offset = self.byte_offset;
+        self.hooks = true;
+        self
     }
 }
 
@@ -187,6 +305,18 @@ pub struct ReadResponse {
     pub rows: u16,
     pub cursor: Cursor,
     pub title: String,
+    pub ui_state: &'static str,
+    /// The agent's transcript messages (Claude with hooks), oldest first.
+    pub messages: Vec<crate::transcript::Message>,
+    /// The line that shows what the agent is doing (spinner, dialog title), if any.
+    pub status_text: Option<String>,
+    /// The dialog or question on screen, if any.
+    pub interactive_content: Option<String>,
+    /// Token counts and estimated cost from the transcript; null when unknown.
+    pub token_usage: Option<crate::transcript::TokenUsage>,
+    /// Why tokenUsage is null.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_usage_unknown_reason: Option<String>,
 }
 
 #[derive(Debug, Serialize)]

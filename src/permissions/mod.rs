@@ -12,6 +12,7 @@
 //! then wait until the dialog is gone. Digit shortcuts are not used: they have regressed in
 //! Claude several times and their meaning depends on the option count (peers.md §9.2).
 
+pub mod hook;
 pub mod policy;
 pub mod supervisor;
 
@@ -77,6 +78,8 @@ struct Inner {
     /// Answers sent but not yet seen to close the dialog, by request id.
     answers: HashMap<uuid::Uuid, Resolution>,
     history: VecDeque<HistoryEntry>,
+    /// A request held open by Claude Code's PermissionRequest hook (see [`hook`]).
+    hook: Option<hook::Held>,
 }
 
 /// Per-session permission state, shared by the actor, the API and the supervisor.
@@ -216,6 +219,8 @@ pub struct AnswerOutcome {
     /// The dialog left the screen within [`CLOSE_TIMEOUT`].
     pub closed: bool,
     pub status: SessionStatus,
+    /// "keys" (typed into the dialog) or "hook" (the reply to a held PermissionRequest hook).
+    pub via: &'static str,
 }
 
 /// A request to answer a prompt.
@@ -231,6 +236,13 @@ pub struct Answer {
 
 /// Answer the pending prompt of `h` (see the module doc for the key sequence).
 pub async fn answer(h: &SessionHandle, a: Answer) -> Result<AnswerOutcome, AnswerError> {
+    // A specific option ("don't ask again") exists only on the dialog: keys. Otherwise a held
+    // hook request is answered through its reply.
+    if a.option.is_none()
+        && let Some(hook) = h.perms.hook_pending()
+    {
+        return answer_hook(h, hook, a).await;
+    }
     let pending = h.live().pending.ok_or(AnswerError::NoPending)?;
     if let Some(given) = &a.permission_id
         && *given != pending.id.to_string()
@@ -282,6 +294,67 @@ pub async fn answer(h: &SessionHandle, a: Answer) -> Result<AnswerOutcome, Answe
         keys,
         closed,
         status: h.status(),
+        via: "keys",
+    })
+}
+
+/// Answer a request held open by the PermissionRequest hook: reply to the hook (no keys), then
+/// wait for a dialog that showed the same request to leave the screen.
+async fn answer_hook(
+    h: &SessionHandle,
+    hook: hook::HookRequest,
+    a: Answer,
+) -> Result<AnswerOutcome, AnswerError> {
+    let screen = h.live().pending;
+    if let Some(given) = &a.permission_id {
+        let known = *given == hook.id.to_string()
+            || screen.as_ref().is_some_and(|p| *given == p.id.to_string());
+        if !known {
+            return Err(AnswerError::Stale {
+                given: given.clone(),
+                pending: hook.id.to_string(),
+            });
+        }
+    }
+    let action = if a.approve { "approved" } else { "rejected" };
+    let resolution = Resolution {
+        action,
+        option: None,
+        by: a.by,
+        reason: a.reason.clone(),
+        actor: a.actor.clone(),
+    };
+    if let Some(p) = &screen {
+        h.perms.note_answer(p.id, resolution.clone());
+    }
+    let Some(answered) = h.perms.hook_decide(hook::HookDecision {
+        allow: a.approve,
+        message: a.reason.clone(),
+    }) else {
+        return Err(AnswerError::NoPending);
+    };
+    h.perms.record(&answered.as_permission(), &resolution);
+    h.nudge(None, "PermissionRequest answered").await;
+    let closed = match &screen {
+        Some(p) => {
+            let id = p.id;
+            h.wait_for(
+                |s| s.pending.as_ref().is_none_or(|p| p.id != id),
+                CLOSE_TIMEOUT,
+            )
+            .await
+        }
+        None => true,
+    };
+    tracing::info!(session = %h.meta.id, permission = %answered.id, tool = %answered.tool_name, action, by = a.by, "permission answered through the hook");
+    Ok(AnswerOutcome {
+        permission_id: answered.id,
+        action,
+        option: None,
+        keys: Vec::new(),
+        closed,
+        status: h.status(),
+        via: "hook",
     })
 }
 

@@ -55,6 +55,8 @@ pub struct LiveState {
 pub struct Counters {
     pub last_activity_ms: AtomicU64,
     pub bytes_out: AtomicU64,
+    /// The session's stall threshold in ms (0 = stall detection off), for session info.
+    pub stall_threshold_ms: AtomicU64,
 }
 
 /// A redraw of the screen, and every output chunk after it.
@@ -97,6 +99,40 @@ enum Command {
     SetStall {
         stall: Option<Duration>,
     },
+    /// An agent hook reported a state (`None`: only re-evaluate).
+    Hook {
+        claim: Option<SessionStatus>,
+        event: String,
+    },
+    Sources {
+        reply: oneshot::Sender<Sources>,
+    },
+}
+
+/// What each source says about the session, for `GET /detect`.
+#[derive(Debug, Clone)]
+pub struct Sources {
+    /// The detector's verdict from the screen alone.
+    pub screen: SessionStatus,
+    /// The state the last hook claimed and not yet confirmed or corrected: (state, event,
+    /// milliseconds since it arrived).
+    pub hook: Option<(SessionStatus, String, u64)>,
+    /// Hook claims the screen contradicted past the grace period (and so were corrected).
+    pub corrections: u64,
+}
+
+/// How long a hook's claim stands against a screen that says otherwise. Hooks arrive before
+/// the screen settles (Stop comes a frame or two before the spinner goes), so a short
+/// disagreement is normal; 3 s is longer than any redraw and short enough that a stale claim
+/// (a lost Stop, a hook from an older turn) is corrected quickly.
+pub const HOOK_GRACE: Duration = Duration::from_secs(3);
+
+/// A state reported by a hook, waiting for the screen to agree.
+#[derive(Debug, Clone)]
+struct HookClaim {
+    status: SessionStatus,
+    event: String,
+    at: Instant,
 }
 
 /// Why a request to a session failed.
@@ -186,6 +222,9 @@ impl SessionHandle {
             subscribers,
             recheck_at: replayed.then_some(now),
             pending_exit: None,
+            hook: None,
+            screen_status: SessionStatus::Starting,
+            corrections: 0,
         };
         tokio::spawn(actor.run());
         SessionHandle {
@@ -261,8 +300,28 @@ impl SessionHandle {
         self.request(|reply| Command::Explain { reply }).await
     }
 
+    /// Tell the actor what an agent hook reported (`claim`), or only to look again.
+    pub async fn nudge(&self, claim: Option<SessionStatus>, event: &str) {
+        let _ = self
+            .commands
+            .send(Command::Hook {
+                claim,
+                event: event.to_owned(),
+            })
+            .await;
+    }
+
+    /// What the screen and the hooks each say.
+    pub async fn sources(&self) -> Result<Sources, HandleError> {
+        self.request(|reply| Command::Sources { reply }).await
+    }
+
     /// Change the stall threshold of this session's detector.
     pub async fn set_stall(&self, stall: Option<Duration>) -> Result<(), HandleError> {
+        self.counters.stall_threshold_ms.store(
+            stall.map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+            Ordering::Relaxed,
+        );
         self.commands
             .send(Command::SetStall { stall })
             .await
@@ -462,6 +521,11 @@ struct Actor {
     recheck_at: Option<Instant>,
     /// The child's exit, held back until its last output was parsed (see `on_exit`).
     pending_exit: Option<(Option<i32>, Instant)>,
+    /// The last unconfirmed state from an agent hook (see [`HOOK_GRACE`]).
+    hook: Option<HookClaim>,
+    /// The detector's last verdict.
+    screen_status: SessionStatus,
+    corrections: u64,
 }
 
 /// How long to wait, after the child exited and its output went quiet, for the pty to reach EOF
@@ -586,13 +650,22 @@ impl Actor {
         let bracketed_paste = self.screen.bracketed_paste();
         let application_cursor = self.screen.application_cursor();
         let old = self.live.borrow().status;
+        self.screen_status = verdict.status;
+        let pending = self.detector.pending();
+        let old_pending = self.live.borrow().pending.clone();
+        // A dialog that showed the hook's request and left the screen was answered there
+        // (keys, a human attached): the held hook request ends without a decision.
+        if old_pending.is_some()
+            && pending.is_none()
+            && let Some(gone) = self.perms.hook_drop(None)
+        {
+            tracing::info!(session = %self.meta.id, permission = %gone.id, "dialog answered on screen; releasing the held PermissionRequest hook");
+        }
         let status = if old == SessionStatus::Exited {
             old
         } else {
-            verdict.status
+            self.reconcile(verdict.status)
         };
-        let pending = self.detector.pending();
-        let old_pending = self.live.borrow().pending.clone();
         self.live.send_if_modified(|s| {
             let changed = s.status != status
                 || s.bracketed_paste != bracketed_paste
@@ -616,6 +689,38 @@ impl Actor {
                 serde_json::Value::Null,
             );
         }
+    }
+
+    /// Combine the screen's verdict with the last hook claim. A request held open by the
+    /// PermissionRequest hook is a prompt whatever the screen shows (we hold it). Otherwise a
+    /// claim stands for [`HOOK_GRACE`] against a screen that says otherwise, except against a
+    /// dialog, a question or an error on screen, which are positive evidence; a claim the
+    /// screen agrees with is done. A claim contradicted past the grace is corrected and logged.
+    fn reconcile(&mut self, screen: SessionStatus) -> SessionStatus {
+        if self.perms.hook_pending().is_some() {
+            return SessionStatus::PermissionPrompt;
+        }
+        let Some(claim) = &self.hook else {
+            return screen;
+        };
+        if claim.status == screen
+            || matches!(
+                screen,
+                SessionStatus::PermissionPrompt | SessionStatus::Question | SessionStatus::Error
+            )
+        {
+            self.hook = None;
+            return screen;
+        }
+        let until = claim.at + HOOK_GRACE;
+        if Instant::now() < until {
+            self.recheck_at = Some(self.recheck_at.map_or(until, |r| r.min(until)));
+            return claim.status;
+        }
+        tracing::info!(session = %self.meta.id, hook_state = claim.status.as_str(), hook_event = %claim.event, screen_state = screen.as_str(), grace_ms = HOOK_GRACE.as_millis() as u64, "screen contradicts the hook past the grace period; correcting to the screen's state");
+        self.corrections += 1;
+        self.hook = None;
+        screen
     }
 
     /// Announce a dialog that appeared (`permission.requested`, with the parsed request) and
@@ -657,6 +762,30 @@ impl Actor {
         match cmd {
             Command::Explain { reply } => {
                 let _ = reply.send(self.detector.explanation());
+            }
+            Command::Hook { claim, event } => {
+                if let Some(status) = claim {
+                    tracing::debug!(session = %self.meta.id, %event, state = status.as_str(), "hook state");
+                    self.hook = Some(HookClaim {
+                        status,
+                        event,
+                        at: Instant::now(),
+                    });
+                }
+                self.evaluate();
+            }
+            Command::Sources { reply } => {
+                let _ = reply.send(Sources {
+                    screen: self.screen_status,
+                    hook: self.hook.as_ref().map(|c| {
+                        (
+                            c.status,
+                            c.event.clone(),
+                            u64::try_from(c.at.elapsed().as_millis()).unwrap_or(u64::MAX),
+                        )
+                    }),
+                    corrections: self.corrections,
+                });
             }
             Command::SetStall { stall } => {
                 self.detector.set_stall(stall);

@@ -11,6 +11,8 @@
 //! | dontAsk | `--permission-mode dontAsk` | `--sandbox workspace-write --ask-for-approval never` | — (400) |
 //! | auto | `--permission-mode auto` | `--sandbox workspace-write --ask-for-approval on-request` | — (400) |
 //!
+//! Hooks: Claude gets `--settings <file>` last (see `crate::hooks`).
+//!
 //! Resuming: Claude `--resume <id>`; Codex `resume <id>` (a subcommand, placed first); Gemini
 //! and the others cannot resume a given conversation (400). Shell and custom sessions accept
 //! no permission mode other than `default`.
@@ -67,6 +69,8 @@ impl PermissionMode {
 pub struct LaunchOptions {
     pub permission_mode: Option<PermissionMode>,
     pub resume_session_id: Option<String>,
+    /// Claude Code settings file with our hooks (`--settings <file>`); Claude only.
+    pub settings_file: Option<String>,
 }
 
 /// Why a launch option cannot apply to an agent.
@@ -155,6 +159,15 @@ pub fn build_argv(
     if let Some(mode) = opts.permission_mode {
         argv.extend(mode_flags(agent, mode)?.into_iter().map(str::to_owned));
     }
+    if let Some(file) = &opts.settings_file {
+        if agent != AgentType::Claude {
+            return Err(LaunchError(format!(
+                "hook settings are only for agent claude, not {}",
+                agent.as_str()
+            )));
+        }
+        argv.extend(["--settings".to_owned(), file.clone()]);
+    }
     Ok(argv)
 }
 
@@ -173,6 +186,7 @@ mod tests {
         let opts = LaunchOptions {
             permission_mode: mode.map(|m| PermissionMode::parse(m).expect("known mode")),
             resume_session_id: resume.map(str::to_owned),
+            settings_file: None,
         };
         build_argv(agent, base, &opts)
     }
@@ -290,5 +304,31 @@ mod tests {
         assert!(argv(AgentType::Gemini, None, Some("abc")).is_err());
         assert!(argv(AgentType::Claude, None, Some("--evil")).is_err());
         assert!(argv(AgentType::Claude, None, Some("a b")).is_err());
+    }
+
+    #[test]
+    fn hook_settings_file_for_claude_only() {
+        let opts = LaunchOptions {
+            permission_mode: Some(PermissionMode::Plan),
+            resume_session_id: Some("r1".into()),
+            settings_file: Some("/state/hooks/x.json".into()),
+        };
+        assert_eq!(
+            build_argv(AgentType::Claude, vec!["claude".into()], &opts).expect("ok"),
+            [
+                "claude",
+                "--resume",
+                "r1",
+                "--permission-mode",
+                "plan",
+                "--settings",
+                "/state/hooks/x.json"
+            ]
+        );
+        let codex = LaunchOptions {
+            settings_file: Some("/x".into()),
+            ..LaunchOptions::default()
+        };
+        assert!(build_argv(AgentType::Codex, vec!["codex".into()], &codex).is_err());
     }
 }

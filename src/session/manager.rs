@@ -40,6 +40,8 @@ pub struct SessionDefaults {
     pub stall: Option<Duration>,
     /// Permission requests expire (default action applies) after this long; `None` = never.
     pub permission_timeout: Option<Duration>,
+    /// Claude Code hooks (set by `serve` once the port is known); `None` = no hooks.
+    pub hooks: Option<crate::hooks::HookSettings>,
 }
 
 impl Default for SessionDefaults {
@@ -62,6 +64,7 @@ impl Default for SessionDefaults {
             ),
             stall: Some(Duration::from_secs(300)),
             permission_timeout: None,
+            hooks: None,
         }
     }
 }
@@ -85,6 +88,8 @@ pub struct CreateSpec {
     pub stall_threshold_ms: Option<u64>,
     /// Detection profile by name (default: the agent type's).
     pub profile: Option<String>,
+    /// Claude Code hooks (`None` = on for claude sessions).
+    pub hooks: Option<bool>,
 }
 
 /// Why creating or finding a session failed.
@@ -128,6 +133,8 @@ pub struct SessionManager {
     pub bus: Arc<EventBus>,
     pub defaults: SessionDefaults,
     pub totals: Totals,
+    /// Claude Code hook wiring of live sessions.
+    pub hooks: crate::hooks::HookRegistry,
 }
 
 /// Longest accepted session name; names appear in URLs and tmux targets.
@@ -140,6 +147,7 @@ impl SessionManager {
             bus,
             defaults,
             totals: Totals::default(),
+            hooks: Default::default(),
         }
     }
 
@@ -162,7 +170,18 @@ impl SessionManager {
                 ));
             }
         };
-        let command = launch::build_argv(agent_type, base, &spec.launch)
+        let id = Uuid::new_v4();
+        // Hook settings are written only once everything else validated (below); the argv is
+        // checked here with a placeholder path of the same shape.
+        let hook_settings = match (&self.defaults.hooks, agent_type, spec.hooks) {
+            (Some(h), AgentType::Claude, None | Some(true)) => Some(h.clone()),
+            _ => None,
+        };
+        let mut launch_opts = spec.launch.clone();
+        launch_opts.settings_file = hook_settings
+            .as_ref()
+            .map(|h| h.dir.join(format!("{id}.json")).display().to_string());
+        let command = launch::build_argv(agent_type, base, &launch_opts)
             .map_err(|e| SessionError::Invalid(e.0))?;
         if let Some(parent) = spec.parent_id
             && self.get(&parent.to_string()).is_err()
@@ -204,7 +223,6 @@ impl SessionManager {
             Some(ms) => Some(Duration::from_millis(ms)),
             None => self.defaults.stall,
         };
-        let id = Uuid::new_v4();
         let name = match &spec.name {
             Some(n) => validate_name(n)?,
             None => format!("{}-{}", agent_type.as_str(), &id.simple().to_string()[..8]),
@@ -222,6 +240,19 @@ impl SessionManager {
             }
             reg.reserved.insert(name.clone());
         }
+        let hook_link = match &hook_settings {
+            Some(h) => match crate::hooks::HookLink::create(h, id) {
+                Ok(l) => Some(l),
+                Err(e) => {
+                    self.lock().reserved.remove(&name);
+                    return Err(SessionError::Spawn {
+                        program: command[0].clone(),
+                        reason: format!("writing the hook settings file: {e}"),
+                    });
+                }
+            },
+            None => None,
+        };
         let spawn_spec = SpawnSpec {
             argv: command.clone(),
             cwd: work_dir.clone(),
@@ -256,6 +287,9 @@ impl SessionManager {
             Ok(p) => p,
             Err(e) => {
                 self.lock().reserved.remove(&name);
+                if let Some(l) = &hook_link {
+                    l.remove_file();
+                }
                 return Err(SessionError::Spawn {
                     program: command[0].clone(),
                     reason: e.to_string(),
@@ -278,6 +312,18 @@ impl SessionManager {
             env: spec.env.clone(),
         };
         let handle = self.start_actor(meta, process, profile, stall, spec.trust_folder);
+        if let Some(link) = hook_link {
+            self.hooks.insert(link.clone());
+            // The settings file lives as long as the session runs.
+            let h = handle.clone();
+            tokio::spawn(async move {
+                let mut rx = h.watch();
+                let _ = rx.wait_for(|s| s.status == SessionStatus::Exited).await;
+                link.remove_file();
+                // A held PermissionRequest hook ends with the session.
+                h.perms.hook_drop(None);
+            });
+        }
         {
             let mut reg = self.lock();
             reg.reserved.remove(&name);
@@ -348,6 +394,10 @@ impl SessionManager {
             Arc::new(perms),
             self.bus.clone(),
         );
+        handle.counters.stall_threshold_ms.store(
+            stall.map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+            Ordering::Relaxed,
+        );
         crate::permissions::supervisor::spawn(handle.clone());
         handle
     }
@@ -409,6 +459,7 @@ impl SessionManager {
         let removed = {
             let mut reg = self.lock();
             let removed = reg.by_id.remove(&handle.meta.id).is_some();
+            self.hooks.remove(&handle.meta.id);
             reg.order.retain(|id| *id != handle.meta.id);
             reg.by_name.remove(&handle.meta.name);
             removed

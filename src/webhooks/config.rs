@@ -40,6 +40,9 @@ pub struct FileConfig {
     pub templates: BTreeMap<String, Template>,
     #[serde(default)]
     pub stimuli: Vec<StimulusRule>,
+    /// Model prices per million tokens (see `transcript::pricing`).
+    #[serde(default)]
+    pub pricing: BTreeMap<String, crate::transcript::pricing::Price>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -18,14 +18,24 @@ run as a script:
                     stuck behind a live-looking spinner
   !think S          the spinner for S seconds with a growing token count, then a reply
   a prompt asking for a VERDICT line (with --verdicts): a consensus reviewer's reply
+  !earlystop        posts the Stop hook, keeps its spinner 1.5 s more, then finishes
   anything else     spinner for 0.8 s, then a one-line reply
 
 Input handling: arrows move a dialog's cursor, Enter confirms, a lone Esc rejects, digits pick
 an option. Like Codex (paste_burst.rs), an Enter arriving < 120 ms after a burst of >= 6 fast
 typed characters inserts a newline instead of submitting. --swallow-enters N ignores the first
 N submitting Enters (a lost keypress) so the daemon's re-press can be tested.
+
+Hooks (claude only): with --settings FILE (a Claude Code settings file), it calls the `type:
+"http"` hooks registered there the way Claude Code does: an HTTP POST of a JSON payload
+(session_id, transcript_path, cwd, hook_event_name, and per event tool_name/tool_input/prompt)
+with the configured headers. SessionStart at start-up, UserPromptSubmit on submit,
+PreToolUse/PostToolUse around tool lines, Stop at the end of a turn, and PermissionRequest when a
+dialog opens (in a thread: the dialog stays on screen, and a reply of
+{"hookSpecificOutput":{"hookEventName":"PermissionRequest","decision":{"behavior":...}}}
+answers it, shown as 'HOOK DECISION allow|deny'). --transcript PATH is the transcript_path sent.
 """
-import argparse, os, select, sys, termios, time, tty
+import argparse, json, os, select, sys, termios, threading, time, tty, urllib.request, uuid
 
 p = argparse.ArgumentParser()
 p.add_argument("--agent", choices=["claude", "codex", "gemini"], required=True)
@@ -39,7 +49,9 @@ p.add_argument("--resume", default=None, help="conversation id to resume (shown 
 p.add_argument("--fork-session", action="store_true")
 p.add_argument("--verdicts", default=None,
                help="comma-separated approve|reject|none, picked by $AEGIS_REVIEWER_INDEX")
-args = p.parse_args()
+p.add_argument("--settings", help="Claude Code settings file with http hooks")
+p.add_argument("--transcript", default="", help="transcript_path reported in hook payloads")
+args, _unknown = p.parse_known_args()  # like claude, tolerate flags it does not use
 AGENT = args.agent
 
 fd = sys.stdin.fileno()
@@ -68,6 +80,55 @@ def quit(code=0):
     termios.tcsetattr(fd, termios.TCSADRAIN, old_attrs)
     sys.exit(code)
 
+
+# ---- hooks -----------------------------------------------------------------------------------
+HOOKS = {}
+if args.settings:
+    with open(args.settings) as f:
+        HOOKS = json.load(f).get("hooks", {})
+SESSION_ID = str(uuid.uuid4())
+hook_log = []  # (event, http status) of every call, for the screen
+hook_decision = None  # (dialog id, behavior) from a PermissionRequest reply
+dialog_seq = 0
+
+
+def call_hook(event, extra=None, timeout=10):
+    """POST the payload to every http hook registered for `event`; return the last reply."""
+    reply = None
+    for group in HOOKS.get(event, []):
+        for h in group.get("hooks", []):
+            if h.get("type") != "http":
+                continue
+            payload = {"session_id": SESSION_ID, "transcript_path": args.transcript,
+                       "cwd": os.getcwd(), "hook_event_name": event, "permission_mode": "default"}
+            payload.update(extra or {})
+            req = urllib.request.Request(h["url"], data=json.dumps(payload).encode(), method="POST",
+                                         headers=dict(h.get("headers", {}), **{"Content-Type": "application/json"}))
+            try:
+                with urllib.request.urlopen(req, timeout=h.get("timeout", timeout)) as r:
+                    body = r.read()
+                    reply = json.loads(body) if body.strip() else {}
+                    hook_log.append((event, r.status))
+            except Exception as e:  # a failing hook never stops Claude
+                hook_log.append((event, getattr(e, "code", str(e))))
+    return reply
+
+
+def permission_hook(seq, tool_input):
+    global hook_decision
+    reply = call_hook("PermissionRequest", {"tool_name": "Bash", "tool_input": tool_input}, timeout=600)
+    try:
+        out = reply["hookSpecificOutput"]
+        assert out["hookEventName"] == "PermissionRequest"
+        behavior = out["decision"]["behavior"]
+        assert behavior in ("allow", "deny")
+    except Exception:
+        return  # no decision: the dialog stays for the user
+    hook_decision = (seq, behavior)
+    os.write(wake_w, b"x")
+
+
+wake_r, wake_w = os.pipe()  # wakes the main loop when a hook thread got a decision
 
 # ---- start-up: bracketed paste, cursor position query -------------------------------------
 write("\x1b[?2004h\x1b[6n")
@@ -241,6 +302,7 @@ def start_turn(text):
     say("RECEIVED[%d lines]: %s" % (text.count("\n") + 1, shown))
     words = text.strip().split()
     cmd = words[0] if words else ""
+    call_hook("UserPromptSubmit", {"prompt": text})
     steps = []
     if cmd == "!tools":
         n = int(words[1]) if len(words) > 1 else 3
@@ -270,6 +332,8 @@ def start_turn(text):
         steps += [("spin", secs), ("reply", "Thought for %ss." % secs), ("done", None)]
     elif args.verdicts and "VERDICT:" in text:
         steps += [("spin", 0.5)] + verdict_steps(text) + [("done", None)]
+    elif cmd == "!earlystop":
+        steps += [("spin", 0.3), ("hook", "Stop"), ("spin", 1.5), ("reply", "Stopped early."), ("done-quiet", None)]
     else:
         steps += [("spin", 0.8), ("reply", "You said: " + shown), ("done", None)]
     mode = "working"
@@ -308,7 +372,7 @@ def verdict_steps(text):
 
 def advance():
     """Run script steps whose time has come. Returns True if the screen changed."""
-    global step_until, spinning, mode, dialog, frozen_tokens
+    global step_until, spinning, mode, dialog, frozen_tokens, dialog_seq
     changed = False
     now = time.time()
     while mode == "working" and steps and now >= step_until:
@@ -320,18 +384,28 @@ def advance():
         elif kind == "gap":
             spinning = False
             step_until = now + arg
+        elif kind == "hook":
+            call_hook(arg)
         elif kind == "tool":
+            call_hook("PreToolUse", {"tool_name": "Bash", "tool_input": {"command": "echo tool-%d" % arg}})
+            call_hook("PostToolUse", {"tool_name": "Bash", "tool_input": {"command": "echo tool-%d" % arg}})
             say("⏺ Bash(echo tool-%d)" % arg if AGENT == "claude" else "• Ran echo tool-%d" % arg if AGENT == "codex" else "✓ Shell echo tool-%d" % arg)
             say("  ⎿  tool-%d" % arg)
         elif kind == "reply":
             say(("⏺ " if AGENT == "claude" else "✦ " if AGENT == "gemini" else "• ") + arg)
         elif kind == "done":
+            call_hook("Stop", {"stop_hook_active": False})
+            finish_turn()
+        elif kind == "done-quiet":
             finish_turn()
         elif kind == "dialog":
             spinning = False
             k, detail = arg
-            dialog = {"kind": k, "detail": detail, "options": options_for(k, detail), "cursor": 0}
+            dialog_seq += 1
+            dialog = {"kind": k, "detail": detail, "options": options_for(k, detail), "cursor": 0, "seq": dialog_seq}
             mode = "dialog"
+            if HOOKS.get("PermissionRequest") and k != "trust":
+                threading.Thread(target=permission_hook, args=(dialog_seq, {"command": detail}), daemon=True).start()
         elif kind == "limit":
             spinning = False
             if AGENT == "claude":
@@ -510,14 +584,23 @@ if args.trust:
 else:
     mode = "idle"
 draw()
+call_hook("SessionStart", {"source": "startup"})
 last_draw = time.time()
 while True:
     now = time.time()
     timeout = 0.1 if (mode == "working") else None
     if mode == "working" and steps:
         timeout = max(0.0, min(0.1, step_until - now))
-    r, _, _ = select.select([fd], [], [], timeout)
+    r, _, _ = select.select([fd, wake_r], [], [], timeout)
     changed = False
+    if wake_r in r:
+        os.read(wake_r, 64)
+        r = [x for x in r if x != wake_r]
+        d, hook_decision = hook_decision, None
+        if d is not None and dialog is not None and dialog.get("seq") == d[0]:
+            say("HOOK DECISION " + d[1])
+            answer_dialog(0 if d[1] == "allow" else None)
+            changed = True
     if r:
         try:
             data = os.read(fd, 4096)

@@ -1,0 +1,164 @@
+//! `POST /v1/hooks/:event?sessionId=<id>`: Claude Code's HTTP hooks (see `crate::hooks`).
+//!
+//! These routes sit outside the API-token guard and are authenticated only by the session's
+//! `X-Hook-Secret` (constant-time compare). The API token is never accepted in its place, a
+//! wrong or missing secret (or an unknown session) is a 401 that changes nothing, and the
+//! secret is never logged. The secret is checked before the body is even parsed.
+//!
+//! What each event does:
+//! - `UserPromptSubmit`, `PreToolUse`, `PostToolUse`, `PostToolUseFailure`, `SubagentStart`:
+//!   the session is working.
+//! - `Stop`: idle. `StopFailure`: error.
+//! - `PermissionRequest`: the structured request (tool name and input) is held open until it is
+//!   approved or rejected (the reply carries the decision) or [`crate::hooks::PERMISSION_HOLD`]
+//!   passes (the reply is `{}` and Claude's own dialog takes over).
+//! - `SessionStart`: Claude's session id and transcript path (enables `messages` and
+//!   `tokenUsage`).
+//! - `PreCompact` / `PostCompact`: the `compacting` uiState.
+//! - Every other registered event is recorded (last event, count) and answered `{}`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use warp::Filter;
+use warp::filters::BoxedFilter;
+use warp::http::StatusCode;
+use warp::reply::Response;
+
+use super::App;
+use super::error::ApiError;
+use super::filters::{finish, query, with_app};
+use super::sessions::{ApiResult, json};
+use crate::session::SessionStatus;
+
+fn refused() -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "INVALID_HOOK_SECRET",
+        "missing or wrong X-Hook-Secret for this session",
+    )
+}
+
+async fn hook(
+    app: Arc<App>,
+    event: String,
+    q: HashMap<String, String>,
+    secret: Option<String>,
+    body: warp::hyper::body::Bytes,
+) -> ApiResult {
+    // Authenticate first; an unknown session looks exactly like a wrong secret.
+    let id = q
+        .get("sessionId")
+        .and_then(|s| uuid::Uuid::parse_str(s).ok());
+    let link = id.and_then(|id| app.sessions.hooks.get(&id));
+    let Some(link) = link.filter(|l| secret.as_deref().is_some_and(|s| l.check(s))) else {
+        tracing::warn!(%event, session = ?q.get("sessionId"), "hook call refused: wrong or missing secret");
+        return Err(refused());
+    };
+    let Some(event) = crate::hooks::EVENTS.iter().find(|e| **e == event) else {
+        return Err(ApiError::bad_request(
+            "VALIDATION_ERROR",
+            format!("unknown hook event {event:?}"),
+        ));
+    };
+    let payload: Value = if body.iter().all(u8::is_ascii_whitespace) {
+        json!({})
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            ApiError::bad_request("INVALID_JSON", format!("invalid hook payload: {e}"))
+        })?
+    };
+    let h = app.sessions.get(&link.session.to_string())?;
+    link.facts(|f| {
+        f.last_event = Some(((*event).to_owned(), crate::session::now_ms()));
+        f.events += 1;
+    });
+    tracing::debug!(session = %h.meta.id, event, "hook");
+    let claim = match *event {
+        "UserPromptSubmit" | "PreToolUse" | "PostToolUse" | "PostToolUseFailure"
+        | "SubagentStart" => Some(SessionStatus::Working),
+        "Stop" => Some(SessionStatus::Idle),
+        "StopFailure" => Some(SessionStatus::Error),
+        "SessionStart" => {
+            link.set_transcript(
+                payload["session_id"].as_str().map(str::to_owned),
+                payload["transcript_path"]
+                    .as_str()
+                    .filter(|p| p.starts_with('/'))
+                    .map(std::path::PathBuf::from),
+            );
+            None
+        }
+        "PreCompact" => {
+            link.facts(|f| f.compacting = true);
+            None
+        }
+        "PostCompact" => {
+            link.facts(|f| f.compacting = false);
+            None
+        }
+        "PermissionRequest" => return permission(&app, &h, payload).await,
+        _ => None,
+    };
+    if claim.is_some() {
+        link.facts(|f| f.compacting = false);
+        h.nudge(claim, event).await;
+    }
+    Ok(json(StatusCode::OK, &json!({})))
+}
+
+/// Hold a PermissionRequest open until it is decided, the session ends, or the hold passes.
+async fn permission(app: &App, h: &crate::session::SessionHandle, payload: Value) -> ApiResult {
+    let tool_name = payload["tool_name"]
+        .as_str()
+        .unwrap_or("unknown")
+        .to_owned();
+    let (request, decision) = h.perms.hook_open(tool_name, payload["tool_input"].clone());
+    tracing::info!(session = %h.meta.id, permission = %request.id, tool = %request.tool_name, "permission requested by hook");
+    let mut detail = crate::permissions::request_json(&h.meta, &request.as_permission());
+    detail["source"] = json!("hook");
+    detail["toolName"] = json!(request.tool_name);
+    detail["toolInput"] = request.tool_input.clone();
+    app.sessions.bus.publish(
+        crate::events::EventKind::PermissionRequested,
+        &h.meta,
+        Some(h.status()),
+        Some(SessionStatus::PermissionPrompt),
+        detail,
+    );
+    h.nudge(None, "PermissionRequest").await;
+    let exited = h.wait_for(
+        |s| s.status == SessionStatus::Exited,
+        crate::hooks::PERMISSION_HOLD,
+    );
+    let reply = tokio::select! {
+        d = decision => d.ok(),
+        _ = exited => None,
+    };
+    let body = match reply {
+        Some(d) => d.reply(),
+        None => {
+            if h.perms.hook_drop(Some(request.id)).is_some() {
+                tracing::info!(session = %h.meta.id, permission = %request.id, "hook permission request released undecided");
+                h.nudge(None, "PermissionRequest released").await;
+            }
+            json!({})
+        }
+    };
+    Ok(json(StatusCode::OK, &body))
+}
+
+/// The hook routes (under `/v1` and unversioned; the caller adds the prefix).
+pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
+    let limit = app.config.max_body_bytes;
+    warp::path!("hooks" / String)
+        .and(warp::post())
+        .and(with_app(&app))
+        .and(query())
+        .and(warp::header::optional::<String>("x-hook-secret"))
+        .and(warp::body::content_length_limit(limit))
+        .and(warp::body::bytes())
+        .then(|event, a, q, s, b| async move { finish(hook(a, event, q, s, b).await) })
+        .boxed()
+}
