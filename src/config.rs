@@ -71,6 +71,10 @@ pub struct ServeArgs {
     /// Raw output each holder keeps to rebuild the screen after a daemon restart.
     #[arg(long, env = "AEGIS_HOLDER_RING_BYTES", default_value_t = crate::holder::client::DEFAULT_RING_BYTES)]
     pub holder_ring_bytes: usize,
+    /// Serve Prometheus `GET /metrics` without a token (for scrapers on a trusted network);
+    /// by default it needs the same credentials as the API.
+    #[arg(long, env = "AEGIS_METRICS_OPEN")]
+    pub metrics_open: bool,
 }
 
 /// What survives the daemon, and how much is recorded.
@@ -98,6 +102,8 @@ pub struct Config {
     pub durability: Durability,
     /// `--read-only`.
     pub read_only: bool,
+    /// `--metrics-open`: `GET /metrics` skips the API guard.
+    pub metrics_open: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -150,6 +156,7 @@ impl Config {
                 None => Default::default(),
             },
             read_only: args.read_only,
+            metrics_open: args.metrics_open,
             durability: Durability {
                 kill_sessions_on_exit: args.kill_sessions_on_exit,
                 holders: !args.no_holders,

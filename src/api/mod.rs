@@ -14,10 +14,12 @@ pub mod filters;
 pub mod guard;
 pub mod keys;
 pub mod memory;
+pub mod metrics;
 pub mod permissions;
 pub mod recordings;
 pub mod sessions;
 pub mod stream;
+pub mod tools;
 pub mod wire;
 
 use std::convert::Infallible;
@@ -163,21 +165,42 @@ pub fn routes(
         .or(keys::routes(app.clone()))
         .unify()
         .or(permissions::routes(app.clone()))
+        .unify()
+        .or(metrics::routes(app.clone()))
+        .unify()
+        .or(tools::routes(app.clone()))
         .unify();
     // Inbound webhooks authenticate by HMAC, not by API token.
     let inbound = crate::webhooks::routes::inbound_routes(app.clone());
     let api = health
         .or(inbound)
         .unify()
-        .or(guard.and(guarded))
+        .or(guard.clone().and(guarded))
         .unify()
         .boxed();
     let versioned = warp::path("v1").and(api.clone());
+    // Prometheus scrapes `/metrics`, which takes the unversioned alias of `/v1/metrics`.
+    let prometheus = metrics::prometheus_route(app.clone());
+    let prometheus = if app.config.metrics_open {
+        prometheus
+    } else {
+        guard.clone().and(prometheus).boxed()
+    };
     versioned
+        .or(prometheus)
+        .unify()
         .or(api)
         .unify()
         .recover(error::handle_rejection)
         .unify()
+        .with(warp::log::custom(|info| {
+            crate::metrics::global().http_request(
+                info.method(),
+                info.path(),
+                info.status().as_u16(),
+                info.elapsed(),
+            );
+        }))
         .with(warp::trace::request())
 }
 
