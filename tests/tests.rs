@@ -17,6 +17,8 @@
 //! - `fixtures`: every recorded screen under tests/fixtures/screens through the engine.
 //! - `permissions`: approvals, policies, expiry, agent-aware send, profile start-up errors.
 //! - `detect`: state detection on fake Claude/Codex/Gemini agents, per agent and state.
+//! - `faces`: `aegis mcp` with the PyPI MCP client, `/v1/tools`, Prometheus `/metrics` parsed by
+//!   prometheus_client, the v0.3 metrics shapes, `aegis doctor`, completions, dist/ samples.
 
 // Tests start the daemon and helper programs directly; only the daemon is confined to pty::spawn.
 #![allow(clippy::disallowed_methods)]
@@ -29,6 +31,7 @@ mod cli;
 mod compat;
 mod detect;
 mod durability;
+mod faces;
 mod fixtures;
 mod launch;
 mod permissions;
