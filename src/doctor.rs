@@ -56,7 +56,9 @@ pub fn pty() -> Check {
         Err(e) => check(
             "pty",
             Level::Fail,
-            format!("cannot open a pseudo-terminal ({e}); mount devpts (/dev/pts) and check /dev/ptmx"),
+            format!(
+                "cannot open a pseudo-terminal ({e}); mount devpts (/dev/pts) and check /dev/ptmx"
+            ),
         ),
     }
 }
@@ -70,8 +72,17 @@ pub fn state_dir(dir: &Path) -> Check {
             format!("{} exists but is not a directory", dir.display()),
         ),
         Ok(m) => {
-            if nix::unistd::access(dir, nix::unistd::AccessFlags::W_OK | nix::unistd::AccessFlags::X_OK).is_err() {
-                return check(NAME, Level::Fail, format!("{} is not writable by this user", dir.display()));
+            if nix::unistd::access(
+                dir,
+                nix::unistd::AccessFlags::W_OK | nix::unistd::AccessFlags::X_OK,
+            )
+            .is_err()
+            {
+                return check(
+                    NAME,
+                    Level::Fail,
+                    format!("{} is not writable by this user", dir.display()),
+                );
             }
             let mode = m.permissions().mode() & 0o777;
             if mode & 0o077 != 0 {
@@ -85,7 +96,11 @@ pub fn state_dir(dir: &Path) -> Check {
                     ),
                 )
             } else {
-                check(NAME, Level::Ok, format!("{} (mode {mode:o})", dir.display()))
+                check(
+                    NAME,
+                    Level::Ok,
+                    format!("{} (mode {mode:o})", dir.display()),
+                )
             }
         }
         Err(_) => {
@@ -94,12 +109,19 @@ pub fn state_dir(dir: &Path) -> Check {
             let mut parent = dir.parent();
             while let Some(p) = parent {
                 if p.exists() {
-                    let writable = nix::unistd::access(p, nix::unistd::AccessFlags::W_OK | nix::unistd::AccessFlags::X_OK).is_ok();
+                    let writable = nix::unistd::access(
+                        p,
+                        nix::unistd::AccessFlags::W_OK | nix::unistd::AccessFlags::X_OK,
+                    )
+                    .is_ok();
                     return if writable {
                         check(
                             NAME,
                             Level::Ok,
-                            format!("{} does not exist yet; the daemon will create it (0700)", dir.display()),
+                            format!(
+                                "{} does not exist yet; the daemon will create it (0700)",
+                                dir.display()
+                            ),
                         )
                     } else {
                         check(
@@ -115,7 +137,11 @@ pub fn state_dir(dir: &Path) -> Check {
                 }
                 parent = p.parent();
             }
-            check(NAME, Level::Fail, format!("{} cannot be created", dir.display()))
+            check(
+                NAME,
+                Level::Fail,
+                format!("{} cannot be created", dir.display()),
+            )
         }
     }
 }
@@ -132,7 +158,10 @@ pub async fn port(host: std::net::IpAddr, port: u16) -> Check {
     }
     let url = format!("http://{addr}/v1/health");
     let answer = async {
-        let client = reqwest::Client::builder().timeout(HEALTH_TIMEOUT).build().ok()?;
+        let client = reqwest::Client::builder()
+            .timeout(HEALTH_TIMEOUT)
+            .build()
+            .ok()?;
         let v: serde_json::Value = client.get(&url).send().await.ok()?.json().await.ok()?;
         v["version"].as_str().map(str::to_owned)
     };
@@ -152,12 +181,9 @@ pub async fn port(host: std::net::IpAddr, port: u16) -> Check {
 
 /// `name` on PATH, if it is there and executable.
 pub fn which(name: &str, path: &std::ffi::OsStr) -> Option<PathBuf> {
-    std::env::split_paths(path)
-        .map(|d| d.join(name))
-        .find(|p| {
-            std::fs::metadata(p)
-                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        })
+    std::env::split_paths(path).map(|d| d.join(name)).find(|p| {
+        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    })
 }
 
 pub fn agents() -> Vec<Check> {

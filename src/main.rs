@@ -134,9 +134,7 @@ fn mcp(client: ClientArgs) -> anyhow::Result<()> {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
-    let token = client
-        .token
-        .or_else(|| std::env::var("AEGIS_TOKEN").ok());
+    let token = client.token.or_else(|| std::env::var("AEGIS_TOKEN").ok());
     runtime()?.block_on(aegis::mcp::run(&client.url, token))?;
     // A pending stdin read cannot be cancelled; exit instead of waiting for the runtime.
     std::process::exit(0)

@@ -29,7 +29,10 @@ fn venv_python() -> Option<PathBuf> {
         "{} is missing in CI; scripts/install-test-deps must create it",
         py.display()
     );
-    eprintln!("SKIPPED: {} is missing; run scripts/install-test-deps", py.display());
+    eprintln!(
+        "SKIPPED: {} is missing; run scripts/install-test-deps",
+        py.display()
+    );
     None
 }
 
@@ -98,7 +101,10 @@ fn tools_route_serves_the_mcp_table() {
         .expect("wait_for_state listed");
     assert!(wait["description"].as_str().is_some_and(|s| !s.is_empty()));
     assert_eq!(wait["inputSchema"]["type"], "object");
-    assert!(wait["inputSchema"]["properties"]["timeoutMs"].is_object(), "{wait}");
+    assert!(
+        wait["inputSchema"]["properties"]["timeoutMs"].is_object(),
+        "{wait}"
+    );
 }
 
 /// Parse with the PyPI parsers; returns the families JSON.
@@ -118,7 +124,10 @@ fn parse_prometheus(py: &Path, text: &str) -> Value {
         .expect("write");
     let out = child.wait_with_output().expect("parser output");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "parser refused the output: {stdout}\n{text}");
+    assert!(
+        out.status.success(),
+        "parser refused the output: {stdout}\n{text}"
+    );
     serde_json::from_str(stdout.trim()).expect("parser JSON")
 }
 
@@ -161,35 +170,53 @@ fn prometheus_metrics_parse_and_count_the_work() {
         .to_owned();
     assert!(ctype.starts_with("application/openmetrics-text"), "{ctype}");
     let text = resp.text().expect("body");
-    assert!(!text.contains(&id), "a raw session id leaked into a label:\n{text}");
+    assert!(
+        !text.contains(&id),
+        "a raw session id leaked into a label:\n{text}"
+    );
     let f = parse_prometheus(&py, &text);
 
     let sessions = samples(&f, "aegis_sessions");
     assert!(
-        sessions.iter().any(|s| s[1]["agent"] == "shell" && s[1]["state"] == "idle" && s[2] == 1.0),
+        sessions
+            .iter()
+            .any(|s| s[1]["agent"] == "shell" && s[1]["state"] == "idle" && s[2] == 1.0),
         "{sessions:?}"
     );
     assert_eq!(f["families"]["aegis_sessions"]["type"], "gauge");
     let transitions = samples(&f, "aegis_state_transitions");
     assert!(
-        transitions.iter().any(|s| s[1]["from"] == "starting" && s[2].as_f64() >= Some(1.0)),
+        transitions
+            .iter()
+            .any(|s| s[1]["from"] == "starting" && s[2].as_f64() >= Some(1.0)),
         "{transitions:?}"
     );
     let sends = samples(&f, "aegis_sends");
     assert!(
-        sends.iter().any(|s| s[1]["outcome"] == "delivered" && s[1]["agent"] == "shell" && s[2] == 1.0),
+        sends
+            .iter()
+            .any(|s| s[1]["outcome"] == "delivered" && s[1]["agent"] == "shell" && s[2] == 1.0),
         "{sends:?}"
     );
-    assert!(samples(&f, "aegis_captured_bytes").iter().any(|s| s[2].as_f64() > Some(0.0)));
+    assert!(
+        samples(&f, "aegis_captured_bytes")
+            .iter()
+            .any(|s| s[2].as_f64() > Some(0.0))
+    );
     assert!(!samples(&f, "aegis_delivery_retries").is_empty());
     let http = samples(&f, "aegis_http_requests");
     let read = |status: &str| {
         http.iter().any(|s| {
-            s[1]["route"] == "/v1/sessions/:id/read" && s[1]["method"] == "GET" && s[1]["status"] == status
+            s[1]["route"] == "/v1/sessions/:id/read"
+                && s[1]["method"] == "GET"
+                && s[1]["status"] == status
         })
     };
     assert!(read("200") && read("404"), "{http:?}");
-    assert_eq!(f["families"]["aegis_http_request_duration_seconds"]["type"], "histogram");
+    assert_eq!(
+        f["families"]["aegis_http_request_duration_seconds"]["type"],
+        "histogram"
+    );
     let detection = samples(&f, "aegis_state_detection_seconds");
     assert!(
         detection
@@ -207,7 +234,10 @@ fn metrics_open_serves_prometheus_without_a_token() {
     });
     let (status, body) = d.call_as(reqwest::Method::GET, "/metrics", None, None);
     assert_eq!(status, StatusCode::OK);
-    assert!(body.as_str().is_some_and(|b| b.ends_with("# EOF\n")), "{body}");
+    assert!(
+        body.as_str().is_some_and(|b| b.ends_with("# EOF\n")),
+        "{body}"
+    );
     // Only the scrape route is opened.
     let (status, _) = d.call_as(reqwest::Method::GET, "/v1/metrics", None, None);
     assert_eq!(status, StatusCode::UNAUTHORIZED);
@@ -233,7 +263,10 @@ fn v03_metrics_and_latency_shapes() {
         .unwrap_or_default();
     assert_eq!(changes.first(), Some(&"starting"), "{m}");
     assert!(changes.contains(&"idle"), "{m}");
-    assert!(m["tokenUsage"].is_null(), "unknown usage is null, not zero: {m}");
+    assert!(
+        m["tokenUsage"].is_null(),
+        "unknown usage is null, not zero: {m}"
+    );
 
     let (status, l) = d.get(&format!("/v1/sessions/{id}/latency"));
     assert_eq!(status, StatusCode::OK, "{l}");
@@ -241,10 +274,17 @@ fn v03_metrics_and_latency_shapes() {
     let detect = &l["aggregated"]["state_change_detection_ms"];
     assert!(detect["count"].as_u64() >= Some(1), "{l}");
     assert!(detect["min"].as_f64() <= detect["max"].as_f64(), "{l}");
-    for k in ["hook_latency_ms", "permission_response_ms", "channel_delivery_ms"] {
+    for k in [
+        "hook_latency_ms",
+        "permission_response_ms",
+        "channel_delivery_ms",
+    ] {
         assert!(l["aggregated"][k].is_object(), "{k} in {l}");
     }
-    assert!(l["realtime"]["state_change_detection_ms"].is_number(), "{l}");
+    assert!(
+        l["realtime"]["state_change_detection_ms"].is_number(),
+        "{l}"
+    );
     assert!(l["realtime"]["hook_latency_ms"].is_null(), "{l}");
 
     let (status, g) = d.get("/v1/metrics");
@@ -254,15 +294,28 @@ fn v03_metrics_and_latency_shapes() {
     assert_eq!(g["prompt_delivery"]["sent"], 1, "{g}");
     assert_eq!(g["prompt_delivery"]["delivered"], 1, "{g}");
     assert_eq!(g["prompt_delivery"]["success_rate"], 1.0, "{g}");
-    for k in ["uptime", "auto_approvals", "webhooks_sent", "webhooks_failed", "pipelines_created", "batches_created"] {
+    for k in [
+        "uptime",
+        "auto_approvals",
+        "webhooks_sent",
+        "webhooks_failed",
+        "pipelines_created",
+        "batches_created",
+    ] {
         assert!(g[k].is_u64(), "{k} in {g}");
     }
     assert!(g["latency"]["state_change_detection_ms"]["count"].as_u64() >= Some(1));
 
     let (status, e) = d.get("/v1/sessions/nope/metrics");
-    assert_eq!((status, e["code"].as_str()), (StatusCode::NOT_FOUND, Some("SESSION_NOT_FOUND")));
+    assert_eq!(
+        (status, e["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("SESSION_NOT_FOUND"))
+    );
     let (status, e) = d.get("/v1/sessions/nope/latency");
-    assert_eq!((status, e["code"].as_str()), (StatusCode::NOT_FOUND, Some("SESSION_NOT_FOUND")));
+    assert_eq!(
+        (status, e["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("SESSION_NOT_FOUND"))
+    );
 }
 
 fn doctor(args: &[&str]) -> (bool, String) {
@@ -285,7 +338,12 @@ fn doctor(args: &[&str]) -> (bool, String) {
 fn doctor_checks_pty_state_dir_port_and_agents() {
     let tmp = tempfile::tempdir().expect("tmp");
     let fresh = tmp.path().join("new/state");
-    let (ok, text) = doctor(&["--state-dir", fresh.to_str().unwrap_or_default(), "--port", "0"]);
+    let (ok, text) = doctor(&[
+        "--state-dir",
+        fresh.to_str().unwrap_or_default(),
+        "--port",
+        "0",
+    ]);
     assert!(ok, "{text}");
     assert!(text.contains("ok    pty"), "{text}");
     assert!(text.contains("will create it"), "{text}");
@@ -296,7 +354,12 @@ fn doctor_checks_pty_state_dir_port_and_agents() {
     // A running daemon on the port is fine.
     let d = Daemon::start();
     let port = d.url.rsplit(':').next().unwrap_or_default().to_owned();
-    let (ok, text) = doctor(&["--state-dir", fresh.to_str().unwrap_or_default(), "--port", &port]);
+    let (ok, text) = doctor(&[
+        "--state-dir",
+        fresh.to_str().unwrap_or_default(),
+        "--port",
+        &port,
+    ]);
     assert!(ok && text.contains("running Aegis daemon"), "{text}");
 
     // Another program on the port, or a state dir that is a file, is a hard failure.
@@ -304,10 +367,21 @@ fn doctor_checks_pty_state_dir_port_and_agents() {
     let port = other.local_addr().expect("addr").port().to_string();
     let file = tmp.path().join("file");
     std::fs::write(&file, "x").expect("write");
-    let (ok, text) = doctor(&["--state-dir", file.to_str().unwrap_or_default(), "--port", &port]);
+    let (ok, text) = doctor(&[
+        "--state-dir",
+        file.to_str().unwrap_or_default(),
+        "--port",
+        &port,
+    ]);
     assert!(!ok, "{text}");
-    assert!(text.contains("FAIL  port") && text.contains("another program"), "{text}");
-    assert!(text.contains("FAIL  state dir") && text.contains("not a directory"), "{text}");
+    assert!(
+        text.contains("FAIL  port") && text.contains("another program"),
+        "{text}"
+    );
+    assert!(
+        text.contains("FAIL  state dir") && text.contains("not a directory"),
+        "{text}"
+    );
     assert!(text.contains("2 check(s) failed"), "{text}");
 }
 
@@ -318,13 +392,19 @@ fn completions_for_bash_zsh_and_fish() {
         ("zsh", "#compdef aegis"),
         ("fish", "complete -c aegis"),
     ] {
-        let out = aegis().args(["completions", shell]).output().expect("completions");
+        let out = aegis()
+            .args(["completions", shell])
+            .output()
+            .expect("completions");
         assert!(out.status.success(), "{shell}");
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(text.contains(marker), "{shell}: {text}");
         assert!(text.contains("doctor") && text.contains("serve"), "{shell}");
     }
-    let out = aegis().args(["completions", "tcsh"]).output().expect("completions");
+    let out = aegis()
+        .args(["completions", "tcsh"])
+        .output()
+        .expect("completions");
     assert!(!out.status.success());
 }
 
@@ -372,7 +452,14 @@ fn sample_config_and_env_cover_every_option_and_load() {
     let env: Vec<(&str, &str)> = listed
         .iter()
         .filter(|(k, _, commented)| {
-            !commented && !["AEGIS_PORT", "AEGIS_HOST", "AEGIS_STATE_DIR", "AEGIS_KILL_SESSIONS_ON_EXIT"].contains(&k.as_str())
+            !commented
+                && ![
+                    "AEGIS_PORT",
+                    "AEGIS_HOST",
+                    "AEGIS_STATE_DIR",
+                    "AEGIS_KILL_SESSIONS_ON_EXIT",
+                ]
+                .contains(&k.as_str())
         })
         .map(|(k, v, _)| (k.as_str(), v.as_str()))
         .collect();

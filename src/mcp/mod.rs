@@ -126,7 +126,10 @@ impl ServerHandler for AegisMcp {
             .flatten()
             .filter_map(|s| {
                 let id = s["id"].as_str()?;
-                let name = s["name"].as_str().or(s["windowName"].as_str()).unwrap_or(id);
+                let name = s["name"]
+                    .as_str()
+                    .or(s["windowName"].as_str())
+                    .unwrap_or(id);
                 Some(
                     Resource::new(format!("{SCREEN_PREFIX}{id}{SCREEN_SUFFIX}"), name)
                         .with_description(format!(

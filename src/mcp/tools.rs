@@ -27,7 +27,10 @@ pub const MAX_WAIT_MS: u64 = 300_000;
 /// period (hundreds of ms) except `working` bursts; 200 ms sees them without load.
 const WAIT_POLL: Duration = Duration::from_millis(200);
 
-type Run = for<'a> fn(&'a Daemon, Value) -> Pin<Box<dyn Future<Output = Result<Value, String>> + Send + 'a>>;
+type Run = for<'a> fn(
+    &'a Daemon,
+    Value,
+) -> Pin<Box<dyn Future<Output = Result<Value, String>> + Send + 'a>>;
 
 /// One tool.
 pub struct ToolDef {
@@ -249,10 +252,14 @@ async fn wait_for_state(d: &Daemon, a: WaitForState) -> Result<Value, String> {
         let status = info["status"].as_str().unwrap_or_default().to_owned();
         let waited = started.elapsed().as_millis() as u64;
         if a.states.iter().any(|s| *s == status) {
-            return Ok(json!({"reached": true, "status": status, "waitedMs": waited, "session": info}));
+            return Ok(
+                json!({"reached": true, "status": status, "waitedMs": waited, "session": info}),
+            );
         }
         if status == "exited" || tokio::time::Instant::now() >= deadline {
-            return Ok(json!({"reached": false, "status": status, "waitedMs": waited, "session": info}));
+            return Ok(
+                json!({"reached": false, "status": status, "waitedMs": waited, "session": info}),
+            );
         }
         tokio::time::sleep(WAIT_POLL).await;
     }
@@ -260,68 +267,182 @@ async fn wait_for_state(d: &Daemon, a: WaitForState) -> Result<Value, String> {
 
 /// Every tool, in the order clients list them.
 pub static TOOLS: &[ToolDef] = &[
-    tool!("create_session", "Start an agent (or any program) in a new supervised terminal session.", CreateSession, |d, a| {
-        d.post("/v1/sessions", strip_nulls(json!({
-            "workDir": a.work_dir, "agentType": a.agent_type, "name": a.name,
-            "prompt": a.prompt, "command": a.command, "permissionMode": a.permission_mode,
-        }))).await
-    }),
-    tool!("list_sessions", "List sessions with their state (idle, working, permission_prompt, ...).", ListSessions, |d, a| {
-        match a.status {
-            Some(s) => d.get(&format!("/v1/sessions?status={}", seg(&s))).await,
-            None => d.get("/v1/sessions").await,
+    tool!(
+        "create_session",
+        "Start an agent (or any program) in a new supervised terminal session.",
+        CreateSession,
+        |d, a| {
+            d.post(
+                "/v1/sessions",
+                strip_nulls(json!({
+                    "workDir": a.work_dir, "agentType": a.agent_type, "name": a.name,
+                    "prompt": a.prompt, "command": a.command, "permissionMode": a.permission_mode,
+                })),
+            )
+            .await
         }
-    }),
-    tool!("get_session", "One session's details: state, agent, working directory, pending prompt.", SessionArg, |d, a| {
-        d.get(&format!("/v1/sessions/{}", seg(&a.session))).await
-    }),
-    tool!("read_output", "The session's screen as text (what a person would see).", ReadOutput, |d, a| {
-        let lines = a.lines.map(|n| format!("?lines={n}")).unwrap_or_default();
-        d.get(&format!("/v1/sessions/{}/read{lines}", seg(&a.session))).await
-    }),
-    tool!("send_message", "Type a message into the session and press Enter; reports whether it was delivered.", SendMessage, |d, a| {
-        d.post(&format!("/v1/sessions/{}/send", seg(&a.session)), json!({"text": a.text})).await
-    }),
-    tool!("send_keys", "Press keys in the session (tmux names: Enter, Escape, C-c, Up, Tab, ...).", SendKeys, |d, a| {
-        d.post(&format!("/v1/sessions/{}/keys", seg(&a.session)), json!({"keys": a.keys})).await
-    }),
-    tool!("interrupt", "Interrupt the session's current work (Ctrl-C).", SessionArg, |d, a| {
-        d.post(&format!("/v1/sessions/{}/interrupt", seg(&a.session)), Value::Null).await
-    }),
-    tool!("kill_session", "Stop the session's processes and remove it.", SessionArg, |d, a| {
-        d.delete(&format!("/v1/sessions/{}", seg(&a.session))).await
-    }),
-    tool!("approve", "Approve the permission prompt pending on the session.", Answer, |d, a| {
-        d.post(&format!("/v1/sessions/{}/approve", seg(&a.session)), answer_body(&a)).await
-    }),
-    tool!("reject", "Reject the permission prompt pending on the session.", Answer, |d, a| {
-        d.post(&format!("/v1/sessions/{}/reject", seg(&a.session)), answer_body(&a)).await
-    }),
-    tool!("list_pending_permissions", "Permission prompts waiting for an answer, parsed (tool, command or file, options).", PendingArgs, |d, a| {
-        match a.session {
-            Some(s) => d.get(&format!("/v1/sessions/{}/permissions/pending", seg(&s))).await,
-            None => d.get("/v1/permissions").await,
+    ),
+    tool!(
+        "list_sessions",
+        "List sessions with their state (idle, working, permission_prompt, ...).",
+        ListSessions,
+        |d, a| {
+            match a.status {
+                Some(s) => d.get(&format!("/v1/sessions?status={}", seg(&s))).await,
+                None => d.get("/v1/sessions").await,
+            }
         }
-    }),
-    tool!("wait_for_state", "Wait (bounded) until the session reaches one of the given states; returns reached=false on timeout or exit.", WaitForState, |d, a| {
-        wait_for_state(d, a).await
-    }),
-    tool!("spawn", "Start a child session in the parent's working directory with a prompt.", Spawn, |d, a| {
-        d.post(&format!("/v1/sessions/{}/spawn", seg(&a.session)), strip_nulls(json!({
-            "prompt": a.prompt, "name": a.name, "agentType": a.agent_type,
-        }))).await
-    }),
-    tool!("run_pipeline", "Run a pipeline: stages as a dependency graph, each a session with a prompt.", RunPipeline, |d, a| {
-        let stages = serde_json::to_value(&a.stages).map_err(|e| e.to_string())?;
-        d.post("/v1/pipelines", json!({"name": a.name, "workDir": a.work_dir, "stages": strip_nulls(stages)})).await
-    }),
-    tool!("memory_get", "Read a shared memory entry.", MemoryGet, |d, a| {
-        let key: Vec<String> = a.key.split('/').map(seg).collect();
-        d.get(&format!("/v1/memory/{}", key.join("/"))).await
-    }),
-    tool!("memory_set", "Write a shared memory entry (optionally expiring).", MemorySet, |d, a| {
-        d.post("/v1/memory", strip_nulls(json!({"key": a.key, "value": a.value, "ttlSeconds": a.ttl_seconds}))).await
-    }),
+    ),
+    tool!(
+        "get_session",
+        "One session's details: state, agent, working directory, pending prompt.",
+        SessionArg,
+        |d, a| { d.get(&format!("/v1/sessions/{}", seg(&a.session))).await }
+    ),
+    tool!(
+        "read_output",
+        "The session's screen as text (what a person would see).",
+        ReadOutput,
+        |d, a| {
+            let lines = a.lines.map(|n| format!("?lines={n}")).unwrap_or_default();
+            d.get(&format!("/v1/sessions/{}/read{lines}", seg(&a.session)))
+                .await
+        }
+    ),
+    tool!(
+        "send_message",
+        "Type a message into the session and press Enter; reports whether it was delivered.",
+        SendMessage,
+        |d, a| {
+            d.post(
+                &format!("/v1/sessions/{}/send", seg(&a.session)),
+                json!({"text": a.text}),
+            )
+            .await
+        }
+    ),
+    tool!(
+        "send_keys",
+        "Press keys in the session (tmux names: Enter, Escape, C-c, Up, Tab, ...).",
+        SendKeys,
+        |d, a| {
+            d.post(
+                &format!("/v1/sessions/{}/keys", seg(&a.session)),
+                json!({"keys": a.keys}),
+            )
+            .await
+        }
+    ),
+    tool!(
+        "interrupt",
+        "Interrupt the session's current work (Ctrl-C).",
+        SessionArg,
+        |d, a| {
+            d.post(
+                &format!("/v1/sessions/{}/interrupt", seg(&a.session)),
+                Value::Null,
+            )
+            .await
+        }
+    ),
+    tool!(
+        "kill_session",
+        "Stop the session's processes and remove it.",
+        SessionArg,
+        |d, a| { d.delete(&format!("/v1/sessions/{}", seg(&a.session))).await }
+    ),
+    tool!(
+        "approve",
+        "Approve the permission prompt pending on the session.",
+        Answer,
+        |d, a| {
+            d.post(
+                &format!("/v1/sessions/{}/approve", seg(&a.session)),
+                answer_body(&a),
+            )
+            .await
+        }
+    ),
+    tool!(
+        "reject",
+        "Reject the permission prompt pending on the session.",
+        Answer,
+        |d, a| {
+            d.post(
+                &format!("/v1/sessions/{}/reject", seg(&a.session)),
+                answer_body(&a),
+            )
+            .await
+        }
+    ),
+    tool!(
+        "list_pending_permissions",
+        "Permission prompts waiting for an answer, parsed (tool, command or file, options).",
+        PendingArgs,
+        |d, a| {
+            match a.session {
+                Some(s) => {
+                    d.get(&format!("/v1/sessions/{}/permissions/pending", seg(&s)))
+                        .await
+                }
+                None => d.get("/v1/permissions").await,
+            }
+        }
+    ),
+    tool!(
+        "wait_for_state",
+        "Wait (bounded) until the session reaches one of the given states; returns reached=false on timeout or exit.",
+        WaitForState,
+        |d, a| { wait_for_state(d, a).await }
+    ),
+    tool!(
+        "spawn",
+        "Start a child session in the parent's working directory with a prompt.",
+        Spawn,
+        |d, a| {
+            d.post(
+                &format!("/v1/sessions/{}/spawn", seg(&a.session)),
+                strip_nulls(json!({
+                    "prompt": a.prompt, "name": a.name, "agentType": a.agent_type,
+                })),
+            )
+            .await
+        }
+    ),
+    tool!(
+        "run_pipeline",
+        "Run a pipeline: stages as a dependency graph, each a session with a prompt.",
+        RunPipeline,
+        |d, a| {
+            let stages = serde_json::to_value(&a.stages).map_err(|e| e.to_string())?;
+            d.post(
+                "/v1/pipelines",
+                json!({"name": a.name, "workDir": a.work_dir, "stages": strip_nulls(stages)}),
+            )
+            .await
+        }
+    ),
+    tool!(
+        "memory_get",
+        "Read a shared memory entry.",
+        MemoryGet,
+        |d, a| {
+            let key: Vec<String> = a.key.split('/').map(seg).collect();
+            d.get(&format!("/v1/memory/{}", key.join("/"))).await
+        }
+    ),
+    tool!(
+        "memory_set",
+        "Write a shared memory entry (optionally expiring).",
+        MemorySet,
+        |d, a| {
+            d.post(
+                "/v1/memory",
+                strip_nulls(json!({"key": a.key, "value": a.value, "ttlSeconds": a.ttl_seconds})),
+            )
+            .await
+        }
+    ),
 ];
 
 fn answer_body(a: &Answer) -> Value {
@@ -357,7 +478,9 @@ mod tests {
             let s = t.input_schema();
             assert_eq!(s["type"], "object", "{}: {s}", t.name);
         }
-        let send = find("send_message").map(ToolDef::input_schema).unwrap_or_default();
+        let send = find("send_message")
+            .map(ToolDef::input_schema)
+            .unwrap_or_default();
         assert_eq!(send["required"], json!(["session", "text"]));
     }
 

@@ -134,7 +134,10 @@ impl SessionStats {
     }
 
     fn push_status(&self, s: SessionStatus) {
-        let mut g = self.status_changes.lock().unwrap_or_else(|p| p.into_inner());
+        let mut g = self
+            .status_changes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         if g.len() >= STATUS_HISTORY {
             g.pop_front();
         }
@@ -290,7 +293,10 @@ impl Metrics {
             Histogram::new(exponential_buckets(0.005, 2.0, 14)),
         ];
         let names = [
-            ("hook_latency_seconds", "Hook events: agent timestamp to arrival"),
+            (
+                "hook_latency_seconds",
+                "Hook events: agent timestamp to arrival",
+            ),
             (
                 "state_detection_seconds",
                 "Last screen change to the state change being announced",
@@ -377,7 +383,10 @@ impl Metrics {
     /// One latency measurement: feeds the histogram, the global aggregate and, when given,
     /// the session's.
     pub fn observe_latency(&self, kind: LatencyKind, session: Option<Uuid>, ms: f64) {
-        let i = LatencyKind::ALL.iter().position(|k| *k == kind).unwrap_or(0);
+        let i = LatencyKind::ALL
+            .iter()
+            .position(|k| *k == kind)
+            .unwrap_or(0);
         self.latency_seconds[i].observe(ms / 1000.0);
         self.latencies.record(kind, ms);
         if let Some(s) = session.and_then(|id| self.session(id)) {
@@ -401,9 +410,7 @@ impl Metrics {
             }
             EventKind::SessionKilled => self.forget(e.session_id),
             EventKind::PermissionRequested => {
-                if let (Some(s), Some(id)) =
-                    (self.session(e.session_id), e.detail["id"].as_str())
-                {
+                if let (Some(s), Some(id)) = (self.session(e.session_id), e.detail["id"].as_str()) {
                     let at = e.detail["createdAt"].as_u64().unwrap_or(e.timestamp_ms);
                     *s.asked.lock().unwrap_or_else(|p| p.into_inner()) = Some((id.to_owned(), at));
                 }
@@ -525,7 +532,9 @@ impl Metrics {
     /// One outbound webhook attempt.
     pub fn webhook_attempt(&self, ok: bool, ms: f64) {
         let outcome = if ok { "delivered" } else { "failed" };
-        self.webhooks.get_or_create(&OutcomeLabels { outcome }).inc();
+        self.webhooks
+            .get_or_create(&OutcomeLabels { outcome })
+            .inc();
         self.observe_latency(LatencyKind::ChannelDelivery, None, ms);
     }
 
@@ -638,7 +647,8 @@ impl Metrics {
             })
             .sum();
         let created = self.created.get();
-        let ratio = |a: u64, b: u64| (b > 0).then(|| ((a as f64 / b as f64) * 1000.0).round() / 1000.0);
+        let ratio =
+            |a: u64, b: u64| (b > 0).then(|| ((a as f64 / b as f64) * 1000.0).round() / 1000.0);
         serde_json::json!({
             "uptime": self.uptime_secs(),
             "sessions": {
@@ -670,7 +680,12 @@ mod tests {
     use super::*;
     use crate::session::SessionMeta;
 
-    fn event(kind: EventKind, old: Option<SessionStatus>, new: Option<SessionStatus>, detail: serde_json::Value) -> Event {
+    fn event(
+        kind: EventKind,
+        old: Option<SessionStatus>,
+        new: Option<SessionStatus>,
+        detail: serde_json::Value,
+    ) -> Event {
         let m = SessionMeta::for_tests();
         Event {
             id: 1,
@@ -689,8 +704,18 @@ mod tests {
         use SessionStatus::*;
         let m = Metrics::new();
         let null = serde_json::Value::Null;
-        m.on_event(&event(EventKind::SessionCreated, None, Some(Starting), null.clone()));
-        m.on_event(&event(EventKind::SessionWorking, Some(Starting), Some(Working), null.clone()));
+        m.on_event(&event(
+            EventKind::SessionCreated,
+            None,
+            Some(Starting),
+            null.clone(),
+        ));
+        m.on_event(&event(
+            EventKind::SessionWorking,
+            Some(Starting),
+            Some(Working),
+            null.clone(),
+        ));
         m.on_event(&event(
             EventKind::PermissionRequested,
             Some(Working),
@@ -704,16 +729,45 @@ mod tests {
             Some(Idle),
             serde_json::json!({"permissionId": "p1", "resolution": "approved", "by": "policy"}),
         ));
-        m.on_event(&event(EventKind::SessionIdle, Some(PermissionPrompt), Some(Idle), null.clone()));
+        m.on_event(&event(
+            EventKind::SessionIdle,
+            Some(PermissionPrompt),
+            Some(Idle),
+            null.clone(),
+        ));
         let s = m.session(Uuid::nil()).expect("stats exist");
-        assert_eq!(s.status_changes(), ["starting", "working", "permission_prompt", "idle"]);
+        assert_eq!(
+            s.status_changes(),
+            ["starting", "working", "permission_prompt", "idle"]
+        );
         assert_eq!(s.auto_approvals.load(Ordering::Relaxed), 1);
         assert_eq!(s.approvals.load(Ordering::Relaxed), 0);
-        assert_eq!(s.latency.aggregated()["permission_response_ms"]["max"], 1000.0);
+        assert_eq!(
+            s.latency.aggregated()["permission_response_ms"]["max"],
+            1000.0
+        );
         let text = m.render(&[]);
-        assert!(text.contains("aegis_state_transitions_total{from=\"working\",to=\"permission_prompt\"} 1"), "{text}");
-        assert!(text.contains("aegis_state_transitions_total{from=\"permission_prompt\",to=\"idle\"} 1"), "{text}");
-        m.on_event(&event(EventKind::SessionKilled, Some(Idle), None, null.clone()));
-        assert!(m.session(Uuid::nil()).is_none(), "a removed session stays removed");
+        assert!(
+            text.contains(
+                "aegis_state_transitions_total{from=\"working\",to=\"permission_prompt\"} 1"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "aegis_state_transitions_total{from=\"permission_prompt\",to=\"idle\"} 1"
+            ),
+            "{text}"
+        );
+        m.on_event(&event(
+            EventKind::SessionKilled,
+            Some(Idle),
+            None,
+            null.clone(),
+        ));
+        assert!(
+            m.session(Uuid::nil()).is_none(),
+            "a removed session stays removed"
+        );
     }
 }
