@@ -297,7 +297,7 @@ pub static TOOLS: &[ToolDef] = &[
         "get_session",
         "One session's details: state, agent, working directory, pending prompt.",
         SessionArg,
-        |d, a| { d.get(&format!("/v1/sessions/{}", seg(&a.session))).await }
+        |d, a| d.get(&format!("/v1/sessions/{}", seg(&a.session))).await
     ),
     tool!(
         "read_output",
@@ -349,7 +349,7 @@ pub static TOOLS: &[ToolDef] = &[
         "kill_session",
         "Stop the session's processes and remove it.",
         SessionArg,
-        |d, a| { d.delete(&format!("/v1/sessions/{}", seg(&a.session))).await }
+        |d, a| d.delete(&format!("/v1/sessions/{}", seg(&a.session))).await
     ),
     tool!(
         "approve",
@@ -393,7 +393,7 @@ pub static TOOLS: &[ToolDef] = &[
         "wait_for_state",
         "Wait (bounded) until the session reaches one of the given states; returns reached=false on timeout or exit.",
         WaitForState,
-        |d, a| { wait_for_state(d, a).await }
+        |d, a| wait_for_state(d, a).await
     ),
     tool!(
         "spawn",
