@@ -80,6 +80,10 @@ pub struct ServeArgs {
         value_delimiter = ':'
     )]
     pub project_roots: Vec<PathBuf>,
+    /// Serve Prometheus `GET /metrics` without a token (for scrapers on a trusted network);
+    /// by default it needs the same credentials as the API.
+    #[arg(long, env = "AEGIS_METRICS_OPEN")]
+    pub metrics_open: bool,
 }
 
 /// What survives the daemon, and how much is recorded.
@@ -109,6 +113,8 @@ pub struct Config {
     pub read_only: bool,
     /// `--project-root`: the roots of `GET /v1/directories` and `GET /v1/files`.
     pub project_roots: Vec<PathBuf>,
+    /// `--metrics-open`: `GET /metrics` skips the API guard.
+    pub metrics_open: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -162,6 +168,7 @@ impl Config {
             },
             read_only: args.read_only,
             project_roots: args.project_roots.clone(),
+            metrics_open: args.metrics_open,
             durability: Durability {
                 kill_sessions_on_exit: args.kill_sessions_on_exit,
                 holders: !args.no_holders,

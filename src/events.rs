@@ -181,6 +181,8 @@ impl EventBus {
             ring.events.pop_front();
         }
         ring.events.push_back(event.clone());
+        // Counted here, synchronously, so no metric depends on a subscriber keeping up.
+        crate::metrics::global().on_event(&event);
         // No subscribers is fine; a lagging one finds out on its next receive.
         let _ = self.tx.send(event);
         id

@@ -39,6 +39,13 @@ enum Command {
         #[command(subcommand)]
         action: ShimAction,
     },
+    /// MCP server on stdio for agents: proxies to the daemon at --url (AEGIS_URL) with
+    /// --token (AEGIS_AUTH_TOKEN, or AEGIS_TOKEN).
+    Mcp,
+    /// Print a shell completion script: `aegis completions bash > /etc/bash_completion.d/aegis`.
+    Completions { shell: clap_complete::Shell },
+    /// Check this machine: pty, state dir, port, agents on PATH (takes `serve`'s flags).
+    Doctor(ServeArgs),
 }
 
 #[derive(Subcommand)]
@@ -77,6 +84,13 @@ fn main() -> std::process::ExitCode {
             );
         }),
         Command::Holder(args) => holder(args),
+        Command::Mcp => mcp(cli.client),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(shell, &mut Cli::command(), "aegis", &mut std::io::stdout());
+            Ok(())
+        }
+        Command::Doctor(args) => runtime().and_then(|rt| rt.block_on(aegis::doctor::run(&args))),
         Command::Client(c) => runtime().and_then(|rt| rt.block_on(aegis::cli::run(cli.client, c))),
     };
     match result {
@@ -110,6 +124,20 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .init();
     let config = Config::from_args(&args)?;
     runtime()?.block_on(aegis::api::serve(config))
+}
+
+fn mcp(client: ClientArgs) -> anyhow::Result<()> {
+    // stdout carries the protocol: logs go to stderr only.
+    let filter = tracing_subscriber::EnvFilter::try_from_env("AEGIS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let token = client.token.or_else(|| std::env::var("AEGIS_TOKEN").ok());
+    runtime()?.block_on(aegis::mcp::run(&client.url, token))?;
+    // A pending stdin read cannot be cancelled; exit instead of waiting for the runtime.
+    std::process::exit(0)
 }
 
 fn holder(args: aegis::holder::HolderArgs) -> anyhow::Result<()> {

@@ -23,6 +23,8 @@
 //! - `dashboard`: the web dashboard's cookie sign-in, and the page in headless Chromium.
 //! - `hooks`: Claude Code hooks (settings file, secret, hook-driven states, hook approvals),
 //!   transcripts, uiState, memoryKeys.
+//! - `faces`: `aegis mcp` with the PyPI MCP client, `/v1/tools`, Prometheus `/metrics` parsed by
+//!   prometheus_client, the v0.3 metrics shapes, `aegis doctor`, completions, dist/ samples.
 
 // Tests start the daemon and helper programs directly; only the daemon is confined to pty::spawn.
 #![allow(clippy::disallowed_methods)]
@@ -36,6 +38,7 @@ mod compat;
 mod dashboard;
 mod detect;
 mod durability;
+mod faces;
 mod fixtures;
 mod hooks;
 mod launch;

@@ -301,6 +301,7 @@ impl Follow {
             match self.rx.recv().await {
                 Ok(e) => self.pending.push_back(Item::Event(e)),
                 Err(broadcast::error::RecvError::Lagged(n)) => {
+                    crate::metrics::global().subscriber_lag("sse");
                     tracing::debug!(
                         missed = n,
                         last = self.last,

@@ -47,6 +47,7 @@ async fn hook(
     secret: Option<String>,
     body: warp::hyper::body::Bytes,
 ) -> ApiResult {
+    let arrived = std::time::Instant::now();
     // Authenticate first; an unknown session looks exactly like a wrong secret.
     let id = q
         .get("sessionId")
@@ -75,6 +76,9 @@ async fn hook(
         f.events += 1;
     });
     tracing::debug!(session = %h.meta.id, event, "hook");
+    if *event == "PreToolUse" {
+        crate::metrics::global().tool_call(h.meta.id);
+    }
     let claim = match *event {
         "UserPromptSubmit" | "PreToolUse" | "PostToolUse" | "PostToolUseFailure"
         | "SubagentStart" => Some(SessionStatus::Working),
@@ -104,6 +108,8 @@ async fn hook(
     if claim.is_some() {
         link.facts(|f| f.compacting = false);
         h.nudge(claim, event).await;
+        // v0.3's hook latency: from the hook call's arrival to its state reaching the session.
+        crate::metrics::global().hook_latency(h.meta.id, arrived.elapsed().as_secs_f64() * 1e3);
     }
     Ok(json(StatusCode::OK, &json!({})))
 }

@@ -18,12 +18,14 @@ pub mod hooks;
 pub mod keys;
 pub mod memory;
 pub mod orchestrate;
+pub mod metrics;
 pub mod permissions;
 pub mod recordings;
 pub mod sessions;
 pub mod stream;
 pub mod transcript;
 pub mod uistate;
+pub mod tools;
 pub mod wire;
 pub mod work;
 
@@ -188,6 +190,10 @@ pub fn routes(
         .or(orchestrate::routes(app.clone()))
         .unify()
         .or(dashboard::auth_routes(app.clone()))
+        .unify()
+        .or(metrics::routes(app.clone()))
+        .unify()
+        .or(tools::routes(app.clone()))
         .unify();
     // Inbound webhooks authenticate by HMAC, not by API token.
     let inbound = crate::webhooks::routes::inbound_routes(app.clone());
@@ -198,18 +204,35 @@ pub fn routes(
         .unify()
         .or(hook_routes)
         .unify()
-        .or(guard.and(guarded))
+        .or(guard.clone().and(guarded))
         .unify()
         .boxed();
     let versioned = warp::path("v1").and(api.clone());
+    // Prometheus scrapes `/metrics`, which takes the unversioned alias of `/v1/metrics`.
+    let prometheus = metrics::prometheus_route(app.clone());
+    let prometheus = if app.config.metrics_open {
+        prometheus
+    } else {
+        guard.clone().and(prometheus).boxed()
+    };
     // The dashboard's page and assets come first: they need no token, so no guard runs for them.
     dashboard::routes()
         .or(versioned)
+        .unify()
+        .or(prometheus)
         .unify()
         .or(api)
         .unify()
         .recover(error::handle_rejection)
         .unify()
+        .with(warp::log::custom(|info| {
+            crate::metrics::global().http_request(
+                info.method(),
+                info.path(),
+                info.status().as_u16(),
+                info.elapsed(),
+            );
+        }))
         .with(warp::trace::request())
 }
 

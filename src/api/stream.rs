@@ -197,6 +197,7 @@ async fn serve(app: Arc<App>, h: SessionHandle, readonly: bool, socket: WebSocke
             chunk = output.recv() => match chunk {
                 Ok(bytes) => frame(serde_json::json!({"type": "tty_data", "data": utf8.push(&bytes)})),
                 Err(broadcast::error::RecvError::Lagged(n)) => {
+                    crate::metrics::global().subscriber_lag("websocket");
                     tracing::debug!(session = %h.meta.id, missed = n, "websocket client lagged; resyncing");
                     utf8 = Utf8Carry::default();
                     match snapshot_frame(&h, "resync", Some("lagged")).await {

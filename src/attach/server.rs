@@ -252,6 +252,7 @@ async fn attached_loop(
                 Ok(bytes) => proto::write_frame(&mut writer, proto::OUTPUT, &bytes).await?,
                 Err(broadcast::error::RecvError::Lagged(_)) => {
                     // Fell behind the live stream: start over from a fresh redraw.
+                    crate::metrics::global().subscriber_lag("attach");
                     let (redraw, rx) = handle.subscribe().await?;
                     output = rx;
                     proto::write_frame(&mut writer, proto::OUTPUT, &redraw).await?;

@@ -400,6 +400,12 @@ impl SessionHandle {
     /// `delivered` is true only when the text was seen to leave the input line (or the profile
     /// cannot tell).
     pub async fn send_text(&self, text: &str, submit: bool) -> Result<Delivery, HandleError> {
+        let result = self.send_text_checked(text, submit).await;
+        crate::metrics::global().send(self, result.as_ref().map(|d| *d).map_err(|_| ()));
+        result
+    }
+
+    async fn send_text_checked(&self, text: &str, submit: bool) -> Result<Delivery, HandleError> {
         // Only agents with a known input line have a prompt to wait for; a silent program
         // (`cat`) stays `starting` for the whole grace period and must not delay sends.
         if self.profile.settings.input_line.is_some() && self.status() == SessionStatus::Starting {
@@ -591,6 +597,7 @@ impl Actor {
             self.counters
                 .bytes_out
                 .fetch_add(chunk.len() as u64, Ordering::Relaxed);
+            crate::metrics::global().captured(chunk.len() as u64);
             if self.subscribers.receiver_count() > 0 {
                 let _ = self.subscribers.send(Arc::from(chunk));
             }
@@ -678,6 +685,11 @@ impl Actor {
             changed
         });
         self.publish_permission_changes(old, status, old_pending, pending);
+        if status != old {
+            let since = super::now_ms()
+                .saturating_sub(self.counters.last_activity_ms.load(Ordering::Relaxed));
+            crate::metrics::global().state_detected(self.meta.id, status, since);
+        }
         if status != old
             && let Some(kind) = EventKind::for_status(status)
         {

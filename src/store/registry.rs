@@ -244,7 +244,10 @@ pub async fn run_writer(
                 }
                 // Lagging only means we missed some history entries; the next write still
                 // has every session's current state.
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => dirty = true,
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                    crate::metrics::global().subscriber_lag("registry");
+                    dirty = true;
+                }
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
             },
             _ = tick.tick() => {

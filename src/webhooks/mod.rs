@@ -243,6 +243,7 @@ impl Webhooks {
                 let ev = match ev {
                     Ok(ev) => ev,
                     Err(broadcast::error::RecvError::Lagged(n)) => {
+                        crate::metrics::global().subscriber_lag("webhooks");
                         tracing::warn!(
                             missed = n,
                             "webhook dispatcher fell behind the event bus; events skipped"
@@ -319,6 +320,7 @@ impl Webhooks {
                 sign(secret.as_bytes(), body.as_bytes()),
             );
         }
+        let started = std::time::Instant::now();
         let result = match req.body(body).send().await {
             Ok(resp) if resp.status().is_success() => Ok(()),
             Ok(resp) => {
@@ -328,6 +330,8 @@ impl Webhooks {
             }
             Err(e) => Err((format!("request failed: {e}"), true)),
         };
+        crate::metrics::global()
+            .webhook_attempt(result.is_ok(), started.elapsed().as_secs_f64() * 1000.0);
         let mut st = self.lock();
         let h = st.health.entry(d.endpoint.id.clone()).or_default();
         match &result {

@@ -1,0 +1,116 @@
+//! Metrics routes. Every number comes from [`crate::metrics`]; this module only shapes it.
+//!
+//! - `GET /metrics`: Prometheus, in the OpenMetrics text format. Unversioned only: the
+//!   unversioned alias of `/v1/metrics` would collide with it, and scrapers expect `/metrics`.
+//!   Behind the API guard like every route, unless `--metrics-open` (see README).
+//! - `GET /v1/metrics`: Aegis v0.3's global metrics JSON.
+//! - `GET /v1/sessions/:id/metrics` and `/latency`: v0.3's per-session shapes.
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use warp::Filter;
+use warp::filters::BoxedFilter;
+use warp::http::StatusCode;
+use warp::reply::Response;
+
+use super::App;
+use super::filters::{finish, with_app};
+use super::sessions::{ApiResult, json};
+use crate::session::SessionHandle;
+
+/// The content type prometheus-client's encoder writes (OpenMetrics 1.0, which Prometheus
+/// negotiates; it also ends the body with `# EOF`).
+pub const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+async fn prometheus(app: Arc<App>) -> ApiResult {
+    let body = crate::metrics::global().render(&app.sessions.list());
+    let mut resp = Response::new(body.into());
+    resp.headers_mut().insert(
+        warp::http::header::CONTENT_TYPE,
+        warp::http::HeaderValue::from_static(OPENMETRICS),
+    );
+    Ok(resp)
+}
+
+async fn global(app: Arc<App>) -> ApiResult {
+    let body = crate::metrics::global().global_json(&app.sessions.list());
+    Ok(json(StatusCode::OK, &body))
+}
+
+/// Token usage of a session from the agent's own transcript, or null with the reason it is
+/// unknown (never a made-up zero).
+async fn token_usage(app: &App, h: &SessionHandle) -> (Option<Value>, Option<String>) {
+    match super::transcript::token_usage(app, h).await {
+        Ok(u) => (serde_json::to_value(u).ok(), None),
+        Err(reason) => (None, Some(reason)),
+    }
+}
+
+fn stats_of(h: &SessionHandle) -> Arc<crate::metrics::SessionStats> {
+    // A session listed but never seen by the metrics (adopted after a restart) has empty stats.
+    crate::metrics::global()
+        .session(h.meta.id)
+        .unwrap_or_default()
+}
+
+async fn session(app: Arc<App>, id: String) -> ApiResult {
+    use std::sync::atomic::Ordering::Relaxed;
+    let h = app.sessions.get(&id)?;
+    let s = stats_of(&h);
+    let (usage, usage_unknown) = token_usage(&app, &h).await;
+    let end = match s.exited_at_ms.load(Relaxed) {
+        0 => crate::session::now_ms(),
+        at => at,
+    };
+    let body = json!({
+        "sessionId": h.meta.id,
+        "durationSec": end.saturating_sub(h.meta.created_at_ms) / 1000,
+        "messages": s.messages.load(Relaxed),
+        "toolCalls": s.tool_calls.load(Relaxed),
+        "approvals": s.approvals.load(Relaxed),
+        "autoApprovals": s.auto_approvals.load(Relaxed),
+        "statusChanges": s.status_changes(),
+        "tokenUsage": usage,
+        "tokenUsageUnknownReason": usage_unknown,
+    });
+    Ok(json(StatusCode::OK, &body))
+}
+
+async fn latency(app: Arc<App>, id: String) -> ApiResult {
+    let h = app.sessions.get(&id)?;
+    let s = stats_of(&h);
+    let body = json!({
+        "sessionId": h.meta.id,
+        "realtime": s.latency.realtime(),
+        "aggregated": s.latency.aggregated(),
+    });
+    Ok(json(StatusCode::OK, &body))
+}
+
+/// `GET /metrics` (the caller mounts it unversioned and decides on the guard).
+pub fn prometheus_route(app: Arc<App>) -> BoxedFilter<(Response,)> {
+    warp::path!("metrics")
+        .and(warp::get())
+        .and(with_app(&app))
+        .then(|a| async { finish(prometheus(a).await) })
+        .boxed()
+}
+
+/// The JSON metrics routes (under `/v1`; the caller adds the prefix and auth).
+pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
+    use warp::path;
+    let global = path!("metrics")
+        .and(warp::get())
+        .and(with_app(&app))
+        .then(|a| async { finish(global(a).await) });
+    let session = path!("sessions" / String / "metrics")
+        .and(warp::get())
+        .and(with_app(&app))
+        .then(|id, a| async { finish(session(a, id).await) });
+    let latency = path!("sessions" / String / "latency")
+        .and(warp::get())
+        .and(with_app(&app))
+        .then(|id, a| async { finish(latency(a, id).await) });
+    global.or(session).unify().or(latency).unify().boxed()
+}

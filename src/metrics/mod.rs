@@ -1,0 +1,773 @@
+//! The daemon's counters, in one place: every number that `GET /metrics` (Prometheus),
+//! `GET /v1/metrics`, `GET /v1/sessions/:id/metrics` and `/latency` report is recorded here
+//! once and read by all of them, so the JSON and the Prometheus views cannot drift apart.
+//!
+//! Where the numbers come from:
+//! - the event bus calls [`Metrics::on_event`] synchronously for every event it publishes:
+//!   state transitions, per-session status changes, permission answers (approvals, automatic
+//!   approvals, response time), exits and removals. Nothing is lost to a lagging subscriber.
+//! - the few facts that are not events are recorded at their source with one call: output
+//!   bytes and state-detection delay (session actor), sends and Enter retries
+//!   (`SessionHandle::send_text`, which every text send goes through), subscriber lags (SSE,
+//!   WebSocket, attach, webhooks, registry), webhook attempts, and HTTP requests (a wrapper
+//!   around the routes).
+//! - sessions by state and agent are counted from the registry when scraped.
+//!
+//! There is one [`Metrics`] per process, reached through [`global`]: the daemon is one
+//! process, and a process-wide registry spares every session, holder and route constructor an
+//! extra parameter. Counters reset when the daemon restarts, as Prometheus expects.
+
+pub mod latency;
+pub mod route;
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock, Mutex};
+use std::time::Instant;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use uuid::Uuid;
+
+use crate::events::{Event, EventKind};
+use crate::session::{Delivery, SessionHandle, SessionStatus};
+pub use latency::{Latencies, LatencyKind};
+
+/// Status changes kept per session for `statusChanges`; a session that flaps for days keeps
+/// only its most recent ones.
+pub const STATUS_HISTORY: usize = 200;
+
+/// Ids of removed sessions remembered, so that a late event of a removed session does not
+/// bring its statistics back (and leak them).
+const TOMBSTONES: usize = 4096;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StateLabels {
+    state: &'static str,
+    agent: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TransitionLabels {
+    from: &'static str,
+    to: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SendLabels {
+    agent: &'static str,
+    /// delivered | undelivered (Enter presses did not clear the input line) | failed.
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ChannelLabels {
+    channel: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PermissionLabels {
+    resolution: String,
+    by: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HttpLabels {
+    method: &'static str,
+    route: String,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    method: &'static str,
+    route: String,
+}
+
+type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+
+/// HTTP handling time: 1 ms to ~16 s. Most routes answer in microseconds; sends and
+/// approvals wait for the screen (up to seconds).
+fn http_buckets() -> Histogram {
+    Histogram::new(exponential_buckets(0.001, 2.0, 15))
+}
+
+/// Per-session statistics (`GET /v1/sessions/:id/metrics`, `/latency`).
+#[derive(Debug, Default)]
+pub struct SessionStats {
+    /// Texts sent to the session (API sends, first prompts, bash/command, stimuli).
+    pub messages: AtomicU64,
+    /// Tool calls reported by the agent's hooks (see [`Metrics::tool_call`]).
+    pub tool_calls: AtomicU64,
+    /// Permission prompts approved by a person (the API or an attached terminal).
+    pub approvals: AtomicU64,
+    /// Permission prompts approved by a policy, the trust setting or expiry.
+    pub auto_approvals: AtomicU64,
+    /// Epoch ms of the exit; 0 while running.
+    pub exited_at_ms: AtomicU64,
+    /// Epoch ms of the creation event; 0 for sessions adopted after a restart.
+    created_ms: AtomicU64,
+    status_changes: Mutex<VecDeque<&'static str>>,
+    /// The pending permission request and when it appeared (epoch ms).
+    asked: Mutex<Option<(String, u64)>>,
+    pub latency: Latencies,
+}
+
+impl SessionStats {
+    /// The statuses the session went through, oldest first.
+    pub fn status_changes(&self) -> Vec<&'static str> {
+        self.status_changes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .copied()
+            .collect()
+    }
+
+    fn push_status(&self, s: SessionStatus) {
+        let mut g = self
+            .status_changes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if g.len() >= STATUS_HISTORY {
+            g.pop_front();
+        }
+        g.push_back(s.as_str());
+    }
+}
+
+#[derive(Default)]
+struct PerSession {
+    stats: HashMap<Uuid, Arc<SessionStats>>,
+    removed: HashSet<Uuid>,
+    removed_order: VecDeque<Uuid>,
+}
+
+/// Every counter of the daemon (see the module doc).
+pub struct Metrics {
+    registry: Registry,
+    /// Serialises scrapes: the state gauge is rebuilt from the registry on each one.
+    scrape: Mutex<()>,
+    started: Instant,
+    sessions: Family<StateLabels, Gauge>,
+    transitions: Family<TransitionLabels, Counter>,
+    created: Counter,
+    exits: Family<OutcomeLabels, Counter>,
+    sends: Family<SendLabels, Counter>,
+    retries: Counter,
+    bytes: Counter,
+    lags: Family<ChannelLabels, Counter>,
+    permissions: Family<PermissionLabels, Counter>,
+    webhooks: Family<OutcomeLabels, Counter>,
+    pipelines: Counter,
+    batches: Counter,
+    http: Family<HttpLabels, Counter>,
+    http_seconds: HistogramFamily<RouteLabels>,
+    /// One histogram per [`LatencyKind`], in `LatencyKind::ALL` order.
+    latency_seconds: [Histogram; 4],
+    session_seconds: Histogram,
+    /// Exact min/max/avg of the same measurements, for the v0.3 JSON.
+    latencies: Latencies,
+    /// Sum of finished sessions' lifetimes in ms (the histogram's sum, kept exact).
+    duration_ms: AtomicU64,
+    /// Exits whose creation time is known (the denominator of `avg_duration_sec`).
+    timed_exits: Counter,
+    routes: route::Templates,
+    per_session: Mutex<PerSession>,
+}
+
+static GLOBAL: LazyLock<Metrics> = LazyLock::new(Metrics::new);
+
+/// The process's metrics.
+pub fn global() -> &'static Metrics {
+    &GLOBAL
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let mut r = Registry::with_prefix("aegis");
+        let sessions = Family::<StateLabels, Gauge>::default();
+        r.register(
+            "sessions",
+            "Sessions in the registry by state and agent",
+            sessions.clone(),
+        );
+        let transitions = Family::<TransitionLabels, Counter>::default();
+        r.register(
+            "state_transitions",
+            "Session state changes by previous and new state",
+            transitions.clone(),
+        );
+        let created = Counter::default();
+        r.register("sessions_created", "Sessions created", created.clone());
+        let exits = Family::<OutcomeLabels, Counter>::default();
+        r.register(
+            "sessions_exited",
+            "Session exits by outcome (completed = exit code 0)",
+            exits.clone(),
+        );
+        let sends = Family::<SendLabels, Counter>::default();
+        r.register(
+            "sends",
+            "Texts sent to sessions by agent and delivery outcome",
+            sends.clone(),
+        );
+        let retries = Counter::default();
+        r.register(
+            "delivery_retries",
+            "Extra Enter presses because the text stayed in the input line",
+            retries.clone(),
+        );
+        let bytes = Counter::default();
+        r.register(
+            "captured_bytes",
+            "Bytes of session output parsed into screen models",
+            bytes.clone(),
+        );
+        let lags = Family::<ChannelLabels, Counter>::default();
+        r.register(
+            "subscriber_lags",
+            "Times a subscriber fell behind and was resynced, by channel",
+            lags.clone(),
+        );
+        let permissions = Family::<PermissionLabels, Counter>::default();
+        r.register(
+            "permission_resolutions",
+            "Permission prompts resolved, by resolution and by whom",
+            permissions.clone(),
+        );
+        let webhooks = Family::<OutcomeLabels, Counter>::default();
+        r.register(
+            "webhook_attempts",
+            "Outbound webhook delivery attempts by outcome",
+            webhooks.clone(),
+        );
+        let pipelines = Counter::default();
+        r.register(
+            "pipelines_created",
+            "Pipelines created (POST /v1/pipelines answered 2xx)",
+            pipelines.clone(),
+        );
+        let batches = Counter::default();
+        r.register(
+            "batches_created",
+            "Session batches created (POST /v1/sessions/batch answered 2xx)",
+            batches.clone(),
+        );
+        let http = Family::<HttpLabels, Counter>::default();
+        r.register(
+            "http_requests",
+            "HTTP requests by method, route template and status",
+            http.clone(),
+        );
+        let http_seconds: HistogramFamily<RouteLabels> =
+            Family::new_with_constructor(http_buckets as fn() -> Histogram);
+        r.register(
+            "http_request_duration_seconds",
+            "Time to answer HTTP requests (headers, for streams) by route template",
+            http_seconds.clone(),
+        );
+        // Buckets per kind, in LatencyKind::ALL order (hook, detection, permission, channel):
+        // hooks and deliveries take milliseconds to seconds; detection waits out the quiet
+        // period (~0.75 s) and up to minutes when stalled; people answer prompts in seconds to
+        // hours.
+        let latency_seconds = [
+            Histogram::new(exponential_buckets(0.001, 2.0, 14)),
+            Histogram::new(exponential_buckets(0.005, 2.0, 16)),
+            Histogram::new(exponential_buckets(0.1, 2.0, 16)),
+            Histogram::new(exponential_buckets(0.005, 2.0, 14)),
+        ];
+        let names = [
+            (
+                "hook_latency_seconds",
+                "Hook events: agent timestamp to arrival",
+            ),
+            (
+                "state_detection_seconds",
+                "Last screen change to the state change being announced",
+            ),
+            (
+                "permission_response_seconds",
+                "Permission prompt shown to answered",
+            ),
+            (
+                "channel_delivery_seconds",
+                "One outbound webhook delivery attempt",
+            ),
+        ];
+        for (h, (name, help)) in latency_seconds.iter().zip(names) {
+            r.register(name, help, h.clone());
+        }
+        // Sessions live minutes to days.
+        let session_seconds = Histogram::new(exponential_buckets(1.0, 4.0, 10));
+        r.register(
+            "session_duration_seconds",
+            "Lifetime of sessions that exited",
+            session_seconds.clone(),
+        );
+        Metrics {
+            registry: r,
+            scrape: Mutex::new(()),
+            started: Instant::now(),
+            sessions,
+            transitions,
+            created,
+            exits,
+            sends,
+            retries,
+            bytes,
+            lags,
+            permissions,
+            webhooks,
+            pipelines,
+            batches,
+            http,
+            http_seconds,
+            latency_seconds,
+            session_seconds,
+            latencies: Latencies::default(),
+            duration_ms: AtomicU64::new(0),
+            timed_exits: Counter::default(),
+            routes: route::Templates::default(),
+            per_session: Mutex::new(PerSession::default()),
+        }
+    }
+
+    fn per_session(&self) -> std::sync::MutexGuard<'_, PerSession> {
+        // Nothing panics under this lock; a poisoned one still holds valid maps.
+        self.per_session.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The statistics of a session; created on first use unless the session was removed.
+    pub fn session(&self, id: Uuid) -> Option<Arc<SessionStats>> {
+        let mut g = self.per_session();
+        if g.removed.contains(&id) {
+            return None;
+        }
+        Some(g.stats.entry(id).or_default().clone())
+    }
+
+    fn forget(&self, id: Uuid) {
+        let mut g = self.per_session();
+        g.stats.remove(&id);
+        if g.removed.insert(id) {
+            g.removed_order.push_back(id);
+        }
+        if g.removed_order.len() > TOMBSTONES
+            && let Some(old) = g.removed_order.pop_front()
+        {
+            g.removed.remove(&old);
+        }
+    }
+
+    /// Seconds since the daemon started.
+    pub fn uptime_secs(&self) -> u64 {
+        self.started.elapsed().as_secs()
+    }
+
+    /// One latency measurement: feeds the histogram, the global aggregate and, when given,
+    /// the session's.
+    pub fn observe_latency(&self, kind: LatencyKind, session: Option<Uuid>, ms: f64) {
+        let i = LatencyKind::ALL
+            .iter()
+            .position(|k| *k == kind)
+            .unwrap_or(0);
+        self.latency_seconds[i].observe(ms / 1000.0);
+        self.latencies.record(kind, ms);
+        if let Some(s) = session.and_then(|id| self.session(id)) {
+            s.latency.record(kind, ms);
+        }
+    }
+
+    /// Called by the event bus for every published event.
+    pub fn on_event(&self, e: &Event) {
+        let status_event = EventKind::for_status(e.new_status.unwrap_or(SessionStatus::Starting))
+            .is_some_and(|k| k == e.kind);
+        let into_prompt = e.kind == EventKind::PermissionRequested
+            && e.new_status == Some(SessionStatus::PermissionPrompt);
+        match e.kind {
+            EventKind::SessionCreated => {
+                self.created.inc();
+                if let Some(s) = self.session(e.session_id) {
+                    s.created_ms.store(e.timestamp_ms, Ordering::Relaxed);
+                    s.push_status(SessionStatus::Starting);
+                }
+            }
+            EventKind::SessionKilled => self.forget(e.session_id),
+            EventKind::PermissionRequested => {
+                if let (Some(s), Some(id)) = (self.session(e.session_id), e.detail["id"].as_str()) {
+                    let at = e.detail["createdAt"].as_u64().unwrap_or(e.timestamp_ms);
+                    *s.asked.lock().unwrap_or_else(|p| p.into_inner()) = Some((id.to_owned(), at));
+                }
+            }
+            EventKind::PermissionResolved => self.on_resolved(e),
+            EventKind::SessionExited => self.on_exited(e),
+            _ => {}
+        }
+        if (status_event || into_prompt)
+            && let (Some(old), Some(new)) = (e.old_status, e.new_status)
+            && old != new
+        {
+            self.transitions
+                .get_or_create(&TransitionLabels {
+                    from: old.as_str(),
+                    to: new.as_str(),
+                })
+                .inc();
+            if let Some(s) = self.session(e.session_id) {
+                s.push_status(new);
+            }
+        }
+    }
+
+    fn on_resolved(&self, e: &Event) {
+        let resolution = e.detail["resolution"].as_str().unwrap_or("unknown");
+        let by = e.detail["by"].as_str().unwrap_or("unknown");
+        self.permissions
+            .get_or_create(&PermissionLabels {
+                resolution: resolution.to_owned(),
+                by: by.to_owned(),
+            })
+            .inc();
+        let Some(s) = self.session(e.session_id) else {
+            return;
+        };
+        if resolution == "approved" {
+            let automatic = matches!(by, "policy" | "trust" | "expiry");
+            let c = if automatic {
+                &s.auto_approvals
+            } else {
+                &s.approvals
+            };
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+        let asked = s.asked.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some((id, at)) = asked
+            && e.detail["permissionId"].as_str() == Some(id.as_str())
+        {
+            let ms = e.timestamp_ms.saturating_sub(at) as f64;
+            self.observe_latency(LatencyKind::PermissionResponse, Some(e.session_id), ms);
+        }
+    }
+
+    fn on_exited(&self, e: &Event) {
+        let outcome = match e.detail["exitCode"].as_i64() {
+            Some(0) => "completed",
+            _ => "failed",
+        };
+        self.exits.get_or_create(&OutcomeLabels { outcome }).inc();
+        let Some(s) = self.session(e.session_id) else {
+            return;
+        };
+        s.exited_at_ms.store(e.timestamp_ms, Ordering::Relaxed);
+        let created = s.created_ms.load(Ordering::Relaxed);
+        if created > 0 {
+            let lifetime_ms = e.timestamp_ms.saturating_sub(created);
+            self.session_seconds.observe(lifetime_ms as f64 / 1000.0);
+            self.duration_ms.fetch_add(lifetime_ms, Ordering::Relaxed);
+            self.timed_exits.inc();
+        }
+    }
+
+    /// A text send finished (`SessionHandle::send_text`).
+    pub fn send(&self, h: &SessionHandle, result: Result<Delivery, ()>) {
+        let outcome = match result {
+            Ok(d) if d.delivered => "delivered",
+            Ok(_) => "undelivered",
+            Err(()) => "failed",
+        };
+        self.sends
+            .get_or_create(&SendLabels {
+                agent: h.meta.agent_type.as_str(),
+                outcome,
+            })
+            .inc();
+        if let Ok(d) = result {
+            self.retries.inc_by(u64::from(d.attempts.saturating_sub(1)));
+        }
+        if let Some(s) = self.session(h.meta.id) {
+            s.messages.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Output bytes parsed by a session actor.
+    pub fn captured(&self, bytes: u64) {
+        self.bytes.inc_by(bytes);
+    }
+
+    /// The actor announced a new state `since_output_ms` after the screen last changed.
+    pub fn state_detected(&self, session: Uuid, to: SessionStatus, since_output_ms: u64) {
+        // Stalls and exits are announced after deliberate waits (the stall threshold, the exit
+        // drain), which would only measure configuration.
+        if matches!(to, SessionStatus::Stalled | SessionStatus::Exited) {
+            return;
+        }
+        self.observe_latency(
+            LatencyKind::StateChangeDetection,
+            Some(session),
+            since_output_ms as f64,
+        );
+    }
+
+    /// A subscriber of `channel` (sse, websocket, attach, webhooks, registry) lagged.
+    pub fn subscriber_lag(&self, channel: &'static str) {
+        self.lags.get_or_create(&ChannelLabels { channel }).inc();
+    }
+
+    /// One outbound webhook attempt.
+    pub fn webhook_attempt(&self, ok: bool, ms: f64) {
+        let outcome = if ok { "delivered" } else { "failed" };
+        self.webhooks
+            .get_or_create(&OutcomeLabels { outcome })
+            .inc();
+        self.observe_latency(LatencyKind::ChannelDelivery, None, ms);
+    }
+
+    /// Seam for the hooks route: a `PreToolUse` hook arrived for `session`.
+    pub fn tool_call(&self, session: Uuid) {
+        if let Some(s) = self.session(session) {
+            s.tool_calls.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Seam for the hooks route: a hook arrived `ms` after the agent stamped it.
+    pub fn hook_latency(&self, session: Uuid, ms: f64) {
+        self.observe_latency(LatencyKind::Hook, Some(session), ms);
+    }
+
+    /// One answered HTTP request.
+    pub fn http_request(
+        &self,
+        method: &warp::http::Method,
+        path: &str,
+        status: u16,
+        elapsed: std::time::Duration,
+    ) {
+        use warp::http::Method;
+        let method = match *method {
+            Method::GET => "GET",
+            Method::POST => "POST",
+            Method::PUT => "PUT",
+            Method::DELETE => "DELETE",
+            Method::PATCH => "PATCH",
+            Method::HEAD => "HEAD",
+            Method::OPTIONS => "OPTIONS",
+            _ => "other",
+        };
+        let route = self.routes.label(path);
+        if method == "POST" && (200..300).contains(&status) {
+            match route.as_str() {
+                "/v1/pipelines" => self.pipelines.inc(),
+                "/v1/sessions/batch" => self.batches.inc(),
+                _ => 0,
+            };
+        }
+        self.http_seconds
+            .get_or_create(&RouteLabels {
+                method,
+                route: route.clone(),
+            })
+            .observe(elapsed.as_secs_f64());
+        self.http
+            .get_or_create(&HttpLabels {
+                method,
+                route,
+                status,
+            })
+            .inc();
+    }
+
+    /// The OpenMetrics text of every metric, with the state gauge rebuilt from `sessions`.
+    pub fn render(&self, sessions: &[SessionHandle]) -> String {
+        let _one = self.scrape.lock().unwrap_or_else(|p| p.into_inner());
+        self.sessions.clear();
+        for h in sessions {
+            self.sessions
+                .get_or_create(&StateLabels {
+                    state: h.status().as_str(),
+                    agent: h.meta.agent_type.as_str(),
+                })
+                .inc();
+        }
+        let mut out = String::new();
+        if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &self.registry) {
+            // Encoding into a String cannot fail unless a label value is unencodable.
+            tracing::error!(error = %e, "encoding metrics failed");
+        }
+        out
+    }
+
+    /// The v0.3 global metrics (`GET /v1/metrics`).
+    pub fn global_json(&self, sessions: &[SessionHandle]) -> serde_json::Value {
+        let count = |f: &Family<OutcomeLabels, Counter>, outcome: &'static str| {
+            f.get(&OutcomeLabels { outcome }).map_or(0, |c| c.get())
+        };
+        let completed = count(&self.exits, "completed");
+        let failed = count(&self.exits, "failed");
+        let (mut sent, mut delivered) = (0u64, 0u64);
+        for agent in crate::session::AgentType::ALL {
+            for outcome in ["delivered", "undelivered", "failed"] {
+                let n = self
+                    .sends
+                    .get(&SendLabels {
+                        agent: agent.as_str(),
+                        outcome,
+                    })
+                    .map_or(0, |c| c.get());
+                sent += n;
+                if outcome == "delivered" {
+                    delivered += n;
+                }
+            }
+        }
+        let auto: u64 = ["policy", "trust", "expiry"]
+            .iter()
+            .map(|by| {
+                self.permissions
+                    .get(&PermissionLabels {
+                        resolution: "approved".into(),
+                        by: (*by).into(),
+                    })
+                    .map_or(0, |c| c.get())
+            })
+            .sum();
+        let created = self.created.get();
+        let ratio =
+            |a: u64, b: u64| (b > 0).then(|| ((a as f64 / b as f64) * 1000.0).round() / 1000.0);
+        serde_json::json!({
+            "uptime": self.uptime_secs(),
+            "sessions": {
+                "total_created": created,
+                "currently_active": sessions.iter().filter(|h| !h.is_exited()).count(),
+                "completed": completed,
+                "failed": failed,
+                "avg_duration_sec": ratio(self.duration_ms.load(Ordering::Relaxed), self.timed_exits.get() * 1000),
+                "avg_messages_per_session": ratio(sent, created),
+            },
+            "auto_approvals": auto,
+            "webhooks_sent": count(&self.webhooks, "delivered"),
+            "webhooks_failed": count(&self.webhooks, "failed"),
+            "pipelines_created": self.pipelines.get(),
+            "batches_created": self.batches.get(),
+            "prompt_delivery": {
+                "sent": sent,
+                "delivered": delivered,
+                "failed": sent - delivered,
+                "success_rate": ratio(delivered, sent),
+            },
+            "latency": self.latencies.aggregated(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::SessionMeta;
+
+    fn event(
+        kind: EventKind,
+        old: Option<SessionStatus>,
+        new: Option<SessionStatus>,
+        detail: serde_json::Value,
+    ) -> Event {
+        let m = SessionMeta::for_tests();
+        Event {
+            id: 1,
+            kind,
+            session_id: m.id,
+            session_name: m.name,
+            old_status: old,
+            new_status: new,
+            timestamp_ms: 10_000,
+            detail,
+        }
+    }
+
+    #[test]
+    fn events_feed_transitions_approvals_and_status_history() {
+        use SessionStatus::*;
+        let m = Metrics::new();
+        let null = serde_json::Value::Null;
+        m.on_event(&event(
+            EventKind::SessionCreated,
+            None,
+            Some(Starting),
+            null.clone(),
+        ));
+        m.on_event(&event(
+            EventKind::SessionWorking,
+            Some(Starting),
+            Some(Working),
+            null.clone(),
+        ));
+        m.on_event(&event(
+            EventKind::PermissionRequested,
+            Some(Working),
+            Some(PermissionPrompt),
+            serde_json::json!({"id": "p1", "createdAt": 9_000}),
+        ));
+        // Leaving the prompt is announced twice (resolved + idle); counted once.
+        m.on_event(&event(
+            EventKind::PermissionResolved,
+            Some(PermissionPrompt),
+            Some(Idle),
+            serde_json::json!({"permissionId": "p1", "resolution": "approved", "by": "policy"}),
+        ));
+        m.on_event(&event(
+            EventKind::SessionIdle,
+            Some(PermissionPrompt),
+            Some(Idle),
+            null.clone(),
+        ));
+        let s = m.session(Uuid::nil()).expect("stats exist");
+        assert_eq!(
+            s.status_changes(),
+            ["starting", "working", "permission_prompt", "idle"]
+        );
+        assert_eq!(s.auto_approvals.load(Ordering::Relaxed), 1);
+        assert_eq!(s.approvals.load(Ordering::Relaxed), 0);
+        assert_eq!(
+            s.latency.aggregated()["permission_response_ms"]["max"],
+            1000.0
+        );
+        let text = m.render(&[]);
+        assert!(
+            text.contains(
+                "aegis_state_transitions_total{from=\"working\",to=\"permission_prompt\"} 1"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "aegis_state_transitions_total{from=\"permission_prompt\",to=\"idle\"} 1"
+            ),
+            "{text}"
+        );
+        m.on_event(&event(
+            EventKind::SessionKilled,
+            Some(Idle),
+            None,
+            null.clone(),
+        ));
+        assert!(
+            m.session(Uuid::nil()).is_none(),
+            "a removed session stays removed"
+        );
+    }
+}
