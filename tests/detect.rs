@@ -224,7 +224,12 @@ fn spinner_without_progress_stalls(agent: &str) {
 #[test]
 fn claude_thinking_with_growing_tokens_is_not_a_stall() {
     let d = Daemon::start();
-    let id = id_of(&fake(&d, "claude", &[], json!({ "stallThresholdMs": 1500 })));
+    let id = id_of(&fake(
+        &d,
+        "claude",
+        &[],
+        json!({ "stallThresholdMs": 1500 }),
+    ));
     d.wait_status(&id, "idle", T);
     d.send(&id, "!think 5");
     d.wait_status(&id, "working", T);

@@ -157,15 +157,25 @@ fn tmux_echo(t: &Tmux, n: usize) -> Result<Vec<Duration>> {
 
 pub fn echo(cfg: &Config, d: &Daemon, report: &mut Report) -> Result<()> {
     let t = Tmux::start("echo")?;
-    eprintln!("  echo: aegis over WebSocket, {} round trips", cfg.round_trips);
+    eprintln!(
+        "  echo: aegis over WebSocket, {} round trips",
+        cfg.round_trips
+    );
     let ws = Percentiles::of(&mut aegis_echo(d, cfg.round_trips, Watch::WebSocket)?);
-    eprintln!("  echo: aegis polling /read, {} round trips", cfg.round_trips);
+    eprintln!(
+        "  echo: aegis polling /read, {} round trips",
+        cfg.round_trips
+    );
     let poll = Percentiles::of(&mut aegis_echo(d, cfg.round_trips, Watch::PollRead)?);
     eprintln!("  echo: tmux, {} round trips", cfg.round_trips);
     let theirs = Percentiles::of(&mut tmux_echo(&t, cfg.round_trips)?);
     let w = "2 send → echo";
     for (sys, ours, target) in [
-        ("aegis REST /send + WebSocket echo", &ws, "≤ 5 ms and ≥ 10× tmux"),
+        (
+            "aegis REST /send + WebSocket echo",
+            &ws,
+            "≤ 5 ms and ≥ 10× tmux",
+        ),
         (
             "aegis REST /send + poll /read",
             &poll,

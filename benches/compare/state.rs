@@ -33,7 +33,10 @@ fn epoch_secs() -> f64 {
 }
 
 fn fake_agent() -> &'static str {
-    concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/bin/fake_agent.py")
+    concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/support/bin/fake_agent.py"
+    )
 }
 
 /// The epoch times of the idle frames the agent logged so far.
@@ -49,7 +52,14 @@ fn agent_turns(d: &Daemon, agent: &str, n: usize) -> Result<Vec<Duration>> {
     let mut http = d.http()?;
     let log = d.work_dir.join(format!("draw-{agent}.log"));
     let log_arg = path_str(&log);
-    let argv = ["python3", fake_agent(), "--agent", agent, "--draw-log", &log_arg];
+    let argv = [
+        "python3",
+        fake_agent(),
+        "--agent",
+        agent,
+        "--draw-log",
+        &log_arg,
+    ];
     let id = d.create_agent(&mut http, agent, &argv)?;
     d.wait_status(&mut http, &id, "idle", POLL, TURN_TIMEOUT)?;
     let send = format!("/v1/sessions/{id}/send");
@@ -61,7 +71,8 @@ fn agent_turns(d: &Daemon, agent: &str, n: usize) -> Result<Vec<Duration>> {
         // was submitted, which may be after the turn began: send from a second connection
         // while this thread watches the status.
         let seen_at = std::thread::scope(|scope| -> Result<f64> {
-            let sender = scope.spawn(|| send_http.post(&send, &json!({ "text": format!("task {i}") })));
+            let sender =
+                scope.spawn(|| send_http.post(&send, &json!({ "text": format!("task {i}") })));
             let t0 = Instant::now();
             let mut worked = false;
             let seen_at = loop {
@@ -75,7 +86,9 @@ fn agent_turns(d: &Daemon, agent: &str, n: usize) -> Result<Vec<Duration>> {
                 }
                 std::thread::sleep(POLL);
             };
-            let r = sender.join().map_err(|_| anyhow::anyhow!("sender panicked"))??;
+            let r = sender
+                .join()
+                .map_err(|_| anyhow::anyhow!("sender panicked"))??;
             if r.status != 200 {
                 bail!("send: {} {}", r.status, String::from_utf8_lossy(&r.body));
             }

@@ -17,15 +17,15 @@ pub mod guard;
 pub mod hooks;
 pub mod keys;
 pub mod memory;
-pub mod orchestrate;
 pub mod metrics;
+pub mod orchestrate;
 pub mod permissions;
 pub mod recordings;
 pub mod sessions;
 pub mod stream;
+pub mod tools;
 pub mod transcript;
 pub mod uistate;
-pub mod tools;
 pub mod wire;
 pub mod work;
 

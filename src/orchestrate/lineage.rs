@@ -85,6 +85,8 @@ pub fn fork_launch(
         LaunchOptions {
             permission_mode: Some(mode),
             resume_session_id: resume,
+            // The manager writes the hook settings file for the new session.
+            ..LaunchOptions::default()
         },
     )
 }
