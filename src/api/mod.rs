@@ -6,6 +6,7 @@
 //! answer with a response or an [`ApiError`], so a handler's error is never replaced by
 //! another route's rejection.
 
+pub mod audit;
 pub mod compat;
 pub mod error;
 pub mod events;
@@ -14,6 +15,7 @@ pub mod filters;
 pub mod guard;
 pub mod keys;
 pub mod memory;
+pub mod openapi;
 pub mod permissions;
 pub mod recordings;
 pub mod sessions;
@@ -53,6 +55,8 @@ pub struct App {
     pub executions: executions::Executions,
     /// The memory bridge's persisted key/value entries.
     pub memory: crate::store::memory::MemoryStore,
+    /// Who did which write, when (`audit.jsonl` in the state dir).
+    pub audit: Arc<audit::AuditLog>,
     pty_health: Mutex<Option<(Instant, Result<(), String>)>>,
 }
 
@@ -76,6 +80,7 @@ impl App {
         let memory = crate::store::memory::MemoryStore::load(&config.state_dir);
         Arc::new(App {
             memory,
+            audit: Arc::new(audit::AuditLog::new(&config.state_dir)),
             config,
             sessions,
             gate,
@@ -139,7 +144,6 @@ async fn health(app: Arc<App>) -> ApiResult {
 pub fn routes(
     app: Arc<App>,
 ) -> impl Filter<Extract = (impl warp::Reply,), Error = Infallible> + Clone {
-    let guard = guard::guard(app.gate.clone()).map(|_| ()).untuple_one();
     let health = warp::path!("health")
         .and(warp::get())
         .and(filters::with_app(&app))
@@ -163,13 +167,19 @@ pub fn routes(
         .or(keys::routes(app.clone()))
         .unify()
         .or(permissions::routes(app.clone()))
+        .unify()
+        .or(openapi::routes(app.clone()))
         .unify();
     // Inbound webhooks authenticate by HMAC, not by API token.
     let inbound = crate::webhooks::routes::inbound_routes(app.clone());
     let api = health
         .or(inbound)
         .unify()
-        .or(guard.and(guarded))
+        .or(audit::wrap(
+            app.audit.clone(),
+            guard::guard(app.gate.clone()),
+            guarded,
+        ))
         .unify()
         .boxed();
     let versioned = warp::path("v1").and(api.clone());
