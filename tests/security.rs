@@ -133,7 +133,11 @@ fn loader_and_daemon_env_names_are_refused_on_create() {
         );
     }
     let (_, list) = d.get("/v1/sessions");
-    assert_eq!(list.as_array().map_or(usize::MAX, Vec::len), 0, "{list}");
+    assert_eq!(
+        list["sessions"].as_array().map_or(usize::MAX, Vec::len),
+        0,
+        "{list}"
+    );
     // Ordinary names still pass.
     let s = d.create(json!({ "workDir": d.work_dir(), "agentType": "custom", "command": ["cat"], "env": { "MY_FLAG": "1" } }));
     assert!(s["id"].is_string());
