@@ -50,3 +50,41 @@ pub fn parse_every_request(data: &[u8]) {
     let _ = serde_json::from_slice::<wire::KeysRequest>(data);
     let _ = serde_json::from_slice::<wire::ResizeRequest>(data);
 }
+
+/// Treat `data` as a tmux stand-in command line (arguments separated by NUL bytes, as argv
+/// reaches the stand-in) and run the splitter and parser over every command in it.
+pub fn exercise_tmux_argv(data: &[u8]) {
+    let argv: Vec<String> = String::from_utf8_lossy(data)
+        .split('\0')
+        .map(str::to_owned)
+        .collect();
+    for line in crate::tmux::cmd::split(&argv) {
+        if let Ok(cmd) = crate::tmux::cmd::parse(&line) {
+            for f in cmd.flags.keys() {
+                let _ = (cmd.has(*f), cmd.value(*f), cmd.values(*f));
+            }
+        }
+    }
+}
+
+thread_local! {
+    /// One scratch session directory per thread, reused by every asciicast input.
+    static CAST_DIR: Option<tempfile::TempDir> = tempfile::tempdir().ok();
+}
+
+/// Treat `data` as a session's recording file and read it back from offsets and limits
+/// chosen by its first bytes: the asciicast reader must never panic on a torn, hostile or
+/// corrupted file (recordings live on disk, where anything can happen to them).
+pub fn exercise_asciicast(data: &[u8]) {
+    let (since, limit, body) = match data {
+        [s, l, rest @ ..] => (u64::from(*s) * 7, usize::from(*l) * 3, rest),
+        _ => (0, 64, data),
+    };
+    CAST_DIR.with(|dir| {
+        let Some(dir) = dir else { return };
+        if std::fs::write(dir.path().join(crate::store::recording::FILE), body).is_ok() {
+            let _ = crate::store::recording::read_output(dir.path(), since, limit);
+            let _ = crate::store::recording::read_output(dir.path(), 0, usize::MAX);
+        }
+    });
+}

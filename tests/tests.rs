@@ -16,6 +16,9 @@
 //! - `store`: persisted state besides sessions: memory entries and TTLs, API keys and scopes.
 //! - `fixtures`: every recorded screen under tests/fixtures/screens through the engine.
 //! - `permissions`: approvals, policies, expiry, agent-aware send, profile start-up errors.
+//! - `load`: load and fault tests: concurrent sends, hostile children, idle/slow connections.
+//! - `openapi`: the OpenAPI description covers every route; auth on every route (issue 8).
+//! - `security`: audit log, refused env names, private state files, CORS off, loopback bind.
 //! - `detect`: state detection on fake Claude/Codex/Gemini agents, per agent and state.
 //! - `work`: verify (quality gate), git-worktree workers, debriefs, uploads, file listing,
 //!   diagnostics (issue 9, h-work).
@@ -43,8 +46,11 @@ mod fixtures;
 mod hooks;
 mod launch;
 mod orchestrate;
+mod load;
+mod openapi;
 mod permissions;
 mod props;
+mod security;
 mod sessions;
 mod store;
 mod streams;

@@ -6,6 +6,7 @@
 //! answer with a response or an [`ApiError`], so a handler's error is never replaced by
 //! another route's rejection.
 
+pub mod audit;
 pub mod compat;
 pub mod dashboard;
 pub mod error;
@@ -19,6 +20,7 @@ pub mod keys;
 pub mod memory;
 pub mod metrics;
 pub mod orchestrate;
+pub mod openapi;
 pub mod permissions;
 pub mod recordings;
 pub mod sessions;
@@ -66,6 +68,8 @@ pub struct App {
     pub work: crate::work::Work,
     /// Model prices for `tokenUsage.estimatedCostUsd` (defaults + the config's `[pricing]`).
     pub prices: crate::transcript::pricing::PriceTable,
+    /// Who did which write, when (`audit.jsonl` in the state dir).
+    pub audit: Arc<audit::AuditLog>,
     pty_health: Mutex<Option<(Instant, Result<(), String>)>>,
 }
 
@@ -92,6 +96,7 @@ impl App {
         Arc::new(App {
             prices,
             memory,
+            audit: Arc::new(audit::AuditLog::new(&config.state_dir)),
             config,
             sessions,
             gate,
@@ -156,7 +161,6 @@ async fn health(app: Arc<App>) -> ApiResult {
 pub fn routes(
     app: Arc<App>,
 ) -> impl Filter<Extract = (impl warp::Reply,), Error = Infallible> + Clone {
-    let guard = guard::guard(app.gate.clone()).map(|_| ()).untuple_one();
     let health = warp::path!("health")
         .and(warp::get())
         .and(filters::with_app(&app))
@@ -194,6 +198,8 @@ pub fn routes(
         .or(metrics::routes(app.clone()))
         .unify()
         .or(tools::routes(app.clone()))
+        .unify()
+        .or(openapi::routes(app.clone()))
         .unify();
     // Inbound webhooks authenticate by HMAC, not by API token.
     let inbound = crate::webhooks::routes::inbound_routes(app.clone());
@@ -204,7 +210,11 @@ pub fn routes(
         .unify()
         .or(hook_routes)
         .unify()
-        .or(guard.clone().and(guarded))
+        .or(audit::wrap(
+            app.audit.clone(),
+            guard::guard(app.gate.clone()),
+            guarded,
+        ))
         .unify()
         .boxed();
     let versioned = warp::path("v1").and(api.clone());

@@ -72,6 +72,21 @@ pub fn to_spec(req: CreateSessionRequest) -> Result<CreateSpec, ApiError> {
             )
         })?),
     };
+    if let Some(k) = req
+        .env
+        .iter()
+        .flatten()
+        .map(|(k, _)| k)
+        .find(|k| crate::session::manager::is_refused_env(k))
+    {
+        return Err(ApiError::bad_request(
+            "VALIDATION_ERROR",
+            format!(
+                "env: {k} is refused: it would change how programs are loaded or started, \
+                 or the daemon's own settings (see SECURITY.md)"
+            ),
+        ));
+    }
     let mut command = req.command;
     if let Some(cc) = req.claude_command {
         if agent_type.is_some_and(|a| a != AgentType::Claude) {

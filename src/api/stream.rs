@@ -271,12 +271,36 @@ async fn client_frame(h: &SessionHandle, readonly: bool, text: &str) -> Option<S
     result.err().map(|e| e.to_string())
 }
 
+/// Refuse a plain GET (no `Connection: upgrade`) with 426 in the error format. warp's own
+/// check rejects with a crate-private type that the rejection handler cannot name, which
+/// surfaced as a 500 (found by the schemathesis contract run).
+fn upgrade_requested() -> impl Filter<Extract = (), Error = warp::Rejection> + Clone {
+    warp::header::optional::<String>("connection")
+        .and_then(|c: Option<String>| async move {
+            let upgrade = c.is_some_and(|c| {
+                c.split(',')
+                    .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
+            });
+            if upgrade {
+                Ok(())
+            } else {
+                Err(warp::reject::custom(super::error::ApiError::new(
+                    warp::http::StatusCode::UPGRADE_REQUIRED,
+                    "UPGRADE_REQUIRED",
+                    "this route is a WebSocket: send Connection: Upgrade and Upgrade: websocket",
+                )))
+            }
+        })
+        .untuple_one()
+}
+
 /// The WebSocket route (the caller adds `/v1` and auth).
 pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
     warp::path!("sessions" / String / "stream")
         .and(warp::get())
         .and(with_app(&app))
         .and(query())
+        .and(upgrade_requested())
         .and(warp::ws())
         .then(|id, a, q, ws| async { finish(upgrade(a, id, q, ws).await) })
         .boxed()

@@ -110,10 +110,12 @@ pub async fn spawn(
 
 /// Run `<exe> holder --dir <dir>`, feed it the spec, read its one-line answer.
 fn start_holder(exe: &Path, dir: &Path, spec: &HolderSpec) -> std::io::Result<serde_json::Value> {
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.join(LOG_FILE))?;
+    // 0600 like every state file (SECURITY.md); found by security::state_dir_is_0700_and_its_files_private.
+    let log = std::os::unix::fs::OpenOptionsExt::mode(
+        std::fs::OpenOptions::new().create(true).append(true),
+        0o600,
+    )
+    .open(dir.join(LOG_FILE))?;
     // The holder is the one other program the daemon starts directly: the same binary, from a
     // fixed argv, never user text.
     #[allow(clippy::disallowed_methods)]

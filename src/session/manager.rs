@@ -578,6 +578,22 @@ fn validate_env(key: &str, value: &str) -> Result<(), SessionError> {
     Ok(())
 }
 
+/// Environment names a REST create request may not set (SECURITY.md, "Environment
+/// injection"); the tmux stand-in, whose caller is the local user passing their own
+/// environment, is not limited:
+/// dynamic-loader controls (`LD_*`, and `DYLD_*` on macOS) inject code into every program
+/// the session starts, including ones a profile or the tmux stand-in chose, not the caller;
+/// `BASH_ENV` and `ENV` make every non-interactive shell source a file; `AEGIS_*` are the
+/// daemon's own settings and credentials, which a child must neither receive nor fake.
+pub fn is_refused_env(key: &str) -> bool {
+    let upper = key.to_ascii_uppercase();
+    ["LD_", "DYLD_", "AEGIS_"]
+        .iter()
+        .any(|p| upper.starts_with(p))
+        || upper == "BASH_ENV"
+        || upper == "ENV"
+}
+
 /// Check a requested terminal size against what the screen model supports.
 pub fn validate_size(cols: u16, rows: u16) -> Result<(), SessionError> {
     use crate::screen::{MAX_COLS, MAX_ROWS, MIN_COLS, MIN_ROWS};
@@ -603,6 +619,11 @@ mod tests {
         assert!(validate_env("FOO_1", "x").is_ok());
         assert!(validate_env("1FOO", "x").is_err());
         assert!(validate_env("A=B", "x").is_err());
+        assert!(is_refused_env("LD_PRELOAD"));
+        assert!(is_refused_env("ld_library_path"));
+        assert!(is_refused_env("BASH_ENV"));
+        assert!(is_refused_env("AEGIS_AUTH_TOKEN"));
+        assert!(!is_refused_env("OLDPWD"));
         assert!(validate_work_dir(Path::new("relative")).is_err());
         assert!(validate_work_dir(Path::new("/definitely/missing/dir")).is_err());
         assert!(validate_size(1, 10).is_err());

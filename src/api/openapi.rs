@@ -1,0 +1,175 @@
+//! The OpenAPI 3 description of the API, served at `GET /v1/openapi.json`.
+//!
+//! The description is kept by hand in fragments under `src/api/openapi/`: `base.json` holds
+//! the document's frame (info, servers, the `bearerAuth` scheme, the shared `Error` schema and
+//! response) and every other file `{"paths": {...}, "components": {...}}` for one area of the
+//! API. `build.rs` lists the files, so a new fragment is picked up without editing any shared
+//! list; they are merged once, at first use. Two fragments describing the same operation, or
+//! the same component differently, is a conflict: [`merge`] reports it and the coverage test
+//! (`tests/openapi.rs`) fails on it, naming both files.
+
+use std::sync::{Arc, OnceLock};
+
+use serde_json::{Map, Value};
+use warp::Filter;
+use warp::filters::BoxedFilter;
+use warp::http::StatusCode;
+use warp::reply::Response;
+
+use super::App;
+use super::filters::{finish, with_app};
+
+/// `(file name, contents)` of every fragment, base first is not required: [`merge`] finds it.
+pub const FRAGMENTS: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/openapi_fragments.rs"));
+
+/// The fragment that holds the document's frame.
+const BASE: &str = "base.json";
+
+/// Merge fragments into one document. Returns the document and the conflicts found (empty
+/// when the fragments are consistent); on a conflict the first fragment's version is kept.
+pub fn merge(fragments: &[(&str, &str)]) -> (Value, Vec<String>) {
+    let mut problems = Vec::new();
+    let mut parsed: Vec<(&str, Value)> = Vec::new();
+    for (name, text) in fragments {
+        match serde_json::from_str::<Value>(text) {
+            Ok(v @ Value::Object(_)) => parsed.push((*name, v)),
+            Ok(_) => problems.push(format!("{name}: not a JSON object")),
+            Err(e) => problems.push(format!("{name}: invalid JSON: {e}")),
+        }
+    }
+    // The base goes first so its components win and frame the document.
+    parsed.sort_by_key(|(n, _)| (*n != BASE, *n));
+    let mut doc = match parsed.first() {
+        Some((n, v)) if *n == BASE => v.clone(),
+        _ => {
+            problems.push(format!("{BASE} is missing"));
+            serde_json::json!({"openapi": "3.0.3", "info": {"title": "Aegis", "version": "0"}})
+        }
+    };
+    // Who described each operation and component, to name both sides of a conflict.
+    let mut owners: std::collections::HashMap<String, &str> = Default::default();
+    for (name, frag) in &parsed {
+        for (path, ops) in frag
+            .get("paths")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
+            let Some(ops) = ops.as_object() else {
+                problems.push(format!("{name}: path {path} is not an object"));
+                continue;
+            };
+            let target = object_at(&mut doc, &["paths", path.as_str()]);
+            for (method, op) in ops {
+                let key = format!("{} {path}", method.to_uppercase());
+                if let Some(first) = owners.get(&key) {
+                    problems.push(format!("{key} is described by both {first} and {name}"));
+                    continue;
+                }
+                owners.insert(key, *name);
+                target.insert(method.clone(), op.clone());
+            }
+        }
+        let sections = frag.get("components").and_then(Value::as_object);
+        for (section, items) in sections.into_iter().flatten() {
+            let target = object_at(&mut doc, &["components", section.as_str()]);
+            for (item, def) in items.as_object().into_iter().flatten() {
+                let key = format!("components/{section}/{item}");
+                match target.get(item) {
+                    Some(existing) if existing != def => problems.push(format!(
+                        "{key} is defined differently by {} and {name}",
+                        owners.get(&key).copied().unwrap_or("?")
+                    )),
+                    Some(_) => {
+                        owners.entry(key).or_insert(*name);
+                    }
+                    None => {
+                        owners.insert(key, *name);
+                        target.insert(item.clone(), def.clone());
+                    }
+                }
+            }
+        }
+    }
+    (doc, problems)
+}
+
+/// The object at `path` inside `doc`, created (or replaced, if not an object) as needed.
+fn object_at<'a>(doc: &'a mut Value, path: &[&str]) -> &'a mut Map<String, Value> {
+    let mut cur = doc;
+    for key in path {
+        let obj = ensure_object(cur);
+        cur = obj
+            .entry((*key).to_owned())
+            .or_insert_with(|| Value::Object(Map::new()));
+    }
+    ensure_object(cur)
+}
+
+fn ensure_object(v: &mut Value) -> &mut Map<String, Value> {
+    if !v.is_object() {
+        *v = Value::Object(Map::new());
+    }
+    match v {
+        Value::Object(m) => m,
+        _ => unreachable!("just made an object"),
+    }
+}
+
+/// The merged document, built once. Conflicts are logged; the coverage test catches them
+/// before they ship.
+pub fn spec() -> &'static Value {
+    static SPEC: OnceLock<Value> = OnceLock::new();
+    SPEC.get_or_init(|| {
+        let (mut doc, problems) = merge(FRAGMENTS);
+        for p in problems {
+            tracing::warn!(problem = %p, "OpenAPI fragments conflict");
+        }
+        if let Some(v) = doc.get_mut("info").and_then(Value::as_object_mut) {
+            v.insert("version".into(), env!("CARGO_PKG_VERSION").into());
+        }
+        doc
+    })
+}
+
+/// `GET /openapi.json` (under `/v1` and unversioned; the caller adds the prefix).
+pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
+    warp::path!("openapi.json")
+        .and(warp::get())
+        .and(with_app(&app))
+        .then(|_app: Arc<App>| async { finish(Ok(super::sessions::json(StatusCode::OK, spec()))) })
+        .boxed()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // reason: a failed unwrap is a failed test
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conflicts_name_both_fragments() {
+        let base = r#"{"openapi":"3.0.3","paths":{},"components":{"schemas":{"Error":{"type":"object"}}}}"#;
+        let a = r#"{"paths":{"/v1/x":{"get":{"responses":{}}}},"components":{"schemas":{"A":{"type":"string"}}}}"#;
+        let b = r#"{"paths":{"/v1/x":{"get":{"responses":{}},"post":{"responses":{}}}},"components":{"schemas":{"A":{"type":"integer"},"Error":{"type":"object"}}}}"#;
+        let (doc, problems) = merge(&[("b.json", b), (BASE, base), ("a.json", a)]);
+        assert_eq!(
+            problems,
+            vec![
+                "GET /v1/x is described by both a.json and b.json".to_owned(),
+                "components/schemas/A is defined differently by a.json and b.json".to_owned(),
+            ]
+        );
+        assert!(doc["paths"]["/v1/x"]["post"].is_object());
+        assert_eq!(doc["components"]["schemas"]["A"]["type"], "string");
+    }
+
+    #[test]
+    fn shipped_fragments_merge_cleanly() {
+        let (doc, problems) = merge(FRAGMENTS);
+        assert!(
+            problems.is_empty(),
+            "OpenAPI fragment problems: {problems:#?}"
+        );
+        assert_eq!(doc["openapi"], "3.0.3");
+    }
+}

@@ -1,0 +1,270 @@
+//! Load and fault tests (issue 8). Bounded in time; they print their measurements (run with
+//! `--no-capture` to see them) and assert correctness and loose bounds only; speed targets
+//! live in the benchmarks. They run one at a time (`.config/nextest.toml`, group `load`).
+//! - `hundred_sessions_thousand_concurrent_sends`: no message lost, duplicated or torn.
+//! - `hostile_children_leave_the_daemon_healthy`: crash, ignore SIGTERM, fork a crowd, close
+//!   the pty, flood invalid UTF-8 and endless escape sequences.
+//! - `idle_and_slowloris_connections_do_not_starve_health`: 1000 idle and partial requests.
+
+use std::io::Write;
+use std::net::TcpStream;
+use std::sync::{Arc, Barrier, Mutex};
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::support::{Daemon, Options, id_of, wait_until};
+
+fn unlimited() -> Daemon {
+    Daemon::start_with(Options {
+        // The load itself would trip the default per-client rate limit.
+        args: &["--rate-limit", "0"],
+        env: &[],
+    })
+}
+
+fn percentile(mut v: Vec<Duration>, p: f64) -> Duration {
+    v.sort();
+    let i = ((v.len() as f64 - 1.0) * p).round() as usize;
+    v.get(i).copied().unwrap_or_default()
+}
+
+/// Samples the daemon's RSS every 50 ms until dropped; reports the peak.
+struct RssWatch {
+    peak: Arc<Mutex<u64>>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl RssWatch {
+    fn start(pid: u32) -> RssWatch {
+        let peak = Arc::new(Mutex::new(0));
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (p, s) = (peak.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !s.load(std::sync::atomic::Ordering::Relaxed) {
+                let status =
+                    std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+                let kib: u64 = status
+                    .lines()
+                    .find_map(|l| l.strip_prefix("VmRSS:"))
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+                    .unwrap_or(0);
+                let mut m = p.lock().unwrap_or_else(|e| e.into_inner());
+                *m = (*m).max(kib);
+                drop(m);
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        });
+        RssWatch { peak, stop }
+    }
+    fn peak_mib(&self) -> u64 {
+        *self.peak.lock().unwrap_or_else(|e| e.into_inner()) / 1024
+    }
+}
+
+impl Drop for RssWatch {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+#[test]
+fn hundred_sessions_thousand_concurrent_sends() {
+    const SESSIONS: usize = 100;
+    const PER_SESSION: usize = 10;
+    let d = Arc::new(unlimited());
+    let rss = RssWatch::start(d.pid);
+    let logs = d.dir.path().join("logs");
+    std::fs::create_dir_all(&logs).expect("logs dir");
+    let sessions: Vec<(String, std::path::PathBuf)> = (0..SESSIONS)
+        .map(|i| {
+            let log = logs.join(format!("s{i}.log"));
+            // `tee` appends every line it reads from the pty to the log: no shell involved.
+            let v = d.spawn(&["tee", log.to_str().expect("utf-8 path")]);
+            (id_of(&v), log)
+        })
+        .collect();
+    let total = SESSIONS * PER_SESSION;
+    let barrier = Arc::new(Barrier::new(total));
+    let started = Instant::now();
+    let handles: Vec<_> = (0..total)
+        .map(|n| {
+            let (d, b) = (d.clone(), barrier.clone());
+            let (id, _) = sessions[n % SESSIONS].clone();
+            std::thread::Builder::new()
+                .stack_size(256 * 1024)
+                .spawn(move || {
+                    let text = format!("msg-{}-{:04}-{}", n % SESSIONS, n, "x".repeat(40));
+                    b.wait();
+                    let t = Instant::now();
+                    let (status, v) =
+                        d.post(&format!("/v1/sessions/{id}/send"), json!({ "text": text }));
+                    assert_eq!(status, StatusCode::OK, "send {n}: {v}");
+                    t.elapsed()
+                })
+                .expect("thread")
+        })
+        .collect();
+    let latencies: Vec<Duration> = handles
+        .into_iter()
+        .map(|h| h.join().expect("sender"))
+        .collect();
+    let elapsed = started.elapsed();
+    for (i, (_, log)) in sessions.iter().enumerate() {
+        let lines = wait_until(
+            Duration::from_secs(60),
+            &format!("session {i} logging {PER_SESSION} lines"),
+            || {
+                let text = std::fs::read_to_string(log).ok()?;
+                let lines: Vec<String> = text.lines().map(str::to_owned).collect();
+                (lines.len() >= PER_SESSION).then_some(lines)
+            },
+        );
+        let mut want: Vec<String> = (0..total)
+            .filter(|n| n % SESSIONS == i)
+            .map(|n| format!("msg-{i}-{n:04}-{}", "x".repeat(40)))
+            .collect();
+        let mut got = lines.clone();
+        want.sort();
+        got.sort();
+        assert_eq!(got, want, "session {i}: lost, duplicated or torn messages");
+    }
+    eprintln!(
+        "load: {total} concurrent sends to {SESSIONS} sessions in {elapsed:?} ({:.0} sends/s); \
+         send p50 {:?} p99 {:?}; daemon peak RSS {} MiB",
+        total as f64 / elapsed.as_secs_f64(),
+        percentile(latencies.clone(), 0.5),
+        percentile(latencies, 0.99),
+        rss.peak_mib()
+    );
+    assert!(
+        rss.peak_mib() < 1024,
+        "daemon RSS peaked at {} MiB",
+        rss.peak_mib()
+    );
+}
+
+#[test]
+fn hostile_children_leave_the_daemon_healthy() {
+    let d = unlimited();
+    let rss = RssWatch::start(d.pid);
+    let py = |code: &str| id_of(&d.spawn(&["python3", "-c", code]));
+    let crash = py("import os, signal; os.kill(os.getpid(), signal.SIGSEGV)");
+    let stubborn = py("import signal, time\n\
+         for s in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT): signal.signal(s, signal.SIG_IGN)\n\
+         print('stubborn ready', flush=True)\n\
+         time.sleep(600)");
+    // A crowd of 64 grandchildren that ignore hangup; killing the session must end them all.
+    // (RLIMIT_NPROC cannot cap a fork bomb here: it is not enforced for root, which CI is.)
+    let crowd = py("import os, signal, time\n\
+         signal.signal(signal.SIGHUP, signal.SIG_IGN)\n\
+         for _ in range(64):\n\
+         \x20   if os.fork() == 0:\n\
+         \x20       time.sleep(600); os._exit(0)\n\
+         print('crowd ready', flush=True)\n\
+         time.sleep(600)");
+    let closer = py("import os, time\n\
+         print('closing', flush=True)\n\
+         os.close(0); os.close(1); os.close(2)\n\
+         time.sleep(600)");
+    let garbage = py("import os, random\n\
+         r = random.Random(7)\n\
+         for i in range(4000):\n\
+         \x20   os.write(1, b'\\xff\\xfe\\xc3(' + bytes(r.getrandbits(8) for _ in range(200)) + b'\\x1b[' + b'9' * 300 + b'\\x1b]0;' + b'A' * 500)\n\
+         os.write(1, b'\\x1b[0m\\x1bcgarbage done\\r\\n')");
+    let endless = py("import os\n\
+         while True: os.write(1, b'\\x1b[1;31m\\x1b[2J\\x1b[H\\x1b[?1049h\\x1b[38;5;200m' * 100)");
+
+    // The crashed child is reported as exited, and its session stays readable.
+    d.wait_status(&crash, "exited", Duration::from_secs(30));
+    assert_eq!(
+        d.get(&format!("/v1/sessions/{crash}/read")).0,
+        StatusCode::OK
+    );
+    d.wait_screen(&stubborn, "stubborn ready", Duration::from_secs(30));
+    d.wait_screen(&crowd, "crowd ready", Duration::from_secs(30));
+    d.wait_screen(&garbage, "garbage done", Duration::from_secs(60));
+    d.wait_screen(&closer, "closing", Duration::from_secs(30));
+    // Under an endless flood the API still answers, and snapshots are valid JSON/UTF-8.
+    let mut health = Vec::new();
+    for _ in 0..50 {
+        let t = Instant::now();
+        let (status, _) = d.get("/v1/health");
+        assert_eq!(status, StatusCode::OK);
+        health.push(t.elapsed());
+        let (status, v) = d.get(&format!("/v1/sessions/{endless}/read"));
+        assert_eq!(status, StatusCode::OK, "{v}");
+    }
+    let crowd_pid = d.get(&format!("/v1/sessions/{crowd}")).1["pid"]
+        .as_i64()
+        .expect("pid");
+    for id in [&stubborn, &crowd, &closer, &endless, &garbage] {
+        let (status, v) = d.call(reqwest::Method::DELETE, &format!("/v1/sessions/{id}"), None);
+        assert_eq!(status, StatusCode::OK, "{v}");
+    }
+    wait_until(
+        Duration::from_secs(30),
+        "the crowd's process group to be gone",
+        || {
+            crate::support::session_processes(crowd_pid)
+                .is_empty()
+                .then_some(())
+        },
+    );
+    eprintln!(
+        "hostile children: health p99 under an escape flood {:?}; daemon peak RSS {} MiB",
+        percentile(health, 0.99),
+        rss.peak_mib()
+    );
+    assert!(
+        rss.peak_mib() < 1024,
+        "daemon RSS peaked at {} MiB",
+        rss.peak_mib()
+    );
+}
+
+#[test]
+fn idle_and_slowloris_connections_do_not_starve_health() {
+    let d = unlimited();
+    let rss = RssWatch::start(d.pid);
+    let addr = d.url.trim_start_matches("http://").to_owned();
+    let mut conns = Vec::new();
+    for i in 0..1000 {
+        let mut s = TcpStream::connect(&addr).expect("connect");
+        if i % 2 == 1 {
+            // Slowloris: a request line and half a header, never finished.
+            let _ = s.write_all(b"GET /v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: a");
+        }
+        conns.push(s);
+    }
+    let mut lat = Vec::new();
+    let t0 = Instant::now();
+    for round in 0..200 {
+        // Keep the slow ones dribbling.
+        if round % 20 == 0 {
+            for s in conns.iter_mut().skip(1).step_by(2) {
+                let _ = s.write_all(b"a");
+            }
+        }
+        let t = Instant::now();
+        let (status, _) = d.get("/v1/health");
+        assert_eq!(status, StatusCode::OK);
+        lat.push(t.elapsed());
+    }
+    let p99 = percentile(lat.clone(), 0.99);
+    eprintln!(
+        "1000 idle/slowloris connections: 200 health calls in {:?}, p50 {:?} p99 {p99:?}; daemon peak RSS {} MiB",
+        t0.elapsed(),
+        percentile(lat, 0.5),
+        rss.peak_mib()
+    );
+    // Loose: a starved accept loop would take tens of seconds, not a second.
+    assert!(p99 < Duration::from_secs(2), "health p99 {p99:?}");
+    drop(conns);
+    assert!(
+        rss.peak_mib() < 512,
+        "daemon RSS peaked at {} MiB",
+        rss.peak_mib()
+    );
+}

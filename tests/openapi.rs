@@ -1,0 +1,351 @@
+//! The OpenAPI description against the code and the running daemon:
+//! - every route the code defines is described, and every described route exists
+//!   (`openapi_describes_every_route`): routes are read from the warp filters in `src/`
+//!   (`path!(...)`, `path("...")` prefixes, `path::tail()`, and the method filter);
+//! - the committed `openapi.json` equals the merged fragments (`openapi_committed_file_is_current`;
+//!   regenerate with `AEGIS_REGEN_OPENAPI=1 cargo nextest run -E 'test(openapi_committed)'`);
+//! - the daemon serves it at `/v1/openapi.json`, behind auth;
+//! - auth is enforced on every described route, `/v1` and unversioned, except health and the
+//!   HMAC-authenticated inbound webhooks (`auth_enforced_on_every_route`).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+use crate::support::{Daemon, Options};
+
+/// Routes that do not take the bearer token: health (monitoring probes) and inbound
+/// webhooks (authenticated by their HMAC signature instead).
+const NO_BEARER: &[(&str, &str)] = &[("GET", "/v1/health"), ("POST", "/v1/webhooks/{}")];
+
+fn merged() -> Value {
+    let (doc, problems) = aegis::api::openapi::merge(aegis::api::openapi::FRAGMENTS);
+    assert!(
+        problems.is_empty(),
+        "OpenAPI fragment problems:\n{}",
+        problems.join("\n")
+    );
+    doc
+}
+
+/// `{param}` → `{}`, so names of path parameters do not matter when comparing.
+fn normalize(path: &str) -> String {
+    let mut out = String::new();
+    let mut depth = 0;
+    for c in path.chars() {
+        match c {
+            '{' => {
+                depth += 1;
+                if depth == 1 {
+                    out.push_str("{}");
+                }
+            }
+            '}' => depth -= 1,
+            _ if depth > 0 => {}
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// `(METHOD, /v1/path)` → where it is described.
+fn described(doc: &Value) -> BTreeMap<(String, String), String> {
+    let mut out = BTreeMap::new();
+    for (path, ops) in doc["paths"].as_object().into_iter().flatten() {
+        for (method, _) in ops.as_object().into_iter().flatten() {
+            if ["parameters", "summary", "description", "servers"].contains(&method.as_str()) {
+                continue;
+            }
+            out.insert((method.to_uppercase(), normalize(path)), path.clone());
+        }
+    }
+    out
+}
+
+/// Every `.rs` file under `dir`.
+fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    for e in std::fs::read_dir(dir).expect("read src").flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            rust_files(&p, out);
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push(p);
+        }
+    }
+}
+
+/// Routes defined in one source file: for every method filter (`warp::get()`, ...), the path
+/// pieces of the statement it sits in, in order. A statement starts after the previous `;`,
+/// `{` that opens a function body, or `let`. A `let x = path("lit");` prefix used by later
+/// statements is substituted.
+fn routes_in(src: &str) -> Vec<(String, String)> {
+    // Test modules define no routes.
+    let src = src.split("#[cfg(test)]").next().unwrap_or(src);
+    let src: String = src
+        .lines()
+        .map(|l| l.split("//").next().unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let methods = [
+        ("warp::get()", "GET"),
+        ("warp::post()", "POST"),
+        ("warp::put()", "PUT"),
+        ("warp::delete()", "DELETE"),
+        ("warp::patch()", "PATCH"),
+    ];
+    // Prefix variables: `let s = path("sessions");` (with or without `warp::`).
+    let mut prefixes: BTreeMap<String, String> = BTreeMap::new();
+    for stmt in src.split(';') {
+        let stmt = stmt.trim();
+        let Some(rest) = stmt.rsplit("let ").next() else {
+            continue;
+        };
+        if let Some((var, expr)) = rest.split_once('=') {
+            let expr = expr.trim();
+            let expr = expr.strip_prefix("warp::").unwrap_or(expr);
+            if let Some(lit) = expr
+                .strip_prefix("path(\"")
+                .and_then(|e| e.strip_suffix("\")"))
+            {
+                prefixes.insert(var.trim().to_owned(), format!("/{lit}"));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for (pat, method) in methods {
+        let mut from = 0;
+        while let Some(at) = src[from..].find(pat) {
+            let at = from + at;
+            from = at + pat.len();
+            let start = [
+                src[..at].rfind(';'),
+                src[..at].rfind("let "),
+                src[..at].rfind(") -> "),
+            ]
+            .into_iter()
+            .flatten()
+            .max()
+            .unwrap_or(0);
+            let stmt = &src[start..at];
+            out.push((method.to_owned(), path_of(stmt, &prefixes)));
+        }
+    }
+    out
+}
+
+/// The path a filter chain matches, from its pieces in order.
+fn path_of(stmt: &str, prefixes: &BTreeMap<String, String>) -> String {
+    let mut path = String::new();
+    // A statement like `let x = s.and(...)` starts with a prefix variable.
+    let head = stmt.split_once('=').map_or(stmt, |(_, r)| r).trim();
+    let var: String = head
+        .chars()
+        .take_while(|c| c.is_alphanumeric() || *c == '_')
+        .collect();
+    if let Some(p) = prefixes.get(&var) {
+        path.push_str(p);
+    }
+    let mut rest = stmt;
+    loop {
+        let next = [
+            rest.find("path!("),
+            rest.find("path(\""),
+            rest.find("path::tail()"),
+        ];
+        let Some(at) = next.into_iter().flatten().min() else {
+            break;
+        };
+        rest = &rest[at..];
+        if let Some(r) = rest.strip_prefix("path::tail()") {
+            path.push_str("/{}");
+            rest = r;
+        } else if let Some(r) = rest.strip_prefix("path(\"") {
+            let end = r.find('"').unwrap_or(r.len());
+            path.push('/');
+            path.push_str(&r[..end]);
+            rest = &r[end..];
+        } else {
+            let r = &rest["path!(".len()..];
+            let end = r.find(')').unwrap_or(r.len());
+            for seg in r[..end].split('/') {
+                let seg = seg.trim();
+                path.push('/');
+                match seg.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
+                    Some(lit) => path.push_str(lit),
+                    None => path.push_str("{}"),
+                }
+            }
+            rest = &r[end..];
+        }
+    }
+    format!("/v1{path}")
+}
+
+/// `(METHOD, /v1/path)` → the file that defines it.
+fn defined() -> BTreeMap<(String, String), String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    rust_files(&root.join("src"), &mut files);
+    let mut out = BTreeMap::new();
+    for f in files {
+        let text = std::fs::read_to_string(&f).expect("read source");
+        if !text.contains("warp::") {
+            continue;
+        }
+        let rel = f.strip_prefix(root).unwrap_or(&f).display().to_string();
+        for route in routes_in(&text) {
+            out.insert(route, rel.clone());
+        }
+    }
+    out
+}
+
+#[test]
+fn openapi_describes_every_route() {
+    let doc = merged();
+    let described = described(&doc);
+    let defined = defined();
+    assert!(
+        defined.len() > 40,
+        "the route scanner found too few routes: {defined:#?}"
+    );
+    let mut problems = Vec::new();
+    for ((method, path), file) in &defined {
+        if !described.contains_key(&(method.clone(), path.clone())) {
+            problems.push(format!(
+                "{method} {path} is defined in {file} but described in no src/api/openapi/*.json fragment"
+            ));
+        }
+    }
+    for ((method, path), spec_path) in &described {
+        if !defined.contains_key(&(method.clone(), path.clone())) {
+            problems.push(format!(
+                "{method} {spec_path} is described in the OpenAPI fragments but no route in src/ defines it"
+            ));
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "OpenAPI coverage:\n{}",
+        problems.join("\n")
+    );
+}
+
+#[test]
+fn openapi_every_operation_is_complete() {
+    let doc = merged();
+    let mut problems = Vec::new();
+    for (path, ops) in doc["paths"].as_object().into_iter().flatten() {
+        for (method, op) in ops.as_object().into_iter().flatten() {
+            let name = format!("{} {path}", method.to_uppercase());
+            if op["summary"].as_str().is_none_or(str::is_empty) {
+                problems.push(format!("{name}: no summary"));
+            }
+            if !op["responses"].is_object() {
+                problems.push(format!("{name}: no responses"));
+            }
+            for seg in path.split('/').filter(|s| s.starts_with('{')) {
+                let param = seg.trim_matches(['{', '}']);
+                let declared = op["parameters"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|p| p["in"] == "path" && p["name"] == param);
+                if !declared {
+                    problems.push(format!("{name}: path parameter {param} not declared"));
+                }
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "incomplete operations:\n{}",
+        problems.join("\n")
+    );
+}
+
+#[test]
+fn openapi_committed_file_is_current() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("openapi.json");
+    let want = serde_json::to_string_pretty(&merged()).expect("serialize") + "\n";
+    if std::env::var_os("AEGIS_REGEN_OPENAPI").is_some() {
+        std::fs::write(&path, &want).expect("write openapi.json");
+    }
+    let have = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        have == want,
+        "openapi.json is stale; regenerate it with \
+         AEGIS_REGEN_OPENAPI=1 cargo nextest run -E 'test(openapi_committed)'"
+    );
+}
+
+fn daemon_with_token() -> Daemon {
+    Daemon::start_with(Options {
+        args: &[],
+        env: &[("AEGIS_AUTH_TOKEN", "right-token")],
+    })
+}
+
+#[test]
+fn openapi_served_behind_auth() {
+    let d = daemon_with_token();
+    let (status, v) = d.get("/v1/openapi.json");
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(v["openapi"], "3.0.3");
+    assert!(v["paths"]["/v1/sessions"]["post"].is_object());
+    let (status, _) = d.call_as(Method::GET, "/v1/openapi.json", None, None);
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+/// Every described route, `/v1` and unversioned, with no token and with a wrong one: 401 in
+/// the error format, before any handler runs (so nothing is created or changed).
+#[test]
+fn auth_enforced_on_every_route() {
+    let d = daemon_with_token();
+    let doc = merged();
+    let mut problems = Vec::new();
+    let mut checked = BTreeSet::new();
+    for ((method, norm), spec_path) in described(&doc) {
+        let open = NO_BEARER.iter().any(|(m, p)| *m == method && *p == norm);
+        // Path parameters get a plausible value; the request must fail before it matters.
+        let concrete = norm.replace("{}", "x1");
+        let unversioned = concrete.strip_prefix("/v1").unwrap_or(&concrete).to_owned();
+        for path in [concrete.clone(), unversioned] {
+            for token in [None, Some("wrong-token")] {
+                let m = Method::from_bytes(method.as_bytes()).expect("method");
+                let (status, body) = d.call_as(m, &path, Some(serde_json::json!({})), token);
+                checked.insert(format!("{method} {path}"));
+                if open {
+                    if status == StatusCode::UNAUTHORIZED && norm == "/v1/health" {
+                        problems.push(format!("{method} {path}: health must not need a token"));
+                    }
+                    continue;
+                }
+                if status != StatusCode::UNAUTHORIZED || body["code"] != "UNAUTHORIZED" {
+                    problems.push(format!(
+                        "{method} {path} ({spec_path}) with token {token:?}: {status} {body}"
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        checked.len() > 80,
+        "too few routes walked: {}",
+        checked.len()
+    );
+    assert!(
+        problems.is_empty(),
+        "auth not enforced:\n{}",
+        problems.join("\n")
+    );
+    // Nothing was created by the refused requests.
+    let (_, list) = d.get("/v1/sessions");
+    assert_eq!(
+        list["sessions"].as_array().map_or(usize::MAX, Vec::len),
+        0,
+        "{list}"
+    );
+}
