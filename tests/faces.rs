@@ -149,6 +149,8 @@ fn prometheus_metrics_parse_and_count_the_work() {
     d.wait_status(&id, "idle", T);
     d.send(&id, "echo prom-$((20+22))");
     d.wait_screen(&id, "prom-42", T);
+    // The shell is `working` while its output is fresh; scrape once it settled.
+    d.wait_status(&id, "idle", T);
     d.get(&format!("/v1/sessions/{id}/read"));
     d.get("/v1/sessions/no-such/read");
 

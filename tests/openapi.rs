@@ -16,9 +16,24 @@ use serde_json::Value;
 
 use crate::support::{Daemon, Options};
 
-/// Routes that do not take the bearer token: health (monitoring probes) and inbound
-/// webhooks (authenticated by their HMAC signature instead).
-const NO_BEARER: &[(&str, &str)] = &[("GET", "/v1/health"), ("POST", "/v1/webhooks/{}")];
+/// Routes that do not take the bearer token: health (monitoring probes), inbound webhooks
+/// (authenticated by their HMAC signature instead), Claude Code hooks (their per-session
+/// secret; `hooks::a_forged_secret_is_refused_and_changes_nothing`), and the dashboard's page
+/// and static assets (code only, no data; `dashboard::page_and_assets_need_no_token`).
+const NO_BEARER: &[(&str, &str)] = &[
+    ("GET", "/v1/health"),
+    ("POST", "/v1/webhooks/{}"),
+    ("POST", "/v1/hooks/{}"),
+    ("GET", "/"),
+    ("GET", "/dashboard/{}"),
+];
+
+/// Route functions mounted outside `/v1` (the dashboard at `/`, Prometheus at `/metrics`):
+/// `(file, start of the function)`. Their routes are compared without the `/v1` prefix.
+const OUTSIDE_V1: &[(&str, &str)] = &[
+    ("src/api/dashboard.rs", "pub fn routes()"),
+    ("src/api/metrics.rs", "pub fn prometheus_route("),
+];
 
 fn merged() -> Value {
     let (doc, problems) = aegis::api::openapi::merge(aegis::api::openapi::FRAGMENTS);
@@ -107,7 +122,9 @@ fn routes_in(src: &str) -> Vec<(String, String)> {
             let expr = expr.strip_prefix("warp::").unwrap_or(expr);
             if let Some(lit) = expr
                 .strip_prefix("path(\"")
+                .or_else(|| expr.strip_prefix("path!(\""))
                 .and_then(|e| e.strip_suffix("\")"))
+                .filter(|l| !l.contains('"'))
             {
                 prefixes.insert(var.trim().to_owned(), format!("/{lit}"));
             }
@@ -195,6 +212,23 @@ fn defined() -> BTreeMap<(String, String), String> {
             continue;
         }
         let rel = f.strip_prefix(root).unwrap_or(&f).display().to_string();
+        let mut text = text;
+        for (file, start) in OUTSIDE_V1.iter().filter(|(file, _)| *file == rel) {
+            let Some(at) = text.find(start) else {
+                panic!("{file}: no `{start}` (update OUTSIDE_V1 in tests/openapi.rs)");
+            };
+            // The function runs to the next top-level item.
+            let end = text[at + 1..]
+                .find("\npub fn ")
+                .or_else(|| text[at + 1..].find("\nfn "))
+                .map_or(text.len(), |e| at + 1 + e);
+            for (method, path) in routes_in(&text[at..end]) {
+                let path = path.strip_prefix("/v1").unwrap_or(&path);
+                let path = if path.is_empty() { "/" } else { path };
+                out.insert((method, path.to_owned()), rel.clone());
+            }
+            text.replace_range(at..end, "");
+        }
         for route in routes_in(&text) {
             out.insert(route, rel.clone());
         }

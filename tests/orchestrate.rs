@@ -386,8 +386,16 @@ fn spawn_children_fork_and_the_world() {
         .iter()
         .filter_map(Value::as_str)
         .collect();
+    // The fork resumes the parent's conversation; it gets its own hook settings file (last),
+    // never the parent's.
     assert!(
-        argv.ends_with(&["--fork-session", "--resume", "conv-123"]),
+        argv.windows(3)
+            .any(|w| w == ["--fork-session", "--resume", "conv-123"]),
+        "{argv:?}"
+    );
+    assert_eq!(
+        argv.iter().filter(|a| **a == "--settings").count(),
+        1,
         "{argv:?}"
     );
     d.wait_screen(&fid, "RESUMED conv-123 fork=yes", Duration::from_secs(20));

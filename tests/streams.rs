@@ -377,9 +377,10 @@ fn websocket_snapshot_then_input_echo_and_readonly() {
         (json!(100), json!(30))
     );
     assert!(!d.screen(&id).contains("nope"));
-    // A plain GET on the WebSocket route is a 400 in the error format, not a 500.
+    // A plain GET on the WebSocket route is a 426 in the error format, not a 500.
     let (s, v) = d.get(&format!("/v1/sessions/{id}/stream"));
-    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert_eq!(s, StatusCode::UPGRADE_REQUIRED, "{v}");
+    assert_eq!(v["code"], "UPGRADE_REQUIRED", "{v}");
 }
 
 /// Milliseconds from `go` to the flood session's exit.

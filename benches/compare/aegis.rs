@@ -20,7 +20,6 @@ pub struct Daemon {
     child: Child,
     pub addr: String,
     pub pid: u32,
-    pub quiet_ms: u64,
     _dir: tempfile::TempDir,
     pub work_dir: PathBuf,
 }
@@ -54,7 +53,6 @@ impl Daemon {
             addr: addr.to_owned(),
             pid: child.id(),
             child,
-            quiet_ms,
             _dir: dir,
             work_dir,
         })

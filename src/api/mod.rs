@@ -19,8 +19,8 @@ pub mod hooks;
 pub mod keys;
 pub mod memory;
 pub mod metrics;
-pub mod orchestrate;
 pub mod openapi;
+pub mod orchestrate;
 pub mod permissions;
 pub mod recordings;
 pub mod sessions;
@@ -223,7 +223,11 @@ pub fn routes(
     let prometheus = if app.config.metrics_open {
         prometheus
     } else {
-        guard.clone().and(prometheus).boxed()
+        guard::guard(app.gate.clone())
+            .map(|_| ())
+            .untuple_one()
+            .and(prometheus)
+            .boxed()
     };
     // The dashboard's page and assets come first: they need no token, so no guard runs for them.
     dashboard::routes()

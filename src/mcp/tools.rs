@@ -251,7 +251,7 @@ async fn wait_for_state(d: &Daemon, a: WaitForState) -> Result<Value, String> {
         let info = d.get(&path).await?;
         let status = info["status"].as_str().unwrap_or_default().to_owned();
         let waited = started.elapsed().as_millis() as u64;
-        if a.states.iter().any(|s| *s == status) {
+        if a.states.contains(&status) {
             return Ok(
                 json!({"reached": true, "status": status, "waitedMs": waited, "session": info}),
             );

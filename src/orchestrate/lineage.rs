@@ -18,8 +18,10 @@
 use crate::session::AgentType;
 use crate::session::launch::{LaunchOptions, PermissionMode};
 
-/// Flags (with one value each) that `session::launch` adds for a permission mode.
+/// Flags (with one value each) that `session::launch` adds: the permission mode's, and the
+/// per-session hook settings file (each session gets its own).
 const MODE_FLAGS: &[&str] = &[
+    "--settings",
     "--permission-mode",
     "--sandbox",
     "--ask-for-approval",
@@ -42,7 +44,7 @@ pub fn base_argv(agent: AgentType, argv: &[String]) -> (Vec<String>, Option<Stri
         let a = argv[i].as_str();
         if agent == AgentType::Codex && i == 1 && a == "resume" && argv.len() > 2 {
             resumed = Some(argv[2].clone());
-            i += 3;
+            i += 2; // `resume` and its id
             continue;
         }
         if agent == AgentType::Claude && a == "--resume" && i + 1 < argv.len() {

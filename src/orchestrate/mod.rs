@@ -146,7 +146,10 @@ pub async fn await_turn(
         match ev {
             Ok(e) if e.session_id == id => match e.kind {
                 EventKind::SessionWorking => worked = true,
-                EventKind::SessionIdle if worked => return TurnEnd::Done,
+                EventKind::SessionIdle if worked => {
+                    settle(h).await;
+                    return TurnEnd::Done;
+                }
                 EventKind::SessionError => {
                     return TurnEnd::Failed(format!(
                         "the agent reported an error: {}",
@@ -167,7 +170,10 @@ pub async fn await_turn(
             Ok(_) => {}
             // Missed events: judge from the live state (idle after a lag means the turn ended).
             Err(broadcast::error::RecvError::Lagged(_)) => match h.status() {
-                SessionStatus::Idle => return TurnEnd::Done,
+                SessionStatus::Idle => {
+                    settle(h).await;
+                    return TurnEnd::Done;
+                }
                 SessionStatus::Exited => return TurnEnd::Failed("the session exited".into()),
                 SessionStatus::Working => worked = true,
                 _ => {}
@@ -176,6 +182,28 @@ pub async fn await_turn(
                 return TurnEnd::Failed("the event bus closed (daemon shutting down)".into());
             }
         }
+    }
+}
+
+/// The screen is quiet when no output arrived for this long.
+const SETTLE_QUIET: Duration = Duration::from_millis(250);
+/// Longest wait for a quiet screen: an agent animating at its prompt must not hold up a turn.
+const SETTLE_MAX: Duration = Duration::from_secs(3);
+
+/// Wait until the screen stopped changing (bounded). A Claude `Stop` hook can report idle
+/// before the agent drew its final frame; what the turn said is read off the screen, so read
+/// it once the screen settled.
+async fn settle(h: &SessionHandle) {
+    use std::sync::atomic::Ordering;
+    let deadline = tokio::time::Instant::now() + SETTLE_MAX;
+    let quiet = u64::try_from(SETTLE_QUIET.as_millis()).unwrap_or(u64::MAX);
+    loop {
+        let last = h.counters.last_activity_ms.load(Ordering::Relaxed);
+        let since = crate::session::now_ms().saturating_sub(last);
+        if since >= quiet || tokio::time::Instant::now() >= deadline {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(quiet - since)).await;
     }
 }
 
