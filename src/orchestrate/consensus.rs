@@ -95,31 +95,12 @@ impl Review {
     }
 }
 
-#[derive(Default)]
-pub struct Registry {
-    all: Mutex<Vec<Arc<Review>>>,
-}
-
-impl Registry {
-    pub fn list(&self) -> Vec<Arc<Review>> {
-        lock(&self.all).clone()
+impl super::Group for Review {
+    fn id(&self) -> Uuid {
+        self.id
     }
-    pub fn get(&self, id: &str) -> Option<Arc<Review>> {
-        let id = Uuid::parse_str(id).ok()?;
-        lock(&self.all).iter().find(|r| r.id == id).cloned()
-    }
-    fn add(&self, r: Arc<Review>) {
-        let mut all = lock(&self.all);
-        let finished = all
-            .iter()
-            .filter(|r| r.view().finished_at.is_some())
-            .count();
-        if finished >= super::MAX_FINISHED_GROUPS
-            && let Some(i) = all.iter().position(|r| r.view().finished_at.is_some())
-        {
-            all.remove(i);
-        }
-        all.push(r);
+    fn finished(&self) -> bool {
+        self.view().finished_at.is_some()
     }
 }
 

@@ -65,8 +65,50 @@ pub struct Completion {
 pub struct Orchestrator {
     roles: Mutex<HashMap<Uuid, Role>>,
     completions: Mutex<HashMap<Uuid, Completion>>,
-    pub pipelines: pipelines::Registry,
-    pub reviews: consensus::Registry,
+    pub pipelines: Groups<pipelines::Pipeline>,
+    pub reviews: Groups<consensus::Review>,
+}
+
+/// A pipeline or a consensus review, as its registry needs to see it.
+pub trait Group {
+    fn id(&self) -> Uuid;
+    fn finished(&self) -> bool;
+}
+
+/// Every group of one kind (pipelines, reviews) of this daemon, oldest first. Holds at most
+/// [`MAX_FINISHED_GROUPS`] finished ones: adding past that drops the oldest finished group.
+pub struct Groups<T> {
+    all: Mutex<Vec<Arc<T>>>,
+}
+
+impl<T> Default for Groups<T> {
+    fn default() -> Self {
+        Groups {
+            all: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+impl<T: Group> Groups<T> {
+    pub fn list(&self) -> Vec<Arc<T>> {
+        lock(&self.all).clone()
+    }
+
+    pub fn get(&self, id: &str) -> Option<Arc<T>> {
+        let id = Uuid::parse_str(id).ok()?;
+        lock(&self.all).iter().find(|g| g.id() == id).cloned()
+    }
+
+    fn add(&self, g: Arc<T>) {
+        let mut all = lock(&self.all);
+        let finished = all.iter().filter(|g| g.finished()).count();
+        if finished >= MAX_FINISHED_GROUPS
+            && let Some(i) = all.iter().position(|g| g.finished())
+        {
+            all.remove(i);
+        }
+        all.push(g);
+    }
 }
 
 impl Orchestrator {

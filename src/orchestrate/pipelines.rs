@@ -105,32 +105,12 @@ impl Pipeline {
     }
 }
 
-/// Every pipeline of this daemon, oldest first.
-#[derive(Default)]
-pub struct Registry {
-    all: Mutex<Vec<Arc<Pipeline>>>,
-}
-
-impl Registry {
-    pub fn list(&self) -> Vec<Arc<Pipeline>> {
-        lock(&self.all).clone()
+impl super::Group for Pipeline {
+    fn id(&self) -> Uuid {
+        self.id
     }
-    pub fn get(&self, id: &str) -> Option<Arc<Pipeline>> {
-        let id = Uuid::parse_str(id).ok()?;
-        lock(&self.all).iter().find(|p| p.id == id).cloned()
-    }
-    fn add(&self, p: Arc<Pipeline>) {
-        let mut all = lock(&self.all);
-        let finished = all
-            .iter()
-            .filter(|p| p.view().finished_at.is_some())
-            .count();
-        if finished >= super::MAX_FINISHED_GROUPS
-            && let Some(i) = all.iter().position(|p| p.view().finished_at.is_some())
-        {
-            all.remove(i);
-        }
-        all.push(p);
+    fn finished(&self) -> bool {
+        self.view().finished_at.is_some()
     }
 }
 
