@@ -33,7 +33,7 @@ pub const MAX_REVIEWERS: usize = 9;
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// Bound on `git diff`: a review of a huge diff is useless, and a hung git must not hang
-/// the review. The diff is cut to this many bytes (the agent is told it was cut).
+/// the review. Only this many bytes of it are kept (the agent is told it was cut).
 pub const MAX_DIFF_BYTES: usize = 64 * 1024;
 const GIT_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -106,41 +106,48 @@ impl super::Group for Review {
 
 /// `git diff HEAD` of `dir` (falling back to `git diff` in a repository without commits),
 /// or a sentence saying why there is none.
+///
+/// git runs through [`crate::work::run::run`], like every helper program: the daemon's reaper
+/// calls `waitpid(-1)`, so a plain `tokio::process` wait would race it and fail with ECHILD
+/// (which it did, under load, leaving reviewers without the diff).
 pub async fn git_diff(dir: &Path) -> String {
     async fn git(dir: &Path, args: &[&str]) -> Result<Vec<u8>, String> {
-        let mut cmd = tokio::process::Command::new("git");
-        cmd.args(args)
-            .current_dir(dir)
-            .env("GIT_TERMINAL_PROMPT", "0")
-            .stdin(std::process::Stdio::null())
-            .kill_on_drop(true);
-        match tokio::time::timeout(GIT_TIMEOUT, cmd.output()).await {
-            Err(_) => Err(format!("git took longer than {} s", GIT_TIMEOUT.as_secs())),
-            Ok(Err(e)) => Err(format!("git could not run: {e}")),
-            Ok(Ok(o)) if o.status.success() => Ok(o.stdout),
-            Ok(Ok(o)) => Err(String::from_utf8_lossy(&o.stderr)
+        let argv: Vec<String> = ["git", "diff", "--no-color", "--no-ext-diff"]
+            .iter()
+            .chain(args)
+            .map(|a| (*a).to_owned())
+            .collect();
+        // One byte over the bound tells a cut diff from one that fits exactly.
+        let env = [("GIT_TERMINAL_PROMPT", "0")];
+        match crate::work::run::run(&argv, dir, &env, GIT_TIMEOUT, MAX_DIFF_BYTES + 1).await {
+            Err(e) => Err(format!("git could not run: {e}")),
+            Ok(o) if o.timed_out => {
+                Err(format!("git took longer than {} s", GIT_TIMEOUT.as_secs()))
+            }
+            Ok(o) if o.success() => Ok(o.tail),
+            Ok(o) => Err(o
+                .tail_text()
                 .lines()
                 .next()
                 .unwrap_or("git failed")
                 .to_owned()),
         }
     }
-    let base = ["diff", "--no-color", "--no-ext-diff"];
-    let out = match git(dir, &[&base[..], &["HEAD"]].concat()).await {
+    let out = match git(dir, &["HEAD"]).await {
         Ok(o) => Ok(o),
-        Err(_) => git(dir, &base).await,
+        Err(_) => git(dir, &[]).await,
     };
     match out {
         Ok(bytes) if bytes.is_empty() => "(no changes: git diff is empty)".into(),
-        Ok(mut bytes) => {
-            let cut = bytes.len() > MAX_DIFF_BYTES;
-            bytes.truncate(MAX_DIFF_BYTES);
-            let mut s = String::from_utf8_lossy(&bytes).into_owned();
-            if cut {
-                s.push_str("\n(diff cut at 64 KiB)");
-            }
-            s
+        Ok(bytes) if bytes.len() > MAX_DIFF_BYTES => {
+            // The run keeps the end of the output; say so rather than show a silent cut.
+            let kept = &bytes[bytes.len() - MAX_DIFF_BYTES..];
+            format!(
+                "(diff longer than 64 KiB: its last 64 KiB follow)\n{}",
+                String::from_utf8_lossy(kept)
+            )
         }
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
         Err(e) => format!("(no git diff: {e})"),
     }
 }

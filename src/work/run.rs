@@ -76,6 +76,7 @@ pub async fn run(
         ));
     };
     let started = Instant::now();
+    #[allow(clippy::disallowed_methods)] // reason: this is the one helper-program runner
     let mut cmd = tokio::process::Command::new(program);
     cmd.args(args)
         .current_dir(cwd)
