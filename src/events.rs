@@ -43,10 +43,12 @@ pub enum EventKind {
     PipelineFinished,
     /// A client marked a session complete (`POST /v1/sessions/:id/complete`).
     SessionCompleted,
+    /// The session's recording stopped (disk full, file-size limit); the session goes on.
+    SessionRecordingFailed,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 15] = [
+    pub const ALL: [EventKind; 16] = [
         EventKind::SessionCreated,
         EventKind::SessionWorking,
         EventKind::SessionIdle,
@@ -62,6 +64,7 @@ impl EventKind {
         EventKind::ConsensusCompleted,
         EventKind::PipelineFinished,
         EventKind::SessionCompleted,
+        EventKind::SessionRecordingFailed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -81,6 +84,7 @@ impl EventKind {
             EventKind::ConsensusCompleted => "consensus.completed",
             EventKind::PipelineFinished => "pipeline.finished",
             EventKind::SessionCompleted => "session.completed",
+            EventKind::SessionRecordingFailed => "session.recording_failed",
         }
     }
 

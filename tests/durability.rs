@@ -217,6 +217,79 @@ fn killing_a_holder_ends_only_its_session() {
     });
 }
 
+/// A full disk, as the holder sees it: `RLIMIT_FSIZE` set on the running holder, so its next
+/// recording writes fail (EFBIG, and SIGXFSZ, which kills a process that does not handle it).
+/// Permissions cannot simulate an unwritable file here: the tests run as root.
+fn limit_file_size(pid: i64, bytes: u64) {
+    // util-linux's prlimit (Debian essential): the crate forbids unsafe, even in tests.
+    let out = std::process::Command::new("prlimit")
+        .args([
+            "--pid",
+            &pid.to_string(),
+            &format!("--fsize={bytes}:{bytes}"),
+        ])
+        .output()
+        .expect("running prlimit");
+    assert!(out.status.success(), "prlimit: {out:?}");
+}
+
+#[test]
+fn a_failing_recording_write_stops_the_recording_not_the_session() {
+    let d = durable_daemon();
+    let _cleanup = Cleanup(d.dir.path().to_path_buf());
+    let events = crate::streams::sse(&d, "/v1/events?types=session.recording_failed", None);
+    let id = id_of(&d.spawn(&["cat"]));
+    d.send(&id, "before-the-limit");
+    d.wait_screen(&id, "before-the-limit", T);
+    let (_, info) = d.get(&format!("/v1/sessions/{id}"));
+    assert_eq!(info["recordingError"], Value::Null, "{info}");
+    let cast = d
+        .dir
+        .path()
+        .join(format!("state/sessions/{id}/recording.cast"));
+    // The recording is flushed per chunk: once the echo is in the file, its size is final.
+    let size = wait_until(T, "the echo in the recording", || {
+        let text = std::fs::read_to_string(&cast).ok()?;
+        text.contains("before-the-limit")
+            .then_some(text.len() as u64)
+    });
+    let pid = info["pid"].as_i64().expect("pid");
+    let holder = parent_of(pid).expect("holder pid");
+    limit_file_size(holder, size + 16);
+
+    d.send(&id, &"x".repeat(200));
+    let info = wait_until(T, "recordingError in session info", || {
+        let (_, v) = d.get(&format!("/v1/sessions/{id}"));
+        v["recordingError"].is_string().then_some(v)
+    });
+    let error = info["recordingError"].as_str().unwrap_or_default();
+    assert!(error.contains("File too large"), "{info}");
+    let event = crate::streams::next_where(&events, "session.recording_failed", |f| {
+        f.event == "session.recording_failed"
+    });
+    assert_eq!(event.json()["sessionId"], id.as_str());
+    assert_eq!(event.json()["detail"]["error"], error);
+
+    // The session goes on: same holder, same child, input still echoes.
+    d.send(&id, "after-the-limit");
+    d.wait_screen(&id, "after-the-limit", T);
+    assert!(pid_exists(holder), "the holder died with its recording");
+    let (_, info) = d.get(&format!("/v1/sessions/{id}"));
+    assert_ne!(info["status"], "exited", "{info}");
+    // What was recorded before the failure is still served, and still valid asciicast.
+    let recorded = recorded_output(&recording(&d, &id));
+    assert!(recorded.contains("before-the-limit"), "{recorded:?}");
+    assert!(!recorded.contains("after-the-limit"), "{recorded:?}");
+    // A daemon that connects later learns it from the holder too.
+    let mut d = d;
+    d.kill9();
+    d.restart();
+    let (_, info) = d.get(&format!("/v1/sessions/{id}"));
+    assert_eq!(info["recordingError"], error, "{info}");
+    d.send(&id, "after-the-restart");
+    d.wait_screen(&id, "after-the-restart", T);
+}
+
 #[test]
 fn a_session_that_exits_while_the_daemon_is_down_keeps_its_exit_code() {
     let mut d = durable_daemon();

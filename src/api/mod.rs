@@ -258,6 +258,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     use std::io::Write;
 
     crate::pty::reaper::become_subreaper();
+    crate::pty::survive_file_size_limit();
     // Start the reaper now: with holders the daemon spawns no pty itself, but it still reaps
     // its exited holders and the orphans a killed holder leaves.
     crate::pty::reaper::global();

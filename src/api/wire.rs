@@ -116,6 +116,8 @@ pub struct SessionInfo {
     pub exit_code: Option<i32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub prompt_delivery: Option<DeliveryWire>,
+    /// Why the recording stopped (null while it records); the session goes on regardless.
+    pub recording_error: Option<String>,
     pub permission_mode: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parent_id: Option<String>,
@@ -215,6 +217,7 @@ impl SessionInfo {
             rows: live.rows,
             exit_code: live.exit_code,
             prompt_delivery: h.prompt_delivery().map(Into::into),
+            recording_error: h.recording_error(),
             permission_mode: m.permission_mode.as_str(),
             parent_id: m.parent_id.map(|p| p.to_string()),
             ui_state: super::uistate::ui_state(

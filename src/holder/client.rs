@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use tokio::net::UnixStream;
 use tokio::net::unix::OwnedWriteHalf;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use super::proto::{self, Frame};
 use super::{Hello, HolderSpec, LOG_FILE, SOCKET_FILE};
@@ -177,10 +177,12 @@ pub async fn attach(dir: &Path, replay: bool) -> std::io::Result<(PtyProcess, He
     let (in_tx, in_rx) = mpsc::channel(WRITE_CHANNEL_REQUESTS);
     let (ctl_tx, ctl_rx) = mpsc::channel(CONTROL_CHANNEL);
     let (exit_tx, exit_rx) = oneshot::channel();
+    let (recording_tx, recording_rx) = watch::channel(hello.recording_error.clone());
     let link = Link {
         dir: dir.to_path_buf(),
         out: out_tx,
         exit: Some(exit_tx),
+        recording: recording_tx,
         seen,
         pending: HashMap::new(),
         next_seq: 1,
@@ -195,6 +197,7 @@ pub async fn attach(dir: &Path, replay: bool) -> std::io::Result<(PtyProcess, He
         writer: in_tx,
         exit: exit_rx,
         replay: replayed,
+        recording_error: recording_rx,
     };
     Ok((process, hello))
 }
@@ -222,6 +225,7 @@ pub fn dead(
         writer: in_tx,
         exit: exit_rx,
         replay,
+        recording_error: watch::channel(None).1,
     }
 }
 
@@ -254,6 +258,8 @@ struct Link {
     dir: PathBuf,
     out: mpsc::Sender<Vec<u8>>,
     exit: Option<oneshot::Sender<ExitStatus>>,
+    /// Why the holder's recording stopped (RECORDING frames, and HELLO on every connection).
+    recording: watch::Sender<Option<String>>,
     /// Offset just past the last output byte delivered to the actor.
     seen: u64,
     pending: HashMap<u64, oneshot::Sender<Result<(), String>>>,
@@ -305,7 +311,10 @@ impl Link {
         for _ in 0..RECONNECT_ATTEMPTS {
             if let Ok(stream) = UnixStream::connect(self.dir.join(SOCKET_FILE)).await {
                 let (mut rd, mut wr) = stream.into_split();
-                if read_hello(&mut rd).await.is_ok() {
+                if let Ok(hello) = read_hello(&mut rd).await {
+                    if hello.recording_error.is_some() {
+                        self.recording.send_replace(hello.recording_error);
+                    }
                     let attach = Frame::with_u64(proto::ATTACH, self.seen, &[]);
                     if proto::write_frame(&mut wr, &attach).await.is_ok() {
                         tracing::info!(dir = %self.dir.display(), offset = self.seen, "reconnected to holder");
@@ -416,6 +425,11 @@ impl Link {
                         };
                     let _ = ack.send(result);
                 }
+                None
+            }
+            proto::RECORDING => {
+                let msg = String::from_utf8_lossy(&f.payload).into_owned();
+                self.recording.send_replace(Some(msg));
                 None
             }
             other => {

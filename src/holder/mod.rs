@@ -38,6 +38,7 @@
 //! | `0x02` OUTPUT | holder → daemon | `u64` offset of the first byte in the session's output stream, then raw bytes |
 //! | `0x03` EXIT   | holder → daemon | `u8` kind (0 exit code, 1 signal), `i32` value; sent once the last output was sent |
 //! | `0x04` ACK    | holder → daemon | `u64` input sequence number, `u8` 1 = written to the pty / 0 = failed, then a UTF-8 error message |
+//! | `0x05` RECORDING | holder → daemon | UTF-8 message: the recording failed (disk full, file-size limit, file gone) and stopped; the session goes on. HELLO repeats it for later connections |
 //! | `0x10` ATTACH | daemon → holder | `u64` offset: send output from there (replay from the ring, clamped to its start), then live output |
 //! | `0x11` INPUT  | daemon → holder | `u64` sequence number, then bytes to write to the pty (in order) |
 //! | `0x12` RESIZE | daemon → holder | `u16` cols, `u16` rows |
@@ -101,6 +102,9 @@ pub struct Hello {
     pub ring_start: u64,
     /// Offset just past the last byte of output so far.
     pub output_end: u64,
+    /// Why the recording stopped, if it did (absent from older holders: treated as none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recording_error: Option<String>,
 }
 
 /// `exit.json`: how the child ended, written by the holder before it exits.

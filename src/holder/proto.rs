@@ -19,6 +19,7 @@ pub const HELLO: u8 = 0x01;
 pub const OUTPUT: u8 = 0x02;
 pub const EXIT: u8 = 0x03;
 pub const ACK: u8 = 0x04;
+pub const RECORDING: u8 = 0x05;
 // Daemon -> holder.
 pub const ATTACH: u8 = 0x10;
 pub const INPUT: u8 = 0x11;

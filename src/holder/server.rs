@@ -147,6 +147,8 @@ struct Holder {
     rows: u16,
     ring: Ring,
     recorder: Option<Recorder>,
+    /// Why the recording stopped (told to every daemon that connects, see `RECORDING`).
+    recording_error: Option<String>,
     client: Option<Client>,
     next_client: u64,
     inputs: mpsc::Sender<(u64, Vec<u8>, mpsc::Sender<Frame>)>,
@@ -158,6 +160,8 @@ struct Holder {
 
 async fn serve(dir: PathBuf, spec: HolderSpec) -> anyhow::Result<()> {
     pty::reaper::become_subreaper();
+    // A full quota must stop the recording, not the holder (and with it the session).
+    pty::survive_file_size_limit();
     let process = match pty::spawn(&SpawnSpec {
         argv: spec.argv.clone(),
         cwd: spec.cwd.clone(),
@@ -171,13 +175,14 @@ async fn serve(dir: PathBuf, spec: HolderSpec) -> anyhow::Result<()> {
             return Err(e.into());
         }
     };
-    let recorder = match Recorder::create(&dir, spec.recording.clone(), spec.cols, spec.rows) {
-        Ok(r) => Some(r),
-        Err(e) => {
-            tracing::error!(error = %e, "cannot create the recording; continuing without it");
-            None
-        }
-    };
+    let (recorder, recording_error) =
+        match Recorder::create(&dir, spec.recording.clone(), spec.cols, spec.rows) {
+            Ok(r) => (Some(r), None),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot create the recording; continuing without it");
+                (None, Some(format!("cannot create the recording: {e}")))
+            }
+        };
     let sock = dir.join(SOCKET_FILE);
     let _ = std::fs::remove_file(&sock);
     let listener =
@@ -209,6 +214,7 @@ async fn serve(dir: PathBuf, spec: HolderSpec) -> anyhow::Result<()> {
             start: 0,
         },
         recorder,
+        recording_error,
         client: None,
         next_client: 0,
         inputs: input_tx,
@@ -314,6 +320,9 @@ impl Holder {
             if let Err(e) = r.output(bytes).and_then(|()| r.flush()) {
                 tracing::error!(error = %e, "recording write failed; recording stopped");
                 self.recorder = None;
+                let msg = format!("recording write failed: {e}");
+                self.send(Frame::new(proto::RECORDING, msg.clone().into_bytes()));
+                self.recording_error = Some(msg);
             }
         }
         if self.client.as_ref().is_some_and(|c| c.attached) {
@@ -400,6 +409,7 @@ impl Holder {
             rows: self.rows,
             ring_start: self.ring.start,
             output_end: self.ring.end(),
+            recording_error: self.recording_error.clone(),
         };
         // Serializing a struct of integers cannot fail.
         let payload = serde_json::to_vec(&hello).unwrap_or_default();

@@ -103,12 +103,29 @@ pub struct PtyProcess {
     /// Output produced before this process was handed over (a holder's ring, after a daemon
     /// restart). It rebuilds the screen only: terminal queries in it were answered long ago.
     pub replay: Vec<u8>,
+    /// Why the session's recording stopped, once it did. Only holders record; a pty spawned
+    /// here directly never reports one.
+    pub recording_error: tokio::sync::watch::Receiver<Option<String>>,
 }
 
 /// Environment variables of the daemon that a child must never inherit: they are the
 /// daemon's credentials, not the agent's.
 fn is_daemon_secret(name: &str) -> bool {
     name == "AEGIS_AUTH_TOKEN" || name.starts_with("AEGIS_WEBHOOK_SECRET")
+}
+
+/// Make a file-size limit an error instead of a death. When a write crosses `RLIMIT_FSIZE`
+/// (a quota, `ulimit -f`), the kernel sends SIGXFSZ, whose default action kills the process:
+/// a holder would take its session down with it because a recording could not grow. With a
+/// handler installed the write fails with EFBIG, which the caller reports. A handler, unlike
+/// SIG_IGN, is reset by `exec`, so children still get the default. Call inside a runtime.
+pub fn survive_file_size_limit() {
+    // tokio keeps a registered handler for the life of the process, so the stream can go.
+    if let Err(e) =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::from_raw(libc::SIGXFSZ))
+    {
+        tracing::warn!(error = %e, "cannot handle SIGXFSZ; a file-size limit would be fatal");
+    }
 }
 
 /// Spawn `spec` on a new pty. Must be called inside a tokio runtime (the reaper lives there).
@@ -181,6 +198,7 @@ pub fn spawn(spec: &SpawnSpec) -> std::io::Result<PtyProcess> {
         writer: in_tx,
         exit,
         replay: Vec::new(),
+        recording_error: tokio::sync::watch::channel(None).1,
     })
 }
 

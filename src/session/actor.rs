@@ -161,6 +161,7 @@ pub struct SessionHandle {
     pub perms: Arc<SessionPermissions>,
     /// The detection profile (its input-line pattern verifies that a send was submitted).
     pub profile: Arc<crate::detect::profile::Profile>,
+    recording_error: watch::Receiver<Option<String>>,
 }
 
 impl SessionHandle {
@@ -205,6 +206,7 @@ impl SessionHandle {
             detector.on_output(now.into_std());
         }
         let profile = detector.profile().clone();
+        let recording_error = process.recording_error;
         let actor = Actor {
             meta: meta.clone(),
             screen,
@@ -225,6 +227,7 @@ impl SessionHandle {
             hook: None,
             screen_status: SessionStatus::Starting,
             corrections: 0,
+            recording: Some(recording_error.clone()),
         };
         tokio::spawn(actor.run());
         SessionHandle {
@@ -236,6 +239,7 @@ impl SessionHandle {
             prompt_delivery: Default::default(),
             perms,
             profile,
+            recording_error,
         }
     }
 
@@ -254,6 +258,11 @@ impl SessionHandle {
     /// A watch on the live state, for waiting on status changes.
     pub fn watch(&self) -> watch::Receiver<LiveState> {
         self.live.clone()
+    }
+
+    /// Why the session's recording stopped, if it did. The session itself goes on.
+    pub fn recording_error(&self) -> Option<String> {
+        self.recording_error.borrow().clone()
     }
 
     pub fn prompt_delivery(&self) -> Option<Delivery> {
@@ -532,6 +541,9 @@ struct Actor {
     /// The detector's last verdict.
     screen_status: SessionStatus,
     corrections: u64,
+    /// The recording's failure, announced once when it arrives (`None` once the holder link
+    /// closed it).
+    recording: Option<watch::Receiver<Option<String>>>,
 }
 
 /// How long to wait, after the child exited and its output went quiet, for the pty to reach EOF
@@ -561,6 +573,12 @@ impl Actor {
                     self.exit = None;
                     self.on_exit(status);
                 }
+                changed = async { match self.recording.as_mut() { Some(rx) => rx.changed().await, None => std::future::pending().await } } => {
+                    match changed {
+                        Ok(()) => self.on_recording_failed(),
+                        Err(_) => self.recording = None,
+                    }
+                }
                 cmd = self.commands.recv() => match cmd {
                     Some(cmd) => self.handle(cmd),
                     None => break, // every handle dropped: the session was removed
@@ -576,6 +594,24 @@ impl Actor {
         }
         // Dropping the master hangs up whatever still runs on the pty.
         tracing::debug!(session = %self.meta.id, "session actor stopped");
+    }
+
+    /// The holder could not write the recording (disk full, file-size limit). The session
+    /// keeps running; clients learn it from session info and a `session.recording_failed`
+    /// event.
+    fn on_recording_failed(&mut self) {
+        let Some(error) = self.recording.as_ref().and_then(|rx| rx.borrow().clone()) else {
+            return;
+        };
+        tracing::warn!(session = %self.meta.id, %error, "recording stopped; the session goes on");
+        let status = self.live.borrow().status;
+        self.bus.publish(
+            EventKind::SessionRecordingFailed,
+            &self.meta,
+            Some(status),
+            Some(status),
+            serde_json::json!({ "error": error }),
+        );
     }
 
     fn on_output(&mut self, first: Vec<u8>) {
