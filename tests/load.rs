@@ -4,6 +4,7 @@
 //! - `hundred_sessions_thousand_concurrent_sends`: no message lost, duplicated or torn.
 //! - `hostile_children_leave_the_daemon_healthy`: crash, ignore SIGTERM, fork a crowd, close
 //!   the pty, flood invalid UTF-8 and endless escape sequences.
+//! - `a_fork_bomb_within_a_ulimit_leaves_the_daemon_and_other_sessions_healthy`.
 //! - `idle_and_slowloris_connections_do_not_starve_health`: 1000 idle and partial requests.
 
 use std::io::Write;
@@ -156,7 +157,7 @@ fn hostile_children_leave_the_daemon_healthy() {
          print('stubborn ready', flush=True)\n\
          time.sleep(600)");
     // A crowd of 64 grandchildren that ignore hangup; killing the session must end them all.
-    // (RLIMIT_NPROC cannot cap a fork bomb here: it is not enforced for root, which CI is.)
+    // (The unbounded kind, a fork bomb inside RLIMIT_NPROC, has its own test below.)
     let crowd = py("import os, signal, time\n\
          signal.signal(signal.SIGHUP, signal.SIG_IGN)\n\
          for _ in range(64):\n\
@@ -219,6 +220,89 @@ fn hostile_children_leave_the_daemon_healthy() {
     );
     assert!(
         rss.peak_mib() < 1024,
+        "daemon RSS peaked at {} MiB",
+        rss.peak_mib()
+    );
+}
+
+/// Processes of `uid` on the machine (the bomb runs as `nobody`, see fork_bomb.py).
+fn processes_of_uid(uid: u32) -> usize {
+    let want = format!("Uid:\t{uid}\t");
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().parse::<u32>().is_ok())
+        .filter(|e| {
+            std::fs::read_to_string(e.path().join("status"))
+                .is_ok_and(|s| s.lines().any(|l| format!("{l}\t").starts_with(&want)))
+        })
+        .count()
+}
+
+#[test]
+fn a_fork_bomb_within_a_ulimit_leaves_the_daemon_and_other_sessions_healthy() {
+    const LIMIT: usize = 48;
+    let d = unlimited();
+    let rss = RssWatch::start(d.pid);
+    let neighbour = d.bash();
+    d.wait_status(&neighbour, "idle", Duration::from_secs(30));
+    let bomb = id_of(&d.spawn(&[
+        "python3",
+        &crate::support::support_bin("fork_bomb.py"),
+        &LIMIT.to_string(),
+    ]));
+    d.wait_screen(&bomb, "bomb armed", Duration::from_secs(30));
+    // The kernel refused a fork: the bomb is at its ulimit, still forking as fast as it can.
+    d.wait_screen(&bomb, "limit reached", Duration::from_secs(30));
+    let bomb_pid = d.get(&format!("/v1/sessions/{bomb}")).1["pid"]
+        .as_i64()
+        .expect("pid");
+    let members = crate::support::session_processes(bomb_pid).len();
+    assert!(
+        members >= LIMIT / 2,
+        "the bomb should fill its ulimit, found {members} processes"
+    );
+
+    // Meanwhile the daemon answers, and another session still works end to end.
+    let mut health = Vec::new();
+    for _ in 0..50 {
+        let t = Instant::now();
+        let (status, _) = d.get("/v1/health");
+        assert_eq!(status, StatusCode::OK);
+        health.push(t.elapsed());
+    }
+    d.send(&neighbour, "echo neighbour-$((6*7))");
+    d.wait_screen(&neighbour, "neighbour-42", Duration::from_secs(30));
+    let (status, v) = d.get(&format!("/v1/sessions/{bomb}/read"));
+    assert_eq!(status, StatusCode::OK, "{v}");
+
+    // Killing the session ends every process of the bomb, including ones forked meanwhile.
+    let (status, v) = d.call(
+        reqwest::Method::DELETE,
+        &format!("/v1/sessions/{bomb}"),
+        None,
+    );
+    assert_eq!(status, StatusCode::OK, "{v}");
+    wait_until(
+        Duration::from_secs(30),
+        "every bomb process to be gone",
+        || {
+            crate::support::session_processes(bomb_pid)
+                .is_empty()
+                .then_some(())
+        },
+    );
+    let p99 = percentile(health, 0.99);
+    eprintln!(
+        "fork bomb at RLIMIT_NPROC {LIMIT} ({members} processes): health p99 {p99:?}; daemon peak RSS {} MiB; nobody's processes left {}",
+        rss.peak_mib(),
+        processes_of_uid(65534)
+    );
+    // Loose: a daemon blocked by the bomb would take seconds per call.
+    assert!(p99 < Duration::from_secs(2), "health p99 {p99:?}");
+    assert!(
+        rss.peak_mib() < 512,
         "daemon RSS peaked at {} MiB",
         rss.peak_mib()
     );
