@@ -64,11 +64,18 @@ impl Daemon {
 
     /// Create a session running `argv` on a 120×40 terminal; returns its id.
     pub fn create(&self, http: &mut Http, argv: &[&str]) -> Result<String> {
-        self.create_agent(http, "custom", argv)
+        self.create_agent(http, "custom", argv, true)
     }
 
-    /// Create a session of `agent_type` (which picks its detection profile) running `argv`.
-    pub fn create_agent(&self, http: &mut Http, agent_type: &str, argv: &[&str]) -> Result<String> {
+    /// Create a session of `agent_type` (which picks its detection profile) running `argv`;
+    /// `hooks: false` turns Claude Code hooks off, so only the screen tells its state.
+    pub fn create_agent(
+        &self,
+        http: &mut Http,
+        agent_type: &str,
+        argv: &[&str],
+        hooks: bool,
+    ) -> Result<String> {
         let r = http.post(
             "/v1/sessions",
             &json!({
@@ -77,6 +84,7 @@ impl Daemon {
                 "command": argv,
                 "cols": 120,
                 "rows": 40,
+                "hooks": hooks,
             }),
         )?;
         if r.status != 201 {
@@ -152,6 +160,40 @@ pub fn rss_kib(pid: u32) -> Result<u64> {
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
         .context("no VmRSS")
+}
+
+/// Proportional set size of a process in KiB: its private pages plus its share of pages it
+/// maps with others (a thousand holders share one binary; RSS would count it a thousand times).
+pub fn pss_kib(pid: u32) -> Result<u64> {
+    let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))?;
+    rollup
+        .lines()
+        .find_map(|l| l.strip_prefix("Pss:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .context("no Pss")
+}
+
+/// The holder processes of a daemon: its children running `aegis holder`.
+pub fn holders(daemon: u32) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let ppid = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .and_then(|s| {
+                    s.rsplit_once(')')?
+                        .1
+                        .split_whitespace()
+                        .nth(1)?
+                        .parse()
+                        .ok()
+                });
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            ppid == Some(daemon) && cmdline.split(|b| *b == 0).nth(1) == Some(b"holder")
+        })
+        .collect()
 }
 
 /// User plus system CPU time of a process (all its threads), in clock ticks.

@@ -1,12 +1,15 @@
 //! Workload 4, scale: N idle `cat` sessions in a fresh daemon and in a fresh tmux server;
-//! creation time, server RSS per session and the server's idle CPU over a window.
+//! creation time, server RSS per session and the server's idle CPU over a window. Aegis keeps
+//! each session's pty in a holder process (see `src/holder`); tmux has no such process, so
+//! the holders' memory (PSS: the shared binary counted once) and CPU are reported beside the
+//! daemon's, and the targets apply to daemon plus holders.
 
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 
 use crate::Config;
-use crate::aegis::{Daemon, cpu_ticks, rss_kib, ticks_per_second};
+use crate::aegis::{Daemon, cpu_ticks, holders, pss_kib, rss_kib, ticks_per_second};
 use crate::report::{Report, Row, ratio};
 use crate::tmux::Tmux;
 
@@ -20,13 +23,24 @@ struct Figures {
     rss_per_session_kib: f64,
     rss_total_kib: u64,
     idle_cpu_percent: f64,
+    /// Aegis only: the holder processes, per session.
+    holders: Option<HolderFigures>,
 }
 
-fn idle_cpu(pid: u32, window: Duration) -> Result<f64> {
-    let c0 = cpu_ticks(pid)?;
+struct HolderFigures {
+    count: usize,
+    pss_per_session_kib: f64,
+    idle_cpu_percent: f64,
+}
+
+/// CPU used by `pids` together over `window`, in % of one core. A process that exits during
+/// the window counts with what it used until its last sample.
+fn idle_cpu(pids: &[u32], window: Duration) -> Result<f64> {
+    let total = |pids: &[u32]| -> u64 { pids.iter().filter_map(|p| cpu_ticks(*p).ok()).sum() };
+    let c0 = total(pids);
     std::thread::sleep(window);
-    let c1 = cpu_ticks(pid)?;
-    Ok((c1 - c0) as f64 / ticks_per_second() / window.as_secs_f64() * 100.0)
+    let c1 = total(pids);
+    Ok(c1.saturating_sub(c0) as f64 / ticks_per_second() / window.as_secs_f64() * 100.0)
 }
 
 fn aegis(cfg: &Config) -> Result<Figures> {
@@ -51,13 +65,29 @@ fn aegis(cfg: &Config) -> Result<Figures> {
     }
     drop(http);
     let rss1 = d.rss_kib()?;
-    eprintln!("  scale: aegis idle CPU over {:?}", cfg.idle_window);
-    let cpu = idle_cpu(d.pid, cfg.idle_window)?;
+    let held = holders(d.pid);
+    let pss: u64 = held.iter().filter_map(|p| pss_kib(*p).ok()).sum();
+    eprintln!(
+        "  scale: aegis idle CPU over {:?} ({} holders)",
+        cfg.idle_window,
+        held.len()
+    );
+    // Daemon and holders in the same window, each figure on its own.
+    let (cpu, holder_cpu) = std::thread::scope(|s| {
+        let h = s.spawn(|| idle_cpu(&held, cfg.idle_window));
+        let own = idle_cpu(&[d.pid], cfg.idle_window);
+        (own, h.join().unwrap_or_else(|_| Ok(f64::NAN)))
+    });
     Ok(Figures {
         create,
         rss_per_session_kib: rss1.saturating_sub(rss0) as f64 / cfg.scale_sessions as f64,
         rss_total_kib: rss1,
-        idle_cpu_percent: cpu,
+        idle_cpu_percent: cpu?,
+        holders: Some(HolderFigures {
+            count: held.len(),
+            pss_per_session_kib: pss as f64 / cfg.scale_sessions as f64,
+            idle_cpu_percent: holder_cpu?,
+        }),
     })
 }
 
@@ -72,13 +102,14 @@ fn tmux(cfg: &Config) -> Result<(Figures, String)> {
     let create = t0.elapsed();
     let rss1 = rss_kib(pid)?;
     eprintln!("  scale: tmux idle CPU over {:?}", cfg.idle_window);
-    let cpu = idle_cpu(pid, cfg.idle_window)?;
+    let cpu = idle_cpu(&[pid], cfg.idle_window)?;
     Ok((
         Figures {
             create,
             rss_per_session_kib: rss1.saturating_sub(rss0) as f64 / cfg.scale_sessions as f64,
             rss_total_kib: rss1,
             idle_cpu_percent: cpu,
+            holders: None,
         },
         t.version.clone(),
     ))
@@ -117,8 +148,27 @@ pub fn run(cfg: &Config, report: &mut Report) -> Result<()> {
             "tmux {:.0} KiB; total {:.1} MiB",
             theirs.rss_per_session_kib,
             ours.rss_total_kib as f64 / 1024.0
-        ))
-        .target("≤ 1 MB", ours.rss_per_session_kib <= 1024.0),
+        )),
+    );
+    let held = ours.holders.as_ref();
+    let holder_pss = held.map_or(0.0, |h| h.pss_per_session_kib);
+    if let Some(h) = held {
+        report.push(
+            Row::new(
+                w,
+                &sys,
+                "holder PSS per session",
+                h.pss_per_session_kib,
+                "KiB",
+            )
+            .versus(format!("{} holder processes", h.count)),
+        );
+    }
+    let both = ours.rss_per_session_kib + holder_pss;
+    report.push(
+        Row::new(w, &sys, "daemon + holder per session", both, "KiB")
+            .versus(format!("tmux {:.0} KiB", theirs.rss_per_session_kib))
+            .target("≤ 1 MB", both <= 1024.0),
     );
     report.push(
         Row::new(
@@ -133,10 +183,28 @@ pub fn run(cfg: &Config, report: &mut Report) -> Result<()> {
             theirs.rss_total_kib as f64 / 1024.0
         )),
     );
+    let holder_cpu = held.map_or(0.0, |h| h.idle_cpu_percent);
+    let all_cpu = ours.idle_cpu_percent + holder_cpu;
     report.push(
-        Row::new(w, &sys, "idle CPU", ours.idle_cpu_percent, "% of a core")
-            .versus(format!("tmux {:.2}%", theirs.idle_cpu_percent))
-            .target("≤ 2%", ours.idle_cpu_percent <= 2.0),
+        Row::new(
+            w,
+            &sys,
+            "idle CPU, daemon",
+            ours.idle_cpu_percent,
+            "% of a core",
+        )
+        .versus(format!("tmux {:.2}%", theirs.idle_cpu_percent)),
+    );
+    report.push(
+        Row::new(
+            w,
+            &sys,
+            "idle CPU, daemon + holders",
+            all_cpu,
+            "% of a core",
+        )
+        .versus(format!("holders {holder_cpu:.2}%"))
+        .target("≤ 2%", all_cpu <= 2.0),
     );
     report.push(Row::new(
         w,
@@ -147,7 +215,8 @@ pub fn run(cfg: &Config, report: &mut Report) -> Result<()> {
     ));
     report.note(format!(
         "Scale: {n} sessions running `cat`, created one after another over REST (aegis) or `tmux new-session -d` (tmux); \
-         RSS is the server process only (children excluded; no holder processes exist yet); idle CPU over {} s.",
+         RSS is the server process (its `cat` children excluded); Aegis's holder processes are measured as PSS, \
+         so the binary they share counts once; idle CPU over {} s, daemon and holders in the same window.",
         cfg.idle_window.as_secs()
     ));
     Ok(())
