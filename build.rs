@@ -1,10 +1,47 @@
-//! Build script: list every OpenAPI fragment under `src/api/openapi/` so `api::openapi` can
-//! embed them all with `include_str!`. Each helper adds its own fragment file; globbing here
+//! Build script: fingerprint the sources (`AEGIS_BUILD_ID`), and list every OpenAPI fragment
+//! under `src/api/openapi/` so `api::openapi` can embed them all with `include_str!`. Each helper adds its own fragment file; globbing here
 //! means adding a fragment never needs an edit to a shared list (no merge conflicts).
 
+use std::hash::{Hash, Hasher};
 use std::io::Write;
+use std::path::{Path, PathBuf};
 
 fn main() {
+    build_id();
+    openapi_fragments();
+}
+
+/// `AEGIS_BUILD_ID`: a fingerprint of the sources. The daemon pairs itself with the
+/// `aegis-holder` binary beside it only when that was built from the same sources:
+/// `cargo run` rebuilds only the daemon, and a holder left from an older build must not run
+/// new sessions unnoticed.
+fn build_id() {
+    println!("cargo:rerun-if-changed=src");
+    println!("cargo:rerun-if-changed=Cargo.toml");
+    println!("cargo:rerun-if-changed=Cargo.lock");
+    fn walk(dir: &Path, files: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, files);
+            } else {
+                files.push(p);
+            }
+        }
+    }
+    let mut files = vec![PathBuf::from("Cargo.toml"), PathBuf::from("Cargo.lock")];
+    walk(Path::new("src"), &mut files);
+    files.sort();
+    // DefaultHasher::new() has fixed keys: the same sources give the same id.
+    let mut h = std::hash::DefaultHasher::new();
+    for f in &files {
+        f.hash(&mut h);
+        std::fs::read(f).unwrap_or_default().hash(&mut h);
+    }
+    println!("cargo:rustc-env=AEGIS_BUILD_ID={:016x}", h.finish());
+}
+
+fn openapi_fragments() {
     let dir = std::path::Path::new("src/api/openapi");
     // A directory path makes cargo rerun when any file in it is added, removed or changed.
     println!("cargo:rerun-if-changed=src/api/openapi");

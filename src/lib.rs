@@ -13,6 +13,7 @@ pub mod framing;
 pub mod fuzzing;
 pub mod holder;
 pub mod hooks;
+pub mod logs;
 pub mod mcp;
 pub mod metrics;
 pub mod orchestrate;

@@ -115,30 +115,17 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
-/// Logs go to stderr (a file, for holders). A log write that fails (disk full, file-size
-/// limit) is dropped: tracing-subscriber would otherwise report it with `eprintln!`, which
-/// panics when stderr itself cannot be written, and a holder would take its session down.
-fn log_to_stderr(filter: tracing_subscriber::EnvFilter) {
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .log_internal_errors(false)
-        .init();
-}
-
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_new(&args.log_level)
         .map_err(|e| anyhow::anyhow!("invalid --log-level {:?}: {e}", args.log_level))?;
-    log_to_stderr(filter);
+    aegis::logs::to_stderr(filter);
     let config = Config::from_args(&args)?;
     runtime()?.block_on(aegis::api::serve(config))
 }
 
 fn mcp(client: ClientArgs) -> anyhow::Result<()> {
     // stdout carries the protocol: logs go to stderr only.
-    let filter = tracing_subscriber::EnvFilter::try_from_env("AEGIS_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    log_to_stderr(filter);
+    aegis::logs::to_stderr(aegis::logs::filter_from_env("warn"));
     let token = client.token.or_else(|| std::env::var("AEGIS_TOKEN").ok());
     runtime()?.block_on(aegis::mcp::run(&client.url, token))?;
     // A pending stdin read cannot be cancelled; exit instead of waiting for the runtime.
@@ -146,8 +133,5 @@ fn mcp(client: ClientArgs) -> anyhow::Result<()> {
 }
 
 fn holder(args: aegis::holder::HolderArgs) -> anyhow::Result<()> {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("AEGIS_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    log_to_stderr(filter);
-    aegis::holder::server::run(args)
+    aegis::holder::server::main(args)
 }

@@ -150,8 +150,6 @@ fn v03_contract_client_passes() {
         .arg(&d.url)
         .arg(d.work_dir())
         .args(["--token", token])
-        // Routes owned by other areas (metrics, orchestration) until they are merged.
-        .args(["--optional", "metrics,latency,pipelines,swarm"])
         .output()
         .expect("running the contract client");
     let stdout = String::from_utf8_lossy(&out.stdout);

@@ -37,8 +37,9 @@ impl Drop for Cleanup {
                 .split(|b| *b == 0)
                 .map(|a| String::from_utf8_lossy(a).into_owned())
                 .collect();
-            let is_ours = args.get(1).is_some_and(|a| a == "holder")
-                && args.iter().any(|a| a.starts_with(&sessions));
+            let is_holder = args.first().is_some_and(|a| a.ends_with("/aegis-holder"))
+                || args.get(1).is_some_and(|a| a == "holder");
+            let is_ours = is_holder && args.iter().any(|a| a.starts_with(&sessions));
             if is_ours {
                 let _ = nix_kill(pid, "KILL");
             }
@@ -215,6 +216,63 @@ fn killing_a_holder_ends_only_its_session() {
     wait_until(T, "the holder and child to exit", || {
         (!pid_exists(b_pid) && !pid_exists(b_holder)).then_some(())
     });
+}
+
+/// The command line of the holder of session `id`.
+fn holder_argv(d: &Daemon, id: &str) -> Vec<String> {
+    let pid = d.get(&format!("/v1/sessions/{id}")).1["pid"]
+        .as_i64()
+        .expect("pid");
+    let holder = parent_of(pid).expect("holder pid");
+    std::fs::read(format!("/proc/{holder}/cmdline"))
+        .unwrap_or_default()
+        .split(|b| *b == 0)
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect()
+}
+
+#[test]
+fn holders_run_the_small_binary_only_when_built_from_the_same_sources() {
+    // As cargo builds them: `aegis-holder` beside `aegis`, from the same sources.
+    let d = durable_daemon();
+    let _cleanup = Cleanup(d.dir.path().to_path_buf());
+    let id = d.bash();
+    d.wait_screen(&id, "$", T);
+    let argv = holder_argv(&d, &id);
+    assert!(argv[0].ends_with("/aegis-holder"), "{argv:?}");
+
+    // A daemon beside an `aegis-holder` from other sources (a `cargo run` that rebuilt only
+    // the daemon) does not use it: it runs its own `holder` subcommand, and says why.
+    let bin = tempfile::tempdir().expect("temp dir");
+    let exe = bin.path().join("aegis");
+    if std::fs::hard_link(env!("CARGO_BIN_EXE_aegis"), &exe).is_err() {
+        std::fs::copy(env!("CARGO_BIN_EXE_aegis"), &exe).expect("copying aegis");
+    }
+    let stale = bin.path().join("aegis-holder");
+    std::fs::write(&stale, "#!/bin/sh\necho 0123456789abcdef\n").expect("stale holder");
+    std::fs::set_permissions(&stale, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    let d2 = Daemon::start_from(
+        &exe,
+        Options {
+            args: &[],
+            env: &[("AEGIS_KILL_SESSIONS_ON_EXIT", "false")],
+        },
+    );
+    let _cleanup2 = Cleanup(d2.dir.path().to_path_buf());
+    let id2 = d2.bash();
+    d2.wait_screen(&id2, "$", T);
+    let argv = holder_argv(&d2, &id2);
+    assert_eq!(argv[0], exe.display().to_string(), "{argv:?}");
+    assert_eq!(argv[1], "holder", "{argv:?}");
+    assert!(
+        d2.log()
+            .contains("aegis-holder was built from other sources"),
+        "{}",
+        d2.log()
+    );
+    d2.send(&id2, "echo fallback-$((40+2))");
+    d2.wait_screen(&id2, "fallback-42", T);
 }
 
 /// A full disk, as the holder sees it: `RLIMIT_FSIZE` set on the running holder, so its next

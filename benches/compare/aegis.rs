@@ -173,7 +173,7 @@ pub fn pss_kib(pid: u32) -> Result<u64> {
         .context("no Pss")
 }
 
-/// The holder processes of a daemon: its children running `aegis holder`.
+/// The holder processes of a daemon: its children running `aegis-holder` (or `aegis holder`).
 pub fn holders(daemon: u32) -> Vec<u32> {
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return Vec::new();
@@ -191,7 +191,10 @@ pub fn holders(daemon: u32) -> Vec<u32> {
                         .ok()
                 });
             let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            ppid == Some(daemon) && cmdline.split(|b| *b == 0).nth(1) == Some(b"holder")
+            let mut args = cmdline.split(|b| *b == 0);
+            let is_holder = args.next().is_some_and(|a| a.ends_with(b"/aegis-holder"))
+                || args.next() == Some(b"holder");
+            ppid == Some(daemon) && is_holder
         })
         .collect()
 }

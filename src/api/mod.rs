@@ -277,7 +277,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     if config.durability.holders {
         config.sessions.holder = Some(crate::holder::client::HolderSettings {
             state_dir: state_dir.clone(),
-            exe: std::env::current_exe().context("locating the aegis binary for holders")?,
+            program: crate::holder::client::HolderProgram::locate()
+                .await
+                .context("locating the holder program")?,
             ring_bytes: config.durability.ring_bytes,
             recording: config.durability.recording.clone(),
         });

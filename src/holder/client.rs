@@ -29,10 +29,49 @@ use crate::store::recording::RecordingLimits;
 pub struct HolderSettings {
     /// The state directory; sessions live in `sessions/<id>/` below it.
     pub state_dir: PathBuf,
-    /// The binary to run as `<exe> holder` (the daemon's own executable).
-    pub exe: PathBuf,
+    /// The program to run as a holder.
+    pub program: HolderProgram,
     pub ring_bytes: usize,
     pub recording: RecordingLimits,
+}
+
+/// The program a daemon runs as a holder.
+#[derive(Debug, Clone)]
+pub struct HolderProgram {
+    pub exe: PathBuf,
+    /// `exe` is the full `aegis` binary: run its `holder` subcommand.
+    pub subcommand: bool,
+}
+
+impl HolderProgram {
+    /// `aegis-holder` next to the running binary (the small one, see
+    /// `src/bin/aegis-holder.rs`) if it was built from the same sources, else the running
+    /// binary's own `holder` subcommand.
+    pub async fn locate() -> std::io::Result<HolderProgram> {
+        let exe = std::env::current_exe()?;
+        let small = exe.with_file_name("aegis-holder");
+        if small.is_file() {
+            let argv = [small.display().to_string(), "--build-id".to_owned()];
+            let dir = exe.parent().unwrap_or(Path::new("/"));
+            let answer = crate::work::run::run(&argv, dir, &[], HANDSHAKE_TIMEOUT, 256).await;
+            match answer {
+                Ok(o) if o.success() && o.tail_text().trim() == super::BUILD_ID => {
+                    return Ok(HolderProgram {
+                        exe: small,
+                        subcommand: false,
+                    });
+                }
+                _ => tracing::warn!(
+                    holder = %small.display(),
+                    "aegis-holder was built from other sources than this daemon; running `aegis holder` instead"
+                ),
+            }
+        }
+        Ok(HolderProgram {
+            exe,
+            subcommand: true,
+        })
+    }
 }
 
 /// Raw output a holder keeps for replay by default. Enough to rebuild a full screen plus
@@ -92,9 +131,9 @@ pub async fn spawn(
         ring_bytes: settings.ring_bytes,
         recording: settings.recording.clone(),
     };
-    let exe = settings.exe.clone();
+    let program = settings.program.clone();
     let d = dir.to_path_buf();
-    let handshake = tokio::task::spawn_blocking(move || start_holder(&exe, &d, &holder_spec));
+    let handshake = tokio::task::spawn_blocking(move || start_holder(&program, &d, &holder_spec));
     let answer = tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake)
         .await
         .map_err(|_| std::io::Error::other("holder did not answer in time"))?
@@ -108,8 +147,12 @@ pub async fn spawn(
     attach(dir, false).await.map(|(p, _)| p)
 }
 
-/// Run `<exe> holder --dir <dir>`, feed it the spec, read its one-line answer.
-fn start_holder(exe: &Path, dir: &Path, spec: &HolderSpec) -> std::io::Result<serde_json::Value> {
+/// Run the holder program with `--dir <dir>`, feed it the spec, read its one-line answer.
+fn start_holder(
+    program: &HolderProgram,
+    dir: &Path,
+    spec: &HolderSpec,
+) -> std::io::Result<serde_json::Value> {
     // 0600 like every state file (SECURITY.md); found by security::state_dir_is_0700_and_its_files_private.
     let log = std::os::unix::fs::OpenOptionsExt::mode(
         std::fs::OpenOptions::new().create(true).append(true),
@@ -119,8 +162,8 @@ fn start_holder(exe: &Path, dir: &Path, spec: &HolderSpec) -> std::io::Result<se
     // The holder is the one other program the daemon starts directly: the same binary, from a
     // fixed argv, never user text.
     #[allow(clippy::disallowed_methods)]
-    let mut child = std::process::Command::new(exe)
-        .arg("holder")
+    let mut child = std::process::Command::new(&program.exe)
+        .args(program.subcommand.then_some("holder"))
         .arg("--dir")
         .arg(dir)
         .env("AEGIS_LOG", "info")

@@ -1,5 +1,6 @@
 //! Per-session holder processes: each session's pty and child belong to a small process
-//! started from the same binary (`aegis holder`, hidden from `--help`), so a daemon crash,
+//! started from `aegis-holder`, a small binary of this package (or, when it is not installed
+//! next to `aegis`, the hidden `aegis holder` subcommand; same code), so a daemon crash,
 //! `kill -9` or upgrade loses neither the agent nor any of its output. This is the
 //! conmon / dtach / containerd-shim design (see reference/building-blocks.md §2).
 //!
@@ -14,7 +15,7 @@
 //!
 //! # Start-up handshake
 //!
-//! The daemon runs `aegis holder --dir <session dir>` with the spawn spec as one JSON document
+//! The daemon runs `aegis-holder --dir <session dir>` with the spawn spec as one JSON document
 //! on stdin ([`HolderSpec`]) and stderr going to `<session dir>/holder.log`. The holder answers
 //! with one JSON line on stdout, `{"pid": N}` once the child runs and the socket listens, or
 //! `{"error": "..."}` when the program could not be started; it never writes to stdout again.
@@ -71,12 +72,16 @@ use serde::{Deserialize, Serialize};
 
 use crate::store::recording::RecordingLimits;
 
+/// A fingerprint of the sources this binary was built from (see `build.rs`). `aegis-holder
+/// --build-id` prints it, so the daemon runs only a holder built with it.
+pub const BUILD_ID: &str = env!("AEGIS_BUILD_ID");
+
 /// File names inside a session directory.
 pub const SOCKET_FILE: &str = "holder.sock";
 pub const EXIT_FILE: &str = "exit.json";
 pub const LOG_FILE: &str = "holder.log";
 
-/// What the daemon asks a holder to run (stdin of `aegis holder`).
+/// What the daemon asks a holder to run (stdin of `aegis-holder`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HolderSpec {
@@ -141,7 +146,7 @@ pub fn read_exit(dir: &std::path::Path) -> Option<ExitRecord> {
     serde_json::from_str(&text).ok()
 }
 
-/// `aegis holder` flags.
+/// `aegis-holder` (and `aegis holder`) flags.
 #[derive(Debug, Clone, clap::Args)]
 pub struct HolderArgs {
     /// The session directory (socket, recording, exit status live there).

@@ -55,8 +55,14 @@ const FIRST_ATTACH_WAIT: Duration = Duration::from_secs(10);
 /// How long the holder waits for the daemon to read the final EXIT frame before exiting.
 const GOODBYE_WAIT: Duration = Duration::from_secs(2);
 
-/// Entry point of `aegis holder`. Reads the spec from stdin, detaches, runs until the child
-/// exited.
+/// Entry point of `aegis-holder` and of `aegis holder`: logs to stderr (the session's
+/// `holder.log`), then [`run`].
+pub fn main(args: HolderArgs) -> anyhow::Result<()> {
+    crate::logs::to_stderr(crate::logs::filter_from_env("info"));
+    run(args)
+}
+
+/// Read the spec from stdin, detach, run until the child exited.
 pub fn run(args: HolderArgs) -> anyhow::Result<()> {
     let mut input = String::new();
     std::io::Read::read_to_string(&mut std::io::stdin(), &mut input)

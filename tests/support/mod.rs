@@ -45,7 +45,8 @@ pub struct Daemon {
     pub dir: tempfile::TempDir,
     pub token: Option<String>,
     http: Client,
-    /// Flags and environment, kept for `restart`.
+    /// The binary, flags and environment, kept for `restart`.
+    exe: PathBuf,
     args: Vec<String>,
     env: Vec<(String, String)>,
 }
@@ -64,12 +65,17 @@ impl Daemon {
     }
 
     pub fn start_with(opts: Options<'_>) -> Daemon {
+        Self::start_from(Path::new(env!("CARGO_BIN_EXE_aegis")), opts)
+    }
+
+    /// Start the daemon from another copy of the binary (to test what it finds beside it).
+    pub fn start_from(exe: &Path, opts: Options<'_>) -> Daemon {
         let dir = tempfile::Builder::new()
             .prefix("aegis-test-")
             .tempdir()
             .expect("temp dir");
         std::fs::create_dir_all(dir.path().join("work")).expect("work dir");
-        let (child, url, token) = Self::launch(dir.path(), &opts);
+        let (child, url, token) = Self::launch(exe, dir.path(), &opts);
         let pid = child.id();
         let http = Client::builder()
             .timeout(Duration::from_secs(120))
@@ -82,6 +88,7 @@ impl Daemon {
             dir,
             token,
             http,
+            exe: exe.to_path_buf(),
             args: opts.args.iter().map(|a| a.to_string()).collect(),
             env: opts
                 .env
@@ -101,6 +108,7 @@ impl Daemon {
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
         let (child, url, _) = Self::launch(
+            &self.exe,
             self.dir.path(),
             &Options {
                 args: &args,
@@ -124,13 +132,13 @@ impl Daemon {
         let _ = self.child.wait();
     }
 
-    fn launch(dir: &Path, opts: &Options<'_>) -> (Child, String, Option<String>) {
+    fn launch(exe: &Path, dir: &Path, opts: &Options<'_>) -> (Child, String, Option<String>) {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(dir.join("daemon.log"))
             .expect("log file");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_aegis"));
+        let mut cmd = Command::new(exe);
         cmd.args(["serve", "--port", "0", "--log-level", "debug,warp=info"])
             .arg("--state-dir")
             .arg(dir.join("state"))
