@@ -26,11 +26,17 @@ pub struct Daemon {
 
 impl Daemon {
     pub fn start(quiet_ms: u64) -> Result<Daemon> {
+        Self::start_from(Path::new(env!("CARGO_BIN_EXE_aegis")), quiet_ms)
+    }
+
+    /// Start the daemon from another copy of the binary: one with no `aegis-holder` beside
+    /// it runs its holders as `aegis holder` (the full binary).
+    pub fn start_from(exe: &Path, quiet_ms: u64) -> Result<Daemon> {
         let dir = tempfile::Builder::new().prefix("aegis-bench-").tempdir()?;
         let work_dir = dir.path().join("work");
         std::fs::create_dir_all(&work_dir)?;
         let log = std::fs::File::create(dir.path().join("daemon.log"))?;
-        let mut child = Command::new(env!("CARGO_BIN_EXE_aegis"))
+        let mut child = Command::new(exe)
             .args(["serve", "--port", "0", "--log-level", "warn"])
             .args(["--rate-limit", "0", "--max-sessions", "5000"])
             .args(["--quiet-ms", &quiet_ms.to_string()])

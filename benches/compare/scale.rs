@@ -43,8 +43,24 @@ fn idle_cpu(pids: &[u32], window: Duration) -> Result<f64> {
     Ok(c1.saturating_sub(c0) as f64 / ticks_per_second() / window.as_secs_f64() * 100.0)
 }
 
-fn aegis(cfg: &Config) -> Result<Figures> {
-    let d = Daemon::start(crate::QUIET_MS)?;
+/// A copy of the daemon binary alone in a directory, so its holders run as `aegis holder`:
+/// the baseline for the small `aegis-holder` binary, measured in the same run.
+fn lone_daemon_binary() -> Result<(tempfile::TempDir, std::path::PathBuf)> {
+    let dir = tempfile::Builder::new()
+        .prefix("aegis-bench-bin-")
+        .tempdir()?;
+    let exe = dir.path().join("aegis");
+    if std::fs::hard_link(env!("CARGO_BIN_EXE_aegis"), &exe).is_err() {
+        std::fs::copy(env!("CARGO_BIN_EXE_aegis"), &exe)?;
+    }
+    Ok((dir, exe))
+}
+
+fn aegis(cfg: &Config, exe: Option<&std::path::Path>) -> Result<Figures> {
+    let d = match exe {
+        Some(exe) => Daemon::start_from(exe, crate::QUIET_MS)?,
+        None => Daemon::start(crate::QUIET_MS)?,
+    };
     let mut http = d.http()?;
     let rss0 = d.rss_kib()?;
     let t0 = Instant::now();
@@ -118,7 +134,10 @@ fn tmux(cfg: &Config) -> Result<(Figures, String)> {
 pub fn run(cfg: &Config, report: &mut Report) -> Result<()> {
     let n = cfg.scale_sessions;
     eprintln!("  scale: {n} aegis sessions");
-    let ours = aegis(cfg)?;
+    let ours = aegis(cfg, None)?;
+    eprintln!("  scale: {n} aegis sessions, holders from the full binary");
+    let (_bin, lone) = lone_daemon_binary()?;
+    let full = aegis(cfg, Some(&lone))?;
     eprintln!("  scale: {n} tmux sessions");
     let (theirs, version) = tmux(cfg)?;
     let w = "4 scale";
@@ -162,6 +181,22 @@ pub fn run(cfg: &Config, report: &mut Report) -> Result<()> {
                 "KiB",
             )
             .versus(format!("{} holder processes", h.count)),
+        );
+    }
+    if let Some(f) = full.holders.as_ref() {
+        report.push(
+            Row::new(
+                w,
+                format!("aegis holder (full binary), {n} idle sessions"),
+                "holder PSS per session",
+                f.pss_per_session_kib,
+                "KiB",
+            )
+            .versus(format!(
+                "before aegis-holder; {} holders; aegis-holder {}",
+                f.count,
+                ratio(holder_pss, f.pss_per_session_kib, "this", true)
+            )),
         );
     }
     let both = ours.rss_per_session_kib + holder_pss;
