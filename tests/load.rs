@@ -146,6 +146,29 @@ fn hundred_sessions_thousand_concurrent_sends() {
     );
 }
 
+/// `n` timed `GET /v1/health` calls (each must answer 200), running `between` after each.
+fn health_latencies(d: &Daemon, n: usize, between: impl Fn(&Daemon)) -> Vec<Duration> {
+    (0..n)
+        .map(|_| {
+            let t = Instant::now();
+            let (status, _) = d.get("/v1/health");
+            assert_eq!(status, StatusCode::OK);
+            let took = t.elapsed();
+            between(d);
+            took
+        })
+        .collect()
+}
+
+/// Wait until no process is left in the terminal session led by `sid` (a session's pid).
+fn wait_processes_gone(sid: i64, what: &str) {
+    wait_until(Duration::from_secs(30), what, || {
+        crate::support::session_processes(sid)
+            .is_empty()
+            .then_some(())
+    });
+}
+
 #[test]
 fn hostile_children_leave_the_daemon_healthy() {
     let d = unlimited();
@@ -188,15 +211,10 @@ fn hostile_children_leave_the_daemon_healthy() {
     d.wait_screen(&garbage, "garbage done", Duration::from_secs(60));
     d.wait_screen(&closer, "closing", Duration::from_secs(30));
     // Under an endless flood the API still answers, and snapshots are valid JSON/UTF-8.
-    let mut health = Vec::new();
-    for _ in 0..50 {
-        let t = Instant::now();
-        let (status, _) = d.get("/v1/health");
-        assert_eq!(status, StatusCode::OK);
-        health.push(t.elapsed());
+    let health = health_latencies(&d, 50, |d| {
         let (status, v) = d.get(&format!("/v1/sessions/{endless}/read"));
         assert_eq!(status, StatusCode::OK, "{v}");
-    }
+    });
     let crowd_pid = d.get(&format!("/v1/sessions/{crowd}")).1["pid"]
         .as_i64()
         .expect("pid");
@@ -204,15 +222,7 @@ fn hostile_children_leave_the_daemon_healthy() {
         let (status, v) = d.call(reqwest::Method::DELETE, &format!("/v1/sessions/{id}"), None);
         assert_eq!(status, StatusCode::OK, "{v}");
     }
-    wait_until(
-        Duration::from_secs(30),
-        "the crowd's process group to be gone",
-        || {
-            crate::support::session_processes(crowd_pid)
-                .is_empty()
-                .then_some(())
-        },
-    );
+    wait_processes_gone(crowd_pid, "the crowd's process group to be gone");
     eprintln!(
         "hostile children: health p99 under an escape flood {:?}; daemon peak RSS {} MiB",
         percentile(health, 0.99),
@@ -265,13 +275,7 @@ fn a_fork_bomb_within_a_ulimit_leaves_the_daemon_and_other_sessions_healthy() {
     );
 
     // Meanwhile the daemon answers, and another session still works end to end.
-    let mut health = Vec::new();
-    for _ in 0..50 {
-        let t = Instant::now();
-        let (status, _) = d.get("/v1/health");
-        assert_eq!(status, StatusCode::OK);
-        health.push(t.elapsed());
-    }
+    let health = health_latencies(&d, 50, |_| {});
     d.send(&neighbour, "echo neighbour-$((6*7))");
     d.wait_screen(&neighbour, "neighbour-42", Duration::from_secs(30));
     let (status, v) = d.get(&format!("/v1/sessions/{bomb}/read"));
@@ -284,15 +288,7 @@ fn a_fork_bomb_within_a_ulimit_leaves_the_daemon_and_other_sessions_healthy() {
         None,
     );
     assert_eq!(status, StatusCode::OK, "{v}");
-    wait_until(
-        Duration::from_secs(30),
-        "every bomb process to be gone",
-        || {
-            crate::support::session_processes(bomb_pid)
-                .is_empty()
-                .then_some(())
-        },
-    );
+    wait_processes_gone(bomb_pid, "every bomb process to be gone");
     let p99 = percentile(health, 0.99);
     eprintln!(
         "fork bomb at RLIMIT_NPROC {LIMIT} ({members} processes): health p99 {p99:?}; daemon peak RSS {} MiB; nobody's processes left {}",

@@ -160,23 +160,22 @@ impl Drop for Daemon {
 
 /// Resident memory of a process (VmRSS), in KiB.
 pub fn rss_kib(pid: u32) -> Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    status
+    proc_kib(&format!("/proc/{pid}/status"), "VmRSS:")
+}
+
+/// The `<key> <n> kB` line of a /proc file, in KiB.
+fn proc_kib(path: &str, key: &str) -> Result<u64> {
+    std::fs::read_to_string(path)?
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(key))
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .context("no VmRSS")
+        .with_context(|| format!("no {key} in {path}"))
 }
 
 /// Proportional set size of a process in KiB: its private pages plus its share of pages it
 /// maps with others (a thousand holders share one binary; RSS would count it a thousand times).
 pub fn pss_kib(pid: u32) -> Result<u64> {
-    let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))?;
-    rollup
-        .lines()
-        .find_map(|l| l.strip_prefix("Pss:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .context("no Pss")
+    proc_kib(&format!("/proc/{pid}/smaps_rollup"), "Pss:")
 }
 
 /// The holder processes of a daemon: its children running `aegis-holder` (or `aegis holder`).

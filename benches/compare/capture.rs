@@ -18,6 +18,11 @@ use crate::{Config, corpus};
 /// one-second run, coarse enough that the poller does not steal the daemon's CPU.
 const POLL: Duration = Duration::from_millis(5);
 
+/// Polling interval for "every tmux pane died" with many sessions: each poll is a tmux
+/// client process, so polling often would steal the server's CPU; on a run of a minute or
+/// more, 50 ms adds under 0.1%.
+const MANY_POLL: Duration = Duration::from_millis(50);
+
 /// No single capture run may take longer than this (100 MB at 1 MB/s would be a bug anyway).
 const RUN_TIMEOUT: Duration = Duration::from_secs(180);
 
@@ -116,8 +121,31 @@ fn tmux_many(t: &Tmux, path: &Path, n: usize, run: usize) -> Result<(Duration, u
     for name in &names {
         t.new_session(name, &format!("cat '{}'", path_str(path)))?;
     }
-    for _ in &names {
+    // One pane: its `pane-died` hook signals the channel, which `wait-for` sees even if it
+    // came first. Several: not one `wait-for` per pane, because tmux keeps a single "woken"
+    // flag per channel, so panes that die before the bench waits coalesce into one signal and
+    // the count never completes (a hang seen in a default-size run); poll instead.
+    let deadline = Instant::now() + RUN_TIMEOUT;
+    if names.len() == 1 {
         t.run(&["wait-for", DIED_CHANNEL])?;
+    }
+    while names.len() > 1 {
+        let out = t.run(&["list-panes", "-a", "-F", "#{session_name} #{pane_dead}"])?;
+        let listing = String::from_utf8_lossy(&out.stdout);
+        let dead = listing
+            .lines()
+            .filter(|l| names.iter().any(|n| *l == format!("{n} 1")))
+            .count();
+        if dead == names.len() {
+            break;
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "tmux: {dead} of {} panes died within {RUN_TIMEOUT:?}",
+                names.len()
+            );
+        }
+        std::thread::sleep(MANY_POLL);
     }
     let elapsed = t0.elapsed();
     let mut lost = 0;
