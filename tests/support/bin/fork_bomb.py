@@ -19,6 +19,20 @@ UNPRIVILEGED = 65534  # nobody
 MAX_DEPTH = 7  # backstop: at most 2**7 processes if the ulimit does not bind
 LIFETIME = 120
 
+def processes_of(uid):
+    n = 0
+    for pid in os.listdir("/proc"):
+        try:
+            if pid.isdigit() and os.stat("/proc/" + pid).st_uid == uid:
+                n += 1
+        except OSError:
+            pass
+    return n
+
+
+if os.getuid() != 0:
+    # Not root: the limit counts every process of this user, so leave room for LIMIT more.
+    LIMIT += processes_of(os.getuid())
 resource.setrlimit(resource.RLIMIT_NPROC, (LIMIT, LIMIT))
 if os.getuid() == 0:
     try:
