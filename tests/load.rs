@@ -44,13 +44,7 @@ impl RssWatch {
         let (p, s) = (peak.clone(), stop.clone());
         std::thread::spawn(move || {
             while !s.load(std::sync::atomic::Ordering::Relaxed) {
-                let status =
-                    std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-                let kib: u64 = status
-                    .lines()
-                    .find_map(|l| l.strip_prefix("VmRSS:"))
-                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-                    .unwrap_or(0);
+                let kib = crate::support::rss_kib(pid);
                 let mut m = p.lock().unwrap_or_else(|e| e.into_inner());
                 *m = (*m).max(kib);
                 drop(m);
@@ -61,6 +55,12 @@ impl RssWatch {
     }
     fn peak_mib(&self) -> u64 {
         *self.peak.lock().unwrap_or_else(|e| e.into_inner()) / 1024
+    }
+
+    /// The daemon's memory stayed bounded throughout.
+    fn assert_peak_below(&self, mib: u64) {
+        let peak = self.peak_mib();
+        assert!(peak < mib, "daemon RSS peaked at {peak} MiB");
     }
 }
 
@@ -139,11 +139,7 @@ fn hundred_sessions_thousand_concurrent_sends() {
         percentile(latencies, 0.99),
         rss.peak_mib()
     );
-    assert!(
-        rss.peak_mib() < 1024,
-        "daemon RSS peaked at {} MiB",
-        rss.peak_mib()
-    );
+    rss.assert_peak_below(1024);
 }
 
 /// `n` timed `GET /v1/health` calls (each must answer 200), running `between` after each.
@@ -228,11 +224,7 @@ fn hostile_children_leave_the_daemon_healthy() {
         percentile(health, 0.99),
         rss.peak_mib()
     );
-    assert!(
-        rss.peak_mib() < 1024,
-        "daemon RSS peaked at {} MiB",
-        rss.peak_mib()
-    );
+    rss.assert_peak_below(1024);
 }
 
 /// Processes of `uid` on the machine (the bomb runs as `nobody`, see fork_bomb.py).
@@ -297,11 +289,7 @@ fn a_fork_bomb_within_a_ulimit_leaves_the_daemon_and_other_sessions_healthy() {
     );
     // Loose: a daemon blocked by the bomb would take seconds per call.
     assert!(p99 < Duration::from_secs(2), "health p99 {p99:?}");
-    assert!(
-        rss.peak_mib() < 512,
-        "daemon RSS peaked at {} MiB",
-        rss.peak_mib()
-    );
+    rss.assert_peak_below(512);
 }
 
 #[test]
@@ -342,9 +330,5 @@ fn idle_and_slowloris_connections_do_not_starve_health() {
     // Loose: a starved accept loop would take tens of seconds, not a second.
     assert!(p99 < Duration::from_secs(2), "health p99 {p99:?}");
     drop(conns);
-    assert!(
-        rss.peak_mib() < 512,
-        "daemon RSS peaked at {} MiB",
-        rss.peak_mib()
-    );
+    rss.assert_peak_below(512);
 }

@@ -8,6 +8,7 @@
 //! the HTTP server, MCP, dashboard, ...), which makes those pages private to every process.
 //! This binary links only what a holder uses.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -32,8 +33,9 @@ fn main() -> ExitCode {
     match aegis::holder::server::main(Cli::parse().args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            // stderr is the session's holder.log.
-            eprintln!("aegis-holder: {e:#}");
+            // stderr is the session's holder.log, which may be the very file that cannot be
+            // written (disk full): `eprintln!` would panic there, so a failed write is dropped.
+            let _ = writeln!(std::io::stderr(), "aegis-holder: {e:#}");
             ExitCode::FAILURE
         }
     }
