@@ -218,6 +218,53 @@ fn killing_a_holder_ends_only_its_session() {
     });
 }
 
+/// A daemon too slow to read (here: stopped) is dropped by the holder, which drains the child
+/// on its own. If the child then exits, the holder must wait for the daemon to come back for
+/// the tail, not leave with it: the final screen is what users read to see how it ended.
+#[test]
+fn a_holder_whose_child_exited_waits_for_the_daemon_it_dropped() {
+    let d = durable_daemon();
+    let _cleanup = Cleanup(d.dir.path().to_path_buf());
+    let go = d.work_dir().join("go");
+    let script = format!(
+        "echo READY; while [ ! -e {go} ]; do sleep 0.05; done; \
+         yes aegis-flood-line | head -c 20000000; echo; echo TAIL-MARK",
+        go = go.display()
+    );
+    let id = id_of(&d.spawn(&["sh", "-c", &script]));
+    d.wait_screen(&id, "READY", T);
+    let child = d.get(&format!("/v1/sessions/{id}")).1["pid"]
+        .as_i64()
+        .expect("pid");
+    let holder = parent_of(child).expect("holder pid");
+    let holder_log = d.dir.path().join(format!("state/sessions/{id}/holder.log"));
+    nix_kill(d.pid as i32, "STOP").expect("stop the daemon");
+    std::fs::write(&go, "").expect("go file");
+    wait_until(
+        Duration::from_secs(60),
+        "the holder to drop the daemon",
+        || {
+            let log = std::fs::read_to_string(&holder_log).unwrap_or_default();
+            log.contains("closing the daemon connection").then_some(())
+        },
+    );
+    // Past the drain window: the holder either left (losing the tail) or says it waits.
+    let waited = wait_until(T, "the holder to leave or wait", || {
+        let log = std::fs::read_to_string(&holder_log).unwrap_or_default();
+        if log.contains("waiting for the daemon") {
+            Some(true)
+        } else {
+            (log.contains("holder stopping") || !pid_exists(holder)).then_some(false)
+        }
+    });
+    nix_kill(d.pid as i32, "CONT").expect("resume the daemon");
+    let v = d.wait_status(&id, "exited", Duration::from_secs(60));
+    assert_eq!(v["exitCode"], 0, "{v}");
+    let screen = d.screen(&id);
+    assert!(waited, "the holder left without the daemon");
+    assert!(screen.contains("TAIL-MARK"), "{screen}");
+}
+
 /// The command line of the holder of session `id`.
 fn holder_argv(d: &Daemon, id: &str) -> Vec<String> {
     let pid = d.get(&format!("/v1/sessions/{id}")).1["pid"]

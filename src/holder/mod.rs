@@ -52,16 +52,19 @@
 //! logged and ignored (a newer daemon may send frames an older holder does not know); a
 //! malformed known frame closes the connection.
 //!
-//! Back-pressure: the holder never waits for the daemon. Frames for the daemon go through a
-//! bounded queue; when it is full (the daemon stopped reading), the holder drops the
-//! connection and the daemon reconnects with ATTACH from the last offset it saw, so nothing is
-//! lost while the ring covers the gap. The recording is written regardless.
+//! Back-pressure: frames for the daemon go through a bounded queue. A daemon slower than the
+//! child throttles it, as a local terminal would; one that reads nothing for a while (hung,
+//! stopped) is dropped, the holder drains the pty on its own, and the daemon reconnects with
+//! ATTACH from the last offset it saw, so nothing is lost while the ring covers the gap. The
+//! recording is written regardless.
 //!
 //! Lifetime: the holder exits after its child exited and its output was drained (waiting at
-//! most [`server::EXIT_DRAIN`] for background processes that keep the pty open). Before
-//! exiting it writes `exit.json` atomically, so a daemon that starts later still learns the
-//! exit status. If its session directory disappears (the state dir was deleted), the session
-//! is unreachable forever, so the holder stops the child and exits.
+//! most [`server::EXIT_DRAIN`] for background processes that keep the pty open), and, if no
+//! daemon has the whole output yet (none attached since start, or one was dropped), after a
+//! bounded wait for one to attach. Before exiting it writes `exit.json` atomically, so a
+//! daemon that starts later still learns the exit status. If its session directory
+//! disappears (the state dir was deleted), the session is unreachable forever, so the holder
+//! stops the child and exits.
 
 pub mod client;
 pub mod proto;

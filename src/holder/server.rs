@@ -48,9 +48,11 @@ const REPLAY_CHUNK: usize = 64 * 1024;
 /// How often the holder checks that its session directory still exists.
 const ORPHAN_CHECK: Duration = Duration::from_secs(5);
 
-/// How long a holder whose child already exited waits for the daemon that started it to
-/// attach, so a program that exits at once is still reported with its output and status.
-const FIRST_ATTACH_WAIT: Duration = Duration::from_secs(10);
+/// How long a holder whose child already exited waits for a daemon to attach: the daemon that
+/// started it (so a program that exits at once is still reported with its output and status),
+/// or one the holder dropped for being slow (so it can fetch the tail of a flood before the
+/// holder, and with it that output, is gone).
+const DAEMON_WAIT: Duration = Duration::from_secs(10);
 
 /// How long the holder waits for the daemon to read the final EXIT frame before exiting.
 const GOODBYE_WAIT: Duration = Duration::from_secs(2);
@@ -160,8 +162,9 @@ struct Holder {
     inputs: mpsc::Sender<(u64, Vec<u8>, mpsc::Sender<Frame>)>,
     control: Box<dyn pty::PtyControl>,
     exit: Option<ExitStatus>,
-    /// Some daemon sent ATTACH at least once.
-    ever_attached: bool,
+    /// Until when an exited holder stays for a daemon to attach; `None` once one has attached
+    /// and nothing it is owed was lost (see [`DAEMON_WAIT`]).
+    wait_for_daemon_until: Option<Instant>,
 }
 
 async fn serve(dir: PathBuf, spec: HolderSpec) -> anyhow::Result<()> {
@@ -226,28 +229,34 @@ async fn serve(dir: PathBuf, spec: HolderSpec) -> anyhow::Result<()> {
         inputs: input_tx,
         control,
         exit: None,
-        ever_attached: false,
+        // A child that exits at once must still be seen by the daemon that started it.
+        wait_for_daemon_until: Some(Instant::now() + DAEMON_WAIT),
     };
     let (frames_tx, mut frames_rx) = mpsc::channel::<(u64, Frame)>(64);
     let mut exit_rx = Some(exit);
     let mut output_open = true;
     let mut drain_deadline: Option<Instant> = None;
     let mut orphan_check = tokio::time::interval(ORPHAN_CHECK);
+    let mut told_waiting = false;
 
-    // A child that exits at once must still be seen by the daemon that started it.
-    let attach_deadline = Instant::now() + FIRST_ATTACH_WAIT;
     loop {
         let now = Instant::now();
         let drained = !output_open || drain_deadline.is_some_and(|d| now >= d);
-        let seen = h.ever_attached || now >= attach_deadline;
-        if h.exit.is_some() && drained && seen {
-            break;
+        let seen = h.wait_for_daemon_until.is_none_or(|d| now >= d);
+        if h.exit.is_some() && drained {
+            if seen {
+                break;
+            }
+            if !told_waiting {
+                told_waiting = true;
+                tracing::info!("child exited; waiting for the daemon to attach");
+            }
         }
         // The next moment the exit condition can change without an event.
         let wake = match (h.exit.is_some(), drained) {
             (false, _) => None,
             (true, false) => drain_deadline,
-            (true, true) => Some(attach_deadline),
+            (true, true) => h.wait_for_daemon_until,
         };
         tokio::select! {
             chunk = output.recv(), if output_open => match chunk {
@@ -365,8 +374,7 @@ impl Holder {
             return;
         };
         if c.tx.try_send(frame).is_err() {
-            tracing::warn!("daemon is not reading; dropping its connection");
-            self.client = None;
+            self.drop_client("the daemon is not reading");
         }
     }
 
@@ -438,8 +446,8 @@ impl Holder {
                 }
                 if let Some(c) = self.client.as_mut() {
                     c.attached = true;
+                    self.wait_for_daemon_until = None;
                 }
-                self.ever_attached = true;
             }
             proto::INPUT => {
                 let Some((seq, bytes)) = frame.split_u64() else {
@@ -487,10 +495,15 @@ impl Holder {
         }
     }
 
+    /// Close the daemon's connection. It reconnects and resumes from its offset, so an exited
+    /// child's holder waits for it (bounded) rather than leave with output it never got.
     fn drop_client(&mut self, why: &str) {
         tracing::warn!(why, "closing the daemon connection");
         if let Some(c) = self.client.take() {
             c.writer.abort();
+            if c.attached {
+                self.wait_for_daemon_until = Some(Instant::now() + DAEMON_WAIT);
+            }
         }
     }
 
