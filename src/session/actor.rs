@@ -427,7 +427,7 @@ impl SessionHandle {
         let live = self.live();
         let steps = input::text_steps(
             text,
-            live.bracketed_paste,
+            self.meta.agent_type.text_input(live.bracketed_paste),
             submit,
             self.meta.agent_type.enter_delay(),
         );

@@ -18,9 +18,22 @@ use crate::pty::WriteRequest;
 pub const INPUT_QUEUE_JOBS: usize = 1024;
 
 /// Text longer than this is pasted (when the program enabled bracketed paste) even on one
-/// line: a cooked-mode reader silently drops lines of 4096 bytes or more, and a paste also
-/// stops Codex and Gemini from treating fast typing as a paste burst.
+/// line: a cooked-mode reader silently drops lines of 4096 bytes or more.
 pub const PASTE_THRESHOLD_BYTES: usize = 512;
+
+/// How a program takes text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextInput {
+    /// The program did not enable bracketed paste: every byte is typed.
+    Typed,
+    /// Multi-line or long text is pasted; a short line is typed, as a user would (Claude Code
+    /// reads a typed leading `!` or `/` as a mode switch, which a paste may not be).
+    PasteLong,
+    /// All text is pasted: the program turns an Enter that follows fast typing into a newline
+    /// (Codex's paste-burst guard, Gemini's Enter-after-a-key rule), and a bracketed paste is
+    /// exempt from both.
+    PasteAll,
+}
 
 const PASTE_START: &[u8] = b"\x1b[200~";
 const PASTE_END: &[u8] = b"\x1b[201~";
@@ -70,18 +83,16 @@ async fn run_job(writer: &mpsc::Sender<WriteRequest>, steps: Vec<Step>) -> Resul
     Ok(())
 }
 
-/// How to type `text` into a program: pasted when the program enabled bracketed paste and the
-/// text is multi-line or long, typed otherwise; then, if `submit`, Enter as a separate write
-/// after `enter_delay`.
-pub fn text_steps(
-    text: &str,
-    bracketed_paste: bool,
-    submit: bool,
-    enter_delay: Duration,
-) -> Vec<Step> {
+/// How to type `text` into a program taking text as `input`; then, if `submit`, Enter as a
+/// separate write after `enter_delay`.
+pub fn text_steps(text: &str, input: TextInput, submit: bool, enter_delay: Duration) -> Vec<Step> {
     let mut steps = Vec::with_capacity(3);
-    let needs_paste = text.contains('\n') || text.len() > PASTE_THRESHOLD_BYTES;
-    if bracketed_paste && needs_paste {
+    let paste = match input {
+        TextInput::Typed => false,
+        TextInput::PasteLong => text.contains('\n') || text.len() > PASTE_THRESHOLD_BYTES,
+        TextInput::PasteAll => true,
+    };
+    if paste {
         steps.push(Step::Write(bracketed(text)));
     } else {
         steps.push(Step::Write(text.as_bytes().to_vec()));
@@ -110,7 +121,7 @@ mod tests {
 
     #[test]
     fn multiline_is_pasted_once_then_enter() {
-        let steps = text_steps("a\nb", true, true, Duration::from_millis(5));
+        let steps = text_steps("a\nb", TextInput::PasteLong, true, Duration::from_millis(5));
         assert_eq!(
             steps,
             vec![
@@ -122,9 +133,22 @@ mod tests {
     }
 
     #[test]
-    fn short_line_is_typed() {
-        let steps = text_steps("ls", true, false, Duration::ZERO);
-        assert_eq!(steps, vec![Step::Write(b"ls".to_vec())]);
+    fn a_short_line_is_typed_unless_the_program_wants_all_text_pasted() {
+        let typed = vec![Step::Write(b"ls".to_vec())];
+        assert_eq!(
+            text_steps("ls", TextInput::PasteLong, false, Duration::ZERO),
+            typed
+        );
+        assert_eq!(
+            text_steps("ls", TextInput::Typed, false, Duration::ZERO),
+            typed
+        );
+        assert_eq!(
+            text_steps("ls", TextInput::PasteAll, false, Duration::ZERO),
+            vec![Step::Write(b"\x1b[200~ls\x1b[201~".to_vec())]
+        );
+        let multiline = text_steps("a\nb", TextInput::Typed, false, Duration::ZERO);
+        assert_eq!(multiline, vec![Step::Write(b"a\nb".to_vec())]);
     }
 
     #[test]

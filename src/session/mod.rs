@@ -105,6 +105,15 @@ impl AgentType {
         }
     }
 
+    /// How this agent takes text, given whether it enabled bracketed paste.
+    pub fn text_input(self, bracketed_paste: bool) -> input::TextInput {
+        match self {
+            _ if !bracketed_paste => input::TextInput::Typed,
+            AgentType::Codex | AgentType::Gemini => input::TextInput::PasteAll,
+            _ => input::TextInput::PasteLong,
+        }
+    }
+
     /// Pause between the text and its Enter. Codex treats an Enter within 120 ms of a typed
     /// burst as a newline; Claude's Ink input drops an Enter that follows a paste too closely
     /// (peers use 100–300 ms); a shell's line discipline needs no gap, but a short one keeps

@@ -23,7 +23,8 @@ run as a script:
 
 Input handling: arrows move a dialog's cursor, Enter confirms, a lone Esc rejects, digits pick
 an option. Like Codex (paste_burst.rs), an Enter arriving < 120 ms after a burst of >= 6 fast
-typed characters inserts a newline instead of submitting. --swallow-enters N ignores the first
+typed characters inserts a newline instead of submitting (codex, gemini); the fake Claude drops
+such an Enter, as Claude's Ink input does. A bracketed paste ends a burst. --swallow-enters N ignores the first
 N submitting Enters (a lost keypress) so the daemon's re-press can be tested.
 
 Hooks (claude only): with --settings FILE (a Claude Code settings file), it calls the `type:
@@ -496,7 +497,10 @@ def on_key(key):
         quit(0)
     if key == "enter":
         if now < burst_until:
-            input_buf += "\n"  # Codex-style: Enter right after a typed burst is a newline
+            if AGENT != "claude":
+                # Codex's paste-burst guard (Gemini's rule is alike): a newline, not a submit.
+                input_buf += "\n"
+            # Claude's Ink input drops an Enter that follows a paste-like burst too closely.
             return
         if not input_buf:
             return
