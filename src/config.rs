@@ -10,7 +10,7 @@ use crate::session::manager::SessionDefaults;
 /// `aegis serve` flags. Every flag has an `AEGIS_*` environment equivalent.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeArgs {
-    /// Address to bind. Anything but loopback requires AEGIS_AUTH_TOKEN.
+    /// Address to bind. Anything but loopback requires a token (--token or AEGIS_AUTH_TOKEN).
     #[arg(long, env = "AEGIS_HOST", default_value = "127.0.0.1")]
     pub host: IpAddr,
     /// Port to bind; 0 picks a free one (the bound address is printed on stdout).
@@ -47,7 +47,7 @@ pub struct ServeArgs {
     #[arg(long, env = "AEGIS_PERMISSION_TIMEOUT_MS", default_value_t = 0)]
     pub permission_timeout_ms: u64,
     /// Allow binding a non-loopback address without a token. Do not use on shared networks.
-    #[arg(long)]
+    #[arg(long, env = "AEGIS_INSECURE_NO_AUTH")]
     pub insecure_no_auth: bool,
     /// TOML config file: webhooks, agent profiles, templates, stimulus rules.
     #[arg(long, env = "AEGIS_CONFIG")]
@@ -101,7 +101,8 @@ pub struct Config {
     pub host: IpAddr,
     pub port: u16,
     pub state_dir: PathBuf,
-    /// The master API token (`AEGIS_AUTH_TOKEN`); `None` means no auth on loopback.
+    /// The master API token (`--token` or `AEGIS_AUTH_TOKEN`); `None` means no auth on
+    /// loopback.
     pub auth_token: Option<String>,
     pub rate_limit: Option<RateLimit>,
     pub max_body_bytes: u64,
@@ -124,14 +125,14 @@ pub struct RateLimit {
 }
 
 impl Config {
-    pub fn from_args(args: &ServeArgs) -> anyhow::Result<Config> {
-        let auth_token = std::env::var("AEGIS_AUTH_TOKEN")
-            .ok()
-            .filter(|t| !t.is_empty());
+    /// `auth_token` is the global `--token` flag (or `AEGIS_AUTH_TOKEN`), shared with the
+    /// client subcommands; an empty one means none.
+    pub fn from_args(args: &ServeArgs, auth_token: Option<String>) -> anyhow::Result<Config> {
+        let auth_token = auth_token.filter(|t| !t.is_empty());
         if auth_token.is_none() && !args.host.is_loopback() && !args.insecure_no_auth {
             anyhow::bail!(
-                "refusing to bind {} without AEGIS_AUTH_TOKEN: anyone on the network could run commands. \
-                 Set a token, bind 127.0.0.1, or pass --insecure-no-auth",
+                "refusing to bind {} without a token (--token or AEGIS_AUTH_TOKEN): anyone on the \
+                 network could run commands. Set a token, bind 127.0.0.1, or pass --insecure-no-auth",
                 args.host
             );
         }

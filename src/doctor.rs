@@ -3,7 +3,9 @@
 //!
 //! - pty: a pseudo-terminal can be opened (hard failure otherwise: no session can start);
 //! - state dir: it exists as a private (0700) directory, or can be created;
+//! - config: `serve` would accept the flags, token, config file and detection profiles;
 //! - port: it can be bound, or an Aegis daemon already answers there;
+//! - holder: the small `aegis-holder` from the same build is installed beside `aegis`;
 //! - agents: which of claude, codex, gemini and aider are on PATH (missing ones only warn).
 //!
 //! One line per check: `ok`, `warn` or `FAIL`, and what to do. The exit code is non-zero when
@@ -201,13 +203,54 @@ pub fn agents() -> Vec<Check> {
         .collect()
 }
 
+/// Whether `serve` would accept these flags, token and config file (binding without a token,
+/// an invalid config file or detection profile stop it at start-up).
+pub fn config(args: &ServeArgs, token: Option<String>) -> Check {
+    match crate::config::Config::from_args(args, token) {
+        Ok(_) => check(
+            "config",
+            Level::Ok,
+            "flags, config file and profiles are valid",
+        ),
+        Err(e) => check("config", Level::Fail, format!("{e:#}")),
+    }
+}
+
+/// Which program will hold sessions: the small `aegis-holder` beside this binary when it was
+/// built from the same sources, else this binary (works, with more memory per session).
+pub async fn holder() -> Check {
+    match crate::holder::client::HolderProgram::locate().await {
+        Ok(p) if !p.subcommand => check("holder", Level::Ok, format!("{}", p.exe.display())),
+        Ok(p) => check(
+            "holder",
+            Level::Warn,
+            format!(
+                "no aegis-holder from this build beside {}; sessions will be held by `aegis \
+                 holder` (about 0.5 MB more per session). Install both binaries together",
+                p.exe.display()
+            ),
+        ),
+        Err(e) => check(
+            "holder",
+            Level::Fail,
+            format!("cannot find this binary: {e}"),
+        ),
+    }
+}
+
 /// Run every check, print the report, and fail when any check failed.
-pub async fn run(args: &ServeArgs) -> anyhow::Result<()> {
+pub async fn run(args: &ServeArgs, token: Option<String>) -> anyhow::Result<()> {
     let dir = match &args.state_dir {
         Some(d) => d.clone(),
         None => crate::config::default_state_dir()?,
     };
-    let mut checks = vec![pty(), state_dir(&dir), port(args.host, args.port).await];
+    let mut checks = vec![
+        config(args, token),
+        pty(),
+        state_dir(&dir),
+        port(args.host, args.port).await,
+        holder().await,
+    ];
     checks.extend(agents());
     let mut out = std::io::stdout().lock();
     for c in &checks {

@@ -69,7 +69,7 @@ fn main() -> std::process::ExitCode {
     }
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve(args) => serve(args),
+        Command::Serve(args) => serve(args, cli.client.token),
         Command::Tmux { args } => return aegis::tmux::main(args),
         Command::Attach(args) => {
             runtime().and_then(|rt| rt.block_on(aegis::attach::client::run(args)))
@@ -90,7 +90,9 @@ fn main() -> std::process::ExitCode {
             clap_complete::generate(shell, &mut Cli::command(), "aegis", &mut std::io::stdout());
             Ok(())
         }
-        Command::Doctor(args) => runtime().and_then(|rt| rt.block_on(aegis::doctor::run(&args))),
+        Command::Doctor(args) => {
+            runtime().and_then(|rt| rt.block_on(aegis::doctor::run(&args, cli.client.token)))
+        }
         Command::Client(c) => runtime().and_then(|rt| rt.block_on(aegis::cli::run(cli.client, c))),
     };
     match result {
@@ -115,11 +117,12 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
-fn serve(args: ServeArgs) -> anyhow::Result<()> {
+/// `token` is the global `--token` (or `AEGIS_AUTH_TOKEN`): the one the daemon requires.
+fn serve(args: ServeArgs, token: Option<String>) -> anyhow::Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_new(&args.log_level)
         .map_err(|e| anyhow::anyhow!("invalid --log-level {:?}: {e}", args.log_level))?;
     aegis::logs::to_stderr(filter);
-    let config = Config::from_args(&args)?;
+    let config = Config::from_args(&args, token)?;
     runtime()?.block_on(aegis::api::serve(config))
 }
 

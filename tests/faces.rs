@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::support::{Daemon, Options, id_of, support_bin};
@@ -78,6 +78,23 @@ fn mcp_client_from_pypi_drives_a_session() {
         bad.contains("invalid arguments for send_keys") && bad.contains("keys"),
         "{bad}"
     );
+    // `wait_for_state` enumerates the states and refuses a misspelt one at once.
+    assert_eq!(
+        seen["state_names"].as_array().map(Vec::len),
+        Some(8),
+        "{seen}"
+    );
+    let bad_state = seen["bad_state_error"].as_str().unwrap_or_default();
+    assert!(
+        bad_state.contains("unknown state \"idel\"") && bad_state.contains("permission_prompt"),
+        "{bad_state}"
+    );
+    // Pending permissions have one shape, with or without a session.
+    assert_eq!(
+        seen["pending_shape"],
+        json!(["permissions", "sessionId", "total"])
+    );
+    assert_eq!(seen["page_limit"], 1);
     let created = seen["created"].as_str().unwrap_or_default();
     assert!(
         !seen["after_kill"]
@@ -206,6 +223,21 @@ fn prometheus_metrics_parse_and_count_the_work() {
             .any(|s| s[2].as_f64() > Some(0.0))
     );
     assert!(!samples(&f, "aegis_delivery_retries").is_empty());
+    // Families nothing has happened to yet are there, at zero, from the first scrape.
+    let lags = samples(&f, "aegis_subscriber_lags");
+    for channel in aegis::metrics::LAG_CHANNELS {
+        assert!(
+            lags.iter().any(|s| s[1]["channel"] == channel),
+            "{channel}: {lags:?}"
+        );
+    }
+    let webhooks = samples(&f, "aegis_webhook_attempts");
+    assert!(
+        webhooks
+            .iter()
+            .any(|s| s[1]["outcome"] == "failed" && s[2] == 0.0),
+        "{webhooks:?}"
+    );
     let http = samples(&f, "aegis_http_requests");
     let read = |status: &str| {
         http.iter().any(|s| {
@@ -385,6 +417,46 @@ fn doctor_checks_pty_state_dir_port_and_agents() {
         "{text}"
     );
     assert!(text.contains("2 check(s) failed"), "{text}");
+
+    // What `serve` would refuse fails here too: a public address without a token.
+    let (ok, text) = doctor(&[
+        "--state-dir",
+        fresh.to_str().unwrap_or_default(),
+        "--host",
+        "0.0.0.0",
+        "--port",
+        "0",
+    ]);
+    assert!(!ok && text.contains("FAIL  config"), "{text}");
+    let (ok, text) = doctor(&[
+        "--state-dir",
+        fresh.to_str().unwrap_or_default(),
+        "--host",
+        "0.0.0.0",
+        "--port",
+        "0",
+        "--token",
+        "t0ken",
+    ]);
+    assert!(ok && text.contains("ok    config"), "{text}");
+    // The test build has aegis-holder beside aegis, from the same sources.
+    assert!(text.contains("ok    holder"), "{text}");
+}
+
+/// `--token` is a global flag (the client subcommands send it); `serve` must require it, not
+/// ignore it and serve without auth.
+#[test]
+fn serve_requires_the_token_given_as_a_flag() {
+    let d = Daemon::start_with(Options {
+        args: &["--token", "flag-t0ken"],
+        env: &[],
+    });
+    let (status, body) = d.call_as(Method::GET, "/v1/sessions", None, None);
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    let (status, _) = d.call_as(Method::GET, "/v1/sessions", None, Some("wrong"));
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, body) = d.call_as(Method::GET, "/v1/sessions", None, Some("flag-t0ken"));
+    assert_eq!(status, StatusCode::OK, "{body}");
 }
 
 #[test]
@@ -432,6 +504,10 @@ fn sample_config_and_env_cover_every_option_and_load() {
     let cfg = aegis::webhooks::config::FileConfig::load(&toml).expect("dist/aegis.toml loads");
     assert!(!cfg.webhooks.is_empty() && !cfg.agents.is_empty());
     assert!(!cfg.templates.is_empty() && cfg.stimuli.len() >= 2);
+    assert!(
+        !cfg.pricing.is_empty(),
+        "dist/aegis.toml has no [pricing] example"
+    );
 
     // Every `aegis serve` variable is in the env file.
     let env_text = std::fs::read_to_string(repo("dist/aegis.env")).expect("dist/aegis.env");

@@ -16,6 +16,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use super::client::Daemon;
+use crate::session::SessionStatus;
 
 /// `wait_for_state` gives up after this long when the caller gives no timeout.
 pub const DEFAULT_WAIT_MS: u64 = 30_000;
@@ -130,6 +131,12 @@ pub struct CreateSession {
 pub struct ListSessions {
     /// Only sessions in this state (e.g. idle, working, permission_prompt).
     pub status: Option<String>,
+    /// Page to return, from 1 (the answer's `pagination` says how many there are).
+    #[schemars(range(min = 1))]
+    pub page: Option<u32>,
+    /// Sessions per page (default 100, at most 1000).
+    #[schemars(range(min = 1, max = 1000))]
+    pub limit: Option<u32>,
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -183,9 +190,22 @@ pub struct WaitForState {
     /// Session id or name.
     pub session: String,
     /// Return as soon as the session is in one of these states.
+    #[schemars(schema_with = "state_names")]
     pub states: Vec<String>,
     /// Give up after this many milliseconds (default 30000, at most 300000).
+    #[schemars(range(max = 300_000))]
     pub timeout_ms: Option<u64>,
+}
+
+/// The schema of `states`: a non-empty list of session state names, enumerated so that a
+/// model sees the vocabulary instead of guessing it.
+fn state_names(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    let names: Vec<&str> = SessionStatus::ALL.iter().map(|s| s.as_str()).collect();
+    schemars::json_schema!({
+        "type": "array",
+        "minItems": 1,
+        "items": { "type": "string", "enum": names },
+    })
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -240,6 +260,14 @@ async fn wait_for_state(d: &Daemon, a: WaitForState) -> Result<Value, String> {
     if a.states.is_empty() {
         return Err("states must name at least one state".into());
     }
+    // A misspelt state would wait out the whole timeout for nothing.
+    if let Some(bad) = a.states.iter().find(|s| SessionStatus::parse(s).is_none()) {
+        let known: Vec<&str> = SessionStatus::ALL.iter().map(|s| s.as_str()).collect();
+        return Err(format!(
+            "unknown state {bad:?}; states are: {}",
+            known.join(", ")
+        ));
+    }
     let timeout = a.timeout_ms.unwrap_or(DEFAULT_WAIT_MS);
     if timeout > MAX_WAIT_MS {
         return Err(format!("timeoutMs must be at most {MAX_WAIT_MS}"));
@@ -284,13 +312,20 @@ pub static TOOLS: &[ToolDef] = &[
     ),
     tool!(
         "list_sessions",
-        "List sessions with their state (idle, working, permission_prompt, ...).",
+        "List sessions with their state (idle, working, permission_prompt, ...), a page at a time (`pagination` gives the total).",
         ListSessions,
         |d, a| {
-            match a.status {
-                Some(s) => d.get(&format!("/v1/sessions?status={}", seg(&s))).await,
-                None => d.get("/v1/sessions").await,
+            let mut query = Vec::new();
+            if let Some(s) = &a.status {
+                query.push(format!("status={}", seg(s)));
             }
+            if let Some(p) = a.page {
+                query.push(format!("page={p}"));
+            }
+            if let Some(l) = a.limit {
+                query.push(format!("limit={l}"));
+            }
+            d.get(&format!("/v1/sessions?{}", query.join("&"))).await
         }
     ),
     tool!(
@@ -380,10 +415,18 @@ pub static TOOLS: &[ToolDef] = &[
         "Permission prompts waiting for an answer, parsed (tool, command or file, options).",
         PendingArgs,
         |d, a| {
+            // One shape either way, {total, permissions}, as the daemon-wide route answers.
             match a.session {
                 Some(s) => {
-                    d.get(&format!("/v1/sessions/{}/permissions/pending", seg(&s)))
-                        .await
+                    let one = d
+                        .get(&format!("/v1/sessions/{}/permissions/pending", seg(&s)))
+                        .await?;
+                    let pending = one["pending"].clone();
+                    Ok(json!({
+                        "sessionId": one["sessionId"],
+                        "total": pending.as_array().map_or(0, Vec::len),
+                        "permissions": pending,
+                    }))
                 }
                 None => d.get("/v1/permissions").await,
             }

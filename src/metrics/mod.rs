@@ -45,6 +45,9 @@ pub const STATUS_HISTORY: usize = 200;
 /// bring its statistics back (and leak them).
 const TOMBSTONES: usize = 4096;
 
+/// The channels whose subscribers can lag behind the event bus or a session's output.
+pub const LAG_CHANNELS: [&str; 5] = ["sse", "websocket", "attach", "webhooks", "registry"];
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StateLabels {
     state: &'static str,
@@ -320,6 +323,25 @@ impl Metrics {
             "Lifetime of sessions that exited",
             session_seconds.clone(),
         );
+        // A family without samples prints nothing, not even its TYPE line: create the known
+        // label sets at zero, so scrapers (and alerts on `rate()`) see them from the start.
+        for channel in LAG_CHANNELS {
+            let _created = lags.get_or_create(&ChannelLabels { channel });
+        }
+        for outcome in ["delivered", "failed"] {
+            let _created = webhooks.get_or_create(&OutcomeLabels { outcome });
+        }
+        for agent in crate::session::AgentType::ALL {
+            for outcome in ["delivered", "undelivered", "failed"] {
+                let _created = sends.get_or_create(&SendLabels {
+                    agent: agent.as_str(),
+                    outcome,
+                });
+            }
+        }
+        for outcome in ["completed", "failed"] {
+            let _created = exits.get_or_create(&OutcomeLabels { outcome });
+        }
         Metrics {
             registry: r,
             scrape: Mutex::new(()),
@@ -524,7 +546,7 @@ impl Metrics {
         );
     }
 
-    /// A subscriber of `channel` (sse, websocket, attach, webhooks, registry) lagged.
+    /// A subscriber of `channel` (one of [`LAG_CHANNELS`]) lagged.
     pub fn subscriber_lag(&self, channel: &'static str) {
         self.lags.get_or_create(&ChannelLabels { channel }).inc();
     }

@@ -90,6 +90,14 @@ async def main(binary, work_dir):
                 s, "get_session", {"session": "no-such-session"}, expect_error=True)
             seen["bad_args_error"] = await call(
                 s, "send_keys", {"session": sid}, expect_error=True)
+            wait_schema = next(t for t in tools if t.name == "wait_for_state").input_schema
+            seen["state_names"] = wait_schema["properties"]["states"]["items"].get("enum", [])
+            seen["bad_state_error"] = await call(
+                s, "wait_for_state", {"session": sid, "states": ["idel"]}, expect_error=True)
+            pending = json.loads(await call(s, "list_pending_permissions", {"session": sid}))
+            seen["pending_shape"] = sorted(pending)
+            page = json.loads(await call(s, "list_sessions", {"limit": 1, "page": 1}))
+            seen["page_limit"] = page["pagination"]["limit"]
 
             await call(s, "kill_session", {"session": sid})
             listed = json.loads(await call(s, "list_sessions", {}))
