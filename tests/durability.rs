@@ -265,6 +265,28 @@ fn a_holder_whose_child_exited_waits_for_the_daemon_it_dropped() {
     assert!(screen.contains("TAIL-MARK"), "{screen}");
 }
 
+/// `reset` clears the screen for good: a daemon restarted afterwards rebuilds the screen from
+/// the holder's replay, which must not bring the cleared text back.
+#[test]
+fn a_reset_screen_stays_reset_after_a_daemon_restart() {
+    let mut d = durable_daemon();
+    let _cleanup = Cleanup(d.dir.path().to_path_buf());
+    let bash = d.bash();
+    d.send(&bash, "echo before-$((6*7))-reset");
+    d.wait_screen(&bash, "before-42-reset", T);
+    let (status, v) = d.post(&format!("/v1/sessions/{bash}/reset"), json!({}));
+    assert_eq!(status, StatusCode::OK, "{v}");
+    d.send(&bash, "echo after-$((6*7))-reset");
+    d.wait_screen(&bash, "after-42-reset", T);
+    d.kill9();
+    d.restart();
+    d.wait_screen(&bash, "after-42-reset", T);
+    let (_, r) = d.get(&format!("/v1/sessions/{bash}/read?lines=500"));
+    let output = r["output"].as_str().unwrap_or_default();
+    assert!(output.contains("after-42-reset"), "{r}");
+    assert!(!output.contains("before-42-reset"), "{r}");
+}
+
 /// The command line of the holder of session `id`.
 fn holder_argv(d: &Daemon, id: &str) -> Vec<String> {
     let pid = d.get(&format!("/v1/sessions/{id}")).1["pid"]

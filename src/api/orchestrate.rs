@@ -367,17 +367,8 @@ async fn complete(app: Arc<App>, orch: Orch, id: String, req: CompleteRequest) -
 
 async fn reset(app: Arc<App>, id: String) -> ApiResult {
     let h = app.sessions.get(&id)?;
-    let scrollback = app.sessions.defaults.scrollback_lines;
-    h.with_screen(move |s| {
-        let (cols, rows) = s.size();
-        // Keep the input modes the program asked for (bracketed paste, cursor keys), which a
-        // fresh model would forget until the program set them again.
-        let modes = s.vt().input_mode_formatted();
-        let mut fresh = crate::screen::Screen::new(cols, rows, scrollback);
-        let _ = fresh.process(modes.as_bytes());
-        *s = fresh;
-    })
-    .await?;
+    h.reset_screen(app.sessions.defaults.scrollback_lines)
+        .await?;
     Ok(json(StatusCode::OK, &json!({ "ok": true })))
 }
 

@@ -94,6 +94,7 @@ const RECONNECT_PAUSE: Duration = Duration::from_millis(50);
 
 enum Control {
     Resize(u16, u16),
+    Forget(Vec<u8>),
 }
 
 struct HolderControl(mpsc::Sender<Control>);
@@ -102,6 +103,12 @@ impl PtyControl for HolderControl {
     fn resize(&self, cols: u16, rows: u16) -> std::io::Result<()> {
         self.0
             .try_send(Control::Resize(cols, rows))
+            .map_err(|e| std::io::Error::other(format!("holder link: {e}")))
+    }
+
+    fn forget_history(&self, prefix: &[u8]) -> std::io::Result<()> {
+        self.0
+            .try_send(Control::Forget(prefix.to_vec()))
             .map_err(|e| std::io::Error::other(format!("holder link: {e}")))
     }
 }
@@ -421,6 +428,11 @@ impl Link {
                         let mut p = cols.to_be_bytes().to_vec();
                         p.extend_from_slice(&rows.to_be_bytes());
                         if proto::write_frame(&mut wr, &Frame::new(proto::RESIZE, p)).await.is_err() {
+                            break Ended::Lost;
+                        }
+                    }
+                    Some(Control::Forget(prefix)) => {
+                        if proto::write_frame(&mut wr, &Frame::new(proto::FORGET, prefix)).await.is_err() {
                             break Ended::Lost;
                         }
                     }

@@ -25,6 +25,7 @@ pub const ATTACH: u8 = 0x10;
 pub const INPUT: u8 = 0x11;
 pub const RESIZE: u8 = 0x12;
 pub const KILL: u8 = 0x13;
+pub const FORGET: u8 = 0x14;
 
 /// One frame: a type byte and its payload.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -137,6 +137,21 @@ impl Ring {
             })
             .collect()
     }
+
+    /// Drop everything kept for replay, keeping `prefix` in its place as the last bytes before
+    /// the current end (so offsets stay true for output to come). The prefix is dropped if the
+    /// session has not yet printed that many bytes, or if it is larger than the ring.
+    fn forget(&mut self, prefix: &[u8]) {
+        let end = self.end();
+        let keep = if prefix.len() as u64 <= end && prefix.len() <= self.cap {
+            prefix
+        } else {
+            &[]
+        };
+        self.buf.clear();
+        self.buf.extend(keep);
+        self.start = end - keep.len() as u64;
+    }
 }
 
 /// The connected daemon.
@@ -491,6 +506,7 @@ impl Holder {
                     Duration::from_millis(u64::from(grace)),
                 ));
             }
+            proto::FORGET => self.ring.forget(&frame.payload),
             other => tracing::warn!(frame = other, "unknown frame type from the daemon; ignored"),
         }
     }
@@ -556,5 +572,29 @@ mod tests {
         assert_eq!(f[0].split_u64(), Some((6, &b"6789abcdef"[..])));
         assert_eq!(r.replay(14)[0].split_u64(), Some((14, &b"ef"[..])));
         assert!(r.replay(16).is_empty());
+    }
+
+    #[test]
+    fn forgetting_keeps_only_the_prefix_and_true_offsets() {
+        let mut r = Ring {
+            buf: VecDeque::new(),
+            cap: 10,
+            start: 0,
+        };
+        r.push(b"old screen");
+        r.forget(b"MM");
+        assert_eq!((r.start, r.end()), (8, 10));
+        assert_eq!(r.replay(0)[0].split_u64(), Some((8, &b"MM"[..])));
+        r.push(b"new");
+        assert_eq!(r.replay(0)[0].split_u64(), Some((8, &b"MMnew"[..])));
+        // Too early in the session for the prefix: nothing is kept.
+        let mut early = Ring {
+            buf: VecDeque::new(),
+            cap: 10,
+            start: 0,
+        };
+        early.push(b"a");
+        early.forget(b"MM");
+        assert_eq!((early.start, early.end()), (1, 1));
     }
 }

@@ -67,6 +67,14 @@ pub struct WriteRequest {
 pub trait PtyControl: Send {
     /// Set the terminal size (TIOCSWINSZ); the child gets SIGWINCH.
     fn resize(&self, cols: u16, rows: u16) -> std::io::Result<()>;
+
+    /// Forget the output kept for replaying the screen to a later daemon, keeping `prefix` (the
+    /// input modes a fresh screen must know) in its place: the screen was reset, and a
+    /// restarted daemon must not bring back what was cleared. A local pty keeps nothing.
+    fn forget_history(&self, prefix: &[u8]) -> std::io::Result<()> {
+        let _ = prefix;
+        Ok(())
+    }
 }
 
 /// The pty master owned by this process. Dropping it closes the master and hangs up the child.

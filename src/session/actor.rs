@@ -93,6 +93,10 @@ enum Command {
     },
     /// Run a quick read of the screen model inside the actor (tmux capture-pane).
     Inspect(Box<dyn FnOnce(&mut Screen) + Send>),
+    ResetScreen {
+        scrollback: usize,
+        reply: oneshot::Sender<()>,
+    },
     Explain {
         reply: oneshot::Sender<Explanation>,
     },
@@ -362,6 +366,14 @@ impl SessionHandle {
             }))
         })
         .await
+    }
+
+    /// Clear the screen model and its scrollback (keeping `scrollback` lines from now on), not
+    /// the child. The holder forgets its replay too, so a restarted daemon does not bring the
+    /// cleared text back. The recording keeps everything.
+    pub async fn reset_screen(&self, scrollback: usize) -> Result<(), HandleError> {
+        self.request(|reply| Command::ResetScreen { scrollback, reply })
+            .await
     }
 
     /// Stop every process of the session (SIGHUP/SIGTERM, then SIGKILL) and wait until gone.
@@ -882,6 +894,19 @@ impl Actor {
                 let _ = reply.send((self.screen.redraw(), rx));
             }
             Command::Inspect(f) => f(&mut self.screen),
+            Command::ResetScreen { scrollback, reply } => {
+                let (cols, rows) = self.screen.size();
+                // Keep the input modes the program asked for (bracketed paste, cursor keys),
+                // which a fresh model would forget until the program set them again.
+                let modes = self.screen.vt().input_mode_formatted();
+                let mut fresh = Screen::new(cols, rows, scrollback);
+                let _ = fresh.process(modes.as_bytes());
+                self.screen = fresh;
+                if let Err(e) = self.control.forget_history(modes.as_bytes()) {
+                    tracing::warn!(session = %self.meta.id, error = %e, "the holder could not forget the cleared output");
+                }
+                let _ = reply.send(());
+            }
         }
     }
 }
