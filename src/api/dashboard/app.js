@@ -8,13 +8,9 @@
 
 const $ = (id) => document.getElementById(id);
 
-// Every bus event type (src/events.rs) plus the SSE `reset` notice. EventSource only
-// dispatches named events to listeners registered for that name.
-const EVENT_TYPES = [
-  "session.created", "session.working", "session.idle", "session.stalled",
-  "session.question", "session.error", "session.exited", "session.killed",
-  "permission.requested", "permission.resolved", "message.sent", "reset",
-];
+// SSE frames carry no `event:` line (Aegis v0.3's framing), so they all arrive at onmessage;
+// our `type` tells them apart. These are the frames that are not session events.
+const NOTICES = new Set(["connected", "heartbeat"]);
 
 // Events arrive in bursts (a turn is several); one refetch covers a burst.
 const REFRESH_DEBOUNCE_MS = 120;
@@ -132,12 +128,14 @@ function openEvents() {
       });
     }
   };
-  for (const type of EVENT_TYPES) es.addEventListener(type, onEvent);
+  es.onmessage = onEvent;
 }
 
 function onEvent(msg) {
   const ev = JSON.parse(msg.data || "{}");
-  // Update the badge at once; the refetch that follows brings everything else.
+  if (NOTICES.has(ev.type)) return;
+  // A `reset` (events were lost) has no status: the refetch below repairs everything.
+  // Otherwise update the badge at once; the refetch that follows brings the rest.
   const s = state.sessions.find((x) => x.id === ev.sessionId);
   if (s && ev.newStatus) {
     s.status = ev.newStatus;
