@@ -278,6 +278,8 @@ fn v03_contract_client_passes() {
         .output()
         .expect("running the contract client");
     let stdout = String::from_utf8_lossy(&out.stdout);
+    // Every check by name, for `--success-output`; a failure shows it below anyway.
+    println!("{stdout}");
     assert!(
         out.status.success(),
         "contract client failed:\n{stdout}\n{}",
