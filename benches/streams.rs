@@ -143,7 +143,7 @@ async fn sse_client(url: String, ready: tokio::sync::mpsc::Sender<()>, n: usize)
         buf.push_str(&String::from_utf8_lossy(&chunk));
         while let Some(end) = buf.find("\n\n") {
             let frame: String = buf.drain(..end + 2).collect();
-            if frame.contains("event:session.working") || frame.contains("event: session.working") {
+            if frame.contains("\"type\":\"session.working\"") {
                 out.push(arrived);
             }
         }

@@ -85,7 +85,51 @@ fn handshake_and_summary() {
     let (s, v) = d.post("/v1/handshake", json!({ "protocolVersion": "1" }));
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["protocolVersion"], "1");
-    assert!(v["capabilities"].as_array().is_some_and(|c| !c.is_empty()));
+    // v0.3's names for what we support, under v0.3's key and ours.
+    for cap in [
+        "session.create",
+        "session.resume",
+        "session.approve",
+        "session.events.sse",
+        "hooks.pre_tool_use",
+        "hooks.post_tool_use",
+        "hooks.notification",
+        "hooks.stop",
+        "swarm",
+        "metrics",
+    ] {
+        for key in [
+            "serverCapabilities",
+            "capabilities",
+            "negotiatedCapabilities",
+        ] {
+            assert!(
+                v[key].as_array().is_some_and(|c| c.contains(&json!(cap))),
+                "{key} lacks {cap}: {v}"
+            );
+        }
+    }
+    // Nothing we cannot do is claimed.
+    for absent in ["session.screenshot", "session.transcript"] {
+        assert!(!v["serverCapabilities"].to_string().contains(absent), "{v}");
+    }
+    // A client that names its capabilities gets the intersection and a warning for the rest.
+    let (s, v) = d.post(
+        "/v1/handshake",
+        json!({ "protocolVersion": "1", "clientCapabilities": ["session.resume", "session.screenshot"] }),
+    );
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(
+        v["negotiatedCapabilities"],
+        json!(["session.resume"]),
+        "{v}"
+    );
+    assert!(
+        v["warnings"][0]
+            .as_str()
+            .is_some_and(|w| w.contains("session.screenshot")),
+        "{v}"
+    );
     let (s, v) = d.post("/v1/handshake", json!({ "protocolVersion": "9" }));
     assert_eq!(s, StatusCode::CONFLICT, "{v}");
     assert_eq!(v["code"], "PROTOCOL_INCOMPATIBLE");
@@ -104,6 +148,87 @@ fn handshake_and_summary() {
     ] {
         assert!(v.get(field).is_some(), "missing {field}: {v}");
     }
+}
+
+/// Send one raw HTTP/1.1 request and return (status, body). `head` is everything after the
+/// request line's target, up to the blank line; `body` goes after it as is.
+fn raw_request(d: &Daemon, method_path: &str, head: &str, body: &[u8]) -> (u16, String) {
+    use std::io::{Read, Write};
+    let addr = d.url.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(T)).expect("timeout");
+    let auth = d
+        .token
+        .as_ref()
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    let req =
+        format!("{method_path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{auth}{head}\r\n");
+    s.write_all(req.as_bytes()).expect("write head");
+    s.write_all(body).expect("write body");
+    let mut out = String::new();
+    s.read_to_string(&mut out).expect("read response");
+    let status = out
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("no status line: {out:?}"));
+    let body = out
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// `curl -X POST url` sends neither Content-Length nor a body: routes whose body is optional
+/// take that as empty (it was a 411), while a body that is announced still meets the limit.
+#[test]
+fn bodiless_post_without_content_length_is_an_empty_body() {
+    let d = Daemon::start_with(crate::support::Options {
+        args: &["--max-body-bytes", "1024"],
+        env: &[],
+    });
+    let (s, body) = raw_request(&d, "POST /v1/handshake", "", b"");
+    assert_eq!(s, 200, "{body}");
+    assert!(body.contains("serverCapabilities"), "{body}");
+    // A real approval, answered by a bodiless POST.
+    let id = id_of(&crate::detect::fake(&d, "claude", &[], json!({})));
+    d.wait_status(&id, "idle", T);
+    d.send(&id, "!ask bash make build");
+    d.wait_status(&id, "permission_prompt", T);
+    let (s, body) = raw_request(&d, &format!("POST /v1/sessions/{id}/approve"), "", b"");
+    assert_eq!(s, 200, "{body}");
+    d.wait_screen(&id, "APPROVED option 1: make build", T);
+    // The size limit still holds for an announced body, and an empty one is still fine.
+    let big = format!(
+        "{{\"protocolVersion\": \"1\", \"pad\": \"{}\"}}",
+        "x".repeat(1500)
+    );
+    let (s, body) = raw_request(
+        &d,
+        "POST /v1/handshake",
+        &format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            big.len()
+        ),
+        big.as_bytes(),
+    );
+    assert_eq!(s, 413, "{body}");
+    assert!(body.contains("PAYLOAD_TOO_LARGE"), "{body}");
+    let (s, body) = raw_request(&d, "POST /v1/handshake", "Content-Length: 0\r\n", b"");
+    assert_eq!(s, 200, "{body}");
+    // A chunked body has no length to check up front: still refused, not read unbounded.
+    let (s, body) = raw_request(
+        &d,
+        "POST /v1/handshake",
+        "Transfer-Encoding: chunked\r\n",
+        b"2\r\n{}\r\n0\r\n\r\n",
+    );
+    assert_eq!(s, 411, "{body}");
+    // A required body is still required: an absent one is the same 400 as an empty one.
+    let (s, body) = raw_request(&d, &format!("POST /v1/sessions/{id}/send"), "", b"");
+    assert_eq!(s, 400, "{body}");
+    assert!(body.contains("request body is empty"), "{body}");
 }
 
 /// The independent v0.3 client (tests/support/bin/h-compat_contract.py, stdlib Python, none of
@@ -153,6 +278,8 @@ fn v03_contract_client_passes() {
         .output()
         .expect("running the contract client");
     let stdout = String::from_utf8_lossy(&out.stdout);
+    // Every check by name, for `--success-output`; a failure shows it below anyway.
+    println!("{stdout}");
     assert!(
         out.status.success(),
         "contract client failed:\n{stdout}\n{}",

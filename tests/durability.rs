@@ -392,7 +392,7 @@ fn a_failing_recording_write_stops_the_recording_not_the_session() {
     let error = info["recordingError"].as_str().unwrap_or_default();
     assert!(error.contains("File too large"), "{info}");
     let event = crate::streams::next_where(&events, "session.recording_failed", |f| {
-        f.event == "session.recording_failed"
+        f.ty() == "session.recording_failed"
     });
     assert_eq!(event.json()["sessionId"], id.as_str());
     assert_eq!(event.json()["detail"]["error"], error);

@@ -15,7 +15,8 @@ use crate::support::{Daemon, Options, id_of, support_bin, wait_until};
 
 const T: Duration = Duration::from_secs(20);
 
-/// One SSE frame: (id, event, data).
+/// One SSE frame: (id, event, data). `event` is the `event:` line, "message" without one
+/// (event streams send none; execution streams do).
 #[derive(Debug, Clone)]
 pub struct Sse {
     pub id: Option<String>,
@@ -26,6 +27,16 @@ pub struct Sse {
 impl Sse {
     pub fn json(&self) -> Value {
         serde_json::from_str(&self.data).unwrap_or(Value::Null)
+    }
+
+    /// Our event type (`data.type`) on an event stream.
+    pub fn ty(&self) -> String {
+        self.json()["type"].as_str().unwrap_or_default().to_owned()
+    }
+
+    /// A `connected` or `heartbeat` frame rather than an event (or a reset).
+    pub fn is_notice(&self) -> bool {
+        matches!(self.ty().as_str(), "connected" | "heartbeat")
     }
 }
 
@@ -113,11 +124,15 @@ fn sse_events_arrive_in_order_and_replay_from_last_event_id() {
     d.send(&id, "echo one");
     d.send(&id, "echo two");
 
-    let created = next_where(&all, "session.created", |f| f.event == "session.created");
+    let created = next_where(&all, "session.created", |f| f.ty() == "session.created");
     assert_eq!(created.json()["sessionId"], id.as_str());
     assert_eq!(created.json()["newStatus"], "starting");
-    let first = next_where(&all, "first message.sent", |f| f.event == "message.sent");
-    let second = next_where(&all, "second message.sent", |f| f.event == "message.sent");
+    assert_eq!(
+        created.event, "message",
+        "no `event:` line, so onmessage sees every frame"
+    );
+    let first = next_where(&all, "first message.sent", |f| f.ty() == "message.sent");
+    let second = next_where(&all, "second message.sent", |f| f.ty() == "message.sent");
     assert_eq!(first.json()["detail"]["text"], "echo one");
     assert_eq!(second.json()["detail"]["text"], "echo two");
     let ids: Vec<u64> = [&created, &first, &second]
@@ -135,16 +150,16 @@ fn sse_events_arrive_in_order_and_replay_from_last_event_id() {
     );
 
     // The filtered stream carries only message.sent, in order.
-    let a = next_where(&only_sent, "filtered 1", |_| true);
-    let b = next_where(&only_sent, "filtered 2", |_| true);
+    let a = next_where(&only_sent, "filtered 1", |f| !f.is_notice());
+    let b = next_where(&only_sent, "filtered 2", |f| !f.is_notice());
     assert_eq!(
-        (a.event.as_str(), b.event.as_str()),
-        ("message.sent", "message.sent")
+        (a.ty(), b.ty()),
+        ("message.sent".into(), "message.sent".into())
     );
     assert_eq!(a.json()["detail"]["text"], "echo one");
     assert_eq!(b.json()["detail"]["text"], "echo two");
     let w = next_where(&per_session, "per-session working", |f| {
-        f.event == "session.working"
+        f.ty() == "session.working"
     });
     assert_eq!(
         w.json()["sessionName"]
@@ -157,7 +172,7 @@ fn sse_events_arrive_in_order_and_replay_from_last_event_id() {
     let replay = sse(&d, "/v1/events", created.id.as_deref());
     let mut replayed = vec![];
     while replayed.len() < 64 {
-        let f = next_where(&replay, "replayed events", |_| true);
+        let f = next_where(&replay, "replayed events", |f| !f.is_notice());
         let done = f.id == second.id;
         replayed.push(f);
         if done {
@@ -187,6 +202,144 @@ fn sse_events_arrive_in_order_and_replay_from_last_event_id() {
     assert_eq!(s, StatusCode::BAD_REQUEST);
     let (s, v) = d.get("/v1/sessions/nope/events");
     assert_eq!(s, StatusCode::NOT_FOUND, "{v}");
+}
+
+/// Open an SSE stream and read it the way a client written for Aegis v0.3 does: only `data:`
+/// lines (`EventSource.onmessage`), each parsed as JSON. An `event:` line, which would hide
+/// the frame from `onmessage`, arrives as `{"event": "<event: line>", "line": ...}`.
+fn v03_sse(d: &Daemon, path: &str) -> mpsc::Receiver<Value> {
+    let mut req = reqwest::blocking::Client::builder()
+        .timeout(None)
+        .build()
+        .expect("client")
+        .get(format!("{}{}", d.url, path));
+    if let Some(t) = &d.token {
+        req = req.bearer_auth(t);
+    }
+    let resp = req.send().expect("sse request");
+    assert_eq!(resp.status(), StatusCode::OK, "sse {path}");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(resp).lines() {
+            let Ok(line) = line else { return };
+            let v = if line.starts_with("event:") {
+                json!({ "event": "<event: line>", "line": line })
+            } else if let Some(data) = line.strip_prefix("data:") {
+                serde_json::from_str(data.trim_start()).expect("data is JSON")
+            } else {
+                continue;
+            };
+            if tx.send(v).is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+/// The next v0.3 frame for which `pred` holds; every frame on the way must have v0.3's shape.
+fn v03_next_where(
+    rx: &mpsc::Receiver<Value>,
+    what: &str,
+    mut pred: impl FnMut(&Value) -> bool,
+) -> Value {
+    let deadline = Instant::now() + T;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let f = rx
+            .recv_timeout(left)
+            .unwrap_or_else(|e| panic!("waiting for v0.3 {what}: {e}"));
+        assert_ne!(f["event"], "<event: line>", "{f}");
+        assert!(f["event"].is_string(), "no event: {f}");
+        assert!(f["timestamp"].is_u64(), "no timestamp: {f}");
+        assert!(f["data"].is_object(), "no data: {f}");
+        assert!(
+            f["sessionId"].is_string() || f["sessionId"].is_null(),
+            "{f}"
+        );
+        if pred(&f) {
+            return f;
+        }
+    }
+}
+
+/// The next v0.3 frame named `event` for which `pred` holds.
+fn v03_next(rx: &mpsc::Receiver<Value>, event: &str, pred: impl Fn(&Value) -> bool) -> Value {
+    v03_next_where(rx, event, |f| f["event"] == event && pred(f))
+}
+
+/// Aegis v0.3's fine status vocabulary (aegis-v0.3-contract.md).
+const V03_STATES: &[&str] = &[
+    "idle",
+    "working",
+    "compacting",
+    "context_warning",
+    "waiting_for_input",
+    "permission_prompt",
+    "plan_mode",
+    "ask_question",
+    "bash_approval",
+    "settings",
+    "error",
+    "unknown",
+];
+
+/// A client written for Aegis v0.3 works against our SSE unchanged: it reads `data:` lines
+/// only, gets `connected` first, per-session `status`/`message` and global
+/// `session_created`/`session_status_change`/`session_ended`, with v0.3's payloads.
+#[test]
+fn sse_serves_a_v03_client_unchanged() {
+    let d = Daemon::start();
+    let global = v03_sse(&d, "/v1/events");
+    let c = v03_next(&global, "connected", |_| true);
+    assert!(c["sessionId"].is_null(), "{c}");
+    let id = d.bash();
+    d.wait_status(&id, "idle", T);
+    let per = v03_sse(&d, &format!("/v1/sessions/{id}/events"));
+    let c = v03_next(&per, "connected", |_| true);
+    assert_eq!(c["sessionId"], id.as_str());
+
+    let created = v03_next(&global, "session_created", |f| {
+        f["sessionId"] == id.as_str()
+    });
+    assert!(created["data"]["workDir"].is_string(), "{created}");
+    assert!(created["id"].is_u64(), "{created}");
+
+    d.send(&id, "echo from-v03");
+    // The message and the working → idle turn, in whatever order they interleave.
+    let (mut message, mut working, mut idle) = (None, false, false);
+    v03_next_where(&per, "message, working and idle", |f| {
+        assert_eq!(f["sessionId"], id.as_str(), "{f}");
+        match (f["event"].as_str(), f["data"]["status"].as_str()) {
+            (Some("message"), _) => message = Some(f.clone()),
+            (Some("status"), Some(status)) => {
+                assert!(V03_STATES.contains(&status), "{f}");
+                assert!(f["data"]["detail"].is_string(), "{f}");
+                assert!(f["emittedAt"].as_u64() >= f["timestamp"].as_u64(), "{f}");
+                working |= status == "working";
+                idle |= working && status == "idle";
+            }
+            _ => {}
+        }
+        message.is_some() && idle
+    });
+    let m = message.expect("a message frame");
+    assert_eq!(
+        (&m["data"]["role"], &m["data"]["text"]),
+        (&json!("user"), &json!("echo from-v03"))
+    );
+    let change = v03_next(&global, "session_status_change", |f| {
+        f["sessionId"] == id.as_str()
+    });
+    let status = change["data"]["status"].as_str().unwrap_or_default();
+    assert!(V03_STATES.contains(&status), "{change}");
+
+    let (s, v) = d.call(reqwest::Method::DELETE, &format!("/v1/sessions/{id}"), None);
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let ended = v03_next(&global, "session_ended", |f| f["sessionId"] == id.as_str());
+    assert_eq!(ended["data"]["reason"], "killed", "{ended}");
+    // Our own keys ride along in the same object.
+    assert_eq!(ended["type"], "session.killed", "{ended}");
 }
 
 #[test]

@@ -82,7 +82,7 @@ fn verify_detects_cargo_and_runs_configured_checks() {
             .contains("test adds ... ok"),
         "{c}"
     );
-    let ev = next_where(&events, "verification event", |f| f.event == "verification");
+    let ev = next_where(&events, "verification event", |f| f.ty() == "verification");
     assert_eq!(ev.json()["detail"]["passed"], true, "{}", ev.data);
 
     // A verify.toml replaces detection: one passing, one failing, one timing out.
@@ -127,7 +127,7 @@ timeout_secs = 1
         "{slow}"
     );
     let ev = next_where(&events, "failed verification event", |f| {
-        f.event == "verification" && f.json()["detail"]["passed"] == false
+        f.ty() == "verification" && f.json()["detail"]["passed"] == false
     });
     assert_eq!(
         ev.json()["detail"]["checks"].as_array().map(Vec::len),

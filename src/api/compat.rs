@@ -15,7 +15,7 @@ use warp::reply::Response;
 
 use super::App;
 use super::error::ApiError;
-use super::filters::{finish, json_body, with_app};
+use super::filters::{finish, json_body, optional_json_body, with_app};
 use super::sessions::{ApiResult, json};
 use crate::screen::Format;
 use crate::session::{SessionHandle, now_ms};
@@ -23,12 +23,26 @@ use crate::session::{SessionHandle, now_ms};
 /// The protocol version this daemon speaks, as v0.3's handshake defines it.
 pub const PROTOCOL_VERSION: &str = "1";
 
-/// What this daemon can do, in v0.3's capability vocabulary.
+/// What this daemon can do, in v0.3's capability vocabulary. Only what is true here:
+/// - `session.resume`: `resumeSessionId` on create (Claude `--resume`, Codex `resume`);
+/// - `session.events.sse` and `session.events.cursor`: SSE with `Last-Event-ID` replay;
+/// - `hooks.*`: the Claude Code hook events v0.3 names that our settings file registers and
+///   `/v1/hooks/<Event>` consumes (see `crate::hooks::EVENTS`).
+///
+/// Left out: `session.transcript` and `session.transcript.cursor` (our `/transcript` serves
+/// recorded terminal output, not v0.3's transcript messages, so a client gated on them would
+/// misread it) and `session.screenshot` (no screenshot route).
 pub const CAPABILITIES: &[&str] = &[
     "session.create",
+    "session.resume",
     "session.approve",
-    "events.sse",
-    "events.cursor",
+    "session.events.sse",
+    "session.events.cursor",
+    "hooks.pre_tool_use",
+    "hooks.post_tool_use",
+    "hooks.notification",
+    "hooks.stop",
+    "swarm",
     "metrics",
 ];
 
@@ -262,9 +276,10 @@ async fn answer(app: Arc<App>, id: String, req: AnswerRequest) -> ApiResult {
 #[serde(rename_all = "camelCase")]
 struct HandshakeRequest {
     protocol_version: Option<String>,
-    #[serde(default)]
-    #[allow(dead_code)] // reason: accepted for v0.3 clients; we do not negotiate features yet
-    capabilities: Vec<String>,
+    /// What the client can use (v0.3's name); the answer's `negotiatedCapabilities` is the
+    /// intersection with ours, or all of ours when this is absent or empty.
+    #[serde(default, alias = "capabilities")]
+    client_capabilities: Vec<String>,
 }
 
 async fn handshake(req: HandshakeRequest) -> ApiResult {
@@ -279,10 +294,35 @@ async fn handshake(req: HandshakeRequest) -> ApiResult {
             ),
         ));
     }
+    let mut warnings = Vec::new();
+    let negotiated: Vec<&str> = if req.client_capabilities.is_empty() {
+        CAPABILITIES.to_vec()
+    } else {
+        let unknown: Vec<&str> = req
+            .client_capabilities
+            .iter()
+            .map(String::as_str)
+            .filter(|c| !CAPABILITIES.contains(c))
+            .collect();
+        if !unknown.is_empty() {
+            warnings.push(format!(
+                "capabilities not offered here: {}",
+                unknown.join(", ")
+            ));
+        }
+        CAPABILITIES
+            .iter()
+            .copied()
+            .filter(|c| req.client_capabilities.iter().any(|x| x == c))
+            .collect()
+    };
     let body = serde_json::json!({
         "protocolVersion": PROTOCOL_VERSION,
         "compatible": true,
         "capabilities": CAPABILITIES,
+        "serverCapabilities": CAPABILITIES,
+        "negotiatedCapabilities": negotiated,
+        "warnings": warnings,
         "serverVersion": env!("CARGO_PKG_VERSION"),
     });
     Ok(json(StatusCode::OK, &body))
@@ -338,22 +378,8 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
         .then(|id, a, b| async { finish(answer(a, id, b).await) });
     let handshake = path!("handshake")
         .and(warp::post())
-        .and(warp::body::content_length_limit(limit))
-        .and(warp::body::bytes())
-        .then(|b: warp::hyper::body::Bytes| async move {
-            let req = if b.is_empty() {
-                Ok(HandshakeRequest::default())
-            } else {
-                serde_json::from_slice(&b)
-            };
-            match req {
-                Ok(r) => finish(handshake(r).await),
-                Err(e) => {
-                    ApiError::bad_request("INVALID_JSON", format!("invalid request body: {e}"))
-                        .into_response()
-                }
-            }
-        });
+        .and(optional_json_body::<HandshakeRequest>(limit))
+        .then(|r| async { finish(handshake(r).await) });
     bulk.or(one)
         .unify()
         .or(pane)
@@ -371,4 +397,30 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
         .or(handshake)
         .unify()
         .boxed()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A `hooks.*` capability is claimed only for a hook event the settings file registers.
+    #[test]
+    fn hook_capabilities_are_registered_events() {
+        let mut hooks = 0;
+        for cap in CAPABILITIES {
+            let Some(name) = cap.strip_prefix("hooks.") else {
+                continue;
+            };
+            hooks += 1;
+            let camel: String = name
+                .split('_')
+                .map(|w| w[..1].to_uppercase() + &w[1..])
+                .collect();
+            assert!(
+                crate::hooks::EVENTS.contains(&camel.as_str()),
+                "{cap}: {camel}"
+            );
+        }
+        assert_eq!(hooks, 4);
+    }
 }

@@ -6,12 +6,19 @@
 //! - `POST /v1/auth/sse-token {ttlSeconds?}` — a short-lived token valid only on SSE routes,
 //!   passed as `?token=` (EventSource cannot set headers).
 //!
-//! Frame layout: each event is `id: <n>`, `event: <type>`, `data: <json>` where the JSON is
-//! [`event_json`]. A client resuming with `Last-Event-ID` (header, or `?lastEventId=`) first
-//! gets every retained event after that id, then live ones, without gaps or doubles. If the id
-//! is older than the replay ring, the stream starts with an explicit `reset` event (its id is
-//! the newest lost id, so a reconnect does not loop) and the client must refetch state. A
-//! heartbeat comment goes out after 15 s without events.
+//! Frame layout, as Aegis v0.3 sends it: `id: <n>` and `data: <json>`, with no `event:` line,
+//! so every frame reaches `EventSource.onmessage` and clients switch on the JSON. The JSON is
+//! [`event_json`], which carries our keys (`type`, ...) and v0.3's (`event`, `data`,
+//! `emittedAt`); see [`super::event_wire`] for both vocabularies.
+//!
+//! Order on a stream: a `connected` frame first, then (when resuming) a `reset` notice if one
+//! is due, the replayed events and the live ones. A client resuming with `Last-Event-ID`
+//! (header, or `?lastEventId=`) gets every retained event after that id, then live ones,
+//! without gaps or doubles. If the id is older than the replay ring, or from a previous daemon
+//! life, the `reset` frame (`type` and `event` "reset"; its `id:` is the newest lost id, so a
+//! reconnect does not loop) tells the client to refetch state. After [`HEARTBEAT`] without a
+//! frame, a `heartbeat` frame goes out. `connected` and `heartbeat` have no `id:` line, so they
+//! never move the client's Last-Event-ID.
 //!
 //! Backpressure: hyper polls the stream only as fast as the socket drains, and live events
 //! wait in the bus's bounded per-subscriber buffer. A client that falls behind by more than
@@ -33,11 +40,14 @@ use warp::{Filter, Reply};
 
 use super::App;
 use super::error::ApiError;
-use super::filters::{finish, query, with_app};
+use super::event_wire::{Scope, event_json, notice_json};
+use super::filters::{finish, optional_json_body, query, with_app};
 use super::sessions::{ApiResult, json};
 use crate::events::{Event, EventBus, EventKind, Replay};
 
-/// Idle time after which a comment line is sent, so proxies and clients see a live stream.
+/// Idle time after which a `heartbeat` frame is sent, so proxies and clients see a live
+/// stream. v0.3 sent one every 30 s and gave up on a stream after 90 s of silence; half of its
+/// interval keeps well inside that, and is what our WebSocket pings use.
 pub const HEARTBEAT: Duration = Duration::from_secs(15);
 
 /// Default life of an SSE token: long enough to open (and reconnect) an EventSource, short
@@ -45,22 +55,11 @@ pub const HEARTBEAT: Duration = Duration::from_secs(15);
 const SSE_TOKEN_TTL: Duration = Duration::from_secs(60);
 /// Longest life a client may ask for.
 const SSE_TOKEN_MAX_TTL: Duration = Duration::from_secs(600);
+/// Largest `POST /v1/auth/sse-token` body: it holds one number, so anything near this is not
+/// a token request.
+const SSE_TOKEN_BODY_LIMIT: u64 = 4096;
 /// Live SSE tokens at once; issuing beyond this first drops expired ones, then refuses.
 const MAX_SSE_TOKENS: usize = 10_000;
-
-/// The wire form of an event (SSE data, WebSocket `json_event`, webhook body).
-pub fn event_json(e: &Event) -> serde_json::Value {
-    serde_json::json!({
-        "id": e.id,
-        "type": e.kind.as_str(),
-        "sessionId": e.session_id.to_string(),
-        "sessionName": e.session_name,
-        "oldStatus": e.old_status.map(|s| s.as_str()),
-        "newStatus": e.new_status.map(|s| s.as_str()),
-        "timestamp": e.timestamp_ms,
-        "detail": e.detail,
-    })
-}
 
 /// Short-lived tokens that authenticate SSE routes only. Stored as SHA-256 digests.
 #[derive(Default)]
@@ -317,40 +316,81 @@ impl Follow {
     }
 }
 
-fn sse_event(item: Item) -> warp::sse::Event {
+/// One SSE frame: its `id:` line (none for `connected` and `heartbeat`) and its JSON.
+#[derive(Debug)]
+pub struct Frame {
+    pub id: Option<u64>,
+    pub data: serde_json::Value,
+}
+
+fn item_frame(item: Item, scope: Scope, session: Option<uuid::Uuid>) -> Frame {
     match item {
-        Item::Event(e) => warp::sse::Event::default()
-            .id(e.id.to_string())
-            .event(e.kind.as_str())
-            .data(event_json(&e).to_string()),
-        Item::Reset { lost_until, oldest } => warp::sse::Event::default()
-            .id(lost_until.to_string())
-            .event("reset")
-            .data(
-                serde_json::json!({
-                    "reason": "requested events are older than the replay ring; refetch state",
-                    "oldestAvailable": oldest,
-                })
-                .to_string(),
-            ),
+        Item::Event(e) => Frame {
+            id: Some(e.id),
+            data: event_json(&e, scope),
+        },
+        Item::Reset { lost_until, oldest } => {
+            let reason = "requested events are older than the replay ring; refetch state";
+            let mut data = notice_json(
+                "reset",
+                session,
+                serde_json::json!({ "reason": reason, "oldestAvailable": oldest }),
+            );
+            // The fields a reset carried before it had `data`, kept for the clients that read them.
+            data["id"] = lost_until.into();
+            data["reason"] = reason.into();
+            data["oldestAvailable"] = oldest.into();
+            Frame {
+                id: Some(lost_until),
+                data,
+            }
+        }
+    }
+}
+
+/// The frames of one stream: `connected`, then `follow`'s items, with a `heartbeat` after
+/// each `heartbeat` of silence. Ends when the bus does.
+pub fn frames(
+    follow: Follow,
+    scope: Scope,
+    heartbeat: Duration,
+) -> impl futures_util::Stream<Item = Frame> {
+    let session = follow.filter.session;
+    let connected = Frame {
+        id: None,
+        data: notice_json("connected", session, serde_json::json!({})),
+    };
+    let rest = futures_util::stream::unfold(follow, move |mut f| async move {
+        // Dropping `next()` at the timeout loses nothing: it only waits in the broadcast
+        // receiver's `recv`, which is cancel-safe, and moves items into `pending` without
+        // awaiting.
+        let frame = match tokio::time::timeout(heartbeat, f.next()).await {
+            Ok(item) => item_frame(item?, scope, session),
+            Err(_) => Frame {
+                id: None,
+                data: notice_json("heartbeat", session, serde_json::json!({})),
+            },
+        };
+        Some((frame, f))
+    });
+    futures_util::stream::once(std::future::ready(connected)).chain(rest)
+}
+
+fn sse_event(frame: Frame) -> warp::sse::Event {
+    let ev = warp::sse::Event::default().data(frame.data.to_string());
+    match frame.id {
+        Some(id) => ev.id(id.to_string()),
+        None => ev,
     }
 }
 
 /// An SSE response over `follow`, ended by daemon shutdown.
-fn sse_reply(app: &App, follow: Follow) -> Response {
+fn sse_reply(app: &App, follow: Follow, scope: Scope) -> Response {
     let shutdown = app.shutdown.clone().cancelled_owned();
-    let stream = futures_util::stream::unfold(follow, |mut f| async move {
-        let item = f.next().await?;
-        Some((Ok::<_, Infallible>(sse_event(item)), f))
-    })
-    .take_until(shutdown);
-    warp::sse::reply(
-        warp::sse::keep_alive()
-            .interval(HEARTBEAT)
-            .text("heartbeat")
-            .stream(stream),
-    )
-    .into_response()
+    let stream = frames(follow, scope, HEARTBEAT)
+        .map(|f| Ok::<_, Infallible>(sse_event(f)))
+        .take_until(shutdown);
+    warp::sse::reply(stream).into_response()
 }
 
 async fn all_events(app: Arc<App>, last: Option<String>, q: HashMap<String, String>) -> ApiResult {
@@ -371,6 +411,7 @@ async fn all_events(app: Arc<App>, last: Option<String>, q: HashMap<String, Stri
     Ok(sse_reply(
         &app,
         Follow::new(app.sessions.bus.clone(), filter, since),
+        Scope::Global,
     ))
 }
 
@@ -389,6 +430,7 @@ async fn session_events(
     Ok(sse_reply(
         &app,
         Follow::new(app.sessions.bus.clone(), filter, since),
+        Scope::Session,
     ))
 }
 
@@ -411,21 +453,7 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
     let token = path!("auth" / "sse-token")
         .and(warp::post())
         .and(with_app(&app))
-        .and(
-            warp::body::content_length_limit(4096)
-                .and(warp::body::bytes())
-                .and_then(|b: warp::hyper::body::Bytes| async move {
-                    if b.is_empty() {
-                        return Ok(SseTokenRequest::default());
-                    }
-                    serde_json::from_slice(&b).map_err(|e| {
-                        warp::reject::custom(ApiError::bad_request(
-                            "INVALID_JSON",
-                            format!("invalid request body: {e}"),
-                        ))
-                    })
-                }),
-        )
+        .and(optional_json_body::<SseTokenRequest>(SSE_TOKEN_BODY_LIMIT))
         .then(|a, r| async { finish(issue_token(a, r).await) });
     all.or(one).unify().or(token).unify().boxed()
 }
@@ -498,6 +526,49 @@ mod tests {
             .map(|i| i as i64)
             .collect();
         assert_eq!(ids(&seen), want);
+    }
+
+    #[tokio::test]
+    async fn frames_start_connected_and_heartbeat_without_ids() {
+        let bus = Arc::new(EventBus::new());
+        let m = meta();
+        let filter = EventFilter {
+            session: Some(m.id),
+            types: None,
+        };
+        // A client resuming with an id from another daemon life: connected, then reset.
+        let follow = Follow::new(bus.clone(), filter, Some(99));
+        let mut s = Box::pin(frames(follow, Scope::Session, Duration::from_millis(20)));
+        let c = s.next().await.expect("connected");
+        assert_eq!(
+            (c.id, &c.data["type"], &c.data["event"]),
+            (None, &"connected".into(), &"connected".into())
+        );
+        assert_eq!(c.data["sessionId"], m.id.to_string());
+        let r = s.next().await.expect("reset");
+        assert_eq!((r.id, &r.data["type"]), (Some(0), &"reset".into()));
+        assert!(r.data["data"]["reason"].is_string() && r.data["reason"].is_string());
+        // Silence: a heartbeat with no id, then the stream goes on with the next event.
+        let h = s.next().await.expect("heartbeat");
+        assert_eq!((h.id, &h.data["event"]), (None, &"heartbeat".into()));
+        let id = bus.publish(
+            EventKind::SessionIdle,
+            &m,
+            Some(crate::session::SessionStatus::Working),
+            Some(crate::session::SessionStatus::Idle),
+            serde_json::Value::Null,
+        );
+        let e = loop {
+            let f = s.next().await.expect("frame");
+            if f.data["type"] != "heartbeat" {
+                break f;
+            }
+        };
+        assert_eq!(e.id, Some(id));
+        assert_eq!(
+            (&e.data["event"], &e.data["data"]["status"]),
+            (&"status".into(), &"idle".into())
+        );
     }
 
     #[test]

@@ -40,12 +40,38 @@ fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Rejection> {
     })
 }
 
-/// A JSON body of type `T`, size-limited; an empty body is a 400.
+/// Passes when the request announces no body: neither `Content-Length` nor
+/// `Transfer-Encoding`, which HTTP/1.1 defines as a zero-length body (RFC 9112 §6.3) and is
+/// what `curl -X POST` sends. warp's `content_length_limit` would answer 411 instead.
+fn no_body() -> impl Filter<Extract = (), Error = Rejection> + Clone {
+    warp::header::optional::<String>("content-length")
+        .and(warp::header::optional::<String>("transfer-encoding"))
+        .and_then(|len: Option<String>, te: Option<String>| async move {
+            match (len, te) {
+                (None, None) => Ok(()),
+                // Not a verdict on the request: the sized path after it answers.
+                _ => Err(warp::reject::not_found()),
+            }
+        })
+        .untuple_one()
+}
+
+/// The announced body, read only when `Content-Length` is within `limit` (413 above it; a
+/// chunked body without a length is a 411, as its size is unknown until read).
+fn sized_body(
+    limit: u64,
+) -> impl Filter<Extract = (warp::hyper::body::Bytes,), Error = Rejection> + Clone {
+    warp::body::content_length_limit(limit).and(warp::body::bytes())
+}
+
+/// A JSON body of type `T`, size-limited; an empty or absent body is a 400.
 pub fn json_body<T: DeserializeOwned + Send>(
     limit: u64,
 ) -> impl Filter<Extract = (T,), Error = Rejection> + Clone {
-    warp::body::content_length_limit(limit)
-        .and(warp::body::bytes())
+    no_body()
+        .map(warp::hyper::body::Bytes::new)
+        .or(sized_body(limit))
+        .unify()
         .and_then(|bytes: warp::hyper::body::Bytes| async move {
             if bytes.is_empty() {
                 return Err(warp::reject::custom(ApiError::bad_request(
@@ -57,12 +83,15 @@ pub fn json_body<T: DeserializeOwned + Send>(
         })
 }
 
-/// A JSON body that may be absent: an empty (or blank) body means "all defaults".
+/// A JSON body that may be absent: an empty (or blank) body, or none at all, means "all
+/// defaults". An announced body goes through the size limit.
 pub fn optional_json_body<T: DeserializeOwned + Default + Send>(
     limit: u64,
 ) -> impl Filter<Extract = (T,), Error = Rejection> + Clone {
-    warp::body::content_length_limit(limit)
-        .and(warp::body::bytes())
+    no_body()
+        .map(warp::hyper::body::Bytes::new)
+        .or(sized_body(limit))
+        .unify()
         .and_then(|bytes: warp::hyper::body::Bytes| async move {
             if bytes.iter().all(u8::is_ascii_whitespace) {
                 return Ok(T::default());

@@ -10,6 +10,7 @@ pub mod audit;
 pub mod compat;
 pub mod dashboard;
 pub mod error;
+pub mod event_wire;
 pub mod events;
 pub mod executions;
 pub mod files;

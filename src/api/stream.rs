@@ -4,8 +4,8 @@
 //! - Server → client, in this order on connect: one `{"type":"snapshot","data","cols","rows",
 //!   "status"}` whose `data` redraws the whole screen, then any mix of
 //!   `{"type":"tty_data","data"}` (the session's raw output, in order, UTF-8 sequences never
-//!   split across frames), `{"type":"json_event","event"}` (this session's bus events, as in
-//!   SSE), `{"type":"ping","ts"}` every 15 s, `{"type":"resync","reason","data",..}` (a fresh
+//!   split across frames), `{"type":"json_event","event"}` (this session's bus events, as on its
+//!   SSE stream), `{"type":"ping","ts"}` every 15 s, `{"type":"resync","reason","data",..}` (a fresh
 //!   snapshot replacing everything before it, after the client fell behind) and
 //!   `{"type":"error","message"}` for a client frame that was refused.
 //! - Client → server: `{"type":"input","data"}` (bytes to type), `{"type":"keys","keys":[..]}`
@@ -34,7 +34,7 @@ use warp::{Filter, Reply};
 
 use super::App;
 use super::error::ApiError;
-use super::events::event_json;
+use super::event_wire::{Scope, event_json};
 use super::filters::{finish, query, with_app};
 use super::sessions::ApiResult;
 use crate::session::SessionHandle;
@@ -189,7 +189,7 @@ async fn serve(app: Arc<App>, h: SessionHandle, readonly: bool, socket: WebSocke
                 }
                 while let Ok(e) = events.try_recv() {
                     if e.session_id == h.meta.id {
-                        let _ = send_frame(&mut tx, frame(serde_json::json!({"type": "json_event", "event": event_json(&e)}))).await;
+                        let _ = send_frame(&mut tx, frame(serde_json::json!({"type": "json_event", "event": event_json(&e, Scope::Session)}))).await;
                     }
                 }
                 break End::SessionGone;
@@ -208,7 +208,7 @@ async fn serve(app: Arc<App>, h: SessionHandle, readonly: bool, socket: WebSocke
                 Err(broadcast::error::RecvError::Closed) => break End::SessionGone,
             },
             ev = events.recv() => match ev {
-                Ok(e) if e.session_id == h.meta.id => frame(serde_json::json!({"type": "json_event", "event": event_json(&e)})),
+                Ok(e) if e.session_id == h.meta.id => frame(serde_json::json!({"type": "json_event", "event": event_json(&e, Scope::Session)})),
                 Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => continue,
                 Err(broadcast::error::RecvError::Closed) => break End::SessionGone,
             },

@@ -2,9 +2,10 @@
 //!
 //! - This module: **outbound** deliveries. Endpoints come from the config file or
 //!   `POST /v1/webhooks`. A dispatcher task follows the event bus; for each event and each
-//!   endpoint whose filter matches, one delivery task POSTs the event JSON (the same shape as
-//!   SSE) with `X-Aegis-Event: <type>`, `X-Aegis-Delivery: <uuid>` (the idempotency id, equal
-//!   across retries) and, when the endpoint has a secret,
+//!   endpoint whose filter matches, one delivery task POSTs the event JSON (the shape of the
+//!   global SSE stream, v0.3's `event`/`data` included) with `X-Aegis-Event: <type>`,
+//!   `X-Aegis-Delivery: <uuid>` (the idempotency id, equal across retries) and, when the
+//!   endpoint has a secret,
 //!   `X-Aegis-Signature: sha256=<hex HMAC-SHA256(secret, body)>`. Failures are retried with
 //!   exponential backoff and full jitter; a delivery that runs out of attempts (or gets a 4xx
 //!   other than 408/429) lands in the bounded dead-letter queue, from which one can be retried.
@@ -261,7 +262,10 @@ impl Webhooks {
                     .collect();
                 for endpoint in targets {
                     let delivery_id = uuid::Uuid::new_v4().to_string();
-                    let mut body = crate::api::events::event_json(&ev);
+                    let mut body = crate::api::event_wire::event_json(
+                        &ev,
+                        crate::api::event_wire::Scope::Global,
+                    );
                     body["deliveryId"] = delivery_id.clone().into();
                     hooks.start(Delivery {
                         endpoint,

@@ -76,6 +76,14 @@ async function main() {
     const problems = [];
     page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
 
+    // Pages of two sessions instead of the dashboard's thousand, so the three sessions below
+    // span two pages and the list shows all of them only if the page follows totalPages.
+    await page.route((u) => u.pathname === "/v1/sessions" && u.searchParams.has("limit"), (route) => {
+      const u = new globalThis.URL(route.request().url()); // `URL` here is the daemon's address
+      u.searchParams.set("limit", "2");
+      route.continue({ url: u.toString() });
+    });
+
     step("the page asks for the token; a wrong one is refused");
     await page.goto(URL + "/");
     await page.waitForSelector("#login:not([hidden])", { timeout: STEP });
@@ -113,6 +121,9 @@ async function main() {
     await waitStatus(page, "fake-claude", "idle");
     await page.click("#create summary"); // fold the form again
     await waitScreen(page, "for shortcuts");
+    step("all three sessions are listed across two pages of two, with the total");
+    await page.waitForFunction(() => document.querySelector("#session-count").textContent === "3"
+      && document.querySelectorAll("#sessions li").length === 3, null, { timeout: STEP });
     await shot(page, "dashboard-fleet.png");
 
     step("record every badge state of fake-claude from now on");
@@ -133,6 +144,12 @@ async function main() {
     await waitStatus(page, "fake-claude", "permission_prompt");
     const perm = page.locator("#permissions li").filter({ hasText: "npm test" });
     await perm.waitFor({ timeout: STEP });
+    // The widest badge must not squeeze the name into an ellipsis.
+    const clipped = await page.evaluate(() => {
+      const n = document.querySelector('#sessions li[data-name="fake-claude"] .name');
+      return n.scrollWidth > n.clientWidth ? `${n.scrollWidth} > ${n.clientWidth}` : "";
+    });
+    if (clipped) throw new Error(`the session name is cut short beside its badge: ${clipped}`);
     await shot(page, "dashboard-permission.png");
 
     step("approve in the page; the agent runs it and goes idle");

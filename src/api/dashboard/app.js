@@ -8,19 +8,20 @@
 
 const $ = (id) => document.getElementById(id);
 
-// Every bus event type (src/events.rs) plus the SSE `reset` notice. EventSource only
-// dispatches named events to listeners registered for that name.
-const EVENT_TYPES = [
-  "session.created", "session.working", "session.idle", "session.stalled",
-  "session.question", "session.error", "session.exited", "session.killed",
-  "permission.requested", "permission.resolved", "message.sent", "reset",
-];
+// SSE frames carry no `event:` line (Aegis v0.3's framing), so they all arrive at onmessage;
+// our `type` tells them apart. These are the frames that are not session events.
+const NOTICES = new Set(["connected", "heartbeat"]);
+
+// The server's largest page (src/api/sessions.rs); a fleet larger than one page is fetched
+// page by page.
+const PAGE_LIMIT = 1000;
 
 // Events arrive in bursts (a turn is several); one refetch covers a burst.
 const REFRESH_DEBOUNCE_MS = 120;
 
 const state = {
-  sessions: [],     // last GET /v1/sessions, in the daemon's order
+  sessions: [],     // last GET /v1/sessions (every page), in the daemon's order
+  total: 0,         // pagination.total of that listing
   permissions: [],  // last GET /v1/permissions
   selected: null,   // id of the session shown in the terminal
   events: null,     // the EventSource
@@ -132,12 +133,14 @@ function openEvents() {
       });
     }
   };
-  for (const type of EVENT_TYPES) es.addEventListener(type, onEvent);
+  es.onmessage = onEvent;
 }
 
 function onEvent(msg) {
   const ev = JSON.parse(msg.data || "{}");
-  // Update the badge at once; the refetch that follows brings everything else.
+  if (NOTICES.has(ev.type)) return;
+  // A `reset` (events were lost) has no status: the refetch below repairs everything.
+  // Otherwise update the badge at once; the refetch that follows brings the rest.
   const s = state.sessions.find((x) => x.id === ev.sessionId);
   if (s && ev.newStatus) {
     s.status = ev.newStatus;
@@ -155,12 +158,23 @@ function scheduleRefresh() {
   }, REFRESH_DEBOUNCE_MS);
 }
 
+// Every page of GET /v1/sessions. A session created between two page reads can shift the
+// pages; the next event's refetch repairs that, and duplicates are dropped here.
+async function listSessions() {
+  const first = await api("GET", `/v1/sessions?limit=${PAGE_LIMIT}&page=1`);
+  const pages = first.pagination ? first.pagination.totalPages : 1;
+  const rest = await Promise.all(Array.from({ length: Math.max(0, pages - 1) },
+    (_, i) => api("GET", `/v1/sessions?limit=${PAGE_LIMIT}&page=${i + 2}`)));
+  const seen = new Set();
+  const sessions = [first, ...rest].flatMap((r) => r.sessions || [])
+    .filter((s) => !seen.has(s.id) && seen.add(s.id));
+  return { sessions, total: first.pagination ? first.pagination.total : sessions.length };
+}
+
 async function refresh() {
-  const [sessions, perms] = await Promise.all([
-    api("GET", "/v1/sessions"),
-    api("GET", "/v1/permissions"),
-  ]);
-  state.sessions = sessions.sessions || [];
+  const [list, perms] = await Promise.all([listSessions(), api("GET", "/v1/permissions")]);
+  state.sessions = list.sessions;
+  state.total = list.total;
   state.permissions = perms.permissions || [];
   render();
 }
@@ -173,8 +187,8 @@ function render() {
     dataset: { id: s.id, name: s.name, status: s.status },
     "aria-selected": String(s.id === state.selected),
     onclick: () => select(s.id),
-  }, el("span", { class: "name" }, s.name), el("span", { class: "agent" }, s.agentType), badge(s.status))));
-  $("session-count").textContent = state.sessions.length;
+  }, el("span", { class: "name", title: s.name }, s.name), el("span", { class: "agent" }, s.agentType), badge(s.status))));
+  $("session-count").textContent = state.total;
   $("session-empty").hidden = state.sessions.length > 0;
 
   $("permissions").replaceChildren(...state.permissions.map(renderPermission));

@@ -43,6 +43,68 @@ def call(method, path, body=None):
             return e.code, None
 
 
+class Sse:
+    """An SSE stream read the way a v0.3 client does (EventSource.onmessage): only `data:`
+    lines count, as JSON. Records any `event:` line, which would hide a frame from onmessage,
+    and the `id:` line of each frame."""
+
+    def __init__(self, path):
+        headers = {"Accept": "text/event-stream"}
+        if a.token:
+            headers["Authorization"] = "Bearer " + a.token
+        self.r = urllib.request.urlopen(urllib.request.Request(a.base + path, headers=headers), timeout=30)
+        self.event_lines = []
+
+    def next(self):
+        """The next frame as (id or None, data JSON); None when the stream ends."""
+        fid, data = None, []
+        while True:
+            line = self.r.readline()
+            if not line:
+                return None
+            line = line.decode().rstrip("\r\n")
+            if line == "":
+                if data:
+                    return fid, json.loads("\n".join(data))
+                fid = None
+                continue
+            if line.startswith("event:"):
+                self.event_lines.append(line)
+            elif line.startswith("id:"):
+                fid = line[3:].strip()
+            elif line.startswith("data:"):
+                data.append(line[5:].lstrip(" "))
+
+    def until(self, wanted, limit=500):
+        """Read frames, checking each one's v0.3 shape, until each of `wanted` (name →
+        predicate on a frame) has matched once, in any order. Returns name → first matching
+        frame; a name that never matched (stream ended or went quiet) is missing."""
+        seen = {}
+        try:
+            for _ in range(limit):
+                if len(seen) == len(wanted):
+                    break
+                got = self.next()
+                if got is None:
+                    break
+                fid, f = got
+                ok = is_obj(f) and is_str(f.get("event")) and is_int(f.get("timestamp")) \
+                    and is_obj(f.get("data")) and str_or_null(f.get("sessionId")) \
+                    and (fid is None or str(f.get("id")) == fid)
+                if not ok:
+                    check("sse frame has v0.3's {event, sessionId, timestamp, data, id}", False, (fid, f))
+                    continue
+                for name, pred in wanted.items():
+                    if name not in seen and f["event"] == name.split("#")[0] and pred(f):
+                        seen[name] = f
+        except OSError as e:  # a read timeout: report what is missing instead of dying
+            print("     (sse stream: %s)" % e)
+        return seen
+
+    def close(self):
+        self.r.close()
+
+
 def check(name, ok, detail=""):
     print(("ok   " if ok else "FAIL ") + name + ("" if ok else "  " + str(detail)[:400]))
     if not ok:
@@ -178,6 +240,36 @@ fields("read", v, {
 check("read.output shows the sent text", "second message" in v.get("output", ""), v.get("output"))
 check("read.messages come from the transcript", len(v.get("messages") or []) > 0, v.get("messages"))
 
+# ---- SSE in v0.3's frames ------------------------------------------------------------------------
+STATES = ("idle", "working", "compacting", "context_warning", "waiting_for_input", "permission_prompt",
+          "plan_mode", "ask_question", "bash_approval", "settings", "error", "unknown")
+one = Sse("/v1/sessions/%s/events" % id)
+every = Sse("/v1/events")
+f = one.until({"connected": lambda f: True}).get("connected")
+check("sse connected first (session)", f is not None and f.get("sessionId") == id, f)
+check("sse connected first (global)", "connected" in every.until({"connected": lambda f: True}))
+call("POST", "/v1/sessions/%s/send" % id, {"text": "sse check"})
+got = one.until({"message": lambda f: f["data"].get("text") == "sse check",
+                 "status#working": lambda f: f["data"].get("status") == "working",
+                 "status#idle": lambda f: f["data"].get("status") == "idle"})
+f = got.get("message")
+check("sse message {role, text}", f is not None and f["sessionId"] == id and f["data"].get("role") == "user", f)
+for k in ("status#working", "status#idle"):
+    f = got.get(k)
+    check("sse %s {status, detail} in v0.3's vocabulary" % k, f is not None and f["data"]["status"] in STATES
+          and is_str(f["data"].get("detail")) and f["sessionId"] == id, f)
+got = every.until({"session_message": lambda f: f.get("sessionId") == id,
+                   "session_status_change": lambda f: f.get("sessionId") == id})
+f = got.get("session_message")
+check("sse global session_message", f is not None and f["data"].get("text") == "sse check", f)
+f = got.get("session_status_change")
+check("sse global session_status_change", f is not None and f["data"].get("status") in STATES, f)
+check("sse frames have no event: line", not one.event_lines and not every.event_lines,
+      one.event_lines + every.event_lines)
+one.close()
+every.close()
+wait_status(id, ("idle",))
+
 # ---- approve / reject (a permission dialog first) ---------------------------------------------
 for action in ("approve", "reject"):
     call("POST", "/v1/sessions/%s/send" % id, {"text": "!ask bash rm -rf build-" + action})
@@ -208,19 +300,57 @@ fields("summary", v, {"sessionId": lambda x: x == id, "windowName": is_str, "sta
        optional=("prd",))
 
 # ---- metrics / latency (owned by the metrics area) ---------------------------------------------
+def num_or_null(v): return v is None or is_num(v)
+
+
+def token_usage(u):
+    return is_obj(u) and all(is_int(u.get(k)) for k in (
+        "inputTokens", "outputTokens", "cacheCreationTokens", "cacheReadTokens")) \
+        and "estimatedCostUsd" in u and num_or_null(u["estimatedCostUsd"])
+
+
+def aggregated(x):
+    """{min, max, avg, count}: a count, and numbers once something was counted."""
+    return is_obj(x) and is_int(x.get("count")) and all(
+        k in x and (is_num(x[k]) if x["count"] > 0 else num_or_null(x[k])) for k in ("min", "max", "avg"))
+
+
+LATENCY = ("hook_latency_ms", "state_change_detection_ms", "permission_response_ms", "channel_delivery_ms")
+
 s, v = call("GET", "/v1/sessions/%s/metrics" % id)
 if optional_route("metrics", s):
     check("metrics 200", s == 200, s)
     fields("metrics", v, {"durationSec": is_num, "messages": is_int, "toolCalls": is_int, "approvals": is_int,
                           "autoApprovals": is_int, "statusChanges": lambda x: is_list(x) and all(is_str(i) for i in x),
-                          "tokenUsage": lambda u: u is None or is_obj(u)}, optional=("tokenUsage",))
+                          "tokenUsage": lambda u: u is None or token_usage(u)}, optional=("tokenUsage",))
+    # The transcript is known here (read returned its messages), so usage is too.
+    check("metrics.tokenUsage from the transcript", token_usage(v.get("tokenUsage")), v.get("tokenUsage"))
 s, v = call("GET", "/v1/sessions/%s/latency" % id)
 if optional_route("latency", s):
     check("latency 200", s == 200, s)
-    agg = lambda x: is_obj(x) and all(k in x for k in ("min", "max", "avg", "count"))
-    fields("latency", v, {"sessionId": is_str, "realtime": lambda x: x is None or is_obj(x),
-                          "aggregated": lambda x: is_obj(x) and all(agg(x.get(k)) for k in (
-                              "hook_latency_ms", "state_change_detection_ms", "permission_response_ms", "channel_delivery_ms"))})
+    fields("latency", v, {
+        "sessionId": lambda x: x == id,
+        "realtime": lambda x: x is None or (is_obj(x) and all(
+            k in x and num_or_null(x[k]) for k in LATENCY[:3])),
+        "aggregated": lambda x: is_obj(x) and all(aggregated(x.get(k)) for k in LATENCY)})
+    # A permission was answered above, so that latency was measured.
+    check("latency.realtime measured", is_obj(v.get("realtime")), v.get("realtime"))
+s, v = call("GET", "/v1/metrics")
+if optional_route("metrics", s):
+    check("global metrics 200", s == 200, s)
+    fields("global metrics", v, {
+        "uptime": is_num,
+        "sessions": lambda x: is_obj(x) and all(is_int(x.get(k)) for k in (
+            "total_created", "currently_active", "completed", "failed"))
+        and all(k in x and num_or_null(x[k]) for k in ("avg_duration_sec", "avg_messages_per_session")),
+        "auto_approvals": is_int, "webhooks_sent": is_int, "webhooks_failed": is_int,
+        "pipelines_created": is_int, "batches_created": is_int,
+        "prompt_delivery": lambda x: is_obj(x) and all(is_int(x.get(k)) for k in ("sent", "delivered", "failed"))
+        and "success_rate" in x and num_or_null(x["success_rate"]),
+        "latency": lambda x: is_obj(x) and all(aggregated(x.get(k)) for k in LATENCY),
+    })
+    check("global metrics count this session", (v.get("sessions") or {}).get("total_created", 0) >= 1
+          and (v.get("prompt_delivery") or {}).get("sent", 0) >= 1, v)
 
 # ---- bash / command ----------------------------------------------------------------------------
 s, v = call("POST", "/v1/sessions/%s/bash" % id, {"command": "ls"})
