@@ -1,10 +1,12 @@
-//! Aegis v0.3 compatibility routes: the shapes its MCP client reads.
+//! Aegis v0.3 compatibility routes: the shapes its MCP client reads, and the `?status=` filter
+//! over both vocabularies.
 
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{Value, json};
 
+use crate::detect::fake;
 use crate::support::{Daemon, id_of};
 
 const T: Duration = Duration::from_secs(20);
@@ -159,4 +161,70 @@ fn v03_contract_client_passes() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("0 failures"), "{stdout}");
+}
+
+/// A fake Claude on the screen path alone (no hooks), idle.
+fn screen_claude(d: &Daemon) -> String {
+    let id = id_of(&fake(d, "claude", &[], json!({})));
+    d.wait_status(&id, "idle", T);
+    let (_, v) = d.get(&format!("/v1/sessions/{id}"));
+    assert_eq!(v["uiState"], "idle", "{v}");
+    id
+}
+
+/// `?status=` takes either vocabulary, and a name both share matches a session whose `status`
+/// or `uiState` is that name: a stalled session is `working` to a v0.3 client.
+#[test]
+fn status_filter_working_finds_stalled_sessions() {
+    let d = Daemon::start();
+    let stalled = id_of(&fake(
+        &d,
+        "claude",
+        &[],
+        json!({ "stallThresholdMs": 1500 }),
+    ));
+    let idle = screen_claude(&d);
+    d.wait_status(&stalled, "idle", T);
+    d.send(&stalled, "!hang");
+    let v = d.wait_status(&stalled, "stalled", T);
+    assert_eq!(v["uiState"], "working", "{v}");
+    let ids = |filter: &str| -> Vec<String> {
+        let (s, l) = d.get(&format!("/v1/sessions?status={filter}"));
+        assert_eq!(s, StatusCode::OK, "{l}");
+        l["sessions"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s["id"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    assert_eq!(ids("working"), [stalled.as_str()]);
+    assert_eq!(ids("stalled"), [stalled.as_str()]);
+    assert_eq!(ids("idle"), [idle.as_str()]);
+    assert!(ids("bash_approval").is_empty());
+    let (s, v) = d.get("/v1/sessions?status=busy");
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+}
+
+/// Issue 11 audit: a session named twice in a batch delete (by id, or by id and name) is
+/// removed and counted once; an unknown id is reported once.
+#[test]
+fn batch_delete_counts_each_session_once() {
+    let d = Daemon::start();
+    let a: Value = d.spawn(&["cat"]);
+    let b = id_of(&d.spawn(&["cat"]));
+    let a_id = id_of(&a);
+    let a_name = a["name"].as_str().expect("name").to_owned();
+    let (s, v) = d.call(
+        reqwest::Method::DELETE,
+        "/v1/sessions/batch",
+        Some(json!({ "ids": [a_id, b, a_id, a_name, "nope", "nope"] })),
+    );
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["deleted"], 2, "{v}");
+    assert_eq!(v["notFound"], json!(["nope"]), "{v}");
+    assert_eq!(v["errors"], json!([]), "{v}");
+    assert_eq!(d.get("/v1/sessions").1["total"], 0);
 }
