@@ -375,6 +375,8 @@ pub async fn read(app: Arc<App>, id: String, q: HashMap<String, String>) -> ApiR
         Some(_) => Some(parse_usize(&q, "lines", 0, 1..=MAX_SNAPSHOT_LINES)?),
     };
     let snap = h.snapshot(lines, format).await?;
+    // The dialog's rows come from the same evaluation as the rule's evidence, not from the
+    // snapshot, so they are whole whatever `lines` asked for.
     let explained = h.explain().await?;
     let evidence: Vec<&str> = explained.lines.iter().map(|l| l.text.trim()).collect();
     let interactive = matches!(
@@ -408,7 +410,8 @@ pub async fn read(app: Arc<App>, id: String, q: HashMap<String, String>) -> ApiR
         ui_state,
         messages: transcript.messages,
         status_text,
-        interactive_content: (interactive && !evidence.is_empty()).then(|| evidence.join("\n")),
+        interactive_content: (interactive && !explained.dialog.is_empty())
+            .then(|| crate::detect::region::rows_text(&explained.dialog)),
         token_usage: transcript.token_usage,
         token_usage_unknown_reason: transcript.unknown_reason,
     };
