@@ -1,11 +1,13 @@
-//! Aegis v0.3 compatibility routes: the shapes its MCP client reads.
+//! Aegis v0.3 compatibility routes: the shapes its MCP client reads, its `uiState` vocabulary
+//! as the screen produces it, and the `?status=` filter over both vocabularies.
 
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{Value, json};
 
-use crate::support::{Daemon, id_of};
+use crate::detect::fake;
+use crate::support::{Daemon, id_of, wait_until};
 
 const T: Duration = Duration::from_secs(20);
 
@@ -286,4 +288,207 @@ fn v03_contract_client_passes() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("0 failures"), "{stdout}");
+}
+
+/// `read`'s `interactiveContent` is the whole dialog on screen, from its first line through its
+/// footer: the command and every option, not just the lines the detector matched. Claude's
+/// dialog sits below a horizontal rule; Codex draws none, so there the dialog starts at its
+/// title and the transcript above stays out.
+#[test]
+fn interactive_content_is_the_whole_dialog() {
+    let d = Daemon::start();
+    for (agent, first, last) in [
+        (
+            "claude",
+            "Bash command",
+            "Esc to cancel · Tab to amend · ctrl+e to explain",
+        ),
+        (
+            "codex",
+            "Would you like to run the following command?",
+            "Press enter to confirm or esc to cancel",
+        ),
+    ] {
+        let id = id_of(&fake(&d, agent, &[], json!({})));
+        d.wait_status(&id, "idle", T);
+        d.send(&id, "!ask bash rm -rf build");
+        d.wait_status(&id, "permission_prompt", T);
+        // Also with `lines`: the dialog does not depend on how much of the screen was asked for.
+        for query in ["", "?lines=3"] {
+            let (s, r) = d.get(&format!("/v1/sessions/{id}/read{query}"));
+            assert_eq!(s, StatusCode::OK, "{r}");
+            let content = r["interactiveContent"].as_str().unwrap_or_default();
+            let rows: Vec<&str> = content.lines().map(str::trim).collect();
+            assert_eq!(rows.first(), Some(&first), "{agent}: {content}");
+            assert_eq!(rows.last(), Some(&last), "{agent}: {content}");
+            for needle in [
+                "rm -rf build",
+                "1. Yes",
+                "2. Yes, and don't ask again",
+                "3. No, and tell",
+            ] {
+                assert!(content.contains(needle), "{agent}: {needle:?} in {content}");
+            }
+            assert!(!content.contains("RECEIVED"), "{agent}: {content}");
+            // Blank rows inside the dialog are kept, as on screen.
+            assert!(rows.contains(&""), "{agent}: {content}");
+        }
+    }
+}
+
+/// Wait until the session's `uiState` is `ui` with `status`; the `?status=` filter finds it by
+/// that name, and `/detect` names the rule that said so.
+fn ui_state_shown(d: &Daemon, id: &str, ui: &str, status: &str, rule: &str) {
+    let info = wait_until(T, &format!("uiState {ui}"), || {
+        let (_, v) = d.get(&format!("/v1/sessions/{id}"));
+        (v["uiState"] == ui).then_some(v)
+    });
+    assert_eq!(info["status"], status, "{info}");
+    let (_, l) = d.get(&format!("/v1/sessions?status={ui}"));
+    assert_eq!(l["total"], 1, "{ui}: {l}");
+    assert_eq!(l["sessions"][0]["id"], id, "{l}");
+    let (_, det) = d.get(&format!("/v1/sessions/{id}/detect"));
+    assert_eq!(det["uiHint"], ui, "{det}");
+    assert_eq!(det["uiRule"], rule, "{det}");
+}
+
+/// A fake Claude on the screen path alone (no hooks), idle.
+fn screen_claude(d: &Daemon) -> String {
+    let id = id_of(&fake(d, "claude", &[], json!({})));
+    d.wait_status(&id, "idle", T);
+    let (_, v) = d.get(&format!("/v1/sessions/{id}"));
+    assert_eq!(v["uiState"], "idle", "{v}");
+    id
+}
+
+#[test]
+fn ui_state_context_warning_from_claudes_footer() {
+    let d = Daemon::start();
+    let id = screen_claude(&d);
+    d.send(&id, "!context 7");
+    d.wait_screen(&id, "Context left until auto-compact: 7%", T);
+    ui_state_shown(
+        &d,
+        &id,
+        "context_warning",
+        "idle",
+        "claude.mark.context_low",
+    );
+    // A turn in progress is `working`, whatever the footer says.
+    d.send(&id, "!think 3");
+    let v = d.wait_status(&id, "working", T);
+    assert_eq!(v["uiState"], "working", "{v}");
+}
+
+#[test]
+fn ui_state_waiting_for_input_when_the_reply_asks() {
+    let d = Daemon::start();
+    let id = screen_claude(&d);
+    d.send(&id, "!askback");
+    d.wait_screen(&id, "What would you like me to name the new module?", T);
+    ui_state_shown(
+        &d,
+        &id,
+        "waiting_for_input",
+        "idle",
+        "claude.mark.reply_asks",
+    );
+    // Answered: the next reply asks nothing.
+    d.send(&id, "call it parse");
+    d.wait_screen(&id, "You said: call it parse", T);
+    wait_until(T, "uiState idle", || {
+        (d.get(&format!("/v1/sessions/{id}")).1["uiState"] == "idle").then_some(())
+    });
+}
+
+#[test]
+fn ui_state_settings_while_a_panel_is_open() {
+    let d = Daemon::start();
+    let id = screen_claude(&d);
+    for (command, marker) in [("/model", "Select model"), ("/config", "Settings:")] {
+        d.send(&id, command);
+        d.wait_screen(&id, marker, T);
+        // A viewer mode: the status stays idle, only uiState tells.
+        ui_state_shown(&d, &id, "settings", "idle", "claude.settings.panel");
+        let (s, _) = d.post(&format!("/v1/sessions/{id}/escape"), json!({}));
+        assert_eq!(s, StatusCode::OK);
+        d.wait_screen(&id, &format!("Kept the current setting ({command})"), T);
+        wait_until(T, "uiState idle", || {
+            (d.get(&format!("/v1/sessions/{id}")).1["uiState"] == "idle").then_some(())
+        });
+    }
+}
+
+#[test]
+fn ui_state_compacting_from_the_screen_without_hooks() {
+    let d = Daemon::start();
+    let id = screen_claude(&d);
+    d.send(&id, "!compact 4");
+    ui_state_shown(
+        &d,
+        &id,
+        "compacting",
+        "working",
+        "claude.working.compacting",
+    );
+    d.wait_screen(&id, "Conversation compacted", T);
+    d.wait_status(&id, "idle", T);
+    assert_eq!(d.get(&format!("/v1/sessions/{id}")).1["uiState"], "idle");
+}
+
+/// `?status=` takes either vocabulary, and a name both share matches a session whose `status`
+/// or `uiState` is that name: a stalled session is `working` to a v0.3 client.
+#[test]
+fn status_filter_working_finds_stalled_sessions() {
+    let d = Daemon::start();
+    let stalled = id_of(&fake(
+        &d,
+        "claude",
+        &[],
+        json!({ "stallThresholdMs": 1500 }),
+    ));
+    let idle = screen_claude(&d);
+    d.wait_status(&stalled, "idle", T);
+    d.send(&stalled, "!hang");
+    let v = d.wait_status(&stalled, "stalled", T);
+    assert_eq!(v["uiState"], "working", "{v}");
+    let ids = |filter: &str| -> Vec<String> {
+        let (s, l) = d.get(&format!("/v1/sessions?status={filter}"));
+        assert_eq!(s, StatusCode::OK, "{l}");
+        l["sessions"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s["id"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    assert_eq!(ids("working"), [stalled.as_str()]);
+    assert_eq!(ids("stalled"), [stalled.as_str()]);
+    assert_eq!(ids("idle"), [idle.as_str()]);
+    assert!(ids("bash_approval").is_empty());
+    let (s, v) = d.get("/v1/sessions?status=busy");
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+}
+
+/// Issue 11 audit: a session named twice in a batch delete (by id, or by id and name) is
+/// removed and counted once; an unknown id is reported once.
+#[test]
+fn batch_delete_counts_each_session_once() {
+    let d = Daemon::start();
+    let a: Value = d.spawn(&["cat"]);
+    let b = id_of(&d.spawn(&["cat"]));
+    let a_id = id_of(&a);
+    let a_name = a["name"].as_str().expect("name").to_owned();
+    let (s, v) = d.call(
+        reqwest::Method::DELETE,
+        "/v1/sessions/batch",
+        Some(json!({ "ids": [a_id, b, a_id, a_name, "nope", "nope"] })),
+    );
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["deleted"], 2, "{v}");
+    assert_eq!(v["notFound"], json!(["nope"]), "{v}");
+    assert_eq!(v["errors"], json!([]), "{v}");
+    assert_eq!(d.get("/v1/sessions").1["total"], 0);
 }

@@ -1,6 +1,9 @@
 //! The fixture suite: every screen under tests/fixtures/screens/<agent>/<state>/*.txt is run
 //! through the detection engine with that agent's built-in profile and must come out in
-//! <state>. Header lines `#! title: ...` set the OSC title; other `#!` lines are notes.
+//! <state> (`skip`: a viewer-mode rule keeps the previous state). Header lines `#! title: ...`
+//! set the OSC title, `#! ui: ...` is the `ui` hint the screen must give (none without it),
+//! `#! dialog-first: ...` / `#! dialog-last: ...` the first and last rows of the dialog found
+//! (read's `interactiveContent`; compared trimmed); other `#!` lines are notes.
 
 use std::path::Path;
 
@@ -29,26 +32,55 @@ fn every_fixture_is_classified_as_its_directory_says() {
             {
                 let text = std::fs::read_to_string(file.path()).expect("fixture");
                 let mut title = String::new();
+                let mut ui = None;
+                let mut dialog: [Option<String>; 2] = [None, None];
                 let body: Vec<&str> = text
                     .lines()
                     .filter(|l| {
                         if let Some(t) = l.strip_prefix("#! title: ") {
                             title = t.to_owned();
                         }
+                        if let Some(u) = l.strip_prefix("#! ui: ") {
+                            ui = Some(u.trim().to_owned());
+                        }
+                        for (i, key) in ["#! dialog-first: ", "#! dialog-last: "].iter().enumerate()
+                        {
+                            if let Some(d) = l.strip_prefix(key) {
+                                dialog[i] = Some(d.trim().to_owned());
+                            }
+                        }
                         !l.starts_with("#!")
                     })
                     .collect();
-                let (got, rule, lines) = classify(&profile, &body.join("\n"), &title);
+                let c = classify(&profile, &body.join("\n"), &title);
                 count += 1;
-                let got = got.map_or("none", |s| s.as_str());
-                if got != state_name {
+                let got = match (c.state, &c.rule) {
+                    (Some(s), _) => s.as_str(),
+                    (None, Some(_)) => "skip",
+                    (None, None) => "none",
+                };
+                let got_ui = c.ui.map(|h| h.as_str().to_owned());
+                let got_dialog = [c.dialog.first(), c.dialog.last()]
+                    .map(|l| l.map(|l| l.text.trim().to_owned()));
+                let dialog_ok = dialog
+                    .iter()
+                    .zip(&got_dialog)
+                    .all(|(want, got)| want.is_none() || want == got);
+                if !dialog_ok {
                     failures.push(format!(
-                        "{}: expected {state_name}, got {got} (rule {rule:?}, lines {:?})",
+                        "{}: dialog rows {got_dialog:?}, expected {dialog:?}",
+                        file.path().display()
+                    ));
+                }
+                if got != state_name || got_ui != ui {
+                    failures.push(format!(
+                        "{}: expected {state_name} (ui {ui:?}), got {got} (ui {got_ui:?}, rule {:?}, lines {:?})",
                         file.path()
                             .strip_prefix(&root)
                             .unwrap_or(&file.path())
                             .display(),
-                        lines.iter().map(|l| &l.text).collect::<Vec<_>>()
+                        c.rule,
+                        c.lines.iter().map(|l| &l.text).collect::<Vec<_>>()
                     ));
                 }
             }

@@ -92,6 +92,8 @@ async fn hook(
                     .filter(|p| p.starts_with('/'))
                     .map(std::path::PathBuf::from),
             );
+            // A restarted daemon needs these to find the transcript again.
+            app.sessions.hooks.facts_changed.notify_one();
             None
         }
         "PreCompact" => {

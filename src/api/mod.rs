@@ -314,10 +314,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let registry_stop = CancellationToken::new();
     let registry_writer = {
         let app = app.clone();
+        let facts_changed = app.sessions.hooks.facts_changed.clone();
         tokio::spawn(crate::store::registry::run_writer(
             state_dir.clone(),
             app.sessions.bus.clone(),
-            move || app.sessions.list(),
+            move || crate::store::registry::records(&app.sessions),
+            facts_changed,
             history,
             registry_stop.clone(),
         ))

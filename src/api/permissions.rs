@@ -402,6 +402,8 @@ async fn detect(app: Arc<App>, id: String) -> ApiResult {
             "priority": e.priority,
             "rawState": e.raw_state.map(|s| s.as_str()),
             "lines": lines,
+            "uiHint": e.ui.as_ref().map(|(h, _)| h.as_str()),
+            "uiRule": e.ui.as_ref().map(|(_, rule)| rule),
             "reason": e.reason,
             "unchangedMs": e.unchanged_ms,
             "evalMicros": e.eval_micros,

@@ -1,7 +1,7 @@
 //! Handlers for the session routes. Each takes already-parsed input and returns a response or
 //! an [`ApiError`]; routing, auth and body limits live in `api::routes`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -226,28 +226,35 @@ pub async fn batch_create(app: Arc<App>, req: BatchCreateRequest) -> ApiResult {
     ))
 }
 
-/// A `status` filter in either vocabulary: ours, or v0.3's `uiState`.
+/// A `status` filter: a name in our vocabulary, in v0.3's `uiState`, or in both (`idle`,
+/// `working`, `permission_prompt`, `error`). A session matches when its `status` or its
+/// `uiState` is that name, so every session returned shows the filter value in one of the two
+/// fields. Hence `working` also finds stalled sessions, whose uiState is `working` (v0.3 has no
+/// stalled state and its clients mean "busy"), while `stalled` finds only those.
 #[derive(Debug, Clone)]
-enum StatusFilter {
-    Status(SessionStatus),
-    Ui(String),
+struct StatusFilter {
+    name: String,
+    /// The name as one of our states.
+    status: Option<SessionStatus>,
+    /// Whether the name is a uiState too.
+    ui: bool,
 }
 
 impl StatusFilter {
     fn matches(&self, app: &App, h: &SessionHandle) -> bool {
-        match self {
-            StatusFilter::Status(s) => h.status() == *s,
-            StatusFilter::Ui(u) => info(app, h).ui_state == u.as_str(),
-        }
+        self.status.is_some_and(|s| h.status() == s)
+            || (self.ui && info(app, h).ui_state == self.name)
     }
 }
 
 fn parse_status_filter(s: &str) -> Result<StatusFilter, ApiError> {
-    if let Some(st) = SessionStatus::parse(s) {
-        return Ok(StatusFilter::Status(st));
-    }
-    if super::uistate::UI_STATES.contains(&s) {
-        return Ok(StatusFilter::Ui(s.to_owned()));
+    let filter = StatusFilter {
+        name: s.to_owned(),
+        status: SessionStatus::parse(s),
+        ui: super::uistate::UI_STATES.contains(&s),
+    };
+    if filter.status.is_some() || filter.ui {
+        return Ok(filter);
     }
     Err(ApiError::bad_request(
         "VALIDATION_ERROR",
@@ -368,6 +375,8 @@ pub async fn read(app: Arc<App>, id: String, q: HashMap<String, String>) -> ApiR
         Some(_) => Some(parse_usize(&q, "lines", 0, 1..=MAX_SNAPSHOT_LINES)?),
     };
     let snap = h.snapshot(lines, format).await?;
+    // The dialog's rows come from the same evaluation as the rule's evidence, not from the
+    // snapshot, so they are whole whatever `lines` asked for.
     let explained = h.explain().await?;
     let evidence: Vec<&str> = explained.lines.iter().map(|l| l.text.trim()).collect();
     let interactive = matches!(
@@ -401,7 +410,8 @@ pub async fn read(app: Arc<App>, id: String, q: HashMap<String, String>) -> ApiR
         ui_state,
         messages: transcript.messages,
         status_text,
-        interactive_content: (interactive && !evidence.is_empty()).then(|| evidence.join("\n")),
+        interactive_content: (interactive && !explained.dialog.is_empty())
+            .then(|| crate::detect::region::rows_text(&explained.dialog)),
         token_usage: transcript.token_usage,
         token_usage_unknown_reason: transcript.unknown_reason,
     };
@@ -485,22 +495,28 @@ pub async fn batch_delete(app: Arc<App>, req: BatchDeleteRequest) -> ApiResult {
     }
     let mut not_found = Vec::new();
     let mut targets: Vec<SessionHandle> = match &req.ids {
-        Some(ids) => ids
-            .iter()
-            .filter_map(|id| match app.sessions.get(id) {
-                Ok(h) => Some(h),
-                Err(_) => {
-                    not_found.push(id.clone());
-                    None
-                }
-            })
-            .collect(),
+        Some(ids) => {
+            let mut missing = HashSet::new();
+            ids.iter()
+                .filter_map(|id| match app.sessions.get(id) {
+                    Ok(h) => Some(h),
+                    Err(_) => {
+                        if missing.insert(id) {
+                            not_found.push(id.clone());
+                        }
+                        None
+                    }
+                })
+                .collect()
+        }
         None => app.sessions.list(),
     };
     if let Some(s) = status {
         targets.retain(|h| s.matches(&app, h));
     }
-    targets.dedup_by_key(|h| h.meta.id);
+    // The same session named twice (or by id and by name) is removed, and counted, once.
+    let mut seen = HashSet::new();
+    targets.retain(|h| seen.insert(h.meta.id));
     let removals = targets.iter().map(|h| app.sessions.remove(h));
     let results = futures_util::future::join_all(removals).await;
     let errors: Vec<String> = results

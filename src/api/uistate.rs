@@ -1,21 +1,22 @@
 //! Aegis v0.3's finer state vocabulary (`uiState`), derived from our coarser status, the kind
-//! of the pending permission request and what the hooks said. Our `status` stays the source of
-//! truth; `uiState` is what v0.3 clients compare against.
+//! of the pending permission request, what the hooks said and the screen's `ui` hint (profile
+//! rules, see `detect::profile`). Our `status` stays the source of truth; `uiState` is what
+//! v0.3 clients compare against.
 //!
 //! | our status | uiState |
 //! |---|---|
-//! | starting | unknown |
-//! | idle | idle |
-//! | working, stalled | working (compacting between PreCompact and PostCompact hooks) |
+//! | starting | unknown (settings when a settings panel is open) |
+//! | idle | idle; context_warning (low-context footer), waiting_for_input (the reply asks the user something), settings (a settings panel) |
+//! | working, stalled | working; compacting (PreCompact..PostCompact hooks, or "Compacting conversation…" on screen) |
 //! | permission_prompt | bash_approval (shell command), plan_mode (plan approval), permission_prompt (others, incl. trust) |
 //! | question | ask_question |
 //! | error | error |
 //! | exited | unknown |
 //!
-//! `context_warning`, `settings` and `waiting_for_input` are accepted by the `?status=` filter
-//! but not produced yet: no detection rule distinguishes them.
+//! A settings panel is a viewer mode: the profile's rule keeps the previous status (usually
+//! idle) and only `uiState` says `settings`.
 
-use crate::detect::profile::PermissionKind;
+use crate::detect::profile::{PermissionKind, UiHint};
 use crate::session::SessionStatus;
 
 /// Every uiState value v0.3 clients know.
@@ -34,23 +35,39 @@ pub const UI_STATES: &[&str] = &[
     "unknown",
 ];
 
-pub fn ui_state(
-    status: SessionStatus,
-    pending: Option<PermissionKind>,
-    compacting: bool,
-) -> &'static str {
-    match status {
-        SessionStatus::Starting | SessionStatus::Exited => "unknown",
-        SessionStatus::Idle => "idle",
-        SessionStatus::Working | SessionStatus::Stalled if compacting => "compacting",
-        SessionStatus::Working | SessionStatus::Stalled => "working",
-        SessionStatus::PermissionPrompt => match pending {
+/// What `uiState` is derived from.
+#[derive(Debug, Clone, Copy)]
+pub struct UiInputs {
+    pub status: SessionStatus,
+    /// The kind of the pending permission request (screen or hook).
+    pub pending: Option<PermissionKind>,
+    /// Between the PreCompact and PostCompact hooks.
+    pub hook_compacting: bool,
+    /// The screen's finer reading.
+    pub screen: Option<UiHint>,
+}
+
+pub fn ui_state(i: UiInputs) -> &'static str {
+    match (i.status, i.screen) {
+        (SessionStatus::Exited, _) => "unknown",
+        (_, Some(UiHint::Settings)) => "settings",
+        (SessionStatus::Starting, _) => "unknown",
+        (SessionStatus::Idle, Some(UiHint::ContextWarning)) => "context_warning",
+        (SessionStatus::Idle, Some(UiHint::WaitingForInput)) => "waiting_for_input",
+        (SessionStatus::Idle, _) => "idle",
+        (SessionStatus::Working | SessionStatus::Stalled, screen)
+            if i.hook_compacting || screen == Some(UiHint::Compacting) =>
+        {
+            "compacting"
+        }
+        (SessionStatus::Working | SessionStatus::Stalled, _) => "working",
+        (SessionStatus::PermissionPrompt, _) => match i.pending {
             Some(PermissionKind::Bash) => "bash_approval",
             Some(PermissionKind::Plan) => "plan_mode",
             _ => "permission_prompt",
         },
-        SessionStatus::Question => "ask_question",
-        SessionStatus::Error => "error",
+        (SessionStatus::Question, _) => "ask_question",
+        (SessionStatus::Error, _) => "error",
     }
 }
 
@@ -58,23 +75,59 @@ pub fn ui_state(
 mod tests {
     use super::*;
 
+    fn ui(status: SessionStatus, screen: Option<UiHint>) -> &'static str {
+        ui_state(UiInputs {
+            status,
+            pending: None,
+            hook_compacting: false,
+            screen,
+        })
+    }
+
     #[test]
     fn mapping() {
         assert_eq!(
-            ui_state(
-                SessionStatus::PermissionPrompt,
-                Some(PermissionKind::Bash),
-                false
-            ),
+            ui_state(UiInputs {
+                status: SessionStatus::PermissionPrompt,
+                pending: Some(PermissionKind::Bash),
+                hook_compacting: false,
+                screen: None,
+            }),
             "bash_approval"
         );
-        assert_eq!(ui_state(SessionStatus::Working, None, true), "compacting");
         assert_eq!(
-            ui_state(SessionStatus::Question, None, false),
-            "ask_question"
+            ui_state(UiInputs {
+                status: SessionStatus::Stalled,
+                pending: None,
+                hook_compacting: true,
+                screen: None,
+            }),
+            "compacting"
         );
+        assert_eq!(
+            ui(SessionStatus::Working, Some(UiHint::Compacting)),
+            "compacting"
+        );
+        assert_eq!(ui(SessionStatus::Question, None), "ask_question");
+        assert_eq!(
+            ui(SessionStatus::Idle, Some(UiHint::ContextWarning)),
+            "context_warning"
+        );
+        assert_eq!(
+            ui(SessionStatus::Idle, Some(UiHint::WaitingForInput)),
+            "waiting_for_input"
+        );
+        assert_eq!(ui(SessionStatus::Idle, Some(UiHint::Settings)), "settings");
+        // A mark never outranks what the status says about work in progress.
+        assert_eq!(
+            ui(SessionStatus::Working, Some(UiHint::ContextWarning)),
+            "working"
+        );
+        assert_eq!(ui(SessionStatus::Exited, Some(UiHint::Settings)), "unknown");
         for s in SessionStatus::ALL {
-            assert!(UI_STATES.contains(&ui_state(s, None, false)));
+            for h in [None].into_iter().chain(UiHint::ALL.map(Some)) {
+                assert!(UI_STATES.contains(&ui(s, h)));
+            }
         }
     }
 }

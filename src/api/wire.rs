@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::session::actor::LiveState;
 use crate::session::{Delivery, SessionHandle, SessionStatus};
 
 /// `POST /v1/sessions` body. Unknown fields are refused rather than silently ignored.
@@ -194,6 +195,20 @@ pub fn action_hints(id: &str, status: SessionStatus) -> BTreeMap<&'static str, A
     m
 }
 
+/// The session's `uiState` (see `api::uistate`); `hook_compacting` is what the hooks said.
+fn ui_state_of(h: &SessionHandle, live: &LiveState, hook_compacting: bool) -> &'static str {
+    super::uistate::ui_state(super::uistate::UiInputs {
+        status: live.status,
+        pending: live
+            .pending
+            .as_ref()
+            .map(|p| p.kind)
+            .or_else(|| h.perms.hook_pending().map(|k| k.as_permission().kind)),
+        hook_compacting,
+        screen: live.ui,
+    })
+}
+
 impl SessionInfo {
     pub fn of(h: &SessionHandle) -> Self {
         let live = h.live();
@@ -220,11 +235,7 @@ impl SessionInfo {
             recording_error: h.recording_error(),
             permission_mode: m.permission_mode.as_str(),
             parent_id: m.parent_id.map(|p| p.to_string()),
-            ui_state: super::uistate::ui_state(
-                live.status,
-                live.pending.as_ref().map(|p| p.kind),
-                false,
-            ),
+            ui_state: ui_state_of(h, &live, false),
             claude_session_id: None,
             jsonl_path: None,
             byte_offset: 0,
@@ -246,15 +257,10 @@ impl SessionInfo {
             return self;
         };
         let live = h.live();
-        let pending = live
-            .pending
-            .as_ref()
-            .map(|p| p.kind)
-            .or_else(|| h.perms.hook_pending().map(|k| k.as_permission().kind));
         link.facts(|f| {
             self.claude_session_id.clone_from(&f.claude_session_id);
             self.jsonl_path = f.transcript_path.as_ref().map(|p| p.display().to_string());
-            self.ui_state = super::uistate::ui_state(live.status, pending, f.compacting);
+            self.ui_state = ui_state_of(h, &live, f.compacting);
         });
         self.byte_offset = link.transcript_offset();
         self.monitor_offset = self.byte_offset;

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use crate::screen::Screen;
 use crate::session::SessionStatus;
-use profile::{Fallback, Profile, RuleState};
+use profile::{Fallback, Profile, RuleState, UiHint};
 use prompt::PermissionRequest;
 use region::{Line, Window};
 
@@ -71,6 +71,11 @@ pub struct Explanation {
     pub raw_state: Option<SessionStatus>,
     /// The lines that matched the rule's patterns.
     pub lines: Vec<Line>,
+    /// The finer `uiState` reading of the screen, and the rule (state rule or mark) it came from.
+    pub ui: Option<(UiHint, String)>,
+    /// A permission dialog or question on screen: its rows, from its first line through its
+    /// footer (empty otherwise). See [`region::Window::dialog`].
+    pub dialog: Vec<Line>,
     pub reason: String,
     /// Milliseconds since the screen last changed.
     pub unchanged_ms: u64,
@@ -87,6 +92,8 @@ pub struct Detector {
     status: SessionStatus,
     window: Window,
     evidence: Vec<Line>,
+    /// Scratch for mark rules, so checking them leaves the state rule's evidence alone.
+    mark_evidence: Vec<Line>,
     screen_hash: u64,
     last_change: Instant,
     /// When unsettled idle evidence was first seen while working (the hysteresis hold).
@@ -112,6 +119,7 @@ impl Detector {
             status: SessionStatus::Starting,
             window: Window::default(),
             evidence: Vec::new(),
+            mark_evidence: Vec::new(),
             screen_hash: 0,
             last_change: now,
             idle_since: None,
@@ -127,6 +135,11 @@ impl Detector {
     /// The permission dialog on screen, if any.
     pub fn pending(&self) -> Option<Arc<PermissionRequest>> {
         self.pending.clone()
+    }
+
+    /// The screen's `ui` hint at the last evaluation.
+    pub fn ui(&self) -> Option<UiHint> {
+        self.explain.ui.as_ref().map(|(h, _)| *h)
     }
 
     pub fn explanation(&self) -> Explanation {
@@ -190,14 +203,12 @@ impl Detector {
             recheck = Some(recheck.map_or(at, |r: Instant| r.min(at)));
         };
 
-        let matched = profile
-            .rules
-            .iter()
-            .position(|r| self.window.matches(r, &mut self.evidence));
+        let matched = first_rule(&profile, &self.window, &mut self.evidence);
         let (raw, settled, reason) = match matched {
             Some(i) => match profile.rules[i].state {
                 RuleState::Status(s) => (Some(s), profile.rules[i].settled, "rule matched"),
-                RuleState::Skip => (None, false, "viewer mode: state kept"),
+                // `first_rule` never returns a mark; a skip keeps the state either way.
+                RuleState::Skip | RuleState::Mark => (None, false, "viewer mode: state kept"),
             },
             None => match profile.settings.fallback {
                 Fallback::Idle => (
@@ -314,6 +325,20 @@ impl Detector {
         }
 
         let rule = matched.map(|i| &profile.rules[i]);
+        self.explain.ui = ui_hint(
+            &profile,
+            &self.window,
+            matched,
+            next,
+            &mut self.mark_evidence,
+        )
+        .map(|(hint, i)| (hint, profile.rules[i].name.clone()));
+        self.explain.dialog.clear();
+        if let Some(r) = rule.filter(|r| is_dialog(r.state)) {
+            self.explain
+                .dialog
+                .extend_from_slice(self.window.dialog(r, &self.evidence));
+        }
         self.explain.rule = rule.map(|r| r.name.clone());
         self.explain.region = rule.map(|r| r.region.name());
         self.explain.priority = rule.map(|r| r.priority);
@@ -357,27 +382,103 @@ pub fn input_holds(input_line: &regex::Regex, screen: &str, needle: &str) -> boo
     }
 }
 
-/// The raw verdict of `profile` on one screen of text: the state the first matching rule
-/// names (`None` for a skip rule or no match), the rule, and its evidence. No hysteresis, no
-/// stall: this is what the fixture suite and `aegis explain --file` check.
-pub fn classify(
+/// The first state rule (never a mark) that matches `w`, with its evidence left in `evidence`.
+fn first_rule(profile: &Profile, w: &Window, evidence: &mut Vec<Line>) -> Option<usize> {
+    profile
+        .rules
+        .iter()
+        .position(|r| r.state != RuleState::Mark && w.matches(r, evidence))
+}
+
+/// The screen's `ui` hint and the index of the rule that gave it: the matched state rule's own,
+/// else, when the session is idle, the first matching mark's.
+fn ui_hint(
     profile: &Profile,
-    text: &str,
-    title: &str,
-) -> (Option<SessionStatus>, Option<String>, Vec<Line>) {
+    w: &Window,
+    matched: Option<usize>,
+    status: SessionStatus,
+    scratch: &mut Vec<Line>,
+) -> Option<(UiHint, usize)> {
+    if let Some(i) = matched
+        && let Some(hint) = profile.rules[i].ui
+    {
+        return Some((hint, i));
+    }
+    if status != SessionStatus::Idle {
+        return None;
+    }
+    profile.rules.iter().enumerate().find_map(|(i, r)| {
+        (r.state == RuleState::Mark && w.matches(r, scratch))
+            .then_some(r.ui.map(|hint| (hint, i)))
+            .flatten()
+    })
+}
+
+/// Whether a rule's match is something on screen waiting for the user's answer.
+fn is_dialog(state: RuleState) -> bool {
+    matches!(
+        state,
+        RuleState::Status(SessionStatus::PermissionPrompt | SessionStatus::Question)
+    )
+}
+
+/// The raw verdict of one screen of text (see [`classify`]).
+#[derive(Debug, Clone, Default)]
+pub struct Classified {
+    /// The state the first matching rule names (`None` for a skip rule or no match).
+    pub state: Option<SessionStatus>,
+    /// The rule that matched (a skip rule too).
+    pub rule: Option<String>,
+    pub lines: Vec<Line>,
+    /// The `ui` hint, counting marks as if the raw state were final.
+    pub ui: Option<UiHint>,
+    /// The dialog's rows, for a permission prompt or question.
+    pub dialog: Vec<Line>,
+}
+
+/// The raw verdict of `profile` on one screen of text. No hysteresis, no stall: this is what
+/// the fixture suite checks.
+pub fn classify(profile: &Profile, text: &str, title: &str) -> Classified {
     let mut w = Window::default();
     w.fill_text(text, title, profile.settings.window);
     let mut evidence = Vec::new();
-    for rule in &profile.rules {
-        if w.matches(rule, &mut evidence) {
-            let state = match rule.state {
-                RuleState::Status(s) => Some(s),
-                RuleState::Skip => None,
-            };
-            return (state, Some(rule.name.clone()), evidence);
-        }
+    let Some(i) = first_rule(profile, &w, &mut evidence) else {
+        // No rule: the fallback decides; marks refine its idle.
+        let status = match profile.settings.fallback {
+            Fallback::Idle => SessionStatus::Idle,
+            Fallback::Activity => SessionStatus::Starting,
+        };
+        let ui = ui_hint(profile, &w, None, status, &mut evidence);
+        return Classified {
+            ui: ui.map(|(h, _)| h),
+            ..Classified::default()
+        };
+    };
+    let rule = &profile.rules[i];
+    let state = match rule.state {
+        RuleState::Status(s) => Some(s),
+        RuleState::Skip | RuleState::Mark => None,
+    };
+    let mut scratch = Vec::new();
+    let ui = ui_hint(
+        profile,
+        &w,
+        Some(i),
+        state.unwrap_or(SessionStatus::Starting),
+        &mut scratch,
+    );
+    let dialog = if is_dialog(rule.state) {
+        w.dialog(rule, &evidence).to_vec()
+    } else {
+        Vec::new()
+    };
+    Classified {
+        state,
+        rule: Some(rule.name.clone()),
+        lines: evidence,
+        ui: ui.map(|(h, _)| h),
+        dialog,
     }
-    (None, None, Vec::new())
 }
 
 #[cfg(test)]

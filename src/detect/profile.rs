@@ -6,6 +6,13 @@
 //! `any` needs one match, `none` must match no line). Patterns are regexes matched per line, so
 //! anchoring (`^`, glyph prefixes) keeps prose and quoted tool output from matching.
 //!
+//! A rule may also carry `ui`, a finer reading of the same screen for clients that speak Aegis
+//! v0.3's `uiState` vocabulary (see [`UiHint`]): a working rule for "Compacting conversation…",
+//! a `skip` rule for a settings panel. A rule with `state = "mark"` decides no state at all: it
+//! is checked only after the state rules made the session idle, and its `ui` refines that idle
+//! (a low-context footer, a reply that asks the user something). Marks never touch the state,
+//! so a wrong mark can mislabel `uiState` but cannot stop a session from being driven.
+//!
 //! Override semantics: a user file for an agent adds its rules to the built-in ones; a rule with
 //! the same `name` replaces the built-in rule; `[settings]` keys given in the user file win. A
 //! user file for an unknown agent defines a new profile. An invalid file (TOML syntax, unknown
@@ -73,6 +80,42 @@ pub enum RuleState {
     Status(SessionStatus),
     /// A viewer mode that is neither idle nor working: keep the previous state.
     Skip,
+    /// No state: only its `ui` hint, refining an idle verdict (see the module doc).
+    Mark,
+}
+
+/// A finer reading of the screen than our states, for v0.3's `uiState`. Named in profiles by
+/// [`UiHint::as_str`]; `api::uistate` decides how each shows on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum UiHint {
+    /// The agent is compacting its context (working).
+    Compacting,
+    /// The agent warns that its context is nearly full.
+    ContextWarning,
+    /// A settings or model-picker panel is open.
+    Settings,
+    /// The agent's last reply asks the user something (idle, but waiting on an answer).
+    WaitingForInput,
+}
+
+impl UiHint {
+    pub const ALL: [UiHint; 4] = [
+        UiHint::Compacting,
+        UiHint::ContextWarning,
+        UiHint::Settings,
+        UiHint::WaitingForInput,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UiHint::Compacting => "compacting",
+            UiHint::ContextWarning => "context_warning",
+            UiHint::Settings => "settings",
+            UiHint::WaitingForInput => "waiting_for_input",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
 }
 
 /// What kind of permission a prompt asks for.
@@ -133,6 +176,8 @@ pub struct Rule {
     pub detail: Option<Regex>,
     /// The detail is the first non-empty line after a line matching this.
     pub detail_after: Option<Regex>,
+    /// The finer `uiState` reading a match implies (required for a `mark`).
+    pub ui: Option<UiHint>,
 }
 
 /// Detection settings of one profile.
@@ -224,6 +269,7 @@ struct RuleFile {
     title: Option<String>,
     detail: Option<String>,
     detail_after: Option<String>,
+    ui: Option<String>,
 }
 
 /// 1-based line of byte offset `at` in `text`.
@@ -276,6 +322,7 @@ fn compile_rule(
     };
     let state = match r.state.as_str() {
         "skip" => RuleState::Skip,
+        "mark" => RuleState::Mark,
         s => match SessionStatus::parse(s) {
             Some(
                 st @ (SessionStatus::Idle
@@ -286,7 +333,7 @@ fn compile_rule(
             ) => RuleState::Status(st),
             _ => {
                 return Err(err(format!(
-                    "unknown state {s:?}; allowed: idle, working, permission_prompt, question, error, skip"
+                    "unknown state {s:?}; allowed: idle, working, permission_prompt, question, error, skip, mark"
                 )));
             }
         },
@@ -305,6 +352,16 @@ fn compile_rule(
             ))
         })?),
     };
+    let ui = match &r.ui {
+        None => None,
+        Some(u) => Some(UiHint::parse(u).ok_or_else(|| {
+            let allowed: Vec<&str> = UiHint::ALL.iter().map(|h| h.as_str()).collect();
+            err(format!("unknown ui {u:?}; allowed: {}", allowed.join(", ")))
+        })?),
+    };
+    if state == RuleState::Mark && ui.is_none() {
+        return Err(err("a mark rule needs `ui`: marking is all it does".into()));
+    }
     let many = |v: &[String]| -> Result<Vec<Regex>, ProfileError> {
         v.iter()
             .map(|p| compile(file, text, p, at).map_err(|e| err(e.message)))
@@ -328,6 +385,7 @@ fn compile_rule(
         title: one(&r.title)?,
         detail: one(&r.detail)?,
         detail_after: one(&r.detail_after)?,
+        ui,
     })
 }
 
@@ -527,5 +585,20 @@ mod tests {
         let p = build(Some(("a", base)), Some(("b", over))).expect("valid");
         assert_eq!(p.rules.len(), 1);
         assert_eq!(p.rules[0].state, RuleState::Status(SessionStatus::Working));
+    }
+
+    #[test]
+    fn marks_need_a_known_ui() {
+        let rule = |extra: &str| {
+            format!(
+                "agent = \"a\"\n[[rule]]\nname = \"m\"\nstate = \"mark\"\npriority = 1\nregion = \"bottom\"\nall = ['x']\n{extra}"
+            )
+        };
+        let e = build(None, Some(("m.toml", &rule("")))).expect_err("no ui");
+        assert!(e.to_string().contains("needs `ui`"), "{e}");
+        let e = build(None, Some(("m.toml", &rule("ui = \"sleepy\"\n")))).expect_err("bad ui");
+        assert!(e.to_string().contains("unknown ui"), "{e}");
+        let p = build(None, Some(("m.toml", &rule("ui = \"context_warning\"\n")))).expect("valid");
+        assert_eq!(p.rules[0].ui, Some(UiHint::ContextWarning));
     }
 }

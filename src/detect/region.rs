@@ -27,6 +27,22 @@ pub struct Window {
     pub title: String,
 }
 
+/// `lines` as the screen shows them: one per row, with the empty rows between them restored.
+pub fn rows_text(lines: &[Line]) -> String {
+    let mut out = String::new();
+    let mut prev: Option<u16> = None;
+    for l in lines {
+        if let Some(p) = prev {
+            // Rows only grow; `max(1)` keeps lines apart even if they did not.
+            let breaks = l.row.saturating_sub(p).max(1);
+            out.extend(std::iter::repeat_n('\n', usize::from(breaks)));
+        }
+        out.push_str(&l.text);
+        prev = Some(l.row);
+    }
+    out
+}
+
 /// A line made of box-drawing horizontals (`─`, `━`, `═`, with `╭╮╰╯` corners): at least 10 of
 /// them and nothing else but spaces and a short label (Codex's `─ Worked for 1m ───`).
 pub fn is_horizontal_rule(text: &str) -> bool {
@@ -135,6 +151,37 @@ impl Window {
             },
             Region::Title => &[],
         }
+    }
+
+    /// The rows of the dialog that `rule` recognised (its `evidence`), top to bottom: from the
+    /// dialog's first line through its footer, which is the bottom of the region.
+    ///
+    /// A region bounded by horizontal rules (after the last rule, the prompt box) is the dialog.
+    /// A `bottom` region may reach up into the transcript, so there the dialog starts at the
+    /// first line the rule recognises (its evidence, or a line its `title`, `detail` or
+    /// `detail_after` pattern matches), or just below the nearest horizontal rule above that
+    /// line, which is where Claude's and Gemini's dialogs begin (Claude's trust dialog opens
+    /// with "Accessing workspace:", above every line its rule matches).
+    pub fn dialog(&self, rule: &Rule, evidence: &[Line]) -> &[Line] {
+        let lines = self.region(rule.region);
+        if !matches!(rule.region, Region::Bottom(_)) {
+            return lines;
+        }
+        let recognised = |l: &Line| {
+            evidence.iter().any(|e| e.row == l.row)
+                || [&rule.title, &rule.detail, &rule.detail_after]
+                    .into_iter()
+                    .flatten()
+                    .any(|re| re.is_match(&l.text))
+        };
+        let Some(first) = lines.iter().position(recognised) else {
+            return lines;
+        };
+        let start = lines[..first]
+            .iter()
+            .rposition(|l| is_horizontal_rule(&l.text))
+            .map_or(first, |r| r + 1);
+        &lines[start..]
     }
 
     /// Whether `rule` matches; on a match, the indexes (into the region) of the lines that

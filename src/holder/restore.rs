@@ -1,7 +1,9 @@
 //! Daemon start-up: find the sessions of the previous daemon again. Sessions whose holder
 //! still runs are reattached (the screen is rebuilt from the holder's ring and the session
 //! carries on); sessions whose holder is gone are listed as `exited`, with the exit code the
-//! holder left in `exit.json` (or the last one the registry saw) and their recording.
+//! holder left in `exit.json` (or the last one the registry saw) and their recording. Claude
+//! sessions get their hooks back (see `crate::hooks`), and hook settings files left by sessions
+//! that are gone are deleted.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -55,7 +57,7 @@ pub async fn restore(
         history.insert(r.id, r.history.clone());
         match attached {
             Some((process, hello)) => {
-                manager.adopt(r.meta(hello.pid), process);
+                manager.adopt(r, hello.pid, process);
                 alive += 1;
             }
             None => {
@@ -63,6 +65,10 @@ pub async fn restore(
                 dead += 1;
             }
         }
+    }
+    // Only now is every settings file that still has a session known.
+    if let Some(h) = &manager.defaults.hooks {
+        manager.hooks.sweep(&h.dir);
     }
     tracing::info!(
         alive,
@@ -81,7 +87,7 @@ fn adopt_dead(manager: &SessionManager, r: &SessionRecord, dir: &Path) {
         .map(|s| tail(s.text, DEAD_REPLAY_BYTES).into_bytes())
         .unwrap_or_default();
     let process = super::client::dead(r.pid, r.cols, r.rows, status, replay);
-    manager.adopt(r.meta(r.pid), process);
+    manager.adopt(r, r.pid, process);
 }
 
 /// The last `max` bytes of `s`, cut on a character boundary.

@@ -10,6 +10,13 @@
 //! The secret lives only in that file and in memory here: it is never in an API response or a
 //! log line, and it is compared in constant time ([`HookLink::check`]).
 //!
+//! Daemon restarts: the agent keeps the settings file it was started with, so a session found
+//! again gets its secret back from that file ([`HookRegistry::restore`]), and Claude's session
+//! id and transcript path from the session's registry record ([`HookRecord`], written after
+//! each SessionStart). Hooks reach the new daemon only if it listens on the same port, which
+//! the file names (a mismatch is logged). At start-up, settings files of sessions that no
+//! longer exist are deleted ([`HookRegistry::sweep`]).
+//!
 //! The events feed the session's state machine (see `api::hooks` and the actor's reconcile):
 //! the screen still decides what the user sees, hooks only make it exact and early.
 
@@ -17,10 +24,12 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
+use crate::session::{SessionHandle, SessionStatus};
 use crate::transcript::Transcript;
 
 /// The events registered in the settings file (Aegis v0.3's list).
@@ -70,6 +79,24 @@ pub struct HookSettings {
     pub base_url: String,
     /// The directory of settings files (0700).
     pub dir: PathBuf,
+}
+
+impl HookSettings {
+    /// The settings file of `session`.
+    pub fn path_of(&self, session: &Uuid) -> PathBuf {
+        self.dir.join(format!("{session}.json"))
+    }
+}
+
+/// What a session's hooks told us that must outlive the daemon, kept in its registry record.
+/// (The secret is not: it stays in the settings file.)
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HookRecord {
+    #[serde(default)]
+    pub claude_session_id: Option<String>,
+    #[serde(default)]
+    pub transcript_path: Option<PathBuf>,
 }
 
 /// What the hooks told us, besides state.
@@ -130,23 +157,58 @@ pub fn settings_json(base_url: &str, session: &Uuid, secret: &str) -> Value {
     json!({ "hooks": hooks })
 }
 
+/// Delete a settings file; one already gone is fine.
+fn remove_settings_file(path: &Path, session: &Uuid) {
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            tracing::warn!(session = %session, path = %path.display(), error = %e, "could not remove the hook settings file")
+        }
+    }
+}
+
 impl HookLink {
+    fn new(session: Uuid, secret: String, settings_path: PathBuf) -> Arc<HookLink> {
+        Arc::new(HookLink {
+            session,
+            secret,
+            settings_path,
+            facts: Mutex::default(),
+            transcript: Mutex::new(None),
+        })
+    }
+
     /// Write the settings file for a new session.
     pub fn create(settings: &HookSettings, session: Uuid) -> std::io::Result<Arc<HookLink>> {
         crate::store::create_private_dir(&settings.dir)?;
         let secret = new_secret();
-        let path = settings.dir.join(format!("{session}.json"));
+        let path = settings.path_of(&session);
         crate::store::atomic::write_json(
             &path,
             &settings_json(&settings.base_url, &session, &secret),
         )?;
-        Ok(Arc::new(HookLink {
-            session,
-            secret,
-            settings_path: path,
-            facts: Mutex::default(),
-            transcript: Mutex::new(None),
-        }))
+        Ok(Self::new(session, secret, path))
+    }
+
+    /// The link of a session whose agent runs with a settings file an earlier daemon wrote:
+    /// the secret is read back from it. A file that registers other URLs than this daemon's
+    /// (it listens on another port) still gives the secret, but is logged: the agent's hooks
+    /// post where the file says and will not reach us.
+    pub fn restore(settings: &HookSettings, session: Uuid) -> std::io::Result<Arc<HookLink>> {
+        let path = settings.path_of(&session);
+        let invalid = |why: String| std::io::Error::new(std::io::ErrorKind::InvalidData, why);
+        let file: Value = serde_json::from_slice(&std::fs::read(&path)?)
+            .map_err(|e| invalid(format!("not JSON: {e}")))?;
+        let secret = file["hooks"]["Stop"][0]["hooks"][0]["headers"]["X-Hook-Secret"]
+            .as_str()
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| invalid("no X-Hook-Secret for Stop".into()))?
+            .to_owned();
+        if file != settings_json(&settings.base_url, &session, &secret) {
+            tracing::warn!(session = %session, path = %path.display(), base_url = %settings.base_url, "the session's hook settings were written for another address or version; its hooks may not reach this daemon (restart it on the same port)");
+        }
+        Ok(Self::new(session, secret, path))
     }
 
     /// Whether `given` is this session's secret (constant time).
@@ -155,13 +217,15 @@ impl HookLink {
     }
 
     pub fn remove_file(&self) {
-        match std::fs::remove_file(&self.settings_path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => {
-                tracing::warn!(session = %self.session, path = %self.settings_path.display(), error = %e, "could not remove the hook settings file")
-            }
-        }
+        remove_settings_file(&self.settings_path, &self.session);
+    }
+
+    /// What to persist in the session's record.
+    pub fn record(&self) -> HookRecord {
+        self.facts(|f| HookRecord {
+            claude_session_id: f.claude_session_id.clone(),
+            transcript_path: f.transcript_path.clone(),
+        })
     }
 
     pub fn facts<T>(&self, f: impl FnOnce(&mut HookFacts) -> T) -> T {
@@ -211,6 +275,9 @@ impl HookLink {
 #[derive(Default)]
 pub struct HookRegistry {
     links: Mutex<HashMap<Uuid, Arc<HookLink>>>,
+    /// Poked when a fact worth persisting changed (a SessionStart), so the registry writer
+    /// saves it before the next daemon restart needs it.
+    pub facts_changed: Arc<tokio::sync::Notify>,
 }
 
 impl HookRegistry {
@@ -218,8 +285,60 @@ impl HookRegistry {
         self.links.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub fn insert(&self, link: Arc<HookLink>) {
-        self.lock().insert(link.session, link);
+    /// Register `link` for its session, and delete its settings file when the session ends
+    /// (the link itself stays until the session is removed, so an exited session still shows
+    /// its transcript). Needs a Tokio runtime.
+    pub fn attach(&self, link: Arc<HookLink>, handle: SessionHandle) {
+        self.lock().insert(link.session, link.clone());
+        tokio::spawn(async move {
+            let mut rx = handle.watch();
+            let _ = rx.wait_for(|s| s.status == SessionStatus::Exited).await;
+            link.remove_file();
+            // A held PermissionRequest hook ends with the session.
+            handle.perms.hook_drop(None);
+        });
+    }
+
+    /// Wire a session found again after a daemon restart back to its hooks (see the module
+    /// doc). Without a settings file the session runs on the screen alone, as one created with
+    /// `hooks: false` does; that is logged only if its record says it had hooks.
+    pub fn restore(
+        &self,
+        settings: &HookSettings,
+        handle: &SessionHandle,
+        record: Option<&HookRecord>,
+    ) {
+        let id = handle.meta.id;
+        match HookLink::restore(settings, id) {
+            Ok(link) => {
+                if let Some(r) = record {
+                    link.set_transcript(r.claude_session_id.clone(), r.transcript_path.clone());
+                }
+                self.attach(link, handle.clone());
+                tracing::debug!(session = %id, "hooks reattached");
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && record.is_none() => {}
+            Err(e) => {
+                tracing::warn!(session = %id, error = %e, "could not restore the session's hooks; it goes on with the screen alone")
+            }
+        }
+    }
+
+    /// Delete the settings files in `dir` that belong to no session here: those of sessions
+    /// removed while no daemon ran, or of a creation cut short by a crash. Run at start-up,
+    /// after the sessions are restored and before any can be created.
+    pub fn sweep(&self, dir: &Path) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for path in entries.flatten().map(|e| e.path()) {
+            if let Some(id) = settings_file_owner(&path)
+                && self.get(&id).is_none()
+            {
+                tracing::info!(session = %id, path = %path.display(), "removing the hook settings file of a session that no longer exists");
+                remove_settings_file(&path, &id);
+            }
+        }
     }
 
     pub fn get(&self, session: &Uuid) -> Option<Arc<HookLink>> {
@@ -234,13 +353,12 @@ impl HookRegistry {
     }
 }
 
-/// Whether `path` is a settings file this module wrote (for clean-up of leftovers).
-pub fn is_settings_file(path: &Path) -> bool {
-    path.extension().is_some_and(|e| e == "json")
-        && path
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .is_some_and(|s| Uuid::parse_str(s).is_ok())
+/// The session whose settings file `path` is, if it is one this module wrote (`<id>.json`).
+fn settings_file_owner(path: &Path) -> Option<Uuid> {
+    if path.extension().is_none_or(|e| e != "json") {
+        return None;
+    }
+    Uuid::parse_str(path.file_stem()?.to_str()?).ok()
 }
 
 #[cfg(test)]
@@ -275,8 +393,17 @@ mod tests {
         assert!(link.check(&link.secret));
         assert!(!link.check("nope"));
         assert!(!format!("{link:?}").contains(&link.secret));
-        assert!(is_settings_file(&link.settings_path));
+        assert_eq!(settings_file_owner(&link.settings_path), Some(id));
+        assert_eq!(settings_file_owner(&s.dir.join("notes.json")), None);
+        // The secret comes back from the file, and only the right one passes.
+        let again = HookLink::restore(&s, id).expect("restore");
+        assert!(again.check(&link.secret));
+        assert!(!again.check("nope"));
         link.remove_file();
         assert!(!link.settings_path.exists());
+        assert_eq!(
+            HookLink::restore(&s, id).expect_err("gone").kind(),
+            std::io::ErrorKind::NotFound
+        );
     }
 }

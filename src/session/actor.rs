@@ -48,6 +48,8 @@ pub struct LiveState {
     pub application_cursor: bool,
     /// The permission dialog on screen, parsed (see `detect::prompt`).
     pub pending: Option<Arc<PermissionRequest>>,
+    /// The screen's finer reading for `uiState` (see `detect::profile::UiHint`).
+    pub ui: Option<crate::detect::profile::UiHint>,
 }
 
 /// Counters updated on every output chunk; atomics so readers never wait for the actor.
@@ -193,6 +195,7 @@ impl SessionHandle {
             bracketed_paste: false,
             application_cursor: false,
             pending: None,
+            ui: None,
         };
         let (live_tx, live_rx) = watch::channel(live);
         let (cmd_tx, cmd_rx) = mpsc::channel(COMMAND_QUEUE);
@@ -707,6 +710,7 @@ impl Actor {
         let old = self.live.borrow().status;
         self.screen_status = verdict.status;
         let pending = self.detector.pending();
+        let ui = self.detector.ui();
         let old_pending = self.live.borrow().pending.clone();
         // A dialog that showed the hook's request and left the screen was answered there
         // (keys, a human attached): the held hook request ends without a decision.
@@ -725,11 +729,13 @@ impl Actor {
             let changed = s.status != status
                 || s.bracketed_paste != bracketed_paste
                 || s.application_cursor != application_cursor
-                || s.pending != pending;
+                || s.pending != pending
+                || s.ui != ui;
             s.status = status;
             s.bracketed_paste = bracketed_paste;
             s.application_cursor = application_cursor;
             s.pending.clone_from(&pending);
+            s.ui = ui;
             changed
         });
         self.publish_permission_changes(old, status, old_pending, pending);

@@ -180,7 +180,7 @@ impl SessionManager {
         let mut launch_opts = spec.launch.clone();
         launch_opts.settings_file = hook_settings
             .as_ref()
-            .map(|h| h.dir.join(format!("{id}.json")).display().to_string());
+            .map(|h| h.path_of(&id).display().to_string());
         let command = launch::build_argv(agent_type, base, &launch_opts)
             .map_err(|e| SessionError::Invalid(e.0))?;
         if let Some(parent) = spec.parent_id
@@ -218,11 +218,7 @@ impl SessionManager {
                 known.join(", ")
             )));
         };
-        let stall = match spec.stall_threshold_ms {
-            Some(0) => None,
-            Some(ms) => Some(Duration::from_millis(ms)),
-            None => self.defaults.stall,
-        };
+        let stall = stall_of(spec.stall_threshold_ms, self.defaults.stall);
         let name = match &spec.name {
             Some(n) => validate_name(n)?,
             None => format!("{}-{}", agent_type.as_str(), &id.simple().to_string()[..8]),
@@ -278,6 +274,8 @@ impl SessionManager {
                     permission_mode: spec.launch.permission_mode.map(|m| m.as_str().to_owned()),
                     parent_id: spec.parent_id,
                     env: spec.env.clone(),
+                    stall_threshold_ms: Some(stall_ms(stall)),
+                    hooks: hook_link.as_ref().map(|_| Default::default()),
                 };
                 spawn_held(settings, &record, &spawn_spec).await
             }
@@ -313,16 +311,7 @@ impl SessionManager {
         };
         let handle = self.start_actor(meta, process, profile, stall, spec.trust_folder);
         if let Some(link) = hook_link {
-            self.hooks.insert(link.clone());
-            // The settings file lives as long as the session runs.
-            let h = handle.clone();
-            tokio::spawn(async move {
-                let mut rx = h.watch();
-                let _ = rx.wait_for(|s| s.status == SessionStatus::Exited).await;
-                link.remove_file();
-                // A held PermissionRequest hook ends with the session.
-                h.perms.hook_drop(None);
-            });
+            self.hooks.attach(link, handle.clone());
         }
         {
             let mut reg = self.lock();
@@ -348,14 +337,27 @@ impl SessionManager {
         Ok(handle)
     }
 
-    /// Register a session that already runs (found again after a daemon restart) or that
-    /// ended while no daemon was watching. No creation event: it was announced when created.
-    pub fn adopt(&self, meta: SessionMeta, process: pty::PtyProcess) -> SessionHandle {
+    /// Register a session that already runs (found again after a daemon restart, its process
+    /// now `pid`) or that ended while no daemon was watching, with what its record kept: its
+    /// stall threshold and, for Claude, its hooks. No creation event: it was announced when
+    /// created.
+    pub fn adopt(
+        &self,
+        record: &crate::store::registry::SessionRecord,
+        pid: i32,
+        process: pty::PtyProcess,
+    ) -> SessionHandle {
+        let meta = record.meta(pid);
         let profile = self
             .defaults
             .profiles
             .for_agent(&default_profile(meta.agent_type));
-        let handle = self.start_actor(meta, process, profile, self.defaults.stall, None);
+        let stall = stall_of(record.stall_threshold_ms, self.defaults.stall);
+        let handle = self.start_actor(meta, process, profile, stall, None);
+        if let (AgentType::Claude, Some(settings)) = (handle.meta.agent_type, &self.defaults.hooks)
+        {
+            self.hooks.restore(settings, &handle, record.hooks.as_ref());
+        }
         let mut reg = self.lock();
         reg.by_name.insert(handle.meta.name.clone(), handle.meta.id);
         reg.by_id.insert(handle.meta.id, handle.clone());
@@ -394,10 +396,10 @@ impl SessionManager {
             Arc::new(perms),
             self.bus.clone(),
         );
-        handle.counters.stall_threshold_ms.store(
-            stall.map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
-            Ordering::Relaxed,
-        );
+        handle
+            .counters
+            .stall_threshold_ms
+            .store(stall_ms(stall), Ordering::Relaxed);
         crate::permissions::supervisor::spawn(handle.clone());
         handle
     }
@@ -507,6 +509,20 @@ async fn spawn_held(
         let _ = std::fs::remove_dir_all(&dir);
     }
     result
+}
+
+/// A stall threshold as requested or persisted in ms (`Some(0)` = off, `None` = `default`).
+fn stall_of(ms: Option<u64>, default: Option<Duration>) -> Option<Duration> {
+    match ms {
+        Some(0) => None,
+        Some(ms) => Some(Duration::from_millis(ms)),
+        None => default,
+    }
+}
+
+/// A stall threshold in ms as session info shows it and records keep it (0 = off).
+fn stall_ms(stall: Option<Duration>) -> u64 {
+    stall.map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// The detection profile of an agent type when the request names none.

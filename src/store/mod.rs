@@ -5,11 +5,14 @@
 //!
 //! ```text
 //! <state dir>/                     0700
-//!   registry.json                  session registry: metadata, status history, exit codes
+//!   registry.json                  session registry: metadata, status history, exit codes,
+//!                                  stall thresholds, what Claude's hooks reported
 //!                                  (`{"version": 1, "sessions": [...]}`), replaced atomically
 //!   registry.json.corrupt-<ms>     a registry that could not be read, kept for inspection
 //!   memory.json                    memory bridge entries with expiry (see [`memory`])
 //!   keys.json                      API keys: SHA-256 digests and scopes (see [`keys`])
+//!   hooks/<id>.json                0600 Claude Code settings file of a session with hooks,
+//!                                  holding its hook secret (see `crate::hooks`)
 //!   sessions/<id>/                 0700, one per session
 //!     meta.json                    the session's fixed facts, written once at creation; the
 //!                                  registry can be rebuilt from these

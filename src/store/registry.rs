@@ -69,10 +69,20 @@ pub struct SessionRecord {
     /// The session's creation environment (for forks after a restart); older files have none.
     #[serde(default)]
     pub env: Vec<(String, String)>,
+    /// The session's stall threshold in ms (0 = off); older files have none and get the
+    /// daemon's default.
+    #[serde(default)]
+    pub stall_threshold_ms: Option<u64>,
+    /// Set when the session runs with Claude Code hooks: what they told us (the secret stays
+    /// in the hook settings file). Older files have none; the settings file alone then
+    /// restores the hooks.
+    #[serde(default)]
+    pub hooks: Option<crate::hooks::HookRecord>,
 }
 
 impl SessionRecord {
-    pub fn of(h: &SessionHandle) -> Self {
+    /// The record of a live session; `hooks` is its hook link, if it has one.
+    pub fn of(h: &SessionHandle, hooks: Option<&crate::hooks::HookLink>) -> Self {
         let live = h.live();
         let m = &h.meta;
         SessionRecord {
@@ -91,6 +101,12 @@ impl SessionRecord {
             permission_mode: Some(m.permission_mode.as_str().to_owned()),
             parent_id: m.parent_id,
             env: m.env.clone(),
+            stall_threshold_ms: Some(
+                h.counters
+                    .stall_threshold_ms
+                    .load(std::sync::atomic::Ordering::Relaxed),
+            ),
+            hooks: hooks.map(crate::hooks::HookLink::record),
         }
     }
 
@@ -207,12 +223,24 @@ pub fn save(state_dir: &Path, sessions: Vec<SessionRecord>) -> std::io::Result<(
     )
 }
 
+/// The records of every session `manager` holds, as the registry persists them.
+pub fn records(manager: &crate::session::SessionManager) -> Vec<SessionRecord> {
+    manager
+        .list()
+        .iter()
+        .map(|h| SessionRecord::of(h, manager.hooks.get(&h.meta.id).as_deref()))
+        .collect()
+}
+
 /// Keep `registry.json` in step with the sessions until `token` is cancelled, then write it
-/// one last time. `list` returns the live sessions; `history` starts from what was loaded.
+/// one last time. `list` returns the records of the live sessions (see [`records`]); besides
+/// session events, `changed` says that something else in them changed. `history` starts from
+/// what was loaded.
 pub async fn run_writer(
     state_dir: PathBuf,
     bus: Arc<EventBus>,
-    list: impl Fn() -> Vec<SessionHandle> + Send + 'static,
+    list: impl Fn() -> Vec<SessionRecord> + Send + 'static,
+    changed: Arc<tokio::sync::Notify>,
     mut history: HashMap<Uuid, Vec<StatusChange>>,
     token: CancellationToken,
 ) {
@@ -250,6 +278,7 @@ pub async fn run_writer(
                 }
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
             },
+            () = changed.notified() => dirty = true,
             _ = tick.tick() => {
                 if dirty {
                     dirty = false;
@@ -263,17 +292,13 @@ pub async fn run_writer(
 
 async fn flush(
     state_dir: &Path,
-    list: &impl Fn() -> Vec<SessionHandle>,
+    list: &impl Fn() -> Vec<SessionRecord>,
     history: &HashMap<Uuid, Vec<StatusChange>>,
 ) {
-    let records: Vec<SessionRecord> = list()
-        .iter()
-        .map(|h| {
-            let mut r = SessionRecord::of(h);
-            r.history = history.get(&h.meta.id).cloned().unwrap_or_default();
-            r
-        })
-        .collect();
+    let mut records = list();
+    for r in &mut records {
+        r.history = history.get(&r.id).cloned().unwrap_or_default();
+    }
     let dir = state_dir.to_path_buf();
     let result = tokio::task::spawn_blocking(move || save(&dir, records)).await;
     match result {
@@ -305,6 +330,8 @@ mod tests {
             permission_mode: None,
             parent_id: None,
             env: vec![],
+            stall_threshold_ms: None,
+            hooks: None,
         }
     }
 

@@ -75,7 +75,7 @@ impl Daemon {
             .tempdir()
             .expect("temp dir");
         std::fs::create_dir_all(dir.path().join("work")).expect("work dir");
-        let (child, url, token) = Self::launch(exe, dir.path(), &opts);
+        let (child, url, token) = Self::launch(exe, dir.path(), 0, &opts);
         let pid = child.id();
         let http = Client::builder()
             .timeout(Duration::from_secs(120))
@@ -99,8 +99,24 @@ impl Daemon {
     }
 
     /// Start another daemon on the same state dir (after `kill9` or `stop`), with the same
-    /// flags and environment. Its log is appended to the same file.
+    /// flags and environment, on a new ephemeral port. Its log is appended to the same file.
     pub fn restart(&mut self) {
+        self.relaunch(0);
+    }
+
+    /// Like `restart`, on the port the daemon had, as a deployed daemon comes back: needed
+    /// where the sessions call the daemon's URL themselves (Claude Code hooks).
+    pub fn restart_same_port(&mut self) {
+        let port = self
+            .url
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("the daemon's port");
+        self.relaunch(port);
+    }
+
+    fn relaunch(&mut self, port: u16) {
         let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
         let env: Vec<(&str, &str)> = self
             .env
@@ -110,6 +126,7 @@ impl Daemon {
         let (child, url, _) = Self::launch(
             &self.exe,
             self.dir.path(),
+            port,
             &Options {
                 args: &args,
                 env: &env,
@@ -132,14 +149,21 @@ impl Daemon {
         let _ = self.child.wait();
     }
 
-    fn launch(exe: &Path, dir: &Path, opts: &Options<'_>) -> (Child, String, Option<String>) {
+    /// Start `exe serve` on `port` (0: an ephemeral one) and read the address it bound.
+    fn launch(
+        exe: &Path,
+        dir: &Path,
+        port: u16,
+        opts: &Options<'_>,
+    ) -> (Child, String, Option<String>) {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(dir.join("daemon.log"))
             .expect("log file");
         let mut cmd = Command::new(exe);
-        cmd.args(["serve", "--port", "0", "--log-level", "debug,warp=info"])
+        cmd.args(["serve", "--log-level", "debug,warp=info"])
+            .args(["--port", &port.to_string()])
             .arg("--state-dir")
             .arg(dir.join("state"))
             .args(opts.args)

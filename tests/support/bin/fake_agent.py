@@ -19,6 +19,11 @@ run as a script:
   !think S          the spinner for S seconds with a growing token count, then a reply
   a prompt asking for a VERDICT line (with --verdicts): a consensus reviewer's reply
   !earlystop        posts the Stop hook, keeps its spinner 1.5 s more, then finishes
+  !context N        a reply, then the footer shows Claude's 'Context left until auto-compact: N%'
+  !askback          a reply that asks the user a question ("What would you like me to ...?")
+  !compact S        Claude's compaction: PreCompact hook, a 'Compacting conversation…' spinner for
+                    S seconds, 'Conversation compacted', PostCompact hook
+  /model, /config   (claude) the model picker or the settings panel; Enter or Esc closes it
   anything else     spinner for 0.8 s, then a one-line reply
 
 Input handling: arrows move a dialog's cursor, Enter confirms, a lone Esc rejects, digits pick
@@ -154,6 +159,8 @@ turn_start = 0.0
 spinning = False
 verb = "Working"
 dialog = None  # dict(kind, title, detail, options, cursor, trust)
+panel = None  # (command, lines) of an open /model or /config panel (claude)
+context_left = None  # percent shown in Claude's footer once !context ran
 swallow = args.swallow_enters
 burst_run = 0
 last_char = 0.0
@@ -246,9 +253,27 @@ def spinner_line(now):
     return "%s %s... (esc to cancel, %ds)" % (g, verb, secs)
 
 
+PANELS = {
+    "/model": [" Select model",
+               " Switch between Claude models. Applies to this session and future Claude Code sessions.",
+               "", " ❯ 1. Default (recommended) ✔  Opus 4.5 · Most capable for complex work",
+               "   2. Sonnet                   Sonnet 4.5 · Best for everyday tasks",
+               "", " Enter to confirm · Esc to exit"],
+    "/config": [" Settings:  Status   Config   Usage  (←/→ or tab to cycle)", "",
+                " Configure Claude Code preferences", "",
+                " ❯ Auto-compact                              true",
+                "   Theme                                     Dark mode", "",
+                " Type to filter · Enter to change · Esc to exit"],
+}
+
+
 def prompt_lines(cols):
     if AGENT == "claude":
-        return [rule(cols), "❯ " + input_buf.replace("\n", "⏎"), rule(cols), "  ? for shortcuts"]
+        footer = "  ? for shortcuts"
+        if context_left is not None:
+            right = "Context left until auto-compact: %d%%" % context_left
+            footer = footer.ljust(max(len(footer) + 2, cols - len(right) - 1)) + right
+        return [rule(cols), "❯ " + input_buf.replace("\n", "⏎"), rule(cols), footer]
     if AGENT == "codex":
         return ["› " + (input_buf.replace("\n", "⏎") or "Ask Codex to do anything"), "", "  gpt-5.5 high · " + cwd]
     return [rule(cols), " > " + (input_buf.replace("\n", "⏎") or "Type your message or @path/to/file"), rule(cols),
@@ -263,6 +288,8 @@ def draw():
         bottom += [spinner_line(now), ""]
     if dialog is not None:
         bottom += dialog_lines(cols)
+    elif panel is not None:
+        bottom += [rule(cols)] + panel[1]
     elif mode != "trust":
         bottom += prompt_lines(cols)
     room = max(0, rows - len(bottom) - 1)
@@ -335,6 +362,17 @@ def start_turn(text):
         steps += [("spin", 0.5)] + verdict_steps(text) + [("done", None)]
     elif cmd == "!earlystop":
         steps += [("spin", 0.3), ("hook", "Stop"), ("spin", 1.5), ("reply", "Stopped early."), ("done-quiet", None)]
+    elif cmd == "!context":
+        pct = int(words[1]) if len(words) > 1 else 7
+        steps += [("spin", 0.3), ("reply", "Noted."), ("context", pct), ("done", None)]
+    elif cmd == "!askback":
+        steps += [("spin", 0.3), ("reply", "I can add the parser."),
+                  ("reply", "What would you like me to name the new module?"), ("done", None)]
+    elif cmd == "!compact":
+        secs = float(words[1]) if len(words) > 1 else 2
+        steps += [("hook", "PreCompact"), ("verb", "Compacting conversation"), ("spin", secs),
+                  ("say", "✻ Conversation compacted (ctrl+o for history)"), ("hook", "PostCompact"),
+                  ("done", None)]
     else:
         steps += [("spin", 0.8), ("reply", "You said: " + shown), ("done", None)]
     mode = "working"
@@ -373,7 +411,7 @@ def verdict_steps(text):
 
 def advance():
     """Run script steps whose time has come. Returns True if the screen changed."""
-    global step_until, spinning, mode, dialog, frozen_tokens, dialog_seq
+    global step_until, spinning, mode, dialog, frozen_tokens, dialog_seq, context_left, verb
     changed = False
     now = time.time()
     while mode == "working" and steps and now >= step_until:
@@ -387,6 +425,12 @@ def advance():
             step_until = now + arg
         elif kind == "hook":
             call_hook(arg)
+        elif kind == "context":
+            context_left = arg
+        elif kind == "verb":
+            verb = arg
+        elif kind == "say":
+            say(arg)
         elif kind == "tool":
             call_hook("PreToolUse", {"tool_name": "Bash", "tool_input": {"command": "echo tool-%d" % arg}})
             call_hook("PostToolUse", {"tool_name": "Bash", "tool_input": {"command": "echo tool-%d" % arg}})
@@ -467,12 +511,17 @@ def answer_dialog(index):
 
 def on_key(key):
     """Handle one decoded key (str) or ('paste', text)."""
-    global input_buf, swallow, burst_run, last_char, burst_until, mode, spinning
+    global input_buf, swallow, burst_run, last_char, burst_until, mode, spinning, panel
     now = time.time()
     if isinstance(key, tuple):
         input_buf += key[1]
         burst_run = 0
         burst_until = 0.0
+        return
+    if panel is not None:
+        if key in ("enter", "esc"):
+            name, panel = panel[0], None
+            say("  ⎿  %s (%s)" % ("Kept the current setting" if key == "esc" else "Setting changed", name))
         return
     if dialog is not None:
         d = dialog
@@ -510,6 +559,10 @@ def on_key(key):
         if mode in ("idle",):
             text = input_buf
             input_buf = ""
+            if AGENT == "claude" and text.strip() in PANELS:
+                say("> " + text.strip())  # a local command: no turn, no hooks
+                panel = (text.strip(), PANELS[text.strip()])
+                return
             start_turn(text)
         return
     if key == "backspace":
