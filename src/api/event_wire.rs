@@ -33,6 +33,7 @@
 
 use serde_json::{Value, json};
 
+use super::uistate::UiInputs;
 use crate::detect::profile::PermissionKind;
 use crate::events::{Event, EventKind};
 use crate::session::{SessionStatus, now_ms};
@@ -97,7 +98,12 @@ fn v03_data(e: &Event) -> Value {
         | EventKind::SessionError => {
             let new = e.new_status.unwrap_or(SessionStatus::Starting);
             json!({
-                "status": super::uistate::ui_state(new, None, false),
+                "status": super::uistate::ui_state(UiInputs {
+                    status: new,
+                    pending: None,
+                    hook_compacting: false,
+                    screen: None,
+                }),
                 "detail": format!("{} → {}", status_str(e.old_status), new.as_str()),
             })
         }
@@ -127,7 +133,12 @@ fn v03_data(e: &Event) -> Value {
             };
             json!({
                 "prompt": prompt,
-                "status": super::uistate::ui_state(SessionStatus::PermissionPrompt, kind, false),
+                "status": super::uistate::ui_state(UiInputs {
+                    status: SessionStatus::PermissionPrompt,
+                    pending: kind,
+                    hook_compacting: false,
+                    screen: None,
+                }),
                 "permissionId": d["id"],
                 "kind": d["kind"],
             })
