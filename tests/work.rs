@@ -481,6 +481,12 @@ fn file_listing_is_confined_to_project_roots() {
         (root.join("escape"), StatusCode::FORBIDDEN),
         (root.join("app/../../secret"), StatusCode::FORBIDDEN),
         (PathBuf::from("/etc"), StatusCode::FORBIDDEN),
+        // Outside the roots, whether it exists is not revealed: 403, not 404.
+        (
+            PathBuf::from("/etc/aegis-test-does-not-exist"),
+            StatusCode::FORBIDDEN,
+        ),
+        (root.join("../aegis-test-missing"), StatusCode::FORBIDDEN),
         (PathBuf::from("relative/dir"), StatusCode::BAD_REQUEST),
         (root.join("missing"), StatusCode::NOT_FOUND),
     ] {
