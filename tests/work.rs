@@ -341,6 +341,52 @@ fn debrief_is_captured_before_the_kill() {
     assert!(!d.status(&other).is_empty(), "a bad request must not kill");
 }
 
+#[test]
+fn pytest_falls_back_to_python3_dash_m_without_a_pytest_program() {
+    // The daemon's PATH holds a stand-in python3 only (it reports its arguments), so whether
+    // this machine has pytest does not matter.
+    let base = tempfile::tempdir().expect("tempdir");
+    let bin = base.path().join("bin");
+    std::fs::create_dir_all(&bin).expect("mkdir");
+    let script = |name: &str| {
+        let p = bin.join(name);
+        std::fs::write(&p, format!("#!/bin/sh\necho \"stand-in {name} $*\"\n")).expect("write");
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    };
+    script("python3");
+    let path = bin.to_str().expect("utf-8").to_owned();
+    let d = Daemon::start_with(Options {
+        args: &[],
+        env: &[("PATH", &path)],
+    });
+    let project = d.dir.path().join("py");
+    std::fs::create_dir_all(&project).expect("mkdir");
+    std::fs::write(project.join("pytest.ini"), "[pytest]\n").expect("write");
+    let id = id_of(&d.create(json!({
+        "workDir": project,
+        "agentType": "shell",
+        "command": ["/bin/sh"],
+    })));
+    let (s, v) = d.post(&format!("/v1/sessions/{id}/verify"), json!({}));
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let c = check(&v, "pytest");
+    assert_eq!(c["argv"], json!(["python3", "-m", "pytest"]), "{v}");
+    assert_eq!(c["passed"], true, "{v}");
+    assert!(
+        c["outputTail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("stand-in python3 -m pytest"),
+        "{c}"
+    );
+    // With a pytest program on PATH, that is what runs.
+    script("pytest");
+    let (s, v) = d.post(&format!("/v1/sessions/{id}/verify"), json!({}));
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(check(&v, "pytest")["argv"], json!(["pytest"]), "{v}");
+}
+
 /// A multipart body with the given (file name, content) parts.
 fn multipart(files: &[(&str, &[u8])]) -> (String, Vec<u8>) {
     let boundary = "aegis-test-boundary-7d3f";
