@@ -342,6 +342,34 @@ fn debrief_is_captured_before_the_kill() {
 }
 
 #[test]
+fn debrief_wait_bounds_delivering_the_request_too() {
+    let d = Daemon::start();
+    // The fake ignores its first Enters, so delivering the request takes every repair press
+    // the daemon makes (seconds), far beyond the wait asked for.
+    let v = crate::detect::fake(&d, "claude", &["--swallow-enters", "10"], json!({}));
+    let id = id_of(&v);
+    d.wait_status(&id, "idle", T);
+    let started = std::time::Instant::now();
+    let (s, v) = d.post(
+        &format!("/v1/sessions/{id}/pre-kill-debrief"),
+        json!({ "waitMs": 1000 }),
+    );
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["complete"], false, "{v}");
+    assert_eq!(v["killed"], true, "{v}");
+    let waited = v["waitedMs"].as_u64().expect("waitedMs");
+    // Slack for the two screen reads around the wait on a loaded machine; delivering alone
+    // takes about 4.5 s here (three Enter presses, 1.5 s apart), so an unbounded send shows.
+    assert!(waited < 2500, "waited {waited} ms for a wait of 1000: {v}");
+    // The whole request (store and kill included) stays near the bound too.
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
 fn pytest_falls_back_to_python3_dash_m_without_a_pytest_program() {
     // The daemon's PATH holds a stand-in python3 only (it reports its arguments), so whether
     // this machine has pytest does not matter.
