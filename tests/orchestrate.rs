@@ -95,6 +95,12 @@ fn three_stage_dag_pipeline_completes_with_outputs() {
         .collect();
     assert_eq!(stages.len(), 3, "{world}");
     assert!(stages.iter().all(|s| s["group"]["id"] == id.as_str()));
+    // A finished pipeline kills its stage sessions (no keepSessions): none stays idle.
+    assert_eq!(done["keepSessions"], false);
+    for s in ["a", "b", "c"] {
+        let sid = stage(&done, s)["sessionId"].as_str().expect("sessionId");
+        d.wait_status(sid, "exited", Duration::from_secs(15));
+    }
     // The list (v0.3 shape: an array) has it too.
     let (_, list) = d.get("/v1/pipelines");
     assert_eq!(list[0]["id"], id.as_str());
@@ -471,4 +477,33 @@ fn reset_clears_the_screen_and_complete_is_recorded() {
         json!({ "status": "completed" }),
     );
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[test]
+fn a_stage_that_stalls_fails_the_pipeline() {
+    let d = Daemon::start();
+    let (status, p) = d.post(
+        "/v1/pipelines",
+        json!({
+            "name": "stalls",
+            "workDir": d.work_dir(),
+            "agentType": "claude",
+            "command": fake("claude", &[]),
+            "stallThresholdMs": 1500,
+            "stages": [
+                { "name": "a", "prompt": "!hang" },
+                { "name": "b", "prompt": "never", "dependsOn": ["a"] },
+            ],
+        }),
+    );
+    assert_eq!(status, StatusCode::CREATED, "{p}");
+    let done = wait_pipeline(&d, p["id"].as_str().expect("id"));
+    assert_eq!(done["status"], "failed", "{done}");
+    let reason = done["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("stage \"a\"") && reason.contains("stalled"),
+        "{reason}"
+    );
+    assert_eq!(stage(&done, "a")["status"], "failed");
+    assert_eq!(stage(&done, "b")["status"], "skipped");
 }

@@ -412,6 +412,9 @@ pub struct PipelineRequest {
     pub vars: Option<BTreeMap<String, String>>,
     pub stage_timeout_ms: Option<u64>,
     pub stall_threshold_ms: Option<u64>,
+    /// Leave the stage sessions running when the pipeline ends (default: they are killed).
+    #[serde(default)]
+    pub keep_sessions: bool,
 }
 
 async fn create_pipeline(app: Arc<App>, orch: Orch, req: PipelineRequest) -> ApiResult {
@@ -479,11 +482,14 @@ async fn create_pipeline(app: Arc<App>, orch: Orch, req: PipelineRequest) -> Api
         .work_dir
         .map(Into::into)
         .unwrap_or_else(|| stages[0].session.work_dir.clone());
-    let timeout = req
-        .stage_timeout_ms
-        .map(Duration::from_millis)
-        .unwrap_or(pipelines::DEFAULT_STAGE_TIMEOUT);
-    let p = pipelines::start(app, orch, req.name, work_dir, stages, timeout);
+    let opts = pipelines::RunOptions {
+        stage_timeout: req
+            .stage_timeout_ms
+            .map(Duration::from_millis)
+            .unwrap_or(pipelines::DEFAULT_STAGE_TIMEOUT),
+        keep_sessions: req.keep_sessions,
+    };
+    let p = pipelines::start(app, orch, req.name, work_dir, stages, opts);
     Ok(json(StatusCode::CREATED, &p.view()))
 }
 
