@@ -507,3 +507,44 @@ fn a_stage_that_stalls_fails_the_pipeline() {
     assert_eq!(stage(&done, "a")["status"], "failed");
     assert_eq!(stage(&done, "b")["status"], "skipped");
 }
+
+#[test]
+fn fork_resumes_the_conversation_the_hook_reported() {
+    let d = Daemon::start();
+    // agentType claude: hooks are on by default, so the fake reports its session id.
+    let parent = agent(&d, &[], None);
+    let conversation = wait_until(
+        Duration::from_secs(20),
+        "the SessionStart hook's session id",
+        || {
+            let (_, v) = d.get(&format!("/v1/sessions/{parent}"));
+            v["claudeSessionId"].as_str().map(str::to_owned)
+        },
+    );
+    // No conversationId in the request and no --resume in the parent's argv.
+    let (status, f) = d.post(&format!("/v1/sessions/{parent}/fork"), json!({}));
+    assert_eq!(status, StatusCode::CREATED, "{f}");
+    let argv: Vec<&str> = f["command"]
+        .as_array()
+        .expect("argv")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        argv.windows(3)
+            .any(|w| w == ["--fork-session", "--resume", conversation.as_str()]),
+        "{argv:?}"
+    );
+    assert!(
+        f["context"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("--fork-session"),
+        "{f}"
+    );
+    d.wait_screen(
+        &id_of(&f),
+        &format!("RESUMED {conversation} fork=yes"),
+        Duration::from_secs(20),
+    );
+}

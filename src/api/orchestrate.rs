@@ -288,11 +288,19 @@ pub struct ForkRequest {
 async fn fork(app: Arc<App>, id: String, req: ForkRequest) -> ApiResult {
     let parent = app.sessions.get(&id)?;
     let m = &parent.meta;
+    let learned = app
+        .sessions
+        .hooks
+        .get(&m.id)
+        .and_then(|link| link.facts(|f| f.claude_session_id.clone()));
     let (base, opts) = lineage::fork_launch(
         m.agent_type,
         &m.command,
         m.permission_mode,
-        req.conversation_id.clone(),
+        lineage::KnownConversation {
+            requested: req.conversation_id.clone(),
+            learned,
+        },
     );
     let creq = CreateSessionRequest {
         work_dir: Some(m.work_dir.display().to_string()),
