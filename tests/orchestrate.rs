@@ -9,6 +9,7 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
+use crate::durability::{Cleanup, durable_daemon};
 use crate::support::{Daemon, id_of, support_bin, wait_until};
 
 /// A fake agent's argv (see tests/support/bin/fake_agent.py).
@@ -547,4 +548,95 @@ fn fork_resumes_the_conversation_the_hook_reported() {
         &format!("RESUMED {conversation} fork=yes"),
         Duration::from_secs(20),
     );
+}
+
+#[test]
+fn concurrent_template_writes_all_persist_across_a_restart() {
+    let mut d = Daemon::start();
+    const N: usize = 30;
+    std::thread::scope(|scope| {
+        let d = &d;
+        let posts: Vec<_> = (0..N)
+            .map(|i| {
+                scope.spawn(move || {
+                    d.post(
+                        "/v1/templates",
+                        json!({ "name": format!("t{i}"), "prompt": format!("task {i}") }),
+                    )
+                })
+            })
+            .collect();
+        for p in posts {
+            let (status, v) = p.join().expect("poster thread");
+            assert_eq!(status, StatusCode::CREATED, "{v}");
+        }
+    });
+    let names = |d: &Daemon| {
+        let (_, list) = d.get("/v1/templates");
+        let mut n: Vec<String> = list["templates"]
+            .as_array()
+            .expect("templates")
+            .iter()
+            .filter_map(|t| t["name"].as_str().map(str::to_owned))
+            .collect();
+        n.sort();
+        n
+    };
+    let mut want: Vec<String> = (0..N).map(|i| format!("t{i}")).collect();
+    want.sort();
+    assert_eq!(names(&d), want);
+    // Templates live in the state dir: a new daemon serves every one of them.
+    d.stop();
+    d.restart();
+    assert_eq!(names(&d), want);
+    let (status, t) = d.get("/v1/templates/t7");
+    assert_eq!(status, StatusCode::OK, "{t}");
+    assert_eq!(t["prompt"], "task 7");
+}
+
+#[test]
+fn roles_survive_a_restart_and_kept_stage_sessions_stay() {
+    let mut d = durable_daemon();
+    let _cleanup = Cleanup(d.dir.path().to_path_buf());
+    let (status, p) = d.post(
+        "/v1/pipelines",
+        json!({
+            "name": "kept",
+            "workDir": d.work_dir(),
+            "agentType": "claude",
+            "command": fake("claude", &[]),
+            "keepSessions": true,
+            "stages": [{ "name": "only", "prompt": "hello" }],
+        }),
+    );
+    assert_eq!(status, StatusCode::CREATED, "{p}");
+    let id = p["id"].as_str().expect("id").to_owned();
+    let done = wait_pipeline(&d, &id);
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(done["keepSessions"], true);
+    let sid = stage(&done, "only")["sessionId"]
+        .as_str()
+        .expect("sessionId")
+        .to_owned();
+    // keepSessions: the finished stage is still at its prompt.
+    d.wait_status(&sid, "idle", Duration::from_secs(20));
+    let role_of = |d: &Daemon| {
+        let (_, world) = d.get("/v1/world");
+        world["sessions"]
+            .as_array()
+            .and_then(|s| s.iter().find(|x| x["id"] == sid.as_str()))
+            .cloned()
+            .unwrap_or_else(|| panic!("no session {sid} in {world}"))
+    };
+    assert_eq!(role_of(&d)["role"], "stage");
+
+    // The session lives on in its holder; the new daemon still knows it is a stage.
+    d.stop();
+    d.restart();
+    let me = role_of(&d);
+    assert_eq!(me["role"], "stage", "{me}");
+    assert_eq!(me["group"]["id"], id.as_str(), "{me}");
+    assert_ne!(me["status"], "exited", "{me}");
+    let (status, _) = d.call(Method::DELETE, &format!("/v1/sessions/{sid}"), None);
+    assert_eq!(status, StatusCode::OK);
 }

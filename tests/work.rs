@@ -1,6 +1,7 @@
-//! The work routes end to end (issue 9, h-work): the quality gate on a real cargo project,
-//! workers in real git worktrees, debriefs captured from a fake agent before the kill,
-//! confined uploads and file listings, and diagnostics without secrets.
+//! The work routes end to end (issue 9, h-work): the quality gate on a real cargo project
+//! (and pytest's fallback), workers in real git worktrees (ignored files, a daemon restart),
+//! debriefs captured from a fake agent before the kill (and bounded by waitMs), confined
+//! uploads and file listings, and diagnostics without secrets.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -9,6 +10,7 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
+use crate::durability::{Cleanup, durable_daemon};
 use crate::streams::{next_where, sse};
 use crate::support::{Daemon, Options, id_of};
 
@@ -367,6 +369,79 @@ fn debrief_wait_bounds_delivering_the_request_too() {
         "{:?}",
         started.elapsed()
     );
+}
+
+#[test]
+fn workers_survive_a_restart_and_ignored_files_keep_a_worktree() {
+    let mut d = durable_daemon();
+    let _cleanup = Cleanup(d.dir.path().to_path_buf());
+    let repo = repo(&d);
+    std::fs::write(repo.join(".gitignore"), "*.log\n").expect("write");
+    git(&repo, &["add", ".gitignore"]);
+    git(&repo, &["commit", "-q", "-m", "ignore logs"]);
+    let parent = bash_in(&d, &repo);
+    // One worker leaves only an ignored file behind, the other nothing.
+    let (s, v) = dispatch(
+        &d,
+        &parent,
+        "worker/logs",
+        "echo output > build.log && echo LOG''GED",
+        json!({}),
+    );
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let logs = v["session"]["id"].as_str().expect("id").to_owned();
+    let logs_tree = PathBuf::from(v["worker"]["worktree"].as_str().expect("worktree"));
+    d.wait_screen(&logs, "LOGGED", T);
+    let (s, v) = dispatch(&d, &parent, "worker/clean", "echo CLE''AN", json!({}));
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let clean = v["session"]["id"].as_str().expect("id").to_owned();
+    let clean_tree = PathBuf::from(v["worker"]["worktree"].as_str().expect("worktree"));
+    d.wait_screen(&clean, "CLEAN", T);
+    // Worker records are private state.
+    use std::os::unix::fs::PermissionsExt;
+    let file = d.dir.path().join("state/workers.json");
+    let mode = std::fs::metadata(&file)
+        .expect("workers.json")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+
+    // Sessions outlive the daemon in their holders; the new daemon still knows the workers.
+    d.stop();
+    d.restart();
+    let (s, v) = d.get(&format!("/v1/sessions/{parent}/workers"));
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let branches: Vec<&str> = v["workers"]
+        .as_array()
+        .expect("workers")
+        .iter()
+        .filter_map(|w| w["branch"].as_str())
+        .collect();
+    assert_eq!(branches, ["worker/logs", "worker/clean"], "{v}");
+    assert!(
+        v["workers"]
+            .as_array()
+            .expect("workers")
+            .iter()
+            .all(|w| w["status"] != "removed"),
+        "{v}"
+    );
+
+    // An ignored file is something `git worktree remove` would delete: kept, and why.
+    let (s, v) = d.call(Method::DELETE, &format!("/v1/sessions/{logs}"), None);
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["worktree"]["state"], "kept", "{v}");
+    let reason = v["worktree"]["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("ignored") && reason.contains("build.log"),
+        "{v}"
+    );
+    assert!(logs_tree.join("build.log").exists());
+    // The clean one is still tracked after the restart: its worktree goes.
+    let (s, v) = d.call(Method::DELETE, &format!("/v1/sessions/{clean}"), None);
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["worktree"]["state"], "removed", "{v}");
+    assert!(!clean_tree.exists());
 }
 
 #[test]

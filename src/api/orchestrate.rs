@@ -3,9 +3,8 @@
 //! lifecycle actions `complete` and `reset`. Request shapes accept the Aegis v0.3 spellings
 //! too (`focusAreas`, `reviewerCount`, per-stage `workDir` and `permissionMode`).
 //!
-//! The orchestrator's state is created here, once per daemon, and shared by these routes
-//! only; templates live in the state dir, so `POST /v1/sessions {template}` (in `sessions`)
-//! reads them through [`expand_template`].
+//! The orchestrator's state and the template store belong to `App` (one per daemon);
+//! `POST /v1/sessions {template}` (in `sessions`) reads templates through [`expand_template`].
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -23,7 +22,7 @@ use super::error::ApiError;
 use super::filters::{finish, json_body, optional_json_body, query, with_app};
 use super::sessions::{ApiResult, json, to_spec};
 use super::wire::{CreateSessionRequest, SessionInfo};
-use crate::orchestrate::templates::{Template, TemplateStore};
+use crate::orchestrate::templates::Template;
 use crate::orchestrate::{self, Completion, Orchestrator, Role, consensus, lineage, pipelines};
 use crate::permissions::Policy;
 use crate::permissions::policy::PolicyProfile;
@@ -51,7 +50,8 @@ pub fn expand_template(
         }
         return Ok((req, None));
     };
-    let t = TemplateStore::new(&app.config.state_dir)
+    let t = app
+        .templates
         .get(&name)
         .map_err(|e| ApiError::internal(e.to_string()))?
         .ok_or_else(|| {
@@ -141,8 +141,7 @@ fn validate_template(t: &Template) -> Result<(), ApiError> {
 async fn put_template(app: Arc<App>, mut t: Template) -> ApiResult {
     validate_template(&t)?;
     t.created_at = now_ms();
-    let store = TemplateStore::new(&app.config.state_dir);
-    let replaced = store.put(t.clone()).map_err(|e| match e {
+    let replaced = app.templates.put(t.clone()).map_err(|e| match e {
         orchestrate::templates::StoreError::Full => ApiError::new(
             StatusCode::INSUFFICIENT_STORAGE,
             "TEMPLATE_LIMIT",
@@ -159,7 +158,8 @@ async fn put_template(app: Arc<App>, mut t: Template) -> ApiResult {
 }
 
 async fn list_templates(app: Arc<App>) -> ApiResult {
-    let all = TemplateStore::new(&app.config.state_dir)
+    let all = app
+        .templates
         .list()
         .map_err(|e| ApiError::internal(e.to_string()))?;
     Ok(json(
@@ -177,7 +177,8 @@ fn template_404(name: &str) -> ApiError {
 }
 
 async fn get_template(app: Arc<App>, name: String) -> ApiResult {
-    let t = TemplateStore::new(&app.config.state_dir)
+    let t = app
+        .templates
         .get(&name)
         .map_err(|e| ApiError::internal(e.to_string()))?
         .ok_or_else(|| template_404(&name))?;
@@ -185,7 +186,8 @@ async fn get_template(app: Arc<App>, name: String) -> ApiResult {
 }
 
 async fn delete_template(app: Arc<App>, name: String) -> ApiResult {
-    let gone = TemplateStore::new(&app.config.state_dir)
+    let gone = app
+        .templates
         .delete(&name)
         .map_err(|e| ApiError::internal(e.to_string()))?;
     if !gone {
@@ -795,7 +797,7 @@ fn with_orch(
 /// The orchestration routes (under `/v1` and unversioned; the caller adds the prefix).
 pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
     use warp::path;
-    let orch: Orch = Arc::new(Orchestrator::default());
+    let orch: Orch = app.orch.clone();
     let limit = app.config.max_body_bytes;
     let s = path("sessions");
     let spawn = s

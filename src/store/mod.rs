@@ -10,6 +10,13 @@
 //!   registry.json.corrupt-<ms>     a registry that could not be read, kept for inspection
 //!   memory.json                    memory bridge entries with expiry (see [`memory`])
 //!   keys.json                      API keys: SHA-256 digests and scopes (see [`keys`])
+//!   workers.json                   git-worktree worker records (`work::worktree`, via
+//!                                  [`persisted`])
+//!   orchestration.json             session roles (pipeline stage, reviewer) and completions
+//!                                  (`orchestrate`, via [`persisted`])
+//!   templates.json                 session templates (`orchestrate::templates`)
+//!   worktrees/<id>/                0700, the git worktree of worker session <id>
+//!   debriefs/<id>.json             debriefs captured before a kill (`work::debrief`)
 //!   sessions/<id>/                 0700, one per session
 //!     meta.json                    the session's fixed facts, written once at creation; the
 //!                                  registry can be rebuilt from these
@@ -26,6 +33,7 @@
 pub mod atomic;
 pub mod keys;
 pub mod memory;
+pub mod persisted;
 pub mod recording;
 pub mod registry;
 
