@@ -30,6 +30,7 @@ pub mod transcript;
 pub mod uistate;
 pub mod wire;
 pub mod work;
+pub mod world;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -201,6 +202,8 @@ pub fn routes(
         .or(permissions::routes(app.clone()))
         .unify()
         .or(orchestrate::routes(app.clone()))
+        .unify()
+        .or(world::routes(app.clone()))
         .unify()
         .or(dashboard::auth_routes(app.clone()))
         .unify()
