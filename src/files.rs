@@ -1,10 +1,11 @@
 //! The file browser's rules: which directories may be listed (the configured project roots)
 //! and where an upload may land (inside a session's workDir).
 //!
-//! Confinement is decided on resolved paths: the requested path is canonicalized (symlinks
-//! and `..` resolved by the kernel's view of the file system), then it must equal a root or
-//! lie below one. A symlink inside a root that points outside is therefore refused, however
-//! it is reached. Upload names are plain file names: no separators, no `..`, nothing hidden
+//! Confinement is decided twice: first on the path as written (`.` and `..` resolved as
+//! text), which must be a root or below one before the file system is touched, so a refusal
+//! never tells whether something outside exists; then on the resolved path (symlinks and `..`
+//! resolved by the kernel's view of the file system), which must also be below a root. A
+//! symlink inside a root that points outside is therefore refused, however it is reached. Upload names are plain file names: no separators, no `..`, nothing hidden
 //! behind a symlink; the file is created with `O_EXCL` (or `O_NOFOLLOW` when replacing), so
 //! a symlink planted at the target is never followed.
 
@@ -31,12 +32,24 @@ pub enum FileError {
     Io(String),
 }
 
-/// The configured roots, canonicalized; roots that do not exist are dropped with a warning.
-pub fn resolve_roots(roots: &[PathBuf]) -> Vec<PathBuf> {
+/// A configured project root.
+#[derive(Debug, Clone)]
+pub struct Root {
+    /// As configured, with `.` and `..` resolved lexically: how clients spell paths below it.
+    pub configured: PathBuf,
+    /// Resolved by the file system (symlinks followed): what confinement finally checks.
+    pub real: PathBuf,
+}
+
+/// The configured roots; roots that do not exist are dropped with a warning.
+pub fn resolve_roots(roots: &[PathBuf]) -> Vec<Root> {
     roots
         .iter()
         .filter_map(|r| match r.canonicalize() {
-            Ok(c) if c.is_dir() => Some(c),
+            Ok(c) if c.is_dir() => Some(Root {
+                configured: lexical(r),
+                real: c,
+            }),
             _ => {
                 tracing::warn!(root = %r.display(), "project root does not exist or is not a directory; ignored");
                 None
@@ -45,8 +58,30 @@ pub fn resolve_roots(roots: &[PathBuf]) -> Vec<PathBuf> {
         .collect()
 }
 
-/// Resolve `path` and check it lies within one of `roots` (already canonical).
-pub fn confine(roots: &[PathBuf], path: &str) -> Result<PathBuf, FileError> {
+/// `path` with `.` and `..` components resolved as text, without asking the file system
+/// (`..` at the root stays at the root, as the kernel does).
+fn lexical(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// Check `path` lies within one of `roots`, then resolve it. Two checks, in this order:
+/// 1. As text: a path not below a root (as configured, or as resolved) is refused before the
+///    file system is asked anything about it, so the answer (403, never 404) reveals nothing
+///    about what exists outside the roots.
+/// 2. As resolved by the kernel: symlinks and `..` through them may lead elsewhere; the real
+///    path must still be below a real root.
+pub fn confine(roots: &[Root], path: &str) -> Result<PathBuf, FileError> {
     if path.is_empty() || path.contains('\0') {
         return Err(FileError::Invalid("path is required".into()));
     }
@@ -54,15 +89,22 @@ pub fn confine(roots: &[PathBuf], path: &str) -> Result<PathBuf, FileError> {
     if !p.is_absolute() {
         return Err(FileError::Invalid(format!("path must be absolute: {path}")));
     }
+    let forbidden =
+        || FileError::Forbidden(format!("{path} is outside the configured project roots"));
+    let spelled = lexical(p);
+    if !roots
+        .iter()
+        .any(|r| spelled.starts_with(&r.configured) || spelled.starts_with(&r.real))
+    {
+        return Err(forbidden());
+    }
     let real = p
         .canonicalize()
         .map_err(|_| FileError::NotFound(format!("no such directory: {path}")))?;
-    if roots.iter().any(|r| real.starts_with(r)) {
+    if roots.iter().any(|r| real.starts_with(&r.real)) {
         Ok(real)
     } else {
-        Err(FileError::Forbidden(format!(
-            "{path} is outside the configured project roots"
-        )))
+        Err(forbidden())
     }
 }
 
@@ -243,5 +285,17 @@ mod tests {
             confine(&roots, "relative"),
             Err(FileError::Invalid(_))
         ));
+        // Outside the roots, existing or not, is the same refusal.
+        for outside in ["/etc", "/etc/does-not-exist-aegis", "/"] {
+            assert!(
+                matches!(confine(&roots, outside), Err(FileError::Forbidden(_))),
+                "{outside}"
+            );
+        }
+        assert!(matches!(
+            confine(&roots, root.join("missing").to_str().unwrap()),
+            Err(FileError::NotFound(_))
+        ));
+        assert_eq!(lexical(Path::new("/a/./b/../../../c")), Path::new("/c"));
     }
 }

@@ -13,7 +13,7 @@ use crate::support::{Daemon, Options, id_of, nix_kill, pid_exists, support_bin, 
 const T: Duration = Duration::from_secs(20);
 
 /// A daemon whose sessions outlive it (the product default; test support turns it off).
-fn durable_daemon() -> Daemon {
+pub fn durable_daemon() -> Daemon {
     Daemon::start_with(Options {
         args: &[],
         env: &[("AEGIS_KILL_SESSIONS_ON_EXIT", "false")],
@@ -23,7 +23,7 @@ fn durable_daemon() -> Daemon {
 /// Kills every holder of this test's state dir when the test ends, so a failing test leaves
 /// nothing running (the children get SIGHUP when their pty closes). Holders are found by
 /// their command line, never by a pid that may have been reused.
-struct Cleanup(PathBuf);
+pub struct Cleanup(pub PathBuf);
 
 impl Drop for Cleanup {
     fn drop(&mut self) {

@@ -1,7 +1,8 @@
-//! Orchestration end to end on the fake agents (issue 9): pipelines as a DAG (completing and
-//! failing), consensus reviews (a majority verdict and a timeout), templates with and
-//! without their variables, spawn/children, fork, reset, complete, and the world and swarm
-//! views.
+//! Orchestration end to end on the fake agents (issue 9): pipelines as a DAG (completing,
+//! failing, stalling, keeping their sessions), consensus reviews (a majority verdict, a tie,
+//! a timeout), templates (variables, concurrent writes, a restart), spawn/children, fork
+//! (with an id given or learned from the hook), reset, complete, roles after a restart, and
+//! the world, swarm and metrics views with token usage.
 
 use std::process::Command;
 use std::time::Duration;
@@ -9,7 +10,9 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::support::{Daemon, id_of, support_bin, wait_until};
+use crate::durability::{Cleanup, durable_daemon};
+use crate::streams::{next_where, sse};
+use crate::support::{Daemon, Options, id_of, support_bin, wait_until};
 
 /// A fake agent's argv (see tests/support/bin/fake_agent.py).
 fn fake(agent: &str, extra: &[&str]) -> Value {
@@ -95,6 +98,12 @@ fn three_stage_dag_pipeline_completes_with_outputs() {
         .collect();
     assert_eq!(stages.len(), 3, "{world}");
     assert!(stages.iter().all(|s| s["group"]["id"] == id.as_str()));
+    // A finished pipeline kills its stage sessions (no keepSessions): none stays idle.
+    assert_eq!(done["keepSessions"], false);
+    for s in ["a", "b", "c"] {
+        let sid = stage(&done, s)["sessionId"].as_str().expect("sessionId");
+        d.wait_status(sid, "exited", Duration::from_secs(15));
+    }
     // The list (v0.3 shape: an array) has it too.
     let (_, list) = d.get("/v1/pipelines");
     assert_eq!(list[0]["id"], id.as_str());
@@ -414,7 +423,17 @@ fn spawn_children_fork_and_the_world() {
     assert_eq!(role(&parent), "parent", "{world}");
     assert_eq!(role(&kid), "worker", "{world}");
     assert_eq!(role(&fid), "none", "{world}");
-    assert!(world["sessions"][0]["usage"].is_null());
+    // No transcript was reported (the fake sends no transcript_path): unknown, and why.
+    let parent_view = world["sessions"]
+        .as_array()
+        .and_then(|s| s.iter().find(|x| x["id"] == parent.as_str()))
+        .cloned()
+        .unwrap_or_default();
+    assert!(parent_view["usage"].is_null(), "{parent_view}");
+    assert!(
+        parent_view["usageUnknownReason"].is_string(),
+        "{parent_view}"
+    );
     let (_, swarm) = d.get("/v1/swarm");
     let lineage = swarm["groups"]
         .as_array()
@@ -471,4 +490,278 @@ fn reset_clears_the_screen_and_complete_is_recorded() {
         json!({ "status": "completed" }),
     );
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[test]
+fn a_stage_that_stalls_fails_the_pipeline() {
+    let d = Daemon::start();
+    let (status, p) = d.post(
+        "/v1/pipelines",
+        json!({
+            "name": "stalls",
+            "workDir": d.work_dir(),
+            "agentType": "claude",
+            "command": fake("claude", &[]),
+            "stallThresholdMs": 1500,
+            "stages": [
+                { "name": "a", "prompt": "!hang" },
+                { "name": "b", "prompt": "never", "dependsOn": ["a"] },
+            ],
+        }),
+    );
+    assert_eq!(status, StatusCode::CREATED, "{p}");
+    let done = wait_pipeline(&d, p["id"].as_str().expect("id"));
+    assert_eq!(done["status"], "failed", "{done}");
+    let reason = done["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("stage \"a\"") && reason.contains("stalled"),
+        "{reason}"
+    );
+    assert_eq!(stage(&done, "a")["status"], "failed");
+    assert_eq!(stage(&done, "b")["status"], "skipped");
+}
+
+#[test]
+fn consensus_tie_is_explained_and_announced() {
+    let d = Daemon::start();
+    let parent = agent(&d, &[], None);
+    d.wait_status(&parent, "idle", Duration::from_secs(20));
+    let events = sse(&d, &format!("/v1/events?session={parent}"), None);
+    let (status, r) = d.post(
+        &format!("/v1/sessions/{parent}/consensus"),
+        json!({
+            "criteria": ["correctness"],
+            "reviewers": 2,
+            "command": fake("claude", &["--verdicts", "approve,reject"]),
+        }),
+    );
+    assert_eq!(status, StatusCode::ACCEPTED, "{r}");
+    let id = r["id"].as_str().expect("id").to_owned();
+    let done = wait_consensus(&d, &id);
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(done["tie"], true, "{done}");
+    assert_eq!(done["verdict"], "reject", "{done}");
+    assert_eq!(
+        (done["approvals"].clone(), done["rejections"].clone()),
+        (json!(1), json!(1))
+    );
+    assert_eq!(
+        done["perCriterion"]["correctness"]["result"], "tie",
+        "{done}"
+    );
+    let why = done["explanation"].as_str().unwrap_or_default();
+    assert!(
+        why.contains("tie") && why.contains("strict majority"),
+        "{why}"
+    );
+    // The parent's event stream announces it, with the same outcome.
+    let ev = next_where(&events, "consensus.completed", |f| {
+        f.event == "consensus.completed"
+    });
+    let detail = &ev.json()["detail"];
+    assert_eq!(detail["consensusId"], id.as_str(), "{}", ev.data);
+    assert_eq!(detail["tie"], true, "{}", ev.data);
+    assert_eq!(detail["verdict"], "reject", "{}", ev.data);
+}
+
+#[test]
+fn concurrent_template_writes_all_persist_across_a_restart() {
+    let mut d = Daemon::start();
+    const N: usize = 30;
+    std::thread::scope(|scope| {
+        let d = &d;
+        let posts: Vec<_> = (0..N)
+            .map(|i| {
+                scope.spawn(move || {
+                    d.post(
+                        "/v1/templates",
+                        json!({ "name": format!("t{i}"), "prompt": format!("task {i}") }),
+                    )
+                })
+            })
+            .collect();
+        for p in posts {
+            let (status, v) = p.join().expect("poster thread");
+            assert_eq!(status, StatusCode::CREATED, "{v}");
+        }
+    });
+    let names = |d: &Daemon| {
+        let (_, list) = d.get("/v1/templates");
+        let mut n: Vec<String> = list["templates"]
+            .as_array()
+            .expect("templates")
+            .iter()
+            .filter_map(|t| t["name"].as_str().map(str::to_owned))
+            .collect();
+        n.sort();
+        n
+    };
+    let mut want: Vec<String> = (0..N).map(|i| format!("t{i}")).collect();
+    want.sort();
+    assert_eq!(names(&d), want);
+    // Templates live in the state dir: a new daemon serves every one of them.
+    d.stop();
+    d.restart();
+    assert_eq!(names(&d), want);
+    let (status, t) = d.get("/v1/templates/t7");
+    assert_eq!(status, StatusCode::OK, "{t}");
+    assert_eq!(t["prompt"], "task 7");
+}
+
+#[test]
+fn fork_resumes_the_conversation_the_hook_reported() {
+    let d = Daemon::start();
+    // agentType claude: hooks are on by default, so the fake reports its session id.
+    let parent = agent(&d, &[], None);
+    let conversation = wait_until(
+        Duration::from_secs(20),
+        "the SessionStart hook's session id",
+        || {
+            let (_, v) = d.get(&format!("/v1/sessions/{parent}"));
+            v["claudeSessionId"].as_str().map(str::to_owned)
+        },
+    );
+    // No conversationId in the request and no --resume in the parent's argv.
+    let (status, f) = d.post(&format!("/v1/sessions/{parent}/fork"), json!({}));
+    assert_eq!(status, StatusCode::CREATED, "{f}");
+    let argv: Vec<&str> = f["command"]
+        .as_array()
+        .expect("argv")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        argv.windows(3)
+            .any(|w| w == ["--fork-session", "--resume", conversation.as_str()]),
+        "{argv:?}"
+    );
+    assert!(
+        f["context"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("--fork-session"),
+        "{f}"
+    );
+    d.wait_screen(
+        &id_of(&f),
+        &format!("RESUMED {conversation} fork=yes"),
+        Duration::from_secs(20),
+    );
+}
+
+#[test]
+fn roles_survive_a_restart_and_kept_stage_sessions_stay() {
+    let mut d = durable_daemon();
+    let _cleanup = Cleanup(d.dir.path().to_path_buf());
+    let (status, p) = d.post(
+        "/v1/pipelines",
+        json!({
+            "name": "kept",
+            "workDir": d.work_dir(),
+            "agentType": "claude",
+            "command": fake("claude", &[]),
+            "keepSessions": true,
+            "stages": [{ "name": "only", "prompt": "hello" }],
+        }),
+    );
+    assert_eq!(status, StatusCode::CREATED, "{p}");
+    let id = p["id"].as_str().expect("id").to_owned();
+    let done = wait_pipeline(&d, &id);
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(done["keepSessions"], true);
+    let sid = stage(&done, "only")["sessionId"]
+        .as_str()
+        .expect("sessionId")
+        .to_owned();
+    // keepSessions: the finished stage is still at its prompt.
+    d.wait_status(&sid, "idle", Duration::from_secs(20));
+    let role_of = |d: &Daemon| {
+        let (_, world) = d.get("/v1/world");
+        world["sessions"]
+            .as_array()
+            .and_then(|s| s.iter().find(|x| x["id"] == sid.as_str()))
+            .cloned()
+            .unwrap_or_else(|| panic!("no session {sid} in {world}"))
+    };
+    assert_eq!(role_of(&d)["role"], "stage");
+
+    // The session lives on in its holder; the new daemon still knows it is a stage.
+    d.stop();
+    d.restart();
+    let me = role_of(&d);
+    assert_eq!(me["role"], "stage", "{me}");
+    assert_eq!(me["group"]["id"], id.as_str(), "{me}");
+    assert_ne!(me["status"], "exited", "{me}");
+    let (status, _) = d.call(Method::DELETE, &format!("/v1/sessions/{sid}"), None);
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[test]
+fn world_and_metrics_report_token_usage_priced_by_the_config() {
+    // A price far from the built-in Sonnet one, so the cost shows which table was used:
+    // the fixture's 60 input tokens at 1000 USD per million are 0.06 USD.
+    let base = tempfile::tempdir().expect("tempdir");
+    let cfg = base.path().join("aegis.toml");
+    std::fs::write(
+        &cfg,
+        "[pricing.\"claude-sonnet-4-5\"]\ninput = 1000.0\noutput = 0.0\ncache_write = 0.0\ncache_read = 0.0\n",
+    )
+    .expect("config");
+    let d = Daemon::start_with(Options {
+        args: &["--config", cfg.to_str().expect("utf-8")],
+        env: &[],
+    });
+    let transcript = d.work_dir().join("session.jsonl");
+    std::fs::copy(
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/transcripts/claude-session.jsonl"
+        ),
+        &transcript,
+    )
+    .expect("copy fixture");
+    let t = transcript.display().to_string();
+    let known = agent(&d, &["--transcript", &t], None);
+    let unknown = id_of(&d.create(json!({
+        "workDir": d.work_dir(),
+        "agentType": "claude",
+        "command": fake("claude", &[]),
+        "hooks": false,
+    })));
+    let view = |world: &Value, id: &str| {
+        world["sessions"]
+            .as_array()
+            .and_then(|s| s.iter().find(|x| x["id"] == id))
+            .cloned()
+            .unwrap_or_default()
+    };
+    let world = wait_until(Duration::from_secs(20), "usage in the world view", || {
+        let (_, w) = d.get("/v1/world");
+        (!view(&w, &known)["usage"].is_null()).then_some(w)
+    });
+    let usage = &view(&world, &known)["usage"];
+    assert_eq!(usage["inputTokens"], 60, "{usage}");
+    assert_eq!(usage["outputTokens"], 175, "{usage}");
+    assert_eq!(usage["estimatedCostUsd"], 0.06, "{usage}");
+    let other = view(&world, &unknown);
+    assert!(other["usage"].is_null(), "{other}");
+    assert!(
+        other["usageUnknownReason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("hooks are off"),
+        "{other}"
+    );
+
+    // The global metrics sum what is known and count what is not.
+    let (status, m) = d.get("/v1/metrics");
+    assert_eq!(status, StatusCode::OK, "{m}");
+    let total = &m["tokenUsage"];
+    assert_eq!(total["inputTokens"], 60, "{m}");
+    assert_eq!(total["outputTokens"], 175, "{m}");
+    assert_eq!(total["cacheCreationTokens"], 1000, "{m}");
+    assert_eq!(total["cacheReadTokens"], 4000, "{m}");
+    assert_eq!(total["estimatedCostUsd"], 0.06, "{m}");
+    assert_eq!(total["sessionsCounted"], 1, "{m}");
+    assert_eq!(total["sessionsUnknown"], 1, "{m}");
 }

@@ -1,6 +1,7 @@
-//! The work routes end to end (issue 9, h-work): the quality gate on a real cargo project,
-//! workers in real git worktrees, debriefs captured from a fake agent before the kill,
-//! confined uploads and file listings, and diagnostics without secrets.
+//! The work routes end to end (issue 9, h-work): the quality gate on a real cargo project
+//! (and pytest's fallback), workers in real git worktrees (ignored files, a daemon restart),
+//! debriefs captured from a fake agent before the kill (and bounded by waitMs), confined
+//! uploads and file listings, and diagnostics without secrets.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -9,6 +10,7 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
+use crate::durability::{Cleanup, durable_daemon};
 use crate::streams::{next_where, sse};
 use crate::support::{Daemon, Options, id_of};
 
@@ -341,6 +343,153 @@ fn debrief_is_captured_before_the_kill() {
     assert!(!d.status(&other).is_empty(), "a bad request must not kill");
 }
 
+#[test]
+fn debrief_wait_bounds_delivering_the_request_too() {
+    let d = Daemon::start();
+    // The fake ignores its first Enters, so delivering the request takes every repair press
+    // the daemon makes (seconds), far beyond the wait asked for.
+    let v = crate::detect::fake(&d, "claude", &["--swallow-enters", "10"], json!({}));
+    let id = id_of(&v);
+    d.wait_status(&id, "idle", T);
+    let started = std::time::Instant::now();
+    let (s, v) = d.post(
+        &format!("/v1/sessions/{id}/pre-kill-debrief"),
+        json!({ "waitMs": 1000 }),
+    );
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["complete"], false, "{v}");
+    assert_eq!(v["killed"], true, "{v}");
+    let waited = v["waitedMs"].as_u64().expect("waitedMs");
+    // Slack for the two screen reads around the wait on a loaded machine; delivering alone
+    // takes about 4.5 s here (three Enter presses, 1.5 s apart), so an unbounded send shows.
+    assert!(waited < 2500, "waited {waited} ms for a wait of 1000: {v}");
+    // The whole request (store and kill included) stays near the bound too.
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn workers_survive_a_restart_and_ignored_files_keep_a_worktree() {
+    let mut d = durable_daemon();
+    let _cleanup = Cleanup(d.dir.path().to_path_buf());
+    let repo = repo(&d);
+    std::fs::write(repo.join(".gitignore"), "*.log\n").expect("write");
+    git(&repo, &["add", ".gitignore"]);
+    git(&repo, &["commit", "-q", "-m", "ignore logs"]);
+    let parent = bash_in(&d, &repo);
+    // One worker leaves only an ignored file behind, the other nothing.
+    let (s, v) = dispatch(
+        &d,
+        &parent,
+        "worker/logs",
+        "echo output > build.log && echo LOG''GED",
+        json!({}),
+    );
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let logs = v["session"]["id"].as_str().expect("id").to_owned();
+    let logs_tree = PathBuf::from(v["worker"]["worktree"].as_str().expect("worktree"));
+    d.wait_screen(&logs, "LOGGED", T);
+    let (s, v) = dispatch(&d, &parent, "worker/clean", "echo CLE''AN", json!({}));
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let clean = v["session"]["id"].as_str().expect("id").to_owned();
+    let clean_tree = PathBuf::from(v["worker"]["worktree"].as_str().expect("worktree"));
+    d.wait_screen(&clean, "CLEAN", T);
+    // Worker records are private state.
+    use std::os::unix::fs::PermissionsExt;
+    let file = d.dir.path().join("state/workers.json");
+    let mode = std::fs::metadata(&file)
+        .expect("workers.json")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+
+    // Sessions outlive the daemon in their holders; the new daemon still knows the workers.
+    d.stop();
+    d.restart();
+    let (s, v) = d.get(&format!("/v1/sessions/{parent}/workers"));
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let branches: Vec<&str> = v["workers"]
+        .as_array()
+        .expect("workers")
+        .iter()
+        .filter_map(|w| w["branch"].as_str())
+        .collect();
+    assert_eq!(branches, ["worker/logs", "worker/clean"], "{v}");
+    assert!(
+        v["workers"]
+            .as_array()
+            .expect("workers")
+            .iter()
+            .all(|w| w["status"] != "removed"),
+        "{v}"
+    );
+
+    // An ignored file is something `git worktree remove` would delete: kept, and why.
+    let (s, v) = d.call(Method::DELETE, &format!("/v1/sessions/{logs}"), None);
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["worktree"]["state"], "kept", "{v}");
+    let reason = v["worktree"]["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("ignored") && reason.contains("build.log"),
+        "{v}"
+    );
+    assert!(logs_tree.join("build.log").exists());
+    // The clean one is still tracked after the restart: its worktree goes.
+    let (s, v) = d.call(Method::DELETE, &format!("/v1/sessions/{clean}"), None);
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["worktree"]["state"], "removed", "{v}");
+    assert!(!clean_tree.exists());
+}
+
+#[test]
+fn pytest_falls_back_to_python3_dash_m_without_a_pytest_program() {
+    // The daemon's PATH holds a stand-in python3 only (it reports its arguments), so whether
+    // this machine has pytest does not matter.
+    let base = tempfile::tempdir().expect("tempdir");
+    let bin = base.path().join("bin");
+    std::fs::create_dir_all(&bin).expect("mkdir");
+    let script = |name: &str| {
+        let p = bin.join(name);
+        std::fs::write(&p, format!("#!/bin/sh\necho \"stand-in {name} $*\"\n")).expect("write");
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    };
+    script("python3");
+    let path = bin.to_str().expect("utf-8").to_owned();
+    let d = Daemon::start_with(Options {
+        args: &[],
+        env: &[("PATH", &path)],
+    });
+    let project = d.dir.path().join("py");
+    std::fs::create_dir_all(&project).expect("mkdir");
+    std::fs::write(project.join("pytest.ini"), "[pytest]\n").expect("write");
+    let id = id_of(&d.create(json!({
+        "workDir": project,
+        "agentType": "shell",
+        "command": ["/bin/sh"],
+    })));
+    let (s, v) = d.post(&format!("/v1/sessions/{id}/verify"), json!({}));
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let c = check(&v, "pytest");
+    assert_eq!(c["argv"], json!(["python3", "-m", "pytest"]), "{v}");
+    assert_eq!(c["passed"], true, "{v}");
+    assert!(
+        c["outputTail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("stand-in python3 -m pytest"),
+        "{c}"
+    );
+    // With a pytest program on PATH, that is what runs.
+    script("pytest");
+    let (s, v) = d.post(&format!("/v1/sessions/{id}/verify"), json!({}));
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(check(&v, "pytest")["argv"], json!(["pytest"]), "{v}");
+}
+
 /// A multipart body with the given (file name, content) parts.
 fn multipart(files: &[(&str, &[u8])]) -> (String, Vec<u8>) {
     let boundary = "aegis-test-boundary-7d3f";
@@ -481,6 +630,12 @@ fn file_listing_is_confined_to_project_roots() {
         (root.join("escape"), StatusCode::FORBIDDEN),
         (root.join("app/../../secret"), StatusCode::FORBIDDEN),
         (PathBuf::from("/etc"), StatusCode::FORBIDDEN),
+        // Outside the roots, whether it exists is not revealed: 403, not 404.
+        (
+            PathBuf::from("/etc/aegis-test-does-not-exist"),
+            StatusCode::FORBIDDEN,
+        ),
+        (root.join("../aegis-test-missing"), StatusCode::FORBIDDEN),
         (PathBuf::from("relative/dir"), StatusCode::BAD_REQUEST),
         (root.join("missing"), StatusCode::NOT_FOUND),
     ] {

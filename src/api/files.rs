@@ -45,6 +45,7 @@ pub async fn directories(app: Arc<App>) -> ApiResult {
     let roots = files::resolve_roots(&app.config.project_roots);
     let list: Vec<_> = roots
         .iter()
+        .map(|r| &r.real)
         .map(|r| {
             serde_json::json!({
                 "path": r,

@@ -3,7 +3,8 @@
 //! - `GET /metrics`: Prometheus, in the OpenMetrics text format. Unversioned only: the
 //!   unversioned alias of `/v1/metrics` would collide with it, and scrapers expect `/metrics`.
 //!   Behind the API guard like every route, unless `--metrics-open` (see README).
-//! - `GET /v1/metrics`: Aegis v0.3's global metrics JSON.
+//! - `GET /v1/metrics`: Aegis v0.3's global metrics JSON, plus `tokenUsage` summed over the
+//!   listed sessions whose usage is known.
 //! - `GET /v1/sessions/:id/metrics` and `/latency`: v0.3's per-session shapes.
 
 use std::sync::Arc;
@@ -34,7 +35,12 @@ async fn prometheus(app: Arc<App>) -> ApiResult {
 }
 
 async fn global(app: Arc<App>) -> ApiResult {
-    let body = crate::metrics::global().global_json(&app.sessions.list());
+    let sessions = app.sessions.list();
+    let mut body = crate::metrics::global().global_json(&sessions);
+    // Summed over the sessions still listed, from their agents' own records.
+    let usages = super::transcript::usages(&app, &sessions).await;
+    body["tokenUsage"] =
+        serde_json::to_value(super::transcript::UsageTotals::of(&usages)).unwrap_or_default();
     Ok(json(StatusCode::OK, &body))
 }
 

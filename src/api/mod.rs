@@ -31,6 +31,7 @@ pub mod transcript;
 pub mod uistate;
 pub mod wire;
 pub mod work;
+pub mod world;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -67,6 +68,10 @@ pub struct App {
     pub memory: crate::store::memory::MemoryStore,
     /// Workers in git worktrees and the verify slots (`crate::work`).
     pub work: crate::work::Work,
+    /// Pipelines, reviews and session roles (`crate::orchestrate`).
+    pub orch: Arc<crate::orchestrate::Orchestrator>,
+    /// The one template store of this daemon: its mutex serializes every template change.
+    pub templates: crate::orchestrate::templates::TemplateStore,
     /// Model prices for `tokenUsage.estimatedCostUsd` (defaults + the config's `[pricing]`).
     pub prices: crate::transcript::pricing::PriceTable,
     /// Who did which write, when (`audit.jsonl` in the state dir).
@@ -92,6 +97,9 @@ impl App {
                 crate::webhooks::Webhooks::new(&[]).unwrap_or_else(|_| unreachable!())
             });
         let memory = crate::store::memory::MemoryStore::load(&config.state_dir);
+        let work = crate::work::Work::load(&config.state_dir);
+        let orch = Arc::new(crate::orchestrate::Orchestrator::load(&config.state_dir));
+        let templates = crate::orchestrate::templates::TemplateStore::new(&config.state_dir);
         let prices =
             crate::transcript::pricing::PriceTable::with_overrides(&config.integrations.pricing);
         Arc::new(App {
@@ -107,7 +115,9 @@ impl App {
             webhooks,
             stimuli_seen: Default::default(),
             executions: Default::default(),
-            work: Default::default(),
+            work,
+            orch,
+            templates,
             pty_health: Mutex::new(None),
         })
     }
@@ -193,6 +203,8 @@ pub fn routes(
         .or(permissions::routes(app.clone()))
         .unify()
         .or(orchestrate::routes(app.clone()))
+        .unify()
+        .or(world::routes(app.clone()))
         .unify()
         .or(dashboard::auth_routes(app.clone()))
         .unify()
@@ -310,7 +322,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .spawn_dispatcher(&app.sessions.bus, shutdown.clone());
     tokio::spawn(sweep_rate_limits(app.gate.clone(), shutdown.clone()));
     tokio::spawn(crate::attach::server::run(app.clone(), shutdown.clone()));
-    app.work.spawn_cleanup(&app.sessions.bus, shutdown.clone());
+    reconcile_records(&app);
+    tokio::spawn(on_removals(app.clone(), shutdown.clone()));
     let registry_stop = CancellationToken::new();
     let registry_writer = {
         let app = app.clone();
@@ -360,6 +373,47 @@ async fn signal_shutdown(token: CancellationToken) {
         _ = int.recv() => tracing::info!("SIGINT received"),
     }
     token.cancel();
+}
+
+/// After the previous daemon's sessions were restored: drop orchestration records of sessions
+/// that are gone, and remove the worktrees of workers removed while no daemon watched.
+fn reconcile_records(app: &App) {
+    let exists = |id: &uuid::Uuid| app.sessions.get(&id.to_string()).is_ok();
+    app.orch.retain(exists);
+    for id in app.work.workers.orphans(exists) {
+        tracing::info!(worker = %id, "worker session is gone; cleaning up its worktree");
+        app.work.spawn_cleanup(id);
+    }
+}
+
+/// Whatever route removed a session (DELETE, batch delete, a debrief's kill), forget what
+/// other modules hold for it: a worker's worktree is cleaned up, an orchestration role and
+/// completion are dropped.
+async fn on_removals(app: Arc<App>, token: CancellationToken) {
+    use tokio::sync::broadcast::error::RecvError;
+    let mut rx = app.sessions.bus.subscribe();
+    loop {
+        let ev = tokio::select! {
+            _ = token.cancelled() => return,
+            ev = rx.recv() => ev,
+        };
+        match ev {
+            Ok(ev) if ev.kind == crate::events::EventKind::SessionKilled => {
+                app.work.spawn_cleanup(ev.session_id);
+                app.orch.retain(|id| *id != ev.session_id);
+            }
+            Ok(_) => {}
+            Err(RecvError::Lagged(n)) => {
+                // Catch up from the registry: whatever is gone now is cleaned up.
+                tracing::warn!(
+                    missed = n,
+                    "removal listener lagged the event bus; reconciling with the registry"
+                );
+                reconcile_records(&app);
+            }
+            Err(RecvError::Closed) => return,
+        }
+    }
 }
 
 /// Forget idle clients' rate-limit state every minute, or the map grows with every address.

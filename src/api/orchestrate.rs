@@ -1,13 +1,12 @@
 //! Routes of the orchestration layer (`crate::orchestrate`): lineage (spawn, children, fork),
-//! templates, pipelines, consensus reviews, the swarm and world views, and the session
-//! lifecycle actions `complete` and `reset`. Request shapes accept the Aegis v0.3 spellings
+//! templates, pipelines, consensus reviews, and the session lifecycle actions `complete` and
+//! `reset`. The world and swarm views are in [`super::world`]. Request shapes accept the Aegis v0.3 spellings
 //! too (`focusAreas`, `reviewerCount`, per-stage `workDir` and `permissionMode`).
 //!
-//! The orchestrator's state is created here, once per daemon, and shared by these routes
-//! only; templates live in the state dir, so `POST /v1/sessions {template}` (in `sessions`)
-//! reads them through [`expand_template`].
+//! The orchestrator's state and the template store belong to `App` (one per daemon);
+//! `POST /v1/sessions {template}` (in `sessions`) reads templates through [`expand_template`].
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,14 +19,14 @@ use warp::reply::Response;
 
 use super::App;
 use super::error::ApiError;
-use super::filters::{finish, json_body, optional_json_body, query, with_app};
+use super::filters::{finish, json_body, optional_json_body, with_app};
 use super::sessions::{ApiResult, json, to_spec};
 use super::wire::{CreateSessionRequest, SessionInfo};
-use crate::orchestrate::templates::{Template, TemplateStore};
-use crate::orchestrate::{self, Completion, Orchestrator, Role, consensus, lineage, pipelines};
+use crate::orchestrate::templates::Template;
+use crate::orchestrate::{self, Completion, Orchestrator, consensus, lineage, pipelines};
 use crate::permissions::Policy;
 use crate::permissions::policy::PolicyProfile;
-use crate::session::{AgentType, SessionHandle, SessionStatus, now_ms};
+use crate::session::{AgentType, SessionHandle, now_ms};
 
 type Orch = Arc<Orchestrator>;
 
@@ -51,7 +50,8 @@ pub fn expand_template(
         }
         return Ok((req, None));
     };
-    let t = TemplateStore::new(&app.config.state_dir)
+    let t = app
+        .templates
         .get(&name)
         .map_err(|e| ApiError::internal(e.to_string()))?
         .ok_or_else(|| {
@@ -141,8 +141,7 @@ fn validate_template(t: &Template) -> Result<(), ApiError> {
 async fn put_template(app: Arc<App>, mut t: Template) -> ApiResult {
     validate_template(&t)?;
     t.created_at = now_ms();
-    let store = TemplateStore::new(&app.config.state_dir);
-    let replaced = store.put(t.clone()).map_err(|e| match e {
+    let replaced = app.templates.put(t.clone()).map_err(|e| match e {
         orchestrate::templates::StoreError::Full => ApiError::new(
             StatusCode::INSUFFICIENT_STORAGE,
             "TEMPLATE_LIMIT",
@@ -159,7 +158,8 @@ async fn put_template(app: Arc<App>, mut t: Template) -> ApiResult {
 }
 
 async fn list_templates(app: Arc<App>) -> ApiResult {
-    let all = TemplateStore::new(&app.config.state_dir)
+    let all = app
+        .templates
         .list()
         .map_err(|e| ApiError::internal(e.to_string()))?;
     Ok(json(
@@ -177,7 +177,8 @@ fn template_404(name: &str) -> ApiError {
 }
 
 async fn get_template(app: Arc<App>, name: String) -> ApiResult {
-    let t = TemplateStore::new(&app.config.state_dir)
+    let t = app
+        .templates
         .get(&name)
         .map_err(|e| ApiError::internal(e.to_string()))?
         .ok_or_else(|| template_404(&name))?;
@@ -185,7 +186,8 @@ async fn get_template(app: Arc<App>, name: String) -> ApiResult {
 }
 
 async fn delete_template(app: Arc<App>, name: String) -> ApiResult {
-    let gone = TemplateStore::new(&app.config.state_dir)
+    let gone = app
+        .templates
         .delete(&name)
         .map_err(|e| ApiError::internal(e.to_string()))?;
     if !gone {
@@ -288,11 +290,19 @@ pub struct ForkRequest {
 async fn fork(app: Arc<App>, id: String, req: ForkRequest) -> ApiResult {
     let parent = app.sessions.get(&id)?;
     let m = &parent.meta;
+    let learned = app
+        .sessions
+        .hooks
+        .get(&m.id)
+        .and_then(|link| link.facts(|f| f.claude_session_id.clone()));
     let (base, opts) = lineage::fork_launch(
         m.agent_type,
         &m.command,
         m.permission_mode,
-        req.conversation_id.clone(),
+        lineage::KnownConversation {
+            requested: req.conversation_id.clone(),
+            learned,
+        },
     );
     let creq = CreateSessionRequest {
         work_dir: Some(m.work_dir.display().to_string()),
@@ -403,6 +413,9 @@ pub struct PipelineRequest {
     pub vars: Option<BTreeMap<String, String>>,
     pub stage_timeout_ms: Option<u64>,
     pub stall_threshold_ms: Option<u64>,
+    /// Leave the stage sessions running when the pipeline ends (default: they are killed).
+    #[serde(default)]
+    pub keep_sessions: bool,
 }
 
 async fn create_pipeline(app: Arc<App>, orch: Orch, req: PipelineRequest) -> ApiResult {
@@ -470,11 +483,14 @@ async fn create_pipeline(app: Arc<App>, orch: Orch, req: PipelineRequest) -> Api
         .work_dir
         .map(Into::into)
         .unwrap_or_else(|| stages[0].session.work_dir.clone());
-    let timeout = req
-        .stage_timeout_ms
-        .map(Duration::from_millis)
-        .unwrap_or(pipelines::DEFAULT_STAGE_TIMEOUT);
-    let p = pipelines::start(app, orch, req.name, work_dir, stages, timeout);
+    let opts = pipelines::RunOptions {
+        stage_timeout: req
+            .stage_timeout_ms
+            .map(Duration::from_millis)
+            .unwrap_or(pipelines::DEFAULT_STAGE_TIMEOUT),
+        keep_sessions: req.keep_sessions,
+    };
+    let p = pipelines::start(app, orch, req.name, work_dir, stages, opts);
     Ok(json(StatusCode::CREATED, &p.view()))
 }
 
@@ -589,177 +605,6 @@ async fn list_consensus(orch: Orch) -> ApiResult {
     ))
 }
 
-// ---- world and swarm ---------------------------------------------------------------------
-
-/// What a session is doing, in orchestration terms.
-fn phase(h: &SessionHandle, done: Option<&Completion>) -> &'static str {
-    if done.is_some() {
-        return "completed";
-    }
-    match h.status() {
-        SessionStatus::Starting => "starting",
-        SessionStatus::Working => "working",
-        SessionStatus::Idle => "waiting_for_input",
-        SessionStatus::PermissionPrompt | SessionStatus::Question => "needs_human",
-        SessionStatus::Error | SessionStatus::Stalled => "blocked",
-        SessionStatus::Exited => "exited",
-    }
-}
-
-fn role_of(
-    orch: &Orchestrator,
-    h: &SessionHandle,
-    parents: &HashMap<uuid::Uuid, usize>,
-) -> (&'static str, Value) {
-    match orch.role(&h.meta.id) {
-        Some(Role::Stage { pipeline, stage }) => (
-            "stage",
-            json!({ "kind": "pipeline", "id": pipeline, "stage": stage }),
-        ),
-        Some(Role::Reviewer { consensus, index }) => (
-            "reviewer",
-            json!({ "kind": "consensus", "id": consensus, "index": index }),
-        ),
-        None if parents.contains_key(&h.meta.id) => ("parent", Value::Null),
-        None if h.meta.parent_id.is_some() => ("worker", Value::Null),
-        None => ("none", Value::Null),
-    }
-}
-
-async fn world(app: Arc<App>, orch: Orch) -> ApiResult {
-    let all = app.sessions.list();
-    let mut parents: HashMap<uuid::Uuid, usize> = HashMap::new();
-    for h in &all {
-        if let Some(p) = h.meta.parent_id {
-            *parents.entry(p).or_default() += 1;
-        }
-    }
-    let mut by_role: BTreeMap<&str, usize> = BTreeMap::new();
-    let mut by_status: BTreeMap<&str, usize> = BTreeMap::new();
-    let sessions: Vec<Value> = all
-        .iter()
-        .map(|h| {
-            let done = orch.completion(&h.meta.id);
-            let (role, group) = role_of(&orch, h, &parents);
-            *by_role.entry(role).or_default() += 1;
-            *by_status.entry(h.status().as_str()).or_default() += 1;
-            json!({
-                "id": h.meta.id,
-                "name": h.meta.name,
-                "status": h.status().as_str(),
-                "agentType": h.meta.agent_type.as_str(),
-                "workDir": h.meta.work_dir,
-                "phase": phase(h, done.as_ref()),
-                "role": role,
-                "group": group,
-                "parentId": h.meta.parent_id,
-                "children": parents.get(&h.meta.id).copied().unwrap_or(0),
-                // Token usage is not known to the orchestrator; null means unknown, never 0.
-                "usage": Value::Null,
-                "outputBytes": h.counters.bytes_out.load(std::sync::atomic::Ordering::Relaxed),
-                "completion": done.map(|c| json!({ "status": c.status, "comment": c.comment, "completedAt": c.at_ms })),
-            })
-        })
-        .collect();
-    Ok(json(
-        StatusCode::OK,
-        &json!({ "sessions": sessions, "total": all.len(), "byRole": by_role, "byStatus": by_status }),
-    ))
-}
-
-fn counts(hs: &[SessionHandle]) -> BTreeMap<&'static str, usize> {
-    let mut m = BTreeMap::new();
-    for h in hs {
-        *m.entry(h.status().as_str()).or_default() += 1;
-    }
-    m
-}
-
-async fn swarm(app: Arc<App>, orch: Orch, q: HashMap<String, String>) -> ApiResult {
-    let everything = q.get("all").is_some_and(|v| v == "true" || v == "1");
-    let all = app.sessions.list();
-    let by_id: HashMap<uuid::Uuid, SessionHandle> =
-        all.iter().map(|h| (h.meta.id, h.clone())).collect();
-    let mut groups = Vec::new();
-    // Parent/children, leaving out reviewers and stages (their groups are listed below).
-    let mut lineages: BTreeMap<uuid::Uuid, Vec<SessionHandle>> = BTreeMap::new();
-    for h in &all {
-        if let Some(p) = h.meta.parent_id
-            && orch.role(&h.meta.id).is_none()
-        {
-            lineages.entry(p).or_default().push(h.clone());
-        }
-    }
-    for (parent, kids) in lineages {
-        let mut members = kids;
-        if let Some(p) = by_id.get(&parent) {
-            members.insert(0, p.clone());
-        }
-        let running = members.iter().any(|h| !h.is_exited());
-        if running || everything {
-            groups.push(json!({
-                "kind": "lineage",
-                "id": parent,
-                "name": by_id.get(&parent).map(|h| h.meta.name.clone()),
-                "status": if running { "running" } else { "finished" },
-                "sessions": members.iter().map(|h| h.meta.id).collect::<Vec<_>>(),
-                "counts": counts(&members),
-            }));
-        }
-    }
-    for p in orch.pipelines.list() {
-        let v = p.view();
-        if v.finished_at.is_some() && !everything {
-            continue;
-        }
-        let members: Vec<SessionHandle> = v
-            .stages
-            .iter()
-            .filter_map(|s| s.session_id.and_then(|id| by_id.get(&id).cloned()))
-            .collect();
-        let mut stage_counts: BTreeMap<&str, usize> = BTreeMap::new();
-        for s in &v.stages {
-            *stage_counts.entry(s.status.as_str()).or_default() += 1;
-        }
-        groups.push(json!({
-            "kind": "pipeline",
-            "id": v.id,
-            "name": v.name,
-            "status": v.status.as_str(),
-            "sessions": members.iter().map(|h| h.meta.id).collect::<Vec<_>>(),
-            "counts": counts(&members),
-            "stageCounts": stage_counts,
-        }));
-    }
-    for r in orch.reviews.list() {
-        let v = r.view();
-        if v.finished_at.is_some() && !everything {
-            continue;
-        }
-        let members: Vec<SessionHandle> = v
-            .reviewers
-            .iter()
-            .filter_map(|x| x.session_id.and_then(|id| by_id.get(&id).cloned()))
-            .collect();
-        groups.push(json!({
-            "kind": "consensus",
-            "id": v.id,
-            "parentId": v.parent_id,
-            "status": v.status,
-            "sessions": members.iter().map(|h| h.meta.id).collect::<Vec<_>>(),
-            "counts": counts(&members),
-        }));
-    }
-    Ok(json(
-        StatusCode::OK,
-        &json!({
-            "groups": groups,
-            "totalGroups": groups.len(),
-            "sessions": { "total": all.len(), "byStatus": counts(&all) },
-        }),
-    ))
-}
-
 // ---- routes ------------------------------------------------------------------------------
 
 fn with_orch(
@@ -772,7 +617,7 @@ fn with_orch(
 /// The orchestration routes (under `/v1` and unversioned; the caller adds the prefix).
 pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
     use warp::path;
-    let orch: Orch = Arc::new(Orchestrator::default());
+    let orch: Orch = app.orch.clone();
     let limit = app.config.max_body_bytes;
     let s = path("sessions");
     let spawn = s
@@ -856,17 +701,6 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
         .and(with_app(&app))
         .and(with_orch(&orch))
         .then(|id, a, o| async { finish(delete_pipeline(a, o, id).await) });
-    let world = path!("world")
-        .and(warp::get())
-        .and(with_app(&app))
-        .and(with_orch(&orch))
-        .then(|a, o| async { finish(world(a, o).await) });
-    let swarm = path!("swarm")
-        .and(warp::get())
-        .and(with_app(&app))
-        .and(with_orch(&orch))
-        .and(query())
-        .then(|a, o, q| async { finish(swarm(a, o, q).await) });
     // Boxed in small groups: one long chain of warp combinators is slow to type-check.
     let lineage = spawn
         .or(children)
@@ -900,15 +734,12 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
         .or(del_p)
         .unify()
         .boxed();
-    let views = world.or(swarm).unify().boxed();
     lineage
         .or(reviews)
         .unify()
         .or(templates)
         .unify()
         .or(pipelines)
-        .unify()
-        .or(views)
         .unify()
         .boxed()
 }

@@ -1,10 +1,19 @@
 //! The transcript view of a session for the API: `messages` and `tokenUsage` from Claude's
 //! JSONL (found through the SessionStart hook), read incrementally off the async runtime.
-//! [`token_usage`] is the accessor other areas (metrics) call.
+//! [`token_usage`] is the accessor other areas call; [`usages`] and [`UsageTotals`] serve the
+//! many-session views (`/v1/world`, `/v1/metrics`).
+
+use futures_util::StreamExt;
+use serde::Serialize;
 
 use super::App;
 use crate::session::SessionHandle;
 use crate::transcript::{Message, TokenUsage};
+
+/// Transcripts read at once for a many-session view. Each read is a blocking file read on
+/// tokio's blocking pool; a few in flight keep a view of hundreds of sessions quick without
+/// crowding that pool (which also serves uploads, debriefs and the like).
+const PARALLEL_READS: usize = 8;
 
 /// What the transcript says, or why it says nothing.
 #[derive(Debug, Default)]
@@ -63,4 +72,95 @@ pub async fn token_usage(app: &App, h: &SessionHandle) -> Result<TokenUsage, Str
     let v = view(app, h).await;
     v.token_usage
         .ok_or_else(|| v.unknown_reason.unwrap_or_else(|| "unknown".into()))
+}
+
+/// Token usage of each of `sessions`, in order (see [`token_usage`]).
+pub async fn usages(app: &App, sessions: &[SessionHandle]) -> Vec<Result<TokenUsage, String>> {
+    // The futures are built first: a closure inside the stream would make the future of a
+    // route that awaits this fail to be `Send` for every lifetime (a known rustc limit).
+    let reads: Vec<_> = sessions.iter().map(|h| token_usage(app, h)).collect();
+    futures_util::stream::iter(reads)
+        .buffered(PARALLEL_READS)
+        .collect()
+        .await
+}
+
+/// Token usage summed over the sessions whose usage is known. Sessions whose usage is unknown
+/// are counted, never guessed; a cost is given only when every counted session has one (a
+/// partial sum would look exact and be wrong).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UsageTotals {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cache_creation_tokens: u64,
+    pub cache_read_tokens: u64,
+    /// `None` when some counted session has no cost (a model without a price).
+    pub estimated_cost_usd: Option<f64>,
+    /// Sessions in the sums.
+    pub sessions_counted: usize,
+    /// Sessions whose usage is unknown (no transcript yet, hooks off, not Claude).
+    pub sessions_unknown: usize,
+    /// Counted sessions whose cost is unknown; non-zero makes `estimated_cost_usd` `None`.
+    pub sessions_without_cost: usize,
+}
+
+impl UsageTotals {
+    pub fn of<'a>(usages: impl IntoIterator<Item = &'a Result<TokenUsage, String>>) -> Self {
+        let mut t = UsageTotals::default();
+        let mut cost = 0.0;
+        for u in usages {
+            let Ok(u) = u else {
+                t.sessions_unknown += 1;
+                continue;
+            };
+            t.sessions_counted += 1;
+            t.input_tokens += u.input_tokens;
+            t.output_tokens += u.output_tokens;
+            t.cache_creation_tokens += u.cache_creation_tokens;
+            t.cache_read_tokens += u.cache_read_tokens;
+            match u.estimated_cost_usd {
+                Some(c) => cost += c,
+                None => t.sessions_without_cost += 1,
+            }
+        }
+        // Rounded to a millionth of a dollar, like each session's cost.
+        t.estimated_cost_usd =
+            (t.sessions_without_cost == 0).then(|| (cost * 1_000_000.0).round() / 1_000_000.0);
+        t
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn usage(input: u64, cost: Option<f64>) -> Result<TokenUsage, String> {
+        Ok(TokenUsage {
+            input_tokens: input,
+            output_tokens: 1,
+            cache_creation_tokens: 2,
+            cache_read_tokens: 3,
+            estimated_cost_usd: cost,
+            cost_unknown_reason: None,
+            models: vec![],
+        })
+    }
+
+    #[test]
+    fn totals_count_unknown_sessions_and_never_guess_a_cost() {
+        let all = [
+            usage(10, Some(0.25)),
+            Err("hooks are off".into()),
+            usage(5, Some(0.5)),
+        ];
+        let t = UsageTotals::of(&all);
+        assert_eq!(t.input_tokens, 15);
+        assert_eq!(t.cache_read_tokens, 6);
+        assert_eq!(t.estimated_cost_usd, Some(0.75));
+        assert_eq!((t.sessions_counted, t.sessions_unknown), (2, 1));
+        let t = UsageTotals::of(&[usage(1, Some(0.25)), usage(1, None)]);
+        assert_eq!(t.estimated_cost_usd, None);
+        assert_eq!(t.sessions_without_cost, 1);
+    }
 }

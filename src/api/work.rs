@@ -265,13 +265,13 @@ async fn wait_cleanup(app: &App, id: &uuid::Uuid) -> WorktreeState {
     loop {
         let state = app.work.workers.get(id).map(|w| w.worktree_state);
         match state {
-            Some(WorktreeState::Kept { reason }) if reason == "cleanup in progress" => {}
+            Some(WorktreeState::Kept { reason }) if reason == worktree::CLEANUP_IN_PROGRESS => {}
             Some(s) => return s,
             None => return WorktreeState::Removed,
         }
         if tokio::time::Instant::now() > deadline {
             return WorktreeState::Kept {
-                reason: "cleanup in progress".into(),
+                reason: worktree::CLEANUP_IN_PROGRESS.into(),
             };
         }
         // Polling a map entry is cheap; cleanup finishes in tens of milliseconds normally.

@@ -5,9 +5,10 @@
 //! agent's own conversation flags.
 //!
 //! What "same context" means per agent (a fork is always a new, independent session):
-//! - Claude Code: with a known conversation id (given as `conversationId`, or the `--resume`
-//!   the parent was started with), the fork runs `claude --fork-session --resume <id>`:
-//!   a new conversation that starts with a copy of the parent's history.
+//! - Claude Code: with a known conversation id, the fork runs `claude --fork-session --resume
+//!   <id>`: a new conversation that starts with a copy of the parent's history. The id is, in
+//!   this order: the request's `conversationId`, the `--resume` the parent was started with,
+//!   or the session id the parent's SessionStart hook reported (`claudeSessionId`).
 //! - Codex: `codex resume <id>` with a known id: the fork continues the same rollout, so both
 //!   sessions append to it (Codex has no fork flag).
 //! - Gemini, shells and custom programs cannot load another session's conversation: the fork
@@ -66,15 +67,25 @@ pub fn base_argv(agent: AgentType, argv: &[String]) -> (Vec<String>, Option<Stri
     (out, resumed)
 }
 
+/// The conversation ids known for a fork's parent, besides the one in its argv.
+#[derive(Debug, Default)]
+pub struct KnownConversation {
+    /// Named by the fork request; wins over everything.
+    pub requested: Option<String>,
+    /// Reported by the parent's agent itself (Claude's SessionStart hook); used only when
+    /// neither the request nor the parent's argv names one.
+    pub learned: Option<String>,
+}
+
 /// The command and launch options of a fork of a session running `argv`.
 pub fn fork_launch(
     agent: AgentType,
     argv: &[String],
     mode: PermissionMode,
-    conversation: Option<String>,
+    known: KnownConversation,
 ) -> (Vec<String>, LaunchOptions) {
     let (mut base, resumed) = base_argv(agent, argv);
-    let conversation = conversation.or(resumed);
+    let conversation = known.requested.or(resumed).or(known.learned);
     let resume = match agent {
         AgentType::Claude | AgentType::Codex => conversation,
         _ => None,
@@ -126,18 +137,44 @@ mod tests {
             AgentType::Claude,
             &v("claude --permission-mode plan"),
             PermissionMode::Plan,
-            Some("c1".into()),
+            KnownConversation {
+                requested: Some("c1".into()),
+                learned: Some("hook".into()),
+            },
         );
         let argv = crate::session::launch::build_argv(AgentType::Claude, b, &o).unwrap_or_default();
         assert_eq!(
             argv,
             v("claude --fork-session --resume c1 --permission-mode plan")
         );
+        // The parent's --resume wins over the id its hook reported; the hook's id is the
+        // last resort.
+        let learned = || KnownConversation {
+            requested: None,
+            learned: Some("hook".into()),
+        };
+        let (_, o) = fork_launch(
+            AgentType::Claude,
+            &v("claude --resume r1"),
+            PermissionMode::Default,
+            learned(),
+        );
+        assert_eq!(o.resume_session_id.as_deref(), Some("r1"));
+        let (_, o) = fork_launch(
+            AgentType::Claude,
+            &v("claude"),
+            PermissionMode::Default,
+            learned(),
+        );
+        assert_eq!(o.resume_session_id.as_deref(), Some("hook"));
         let (b, o) = fork_launch(
             AgentType::Gemini,
             &v("gemini"),
             PermissionMode::Default,
-            Some("x".into()),
+            KnownConversation {
+                requested: Some("x".into()),
+                learned: None,
+            },
         );
         assert_eq!(b, v("gemini"));
         assert_eq!(o.resume_session_id, None);

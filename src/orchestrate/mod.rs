@@ -3,6 +3,9 @@
 //! reviews (N reviewers and a majority verdict) — plus session templates, the roles shown
 //! by `/v1/world`, and client-declared completions.
 //!
+//! Roles and completions are kept in `<state dir>/orchestration.json`, so a restarted daemon
+//! still knows its stages and reviewers; running pipelines and reviews are not resumed.
+//!
 //! Everything here drives sessions only through the same [`SessionManager`] and
 //! [`SessionHandle`] seams the REST routes use: create, send, snapshot, kill, and the event
 //! bus. "A turn finished" means the detector reported `working` and then `idle` for that
@@ -21,9 +24,11 @@ pub mod templates;
 pub mod text;
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
@@ -32,6 +37,7 @@ use crate::permissions::Policy;
 use crate::screen::{Format, MAX_SNAPSHOT_LINES};
 use crate::session::manager::SessionError;
 use crate::session::{CreateSpec, SessionHandle, SessionManager, SessionStatus};
+use crate::store::persisted::Persisted;
 
 /// Longest stage output or parent output kept (and substituted into later prompts). Agent
 /// replies are rarely longer; a prompt built from many stages stays well under the 100k
@@ -43,7 +49,8 @@ pub const MAX_OUTPUT_CHARS: usize = 16 * 1024;
 pub const MAX_FINISHED_GROUPS: usize = 256;
 
 /// Why a session exists, beyond `parentId`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "kind")]
 pub enum Role {
     /// A stage of a pipeline.
     Stage { pipeline: Uuid, stage: String },
@@ -52,19 +59,32 @@ pub enum Role {
 }
 
 /// A client's declaration that a session's task is done (`POST .../complete`).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Completion {
     pub status: String,
     pub comment: Option<String>,
     pub at_ms: u64,
 }
 
+/// What the orchestrator knows about individual sessions. Persisted, because sessions outlive
+/// the daemon (in their holders): a restarted daemon still shows a stage as a stage.
+#[derive(Default, Serialize, Deserialize)]
+struct SessionRecords {
+    roles: HashMap<Uuid, Role>,
+    completions: HashMap<Uuid, Completion>,
+}
+
+/// File of [`SessionRecords`] in the state dir, and its format version.
+const RECORDS_FILE: &str = "orchestration.json";
+const RECORDS_VERSION: u32 = 1;
+
 /// The orchestration state of one daemon. Locks guard maps only and are never held across
-/// an await.
-#[derive(Default)]
+/// an await. Session records (roles, completions) persist in the state dir; pipelines and
+/// reviews live in memory only: a restarted daemon neither lists nor resumes them, though
+/// their sessions carry on (see README, "Orchestration").
 pub struct Orchestrator {
-    roles: Mutex<HashMap<Uuid, Role>>,
-    completions: Mutex<HashMap<Uuid, Completion>>,
+    records: Persisted<SessionRecords>,
     pub pipelines: Groups<pipelines::Pipeline>,
     pub reviews: Groups<consensus::Review>,
 }
@@ -112,20 +132,43 @@ impl<T: Group> Groups<T> {
 }
 
 impl Orchestrator {
+    /// The orchestrator of a daemon whose state dir is `state_dir`.
+    pub fn load(state_dir: &Path) -> Self {
+        Orchestrator {
+            records: Persisted::load(state_dir.join(RECORDS_FILE), RECORDS_VERSION),
+            pipelines: Groups::default(),
+            reviews: Groups::default(),
+        }
+    }
+
     pub fn set_role(&self, id: Uuid, role: Role) {
-        lock(&self.roles).insert(id, role);
+        self.records.update(|r| r.roles.insert(id, role));
     }
 
     pub fn role(&self, id: &Uuid) -> Option<Role> {
-        lock(&self.roles).get(id).cloned()
+        self.records.read(|r| r.roles.get(id).cloned())
     }
 
     pub fn complete(&self, id: Uuid, c: Completion) {
-        lock(&self.completions).insert(id, c);
+        self.records.update(|r| r.completions.insert(id, c));
     }
 
     pub fn completion(&self, id: &Uuid) -> Option<Completion> {
-        lock(&self.completions).get(id).cloned()
+        self.records.read(|r| r.completions.get(id).cloned())
+    }
+
+    /// Drop the records of sessions for which `exists` is false (removed sessions), so the
+    /// records stay as many as the sessions.
+    pub fn retain(&self, exists: impl Fn(&Uuid) -> bool) {
+        let stale = self.records.read(|r| {
+            r.roles.keys().any(|id| !exists(id)) || r.completions.keys().any(|id| !exists(id))
+        });
+        if stale {
+            self.records.update(|r| {
+                r.roles.retain(|id, _| exists(id));
+                r.completions.retain(|id, _| exists(id));
+            });
+        }
     }
 }
 

@@ -3,9 +3,14 @@
 //! `{{stages.<name>.output}}`, the last output of an earlier stage it depends on (directly or
 //! not), read off that stage's screen. A stage whose agent reports an error, stalls, exits
 //! or does not finish within the stage timeout fails the pipeline with that reason; the
-//! other running stages are then stopped (killed) and pending ones skipped. The failed
-//! stage's session is left running so a human can look at it. Cancelling kills every
-//! running stage session.
+//! other running stages are then stopped (killed) and pending ones skipped. Cancelling kills
+//! every running stage session.
+//!
+//! When the pipeline ends (completed, failed or cancelled), its stage sessions are killed:
+//! an agent left idle at its prompt holds a pty, a holder and memory for nothing. Killed
+//! sessions stay listed (exited) with their screens, so a failed stage can still be read. A
+//! pipeline started with `keepSessions` leaves its finished stages running instead (running
+//! siblings of a failed stage are stopped either way).
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
@@ -83,6 +88,8 @@ pub struct PipelineView {
     pub id: Uuid,
     pub name: String,
     pub work_dir: PathBuf,
+    /// Whether finished stages' sessions outlive the pipeline (see the module doc).
+    pub keep_sessions: bool,
     pub status: Status,
     pub reason: Option<String>,
     pub created_at: u64,
@@ -201,6 +208,15 @@ pub fn validate(stages: &[StageSpec]) -> Result<HashMap<String, HashSet<String>>
     Ok(ancestors)
 }
 
+/// How a pipeline runs, besides its stages.
+#[derive(Debug, Clone, Copy)]
+pub struct RunOptions {
+    /// Bound on each stage's turn.
+    pub stage_timeout: Duration,
+    /// Leave finished stages' sessions running when the pipeline ends.
+    pub keep_sessions: bool,
+}
+
 /// Start a validated pipeline in the background and return it.
 pub fn start(
     app: Arc<crate::api::App>,
@@ -208,13 +224,14 @@ pub fn start(
     name: String,
     work_dir: PathBuf,
     stages: Vec<StageSpec>,
-    stage_timeout: Duration,
+    opts: RunOptions,
 ) -> Arc<Pipeline> {
     let id = Uuid::new_v4();
     let view = PipelineView {
         id,
         name,
         work_dir,
+        keep_sessions: opts.keep_sessions,
         status: Status::Running,
         reason: None,
         created_at: now_ms(),
@@ -241,8 +258,13 @@ pub fn start(
         cancel: app.shutdown.child_token(),
     });
     orch.pipelines.add(p.clone());
-    app.tasks
-        .spawn(run(app.clone(), orch, p.clone(), stages, stage_timeout));
+    app.tasks.spawn(run(
+        app.clone(),
+        orch,
+        p.clone(),
+        stages,
+        opts.stage_timeout,
+    ));
     p
 }
 
@@ -262,7 +284,8 @@ pub async fn cancel(app: &crate::api::App, p: &Pipeline) -> bool {
     true
 }
 
-/// Mark the pipeline finished (once), stop running stages and announce it.
+/// Mark the pipeline finished (once), stop running stages (and, unless `keepSessions`, the
+/// finished ones' sessions too) and announce it.
 async fn finish(app: &crate::api::App, p: &Pipeline, status: Status, reason: Option<String>) {
     let mut first = false;
     let mut to_kill = Vec::new();
@@ -274,6 +297,7 @@ async fn finish(app: &crate::api::App, p: &Pipeline, status: Status, reason: Opt
         v.status = status;
         v.reason = reason.clone();
         v.finished_at = Some(now_ms());
+        let keep = v.keep_sessions;
         for s in &mut v.stages {
             match s.status {
                 Status::Pending => s.status = Status::Skipped,
@@ -282,6 +306,7 @@ async fn finish(app: &crate::api::App, p: &Pipeline, status: Status, reason: Opt
                     s.finished_at = Some(now_ms());
                     to_kill.extend(s.session_id);
                 }
+                _ if !keep => to_kill.extend(s.session_id),
                 _ => {}
             }
         }

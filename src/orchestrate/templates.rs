@@ -51,7 +51,10 @@ struct File {
 }
 
 /// The template file of one state dir. Writes are serialized by a mutex; reads take it too,
-/// so a read never sees a half-applied change of this process.
+/// so a read never sees a half-applied change of this process. Each change is a
+/// read-modify-write of the whole file, so there must be exactly one store per file (the
+/// daemon's is in `api::App`): two stores would each hold a mutex of their own, and
+/// concurrent changes through them would overwrite each other.
 pub struct TemplateStore {
     path: PathBuf,
     lock: Mutex<()>,

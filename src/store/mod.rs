@@ -13,6 +13,13 @@
 //!   keys.json                      API keys: SHA-256 digests and scopes (see [`keys`])
 //!   hooks/<id>.json                0600 Claude Code settings file of a session with hooks,
 //!                                  holding its hook secret (see `crate::hooks`)
+//!   workers.json                   git-worktree worker records (`work::worktree`, via
+//!                                  [`persisted`])
+//!   orchestration.json             session roles (pipeline stage, reviewer) and completions
+//!                                  (`orchestrate`, via [`persisted`])
+//!   templates.json                 session templates (`orchestrate::templates`)
+//!   worktrees/<id>/                0700, the git worktree of worker session <id>
+//!   debriefs/<id>.json             debriefs captured before a kill (`work::debrief`)
 //!   sessions/<id>/                 0700, one per session
 //!     meta.json                    the session's fixed facts, written once at creation; the
 //!                                  registry can be rebuilt from these
@@ -29,6 +36,7 @@
 pub mod atomic;
 pub mod keys;
 pub mod memory;
+pub mod persisted;
 pub mod recording;
 pub mod registry;
 

@@ -62,11 +62,13 @@ pub struct Debrief {
     pub captured_at_ms: u64,
 }
 
-/// Send the debrief request to `h` and capture the answer (does not kill).
+/// Send the debrief request to `h` and capture the answer (does not kill). Everything,
+/// sending included, happens within `wait`.
 pub async fn capture(bus: &EventBus, h: &SessionHandle, wait: Duration) -> Debrief {
     let age = Duration::from_millis(crate::session::now_ms().saturating_sub(h.meta.created_at_ms));
     let (kind, prompt) = kind_for(age);
     let started = Instant::now();
+    let deadline = tokio::time::Instant::now() + wait;
     // Requests already on screen (an earlier debrief) are not this one's echo.
     let before = screen_text(h).await;
     let seen = before
@@ -75,11 +77,17 @@ pub async fn capture(bus: &EventBus, h: &SessionHandle, wait: Duration) -> Debri
         .count();
     // Subscribe before sending, so the working → idle of a quick turn cannot be missed.
     let mut events = bus.subscribe();
-    let sent = h.send_text(prompt, true).await;
+    // Sending counts against the wait: an agent still starting up, or one that swallows the
+    // Enter (each repair waits for the input line), can take seconds before the turn starts.
+    let sent = tokio::time::timeout_at(deadline, h.send_text(prompt, true)).await;
     let complete = match sent {
-        Ok(_) => wait_turn(&mut events, h, wait).await,
-        Err(e) => {
+        Ok(Ok(_)) => wait_turn(&mut events, h, deadline).await,
+        Ok(Err(e)) => {
             tracing::warn!(session = %h.meta.id, error = %e, "debrief request could not be sent");
+            false
+        }
+        Err(_) => {
+            tracing::info!(session = %h.meta.id, "debrief request still being delivered when the wait ended");
             false
         }
     };
@@ -97,13 +105,13 @@ pub async fn capture(bus: &EventBus, h: &SessionHandle, wait: Duration) -> Debri
     }
 }
 
-/// Wait until the session went working → idle (or exited). Returns whether it did in time.
+/// Wait until the session went working → idle (or exited). Returns whether it did by
+/// `deadline`.
 async fn wait_turn(
     events: &mut tokio::sync::broadcast::Receiver<std::sync::Arc<crate::events::Event>>,
     h: &SessionHandle,
-    wait: Duration,
+    deadline: tokio::time::Instant,
 ) -> bool {
-    let deadline = tokio::time::Instant::now() + wait;
     let grace = tokio::time::Instant::now() + START_GRACE;
     let mut worked = false;
     loop {

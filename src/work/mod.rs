@@ -9,12 +9,10 @@ pub mod run;
 pub mod verify;
 pub mod worktree;
 
+use std::path::Path;
 use std::sync::Arc;
 
 use tokio::sync::Semaphore;
-use tokio_util::sync::CancellationToken;
-
-use crate::events::{EventBus, EventKind};
 
 /// Verify runs at once, daemon-wide. Checks are builds and test suites that each want every
 /// core; running more at once only makes all of them slower. Further requests wait their turn.
@@ -26,44 +24,27 @@ pub struct Work {
     pub verify_slots: Semaphore,
 }
 
-impl Default for Work {
-    fn default() -> Self {
+impl Work {
+    /// The state of a daemon whose state dir is `state_dir` (worker records are loaded from it).
+    pub fn load(state_dir: &Path) -> Self {
         Work {
-            workers: Default::default(),
+            workers: Arc::new(worktree::Workers::load(state_dir)),
             verify_slots: Semaphore::new(MAX_CONCURRENT_VERIFY),
         }
     }
-}
 
-impl Work {
-    /// Remove a worker's worktree whenever the worker session is removed, by whatever route
-    /// (DELETE, batch delete, debrief-then-kill). Cleanup is idempotent, so a route that
-    /// already cleaned up synchronously is not repeated.
-    pub fn spawn_cleanup(&self, bus: &EventBus, token: CancellationToken) {
-        let mut rx = bus.subscribe();
+    /// The worker `id` was removed, by whatever route (DELETE, batch delete, debrief-then-kill,
+    /// or while no daemon ran): remove its worktree in the background unless it must be kept.
+    /// Cleanup is idempotent, so a route that already cleaned up synchronously is not repeated.
+    pub fn spawn_cleanup(&self, id: uuid::Uuid) {
+        if self.workers.get(&id).is_none() {
+            return;
+        }
         let workers = self.workers.clone();
+        // A task per worker: git may take seconds, and the caller (the bus listener) must not
+        // fall behind the bus meanwhile.
         tokio::spawn(async move {
-            loop {
-                let ev = tokio::select! {
-                    _ = token.cancelled() => return,
-                    ev = rx.recv() => ev,
-                };
-                match ev {
-                    Ok(ev) if ev.kind == EventKind::SessionKilled => {
-                        if workers.get(&ev.session_id).is_some() {
-                            workers.cleanup(&ev.session_id).await;
-                        }
-                    }
-                    Ok(_) => {}
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                        tracing::warn!(
-                            missed = n,
-                            "worktree cleanup lagged the event bus; a removed worker may keep its worktree"
-                        );
-                    }
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
-                }
-            }
+            workers.cleanup(&id).await;
         });
     }
 }

@@ -16,7 +16,8 @@
 //! Auto-detection, in this order: `Cargo.toml` → `cargo test`; `package.json` with a
 //! `scripts.test` → `npm test`; `pytest.ini`, `conftest.py`, a `[tool.pytest...]` section of
 //! `pyproject.toml`, a `[tool:pytest]` section of `setup.cfg`, or a `tests/` directory with
-//! Python files → `pytest`; a `Makefile` with a `test:` target → `make test`.
+//! Python files → `pytest` (`python3 -m pytest` when no `pytest` is on PATH); a `Makefile`
+//! with a `test:` target → `make test`.
 //!
 //! Checks run one after another in the work directory (they usually compete for the same
 //! build directory and CPU), each in its own process group, killed on timeout.
@@ -183,7 +184,7 @@ pub fn detect(dir: &Path) -> Vec<Check> {
         checks.push(check("npm test", &["npm", "test"]));
     }
     if has_pytest(dir) {
-        checks.push(check("pytest", &["pytest"]));
+        checks.push(check("pytest", pytest_argv()));
     }
     let make_test = ["Makefile", "makefile", "GNUmakefile"]
         .iter()
@@ -193,6 +194,19 @@ pub fn detect(dir: &Path) -> Vec<Check> {
         checks.push(check("make test", &["make", "test"]));
     }
     checks
+}
+
+/// `pytest`, or `python3 -m pytest` when no `pytest` program is on the daemon's PATH (the
+/// module is often installed without its script on PATH: `pip install --user`, a venv's
+/// python run directly, distro packages that call it `pytest-3`). Checks run with the daemon's
+/// PATH, so this is the PATH to look at.
+fn pytest_argv() -> &'static [&'static str] {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    if crate::doctor::which("pytest", &path).is_some() {
+        &["pytest"]
+    } else {
+        &["python3", "-m", "pytest"]
+    }
 }
 
 fn has_pytest(dir: &Path) -> bool {

@@ -1,19 +1,22 @@
 //! Worker sessions in git worktrees: branch-name validation, the `git` commands that create
-//! and remove a worktree, and the record of which worker belongs to which parent.
+//! and remove a worktree, and the record of which worker belongs to which parent (persisted
+//! in `<state dir>/workers.json`, so it survives a daemon restart like the sessions do).
 //!
 //! A worker's worktree lives under `<state dir>/worktrees/<session id>` (0700), on a new
 //! branch of the parent's repository. When the worker is removed, its worktree is removed
-//! too, unless the worker was dispatched or deleted with `keepWorktree`, or the worktree has
-//! uncommitted changes: those are kept and the reason is logged and reported. The branch
-//! always stays, so the worker's commits survive the worktree.
+//! too, unless the worker was dispatched or deleted with `keepWorktree`, or the worktree holds
+//! anything `git worktree remove` would destroy: uncommitted changes, untracked files, or
+//! ignored files (git deletes those without asking). Such a worktree is kept and the reason is
+//! logged and reported. The branch always stays, so the worker's commits survive the worktree.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
+
+use crate::store::persisted::Persisted;
 
 /// How long one `git` command may take. Creating a worktree checks out the tree, which for a
 /// large repository on a slow disk takes seconds, not minutes.
@@ -80,7 +83,7 @@ pub async fn git(dir: &Path, args: &[&str]) -> Result<String, String> {
 }
 
 /// What happened to a worker's worktree.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", tag = "state")]
 pub enum WorktreeState {
     /// Checked out and in use.
@@ -91,8 +94,11 @@ pub enum WorktreeState {
     Kept { reason: String },
 }
 
+/// The reason a worktree shows while one caller removes it (see [`Workers::cleanup`]).
+pub const CLEANUP_IN_PROGRESS: &str = "cleanup in progress";
+
 /// One dispatched worker.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Worker {
     pub session_id: Uuid,
@@ -102,76 +108,141 @@ pub struct Worker {
     pub repo: PathBuf,
     pub worktree: PathBuf,
     pub task: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issue: Option<String>,
     pub keep_worktree: bool,
     pub created_at_ms: u64,
     pub worktree_state: WorktreeState,
 }
 
-/// The workers of this daemon, by session id.
-#[derive(Default)]
+/// Records of workers whose worktree is gone or kept, beyond which the oldest is forgotten.
+/// They only answer `GET .../workers` about past workers; the file stays small with this many.
+pub const MAX_FINISHED_WORKERS: usize = 1000;
+
+/// File of the worker records in the state dir, and its format version.
+const FILE: &str = "workers.json";
+const VERSION: u32 = 1;
+
+/// The workers of this daemon, by session id, kept in `<state dir>/workers.json` so a
+/// restarted daemon (whose sessions live on in their holders) still knows them: it lists
+/// them under their parent and removes their worktrees when they are removed.
 pub struct Workers {
-    map: Mutex<HashMap<Uuid, Worker>>,
+    set: Persisted<HashMap<Uuid, Worker>>,
+}
+
+impl Default for Workers {
+    /// Records in memory only.
+    fn default() -> Self {
+        Workers {
+            set: Persisted::in_memory(),
+        }
+    }
 }
 
 impl Workers {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, Worker>> {
-        // Every critical section is a map operation that cannot panic.
-        self.map.lock().unwrap_or_else(|p| p.into_inner())
+    /// The records saved in `state_dir`. A cleanup that a stopped daemon left half done is
+    /// marked present again, so the next removal (or [`Workers::orphans`]) finishes it.
+    pub fn load(state_dir: &Path) -> Self {
+        let w = Workers {
+            set: Persisted::load(state_dir.join(FILE), VERSION),
+        };
+        let interrupted = |w: &Worker| matches!(&w.worktree_state, WorktreeState::Kept { reason } if reason == CLEANUP_IN_PROGRESS);
+        if w.set.read(|m| m.values().any(interrupted)) {
+            w.set.update(|m| {
+                for x in m.values_mut().filter(|x| interrupted(x)) {
+                    x.worktree_state = WorktreeState::Present;
+                }
+            });
+        }
+        w
     }
 
     pub fn insert(&self, w: Worker) {
-        self.lock().insert(w.session_id, w);
+        self.set.update(|m| {
+            m.insert(w.session_id, w);
+            let finished = |x: &Worker| x.worktree_state != WorktreeState::Present;
+            let excess = m
+                .values()
+                .filter(|x| finished(x))
+                .count()
+                .saturating_sub(MAX_FINISHED_WORKERS);
+            if excess > 0 {
+                let mut old: Vec<(u64, Uuid)> = m
+                    .values()
+                    .filter(|x| finished(x))
+                    .map(|x| (x.created_at_ms, x.session_id))
+                    .collect();
+                old.sort_unstable();
+                for (_, id) in old.into_iter().take(excess) {
+                    m.remove(&id);
+                }
+            }
+        });
     }
 
     pub fn count(&self) -> usize {
-        self.lock().len()
+        self.set.read(HashMap::len)
     }
 
     pub fn get(&self, id: &Uuid) -> Option<Worker> {
-        self.lock().get(id).cloned()
+        self.set.read(|m| m.get(id).cloned())
     }
 
     /// Workers of `parent`, oldest first.
     pub fn of_parent(&self, parent: &Uuid) -> Vec<Worker> {
-        let mut v: Vec<Worker> = self
-            .lock()
-            .values()
-            .filter(|w| w.parent_id == *parent)
-            .cloned()
-            .collect();
+        let mut v: Vec<Worker> = self.set.read(|m| {
+            m.values()
+                .filter(|w| w.parent_id == *parent)
+                .cloned()
+                .collect()
+        });
         v.sort_by_key(|w| w.created_at_ms);
         v
     }
 
+    /// Workers whose worktree is still present although `exists` says their session is gone
+    /// (removed while no daemon ran, or before a crash let the cleanup finish).
+    pub fn orphans(&self, exists: impl Fn(&Uuid) -> bool) -> Vec<Uuid> {
+        self.set.read(|m| {
+            m.values()
+                .filter(|w| w.worktree_state == WorktreeState::Present && !exists(&w.session_id))
+                .map(|w| w.session_id)
+                .collect()
+        })
+    }
+
     /// Ask that `id`'s worktree survive its removal. Returns false if `id` is no worker.
     pub fn set_keep(&self, id: &Uuid) -> bool {
-        self.lock()
-            .get_mut(id)
-            .map(|w| w.keep_worktree = true)
-            .is_some()
+        self.set
+            .update(|m| m.get_mut(id).map(|w| w.keep_worktree = true).is_some())
     }
 
     /// Claim the cleanup of `id`'s worktree: returns the worker if its worktree is still
     /// present, and marks it so that a concurrent caller does not clean up twice.
     fn claim_cleanup(&self, id: &Uuid) -> Option<Worker> {
-        let mut map = self.lock();
-        let w = map.get_mut(id)?;
-        if w.worktree_state != WorktreeState::Present {
+        if self.get(id)?.worktree_state != WorktreeState::Present {
             return None;
         }
-        let claimed = w.clone();
-        w.worktree_state = WorktreeState::Kept {
-            reason: "cleanup in progress".into(),
-        };
-        Some(claimed)
+        self.set.update(|m| {
+            let w = m.get_mut(id)?;
+            // Checked again under the lock: another caller may have claimed it meanwhile.
+            if w.worktree_state != WorktreeState::Present {
+                return None;
+            }
+            let claimed = w.clone();
+            w.worktree_state = WorktreeState::Kept {
+                reason: CLEANUP_IN_PROGRESS.into(),
+            };
+            Some(claimed)
+        })
     }
 
     fn set_state(&self, id: &Uuid, state: WorktreeState) {
-        if let Some(w) = self.lock().get_mut(id) {
-            w.worktree_state = state;
-        }
+        self.set.update(|m| {
+            if let Some(w) = m.get_mut(id) {
+                w.worktree_state = state;
+            }
+        });
     }
 
     /// The worker `id` was removed: remove its worktree unless it must be kept. Returns the
@@ -201,18 +272,23 @@ async fn remove_worktree(w: &Worker) -> WorktreeState {
             reason: "the worktree directory no longer exists".into(),
         };
     }
+    // --ignored: `git worktree remove` deletes ignored files (build output, but also a
+    // `.env`) without complaint, so they count as something to keep. Untracked directories
+    // are listed whole (`normal`), which keeps a huge ignored `target/` to one line.
     match git(
         &w.worktree,
-        &["status", "--porcelain", "--untracked-files=all"],
+        &[
+            "status",
+            "--porcelain",
+            "--untracked-files=normal",
+            "--ignored=traditional",
+        ],
     )
     .await
     {
         Ok(s) if !s.is_empty() => {
             return WorktreeState::Kept {
-                reason: format!(
-                    "uncommitted changes in {} path(s); commit or remove them, then run `git worktree remove`",
-                    s.lines().count()
-                ),
+                reason: dirty_reason(&s),
             };
         }
         Ok(_) => {}
@@ -230,6 +306,39 @@ async fn remove_worktree(w: &Worker) -> WorktreeState {
             reason: format!("git refused to remove it: {e}"),
         },
     }
+}
+
+/// Why a worktree whose `git status --porcelain --ignored` printed `status` must be kept:
+/// how many paths are changed or untracked and how many are ignored, with a few examples.
+fn dirty_reason(status: &str) -> String {
+    /// Paths named in the reason; the rest are counted.
+    const EXAMPLES: usize = 3;
+    // A line is `XY <path>`; `git` trimmed the output, so the first line may have lost the
+    // blank X of an unstaged change. Splitting at the first space after the code copes.
+    let entries = status.lines().filter_map(|l| {
+        let (code, path) = l.trim_start().split_once(' ')?;
+        Some((code == "!!", path.trim_start()))
+    });
+    let (ignored, changed): (Vec<_>, Vec<_>) = entries.partition(|(ignored, _)| *ignored);
+    let part = |lines: &[(bool, &str)], what: &str| {
+        let names: Vec<&str> = lines.iter().take(EXAMPLES).map(|(_, p)| *p).collect();
+        let more = if lines.len() > EXAMPLES { ", ..." } else { "" };
+        format!("{} {what} ({}{more})", lines.len(), names.join(", "))
+    };
+    let mut parts = Vec::new();
+    if !changed.is_empty() {
+        parts.push(part(&changed, "path(s) with uncommitted changes"));
+    }
+    if !ignored.is_empty() {
+        parts.push(part(
+            &ignored,
+            "ignored path(s) that `git worktree remove` would delete",
+        ));
+    }
+    format!(
+        "{}; commit, move or delete them, then run `git worktree remove`",
+        parts.join(" and ")
+    )
 }
 
 /// Create a worktree at `path` on the new branch `branch`, starting at the repository's HEAD.
@@ -253,7 +362,26 @@ pub async fn discard_worktree(repo: &Path, branch: &str, path: &Path) {
 
 #[cfg(test)]
 mod tests {
-    use super::validate_branch;
+    use super::{dirty_reason, validate_branch};
+
+    #[test]
+    fn dirty_reason_counts_changes_and_ignored_paths() {
+        let r = dirty_reason("M README\n?? new.txt\n!! target/\n!! .env");
+        assert!(
+            r.starts_with(
+                "2 path(s) with uncommitted changes (README, new.txt) and 2 ignored path(s)"
+            ),
+            "{r}"
+        );
+        assert!(r.contains("(target/, .env)"), "{r}");
+        let r = dirty_reason("!! a\n!! b\n!! c\n!! d");
+        assert!(
+            r.starts_with(
+                "4 ignored path(s) that `git worktree remove` would delete (a, b, c, ...)"
+            ),
+            "{r}"
+        );
+    }
 
     #[test]
     fn branch_names_follow_check_ref_format() {
