@@ -556,7 +556,7 @@ fn consensus_tie_is_explained_and_announced() {
     );
     // The parent's event stream announces it, with the same outcome.
     let ev = next_where(&events, "consensus.completed", |f| {
-        f.event == "consensus.completed"
+        f.ty() == "consensus.completed"
     });
     let detail = &ev.json()["detail"];
     assert_eq!(detail["consensusId"], id.as_str(), "{}", ev.data);
