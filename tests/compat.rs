@@ -241,15 +241,7 @@ fn v03_contract_client_passes() {
     let d0 = tempfile::tempdir().expect("dir");
     let bin = d0.path().join("bin");
     std::fs::create_dir_all(&bin).expect("bin dir");
-    let transcript = d0.path().join("session.jsonl");
-    std::fs::copy(
-        concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/transcripts/claude-session.jsonl"
-        ),
-        &transcript,
-    )
-    .expect("fixture");
+    let transcript = crate::support::claude_transcript_in(d0.path());
     let wrapper = bin.join("claude");
     std::fs::write(
         &wrapper,

@@ -443,15 +443,7 @@ fn a_session_that_exits_while_the_daemon_is_down_keeps_its_exit_code() {
 fn claude_hooks_survive_a_daemon_restart() {
     let mut d = durable_daemon();
     let _cleanup = Cleanup(d.dir.path().to_path_buf());
-    let transcript = d.work_dir().join("session.jsonl");
-    std::fs::copy(
-        concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/transcripts/claude-session.jsonl"
-        ),
-        &transcript,
-    )
-    .expect("copy fixture");
+    let transcript = crate::support::claude_transcript_in(&d.work_dir());
     let t = transcript.display().to_string();
     let id = id_of(&crate::detect::fake(
         &d,

@@ -265,15 +265,7 @@ fn the_settings_file_is_private_and_removed_on_kill() {
 #[test]
 fn transcript_gives_messages_and_token_usage() {
     let d = Daemon::start();
-    let transcript = d.work_dir().join("session.jsonl");
-    std::fs::copy(
-        concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/transcripts/claude-session.jsonl"
-        ),
-        &transcript,
-    )
-    .expect("copy fixture");
+    let transcript = crate::support::claude_transcript_in(&d.work_dir());
     let t = transcript.display().to_string();
     let id = claude(&d, &["--transcript", &t], json!({}));
     let r = wait_until(T, "messages from the transcript", || {

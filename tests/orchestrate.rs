@@ -711,15 +711,7 @@ fn world_and_metrics_report_token_usage_priced_by_the_config() {
         args: &["--config", cfg.to_str().expect("utf-8")],
         env: &[],
     });
-    let transcript = d.work_dir().join("session.jsonl");
-    std::fs::copy(
-        concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/transcripts/claude-session.jsonl"
-        ),
-        &transcript,
-    )
-    .expect("copy fixture");
+    let transcript = crate::support::claude_transcript_in(&d.work_dir());
     let t = transcript.display().to_string();
     let known = agent(&d, &["--transcript", &t], None);
     let unknown = id_of(&d.create(json!({

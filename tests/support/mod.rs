@@ -16,6 +16,18 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 /// Path of a helper program under tests/support/bin.
+/// A copy of the sample Claude Code JSONL transcript (tests/fixtures/transcripts) in `dir`,
+/// for a fake Claude to report through its SessionStart hook.
+pub fn claude_transcript_in(dir: &Path) -> PathBuf {
+    let copy = dir.join("session.jsonl");
+    let fixture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/transcripts/claude-session.jsonl"
+    );
+    std::fs::copy(fixture, &copy).expect("copying the sample transcript");
+    copy
+}
+
 pub fn support_bin(name: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/support/bin")
