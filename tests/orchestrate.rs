@@ -109,6 +109,21 @@ fn three_stage_dag_pipeline_completes_with_outputs() {
     assert_eq!(list[0]["id"], id.as_str());
 }
 
+/// Wait for pipeline `p` to finish and check that it failed at stage `a` for `why`, and that
+/// stage `b`, which depends on it, was skipped.
+fn failed_at_stage_a(d: &Daemon, p: &Value, why: &str) -> Value {
+    let done = wait_pipeline(d, p["id"].as_str().expect("id"));
+    assert_eq!(done["status"], "failed", "{done}");
+    let reason = done["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("stage \"a\"") && reason.contains(why),
+        "{reason}"
+    );
+    assert_eq!(stage(&done, "a")["status"], "failed");
+    assert_eq!(stage(&done, "b")["status"], "skipped");
+    done
+}
+
 #[test]
 fn a_failing_stage_fails_the_pipeline_with_a_reason() {
     let d = Daemon::start();
@@ -125,15 +140,7 @@ fn a_failing_stage_fails_the_pipeline_with_a_reason() {
         }),
     );
     assert_eq!(status, StatusCode::CREATED, "{p}");
-    let done = wait_pipeline(&d, p["id"].as_str().expect("id"));
-    assert_eq!(done["status"], "failed", "{done}");
-    let reason = done["reason"].as_str().unwrap_or_default();
-    assert!(
-        reason.contains("stage \"a\"") && reason.contains("error"),
-        "{reason}"
-    );
-    assert_eq!(stage(&done, "a")["status"], "failed");
-    assert_eq!(stage(&done, "b")["status"], "skipped");
+    let done = failed_at_stage_a(&d, &p, "error");
     assert!(stage(&done, "b")["sessionId"].is_null());
 }
 
@@ -510,15 +517,7 @@ fn a_stage_that_stalls_fails_the_pipeline() {
         }),
     );
     assert_eq!(status, StatusCode::CREATED, "{p}");
-    let done = wait_pipeline(&d, p["id"].as_str().expect("id"));
-    assert_eq!(done["status"], "failed", "{done}");
-    let reason = done["reason"].as_str().unwrap_or_default();
-    assert!(
-        reason.contains("stage \"a\"") && reason.contains("stalled"),
-        "{reason}"
-    );
-    assert_eq!(stage(&done, "a")["status"], "failed");
-    assert_eq!(stage(&done, "b")["status"], "skipped");
+    failed_at_stage_a(&d, &p, "stalled");
 }
 
 #[test]
