@@ -12,7 +12,8 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::broadcast;
 
-use crate::session::{SessionMeta, SessionStatus, now_ms};
+use crate::clock::now_ms;
+use crate::vocab::{SessionMeta, SessionStatus};
 
 /// Events kept for replay. At a few hundred bytes each this is about 1 MB; a client that was
 /// away for more than this many events gets an explicit `reset` instead of a silent gap.
@@ -228,8 +229,8 @@ impl EventBus {
 mod tests {
     use super::*;
 
-    fn meta() -> crate::session::SessionMeta {
-        crate::session::SessionMeta::for_tests()
+    fn meta() -> crate::vocab::SessionMeta {
+        crate::vocab::SessionMeta::for_tests()
     }
 
     #[test]

@@ -4,6 +4,7 @@
 pub mod api;
 pub mod attach;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod detect;
 pub mod doctor;
@@ -25,5 +26,6 @@ pub mod store;
 pub mod tmux;
 pub mod transcript;
 pub mod utf8;
+pub mod vocab;
 pub mod webhooks;
 pub mod work;

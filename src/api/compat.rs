@@ -17,8 +17,9 @@ use super::App;
 use super::error::ApiError;
 use super::filters::{finish, json_body, optional_json_body, with_app};
 use super::sessions::{ApiResult, json};
+use crate::clock::now_ms;
 use crate::screen::Format;
-use crate::session::{SessionHandle, now_ms};
+use crate::session::SessionHandle;
 
 /// The protocol version this daemon speaks, as v0.3's handshake defines it.
 pub const PROTOCOL_VERSION: &str = "1";
@@ -240,7 +241,7 @@ struct AnswerRequest {
 /// its digit; any other text is typed and submitted.
 async fn answer(app: Arc<App>, id: String, req: AnswerRequest) -> ApiResult {
     let h = running(&app, &id)?;
-    if h.status() != crate::session::SessionStatus::Question {
+    if h.status() != crate::vocab::SessionStatus::Question {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "NO_PENDING_QUESTION",

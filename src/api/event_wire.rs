@@ -34,9 +34,10 @@
 use serde_json::{Value, json};
 
 use super::uistate::UiInputs;
+use crate::clock::now_ms;
 use crate::detect::profile::PermissionKind;
 use crate::events::{Event, EventKind};
-use crate::session::{SessionStatus, now_ms};
+use crate::vocab::SessionStatus;
 
 /// Which route an event is serialized for; v0.3 names events differently on each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

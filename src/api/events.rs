@@ -143,7 +143,7 @@ async fn issue_token(app: Arc<App>, req: SseTokenRequest) -> ApiResult {
         &serde_json::json!({
             "token": token,
             "expiresIn": ttl.as_secs(),
-            "expiresAt": crate::session::now_ms() + ttl.as_millis() as u64,
+            "expiresAt": crate::clock::now_ms() + ttl.as_millis() as u64,
             "scope": "sse",
         }),
     ))
@@ -471,8 +471,8 @@ mod tests {
         assert!(!is_sse_path("/v1/sessions/abc/stream"));
     }
 
-    fn meta() -> crate::session::SessionMeta {
-        crate::session::SessionMeta::for_tests()
+    fn meta() -> crate::vocab::SessionMeta {
+        crate::vocab::SessionMeta::for_tests()
     }
 
     fn ids(items: &[Item]) -> Vec<i64> {
@@ -554,8 +554,8 @@ mod tests {
         let id = bus.publish(
             EventKind::SessionIdle,
             &m,
-            Some(crate::session::SessionStatus::Working),
-            Some(crate::session::SessionStatus::Idle),
+            Some(crate::vocab::SessionStatus::Working),
+            Some(crate::vocab::SessionStatus::Idle),
             serde_json::Value::Null,
         );
         let e = loop {

@@ -29,8 +29,9 @@ use super::error::ApiError;
 use super::filters::{finish, json_body, with_app};
 use super::sessions::{ApiResult, json};
 use crate::screen::Format;
+use crate::session::SessionHandle;
 use crate::session::manager::CreateSpec;
-use crate::session::{AgentType, SessionHandle, SessionStatus};
+use crate::vocab::{AgentType, SessionStatus};
 use crate::webhooks::config::FileConfig;
 
 /// Idle time after a turn that ends the execution: long enough that an agent pausing between

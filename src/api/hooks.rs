@@ -30,7 +30,7 @@ use super::App;
 use super::error::ApiError;
 use super::filters::{finish, query, with_app};
 use super::sessions::{ApiResult, json};
-use crate::session::SessionStatus;
+use crate::vocab::SessionStatus;
 
 fn refused() -> ApiError {
     ApiError::new(
@@ -72,7 +72,7 @@ async fn hook(
     };
     let h = app.sessions.get(&link.session.to_string())?;
     link.facts(|f| {
-        f.last_event = Some(((*event).to_owned(), crate::session::now_ms()));
+        f.last_event = Some(((*event).to_owned(), crate::clock::now_ms()));
         f.events += 1;
     });
     tracing::debug!(session = %h.meta.id, event, "hook");

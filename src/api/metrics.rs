@@ -66,7 +66,7 @@ async fn session(app: Arc<App>, id: String) -> ApiResult {
     let s = stats_of(&h);
     let (usage, usage_unknown) = token_usage(&app, &h).await;
     let end = match s.exited_at_ms.load(Relaxed) {
-        0 => crate::session::now_ms(),
+        0 => crate::clock::now_ms(),
         at => at,
     };
     let body = json!({

@@ -22,11 +22,13 @@ use super::error::ApiError;
 use super::filters::{finish, json_body, optional_json_body, with_app};
 use super::sessions::{ApiResult, json, to_spec};
 use super::wire::{CreateSessionRequest, SessionInfo};
+use crate::clock::now_ms;
 use crate::orchestrate::templates::Template;
 use crate::orchestrate::{self, Completion, Orchestrator, consensus, lineage, pipelines};
 use crate::permissions::Policy;
 use crate::permissions::policy::PolicyProfile;
-use crate::session::{AgentType, SessionHandle, now_ms};
+use crate::session::SessionHandle;
+use crate::vocab::AgentType;
 
 type Orch = Arc<Orchestrator>;
 
@@ -115,7 +117,7 @@ fn validate_template(t: &Template) -> Result<(), ApiError> {
         )));
     }
     if let Some(m) = &t.permission_mode
-        && crate::session::launch::PermissionMode::parse(m).is_none()
+        && crate::vocab::PermissionMode::parse(m).is_none()
     {
         return Err(bad(format!("unknown permissionMode {m:?}")));
     }
@@ -225,7 +227,7 @@ fn child_request(
         .clone()
         .unwrap_or_else(|| m.agent_type.as_str().to_owned());
     let same = agent == m.agent_type.as_str();
-    let parent_mode = (m.permission_mode != crate::session::launch::PermissionMode::Default)
+    let parent_mode = (m.permission_mode != crate::vocab::PermissionMode::Default)
         .then(|| m.permission_mode.as_str().to_owned());
     let (command, mode) = match req.command {
         Some(c) => (Some(c), req.permission_mode),
@@ -310,7 +312,7 @@ async fn fork(app: Arc<App>, id: String, req: ForkRequest) -> ApiResult {
         agent_type: Some(m.agent_type.as_str().to_owned()),
         command: Some(base),
         env: Some(m.env.iter().cloned().collect()),
-        permission_mode: (m.permission_mode != crate::session::launch::PermissionMode::Default)
+        permission_mode: (m.permission_mode != crate::vocab::PermissionMode::Default)
             .then(|| m.permission_mode.as_str().to_owned()),
         resume_session_id: opts.resume_session_id.clone(),
         ..Default::default()

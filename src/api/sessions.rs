@@ -16,9 +16,11 @@ use super::error::ApiError;
 use super::filters::{finish, json_body, query, with_app};
 use super::wire::*;
 use crate::screen::{Format, MAX_SNAPSHOT_LINES};
-use crate::session::launch::{LaunchOptions, PermissionMode};
+use crate::session::SessionHandle;
+use crate::session::launch::LaunchOptions;
 use crate::session::manager::{CreateSpec, SessionError, validate_size};
-use crate::session::{AgentType, SessionHandle, SessionStatus};
+use crate::vocab::PermissionMode;
+use crate::vocab::{AgentType, SessionStatus};
 
 pub type ApiResult = Result<Response, ApiError>;
 

@@ -169,7 +169,7 @@ async fn serve(app: Arc<App>, h: SessionHandle, readonly: bool, socket: WebSocke
             _ = app.shutdown.cancelled() => break End::Shutdown,
             // The actor publishes `exited` only after the last output went to the broadcast,
             // so draining it now delivers the final screen before the Close.
-            _ = async { let _ = live.wait_for(|s| s.status == crate::session::SessionStatus::Exited).await; } => {
+            _ = async { let _ = live.wait_for(|s| s.status == crate::vocab::SessionStatus::Exited).await; } => {
                 loop {
                     let m = match output.try_recv() {
                         Ok(bytes) => frame(serde_json::json!({"type": "tty_data", "data": utf8.push(&bytes)})),
@@ -216,7 +216,7 @@ async fn serve(app: Arc<App>, h: SessionHandle, readonly: bool, socket: WebSocke
                 Some(m) => m,
                 None => break End::ClientGone,
             },
-            _ = ping.tick() => frame(serde_json::json!({"type": "ping", "ts": crate::session::now_ms()})),
+            _ = ping.tick() => frame(serde_json::json!({"type": "ping", "ts": crate::clock::now_ms()})),
         };
         if let Err(e) = send_frame(&mut tx, msg).await {
             break e;

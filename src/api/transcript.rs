@@ -28,7 +28,7 @@ pub struct TranscriptView {
 pub async fn view(app: &App, h: &SessionHandle) -> TranscriptView {
     let Some(link) = app.sessions.hooks.get(&h.meta.id) else {
         return TranscriptView {
-            unknown_reason: Some(if h.meta.agent_type == crate::session::AgentType::Claude {
+            unknown_reason: Some(if h.meta.agent_type == crate::vocab::AgentType::Claude {
                 "hooks are off for this session, so its transcript is unknown".into()
             } else {
                 format!(

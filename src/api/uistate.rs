@@ -17,7 +17,7 @@
 //! idle) and only `uiState` says `settings`.
 
 use crate::detect::profile::{PermissionKind, UiHint};
-use crate::session::SessionStatus;
+use crate::vocab::SessionStatus;
 
 /// Every uiState value v0.3 clients know.
 pub const UI_STATES: &[&str] = &[

@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::session::SessionHandle;
 use crate::session::actor::LiveState;
-use crate::session::{Delivery, SessionHandle, SessionStatus};
+use crate::vocab::{Delivery, SessionStatus};
 
 /// `POST /v1/sessions` body. Unknown fields are refused rather than silently ignored.
 #[derive(Debug, Clone, Deserialize, Default)]

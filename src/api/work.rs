@@ -19,7 +19,8 @@ use super::filters::{finish, json_body, optional_json_body, query, with_app};
 use super::sessions::{ApiResult, json};
 use crate::events::EventKind;
 use crate::session::actor::HandleError;
-use crate::session::{AgentType, CreateSpec, SessionHandle};
+use crate::session::{CreateSpec, SessionHandle};
+use crate::vocab::AgentType;
 use crate::work::worktree::{self, Worker, WorktreeState};
 use crate::work::{debrief, verify};
 

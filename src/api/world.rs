@@ -16,7 +16,8 @@ use super::App;
 use super::filters::{finish, query, with_app};
 use super::sessions::{ApiResult, json};
 use crate::orchestrate::{Completion, Orchestrator, Role};
-use crate::session::{SessionHandle, SessionStatus};
+use crate::session::SessionHandle;
+use crate::vocab::SessionStatus;
 
 /// What a session is doing, in orchestration terms.
 fn phase(h: &SessionHandle, done: Option<&Completion>) -> &'static str {

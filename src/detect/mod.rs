@@ -26,7 +26,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::screen::Screen;
-use crate::session::SessionStatus;
+use crate::vocab::SessionStatus;
 use profile::{Fallback, Profile, RuleState, UiHint};
 use prompt::PermissionRequest;
 use region::{Line, Window};
@@ -303,7 +303,7 @@ impl Detector {
                     self.pending = Some(Arc::new(q));
                 }
             } else {
-                let created = crate::session::now_ms();
+                let created = crate::clock::now_ms();
                 self.pending = Some(Arc::new(PermissionRequest {
                     id: uuid::Uuid::new_v4(),
                     kind: parsed.kind,

@@ -26,7 +26,7 @@ use std::sync::Arc;
 use regex::Regex;
 use serde::Deserialize;
 
-use crate::session::SessionStatus;
+use crate::vocab::SessionStatus;
 
 /// The built-in profiles, embedded at compile time.
 pub const BUILTIN: &[(&str, &str)] = &[

@@ -29,8 +29,9 @@ use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
-use crate::session::{SessionHandle, SessionStatus};
+use crate::session::SessionHandle;
 use crate::transcript::Transcript;
+use crate::vocab::SessionStatus;
 
 /// The events registered in the settings file (Aegis v0.3's list).
 pub const EVENTS: &[&str] = &[

@@ -16,7 +16,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use super::client::Daemon;
-use crate::session::SessionStatus;
+use crate::vocab::SessionStatus;
 
 /// `wait_for_state` gives up after this long when the caller gives no timeout.
 pub const DEFAULT_WAIT_MS: u64 = 30_000;

@@ -34,7 +34,8 @@ use prometheus_client::registry::Registry;
 use uuid::Uuid;
 
 use crate::events::{Event, EventKind};
-use crate::session::{Delivery, SessionHandle, SessionStatus};
+use crate::session::SessionHandle;
+use crate::vocab::{Delivery, SessionStatus};
 pub use latency::{Latencies, LatencyKind};
 
 /// Status changes kept per session for `statusChanges`; a session that flaps for days keeps
@@ -331,7 +332,7 @@ impl Metrics {
         for outcome in ["delivered", "failed"] {
             let _created = webhooks.get_or_create(&OutcomeLabels { outcome });
         }
-        for agent in crate::session::AgentType::ALL {
+        for agent in crate::vocab::AgentType::ALL {
             for outcome in ["delivered", "undelivered", "failed"] {
                 let _created = sends.get_or_create(&SendLabels {
                     agent: agent.as_str(),
@@ -642,7 +643,7 @@ impl Metrics {
         let completed = count(&self.exits, "completed");
         let failed = count(&self.exits, "failed");
         let (mut sent, mut delivered) = (0u64, 0u64);
-        for agent in crate::session::AgentType::ALL {
+        for agent in crate::vocab::AgentType::ALL {
             for outcome in ["delivered", "undelivered", "failed"] {
                 let n = self
                     .sends
@@ -700,7 +701,7 @@ impl Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::session::SessionMeta;
+    use crate::vocab::SessionMeta;
 
     fn event(
         kind: EventKind,

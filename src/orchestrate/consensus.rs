@@ -23,8 +23,10 @@ use uuid::Uuid;
 
 use super::text::{Verdict, parse_verdict};
 use super::{Role, lock};
+use crate::clock::now_ms;
 use crate::events::EventKind;
-use crate::session::{CreateSpec, SessionHandle, SessionStatus, now_ms};
+use crate::session::{CreateSpec, SessionHandle};
+use crate::vocab::SessionStatus;
 
 /// Most reviewers per review (v0.3 allowed 5); each is a live agent session.
 pub const MAX_REVIEWERS: usize = 9;

@@ -16,8 +16,9 @@
 //!
 //! Without a known id, Claude and Codex forks are like Gemini's (no history).
 
-use crate::session::AgentType;
-use crate::session::launch::{LaunchOptions, PermissionMode};
+use crate::session::launch::LaunchOptions;
+use crate::vocab::AgentType;
+use crate::vocab::PermissionMode;
 
 /// Flags (with one value each) that `session::launch` adds: the permission mode's, and the
 /// per-session hook settings file (each session gets its own).

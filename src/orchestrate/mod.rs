@@ -36,8 +36,9 @@ use crate::events::{Event, EventKind};
 use crate::permissions::Policy;
 use crate::screen::{Format, MAX_SNAPSHOT_LINES};
 use crate::session::manager::SessionError;
-use crate::session::{CreateSpec, SessionHandle, SessionManager, SessionStatus};
+use crate::session::{CreateSpec, SessionHandle, SessionManager};
 use crate::store::persisted::Persisted;
+use crate::vocab::SessionStatus;
 
 /// Longest stage output or parent output kept (and substituted into later prompts). Agent
 /// replies are rarely longer; a prompt built from many stages stays well under the 100k
@@ -284,7 +285,7 @@ async fn settle(h: &SessionHandle) {
     let quiet = u64::try_from(SETTLE_QUIET.as_millis()).unwrap_or(u64::MAX);
     loop {
         let last = h.counters.last_activity_ms.load(Ordering::Relaxed);
-        let since = crate::session::now_ms().saturating_sub(last);
+        let since = crate::clock::now_ms().saturating_sub(last);
         if since >= quiet || tokio::time::Instant::now() >= deadline {
             return;
         }

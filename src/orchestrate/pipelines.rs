@@ -22,8 +22,9 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::{Role, TurnEnd, lock};
+use crate::clock::now_ms;
 use crate::events::EventKind;
-use crate::session::{CreateSpec, SessionHandle, now_ms};
+use crate::session::{CreateSpec, SessionHandle};
 
 /// Most stages in one pipeline; each is a live agent session, and a DAG wider than this is
 /// better split into several pipelines.

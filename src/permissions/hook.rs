@@ -104,7 +104,7 @@ impl SessionPermissions {
             id: uuid::Uuid::new_v4(),
             tool_name,
             tool_input,
-            created_at_ms: crate::session::now_ms(),
+            created_at_ms: crate::clock::now_ms(),
         };
         self.lock().hook = Some(Held {
             request: request.clone(),

@@ -22,8 +22,10 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::clock::now_ms;
 use crate::detect::prompt::PermissionRequest;
-use crate::session::{SessionHandle, SessionMeta, SessionStatus, now_ms};
+use crate::session::SessionHandle;
+use crate::vocab::{SessionMeta, SessionStatus};
 pub use policy::{Action, Policy};
 
 /// Answers kept per session. Older entries are dropped first; a session rarely sees more than

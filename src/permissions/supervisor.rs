@@ -6,7 +6,9 @@
 use std::time::Duration;
 
 use super::{Action, Answer, answer};
-use crate::session::{SessionHandle, SessionStatus, now_ms};
+use crate::clock::now_ms;
+use crate::session::SessionHandle;
+use crate::vocab::SessionStatus;
 
 /// Start supervising `h`.
 pub fn spawn(h: SessionHandle) {

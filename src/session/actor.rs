@@ -15,13 +15,14 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::time::Instant;
 
 use super::input::{self, InputJob, Step};
-use super::{Delivery, SessionMeta, SessionStatus, keys};
+use super::keys;
 use crate::detect::prompt::PermissionRequest;
 use crate::detect::{Detector, Explanation};
 use crate::events::{EventBus, EventKind};
 use crate::permissions::SessionPermissions;
 use crate::pty::{self, ExitStatus, PtyControl, PtyProcess, WriteRequest};
 use crate::screen::{Format, Screen};
+use crate::vocab::{Delivery, SessionMeta, SessionStatus};
 
 /// Commands waiting for one actor. Requests are tiny and the actor answers each in
 /// microseconds; a full queue means the caller waits, which is the intended back-pressure.
@@ -442,9 +443,9 @@ impl SessionHandle {
         let live = self.live();
         let steps = input::text_steps(
             text,
-            self.meta.agent_type.text_input(live.bracketed_paste),
+            input::TextInput::for_agent(self.meta.agent_type, live.bracketed_paste),
             submit,
-            self.meta.agent_type.enter_delay(),
+            input::enter_delay(self.meta.agent_type),
         );
         self.run_input(steps).await?;
         let Some(input_line) = self.profile.settings.input_line.clone().filter(|_| submit) else {
@@ -663,7 +664,7 @@ impl Actor {
         }
         self.counters
             .last_activity_ms
-            .store(super::now_ms(), Ordering::Relaxed);
+            .store(crate::clock::now_ms(), Ordering::Relaxed);
         self.detector.on_output(std::time::Instant::now());
         self.evaluate();
     }
@@ -740,7 +741,7 @@ impl Actor {
         });
         self.publish_permission_changes(old, status, old_pending, pending);
         if status != old {
-            let since = super::now_ms()
+            let since = crate::clock::now_ms()
                 .saturating_sub(self.counters.last_activity_ms.load(Ordering::Relaxed));
             crate::metrics::global().state_detected(self.meta.id, status, since);
         }

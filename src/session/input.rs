@@ -12,6 +12,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::pty::WriteRequest;
+use crate::vocab::AgentType;
 
 /// Jobs waiting per session. A client that floods a session whose program stopped reading
 /// its input gets "busy" errors past this instead of growing the daemon's memory.
@@ -33,6 +34,29 @@ pub enum TextInput {
     /// (Codex's paste-burst guard, Gemini's Enter-after-a-key rule), and a bracketed paste is
     /// exempt from both.
     PasteAll,
+}
+
+impl TextInput {
+    /// How `agent` takes text, given whether it enabled bracketed paste.
+    pub fn for_agent(agent: AgentType, bracketed_paste: bool) -> TextInput {
+        match agent {
+            _ if !bracketed_paste => TextInput::Typed,
+            AgentType::Codex | AgentType::Gemini => TextInput::PasteAll,
+            _ => TextInput::PasteLong,
+        }
+    }
+}
+
+/// Pause between the text and its Enter. Codex treats an Enter within 120 ms of a typed burst
+/// as a newline; Claude's Ink input drops an Enter that follows a paste too closely (peers use
+/// 100–300 ms); a shell's line discipline needs no gap, but a short one keeps the two writes
+/// distinct for readline.
+pub fn enter_delay(agent: AgentType) -> Duration {
+    match agent {
+        AgentType::Codex => Duration::from_millis(250),
+        AgentType::Claude | AgentType::Gemini => Duration::from_millis(150),
+        AgentType::Shell | AgentType::Custom => Duration::from_millis(30),
+    }
 }
 
 const PASTE_START: &[u8] = b"\x1b[200~";

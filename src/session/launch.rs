@@ -17,52 +17,7 @@
 //! and the others cannot resume a given conversation (400). Shell and custom sessions accept
 //! no permission mode other than `default`.
 
-use super::AgentType;
-
-/// The agent permission modes of Aegis v0.3, in its spelling.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PermissionMode {
-    Default,
-    AcceptEdits,
-    Plan,
-    BypassPermissions,
-    DontAsk,
-    Auto,
-}
-
-impl PermissionMode {
-    pub const ALL: [PermissionMode; 6] = [
-        PermissionMode::Default,
-        PermissionMode::AcceptEdits,
-        PermissionMode::Plan,
-        PermissionMode::BypassPermissions,
-        PermissionMode::DontAsk,
-        PermissionMode::Auto,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PermissionMode::Default => "default",
-            PermissionMode::AcceptEdits => "acceptEdits",
-            PermissionMode::Plan => "plan",
-            PermissionMode::BypassPermissions => "bypassPermissions",
-            PermissionMode::DontAsk => "dontAsk",
-            PermissionMode::Auto => "auto",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|m| m.as_str() == s)
-    }
-
-    pub fn names() -> String {
-        Self::ALL
-            .iter()
-            .map(|m| m.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
-}
+use crate::vocab::{AgentType, PermissionMode};
 
 /// What the client asked for at launch.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

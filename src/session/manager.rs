@@ -10,11 +10,13 @@ use std::time::Duration;
 
 use uuid::Uuid;
 
+use super::SessionHandle;
 use super::actor::HandleError;
-use super::launch::{self, LaunchOptions, PermissionMode};
-use super::{AgentType, Delivery, SessionHandle, SessionMeta, SessionStatus, now_ms};
+use super::launch::{self, LaunchOptions};
+use crate::clock::now_ms;
 use crate::events::{EventBus, EventKind};
 use crate::pty::{self, SpawnSpec};
+use crate::vocab::{AgentType, Delivery, PermissionMode, SessionMeta, SessionStatus};
 use std::sync::Arc;
 
 /// Defaults and limits that apply to every session.

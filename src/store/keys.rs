@@ -13,7 +13,7 @@ use std::sync::Mutex;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::session::now_ms;
+use crate::clock::now_ms;
 
 pub const FILE: &str = "keys.json";
 pub const VERSION: u32 = 1;

@@ -14,7 +14,7 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
-use crate::session::now_ms;
+use crate::clock::now_ms;
 
 pub const FILE: &str = "memory.json";
 pub const VERSION: u32 = 1;

@@ -86,7 +86,7 @@ impl<T: Default + Serialize + DeserializeOwned> Persisted<T> {
                 let aside = path.with_file_name(format!(
                     "{}.corrupt-{}",
                     name.unwrap_or_default(),
-                    crate::session::now_ms()
+                    crate::clock::now_ms()
                 ));
                 let _ = std::fs::rename(path, &aside);
                 tracing::error!(file = %path.display(), error = %e, moved_to = %aside.display(), "corrupt; moved aside, starting empty");

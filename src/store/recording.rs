@@ -112,7 +112,7 @@ impl Recorder {
             version: 2,
             width: self.cols,
             height: self.rows,
-            timestamp: crate::session::now_ms() / 1000,
+            timestamp: crate::clock::now_ms() / 1000,
             env: Env {
                 term: "xterm-256color",
             },

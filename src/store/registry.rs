@@ -23,7 +23,8 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::events::{EventBus, EventKind};
-use crate::session::{AgentType, SessionHandle, SessionMeta};
+use crate::session::SessionHandle;
+use crate::vocab::{AgentType, SessionMeta};
 
 /// Format version of `registry.json` and `meta.json`.
 pub const VERSION: u32 = 1;
@@ -122,8 +123,8 @@ impl SessionRecord {
             permission_mode: self
                 .permission_mode
                 .as_deref()
-                .and_then(crate::session::launch::PermissionMode::parse)
-                .unwrap_or(crate::session::launch::PermissionMode::Default),
+                .and_then(crate::vocab::PermissionMode::parse)
+                .unwrap_or(crate::vocab::PermissionMode::Default),
             parent_id: self.parent_id,
             env: self.env.clone(),
         }
@@ -199,7 +200,7 @@ fn parse_or_quarantine(path: &Path, bytes: &[u8]) -> anyhow::Result<Vec<SessionR
     match serde_json::from_slice::<RegistryFile>(bytes) {
         Ok(f) => Ok(f.sessions),
         Err(e) => {
-            let aside = path.with_file_name(format!("{FILE}.corrupt-{}", crate::session::now_ms()));
+            let aside = path.with_file_name(format!("{FILE}.corrupt-{}", crate::clock::now_ms()));
             std::fs::rename(path, &aside)
                 .with_context(|| format!("moving the corrupt {} aside", path.display()))?;
             tracing::error!(

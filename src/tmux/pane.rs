@@ -376,7 +376,7 @@ impl Ctx<'_> {
     async fn pane_vars(&self, p: &Pane) -> HashMap<&'static str, String> {
         let h = &p.handle;
         let live = h.live();
-        let dead = live.status == crate::session::SessionStatus::Exited;
+        let dead = live.status == crate::vocab::SessionStatus::Exited;
         let screen = h
             .with_screen(|s| {
                 let (row, col) = s.vt().cursor_position();

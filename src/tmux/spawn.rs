@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 use uuid::Uuid;
 
 use super::exec::Ctx;
+use crate::session::SessionHandle;
 use crate::session::manager::CreateSpec;
-use crate::session::{AgentType, SessionHandle};
+use crate::vocab::AgentType;
 
 impl Ctx<'_> {
     #[allow(clippy::too_many_arguments)] // reason: one call site per command, all fields distinct
@@ -79,7 +80,7 @@ impl Ctx<'_> {
             .find(|(k, _)| k == "SHELL")
             .map(|(_, v)| v.clone())
             .filter(|s| !s.is_empty())
-            .unwrap_or_else(crate::session::login_shell);
+            .unwrap_or_else(crate::vocab::login_shell);
         match args {
             [] => vec![shell],
             [one] => vec![shell, "-c".into(), one.clone()],

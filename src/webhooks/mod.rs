@@ -30,8 +30,8 @@ use sha2::Sha256;
 use tokio::sync::{Semaphore, broadcast};
 use tokio_util::sync::CancellationToken;
 
+use crate::clock::now_ms;
 use crate::events::{EventBus, EventKind};
-use crate::session::now_ms;
 
 /// Attempts per delivery unless the endpoint says otherwise.
 const DEFAULT_ATTEMPTS: u32 = 5;

@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::events::{EventBus, EventKind};
-use crate::session::{SessionHandle, SessionStatus};
+use crate::session::SessionHandle;
+use crate::vocab::SessionStatus;
 
 /// Sessions younger than this get the short hotwash, older ones the after-action review: a
 /// half-hour session rarely has enough history for the four AAR questions to add anything.
@@ -65,7 +66,7 @@ pub struct Debrief {
 /// Send the debrief request to `h` and capture the answer (does not kill). Everything,
 /// sending included, happens within `wait`.
 pub async fn capture(bus: &EventBus, h: &SessionHandle, wait: Duration) -> Debrief {
-    let age = Duration::from_millis(crate::session::now_ms().saturating_sub(h.meta.created_at_ms));
+    let age = Duration::from_millis(crate::clock::now_ms().saturating_sub(h.meta.created_at_ms));
     let (kind, prompt) = kind_for(age);
     let started = Instant::now();
     let deadline = tokio::time::Instant::now() + wait;
@@ -101,7 +102,7 @@ pub async fn capture(bus: &EventBus, h: &SessionHandle, wait: Duration) -> Debri
         complete,
         status_at_capture: h.status().as_str().to_owned(),
         waited_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-        captured_at_ms: crate::session::now_ms(),
+        captured_at_ms: crate::clock::now_ms(),
     }
 }
 
