@@ -13,7 +13,7 @@
 
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::config::ServeArgs;
 
@@ -181,18 +181,11 @@ pub async fn port(host: std::net::IpAddr, port: u16) -> Check {
     }
 }
 
-/// `name` on PATH, if it is there and executable.
-pub fn which(name: &str, path: &std::ffi::OsStr) -> Option<PathBuf> {
-    std::env::split_paths(path).map(|d| d.join(name)).find(|p| {
-        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-    })
-}
-
 pub fn agents() -> Vec<Check> {
     let path = std::env::var_os("PATH").unwrap_or_default();
     AGENTS
         .iter()
-        .map(|a| match which(a, &path) {
+        .map(|a| match crate::pty::run::which(a, &path) {
             Some(p) => check("agent", Level::Ok, format!("{a}: {}", p.display())),
             None => check(
                 "agent",

@@ -3,6 +3,8 @@
 //! that never waits for a subscriber.
 //!
 //! Publishers (session actors, the manager, the permission layer) call [`EventBus::publish`].
+//! Events flow one way: the bus knows no consumer. The daemon's metrics observe it
+//! synchronously ([`EventBus::with_observer`]); everyone else subscribes.
 //! Subscribers get a `broadcast::Receiver`; one that falls `SUBSCRIBER_BACKLOG` events behind
 //! sees `Lagged` and must resync (replay from the ring, or a `reset`). Publishing takes a short
 //! mutex only to assign the id and push into the ring.
@@ -136,9 +138,16 @@ struct Ring {
     events: VecDeque<Arc<Event>>,
 }
 
+/// Called synchronously for every event as it is published, in id order, before any
+/// subscriber can see it (see [`EventBus::with_observer`]).
+pub type Observer = Box<dyn Fn(&Event) + Send + Sync>;
+
 pub struct EventBus {
     ring: Mutex<Ring>,
     tx: broadcast::Sender<Arc<Event>>,
+    /// Sees every event synchronously (the daemon's metrics), so nothing it counts depends on
+    /// a subscriber keeping up.
+    observer: Option<Observer>,
 }
 
 impl Default for EventBus {
@@ -156,6 +165,16 @@ impl EventBus {
                 events: VecDeque::with_capacity(REPLAY_RING),
             }),
             tx,
+            observer: None,
+        }
+    }
+
+    /// A bus that hands every event to `observer` as it is published. The observer runs under
+    /// the publishing lock, so it must be quick and must not publish.
+    pub fn with_observer(observer: Observer) -> Self {
+        EventBus {
+            observer: Some(observer),
+            ..Self::new()
         }
     }
 
@@ -186,8 +205,9 @@ impl EventBus {
             ring.events.pop_front();
         }
         ring.events.push_back(event.clone());
-        // Counted here, synchronously, so no metric depends on a subscriber keeping up.
-        crate::metrics::global().on_event(&event);
+        if let Some(observe) = &self.observer {
+            observe(&event);
+        }
         // No subscribers is fine; a lagging one finds out on its next receive.
         let _ = self.tx.send(event);
         id

@@ -6,6 +6,7 @@ pub mod attach;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod daemon;
 pub mod detect;
 pub mod doctor;
 pub mod events;

@@ -123,7 +123,7 @@ fn serve(args: ServeArgs, token: Option<String>) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("invalid --log-level {:?}: {e}", args.log_level))?;
     aegis::logs::to_stderr(filter);
     let config = Config::from_args(&args, token)?;
-    runtime()?.block_on(aegis::api::serve(config))
+    runtime()?.block_on(aegis::daemon::serve(config))
 }
 
 fn mcp(client: ClientArgs) -> anyhow::Result<()> {

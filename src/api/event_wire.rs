@@ -175,6 +175,14 @@ pub fn event_json(e: &Event, scope: Scope) -> Value {
     })
 }
 
+/// The body of an outbound webhook delivery: the event as the global stream shows it, plus
+/// the delivery's idempotency id.
+pub fn webhook_body(e: &Event, delivery_id: &str) -> Value {
+    let mut body = event_json(e, Scope::Global);
+    body["deliveryId"] = delivery_id.into();
+    body
+}
+
 /// A frame that is not a bus event (`connected`, `heartbeat`, `reset`): the same keys, with
 /// `type` and `event` both `kind`, no `id` and our per-event keys absent.
 pub fn notice_json(kind: &str, session: Option<uuid::Uuid>, data: Value) -> Value {

@@ -30,9 +30,7 @@ use super::filters::{finish, json_body, with_app};
 use super::sessions::{ApiResult, json};
 use crate::screen::Format;
 use crate::session::SessionHandle;
-use crate::session::manager::CreateSpec;
 use crate::vocab::{AgentType, SessionStatus};
-use crate::webhooks::config::FileConfig;
 
 /// Idle time after a turn that ends the execution: long enough that an agent pausing between
 /// tool calls is not cut off, short enough for scripts waiting on the result.
@@ -101,24 +99,6 @@ impl Executions {
     }
 }
 
-/// A create spec for agent profile `name`: the config's `[agents.*]` first, then built-ins.
-/// `work_dir` and `prompt` are left for the caller.
-pub fn agent_spec(cfg: &FileConfig, name: &str) -> Option<CreateSpec> {
-    if let Some(p) = cfg.agents.get(name) {
-        return Some(CreateSpec {
-            agent_type: Some(AgentType::Custom),
-            command: Some(p.command.clone()),
-            env: p.env.clone().into_iter().collect(),
-            ..CreateSpec::default()
-        });
-    }
-    let t = AgentType::parse(name).filter(|t| *t != AgentType::Custom)?;
-    Some(CreateSpec {
-        agent_type: Some(t),
-        ..CreateSpec::default()
-    })
-}
-
 async fn agents(app: Arc<App>) -> ApiResult {
     let mut list: Vec<serde_json::Value> = AgentType::ALL
         .iter()
@@ -150,12 +130,16 @@ async fn start(app: Arc<App>, req: ExecutionRequest) -> ApiResult {
             "input must not be empty",
         ));
     }
-    let mut spec = agent_spec(&app.config.integrations, &req.agent).ok_or_else(|| {
-        ApiError::bad_request(
-            "VALIDATION_ERROR",
-            format!("unknown agent {:?}; see GET /v1/agents", req.agent),
-        )
-    })?;
+    let mut spec = app
+        .config
+        .integrations
+        .agent_spec(&req.agent)
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "VALIDATION_ERROR",
+                format!("unknown agent {:?}; see GET /v1/agents", req.agent),
+            )
+        })?;
     spec.work_dir = req.work_dir.into();
     // No prompt here: the tracker types it, so it is watching before the first turn starts.
     let h = app.sessions.create(spec).await?;
@@ -363,13 +347,5 @@ mod tests {
             turn_output(&before, &after),
             "> hello\nthinking\nANSWER 42\n>"
         );
-    }
-
-    #[test]
-    fn unknown_agents_have_no_spec() {
-        let cfg = FileConfig::default();
-        assert!(agent_spec(&cfg, "shell").is_some());
-        assert!(agent_spec(&cfg, "custom").is_none());
-        assert!(agent_spec(&cfg, "nope").is_none());
     }
 }

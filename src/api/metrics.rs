@@ -25,7 +25,12 @@ use crate::session::SessionHandle;
 pub const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 async fn prometheus(app: Arc<App>) -> ApiResult {
-    let body = crate::metrics::global().render(&app.sessions.list());
+    let body = crate::metrics::global().render(
+        app.sessions
+            .list()
+            .iter()
+            .map(|h| (h.status(), h.meta.agent_type)),
+    );
     let mut resp = Response::new(body.into());
     resp.headers_mut().insert(
         warp::http::header::CONTENT_TYPE,
@@ -36,7 +41,8 @@ async fn prometheus(app: Arc<App>) -> ApiResult {
 
 async fn global(app: Arc<App>) -> ApiResult {
     let sessions = app.sessions.list();
-    let mut body = crate::metrics::global().global_json(&sessions);
+    let active = sessions.iter().filter(|h| !h.is_exited()).count();
+    let mut body = crate::metrics::global().global_json(active);
     // Summed over the sessions still listed, from their agents' own records.
     let usages = super::transcript::usages(&app, &sessions).await;
     body["tokenUsage"] =

@@ -420,7 +420,7 @@ pub struct PipelineRequest {
     pub keep_sessions: bool,
 }
 
-async fn create_pipeline(app: Arc<App>, orch: Orch, req: PipelineRequest) -> ApiResult {
+async fn create_pipeline(app: Arc<App>, req: PipelineRequest) -> ApiResult {
     if req.name.trim().is_empty() || req.name.len() > 128 {
         return Err(bad("name must be 1 to 128 characters"));
     }
@@ -492,7 +492,7 @@ async fn create_pipeline(app: Arc<App>, orch: Orch, req: PipelineRequest) -> Api
             .unwrap_or(pipelines::DEFAULT_STAGE_TIMEOUT),
         keep_sessions: req.keep_sessions,
     };
-    let p = pipelines::start(app, orch, req.name, work_dir, stages, opts);
+    let p = pipelines::start(app.orchestration(), req.name, work_dir, stages, opts);
     Ok(json(StatusCode::CREATED, &p.view()))
 }
 
@@ -517,7 +517,7 @@ async fn get_pipeline(orch: Orch, id: String) -> ApiResult {
 
 async fn delete_pipeline(app: Arc<App>, orch: Orch, id: String) -> ApiResult {
     let p = orch.pipelines.get(&id).ok_or_else(|| pipeline_404(&id))?;
-    let cancelled = pipelines::cancel(&app, &p).await;
+    let cancelled = pipelines::cancel(&app.orchestration(), &p).await;
     let mut body = serde_json::to_value(p.view()).unwrap_or(Value::Null);
     body["cancelled"] = json!(cancelled);
     Ok(json(StatusCode::OK, &body))
@@ -544,12 +544,7 @@ const REVIEWER_COLS: u16 = 220;
 /// Longest criterion name; criteria are short labels, and each appears in every prompt.
 const MAX_CRITERION: usize = 200;
 
-async fn start_consensus(
-    app: Arc<App>,
-    orch: Orch,
-    id: String,
-    req: ConsensusRequest,
-) -> ApiResult {
+async fn start_consensus(app: Arc<App>, id: String, req: ConsensusRequest) -> ApiResult {
     let parent = app.sessions.get(&id)?;
     let criteria = req.criteria.unwrap_or_default();
     if criteria.is_empty()
@@ -584,7 +579,7 @@ async fn start_consensus(
     )?;
     let mut spec = to_spec(creq)?;
     spec.cols = Some(REVIEWER_COLS);
-    let review = consensus::start(app, orch, parent, criteria, n, spec, timeout).await;
+    let review = consensus::start(app.orchestration(), parent, criteria, n, spec, timeout).await;
     Ok(json(StatusCode::ACCEPTED, &review.view()))
 }
 
@@ -655,9 +650,8 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
         .and(path!(String / "consensus"))
         .and(warp::post())
         .and(with_app(&app))
-        .and(with_orch(&orch))
         .and(json_body(limit))
-        .then(|id, a, o, b| async { finish(start_consensus(a, o, id, b).await) });
+        .then(|id, a, b| async { finish(start_consensus(a, id, b).await) });
     let get_consensus = path!("consensus" / String)
         .and(warp::get())
         .and(with_orch(&orch))
@@ -691,9 +685,8 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
     let create_p = path!("pipelines")
         .and(warp::post())
         .and(with_app(&app))
-        .and(with_orch(&orch))
         .and(json_body(limit))
-        .then(|a, o, b| async { finish(create_pipeline(a, o, b).await) });
+        .then(|a, b| async { finish(create_pipeline(a, b).await) });
     let get_p = path!("pipelines" / String)
         .and(warp::get())
         .and(with_orch(&orch))

@@ -25,8 +25,9 @@ use super::filters::{finish, json_body, with_app};
 use super::sessions::{ApiResult, json};
 use crate::detect::profile::PermissionKind;
 use crate::permissions::policy::{PolicyProfile, PolicyRule};
-use crate::permissions::{self, Action, Answer, AnswerError};
+use crate::permissions::{self, Action};
 use crate::session::SessionHandle;
+use crate::session::answer::{self, Answer, AnswerError, AnswerOutcome};
 
 impl From<AnswerError> for ApiError {
     fn from(e: AnswerError) -> Self {
@@ -170,7 +171,7 @@ async fn history(app: Arc<App>, id: String) -> ApiResult {
     ))
 }
 
-fn outcome_json(h: &SessionHandle, o: &permissions::AnswerOutcome) -> Value {
+fn outcome_json(h: &SessionHandle, o: &AnswerOutcome) -> Value {
     json!({
         "ok": true,
         "sessionId": h.meta.id,
@@ -189,7 +190,7 @@ async fn answer(app: Arc<App>, id: String, approve: bool, req: AnswerRequest) ->
     if h.is_exited() {
         return Err(crate::session::actor::HandleError::Exited.into());
     }
-    let outcome = permissions::answer(
+    let outcome = answer::answer(
         &h,
         Answer {
             permission_id: req.permission_id,
@@ -248,7 +249,7 @@ async fn human_answer(
     actor: Option<String>,
 ) -> ApiResult {
     let h = find_request(&app, &pid)?;
-    let outcome = permissions::answer(
+    let outcome = answer::answer(
         &h,
         Answer {
             permission_id: Some(pid),

@@ -1,5 +1,5 @@
-//! The daemon side of the local socket: accept connections, read the request, and either run
-//! a tmux stand-in command or stream a session to an attached terminal.
+//! The daemon side of an attached terminal: stream a session to the client and its keys back.
+//! (The local socket's accept loop, which also serves the tmux stand-in, is `daemon::socket`.)
 //!
 //! Size policy: the latest *active* writable client wins. A client becomes active when it
 //! attaches, when it sends a resize (SIGWINCH), and when it types after another client was
@@ -12,28 +12,22 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::io::AsyncWriteExt;
-use tokio::net::{UnixListener, UnixStream};
+use tokio::net::UnixStream;
 use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use super::proto::{self, AttachRequest, Request};
-use crate::api::App;
-use crate::session::SessionHandle;
-
-/// Connections served at once. Each attach holds a task and a subscription; tmux commands
-/// finish in milliseconds. Past this, a new connection is told so and closed rather than
-/// letting a runaway script exhaust the daemon.
-const MAX_CONNECTIONS: usize = 512;
+use super::proto::{self, AttachRequest};
+use crate::session::{SessionHandle, SessionManager};
 
 /// Client frames buffered between the socket reader and the session loop. Typing is a few
 /// frames a second; a paste is one frame.
 const CLIENT_FRAMES: usize = 64;
 
-/// Shared state of the socket server.
+/// Shared state of the attached clients: who is attached to which session, and whose size
+/// each session has.
 pub struct Hub {
-    pub app: Arc<App>,
-    pub tmux: crate::tmux::exec::TmuxState,
+    sessions: Arc<SessionManager>,
     next_client: AtomicU64,
     clients: Mutex<Clients>,
 }
@@ -47,6 +41,14 @@ struct Clients {
 }
 
 impl Hub {
+    pub fn new(sessions: Arc<SessionManager>) -> Hub {
+        Hub {
+            sessions,
+            next_client: AtomicU64::new(1),
+            clients: Mutex::new(Clients::default()),
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Clients> {
         self.clients.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -77,93 +79,6 @@ pub fn socket_path(state_dir: &Path) -> PathBuf {
     state_dir.join("aegis.sock")
 }
 
-/// Bind the socket (mode 0600) and serve until `shutdown`. Errors are logged, never fatal:
-/// the REST API works without attach.
-pub async fn run(app: Arc<App>, shutdown: CancellationToken) {
-    let path = socket_path(&app.config.state_dir);
-    let listener = match bind(&path) {
-        Ok(l) => l,
-        Err(e) => {
-            tracing::error!(path = %path.display(), error = %e, "cannot bind the attach socket; attach and the tmux stand-in are unavailable");
-            return;
-        }
-    };
-    tracing::info!(path = %path.display(), "attach socket listening");
-    let hub = Arc::new(Hub {
-        app,
-        tmux: Default::default(),
-        next_client: AtomicU64::new(1),
-        clients: Mutex::new(Clients::default()),
-    });
-    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
-    loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => break,
-            conn = listener.accept() => match conn {
-                Ok((mut stream, _)) => {
-                    let Ok(slot) = slots.clone().try_acquire_owned() else {
-                        tracing::warn!(limit = MAX_CONNECTIONS, "attach socket: too many connections");
-                        tokio::spawn(async move {
-                            let msg = format!("the aegis daemon is serving {MAX_CONNECTIONS} connections already; try again");
-                            let _ = proto::write_frame(&mut stream, proto::EXIT, msg.as_bytes()).await;
-                        });
-                        continue;
-                    };
-                    let hub = hub.clone();
-                    let shutdown = shutdown.clone();
-                    tokio::spawn(async move {
-                        let _slot = slot;
-                        if let Err(e) = serve_conn(hub, stream, shutdown).await {
-                            tracing::debug!(error = %e, "attach connection ended with an error");
-                        }
-                    });
-                }
-                Err(e) => tracing::warn!(error = %e, "accept on the attach socket failed"),
-            }
-        }
-    }
-    let _ = std::fs::remove_file(&path);
-}
-
-fn bind(path: &Path) -> std::io::Result<UnixListener> {
-    use std::os::unix::fs::PermissionsExt;
-    // A socket left by a daemon that died; a live daemon would answer a connect.
-    if std::os::unix::net::UnixStream::connect(path).is_err() {
-        let _ = std::fs::remove_file(path);
-    }
-    let listener = UnixListener::bind(path)?;
-    // The state dir is 0700 already; 0600 on the socket keeps it private if the dir is not.
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
-    Ok(listener)
-}
-
-async fn serve_conn(
-    hub: Arc<Hub>,
-    mut stream: UnixStream,
-    shutdown: CancellationToken,
-) -> anyhow::Result<()> {
-    let Some((proto::REQUEST, body)) = proto::read_frame(&mut stream).await? else {
-        anyhow::bail!("the first frame must be a request");
-    };
-    let request: Request = match serde_json::from_slice(&body) {
-        Ok(r) => r,
-        Err(e) => {
-            let msg = format!("bad request: {e}");
-            proto::write_frame(&mut stream, proto::EXIT, msg.as_bytes()).await?;
-            return Ok(());
-        }
-    };
-    match request {
-        Request::Tmux(req) => {
-            let reply = crate::tmux::exec::execute(&hub, req).await;
-            let body = serde_json::to_vec(&reply)?;
-            proto::write_frame(&mut stream, proto::REPLY, &body).await?;
-            Ok(())
-        }
-        Request::Attach(req) => attach(hub, stream, req, shutdown).await,
-    }
-}
-
 /// Why an attach loop ended.
 enum End {
     Detached,
@@ -172,13 +87,14 @@ enum End {
     Shutdown,
 }
 
-async fn attach(
+/// Serve one attached terminal until it detaches, the session exits or `shutdown`.
+pub async fn attach(
     hub: Arc<Hub>,
     mut stream: UnixStream,
     req: AttachRequest,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let handle = match hub.app.sessions.get(&req.session) {
+    let handle = match hub.sessions.get(&req.session) {
         Ok(h) if !h.is_exited() => h,
         Ok(h) => {
             let msg = format!("session {} has exited", h.meta.name);

@@ -53,7 +53,7 @@ impl HolderProgram {
         if small.is_file() {
             let argv = [small.display().to_string(), "--build-id".to_owned()];
             let dir = exe.parent().unwrap_or(Path::new("/"));
-            let answer = crate::work::run::run(&argv, dir, &[], HANDSHAKE_TIMEOUT, 256).await;
+            let answer = crate::pty::run::run(&argv, dir, &[], HANDSHAKE_TIMEOUT, 256).await;
             match answer {
                 Ok(o) if o.success() && o.tail_text().trim() == super::BUILD_ID => {
                     return Ok(HolderProgram {

@@ -69,7 +69,6 @@
 
 pub mod client;
 pub mod proto;
-pub mod restore;
 pub mod server;
 
 use serde::{Deserialize, Serialize};

@@ -24,14 +24,12 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
-use crate::session::SessionHandle;
+use crate::store::registry::HookRecord;
 use crate::transcript::Transcript;
-use crate::vocab::SessionStatus;
 
 /// The events registered in the settings file (Aegis v0.3's list).
 pub const EVENTS: &[&str] = &[
@@ -87,17 +85,6 @@ impl HookSettings {
     pub fn path_of(&self, session: &Uuid) -> PathBuf {
         self.dir.join(format!("{session}.json"))
     }
-}
-
-/// What a session's hooks told us that must outlive the daemon, kept in its registry record.
-/// (The secret is not: it stays in the settings file.)
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct HookRecord {
-    #[serde(default)]
-    pub claude_session_id: Option<String>,
-    #[serde(default)]
-    pub transcript_path: Option<PathBuf>,
 }
 
 /// What the hooks told us, besides state.
@@ -286,41 +273,34 @@ impl HookRegistry {
         self.links.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Register `link` for its session, and delete its settings file when the session ends
-    /// (the link itself stays until the session is removed, so an exited session still shows
-    /// its transcript). Needs a Tokio runtime.
-    pub fn attach(&self, link: Arc<HookLink>, handle: SessionHandle) {
-        self.lock().insert(link.session, link.clone());
-        tokio::spawn(async move {
-            let mut rx = handle.watch();
-            let _ = rx.wait_for(|s| s.status == SessionStatus::Exited).await;
-            link.remove_file();
-            // A held PermissionRequest hook ends with the session.
-            handle.perms.hook_drop(None);
-        });
+    /// Register `link` for its session. The session layer deletes its settings file when the
+    /// session ends (the link itself stays until the session is removed, so an exited session
+    /// still shows its transcript).
+    pub fn insert(&self, link: Arc<HookLink>) {
+        self.lock().insert(link.session, link);
     }
 
-    /// Wire a session found again after a daemon restart back to its hooks (see the module
-    /// doc). Without a settings file the session runs on the screen alone, as one created with
-    /// `hooks: false` does; that is logged only if its record says it had hooks.
+    /// The link of session `id`, found again after a daemon restart (see the module doc),
+    /// with what its `record` kept. Without a settings file the session runs on the screen
+    /// alone, as one created with `hooks: false` does; that is logged only if its record says
+    /// it had hooks.
     pub fn restore(
-        &self,
         settings: &HookSettings,
-        handle: &SessionHandle,
+        id: Uuid,
         record: Option<&HookRecord>,
-    ) {
-        let id = handle.meta.id;
+    ) -> Option<Arc<HookLink>> {
         match HookLink::restore(settings, id) {
             Ok(link) => {
                 if let Some(r) = record {
                     link.set_transcript(r.claude_session_id.clone(), r.transcript_path.clone());
                 }
-                self.attach(link, handle.clone());
                 tracing::debug!(session = %id, "hooks reattached");
+                Some(link)
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && record.is_none() => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && record.is_none() => None,
             Err(e) => {
-                tracing::warn!(session = %id, error = %e, "could not restore the session's hooks; it goes on with the screen alone")
+                tracing::warn!(session = %id, error = %e, "could not restore the session's hooks; it goes on with the screen alone");
+                None
             }
         }
     }

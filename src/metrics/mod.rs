@@ -3,7 +3,8 @@
 //! once and read by all of them, so the JSON and the Prometheus views cannot drift apart.
 //!
 //! Where the numbers come from:
-//! - the event bus calls [`Metrics::on_event`] synchronously for every event it publishes:
+//! - the daemon's event bus hands every event it publishes to [`Metrics::on_event`]
+//!   synchronously (the metrics are its observer; the bus does not know them):
 //!   state transitions, per-session status changes, permission answers (approvals, automatic
 //!   approvals, response time), exits and removals. Nothing is lost to a lagging subscriber.
 //! - the few facts that are not events are recorded at their source with one call: output
@@ -34,8 +35,7 @@ use prometheus_client::registry::Registry;
 use uuid::Uuid;
 
 use crate::events::{Event, EventKind};
-use crate::session::SessionHandle;
-use crate::vocab::{Delivery, SessionStatus};
+use crate::vocab::{AgentType, Delivery, SessionMeta, SessionStatus};
 pub use latency::{Latencies, LatencyKind};
 
 /// Status changes kept per session for `statusChanges`; a session that flaps for days keeps
@@ -332,7 +332,7 @@ impl Metrics {
         for outcome in ["delivered", "failed"] {
             let _created = webhooks.get_or_create(&OutcomeLabels { outcome });
         }
-        for agent in crate::vocab::AgentType::ALL {
+        for agent in AgentType::ALL {
             for outcome in ["delivered", "undelivered", "failed"] {
                 let _created = sends.get_or_create(&SendLabels {
                     agent: agent.as_str(),
@@ -507,8 +507,8 @@ impl Metrics {
         }
     }
 
-    /// A text send finished (`SessionHandle::send_text`).
-    pub fn send(&self, h: &SessionHandle, result: Result<Delivery, ()>) {
+    /// A text send to session `meta` finished (`SessionHandle::send_text`).
+    pub fn send(&self, meta: &SessionMeta, result: Result<Delivery, ()>) {
         let outcome = match result {
             Ok(d) if d.delivered => "delivered",
             Ok(_) => "undelivered",
@@ -516,14 +516,14 @@ impl Metrics {
         };
         self.sends
             .get_or_create(&SendLabels {
-                agent: h.meta.agent_type.as_str(),
+                agent: meta.agent_type.as_str(),
                 outcome,
             })
             .inc();
         if let Ok(d) = result {
             self.retries.inc_by(u64::from(d.attempts.saturating_sub(1)));
         }
-        if let Some(s) = self.session(h.meta.id) {
+        if let Some(s) = self.session(meta.id) {
             s.messages.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -615,15 +615,16 @@ impl Metrics {
             .inc();
     }
 
-    /// The OpenMetrics text of every metric, with the state gauge rebuilt from `sessions`.
-    pub fn render(&self, sessions: &[SessionHandle]) -> String {
+    /// The OpenMetrics text of every metric, with the state gauge rebuilt from `sessions`
+    /// (the status and agent of every listed session).
+    pub fn render(&self, sessions: impl IntoIterator<Item = (SessionStatus, AgentType)>) -> String {
         let _one = self.scrape.lock().unwrap_or_else(|p| p.into_inner());
         self.sessions.clear();
-        for h in sessions {
+        for (status, agent) in sessions {
             self.sessions
                 .get_or_create(&StateLabels {
-                    state: h.status().as_str(),
-                    agent: h.meta.agent_type.as_str(),
+                    state: status.as_str(),
+                    agent: agent.as_str(),
                 })
                 .inc();
         }
@@ -635,15 +636,15 @@ impl Metrics {
         out
     }
 
-    /// The v0.3 global metrics (`GET /v1/metrics`).
-    pub fn global_json(&self, sessions: &[SessionHandle]) -> serde_json::Value {
+    /// The v0.3 global metrics (`GET /v1/metrics`); `active` sessions are running now.
+    pub fn global_json(&self, active: usize) -> serde_json::Value {
         let count = |f: &Family<OutcomeLabels, Counter>, outcome: &'static str| {
             f.get(&OutcomeLabels { outcome }).map_or(0, |c| c.get())
         };
         let completed = count(&self.exits, "completed");
         let failed = count(&self.exits, "failed");
         let (mut sent, mut delivered) = (0u64, 0u64);
-        for agent in crate::vocab::AgentType::ALL {
+        for agent in AgentType::ALL {
             for outcome in ["delivered", "undelivered", "failed"] {
                 let n = self
                     .sends
@@ -676,7 +677,7 @@ impl Metrics {
             "uptime": self.uptime_secs(),
             "sessions": {
                 "total_created": created,
-                "currently_active": sessions.iter().filter(|h| !h.is_exited()).count(),
+                "currently_active": active,
                 "completed": completed,
                 "failed": failed,
                 "avg_duration_sec": ratio(self.duration_ms.load(Ordering::Relaxed), self.timed_exits.get() * 1000),
@@ -701,7 +702,6 @@ impl Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vocab::SessionMeta;
 
     fn event(
         kind: EventKind,
@@ -769,7 +769,7 @@ mod tests {
             s.latency.aggregated()["permission_response_ms"]["max"],
             1000.0
         );
-        let text = m.render(&[]);
+        let text = m.render([]);
         assert!(
             text.contains(
                 "aegis_state_transitions_total{from=\"working\",to=\"permission_prompt\"} 1"

@@ -109,7 +109,7 @@ impl super::Group for Review {
 /// `git diff HEAD` of `dir` (falling back to `git diff` in a repository without commits),
 /// or a sentence saying why there is none.
 ///
-/// git runs through [`crate::work::run::run`], like every helper program: the daemon's reaper
+/// git runs through [`crate::pty::run::run`], like every helper program: the daemon's reaper
 /// calls `waitpid(-1)`, so a plain `tokio::process` wait would race it and fail with ECHILD
 /// (which it did, under load, leaving reviewers without the diff).
 pub async fn git_diff(dir: &Path) -> String {
@@ -121,7 +121,7 @@ pub async fn git_diff(dir: &Path) -> String {
             .collect();
         // One byte over the bound tells a cut diff from one that fits exactly.
         let env = [("GIT_TERMINAL_PROMPT", "0")];
-        match crate::work::run::run(&argv, dir, &env, GIT_TIMEOUT, MAX_DIFF_BYTES + 1).await {
+        match crate::pty::run::run(&argv, dir, &env, GIT_TIMEOUT, MAX_DIFF_BYTES + 1).await {
             Err(e) => Err(format!("git could not run: {e}")),
             Ok(o) if o.timed_out => {
                 Err(format!("git took longer than {} s", GIT_TIMEOUT.as_secs()))
@@ -183,8 +183,7 @@ pub fn prompt(criteria: &[String], diff: &str, parent_output: &str) -> String {
 /// Start a review in the background. `reviewer_spec` is the reviewers' session recipe (the
 /// prompt is added here).
 pub async fn start(
-    app: Arc<crate::api::App>,
-    orch: Arc<super::Orchestrator>,
+    ctx: super::Context,
     parent: SessionHandle,
     criteria: Vec<String>,
     reviewers: usize,
@@ -222,9 +221,9 @@ pub async fn start(
         id,
         state: Mutex::new(view),
     });
-    orch.reviews.add(review.clone());
+    ctx.orch.reviews.add(review.clone());
     let r = review.clone();
-    let tasks = app.tasks.clone();
+    let tasks = ctx.tasks.clone();
     tasks.spawn(async move {
         let diff = git_diff(&parent.meta.work_dir).await;
         let out = super::last_output(&parent).await;
@@ -236,10 +235,10 @@ pub async fn start(
             spec.parent_id = Some(parent.meta.id);
             spec.env
                 .push(("AEGIS_REVIEWER_INDEX".into(), i.to_string()));
-            run_reviewer(&app, &orch, &r, i, spec, deadline)
+            run_reviewer(&ctx, &r, i, spec, deadline)
         });
         let handles = futures_util::future::join_all(jobs).await;
-        conclude(&app, &parent, &r);
+        conclude(&ctx, &parent, &r);
         for h in handles.into_iter().flatten() {
             let _ = h.kill().await;
         }
@@ -248,8 +247,7 @@ pub async fn start(
 }
 
 async fn run_reviewer(
-    app: &crate::api::App,
-    orch: &super::Orchestrator,
+    ctx: &super::Context,
     r: &Review,
     index: usize,
     spec: CreateSpec,
@@ -259,7 +257,7 @@ async fn run_reviewer(
     let created = tokio::time::timeout_at(deadline, async {
         let prompt = spec.prompt.clone();
         let h = super::launch(
-            &app.sessions,
+            &ctx.sessions,
             CreateSpec {
                 prompt: None,
                 ..spec
@@ -267,7 +265,7 @@ async fn run_reviewer(
             None,
         )
         .await?;
-        orch.set_role(
+        ctx.orch.set_role(
             h.meta.id,
             Role::Reviewer {
                 consensus: r.id,
@@ -277,7 +275,7 @@ async fn run_reviewer(
         let id = h.meta.id;
         set(&|v| v.session_id = Some(id));
         if let Some(p) = prompt {
-            let d = app.sessions.deliver_first_prompt(&h, &p).await;
+            let d = ctx.sessions.deliver_first_prompt(&h, &p).await;
             h.set_prompt_delivery(d);
         }
         Ok::<_, crate::session::manager::SessionError>(h)
@@ -346,7 +344,7 @@ fn record(r: &Review, index: usize, v: Verdict) {
 }
 
 /// Apply the majority rule to the verdicts received, publish `consensus.completed`.
-fn conclude(app: &crate::api::App, parent: &SessionHandle, r: &Review) {
+fn conclude(ctx: &super::Context, parent: &SessionHandle, r: &Review) {
     let view = {
         let mut s = lock(&r.state);
         let done: Vec<&ReviewerView> = s.reviewers.iter().filter(|v| v.status == "done").collect();
@@ -418,7 +416,7 @@ fn conclude(app: &crate::api::App, parent: &SessionHandle, r: &Review) {
         s.clone()
     };
     tracing::info!(consensus = %r.id, verdict = ?view.verdict, status = view.status, "consensus finished");
-    app.sessions.bus.publish(
+    ctx.sessions.bus.publish(
         EventKind::ConsensusCompleted,
         &parent.meta,
         None,

@@ -30,6 +30,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
 use crate::events::{Event, EventKind};
@@ -48,6 +50,19 @@ pub const MAX_OUTPUT_CHARS: usize = 16 * 1024;
 /// Finished pipelines and reviews kept for `GET`; the oldest finished one is dropped first,
 /// so memory stays bounded for a daemon that runs thousands of them.
 pub const MAX_FINISHED_GROUPS: usize = 256;
+
+/// What pipeline and review runners need from the daemon, and nothing more: its sessions, the
+/// orchestration state, and the task tracker and shutdown token the runners live under. Built
+/// by the API layer from its state; cheap to clone (every field is shared).
+#[derive(Clone)]
+pub struct Context {
+    pub sessions: Arc<SessionManager>,
+    pub orch: Arc<Orchestrator>,
+    /// Runners are tracked here, so the daemon's shutdown waits for them.
+    pub tasks: TaskTracker,
+    /// Cancelled when the daemon shuts down; a pipeline's own cancel token is its child.
+    pub shutdown: CancellationToken,
+}
 
 /// Why a session exists, beyond `parentId`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -220,8 +220,7 @@ pub struct RunOptions {
 
 /// Start a validated pipeline in the background and return it.
 pub fn start(
-    app: Arc<crate::api::App>,
-    orch: Arc<super::Orchestrator>,
+    ctx: super::Context,
     name: String,
     work_dir: PathBuf,
     stages: Vec<StageSpec>,
@@ -256,27 +255,22 @@ pub fn start(
     let p = Arc::new(Pipeline {
         id,
         state: Mutex::new(view),
-        cancel: app.shutdown.child_token(),
+        cancel: ctx.shutdown.child_token(),
     });
-    orch.pipelines.add(p.clone());
-    app.tasks.spawn(run(
-        app.clone(),
-        orch,
-        p.clone(),
-        stages,
-        opts.stage_timeout,
-    ));
+    ctx.orch.pipelines.add(p.clone());
+    ctx.tasks
+        .spawn(run(ctx.clone(), p.clone(), stages, opts.stage_timeout));
     p
 }
 
 /// Cancel a running pipeline: kill its running stage sessions, skip pending stages.
-pub async fn cancel(app: &crate::api::App, p: &Pipeline) -> bool {
+pub async fn cancel(ctx: &super::Context, p: &Pipeline) -> bool {
     if p.view().finished_at.is_some() {
         return false;
     }
     p.cancel.cancel();
     finish(
-        app,
+        ctx,
         p,
         Status::Cancelled,
         Some("cancelled by request".into()),
@@ -287,7 +281,7 @@ pub async fn cancel(app: &crate::api::App, p: &Pipeline) -> bool {
 
 /// Mark the pipeline finished (once), stop running stages (and, unless `keepSessions`, the
 /// finished ones' sessions too) and announce it.
-async fn finish(app: &crate::api::App, p: &Pipeline, status: Status, reason: Option<String>) {
+async fn finish(ctx: &super::Context, p: &Pipeline, status: Status, reason: Option<String>) {
     let mut first = false;
     let mut to_kill = Vec::new();
     p.update(|v| {
@@ -316,7 +310,7 @@ async fn finish(app: &crate::api::App, p: &Pipeline, status: Status, reason: Opt
         return;
     }
     for id in to_kill {
-        if let Ok(h) = app.sessions.get(&id.to_string()) {
+        if let Ok(h) = ctx.sessions.get(&id.to_string()) {
             let _ = h.kill().await;
         }
     }
@@ -327,9 +321,9 @@ async fn finish(app: &crate::api::App, p: &Pipeline, status: Status, reason: Opt
         .stages
         .iter()
         .find_map(|s| s.session_id)
-        .and_then(|id| app.sessions.get(&id.to_string()).ok());
+        .and_then(|id| ctx.sessions.get(&id.to_string()).ok());
     if let Some(h) = anchor {
-        app.sessions.bus.publish(
+        ctx.sessions.bus.publish(
             EventKind::PipelineFinished,
             &h.meta,
             None,
@@ -347,8 +341,7 @@ async fn finish(app: &crate::api::App, p: &Pipeline, status: Status, reason: Opt
 type StageResult = (String, Result<(SessionHandle, String), String>);
 
 async fn run(
-    app: Arc<crate::api::App>,
-    orch: Arc<super::Orchestrator>,
+    ctx: super::Context,
     p: Arc<Pipeline>,
     stages: Vec<StageSpec>,
     stage_timeout: Duration,
@@ -378,9 +371,9 @@ async fn run(
                     st.started_at = Some(now_ms());
                 }
             });
-            let (app2, orch2, p2, name) = (app.clone(), orch.clone(), p.clone(), s.name.clone());
+            let (ctx2, p2, name) = (ctx.clone(), p.clone(), s.name.clone());
             running.spawn(async move {
-                let r = run_stage(&app2, &orch2, &p2, &name, spec, stage_timeout).await;
+                let r = run_stage(&ctx2, &p2, &name, spec, stage_timeout).await;
                 (name, r)
             });
         }
@@ -389,14 +382,14 @@ async fn run(
             n = running.join_next() => n,
         };
         let Some(joined) = next else {
-            finish(&app, &p, Status::Completed, None).await;
+            finish(&ctx, &p, Status::Completed, None).await;
             return;
         };
         let (name, result) = match joined {
             Ok(r) => r,
             Err(e) => {
                 finish(
-                    &app,
+                    &ctx,
                     &p,
                     Status::Failed,
                     Some(format!("a stage task failed: {e}")),
@@ -425,7 +418,7 @@ async fn run(
                     }
                 });
                 finish(
-                    &app,
+                    &ctx,
                     &p,
                     Status::Failed,
                     Some(format!("stage {name:?} failed: {reason}")),
@@ -439,19 +432,18 @@ async fn run(
 }
 
 async fn run_stage(
-    app: &crate::api::App,
-    orch: &super::Orchestrator,
+    ctx: &super::Context,
     p: &Pipeline,
     name: &str,
     spec: CreateSpec,
     timeout: Duration,
 ) -> Result<(SessionHandle, String), String> {
     // Subscribe before the prompt goes out so the working → idle pair cannot be missed.
-    let mut events = app.sessions.bus.subscribe();
+    let mut events = ctx.sessions.bus.subscribe();
     // Create first (no prompt), record the session, then deliver the prompt.
     let prompt = spec.prompt.clone();
     let h = super::launch(
-        &app.sessions,
+        &ctx.sessions,
         CreateSpec {
             prompt: None,
             ..spec
@@ -460,7 +452,7 @@ async fn run_stage(
     )
     .await
     .map_err(|e| format!("could not start the stage's session: {e}"))?;
-    orch.set_role(
+    ctx.orch.set_role(
         h.meta.id,
         Role::Stage {
             pipeline: p.id,
@@ -477,7 +469,7 @@ async fn run_stage(
         return Err("cancelled".into());
     }
     if let Some(prompt) = prompt {
-        let d = app.sessions.deliver_first_prompt(&h, &prompt).await;
+        let d = ctx.sessions.deliver_first_prompt(&h, &prompt).await;
         h.set_prompt_delivery(d);
     }
     match super::await_turn(&h, &mut events, timeout).await {

@@ -8,10 +8,14 @@
 //! (see `session::actor`), so the reader waits at most for one chunk to be parsed and the
 //! child never stalls on a full kernel pty buffer (~20 KB here).
 //!
+//! Helper programs that are not sessions (git, verify checks) run through [`run`], whose exit
+//! statuses come from the same reaper.
+//!
 //! Exit statuses are collected by the process-wide [`reaper`], never by `Child::wait`, so that
 //! orphaned grandchildren (we are a child subreaper) are reaped too and nothing is left a zombie.
 
 pub mod reaper;
+pub mod run;
 
 use std::io::{Read, Write};
 use std::path::PathBuf;

@@ -426,7 +426,7 @@ impl SessionHandle {
     /// cannot tell).
     pub async fn send_text(&self, text: &str, submit: bool) -> Result<Delivery, HandleError> {
         let result = self.send_text_checked(text, submit).await;
-        crate::metrics::global().send(self, result.as_ref().map(|d| *d).map_err(|_| ()));
+        crate::metrics::global().send(&self.meta, result.as_ref().map(|d| *d).map_err(|_| ()));
         result
     }
 

@@ -313,7 +313,7 @@ impl SessionManager {
         };
         let handle = self.start_actor(meta, process, profile, stall, spec.trust_folder);
         if let Some(link) = hook_link {
-            self.hooks.attach(link, handle.clone());
+            self.attach_hooks(link, &handle);
         }
         {
             let mut reg = self.lock();
@@ -357,14 +357,30 @@ impl SessionManager {
         let stall = stall_of(record.stall_threshold_ms, self.defaults.stall);
         let handle = self.start_actor(meta, process, profile, stall, None);
         if let (AgentType::Claude, Some(settings)) = (handle.meta.agent_type, &self.defaults.hooks)
+            && let Some(link) =
+                crate::hooks::HookRegistry::restore(settings, handle.meta.id, record.hooks.as_ref())
         {
-            self.hooks.restore(settings, &handle, record.hooks.as_ref());
+            self.attach_hooks(link, &handle);
         }
         let mut reg = self.lock();
         reg.by_name.insert(handle.meta.name.clone(), handle.meta.id);
         reg.by_id.insert(handle.meta.id, handle.clone());
         reg.order.push(handle.meta.id);
         handle
+    }
+
+    /// Register a session's hook link, and delete its settings file when the session ends
+    /// (the link itself stays until the session is removed, so an exited session still shows
+    /// its transcript). A held PermissionRequest hook ends with the session.
+    fn attach_hooks(&self, link: Arc<crate::hooks::HookLink>, handle: &SessionHandle) {
+        self.hooks.insert(link.clone());
+        let handle = handle.clone();
+        tokio::spawn(async move {
+            let mut rx = handle.watch();
+            let _ = rx.wait_for(|s| s.status == SessionStatus::Exited).await;
+            link.remove_file();
+            handle.perms.hook_drop(None);
+        });
     }
 
     /// Start the actor of a spawned (or re-adopted) process with its detector and permission
@@ -402,7 +418,7 @@ impl SessionManager {
             .counters
             .stall_threshold_ms
             .store(stall_ms(stall), Ordering::Relaxed);
-        crate::permissions::supervisor::spawn(handle.clone());
+        super::supervisor::spawn(handle.clone());
         handle
     }
 

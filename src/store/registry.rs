@@ -23,7 +23,6 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::events::{EventBus, EventKind};
-use crate::session::SessionHandle;
 use crate::vocab::{AgentType, SessionMeta};
 
 /// Format version of `registry.json` and `meta.json`.
@@ -43,6 +42,17 @@ pub struct StatusChange {
     pub status: String,
     /// Milliseconds since the Unix epoch.
     pub at: u64,
+}
+
+/// What a session's Claude Code hooks told us that must outlive the daemon (see
+/// `crate::hooks`). The hook secret is not here: it stays in the hook settings file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HookRecord {
+    #[serde(default)]
+    pub claude_session_id: Option<String>,
+    #[serde(default)]
+    pub transcript_path: Option<PathBuf>,
 }
 
 /// One session as persisted.
@@ -78,39 +88,11 @@ pub struct SessionRecord {
     /// in the hook settings file). Older files have none; the settings file alone then
     /// restores the hooks.
     #[serde(default)]
-    pub hooks: Option<crate::hooks::HookRecord>,
+    pub hooks: Option<HookRecord>,
 }
 
 impl SessionRecord {
-    /// The record of a live session; `hooks` is its hook link, if it has one.
-    pub fn of(h: &SessionHandle, hooks: Option<&crate::hooks::HookLink>) -> Self {
-        let live = h.live();
-        let m = &h.meta;
-        SessionRecord {
-            id: m.id,
-            name: m.name.clone(),
-            work_dir: m.work_dir.clone(),
-            agent_type: m.agent_type.as_str().to_owned(),
-            command: m.command.clone(),
-            created_at: m.created_at_ms,
-            pid: m.pid,
-            cols: live.cols,
-            rows: live.rows,
-            status: live.status.as_str().to_owned(),
-            exit_code: live.exit_code,
-            history: Vec::new(),
-            permission_mode: Some(m.permission_mode.as_str().to_owned()),
-            parent_id: m.parent_id,
-            env: m.env.clone(),
-            stall_threshold_ms: Some(
-                h.counters
-                    .stall_threshold_ms
-                    .load(std::sync::atomic::Ordering::Relaxed),
-            ),
-            hooks: hooks.map(crate::hooks::HookLink::record),
-        }
-    }
-
+    /// The fixed facts of the recorded session, whose process is now `pid`.
     pub fn meta(&self, pid: i32) -> SessionMeta {
         SessionMeta {
             id: self.id,
@@ -224,17 +206,8 @@ pub fn save(state_dir: &Path, sessions: Vec<SessionRecord>) -> std::io::Result<(
     )
 }
 
-/// The records of every session `manager` holds, as the registry persists them.
-pub fn records(manager: &crate::session::SessionManager) -> Vec<SessionRecord> {
-    manager
-        .list()
-        .iter()
-        .map(|h| SessionRecord::of(h, manager.hooks.get(&h.meta.id).as_deref()))
-        .collect()
-}
-
 /// Keep `registry.json` in step with the sessions until `token` is cancelled, then write it
-/// one last time. `list` returns the records of the live sessions (see [`records`]); besides
+/// one last time. `list` returns the records of the live sessions; besides
 /// session events, `changed` says that something else in them changed. `history` starts from
 /// what was loaded.
 pub async fn run_writer(

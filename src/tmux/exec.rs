@@ -6,13 +6,23 @@
 //! `remain-on-exit` is on, then its pane is dead); a socket with no sessions has "no server
 //! running"; commands run in order and the first error stops the chain with exit code 1.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::cmd::{self, Cmd};
 pub use super::state::TmuxState;
 use crate::attach::proto::{TmuxReply, TmuxRequest};
-use crate::attach::server::Hub;
-use crate::session::SessionHandle;
+use crate::session::{SessionHandle, SessionManager};
+
+/// What the stand-in's commands reach in the daemon, and nothing more: the sessions, the state
+/// dir (for `#{socket_path}` and new panes' environment), the stand-in's own namespaces, and
+/// the attach hub (how many clients a session has). Built once by the daemon's local socket.
+pub struct TmuxHost {
+    pub sessions: Arc<SessionManager>,
+    pub state_dir: PathBuf,
+    pub state: TmuxState,
+    pub attach: Arc<crate::attach::server::Hub>,
+}
 
 /// tmux's default pane size for detached sessions (`default-size`).
 pub const DEFAULT_COLS: u16 = 80;
@@ -41,16 +51,16 @@ pub type CmdResult = Result<(), String>;
 
 /// One request being executed.
 pub struct Ctx<'a> {
-    pub hub: &'a Hub,
+    pub host: &'a TmuxHost,
     pub req: &'a TmuxRequest,
     pub out: String,
     pub attach: Option<(String, bool)>,
 }
 
 /// Run a request's command chain.
-pub async fn execute(hub: &Hub, req: TmuxRequest) -> TmuxReply {
+pub async fn execute(host: &TmuxHost, req: TmuxRequest) -> TmuxReply {
     let mut ctx = Ctx {
-        hub,
+        host,
         req: &req,
         out: String::new(),
         attach: None,
@@ -81,7 +91,7 @@ impl Ctx<'_> {
             cmds.push(cmd::parse(line)?);
         }
         if !cmds.iter().any(|c| c.spec.starts_server) {
-            let exists = self.hub.tmux.lock().spaces.contains_key(&self.req.socket);
+            let exists = self.host.state.lock().spaces.contains_key(&self.req.socket);
             if self.panes().is_empty() {
                 return Err(if exists || self.is_default_socket() && self.has_any() {
                     format!("no server running on {}", self.req.socket)
@@ -100,7 +110,7 @@ impl Ctx<'_> {
     }
 
     fn has_any(&self) -> bool {
-        !self.hub.app.sessions.list().is_empty()
+        !self.host.sessions.list().is_empty()
     }
 
     fn is_default_socket(&self) -> bool {
@@ -132,8 +142,8 @@ impl Ctx<'_> {
                 Ok(())
             }
             "start-server" => {
-                self.hub
-                    .tmux
+                self.host
+                    .state
                     .lock()
                     .spaces
                     .entry(self.req.socket.clone())
@@ -157,8 +167,8 @@ impl Ctx<'_> {
     /// Every session of this namespace that tmux would show: alive, or dead with
     /// `remain-on-exit`. Sessions created over REST join the default namespace.
     pub fn panes(&self) -> Vec<Pane> {
-        let sessions = self.hub.app.sessions.list();
-        let mut st = self.hub.tmux.lock();
+        let sessions = self.host.sessions.list();
+        let mut st = self.host.state.lock();
         if self.is_default_socket() {
             st.adopt(&self.req.socket, sessions.iter().map(|h| h.meta.id));
         }
@@ -181,8 +191,8 @@ impl Ctx<'_> {
 
     /// Every session of this namespace, dead ones included.
     fn all_members(&self) -> Vec<Pane> {
-        let sessions = self.hub.app.sessions.list();
-        let st = self.hub.tmux.lock();
+        let sessions = self.host.sessions.list();
+        let st = self.host.state.lock();
         let Some(space) = st.spaces.get(&self.req.socket) else {
             return vec![];
         };
@@ -257,7 +267,7 @@ impl Ctx<'_> {
     }
 
     pub fn index_option(&self, p: &Pane, name: &str) -> u32 {
-        let st = self.hub.tmux.lock();
+        let st = self.host.state.lock();
         st.spaces
             .get(&self.req.socket)
             .and_then(|s| s.option(p.handle.meta.id, name))
@@ -280,11 +290,11 @@ impl Ctx<'_> {
     }
 
     async fn remove(&self, handle: &SessionHandle) {
-        if let Err(e) = self.hub.app.sessions.remove(handle).await {
+        if let Err(e) = self.host.sessions.remove(handle).await {
             tracing::warn!(session = %handle.meta.id, error = %e, "tmux stand-in: removing a session failed");
         }
-        self.hub
-            .tmux
+        self.host
+            .state
             .lock()
             .forget(&self.req.socket, handle.meta.id);
     }
@@ -337,8 +347,8 @@ impl Ctx<'_> {
             return Err(format!("duplicate session: {name}"));
         }
         // An exited session (tmux would have destroyed it) still holds the Aegis name.
-        if let Ok(old) = self.hub.app.sessions.get(&name) {
-            let ours = self.hub.tmux.lock().owner.get(&old.meta.id) == Some(&self.req.socket);
+        if let Ok(old) = self.host.sessions.get(&name) {
+            let ours = self.host.state.lock().owner.get(&old.meta.id) == Some(&self.req.socket);
             if old.is_exited() && (ours || self.is_default_socket()) {
                 self.remove(&old).await;
             } else {
@@ -349,8 +359,8 @@ impl Ctx<'_> {
         let rows = size_arg(c.value('y'), "height")?.unwrap_or(DEFAULT_ROWS);
         let work_dir = self.dir(c.value('c'));
         let n = self
-            .hub
-            .tmux
+            .host
+            .state
             .lock()
             .spaces
             .entry(self.req.socket.clone())
@@ -362,7 +372,7 @@ impl Ctx<'_> {
             .spawn(Some(name), work_dir, command, env, cols, rows, n)
             .await?;
         if let Some(window) = c.value('n') {
-            let mut st = self.hub.tmux.lock();
+            let mut st = self.host.state.lock();
             let space = st.spaces.entry(self.req.socket.clone()).or_default();
             space
                 .session_options
@@ -412,7 +422,7 @@ impl Ctx<'_> {
             (l.cols, l.rows)
         };
         let options = {
-            let st = self.hub.tmux.lock();
+            let st = self.host.state.lock();
             st.spaces
                 .get(&self.req.socket)
                 .and_then(|s| s.session_options.get(&meta.id).cloned())
@@ -430,7 +440,7 @@ impl Ctx<'_> {
             )
             .await?;
         if let Some(o) = options {
-            let mut st = self.hub.tmux.lock();
+            let mut st = self.host.state.lock();
             if let Some(s) = st.spaces.get_mut(&self.req.socket) {
                 s.session_options.insert(handle.meta.id, o);
             }

@@ -95,7 +95,7 @@ impl Ctx<'_> {
             "load-buffer" => self.load_buffer(c),
             "paste-buffer" => self.paste_buffer(c).await,
             "delete-buffer" => {
-                let mut st = self.hub.tmux.lock();
+                let mut st = self.host.state.lock();
                 let space = st.spaces.entry(self.req.socket.clone()).or_default();
                 match c.value('b') {
                     Some(b) if space.buffers.iter().any(|(n, _)| n == b) => {
@@ -173,7 +173,7 @@ impl Ctx<'_> {
         if c.has('p') {
             self.out.push_str(&text);
         } else {
-            let mut st = self.hub.tmux.lock();
+            let mut st = self.host.state.lock();
             let space = st.spaces.entry(self.req.socket.clone()).or_default();
             let name = match c.value('b') {
                 Some(b) => b.to_owned(),
@@ -199,7 +199,7 @@ impl Ctx<'_> {
         } else {
             Some(self.target(c.value('t'), Kind::Pane)?.handle.meta.id)
         };
-        let mut st = self.hub.tmux.lock();
+        let mut st = self.host.state.lock();
         let space = st.spaces.entry(self.req.socket.clone()).or_default();
         let map: &mut HashMap<String, String> = match session {
             None => &mut space.global_options,
@@ -231,7 +231,7 @@ impl Ctx<'_> {
         if value.is_none() && !c.has('u') && !c.has('r') {
             return Err("no value specified".into());
         }
-        let mut st = self.hub.tmux.lock();
+        let mut st = self.host.state.lock();
         let space = st.spaces.entry(self.req.socket.clone()).or_default();
         let env = match session {
             None => &mut space.global_env,
@@ -258,7 +258,7 @@ impl Ctx<'_> {
         } else {
             Some(self.target(c.value('t'), Kind::Session)?.handle.meta.id)
         };
-        let st = self.hub.tmux.lock();
+        let st = self.host.state.lock();
         let empty = Default::default();
         let env = st
             .spaces
@@ -297,7 +297,7 @@ impl Ctx<'_> {
             let full = std::path::Path::new(&self.req.cwd).join(&path);
             std::fs::read(&full).map_err(|e| format!("{path}: {e}"))?
         };
-        let mut st = self.hub.tmux.lock();
+        let mut st = self.host.state.lock();
         let space = st.spaces.entry(self.req.socket.clone()).or_default();
         let name = match c.value('b') {
             Some(b) => b.to_owned(),
@@ -310,7 +310,7 @@ impl Ctx<'_> {
     async fn paste_buffer(&mut self, c: &Cmd) -> CmdResult {
         let p = self.target(c.value('t'), Kind::Pane)?;
         let data = {
-            let st = self.hub.tmux.lock();
+            let st = self.host.state.lock();
             let buffers = st.spaces.get(&self.req.socket).map(|s| &s.buffers);
             let found = match c.value('b') {
                 Some(b) => buffers.and_then(|bs| bs.iter().find(|(n, _)| n == b)),
@@ -341,7 +341,7 @@ impl Ctx<'_> {
             p.handle.send_bytes(body).await.map_err(|e| e.to_string())?;
         }
         if c.has('d') {
-            let mut st = self.hub.tmux.lock();
+            let mut st = self.host.state.lock();
             if let Some(s) = st.spaces.get_mut(&self.req.socket) {
                 match c.value('b') {
                     Some(b) => s.buffers.retain(|(n, _)| n != b),
@@ -394,7 +394,7 @@ impl Ctx<'_> {
             .to_string();
         let window_index = self.index_option(p, "base-index").to_string();
         let window_name = {
-            let st = self.hub.tmux.lock();
+            let st = self.host.state.lock();
             st.spaces
                 .get(&self.req.socket)
                 .and_then(|s| s.option(h.meta.id, super::exec::WINDOW_NAME))
@@ -410,7 +410,10 @@ impl Ctx<'_> {
             ("session_created", created),
             ("session_activity", activity.clone()),
             ("window_activity", activity),
-            ("session_attached", self.hub.attached(h.meta.id).to_string()),
+            (
+                "session_attached",
+                self.host.attach.attached(h.meta.id).to_string(),
+            ),
             ("session_windows", "1".into()),
             ("session_path", h.meta.work_dir.display().to_string()),
             ("window_id", format!("@{}", p.n)),

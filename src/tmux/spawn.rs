@@ -35,14 +35,13 @@ impl Ctx<'_> {
             ..CreateSpec::default()
         };
         let handle = self
-            .hub
-            .app
+            .host
             .sessions
             .create(spec)
             .await
             .map_err(|e| e.to_string())?;
-        self.hub
-            .tmux
+        self.host
+            .state
             .lock()
             .claim(&self.req.socket, n, handle.meta.id);
         Ok(handle)
@@ -114,7 +113,7 @@ impl Ctx<'_> {
             }
         };
         {
-            let st = self.hub.tmux.lock();
+            let st = self.host.state.lock();
             if let Some(space) = st.spaces.get(&self.req.socket) {
                 let session_env = session.and_then(|id| space.session_env.get(&id));
                 for scope in std::iter::once(&space.global_env).chain(session_env) {
@@ -131,7 +130,7 @@ impl Ctx<'_> {
             set(k, Some(v));
         }
         // So a nested `tmux` (the stand-in) in the pane reaches this daemon.
-        let state_dir = self.hub.app.config.state_dir.display().to_string();
+        let state_dir = self.host.state_dir.display().to_string();
         set("AEGIS_STATE_DIR", Some(&state_dir));
         let tmux = format!("{},{},{n}", self.req.socket, std::process::id());
         set("TMUX", Some(&tmux));

@@ -29,6 +29,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::session::CreateSpec;
+use crate::vocab::AgentType;
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
@@ -97,6 +100,24 @@ impl StimulusRule {
 }
 
 impl FileConfig {
+    /// A create spec for agent profile `name`: the config's `[agents.*]` first, then built-ins.
+    /// `work_dir` and `prompt` are left for the caller.
+    pub fn agent_spec(&self, name: &str) -> Option<CreateSpec> {
+        if let Some(p) = self.agents.get(name) {
+            return Some(CreateSpec {
+                agent_type: Some(AgentType::Custom),
+                command: Some(p.command.clone()),
+                env: p.env.clone().into_iter().collect(),
+                ..CreateSpec::default()
+            });
+        }
+        let t = AgentType::parse(name).filter(|t| *t != AgentType::Custom)?;
+        Some(CreateSpec {
+            agent_type: Some(t),
+            ..CreateSpec::default()
+        })
+    }
+
     /// Read and check a config file.
     pub fn load(path: &Path) -> anyhow::Result<FileConfig> {
         use anyhow::Context;
@@ -168,5 +189,13 @@ mod tests {
         assert!(ok.check().is_ok());
         assert!(ok.stimuli[0].matches("GitHub", "anything"));
         assert!(toml::from_str::<FileConfig>("[[webhooks]]\nurl='x'\nevnts=[]").is_err());
+    }
+
+    #[test]
+    fn unknown_agents_have_no_spec() {
+        let cfg = FileConfig::default();
+        assert!(cfg.agent_spec("shell").is_some());
+        assert!(cfg.agent_spec("custom").is_none());
+        assert!(cfg.agent_spec("nope").is_none());
     }
 }

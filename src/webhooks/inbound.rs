@@ -20,11 +20,11 @@ use std::time::{Duration, Instant};
 
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
-use warp::http::StatusCode;
 
 use super::config::{FileConfig, StimulusAction};
-use crate::api::error::ApiError;
 use crate::session::SessionManager;
+use crate::session::actor::HandleError;
+use crate::session::manager::SessionError;
 
 /// How long an idempotency key is remembered.
 pub const IDEMPOTENCY_WINDOW: Duration = Duration::from_secs(24 * 60 * 60);
@@ -49,51 +49,54 @@ pub fn secret_var(source: &str) -> String {
     format!("AEGIS_WEBHOOK_SECRET_{norm}")
 }
 
-fn err(status: StatusCode, code: &'static str, msg: impl Into<String>) -> ApiError {
-    ApiError::new(status, code, msg)
+/// Why a stimulus was refused. The API answers each with its own code (`api::webhooks`).
+#[derive(Debug, thiserror::Error)]
+pub enum StimulusError {
+    #[error("no secret is configured for this source")]
+    SecretNotFound,
+    #[error("missing X-Aegis-Signature header")]
+    MissingSignature,
+    #[error("signature must be sha256=<64 hex digits>")]
+    MalformedSignature,
+    #[error("signature does not match the body")]
+    InvalidSignature,
+    #[error("idempotency key longer than {MAX_KEY_LEN} bytes")]
+    KeyTooLong,
+    #[error("this idempotency key was already used in the last 24 hours")]
+    Duplicate,
+    /// No rule, or a rule whose target does not exist; the message says which.
+    #[error("{0}")]
+    Unroutable(String),
+    #[error(transparent)]
+    Session(#[from] SessionError),
+    #[error(transparent)]
+    Handle(#[from] HandleError),
 }
 
 /// Check `signature` (the header value, if any) over `body` with `secret`.
-pub fn verify(secret: Option<&str>, signature: Option<&str>, body: &[u8]) -> Result<(), ApiError> {
-    let secret = secret.filter(|s| !s.is_empty()).ok_or_else(|| {
-        err(
-            StatusCode::UNAUTHORIZED,
-            "secret_not_found",
-            "no secret is configured for this source",
-        )
-    })?;
+pub fn verify(
+    secret: Option<&str>,
+    signature: Option<&str>,
+    body: &[u8],
+) -> Result<(), StimulusError> {
+    let secret = secret
+        .filter(|s| !s.is_empty())
+        .ok_or(StimulusError::SecretNotFound)?;
     let sig = signature
         .map(str::trim)
         .filter(|s| !s.is_empty())
-        .ok_or_else(|| {
-            err(
-                StatusCode::UNAUTHORIZED,
-                "missing_signature",
-                "missing X-Aegis-Signature header",
-            )
-        })?;
+        .ok_or(StimulusError::MissingSignature)?;
     let tag = sig
         .strip_prefix("sha256=")
         .and_then(|h| hex::decode(h).ok())
         .filter(|t| t.len() == 32)
-        .ok_or_else(|| {
-            err(
-                StatusCode::BAD_REQUEST,
-                "malformed_signature",
-                "signature must be sha256=<64 hex digits>",
-            )
-        })?;
+        .ok_or(StimulusError::MalformedSignature)?;
     // HMAC accepts keys of any length, so this cannot fail.
     let mut mac =
         Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap_or_else(|_| unreachable!());
     mac.update(body);
-    mac.verify_slice(&tag).map_err(|_| {
-        err(
-            StatusCode::UNAUTHORIZED,
-            "invalid_signature",
-            "signature does not match the body",
-        )
-    })
+    mac.verify_slice(&tag)
+        .map_err(|_| StimulusError::InvalidSignature)
 }
 
 /// Idempotency keys seen recently, per source.
@@ -104,12 +107,9 @@ pub struct Dedupe {
 
 impl Dedupe {
     /// Claim `key` for `source`; `Err` if it was used within the window.
-    pub fn claim(&self, source: &str, key: &str) -> Result<String, ApiError> {
+    pub fn claim(&self, source: &str, key: &str) -> Result<String, StimulusError> {
         if key.len() > MAX_KEY_LEN {
-            return Err(ApiError::bad_request(
-                "VALIDATION_ERROR",
-                format!("idempotency key longer than {MAX_KEY_LEN} bytes"),
-            ));
+            return Err(StimulusError::KeyTooLong);
         }
         let full = format!("{}\n{key}", source.to_ascii_lowercase());
         let now = Instant::now();
@@ -118,11 +118,7 @@ impl Dedupe {
             .get(&full)
             .is_some_and(|at| now.duration_since(*at) < IDEMPOTENCY_WINDOW)
         {
-            return Err(err(
-                StatusCode::CONFLICT,
-                "idempotent_duplicate",
-                "this idempotency key was already used in the last 24 hours",
-            ));
+            return Err(StimulusError::Duplicate);
         }
         if seen.len() >= MAX_KEYS {
             seen.retain(|_, at| now.duration_since(*at) < IDEMPOTENCY_WINDOW);
@@ -165,27 +161,23 @@ pub async fn route(
     sessions: &SessionManager,
     source: &str,
     content: &str,
-) -> Result<Routed, ApiError> {
+) -> Result<Routed, StimulusError> {
     let rule = cfg
         .stimuli
         .iter()
         .find(|r| r.matches(source, content))
         .ok_or_else(|| {
-            err(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "unroutable_stimulus",
-                format!("no stimulus rule matches source {source:?}; add a [[stimuli]] rule to the config"),
-            )
+            StimulusError::Unroutable(format!(
+                "no stimulus rule matches source {source:?}; add a [[stimuli]] rule to the config"
+            ))
         })?;
     match rule.action {
         StimulusAction::SendToSession => {
             let target = rule.session.as_deref().unwrap_or_default();
             let h = sessions.get(target).map_err(|_| {
-                err(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "unroutable_stimulus",
-                    format!("the rule's target session {target:?} does not exist"),
-                )
+                StimulusError::Unroutable(format!(
+                    "the rule's target session {target:?} does not exist"
+                ))
             })?;
             let d = h.send_text(content, true).await?;
             sessions.bus.publish(
@@ -203,19 +195,15 @@ pub async fn route(
         }
         StimulusAction::CreateSession => {
             let name = rule.template.as_deref().unwrap_or_default();
-            let t = cfg.templates.get(name).ok_or_else(|| {
-                err(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "unroutable_stimulus",
-                    format!("unknown template {name:?}"),
-                )
-            })?;
-            let mut spec = crate::api::executions::agent_spec(cfg, &t.agent).ok_or_else(|| {
-                err(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "unroutable_stimulus",
-                    format!("template {name:?} names unknown agent {:?}", t.agent),
-                )
+            let t = cfg
+                .templates
+                .get(name)
+                .ok_or_else(|| StimulusError::Unroutable(format!("unknown template {name:?}")))?;
+            let mut spec = cfg.agent_spec(&t.agent).ok_or_else(|| {
+                StimulusError::Unroutable(format!(
+                    "template {name:?} names unknown agent {:?}",
+                    t.agent
+                ))
             })?;
             spec.work_dir = t.work_dir.clone();
             spec.prompt = Some(content.to_owned());
@@ -238,23 +226,22 @@ mod tests {
         let body = b"{}";
         let good = super::super::sign(b"k", body);
         assert!(verify(Some("k"), Some(&good), body).is_ok());
-        let code = |r: Result<(), ApiError>| r.err().map(|e| e.code);
-        assert_eq!(
-            code(verify(None, Some(&good), body)),
-            Some("secret_not_found")
-        );
-        assert_eq!(
-            code(verify(Some("k"), None, body)),
-            Some("missing_signature")
-        );
-        assert_eq!(
-            code(verify(Some("k"), Some("md5=zz"), body)),
-            Some("malformed_signature")
-        );
-        assert_eq!(
-            code(verify(Some("other"), Some(&good), body)),
-            Some("invalid_signature")
-        );
+        assert!(matches!(
+            verify(None, Some(&good), body),
+            Err(StimulusError::SecretNotFound)
+        ));
+        assert!(matches!(
+            verify(Some("k"), None, body),
+            Err(StimulusError::MissingSignature)
+        ));
+        assert!(matches!(
+            verify(Some("k"), Some("md5=zz"), body),
+            Err(StimulusError::MalformedSignature)
+        ));
+        assert!(matches!(
+            verify(Some("other"), Some(&good), body),
+            Err(StimulusError::InvalidSignature)
+        ));
         assert_eq!(secret_var("git-hub.x"), "AEGIS_WEBHOOK_SECRET_GIT_HUB_X");
     }
 

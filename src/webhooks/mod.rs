@@ -3,7 +3,7 @@
 //! - This module: **outbound** deliveries. Endpoints come from the config file or
 //!   `POST /v1/webhooks`. A dispatcher task follows the event bus; for each event and each
 //!   endpoint whose filter matches, one delivery task POSTs the event JSON (the shape of the
-//!   global SSE stream, v0.3's `event`/`data` included) with `X-Aegis-Event: <type>`,
+//!   global SSE stream, v0.3's `event`/`data` included, shaped by the API layer and handed in) with `X-Aegis-Event: <type>`,
 //!   `X-Aegis-Delivery: <uuid>` (the idempotency id, equal across retries) and, when the
 //!   endpoint has a secret,
 //!   `X-Aegis-Signature: sha256=<hex HMAC-SHA256(secret, body)>`. Failures are retried with
@@ -11,14 +11,13 @@
 //!   other than 408/429) lands in the bounded dead-letter queue, from which one can be retried.
 //! - [`inbound`]: `POST /v1/webhooks/{source}` and `POST /v1/stimuli`, verified and deduped,
 //!   routed by config rules.
-//! - [`config`]: the config-file section. [`routes`]: the HTTP routes.
+//! - [`config`]: the config-file section. The HTTP routes are `api::webhooks`.
 //!
 //! Trust boundary: receiver URLs are http(s) only and redirects are never followed, so a
 //! webhook cannot be bounced to another host. Secrets are never returned by the API.
 
 pub mod config;
 pub mod inbound;
-pub mod routes;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -31,7 +30,7 @@ use tokio::sync::{Semaphore, broadcast};
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::now_ms;
-use crate::events::{EventBus, EventKind};
+use crate::events::{Event, EventBus, EventKind};
 
 /// Attempts per delivery unless the endpoint says otherwise.
 const DEFAULT_ATTEMPTS: u32 = 5;
@@ -232,7 +231,14 @@ impl Webhooks {
     }
 
     /// Follow the bus until shutdown, starting one delivery per (event, matching endpoint).
-    pub fn spawn_dispatcher(self: &Arc<Self>, bus: &EventBus, token: CancellationToken) {
+    /// `body` shapes an event and a delivery id into the JSON to POST: the wire shape is the
+    /// API layer's (`api::event_wire::webhook_body`), this module only delivers it.
+    pub fn spawn_dispatcher(
+        self: &Arc<Self>,
+        bus: &EventBus,
+        body: fn(&Event, &str) -> serde_json::Value,
+        token: CancellationToken,
+    ) {
         let mut rx = bus.subscribe();
         let hooks = self.clone();
         tokio::spawn(async move {
@@ -262,16 +268,11 @@ impl Webhooks {
                     .collect();
                 for endpoint in targets {
                     let delivery_id = uuid::Uuid::new_v4().to_string();
-                    let mut body = crate::api::event_wire::event_json(
-                        &ev,
-                        crate::api::event_wire::Scope::Global,
-                    );
-                    body["deliveryId"] = delivery_id.clone().into();
                     hooks.start(Delivery {
                         endpoint,
                         kind: ev.kind.as_str(),
+                        body: body(&ev, &delivery_id),
                         delivery_id,
-                        body,
                     });
                 }
             }

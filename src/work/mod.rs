@@ -5,7 +5,6 @@
 //! Only `api::work` knows the wire shapes; this module holds the logic and the state.
 
 pub mod debrief;
-pub mod run;
 pub mod verify;
 pub mod worktree;
 

@@ -202,7 +202,7 @@ pub fn detect(dir: &Path) -> Vec<Check> {
 /// PATH, so this is the PATH to look at.
 fn pytest_argv() -> &'static [&'static str] {
     let path = std::env::var_os("PATH").unwrap_or_default();
-    if crate::doctor::which("pytest", &path).is_some() {
+    if crate::pty::run::which("pytest", &path).is_some() {
         &["pytest"]
     } else {
         &["python3", "-m", "pytest"]
@@ -247,7 +247,8 @@ pub async fn run_checks(work_dir: &Path, checks: &[Check]) -> Vec<CheckResult> {
     let mut results = Vec::with_capacity(checks.len());
     for c in checks {
         // CI=1: test runners skip watch modes and interactive prompts.
-        let r = super::run::run(&c.argv, work_dir, &[("CI", "1")], c.timeout, TAIL_BYTES).await;
+        let r =
+            crate::pty::run::run(&c.argv, work_dir, &[("CI", "1")], c.timeout, TAIL_BYTES).await;
         let result = match r {
             Ok(out) => CheckResult {
                 name: c.name.clone(),

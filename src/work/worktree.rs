@@ -68,7 +68,7 @@ pub async fn git(dir: &Path, args: &[&str]) -> Result<String, String> {
     argv.extend(args.iter().map(|a| (*a).to_owned()));
     // Never wait for a credential or editor prompt: there is no terminal to answer it.
     let env = [("GIT_TERMINAL_PROMPT", "0"), ("GIT_EDITOR", "true")];
-    let out = super::run::run(&argv, dir, &env, GIT_TIMEOUT, GIT_TAIL)
+    let out = crate::pty::run::run(&argv, dir, &env, GIT_TIMEOUT, GIT_TAIL)
         .await
         .map_err(|e| format!("could not run git: {e}"))?;
     let text = out.tail_text().trim().to_owned();

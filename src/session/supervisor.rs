@@ -5,9 +5,10 @@
 
 use std::time::Duration;
 
-use super::{Action, Answer, answer};
+use super::SessionHandle;
+use super::answer::{Answer, answer};
 use crate::clock::now_ms;
-use crate::session::SessionHandle;
+use crate::permissions::Action;
 use crate::vocab::SessionStatus;
 
 /// Start supervising `h`.

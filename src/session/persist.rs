@@ -1,4 +1,7 @@
-//! Daemon start-up: find the sessions of the previous daemon again. Sessions whose holder
+//! What a session persists, and finding the sessions of the previous daemon again.
+//!
+//! [`records`] turns the live sessions into the registry's records (`store::registry` writes
+//! them). At daemon start-up, [`restore`] reads them back. Sessions whose holder
 //! still runs are reattached (the screen is rebuilt from the holder's ring and the session
 //! carries on); sessions whose holder is gone are listed as `exited`, with the exit code the
 //! holder left in `exit.json` (or the last one the registry saw) and their recording. Claude
@@ -11,8 +14,10 @@ use std::time::Duration;
 
 use uuid::Uuid;
 
+use super::{SessionHandle, SessionManager};
+use crate::holder;
+use crate::hooks::HookLink;
 use crate::pty::ExitStatus;
-use crate::session::SessionManager;
 use crate::store::registry::{self, SessionRecord, StatusChange};
 
 /// How long one holder gets to answer a reconnect. A live holder answers in microseconds;
@@ -23,6 +28,44 @@ const ATTACH_TIMEOUT: Duration = Duration::from_secs(5);
 /// for the final screen, read from the end of its recording.
 const DEAD_REPLAY_BYTES: usize = 256 * 1024;
 
+/// The record of a live session; `hooks` is its hook link, if it has one.
+pub fn record_of(h: &SessionHandle, hooks: Option<&HookLink>) -> SessionRecord {
+    let live = h.live();
+    let m = &h.meta;
+    SessionRecord {
+        id: m.id,
+        name: m.name.clone(),
+        work_dir: m.work_dir.clone(),
+        agent_type: m.agent_type.as_str().to_owned(),
+        command: m.command.clone(),
+        created_at: m.created_at_ms,
+        pid: m.pid,
+        cols: live.cols,
+        rows: live.rows,
+        status: live.status.as_str().to_owned(),
+        exit_code: live.exit_code,
+        history: Vec::new(),
+        permission_mode: Some(m.permission_mode.as_str().to_owned()),
+        parent_id: m.parent_id,
+        env: m.env.clone(),
+        stall_threshold_ms: Some(
+            h.counters
+                .stall_threshold_ms
+                .load(std::sync::atomic::Ordering::Relaxed),
+        ),
+        hooks: hooks.map(HookLink::record),
+    }
+}
+
+/// The records of every session `manager` holds, as the registry persists them.
+pub fn records(manager: &SessionManager) -> Vec<SessionRecord> {
+    manager
+        .list()
+        .iter()
+        .map(|h| record_of(h, manager.hooks.get(&h.meta.id).as_deref()))
+        .collect()
+}
+
 /// Restore every session in the registry; returns the loaded status histories.
 pub async fn restore(
     manager: &SessionManager,
@@ -32,9 +75,9 @@ pub async fn restore(
     let started = std::time::Instant::now();
     let attempts = records.iter().map(|r| async move {
         let dir = crate::store::session_dir(state_dir, &r.id);
-        let live = r.status != "exited" && dir.join(super::SOCKET_FILE).exists();
+        let live = r.status != "exited" && dir.join(holder::SOCKET_FILE).exists();
         let attached = if live {
-            match tokio::time::timeout(ATTACH_TIMEOUT, super::client::attach(&dir, true)).await {
+            match tokio::time::timeout(ATTACH_TIMEOUT, holder::client::attach(&dir, true)).await {
                 Ok(Ok(pair)) => Some(pair),
                 Ok(Err(e)) => {
                     tracing::warn!(session = %r.id, error = %e, "holder did not answer; marking the session exited");
@@ -80,13 +123,13 @@ pub async fn restore(
 }
 
 fn adopt_dead(manager: &SessionManager, r: &SessionRecord, dir: &Path) {
-    let status = super::read_exit(dir)
-        .map(super::ExitRecord::status)
+    let status = holder::read_exit(dir)
+        .map(holder::ExitRecord::status)
         .or(r.exit_code.map(ExitStatus::Code));
     let replay = crate::store::recording::read_output(dir, 0, usize::MAX)
         .map(|s| tail(s.text, DEAD_REPLAY_BYTES).into_bytes())
         .unwrap_or_default();
-    let process = super::client::dead(r.pid, r.cols, r.rows, status, replay);
+    let process = holder::client::dead(r.pid, r.cols, r.rows, status, replay);
     manager.adopt(r, r.pid, process);
 }
 

@@ -1,5 +1,5 @@
-//! HTTP routes for webhooks and stimuli. Wire shapes live here; the logic in the parent module
-//! and in [`super::inbound`].
+//! HTTP routes for webhooks and stimuli. Wire shapes live here; the logic in `crate::webhooks`
+//! (outbound deliveries) and `crate::webhooks::inbound` (verification, dedupe, routing).
 //!
 //! Guarded (API token): `POST/GET /v1/webhooks`, `DELETE /v1/webhooks/:id`,
 //! `GET /v1/webhooks/dead-letter`, `POST /v1/webhooks/dead-letter/:id/retry`,
@@ -14,12 +14,12 @@ use warp::filters::BoxedFilter;
 use warp::http::StatusCode;
 use warp::reply::Response;
 
-use super::Endpoint;
-use super::inbound::{self, secret_var};
-use crate::api::App;
-use crate::api::error::ApiError;
-use crate::api::filters::{finish, json_body, with_app};
-use crate::api::sessions::{ApiResult, json};
+use super::App;
+use super::error::ApiError;
+use super::filters::{finish, json_body, with_app};
+use super::sessions::{ApiResult, json};
+use crate::webhooks::Endpoint;
+use crate::webhooks::inbound::{self, StimulusError, secret_var};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -96,7 +96,7 @@ async fn delete(app: Arc<App>, id: String) -> ApiResult {
             format!("webhook not found: {id}"),
         ));
     }
-    Ok(json(StatusCode::OK, &crate::api::wire::OK))
+    Ok(json(StatusCode::OK, &super::wire::OK))
 }
 
 async fn dead_letters(app: Arc<App>) -> ApiResult {
@@ -173,7 +173,7 @@ async fn accept(app: &App, source: &str, content: &str, key: Option<&str>) -> Ap
             if let Some(c) = claimed {
                 app.stimuli_seen.release(&c);
             }
-            Err(e)
+            Err(e.into())
         }
     }
 }
@@ -210,6 +210,26 @@ async fn inbound_webhook(
         .and_then(|v| v.get("content").and_then(|c| c.as_str()).map(str::to_owned))
         .unwrap_or_else(|| String::from_utf8_lossy(&body).into_owned());
     accept(&app, &source, &content, key.as_deref()).await
+}
+
+impl From<StimulusError> for ApiError {
+    fn from(e: StimulusError) -> Self {
+        let msg = e.to_string();
+        let (status, code) = match e {
+            StimulusError::SecretNotFound => (StatusCode::UNAUTHORIZED, "secret_not_found"),
+            StimulusError::MissingSignature => (StatusCode::UNAUTHORIZED, "missing_signature"),
+            StimulusError::MalformedSignature => (StatusCode::BAD_REQUEST, "malformed_signature"),
+            StimulusError::InvalidSignature => (StatusCode::UNAUTHORIZED, "invalid_signature"),
+            StimulusError::KeyTooLong => (StatusCode::BAD_REQUEST, "VALIDATION_ERROR"),
+            StimulusError::Duplicate => (StatusCode::CONFLICT, "idempotent_duplicate"),
+            StimulusError::Unroutable(_) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "unroutable_stimulus")
+            }
+            StimulusError::Session(e) => return e.into(),
+            StimulusError::Handle(e) => return e.into(),
+        };
+        ApiError::new(status, code, msg)
+    }
 }
 
 /// Routes behind the API guard.

@@ -1,5 +1,6 @@
-//! Running a short-lived helper program (a verify check, a `git` command) from an argv, never
-//! through a shell, without blocking the runtime.
+//! Running a short-lived helper program (a verify check, a `git` command, the holder's
+//! handshake) from an argv, never through a shell, without blocking the runtime; and finding a
+//! program on `PATH` ([`which`]).
 //!
 //! Sessions are spawned only by `pty::spawn`; these are not sessions but bounded jobs whose
 //! output is captured through pipes, so they use `tokio::process`. Each job leads its own
@@ -154,6 +155,15 @@ async fn copy_into<R: tokio::io::AsyncRead + Unpin>(
             .unwrap_or_else(|p| p.into_inner())
             .push(&buf[..n]);
     }
+}
+
+/// `name` on PATH, if it is there and executable.
+pub fn which(name: &str, path: &std::ffi::OsStr) -> Option<std::path::PathBuf> {
+    std::env::split_paths(path).map(|d| d.join(name)).find(|p| {
+        std::fs::metadata(p).is_ok_and(|m| {
+            m.is_file() && std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o111 != 0
+        })
+    })
 }
 
 #[cfg(test)]
