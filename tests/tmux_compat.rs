@@ -21,6 +21,8 @@ use crate::support::{Daemon, support_bin, wait_until};
 
 /// Commands, errors, keys, buffers, environment and the shim (the screens are below).
 mod commands;
+/// Windows and panes: ids, indexes, targets, split sizes, layouts, moves, libtmux's formats.
+mod panes;
 
 /// Columns and rows of every scene: small, so wrapping and scrolling happen quickly.
 const COLS: u16 = 40;
