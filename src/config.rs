@@ -84,6 +84,25 @@ pub struct ServeArgs {
     /// by default it needs the same credentials as the API.
     #[arg(long, env = "AEGIS_METRICS_OPEN")]
     pub metrics_open: bool,
+    /// The tmux socket name this daemon answers for, as `tmux -L`: it also listens at
+    /// `$TMUX_TMPDIR/aegis-UID/NAME` (default `/tmp`), where the `tmux` stand-in looks.
+    #[arg(
+        short = 'L',
+        long = "tmux-label",
+        env = "AEGIS_TMUX_LABEL",
+        default_value = "default"
+    )]
+    pub tmux_label: String,
+    /// Listen for the stand-in at this path instead, as `tmux -S`.
+    #[arg(short = 'S', long = "tmux-socket", env = "AEGIS_TMUX_SOCKET")]
+    pub tmux_socket: Option<PathBuf>,
+}
+
+/// Where the daemon listens for the tmux stand-in besides its state directory.
+#[derive(Debug, Clone)]
+pub struct TmuxListen {
+    pub label: String,
+    pub socket: Option<PathBuf>,
 }
 
 /// What survives the daemon, and how much is recorded.
@@ -116,6 +135,8 @@ pub struct Config {
     pub project_roots: Vec<PathBuf>,
     /// `--metrics-open`: `GET /metrics` skips the API guard.
     pub metrics_open: bool,
+    /// `-L`/`-S`: the tmux stand-in's discovery socket.
+    pub tmux: TmuxListen,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -170,6 +191,10 @@ impl Config {
             read_only: args.read_only,
             project_roots: args.project_roots.clone(),
             metrics_open: args.metrics_open,
+            tmux: TmuxListen {
+                label: args.tmux_label.clone(),
+                socket: args.tmux_socket.clone(),
+            },
             durability: Durability {
                 kill_sessions_on_exit: args.kill_sessions_on_exit,
                 holders: !args.no_holders,

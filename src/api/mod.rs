@@ -78,6 +78,8 @@ pub struct App {
     pub audit: Arc<audit::AuditLog>,
     /// The last pty availability check, for `/health` (see [`PTY_CHECK_TTL`]).
     pub pty_health: PtyHealth,
+    /// Where each tmux stand-in pane sits (session, window, pane), for session info.
+    pub tmux_places: Arc<crate::tmux::host::Places>,
 }
 
 /// A cached pty availability check: when it ran and what it found.

@@ -129,7 +129,9 @@ pub fn to_spec(req: CreateSessionRequest) -> Result<CreateSpec, ApiError> {
 
 /// Session info with what the hooks added.
 pub fn info(app: &App, h: &SessionHandle) -> SessionInfo {
-    SessionInfo::of(h).with_hooks(h, app.sessions.hooks.get(&h.meta.id).as_deref())
+    SessionInfo::of(h)
+        .with_hooks(h, app.sessions.hooks.get(&h.meta.id).as_deref())
+        .with_tmux(app.tmux_places.get(h.meta.id))
 }
 
 /// The first prompt with v0.3's context blocks before it: the `prd`, then the memory entries

@@ -140,6 +140,9 @@ pub struct SessionInfo {
     pub auto_approve: bool,
     /// Whether Claude Code hooks are wired for this session.
     pub hooks: bool,
+    /// Where the session sits when it is a tmux stand-in pane (socket, session, window, pane).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tmux: Option<crate::tmux::host::Place>,
     pub action_hints: BTreeMap<&'static str, ActionHint>,
 }
 
@@ -248,8 +251,19 @@ impl SessionInfo {
             auto_approve: h.perms.policy().profile
                 == crate::permissions::policy::PolicyProfile::Permissive,
             hooks: false,
+            tmux: None,
             action_hints: action_hints(&m.id.to_string(), live.status),
         }
+    }
+
+    /// Add where the session sits in the tmux stand-in: its window id and name are then tmux's.
+    pub fn with_tmux(mut self, place: Option<crate::tmux::host::Place>) -> Self {
+        if let Some(p) = &place {
+            self.window_id = p.window.clone();
+            self.window_name = p.window_name.clone();
+        }
+        self.tmux = place;
+        self
     }
 
     /// Add what the session's Claude Code hooks told us.

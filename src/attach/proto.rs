@@ -4,7 +4,10 @@
 //! Attach: the server answers `ATTACHED` (JSON [`Attached`]) or `EXIT` (a message), then streams
 //! `OUTPUT` frames; the client sends `INPUT`, `RESIZE` (cols, rows as u16 BE) and `DETACH`.
 //! The server ends the stream with `EXIT` carrying the line to print.
-//! tmux: the server answers one `REPLY` frame (JSON [`TmuxReply`]) and closes.
+//! tmux: the server answers one `REPLY` frame (JSON [`TmuxReply`]) and closes; a control-mode
+//! request (`tmux -C`) instead gets `OUTPUT` frames (the control protocol's text) until `EXIT`,
+//! while the client sends each line of its standard input as an `INPUT` frame and `DETACH` at
+//! its end.
 
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
@@ -48,7 +51,7 @@ pub struct Attached {
 }
 
 /// One `aegis tmux …` invocation, executed by the daemon.
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TmuxRequest {
     /// The tmux socket path this invocation addresses (`-L`/`-S`/`$TMUX`): the namespace.
@@ -63,6 +66,22 @@ pub struct TmuxRequest {
     pub tty: bool,
     /// `$TMUX_PANE` when the client runs inside a stand-in session of the same namespace.
     pub current_pane: Option<String>,
+    /// `-f` files (`None`: tmux's default config files).
+    #[serde(default)]
+    pub config_files: Option<Vec<String>>,
+    /// `-C` given once (1) or twice (2): a control-mode client that stays connected.
+    #[serde(default)]
+    pub control: u8,
+    /// `-N`: never start a server.
+    #[serde(default)]
+    pub no_start: bool,
+    /// The client's process id and terminal size (what `list-clients` shows).
+    #[serde(default)]
+    pub pid: u32,
+    #[serde(default)]
+    pub cols: u16,
+    #[serde(default)]
+    pub rows: u16,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]

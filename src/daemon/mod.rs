@@ -72,6 +72,7 @@ fn build(config: Config) -> Arc<App> {
         orch,
         templates,
         pty_health: Default::default(),
+        tmux_places: Default::default(),
     })
 }
 
@@ -100,6 +101,16 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         dir: state_dir.join("hooks"),
     });
     if config.durability.holders {
+        // Every session's holder listens inside the state dir; a path too long for a Unix
+        // socket would break every session with an obscure error, so say it now.
+        let probe = crate::store::session_dir(&state_dir, &uuid::Uuid::nil())
+            .join(crate::holder::SOCKET_FILE);
+        crate::store::check_socket_path(&probe, "a session's holder socket").map_err(|e| {
+            anyhow::anyhow!(
+                "{e} (state dir {}; or run with --no-holders)",
+                state_dir.display()
+            )
+        })?;
         config.sessions.holder = Some(crate::holder::client::HolderSettings {
             state_dir: state_dir.clone(),
             program: crate::holder::client::HolderProgram::locate()
@@ -120,6 +131,23 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     // already sees them.
     let history = crate::session::persist::restore(&app.sessions, &state_dir).await?;
 
+    // The local sockets are bound before the port is announced: a client that read the
+    // announcement must find them. Besides the state dir's, the one the `tmux` stand-in looks
+    // for without AEGIS_STATE_DIR, beside tmux's own sockets.
+    let mut local_sockets = vec![];
+    match crate::tmux::discover::daemon_listen_path(
+        &app.config.tmux.label,
+        app.config.tmux.socket.as_deref(),
+        &crate::tmux::discover::base_dir_from_env(),
+    ) {
+        Ok(path) => local_sockets.extend(socket::listen(&path).map(|l| (path, l))),
+        Err(e) => {
+            tracing::error!(error = %e, "the tmux stand-in's discovery socket is unavailable; `tmux` finds this daemon only with AEGIS_STATE_DIR")
+        }
+    }
+    let own = crate::attach::server::socket_path(&state_dir);
+    local_sockets.extend(socket::listen(&own).map(|l| (own, l)));
+
     // One line on stdout that tests and scripts read to learn the port.
     {
         let mut out = std::io::stdout().lock();
@@ -137,18 +165,26 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     );
     tokio::spawn(sweep_rate_limits(app.gate.clone(), shutdown.clone()));
     let attach_hub = Arc::new(crate::attach::server::Hub::new(app.sessions.clone()));
-    let tmux = Arc::new(crate::tmux::exec::TmuxHost {
-        sessions: app.sessions.clone(),
-        state_dir: state_dir.clone(),
-        state: Default::default(),
-        attach: attach_hub.clone(),
-    });
-    tokio::spawn(socket::run(
-        crate::attach::server::socket_path(&state_dir),
-        attach_hub,
-        tmux,
-        shutdown.clone(),
-    ));
+    let tmux = crate::tmux::host::TmuxHost::new(
+        app.sessions.clone(),
+        state_dir.clone(),
+        match &app.config.tmux.socket {
+            Some(p) => crate::tmux::host::Home::Path(std::path::absolute(p)?.display().to_string()),
+            None => crate::tmux::host::Home::Label(app.config.tmux.label.clone()),
+        },
+        attach_hub.clone(),
+        app.tmux_places.clone(),
+    );
+    tmux.spawn_reaper(shutdown.clone());
+    for (path, listener) in local_sockets {
+        tokio::spawn(socket::run(
+            listener,
+            path,
+            attach_hub.clone(),
+            tmux.clone(),
+            shutdown.clone(),
+        ));
+    }
     reconcile_records(&app);
     tokio::spawn(on_removals(app.clone(), shutdown.clone()));
     let registry_stop = CancellationToken::new();

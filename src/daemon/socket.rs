@@ -1,7 +1,9 @@
-//! The daemon's local socket (`<state dir>/aegis.sock`, mode 0600): one accept loop serving two
+//! The daemon's local sockets (`<state dir>/aegis.sock`, mode 0600, and the tmux stand-in's
+//! discovery socket `$TMUX_TMPDIR/aegis-UID/LABEL`): one accept loop each, serving two
 //! protocols over the same framing (`attach::proto`). The first frame is a request; a tmux
-//! stand-in command is run and answered with one reply frame (`tmux::exec`), an attach request
-//! becomes a streaming session (`attach::server`).
+//! stand-in command is run and answered with one reply frame (`tmux::exec`), or becomes a
+//! control-mode client (`tmux::control`); an attach request becomes a streaming session
+//! (`attach::server`).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -11,24 +13,45 @@ use tokio_util::sync::CancellationToken;
 
 use crate::attach::proto::{self, Request};
 use crate::attach::server::Hub;
-use crate::tmux::exec::TmuxHost;
+use crate::tmux::host::TmuxHost;
 
 /// Connections served at once. Each attach holds a task and a subscription; tmux commands
 /// finish in milliseconds. Past this, a new connection is told so and closed rather than
 /// letting a runaway script exhaust the daemon.
 const MAX_CONNECTIONS: usize = 512;
 
-/// Bind the socket at `path` (mode 0600) and serve until `shutdown`. Errors are logged, never
-/// fatal: the REST API works without attach.
-pub async fn run(path: PathBuf, hub: Arc<Hub>, tmux: Arc<TmuxHost>, shutdown: CancellationToken) {
-    let listener = match bind(&path) {
-        Ok(l) => l,
-        Err(e) => {
-            tracing::error!(path = %path.display(), error = %e, "cannot bind the attach socket; attach and the tmux stand-in are unavailable");
-            return;
+/// Bind the socket at `path` (mode 0600); errors are logged, never fatal: the REST API works
+/// without attach. Bound before the daemon announces its port, so a client that saw the
+/// announcement never finds the socket missing.
+pub fn listen(path: &Path) -> Option<UnixListener> {
+    if let Err(e) = crate::store::check_socket_path(path, "the local socket") {
+        tracing::error!(error = %e, "cannot bind the local socket");
+        return None;
+    }
+    match bind(path) {
+        Ok(l) => {
+            tracing::info!(path = %path.display(), "attach socket listening");
+            Some(l)
         }
-    };
-    tracing::info!(path = %path.display(), "attach socket listening");
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+            tracing::error!(path = %path.display(), "another Aegis daemon listens at this socket; start this one with another `-L NAME` (or `-S PATH`) to run both");
+            None
+        }
+        Err(e) => {
+            tracing::error!(path = %path.display(), error = %e, "cannot bind the attach socket; attach and the tmux stand-in are unavailable there");
+            None
+        }
+    }
+}
+
+/// Serve a bound socket (see [`listen`]) until `shutdown`, then remove it.
+pub async fn run(
+    listener: UnixListener,
+    path: PathBuf,
+    hub: Arc<Hub>,
+    tmux: Arc<TmuxHost>,
+    shutdown: CancellationToken,
+) {
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
         tokio::select! {
@@ -89,6 +112,9 @@ async fn serve_conn(
         }
     };
     match request {
+        Request::Tmux(req) if req.control > 0 => {
+            crate::tmux::control::serve(tmux, stream, req, shutdown).await
+        }
         Request::Tmux(req) => {
             let reply = crate::tmux::exec::execute(&tmux, req).await;
             let body = serde_json::to_vec(&reply)?;

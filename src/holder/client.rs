@@ -128,6 +128,8 @@ pub async fn spawn(
     dir: &Path,
     spec: &SpawnSpec,
 ) -> std::io::Result<PtyProcess> {
+    crate::store::check_socket_path(&dir.join(SOCKET_FILE), "the holder socket")
+        .map_err(std::io::Error::other)?;
     crate::store::create_private_dir(dir)?;
     let holder_spec = HolderSpec {
         argv: spec.argv.clone(),

@@ -71,3 +71,20 @@ pub fn prepare_state_dir(dir: &Path) -> anyhow::Result<PathBuf> {
     dir.canonicalize()
         .with_context(|| format!("resolving {}", dir.display()))
 }
+
+/// Longest path a Unix socket can have (`sun_path` is 108 bytes with the terminating NUL).
+pub const MAX_SOCKET_PATH: usize = 107;
+
+/// A socket path that fits in `sun_path`, or why not, in words a user can act on (binding a
+/// longer one fails with an error that names neither the path nor the limit).
+pub fn check_socket_path(path: &Path, what: &str) -> Result<(), String> {
+    let len = path.as_os_str().len();
+    if len > MAX_SOCKET_PATH {
+        return Err(format!(
+            "{what} {} is {len} bytes long, over the {MAX_SOCKET_PATH}-byte limit of a Unix \
+             socket path; use a shorter directory",
+            path.display()
+        ));
+    }
+    Ok(())
+}

@@ -1,493 +1,530 @@
-//! Running stand-in commands inside the daemon: namespaces, targets, and the session-level
-//! commands (new/has/list/kill/attach/resize/respawn). Pane-level commands (keys, capture,
-//! buffers, options, environment) are in [`super::pane`]; creating panes is in [`super::spawn`].
-//!
-//! tmux semantics copied here: a session whose program exited disappears (unless
-//! `remain-on-exit` is on, then its pane is dead); a socket with no sessions has "no server
-//! running"; commands run in order and the first error stops the chain with exit code 1.
+//! Running stand-in command lines inside the daemon, as a tmux server's command queue does:
+//! parse the whole line first (command aliases included), start the server if a command
+//! needs one (reading its config files), then for each command resolve its target and source
+//! and run it; the first error stops the chain with exit code 1. A command that waits
+//! (`wait-for`) or runs a shell (`run-shell`, `if-shell`) does so with the lock released.
+//! The commands themselves are in [`super::commands`].
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::collections::HashMap;
+
+use tokio::sync::oneshot;
 
 use super::cmd::{self, Cmd};
-pub use super::state::TmuxState;
+use super::host::TmuxHost;
+use super::target::{self, Current, Found};
+use super::tree::{Namespaces, Server};
+use super::vars::{Facts, HostInfo, Scope};
 use crate::attach::proto::{TmuxReply, TmuxRequest};
-use crate::session::{SessionHandle, SessionManager};
-
-/// What the stand-in's commands reach in the daemon, and nothing more: the sessions, the state
-/// dir (for `#{socket_path}` and new panes' environment), the stand-in's own namespaces, and
-/// the attach hub (how many clients a session has). Built once by the daemon's local socket.
-pub struct TmuxHost {
-    pub sessions: Arc<SessionManager>,
-    pub state_dir: PathBuf,
-    pub state: TmuxState,
-    pub attach: Arc<crate::attach::server::Hub>,
-}
-
-/// tmux's default pane size for detached sessions (`default-size`).
-pub const DEFAULT_COLS: u16 = 80;
-pub const DEFAULT_ROWS: u16 = 24;
-
-/// Where `new-session -n` keeps the window name (tmux otherwise names a window after its
-/// program); an internal option name no `set-option` can reach.
-pub const WINDOW_NAME: &str = " window-name";
-
-/// A visible stand-in session: its handle and tmux number.
-#[derive(Clone)]
-pub struct Pane {
-    pub handle: SessionHandle,
-    pub n: u32,
-}
-
-/// Which kind of target a command wants; decides the error wording, as in tmux.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Session,
-    Window,
-    Pane,
-}
 
 pub type CmdResult = Result<(), String>;
 
-/// One request being executed.
-pub struct Ctx<'a> {
-    pub host: &'a TmuxHost,
-    pub req: &'a TmuxRequest,
-    pub out: String,
-    pub attach: Option<(String, bool)>,
+/// What the chain does after a command, with the lock released.
+pub enum Next {
+    Continue,
+    /// Block until the channel fires (wait-for).
+    Wait(oneshot::Receiver<()>),
+    /// Run a shell command (run-shell, if-shell).
+    Shell(ShellJob),
 }
 
-/// Run a request's command chain.
+pub struct ShellJob {
+    pub command: String,
+    pub cwd: String,
+    /// Without `-b`, wait for it and print its output; with `if-shell`, the commands to run
+    /// on success and failure.
+    pub background: bool,
+    pub then: Option<(String, Option<String>)>,
+}
+
+/// A client attaching after the reply: which server and session.
+#[derive(Debug, Clone)]
+pub struct AttachTo {
+    pub socket: String,
+    pub session: u32,
+    pub read_only: bool,
+}
+
+/// One command being executed.
+pub struct Ctx<'a> {
+    pub host: &'a TmuxHost,
+    pub ns: &'a mut Namespaces,
+    pub req: &'a TmuxRequest,
+    pub socket: String,
+    pub out: &'a mut String,
+    pub info: &'a HostInfo,
+    /// The client running the command (control mode), if any.
+    pub client: Option<u64>,
+    /// The client the command acts on (`-c`/`-t` of client commands, else the current one).
+    pub tclient: Option<u64>,
+    pub target: Option<Found>,
+    pub source: Option<Found>,
+    pub next: Next,
+    pub attach: &'a mut Option<AttachTo>,
+    /// source-file / if-shell nesting, bounded.
+    pub depth: usize,
+}
+
+/// Run a request's command chain and answer it.
 pub async fn execute(host: &TmuxHost, req: TmuxRequest) -> TmuxReply {
-    let mut ctx = Ctx {
-        host,
-        req: &req,
-        out: String::new(),
-        attach: None,
-    };
-    let result = ctx.run_all().await;
+    let info = HostInfo::new(&req.socket);
+    let mut out = String::new();
+    let mut attach = None;
+    let result = run_request(host, &req, &info, &mut out, None, &mut attach).await;
     let (code, stderr) = match result {
         Ok(()) => (0, String::new()),
         Err(e) => (1, format!("{e}\n")),
     };
-    let (attach, read_only) = match ctx.attach.take() {
-        Some((id, ro)) => (Some(id), ro),
-        None => (None, false),
+    // An attaching client shows the active pane of the session's current window.
+    let attach_id = match &attach {
+        Some(a) => {
+            let ns = host.state.lock().await;
+            ns.servers.get(&a.socket).and_then(|s| {
+                let (_, _, p) = s.current_of(a.session)?;
+                Some(s.pane(p)?.handle.meta.id.to_string())
+            })
+        }
+        None => None,
     };
     TmuxReply {
         code,
-        stdout: std::mem::take(&mut ctx.out),
+        stdout: out,
         stderr,
-        attach,
-        read_only,
+        attach: attach_id,
+        read_only: attach.is_some_and(|a| a.read_only),
+    }
+}
+
+/// Parse `argv` into commands, expanding `command-alias` entries.
+pub fn parse_line(argv: &[String], server: Option<&Server>) -> Result<Vec<Cmd>, String> {
+    let mut cmds = vec![];
+    for line in cmd::split(argv) {
+        let line = expand_alias(line, server);
+        for sub in cmd::split(&line) {
+            cmds.push(cmd::parse(&sub)?);
+        }
+    }
+    Ok(cmds)
+}
+
+fn expand_alias(line: Vec<String>, server: Option<&Server>) -> Vec<String> {
+    let Some(name) = line.first() else {
+        return line;
+    };
+    let aliases: Vec<String> = match server.and_then(|s| s.options.server.get("command-alias")) {
+        Some(super::options::OptValue::Array(a)) => a.values().cloned().collect(),
+        _ => super::options_table::OPTIONS
+            .iter()
+            .find(|o| o.name == "command-alias")
+            .map(|o| o.default.iter().map(|s| (*s).to_owned()).collect())
+            .unwrap_or_default(),
+    };
+    for a in aliases {
+        if let Some((from, to)) = a.split_once('=')
+            && from == name
+        {
+            let mut v = super::config::tokenize(to).unwrap_or_default();
+            v.extend(line[1..].iter().cloned());
+            return v;
+        }
+    }
+    line
+}
+
+/// Run the commands of `req` (for a control client, `client` is set).
+pub async fn run_request(
+    host: &TmuxHost,
+    req: &TmuxRequest,
+    info: &HostInfo,
+    out: &mut String,
+    client: Option<u64>,
+    attach: &mut Option<AttachTo>,
+) -> Result<(), String> {
+    let mut guard = host.state.lock().await;
+    let cmds = parse_line(&req.argv, guard.servers.get(&req.socket))?;
+    if host.home.is_home(&req.socket) {
+        super::adopt::adopt(host, &mut guard, req).await;
+    }
+    host.reap(&mut guard, &req.socket).await;
+    let starts = !req.no_start && cmds.iter().any(|c| c.spec.starts_server);
+    if !guard.servers.contains_key(&req.socket) {
+        if !starts {
+            return Err(if guard.known.contains(&req.socket) {
+                format!("no server running on {}", req.socket)
+            } else {
+                format!(
+                    "error connecting to {} (No such file or directory)",
+                    req.socket
+                )
+            });
+        }
+        start_server(host, &mut guard, req, info).await;
+    }
+    let mut result = Ok(());
+    for c in &cmds {
+        let next = {
+            let mut ctx = Ctx {
+                host,
+                ns: &mut guard,
+                req,
+                socket: req.socket.clone(),
+                out,
+                info,
+                client,
+                tclient: None,
+                target: None,
+                source: None,
+                next: Next::Continue,
+                attach,
+                depth: 0,
+            };
+            match ctx.run(c).await {
+                Ok(()) => ctx.next,
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
+        };
+        match next {
+            Next::Continue => {}
+            Next::Wait(rx) => {
+                finish(host, &mut guard, &req.socket).await;
+                drop(guard);
+                let _ = rx.await;
+                guard = host.state.lock().await;
+            }
+            Next::Shell(job) => {
+                finish(host, &mut guard, &req.socket).await;
+                drop(guard);
+                let outcome = super::shell::run_shell(&job, req).await;
+                guard = host.state.lock().await;
+                if let Err(e) = super::shell::after_shell(
+                    host, &mut guard, req, info, out, client, attach, job, outcome,
+                )
+                .await
+                {
+                    result = Err(e);
+                    break;
+                }
+            }
+        }
+    }
+    finish(host, &mut guard, &req.socket).await;
+    result
+}
+
+/// Commands whose `-t` names a client, not a target.
+fn client_t_flag(name: &str) -> bool {
+    cmd::client_flag(name).is_some_and(|(f, _)| f == 't')
+}
+
+/// Start the server of `req.socket` if it is not running and the command line would start
+/// one (a control client registers itself before its first command runs).
+pub async fn ensure_server(host: &TmuxHost, req: &TmuxRequest, info: &HostInfo) {
+    let mut guard = host.state.lock().await;
+    if guard.servers.contains_key(&req.socket) || req.no_start {
+        return;
+    }
+    let starts = parse_line(&req.argv, None)
+        .map(|cmds| cmds.iter().any(|c| c.spec.starts_server))
+        .unwrap_or(false);
+    if starts {
+        start_server(host, &mut guard, req, info).await;
+    }
+}
+
+/// After a chain: resize what changed, let an empty server exit, tell REST and watchers.
+async fn finish(host: &TmuxHost, ns: &mut Namespaces, socket: &str) {
+    host.reap(ns, socket).await;
+    host.sync_sizes(ns, socket).await;
+    host.drop_empty(ns);
+    host.publish(ns);
+}
+
+/// Start a server for `req.socket`: global environment and default shell from the client,
+/// then its config files.
+pub(crate) async fn start_server(
+    host: &TmuxHost,
+    ns: &mut Namespaces,
+    req: &TmuxRequest,
+    info: &HostInfo,
+) {
+    let now = crate::clock::now_ms();
+    let mut server = Server::new(&req.socket, now, &req.cwd);
+    for (k, v) in &req.env {
+        if !k.starts_with("AEGIS_") && k != "TMUX" && k != "TMUX_PANE" {
+            server.env.insert(
+                k.clone(),
+                super::tree::EnvVar {
+                    value: Some(v.clone()),
+                    hidden: false,
+                },
+            );
+        }
+    }
+    let shell = req
+        .env
+        .iter()
+        .find(|(k, _)| k == "SHELL")
+        .map(|(_, v)| v.clone())
+        .filter(|s| s.starts_with('/') && std::path::Path::new(s).is_file())
+        .unwrap_or_else(|| "/bin/sh".into());
+    server
+        .options
+        .session
+        .set("default-shell", super::options::OptValue::Single(shell));
+    ns.servers.insert(req.socket.clone(), server);
+    ns.known.insert(req.socket.clone());
+    let files = super::config::config_files(req);
+    let mut loaded = vec![];
+    for f in files {
+        let Ok(text) = std::fs::read_to_string(&f) else {
+            continue;
+        };
+        loaded.push(f.clone());
+        let mut out = String::new();
+        let mut attach = None;
+        let mut ctx = Ctx {
+            host,
+            ns,
+            req,
+            socket: req.socket.clone(),
+            out: &mut out,
+            info,
+            client: None,
+            tclient: None,
+            target: None,
+            source: None,
+            next: Next::Continue,
+            attach: &mut attach,
+            depth: 1,
+        };
+        if let Err(e) = ctx.source_text(&text, &f).await {
+            tracing::debug!(file = %f, error = %e, "tmux stand-in: config file error");
+        }
+    }
+    if let Some(s) = ns.servers.get_mut(&req.socket) {
+        s.config_files = loaded;
     }
 }
 
 impl Ctx<'_> {
-    async fn run_all(&mut self) -> CmdResult {
-        let lines = cmd::split(&self.req.argv);
-        let mut cmds = Vec::with_capacity(lines.len());
-        for line in &lines {
-            cmds.push(cmd::parse(line)?);
-        }
-        if !cmds.iter().any(|c| c.spec.starts_server) {
-            let exists = self.host.state.lock().spaces.contains_key(&self.req.socket);
-            if self.panes().is_empty() {
-                return Err(if exists || self.is_default_socket() && self.has_any() {
-                    format!("no server running on {}", self.req.socket)
-                } else {
-                    format!(
-                        "error connecting to {} (No such file or directory)",
-                        self.req.socket
-                    )
-                });
-            }
-        }
-        for c in &cmds {
-            self.run(c).await?;
-        }
-        Ok(())
+    /// This request's server.
+    pub fn server(&mut self) -> Result<&mut Server, String> {
+        let socket = self.socket.clone();
+        self.ns
+            .servers
+            .get_mut(&socket)
+            .ok_or_else(|| format!("no server running on {socket}"))
     }
 
-    fn has_any(&self) -> bool {
-        !self.host.sessions.list().is_empty()
+    pub fn server_ref(&self) -> Option<&Server> {
+        self.ns.servers.get(&self.socket)
     }
 
-    fn is_default_socket(&self) -> bool {
-        Path::new(&self.req.socket)
-            .file_name()
-            .is_some_and(|n| n == "default")
+    /// Where commands without a target start: the client's session, or the pane the client
+    /// runs in.
+    pub fn current(&self) -> Current {
+        let session = self
+            .client
+            .and_then(|c| self.server_ref()?.clients.get(c))
+            .map(|c| c.session);
+        let pane = self
+            .req
+            .current_pane
+            .as_deref()
+            .and_then(|p| p.strip_prefix('%'))
+            .and_then(|n| n.parse().ok());
+        Current { pane, session }
     }
 
-    async fn run(&mut self, c: &Cmd) -> CmdResult {
-        match c.spec.name {
-            "new-session" => self.new_session(c).await,
-            "has-session" => self.target(c.value('t'), Kind::Session).map(drop),
-            "list-sessions" => self.list(c, None, super::pane::LS_FORMAT).await,
-            "list-windows" => {
-                let scope = (!c.has('a')).then(|| self.target(c.value('t'), Kind::Session));
-                self.list(c, scope.transpose()?, super::pane::LSW_FORMAT)
-                    .await
-            }
-            "list-panes" => {
-                let scope = (!c.has('a')).then(|| self.target(c.value('t'), Kind::Window));
-                self.list(c, scope.transpose()?, super::pane::LSP_FORMAT)
-                    .await
-            }
-            "kill-session" => self.kill_session(c).await,
-            "kill-server" => {
-                for p in self.all_members() {
-                    self.remove(&p.handle).await;
+    /// Resolve a target string of `kind` (for commands that find more than one).
+    pub fn resolve(
+        &mut self,
+        t: Option<&str>,
+        kind: cmd::Kind,
+        flags: u8,
+    ) -> Result<Option<Found>, String> {
+        let cur = self.current();
+        let server = self.server()?;
+        target::resolve(server, t, kind, flags, cur)
+    }
+
+    /// The client a command means: by name or terminal, else the current one (the issuing
+    /// client if attached, else the most recently active client of the session the caller
+    /// runs in or of the best session). tmux's cmd_find_client.
+    pub fn find_client(&self, name: Option<&str>) -> Result<Option<u64>, String> {
+        let Some(server) = self.server_ref() else {
+            return Ok(None);
+        };
+        if let Some(n) = name {
+            return server
+                .clients
+                .find(n)
+                .map(|c| Some(c.id))
+                .ok_or_else(|| format!("can't find client: {}", n.strip_suffix(':').unwrap_or(n)));
+        }
+        if let Some(c) = self.client.filter(|c| server.clients.get(*c).is_some()) {
+            return Ok(Some(c));
+        }
+        let session = target::current(server, self.current()).and_then(|f| f.session);
+        let pick = session
+            .filter(|s| server.clients.attached_to(*s) > 0)
+            .and_then(|s| server.clients.best(Some(s)))
+            .or_else(|| server.clients.best(None));
+        Ok(pick.map(|c| c.id))
+    }
+
+    /// Run one command: resolve its client, source and target, then dispatch.
+    pub async fn run(&mut self, c: &Cmd) -> CmdResult {
+        if self.server_ref().is_none() && !c.spec.starts_server {
+            return Err(format!("no server running on {}", self.socket));
+        }
+        match cmd::client_flag(c.name()) {
+            Some((flag, canfail)) => {
+                let name = if flag == ' ' { None } else { c.value(flag) };
+                match self.find_client(name) {
+                    Ok(Some(id)) => self.tclient = Some(id),
+                    Ok(None) if canfail => self.tclient = None,
+                    Ok(None) => return Err("no current client".into()),
+                    Err(_) if canfail => self.tclient = None,
+                    Err(e) => return Err(e),
                 }
-                Ok(())
             }
-            "start-server" => {
-                self.host
-                    .state
-                    .lock()
-                    .spaces
-                    .entry(self.req.socket.clone())
-                    .or_default();
-                Ok(())
-            }
-            "attach-session" => {
-                if !self.req.tty {
-                    return Err("open terminal failed: not a terminal".into());
-                }
-                let p = self.target(c.value('t'), Kind::Session)?;
-                self.attach = Some((p.handle.meta.id.to_string(), c.has('r')));
-                Ok(())
-            }
-            "resize-window" => self.resize_window(c).await,
-            "respawn-pane" => self.respawn(c).await,
-            _ => self.run_pane_command(c).await,
+            None => self.tclient = self.find_client(None).ok().flatten(),
         }
-    }
-
-    /// Every session of this namespace that tmux would show: alive, or dead with
-    /// `remain-on-exit`. Sessions created over REST join the default namespace.
-    pub fn panes(&self) -> Vec<Pane> {
-        let sessions = self.host.sessions.list();
-        let mut st = self.host.state.lock();
-        if self.is_default_socket() {
-            st.adopt(&self.req.socket, sessions.iter().map(|h| h.meta.id));
-        }
-        let Some(space) = st.spaces.get(&self.req.socket) else {
-            return vec![];
-        };
-        let mut panes: Vec<Pane> = space
-            .members
-            .iter()
-            .filter_map(|(n, id)| {
-                let handle = sessions.iter().find(|h| h.meta.id == *id)?.clone();
-                let keep = !handle.is_exited() || space.option(*id, "remain-on-exit") == Some("on");
-                keep.then_some(Pane { handle, n: *n })
-            })
-            .collect();
-        // tmux keeps sessions in a tree ordered by name; listings follow it.
-        panes.sort_by(|a, b| a.handle.meta.name.cmp(&b.handle.meta.name));
-        panes
-    }
-
-    /// Every session of this namespace, dead ones included.
-    fn all_members(&self) -> Vec<Pane> {
-        let sessions = self.host.sessions.list();
-        let st = self.host.state.lock();
-        let Some(space) = st.spaces.get(&self.req.socket) else {
-            return vec![];
-        };
-        space
-            .members
-            .iter()
-            .filter_map(|(n, id)| {
-                let handle = sessions.iter().find(|h| h.meta.id == *id)?.clone();
-                Some(Pane { handle, n: *n })
-            })
-            .collect()
-    }
-
-    /// Resolve `-t` as tmux does: `$N`/`@N`/`%N`, `=name` (exact), a name, or a unique
-    /// prefix, optionally followed by `:window` and `.pane`. No target means the pane this
-    /// client runs in, else the most recent session.
-    pub fn target(&self, target: Option<&str>, kind: Kind) -> Result<Pane, String> {
-        let panes = self.panes();
-        let Some(t) = target.filter(|t| !t.is_empty()) else {
-            let current = self
-                .req
-                .current_pane
-                .as_deref()
-                .and_then(|p| p.strip_prefix('%'))
-                .and_then(|n| n.parse::<u32>().ok());
-            return current
-                .and_then(|n| panes.iter().find(|p| p.n == n))
-                .or_else(|| panes.iter().max_by_key(|p| p.n))
-                .cloned()
-                .ok_or_else(|| "no current session".to_owned());
-        };
-        let what = match kind {
-            Kind::Session => "session",
-            Kind::Window => "window",
-            Kind::Pane => "pane",
-        };
-        for (sigil, word) in [('$', "session"), ('@', "window"), ('%', "pane")] {
-            if let Some(n) = t.strip_prefix(sigil) {
-                return n
-                    .parse::<u32>()
-                    .ok()
-                    .and_then(|n| panes.iter().find(|p| p.n == n))
-                    .cloned()
-                    .ok_or_else(|| format!("can't find {word}: {t}"));
-            }
-        }
-        let (session, window) = match t.split_once(':') {
-            Some((s, w)) => (s, Some(w)),
-            None => (t, None),
-        };
-        let found = find_session(&panes, session).ok_or_else(|| match window {
-            Some(_) => format!("can't find session: {}", session.trim_start_matches('=')),
-            None => format!("can't find {what}: {}", t.trim_start_matches('=')),
-        })?;
-        if let Some(w) = window {
-            let (win, pane) = match w.split_once('.') {
-                Some((w, p)) => (w, Some(p)),
-                None => (w, None),
-            };
-            let base = self.index_option(&found, "base-index");
-            if !window_matches(win, found.n, base) {
-                return Err(format!("can't find window: {win}"));
-            }
-            let pane_base = self.index_option(&found, "pane-base-index");
-            if let Some(p) = pane
-                && !pane_matches(p, found.n, pane_base)
+        if let Some(f) = c.spec.source {
+            let flags = if f.flags & cmd::DEFAULT_MARKED != 0
+                && !c.has(f.flag)
+                && self.server_ref().is_some_and(|s| s.marked.is_some())
             {
-                return Err(format!("can't find pane: {p}"));
-            }
-        }
-        Ok(found)
-    }
-
-    pub fn index_option(&self, p: &Pane, name: &str) -> u32 {
-        let st = self.host.state.lock();
-        st.spaces
-            .get(&self.req.socket)
-            .and_then(|s| s.option(p.handle.meta.id, name))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    }
-
-    async fn list(&mut self, c: &Cmd, scope: Option<Pane>, default: &str) -> CmdResult {
-        let fmt = c.value('F').unwrap_or(default).to_owned();
-        let panes = match scope {
-            Some(p) => vec![p],
-            None => self.panes(),
-        };
-        for p in panes {
-            let line = self.expand(&fmt, Some(&p)).await;
-            self.out.push_str(&line);
-            self.out.push('\n');
-        }
-        Ok(())
-    }
-
-    async fn remove(&self, handle: &SessionHandle) {
-        if let Err(e) = self.host.sessions.remove(handle).await {
-            tracing::warn!(session = %handle.meta.id, error = %e, "tmux stand-in: removing a session failed");
-        }
-        self.host
-            .state
-            .lock()
-            .forget(&self.req.socket, handle.meta.id);
-    }
-
-    async fn kill_session(&mut self, c: &Cmd) -> CmdResult {
-        let target = self.target(c.value('t'), Kind::Session)?;
-        if c.has('a') {
-            for p in self.panes() {
-                if p.n != target.n {
-                    self.remove(&p.handle).await;
-                }
-            }
-        } else {
-            self.remove(&target.handle).await;
-        }
-        Ok(())
-    }
-
-    async fn resize_window(&mut self, c: &Cmd) -> CmdResult {
-        let p = self.target(c.value('t'), Kind::Window)?;
-        if c.has('A') && !c.has('x') && !c.has('y') {
-            return Ok(()); // sizing follows the latest attach client already
-        }
-        let live = p.handle.live();
-        let cols = size_arg(c.value('x'), "width")?.unwrap_or(live.cols);
-        let rows = size_arg(c.value('y'), "height")?.unwrap_or(live.rows);
-        crate::session::manager::validate_size(cols, rows).map_err(|e| e.to_string())?;
-        p.handle.resize(cols, rows).await.map_err(|e| e.to_string())
-    }
-
-    async fn new_session(&mut self, c: &Cmd) -> CmdResult {
-        if !c.has('d') && !self.req.tty {
-            return Err("open terminal failed: not a terminal".into());
-        }
-        let panes = self.panes();
-        let name = match c.value('s') {
-            Some(s) => s.replace(['.', ':'], "_"),
-            None => (0..)
-                .map(|i: u32| i.to_string())
-                .find(|n| !panes.iter().any(|p| p.handle.meta.name == *n))
-                .unwrap_or_default(),
-        };
-        if let Some(existing) = panes.iter().find(|p| p.handle.meta.name == name) {
-            if c.has('A') {
-                if !c.has('d') {
-                    self.attach = Some((existing.handle.meta.id.to_string(), false));
-                }
-                return Ok(());
-            }
-            return Err(format!("duplicate session: {name}"));
-        }
-        // An exited session (tmux would have destroyed it) still holds the Aegis name.
-        if let Ok(old) = self.host.sessions.get(&name) {
-            let ours = self.host.state.lock().owner.get(&old.meta.id) == Some(&self.req.socket);
-            if old.is_exited() && (ours || self.is_default_socket()) {
-                self.remove(&old).await;
+                self.source = self.resolve(Some("~"), f.kind, 0)?;
+                None
             } else {
-                return Err(format!("duplicate session: {name}"));
-            }
-        }
-        let cols = size_arg(c.value('x'), "width")?.unwrap_or(DEFAULT_COLS);
-        let rows = size_arg(c.value('y'), "height")?.unwrap_or(DEFAULT_ROWS);
-        let work_dir = self.dir(c.value('c'));
-        let n = self
-            .host
-            .state
-            .lock()
-            .spaces
-            .entry(self.req.socket.clone())
-            .or_default()
-            .reserve();
-        let env = self.child_env(n, None, c.values('e'))?;
-        let command = self.command(&c.args);
-        let handle = self
-            .spawn(Some(name), work_dir, command, env, cols, rows, n)
-            .await?;
-        if let Some(window) = c.value('n') {
-            let mut st = self.host.state.lock();
-            let space = st.spaces.entry(self.req.socket.clone()).or_default();
-            space
-                .session_options
-                .entry(handle.meta.id)
-                .or_default()
-                .insert(WINDOW_NAME.into(), window.to_owned());
-        }
-        if c.has('P') {
-            let fmt = c.value('F').unwrap_or("#{session_name}:").to_owned();
-            let p = Pane {
-                handle: handle.clone(),
-                n,
+                Some(f.flags)
             };
-            let line = self.expand(&fmt, Some(&p)).await;
-            self.out.push_str(&line);
-            self.out.push('\n');
+            if let Some(flags) = flags {
+                self.source = self.resolve(c.value(f.flag), f.kind, flags)?;
+            }
         }
-        if !c.has('d') {
-            self.attach = Some((handle.meta.id.to_string(), false));
+        if let Some(f) = c.spec.target
+            && !(client_t_flag(c.name()) && f.flag == 't')
+        {
+            self.target = self.resolve(c.value(f.flag), f.kind, f.flags)?;
         }
-        Ok(())
+        super::commands::dispatch(self, c).await
     }
 
-    async fn respawn(&mut self, c: &Cmd) -> CmdResult {
-        let p = self.target(c.value('t'), Kind::Pane)?;
-        if !p.handle.is_exited() && !c.has('k') {
-            return Err(format!(
-                "respawn pane failed: pane {}:{}.{} still active",
-                p.handle.meta.name,
-                self.index_option(&p, "base-index"),
-                self.index_option(&p, "pane-base-index")
-            ));
+    /// The resolved target, which a command without CANFAIL always has.
+    pub fn tgt(&self) -> Result<Found, String> {
+        self.target.ok_or_else(|| "no current target".to_owned())
+    }
+
+    /// Expand a format with a context built from the target (or `scope`), reading the pane
+    /// facts it may need first.
+    pub async fn expand(&mut self, fmt: &str, found: Option<Found>) -> String {
+        let facts = self
+            .facts_for(found.and_then(|f| f.pane).into_iter().collect())
+            .await;
+        self.expand_with(fmt, found, &facts, &[])
+    }
+
+    /// Read the screen facts of these panes (or, with none given, nothing).
+    pub async fn facts_for(&self, panes: Vec<u32>) -> HashMap<u32, Facts> {
+        match self.server_ref() {
+            Some(s) => super::vars::gather(s, &panes).await,
+            None => HashMap::new(),
         }
-        let meta = p.handle.meta.clone();
-        let work_dir = match c.value('c') {
-            Some(d) => self.dir(Some(d)),
-            None => meta.work_dir.clone(),
+    }
+
+    /// Expand synchronously with facts already read.
+    pub fn expand_with(
+        &self,
+        fmt: &str,
+        found: Option<Found>,
+        facts: &HashMap<u32, Facts>,
+        extra: &[(&'static str, String)],
+    ) -> String {
+        let Some(server) = self.server_ref() else {
+            return super::format::expand(fmt, &|_: &str| None);
         };
-        let command = if c.args.is_empty() {
-            meta.command.clone()
-        } else {
-            self.command(&c.args)
-        };
-        let env = self.child_env(p.n, Some(meta.id), c.values('e'))?;
-        let (cols, rows) = {
-            let l = p.handle.live();
-            (l.cols, l.rows)
-        };
-        let options = {
-            let st = self.host.state.lock();
-            st.spaces
-                .get(&self.req.socket)
-                .and_then(|s| s.session_options.get(&meta.id).cloned())
-        };
-        self.remove(&p.handle).await;
-        let handle = self
-            .spawn(
-                Some(meta.name.clone()),
-                work_dir,
-                command,
-                env,
-                cols,
-                rows,
-                p.n,
-            )
-            .await?;
-        if let Some(o) = options {
-            let mut st = self.host.state.lock();
-            if let Some(s) = st.spaces.get_mut(&self.req.socket) {
-                s.session_options.insert(handle.meta.id, o);
+        let f = found.unwrap_or_default();
+        let mut scope = Scope::new(server, self.info, facts, f.session, f.wl, f.pane);
+        scope.client = self.client.and_then(|c| server.clients.get(c));
+        scope.extra = extra.to_vec();
+        super::format::expand(fmt, &scope)
+    }
+
+    /// A format with no pane facts (directory arguments, names).
+    pub fn expand_simple(&self, fmt: &str, session: Option<u32>) -> String {
+        if !fmt.contains('#') {
+            return fmt.to_owned();
+        }
+        let found = self.target.or(session.map(|s| Found {
+            session: Some(s),
+            ..Found::default()
+        }));
+        self.expand_with(fmt, found, &HashMap::new(), &[])
+    }
+
+    /// Where the server runs (for a pane whose directory does not exist).
+    pub fn server_cwd(&self) -> String {
+        self.server_ref()
+            .map(|s| s.cwd.clone())
+            .filter(|c| std::path::Path::new(c).is_dir())
+            .unwrap_or_else(|| "/".into())
+    }
+
+    /// Make `pane` its window's active pane (the previous one becomes the last pane).
+    pub fn set_active(&mut self, pane: u32) {
+        let mut point = self.ns.next_active_point;
+        if let Some(server) = self.ns.servers.get_mut(&self.socket) {
+            server.set_active_pane(pane, &mut point);
+        }
+        self.ns.next_active_point = point;
+    }
+
+    /// Print a line of output.
+    pub fn print(&mut self, line: &str) {
+        self.out.push_str(line);
+        self.out.push('\n');
+    }
+
+    /// Stop a pane's program and forget its Aegis session (kill-pane and friends).
+    pub async fn kill_handle(&self, h: &crate::session::SessionHandle) {
+        if let Err(e) = self.host.sessions.remove(h).await {
+            tracing::debug!(session = %h.meta.id, error = %e, "tmux stand-in: removing a session failed");
+        }
+    }
+
+    /// Run tmux command text (a config file, an if-shell branch) line by line.
+    pub async fn source_text(&mut self, text: &str, origin: &str) -> CmdResult {
+        if self.depth > 10 {
+            return Err(format!("{origin}: too many nested files"));
+        }
+        let commands = super::config::parse_text(text).map_err(|e| format!("{origin}:{e}"))?;
+        for (line, argv) in commands {
+            let cmds = parse_line(&argv, self.server_ref())
+                .map_err(|e| format!("{origin}:{line}: {e}"))?;
+            for c in &cmds {
+                let mut sub = Ctx {
+                    host: self.host,
+                    ns: &mut *self.ns,
+                    req: self.req,
+                    socket: self.socket.clone(),
+                    out: &mut *self.out,
+                    info: self.info,
+                    client: self.client,
+                    tclient: None,
+                    target: None,
+                    source: None,
+                    next: Next::Continue,
+                    attach: &mut *self.attach,
+                    depth: self.depth + 1,
+                };
+                Box::pin(sub.run(c)).await?;
             }
         }
         Ok(())
     }
-}
-
-fn size_arg(v: Option<&str>, what: &str) -> Result<Option<u16>, String> {
-    match v {
-        None => Ok(None),
-        Some(s) => s
-            .parse::<u16>()
-            .ok()
-            .filter(|n| *n > 0)
-            .map(Some)
-            .ok_or_else(|| format!("{what} {s}")),
-    }
-}
-
-/// tmux's session lookup: `=name` exact; otherwise exact, then a unique prefix.
-fn find_session(panes: &[Pane], name: &str) -> Option<Pane> {
-    if let Some(exact) = name.strip_prefix('=') {
-        return panes.iter().find(|p| p.handle.meta.name == exact).cloned();
-    }
-    if let Some(p) = panes.iter().find(|p| p.handle.meta.name == name) {
-        return Some(p.clone());
-    }
-    let mut prefixed = panes
-        .iter()
-        .filter(|p| p.handle.meta.name.starts_with(name));
-    match (prefixed.next(), prefixed.next()) {
-        (Some(one), None) => Some(one.clone()),
-        _ => None,
-    }
-}
-
-fn window_matches(w: &str, n: u32, base: u32) -> bool {
-    w.is_empty()
-        || matches!(w, "^" | "$" | "!" | "{start}" | "{end}" | "{last}")
-        || w.strip_prefix('@').and_then(|x| x.parse().ok()) == Some(n)
-        || w.trim_start_matches('=').parse::<u32>().ok() == Some(base)
-}
-
-fn pane_matches(p: &str, n: u32, base: u32) -> bool {
-    p.is_empty()
-        || matches!(p, "^" | "$" | "!" | "{top}" | "{bottom}" | "{last}")
-        || p.strip_prefix('%').and_then(|x| x.parse().ok()) == Some(n)
-        || p.parse::<u32>().ok() == Some(base)
 }

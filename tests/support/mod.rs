@@ -185,6 +185,9 @@ impl Daemon {
             // Sessions outlive the daemon by default; tests clean up after themselves unless
             // they pass AEGIS_KILL_SESSIONS_ON_EXIT=false to test exactly that.
             .env("AEGIS_KILL_SESSIONS_ON_EXIT", "true")
+            // Each test daemon keeps the tmux stand-in's discovery socket in its own
+            // directory, so parallel daemons never meet at /tmp/aegis-UID/default.
+            .env("TMUX_TMPDIR", dir)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(log);

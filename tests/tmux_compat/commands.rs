@@ -304,7 +304,7 @@ fn tmux_compat_shim_on_path_nested_tools_and_rest_visibility() {
     let ls = text(&tmux(&["list-sessions", "-F", "#{session_name}"])).0;
     assert_eq!(ls, "from-rest\nnest\n");
     // An unsupported command fails loudly.
-    let (_, err, code) = text(&tmux(&["split-window", "-t", "nest"]));
+    let (_, err, code) = text(&tmux(&["display-menu", "-t", "nest", "x"]));
     assert_eq!(code, Some(1));
     assert!(
         err.contains("not supported by the Aegis tmux stand-in"),
