@@ -57,6 +57,23 @@ pub fn escape_arg(s: &str) -> String {
     }
 }
 
+/// A window name as tmux stores it (window_set_name): backslashes doubled, tabs, newlines
+/// and other control characters written C-style or in octal.
+pub fn vis(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_ascii_control() => out.push_str(&format!("\\{:03o}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// A command line as tmux prints it: each argument escaped, joined by spaces.
 pub fn stringify(argv: &[String]) -> String {
     argv.iter()

@@ -25,11 +25,15 @@ pub enum Next {
     Wait(oneshot::Receiver<()>),
     /// Run a shell command (run-shell, if-shell).
     Shell(ShellJob),
+    /// Let these panes' programs answer the input just sent (see [`settle`]).
+    Settle(Vec<crate::session::SessionHandle>),
 }
 
 pub struct ShellJob {
     pub command: String,
     pub cwd: String,
+    /// Variables added to the client's environment.
+    pub env: Vec<(String, String)>,
     /// Without `-b`, wait for it and print its output; with `if-shell`, the commands to run
     /// on success and failure.
     pub background: bool,
@@ -193,6 +197,12 @@ pub async fn run_request(
                 let _ = rx.await;
                 guard = host.state.lock().await;
             }
+            Next::Settle(handles) => {
+                finish(host, &mut guard, &req.socket).await;
+                drop(guard);
+                settle(&handles).await;
+                guard = host.state.lock().await;
+            }
             Next::Shell(job) => {
                 finish(host, &mut guard, &req.socket).await;
                 drop(guard);
@@ -212,6 +222,43 @@ pub async fn run_request(
     finish(host, &mut guard, &req.socket).await;
     result
 }
+
+/// Wait, with the lock released, until the programs that were just sent input have answered
+/// (their output went quiet) or stay silent. A pane's output reaches its screen model through
+/// the holder and the session's actor, a few hops more than in tmux; without this a
+/// `capture-pane` right after `send-keys` (as libtmux and agent tools do) could miss the echo
+/// tmux would already show. Bounded: at most [`SETTLE_LIMIT`].
+pub async fn settle(handles: &[crate::session::SessionHandle]) {
+    use std::sync::atomic::Ordering;
+    use std::time::{Duration, Instant};
+    const FIRST: Duration = Duration::from_millis(60);
+    const QUIET: Duration = Duration::from_millis(15);
+    let read = || -> u64 {
+        handles
+            .iter()
+            .map(|h| h.counters.bytes_out.load(Ordering::Relaxed))
+            .sum()
+    };
+    let start = Instant::now();
+    let mut last = read();
+    let mut changed_at: Option<Instant> = None;
+    while start.elapsed() < SETTLE_LIMIT {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        let now = read();
+        if now != last {
+            last = now;
+            changed_at = Some(Instant::now());
+        }
+        match changed_at {
+            None if start.elapsed() >= FIRST => break,
+            Some(t) if t.elapsed() >= QUIET => break,
+            _ => {}
+        }
+    }
+}
+
+/// The longest [`settle`] waits.
+pub const SETTLE_LIMIT: std::time::Duration = std::time::Duration::from_millis(300);
 
 /// Commands whose `-t` names a client, not a target.
 fn client_t_flag(name: &str) -> bool {

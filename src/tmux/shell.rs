@@ -15,6 +15,7 @@ pub async fn run_shell(job: &ShellJob, req: &TmuxRequest) -> Option<(i32, String
         .iter()
         .filter(|(k, _)| !k.starts_with("AEGIS_"))
         .cloned()
+        .chain(job.env.iter().cloned())
         .collect();
     let cwd = if std::path::Path::new(&job.cwd).is_dir() {
         std::path::PathBuf::from(&job.cwd)

@@ -80,7 +80,6 @@ const UNSUPPORTED: &[(&str, &str)] = &[
     ("attach-session", "cEfx"),
     ("switch-client", "ET"),
     ("send-keys", "MX"),
-    ("copy-mode", "eHMsuq"),
     ("refresh-client", "ABcCDfFlLRSU"),
     ("pipe-pane", "IO"),
 ];

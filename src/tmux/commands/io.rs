@@ -37,8 +37,30 @@ pub async fn run(ctx: &mut Ctx<'_>, c: &Cmd) -> CmdResult {
                 .and_then(|id| ctx.server_ref()?.clients.get(id))
                 .map(|cl| cl.control);
             match control {
-                // tmux gives a control client (no terminal size) no popup, and no error.
-                Some(true) => Ok(()),
+                // A control client has nothing to draw a popup on; its command runs all the
+                // same, as tmux runs it.
+                Some(true) => {
+                    if let Some(cmd) = c.arg(0) {
+                        let cwd = match c.value('d') {
+                            Some(d) => ctx.expand_simple(d, ctx.target.and_then(|f| f.session)),
+                            None => ctx.req.cwd.clone(),
+                        };
+                        let env = c
+                            .values('e')
+                            .iter()
+                            .filter_map(|kv| kv.split_once('='))
+                            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                            .collect();
+                        ctx.next = super::super::exec::Next::Shell(super::super::exec::ShellJob {
+                            command: cmd.to_owned(),
+                            cwd,
+                            env,
+                            background: true,
+                            then: None,
+                        });
+                    }
+                    Ok(())
+                }
                 Some(false) => {
                     Err("display-popup: popups are not supported by the Aegis tmux stand-in".into())
                 }
@@ -68,6 +90,7 @@ async fn deliver(ctx: &mut Ctx<'_>, pane: u32, input: Input) -> CmdResult {
         } else {
             vec![pane]
         };
+    let mut sent = vec![];
     for t in targets {
         let server = ctx.server()?;
         let Some(tp) = server.pane_mut(t) else {
@@ -94,6 +117,10 @@ async fn deliver(ctx: &mut Ctx<'_>, pane: u32, input: Input) -> CmdResult {
             Input::Bytes(b) => h.send_bytes(b.clone()).await,
         };
         r.map_err(|e| e.to_string())?;
+        sent.push(h);
+    }
+    if !sent.is_empty() {
+        ctx.next = super::super::exec::Next::Settle(sent);
     }
     Ok(())
 }

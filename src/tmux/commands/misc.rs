@@ -137,6 +137,7 @@ async fn run_shell(ctx: &mut Ctx<'_>, c: &Cmd) -> CmdResult {
     ctx.next = Next::Shell(ShellJob {
         command,
         cwd: ctx.req.cwd.clone(),
+        env: vec![],
         background: c.has('b'),
         then: None,
     });
@@ -164,6 +165,7 @@ async fn if_shell(ctx: &mut Ctx<'_>, c: &Cmd) -> CmdResult {
     ctx.next = Next::Shell(ShellJob {
         command,
         cwd: ctx.req.cwd.clone(),
+        env: vec![],
         background: false,
         then: Some((yes, no)),
     });
@@ -292,8 +294,10 @@ fn list_keys(ctx: &mut Ctx<'_>, c: &Cmd) -> CmdResult {
             table.as_ref().is_none_or(|x| x == t) && only_key.as_ref().is_none_or(|x| x == k)
         })
         .collect();
+    const TABLES: [&str; 4] = ["root", "prefix", "copy-mode", "copy-mode-vi"];
     if rows.is_empty()
         && let Some(t) = &table
+        && !TABLES.contains(&t.as_str())
         && !keys.keys().any(|(tt, _)| tt == t)
     {
         return Err(format!("table {t} doesn't exist"));

@@ -197,7 +197,7 @@ async fn break_pane(ctx: &mut Ctx<'_>, c: &Cmd) -> CmdResult {
             s.set_current(at);
         }
         if let (Some(n), Some(w)) = (&new_name, server.window_mut(src_w)) {
-            w.name = n.clone();
+            w.name = super::super::escape::vis(n);
             w.options
                 .set("automatic-rename", OptValue::Single("off".into()));
         }
@@ -215,7 +215,7 @@ async fn break_pane(ctx: &mut Ctx<'_>, c: &Cmd) -> CmdResult {
         let wid = server.allocate_window();
         let p = server.pane(pane).ok_or("no current pane")?;
         let name = match &new_name {
-            Some(n) => n.clone(),
+            Some(n) => super::super::escape::vis(n),
             None => {
                 let cmd = stringify(&p.argv);
                 window_name(if cmd.is_empty() { &p.shell } else { &cmd })

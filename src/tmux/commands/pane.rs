@@ -168,6 +168,20 @@ async fn split_window(ctx: &mut Ctx<'_>, c: &Cmd) -> CmdResult {
         ctx.set_active(pid);
     }
     rezoom(ctx, wid, c.has('Z'))?;
+    if c.has('Z') {
+        // tmux spawns a zoomed split without fitting it into the layout: the new pane keeps
+        // the full window size it was created with.
+        let server = ctx.server()?;
+        let full = server.window(wid).map(|w| (w.sx, w.sy));
+        if let (Some((sx, sy)), Some(p)) = (full, server.pane_mut(pid)) {
+            p.geom = super::super::layout::Geometry {
+                xoff: 0,
+                yoff: 0,
+                sx,
+                sy,
+            };
+        }
+    }
     if c.has('P') {
         let fmt = c.value('F').unwrap_or(SPLIT_FORMAT).to_owned();
         let wl = f.wl;

@@ -28,7 +28,8 @@ pub async fn run(ctx: &mut Ctx<'_>, c: &Cmd) -> CmdResult {
         "rename-window" => {
             let f = ctx.tgt()?;
             let wid = f.window.ok_or("no current window")?;
-            let name = ctx.expand_simple(c.arg(0).unwrap_or(""), f.session);
+            let name =
+                super::super::escape::vis(&ctx.expand_simple(c.arg(0).unwrap_or(""), f.session));
             let server = ctx.server()?;
             if let Some(w) = server.window_mut(wid) {
                 w.name = name.clone();
