@@ -370,3 +370,92 @@ fn attach_through_the_tmux_stand_in() {
         .expect("has-session");
     assert!(ls.success(), "the session must survive the detach");
 }
+
+/// `tmux attach` on a window of two panes draws them side by side, as tmux does: a border
+/// between them, a status line, typing goes to the active pane, and the prefix key's
+/// bindings split and move between panes.
+#[test]
+fn attach_draws_a_split_window_like_tmux() {
+    let d = Daemon::start();
+    let tmux = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_aegis"))
+            .arg("tmux")
+            .args(args)
+            .env("AEGIS_STATE_DIR", d.dir.path().join("state"))
+            .env_remove("TMUX")
+            .current_dir(d.work_dir())
+            .output()
+            .expect("aegis tmux")
+    };
+    let out = tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        "art",
+        "-x",
+        "80",
+        "-y",
+        "23",
+        "printf LEFTPANE; exec sleep 1000",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let out = tmux(&[
+        "split-window",
+        "-h",
+        "-t",
+        "art",
+        "bash",
+        "--norc",
+        "--noprofile",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let mut t = Term::run(&d, &["tmux", "attach-session", "-t", "art"], 80, 24);
+    let screen = t.wait_screen("LEFTPANE");
+    // The left pane is 40 columns; the border is column 41; the right pane starts at 42.
+    let first = screen.lines().next().unwrap_or("");
+    assert!(first.starts_with("LEFTPANE"), "{screen}");
+    assert_eq!(first.chars().nth(40), Some('│'), "{screen}");
+    let status = wait_until(Duration::from_secs(10), "the status line", || {
+        let s = t.screen();
+        s.lines()
+            .nth(23)
+            .filter(|l| l.starts_with("[art] 0:"))
+            .map(str::to_owned)
+    });
+    assert!(status.contains('*'), "{status}");
+    // The right pane (bash) is active: typing goes there.
+    t.type_bytes(b"echo right-$((6*7))\r");
+    let screen = t.wait_screen("right-42");
+    let line = screen
+        .lines()
+        .find(|l| l.contains("right-42"))
+        .unwrap_or("");
+    assert!(line.find("right-42").is_some_and(|at| at > 40), "{screen}");
+    // C-b % splits the active pane; C-b o moves to the next pane.
+    t.type_bytes(b"\x02%");
+    wait_until(Duration::from_secs(10), "a third pane", || {
+        let o = tmux(&["list-panes", "-t", "art", "-F", "#{pane_id}"]);
+        (String::from_utf8_lossy(&o.stdout).lines().count() == 3).then_some(())
+    });
+    t.type_bytes(b"\x02o");
+    wait_until(
+        Duration::from_secs(10),
+        "the first pane to be active",
+        || {
+            let o = tmux(&["display-message", "-p", "-t", "art", "#{pane_index}"]);
+            (String::from_utf8_lossy(&o.stdout).trim() == "0").then_some(())
+        },
+    );
+    // The window took the terminal's size, less the status line.
+    let o = tmux(&[
+        "display-message",
+        "-p",
+        "-t",
+        "art",
+        "#{window_width}x#{window_height} #{session_attached}",
+    ]);
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "80x23 1\n");
+    t.type_bytes(b"\x02d");
+    let out = t.wait_exit();
+    assert!(out.contains("[detached (from session art)]"), "{out:?}");
+}

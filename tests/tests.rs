@@ -55,5 +55,6 @@ mod sessions;
 mod store;
 mod streams;
 mod tmux_compat;
+mod tmux_standin;
 mod webhooks;
 mod work;

@@ -75,6 +75,25 @@ pub async fn attach(
     read_only: bool,
     prefix: u8,
 ) -> anyhow::Result<String> {
+    attach_to(socket, session, None, read_only, Some(prefix)).await
+}
+
+/// Attach to a tmux stand-in session: the daemon draws the window and handles the prefix.
+pub async fn attach_tmux(
+    socket: &Path,
+    target: super::proto::TmuxAttach,
+    read_only: bool,
+) -> anyhow::Result<String> {
+    attach_to(socket, "", Some(target), read_only, None).await
+}
+
+async fn attach_to(
+    socket: &Path,
+    session: &str,
+    tmux: Option<super::proto::TmuxAttach>,
+    read_only: bool,
+    prefix: Option<u8>,
+) -> anyhow::Result<String> {
     if !term::stdin_is_tty() {
         bail!("attach needs a terminal: stdin is not a tty");
     }
@@ -87,6 +106,7 @@ pub async fn attach(
         read_only,
         cols,
         rows,
+        tmux,
     });
     proto::write_frame(&mut stream, proto::REQUEST, &serde_json::to_vec(&req)?).await?;
     match proto::read_frame(&mut stream).await? {
@@ -129,7 +149,7 @@ async fn pump(
     stream: UnixStream,
     signals: Signals,
     read_only: bool,
-    prefix: u8,
+    prefix: Option<u8>,
 ) -> anyhow::Result<String> {
     let Signals {
         mut winch,
@@ -150,7 +170,7 @@ async fn pump(
     let mut keys = spawn_stdin_reader();
     // Terminal writes are small and quick; std's blocking stdout is fine on this thread.
     let mut out = std::io::stdout();
-    let mut filter = InputFilter::new(prefix);
+    let mut filter = InputFilter::with_prefix(prefix);
     let mut detaching = false;
     let message = loop {
         tokio::select! {

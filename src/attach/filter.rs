@@ -24,7 +24,9 @@ pub enum Action {
 }
 
 pub struct InputFilter {
-    prefix: u8,
+    /// `None`: keys pass untouched (a tmux stand-in session, where the daemon handles the
+    /// prefix).
+    prefix: Option<u8>,
     /// The prefix was the last byte seen.
     armed: bool,
     queried_at: Option<Instant>,
@@ -32,6 +34,10 @@ pub struct InputFilter {
 
 impl InputFilter {
     pub fn new(prefix: u8) -> Self {
+        Self::with_prefix(Some(prefix))
+    }
+
+    pub fn with_prefix(prefix: Option<u8>) -> Self {
         InputFilter {
             prefix,
             armed: false,
@@ -60,14 +66,18 @@ impl InputFilter {
         };
         let mut out = Vec::with_capacity(cleaned.len());
         for &b in &cleaned {
+            let Some(prefix) = self.prefix else {
+                out.push(b);
+                continue;
+            };
             if self.armed {
                 self.armed = false;
                 match b {
                     b'd' => return Action::Detach(out),
-                    b if b == self.prefix => out.push(b),
-                    b => out.extend_from_slice(&[self.prefix, b]),
+                    b if b == prefix => out.push(b),
+                    b => out.extend_from_slice(&[prefix, b]),
                 }
-            } else if b == self.prefix {
+            } else if b == prefix {
                 self.armed = true;
             } else {
                 out.push(b);

@@ -11,9 +11,11 @@
 //! - a local byte pipe with tiny frames adds no HTTP/WebSocket framing to every keystroke.
 //!
 //! The frame format is in [`proto`]; raw mode and terminal size in [`term`]; the detach
-//! prefix and the filtering of the terminal's own query replies in [`filter`].
+//! prefix and the filtering of the terminal's own query replies in [`filter`]; drawing a
+//! window of several panes (a tmux stand-in session) in [`compose`].
 
 pub mod client;
+pub mod compose;
 pub mod filter;
 pub mod proto;
 pub mod server;

@@ -36,11 +36,33 @@ pub enum Request {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AttachRequest {
-    /// Session id or name.
+    /// Session id or name (unused when `tmux` is given).
     pub session: String,
     pub read_only: bool,
     pub cols: u16,
     pub rows: u16,
+    /// Attach to a tmux stand-in session: the daemon draws its current window, panes side by
+    /// side, and the client sends its keys unfiltered (the daemon handles the prefix key).
+    #[serde(default)]
+    pub tmux: Option<TmuxAttach>,
+}
+
+/// Which tmux stand-in session a terminal attaches to, and who the client is.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TmuxAttach {
+    pub socket: String,
+    /// The session id (`$N`).
+    pub session: u32,
+    #[serde(default)]
+    pub cwd: String,
+    #[serde(default)]
+    pub env: Vec<(String, String)>,
+    #[serde(default)]
+    pub pid: u32,
+    /// The client's terminal device (its name in list-clients).
+    #[serde(default)]
+    pub tty: String,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -90,9 +112,13 @@ pub struct TmuxReply {
     pub code: i32,
     pub stdout: String,
     pub stderr: String,
-    /// Attach to this session id afterwards (attach-session, new-session without -d).
+    /// Attach to this session id afterwards.
     pub attach: Option<String>,
     pub read_only: bool,
+    /// Attach to this tmux stand-in session afterwards (attach-session, new-session without
+    /// -d); the client fills in who it is.
+    #[serde(default)]
+    pub attach_tmux: Option<TmuxAttach>,
 }
 
 pub async fn write_frame<W: AsyncWrite + Unpin>(

@@ -121,6 +121,9 @@ async fn serve_conn(
             proto::write_frame(&mut stream, proto::REPLY, &body).await?;
             Ok(())
         }
+        Request::Attach(req) if req.tmux.is_some() => {
+            crate::tmux::attached::serve(tmux, stream, req, shutdown).await
+        }
         Request::Attach(req) => crate::attach::server::attach(hub, stream, req, shutdown).await,
     }
 }

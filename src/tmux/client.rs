@@ -231,11 +231,16 @@ async fn finish(reply: TmuxReply, daemon: &std::path::Path) -> anyhow::Result<Ex
         out.flush()?;
         std::io::stderr().write_all(reply.stderr.as_bytes())?;
     }
-    if let Some(target) = reply.attach {
-        let prefix = crate::attach::client::prefix_byte(
-            &std::env::var("AEGIS_ATTACH_PREFIX").unwrap_or_else(|_| "C-b".into()),
-        )?;
-        let msg = crate::attach::client::attach(daemon, &target, reply.read_only, prefix).await?;
+    if let Some(mut target) = reply.attach_tmux {
+        target.cwd = std::env::current_dir()
+            .map(|d| d.display().to_string())
+            .unwrap_or_else(|_| "/".into());
+        target.env = std::env::vars().collect();
+        target.pid = std::process::id();
+        target.tty = std::fs::read_link("/proc/self/fd/0")
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        let msg = crate::attach::client::attach_tmux(daemon, target, reply.read_only).await?;
         println!("{msg}");
     }
     Ok(if reply.code == 0 {

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use tokio::net::UnixStream;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::clients::{Client, ClientEvent, UNATTACHED};
@@ -50,9 +50,9 @@ pub async fn serve(
             }
         }
     });
-    let mut outputs = OutputTaps::default();
+    let mut outputs = super::taps::OutputTaps::default();
     outputs
-        .retarget(&host, &req.socket, session.as_ref().map(|s| s.0))
+        .follow(session_panes(&host, &req.socket, session.as_ref().map(|s| s.0)).await)
         .await;
     let mut changes = host.changes.subscribe();
     // A first command that failed ends the client, as tmux's control client exits then.
@@ -82,7 +82,7 @@ pub async fn serve(
                             let line = format!("%session-changed ${id} {name}\n");
                             proto::write_frame(&mut writer, proto::OUTPUT, line.as_bytes()).await?;
                         }
-                        outputs.retarget(&host, &req.socket, session.as_ref().map(|s| s.0)).await;
+                        outputs.follow(session_panes(&host, &req.socket, session.as_ref().map(|s| s.0)).await).await;
                     }
                     Some(ClientEvent::Notify(line)) => {
                         proto::write_frame(&mut writer, proto::OUTPUT, format!("{line}\n").as_bytes()).await?;
@@ -92,7 +92,7 @@ pub async fn serve(
                     if changed.is_err() {
                         break;
                     }
-                    outputs.retarget(&host, &req.socket, session.as_ref().map(|s| s.0)).await;
+                    outputs.follow(session_panes(&host, &req.socket, session.as_ref().map(|s| s.0)).await).await;
                 }
                 chunk = outputs.next() => {
                     if let Some((pane, bytes)) = chunk {
@@ -219,79 +219,23 @@ fn octal_escape(bytes: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Live output of the panes of the client's session, merged.
-#[derive(Default)]
-struct OutputTaps {
-    rx: Option<mpsc::Receiver<(u32, Vec<u8>)>>,
-    stop: Option<CancellationToken>,
-    panes: Vec<u32>,
-}
-
-impl OutputTaps {
-    /// Follow the panes of `session`'s windows (again, after the tree changed).
-    async fn retarget(&mut self, host: &TmuxHost, socket: &str, session: Option<u32>) {
-        let handles: Vec<(u32, crate::session::SessionHandle)> = {
-            let ns = host.state.lock().await;
-            let Some(server) = ns.servers.get(socket) else {
-                return self.clear();
-            };
-            let Some(s) = session.and_then(|s| server.session(s)) else {
-                return self.clear();
-            };
-            s.windows
-                .values()
-                .filter_map(|w| server.window(*w))
-                .flat_map(|w| w.panes.iter())
-                .filter_map(|p| server.pane(*p).map(|pane| (*p, pane.handle.clone())))
-                .collect()
-        };
-        let ids: Vec<u32> = handles.iter().map(|(p, _)| *p).collect();
-        if ids == self.panes {
-            return;
-        }
-        self.clear();
-        let (tx, rx) = mpsc::channel(256);
-        let stop = CancellationToken::new();
-        for (pane, handle) in handles {
-            let Ok((_, mut sub)) = handle.subscribe().await else {
-                continue;
-            };
-            let (tx, stop) = (tx.clone(), stop.clone());
-            tokio::spawn(async move {
-                loop {
-                    let chunk = tokio::select! {
-                        _ = stop.cancelled() => return,
-                        c = sub.recv() => c,
-                    };
-                    match chunk {
-                        Ok(bytes) => {
-                            if tx.send((pane, bytes.to_vec())).await.is_err() {
-                                return;
-                            }
-                        }
-                        Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                        Err(broadcast::error::RecvError::Closed) => return,
-                    }
-                }
-            });
-        }
-        self.rx = Some(rx);
-        self.stop = Some(stop);
-        self.panes = ids;
-    }
-
-    fn clear(&mut self) {
-        if let Some(s) = self.stop.take() {
-            s.cancel();
-        }
-        self.rx = None;
-        self.panes.clear();
-    }
-
-    async fn next(&mut self) -> Option<(u32, Vec<u8>)> {
-        match &mut self.rx {
-            Some(rx) => rx.recv().await,
-            None => std::future::pending().await,
-        }
-    }
+/// Every pane of a session's windows, with its Aegis session.
+async fn session_panes(
+    host: &TmuxHost,
+    socket: &str,
+    session: Option<u32>,
+) -> Vec<(u32, crate::session::SessionHandle)> {
+    let ns = host.state.lock().await;
+    let Some(server) = ns.servers.get(socket) else {
+        return vec![];
+    };
+    let Some(s) = session.and_then(|s| server.session(s)) else {
+        return vec![];
+    };
+    s.windows
+        .values()
+        .filter_map(|w| server.window(*w))
+        .flat_map(|w| w.panes.iter())
+        .filter_map(|p| server.pane(*p).map(|pane| (*p, pane.handle.clone())))
+        .collect()
 }

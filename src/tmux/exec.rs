@@ -60,6 +60,8 @@ pub struct Ctx<'a> {
     pub client: Option<u64>,
     /// The client the command acts on (`-c`/`-t` of client commands, else the current one).
     pub tclient: Option<u64>,
+    /// The client whose `client_*` variables formats show (display-message picks one).
+    pub format_client: Option<u64>,
     pub target: Option<Found>,
     pub source: Option<Found>,
     pub next: Next,
@@ -78,22 +80,16 @@ pub async fn execute(host: &TmuxHost, req: TmuxRequest) -> TmuxReply {
         Ok(()) => (0, String::new()),
         Err(e) => (1, format!("{e}\n")),
     };
-    // An attaching client shows the active pane of the session's current window.
-    let attach_id = match &attach {
-        Some(a) => {
-            let ns = host.state.lock().await;
-            ns.servers.get(&a.socket).and_then(|s| {
-                let (_, _, p) = s.current_of(a.session)?;
-                Some(s.pane(p)?.handle.meta.id.to_string())
-            })
-        }
-        None => None,
-    };
     TmuxReply {
         code,
         stdout: out,
         stderr,
-        attach: attach_id,
+        attach: None,
+        attach_tmux: attach.as_ref().map(|a| crate::attach::proto::TmuxAttach {
+            socket: a.socket.clone(),
+            session: a.session,
+            ..Default::default()
+        }),
         read_only: attach.is_some_and(|a| a.read_only),
     }
 }
@@ -175,6 +171,7 @@ pub async fn run_request(
                 info,
                 client,
                 tclient: None,
+                format_client: None,
                 target: None,
                 source: None,
                 next: Next::Continue,
@@ -340,6 +337,7 @@ pub(crate) async fn start_server(
             info,
             client: None,
             tclient: None,
+            format_client: None,
             target: None,
             source: None,
             next: Next::Continue,
@@ -497,7 +495,10 @@ impl Ctx<'_> {
         };
         let f = found.unwrap_or_default();
         let mut scope = Scope::new(server, self.info, facts, f.session, f.wl, f.pane);
-        scope.client = self.client.and_then(|c| server.clients.get(c));
+        scope.client = self
+            .format_client
+            .or(self.client)
+            .and_then(|c| server.clients.get(c));
         scope.extra = extra.to_vec();
         super::format::expand(fmt, &scope)
     }
@@ -563,6 +564,7 @@ impl Ctx<'_> {
                     info: self.info,
                     client: self.client,
                     tclient: None,
+                    format_client: None,
                     target: None,
                     source: None,
                     next: Next::Continue,

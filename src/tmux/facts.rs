@@ -120,3 +120,31 @@ pub fn tty_of(pid: i32, dead: bool) -> String {
         .map(|p| p.display().to_string())
         .unwrap_or_default()
 }
+
+/// What the attach compositor draws of a pane: its visible rows with attributes, the cursor
+/// and whether it shows, and the input modes its program asked for.
+#[derive(Debug, Clone, Default)]
+pub struct Drawn {
+    pub rows: Vec<String>,
+    pub cursor: (u16, u16),
+    pub cursor_visible: bool,
+    pub modes: String,
+}
+
+/// Read a pane's screen for drawing.
+pub async fn drawn(handle: &crate::session::SessionHandle) -> Drawn {
+    handle
+        .with_screen(|s| {
+            let vt = s.vt();
+            let (_, cols) = vt.size();
+            let (row, col) = vt.cursor_position();
+            Drawn {
+                rows: vt.rows_formatted(0, cols.get()).collect(),
+                cursor: (col, row),
+                cursor_visible: !vt.hide_cursor(),
+                modes: vt.input_mode_formatted(),
+            }
+        })
+        .await
+        .unwrap_or_default()
+}

@@ -13,6 +13,7 @@
 //! what libtmux and similar tools expect of tmux 3.3a.
 
 pub mod adopt;
+pub mod attached;
 pub mod buffers;
 pub mod client;
 pub mod clients;
@@ -32,6 +33,7 @@ pub mod options;
 pub mod options_table;
 pub mod shell;
 pub mod spawn;
+pub mod taps;
 pub mod target;
 pub mod tree;
 pub mod vars;

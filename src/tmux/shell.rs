@@ -82,6 +82,7 @@ pub async fn after_shell(
                 info,
                 client,
                 tclient: None,
+                format_client: None,
                 target: None,
                 source: None,
                 next: Next::Continue,

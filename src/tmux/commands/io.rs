@@ -299,6 +299,17 @@ async fn display_message(ctx: &mut Ctx<'_>, c: &Cmd) -> CmdResult {
         .facts_for(f.and_then(|f| f.pane).into_iter().collect())
         .await;
     let found = f.or(Some(Found::default()));
+    // tmux: the client named by -c when it shows the target's session, else that session's
+    // most recent client.
+    let session = f.and_then(|f| f.session);
+    if let Some(server) = ctx.server_ref() {
+        let tc = ctx.tclient.and_then(|id| server.clients.get(id));
+        ctx.format_client = match (tc, session) {
+            (Some(c), Some(s)) if c.session == s => Some(c.id),
+            (_, Some(s)) => server.clients.best(Some(s)).map(|c| c.id),
+            _ => None,
+        };
+    }
     if c.has('a') {
         let lines = {
             let Some(server) = ctx.server_ref() else {
@@ -344,7 +355,7 @@ async fn display_message(ctx: &mut Ctx<'_>, c: &Cmd) -> CmdResult {
 }
 
 /// The strftime sequences display-message formats may hold (`%H:%M %d-%b-%y`).
-fn expand_time(fmt: &str) -> String {
+pub fn expand_time(fmt: &str) -> String {
     if !fmt.contains('%') {
         return fmt.to_owned();
     }

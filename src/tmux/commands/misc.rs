@@ -233,23 +233,20 @@ const DEFAULT_KEYS: &[(&str, &str)] = &[
     ("Right", "select-pane -R"),
 ];
 
+/// The bindings a server starts with.
+pub fn default_keys() -> std::collections::BTreeMap<(String, String), String> {
+    DEFAULT_KEYS
+        .iter()
+        .map(|(k, cmd)| (("prefix".to_owned(), (*k).to_owned()), (*cmd).to_owned()))
+        .collect()
+}
+
 /// The bindings of a server: (table, key) → command text. Defaults until changed.
 fn bindings<'a>(
     ctx: &'a mut Ctx<'_>,
 ) -> Result<&'a mut std::collections::BTreeMap<(String, String), String>, String> {
     let server = ctx.server()?;
-    if server.keys.is_none() {
-        server.keys = Some(
-            DEFAULT_KEYS
-                .iter()
-                .map(|(k, cmd)| (("prefix".to_owned(), (*k).to_owned()), (*cmd).to_owned()))
-                .collect(),
-        );
-    }
-    server
-        .keys
-        .as_mut()
-        .ok_or_else(|| "no key table".to_owned())
+    Ok(server.keys.get_or_insert_with(default_keys))
 }
 
 fn bind_key(ctx: &mut Ctx<'_>, c: &Cmd) -> CmdResult {
