@@ -76,6 +76,7 @@ pub async fn serve(
     });
     let mut changes = host.changes.subscribe();
     let mut taps = OutputTaps::default();
+    taps.follow(view.window_panes().await).await;
     let mut tick = tokio::time::interval(FRAME);
     let mut dirty = true;
     let end = loop {
@@ -124,6 +125,8 @@ pub async fn serve(
                         Some(bytes) => proto::write_frame(&mut writer, proto::OUTPUT, &bytes).await?,
                         None => break "[exited]".to_owned(),
                     }
+                    // The window shown may have changed (a binding, another client's command).
+                    taps.follow(view.window_panes().await).await;
                 }
             }
         }
