@@ -123,7 +123,14 @@ pub async fn serve(
                     dirty = false;
                     match view.frame().await {
                         Some(bytes) => proto::write_frame(&mut writer, proto::OUTPUT, &bytes).await?,
-                        None => break "[exited]".to_owned(),
+                        // Gone from the server: a detach-client removes the client before
+                        // its message is read here, so take that message if there is one.
+                        None => break std::iter::from_fn(|| events.try_recv().ok())
+                            .find_map(|e| match e {
+                                ClientEvent::Detach(msg) => Some(msg),
+                                _ => None,
+                            })
+                            .unwrap_or_else(|| "[exited]".to_owned()),
                     }
                     // The window shown may have changed (a binding, another client's command).
                     taps.follow(view.window_panes().await).await;

@@ -76,12 +76,13 @@ pub(super) const fn spec(
 
 /// Flags the stand-in does not implement, per command; they fail with a clear message.
 const UNSUPPORTED: &[(&str, &str)] = &[
-    ("new-session", "DEXt"),
+    ("new-session", "DXt"),
     ("attach-session", "cEfx"),
     ("switch-client", "ET"),
     ("send-keys", "MX"),
     ("refresh-client", "ABcCDfFlLRSU"),
     ("pipe-pane", "IO"),
+    ("run-shell", "d"),
 ];
 
 /// Commands the stand-in knows but does not run (they need a terminal client, which the
