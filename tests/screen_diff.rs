@@ -19,8 +19,9 @@
 //! terminal parsed everything before it, so its arrival (in a file) is the condition the
 //! harness waits on before capturing or resizing (a question left unanswered is asked again
 //! after a few seconds, and the test prints a note naming the side). All programs run at once
-//! in one tmux server and one daemon. Set `AEGIS_SCREEN_DIFF=<substring>` to run only the programs whose name
-//! contains it. Every program is checked and every difference printed before the test fails.
+//! in one tmux server and one daemon; the suite takes every nextest slot (.config/nextest.toml).
+//! Set `AEGIS_SCREEN_DIFF=<substring>` to run only the programs whose name contains it. Every
+//! program is checked and every difference printed before the test fails.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -112,6 +113,7 @@ fn parse_program(name: &str, text: &str) -> Result<Program, String> {
         let at = |e: String| format!("{name}.vt line {}: {e}", n + 1);
         let last = &mut steps.last_mut().expect("steps starts non-empty").1;
         if line.is_empty() || line.starts_with('#') {
+            // Blank lines and comments carry no bytes.
         } else if let Some(t) = line.strip_prefix("> ") {
             last.extend(unescape(t).map_err(at)?);
         } else if let Some(rest) = line.strip_prefix("repeat ") {
