@@ -870,7 +870,7 @@ impl Actor {
                     status: self.live.borrow().status,
                     cols,
                     rows,
-                    cursor: self.screen.vt().cursor_position(),
+                    cursor: self.screen.cursor_on_screen(),
                     title: self.screen.title().to_owned(),
                 };
                 let _ = reply.send(snap);
@@ -905,11 +905,11 @@ impl Actor {
                 let (cols, rows) = self.screen.size();
                 // Keep the input modes the program asked for (bracketed paste, cursor keys),
                 // which a fresh model would forget until the program set them again.
-                let modes = self.screen.vt().input_mode_formatted();
+                let modes = self.screen.input_modes();
                 let mut fresh = Screen::new(cols, rows, scrollback);
-                let _ = fresh.process(modes.as_bytes());
+                let _ = fresh.process(&modes);
                 self.screen = fresh;
-                if let Err(e) = self.control.forget_history(modes.as_bytes()) {
+                if let Err(e) = self.control.forget_history(&modes) {
                     tracing::warn!(session = %self.meta.id, error = %e, "the holder could not forget the cleared output");
                 }
                 let _ = reply.send(());

@@ -379,8 +379,8 @@ impl Ctx<'_> {
         let dead = live.status == crate::vocab::SessionStatus::Exited;
         let screen = h
             .with_screen(|s| {
-                let (row, col) = s.vt().cursor_position();
-                (row, col, s.vt().alternate_screen(), s.history_size())
+                let (row, col) = s.cursor();
+                (row, col, s.alternate_screen(), s.history_size())
             })
             .await
             .unwrap_or((0, 0, false, 0));
