@@ -14,6 +14,36 @@
 //! row), the index of its pen (attributes and colours, interned per screen), flags and width.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// A fast hash for pens (small keys in a table no input controls the size of beyond
+/// [`PEN_TABLE_LIMIT`], so collision attacks only cost time on one session's own table).
+#[derive(Default)]
+pub struct PenHasher(u64);
+
+impl Hasher for PenHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u16(&mut self, n: u16) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
 
 /// Colours are encoded as tmux does: 0-7 and 90-97 the basic and bright palette, 8 the
 /// default, `FLAG_256 | n` an indexed colour (kept apart from 0-7, so `38;5;1` stays
@@ -82,6 +112,7 @@ pub const CLEARED: u8 = 0x2;
 pub const CLUSTER: u8 = 0x4;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(C, align(8))] // one 8-byte store per written cell
 pub struct Cell {
     /// The character, or with [`CLUSTER`] the index of the row's cluster.
     pub ch: u32,
@@ -121,7 +152,7 @@ impl Cell {
 #[derive(Debug, Clone)]
 pub struct PenTable {
     pens: Vec<Pen>,
-    index: HashMap<Pen, u16>,
+    index: HashMap<Pen, u16, BuildHasherDefault<PenHasher>>,
 }
 
 /// Pens kept before the owner compacts the table: a screen shows at most a few thousand
@@ -133,7 +164,7 @@ impl Default for PenTable {
     fn default() -> Self {
         let mut t = PenTable {
             pens: Vec::new(),
-            index: HashMap::new(),
+            index: HashMap::default(),
         };
         t.intern(Pen::DEFAULT);
         t
@@ -254,11 +285,17 @@ impl Row {
     /// tmux's `grid_expand_line`: make room for `want` cells, rounding up to a quarter, a
     /// half or the whole of the width `sx`; new cells are cleared with background `bg`.
     pub fn expand(&mut self, want: usize, sx: usize, bg: u32, pens: &mut PenTable) {
-        let have = self.cells.len();
-        if want <= have {
+        if want <= self.cells.len() {
             return;
         }
-        let size = if want < sx / 4 {
+        let cell = cleared_cell(bg, pens);
+        self.cells.resize(Row::grown_size(want, sx), cell);
+    }
+
+    /// The size tmux grows a row to when it needs `want` cells on a screen `sx` wide.
+    #[inline]
+    pub fn grown_size(want: usize, sx: usize) -> usize {
+        if want < sx / 4 {
             sx / 4
         } else if want < sx / 2 {
             sx / 2
@@ -266,9 +303,7 @@ impl Row {
             sx
         } else {
             want
-        };
-        let cell = cleared_cell(bg, pens);
-        self.cells.resize(size, cell);
+        }
     }
 
     /// tmux's `grid_set_cell`: store `cell` at `x`, growing the row and its used part.

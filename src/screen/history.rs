@@ -74,6 +74,38 @@ struct RunKey {
     kind: u8,
 }
 
+/// The run a cell belongs to, and how many cells it takes (a wide character and its
+/// padding are one step).
+#[inline]
+fn classify(cells: &[Cell], x: usize) -> (RunKey, usize) {
+    let c = cells[x];
+    if c.is_padding() {
+        return (
+            RunKey {
+                pen: 0,
+                kind: KIND_PADDING,
+            },
+            1,
+        );
+    }
+    let mut kind = 0;
+    if c.flags & CLEARED != 0 {
+        kind |= KIND_CLEARED;
+    }
+    if c.flags & CLUSTER != 0 {
+        kind |= KIND_CLUSTER;
+    }
+    let mut step = 1;
+    if c.width == 2 {
+        if cells.get(x + 1).is_some_and(|n| n.is_padding()) {
+            step = 2;
+        } else {
+            kind |= KIND_WIDOW;
+        }
+    }
+    (RunKey { pen: c.pen, kind }, step)
+}
+
 impl Encoder {
     /// Encode `row` (whose pens are in `pens`) as a history line.
     pub fn encode(&mut self, row: &Row, pens: &PenTable) -> Line {
@@ -82,66 +114,45 @@ impl Encoder {
         let used = usize::from(row.used).min(row.cells.len());
         let cells = &row.cells[..used];
         let mut nruns = 0usize;
-        let mut cur: Option<RunKey> = None;
-        let mut run_start = 0usize;
-        let mut pad_count = 0usize;
         let mut x = 0;
         while x < cells.len() {
-            let c = cells[x];
-            let key;
-            let mut step = 1;
-            if c.is_padding() {
-                key = RunKey {
-                    pen: 0,
-                    kind: KIND_PADDING,
-                };
-            } else {
-                let mut kind = if c.flags & CLEARED != 0 {
-                    KIND_CLEARED
-                } else {
-                    0
-                };
-                if c.flags & CLUSTER != 0 {
-                    kind |= KIND_CLUSTER;
-                }
-                if c.width == 2 {
-                    if cells.get(x + 1).is_some_and(|n| n.is_padding()) {
-                        step = 2;
-                    } else {
-                        kind |= KIND_WIDOW;
+            let (key, _) = classify(cells, x);
+            let start = self.text.len();
+            let mut pads = 0usize;
+            while x < cells.len() {
+                // Plain single-width characters in the same pen: most of any line.
+                if key.kind == 0 {
+                    let n = cells[x..]
+                        .iter()
+                        .position(|c| {
+                            c.pen != key.pen || c.flags != 0 || c.width != 1 || c.ch >= 0x80
+                        })
+                        .unwrap_or(cells.len() - x);
+                    self.text.extend(cells[x..x + n].iter().map(|c| c.ch as u8));
+                    x += n;
+                    if x >= cells.len() {
+                        break;
                     }
                 }
-                key = RunKey { pen: c.pen, kind };
-            }
-            if cur != Some(key) {
-                if let Some(k) = cur {
-                    self.push_run(k, pens, run_start, pad_count);
-                    nruns += 1;
+                let (k, step) = classify(cells, x);
+                if k != key {
+                    break;
                 }
-                cur = Some(key);
-                run_start = self.text.len();
-                pad_count = 0;
+                let c = cells[x];
+                if k.kind & KIND_PADDING != 0 {
+                    pads += 1;
+                } else if k.kind & KIND_CLUSTER != 0 {
+                    let mut buf = [0u8; 4];
+                    let t = row.text(&c, &mut buf);
+                    let t = &t.as_bytes()[..t.len().min(255)];
+                    self.text.push(t.len() as u8);
+                    self.text.extend_from_slice(t);
+                } else {
+                    self.push_char(c.ch);
+                }
+                x += step;
             }
-            if key.kind & KIND_PADDING != 0 {
-                pad_count += 1;
-            } else if key.kind & KIND_CLUSTER != 0 {
-                let mut buf = [0u8; 4];
-                let t = row.text(&c, &mut buf);
-                let t = &t.as_bytes()[..t.len().min(255)];
-                self.text.push(t.len() as u8);
-                self.text.extend_from_slice(t);
-            } else if c.ch < 0x80 {
-                self.text.push(c.ch as u8);
-            } else {
-                let mut buf = [0u8; 4];
-                let ch = char::from_u32(c.ch).unwrap_or(' ');
-                self.text
-                    .extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
-            }
-            x += step;
-        }
-        if let Some(k) = cur {
-            self.push_run(k, pens, run_start, pad_count);
+            self.push_run(key, pens, start, pads);
             nruns += 1;
         }
         let mut out = Vec::with_capacity(HEADER + self.runs.len() + self.text.len());
@@ -152,6 +163,18 @@ impl Encoder {
         out.extend_from_slice(&self.runs);
         out.extend_from_slice(&self.text);
         Line(out.into_boxed_slice())
+    }
+
+    #[inline]
+    fn push_char(&mut self, ch: u32) {
+        if ch < 0x80 {
+            self.text.push(ch as u8);
+        } else {
+            let mut buf = [0u8; 4];
+            let ch = char::from_u32(ch).unwrap_or(' ');
+            self.text
+                .extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
+        }
     }
 
     fn push_run(&mut self, k: RunKey, pens: &PenTable, start: usize, pads: usize) {
@@ -328,63 +351,119 @@ impl Line {
     }
 }
 
+/// One history line: compact, or (freshly scrolled off, see [`History`]) still a row.
+#[derive(Debug)]
+pub enum Entry {
+    Compact(Line),
+    Raw(Box<Row>),
+}
+
+impl Entry {
+    pub fn used(&self) -> usize {
+        match self {
+            Entry::Compact(l) => l.used(),
+            Entry::Raw(r) => usize::from(r.used).min(r.cells.len()),
+        }
+    }
+
+    pub fn wrapped(&self) -> bool {
+        match self {
+            Entry::Compact(l) => l.wrapped(),
+            Entry::Raw(r) => r.wrapped(),
+        }
+    }
+
+    pub fn set_wrapped(&mut self, on: bool) {
+        match self {
+            Entry::Compact(l) => l.set_wrapped(on),
+            Entry::Raw(r) => r.set_wrapped(on),
+        }
+    }
+
+    /// The size the byte limit counts: the used cells plus a fixed overhead per line, the
+    /// same whichever form the line is in (so what is trimmed never depends on when lines
+    /// were compacted).
+    fn content_bytes(&self) -> usize {
+        self.used() + LINE_OVERHEAD
+    }
+}
+
+/// Per-line overhead counted against the byte limit (header, runs, allocation).
+const LINE_OVERHEAD: usize = 48;
+
+/// Spare rows kept for reuse as new screen rows, at least: a trim frees a tenth of the
+/// limit at once, and keeping that many means scrolling allocates nothing.
+const SPARE_ROWS: usize = 64;
+
 /// The history of one screen, oldest line first.
+///
+/// Lines enter as the rows they were on the screen and are compacted later
+/// ([`History::compact`], when the session goes quiet): during a flood most lines are
+/// dropped by the limit before anyone reads them, and then they are never encoded, and
+/// their cells are reused for new rows. Reads see both forms alike.
 #[derive(Debug, Default)]
 pub struct History {
-    lines: VecDeque<Line>,
+    entries: VecDeque<Entry>,
     /// Lines kept at most (tmux's `history-limit`); 0 keeps none.
     pub limit: usize,
-    /// Bytes of line data kept at most (0 = no byte limit).
+    /// Content bytes kept at most (0 = no byte limit; see [`Entry::content_bytes`]).
     pub byte_limit: usize,
     bytes: usize,
+    /// Raw entries not compacted yet.
+    raw: usize,
+    /// Rows of dropped raw lines, ready to be reused (boxed as screen rows are, so reuse
+    /// moves a pointer).
+    #[allow(clippy::vec_box)] // reason: the boxes are handed to the screen as they are
+    spare: Vec<Box<Row>>,
 }
 
 impl History {
     pub fn new(limit: usize, byte_limit: usize) -> History {
         History {
-            lines: VecDeque::new(),
             limit,
             byte_limit,
-            bytes: 0,
+            ..History::default()
         }
     }
 
     pub fn len(&self) -> usize {
-        self.lines.len()
+        self.entries.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.lines.is_empty()
+        self.entries.is_empty()
     }
 
-    pub fn get(&self, i: usize) -> Option<&Line> {
-        self.lines.get(i)
+    pub fn get(&self, i: usize) -> Option<&Entry> {
+        self.entries.get(i)
     }
 
-    /// tmux's `grid_collect_history`: at the limit, drop the oldest tenth. Returns how many
-    /// lines were dropped.
+    pub fn newest_mut(&mut self) -> Option<&mut Entry> {
+        self.entries.back_mut()
+    }
+
+    /// tmux's `grid_collect_history`: at the limit, drop the oldest tenth (and, past the
+    /// byte limit, more tenths until a tenth of it is free). Returns how many were dropped.
     pub fn collect(&mut self) -> usize {
-        let over_lines = !self.lines.is_empty() && self.lines.len() >= self.limit;
+        let len = self.entries.len();
+        let over_lines = len != 0 && len >= self.limit;
         let over_bytes = self.byte_limit != 0 && self.bytes >= self.byte_limit;
         if !over_lines && !over_bytes {
             return 0;
         }
-        let mut n = 0;
-        if over_lines {
-            n = (self.limit / 10).max(1).min(self.lines.len());
-        }
+        let tenth = (self.limit / 10).max(1);
+        let mut n = if over_lines { tenth.min(len) } else { 0 };
         if over_bytes {
-            // Drop tenths of the lines until a tenth of the byte limit is free again.
             let target = self.byte_limit - self.byte_limit / 10;
-            let mut freed = 0usize;
-            let mut k = 0usize;
-            let step = (self.lines.len() / 10).max(1);
-            while self.bytes - freed > target && k < self.lines.len() {
-                let end = (k + step).min(self.lines.len());
+            let step = (len / 10).max(1);
+            let mut k = 0;
+            let mut freed = 0;
+            while self.bytes - freed > target && k < len {
+                let end = (k + step).min(len);
                 freed += self
-                    .lines
+                    .entries
                     .range(k..end)
-                    .map(Line::heap_bytes)
+                    .map(Entry::content_bytes)
                     .sum::<usize>();
                 k = end;
             }
@@ -394,40 +473,106 @@ impl History {
         n
     }
 
-    pub fn drop_oldest(&mut self, n: usize) {
-        for l in self.lines.drain(..n.min(self.lines.len())) {
-            self.bytes -= l.heap_bytes();
+    fn drop_oldest(&mut self, n: usize) {
+        for _ in 0..n.min(self.entries.len()) {
+            if let Some(e) = self.entries.pop_front() {
+                self.forget(&e);
+                if let Entry::Raw(mut row) = e
+                    && self.spare.len() < SPARE_ROWS.max(self.limit / 10)
+                {
+                    row.reset();
+                    self.spare.push(row);
+                }
+            }
         }
     }
 
-    pub fn push(&mut self, line: Line) {
-        self.bytes += line.heap_bytes();
-        self.lines.push_back(line);
+    fn forget(&mut self, e: &Entry) {
+        self.bytes -= e.content_bytes();
+        if matches!(e, Entry::Raw(_)) {
+            self.raw -= 1;
+        }
     }
 
-    pub fn newest_mut(&mut self) -> Option<&mut Line> {
-        self.lines.back_mut()
+    fn add(&mut self, e: Entry) {
+        self.bytes += e.content_bytes();
+        if matches!(e, Entry::Raw(_)) {
+            self.raw += 1;
+        }
+        self.entries.push_back(e);
+    }
+
+    /// Add a compact line.
+    pub fn push(&mut self, line: Line) {
+        self.add(Entry::Compact(line));
+    }
+
+    /// Add a row as it was on the screen.
+    pub fn push_row(&mut self, row: Box<Row>) {
+        self.add(Entry::Raw(row));
+    }
+
+    /// An empty row for the screen, reusing a dropped line's cells when there is one.
+    pub fn take_spare(&mut self) -> Box<Row> {
+        self.spare.pop().unwrap_or_default()
     }
 
     /// Remove and return the newest line.
-    pub fn pop_newest(&mut self) -> Option<Line> {
-        let l = self.lines.pop_back()?;
-        self.bytes -= l.heap_bytes();
-        Some(l)
+    pub fn pop_newest(&mut self) -> Option<Entry> {
+        let e = self.entries.pop_back()?;
+        self.forget(&e);
+        Some(e)
     }
 
     pub fn clear(&mut self) {
-        self.lines.clear();
+        self.entries.clear();
         self.bytes = 0;
+        self.raw = 0;
     }
 
     /// Take every line out (for a reflow).
-    pub fn take_all(&mut self) -> VecDeque<Line> {
+    pub fn take_all(&mut self) -> VecDeque<Entry> {
         self.bytes = 0;
-        std::mem::take(&mut self.lines)
+        self.raw = 0;
+        std::mem::take(&mut self.entries)
+    }
+
+    /// Encode the lines still kept as rows. Returns whether there were any.
+    pub fn compact(&mut self, enc: &mut Encoder, pens: &PenTable) -> bool {
+        if self.raw == 0 {
+            return false;
+        }
+        for e in self.entries.iter_mut().rev() {
+            if self.raw == 0 {
+                break;
+            }
+            if let Entry::Raw(row) = e {
+                let line = enc.encode(row, pens);
+                *e = Entry::Compact(line);
+                self.raw -= 1;
+            }
+        }
+        self.spare = Vec::new();
+        true
+    }
+
+    /// Rows still raw (their pens must survive a pen-table compaction).
+    pub fn raw_rows_mut(&mut self) -> impl Iterator<Item = &mut Row> {
+        self.entries.iter_mut().filter_map(|e| match e {
+            Entry::Raw(r) => Some(&mut **r),
+            Entry::Compact(_) => None,
+        })
     }
 
     pub fn heap_bytes(&self) -> usize {
-        self.bytes + self.lines.capacity() * std::mem::size_of::<Line>()
+        self.entries
+            .iter()
+            .map(|e| match e {
+                Entry::Compact(l) => l.heap_bytes(),
+                Entry::Raw(r) => r.heap_bytes() + std::mem::size_of::<Row>(),
+            })
+            .sum::<usize>()
+            + self.entries.capacity() * std::mem::size_of::<Entry>()
+            + self.spare.iter().map(|r| r.heap_bytes()).sum::<usize>()
     }
 }

@@ -198,6 +198,14 @@ impl Screen {
         render::row_text(&self.term, row, out);
     }
 
+    /// Encode the history lines that scrolled off since the last call into their compact
+    /// form. Until then they are kept as the rows they were (a flood drops most of them
+    /// unread, unencoded); call this when the session goes quiet. Changes no content.
+    pub fn compact_history(&mut self) -> bool {
+        let term = &mut self.term;
+        catch_unwind(AssertUnwindSafe(|| term.compact_history())).unwrap_or(false)
+    }
+
     /// A number that changes whenever the screen may have changed.
     pub fn generation(&self) -> u64 {
         self.generation

@@ -122,9 +122,7 @@ impl Parser {
         while i < len {
             if self.state == State::Ground {
                 let start = i;
-                while i < len && (0x20..0x7f).contains(&bytes[i]) {
-                    i += 1;
-                }
+                i += printable_run(&bytes[i..]);
                 if i > start {
                     self.utf8_started = false;
                     t.print_ascii(&bytes[start..i]);
@@ -956,6 +954,34 @@ impl Parser {
             _ => {}
         }
     }
+}
+
+/// Length of the run of printable ASCII (0x20-0x7e) at the start of `b`, eight bytes at a
+/// time while it lasts.
+#[inline]
+fn printable_run(b: &[u8]) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut i = 0;
+    while let Some(chunk) = b.get(i..i + 8) {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(w);
+        // A byte below 0x20, a byte with the top bit set, or DEL (0x7f) ends the run.
+        let low = w.wrapping_sub(0x20 * ONES) & !w & HIGH;
+        let del = {
+            let x = w ^ (0x7f * ONES);
+            x.wrapping_sub(ONES) & !x & HIGH
+        };
+        if (low | del | (w & HIGH)) != 0 {
+            break;
+        }
+        i += 8;
+    }
+    while i < b.len() && (0x20..0x7f).contains(&b[i]) {
+        i += 1;
+    }
+    i
 }
 
 fn to_usize(n: i64) -> usize {

@@ -5,7 +5,7 @@
 //! together, as one list of logical lines, and puts the cursor back on the same character.
 
 use super::grid::{CLEARED, COLOUR_DEFAULT, Cell, PenTable, Row, WRAPPED};
-use super::history::Line;
+use super::history::{Entry, Line};
 use super::term::Term;
 
 /// One line during a reflow: history lines stay compact unless the reflow edits them.
@@ -19,10 +19,13 @@ struct Item {
 }
 
 impl Item {
-    fn compact(l: Line) -> Item {
-        Item {
-            compact: Some(l),
-            ..Item::default()
+    fn entry(e: Entry) -> Item {
+        match e {
+            Entry::Compact(l) => Item {
+                compact: Some(l),
+                ..Item::default()
+            },
+            Entry::Raw(r) => Item::row(*r),
         }
     }
 
@@ -119,9 +122,10 @@ impl Term {
             if self.history_on {
                 // Then the top rows become history lines.
                 for _ in 0..needed {
-                    let row = self.rows.remove(0);
-                    let line = self.encode_row(&row);
-                    self.hist.push(line);
+                    let Some(row) = self.rows.pop_front() else {
+                        break;
+                    };
+                    self.hist.push_row(row);
                 }
                 self.hscrolled += needed;
             } else if needed > 0 && self.cy > 0 {
@@ -138,18 +142,21 @@ impl Term {
                 let available = self.hscrolled.min(needed);
                 self.hscrolled -= available;
                 for _ in 0..available {
-                    if let Some(line) = self.hist.pop_newest() {
-                        let row = line.decode(&mut self.pens);
-                        self.rows.insert(0, row);
+                    match self.hist.pop_newest() {
+                        Some(Entry::Compact(line)) => {
+                            self.rows.push_front(Box::new(line.decode(&mut self.pens)));
+                        }
+                        Some(Entry::Raw(row)) => self.rows.push_front(row),
+                        None => {}
                     }
                 }
                 needed -= available;
             }
             for _ in 0..needed {
-                self.rows.push(Row::default());
+                self.rows.push_back(Box::default());
             }
         }
-        self.rows.resize_with(sy, Row::default);
+        self.rows.resize_with(sy, Box::default);
         self.sy = sy;
         self.rupper = 0;
         self.rlower = sy - 1;
@@ -162,8 +169,12 @@ impl Term {
             .hist
             .take_all()
             .into_iter()
-            .map(Item::compact)
-            .chain(std::mem::take(&mut self.rows).into_iter().map(Item::row))
+            .map(Item::entry)
+            .chain(
+                std::mem::take(&mut self.rows)
+                    .into_iter()
+                    .map(|r| Item::row(*r)),
+            )
             .collect();
         let (wx, wy) = wrap_position(&items, *cx, *cy);
         let mut target: Vec<Item> = Vec::with_capacity(items.len());
@@ -216,19 +227,18 @@ impl Term {
         *cx = x;
         *cy = y;
         self.hscrolled = hscrolled;
-        let mut rows = Vec::with_capacity(self.sy);
+        let mut rows = std::collections::VecDeque::with_capacity(self.sy);
         for (i, item) in target.into_iter().enumerate() {
             if i < hsize {
-                let line = match item.compact {
-                    Some(l) => l,
-                    None => self.encode_row(&item.row),
-                };
-                self.hist.push(line);
+                match item.compact {
+                    Some(l) => self.hist.push(l),
+                    None => self.hist.push_row(Box::new(item.row)),
+                }
             } else {
-                rows.push(match item.compact {
+                rows.push_back(Box::new(match item.compact {
                     Some(l) => l.decode(&mut self.pens),
                     None => item.row,
-                });
+                }));
             }
         }
         self.rows = rows;

@@ -11,7 +11,7 @@
 use std::io::Write as _;
 
 use super::grid::{FLAG_256, FLAG_RGB, PADDING, Pen, PenTable, Row, attr};
-use super::history::{CellRef, Line};
+use super::history::{CellRef, Entry, Line};
 use super::term::{Term, mode};
 
 /// A line of the history or of the screen.
@@ -54,7 +54,10 @@ impl Term {
     pub fn line(&self, i: usize) -> Option<LineRef<'_>> {
         let hs = self.hist.len();
         if i < hs {
-            self.hist.get(i).map(LineRef::Hist)
+            self.hist.get(i).map(|e| match e {
+                Entry::Compact(l) => LineRef::Hist(l),
+                Entry::Raw(r) => LineRef::Row(r, &self.pens),
+            })
         } else {
             self.rows.get(i - hs).map(|r| LineRef::Row(r, &self.pens))
         }

@@ -9,6 +9,8 @@
 //! on unsigned ints wraps (and so turns an operation into a no-op), the same arithmetic is
 //! done here with wrapping `u32`s, so the same inputs do the same nothing.
 
+use std::collections::VecDeque;
+
 use super::grid::{
     COLOUR_DEFAULT, Cell, DEFAULT_PEN, PEN_TABLE_LIMIT, Pen, PenTable, Row, attr, clamp_u16,
 };
@@ -56,7 +58,7 @@ pub struct SavedState {
 /// The main screen's visible rows while the alternate screen is shown.
 #[derive(Debug)]
 pub struct SavedGrid {
-    pub rows: Vec<Row>,
+    pub rows: VecDeque<Box<Row>>,
     pub sx: usize,
     pub sy: usize,
 }
@@ -65,8 +67,9 @@ pub struct SavedGrid {
 pub struct Term {
     pub sx: usize,
     pub sy: usize,
-    /// The visible rows, `sy` of them.
-    pub rows: Vec<Row>,
+    /// The visible rows, `sy` of them (a ring, so a scroll moves no rows; boxed, so a row
+    /// that scrolls off moves into the history as it is).
+    pub rows: VecDeque<Box<Row>>,
     pub hist: History,
     /// Lines that entered the history by scrolling (not by a clear) and that a taller
     /// screen pulls back (tmux's `hscrolled`).
@@ -118,7 +121,7 @@ impl Term {
         let mut t = Term {
             sx,
             sy,
-            rows: (0..sy).map(|_| Row::default()).collect(),
+            rows: (0..sy).map(|_| Box::default()).collect(),
             hist: History::new(history_limit, history_bytes),
             hscrolled: 0,
             history_on: history_limit != 0,
@@ -181,7 +184,12 @@ impl Term {
 
     fn compact_pens(&mut self) {
         let saved = self.saved.as_mut().map(|s| s.rows.iter_mut());
-        let rows = self.rows.iter_mut().chain(saved.into_iter().flatten());
+        let rows = self
+            .rows
+            .iter_mut()
+            .chain(saved.into_iter().flatten())
+            .map(|r| &mut **r)
+            .chain(self.hist.raw_rows_mut());
         self.pens.compact(rows);
         self.pen_id = None;
     }
@@ -468,17 +476,20 @@ impl Term {
         }
     }
 
-    /// Move the top visible row into the history.
+    /// Encode visible row `y` into the history (the row stays).
     fn push_history(&mut self, y: usize) {
         let line = self.enc.encode(&self.rows[y], &self.pens);
         self.hist.push(line);
     }
 
     /// tmux's `grid_scroll_history`: the whole screen moves up one line into the history.
+    /// The top row moves into the history as it is (see [`History`]).
     fn scroll_history(&mut self, bg: u32) {
-        self.push_history(0);
-        self.rows[0].reset();
-        self.rows.rotate_left(1);
+        let spare = self.hist.take_spare();
+        if let Some(top) = self.rows.pop_front() {
+            self.hist.push_row(top);
+        }
+        self.rows.push_back(spare);
         let sy = self.sy;
         self.rows[sy - 1].empty(self.sx, bg, &mut self.pens);
         self.hscrolled += 1;
@@ -488,9 +499,15 @@ impl Term {
     fn scroll_history_region(&mut self, upper: usize, lower: usize, bg: u32) {
         self.push_history(upper);
         self.rows[upper].reset();
-        self.rows[upper..=lower].rotate_left(1);
+        self.rows.make_contiguous()[upper..=lower].rotate_left(1);
         self.rows[lower].empty(self.sx, bg, &mut self.pens);
         self.hscrolled += 1;
+    }
+
+    /// Encode the history lines still kept as rows (see [`History`]); for when the
+    /// session is quiet. Returns whether there was anything to do.
+    pub fn compact_history(&mut self) -> bool {
+        self.hist.compact(&mut self.enc, &self.pens)
     }
 
     /// tmux's `grid_collect_history`.
@@ -953,17 +970,35 @@ impl Term {
             }
         }
         let end = cx + run.len();
-        row.expand(end, sx, COLOUR_DEFAULT, pens);
+        let cell = |b: &u8| Cell {
+            ch: u32::from(*b),
+            pen,
+            flags: 0,
+            width: 1,
+        };
+        let have = row.cells.len();
+        if end > have {
+            // The row grows as tmux grows it (to a quarter, half or all of the width, with
+            // cleared cells), but the cells the run covers are written once, not cleared
+            // first.
+            let size = Row::grown_size(end, sx);
+            let cleared = super::grid::cleared_cell(COLOUR_DEFAULT, pens);
+            if cx > have {
+                row.cells.resize(cx, cleared);
+            }
+            let start = row.cells.len();
+            for (c, b) in row.cells[cx..].iter_mut().zip(run) {
+                *c = cell(b);
+            }
+            row.cells.extend(run[start - cx..].iter().map(cell));
+            row.cells.resize(size, cleared);
+        } else {
+            for (c, b) in row.cells[cx..end].iter_mut().zip(run) {
+                *c = cell(b);
+            }
+        }
         if end > usize::from(row.used) {
             row.used = clamp_u16(end);
-        }
-        for (c, &b) in row.cells[cx..end].iter_mut().zip(run) {
-            *c = Cell {
-                ch: u32::from(b),
-                pen,
-                flags: 0,
-                width: 1,
-            };
         }
         self.cx = end;
         // And over the left half erases the padding after it.
@@ -1189,18 +1224,13 @@ impl Term {
     }
 
     pub fn heap_bytes(&self) -> usize {
-        self.rows.iter().map(Row::heap_bytes).sum::<usize>()
+        self.rows.iter().map(|r| r.heap_bytes()).sum::<usize>()
             + self
                 .saved
                 .as_ref()
-                .map_or(0, |s| s.rows.iter().map(Row::heap_bytes).sum::<usize>())
+                .map_or(0, |s| s.rows.iter().map(|r| r.heap_bytes()).sum::<usize>())
             + self.hist.heap_bytes()
             + self.pens.heap_bytes()
-    }
-
-    /// Encode one row as a history line (used by resize).
-    pub(super) fn encode_row(&mut self, row: &Row) -> super::history::Line {
-        self.enc.encode(row, &self.pens)
     }
 }
 

@@ -130,10 +130,14 @@ impl Recorder {
             return Ok(());
         }
         let t = self.started.elapsed().as_secs_f64();
-        let mut line = serde_json::to_vec(&(t, code, data)).map_err(std::io::Error::other)?;
-        line.push(b'\n');
-        self.file.write_all(&line)?;
-        self.written += line.len() as u64;
+        // Serialized straight into the file's buffer (output events are most of the bytes).
+        let mut w = Counting {
+            inner: &mut self.file,
+            n: 0,
+        };
+        serde_json::to_writer(&mut w, &(t, code, data)).map_err(std::io::Error::other)?;
+        w.write_all(b"\n")?;
+        self.written += w.n;
         if self.written >= self.limits.max_bytes {
             self.rotate()?;
         }
@@ -158,9 +162,13 @@ impl Recorder {
     }
 
     pub fn output(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        let text = self.out.push(bytes);
+        let mut carry = std::mem::take(&mut self.out);
+        let text = carry.push_borrowed(bytes);
         self.output_offset += text.len() as u64;
-        self.event("o", &text)
+        let r = self.event("o", &text);
+        drop(text);
+        self.out = carry;
+        r
     }
 
     pub fn input(&mut self, bytes: &[u8]) -> std::io::Result<()> {
@@ -176,6 +184,24 @@ impl Recorder {
 
     pub fn flush(&mut self) -> std::io::Result<()> {
         self.file.flush()
+    }
+}
+
+/// A writer that counts the bytes written through it.
+struct Counting<'a, W: Write> {
+    inner: &'a mut W,
+    n: u64,
+}
+
+impl<W: Write> Write for Counting<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.n += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
     }
 }
 
