@@ -50,6 +50,16 @@ const INPUT_QUEUE: usize = 1024;
 /// Largest OUTPUT frame sent during replay.
 const REPLAY_CHUNK: usize = 64 * 1024;
 
+/// A pty read at least this large means the child is printing faster than we read (the
+/// kernel hands out at most 4 KiB per read); see [`FLOOD_GATHER`].
+const FLOOD_READ_BYTES: usize = 2048;
+
+/// How long the holder lets a flood accumulate before sending it on, unless this many reads
+/// are already queued: a millisecond of a flood is ~80 KB, so batches fill up, and the
+/// delay never touches interactive output.
+const FLOOD_GATHER: Duration = Duration::from_millis(1);
+const FLOOD_QUEUED_READS: usize = 8;
+
 /// Output gathered into one batch (pty reads queued while the previous batch was being
 /// recorded and sent): at most one pty read's size, so an OUTPUT frame stays within the
 /// 64 KiB the daemon's queues are sized for.
@@ -291,6 +301,12 @@ async fn serve(dir: PathBuf, spec: HolderSpec) -> anyhow::Result<()> {
         tokio::select! {
             chunk = output.recv(), if output_open => match chunk {
                 Some(mut bytes) => {
+                    // A large read means a flood: let the reader queue more for a moment,
+                    // so the batch below is one recording write and one frame for many
+                    // reads (interactive output, which comes in small reads, is not delayed).
+                    if bytes.len() >= FLOOD_READ_BYTES && output.len() < FLOOD_QUEUED_READS {
+                        tokio::time::sleep(FLOOD_GATHER).await;
+                    }
                     // Take what the reader queued meanwhile too: one ring append, one
                     // recording write and one frame per batch instead of per pty read.
                     while bytes.len() < OUTPUT_BATCH_BYTES {
