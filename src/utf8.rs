@@ -11,6 +11,26 @@ pub struct Utf8Carry {
 }
 
 impl Utf8Carry {
+    /// [`Utf8Carry::push`] without copying in the common case (nothing carried, `chunk` valid
+    /// UTF-8 up to an incomplete last character).
+    pub fn push_borrowed<'a>(&mut self, chunk: &'a [u8]) -> std::borrow::Cow<'a, str> {
+        if self.pending.is_empty() {
+            match std::str::from_utf8(chunk) {
+                Ok(s) => return std::borrow::Cow::Borrowed(s),
+                Err(e) if e.error_len().is_none() => {
+                    let (good, tail) = chunk.split_at(e.valid_up_to());
+                    self.pending = tail.to_vec();
+                    // Valid by construction: from_utf8 just said so.
+                    return std::borrow::Cow::Borrowed(
+                        std::str::from_utf8(good).unwrap_or_default(),
+                    );
+                }
+                Err(_) => {}
+            }
+        }
+        std::borrow::Cow::Owned(self.push(chunk))
+    }
+
     /// Decode `chunk` (after whatever was carried). Returns the text that is complete now.
     pub fn push(&mut self, chunk: &[u8]) -> String {
         let mut buf = std::mem::take(&mut self.pending);

@@ -9,6 +9,7 @@
 //! - `streams`: SSE events and replay, SSE tokens, the WebSocket terminal, a slow consumer,
 //!   execution streams.
 //! - `webhooks`: outbound delivery, retry and dead letters; inbound HMAC, dedupe, stimuli.
+//! - `screen_diff`: the screen model against real tmux 3.3a, one byte-stream program per probe.
 //! - `tmux_compat`: the tmux stand-in against real tmux 3.3a (differential).
 //! - `attach`: `aegis attach` driven inside a real pty.
 //! - `durability`: sessions in holder processes surviving daemon crashes and restarts, the
@@ -50,6 +51,7 @@ mod openapi;
 mod orchestrate;
 mod permissions;
 mod props;
+mod screen_diff;
 mod security;
 mod sessions;
 mod store;

@@ -71,23 +71,22 @@ impl Window {
     /// and title with `animation` blanked, so callers can tell whether the screen progressed.
     pub fn fill(&mut self, screen: &Screen, window: usize, animation: Option<&Regex>) -> u64 {
         use std::hash::{Hash, Hasher};
-        let vt = screen.vt();
-        let (_, cols) = vt.size();
-        // Render each visible row once, top to bottom, then walk up from the bottom. (vt100's
-        // `contents_between` for one row renders every row above it first, which made a fill
-        // quadratic in the screen height: milliseconds per evaluation on a 48-row screen.)
-        let rendered: Vec<String> = vt.rows(0, cols.get()).collect();
+        // Walk up from the bottom row, rendering only the rows the window needs.
+        let (_, rows) = screen.size();
+        let mut text = String::new();
         let mut n = 0usize;
-        for (row, mut text) in rendered.into_iter().enumerate().rev() {
+        for row in (0..usize::from(rows)).rev() {
             if n >= window {
                 break;
             }
+            screen.row_text(row, &mut text);
             let trimmed_len = text.trim_end().len();
             if trimmed_len == 0 {
                 continue;
             }
             text.truncate(trimmed_len);
             let row = u16::try_from(row).unwrap_or(u16::MAX);
+            let text = std::mem::take(&mut text);
             if n < self.lines.len() {
                 self.lines[n] = Line { row, text };
             } else {

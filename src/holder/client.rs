@@ -79,6 +79,9 @@ impl HolderProgram {
 /// the complete history is in the recording.
 pub const DEFAULT_RING_BYTES: usize = 1024 * 1024;
 
+/// Read buffer for the holder socket.
+const READ_BUFFER_BYTES: usize = 64 * 1024;
+
 /// How long a new holder may take to start its child and answer.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -384,7 +387,7 @@ impl Link {
 
     async fn pump(
         &mut self,
-        mut rd: tokio::net::unix::OwnedReadHalf,
+        rd: tokio::net::unix::OwnedReadHalf,
         mut wr: OwnedWriteHalf,
         early: Vec<Frame>,
         writes: &mut mpsc::Receiver<WriteRequest>,
@@ -393,6 +396,9 @@ impl Link {
         // Frames are read on their own task: `read_frame` is not cancel-safe inside select!.
         let (in_tx, mut incoming) = mpsc::channel::<Frame>(16);
         let reader = tokio::spawn(async move {
+            // Buffered: a frame is read with one syscall (often several frames with one),
+            // not three.
+            let mut rd = tokio::io::BufReader::with_capacity(READ_BUFFER_BYTES, rd);
             while let Ok(Some(f)) = proto::read_frame(&mut rd).await {
                 if in_tx.send(f).await.is_err() {
                     break;
@@ -459,8 +465,11 @@ impl Link {
                 }
                 let skip = self.seen.saturating_sub(off) as usize;
                 self.seen = end;
+                // The payload minus its offset header becomes the chunk (moved, not copied).
+                let mut chunk = f.payload;
+                chunk.drain(..8 + skip);
                 // The actor always drains its output channel, so this wait is short.
-                if self.out.send(bytes[skip..].to_vec()).await.is_err() {
+                if self.out.send(chunk).await.is_err() {
                     return Some(Ended::Done);
                 }
                 None

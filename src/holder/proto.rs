@@ -69,8 +69,20 @@ pub async fn read_frame<R: AsyncRead + Unpin>(r: &mut R) -> std::io::Result<Opti
     Ok(frame.map(|(kind, payload)| Frame { kind, payload }))
 }
 
+/// Frames up to this size are written in one piece (one copy); larger ones as header and
+/// payload (two writes, no copy of the payload).
+const COPY_BELOW: usize = 4096;
+
 pub async fn write_frame<W: AsyncWrite + Unpin>(w: &mut W, f: &Frame) -> std::io::Result<()> {
-    w.write_all(&f.encode()).await
+    if f.payload.len() < COPY_BELOW {
+        return w.write_all(&f.encode()).await;
+    }
+    let mut head = [0u8; 5];
+    head[0] = f.kind;
+    // Payloads are built by us and bounded well below u32::MAX (see MAX_FRAME_BYTES).
+    head[1..].copy_from_slice(&(f.payload.len() as u32).to_be_bytes());
+    w.write_all(&head).await?;
+    w.write_all(&f.payload).await
 }
 
 /// EXIT payload: `[u8 kind: 0 = exit code, 1 = signal][i32 BE value]`.

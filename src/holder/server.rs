@@ -28,9 +28,14 @@ use crate::store::recording::Recorder;
 /// session actor, but counted from the last chunk, since the holder may lag behind).
 pub const EXIT_DRAIN: Duration = Duration::from_millis(500);
 
-/// Frames queued for the daemon. Output frames are at most one pty read (64 KiB), usually
-/// far less, so this is a few MiB at worst.
+/// Frames queued for the daemon (output and control frames; output is further bounded by
+/// [`QUEUED_OUTPUT_BYTES`], so acknowledgements always find room).
 const CLIENT_QUEUE_FRAMES: usize = 256;
+
+/// Output bytes queued for the daemon but not yet written to its socket. A daemon slower than
+/// the child throttles it once this much is waiting, and a holder that exits writes out at
+/// most this much in its goodbye window ([`GOODBYE_WAIT`]).
+const QUEUED_OUTPUT_BYTES: usize = 1024 * 1024;
 
 /// How long the holder waits for a daemon whose queue is full. A daemon that is merely
 /// slower than the child (parsing a flood) throttles it, as a local pty would; one that does
@@ -44,6 +49,21 @@ const INPUT_QUEUE: usize = 1024;
 
 /// Largest OUTPUT frame sent during replay.
 const REPLAY_CHUNK: usize = 64 * 1024;
+
+/// A pty read at least this large means the child is printing faster than we read (the
+/// kernel hands out at most 4 KiB per read); see [`FLOOD_GATHER`].
+const FLOOD_READ_BYTES: usize = 2048;
+
+/// How long the holder lets a flood accumulate before sending it on, unless this many reads
+/// are already queued: a millisecond of a flood is ~80 KB, so batches fill up, and the
+/// delay never touches interactive output.
+const FLOOD_GATHER: Duration = Duration::from_millis(1);
+const FLOOD_QUEUED_READS: usize = 8;
+
+/// Output gathered into one batch (pty reads queued while the previous batch was being
+/// recorded and sent): at most one pty read's size, so an OUTPUT frame stays within the
+/// 64 KiB the daemon's queues are sized for.
+const OUTPUT_BATCH_BYTES: usize = 64 * 1024;
 
 /// How often the holder checks that its session directory still exists.
 const ORPHAN_CHECK: Duration = Duration::from_secs(5);
@@ -154,10 +174,15 @@ impl Ring {
     }
 }
 
+/// A frame for the daemon, with the share of [`QUEUED_OUTPUT_BYTES`] it holds until written.
+type Outbound = (Frame, Option<tokio::sync::OwnedSemaphorePermit>);
+
 /// The connected daemon.
 struct Client {
     id: u64,
-    tx: mpsc::Sender<Frame>,
+    tx: mpsc::Sender<Outbound>,
+    /// Output bytes that may still be queued (see [`QUEUED_OUTPUT_BYTES`]).
+    budget: std::sync::Arc<tokio::sync::Semaphore>,
     /// Sent ATTACH: receives live output.
     attached: bool,
     writer: tokio::task::JoinHandle<()>,
@@ -174,7 +199,7 @@ struct Holder {
     recording_error: Option<String>,
     client: Option<Client>,
     next_client: u64,
-    inputs: mpsc::Sender<(u64, Vec<u8>, mpsc::Sender<Frame>)>,
+    inputs: mpsc::Sender<(u64, Vec<u8>, mpsc::Sender<Outbound>)>,
     control: Box<dyn pty::PtyControl>,
     exit: Option<ExitStatus>,
     /// Until when an exited holder stays for a daemon to attach; `None` once one has attached
@@ -275,7 +300,31 @@ async fn serve(dir: PathBuf, spec: HolderSpec) -> anyhow::Result<()> {
         };
         tokio::select! {
             chunk = output.recv(), if output_open => match chunk {
-                Some(bytes) => {
+                Some(mut bytes) => {
+                    // A large read means a flood: let the reader queue more for a moment,
+                    // so the batch below is one recording write and one frame for many
+                    // reads (interactive output, which comes in small reads, is not delayed).
+                    if bytes.len() >= FLOOD_READ_BYTES && output.len() < FLOOD_QUEUED_READS {
+                        tokio::time::sleep(FLOOD_GATHER).await;
+                    }
+                    // Take what the reader queued meanwhile too: one ring append, one
+                    // recording write and one frame per batch instead of per pty read.
+                    while bytes.len() < OUTPUT_BATCH_BYTES {
+                        let room = OUTPUT_BATCH_BYTES - bytes.len();
+                        match output.try_recv() {
+                            Ok(more) if more.len() <= room => bytes.extend_from_slice(&more),
+                            Ok(more) => {
+                                // Does not fit: it is the next batch's start.
+                                h.on_output(&bytes).await;
+                                bytes = more;
+                            }
+                            Err(mpsc::error::TryRecvError::Empty) => break,
+                            Err(mpsc::error::TryRecvError::Disconnected) => {
+                                output_open = false;
+                                break;
+                            }
+                        }
+                    }
                     h.on_output(&bytes).await;
                     // Still producing after the exit: the holder may have been held back by a
                     // slow daemon, so the drain window counts from the last chunk.
@@ -313,7 +362,7 @@ async fn serve(dir: PathBuf, spec: HolderSpec) -> anyhow::Result<()> {
 /// Write inputs in order; acknowledge each to the connection that sent it.
 async fn write_inputs(
     writer: mpsc::Sender<WriteRequest>,
-    mut rx: mpsc::Receiver<(u64, Vec<u8>, mpsc::Sender<Frame>)>,
+    mut rx: mpsc::Receiver<(u64, Vec<u8>, mpsc::Sender<Outbound>)>,
 ) {
     while let Some((seq, bytes, reply)) = rx.recv().await {
         let (ack, acked) = oneshot::channel();
@@ -329,7 +378,7 @@ async fn write_inputs(
                 .unwrap_or_else(|_| Err("pty writer is gone".into())),
             Err(_) => Err("pty writer is gone".into()),
         };
-        let _ = reply.try_send(ack_frame(seq, result));
+        let _ = reply.try_send((ack_frame(seq, result), None));
     }
 }
 
@@ -361,34 +410,33 @@ impl Holder {
         }
     }
 
-    /// Queue a frame, waiting up to [`SLOW_DAEMON`] for room.
+    /// Queue an output frame, waiting up to [`SLOW_DAEMON`] for room.
     async fn send_wait(&mut self, frame: Frame) {
         let Some(c) = self.client.as_ref() else {
             return;
         };
-        let frame = match c.tx.try_send(frame) {
-            Ok(()) => return,
-            Err(mpsc::error::TrySendError::Full(f)) => f,
-            Err(mpsc::error::TrySendError::Closed(_)) => {
-                self.client = None;
-                return;
-            }
+        let (tx, budget) = (c.tx.clone(), c.budget.clone());
+        let n = u32::try_from(frame.payload.len().min(QUEUED_OUTPUT_BYTES)).unwrap_or(u32::MAX);
+        let queued = async move {
+            let permit = budget.acquire_many_owned(n).await.ok()?;
+            tx.send((frame, Some(permit))).await.ok()
         };
-        let tx = c.tx.clone();
-        if !matches!(
-            tokio::time::timeout(SLOW_DAEMON, tx.send(frame)).await,
-            Ok(Ok(()))
-        ) {
+        if tokio::time::timeout(SLOW_DAEMON, queued)
+            .await
+            .ok()
+            .flatten()
+            .is_none()
+        {
             self.drop_client("the daemon stopped reading");
         }
     }
 
-    /// Queue a frame for the daemon; drop the daemon if it is not keeping up.
+    /// Queue a control frame for the daemon; drop the daemon if it is not keeping up.
     fn send(&mut self, frame: Frame) {
         let Some(c) = self.client.as_ref() else {
             return;
         };
-        if c.tx.try_send(frame).is_err() {
+        if c.tx.try_send((frame, None)).is_err() {
             self.drop_client("the daemon is not reading");
         }
     }
@@ -397,9 +445,10 @@ impl Holder {
         self.next_client += 1;
         let id = self.next_client;
         let (mut rd, mut wr) = stream.into_split();
-        let (tx, mut rx) = mpsc::channel::<Frame>(CLIENT_QUEUE_FRAMES);
+        let (tx, mut rx) = mpsc::channel::<Outbound>(CLIENT_QUEUE_FRAMES);
         let writer = tokio::spawn(async move {
-            while let Some(f) = rx.recv().await {
+            // Each output frame's permit is released once it is written.
+            while let Some((f, _permit)) = rx.recv().await {
                 if proto::write_frame(&mut wr, &f).await.is_err() {
                     break;
                 }
@@ -428,6 +477,7 @@ impl Holder {
         self.client = Some(Client {
             id,
             tx,
+            budget: std::sync::Arc::new(tokio::sync::Semaphore::new(QUEUED_OUTPUT_BYTES)),
             attached: false,
             writer,
         });
@@ -473,8 +523,10 @@ impl Holder {
                 }
                 let item = (seq, bytes.to_vec(), reply.clone());
                 if self.inputs.try_send(item).is_err() {
-                    let _ =
-                        reply.try_send(ack_frame(seq, Err("holder input queue is full".into())));
+                    let _ = reply.try_send((
+                        ack_frame(seq, Err("holder input queue is full".into())),
+                        None,
+                    ));
                 }
             }
             proto::RESIZE => {
@@ -540,7 +592,7 @@ impl Holder {
         if let Some(c) = self.client.take() {
             if c.attached {
                 let exit = Frame::new(proto::EXIT, proto::encode_exit(status));
-                let _ = tokio::time::timeout(SLOW_DAEMON, c.tx.send(exit)).await;
+                let _ = tokio::time::timeout(SLOW_DAEMON, c.tx.send((exit, None))).await;
             }
             drop(c.tx);
             let _ = tokio::time::timeout(GOODBYE_WAIT, c.writer).await;

@@ -1,15 +1,15 @@
-//! tmux-compatible `capture-pane` rendering from the vt100 model, so tools that parse tmux's
-//! capture output (claude-squad, agent-of-empires) read the same text from Aegis.
+//! tmux-compatible `capture-pane` rendering, so tools that parse tmux's capture output
+//! (claude-squad, agent-of-empires) read the same bytes from Aegis.
 //!
 //! Line numbering follows tmux: 0 is the top visible row, negative numbers reach into the
 //! history, `-S -` is the start of the history and `-E -` the end of the visible screen.
-//! Every captured line ends in `\n`; trailing spaces are trimmed unless `-J` or `-N` is
-//! given; `-J` joins wrapped lines; `-e` adds SGR sequences. vt100 has no notion of a cell
-//! "used" but blank, so the end of a line without trimming is its last written cell.
-
-use vt100::{Cell, Color};
+//! Every captured line ends in `\n` (a wrapped one does not under `-J`); lines are printed
+//! up to their last used cell; trailing spaces are trimmed unless `-J` or `-N` is given;
+//! `-e` adds SGR sequences in tmux's spelling (see `render`).
 
 use super::Screen;
+use super::grid::Pen;
+use super::render::line_string;
 
 /// One end of the captured range (`-S` / `-E`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,136 +43,30 @@ pub struct CaptureOptions {
     pub keep_trailing: bool,
 }
 
-/// The attributes `-e` renders.
-#[derive(Clone, Copy, PartialEq, Eq, Default)]
-struct Attrs {
-    fg: Color,
-    bg: Color,
-    bold: bool,
-    dim: bool,
-    italic: bool,
-    underline: bool,
-    inverse: bool,
-}
-
-impl Attrs {
-    fn of(cell: &Cell) -> Attrs {
-        Attrs {
-            fg: cell.fgcolor(),
-            bg: cell.bgcolor(),
-            bold: cell.bold(),
-            dim: cell.dim(),
-            italic: cell.italic(),
-            underline: cell.underline(),
-            inverse: cell.inverse(),
-        }
-    }
-
-    /// SGR codes that take a terminal from `prev` to `self`. Turning any flag off resets.
-    fn diff(&self, prev: &Attrs, out: &mut String) {
-        if self == prev {
-            return;
-        }
-        let lost = (prev.bold && !self.bold)
-            || (prev.dim && !self.dim)
-            || (prev.italic && !self.italic)
-            || (prev.underline && !self.underline)
-            || (prev.inverse && !self.inverse);
-        let base = if lost { Attrs::default() } else { *prev };
-        let mut codes: Vec<String> = Vec::new();
-        if lost {
-            codes.push("0".into());
-        }
-        for (on, was, code) in [
-            (self.bold, base.bold, "1"),
-            (self.dim, base.dim, "2"),
-            (self.italic, base.italic, "3"),
-            (self.underline, base.underline, "4"),
-            (self.inverse, base.inverse, "7"),
-        ] {
-            if on && !was {
-                codes.push(code.into());
-            }
-        }
-        if self.fg != base.fg {
-            codes.push(color_code(self.fg, 30));
-        }
-        if self.bg != base.bg {
-            codes.push(color_code(self.bg, 40));
-        }
-        if !codes.is_empty() {
-            out.push_str("\x1b[");
-            out.push_str(&codes.join(";"));
-            out.push('m');
-        }
-    }
-}
-
-fn color_code(c: Color, base: u8) -> String {
-    match c {
-        Color::Default => format!("{}", base + 9),
-        Color::Idx(i) if i < 8 => format!("{}", base + i),
-        Color::Idx(i) if i < 16 => format!("{}", base + 60 + (i - 8)),
-        Color::Idx(i) => format!("{};5;{i}", base + 8),
-        Color::Rgb(r, g, b) => format!("{};2;{r};{g};{b}", base + 8),
-    }
-}
-
-/// One row with SGR codes: every cell when trimming (tmux trims the finished line), else up to
-/// the last written cell.
-fn styled_row(
-    screen: &vt100::Screen,
-    row: u16,
-    cols: u16,
-    trim: bool,
-    attrs: &mut Attrs,
-) -> String {
-    let mut text = String::new();
-    let end = if trim {
-        cols
-    } else {
-        (0..cols)
-            .rev()
-            .find(|&c| screen.cell(row, c).is_some_and(Cell::has_contents))
-            .map_or(0, |c| c + 1)
-    };
-    for col in 0..end {
-        let Some(cell) = screen.cell(row, col) else {
-            break;
-        };
-        if cell.is_wide_continuation() {
-            continue;
-        }
-        let now = Attrs::of(cell);
-        now.diff(attrs, &mut text);
-        *attrs = now;
-        match cell.contents() {
-            "" => text.push(' '),
-            c => text.push_str(c),
-        }
-    }
-    text
-}
-
 impl Screen {
     /// Lines of history above the visible screen.
     pub fn history_size(&self) -> usize {
-        self.vt().scrollback_len()
+        self.term.history_size()
     }
 
-    /// Render lines as tmux's `capture-pane -p` does.
-    pub fn capture(&mut self, opts: &CaptureOptions) -> String {
-        let (cols, rows) = self.size();
-        let hs = self.history_size() as i64;
-        let last = hs + i64::from(rows) - 1;
+    /// Render lines as tmux's `capture-pane -p` does (tmux's `cmd_capture_pane_history`).
+    pub fn capture(&self, opts: &CaptureOptions) -> String {
+        let t = &self.term;
+        let hs = t.history_size() as i64;
+        let last = hs + t.sy as i64 - 1;
+        // tmux reads the number with a range of INT_MIN..SHRT_MAX; an unreadable one means
+        // the default.
         let resolve = |r: Option<LineRef>, edge: i64, default: i64| -> i64 {
             let v = match r {
                 None => default,
                 Some(LineRef::Edge) => edge,
-                Some(LineRef::At(n)) if n < 0 && n.saturating_neg() > hs => 0,
-                Some(LineRef::At(n)) => hs.saturating_add(n),
+                Some(LineRef::At(n)) if n < i64::from(i32::MIN) || n > i64::from(i16::MAX) => {
+                    default
+                }
+                Some(LineRef::At(n)) if n < 0 && -n > hs => 0,
+                Some(LineRef::At(n)) => hs + n,
             };
-            v.clamp(0, last)
+            v.min(last)
         };
         let mut top = resolve(opts.start, 0, hs);
         let mut bottom = resolve(opts.end, last, last);
@@ -180,48 +74,21 @@ impl Screen {
             std::mem::swap(&mut top, &mut bottom);
         }
         let trim = !opts.join && !opts.keep_trailing;
-        let mut out = String::new();
-        let mut attrs = Attrs::default();
-        let screen = self.parser.screen_mut();
-        let mut line = top;
-        while line <= bottom {
-            // Show a screenful of consecutive lines that starts at or above `line`: with a
-            // scrollback offset the history scrolls in from the top; at 0, the live screen.
-            let (offset, first) = if line < hs {
-                (hs - line, 0)
-            } else {
-                (0, line - hs)
+        let mut out = Vec::new();
+        let mut pen = Pen::DEFAULT;
+        for i in top..=bottom {
+            let Some(line) = usize::try_from(i).ok().and_then(|i| t.line(i)) else {
+                continue;
             };
-            screen.set_scrollback(usize::try_from(offset).unwrap_or(0));
-            let count = (i64::from(rows) - first).min(bottom - line + 1).max(1);
-            let first = u16::try_from(first).unwrap_or(0);
-            let count_u16 = u16::try_from(count).unwrap_or(1);
-            // Text captures read whole rows at once (a row lookup walks the scrollback, so
-            // per-cell reads cost too much on long histories); `-e` needs each cell's style.
-            let texts: Vec<String> = if opts.escapes {
-                (first..first + count_u16)
-                    .map(|row| styled_row(screen, row, cols, trim, &mut attrs))
-                    .collect()
-            } else {
-                screen
-                    .rows(0, cols)
-                    .skip(usize::from(first))
-                    .take(usize::from(count_u16))
-                    .collect()
-            };
-            for (row, mut text) in (first..).zip(texts) {
-                if trim {
-                    text.truncate(text.trim_end_matches(' ').len());
-                }
-                out.push_str(&text);
-                if !(opts.join && screen.row_wrapped(row)) {
-                    out.push('\n');
-                }
+            let codes = opts.escapes.then_some(&mut pen);
+            line_string(line, t.sx, codes, trim, &mut out);
+            if !(opts.join && line.wrapped()) {
+                out.push(b'\n');
             }
-            line += count;
         }
-        screen.set_scrollback(0);
-        out
+        // Cells hold whole characters, so this is UTF-8.
+        String::from_utf8(out)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
     }
 }
 
@@ -270,13 +137,16 @@ mod tests {
     }
 
     #[test]
-    fn escapes_render_colours() {
+    fn escapes_use_tmux_spelling() {
         let mut s = Screen::new(10, 2, 0);
-        s.process(b"\x1b[1;31mA\x1b[0mB");
+        s.process(b"\x1b[1;31mA\x1b[0mB\x1b[38;5;1mC");
         let e = s.capture(&CaptureOptions {
             escapes: true,
             ..Default::default()
         });
-        assert_eq!(e, "\x1b[1;31mA\x1b[0mB\n\n");
+        assert_eq!(
+            e,
+            "\x1b[1m\x1b[31mA\x1b[0m\x1b[39m\x1b[49mB\x1b[38;5;1mC\n\n"
+        );
     }
 }

@@ -1,101 +1,88 @@
 //! Answers to the terminal queries programs send at start-up. A real terminal answers them;
 //! a daemon that stays silent makes Codex exit ("The cursor position could not be read") and
 //! Gemini wait a second per query. Replies are computed from the screen model at the moment
-//! the query is parsed, so a cursor report is exact even mid-chunk.
+//! the query is parsed, so a cursor report is exact even mid-chunk, and they are queued in
+//! [`Term::replies`] for the session to write back.
 //!
-//! Answered: DSR status (`CSI 5 n`), cursor position (`CSI 6 n`, `CSI ? 6 n`), primary,
+//! Answered: DSR status (`CSI 5 n`), cursor position (`CSI 6 n`, `CSI ? 6 n`; the column is
+//! one past the last column while a character waits to wrap, as tmux reports it), primary,
 //! secondary and tertiary device attributes (`CSI c`, `CSI > c`, `CSI = c`), XTVERSION
 //! (`CSI > q`), DECRQM for the private modes the model tracks (`CSI ? n $ p`), text-area size
 //! (`CSI 18 t`), and the OSC 10/11/12 colour queries. Not answered on purpose: the kitty
 //! keyboard query (`CSI ? u`), since we do not implement that protocol and silence is how a
 //! terminal says so; programs then fall back to legacy keys after their DA1 round trip.
 
-use std::fmt::Write as _;
+use std::io::Write as _;
 
-#[derive(Default)]
-pub struct TerminalCallbacks {
-    /// Bytes owed to the child, drained after each `process` call.
-    pub replies: Vec<u8>,
-    /// Last OSC 0/2 window title.
-    pub title: String,
+use super::term::{Term, mode};
+
+pub fn status(t: &mut Term) {
+    t.replies.extend_from_slice(b"\x1b[0n");
 }
 
-fn first_param(params: &[&[u16]]) -> u16 {
-    params.first().and_then(|p| p.first()).copied().unwrap_or(0)
+/// CPR (`CSI 6 n`) or DECXCPR (`CSI ? 6 n`).
+pub fn cursor_position(t: &mut Term, private: bool) {
+    let (row, col) = (t.cy + 1, t.cx + 1);
+    let _ = if private {
+        write!(t.replies, "\x1b[?{row};{col};1R")
+    } else {
+        write!(t.replies, "\x1b[{row};{col}R")
+    };
 }
 
-impl vt100::Callbacks for TerminalCallbacks {
-    fn unhandled_csi(
-        &mut self,
-        screen: &mut vt100::Screen,
-        i1: Option<u8>,
-        i2: Option<u8>,
-        params: &[&[u16]],
-        c: char,
-    ) {
-        let mut reply = String::new();
-        let p = first_param(params);
-        match (i1, i2, c) {
-            (None, None, 'n') if p == 5 => reply.push_str("\x1b[0n"),
-            (None, None, 'n') if p == 6 => {
-                let (row, col) = screen.cursor_position();
-                let _ = write!(reply, "\x1b[{};{}R", row + 1, col + 1);
-            }
-            (Some(b'?'), None, 'n') if p == 6 => {
-                let (row, col) = screen.cursor_position();
-                let _ = write!(reply, "\x1b[?{};{};1R", row + 1, col + 1);
-            }
-            // VT220-class with ANSI colour; what tmux and many terminals report.
-            (None, None, 'c') if p == 0 => reply.push_str("\x1b[?62;22c"),
-            (Some(b'>'), None, 'c') if p == 0 => reply.push_str("\x1b[>0;10;1c"),
-            (Some(b'='), None, 'c') if p == 0 => reply.push_str("\x1bP!|00000000\x1b\\"),
-            (Some(b'>'), None, 'q') => {
-                let _ = write!(reply, "\x1bP>|aegis({})\x1b\\", env!("CARGO_PKG_VERSION"));
-            }
-            (Some(b'?'), Some(b'$'), 'p') => {
-                let state = match p {
-                    2004 => Some(screen.bracketed_paste()),
-                    1049 | 47 | 1047 => Some(screen.alternate_screen()),
-                    25 => Some(!screen.hide_cursor()),
-                    1 => Some(screen.application_cursor()),
-                    _ => None,
-                };
-                // 1 = set, 2 = reset, 0 = not recognized.
-                let code = match state {
-                    Some(true) => 1,
-                    Some(false) => 2,
-                    None => 0,
-                };
-                let _ = write!(reply, "\x1b[?{p};{code}$y");
-            }
-            (None, None, 't') if p == 18 => {
-                let (rows, cols) = screen.size();
-                let _ = write!(reply, "\x1b[8;{rows};{cols}t");
-            }
-            _ => {}
-        }
-        self.replies.extend_from_slice(reply.as_bytes());
-    }
+/// VT220-class with ANSI colour; what many terminals report.
+pub fn primary_attributes(t: &mut Term) {
+    t.replies.extend_from_slice(b"\x1b[?62;22c");
+}
 
-    fn unhandled_osc(&mut self, _: &mut vt100::Screen, params: &[&[u8]]) {
-        // OSC 10/11/12 ; ? — foreground, background, cursor colour. A dark theme: light grey
-        // on black, which is what agents assume when they get no answer at all.
-        if let [which, b"?"] = params {
-            let colour = match *which {
-                b"10" => "rgb:d0d0/d0d0/d0d0",
-                b"11" => "rgb:0000/0000/0000",
-                b"12" => "rgb:d0d0/d0d0/d0d0",
-                _ => return,
-            };
-            let which = String::from_utf8_lossy(which);
-            self.replies
-                .extend_from_slice(format!("\x1b]{which};{colour}\x1b\\").as_bytes());
-        }
-    }
+pub fn secondary_attributes(t: &mut Term) {
+    t.replies.extend_from_slice(b"\x1b[>0;10;1c");
+}
 
-    fn set_window_title(&mut self, _: &mut vt100::Screen, title: &[u8]) {
-        self.title = String::from_utf8_lossy(title).into_owned();
-    }
+pub fn tertiary_attributes(t: &mut Term) {
+    t.replies.extend_from_slice(b"\x1bP!|00000000\x1b\\");
+}
+
+pub fn version(t: &mut Term) {
+    let _ = write!(
+        t.replies,
+        "\x1bP>|aegis({})\x1b\\",
+        env!("CARGO_PKG_VERSION")
+    );
+}
+
+/// DECRQM for a private mode: 1 set, 2 reset, 0 not recognized.
+pub fn private_mode(t: &mut Term, which: i64) {
+    let state = match which {
+        2004 => Some(t.mode & mode::BRACKETPASTE != 0),
+        1049 | 47 | 1047 => Some(t.saved.is_some()),
+        25 => Some(t.mode & mode::CURSOR != 0),
+        1 => Some(t.mode & mode::KCURSOR != 0),
+        7 => Some(t.mode & mode::WRAP != 0),
+        6 => Some(t.mode & mode::ORIGIN != 0),
+        _ => None,
+    };
+    let code = match state {
+        Some(true) => 1,
+        Some(false) => 2,
+        None => 0,
+    };
+    let _ = write!(t.replies, "\x1b[?{which};{code}$y");
+}
+
+/// `CSI 18 t`: the text area in characters (rows; columns).
+pub fn text_area_size(t: &mut Term) {
+    let _ = write!(t.replies, "\x1b[8;{};{}t", t.sy, t.sx);
+}
+
+/// OSC 10/11/12 `?`: foreground, background, cursor colour. A dark theme: light grey on
+/// black, which is what agents assume when they get no answer at all.
+pub fn colour(t: &mut Term, which: u32) {
+    let colour = match which {
+        11 => "rgb:0000/0000/0000",
+        _ => "rgb:d0d0/d0d0/d0d0",
+    };
+    let _ = write!(t.replies, "\x1b]{which};{colour}\x1b\\");
 }
 
 #[cfg(test)]
@@ -105,8 +92,10 @@ mod tests {
     #[test]
     fn cursor_position_report_is_exact() {
         let mut s = Screen::new(80, 24, 0);
-        let replies = s.process(b"abc\r\nde\x1b[6n");
-        assert_eq!(replies, b"\x1b[2;3R");
+        assert_eq!(s.process(b"abc\r\nde\x1b[6n"), b"\x1b[2;3R");
+        // One past the last column while a character waits to wrap, as tmux reports it.
+        let mut s = Screen::new(4, 2, 0);
+        assert_eq!(s.process(b"abcd\x1b[6n"), b"\x1b[1;5R");
     }
 
     #[test]
@@ -119,7 +108,16 @@ mod tests {
             b"\x1b]11;rgb:0000/0000/0000\x1b\\"
         );
         assert_eq!(s.process(b"\x1b[?2004h\x1b[?2004$p"), b"\x1b[?2004;1$y");
+        assert_eq!(s.process(b"\x1b[18t"), b"\x1b[8;24;80t");
         assert!(s.process(b"\x1b[?u").is_empty());
+    }
+
+    #[test]
+    fn a_query_split_across_chunks_is_answered_once() {
+        let mut s = Screen::new(80, 24, 0);
+        assert!(s.process(b"x\x1b[").is_empty());
+        assert!(s.process(b"6").is_empty());
+        assert_eq!(s.process(b"n"), b"\x1b[1;2R");
     }
 
     #[test]
@@ -127,5 +125,7 @@ mod tests {
         let mut s = Screen::new(80, 24, 0);
         s.process(b"\x1b]0;\xe2\x9c\xb3 Claude Code\x07");
         assert_eq!(s.title(), "✳ Claude Code");
+        s.process(b"\x1b]2;second\x1b\\");
+        assert_eq!(s.title(), "second");
     }
 }

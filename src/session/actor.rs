@@ -236,6 +236,8 @@ impl SessionHandle {
             screen_status: SessionStatus::Starting,
             corrections: 0,
             recording: Some(recording_error.clone()),
+            evaluated_at: now,
+            compact_at: None,
         };
         tokio::spawn(actor.run());
         SessionHandle {
@@ -560,7 +562,22 @@ struct Actor {
     /// The recording's failure, announced once when it arrives (`None` once the holder link
     /// closed it).
     recording: Option<watch::Receiver<Option<String>>>,
+    /// When the detector last ran (see [`EVALUATE_EVERY`]).
+    evaluated_at: Instant,
+    /// When to compact the history lines that scrolled off (see [`COMPACT_AFTER`]).
+    compact_at: Option<Instant>,
 }
+
+/// Quiet time after output before the lines that scrolled off are compacted: the screen
+/// model keeps them as rows until then, so a flood drops most of them without ever encoding
+/// them (see `screen::Screen::compact_history`).
+const COMPACT_AFTER: Duration = Duration::from_millis(200);
+
+/// While output keeps arriving, the detector runs at most this often; output it has not
+/// seen yet is always evaluated within this long (a recheck is scheduled). A flood of 4 KiB
+/// chunks would otherwise run a full detection (a window render and every rule, ~0.1 ms)
+/// per chunk; 10 ms is far below the state-change latency anyone can observe.
+const EVALUATE_EVERY: Duration = Duration::from_millis(10);
 
 /// How long to wait, after the child exited and its output went quiet, for the pty to reach EOF
 /// before reporting the exit anyway: a background process that inherited the terminal can keep
@@ -576,6 +593,10 @@ impl Actor {
             let recheck = match (self.recheck_at, self.pending_exit) {
                 (Some(a), Some((_, b))) => Some(a.min(b)),
                 (a, b) => a.or(b.map(|(_, at)| at)),
+            };
+            let wake = match (recheck, self.compact_at) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
             };
             tokio::select! {
                 chunk = self.output.recv(), if self.output_open => match chunk {
@@ -599,12 +620,23 @@ impl Actor {
                     Some(cmd) => self.handle(cmd),
                     None => break, // every handle dropped: the session was removed
                 },
-                _ = async { match recheck { Some(at) => tokio::time::sleep_until(at).await, None => std::future::pending().await } } => {
-                    if self.pending_exit.is_some_and(|(_, at)| Instant::now() >= at) {
-                        self.finish_exit();
+                _ = async { match wake { Some(at) => tokio::time::sleep_until(at).await, None => std::future::pending().await } } => {
+                    let now = Instant::now();
+                    if self.compact_at.is_some_and(|at| now >= at) {
+                        self.compact_at = None;
+                        self.screen.compact_history();
                     }
-                    self.recheck_at = None;
-                    self.evaluate();
+                    if recheck.is_some_and(|at| now >= at) {
+                        // Output still queued is parsed first (the drain deadline is for a pty
+                        // that stays open with nothing to say, not for a busy actor).
+                        if self.pending_exit.is_some_and(|(_, at)| now >= at)
+                            && self.output.is_empty()
+                        {
+                            self.finish_exit();
+                        }
+                        self.recheck_at = None;
+                        self.evaluate();
+                    }
                 }
             }
         }
@@ -666,7 +698,13 @@ impl Actor {
             .last_activity_ms
             .store(crate::clock::now_ms(), Ordering::Relaxed);
         self.detector.on_output(std::time::Instant::now());
-        self.evaluate();
+        self.compact_at = Some(Instant::now() + COMPACT_AFTER);
+        let due = self.evaluated_at + EVALUATE_EVERY;
+        if Instant::now() >= due {
+            self.evaluate();
+        } else {
+            self.recheck_at = Some(self.recheck_at.map_or(due, |r| r.min(due)));
+        }
     }
 
     /// The child exited. Its last output may still be in the pipe from the reader thread, so
@@ -702,6 +740,7 @@ impl Actor {
 
     /// Re-run detection and publish whatever changed.
     fn evaluate(&mut self) {
+        self.evaluated_at = Instant::now();
         let verdict = self
             .detector
             .evaluate(std::time::Instant::now(), &self.screen);
@@ -870,7 +909,7 @@ impl Actor {
                     status: self.live.borrow().status,
                     cols,
                     rows,
-                    cursor: self.screen.vt().cursor_position(),
+                    cursor: self.screen.cursor_on_screen(),
                     title: self.screen.title().to_owned(),
                 };
                 let _ = reply.send(snap);
@@ -905,11 +944,11 @@ impl Actor {
                 let (cols, rows) = self.screen.size();
                 // Keep the input modes the program asked for (bracketed paste, cursor keys),
                 // which a fresh model would forget until the program set them again.
-                let modes = self.screen.vt().input_mode_formatted();
+                let modes = self.screen.input_modes();
                 let mut fresh = Screen::new(cols, rows, scrollback);
-                let _ = fresh.process(modes.as_bytes());
+                let _ = fresh.process(&modes);
                 self.screen = fresh;
-                if let Err(e) = self.control.forget_history(modes.as_bytes()) {
+                if let Err(e) = self.control.forget_history(&modes) {
                     tracing::warn!(session = %self.meta.id, error = %e, "the holder could not forget the cleared output");
                 }
                 let _ = reply.send(());

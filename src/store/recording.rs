@@ -130,10 +130,19 @@ impl Recorder {
             return Ok(());
         }
         let t = self.started.elapsed().as_secs_f64();
-        let mut line = serde_json::to_vec(&(t, code, data)).map_err(std::io::Error::other)?;
-        line.push(b'\n');
-        self.file.write_all(&line)?;
-        self.written += line.len() as u64;
+        // Serialized straight into the file's buffer (output events are most of the bytes).
+        let mut w = Counting {
+            inner: &mut self.file,
+            n: 0,
+        };
+        w.write_all(b"[")?;
+        serde_json::to_writer(&mut w, &t).map_err(std::io::Error::other)?;
+        w.write_all(b",")?;
+        serde_json::to_writer(&mut w, code).map_err(std::io::Error::other)?;
+        w.write_all(b",\"")?;
+        write_json_escaped(&mut w, data)?;
+        w.write_all(b"\"]\n")?;
+        self.written += w.n;
         if self.written >= self.limits.max_bytes {
             self.rotate()?;
         }
@@ -158,9 +167,13 @@ impl Recorder {
     }
 
     pub fn output(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        let text = self.out.push(bytes);
+        let mut carry = std::mem::take(&mut self.out);
+        let text = carry.push_borrowed(bytes);
         self.output_offset += text.len() as u64;
-        self.event("o", &text)
+        let r = self.event("o", &text);
+        drop(text);
+        self.out = carry;
+        r
     }
 
     pub fn input(&mut self, bytes: &[u8]) -> std::io::Result<()> {
@@ -176,6 +189,77 @@ impl Recorder {
 
     pub fn flush(&mut self) -> std::io::Result<()> {
         self.file.flush()
+    }
+}
+
+/// `s` as the inside of a JSON string, escaped exactly as serde_json does (`"`, `\\`, the
+/// short escapes and `\u00XX` for other control characters). Runs that need nothing are
+/// copied whole, eight bytes checked at a time: pty output is mostly such runs.
+fn write_json_escaped(w: &mut impl Write, s: &str) -> std::io::Result<()> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let has = |x: u64, b: u8| {
+        let y = x ^ (u64::from(b) * ONES);
+        y.wrapping_sub(ONES) & !y & HIGH
+    };
+    let b = s.as_bytes();
+    let mut start = 0;
+    let mut i = 0;
+    while i < b.len() {
+        if let Some(chunk) = b.get(i..i + 8) {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            let x = u64::from_le_bytes(word);
+            // Bytes below 0x20 (the top-bit bytes of UTF-8 are excluded by `!x`), quotes and
+            // backslashes need escaping; anything else is copied as it is.
+            let control = x.wrapping_sub(0x20 * ONES) & !x & HIGH;
+            if control | has(x, b'"') | has(x, b'\\') == 0 {
+                i += 8;
+                continue;
+            }
+        }
+        let c = b[i];
+        let esc: &[u8] = match c {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            0..0x20 => b"",
+            _ => {
+                i += 1;
+                continue;
+            }
+        };
+        w.write_all(&b[start..i])?;
+        if esc.is_empty() {
+            write!(w, "\\u{c:04x}")?;
+        } else {
+            w.write_all(esc)?;
+        }
+        i += 1;
+        start = i;
+    }
+    w.write_all(&b[start..])
+}
+
+/// A writer that counts the bytes written through it.
+struct Counting<'a, W: Write> {
+    inner: &'a mut W,
+    n: u64,
+}
+
+impl<W: Write> Write for Counting<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.n += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
     }
 }
 
@@ -274,6 +358,34 @@ pub fn read_output(dir: &Path, since: u64, limit: usize) -> std::io::Result<Outp
 #[allow(clippy::unwrap_used)] // reason: a failed unwrap is a failed test
 mod tests {
     use super::*;
+
+    #[test]
+    fn output_is_escaped_as_serde_json_escapes_it() {
+        let mut samples: Vec<String> = vec![
+            String::new(),
+            "plain ascii text that is long enough for words".into(),
+            "quote\" back\\slash \u{1b}[31mred\u{1b}[0m\r\n\t\u{8}\u{c}\u{7f}".into(),
+            "表示🙂 é\u{0}\u{1f}x".into(),
+        ];
+        // Every byte value below 0x80 at every position in a word.
+        for c in 0u8..0x80 {
+            for pos in 0..9 {
+                let mut t = "abcdefghijklmnop".to_owned();
+                t.insert(pos, char::from(c));
+                samples.push(t);
+            }
+        }
+        for t in samples {
+            let mut ours = Vec::new();
+            write_json_escaped(&mut ours, &t).unwrap();
+            let theirs = serde_json::to_string(&t).unwrap();
+            assert_eq!(
+                String::from_utf8(ours).unwrap(),
+                theirs[1..theirs.len() - 1],
+                "{t:?}"
+            );
+        }
+    }
 
     #[test]
     fn utf8_split_across_chunks_is_carried() {

@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 
 use super::tree::Server;
+use crate::screen::{Format, MouseMode};
 
 /// What a pane's screen says, read once per command.
 #[derive(Debug, Clone, Default)]
@@ -36,50 +37,31 @@ pub async fn gather(server: &Server, panes: &[u32]) -> HashMap<u32, Facts> {
         let facts = pane
             .handle
             .with_screen(|s| {
-                let vt = s.vt();
-                let (row, col) = vt.cursor_position();
-                let (rows, cols) = vt.size();
-                let cursor_char = vt
-                    .cell(row, col)
-                    .map(|c| {
-                        let t = c.contents();
-                        if t.is_empty() {
-                            " ".to_owned()
-                        } else {
-                            t.to_owned()
-                        }
-                    })
-                    .unwrap_or_else(|| " ".into());
-                let mut used = 0;
-                for r in 0..rows.get() {
-                    let mut last = 0;
-                    for c in 0..cols.get() {
-                        if vt.cell(r, c).is_some_and(|cell| cell.has_contents()) {
-                            last = usize::from(c) + 1;
-                        }
-                    }
-                    used += last;
-                }
+                // tmux reports the column as `cols` while a write waits to wrap.
+                let (row, col) = s.cursor();
+                let modes = s.modes();
                 Facts {
                     cursor_x: col,
                     cursor_y: row,
-                    cursor_visible: !vt.hide_cursor(),
-                    cursor_char,
-                    alternate: vt.alternate_screen(),
-                    keypad: vt.application_keypad(),
-                    keypad_cursor: vt.application_cursor(),
-                    mouse: match vt.mouse_protocol_mode() {
-                        vt100::MouseProtocolMode::None => 0,
-                        vt100::MouseProtocolMode::Press
-                        | vt100::MouseProtocolMode::PressRelease => 1,
-                        vt100::MouseProtocolMode::ButtonMotion => 2,
-                        vt100::MouseProtocolMode::AnyMotion => 3,
+                    cursor_visible: modes.cursor_visible,
+                    cursor_char: {
+                        let (row, col) = s.cursor_on_screen();
+                        s.cell_text(row, col)
                     },
-                    mouse_sgr: vt.mouse_protocol_encoding() == vt100::MouseProtocolEncoding::Sgr,
+                    alternate: s.alternate_screen(),
+                    keypad: modes.keypad,
+                    keypad_cursor: modes.cursor_keys,
+                    mouse: match modes.mouse {
+                        MouseMode::None => 0,
+                        MouseMode::Press => 1,
+                        MouseMode::ButtonMotion => 2,
+                        MouseMode::AnyMotion => 3,
+                    },
+                    mouse_sgr: modes.mouse_sgr,
                     history: s.history_size(),
-                    rows: rows.get(),
+                    rows: s.size().1,
                     title: s.title().to_owned(),
-                    used_cells: used,
+                    used_cells: s.used_cells(),
                 }
             })
             .await
@@ -135,14 +117,12 @@ pub struct Drawn {
 pub async fn drawn(handle: &crate::session::SessionHandle) -> Drawn {
     handle
         .with_screen(|s| {
-            let vt = s.vt();
-            let (_, cols) = vt.size();
-            let (row, col) = vt.cursor_position();
+            let (row, col) = s.cursor_on_screen();
             Drawn {
-                rows: vt.rows_formatted(0, cols.get()).collect(),
+                rows: s.rows(None, Format::Ansi),
                 cursor: (col, row),
-                cursor_visible: !vt.hide_cursor(),
-                modes: vt.input_mode_formatted(),
+                cursor_visible: s.modes().cursor_visible,
+                modes: String::from_utf8_lossy(&s.input_modes()).into_owned(),
             }
         })
         .await

@@ -207,7 +207,7 @@ async fn capture(ctx: &mut Ctx<'_>, c: &Cmd) -> CmdResult {
         String::new()
     } else if c.has('a') {
         let (alt, rows) = h
-            .with_screen(|s| (s.vt().alternate_screen(), s.size().1))
+            .with_screen(|s| (s.alternate_screen(), s.size().1))
             .await
             .map_err(|e| e.to_string())?;
         if !alt {
