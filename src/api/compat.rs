@@ -14,7 +14,7 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 
 use super::App;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorCode};
 use super::filters::{finish, json_body, optional_json_body, with_app};
 use super::sessions::{ApiResult, json};
 use crate::clock::now_ms;
@@ -204,10 +204,7 @@ struct CommandRequest {
 async fn prefixed(app: Arc<App>, id: String, req: CommandRequest, prefix: char) -> ApiResult {
     let command = req.command.trim();
     if command.is_empty() || command == prefix.to_string() {
-        return Err(ApiError::bad_request(
-            "VALIDATION_ERROR",
-            "command must not be empty",
-        ));
+        return Err(ApiError::invalid("command must not be empty"));
     }
     let text = if command.starts_with(prefix) {
         command.to_owned()
@@ -244,16 +241,13 @@ async fn answer(app: Arc<App>, id: String, req: AnswerRequest) -> ApiResult {
     if h.status() != crate::vocab::SessionStatus::Question {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
-            "NO_PENDING_QUESTION",
+            ErrorCode::NoPendingQuestion,
             format!("no question is pending (status {})", h.status().as_str()),
         ));
     }
     let answer = req.answer.trim();
     if answer.is_empty() {
-        return Err(ApiError::bad_request(
-            "VALIDATION_ERROR",
-            "answer must not be empty",
-        ));
+        return Err(ApiError::invalid("answer must not be empty"));
     }
     let (delivered, attempts) = if answer.len() <= 2 && answer.bytes().all(|b| b.is_ascii_digit()) {
         h.send_keys(&[answer.to_owned()]).await?;
@@ -289,7 +283,7 @@ async fn handshake(req: HandshakeRequest) -> ApiResult {
     {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
-            "PROTOCOL_INCOMPATIBLE",
+            ErrorCode::ProtocolIncompatible,
             format!(
                 "protocol version {v:?} is not supported; this daemon speaks {PROTOCOL_VERSION:?}"
             ),

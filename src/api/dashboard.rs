@@ -24,7 +24,7 @@ use warp::http::{HeaderValue, StatusCode, header};
 use warp::reply::Response;
 
 use super::App;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorCode};
 use super::filters::{finish, with_app};
 use super::sessions::{ApiResult, json};
 
@@ -106,7 +106,7 @@ fn asset(name: String) -> Response {
         Some((_, ctype, body)) => static_reply(ctype, body),
         None => ApiError::new(
             StatusCode::NOT_FOUND,
-            "NOT_FOUND",
+            ErrorCode::NotFound,
             format!("no dashboard asset {name:?}"),
         )
         .into_response(),
@@ -140,20 +140,15 @@ fn with_cookie(mut r: Response, value: &str) -> Response {
 }
 
 async fn set_cookie(app: Arc<App>, auth: Option<String>) -> ApiResult {
-    let token = super::guard::bearer(&auth).ok_or_else(|| {
-        ApiError::bad_request(
-            "VALIDATION_ERROR",
-            "send the token as an Authorization: Bearer header",
-        )
-    })?;
+    let token = super::guard::bearer(&auth)
+        .ok_or_else(|| ApiError::invalid("send the token as an Authorization: Bearer header"))?;
     // The guard let the request in on any credential it carried; the cookie must hold this
     // one, so check it alone.
     if !app.gate.admits(token) {
         return Err(ApiError::unauthorized());
     }
     if !cookie_safe(token) {
-        return Err(ApiError::bad_request(
-            "VALIDATION_ERROR",
+        return Err(ApiError::invalid(
             "the token has characters a cookie cannot carry; use the Authorization header",
         ));
     }

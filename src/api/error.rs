@@ -12,10 +12,223 @@ use warp::{Rejection, Reply};
 use crate::session::actor::HandleError;
 use crate::session::manager::SessionError;
 
+/// Every `code` the API answers with. [`ErrorCode::as_str`] is the one place each is spelled;
+/// clients branch on these strings, so a variant's spelling never changes. The six in
+/// lower case are Aegis v0.3's inbound-webhook codes, kept as v0.3 spelled them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    ApprovalNotFound,
+    BranchExists,
+    ConsensusNotFound,
+    CursorNotVerified,
+    DeadLetterNotFound,
+    DebriefNotFound,
+    DeliveryFailed,
+    ExecutionNotFound,
+    FileExists,
+    Forbidden,
+    Internal,
+    InvalidFormat,
+    InvalidHeader,
+    InvalidHookSecret,
+    InvalidJson,
+    InvalidMultipart,
+    InvalidQuery,
+    InvalidVerifyConfig,
+    KeyNotFound,
+    LengthRequired,
+    MemoryFull,
+    MemoryNotFound,
+    MemoryReadOnly,
+    MethodNotAllowed,
+    MissingHeader,
+    MissingVariable,
+    NameConflict,
+    NotAGitRepo,
+    NotFound,
+    NoChecks,
+    NoPendingPermission,
+    NoPendingQuestion,
+    PathForbidden,
+    PathNotFound,
+    PayloadTooLarge,
+    PipelineNotFound,
+    ProtocolIncompatible,
+    RateLimited,
+    ReadOnly,
+    RecordingNotFound,
+    SessionBusy,
+    SessionExited,
+    SessionGone,
+    SessionLimit,
+    SessionNotFound,
+    SpawnFailed,
+    StalePermission,
+    TemplateLimit,
+    TemplateNotFound,
+    TooManyTokens,
+    Unauthorized,
+    UnsupportedMediaType,
+    UpgradeRequired,
+    ValidationError,
+    WebhookNotFound,
+    WorktreeFailed,
+    WriteFailed,
+    IdempotentDuplicate,
+    InvalidSignature,
+    MalformedSignature,
+    MissingSignature,
+    SecretNotFound,
+    UnroutableStimulus,
+}
+
+impl ErrorCode {
+    pub const ALL: [ErrorCode; 63] = [
+        ErrorCode::ApprovalNotFound,
+        ErrorCode::BranchExists,
+        ErrorCode::ConsensusNotFound,
+        ErrorCode::CursorNotVerified,
+        ErrorCode::DeadLetterNotFound,
+        ErrorCode::DebriefNotFound,
+        ErrorCode::DeliveryFailed,
+        ErrorCode::ExecutionNotFound,
+        ErrorCode::FileExists,
+        ErrorCode::Forbidden,
+        ErrorCode::Internal,
+        ErrorCode::InvalidFormat,
+        ErrorCode::InvalidHeader,
+        ErrorCode::InvalidHookSecret,
+        ErrorCode::InvalidJson,
+        ErrorCode::InvalidMultipart,
+        ErrorCode::InvalidQuery,
+        ErrorCode::InvalidVerifyConfig,
+        ErrorCode::KeyNotFound,
+        ErrorCode::LengthRequired,
+        ErrorCode::MemoryFull,
+        ErrorCode::MemoryNotFound,
+        ErrorCode::MemoryReadOnly,
+        ErrorCode::MethodNotAllowed,
+        ErrorCode::MissingHeader,
+        ErrorCode::MissingVariable,
+        ErrorCode::NameConflict,
+        ErrorCode::NotAGitRepo,
+        ErrorCode::NotFound,
+        ErrorCode::NoChecks,
+        ErrorCode::NoPendingPermission,
+        ErrorCode::NoPendingQuestion,
+        ErrorCode::PathForbidden,
+        ErrorCode::PathNotFound,
+        ErrorCode::PayloadTooLarge,
+        ErrorCode::PipelineNotFound,
+        ErrorCode::ProtocolIncompatible,
+        ErrorCode::RateLimited,
+        ErrorCode::ReadOnly,
+        ErrorCode::RecordingNotFound,
+        ErrorCode::SessionBusy,
+        ErrorCode::SessionExited,
+        ErrorCode::SessionGone,
+        ErrorCode::SessionLimit,
+        ErrorCode::SessionNotFound,
+        ErrorCode::SpawnFailed,
+        ErrorCode::StalePermission,
+        ErrorCode::TemplateLimit,
+        ErrorCode::TemplateNotFound,
+        ErrorCode::TooManyTokens,
+        ErrorCode::Unauthorized,
+        ErrorCode::UnsupportedMediaType,
+        ErrorCode::UpgradeRequired,
+        ErrorCode::ValidationError,
+        ErrorCode::WebhookNotFound,
+        ErrorCode::WorktreeFailed,
+        ErrorCode::WriteFailed,
+        ErrorCode::IdempotentDuplicate,
+        ErrorCode::InvalidSignature,
+        ErrorCode::MalformedSignature,
+        ErrorCode::MissingSignature,
+        ErrorCode::SecretNotFound,
+        ErrorCode::UnroutableStimulus,
+    ];
+
+    /// The code on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::ApprovalNotFound => "APPROVAL_NOT_FOUND",
+            ErrorCode::BranchExists => "BRANCH_EXISTS",
+            ErrorCode::ConsensusNotFound => "CONSENSUS_NOT_FOUND",
+            ErrorCode::CursorNotVerified => "CURSOR_NOT_VERIFIED",
+            ErrorCode::DeadLetterNotFound => "DEAD_LETTER_NOT_FOUND",
+            ErrorCode::DebriefNotFound => "DEBRIEF_NOT_FOUND",
+            ErrorCode::DeliveryFailed => "DELIVERY_FAILED",
+            ErrorCode::ExecutionNotFound => "EXECUTION_NOT_FOUND",
+            ErrorCode::FileExists => "FILE_EXISTS",
+            ErrorCode::Forbidden => "FORBIDDEN",
+            ErrorCode::Internal => "INTERNAL",
+            ErrorCode::InvalidFormat => "INVALID_FORMAT",
+            ErrorCode::InvalidHeader => "INVALID_HEADER",
+            ErrorCode::InvalidHookSecret => "INVALID_HOOK_SECRET",
+            ErrorCode::InvalidJson => "INVALID_JSON",
+            ErrorCode::InvalidMultipart => "INVALID_MULTIPART",
+            ErrorCode::InvalidQuery => "INVALID_QUERY",
+            ErrorCode::InvalidVerifyConfig => "INVALID_VERIFY_CONFIG",
+            ErrorCode::KeyNotFound => "KEY_NOT_FOUND",
+            ErrorCode::LengthRequired => "LENGTH_REQUIRED",
+            ErrorCode::MemoryFull => "MEMORY_FULL",
+            ErrorCode::MemoryNotFound => "MEMORY_NOT_FOUND",
+            ErrorCode::MemoryReadOnly => "MEMORY_READ_ONLY",
+            ErrorCode::MethodNotAllowed => "METHOD_NOT_ALLOWED",
+            ErrorCode::MissingHeader => "MISSING_HEADER",
+            ErrorCode::MissingVariable => "MISSING_VARIABLE",
+            ErrorCode::NameConflict => "NAME_CONFLICT",
+            ErrorCode::NotAGitRepo => "NOT_A_GIT_REPO",
+            ErrorCode::NotFound => "NOT_FOUND",
+            ErrorCode::NoChecks => "NO_CHECKS",
+            ErrorCode::NoPendingPermission => "NO_PENDING_PERMISSION",
+            ErrorCode::NoPendingQuestion => "NO_PENDING_QUESTION",
+            ErrorCode::PathForbidden => "PATH_FORBIDDEN",
+            ErrorCode::PathNotFound => "PATH_NOT_FOUND",
+            ErrorCode::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            ErrorCode::PipelineNotFound => "PIPELINE_NOT_FOUND",
+            ErrorCode::ProtocolIncompatible => "PROTOCOL_INCOMPATIBLE",
+            ErrorCode::RateLimited => "RATE_LIMITED",
+            ErrorCode::ReadOnly => "READ_ONLY",
+            ErrorCode::RecordingNotFound => "RECORDING_NOT_FOUND",
+            ErrorCode::SessionBusy => "SESSION_BUSY",
+            ErrorCode::SessionExited => "SESSION_EXITED",
+            ErrorCode::SessionGone => "SESSION_GONE",
+            ErrorCode::SessionLimit => "SESSION_LIMIT",
+            ErrorCode::SessionNotFound => "SESSION_NOT_FOUND",
+            ErrorCode::SpawnFailed => "SPAWN_FAILED",
+            ErrorCode::StalePermission => "STALE_PERMISSION",
+            ErrorCode::TemplateLimit => "TEMPLATE_LIMIT",
+            ErrorCode::TemplateNotFound => "TEMPLATE_NOT_FOUND",
+            ErrorCode::TooManyTokens => "TOO_MANY_TOKENS",
+            ErrorCode::Unauthorized => "UNAUTHORIZED",
+            ErrorCode::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
+            ErrorCode::UpgradeRequired => "UPGRADE_REQUIRED",
+            ErrorCode::ValidationError => "VALIDATION_ERROR",
+            ErrorCode::WebhookNotFound => "WEBHOOK_NOT_FOUND",
+            ErrorCode::WorktreeFailed => "WORKTREE_FAILED",
+            ErrorCode::WriteFailed => "WRITE_FAILED",
+            ErrorCode::IdempotentDuplicate => "idempotent_duplicate",
+            ErrorCode::InvalidSignature => "invalid_signature",
+            ErrorCode::MalformedSignature => "malformed_signature",
+            ErrorCode::MissingSignature => "missing_signature",
+            ErrorCode::SecretNotFound => "secret_not_found",
+            ErrorCode::UnroutableStimulus => "unroutable_stimulus",
+        }
+    }
+}
+
+impl Serialize for ErrorCode {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ApiError {
     pub status: StatusCode,
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
     /// Seconds, for 429.
     pub retry_after: Option<u64>,
@@ -32,7 +245,7 @@ struct ErrorBody<'a> {
 impl warp::reject::Reject for ApiError {}
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
         ApiError {
             status,
             code,
@@ -40,13 +253,17 @@ impl ApiError {
             retry_after: None,
         }
     }
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn bad_request(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+    /// A 400 `VALIDATION_ERROR`: the request parsed but asks for something invalid.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::bad_request(ErrorCode::ValidationError, message)
     }
     pub fn unauthorized() -> Self {
         Self::new(
             StatusCode::UNAUTHORIZED,
-            "UNAUTHORIZED",
+            ErrorCode::Unauthorized,
             "missing or invalid API token",
         )
     }
@@ -55,19 +272,23 @@ impl ApiError {
             retry_after: Some(retry_after),
             ..Self::new(
                 StatusCode::TOO_MANY_REQUESTS,
-                "RATE_LIMITED",
+                ErrorCode::RateLimited,
                 "too many requests; retry later",
             )
         }
     }
     pub fn internal(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", message)
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::Internal,
+            message,
+        )
     }
 
     pub fn into_response(self) -> Response {
         let body = ErrorBody {
             error: &self.message,
-            code: self.code,
+            code: self.code.as_str(),
             status_code: self.status.as_u16(),
         };
         let mut resp =
@@ -84,15 +305,23 @@ impl From<SessionError> for ApiError {
     fn from(e: SessionError) -> Self {
         let msg = e.to_string();
         match e {
-            SessionError::NotFound(_) => Self::new(StatusCode::NOT_FOUND, "SESSION_NOT_FOUND", msg),
-            SessionError::NameTaken(_) => Self::new(StatusCode::CONFLICT, "NAME_CONFLICT", msg),
-            SessionError::Invalid(_) => Self::bad_request("VALIDATION_ERROR", msg),
-            SessionError::Spawn { .. } => {
-                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "SPAWN_FAILED", msg)
+            SessionError::NotFound(_) => {
+                Self::new(StatusCode::NOT_FOUND, ErrorCode::SessionNotFound, msg)
             }
-            SessionError::Limit(_) => {
-                Self::new(StatusCode::SERVICE_UNAVAILABLE, "SESSION_LIMIT", msg)
+            SessionError::NameTaken(_) => {
+                Self::new(StatusCode::CONFLICT, ErrorCode::NameConflict, msg)
             }
+            SessionError::Invalid(_) => Self::invalid(msg),
+            SessionError::Spawn { .. } => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::SpawnFailed,
+                msg,
+            ),
+            SessionError::Limit(_) => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::SessionLimit,
+                msg,
+            ),
             SessionError::Handle(h) => h.into(),
         }
     }
@@ -102,10 +331,12 @@ impl From<HandleError> for ApiError {
     fn from(e: HandleError) -> Self {
         let msg = e.to_string();
         match e {
-            HandleError::Exited => Self::new(StatusCode::CONFLICT, "SESSION_EXITED", msg),
-            HandleError::Gone => Self::new(StatusCode::GONE, "SESSION_GONE", msg),
-            HandleError::Busy => Self::new(StatusCode::SERVICE_UNAVAILABLE, "SESSION_BUSY", msg),
-            HandleError::Write(_) => Self::new(StatusCode::CONFLICT, "WRITE_FAILED", msg),
+            HandleError::Exited => Self::new(StatusCode::CONFLICT, ErrorCode::SessionExited, msg),
+            HandleError::Gone => Self::new(StatusCode::GONE, ErrorCode::SessionGone, msg),
+            HandleError::Busy => {
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, ErrorCode::SessionBusy, msg)
+            }
+            HandleError::Write(_) => Self::new(StatusCode::CONFLICT, ErrorCode::WriteFailed, msg),
         }
     }
 }
@@ -120,38 +351,51 @@ pub async fn handle_rejection(err: Rejection) -> Result<Response, Infallible> {
     } else if err.find::<warp::reject::PayloadTooLarge>().is_some() {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "PAYLOAD_TOO_LARGE",
+            ErrorCode::PayloadTooLarge,
             "request body is too large",
         )
     } else if err.find::<warp::reject::LengthRequired>().is_some() {
         ApiError::new(
             StatusCode::LENGTH_REQUIRED,
-            "LENGTH_REQUIRED",
+            ErrorCode::LengthRequired,
             "request body needs a Content-Length",
         )
     } else if err.find::<warp::reject::UnsupportedMediaType>().is_some() {
         ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "UNSUPPORTED_MEDIA_TYPE",
+            ErrorCode::UnsupportedMediaType,
             "expected application/json",
         )
     } else if let Some(q) = err.find::<warp::reject::InvalidQuery>() {
-        ApiError::bad_request("INVALID_QUERY", q.to_string())
+        ApiError::bad_request(ErrorCode::InvalidQuery, q.to_string())
     } else if let Some(h) = err.find::<warp::reject::MissingHeader>() {
-        ApiError::bad_request("MISSING_HEADER", h.to_string())
+        ApiError::bad_request(ErrorCode::MissingHeader, h.to_string())
     } else if let Some(h) = err.find::<warp::reject::InvalidHeader>() {
-        ApiError::bad_request("INVALID_HEADER", h.to_string())
+        ApiError::bad_request(ErrorCode::InvalidHeader, h.to_string())
     } else if err.find::<warp::reject::MethodNotAllowed>().is_some() {
         ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
-            "METHOD_NOT_ALLOWED",
+            ErrorCode::MethodNotAllowed,
             "method not allowed on this route",
         )
     } else if err.is_not_found() {
-        ApiError::new(StatusCode::NOT_FOUND, "NOT_FOUND", "no such route")
+        ApiError::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, "no such route")
     } else {
         tracing::error!(rejection = ?err, "unhandled rejection");
         ApiError::internal("internal error")
     };
     Ok(e.into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_is_spelled_once() {
+        let mut seen = std::collections::HashSet::new();
+        for c in ErrorCode::ALL {
+            assert!(seen.insert(c.as_str()), "{c:?} repeats {}", c.as_str());
+        }
+    }
 }

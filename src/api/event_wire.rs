@@ -34,9 +34,10 @@
 use serde_json::{Value, json};
 
 use super::uistate::UiInputs;
+use super::wire::{permission_request_json, permission_resolution_json};
 use crate::clock::now_ms;
-use crate::detect::profile::PermissionKind;
-use crate::events::{Event, EventKind};
+use crate::events::detail::{MessageVia, PermissionAsked};
+use crate::events::{Event, EventDetail, EventKind};
 use crate::vocab::SessionStatus;
 
 /// Which route an event is serialized for; v0.3 names events differently on each.
@@ -84,15 +85,102 @@ fn status_str(s: Option<SessionStatus>) -> &'static str {
     s.map_or("unknown", SessionStatus::as_str)
 }
 
+/// Our `detail` of event `e`: each payload under the keys our clients read.
+fn detail_json(e: &Event) -> Value {
+    match &e.detail {
+        EventDetail::None => Value::Null,
+        EventDetail::Created {
+            agent_type,
+            work_dir,
+        } => json!({ "agentType": agent_type.as_str(), "workDir": work_dir }),
+        EventDetail::Exited { exit_code } => json!({ "exitCode": exit_code }),
+        EventDetail::Removed {
+            exit_code,
+            was_running,
+        } => json!({ "exitCode": exit_code, "wasRunning": was_running }),
+        EventDetail::RecordingFailed { error } => json!({ "error": error }),
+        EventDetail::PermissionRequested(asked) => asked_json(e, asked),
+        EventDetail::PermissionResolved(a) => permission_resolution_json(&a.request, &a.resolution),
+        EventDetail::MessageSent(m) => match &m.via {
+            MessageVia::Api { attempts } => {
+                json!({ "text": m.text, "delivered": m.delivered, "attempts": attempts })
+            }
+            MessageVia::Stimulus { source } => {
+                json!({ "text": m.text, "delivered": m.delivered, "source": source })
+            }
+        },
+        EventDetail::Verification(v) => {
+            let checks: Vec<Value> = v
+                .checks
+                .iter()
+                .map(|c| {
+                    json!({
+                        "name": c.name, "passed": c.passed, "exitCode": c.exit_code,
+                        "timedOut": c.timed_out, "durationMs": c.duration_ms,
+                    })
+                })
+                .collect();
+            json!({ "passed": v.passed, "source": v.source, "checks": checks })
+        }
+        EventDetail::ConsensusCompleted(c) => json!({
+            "consensusId": c.consensus_id,
+            "status": c.status,
+            "verdict": c.verdict,
+            "approvals": c.approvals,
+            "rejections": c.rejections,
+            "tie": c.tie,
+            "explanation": c.explanation,
+        }),
+        EventDetail::PipelineFinished(p) => json!({
+            "pipelineId": p.pipeline_id,
+            "name": p.name,
+            "status": p.status,
+            "reason": p.reason,
+        }),
+        EventDetail::SessionCompleted { status, comment } => {
+            json!({ "status": status, "comment": comment })
+        }
+    }
+}
+
+/// A permission request's detail; one held by the hook adds where it came from and the
+/// tool's exact name and input.
+fn asked_json(e: &Event, asked: &PermissionAsked) -> Value {
+    let mut v = permission_request_json(
+        e.session_id,
+        &e.session_name,
+        asked.agent_type,
+        &asked.request,
+    );
+    if let Some(hook) = &asked.hook {
+        v["source"] = json!("hook");
+        v["toolName"] = json!(hook.tool_name);
+        v["toolInput"] = hook.tool_input.clone();
+    }
+    v
+}
+
 /// The v0.3 `data` of event `e` (see the module table).
 fn v03_data(e: &Event) -> Value {
-    let d = &e.detail;
+    let exit_code = match &e.detail {
+        EventDetail::Exited { exit_code } | EventDetail::Removed { exit_code, .. } => *exit_code,
+        _ => None,
+    };
     match e.kind {
-        EventKind::SessionCreated => json!({
-            "name": e.session_name,
-            "workDir": d["workDir"],
-            "agentType": d["agentType"],
-        }),
+        EventKind::SessionCreated => {
+            let (agent_type, work_dir) = match &e.detail {
+                EventDetail::Created {
+                    agent_type,
+                    work_dir,
+                } => (Some(agent_type.as_str()), Some(work_dir)),
+                _ => (None, None),
+            };
+            json!({
+                "name": e.session_name,
+                "workDir": work_dir,
+                "agentType": agent_type,
+            })
+        }
         EventKind::SessionWorking
         | EventKind::SessionIdle
         | EventKind::SessionQuestion
@@ -116,19 +204,29 @@ fn v03_data(e: &Event) -> Value {
             ),
         }),
         EventKind::SessionExited => {
-            let reason = match d["exitCode"].as_i64() {
+            let reason = match exit_code {
                 Some(code) => format!("process exited with code {code}"),
                 None => "process exited".to_owned(),
             };
-            json!({ "reason": reason, "exitCode": d["exitCode"] })
+            json!({ "reason": reason, "exitCode": exit_code })
         }
-        EventKind::SessionKilled => json!({
-            "reason": if d["wasRunning"] == false { "removed" } else { "killed" },
-        }),
+        EventKind::SessionKilled => {
+            let removed = matches!(
+                e.detail,
+                EventDetail::Removed {
+                    was_running: false,
+                    ..
+                }
+            );
+            json!({ "reason": if removed { "removed" } else { "killed" } })
+        }
         EventKind::PermissionRequested => {
-            let kind = d["kind"].as_str().and_then(PermissionKind::parse);
-            let title = d["title"].as_str().unwrap_or_default();
-            let prompt = match d["detail"].as_str().filter(|s| !s.is_empty()) {
+            let request = match &e.detail {
+                EventDetail::PermissionRequested(asked) => Some(&asked.request),
+                _ => None,
+            };
+            let title = request.map_or("", |r| r.title.as_str());
+            let prompt = match request.map(|r| r.detail.as_str()).filter(|s| !s.is_empty()) {
                 Some(detail) => format!("{title}\n{detail}"),
                 None => title.to_owned(),
             };
@@ -136,25 +234,31 @@ fn v03_data(e: &Event) -> Value {
                 "prompt": prompt,
                 "status": super::uistate::ui_state(UiInputs {
                     status: SessionStatus::PermissionPrompt,
-                    pending: kind,
+                    pending: request.map(|r| r.kind),
                     hook_compacting: false,
                     screen: None,
                 }),
-                "permissionId": d["id"],
-                "kind": d["kind"],
+                "permissionId": request.map(|r| r.id),
+                "kind": request.map(|r| r.kind.as_str()),
             })
         }
-        EventKind::MessageSent => json!({
-            "role": "user",
-            "text": d["text"],
-            "contentType": "text",
-        }),
+        EventKind::MessageSent => {
+            let text = match &e.detail {
+                EventDetail::MessageSent(m) => Some(m.text.as_str()),
+                _ => None,
+            };
+            json!({
+                "role": "user",
+                "text": text,
+                "contentType": "text",
+            })
+        }
         EventKind::Verification
         | EventKind::PermissionResolved
         | EventKind::ConsensusCompleted
         | EventKind::PipelineFinished
         | EventKind::SessionCompleted
-        | EventKind::SessionRecordingFailed => d.clone(),
+        | EventKind::SessionRecordingFailed => detail_json(e),
     }
 }
 
@@ -168,7 +272,7 @@ pub fn event_json(e: &Event, scope: Scope) -> Value {
         "oldStatus": e.old_status.map(SessionStatus::as_str),
         "newStatus": e.new_status.map(SessionStatus::as_str),
         "timestamp": e.timestamp_ms,
-        "detail": e.detail,
+        "detail": detail_json(e),
         "event": v03_event(e.kind, scope),
         "data": v03_data(e),
         "emittedAt": now_ms(),
@@ -200,12 +304,13 @@ pub fn notice_json(kind: &str, session: Option<uuid::Uuid>, data: Value) -> Valu
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::events::detail::*;
 
     fn event(
         kind: EventKind,
         old: Option<SessionStatus>,
         new: Option<SessionStatus>,
-        detail: Value,
+        detail: EventDetail,
     ) -> Event {
         Event {
             id: 7,
@@ -219,10 +324,95 @@ mod tests {
         }
     }
 
+    fn request() -> crate::detect::prompt::PermissionRequest {
+        crate::detect::prompt::PermissionRequest {
+            id: uuid::Uuid::from_u128(1),
+            kind: crate::detect::profile::PermissionKind::Bash,
+            title: "Bash command".into(),
+            detail: "rm -rf build".into(),
+            options: Vec::new(),
+            selected: None,
+            rule: "test".into(),
+            created_at_ms: 1,
+            expires_at_ms: None,
+            fingerprint: 0,
+        }
+    }
+
+    /// The payload a publisher of `kind` sends.
+    fn sample(kind: EventKind) -> EventDetail {
+        use EventKind as K;
+        match kind {
+            K::SessionCreated => EventDetail::Created {
+                agent_type: crate::vocab::AgentType::Shell,
+                work_dir: "/tmp".into(),
+            },
+            K::SessionExited => EventDetail::Exited { exit_code: Some(3) },
+            K::SessionKilled => EventDetail::Removed {
+                exit_code: None,
+                was_running: true,
+            },
+            K::SessionRecordingFailed => EventDetail::RecordingFailed {
+                error: "disk full".into(),
+            },
+            K::PermissionRequested => EventDetail::PermissionRequested(Box::new(PermissionAsked {
+                request: request(),
+                agent_type: crate::vocab::AgentType::Claude,
+                hook: None,
+            })),
+            K::PermissionResolved => {
+                EventDetail::PermissionResolved(Box::new(PermissionAnswered {
+                    request: request(),
+                    resolution: crate::permissions::Resolution {
+                        action: crate::permissions::Outcome::Approved,
+                        option: Some(1),
+                        by: crate::permissions::AnsweredBy::Api,
+                        reason: None,
+                        actor: None,
+                    },
+                }))
+            }
+            K::MessageSent => EventDetail::MessageSent(MessageSent {
+                text: "hi".into(),
+                delivered: true,
+                via: MessageVia::Api { attempts: 1 },
+            }),
+            K::Verification => EventDetail::Verification(Verification {
+                passed: true,
+                source: "config",
+                checks: Vec::new(),
+            }),
+            K::ConsensusCompleted => EventDetail::ConsensusCompleted(ConsensusOutcome {
+                consensus_id: uuid::Uuid::nil(),
+                status: "completed",
+                verdict: Some("approve"),
+                approvals: 2,
+                rejections: 1,
+                tie: false,
+                explanation: None,
+            }),
+            K::PipelineFinished => EventDetail::PipelineFinished(PipelineOutcome {
+                pipeline_id: uuid::Uuid::nil(),
+                name: "p".into(),
+                status: "completed",
+                reason: None,
+            }),
+            K::SessionCompleted => EventDetail::SessionCompleted {
+                status: "done".into(),
+                comment: None,
+            },
+            K::SessionWorking
+            | K::SessionIdle
+            | K::SessionStalled
+            | K::SessionQuestion
+            | K::SessionError => EventDetail::None,
+        }
+    }
+
     #[test]
     fn every_kind_has_both_names_and_a_payload() {
         for kind in EventKind::ALL {
-            let e = event(kind, None, Some(SessionStatus::Idle), json!({}));
+            let e = event(kind, None, Some(SessionStatus::Idle), sample(kind));
             for scope in [Scope::Session, Scope::Global] {
                 let v = event_json(&e, scope);
                 assert_eq!(v["type"], kind.as_str());
@@ -233,12 +423,43 @@ mod tests {
     }
 
     #[test]
+    fn details_keep_their_wire_keys() {
+        let detail = |kind| detail_json(&event(kind, None, None, sample(kind)));
+        assert_eq!(
+            detail(EventKind::SessionCreated),
+            json!({ "agentType": "shell", "workDir": "/tmp" })
+        );
+        assert_eq!(
+            detail(EventKind::SessionKilled),
+            json!({ "exitCode": null, "wasRunning": true })
+        );
+        assert_eq!(
+            detail(EventKind::MessageSent),
+            json!({ "text": "hi", "delivered": true, "attempts": 1 })
+        );
+        let asked = detail(EventKind::PermissionRequested);
+        assert_eq!(asked["id"], "00000000-0000-0000-0000-000000000001");
+        assert_eq!(asked["sessionName"], "s");
+        assert_eq!(asked["agentType"], "claude");
+        assert_eq!(asked["rejectKeys"], json!(["Escape"]));
+        assert_eq!(
+            detail(EventKind::PermissionResolved),
+            json!({
+                "permissionId": "00000000-0000-0000-0000-000000000001",
+                "kind": "bash", "title": "Bash command", "detail": "rm -rf build",
+                "resolution": "approved", "option": 1, "by": "api", "reason": null, "actor": null,
+            })
+        );
+        assert_eq!(detail(EventKind::SessionIdle), Value::Null);
+    }
+
+    #[test]
     fn v03_names_and_payloads() {
         let e = event(
             EventKind::SessionWorking,
             Some(SessionStatus::Idle),
             Some(SessionStatus::Working),
-            Value::Null,
+            EventDetail::None,
         );
         assert_eq!(event_json(&e, Scope::Session)["event"], "status");
         let v = event_json(&e, Scope::Global);
@@ -249,7 +470,7 @@ mod tests {
             EventKind::SessionQuestion,
             None,
             Some(SessionStatus::Question),
-            Value::Null,
+            EventDetail::None,
         );
         assert_eq!(
             event_json(&q, Scope::Session)["data"]["status"],
@@ -259,17 +480,18 @@ mod tests {
             EventKind::PermissionRequested,
             Some(SessionStatus::Working),
             Some(SessionStatus::PermissionPrompt),
-            json!({ "id": "p1", "kind": "bash", "title": "Bash command", "detail": "rm -rf build" }),
+            sample(EventKind::PermissionRequested),
         );
         let v = event_json(&p, Scope::Session);
         assert_eq!(v["event"], "approval");
         assert_eq!(v["data"]["prompt"], "Bash command\nrm -rf build");
         assert_eq!(v["data"]["status"], "bash_approval");
+        assert_eq!(v["data"]["kind"], "bash");
         let k = event(
             EventKind::SessionKilled,
             None,
             None,
-            json!({ "wasRunning": true }),
+            sample(EventKind::SessionKilled),
         );
         assert_eq!(event_json(&k, Scope::Global)["event"], "session_ended");
         assert_eq!(event_json(&k, Scope::Global)["data"]["reason"], "killed");
@@ -277,7 +499,7 @@ mod tests {
             EventKind::SessionExited,
             None,
             None,
-            json!({ "exitCode": 3 }),
+            sample(EventKind::SessionExited),
         );
         assert_eq!(event_json(&x, Scope::Session)["event"], "dead");
         assert_eq!(
@@ -288,14 +510,14 @@ mod tests {
             EventKind::SessionStalled,
             Some(SessionStatus::Working),
             Some(SessionStatus::Stalled),
-            Value::Null,
+            EventDetail::None,
         );
         assert_eq!(event_json(&s, Scope::Session)["data"]["stallType"], "jsonl");
         let r = event(
             EventKind::PermissionResolved,
             None,
             None,
-            json!({ "resolution": "approved" }),
+            sample(EventKind::PermissionResolved),
         );
         assert_eq!(
             event_json(&r, Scope::Global)["event"],

@@ -39,7 +39,7 @@ use warp::reply::Response;
 use warp::{Filter, Reply};
 
 use super::App;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorCode};
 use super::event_wire::{Scope, event_json, notice_json};
 use super::filters::{finish, optional_json_body, query, with_app};
 use super::sessions::{ApiResult, json};
@@ -125,16 +125,16 @@ async fn issue_token(app: Arc<App>, req: SseTokenRequest) -> ApiResult {
         None => SSE_TOKEN_TTL,
         Some(s) if (1..=SSE_TOKEN_MAX_TTL.as_secs()).contains(&s) => Duration::from_secs(s),
         Some(_) => {
-            return Err(ApiError::bad_request(
-                "VALIDATION_ERROR",
-                format!("ttlSeconds must be 1..={}", SSE_TOKEN_MAX_TTL.as_secs()),
-            ));
+            return Err(ApiError::invalid(format!(
+                "ttlSeconds must be 1..={}",
+                SSE_TOKEN_MAX_TTL.as_secs()
+            )));
         }
     };
     let token = app.gate.sse.issue(ttl).ok_or_else(|| {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "TOO_MANY_TOKENS",
+            ErrorCode::TooManyTokens,
             "too many live SSE tokens; retry later",
         )
     })?;
@@ -173,10 +173,10 @@ fn parse_types(raw: Option<&String>) -> Result<Option<HashSet<EventKind>>, ApiEr
         .map(|t| {
             EventKind::parse(t).ok_or_else(|| {
                 let allowed: Vec<_> = EventKind::ALL.iter().map(|k| k.as_str()).collect();
-                ApiError::bad_request(
-                    "VALIDATION_ERROR",
-                    format!("unknown event type {t:?}; allowed: {}", allowed.join(", ")),
-                )
+                ApiError::invalid(format!(
+                    "unknown event type {t:?}; allowed: {}",
+                    allowed.join(", ")
+                ))
             })
         })
         .collect::<Result<HashSet<_>, _>>()
@@ -190,12 +190,11 @@ fn parse_last_id(
     match header.or_else(|| q.get("lastEventId").cloned()) {
         None => Ok(None),
         Some(v) if v.trim().is_empty() => Ok(None),
-        Some(v) => v.trim().parse::<u64>().map(Some).map_err(|_| {
-            ApiError::bad_request(
-                "VALIDATION_ERROR",
-                "Last-Event-ID must be a non-negative integer",
-            )
-        }),
+        Some(v) => v
+            .trim()
+            .parse::<u64>()
+            .map(Some)
+            .map_err(|_| ApiError::invalid("Last-Event-ID must be a non-negative integer")),
     }
 }
 
@@ -497,7 +496,7 @@ mod tests {
                     &m,
                     None,
                     None,
-                    serde_json::Value::Null,
+                    crate::events::EventDetail::None,
                 );
             }
         };
@@ -556,7 +555,7 @@ mod tests {
             &m,
             Some(crate::vocab::SessionStatus::Working),
             Some(crate::vocab::SessionStatus::Idle),
-            serde_json::Value::Null,
+            crate::events::EventDetail::None,
         );
         let e = loop {
             let f = s.next().await.expect("frame");

@@ -25,7 +25,7 @@ use warp::reply::Response;
 use warp::{Filter, Reply};
 
 use super::App;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorCode};
 use super::filters::{finish, json_body, with_app};
 use super::sessions::{ApiResult, json};
 use crate::screen::Format;
@@ -125,20 +125,14 @@ struct ExecutionRequest {
 
 async fn start(app: Arc<App>, req: ExecutionRequest) -> ApiResult {
     if req.input.is_empty() {
-        return Err(ApiError::bad_request(
-            "VALIDATION_ERROR",
-            "input must not be empty",
-        ));
+        return Err(ApiError::invalid("input must not be empty"));
     }
     let mut spec = app
         .config
         .integrations
         .agent_spec(&req.agent)
         .ok_or_else(|| {
-            ApiError::bad_request(
-                "VALIDATION_ERROR",
-                format!("unknown agent {:?}; see GET /v1/agents", req.agent),
-            )
+            ApiError::invalid(format!("unknown agent {:?}; see GET /v1/agents", req.agent))
         })?;
     spec.work_dir = req.work_dir.into();
     // No prompt here: the tracker types it, so it is watching before the first turn starts.
@@ -266,15 +260,17 @@ async fn stream(app: Arc<App>, id: String, last: Option<String>) -> ApiResult {
     let exec = app.executions.get(&id).ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
-            "EXECUTION_NOT_FOUND",
+            ErrorCode::ExecutionNotFound,
             format!("execution not found: {id}"),
         )
     })?;
     let from = match last {
         None => 0,
-        Some(v) => v.trim().parse::<usize>().map(|n| n + 1).map_err(|_| {
-            ApiError::bad_request("VALIDATION_ERROR", "Last-Event-ID must be an integer")
-        })?,
+        Some(v) => v
+            .trim()
+            .parse::<usize>()
+            .map(|n| n + 1)
+            .map_err(|_| ApiError::invalid("Last-Event-ID must be an integer"))?,
     };
     let rx = exec.len.subscribe();
     let events = futures_util::stream::unfold(

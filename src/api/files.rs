@@ -13,7 +13,7 @@ use warp::hyper::body::Buf;
 use warp::reply::Response;
 
 use super::App;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorCode};
 use super::filters::{finish, query, with_app};
 use super::sessions::{ApiResult, json};
 use crate::files::{self, FileError};
@@ -32,10 +32,16 @@ impl From<FileError> for ApiError {
     fn from(e: FileError) -> Self {
         let msg = e.to_string();
         match e {
-            FileError::Invalid(_) => ApiError::bad_request("VALIDATION_ERROR", msg),
-            FileError::Forbidden(_) => ApiError::new(StatusCode::FORBIDDEN, "PATH_FORBIDDEN", msg),
-            FileError::NotFound(_) => ApiError::new(StatusCode::NOT_FOUND, "PATH_NOT_FOUND", msg),
-            FileError::Conflict(_) => ApiError::new(StatusCode::CONFLICT, "FILE_EXISTS", msg),
+            FileError::Invalid(_) => ApiError::invalid(msg),
+            FileError::Forbidden(_) => {
+                ApiError::new(StatusCode::FORBIDDEN, ErrorCode::PathForbidden, msg)
+            }
+            FileError::NotFound(_) => {
+                ApiError::new(StatusCode::NOT_FOUND, ErrorCode::PathNotFound, msg)
+            }
+            FileError::Conflict(_) => {
+                ApiError::new(StatusCode::CONFLICT, ErrorCode::FileExists, msg)
+            }
             FileError::Io(_) => ApiError::internal(msg),
         }
     }
@@ -62,7 +68,7 @@ pub async fn directories(app: Arc<App>) -> ApiResult {
 pub async fn list_files(app: Arc<App>, q: HashMap<String, String>) -> ApiResult {
     let path = q
         .get("path")
-        .ok_or_else(|| ApiError::bad_request("VALIDATION_ERROR", "path is required"))?
+        .ok_or_else(|| ApiError::invalid("path is required"))?
         .clone();
     let roots = files::resolve_roots(&app.config.project_roots);
     let (dir, entries, truncated) = tokio::task::spawn_blocking(move || {
@@ -90,43 +96,44 @@ pub async fn upload(
         None | Some("false") => false,
         Some("true") => true,
         Some(o) => {
-            return Err(ApiError::bad_request(
-                "VALIDATION_ERROR",
-                format!("overwrite must be true or false, not {o:?}"),
-            ));
+            return Err(ApiError::invalid(format!(
+                "overwrite must be true or false, not {o:?}"
+            )));
         }
     };
     let h = app.sessions.get(&id)?;
     let mut parts: Vec<(String, Vec<u8>)> = Vec::new();
     let mut form = form;
     while let Some(part) = form.try_next().await.map_err(|e| {
-        ApiError::bad_request("INVALID_MULTIPART", format!("invalid multipart body: {e}"))
+        ApiError::bad_request(
+            ErrorCode::InvalidMultipart,
+            format!("invalid multipart body: {e}"),
+        )
     })? {
         let Some(name) = part.filename().map(str::to_owned) else {
-            return Err(ApiError::bad_request(
-                "VALIDATION_ERROR",
-                format!(
-                    "part {:?} has no filename; only file parts are accepted",
-                    part.name()
-                ),
-            ));
+            return Err(ApiError::invalid(format!(
+                "part {:?} has no filename; only file parts are accepted",
+                part.name()
+            )));
         };
         if parts.len() == MAX_UPLOAD_FILES {
-            return Err(ApiError::bad_request(
-                "VALIDATION_ERROR",
-                format!("at most {MAX_UPLOAD_FILES} files per upload"),
-            ));
+            return Err(ApiError::invalid(format!(
+                "at most {MAX_UPLOAD_FILES} files per upload"
+            )));
         }
         files::validate_upload_name(&name)?;
         let mut data = Vec::new();
         let mut stream = part.stream();
         while let Some(mut chunk) = stream.try_next().await.map_err(|e| {
-            ApiError::bad_request("INVALID_MULTIPART", format!("invalid multipart body: {e}"))
+            ApiError::bad_request(
+                ErrorCode::InvalidMultipart,
+                format!("invalid multipart body: {e}"),
+            )
         })? {
             if data.len() + chunk.remaining() > MAX_UPLOAD_FILE_BYTES {
                 return Err(ApiError::new(
                     StatusCode::PAYLOAD_TOO_LARGE,
-                    "PAYLOAD_TOO_LARGE",
+                    ErrorCode::PayloadTooLarge,
                     format!("{name} is larger than {MAX_UPLOAD_FILE_BYTES} bytes"),
                 ));
             }
@@ -138,18 +145,14 @@ pub async fn upload(
             }
         }
         if parts.iter().any(|(n, _)| *n == name) {
-            return Err(ApiError::bad_request(
-                "VALIDATION_ERROR",
-                format!("{name} appears twice in the upload"),
-            ));
+            return Err(ApiError::invalid(format!(
+                "{name} appears twice in the upload"
+            )));
         }
         parts.push((name, data));
     }
     if parts.is_empty() {
-        return Err(ApiError::bad_request(
-            "VALIDATION_ERROR",
-            "no files in the upload",
-        ));
+        return Err(ApiError::invalid("no files in the upload"));
     }
     let work_dir = h.meta.work_dir.clone();
     let mut targets = Vec::with_capacity(parts.len());

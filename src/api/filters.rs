@@ -9,7 +9,7 @@ use warp::reply::Response;
 use warp::{Filter, Rejection};
 
 use super::App;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorCode};
 use super::sessions::ApiResult;
 
 /// The shared app state, for handlers.
@@ -29,9 +29,9 @@ pub fn finish(r: ApiResult) -> Response {
 fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Rejection> {
     serde_json::from_slice::<T>(bytes).map_err(|e| {
         let code = if e.is_data() {
-            "VALIDATION_ERROR"
+            ErrorCode::ValidationError
         } else {
-            "INVALID_JSON"
+            ErrorCode::InvalidJson
         };
         warp::reject::custom(ApiError::bad_request(
             code,
@@ -75,7 +75,7 @@ pub fn json_body<T: DeserializeOwned + Send>(
         .and_then(|bytes: warp::hyper::body::Bytes| async move {
             if bytes.is_empty() {
                 return Err(warp::reject::custom(ApiError::bad_request(
-                    "INVALID_JSON",
+                    ErrorCode::InvalidJson,
                     "request body is empty; expected a JSON object",
                 )));
             }
@@ -109,7 +109,7 @@ pub fn query() -> impl Filter<Extract = (HashMap<String, String>,), Error = Reje
                 .map(|pairs| pairs.into_iter().collect::<HashMap<_, _>>())
                 .map_err(|e| {
                     warp::reject::custom(ApiError::bad_request(
-                        "INVALID_QUERY",
+                        ErrorCode::InvalidQuery,
                         format!("invalid query string: {e}"),
                     ))
                 })

@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use warp::{Filter, Rejection};
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorCode};
 use crate::config::RateLimit;
 use crate::store::keys::{KeyStore, Scope};
 
@@ -139,14 +139,14 @@ impl Gate {
         {
             return Err(ApiError::new(
                 warp::http::StatusCode::FORBIDDEN,
-                "READ_ONLY",
+                ErrorCode::ReadOnly,
                 "the daemon runs in read-only mode; writes are refused",
             ));
         }
         if !principal.allows(needed) {
             return Err(ApiError::new(
                 warp::http::StatusCode::FORBIDDEN,
-                "FORBIDDEN",
+                ErrorCode::Forbidden,
                 format!("this API key lacks the {} scope", needed.as_str()),
             ));
         }

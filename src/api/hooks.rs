@@ -27,15 +27,18 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 
 use super::App;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorCode};
 use super::filters::{finish, query, with_app};
 use super::sessions::{ApiResult, json};
+use crate::events::EventDetail;
+use crate::events::detail::PermissionAsked;
+use crate::permissions::hook::HookDecision;
 use crate::vocab::SessionStatus;
 
 fn refused() -> ApiError {
     ApiError::new(
         StatusCode::UNAUTHORIZED,
-        "INVALID_HOOK_SECRET",
+        ErrorCode::InvalidHookSecret,
         "missing or wrong X-Hook-Secret for this session",
     )
 }
@@ -58,16 +61,13 @@ async fn hook(
         return Err(refused());
     };
     let Some(event) = crate::hooks::EVENTS.iter().find(|e| **e == event) else {
-        return Err(ApiError::bad_request(
-            "VALIDATION_ERROR",
-            format!("unknown hook event {event:?}"),
-        ));
+        return Err(ApiError::invalid(format!("unknown hook event {event:?}")));
     };
     let payload: Value = if body.iter().all(u8::is_ascii_whitespace) {
         json!({})
     } else {
         serde_json::from_slice(&body).map_err(|e| {
-            ApiError::bad_request("INVALID_JSON", format!("invalid hook payload: {e}"))
+            ApiError::bad_request(ErrorCode::InvalidJson, format!("invalid hook payload: {e}"))
         })?
     };
     let h = app.sessions.get(&link.session.to_string())?;
@@ -124,10 +124,11 @@ async fn permission(app: &App, h: &crate::session::SessionHandle, payload: Value
         .to_owned();
     let (request, decision) = h.perms.hook_open(tool_name, payload["tool_input"].clone());
     tracing::info!(session = %h.meta.id, permission = %request.id, tool = %request.tool_name, "permission requested by hook");
-    let mut detail = crate::permissions::request_json(&h.meta, &request.as_permission());
-    detail["source"] = json!("hook");
-    detail["toolName"] = json!(request.tool_name);
-    detail["toolInput"] = request.tool_input.clone();
+    let detail = EventDetail::PermissionRequested(Box::new(PermissionAsked {
+        request: request.as_permission(),
+        agent_type: h.meta.agent_type,
+        hook: Some(request.clone()),
+    }));
     app.sessions.bus.publish(
         crate::events::EventKind::PermissionRequested,
         &h.meta,
@@ -145,7 +146,7 @@ async fn permission(app: &App, h: &crate::session::SessionHandle, payload: Value
         _ = exited => None,
     };
     let body = match reply {
-        Some(d) => d.reply(),
+        Some(d) => hook_reply(&d),
         None => {
             if h.perms.hook_drop(Some(request.id)).is_some() {
                 tracing::info!(session = %h.meta.id, permission = %request.id, "hook permission request released undecided");
@@ -169,4 +170,36 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
         .and(warp::body::bytes())
         .then(|event, a, q, s, b| async move { finish(hook(a, event, q, s, b).await) })
         .boxed()
+}
+
+/// The reply Claude Code reads for a decided PermissionRequest hook:
+/// `{"hookSpecificOutput":{"hookEventName":"PermissionRequest","decision":{"behavior":..}}}`.
+fn hook_reply(d: &HookDecision) -> Value {
+    let mut decision = json!({ "behavior": if d.allow { "allow" } else { "deny" } });
+    if let Some(m) = &d.message {
+        decision["message"] = json!(m);
+    }
+    json!({
+        "hookSpecificOutput": {
+            "hookEventName": "PermissionRequest",
+            "decision": decision,
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hook_reply_has_the_documented_shape() {
+        let r = hook_reply(&HookDecision {
+            allow: false,
+            message: Some("no".into()),
+        });
+        assert_eq!(
+            r,
+            json!({"hookSpecificOutput":{"hookEventName":"PermissionRequest","decision":{"behavior":"deny","message":"no"}}})
+        );
+    }
 }

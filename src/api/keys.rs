@@ -11,7 +11,7 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 
 use super::App;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorCode};
 use super::filters::{finish, json_body, with_app};
 use super::sessions::{ApiResult, json};
 use crate::store::keys::{KeyError, KeyRecord, KeyStore, Scope};
@@ -58,7 +58,7 @@ impl From<KeyError> for ApiError {
     fn from(e: KeyError) -> Self {
         let msg = e.to_string();
         match e {
-            KeyError::Invalid(_) => ApiError::bad_request("VALIDATION_ERROR", msg),
+            KeyError::Invalid(_) => ApiError::invalid(msg),
             KeyError::Io(_) => ApiError::internal(msg),
         }
     }
@@ -75,10 +75,10 @@ fn create(app: &App, req: CreateKeyRequest) -> ApiResult {
     for s in &req.scopes {
         let scope = Scope::parse(s).ok_or_else(|| {
             let allowed: Vec<_> = Scope::ALL.iter().map(|x| x.as_str()).collect();
-            ApiError::bad_request(
-                "VALIDATION_ERROR",
-                format!("unknown scope {s:?}; allowed: {}", allowed.join(", ")),
-            )
+            ApiError::invalid(format!(
+                "unknown scope {s:?}; allowed: {}",
+                allowed.join(", ")
+            ))
         })?;
         if !scopes.contains(&scope) {
             scopes.push(scope);
@@ -101,7 +101,7 @@ fn revoke(app: &App, id: &str) -> ApiResult {
     if !store(app)?.revoke(id)? {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
-            "KEY_NOT_FOUND",
+            ErrorCode::KeyNotFound,
             format!("no API key {id:?}"),
         ));
     }

@@ -13,7 +13,7 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 
 use super::App;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorCode};
 use super::filters::{finish, json_body, query, with_app};
 use super::sessions::{ApiResult, json};
 use crate::store::memory::{Entry, MemoryError};
@@ -60,12 +60,12 @@ impl From<MemoryError> for ApiError {
     fn from(e: MemoryError) -> Self {
         let msg = e.to_string();
         match e {
-            MemoryError::Invalid(_) => ApiError::bad_request("VALIDATION_ERROR", msg),
+            MemoryError::Invalid(_) => ApiError::invalid(msg),
             MemoryError::Full => {
-                ApiError::new(StatusCode::INSUFFICIENT_STORAGE, "MEMORY_FULL", msg)
+                ApiError::new(StatusCode::INSUFFICIENT_STORAGE, ErrorCode::MemoryFull, msg)
             }
             MemoryError::ReadOnly(_) => {
-                ApiError::new(StatusCode::CONFLICT, "MEMORY_READ_ONLY", msg)
+                ApiError::new(StatusCode::CONFLICT, ErrorCode::MemoryReadOnly, msg)
             }
             MemoryError::Io(_) => ApiError::internal(msg),
         }
@@ -74,10 +74,7 @@ impl From<MemoryError> for ApiError {
 
 fn ttl(req: &SetRequest) -> Result<Option<u64>, ApiError> {
     match (req.ttl_ms, req.ttl_seconds) {
-        (Some(_), Some(_)) => Err(ApiError::bad_request(
-            "VALIDATION_ERROR",
-            "give ttlMs or ttlSeconds, not both",
-        )),
+        (Some(_), Some(_)) => Err(ApiError::invalid("give ttlMs or ttlSeconds, not both")),
         (Some(ms), None) => Ok(Some(ms)),
         (None, Some(s)) => Ok(Some(s.saturating_mul(1000))),
         (None, None) => Ok(None),
@@ -109,15 +106,13 @@ fn list(app: &App, prefix: &str, strip: usize) -> ApiResult {
 fn not_found(key: &str) -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
-        "MEMORY_NOT_FOUND",
+        ErrorCode::MemoryNotFound,
         format!("no memory entry {key:?}"),
     )
 }
 
 fn decode_key(tail: &str) -> Result<String, ApiError> {
-    percent_decode(tail).ok_or_else(|| {
-        ApiError::bad_request("VALIDATION_ERROR", "key is not valid percent-encoded UTF-8")
-    })
+    percent_decode(tail).ok_or_else(|| ApiError::invalid("key is not valid percent-encoded UTF-8"))
 }
 
 /// Decode `%XX` escapes in a path segment.

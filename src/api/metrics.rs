@@ -18,6 +18,7 @@ use warp::reply::Response;
 use super::App;
 use super::filters::{finish, with_app};
 use super::sessions::{ApiResult, json};
+use crate::metrics::{Aggregate, LatencyKind, Totals};
 use crate::session::SessionHandle;
 
 /// The content type prometheus-client's encoder writes (OpenMetrics 1.0, which Prometheus
@@ -39,10 +40,69 @@ async fn prometheus(app: Arc<App>) -> ApiResult {
     Ok(resp)
 }
 
+/// v0.3's name of a latency kind.
+fn latency_key(kind: LatencyKind) -> &'static str {
+    match kind {
+        LatencyKind::Hook => "hook_latency_ms",
+        LatencyKind::StateChangeDetection => "state_change_detection_ms",
+        LatencyKind::PermissionResponse => "permission_response_ms",
+        LatencyKind::ChannelDelivery => "channel_delivery_ms",
+    }
+}
+
+/// `{<kind>: {min, max, avg, count}}`; min/max/avg are null until something was measured.
+fn aggregated_json(aggs: &[(LatencyKind, Aggregate)]) -> Value {
+    let mut out = serde_json::Map::new();
+    for (kind, a) in aggs {
+        let v = json!({ "min": a.min, "max": a.max, "avg": a.avg, "count": a.count });
+        out.insert(latency_key(*kind).to_owned(), v);
+    }
+    Value::Object(out)
+}
+
+/// `{<kind>: last}` of the per-session kinds, or null when none was measured yet.
+fn realtime_json(latencies: &crate::metrics::Latencies) -> Value {
+    let Some(last) = latencies.realtime() else {
+        return Value::Null;
+    };
+    let mut out = serde_json::Map::new();
+    for (kind, v) in last {
+        out.insert(latency_key(kind).to_owned(), json!(v));
+    }
+    Value::Object(out)
+}
+
+/// v0.3's global metrics; `active` sessions are running now.
+fn totals_json(t: &Totals, active: usize) -> Value {
+    json!({
+        "uptime": t.uptime_secs,
+        "sessions": {
+            "total_created": t.created,
+            "currently_active": active,
+            "completed": t.completed,
+            "failed": t.failed,
+            "avg_duration_sec": t.avg_duration_secs,
+            "avg_messages_per_session": t.avg_messages_per_session,
+        },
+        "auto_approvals": t.auto_approvals,
+        "webhooks_sent": t.webhooks_sent,
+        "webhooks_failed": t.webhooks_failed,
+        "pipelines_created": t.pipelines_created,
+        "batches_created": t.batches_created,
+        "prompt_delivery": {
+            "sent": t.sends,
+            "delivered": t.delivered,
+            "failed": t.sends - t.delivered,
+            "success_rate": t.delivery_rate,
+        },
+        "latency": aggregated_json(&t.latency),
+    })
+}
+
 async fn global(app: Arc<App>) -> ApiResult {
     let sessions = app.sessions.list();
     let active = sessions.iter().filter(|h| !h.is_exited()).count();
-    let mut body = crate::metrics::global().global_json(active);
+    let mut body = totals_json(&crate::metrics::global().totals(), active);
     // Summed over the sessions still listed, from their agents' own records.
     let usages = super::transcript::usages(&app, &sessions).await;
     body["tokenUsage"] =
@@ -94,8 +154,8 @@ async fn latency(app: Arc<App>, id: String) -> ApiResult {
     let s = stats_of(&h);
     let body = json!({
         "sessionId": h.meta.id,
-        "realtime": s.latency.realtime(),
-        "aggregated": s.latency.aggregated(),
+        "realtime": realtime_json(&s.latency),
+        "aggregated": aggregated_json(&s.latency.aggregated()),
     });
     Ok(json(StatusCode::OK, &body))
 }

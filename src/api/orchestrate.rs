@@ -18,7 +18,7 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 
 use super::App;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorCode};
 use super::filters::{finish, json_body, optional_json_body, with_app};
 use super::sessions::{ApiResult, json, to_spec};
 use super::wire::{CreateSessionRequest, SessionInfo};
@@ -33,7 +33,7 @@ use crate::vocab::AgentType;
 type Orch = Arc<Orchestrator>;
 
 fn bad(msg: impl Into<String>) -> ApiError {
-    ApiError::bad_request("VALIDATION_ERROR", msg)
+    ApiError::invalid(msg)
 }
 
 // ---- templates ---------------------------------------------------------------------------
@@ -59,13 +59,13 @@ pub fn expand_template(
         .ok_or_else(|| {
             ApiError::new(
                 StatusCode::NOT_FOUND,
-                "TEMPLATE_NOT_FOUND",
+                ErrorCode::TemplateNotFound,
                 format!("template not found: {name}"),
             )
         })?;
     let x = orchestrate::templates::expand(&t, &vars).map_err(|v| {
         ApiError::bad_request(
-            "MISSING_VARIABLE",
+            ErrorCode::MissingVariable,
             format!("template {name:?} needs variable {v:?}, which vars does not give"),
         )
     })?;
@@ -146,7 +146,7 @@ async fn put_template(app: Arc<App>, mut t: Template) -> ApiResult {
     let replaced = app.templates.put(t.clone()).map_err(|e| match e {
         orchestrate::templates::StoreError::Full => ApiError::new(
             StatusCode::INSUFFICIENT_STORAGE,
-            "TEMPLATE_LIMIT",
+            ErrorCode::TemplateLimit,
             e.to_string(),
         ),
         e => ApiError::internal(e.to_string()),
@@ -173,7 +173,7 @@ async fn list_templates(app: Arc<App>) -> ApiResult {
 fn template_404(name: &str) -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
-        "TEMPLATE_NOT_FOUND",
+        ErrorCode::TemplateNotFound,
         format!("template not found: {name}"),
     )
 }
@@ -369,7 +369,10 @@ async fn complete(app: Arc<App>, orch: Orch, id: String, req: CompleteRequest) -
         &h.meta,
         None,
         None,
-        json!({ "status": c.status, "comment": c.comment }),
+        crate::events::EventDetail::SessionCompleted {
+            status: c.status.clone(),
+            comment: c.comment.clone(),
+        },
     );
     Ok(json(
         StatusCode::OK,
@@ -446,7 +449,7 @@ async fn create_pipeline(app: Arc<App>, req: PipelineRequest) -> ApiResult {
         })
         .map_err(|v| {
             ApiError::bad_request(
-                "MISSING_VARIABLE",
+                ErrorCode::MissingVariable,
                 format!(
                     "stage {:?} uses variable {v:?}, which vars does not give",
                     s.name
@@ -505,7 +508,7 @@ async fn list_pipelines(orch: Orch) -> ApiResult {
 fn pipeline_404(id: &str) -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
-        "PIPELINE_NOT_FOUND",
+        ErrorCode::PipelineNotFound,
         format!("pipeline not found: {id}"),
     )
 }
@@ -587,7 +590,7 @@ async fn get_consensus(orch: Orch, id: String) -> ApiResult {
     let r = orch.reviews.get(&id).ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
-            "CONSENSUS_NOT_FOUND",
+            ErrorCode::ConsensusNotFound,
             format!("consensus review not found: {id}"),
         )
     })?;

@@ -20,12 +20,13 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 
 use super::App;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorCode};
 use super::filters::{finish, json_body, with_app};
 use super::sessions::{ApiResult, json};
+use super::wire::{hook_request_json, permission_history_json, permission_request_json};
 use crate::detect::profile::PermissionKind;
 use crate::permissions::policy::{PolicyProfile, PolicyRule};
-use crate::permissions::{self, Action};
+use crate::permissions::{self, Action, AnsweredBy};
 use crate::session::SessionHandle;
 use crate::session::answer::{self, Answer, AnswerError, AnswerOutcome};
 
@@ -34,14 +35,14 @@ impl From<AnswerError> for ApiError {
         let msg = e.to_string();
         match e {
             AnswerError::NoPending => {
-                ApiError::new(StatusCode::CONFLICT, "NO_PENDING_PERMISSION", msg)
+                ApiError::new(StatusCode::CONFLICT, ErrorCode::NoPendingPermission, msg)
             }
             AnswerError::Stale { .. } => {
-                ApiError::new(StatusCode::CONFLICT, "STALE_PERMISSION", msg)
+                ApiError::new(StatusCode::CONFLICT, ErrorCode::StalePermission, msg)
             }
-            AnswerError::BadOption(_) => ApiError::bad_request("VALIDATION_ERROR", msg),
+            AnswerError::BadOption(_) => ApiError::invalid(msg),
             AnswerError::CursorNotVerified(_) => {
-                ApiError::new(StatusCode::CONFLICT, "CURSOR_NOT_VERIFIED", msg)
+                ApiError::new(StatusCode::CONFLICT, ErrorCode::CursorNotVerified, msg)
             }
             AnswerError::Handle(h) => h.into(),
         }
@@ -123,8 +124,13 @@ fn pending_of(h: &SessionHandle) -> Vec<Value> {
     let screen = h.live().pending;
     let hook = h.perms.hook_pending();
     let mut v = match (&screen, &hook) {
-        (Some(p), _) => permissions::request_json(&h.meta, p),
-        (None, Some(k)) => permissions::request_json(&h.meta, &k.as_permission()),
+        (Some(p), _) => permission_request_json(h.meta.id, &h.meta.name, h.meta.agent_type, p),
+        (None, Some(k)) => permission_request_json(
+            h.meta.id,
+            &h.meta.name,
+            h.meta.agent_type,
+            &k.as_permission(),
+        ),
         (None, None) => return Vec::new(),
     };
     v["source"] = json!(match (&screen, &hook) {
@@ -163,7 +169,7 @@ async fn history(app: Arc<App>, id: String) -> ApiResult {
         .perms
         .history()
         .iter()
-        .map(permissions::history_json)
+        .map(permission_history_json)
         .collect();
     Ok(json(
         StatusCode::OK,
@@ -176,7 +182,7 @@ fn outcome_json(h: &SessionHandle, o: &AnswerOutcome) -> Value {
         "ok": true,
         "sessionId": h.meta.id,
         "permissionId": o.permission_id,
-        "action": o.action,
+        "action": o.action.as_str(),
         "option": o.option,
         "keys": o.keys,
         "dialogClosed": o.closed,
@@ -196,7 +202,7 @@ async fn answer(app: Arc<App>, id: String, approve: bool, req: AnswerRequest) ->
             permission_id: req.permission_id,
             approve,
             option: req.option,
-            by: "api",
+            by: AnsweredBy::Api,
             reason: None,
             actor: None,
         },
@@ -221,7 +227,7 @@ fn find_request(app: &App, permission_id: &str) -> Result<SessionHandle, ApiErro
         .ok_or_else(|| {
             ApiError::new(
                 StatusCode::NOT_FOUND,
-                "APPROVAL_NOT_FOUND",
+                ErrorCode::ApprovalNotFound,
                 format!("no pending approval {permission_id:?}"),
             )
         })
@@ -255,7 +261,7 @@ async fn human_answer(
             permission_id: Some(pid),
             approve,
             option: None,
-            by: "api",
+            by: AnsweredBy::Api,
             reason,
             actor,
         },
@@ -266,18 +272,13 @@ async fn human_answer(
 
 fn parse_rules(rules: Vec<RuleWire>) -> Result<Vec<PolicyRule>, ApiError> {
     if rules.len() > MAX_RULES {
-        return Err(ApiError::bad_request(
-            "VALIDATION_ERROR",
-            format!("at most {MAX_RULES} rules"),
-        ));
+        return Err(ApiError::invalid(format!("at most {MAX_RULES} rules")));
     }
     rules
         .into_iter()
         .map(|r| {
             let action = Action::parse(&r.action).ok_or_else(|| {
-                ApiError::bad_request(
-                    "VALIDATION_ERROR",
-                    format!("unknown action {:?}; allowed: approve, reject", r.action),
+                ApiError::invalid(format!("unknown action {:?}; allowed: approve, reject", r.action),
                 )
             })?;
             let kind = r
@@ -285,9 +286,7 @@ fn parse_rules(rules: Vec<RuleWire>) -> Result<Vec<PolicyRule>, ApiError> {
                 .as_deref()
                 .map(|k| {
                     PermissionKind::parse(k).ok_or_else(|| {
-                        ApiError::bad_request(
-                            "VALIDATION_ERROR",
-                            format!(
+                        ApiError::invalid(format!(
                                 "unknown kind {k:?}; allowed: bash, edit, create, mcp, trust, plan, other"
                             ),
                         )
@@ -299,13 +298,11 @@ fn parse_rules(rules: Vec<RuleWire>) -> Result<Vec<PolicyRule>, ApiError> {
                 .as_deref()
                 .map(|p| {
                     if p.len() > MAX_PATTERN {
-                        return Err(ApiError::bad_request(
-                            "VALIDATION_ERROR",
-                            format!("pattern longer than {MAX_PATTERN} bytes"),
+                        return Err(ApiError::invalid(format!("pattern longer than {MAX_PATTERN} bytes"),
                         ));
                     }
                     regex::Regex::new(p).map_err(|e| {
-                        ApiError::bad_request("VALIDATION_ERROR", format!("invalid pattern: {e}"))
+                        ApiError::invalid(format!("invalid pattern: {e}"))
                     })
                 })
                 .transpose()?;
@@ -327,10 +324,9 @@ async fn put_policy(app: Arc<App>, id: String, req: PolicyRequest) -> ApiResult 
         .as_deref()
         .map(|a| {
             Action::parse(a).ok_or_else(|| {
-                ApiError::bad_request(
-                    "VALIDATION_ERROR",
-                    format!("unknown defaultAction {a:?}; allowed: approve, reject"),
-                )
+                ApiError::invalid(format!(
+                    "unknown defaultAction {a:?}; allowed: approve, reject"
+                ))
             })
         })
         .transpose()?;
@@ -357,13 +353,10 @@ async fn put_policy(app: Arc<App>, id: String, req: PolicyRequest) -> ApiResult 
 async fn put_profile(app: Arc<App>, id: String, req: ProfileRequest) -> ApiResult {
     let h = app.sessions.get(&id)?;
     let profile = PolicyProfile::parse(&req.profile).ok_or_else(|| {
-        ApiError::bad_request(
-            "VALIDATION_ERROR",
-            format!(
-                "unknown profile {:?}; allowed: strict, restricted, default, permissive",
-                req.profile
-            ),
-        )
+        ApiError::invalid(format!(
+            "unknown profile {:?}; allowed: strict, restricted, default, permissive",
+            req.profile
+        ))
     })?;
     let policy = h.perms.set_policy(|p| p.profile = profile);
     Ok(json(StatusCode::OK, &policy_json(&policy)))
@@ -416,7 +409,7 @@ async fn detect(app: Arc<App>, id: String) -> ApiResult {
                     "event": event,
                     "ageMs": age,
                 })),
-                "hookPermission": h.perms.hook_pending().map(|k| k.to_json()),
+                "hookPermission": h.perms.hook_pending().map(|k| hook_request_json(&k)),
                 "hooks": hook_facts,
                 "corrections": src.corrections,
                 "graceMs": crate::session::actor::HOOK_GRACE.as_millis() as u64,

@@ -18,7 +18,7 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 
 use super::App;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorCode};
 use super::filters::{finish, query, with_app};
 use super::sessions::{ApiResult, json};
 
@@ -60,7 +60,7 @@ fn session_dir(app: &App, id: &str) -> Result<(uuid::Uuid, std::path::PathBuf), 
     if !dir.join(crate::store::recording::FILE).exists() {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
-            "RECORDING_NOT_FOUND",
+            ErrorCode::RecordingNotFound,
             "this session has no recording (sessions run without holders are not recorded)",
         ));
     }
@@ -93,15 +93,14 @@ async fn transcript(app: Arc<App>, id: String, q: HashMap<String, String>) -> Ap
     if let Some(c) = &client
         && (c.is_empty() || c.len() > MAX_CLIENT_LEN)
     {
-        return Err(ApiError::bad_request(
-            "VALIDATION_ERROR",
-            format!("client must be 1-{MAX_CLIENT_LEN} characters"),
-        ));
+        return Err(ApiError::invalid(format!(
+            "client must be 1-{MAX_CLIENT_LEN} characters"
+        )));
     }
     let since = match q.get("since") {
-        Some(s) => s.parse::<u64>().map_err(|_| {
-            ApiError::bad_request("VALIDATION_ERROR", "since must be a non-negative integer")
-        })?,
+        Some(s) => s
+            .parse::<u64>()
+            .map_err(|_| ApiError::invalid("since must be a non-negative integer"))?,
         None => client
             .as_ref()
             .and_then(|c| {

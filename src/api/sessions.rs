@@ -12,15 +12,16 @@ use warp::Filter;
 use warp::filters::BoxedFilter;
 
 use super::App;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorCode};
 use super::filters::{finish, json_body, query, with_app};
 use super::wire::*;
+use crate::events::EventDetail;
+use crate::events::detail::{MessageSent, MessageVia};
 use crate::screen::{Format, MAX_SNAPSHOT_LINES};
 use crate::session::SessionHandle;
 use crate::session::launch::LaunchOptions;
 use crate::session::manager::{CreateSpec, SessionError, validate_size};
-use crate::vocab::PermissionMode;
-use crate::vocab::{AgentType, SessionStatus};
+use crate::vocab::{AgentType, PermissionMode, SessionStatus};
 
 pub type ApiResult = Result<Response, ApiError>;
 
@@ -34,45 +35,39 @@ pub fn json<T: serde::Serialize>(status: StatusCode, body: &T) -> Response {
 
 pub fn to_spec(req: CreateSessionRequest) -> Result<CreateSpec, ApiError> {
     if req.template.is_some() || req.vars.is_some() {
-        return Err(ApiError::bad_request(
-            "VALIDATION_ERROR",
+        return Err(ApiError::invalid(
             "template and vars are accepted only by POST /v1/sessions",
         ));
     }
     let work_dir = req
         .work_dir
         .filter(|w| !w.is_empty())
-        .ok_or_else(|| ApiError::bad_request("VALIDATION_ERROR", "workDir is required"))?;
+        .ok_or_else(|| ApiError::invalid("workDir is required"))?;
     let agent_type = match req.agent_type.as_deref() {
         None => None,
         Some(s) => Some(AgentType::parse(s).ok_or_else(|| {
             let allowed: Vec<_> = AgentType::ALL.iter().map(|a| a.as_str()).collect();
-            ApiError::bad_request(
-                "VALIDATION_ERROR",
-                format!("unknown agentType {s:?}; allowed: {}", allowed.join(", ")),
-            )
+            ApiError::invalid(format!(
+                "unknown agentType {s:?}; allowed: {}",
+                allowed.join(", ")
+            ))
         })?),
     };
     let permission_mode = match req.permission_mode.as_deref() {
         None => None,
         Some(m) => Some(PermissionMode::parse(m).ok_or_else(|| {
-            ApiError::bad_request(
-                "VALIDATION_ERROR",
-                format!(
-                    "unknown permissionMode {m:?}; allowed: {}",
-                    PermissionMode::names()
-                ),
-            )
+            ApiError::invalid(format!(
+                "unknown permissionMode {m:?}; allowed: {}",
+                PermissionMode::names()
+            ))
         })?),
     };
     let parent_id = match req.parent_id.as_deref() {
         None => None,
-        Some(p) => Some(uuid::Uuid::parse_str(p).map_err(|_| {
-            ApiError::bad_request(
-                "VALIDATION_ERROR",
-                format!("parentId {p:?} is not a session id"),
-            )
-        })?),
+        Some(p) => Some(
+            uuid::Uuid::parse_str(p)
+                .map_err(|_| ApiError::invalid(format!("parentId {p:?} is not a session id")))?,
+        ),
     };
     if let Some(k) = req
         .env
@@ -81,27 +76,20 @@ pub fn to_spec(req: CreateSessionRequest) -> Result<CreateSpec, ApiError> {
         .map(|(k, _)| k)
         .find(|k| crate::session::manager::is_refused_env(k))
     {
-        return Err(ApiError::bad_request(
-            "VALIDATION_ERROR",
-            format!(
-                "env: {k} is refused: it would change how programs are loaded or started, \
+        return Err(ApiError::invalid(format!(
+            "env: {k} is refused: it would change how programs are loaded or started, \
                  or the daemon's own settings (see SECURITY.md)"
-            ),
-        ));
+        )));
     }
     let mut command = req.command;
     if let Some(cc) = req.claude_command {
         if agent_type.is_some_and(|a| a != AgentType::Claude) {
-            return Err(ApiError::bad_request(
-                "VALIDATION_ERROR",
+            return Err(ApiError::invalid(
                 "claudeCommand applies only to agentType claude",
             ));
         }
         if command.is_some() {
-            return Err(ApiError::bad_request(
-                "VALIDATION_ERROR",
-                "give command or claudeCommand, not both",
-            ));
+            return Err(ApiError::invalid("give command or claudeCommand, not both"));
         }
         command = Some(cc.split_whitespace().map(str::to_owned).collect());
     }
@@ -144,8 +132,7 @@ fn first_prompt(app: &App, req: &mut CreateSessionRequest) -> Result<(), ApiErro
         return Ok(());
     }
     let Some(prompt) = req.prompt.take().filter(|p| !p.is_empty()) else {
-        return Err(ApiError::bad_request(
-            "VALIDATION_ERROR",
+        return Err(ApiError::invalid(
             "memoryKeys and prd are prepended to the first prompt; give a prompt too",
         ));
     };
@@ -156,12 +143,10 @@ fn first_prompt(app: &App, req: &mut CreateSessionRequest) -> Result<(), ApiErro
     if !keys.is_empty() {
         text.push_str("<memory-context>\n");
         for key in &keys {
-            let entry = app.memory.get(key).ok_or_else(|| {
-                ApiError::bad_request(
-                    "VALIDATION_ERROR",
-                    format!("memoryKeys: no memory entry {key:?}"),
-                )
-            })?;
+            let entry = app
+                .memory
+                .get(key)
+                .ok_or_else(|| ApiError::invalid(format!("memoryKeys: no memory entry {key:?}")))?;
             text.push_str(&format!("[{key}]\n{}\n", entry.value.trim_end()));
         }
         text.push_str("</memory-context>\n\n");
@@ -193,10 +178,9 @@ pub async fn create(app: Arc<App>, req: CreateSessionRequest) -> ApiResult {
 
 pub async fn batch_create(app: Arc<App>, req: BatchCreateRequest) -> ApiResult {
     if req.sessions.is_empty() || req.sessions.len() > MAX_BATCH {
-        return Err(ApiError::bad_request(
-            "VALIDATION_ERROR",
-            format!("sessions must hold 1 to {MAX_BATCH} entries"),
-        ));
+        return Err(ApiError::invalid(format!(
+            "sessions must hold 1 to {MAX_BATCH} entries"
+        )));
     }
     let creations = req.sessions.into_iter().map(|r| {
         let app = app.clone();
@@ -260,14 +244,11 @@ fn parse_status_filter(s: &str) -> Result<StatusFilter, ApiError> {
     if filter.status.is_some() || filter.ui {
         return Ok(filter);
     }
-    Err(ApiError::bad_request(
-        "VALIDATION_ERROR",
-        format!(
-            "unknown status {s:?}; allowed: {}, or a uiState: {}",
-            status_names(),
-            super::uistate::UI_STATES.join(", ")
-        ),
-    ))
+    Err(ApiError::invalid(format!(
+        "unknown status {s:?}; allowed: {}, or a uiState: {}",
+        status_names(),
+        super::uistate::UI_STATES.join(", ")
+    )))
 }
 
 fn parse_usize(
@@ -283,14 +264,11 @@ fn parse_usize(
             .ok()
             .filter(|n| range.contains(n))
             .ok_or_else(|| {
-                ApiError::bad_request(
-                    "VALIDATION_ERROR",
-                    format!(
-                        "{key} must be an integer in {}..={}",
-                        range.start(),
-                        range.end()
-                    ),
-                )
+                ApiError::invalid(format!(
+                    "{key} must be an integer in {}..={}",
+                    range.start(),
+                    range.end()
+                ))
             }),
     }
 }
@@ -369,7 +347,7 @@ pub async fn read(app: Arc<App>, id: String, q: HashMap<String, String>) -> ApiR
         Some("ansi") => Format::Ansi,
         Some(other) => {
             return Err(ApiError::bad_request(
-                "INVALID_FORMAT",
+                ErrorCode::InvalidFormat,
                 format!("invalid format {other:?}; allowed: text, ansi"),
             ));
         }
@@ -434,10 +412,7 @@ fn running(app: &App, id: &str) -> Result<SessionHandle, ApiError> {
 
 pub async fn send(app: Arc<App>, id: String, req: SendRequest) -> ApiResult {
     if req.text.is_empty() {
-        return Err(ApiError::bad_request(
-            "VALIDATION_ERROR",
-            "text must not be empty",
-        ));
+        return Err(ApiError::invalid("text must not be empty"));
     }
     let h = running(&app, &id)?;
     let d = h.send_text(&req.text, true).await?;
@@ -446,7 +421,13 @@ pub async fn send(app: Arc<App>, id: String, req: SendRequest) -> ApiResult {
         &h.meta,
         None,
         None,
-        serde_json::json!({ "text": req.text, "delivered": d.delivered, "attempts": d.attempts }),
+        EventDetail::MessageSent(MessageSent {
+            text: req.text.clone(),
+            delivered: d.delivered,
+            via: MessageVia::Api {
+                attempts: d.attempts,
+            },
+        }),
     );
     Ok(json(
         StatusCode::OK,
@@ -460,8 +441,7 @@ pub async fn send(app: Arc<App>, id: String, req: SendRequest) -> ApiResult {
 
 pub async fn keys(app: Arc<App>, id: String, req: KeysRequest) -> ApiResult {
     if req.keys.is_empty() || req.keys.iter().any(String::is_empty) {
-        return Err(ApiError::bad_request(
-            "VALIDATION_ERROR",
+        return Err(ApiError::invalid(
             "keys must be a non-empty list of non-empty key names",
         ));
     }
@@ -492,10 +472,7 @@ pub async fn delete(app: Arc<App>, id: String) -> ApiResult {
 pub async fn batch_delete(app: Arc<App>, req: BatchDeleteRequest) -> ApiResult {
     let status = req.status.as_deref().map(parse_status_filter).transpose()?;
     if req.ids.is_none() && status.is_none() {
-        return Err(ApiError::bad_request(
-            "VALIDATION_ERROR",
-            "give ids, status, or both",
-        ));
+        return Err(ApiError::invalid("give ids, status, or both"));
     }
     let mut not_found = Vec::new();
     let mut targets: Vec<SessionHandle> = match &req.ids {

@@ -33,7 +33,7 @@ use warp::reply::Response;
 use warp::{Filter, Reply};
 
 use super::App;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorCode};
 use super::event_wire::{Scope, event_json};
 use super::filters::{finish, query, with_app};
 use super::sessions::ApiResult;
@@ -73,10 +73,9 @@ async fn upgrade(
         None | Some("0") | Some("false") => false,
         Some("1") | Some("true") | Some("") => true,
         Some(other) => {
-            return Err(ApiError::bad_request(
-                "VALIDATION_ERROR",
-                format!("readonly must be 1 or 0, not {other:?}"),
-            ));
+            return Err(ApiError::invalid(format!(
+                "readonly must be 1 or 0, not {other:?}"
+            )));
         }
     };
     let tracker = app.tasks.clone();
@@ -286,7 +285,7 @@ fn upgrade_requested() -> impl Filter<Extract = (), Error = warp::Rejection> + C
             } else {
                 Err(warp::reject::custom(super::error::ApiError::new(
                     warp::http::StatusCode::UPGRADE_REQUIRED,
-                    "UPGRADE_REQUIRED",
+                    ErrorCode::UpgradeRequired,
                     "this route is a WebSocket: send Connection: Upgrade and Upgrade: websocket",
                 )))
             }

@@ -15,7 +15,7 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 
 use super::App;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorCode};
 use super::filters::{finish, json_body, with_app};
 use super::sessions::{ApiResult, json};
 use crate::webhooks::Endpoint;
@@ -76,7 +76,7 @@ async fn create(app: Arc<App>, req: CreateWebhook) -> ApiResult {
             req.max_attempts,
             req.backoff_ms,
         )
-        .map_err(|m| ApiError::bad_request("VALIDATION_ERROR", m))?;
+        .map_err(|m| ApiError::invalid(m))?;
     Ok(json(StatusCode::CREATED, &WebhookInfo::from(&ep)))
 }
 
@@ -92,7 +92,7 @@ async fn delete(app: Arc<App>, id: String) -> ApiResult {
     if !app.webhooks.remove(&id) {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
-            "WEBHOOK_NOT_FOUND",
+            ErrorCode::WebhookNotFound,
             format!("webhook not found: {id}"),
         ));
     }
@@ -111,7 +111,7 @@ async fn retry(app: Arc<App>, id: String) -> ApiResult {
     match app.webhooks.retry_dead_letter(&id).await {
         None => Err(ApiError::new(
             StatusCode::NOT_FOUND,
-            "DEAD_LETTER_NOT_FOUND",
+            ErrorCode::DeadLetterNotFound,
             format!("dead letter not found: {id}"),
         )),
         Some(Ok(())) => Ok(json(
@@ -120,7 +120,7 @@ async fn retry(app: Arc<App>, id: String) -> ApiResult {
         )),
         Some(Err(e)) => Err(ApiError::new(
             StatusCode::BAD_GATEWAY,
-            "DELIVERY_FAILED",
+            ErrorCode::DeliveryFailed,
             format!("retry failed: {e}"),
         )),
     }
@@ -155,10 +155,7 @@ async fn channels_health(app: Arc<App>) -> ApiResult {
 /// Dedupe, route, and answer 202; the key is released if routing failed.
 async fn accept(app: &App, source: &str, content: &str, key: Option<&str>) -> ApiResult {
     if content.is_empty() {
-        return Err(ApiError::bad_request(
-            "VALIDATION_ERROR",
-            "content must not be empty",
-        ));
+        return Err(ApiError::invalid("content must not be empty"));
     }
     let claimed = match key.filter(|k| !k.is_empty()) {
         Some(k) => Some(app.stimuli_seen.claim(source, k)?),
@@ -180,10 +177,7 @@ async fn accept(app: &App, source: &str, content: &str, key: Option<&str>) -> Ap
 
 async fn stimulus(app: Arc<App>, req: StimulusRequest) -> ApiResult {
     if req.source.is_empty() {
-        return Err(ApiError::bad_request(
-            "VALIDATION_ERROR",
-            "source must not be empty",
-        ));
+        return Err(ApiError::invalid("source must not be empty"));
     }
     accept(
         &app,
@@ -216,15 +210,22 @@ impl From<StimulusError> for ApiError {
     fn from(e: StimulusError) -> Self {
         let msg = e.to_string();
         let (status, code) = match e {
-            StimulusError::SecretNotFound => (StatusCode::UNAUTHORIZED, "secret_not_found"),
-            StimulusError::MissingSignature => (StatusCode::UNAUTHORIZED, "missing_signature"),
-            StimulusError::MalformedSignature => (StatusCode::BAD_REQUEST, "malformed_signature"),
-            StimulusError::InvalidSignature => (StatusCode::UNAUTHORIZED, "invalid_signature"),
-            StimulusError::KeyTooLong => (StatusCode::BAD_REQUEST, "VALIDATION_ERROR"),
-            StimulusError::Duplicate => (StatusCode::CONFLICT, "idempotent_duplicate"),
-            StimulusError::Unroutable(_) => {
-                (StatusCode::UNPROCESSABLE_ENTITY, "unroutable_stimulus")
+            StimulusError::SecretNotFound => (StatusCode::UNAUTHORIZED, ErrorCode::SecretNotFound),
+            StimulusError::MissingSignature => {
+                (StatusCode::UNAUTHORIZED, ErrorCode::MissingSignature)
             }
+            StimulusError::MalformedSignature => {
+                (StatusCode::BAD_REQUEST, ErrorCode::MalformedSignature)
+            }
+            StimulusError::InvalidSignature => {
+                (StatusCode::UNAUTHORIZED, ErrorCode::InvalidSignature)
+            }
+            StimulusError::KeyTooLong => (StatusCode::BAD_REQUEST, ErrorCode::ValidationError),
+            StimulusError::Duplicate => (StatusCode::CONFLICT, ErrorCode::IdempotentDuplicate),
+            StimulusError::Unroutable(_) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::UnroutableStimulus,
+            ),
             StimulusError::Session(e) => return e.into(),
             StimulusError::Handle(e) => return e.into(),
         };

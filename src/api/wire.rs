@@ -5,10 +5,14 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
 
+use crate::detect::prompt::PermissionRequest;
+use crate::permissions::hook::HookRequest;
+use crate::permissions::{HistoryEntry, Resolution};
 use crate::session::SessionHandle;
 use crate::session::actor::LiveState;
-use crate::vocab::{Delivery, SessionStatus};
+use crate::vocab::{AgentType, Delivery, SessionStatus};
 
 /// `POST /v1/sessions` body. Unknown fields are refused rather than silently ignored.
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -361,7 +365,7 @@ pub const OK: Ok = Ok { ok: true };
 pub struct BatchItemError {
     pub index: usize,
     pub error: String,
-    pub code: &'static str,
+    pub code: super::error::ErrorCode,
 }
 
 #[derive(Debug, Serialize)]
@@ -410,4 +414,74 @@ pub fn status_names() -> String {
         .map(|s| s.as_str())
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+// ---- permissions ----------------------------------------------------------------------------
+
+/// The wire form of a permission request of session (`id`, `name`, `agent`): the pending
+/// request in `GET .../permissions`, and the `permission.requested` event detail.
+pub fn permission_request_json(
+    id: uuid::Uuid,
+    name: &str,
+    agent: AgentType,
+    r: &PermissionRequest,
+) -> Value {
+    let options: Vec<Value> = r
+        .options
+        .iter()
+        .map(|o| {
+            json!({
+                "index": o.index,
+                "label": o.label,
+                "keys": r.keys_for(o.index),
+                "selected": r.selected == Some(o.index),
+            })
+        })
+        .collect();
+    json!({
+        "id": r.id,
+        "sessionId": id,
+        "sessionName": name,
+        "agentType": agent.as_str(),
+        "kind": r.kind.as_str(),
+        "title": r.title,
+        "detail": r.detail,
+        "options": options,
+        "rejectKeys": ["Escape"],
+        "rule": r.rule,
+        "createdAt": r.created_at_ms,
+        "expiresAt": r.expires_at_ms,
+    })
+}
+
+/// How a request was answered: the `permission.resolved` event detail.
+pub fn permission_resolution_json(r: &PermissionRequest, res: &Resolution) -> Value {
+    json!({
+        "permissionId": r.id,
+        "kind": r.kind.as_str(),
+        "title": r.title,
+        "detail": r.detail,
+        "resolution": res.action.as_str(),
+        "option": res.option,
+        "by": res.by.as_str(),
+        "reason": res.reason,
+        "actor": res.actor,
+    })
+}
+
+/// One entry of a session's permission history: its resolution and when.
+pub fn permission_history_json(e: &HistoryEntry) -> Value {
+    let mut v = permission_resolution_json(&e.request, &e.resolution);
+    v["at"] = json!(e.at_ms);
+    v
+}
+
+/// A request held by Claude Code's PermissionRequest hook.
+pub fn hook_request_json(k: &HookRequest) -> Value {
+    json!({
+        "id": k.id,
+        "toolName": k.tool_name,
+        "toolInput": k.tool_input,
+        "createdAt": k.created_at_ms,
+    })
 }

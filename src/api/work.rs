@@ -14,10 +14,12 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 
 use super::App;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorCode};
 use super::filters::{finish, json_body, optional_json_body, query, with_app};
 use super::sessions::{ApiResult, json};
+use crate::events::EventDetail;
 use crate::events::EventKind;
+use crate::events::detail::{CheckOutcome, Verification};
 use crate::session::actor::HandleError;
 use crate::session::{CreateSpec, SessionHandle};
 use crate::vocab::AgentType;
@@ -25,7 +27,7 @@ use crate::work::worktree::{self, Worker, WorktreeState};
 use crate::work::{debrief, verify};
 
 fn bad(msg: impl Into<String>) -> ApiError {
-    ApiError::bad_request("VALIDATION_ERROR", msg)
+    ApiError::invalid(msg)
 }
 
 fn running(app: &App, id: &str) -> Result<SessionHandle, ApiError> {
@@ -41,12 +43,17 @@ fn running(app: &App, id: &str) -> Result<SessionHandle, ApiError> {
 pub async fn verify(app: Arc<App>, id: String) -> ApiResult {
     let h = app.sessions.get(&id)?;
     let work_dir = h.meta.work_dir.clone();
-    let (source, checks) = verify::checks_for(&work_dir)
-        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "INVALID_VERIFY_CONFIG", e))?;
+    let (source, checks) = verify::checks_for(&work_dir).map_err(|e| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::InvalidVerifyConfig,
+            e,
+        )
+    })?;
     if checks.is_empty() {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "NO_CHECKS",
+            ErrorCode::NoChecks,
             format!(
                 "no checks for {}: add {} or a Cargo.toml, package.json test script, pytest config or Makefile test target",
                 work_dir.display(),
@@ -64,13 +71,14 @@ pub async fn verify(app: Arc<App>, id: String) -> ApiResult {
     let started = std::time::Instant::now();
     let results = verify::run_checks(&work_dir, &checks).await;
     let passed = results.iter().all(|r| r.passed);
-    let summary: Vec<_> = results
+    let checks = results
         .iter()
-        .map(|r| {
-            serde_json::json!({
-                "name": r.name, "passed": r.passed, "exitCode": r.exit_code,
-                "timedOut": r.timed_out, "durationMs": r.duration_ms,
-            })
+        .map(|r| CheckOutcome {
+            name: r.name.clone(),
+            passed: r.passed,
+            exit_code: r.exit_code,
+            timed_out: r.timed_out,
+            duration_ms: r.duration_ms,
         })
         .collect();
     app.sessions.bus.publish(
@@ -78,7 +86,11 @@ pub async fn verify(app: Arc<App>, id: String) -> ApiResult {
         &h.meta,
         None,
         None,
-        serde_json::json!({ "passed": passed, "source": source.as_str(), "checks": summary }),
+        EventDetail::Verification(Verification {
+            passed,
+            source: source.as_str(),
+            checks,
+        }),
     );
     Ok(json(
         StatusCode::OK,
@@ -139,7 +151,7 @@ pub async fn dispatch(app: Arc<App>, req: DispatchRequest) -> ApiResult {
         .map_err(|e| {
             ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                "NOT_A_GIT_REPO",
+                ErrorCode::NotAGitRepo,
                 format!(
                     "the parent's workDir {} is not in a git repository: {e}",
                     parent.meta.work_dir.display()
@@ -153,7 +165,7 @@ pub async fn dispatch(app: Arc<App>, req: DispatchRequest) -> ApiResult {
     {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
-            "BRANCH_EXISTS",
+            ErrorCode::BranchExists,
             format!("branch {} already exists in {}", req.branch, repo.display()),
         ));
     }
@@ -164,7 +176,13 @@ pub async fn dispatch(app: Arc<App>, req: DispatchRequest) -> ApiResult {
     let path = trees.join(id.to_string());
     worktree::add_worktree(&repo, &req.branch, &path)
         .await
-        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "WORKTREE_FAILED", e))?;
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::WorktreeFailed,
+                e,
+            )
+        })?;
     let spec = CreateSpec {
         name: req.name,
         work_dir: path.clone(),
@@ -334,7 +352,7 @@ pub async fn get_debrief(app: Arc<App>, id: String) -> ApiResult {
         Some(d) => Ok(json(StatusCode::OK, &d)),
         None => Err(ApiError::new(
             StatusCode::NOT_FOUND,
-            "DEBRIEF_NOT_FOUND",
+            ErrorCode::DebriefNotFound,
             format!("no debrief stored for session {id}"),
         )),
     }

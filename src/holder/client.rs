@@ -150,11 +150,8 @@ pub async fn spawn(
         .await
         .map_err(|_| std::io::Error::other("holder did not answer in time"))?
         .map_err(std::io::Error::other)??;
-    if let Some(err) = answer.get("error").and_then(|e| e.as_str()) {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::NotFound,
-            err.to_owned(),
-        ));
+    if let Some(err) = answer.error {
+        return Err(std::io::Error::new(std::io::ErrorKind::NotFound, err));
     }
     attach(dir, false).await.map(|(p, _)| p)
 }
@@ -164,7 +161,7 @@ fn start_holder(
     program: &HolderProgram,
     dir: &Path,
     spec: &HolderSpec,
-) -> std::io::Result<serde_json::Value> {
+) -> std::io::Result<super::HolderAnswer> {
     // 0600 like every state file (SECURITY.md); found by security::state_dir_is_0700_and_its_files_private.
     let log = std::os::unix::fs::OpenOptionsExt::mode(
         std::fs::OpenOptions::new().create(true).append(true),

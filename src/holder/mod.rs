@@ -98,6 +98,16 @@ pub struct HolderSpec {
     pub recording: RecordingLimits,
 }
 
+/// The one line a holder writes on stdout once it started its child (`{"pid": ..}`) or failed
+/// to (`{"error": ..}`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct HolderAnswer {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
 /// First frame on every connection.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

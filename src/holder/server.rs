@@ -19,7 +19,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::proto::{self, Frame};
-use super::{EXIT_FILE, ExitRecord, Hello, HolderArgs, HolderSpec, SOCKET_FILE};
+use super::{EXIT_FILE, ExitRecord, Hello, HolderAnswer, HolderArgs, HolderSpec, SOCKET_FILE};
 use crate::pty::{self, ExitStatus, PtyProcess, SpawnSpec, WriteRequest};
 use crate::store::recording::Recorder;
 
@@ -92,7 +92,10 @@ pub fn run(args: HolderArgs) -> anyhow::Result<()> {
     let spec: HolderSpec = match serde_json::from_str(&input) {
         Ok(s) => s,
         Err(e) => {
-            answer(&serde_json::json!({ "error": format!("invalid holder spec: {e}") }));
+            answer(&HolderAnswer {
+                error: Some(format!("invalid holder spec: {e}")),
+                ..HolderAnswer::default()
+            });
             anyhow::bail!("invalid holder spec: {e}");
         }
     };
@@ -108,9 +111,10 @@ pub fn run(args: HolderArgs) -> anyhow::Result<()> {
 }
 
 /// The one handshake line on stdout.
-fn answer(v: &serde_json::Value) {
+fn answer(a: &HolderAnswer) {
+    let line = serde_json::to_string(a).unwrap_or_default();
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{v}");
+    let _ = writeln!(out, "{line}");
     let _ = out.flush();
 }
 
@@ -220,7 +224,10 @@ async fn serve(dir: PathBuf, spec: HolderSpec) -> anyhow::Result<()> {
     }) {
         Ok(p) => p,
         Err(e) => {
-            answer(&serde_json::json!({ "error": e.to_string() }));
+            answer(&HolderAnswer {
+                error: Some(e.to_string()),
+                ..HolderAnswer::default()
+            });
             return Err(e.into());
         }
     };
@@ -237,7 +244,10 @@ async fn serve(dir: PathBuf, spec: HolderSpec) -> anyhow::Result<()> {
     let listener =
         UnixListener::bind(&sock).with_context(|| format!("binding {}", sock.display()))?;
     std::fs::set_permissions(&sock, std::fs::Permissions::from_mode(0o600))?;
-    answer(&serde_json::json!({ "pid": process.pid }));
+    answer(&HolderAnswer {
+        pid: Some(process.pid),
+        ..HolderAnswer::default()
+    });
     tracing::info!(pid = process.pid, "holder running");
 
     let PtyProcess {

@@ -20,11 +20,11 @@
 //! The events feed the session's state machine (see `api::hooks` and the actor's reconcile):
 //! the screen still decides what the user sees, hooks only make it exact and early.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
@@ -123,26 +123,68 @@ fn new_secret() -> String {
     format!("{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple())
 }
 
-/// The settings file for `session`.
-pub fn settings_json(base_url: &str, session: &Uuid, secret: &str) -> Value {
-    let mut hooks = serde_json::Map::new();
-    for event in EVENTS {
-        let timeout = if *event == "PermissionRequest" {
-            PERMISSION_TIMEOUT_SECS
-        } else {
-            HOOK_TIMEOUT_SECS
-        };
-        hooks.insert(
-            (*event).to_owned(),
-            json!([{ "hooks": [{
-                "type": "http",
-                "url": format!("{base_url}/v1/hooks/{event}?sessionId={session}"),
-                "headers": { "X-Hook-Secret": secret },
-                "timeout": timeout,
-            }]}]),
-        );
+/// A Claude Code settings file holding only our hooks:
+/// `{"hooks": {<event>: [{"hooks": [{"headers": {"X-Hook-Secret": ..}, "timeout": .., "type":
+/// "http", "url": ..}]}]}}`. Fields are declared in alphabetical order, so the file reads the
+/// same as one written from a JSON map.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettingsFile {
+    pub hooks: BTreeMap<String, Vec<HookMatcher>>,
+}
+
+/// The hooks run for one event (Claude Code allows a matcher here; we register no matcher).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HookMatcher {
+    pub hooks: Vec<HttpHook>,
+}
+
+/// One `type: "http"` hook.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HttpHook {
+    pub headers: HookHeaders,
+    pub timeout: u64,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub url: String,
+}
+
+/// The headers a hook sends: the session's secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HookHeaders {
+    #[serde(rename = "X-Hook-Secret")]
+    pub secret: String,
+}
+
+impl SettingsFile {
+    /// The secret of the Stop hook (every hook carries the same one).
+    fn secret(&self) -> Option<&str> {
+        let hook = self.hooks.get("Stop")?.first()?.hooks.first()?;
+        Some(hook.headers.secret.as_str()).filter(|s| !s.is_empty())
     }
-    json!({ "hooks": hooks })
+}
+
+/// The settings file for `session`.
+pub fn settings_file(base_url: &str, session: &Uuid, secret: &str) -> SettingsFile {
+    let hooks = EVENTS
+        .iter()
+        .map(|event| {
+            let timeout = if *event == "PermissionRequest" {
+                PERMISSION_TIMEOUT_SECS
+            } else {
+                HOOK_TIMEOUT_SECS
+            };
+            let hook = HttpHook {
+                headers: HookHeaders {
+                    secret: secret.to_owned(),
+                },
+                timeout,
+                kind: "http".to_owned(),
+                url: format!("{base_url}/v1/hooks/{event}?sessionId={session}"),
+            };
+            ((*event).to_owned(), vec![HookMatcher { hooks: vec![hook] }])
+        })
+        .collect();
+    SettingsFile { hooks }
 }
 
 /// Delete a settings file; one already gone is fine.
@@ -174,7 +216,7 @@ impl HookLink {
         let path = settings.path_of(&session);
         crate::store::atomic::write_json(
             &path,
-            &settings_json(&settings.base_url, &session, &secret),
+            &settings_file(&settings.base_url, &session, &secret),
         )?;
         Ok(Self::new(session, secret, path))
     }
@@ -186,14 +228,13 @@ impl HookLink {
     pub fn restore(settings: &HookSettings, session: Uuid) -> std::io::Result<Arc<HookLink>> {
         let path = settings.path_of(&session);
         let invalid = |why: String| std::io::Error::new(std::io::ErrorKind::InvalidData, why);
-        let file: Value = serde_json::from_slice(&std::fs::read(&path)?)
-            .map_err(|e| invalid(format!("not JSON: {e}")))?;
-        let secret = file["hooks"]["Stop"][0]["hooks"][0]["headers"]["X-Hook-Secret"]
-            .as_str()
-            .filter(|s| !s.is_empty())
+        let file: SettingsFile = serde_json::from_slice(&std::fs::read(&path)?)
+            .map_err(|e| invalid(format!("not a hook settings file: {e}")))?;
+        let secret = file
+            .secret()
             .ok_or_else(|| invalid("no X-Hook-Secret for Stop".into()))?
             .to_owned();
-        if file != settings_json(&settings.base_url, &session, &secret) {
+        if file != settings_file(&settings.base_url, &session, &secret) {
             tracing::warn!(session = %session, path = %path.display(), base_url = %settings.base_url, "the session's hook settings were written for another address or version; its hooks may not reach this daemon (restart it on the same port)");
         }
         Ok(Self::new(session, secret, path))
@@ -349,7 +390,8 @@ mod tests {
     #[test]
     fn settings_register_every_event_with_the_secret_header() {
         let id = Uuid::nil();
-        let v = settings_json("http://127.0.0.1:9", &id, "s3");
+        let v = serde_json::to_value(settings_file("http://127.0.0.1:9", &id, "s3"))
+            .expect("serializable");
         for e in EVENTS {
             let h = &v["hooks"][e][0]["hooks"][0];
             assert_eq!(h["type"], "http");
@@ -359,6 +401,12 @@ mod tests {
             );
             assert_eq!(h["headers"]["X-Hook-Secret"], "s3");
         }
+        // The typed file reads as a JSON map would: keys in alphabetical order.
+        let text = serde_json::to_string(&v).expect("text");
+        assert_eq!(
+            serde_json::to_string(&settings_file("http://127.0.0.1:9", &id, "s3")).ok(),
+            Some(text)
+        );
         let dir = tempfile::tempdir().expect("dir");
         let s = HookSettings {
             base_url: "http://x".into(),

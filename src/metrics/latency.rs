@@ -1,11 +1,10 @@
-//! Latency aggregates in the shape Aegis v0.3 clients read: for each kind, the last value
-//! (`realtime`) and `{min, max, avg, count}` (`aggregated`). The same measurement also feeds a
-//! Prometheus histogram (see [`super::Metrics::observe_latency`]); this module only keeps the
-//! exact min/max a histogram cannot give.
+//! Latency aggregates as Aegis v0.3 clients read them (`api::metrics` shapes the JSON): for
+//! each kind, the last value (`realtime`) and min, max, average and count (`aggregated`). The
+//! same measurement also feeds a Prometheus histogram (see
+//! [`super::Metrics::observe_latency`]); this module only keeps the exact min/max a histogram
+//! cannot give.
 
 use std::sync::Mutex;
-
-use serde_json::{Value, json};
 
 /// What was timed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -28,15 +27,12 @@ impl LatencyKind {
         LatencyKind::ChannelDelivery,
     ];
 
-    /// The v0.3 wire name.
-    pub fn wire(self) -> &'static str {
-        match self {
-            LatencyKind::Hook => "hook_latency_ms",
-            LatencyKind::StateChangeDetection => "state_change_detection_ms",
-            LatencyKind::PermissionResponse => "permission_response_ms",
-            LatencyKind::ChannelDelivery => "channel_delivery_ms",
-        }
-    }
+    /// The kinds measured per session (channel deliveries are daemon-wide).
+    pub const PER_SESSION: [LatencyKind; 3] = [
+        LatencyKind::Hook,
+        LatencyKind::StateChangeDetection,
+        LatencyKind::PermissionResponse,
+    ];
 
     fn index(self) -> usize {
         match self {
@@ -55,6 +51,15 @@ struct Agg {
     max: f64,
     sum: f64,
     count: u64,
+}
+
+/// What one kind measured, in milliseconds rounded to one decimal; `None` until measured.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Aggregate {
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+    pub avg: Option<f64>,
+    pub count: u64,
 }
 
 /// Aggregates for every [`LatencyKind`].
@@ -83,43 +88,28 @@ impl Latencies {
         *self.aggs.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// `{min, max, avg, count}` per kind; min/max/avg are null until something was measured.
-    pub fn aggregated(&self) -> Value {
+    /// Min, max, average and count per kind, in [`LatencyKind::ALL`] order.
+    pub fn aggregated(&self) -> [(LatencyKind, Aggregate); 4] {
         let aggs = self.snapshot();
-        let mut out = serde_json::Map::new();
-        for kind in LatencyKind::ALL {
+        LatencyKind::ALL.map(|kind| {
             let a = aggs[kind.index()];
-            let v = if a.count == 0 {
-                json!({ "min": null, "max": null, "avg": null, "count": 0 })
-            } else {
-                json!({
-                    "min": round(a.min),
-                    "max": round(a.max),
-                    "avg": round(a.sum / a.count as f64),
-                    "count": a.count,
-                })
+            let measured = a.count > 0;
+            let agg = Aggregate {
+                min: measured.then(|| round(a.min)),
+                max: measured.then(|| round(a.max)),
+                avg: measured.then(|| round(a.sum / a.count as f64)),
+                count: a.count,
             };
-            out.insert(kind.wire().to_owned(), v);
-        }
-        Value::Object(out)
+            (kind, agg)
+        })
     }
 
-    /// The last value of the three per-session kinds, or null when none was measured yet.
-    pub fn realtime(&self) -> Value {
+    /// The last value of each [`LatencyKind::PER_SESSION`] kind, or `None` when none of them
+    /// was measured yet.
+    pub fn realtime(&self) -> Option<[(LatencyKind, Option<f64>); 3]> {
         let aggs = self.snapshot();
-        let kinds = [
-            LatencyKind::Hook,
-            LatencyKind::StateChangeDetection,
-            LatencyKind::PermissionResponse,
-        ];
-        if kinds.iter().all(|k| aggs[k.index()].last.is_none()) {
-            return Value::Null;
-        }
-        let mut out = serde_json::Map::new();
-        for k in kinds {
-            out.insert(k.wire().to_owned(), json!(aggs[k.index()].last.map(round)));
-        }
-        Value::Object(out)
+        let last = LatencyKind::PER_SESSION.map(|k| (k, aggs[k.index()].last.map(round)));
+        last.iter().any(|(_, v)| v.is_some()).then_some(last)
     }
 }
 
@@ -135,17 +125,20 @@ mod tests {
     #[test]
     fn aggregates_min_max_avg_and_last() {
         let l = Latencies::default();
-        assert_eq!(l.realtime(), Value::Null);
-        assert_eq!(l.aggregated()["permission_response_ms"]["count"], 0);
+        let permission = |l: &Latencies| l.aggregated()[2];
+        assert_eq!(l.realtime(), None);
+        assert_eq!(permission(&l).1.count, 0);
+        assert_eq!(permission(&l).1.min, None);
         l.record(LatencyKind::PermissionResponse, 30.0);
         l.record(LatencyKind::PermissionResponse, 10.0);
-        let a = &l.aggregated()["permission_response_ms"];
+        let (kind, a) = permission(&l);
+        assert_eq!(kind, LatencyKind::PermissionResponse);
         assert_eq!(
-            (a["min"].as_f64(), a["max"].as_f64(), a["avg"].as_f64()),
-            (Some(10.0), Some(30.0), Some(20.0))
+            (a.min, a.max, a.avg, a.count),
+            (Some(10.0), Some(30.0), Some(20.0), 2)
         );
-        assert_eq!(a["count"], 2);
-        assert_eq!(l.realtime()["permission_response_ms"], 10.0);
-        assert_eq!(l.realtime()["hook_latency_ms"], Value::Null);
+        let last = l.realtime().expect("measured");
+        assert_eq!(last[2], (LatencyKind::PermissionResponse, Some(10.0)));
+        assert_eq!(last[0], (LatencyKind::Hook, None));
     }
 }

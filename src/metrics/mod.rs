@@ -34,9 +34,10 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use uuid::Uuid;
 
-use crate::events::{Event, EventKind};
+use crate::events::{Event, EventDetail, EventKind};
+use crate::permissions::{AnsweredBy, Outcome};
 use crate::vocab::{AgentType, Delivery, SessionMeta, SessionStatus};
-pub use latency::{Latencies, LatencyKind};
+pub use latency::{Aggregate, Latencies, LatencyKind};
 
 /// Status changes kept per session for `statusChanges`; a session that flaps for days keeps
 /// only its most recent ones.
@@ -122,7 +123,7 @@ pub struct SessionStats {
     created_ms: AtomicU64,
     status_changes: Mutex<VecDeque<&'static str>>,
     /// The pending permission request and when it appeared (epoch ms).
-    asked: Mutex<Option<(String, u64)>>,
+    asked: Mutex<Option<(Uuid, u64)>>,
     pub latency: Latencies,
 }
 
@@ -154,6 +155,31 @@ struct PerSession {
     stats: HashMap<Uuid, Arc<SessionStats>>,
     removed: HashSet<Uuid>,
     removed_order: VecDeque<Uuid>,
+}
+
+/// The daemon-wide totals behind v0.3's global metrics; ratios are rounded to three decimals
+/// and `None` while their denominator is zero.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Totals {
+    pub uptime_secs: u64,
+    /// Sessions created since the daemon started.
+    pub created: u64,
+    /// Exits with code 0, and the other exits.
+    pub completed: u64,
+    pub failed: u64,
+    pub avg_duration_secs: Option<f64>,
+    pub avg_messages_per_session: Option<f64>,
+    /// Permission prompts approved by a policy, the trust setting or expiry.
+    pub auto_approvals: u64,
+    pub webhooks_sent: u64,
+    pub webhooks_failed: u64,
+    pub pipelines_created: u64,
+    pub batches_created: u64,
+    /// Texts sent, and those seen to leave the input line.
+    pub sends: u64,
+    pub delivered: u64,
+    pub delivery_rate: Option<f64>,
+    pub latency: [(LatencyKind, Aggregate); 4],
 }
 
 /// Every counter of the daemon (see the module doc).
@@ -433,9 +459,11 @@ impl Metrics {
             }
             EventKind::SessionKilled => self.forget(e.session_id),
             EventKind::PermissionRequested => {
-                if let (Some(s), Some(id)) = (self.session(e.session_id), e.detail["id"].as_str()) {
-                    let at = e.detail["createdAt"].as_u64().unwrap_or(e.timestamp_ms);
-                    *s.asked.lock().unwrap_or_else(|p| p.into_inner()) = Some((id.to_owned(), at));
+                if let (Some(s), EventDetail::PermissionRequested(asked)) =
+                    (self.session(e.session_id), &e.detail)
+                {
+                    let at = (asked.request.id, asked.request.created_at_ms);
+                    *s.asked.lock().unwrap_or_else(|p| p.into_inner()) = Some(at);
                 }
             }
             EventKind::PermissionResolved => self.on_resolved(e),
@@ -459,8 +487,12 @@ impl Metrics {
     }
 
     fn on_resolved(&self, e: &Event) {
-        let resolution = e.detail["resolution"].as_str().unwrap_or("unknown");
-        let by = e.detail["by"].as_str().unwrap_or("unknown");
+        let answered = match &e.detail {
+            EventDetail::PermissionResolved(a) => Some(a),
+            _ => None,
+        };
+        let resolution = answered.map_or("unknown", |a| a.resolution.action.as_str());
+        let by = answered.map_or("unknown", |a| a.resolution.by.as_str());
         self.permissions
             .get_or_create(&PermissionLabels {
                 resolution: resolution.to_owned(),
@@ -470,8 +502,8 @@ impl Metrics {
         let Some(s) = self.session(e.session_id) else {
             return;
         };
-        if resolution == "approved" {
-            let automatic = matches!(by, "policy" | "trust" | "expiry");
+        if let Some(a) = answered.filter(|a| a.resolution.action == Outcome::Approved) {
+            let automatic = a.resolution.by.is_automatic();
             let c = if automatic {
                 &s.auto_approvals
             } else {
@@ -481,7 +513,7 @@ impl Metrics {
         }
         let asked = s.asked.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some((id, at)) = asked
-            && e.detail["permissionId"].as_str() == Some(id.as_str())
+            && answered.is_some_and(|a| a.request.id == id)
         {
             let ms = e.timestamp_ms.saturating_sub(at) as f64;
             self.observe_latency(LatencyKind::PermissionResponse, Some(e.session_id), ms);
@@ -489,8 +521,8 @@ impl Metrics {
     }
 
     fn on_exited(&self, e: &Event) {
-        let outcome = match e.detail["exitCode"].as_i64() {
-            Some(0) => "completed",
+        let outcome = match e.detail {
+            EventDetail::Exited { exit_code: Some(0) } => "completed",
             _ => "failed",
         };
         self.exits.get_or_create(&OutcomeLabels { outcome }).inc();
@@ -636,8 +668,8 @@ impl Metrics {
         out
     }
 
-    /// The v0.3 global metrics (`GET /v1/metrics`); `active` sessions are running now.
-    pub fn global_json(&self, active: usize) -> serde_json::Value {
+    /// The daemon-wide numbers of v0.3's `GET /v1/metrics`.
+    pub fn totals(&self) -> Totals {
         let count = |f: &Family<OutcomeLabels, Counter>, outcome: &'static str| {
             f.get(&OutcomeLabels { outcome }).map_or(0, |c| c.get())
         };
@@ -659,13 +691,13 @@ impl Metrics {
                 }
             }
         }
-        let auto: u64 = ["policy", "trust", "expiry"]
+        let auto: u64 = AnsweredBy::AUTOMATIC
             .iter()
             .map(|by| {
                 self.permissions
                     .get(&PermissionLabels {
-                        resolution: "approved".into(),
-                        by: (*by).into(),
+                        resolution: Outcome::Approved.as_str().into(),
+                        by: by.as_str().into(),
                     })
                     .map_or(0, |c| c.get())
             })
@@ -673,29 +705,26 @@ impl Metrics {
         let created = self.created.get();
         let ratio =
             |a: u64, b: u64| (b > 0).then(|| ((a as f64 / b as f64) * 1000.0).round() / 1000.0);
-        serde_json::json!({
-            "uptime": self.uptime_secs(),
-            "sessions": {
-                "total_created": created,
-                "currently_active": active,
-                "completed": completed,
-                "failed": failed,
-                "avg_duration_sec": ratio(self.duration_ms.load(Ordering::Relaxed), self.timed_exits.get() * 1000),
-                "avg_messages_per_session": ratio(sent, created),
-            },
-            "auto_approvals": auto,
-            "webhooks_sent": count(&self.webhooks, "delivered"),
-            "webhooks_failed": count(&self.webhooks, "failed"),
-            "pipelines_created": self.pipelines.get(),
-            "batches_created": self.batches.get(),
-            "prompt_delivery": {
-                "sent": sent,
-                "delivered": delivered,
-                "failed": sent - delivered,
-                "success_rate": ratio(delivered, sent),
-            },
-            "latency": self.latencies.aggregated(),
-        })
+        Totals {
+            uptime_secs: self.uptime_secs(),
+            created,
+            completed,
+            failed,
+            avg_duration_secs: ratio(
+                self.duration_ms.load(Ordering::Relaxed),
+                self.timed_exits.get() * 1000,
+            ),
+            avg_messages_per_session: ratio(sent, created),
+            auto_approvals: auto,
+            webhooks_sent: count(&self.webhooks, "delivered"),
+            webhooks_failed: count(&self.webhooks, "failed"),
+            pipelines_created: self.pipelines.get(),
+            batches_created: self.batches.get(),
+            sends: sent,
+            delivered,
+            delivery_rate: ratio(delivered, sent),
+            latency: self.latencies.aggregated(),
+        }
     }
 }
 
@@ -707,7 +736,7 @@ mod tests {
         kind: EventKind,
         old: Option<SessionStatus>,
         new: Option<SessionStatus>,
-        detail: serde_json::Value,
+        detail: EventDetail,
     ) -> Event {
         let m = SessionMeta::for_tests();
         Event {
@@ -724,9 +753,22 @@ mod tests {
 
     #[test]
     fn events_feed_transitions_approvals_and_status_history() {
+        use crate::events::detail::{PermissionAnswered, PermissionAsked};
         use SessionStatus::*;
         let m = Metrics::new();
-        let null = serde_json::Value::Null;
+        let null = EventDetail::None;
+        let request = crate::detect::prompt::PermissionRequest {
+            id: Uuid::from_u128(1),
+            kind: crate::detect::profile::PermissionKind::Bash,
+            title: "Bash command".into(),
+            detail: "ls".into(),
+            options: Vec::new(),
+            selected: None,
+            rule: "test".into(),
+            created_at_ms: 9_000,
+            expires_at_ms: None,
+            fingerprint: 0,
+        };
         m.on_event(&event(
             EventKind::SessionCreated,
             None,
@@ -743,14 +785,27 @@ mod tests {
             EventKind::PermissionRequested,
             Some(Working),
             Some(PermissionPrompt),
-            serde_json::json!({"id": "p1", "createdAt": 9_000}),
+            EventDetail::PermissionRequested(Box::new(PermissionAsked {
+                request: request.clone(),
+                agent_type: AgentType::Claude,
+                hook: None,
+            })),
         ));
         // Leaving the prompt is announced twice (resolved + idle); counted once.
         m.on_event(&event(
             EventKind::PermissionResolved,
             Some(PermissionPrompt),
             Some(Idle),
-            serde_json::json!({"permissionId": "p1", "resolution": "approved", "by": "policy"}),
+            EventDetail::PermissionResolved(Box::new(PermissionAnswered {
+                request,
+                resolution: crate::permissions::Resolution {
+                    action: Outcome::Approved,
+                    option: None,
+                    by: AnsweredBy::Policy,
+                    reason: None,
+                    actor: None,
+                },
+            })),
         ));
         m.on_event(&event(
             EventKind::SessionIdle,
@@ -766,8 +821,16 @@ mod tests {
         assert_eq!(s.auto_approvals.load(Ordering::Relaxed), 1);
         assert_eq!(s.approvals.load(Ordering::Relaxed), 0);
         assert_eq!(
-            s.latency.aggregated()["permission_response_ms"]["max"],
-            1000.0
+            s.latency.aggregated()[2],
+            (
+                LatencyKind::PermissionResponse,
+                Aggregate {
+                    min: Some(1000.0),
+                    max: Some(1000.0),
+                    avg: Some(1000.0),
+                    count: 1
+                }
+            )
         );
         let text = m.render([]);
         assert!(

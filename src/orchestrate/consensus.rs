@@ -24,7 +24,8 @@ use uuid::Uuid;
 use super::text::{Verdict, parse_verdict};
 use super::{Role, lock};
 use crate::clock::now_ms;
-use crate::events::EventKind;
+use crate::events::detail::ConsensusOutcome;
+use crate::events::{EventDetail, EventKind};
 use crate::session::{CreateSpec, SessionHandle};
 use crate::vocab::SessionStatus;
 
@@ -421,14 +422,14 @@ fn conclude(ctx: &super::Context, parent: &SessionHandle, r: &Review) {
         &parent.meta,
         None,
         None,
-        serde_json::json!({
-            "consensusId": view.id,
-            "status": view.status,
-            "verdict": view.verdict,
-            "approvals": view.approvals,
-            "rejections": view.rejections,
-            "tie": view.tie,
-            "explanation": view.explanation,
+        EventDetail::ConsensusCompleted(ConsensusOutcome {
+            consensus_id: view.id,
+            status: view.status,
+            verdict: view.verdict,
+            approvals: view.approvals,
+            rejections: view.rejections,
+            tie: view.tie,
+            explanation: view.explanation,
         }),
     );
 }

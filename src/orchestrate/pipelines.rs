@@ -23,7 +23,8 @@ use uuid::Uuid;
 
 use super::{Role, TurnEnd, lock};
 use crate::clock::now_ms;
-use crate::events::EventKind;
+use crate::events::detail::PipelineOutcome;
+use crate::events::{EventDetail, EventKind};
 use crate::session::{CreateSpec, SessionHandle};
 
 /// Most stages in one pipeline; each is a live agent session, and a DAG wider than this is
@@ -328,11 +329,11 @@ async fn finish(ctx: &super::Context, p: &Pipeline, status: Status, reason: Opti
             &h.meta,
             None,
             None,
-            serde_json::json!({
-                "pipelineId": p.id,
-                "name": view.name,
-                "status": status.as_str(),
-                "reason": view.reason,
+            EventDetail::PipelineFinished(PipelineOutcome {
+                pipeline_id: p.id,
+                name: view.name,
+                status: status.as_str(),
+                reason: view.reason,
             }),
         );
     }

@@ -1,13 +1,12 @@
 //! Permission requests that arrive through Claude Code's `PermissionRequest` hook: the exact
 //! tool name and input, and an HTTP request held open until someone decides. Deciding answers
-//! that request with the documented reply
-//! `{"hookSpecificOutput":{"hookEventName":"PermissionRequest","decision":{"behavior":..}}}`
-//! instead of pressing keys.
+//! that request (with the reply Claude Code documents, written by `api::hooks`) instead of
+//! pressing keys.
 //!
 //! At most one is pending per session (Claude asks one question at a time); a newer one
 //! replaces an older one, whose held request then ends without a decision.
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::sync::oneshot;
 
 use super::SessionPermissions;
@@ -19,22 +18,6 @@ use crate::detect::prompt::PermissionRequest;
 pub struct HookDecision {
     pub allow: bool,
     pub message: Option<String>,
-}
-
-impl HookDecision {
-    /// The hook reply Claude Code reads.
-    pub fn reply(&self) -> Value {
-        let mut decision = json!({ "behavior": if self.allow { "allow" } else { "deny" } });
-        if let Some(m) = &self.message {
-            decision["message"] = json!(m);
-        }
-        json!({
-            "hookSpecificOutput": {
-                "hookEventName": "PermissionRequest",
-                "decision": decision,
-            }
-        })
-    }
 }
 
 /// A pending hook permission request, without its reply channel.
@@ -74,15 +57,6 @@ impl HookRequest {
             expires_at_ms: None,
             fingerprint: 0,
         }
-    }
-
-    pub fn to_json(&self) -> Value {
-        json!({
-            "id": self.id,
-            "toolName": self.tool_name,
-            "toolInput": self.tool_input,
-            "createdAt": self.created_at_ms,
-        })
     }
 }
 
@@ -140,18 +114,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reply_has_the_documented_shape() {
-        let r = HookDecision {
-            allow: false,
-            message: Some("no".into()),
-        }
-        .reply();
-        assert_eq!(
-            r,
-            json!({"hookSpecificOutput":{"hookEventName":"PermissionRequest","decision":{"behavior":"deny","message":"no"}}})
-        );
+    fn a_held_request_gets_its_decision() {
         let p = SessionPermissions::default();
-        let (req, mut rx) = p.hook_open("Bash".into(), json!({"command": "rm -rf build"}));
+        let input = serde_json::from_str(r#"{"command": "rm -rf build"}"#).expect("JSON");
+        let (req, mut rx) = p.hook_open("Bash".into(), input);
         assert_eq!(req.as_permission().detail, "rm -rf build");
         assert_eq!(p.hook_pending().map(|h| h.id), Some(req.id));
         p.hook_decide(HookDecision {

@@ -18,25 +18,84 @@ pub mod policy;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
-use serde_json::{Value, json};
-
 use crate::clock::now_ms;
 use crate::detect::prompt::PermissionRequest;
-use crate::vocab::SessionMeta;
 pub use policy::{Action, Policy};
 
 /// Answers kept per session. Older entries are dropped first; a session rarely sees more than
 /// a few hundred prompts, and this bounds memory for one that loops.
 pub const HISTORY_LIMIT: usize = 500;
 
+/// What became of a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Approved,
+    Rejected,
+    /// It left the screen without an answer from us (a human at an attached terminal, or the
+    /// agent moved on).
+    Dismissed,
+}
+
+impl Outcome {
+    /// Approved when `approve`, else rejected.
+    pub fn of(approve: bool) -> Outcome {
+        if approve {
+            Outcome::Approved
+        } else {
+            Outcome::Rejected
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Approved => "approved",
+            Outcome::Rejected => "rejected",
+            Outcome::Dismissed => "dismissed",
+        }
+    }
+}
+
+/// Who answered a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnsweredBy {
+    /// A client of the API (a person, or an orchestrator acting for one).
+    Api,
+    /// A policy rule, flag or profile of the session.
+    Policy,
+    /// The request expired and the default action applied.
+    Expiry,
+    /// The session's trust-folder setting answered the start-up trust dialog.
+    Trust,
+    /// Nobody here: the dialog left the screen.
+    Screen,
+}
+
+impl AnsweredBy {
+    /// The answerers that are not a person: what the metrics count as automatic approvals.
+    pub const AUTOMATIC: [AnsweredBy; 3] =
+        [AnsweredBy::Policy, AnsweredBy::Trust, AnsweredBy::Expiry];
+
+    pub fn is_automatic(self) -> bool {
+        Self::AUTOMATIC.contains(&self)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AnsweredBy::Api => "api",
+            AnsweredBy::Policy => "policy",
+            AnsweredBy::Expiry => "expiry",
+            AnsweredBy::Trust => "trust",
+            AnsweredBy::Screen => "screen",
+        }
+    }
+}
+
 /// How a request was answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resolution {
-    /// "approved", "rejected" or "dismissed".
-    pub action: &'static str,
+    pub action: Outcome,
     pub option: Option<u32>,
-    /// Who answered: "api", "policy", "expiry", "trust" or "screen".
-    pub by: &'static str,
+    pub by: AnsweredBy,
     /// Why (the policy rule, the human's feedback or reason).
     pub reason: Option<String>,
     /// The named approver/rejecter, if the client gave one.
@@ -46,9 +105,9 @@ pub struct Resolution {
 impl Resolution {
     pub fn dismissed() -> Self {
         Resolution {
-            action: "dismissed",
+            action: Outcome::Dismissed,
             option: None,
-            by: "screen",
+            by: AnsweredBy::Screen,
             reason: None,
             actor: None,
         }
@@ -133,55 +192,4 @@ impl SessionPermissions {
     pub fn history(&self) -> Vec<HistoryEntry> {
         self.lock().history.iter().cloned().collect()
     }
-}
-
-/// The wire form of a request (also the `permission.requested` event detail).
-pub fn request_json(meta: &SessionMeta, r: &PermissionRequest) -> Value {
-    let options: Vec<Value> = r
-        .options
-        .iter()
-        .map(|o| {
-            json!({
-                "index": o.index,
-                "label": o.label,
-                "keys": r.keys_for(o.index),
-                "selected": r.selected == Some(o.index),
-            })
-        })
-        .collect();
-    json!({
-        "id": r.id,
-        "sessionId": meta.id,
-        "sessionName": meta.name,
-        "agentType": meta.agent_type.as_str(),
-        "kind": r.kind.as_str(),
-        "title": r.title,
-        "detail": r.detail,
-        "options": options,
-        "rejectKeys": ["Escape"],
-        "rule": r.rule,
-        "createdAt": r.created_at_ms,
-        "expiresAt": r.expires_at_ms,
-    })
-}
-
-/// The `permission.resolved` event detail.
-pub fn resolved_detail(r: &PermissionRequest, res: &Resolution) -> Value {
-    json!({
-        "permissionId": r.id,
-        "kind": r.kind.as_str(),
-        "title": r.title,
-        "detail": r.detail,
-        "resolution": res.action,
-        "option": res.option,
-        "by": res.by,
-        "reason": res.reason,
-        "actor": res.actor,
-    })
-}
-
-pub fn history_json(e: &HistoryEntry) -> Value {
-    let mut v = resolved_detail(&e.request, &e.resolution);
-    v["at"] = json!(e.at_ms);
-    v
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use regex::Regex;
 
+use super::AnsweredBy;
 use crate::detect::profile::PermissionKind;
 use crate::detect::prompt::PermissionRequest;
 
@@ -112,17 +113,17 @@ fn yes_no(b: bool) -> Action {
 
 impl Policy {
     /// The automatic answer for `r`, with the reason, or `None` to wait for a human.
-    pub fn decide(&self, r: &PermissionRequest) -> Option<(Action, String, &'static str)> {
+    pub fn decide(&self, r: &PermissionRequest) -> Option<(Action, String, AnsweredBy)> {
         if r.kind == PermissionKind::Trust {
             return self
                 .trust_folder
-                .map(|t| (yes_no(t), format!("trustFolder={t}"), "trust"));
+                .map(|t| (yes_no(t), format!("trustFolder={t}"), AnsweredBy::Trust));
         }
         for (i, rule) in self.rules.iter().enumerate() {
             let kind_ok = rule.kind.is_none_or(|k| k == r.kind);
             let pat_ok = rule.pattern.as_ref().is_none_or(|p| p.is_match(&r.detail));
             if kind_ok && pat_ok {
-                return Some((rule.action, format!("rule {i}"), "policy"));
+                return Some((rule.action, format!("rule {i}"), AnsweredBy::Policy));
             }
         }
         let flag = match r.kind {
@@ -134,16 +135,22 @@ impl Policy {
             _ => None,
         };
         if let Some((b, name)) = flag {
-            return Some((yes_no(b), format!("{name}={b}"), "policy"));
+            return Some((yes_no(b), format!("{name}={b}"), AnsweredBy::Policy));
         }
         match self.profile {
-            PolicyProfile::Strict => Some((Action::Reject, "profile strict".into(), "policy")),
-            PolicyProfile::Permissive => {
-                Some((Action::Approve, "profile permissive".into(), "policy"))
+            PolicyProfile::Strict => {
+                Some((Action::Reject, "profile strict".into(), AnsweredBy::Policy))
             }
-            PolicyProfile::Restricted if r.kind == PermissionKind::Bash => {
-                Some((Action::Reject, "profile restricted".into(), "policy"))
-            }
+            PolicyProfile::Permissive => Some((
+                Action::Approve,
+                "profile permissive".into(),
+                AnsweredBy::Policy,
+            )),
+            PolicyProfile::Restricted if r.kind == PermissionKind::Bash => Some((
+                Action::Reject,
+                "profile restricted".into(),
+                AnsweredBy::Policy,
+            )),
             _ => None,
         }
     }

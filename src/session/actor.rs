@@ -18,7 +18,8 @@ use super::input::{self, InputJob, Step};
 use super::keys;
 use crate::detect::prompt::PermissionRequest;
 use crate::detect::{Detector, Explanation};
-use crate::events::{EventBus, EventKind};
+use crate::events::detail::{PermissionAnswered, PermissionAsked};
+use crate::events::{EventBus, EventDetail, EventKind};
 use crate::permissions::SessionPermissions;
 use crate::pty::{self, ExitStatus, PtyControl, PtyProcess, WriteRequest};
 use crate::screen::{Format, Screen};
@@ -658,7 +659,7 @@ impl Actor {
             &self.meta,
             Some(status),
             Some(status),
-            serde_json::json!({ "error": error }),
+            EventDetail::RecordingFailed { error },
         );
     }
 
@@ -734,7 +735,7 @@ impl Actor {
             &self.meta,
             Some(old),
             Some(SessionStatus::Exited),
-            serde_json::json!({ "exitCode": code }),
+            EventDetail::Exited { exit_code: code },
         );
     }
 
@@ -787,13 +788,8 @@ impl Actor {
         if status != old
             && let Some(kind) = EventKind::for_status(status)
         {
-            self.bus.publish(
-                kind,
-                &self.meta,
-                Some(old),
-                Some(status),
-                serde_json::Value::Null,
-            );
+            self.bus
+                .publish(kind, &self.meta, Some(old), Some(status), EventDetail::None);
         }
     }
 
@@ -849,7 +845,10 @@ impl Actor {
                 &self.meta,
                 Some(old),
                 Some(status),
-                crate::permissions::resolved_detail(gone, &resolution),
+                EventDetail::PermissionResolved(Box::new(PermissionAnswered {
+                    request: (**gone).clone(),
+                    resolution,
+                })),
             );
         }
         if let Some(new) = pending.as_ref().filter(|p| !same(p, &old_pending)) {
@@ -859,7 +858,11 @@ impl Actor {
                 &self.meta,
                 Some(old),
                 Some(status),
-                crate::permissions::request_json(&self.meta, new),
+                EventDetail::PermissionRequested(Box::new(PermissionAsked {
+                    request: (**new).clone(),
+                    agent_type: self.meta.agent_type,
+                    hook: None,
+                })),
             );
         }
     }

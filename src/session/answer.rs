@@ -12,8 +12,8 @@ use std::time::Duration;
 use super::SessionHandle;
 use super::actor::HandleError;
 use crate::detect::prompt::PermissionRequest;
-use crate::permissions::Resolution;
 use crate::permissions::hook::{HookDecision, HookRequest};
+use crate::permissions::{AnsweredBy, Outcome, Resolution};
 use crate::vocab::SessionStatus;
 
 /// How long to wait for the cursor to reach the wanted option after the arrow keys. Ink and
@@ -42,7 +42,7 @@ pub enum AnswerError {
 #[derive(Debug, Clone)]
 pub struct AnswerOutcome {
     pub permission_id: uuid::Uuid,
-    pub action: &'static str,
+    pub action: Outcome,
     pub option: Option<u32>,
     pub keys: Vec<String>,
     /// The dialog left the screen within [`CLOSE_TIMEOUT`].
@@ -58,7 +58,7 @@ pub struct Answer {
     pub permission_id: Option<String>,
     pub approve: bool,
     pub option: Option<u32>,
-    pub by: &'static str,
+    pub by: AnsweredBy,
     pub reason: Option<String>,
     pub actor: Option<String>,
 }
@@ -93,7 +93,7 @@ pub async fn answer(h: &SessionHandle, a: Answer) -> Result<AnswerOutcome, Answe
     {
         return Err(AnswerError::BadOption(o));
     }
-    let action = if a.approve { "approved" } else { "rejected" };
+    let action = Outcome::of(a.approve);
     h.perms.note_answer(
         pending.id,
         Resolution {
@@ -115,7 +115,7 @@ pub async fn answer(h: &SessionHandle, a: Answer) -> Result<AnswerOutcome, Answe
         h.perms.take_answer(pending.id);
     }
     let closed = result?;
-    tracing::info!(session = %h.meta.id, permission = %pending.id, action, option = ?target, by = a.by, closed, "permission answered");
+    tracing::info!(session = %h.meta.id, permission = %pending.id, action = action.as_str(), option = ?target, by = a.by.as_str(), closed, "permission answered");
     Ok(AnswerOutcome {
         permission_id: pending.id,
         action,
@@ -145,7 +145,7 @@ async fn answer_hook(
             });
         }
     }
-    let action = if a.approve { "approved" } else { "rejected" };
+    let action = Outcome::of(a.approve);
     let resolution = Resolution {
         action,
         option: None,
@@ -175,7 +175,7 @@ async fn answer_hook(
         }
         None => true,
     };
-    tracing::info!(session = %h.meta.id, permission = %answered.id, tool = %answered.tool_name, action, by = a.by, "permission answered through the hook");
+    tracing::info!(session = %h.meta.id, permission = %answered.id, tool = %answered.tool_name, action = action.as_str(), by = a.by.as_str(), "permission answered through the hook");
     Ok(AnswerOutcome {
         permission_id: answered.id,
         action,

@@ -14,7 +14,7 @@ use super::SessionHandle;
 use super::actor::HandleError;
 use super::launch::{self, LaunchOptions};
 use crate::clock::now_ms;
-use crate::events::{EventBus, EventKind};
+use crate::events::{EventBus, EventDetail, EventKind};
 use crate::pty::{self, SpawnSpec};
 use crate::vocab::{AgentType, Delivery, PermissionMode, SessionMeta, SessionStatus};
 use std::sync::Arc;
@@ -327,7 +327,10 @@ impl SessionManager {
             &handle.meta,
             None,
             Some(SessionStatus::Starting),
-            serde_json::json!({ "agentType": agent_type.as_str(), "workDir": handle.meta.work_dir }),
+            EventDetail::Created {
+                agent_type,
+                work_dir: handle.meta.work_dir.clone(),
+            },
         );
         self.totals.created.fetch_add(1, Ordering::Relaxed);
         tracing::info!(session = %id, %name, agent = agent_type.as_str(), pid = handle.meta.pid, "session created");
@@ -496,7 +499,10 @@ impl SessionManager {
                 &handle.meta,
                 Some(live.status),
                 None,
-                serde_json::json!({ "exitCode": live.exit_code, "wasRunning": was_running }),
+                EventDetail::Removed {
+                    exit_code: live.exit_code,
+                    was_running,
+                },
             );
         }
         Ok(())

@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::SessionHandle;
 use super::answer::{Answer, answer};
 use crate::clock::now_ms;
-use crate::permissions::Action;
+use crate::permissions::{Action, AnsweredBy};
 use crate::vocab::SessionStatus;
 
 /// Start supervising `h`.
@@ -40,7 +40,7 @@ async fn run(h: SessionHandle) {
                 None if expired => Some((
                     policy.default_action,
                     "expired unanswered".to_owned(),
-                    "expiry",
+                    AnsweredBy::Expiry,
                 )),
                 None => {
                     let deadline = [
@@ -58,7 +58,7 @@ async fn run(h: SessionHandle) {
             };
             if let Some((action, reason, by)) = auto {
                 handled = Some(p.id);
-                tracing::info!(session = %h.meta.id, permission = %p.id, action = action.as_str(), %reason, by, "answering permission automatically");
+                tracing::info!(session = %h.meta.id, permission = %p.id, action = action.as_str(), %reason, by = by.as_str(), "answering permission automatically");
                 let result = answer(
                     &h,
                     Answer {

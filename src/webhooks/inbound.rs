@@ -22,6 +22,8 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
 use super::config::{FileConfig, StimulusAction};
+use crate::events::EventDetail;
+use crate::events::detail::{MessageSent, MessageVia};
 use crate::session::SessionManager;
 use crate::session::actor::HandleError;
 use crate::session::manager::SessionError;
@@ -185,7 +187,13 @@ pub async fn route(
                 &h.meta,
                 None,
                 None,
-                serde_json::json!({ "text": content, "delivered": d.delivered, "source": source }),
+                EventDetail::MessageSent(MessageSent {
+                    text: content.to_owned(),
+                    delivered: d.delivered,
+                    via: MessageVia::Stimulus {
+                        source: source.to_owned(),
+                    },
+                }),
             );
             Ok(Routed {
                 action: "send_to_session",

@@ -9,6 +9,8 @@
 //! sees `Lagged` and must resync (replay from the ring, or a `reset`). Publishing takes a short
 //! mutex only to assign the id and push into the ring.
 
+pub mod detail;
+
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
@@ -16,6 +18,7 @@ use tokio::sync::broadcast;
 
 use crate::clock::now_ms;
 use crate::vocab::{SessionMeta, SessionStatus};
+pub use detail::EventDetail;
 
 /// Events kept for replay. At a few hundred bytes each this is about 1 MB; a client that was
 /// away for more than this many events gets an explicit `reset` instead of a silent gap.
@@ -110,7 +113,8 @@ impl EventKind {
     }
 }
 
-/// One event. `detail` carries what each kind needs (exit code, message text, request).
+/// One event. `detail` carries what each kind needs (exit code, message text, request), typed
+/// (see [`detail`]).
 #[derive(Debug, Clone)]
 pub struct Event {
     pub id: u64,
@@ -121,7 +125,7 @@ pub struct Event {
     pub new_status: Option<SessionStatus>,
     /// Milliseconds since the Unix epoch.
     pub timestamp_ms: u64,
-    pub detail: serde_json::Value,
+    pub detail: EventDetail,
 }
 
 /// Replay answer for a client resuming after `last_id`.
@@ -185,7 +189,7 @@ impl EventBus {
         session: &SessionMeta,
         old_status: Option<SessionStatus>,
         new_status: Option<SessionStatus>,
-        detail: serde_json::Value,
+        detail: EventDetail,
     ) -> u64 {
         // Id assignment and the send happen under the ring lock, so subscribers see ids in order.
         let mut ring = self.ring.lock().unwrap_or_else(|p| p.into_inner());
@@ -257,19 +261,13 @@ mod tests {
     fn ids_increase_and_replay_resumes() {
         let bus = EventBus::new();
         let m = meta();
-        let a = bus.publish(
-            EventKind::SessionCreated,
-            &m,
-            None,
-            None,
-            serde_json::Value::Null,
-        );
+        let a = bus.publish(EventKind::SessionCreated, &m, None, None, EventDetail::None);
         let b = bus.publish(
             EventKind::SessionIdle,
             &m,
             None,
             Some(SessionStatus::Idle),
-            serde_json::Value::Null,
+            EventDetail::None,
         );
         assert!(b > a);
         match bus.subscribe_since(a).0 {
@@ -283,13 +281,7 @@ mod tests {
         let bus = EventBus::new();
         let m = meta();
         for _ in 0..REPLAY_RING + 10 {
-            bus.publish(
-                EventKind::MessageSent,
-                &m,
-                None,
-                None,
-                serde_json::Value::Null,
-            );
+            bus.publish(EventKind::MessageSent, &m, None, None, EventDetail::None);
         }
         assert!(matches!(
             bus.subscribe_since(3).0,
