@@ -246,27 +246,7 @@ async fn kill_pane(ctx: &mut Ctx<'_>, c: &Cmd) -> CmdResult {
 }
 
 fn placed(ctx: &mut Ctx<'_>, wid: u32) -> Result<(Vec<Placed>, u32, u32), String> {
-    let server = ctx.server()?;
-    let w = server.window(wid).ok_or("no current window")?;
-    // Directions are found on the unzoomed layout, as tmux's push/pop zoom does.
-    let geometry: std::collections::HashMap<u32, super::super::layout::Geometry> = w
-        .saved_layout
-        .as_ref()
-        .unwrap_or(&w.layout)
-        .geometry()
-        .into_iter()
-        .collect();
-    let list = w
-        .panes
-        .iter()
-        .filter_map(|p| server.pane(*p))
-        .map(|p| Placed {
-            id: p.id,
-            at: geometry.get(&p.id).copied().unwrap_or(p.geom),
-            active_point: p.active_point,
-        })
-        .collect();
-    Ok((list, w.sx, w.sy))
+    ctx.server()?.placed(wid).ok_or_else(|| "no current window".into())
 }
 
 fn select_pane(ctx: &mut Ctx<'_>, c: &Cmd) -> CmdResult {

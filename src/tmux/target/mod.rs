@@ -389,7 +389,7 @@ fn resolve_into(
                     f.wl = Some(wl);
                     f.idx = Some(wl);
                     f.pane = Some(id);
-                } else if !pane_in_window(server, &mut f, p, &current) {
+                } else if !pane_in_window(server, &mut f, p) {
                     return no_pane(p);
                 }
             }
@@ -397,7 +397,7 @@ fn resolve_into(
                 if !window_in_session(server, &mut f, w, exact_window, index_ok) {
                     return no_window(w);
                 }
-                if !pane_in_window(server, &mut f, p, &current) {
+                if !pane_in_window(server, &mut f, p) {
                     return no_pane(p);
                 }
             }
@@ -419,7 +419,7 @@ fn resolve_into(
             }
             match p {
                 Some(p) => {
-                    if !pane_in_window(server, &mut f, p, &current) {
+                    if !pane_in_window(server, &mut f, p) {
                         return no_pane(p);
                     }
                 }
@@ -439,7 +439,7 @@ fn resolve_into(
                 return Ok(found);
             }
             f = current;
-            if pane_in_window(server, &mut f, p, &current) {
+            if pane_in_window(server, &mut f, p) {
                 return Ok(f);
             }
             if !pane_only {

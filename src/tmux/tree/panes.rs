@@ -3,6 +3,7 @@
 //! the layout waits aside).
 
 use super::{Server, Window};
+use crate::tmux::layout::nav::Placed;
 use crate::tmux::layout::{Dir, Geometry, Layout, NoSpace};
 
 impl Window {
@@ -88,6 +89,30 @@ impl Window {
 }
 
 impl Server {
+    /// The panes of `window` as the direction search sees them, on the unzoomed layout (as
+    /// tmux's push/pop zoom does), with the window's size.
+    pub fn placed(&self, window: u32) -> Option<(Vec<Placed>, u32, u32)> {
+        let w = self.window(window)?;
+        let geometry: std::collections::HashMap<_, _> = w
+            .saved_layout
+            .as_ref()
+            .unwrap_or(&w.layout)
+            .geometry()
+            .into_iter()
+            .collect();
+        let list = w
+            .panes
+            .iter()
+            .filter_map(|p| self.pane(*p))
+            .map(|p| Placed {
+                id: p.id,
+                at: geometry.get(&p.id).copied().unwrap_or(p.geom),
+                active_point: p.active_point,
+            })
+            .collect();
+        Some((list, w.sx, w.sy))
+    }
+
     /// Copy the layout's geometry into the panes it holds (layout_fix_panes); panes outside
     /// the layout (hidden by zoom) keep theirs.
     pub fn fix_panes(&mut self, window: u32) {
