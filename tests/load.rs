@@ -1,4 +1,4 @@
-//! Load and fault tests (issue 8). Bounded in time; they print their measurements (run with
+//! Load and fault tests. Bounded in time; they print their measurements (run with
 //! `--no-capture` to see them) and assert correctness and loose bounds only; speed targets
 //! live in the benchmarks. They run one at a time (`.config/nextest.toml`, group `load`).
 //! - `hundred_sessions_thousand_concurrent_sends`: no message lost, duplicated or torn.

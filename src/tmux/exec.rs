@@ -321,7 +321,7 @@ impl Ctx<'_> {
         let live = p.handle.live();
         let cols = size_arg(c.value('x'), "width")?.unwrap_or(live.cols);
         let rows = size_arg(c.value('y'), "height")?.unwrap_or(live.rows);
-        crate::session::manager::validate_size(cols, rows).map_err(|e| e.to_string())?;
+        crate::session::validate::size(cols, rows).map_err(|e| e.to_string())?;
         p.handle.resize(cols, rows).await.map_err(|e| e.to_string())
     }
 

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use uuid::Uuid;
 
 use super::exec::Ctx;
+use crate::session::CreateSpec;
 use crate::session::SessionHandle;
-use crate::session::manager::CreateSpec;
 use crate::vocab::AgentType;
 
 impl Ctx<'_> {
