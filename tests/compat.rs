@@ -233,7 +233,7 @@ fn bodiless_post_without_content_length_is_an_empty_body() {
     assert!(body.contains("request body is empty"), "{body}");
 }
 
-/// The independent v0.3 client (tests/support/bin/h-compat_contract.py, stdlib Python, none of
+/// The independent v0.3 client (tests/support/bin/v03_contract_client.py, stdlib Python, none of
 /// our client code) makes exactly the contract's calls against a daemon whose `claude` is the
 /// fake Claude agent with hooks, and checks every field the contract lists.
 #[test]
@@ -265,7 +265,7 @@ fn v03_contract_client_passes() {
         env: &[("PATH", &path), ("AEGIS_AUTH_TOKEN", token)],
     });
     let out = std::process::Command::new("python3")
-        .arg(crate::support::support_bin("h-compat_contract.py"))
+        .arg(crate::support::support_bin("v03_contract_client.py"))
         .arg(&d.url)
         .arg(d.work_dir())
         .args(["--token", token])
@@ -464,7 +464,7 @@ fn status_filter_working_finds_stalled_sessions() {
     assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
 }
 
-/// Issue 11 audit: a session named twice in a batch delete (by id, or by id and name) is
+/// A session named twice in a batch delete (by id, or by id and name) is
 /// removed and counted once; an unknown id is reported once.
 #[test]
 fn batch_delete_counts_each_session_once() {

@@ -1,4 +1,4 @@
-//! The web dashboard (issue 10): the page and assets served without a token, the cookie
+//! The web dashboard: the page and assets served without a token, the cookie
 //! sign-in (`POST /v1/auth/cookie`) and the guard accepting only the right cookie on REST,
 //! SSE and the WebSocket; then the whole page end to end in headless Chromium
 //! (tests/browser/dashboard.mjs, driven by playwright-core, installed by

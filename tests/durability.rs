@@ -1,4 +1,4 @@
-//! Durable sessions (issue 6): sessions live in holder processes and survive the daemon being
+//! Durable sessions: sessions live in holder processes and survive the daemon being
 //! killed with SIGKILL or stopped gracefully; nothing printed while no daemon ran is lost;
 //! a dead holder ends only its own session; recordings play in asciinema.
 
@@ -98,7 +98,7 @@ fn start_printer(d: &Daemon) -> Printer {
     let stop = d.dir.path().join("printer.stop");
     let v = d.spawn(&[
         "python3",
-        &support_bin("issue6_printer.py"),
+        &support_bin("logged_printer.py"),
         &log.display().to_string(),
         &stop.display().to_string(),
     ]);
@@ -434,7 +434,7 @@ fn a_session_that_exits_while_the_daemon_is_down_keeps_its_exit_code() {
     assert_eq!(v["exitCode"], 129, "{v}");
 }
 
-/// Issue 11 audit: a Claude session started with hooks keeps them across a daemon crash. Its
+/// A Claude session started with hooks keeps them across a daemon crash. Its
 /// agent still posts to the settings file's URL (the daemon comes back on the same port, as a
 /// deployed one does) with the secret in that file; the new daemon takes it back from there,
 /// and Claude's session id and transcript from the registry. Its stall threshold survives

@@ -1,4 +1,4 @@
-//! Faces for the ecosystem (issue 10) and the v0.3 metrics (issue 11): `aegis mcp` driven by
+//! Faces for the ecosystem and the v0.3 metrics: `aegis mcp` driven by
 //! the PyPI `mcp` client, `GET /v1/tools`, Prometheus `/metrics` parsed by the PyPI
 //! `prometheus_client` parsers, the v0.3 JSON metrics shapes, `aegis doctor`, shell
 //! completions, and the sample config and environment files under dist/.

@@ -1,4 +1,4 @@
-//! Orchestration end to end on the fake agents (issue 9): pipelines as a DAG (completing,
+//! Orchestration end to end on the fake agents: pipelines as a DAG (completing,
 //! failing, stalling, keeping their sessions), consensus reviews (a majority verdict, a tie,
 //! a timeout), templates (variables, concurrent writes, a restart), spawn/children, fork
 //! (with an id given or learned from the hook), reset, complete, roles after a restart, and

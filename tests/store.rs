@@ -1,4 +1,4 @@
-//! The persisted state beyond sessions (issue 6): memory bridge entries with TTLs that keep
+//! The persisted state beyond sessions: memory bridge entries with TTLs that keep
 //! counting across a daemon restart, API keys with scopes, and read-only mode.
 
 use std::time::Duration;

@@ -268,7 +268,7 @@ fn v03_next(rx: &mpsc::Receiver<Value>, event: &str, pred: impl Fn(&Value) -> bo
     v03_next_where(rx, event, |f| f["event"] == event && pred(f))
 }
 
-/// Aegis v0.3's fine status vocabulary (aegis-v0.3-contract.md).
+/// Aegis v0.3's fine status vocabulary (its `uiState`, see `api::uistate`).
 const V03_STATES: &[&str] = &[
     "idle",
     "working",

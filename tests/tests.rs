@@ -13,17 +13,17 @@
 //! - `tmux_compat`: the tmux stand-in against real tmux 3.3a (differential).
 //! - `attach`: `aegis attach` driven inside a real pty.
 //! - `durability`: sessions in holder processes surviving daemon crashes and restarts, the
-//!   registry, recordings and transcripts (issue 6).
+//!   registry, recordings and transcripts.
 //! - `store`: persisted state besides sessions: memory entries and TTLs, API keys and scopes.
 //! - `fixtures`: every recorded screen under tests/fixtures/screens through the engine.
 //! - `permissions`: approvals, policies, expiry, agent-aware send, profile start-up errors.
 //! - `load`: load and fault tests: concurrent sends, hostile children, idle/slow connections.
-//! - `openapi`: the OpenAPI description covers every route; auth on every route (issue 8).
+//! - `openapi`: the OpenAPI description covers every route; auth on every route.
 //! - `security`: audit log, refused env names, private state files, CORS off, loopback bind.
 //! - `detect`: state detection on fake Claude/Codex/Gemini agents, per agent and state.
 //! - `work`: verify (quality gate), git-worktree workers, debriefs, uploads, file listing,
-//!   diagnostics (issue 9, h-work).
-//! - `orchestrate`: spawn/fork, templates, pipelines, consensus, world/swarm (issue 9).
+//!   diagnostics.
+//! - `orchestrate`: spawn/fork, templates, pipelines, consensus, world/swarm.
 //! - `dashboard`: the web dashboard's cookie sign-in, and the page in headless Chromium.
 //! - `hooks`: Claude Code hooks (settings file, secret, hook-driven states, hook approvals),
 //!   transcripts, uiState, memoryKeys.

@@ -1,4 +1,4 @@
-//! The work routes end to end (issue 9, h-work): the quality gate on a real cargo project
+//! The work routes end to end: the quality gate on a real cargo project
 //! (and pytest's fallback), workers in real git worktrees (ignored files, a daemon restart),
 //! debriefs captured from a fake agent before the kill (and bounded by waitMs), confined
 //! uploads and file listings, and diagnostics without secrets.

@@ -27,8 +27,7 @@ const POLL: Duration = Duration::from_millis(1);
 /// A turn (0.8 s of fake work) plus its state change slower than this is a failure.
 const TURN_TIMEOUT: Duration = Duration::from_secs(15);
 
-/// The peers' figure for the same thing: tmux-polling supervisors see a prompt 0.7–5 s late
-/// (/work/shared/reference/peers.md).
+/// The peers' figure for the same thing: tmux-polling supervisors see a prompt 0.7–5 s late.
 const PEERS: &str = "tmux-polling peers: 0.7–5 s";
 
 fn epoch_secs() -> f64 {

@@ -1,6 +1,7 @@
 //! Routes that Aegis v0.3 clients (its MCP server above all) call, with the shapes they read:
 //! per-session and bulk health, the raw pane, escape, `!bash` and `/command` input, the
-//! summary, and the protocol handshake. See reference/aegis-v0.3-contract.md.
+//! summary, and the protocol handshake. The shapes are pinned by `tests/compat.rs` and its
+//! independent v0.3 client, `tests/support/bin/v03_contract_client.py`.
 //!
 //! These routes are composed before the generic session routes, because `GET
 //! /sessions/health` would otherwise be read as a session named "health".
@@ -15,8 +16,9 @@ use warp::reply::Response;
 
 use super::App;
 use super::error::{ApiError, ErrorCode};
-use super::filters::{finish, json_body, optional_json_body, with_app};
-use super::sessions::{ApiResult, json};
+use super::filters::{json_body, optional_json_body, with_app};
+use super::reply::finish;
+use super::reply::{ApiResult, json};
 use crate::clock::now_ms;
 use crate::screen::Format;
 use crate::session::SessionHandle;
@@ -181,7 +183,7 @@ async fn summary(app: Arc<App>, id: String) -> ApiResult {
 fn running(app: &App, id: &str) -> Result<SessionHandle, ApiError> {
     let h = app.sessions.get(id)?;
     if h.is_exited() {
-        return Err(crate::session::actor::HandleError::Exited.into());
+        return Err(crate::session::HandleError::Exited.into());
     }
     Ok(h)
 }

@@ -25,8 +25,9 @@ use warp::reply::Response;
 
 use super::App;
 use super::error::{ApiError, ErrorCode};
-use super::filters::{finish, with_app};
-use super::sessions::{ApiResult, json};
+use super::filters::with_app;
+use super::reply::finish;
+use super::reply::{ApiResult, json};
 
 /// Name of the credential cookie; `api::guard` reads the same name.
 pub const COOKIE: &str = "aegis_token";

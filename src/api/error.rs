@@ -9,7 +9,7 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::{Rejection, Reply};
 
-use crate::session::actor::HandleError;
+use crate::session::HandleError;
 use crate::session::manager::SessionError;
 
 /// Every `code` the API answers with. [`ErrorCode::as_str`] is the one place each is spelled;
@@ -83,6 +83,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    #[cfg(test)]
     pub const ALL: [ErrorCode; 63] = [
         ErrorCode::ApprovalNotFound,
         ErrorCode::BranchExists,

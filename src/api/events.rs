@@ -41,8 +41,9 @@ use warp::{Filter, Reply};
 use super::App;
 use super::error::{ApiError, ErrorCode};
 use super::event_wire::{Scope, event_json, notice_json};
-use super::filters::{finish, optional_json_body, query, with_app};
-use super::sessions::{ApiResult, json};
+use super::filters::{optional_json_body, query, with_app};
+use super::reply::finish;
+use super::reply::{ApiResult, json};
 use crate::events::{Event, EventBus, EventKind, Replay};
 
 /// Idle time after which a `heartbeat` frame is sent, so proxies and clients see a live

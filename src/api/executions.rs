@@ -26,8 +26,9 @@ use warp::{Filter, Reply};
 
 use super::App;
 use super::error::{ApiError, ErrorCode};
-use super::filters::{finish, json_body, with_app};
-use super::sessions::{ApiResult, json};
+use super::filters::{json_body, with_app};
+use super::reply::finish;
+use super::reply::{ApiResult, json};
 use crate::screen::Format;
 use crate::session::SessionHandle;
 use crate::vocab::{AgentType, SessionStatus};
@@ -45,7 +46,6 @@ const MAX_EXECUTIONS: usize = 1000;
 /// One execution's log: events in order, and a counter that wakes streams.
 pub struct Execution {
     pub id: String,
-    pub session_id: uuid::Uuid,
     log: Mutex<Vec<(String, serde_json::Value)>>,
     len: watch::Sender<usize>,
     done: std::sync::atomic::AtomicBool,
@@ -140,7 +140,6 @@ async fn start(app: Arc<App>, req: ExecutionRequest) -> ApiResult {
     let (len, _) = watch::channel(0);
     let exec = Arc::new(Execution {
         id: format!("exec_{}", uuid::Uuid::new_v4().simple()),
-        session_id: h.meta.id,
         log: Mutex::default(),
         len,
         done: false.into(),

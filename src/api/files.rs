@@ -14,8 +14,9 @@ use warp::reply::Response;
 
 use super::App;
 use super::error::{ApiError, ErrorCode};
-use super::filters::{finish, query, with_app};
-use super::sessions::{ApiResult, json};
+use super::filters::{query, with_app};
+use super::reply::finish;
+use super::reply::{ApiResult, json};
 use crate::files::{self, FileError};
 
 /// Most files per upload request.

@@ -1,16 +1,14 @@
-//! Filters shared by every route module: the app handle, size-limited JSON bodies, query
-//! strings, and turning a handler's result into a response.
+//! Filters shared by every route module: the app handle, size-limited JSON bodies and query
+//! strings. (Turning a handler's result into a response is [`super::reply`].)
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
-use warp::reply::Response;
 use warp::{Filter, Rejection};
 
 use super::App;
 use super::error::{ApiError, ErrorCode};
-use super::sessions::ApiResult;
 
 /// The shared app state, for handlers.
 pub fn with_app(
@@ -18,10 +16,6 @@ pub fn with_app(
 ) -> impl Filter<Extract = (Arc<App>,), Error = std::convert::Infallible> + Clone + use<> {
     let app = app.clone();
     warp::any().map(move || app.clone())
-}
-
-pub fn finish(r: ApiResult) -> Response {
-    r.unwrap_or_else(ApiError::into_response)
 }
 
 /// Parse a JSON request body; errors are 400s in the API format with serde's explanation

@@ -28,8 +28,9 @@ use warp::reply::Response;
 
 use super::App;
 use super::error::{ApiError, ErrorCode};
-use super::filters::{finish, query, with_app};
-use super::sessions::{ApiResult, json};
+use super::filters::{query, with_app};
+use super::reply::finish;
+use super::reply::{ApiResult, json};
 use crate::events::EventDetail;
 use crate::events::detail::PermissionAsked;
 use crate::permissions::hook::HookDecision;

@@ -12,8 +12,9 @@ use warp::reply::Response;
 
 use super::App;
 use super::error::{ApiError, ErrorCode};
-use super::filters::{finish, json_body, with_app};
-use super::sessions::{ApiResult, json};
+use super::filters::{json_body, with_app};
+use super::reply::finish;
+use super::reply::{ApiResult, json};
 use crate::store::keys::{KeyError, KeyRecord, KeyStore, Scope};
 
 #[derive(Debug, Deserialize)]

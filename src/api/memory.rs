@@ -14,8 +14,9 @@ use warp::reply::Response;
 
 use super::App;
 use super::error::{ApiError, ErrorCode};
-use super::filters::{finish, json_body, query, with_app};
-use super::sessions::{ApiResult, json};
+use super::filters::{json_body, query, with_app};
+use super::reply::finish;
+use super::reply::{ApiResult, json};
 use crate::store::memory::{Entry, MemoryError};
 
 #[derive(Debug, Deserialize)]

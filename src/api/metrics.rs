@@ -16,8 +16,9 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 
 use super::App;
-use super::filters::{finish, with_app};
-use super::sessions::{ApiResult, json};
+use super::filters::with_app;
+use super::reply::finish;
+use super::reply::{ApiResult, json};
 use crate::metrics::{Aggregate, LatencyKind, Totals};
 use crate::session::SessionHandle;
 

@@ -8,6 +8,7 @@
 
 pub mod audit;
 pub mod compat;
+pub mod create;
 pub mod dashboard;
 pub mod error;
 pub mod event_wire;
@@ -24,6 +25,7 @@ pub mod openapi;
 pub mod orchestrate;
 pub mod permissions;
 pub mod recordings;
+pub mod reply;
 pub mod sessions;
 pub mod stream;
 pub mod tools;
@@ -46,7 +48,7 @@ use warp::http::StatusCode;
 use crate::config::Config;
 use crate::session::SessionManager;
 use guard::Gate;
-use sessions::ApiResult;
+use reply::ApiResult;
 
 /// Shared state of the API.
 pub struct App {
@@ -144,7 +146,7 @@ async fn health(app: Arc<App>) -> ApiResult {
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default(),
     };
-    Ok(sessions::json(StatusCode::OK, &body))
+    Ok(reply::json(StatusCode::OK, &body))
 }
 
 /// Every route, with auth, limits and the error format applied. Each feature module owns
@@ -155,7 +157,7 @@ pub fn routes(
     let health = warp::path!("health")
         .and(warp::get())
         .and(filters::with_app(&app))
-        .then(|a| async { filters::finish(health(a).await) });
+        .then(|a| async { reply::finish(health(a).await) });
     // compat first: its `sessions/health` must not be taken for a session named "health".
     let guarded = compat::routes(app.clone())
         // work before sessions: `sessions/dispatch-worker` is no session name, and DELETE of

@@ -17,7 +17,8 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 
 use super::App;
-use super::filters::{finish, with_app};
+use super::filters::with_app;
+use super::reply::finish;
 
 /// `(file name, contents)` of every fragment, base first is not required: [`merge`] finds it.
 pub const FRAGMENTS: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/openapi_fragments.rs"));
@@ -137,7 +138,7 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
     warp::path!("openapi.json")
         .and(warp::get())
         .and(with_app(&app))
-        .then(|_app: Arc<App>| async { finish(Ok(super::sessions::json(StatusCode::OK, spec()))) })
+        .then(|_app: Arc<App>| async { finish(Ok(super::reply::json(StatusCode::OK, spec()))) })
         .boxed()
 }
 

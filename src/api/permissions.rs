@@ -21,8 +21,9 @@ use warp::reply::Response;
 
 use super::App;
 use super::error::{ApiError, ErrorCode};
-use super::filters::{finish, json_body, with_app};
-use super::sessions::{ApiResult, json};
+use super::filters::{json_body, with_app};
+use super::reply::finish;
+use super::reply::{ApiResult, json};
 use super::wire::{hook_request_json, permission_history_json, permission_request_json};
 use crate::detect::profile::PermissionKind;
 use crate::permissions::policy::{PolicyProfile, PolicyRule};
@@ -194,7 +195,7 @@ fn outcome_json(h: &SessionHandle, o: &AnswerOutcome) -> Value {
 async fn answer(app: Arc<App>, id: String, approve: bool, req: AnswerRequest) -> ApiResult {
     let h = app.sessions.get(&id)?;
     if h.is_exited() {
-        return Err(crate::session::actor::HandleError::Exited.into());
+        return Err(crate::session::HandleError::Exited.into());
     }
     let outcome = answer::answer(
         &h,

@@ -19,8 +19,9 @@ use warp::reply::Response;
 
 use super::App;
 use super::error::{ApiError, ErrorCode};
-use super::filters::{finish, query, with_app};
-use super::sessions::{ApiResult, json};
+use super::filters::{query, with_app};
+use super::reply::finish;
+use super::reply::{ApiResult, json};
 
 /// Most bytes one transcript response carries; the client continues from `next`.
 const MAX_TRANSCRIPT_BYTES: usize = 1024 * 1024;

@@ -35,10 +35,11 @@ use warp::{Filter, Reply};
 use super::App;
 use super::error::{ApiError, ErrorCode};
 use super::event_wire::{Scope, event_json};
-use super::filters::{finish, query, with_app};
-use super::sessions::ApiResult;
+use super::filters::{query, with_app};
+use super::reply::ApiResult;
+use super::reply::finish;
 use crate::session::SessionHandle;
-use crate::session::manager::validate_size;
+use crate::session::validate;
 
 use crate::utf8::Utf8Carry;
 
@@ -260,7 +261,7 @@ async fn client_frame(h: &SessionHandle, readonly: bool, text: &str) -> Option<S
         }
         ClientFrame::Keys { keys } => h.send_keys(&keys).await,
         ClientFrame::Resize { cols, rows } => {
-            if let Err(e) = validate_size(cols, rows) {
+            if let Err(e) = validate::size(cols, rows) {
                 return Some(e.to_string());
             }
             h.resize(cols, rows).await

@@ -9,8 +9,7 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 
 use super::App;
-use super::filters::finish;
-use super::sessions::json;
+use super::reply::{finish, json};
 
 pub fn routes(_app: Arc<App>) -> BoxedFilter<(Response,)> {
     warp::path!("tools")

@@ -16,8 +16,9 @@ use warp::reply::Response;
 
 use super::App;
 use super::error::{ApiError, ErrorCode};
-use super::filters::{finish, json_body, with_app};
-use super::sessions::{ApiResult, json};
+use super::filters::{json_body, with_app};
+use super::reply::finish;
+use super::reply::{ApiResult, json};
 use crate::webhooks::Endpoint;
 use crate::webhooks::inbound::{self, StimulusError, secret_var};
 
@@ -76,7 +77,7 @@ async fn create(app: Arc<App>, req: CreateWebhook) -> ApiResult {
             req.max_attempts,
             req.backoff_ms,
         )
-        .map_err(|m| ApiError::invalid(m))?;
+        .map_err(ApiError::invalid)?;
     Ok(json(StatusCode::CREATED, &WebhookInfo::from(&ep)))
 }
 

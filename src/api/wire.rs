@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 use crate::detect::prompt::PermissionRequest;
 use crate::permissions::hook::HookRequest;
 use crate::permissions::{HistoryEntry, Resolution};
+use crate::session::LiveState;
 use crate::session::SessionHandle;
-use crate::session::actor::LiveState;
 use crate::vocab::{AgentType, Delivery, SessionStatus};
 
 /// `POST /v1/sessions` body. Unknown fields are refused rather than silently ignored.

@@ -15,12 +15,13 @@ use warp::reply::Response;
 
 use super::App;
 use super::error::{ApiError, ErrorCode};
-use super::filters::{finish, json_body, optional_json_body, query, with_app};
-use super::sessions::{ApiResult, json};
+use super::filters::{json_body, optional_json_body, query, with_app};
+use super::reply::finish;
+use super::reply::{ApiResult, json};
 use crate::events::EventDetail;
 use crate::events::EventKind;
 use crate::events::detail::{CheckOutcome, Verification};
-use crate::session::actor::HandleError;
+use crate::session::HandleError;
 use crate::session::{CreateSpec, SessionHandle};
 use crate::vocab::AgentType;
 use crate::work::worktree::{self, Worker, WorktreeState};

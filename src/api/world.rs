@@ -13,8 +13,9 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 
 use super::App;
-use super::filters::{finish, query, with_app};
-use super::sessions::{ApiResult, json};
+use super::filters::{query, with_app};
+use super::reply::finish;
+use super::reply::{ApiResult, json};
 use crate::orchestrate::{Completion, Orchestrator, Role};
 use crate::session::SessionHandle;
 use crate::vocab::SessionStatus;

@@ -1,8 +1,9 @@
 //! The command-line client: thin wrappers over the REST API for scripts and humans. Output is
 //! human-readable by default and the API's JSON with `--json`.
 
-use anyhow::{Context, bail};
 use serde_json::{Value, json};
+
+use crate::client::{CallError, Client, segment};
 
 /// Where the daemon is and how to authenticate, shared by every client subcommand.
 #[derive(Debug, Clone, clap::Args)]
@@ -73,77 +74,48 @@ pub enum ClientCommand {
     Explain { session: String },
 }
 
-struct Client {
-    http: reqwest::Client,
-    base: String,
-    token: Option<String>,
+/// How long one CLI request may take: sends wait for the screen and creation for the first
+/// prompt, so generous, but bounded.
+const CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// A failed call, worded for a person at a terminal.
+fn worded(e: CallError) -> anyhow::Error {
+    match e {
+        CallError::Unreachable { base, source } => anyhow::anyhow!(
+            "cannot reach the Aegis daemon at {base}: {source}\nIs it running? Start it with `aegis serve`."
+        ),
+        CallError::Request { url, source, .. } => {
+            anyhow::anyhow!("request to {url} failed: {source}")
+        }
+        CallError::Read { source, .. } => {
+            anyhow::Error::new(source).context("reading the daemon's response")
+        }
+        CallError::Api { status, error, .. } => {
+            let msg = error.unwrap_or_else(|| format!("HTTP {status}"));
+            anyhow::anyhow!("{msg} ({status})")
+        }
+    }
 }
 
-impl Client {
-    fn new(args: &ClientArgs) -> anyhow::Result<Self> {
-        let http = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(120))
-            .build()?;
-        Ok(Client {
-            http,
-            base: args.url.trim_end_matches('/').to_owned(),
-            token: args.token.clone(),
-        })
-    }
+/// The shared client, with errors worded for the terminal.
+struct Caller<'a>(&'a Client);
 
+impl Caller<'_> {
     async fn call(
         &self,
         method: reqwest::Method,
         path: &str,
         body: Option<Value>,
     ) -> anyhow::Result<Value> {
-        let url = format!("{}{}", self.base, path);
-        let mut req = self.http.request(method, &url);
-        if let Some(t) = &self.token {
-            req = req.bearer_auth(t);
-        }
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = req.send().await.map_err(|e| {
-            if e.is_connect() || e.is_timeout() {
-                anyhow::anyhow!("cannot reach the Aegis daemon at {}: {e}\nIs it running? Start it with `aegis serve`.", self.base)
-            } else {
-                anyhow::anyhow!("request to {url} failed: {e}")
-            }
-        })?;
-        let status = resp.status();
-        let text = resp.text().await.context("reading the daemon's response")?;
-        let value: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        if !status.is_success() {
-            let msg = value
-                .get("error")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-                .unwrap_or_else(|| format!("HTTP {status}"));
-            bail!("{msg} ({status})");
-        }
-        Ok(value)
+        self.0.call(method, path, body).await.map_err(worded)
     }
-}
-
-fn enc(s: &str) -> String {
-    // Session ids and names are URL-safe by validation, but user input may not be.
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 /// Run one client subcommand; output goes to stdout.
 pub async fn run(args: ClientArgs, cmd: ClientCommand) -> anyhow::Result<()> {
     use reqwest::Method;
-    let c = Client::new(&args)?;
+    let client = Client::new(&args.url, args.token.clone(), CALL_TIMEOUT)?;
+    let c = Caller(&client);
     let out = match &cmd {
         ClientCommand::New {
             workdir,
@@ -195,7 +167,7 @@ pub async fn run(args: ClientArgs, cmd: ClientCommand) -> anyhow::Result<()> {
             };
             c.call(
                 Method::GET,
-                &format!("/v1/sessions/{}/read{qs}", enc(session)),
+                &format!("/v1/sessions/{}/read{qs}", segment(session)),
                 None,
             )
             .await?
@@ -203,7 +175,7 @@ pub async fn run(args: ClientArgs, cmd: ClientCommand) -> anyhow::Result<()> {
         ClientCommand::Send { session, text } => {
             c.call(
                 Method::POST,
-                &format!("/v1/sessions/{}/send", enc(session)),
+                &format!("/v1/sessions/{}/send", segment(session)),
                 Some(json!({ "text": text })),
             )
             .await?
@@ -211,7 +183,7 @@ pub async fn run(args: ClientArgs, cmd: ClientCommand) -> anyhow::Result<()> {
         ClientCommand::Keys { session, keys } => {
             c.call(
                 Method::POST,
-                &format!("/v1/sessions/{}/keys", enc(session)),
+                &format!("/v1/sessions/{}/keys", segment(session)),
                 Some(json!({ "keys": keys })),
             )
             .await?
@@ -219,7 +191,7 @@ pub async fn run(args: ClientArgs, cmd: ClientCommand) -> anyhow::Result<()> {
         ClientCommand::Explain { session } => {
             c.call(
                 Method::GET,
-                &format!("/v1/sessions/{}/detect", enc(session)),
+                &format!("/v1/sessions/{}/detect", segment(session)),
                 None,
             )
             .await?
@@ -227,7 +199,7 @@ pub async fn run(args: ClientArgs, cmd: ClientCommand) -> anyhow::Result<()> {
         ClientCommand::Kill { session } => {
             c.call(
                 Method::DELETE,
-                &format!("/v1/sessions/{}", enc(session)),
+                &format!("/v1/sessions/{}", segment(session)),
                 None,
             )
             .await?

@@ -152,11 +152,6 @@ impl Detector {
         &self.profile
     }
 
-    /// Change the stall threshold (per-session setting).
-    pub fn set_stall(&mut self, stall: Option<Duration>) {
-        self.cfg.stall = stall;
-    }
-
     pub fn evaluate(&mut self, now: Instant, screen: &Screen) -> Verdict {
         if let Some(t) = self.last_eval
             && now < t + DEBOUNCE
@@ -177,7 +172,8 @@ impl Detector {
         verdict
     }
 
-    /// Evaluate plain text as if it were the screen (fixtures and benchmarks).
+    /// Evaluate plain text as if it were the screen (unit tests).
+    #[cfg(test)]
     pub fn evaluate_text(&mut self, now: Instant, text: &str, title: &str) -> Verdict {
         self.window
             .fill_text(text, title, self.profile.settings.window);

@@ -146,22 +146,6 @@ impl PermissionRequest {
             .map_or(1, |o| o.index)
     }
 
-    /// The option a rejection picks: one marked "(esc)" or starting "no"/"deny"/"don't", else
-    /// the last.
-    pub fn default_reject(&self) -> Option<u32> {
-        self.options
-            .iter()
-            .find(|o| o.label.to_lowercase().contains("(esc)"))
-            .or_else(|| {
-                self.options.iter().find(|o| {
-                    let l = o.label.to_lowercase();
-                    l.starts_with("no") || l.starts_with("deny") || l.starts_with("don't")
-                })
-            })
-            .or(self.options.last())
-            .map(|o| o.index)
-    }
-
     /// Key names that move the cursor from the current selection to `target` and confirm.
     pub fn keys_for(&self, target: u32) -> Vec<String> {
         let from = self.selected.unwrap_or(1);

@@ -2,7 +2,7 @@
 //! started from `aegis-holder`, a small binary of this package (or, when it is not installed
 //! next to `aegis`, the hidden `aegis holder` subcommand; same code), so a daemon crash,
 //! `kill -9` or upgrade loses neither the agent nor any of its output. This is the
-//! conmon / dtach / containerd-shim design (see reference/building-blocks.md §2).
+//! conmon / dtach / containerd-shim design.
 //!
 //! - [`server`]: the holder process itself. It calls `setsid()` (leaving the daemon's
 //!   session and process group, so signals aimed at the daemon's terminal or group never
@@ -12,6 +12,7 @@
 //! - [`client`]: the daemon side. It turns a holder connection into a [`crate::pty::PtyProcess`],
 //!   so the session actor, routes and detection do not know a holder is involved.
 //! - [`proto`]: frame encoding.
+//! - `ring`: the output the holder keeps for replay, with stream offsets.
 //!
 //! # Start-up handshake
 //!
@@ -69,6 +70,7 @@
 
 pub mod client;
 pub mod proto;
+mod ring;
 pub mod server;
 
 use serde::{Deserialize, Serialize};

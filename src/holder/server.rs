@@ -7,10 +7,9 @@
 //! awaits the daemon or the child's input side; it only drains output, so the child never
 //! blocks on a full pty while a daemon is slow, stopped or absent.
 
-use std::collections::VecDeque;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -19,6 +18,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::proto::{self, Frame};
+use super::ring::Ring;
 use super::{EXIT_FILE, ExitRecord, Hello, HolderAnswer, HolderArgs, HolderSpec, SOCKET_FILE};
 use crate::pty::{self, ExitStatus, PtyProcess, SpawnSpec, WriteRequest};
 use crate::store::recording::Recorder;
@@ -46,9 +46,6 @@ const SLOW_DAEMON: Duration = Duration::from_secs(5);
 /// Inputs waiting to be written to the pty. A daemon flooding a child that does not read its
 /// input gets failed ACKs past this, instead of growing the holder.
 const INPUT_QUEUE: usize = 1024;
-
-/// Largest OUTPUT frame sent during replay.
-const REPLAY_CHUNK: usize = 64 * 1024;
 
 /// A pty read at least this large means the child is printing faster than we read (the
 /// kernel hands out at most 4 KiB per read); see [`FLOOD_GATHER`].
@@ -116,66 +113,6 @@ fn answer(a: &HolderAnswer) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{line}");
     let _ = out.flush();
-}
-
-/// Raw output kept for replay: the last `cap` bytes of the stream.
-struct Ring {
-    buf: VecDeque<u8>,
-    cap: usize,
-    /// Stream offset of `buf[0]`.
-    start: u64,
-}
-
-impl Ring {
-    fn end(&self) -> u64 {
-        self.start + self.buf.len() as u64
-    }
-
-    fn push(&mut self, bytes: &[u8]) {
-        self.buf.extend(bytes);
-        if self.buf.len() > self.cap {
-            let excess = self.buf.len() - self.cap;
-            self.buf.drain(..excess);
-            self.start += excess as u64;
-        }
-    }
-
-    /// Frames replaying everything from `from` (clamped to what is kept).
-    fn replay(&self, from: u64) -> Vec<Frame> {
-        let from = from.clamp(self.start, self.end());
-        let skip = (from - self.start) as usize;
-        let (a, b) = self.buf.as_slices();
-        let mut bytes = Vec::with_capacity(self.buf.len() - skip);
-        if skip < a.len() {
-            bytes.extend_from_slice(&a[skip..]);
-            bytes.extend_from_slice(b);
-        } else {
-            bytes.extend_from_slice(&b[skip - a.len()..]);
-        }
-        bytes
-            .chunks(REPLAY_CHUNK)
-            .scan(from, |off, c| {
-                let f = Frame::with_u64(proto::OUTPUT, *off, c);
-                *off += c.len() as u64;
-                Some(f)
-            })
-            .collect()
-    }
-
-    /// Drop everything kept for replay, keeping `prefix` in its place as the last bytes before
-    /// the current end (so offsets stay true for output to come). The prefix is dropped if the
-    /// session has not yet printed that many bytes, or if it is larger than the ring.
-    fn forget(&mut self, prefix: &[u8]) {
-        let end = self.end();
-        let keep = if prefix.len() as u64 <= end && prefix.len() <= self.cap {
-            prefix
-        } else {
-            &[]
-        };
-        self.buf.clear();
-        self.buf.extend(keep);
-        self.start = end - keep.len() as u64;
-    }
 }
 
 /// A frame for the daemon, with the share of [`QUEUED_OUTPUT_BYTES`] it holds until written.
@@ -267,11 +204,7 @@ async fn serve(dir: PathBuf, spec: HolderSpec) -> anyhow::Result<()> {
         pid,
         cols,
         rows,
-        ring: Ring {
-            buf: VecDeque::new(),
-            cap: spec.ring_bytes.max(4096),
-            start: 0,
-        },
+        ring: Ring::new(spec.ring_bytes.max(4096)),
         recorder,
         recording_error,
         client: None,
@@ -496,7 +429,7 @@ impl Holder {
             pid: self.pid,
             cols: self.cols,
             rows: self.rows,
-            ring_start: self.ring.start,
+            ring_start: self.ring.start(),
             output_end: self.ring.end(),
             recording_error: self.recording_error.clone(),
         };
@@ -607,56 +540,5 @@ impl Holder {
             drop(c.tx);
             let _ = tokio::time::timeout(GOODBYE_WAIT, c.writer).await;
         }
-    }
-}
-
-/// Used by tests and the daemon: whether `dir` has a holder socket file.
-pub fn has_socket(dir: &Path) -> bool {
-    dir.join(SOCKET_FILE).exists()
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used)] // reason: a failed unwrap is a failed test
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ring_keeps_the_tail_and_replays_from_offsets() {
-        let mut r = Ring {
-            buf: VecDeque::new(),
-            cap: 10,
-            start: 0,
-        };
-        r.push(b"0123456789abcdef");
-        assert_eq!((r.start, r.end()), (6, 16));
-        let f = r.replay(0);
-        assert_eq!(f.len(), 1);
-        assert_eq!(f[0].split_u64(), Some((6, &b"6789abcdef"[..])));
-        assert_eq!(r.replay(14)[0].split_u64(), Some((14, &b"ef"[..])));
-        assert!(r.replay(16).is_empty());
-    }
-
-    #[test]
-    fn forgetting_keeps_only_the_prefix_and_true_offsets() {
-        let mut r = Ring {
-            buf: VecDeque::new(),
-            cap: 10,
-            start: 0,
-        };
-        r.push(b"old screen");
-        r.forget(b"MM");
-        assert_eq!((r.start, r.end()), (8, 10));
-        assert_eq!(r.replay(0)[0].split_u64(), Some((8, &b"MM"[..])));
-        r.push(b"new");
-        assert_eq!(r.replay(0)[0].split_u64(), Some((8, &b"MMnew"[..])));
-        // Too early in the session for the prefix: nothing is kept.
-        let mut early = Ring {
-            buf: VecDeque::new(),
-            cap: 10,
-            start: 0,
-        };
-        early.push(b"a");
-        early.forget(b"MM");
-        assert_eq!((early.start, early.end()), (1, 1));
     }
 }

@@ -11,7 +11,6 @@
 //! answers with `isError: true` and the daemon's message, never with a protocol error, so the
 //! model can read and act on it.
 
-pub mod client;
 pub mod tools;
 
 use rmcp::ErrorData;
@@ -25,7 +24,7 @@ use rmcp::model::{
 use rmcp::service::{RequestContext, RoleServer};
 use serde_json::Value;
 
-use client::Daemon;
+use crate::client::{CallError, Client};
 
 const SCREEN_PREFIX: &str = "aegis://sessions/";
 const SCREEN_SUFFIX: &str = "/screen";
@@ -186,6 +185,69 @@ impl ServerHandler for AegisMcp {
             ResourceContents::text(text, request.uri).with_mime_type("text/plain"),
         ])
         .into())
+    }
+}
+
+/// Longest any one REST call may take. Sends wait for the screen (seconds) and session
+/// creation waits for the first prompt (up to 30 s), so a minute is generous but bounded.
+const CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The daemon as the tools see it: the shared REST client, with every failure worded as a
+/// sentence for the model (an unreachable daemon says where it looked; an API error carries
+/// the daemon's own message, code and status).
+pub struct Daemon(Client);
+
+impl Daemon {
+    pub fn new(base: &str, token: Option<String>) -> anyhow::Result<Daemon> {
+        let token = token.filter(|t| !t.is_empty());
+        Ok(Daemon(Client::new(base, token, CALL_TIMEOUT)?))
+    }
+
+    pub async fn get(&self, path: &str) -> Result<Value, String> {
+        self.call(reqwest::Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Result<Value, String> {
+        let body = (!body.is_null()).then_some(body);
+        self.call(reqwest::Method::POST, path, body).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Result<Value, String> {
+        self.call(reqwest::Method::DELETE, path, None).await
+    }
+
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, String> {
+        self.0.call(method, path, body).await.map_err(|e| match e {
+            CallError::Unreachable { base, source } => format!(
+                "cannot reach the Aegis daemon at {base} ({source}); is `aegis serve` running, and is AEGIS_URL right?"
+            ),
+            CallError::Request {
+                method,
+                path,
+                source,
+                ..
+            } => format!("{method} {path} failed: {source}"),
+            CallError::Read {
+                method,
+                path,
+                source,
+            } => format!("reading the daemon's answer to {method} {path}: {source}"),
+            CallError::Api {
+                status,
+                error,
+                code,
+            } => format!(
+                "{} ({}, {})",
+                error.as_deref().unwrap_or("request failed"),
+                code.as_deref().unwrap_or("HTTP_ERROR"),
+                status.as_u16()
+            ),
+        })
     }
 }
 

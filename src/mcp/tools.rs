@@ -15,7 +15,8 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use super::client::Daemon;
+use super::Daemon;
+use crate::client::segment as seg;
 use crate::vocab::SessionStatus;
 
 /// `wait_for_state` gives up after this long when the caller gives no timeout.
@@ -70,19 +71,6 @@ pub fn find(name: &str) -> Option<&'static ToolDef> {
 fn parse<T: DeserializeOwned>(tool: &str, args: Value) -> Result<T, String> {
     let args = if args.is_null() { json!({}) } else { args };
     serde_json::from_value(args).map_err(|e| format!("invalid arguments for {tool}: {e}"))
-}
-
-/// A path segment, percent-encoded (names and keys may hold any character).
-fn seg(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 macro_rules! tool {
@@ -525,11 +513,5 @@ mod tests {
             .map(ToolDef::input_schema)
             .unwrap_or_default();
         assert_eq!(send["required"], json!(["session", "text"]));
-    }
-
-    #[test]
-    fn path_segments_are_encoded() {
-        assert_eq!(seg("a b/c"), "a%20b%2Fc");
-        assert_eq!(seg("cc-1.x_~"), "cc-1.x_~");
     }
 }

@@ -19,11 +19,12 @@
 //! extra parameter. Counters reset when the daemon restarts, as Prometheus expects.
 
 pub mod latency;
+mod observe;
 pub mod route;
+mod sessions;
 
-use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::{LazyLock, Mutex};
 use std::time::Instant;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -34,18 +35,11 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use uuid::Uuid;
 
-use crate::events::{Event, EventDetail, EventKind};
 use crate::permissions::{AnsweredBy, Outcome};
 use crate::vocab::{AgentType, Delivery, SessionMeta, SessionStatus};
 pub use latency::{Aggregate, Latencies, LatencyKind};
-
-/// Status changes kept per session for `statusChanges`; a session that flaps for days keeps
-/// only its most recent ones.
-pub const STATUS_HISTORY: usize = 200;
-
-/// Ids of removed sessions remembered, so that a late event of a removed session does not
-/// bring its statistics back (and leak them).
-const TOMBSTONES: usize = 4096;
+use sessions::PerSession;
+pub use sessions::SessionStats;
 
 /// The channels whose subscribers can lag behind the event bus or a session's output.
 pub const LAG_CHANNELS: [&str; 5] = ["sse", "websocket", "attach", "webhooks", "registry"];
@@ -104,57 +98,6 @@ type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 /// approvals wait for the screen (up to seconds).
 fn http_buckets() -> Histogram {
     Histogram::new(exponential_buckets(0.001, 2.0, 15))
-}
-
-/// Per-session statistics (`GET /v1/sessions/:id/metrics`, `/latency`).
-#[derive(Debug, Default)]
-pub struct SessionStats {
-    /// Texts sent to the session (API sends, first prompts, bash/command, stimuli).
-    pub messages: AtomicU64,
-    /// Tool calls reported by the agent's hooks (see [`Metrics::tool_call`]).
-    pub tool_calls: AtomicU64,
-    /// Permission prompts approved by a person (the API or an attached terminal).
-    pub approvals: AtomicU64,
-    /// Permission prompts approved by a policy, the trust setting or expiry.
-    pub auto_approvals: AtomicU64,
-    /// Epoch ms of the exit; 0 while running.
-    pub exited_at_ms: AtomicU64,
-    /// Epoch ms of the creation event; 0 for sessions adopted after a restart.
-    created_ms: AtomicU64,
-    status_changes: Mutex<VecDeque<&'static str>>,
-    /// The pending permission request and when it appeared (epoch ms).
-    asked: Mutex<Option<(Uuid, u64)>>,
-    pub latency: Latencies,
-}
-
-impl SessionStats {
-    /// The statuses the session went through, oldest first.
-    pub fn status_changes(&self) -> Vec<&'static str> {
-        self.status_changes
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-            .copied()
-            .collect()
-    }
-
-    fn push_status(&self, s: SessionStatus) {
-        let mut g = self
-            .status_changes
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        if g.len() >= STATUS_HISTORY {
-            g.pop_front();
-        }
-        g.push_back(s.as_str());
-    }
-}
-
-#[derive(Default)]
-struct PerSession {
-    stats: HashMap<Uuid, Arc<SessionStats>>,
-    removed: HashSet<Uuid>,
-    removed_order: VecDeque<Uuid>,
 }
 
 /// The daemon-wide totals behind v0.3's global metrics; ratios are rounded to three decimals
@@ -397,33 +340,6 @@ impl Metrics {
         }
     }
 
-    fn per_session(&self) -> std::sync::MutexGuard<'_, PerSession> {
-        // Nothing panics under this lock; a poisoned one still holds valid maps.
-        self.per_session.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// The statistics of a session; created on first use unless the session was removed.
-    pub fn session(&self, id: Uuid) -> Option<Arc<SessionStats>> {
-        let mut g = self.per_session();
-        if g.removed.contains(&id) {
-            return None;
-        }
-        Some(g.stats.entry(id).or_default().clone())
-    }
-
-    fn forget(&self, id: Uuid) {
-        let mut g = self.per_session();
-        g.stats.remove(&id);
-        if g.removed.insert(id) {
-            g.removed_order.push_back(id);
-        }
-        if g.removed_order.len() > TOMBSTONES
-            && let Some(old) = g.removed_order.pop_front()
-        {
-            g.removed.remove(&old);
-        }
-    }
-
     /// Seconds since the daemon started.
     pub fn uptime_secs(&self) -> u64 {
         self.started.elapsed().as_secs()
@@ -440,102 +356,6 @@ impl Metrics {
         self.latencies.record(kind, ms);
         if let Some(s) = session.and_then(|id| self.session(id)) {
             s.latency.record(kind, ms);
-        }
-    }
-
-    /// Called by the event bus for every published event.
-    pub fn on_event(&self, e: &Event) {
-        let status_event = EventKind::for_status(e.new_status.unwrap_or(SessionStatus::Starting))
-            .is_some_and(|k| k == e.kind);
-        let into_prompt = e.kind == EventKind::PermissionRequested
-            && e.new_status == Some(SessionStatus::PermissionPrompt);
-        match e.kind {
-            EventKind::SessionCreated => {
-                self.created.inc();
-                if let Some(s) = self.session(e.session_id) {
-                    s.created_ms.store(e.timestamp_ms, Ordering::Relaxed);
-                    s.push_status(SessionStatus::Starting);
-                }
-            }
-            EventKind::SessionKilled => self.forget(e.session_id),
-            EventKind::PermissionRequested => {
-                if let (Some(s), EventDetail::PermissionRequested(asked)) =
-                    (self.session(e.session_id), &e.detail)
-                {
-                    let at = (asked.request.id, asked.request.created_at_ms);
-                    *s.asked.lock().unwrap_or_else(|p| p.into_inner()) = Some(at);
-                }
-            }
-            EventKind::PermissionResolved => self.on_resolved(e),
-            EventKind::SessionExited => self.on_exited(e),
-            _ => {}
-        }
-        if (status_event || into_prompt)
-            && let (Some(old), Some(new)) = (e.old_status, e.new_status)
-            && old != new
-        {
-            self.transitions
-                .get_or_create(&TransitionLabels {
-                    from: old.as_str(),
-                    to: new.as_str(),
-                })
-                .inc();
-            if let Some(s) = self.session(e.session_id) {
-                s.push_status(new);
-            }
-        }
-    }
-
-    fn on_resolved(&self, e: &Event) {
-        let answered = match &e.detail {
-            EventDetail::PermissionResolved(a) => Some(a),
-            _ => None,
-        };
-        let resolution = answered.map_or("unknown", |a| a.resolution.action.as_str());
-        let by = answered.map_or("unknown", |a| a.resolution.by.as_str());
-        self.permissions
-            .get_or_create(&PermissionLabels {
-                resolution: resolution.to_owned(),
-                by: by.to_owned(),
-            })
-            .inc();
-        let Some(s) = self.session(e.session_id) else {
-            return;
-        };
-        if let Some(a) = answered.filter(|a| a.resolution.action == Outcome::Approved) {
-            let automatic = a.resolution.by.is_automatic();
-            let c = if automatic {
-                &s.auto_approvals
-            } else {
-                &s.approvals
-            };
-            c.fetch_add(1, Ordering::Relaxed);
-        }
-        let asked = s.asked.lock().unwrap_or_else(|p| p.into_inner()).take();
-        if let Some((id, at)) = asked
-            && answered.is_some_and(|a| a.request.id == id)
-        {
-            let ms = e.timestamp_ms.saturating_sub(at) as f64;
-            self.observe_latency(LatencyKind::PermissionResponse, Some(e.session_id), ms);
-        }
-    }
-
-    fn on_exited(&self, e: &Event) {
-        let outcome = match e.detail {
-            EventDetail::Exited { exit_code: Some(0) } => "completed",
-            _ => "failed",
-        };
-        self.exits.get_or_create(&OutcomeLabels { outcome }).inc();
-        let Some(s) = self.session(e.session_id) else {
-            return;
-        };
-        s.exited_at_ms.store(e.timestamp_ms, Ordering::Relaxed);
-        let created = s.created_ms.load(Ordering::Relaxed);
-        if created > 0 {
-            let lifetime_ms = e.timestamp_ms.saturating_sub(created);
-            self.session_seconds.observe(lifetime_ms as f64 / 1000.0);
-            self.duration_ms.fetch_add(lifetime_ms, Ordering::Relaxed);
-            self.timed_exits.inc();
         }
     }
 
@@ -725,135 +545,5 @@ impl Metrics {
             delivery_rate: ratio(delivered, sent),
             latency: self.latencies.aggregated(),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn event(
-        kind: EventKind,
-        old: Option<SessionStatus>,
-        new: Option<SessionStatus>,
-        detail: EventDetail,
-    ) -> Event {
-        let m = SessionMeta::for_tests();
-        Event {
-            id: 1,
-            kind,
-            session_id: m.id,
-            session_name: m.name,
-            old_status: old,
-            new_status: new,
-            timestamp_ms: 10_000,
-            detail,
-        }
-    }
-
-    #[test]
-    fn events_feed_transitions_approvals_and_status_history() {
-        use crate::events::detail::{PermissionAnswered, PermissionAsked};
-        use SessionStatus::*;
-        let m = Metrics::new();
-        let null = EventDetail::None;
-        let request = crate::detect::prompt::PermissionRequest {
-            id: Uuid::from_u128(1),
-            kind: crate::detect::profile::PermissionKind::Bash,
-            title: "Bash command".into(),
-            detail: "ls".into(),
-            options: Vec::new(),
-            selected: None,
-            rule: "test".into(),
-            created_at_ms: 9_000,
-            expires_at_ms: None,
-            fingerprint: 0,
-        };
-        m.on_event(&event(
-            EventKind::SessionCreated,
-            None,
-            Some(Starting),
-            null.clone(),
-        ));
-        m.on_event(&event(
-            EventKind::SessionWorking,
-            Some(Starting),
-            Some(Working),
-            null.clone(),
-        ));
-        m.on_event(&event(
-            EventKind::PermissionRequested,
-            Some(Working),
-            Some(PermissionPrompt),
-            EventDetail::PermissionRequested(Box::new(PermissionAsked {
-                request: request.clone(),
-                agent_type: AgentType::Claude,
-                hook: None,
-            })),
-        ));
-        // Leaving the prompt is announced twice (resolved + idle); counted once.
-        m.on_event(&event(
-            EventKind::PermissionResolved,
-            Some(PermissionPrompt),
-            Some(Idle),
-            EventDetail::PermissionResolved(Box::new(PermissionAnswered {
-                request,
-                resolution: crate::permissions::Resolution {
-                    action: Outcome::Approved,
-                    option: None,
-                    by: AnsweredBy::Policy,
-                    reason: None,
-                    actor: None,
-                },
-            })),
-        ));
-        m.on_event(&event(
-            EventKind::SessionIdle,
-            Some(PermissionPrompt),
-            Some(Idle),
-            null.clone(),
-        ));
-        let s = m.session(Uuid::nil()).expect("stats exist");
-        assert_eq!(
-            s.status_changes(),
-            ["starting", "working", "permission_prompt", "idle"]
-        );
-        assert_eq!(s.auto_approvals.load(Ordering::Relaxed), 1);
-        assert_eq!(s.approvals.load(Ordering::Relaxed), 0);
-        assert_eq!(
-            s.latency.aggregated()[2],
-            (
-                LatencyKind::PermissionResponse,
-                Aggregate {
-                    min: Some(1000.0),
-                    max: Some(1000.0),
-                    avg: Some(1000.0),
-                    count: 1
-                }
-            )
-        );
-        let text = m.render([]);
-        assert!(
-            text.contains(
-                "aegis_state_transitions_total{from=\"working\",to=\"permission_prompt\"} 1"
-            ),
-            "{text}"
-        );
-        assert!(
-            text.contains(
-                "aegis_state_transitions_total{from=\"permission_prompt\",to=\"idle\"} 1"
-            ),
-            "{text}"
-        );
-        m.on_event(&event(
-            EventKind::SessionKilled,
-            Some(Idle),
-            None,
-            null.clone(),
-        ));
-        assert!(
-            m.session(Uuid::nil()).is_none(),
-            "a removed session stays removed"
-        );
     }
 }

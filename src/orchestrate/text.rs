@@ -89,7 +89,7 @@ fn scan(template: &str, mut f: impl FnMut(&str) -> Option<String>) -> String {
 /// What an agent said last, read off its screen text (screen plus scrollback, oldest first).
 ///
 /// Agents mark each reply block with a leading glyph (Claude `⏺`, Codex `•`, Gemini `✦`; see
-/// reference/agent-screens.md) and indent its continuation lines. The last such block that is
+/// the recorded screens under `tests/fixtures/screens`) and indent its continuation lines. The last such block that is
 /// not a tool call (`⏺ Bash(...)`) is the output. Without any marker (a shell, a custom
 /// program), the non-blank lines above the bottom prompt line are returned instead.
 pub fn last_output(screen: &str) -> String {

@@ -1,5 +1,5 @@
 //! The session actor: one task owns a session's pty master, screen model and detector.
-//! Everyone else holds a cloneable [`SessionHandle`] and sends it commands; queries carry a
+//! Everyone else holds a cloneable [`SessionHandle`] (see [`super::handle`]) and sends it commands; queries carry a
 //! reply channel. Nothing outside this task touches the screen.
 //!
 //! Architecture invariant: the actor never blocks and never awaits anything slow. Killing the
@@ -8,14 +8,17 @@
 //! bounded channel to the actor, which is safe only because the actor always drains it.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::time::Instant;
 
-use super::input::{self, InputJob, Step};
-use super::keys;
+use super::SessionHandle;
+use super::handle::{
+    Counters, LiveState, SUBSCRIBER_BUFFER_CHUNKS, Snapshot, Sources, Subscription,
+};
+use super::input;
 use crate::detect::prompt::PermissionRequest;
 use crate::detect::{Detector, Explanation};
 use crate::events::detail::{PermissionAnswered, PermissionAsked};
@@ -23,62 +26,18 @@ use crate::events::{EventBus, EventDetail, EventKind};
 use crate::permissions::SessionPermissions;
 use crate::pty::{self, ExitStatus, PtyControl, PtyProcess, WriteRequest};
 use crate::screen::{Format, Screen};
-use crate::vocab::{Delivery, SessionMeta, SessionStatus};
+use crate::vocab::{SessionMeta, SessionStatus};
 
 /// Commands waiting for one actor. Requests are tiny and the actor answers each in
 /// microseconds; a full queue means the caller waits, which is the intended back-pressure.
 const COMMAND_QUEUE: usize = 64;
 
-/// Output chunks buffered for live subscribers (attach, WebSocket). A subscriber that falls
-/// further behind than this gets a `Lagged` error and must resync from a fresh snapshot; the
-/// session itself never waits for a subscriber.
-pub const SUBSCRIBER_BUFFER_CHUNKS: usize = 256;
-
 /// Output chunks parsed in one go before the actor looks at its command queue again, so a
 /// flooding child cannot starve snapshot requests.
 const CHUNKS_PER_BATCH: usize = 16;
 
-/// State that changes over a session's life, published through a watch channel so that
-/// listing sessions never has to message each actor.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LiveState {
-    pub status: SessionStatus,
-    pub cols: u16,
-    pub rows: u16,
-    pub exit_code: Option<i32>,
-    pub bracketed_paste: bool,
-    pub application_cursor: bool,
-    /// The permission dialog on screen, parsed (see `detect::prompt`).
-    pub pending: Option<Arc<PermissionRequest>>,
-    /// The screen's finer reading for `uiState` (see `detect::profile::UiHint`).
-    pub ui: Option<crate::detect::profile::UiHint>,
-}
-
-/// Counters updated on every output chunk; atomics so readers never wait for the actor.
-#[derive(Debug, Default)]
-pub struct Counters {
-    pub last_activity_ms: AtomicU64,
-    pub bytes_out: AtomicU64,
-    /// The session's stall threshold in ms (0 = stall detection off), for session info.
-    pub stall_threshold_ms: AtomicU64,
-}
-
-/// A redraw of the screen, and every output chunk after it.
-pub type Subscription = (Vec<u8>, broadcast::Receiver<Arc<[u8]>>);
-
-/// A rendered view of the screen.
-#[derive(Debug, Clone)]
-pub struct Snapshot {
-    pub output: String,
-    pub status: SessionStatus,
-    pub cols: u16,
-    pub rows: u16,
-    /// (row, col), zero-based.
-    pub cursor: (u16, u16),
-    pub title: String,
-}
-
-enum Command {
+/// What a [`SessionHandle`] asks of the actor.
+pub(super) enum Command {
     Snapshot {
         lines: Option<usize>,
         format: Format,
@@ -104,9 +63,6 @@ enum Command {
     Explain {
         reply: oneshot::Sender<Explanation>,
     },
-    SetStall {
-        stall: Option<Duration>,
-    },
     /// An agent hook reported a state (`None`: only re-evaluate).
     Hook {
         claim: Option<SessionStatus>,
@@ -115,18 +71,6 @@ enum Command {
     Sources {
         reply: oneshot::Sender<Sources>,
     },
-}
-
-/// What each source says about the session, for `GET /detect`.
-#[derive(Debug, Clone)]
-pub struct Sources {
-    /// The detector's verdict from the screen alone.
-    pub screen: SessionStatus,
-    /// The state the last hook claimed and not yet confirmed or corrected: (state, event,
-    /// milliseconds since it arrived).
-    pub hook: Option<(SessionStatus, String, u64)>,
-    /// Hook claims the screen contradicted past the grace period (and so were corrected).
-    pub corrections: u64,
 }
 
 /// How long a hook's claim stands against a screen that says otherwise. Hooks arrive before
@@ -141,35 +85,6 @@ struct HookClaim {
     status: SessionStatus,
     event: String,
     at: Instant,
-}
-
-/// Why a request to a session failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum HandleError {
-    #[error("session has exited")]
-    Exited,
-    #[error("session is gone")]
-    Gone,
-    #[error("writing to the session failed: {0}")]
-    Write(String),
-    #[error("session input queue is full")]
-    Busy,
-}
-
-/// A cloneable reference to a running session.
-#[derive(Clone)]
-pub struct SessionHandle {
-    pub meta: Arc<SessionMeta>,
-    commands: mpsc::Sender<Command>,
-    live: watch::Receiver<LiveState>,
-    input: mpsc::Sender<InputJob>,
-    pub counters: Arc<Counters>,
-    prompt_delivery: Arc<std::sync::Mutex<Option<Delivery>>>,
-    /// Permission policy, answers in flight and the history of answers.
-    pub perms: Arc<SessionPermissions>,
-    /// The detection profile (its input-line pattern verifies that a send was submitted).
-    pub profile: Arc<crate::detect::profile::Profile>,
-    recording_error: watch::Receiver<Option<String>>,
 }
 
 impl SessionHandle {
@@ -253,288 +168,7 @@ impl SessionHandle {
             recording_error,
         }
     }
-
-    pub fn live(&self) -> LiveState {
-        self.live.borrow().clone()
-    }
-
-    pub fn status(&self) -> SessionStatus {
-        self.live.borrow().status
-    }
-
-    pub fn is_exited(&self) -> bool {
-        self.status() == SessionStatus::Exited
-    }
-
-    /// A watch on the live state, for waiting on status changes.
-    pub fn watch(&self) -> watch::Receiver<LiveState> {
-        self.live.clone()
-    }
-
-    /// Why the session's recording stopped, if it did. The session itself goes on.
-    pub fn recording_error(&self) -> Option<String> {
-        self.recording_error.borrow().clone()
-    }
-
-    pub fn prompt_delivery(&self) -> Option<Delivery> {
-        *self
-            .prompt_delivery
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-    }
-
-    pub fn set_prompt_delivery(&self, d: Delivery) {
-        *self
-            .prompt_delivery
-            .lock()
-            .unwrap_or_else(|p| p.into_inner()) = Some(d);
-    }
-
-    async fn request<T>(
-        &self,
-        make: impl FnOnce(oneshot::Sender<T>) -> Command,
-    ) -> Result<T, HandleError> {
-        let (tx, rx) = oneshot::channel();
-        self.commands
-            .send(make(tx))
-            .await
-            .map_err(|_| HandleError::Gone)?;
-        rx.await.map_err(|_| HandleError::Gone)
-    }
-
-    pub async fn snapshot(
-        &self,
-        lines: Option<usize>,
-        format: Format,
-    ) -> Result<Snapshot, HandleError> {
-        self.request(|reply| Command::Snapshot {
-            lines,
-            format,
-            reply,
-        })
-        .await
-    }
-
-    /// Why the detector chose the current state.
-    pub async fn explain(&self) -> Result<Explanation, HandleError> {
-        self.request(|reply| Command::Explain { reply }).await
-    }
-
-    /// Tell the actor what an agent hook reported (`claim`), or only to look again.
-    pub async fn nudge(&self, claim: Option<SessionStatus>, event: &str) {
-        let _ = self
-            .commands
-            .send(Command::Hook {
-                claim,
-                event: event.to_owned(),
-            })
-            .await;
-    }
-
-    /// What the screen and the hooks each say.
-    pub async fn sources(&self) -> Result<Sources, HandleError> {
-        self.request(|reply| Command::Sources { reply }).await
-    }
-
-    /// Change the stall threshold of this session's detector.
-    pub async fn set_stall(&self, stall: Option<Duration>) -> Result<(), HandleError> {
-        self.counters.stall_threshold_ms.store(
-            stall.map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
-            Ordering::Relaxed,
-        );
-        self.commands
-            .send(Command::SetStall { stall })
-            .await
-            .map_err(|_| HandleError::Gone)
-    }
-
-    pub async fn resize(&self, cols: u16, rows: u16) -> Result<(), HandleError> {
-        self.request(|reply| Command::Resize { cols, rows, reply })
-            .await
-    }
-
-    /// A redraw of the current screen plus a receiver for every output chunk after it, taken
-    /// at the same point of the stream so nothing is lost or doubled between them.
-    pub async fn subscribe(
-        &self,
-    ) -> Result<(Vec<u8>, broadcast::Receiver<Arc<[u8]>>), HandleError> {
-        self.request(|reply| Command::Subscribe { reply }).await
-    }
-
-    /// Run `f` on the screen model inside the actor and return its result. `f` must be quick
-    /// (a render, not I/O): the actor parses no output while it runs.
-    pub async fn with_screen<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&mut Screen) -> T + Send + 'static,
-    ) -> Result<T, HandleError> {
-        self.request(|reply| {
-            Command::Inspect(Box::new(move |screen: &mut Screen| {
-                let _ = reply.send(f(screen));
-            }))
-        })
-        .await
-    }
-
-    /// Clear the screen model and its scrollback (keeping `scrollback` lines from now on), not
-    /// the child. The holder forgets its replay too, so a restarted daemon does not bring the
-    /// cleared text back. The recording keeps everything.
-    pub async fn reset_screen(&self, scrollback: usize) -> Result<(), HandleError> {
-        self.request(|reply| Command::ResetScreen { scrollback, reply })
-            .await
-    }
-
-    /// Stop every process of the session (SIGHUP/SIGTERM, then SIGKILL) and wait until gone.
-    pub async fn kill(&self) -> Result<(), HandleError> {
-        self.request(|reply| Command::Kill { reply }).await?;
-        // The group is gone; give the reaper a moment to report the leader's status.
-        self.wait_for(
-            |s| s.status == SessionStatus::Exited,
-            Duration::from_secs(2),
-        )
-        .await;
-        Ok(())
-    }
-
-    /// Wait until `pred` holds for the live state, or `timeout` passes. Returns whether it held.
-    pub async fn wait_for(&self, pred: impl Fn(&LiveState) -> bool, timeout: Duration) -> bool {
-        let mut rx = self.live.clone();
-        tokio::time::timeout(timeout, rx.wait_for(|s| pred(s)))
-            .await
-            .is_ok_and(|r| r.is_ok())
-    }
-
-    /// Queue a job on the input queue and wait until it was written.
-    pub async fn run_input(&self, steps: Vec<Step>) -> Result<(), HandleError> {
-        if self.is_exited() {
-            return Err(HandleError::Exited);
-        }
-        let (done, finished) = oneshot::channel();
-        self.input
-            .try_send(InputJob { steps, done })
-            .map_err(|e| match e {
-                mpsc::error::TrySendError::Full(_) => HandleError::Busy,
-                mpsc::error::TrySendError::Closed(_) => HandleError::Gone,
-            })?;
-        finished
-            .await
-            .map_err(|_| HandleError::Gone)?
-            .map_err(HandleError::Write)
-    }
-
-    /// Type `text` (pasted when the program wants pastes) and, if `submit`, press Enter after
-    /// the agent's delay. Agent-aware: a session still `starting` is waited on until its prompt
-    /// is ready; after Enter, the input line (the profile's `input_line`) is checked, and while
-    /// it still holds the text, Enter is pressed again (at most [`SUBMIT_ATTEMPTS`] presses).
-    /// `delivered` is true only when the text was seen to leave the input line (or the profile
-    /// cannot tell).
-    pub async fn send_text(&self, text: &str, submit: bool) -> Result<Delivery, HandleError> {
-        let result = self.send_text_checked(text, submit).await;
-        crate::metrics::global().send(&self.meta, result.as_ref().map(|d| *d).map_err(|_| ()));
-        result
-    }
-
-    async fn send_text_checked(&self, text: &str, submit: bool) -> Result<Delivery, HandleError> {
-        // Only agents with a known input line have a prompt to wait for; a silent program
-        // (`cat`) stays `starting` for the whole grace period and must not delay sends.
-        if self.profile.settings.input_line.is_some() && self.status() == SessionStatus::Starting {
-            self.wait_for(
-                |s| s.status != SessionStatus::Starting,
-                PROMPT_READY_TIMEOUT,
-            )
-            .await;
-        }
-        let live = self.live();
-        let steps = input::text_steps(
-            text,
-            input::TextInput::for_agent(self.meta.agent_type, live.bracketed_paste),
-            submit,
-            input::enter_delay(self.meta.agent_type),
-        );
-        self.run_input(steps).await?;
-        let Some(input_line) = self.profile.settings.input_line.clone().filter(|_| submit) else {
-            return Ok(Delivery {
-                delivered: true,
-                attempts: 1,
-            });
-        };
-        let needle: String = text
-            .lines()
-            .map(str::trim)
-            .find(|l| !l.is_empty())
-            .unwrap_or_default()
-            .chars()
-            .take(24)
-            .collect();
-        let mut attempts = 1;
-        loop {
-            let deadline = Instant::now() + SUBMIT_CHECK;
-            let mut left = false;
-            while Instant::now() < deadline {
-                let snap = self.snapshot(None, Format::Text).await?;
-                if !crate::detect::input_holds(&input_line, &snap.output, &needle) {
-                    left = true;
-                    break;
-                }
-                tokio::time::sleep(SUBMIT_POLL).await;
-            }
-            if left {
-                return Ok(Delivery {
-                    delivered: true,
-                    attempts,
-                });
-            }
-            if attempts >= SUBMIT_ATTEMPTS {
-                tracing::warn!(session = %self.meta.id, attempts, "text is still in the input line after Enter");
-                return Ok(Delivery {
-                    delivered: false,
-                    attempts,
-                });
-            }
-            tracing::info!(session = %self.meta.id, attempts, "Enter was swallowed; pressing it again");
-            self.run_input(vec![Step::Write(b"\r".to_vec())]).await?;
-            attempts += 1;
-        }
-    }
-
-    /// Send tmux-named keys (or literal text), one write per key. A lone Escape is followed by
-    /// a short pause so the next key is not read as an Alt chord.
-    pub async fn send_keys(&self, names: &[String]) -> Result<(), HandleError> {
-        let app_cursor = self.live().application_cursor;
-        let mut steps = Vec::with_capacity(names.len() * 2);
-        for name in names {
-            steps.push(Step::Write(keys::encode(name, app_cursor)));
-            if matches!(name.as_str(), "Escape" | "Esc") {
-                steps.push(Step::Pause(ESCAPE_PAUSE));
-            }
-        }
-        self.run_input(steps).await
-    }
-
-    /// Write raw bytes (attach and WebSocket input) through the same ordered queue.
-    pub async fn send_bytes(&self, bytes: Vec<u8>) -> Result<(), HandleError> {
-        self.run_input(vec![Step::Write(bytes)]).await
-    }
 }
-
-/// How long a send waits for a `starting` session to show its prompt (agents take seconds to
-/// boot; the first prompt is lost if typed before the input handler is live).
-const PROMPT_READY_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// How long after Enter the text must have left the input line. Agents redraw within a frame
-/// or two; 1.5 s absorbs a loaded machine without making a lost Enter slow to repair.
-const SUBMIT_CHECK: Duration = Duration::from_millis(1500);
-
-/// Screen polls while checking a submission.
-const SUBMIT_POLL: Duration = Duration::from_millis(40);
-
-/// Enter presses per send at most: the first plus two repairs. More would risk submitting
-/// twice if the screen check were wrong.
-pub const SUBMIT_ATTEMPTS: u32 = 3;
-
-/// After a lone Escape, programs wait this long before deciding it was not the start of an
-/// escape sequence (vim's default ttimeout is 100 ms, Ink's about 20 ms). 50 ms separates the
-/// keys for Ink-based agents without making key lists slow.
-const ESCAPE_PAUSE: Duration = Duration::from_millis(50);
 
 struct Actor {
     meta: Arc<SessionMeta>,
@@ -895,10 +529,6 @@ impl Actor {
                     }),
                     corrections: self.corrections,
                 });
-            }
-            Command::SetStall { stall } => {
-                self.detector.set_stall(stall);
-                self.evaluate();
             }
             Command::Snapshot {
                 lines,

@@ -9,8 +9,8 @@
 
 use std::time::Duration;
 
+use super::HandleError;
 use super::SessionHandle;
-use super::actor::HandleError;
 use crate::detect::prompt::PermissionRequest;
 use crate::permissions::hook::{HookDecision, HookRequest};
 use crate::permissions::{AnsweredBy, Outcome, Resolution};

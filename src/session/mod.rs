@@ -1,22 +1,30 @@
 //! Sessions: one supervised program on a pty, with its screen model and input queue.
 //!
-//! - [`actor`]: the task that owns a session's pty, screen and detector; everyone else holds
-//!   a [`SessionHandle`].
+//! - [`actor`]: the task that owns a session's pty, screen and detector.
+//! - [`handle`]: what everyone else holds, a cloneable [`SessionHandle`]; typing into a
+//!   session (paced text, keys, bytes) is `send.rs`.
 //! - [`answer`]: answering a permission prompt (keys verified on screen, or the held hook).
 //! - [`supervisor`]: the per-session task that answers prompts by policy or on expiry.
 //! - [`input`]: turning text and key names into ordered, paced writes.
 //! - [`keys`]: tmux key names to bytes.
-//! - [`manager`]: the registry of sessions (create, find by id or name, list, remove).
+//! - [`manager`]: the registry of sessions (find by id or name, list, remove).
+//! - [`create`]: creating a session, in named steps.
+//! - [`validate`]: checks on a create request (work dir, name, environment, size).
 //! - [`persist`]: what a session persists, and finding the previous daemon's sessions again.
 
 pub mod actor;
 pub mod answer;
+pub mod create;
+pub mod handle;
 pub mod input;
 pub mod keys;
 pub mod launch;
 pub mod manager;
 pub mod persist;
+mod send;
 pub mod supervisor;
+pub mod validate;
 
-pub use actor::{SessionHandle, Snapshot};
-pub use manager::{CreateSpec, SessionManager};
+pub use create::CreateSpec;
+pub use handle::{HandleError, LiveState, SessionHandle};
+pub use manager::{SessionError, SessionManager};

@@ -3,7 +3,7 @@
 //!
 //! A key is shown once, at creation; only its SHA-256 digest is stored. Keys are 256 random
 //! bits from the OS generator, so a fast unsalted hash is safe (nobody can guess such a key at
-//! any hash rate; see reference/crates.md §6) and the digest doubles as the lookup index.
+//! any hash rate) and the digest doubles as the lookup index.
 //! A short non-secret prefix is kept for display.
 
 use std::collections::HashMap;

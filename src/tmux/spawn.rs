@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use super::exec::Ctx;
 use super::tree::Pane;
-use crate::session::manager::{CreateSpec, SessionError};
+use crate::session::{CreateSpec, SessionError};
 use crate::vocab::AgentType;
 
 /// What a new pane runs and where.

@@ -283,6 +283,7 @@ impl Transcript {
     }
 
     /// Lines that were not JSON.
+    #[cfg(test)]
     pub fn skipped_lines(&self) -> u64 {
         self.skipped_lines
     }

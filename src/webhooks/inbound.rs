@@ -24,8 +24,8 @@ use sha2::Sha256;
 use super::config::{FileConfig, StimulusAction};
 use crate::events::EventDetail;
 use crate::events::detail::{MessageSent, MessageVia};
+use crate::session::HandleError;
 use crate::session::SessionManager;
-use crate::session::actor::HandleError;
 use crate::session::manager::SessionError;
 
 /// How long an idempotency key is remembered.

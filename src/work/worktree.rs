@@ -385,7 +385,7 @@ mod tests {
 
     #[test]
     fn branch_names_follow_check_ref_format() {
-        for ok in ["feature/x", "worker-1", "a.b", "issue_9/fix-it", "UPPER"] {
+        for ok in ["feature/x", "worker-1", "a.b", "bug_9/fix-it", "UPPER"] {
             assert!(validate_branch(ok).is_ok(), "{ok}");
         }
         for bad in [

@@ -246,7 +246,9 @@ async fn kill_pane(ctx: &mut Ctx<'_>, c: &Cmd) -> CmdResult {
 }
 
 fn placed(ctx: &mut Ctx<'_>, wid: u32) -> Result<(Vec<Placed>, u32, u32), String> {
-    ctx.server()?.placed(wid).ok_or_else(|| "no current window".into())
+    ctx.server()?
+        .placed(wid)
+        .ok_or_else(|| "no current window".into())
 }
 
 fn select_pane(ctx: &mut Ctx<'_>, c: &Cmd) -> CmdResult {

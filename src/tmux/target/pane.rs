@@ -126,8 +126,11 @@ fn at_position(server: &Server, window: u32, name: &str) -> Option<u32> {
         if w.zoomed() && id != w.active {
             return false;
         }
-        geometry.iter().find(|(p, _)| *p == id).is_some_and(|(_, g)| {
-            x >= g.xoff && x <= g.xoff + g.sx && y >= g.yoff && y <= g.yoff + g.sy
-        })
+        geometry
+            .iter()
+            .find(|(p, _)| *p == id)
+            .is_some_and(|(_, g)| {
+                x >= g.xoff && x <= g.xoff + g.sx && y >= g.yoff && y <= g.yoff + g.sy
+            })
     })
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """A fake coding agent that draws Claude Code-, Codex- or Gemini-like screens (--agent), using
-the on-screen markers of /work/shared/reference/agent-screens.md, so the daemon's detection,
+the on-screen markers of the real agents (see the recorded screens under tests/fixtures/screens
+and profiles/*.toml), so the daemon's detection,
 approvals and input delivery can be tested on a real pty.
 
 At start-up it enables bracketed paste, asks the cursor position (and exits like Codex if no
@@ -50,7 +51,7 @@ p.add_argument("--swallow-enters", type=int, default=0)
 p.add_argument("--startup-delay", type=float, default=0.2)
 p.add_argument("--draw-log", help="append the epoch time of every idle frame drawn after a turn "
                "(the state-change latency benchmark's clock start)")
-# h-orch: forks (`claude --fork-session --resume <id>`) and consensus reviewers.
+# Orchestration: forks (`claude --fork-session --resume <id>`) and consensus reviewers.
 p.add_argument("--resume", default=None, help="conversation id to resume (shown on screen)")
 p.add_argument("--fork-session", action="store_true")
 p.add_argument("--verdicts", default=None,

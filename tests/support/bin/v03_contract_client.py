@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
-"""An independent Aegis v0.3 client (stdlib only): makes exactly the calls of
-reference/aegis-v0.3-contract.md's table the way its MCP client does (Bearer token when it has
+"""An independent Aegis v0.3 client (stdlib only): makes exactly the calls Aegis v0.3's MCP
+client makes, the way it makes them (Bearer token when it has
 one, Content-Type only with a body, UUID session ids only) and checks every field the contract
 lists for each response. Prints one line per check and exits 1 if any failed.
 
-usage: h-compat_contract.py BASE_URL WORK_DIR [--token T] [--optional metrics,latency,...]
+usage: v03_contract_client.py BASE_URL WORK_DIR [--token T] [--optional metrics,latency,...]
 
 --optional names routes other areas own that may not be served yet: a 404 from them is
 reported as SKIP instead of a failure (every field is still checked when they answer).

@@ -1,0 +1,49 @@
+//! Routes of the orchestration layer (`crate::orchestrate`): lineage (spawn, children, fork),
+//! templates, pipelines, consensus reviews, and the session lifecycle actions `complete` and
+//! `reset`. The world and swarm views are in `api::world`. Request shapes accept the Aegis v0.3 spellings
+//! too (`focusAreas`, `reviewerCount`, per-stage `workDir` and `permissionMode`).
+//!
+//! The orchestrator's state and the template store belong to `App` (one per daemon);
+//! `POST /v1/sessions {template}` (in `sessions`) reads templates through [`expand_template`].
+
+mod consensus;
+mod lineage;
+mod pipelines;
+mod templates;
+
+use std::sync::Arc;
+
+use warp::Filter;
+use warp::filters::BoxedFilter;
+use warp::reply::Response;
+
+use super::App;
+use super::error::ApiError;
+use crate::orchestrate::Orchestrator;
+pub use templates::expand_template;
+
+type Orch = Arc<Orchestrator>;
+
+fn bad(msg: impl Into<String>) -> ApiError {
+    ApiError::invalid(msg)
+}
+
+fn with_orch(
+    o: &Orch,
+) -> impl Filter<Extract = (Orch,), Error = std::convert::Infallible> + Clone + use<> {
+    let o = o.clone();
+    warp::any().map(move || o.clone())
+}
+
+/// The orchestration routes (under `/v1` and unversioned; the caller adds the prefix).
+pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
+    // Boxed per group: one long chain of warp combinators is slow to type-check.
+    lineage::routes(app.clone())
+        .or(consensus::routes(app.clone()))
+        .unify()
+        .or(templates::routes(app.clone()))
+        .unify()
+        .or(pipelines::routes(app))
+        .unify()
+        .boxed()
+}

@@ -1,0 +1,216 @@
+//! Session templates: store, list, get and delete them, and fill a create request from one
+//! (`POST /v1/sessions {template, vars}`, see [`expand_template`]).
+
+use std::sync::Arc;
+
+use serde_json::json;
+use warp::Filter;
+use warp::filters::BoxedFilter;
+use warp::http::StatusCode;
+use warp::reply::Response;
+
+use super::bad;
+use crate::api::App;
+use crate::api::error::{ApiError, ErrorCode};
+use crate::api::filters::{json_body, with_app};
+use crate::api::reply::finish;
+use crate::api::reply::{ApiResult, json};
+use crate::api::wire::CreateSessionRequest;
+use crate::clock::now_ms;
+use crate::orchestrate::templates::Template;
+use crate::orchestrate::{self};
+use crate::permissions::Policy;
+use crate::permissions::policy::PolicyProfile;
+use crate::vocab::AgentType;
+
+/// Fill a `POST /v1/sessions` request from its `template` (if any): template fields first,
+/// the request's own fields override them, `vars` fill the placeholders. A missing variable
+/// is a 400 that names it. Returns the request (without `template`) and the policy to apply.
+pub fn expand_template(
+    app: &App,
+    mut req: CreateSessionRequest,
+) -> Result<(CreateSessionRequest, Option<Policy>), ApiError> {
+    let vars = req.vars.take().unwrap_or_default();
+    let Some(name) = req.template.take() else {
+        if !vars.is_empty() {
+            return Err(bad("vars needs a template"));
+        }
+        return Ok((req, None));
+    };
+    let t = app
+        .templates
+        .get(&name)
+        .map_err(|e| ApiError::internal(e.to_string()))?
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                ErrorCode::TemplateNotFound,
+                format!("template not found: {name}"),
+            )
+        })?;
+    let x = orchestrate::templates::expand(&t, &vars).map_err(|v| {
+        ApiError::bad_request(
+            ErrorCode::MissingVariable,
+            format!("template {name:?} needs variable {v:?}, which vars does not give"),
+        )
+    })?;
+    req.work_dir = req.work_dir.or(x.work_dir);
+    req.prompt = req.prompt.or(x.prompt);
+    req.agent_type = req.agent_type.or(t.agent_type.clone());
+    req.command = req.command.or(t.command.clone());
+    req.permission_mode = req.permission_mode.or(t.permission_mode.clone());
+    let mut env = x.env;
+    env.extend(req.env.take().unwrap_or_default());
+    req.env = Some(env);
+    let policy = t
+        .permission_profile
+        .as_deref()
+        .and_then(PolicyProfile::parse)
+        .map(|profile| Policy {
+            profile,
+            trust_folder: req.trust_folder,
+            ..Policy::default()
+        });
+    Ok((req, policy))
+}
+
+pub(super) fn valid_name(n: &str) -> bool {
+    !n.is_empty()
+        && n.len() <= 128
+        && n.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && !n.starts_with(['-', '.'])
+}
+
+fn validate_template(t: &Template) -> Result<(), ApiError> {
+    if !valid_name(&t.name) {
+        return Err(bad(format!(
+            "invalid template name {:?}: use 1-128 letters, digits, '-', '_' or '.'",
+            t.name
+        )));
+    }
+    if let Some(a) = &t.agent_type
+        && AgentType::parse(a).is_none()
+    {
+        return Err(bad(format!("unknown agentType {a:?}")));
+    }
+    if let Some(p) = &t.permission_profile
+        && PolicyProfile::parse(p).is_none()
+    {
+        return Err(bad(format!(
+            "unknown permissionProfile {p:?}; allowed: strict, restricted, default, permissive"
+        )));
+    }
+    if let Some(m) = &t.permission_mode
+        && crate::vocab::PermissionMode::parse(m).is_none()
+    {
+        return Err(bad(format!("unknown permissionMode {m:?}")));
+    }
+    if t.command.as_ref().is_some_and(|c| c.is_empty()) {
+        return Err(bad("command must not be empty"));
+    }
+    for k in t.env.keys() {
+        let ok = k
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !ok {
+            return Err(bad(format!("invalid environment variable name {k:?}")));
+        }
+    }
+    if let Some(k) = t.vars.keys().find(|k| !valid_name(k)) {
+        return Err(bad(format!("invalid variable name {k:?}")));
+    }
+    Ok(())
+}
+
+async fn put_template(app: Arc<App>, mut t: Template) -> ApiResult {
+    validate_template(&t)?;
+    t.created_at = now_ms();
+    let replaced = app.templates.put(t.clone()).map_err(|e| match e {
+        orchestrate::templates::StoreError::Full => ApiError::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            ErrorCode::TemplateLimit,
+            e.to_string(),
+        ),
+        e => ApiError::internal(e.to_string()),
+    })?;
+    let status = if replaced {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok(json(status, &t))
+}
+
+async fn list_templates(app: Arc<App>) -> ApiResult {
+    let all = app
+        .templates
+        .list()
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok(json(
+        StatusCode::OK,
+        &json!({ "templates": all, "total": all.len() }),
+    ))
+}
+
+fn template_404(name: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        ErrorCode::TemplateNotFound,
+        format!("template not found: {name}"),
+    )
+}
+
+async fn get_template(app: Arc<App>, name: String) -> ApiResult {
+    let t = app
+        .templates
+        .get(&name)
+        .map_err(|e| ApiError::internal(e.to_string()))?
+        .ok_or_else(|| template_404(&name))?;
+    Ok(json(StatusCode::OK, &t))
+}
+
+async fn delete_template(app: Arc<App>, name: String) -> ApiResult {
+    let gone = app
+        .templates
+        .delete(&name)
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    if !gone {
+        return Err(template_404(&name));
+    }
+    Ok(json(StatusCode::OK, &json!({ "ok": true })))
+}
+
+/// The routes of this group (under `/v1` and unversioned; the caller adds the prefix).
+pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
+    use warp::path;
+    let limit = app.config.max_body_bytes;
+    let templates = path!("templates");
+    let list_t = templates
+        .and(warp::get())
+        .and(with_app(&app))
+        .then(|a| async { finish(list_templates(a).await) });
+    let put_t = templates
+        .and(warp::post())
+        .and(with_app(&app))
+        .and(json_body(limit))
+        .then(|a, b| async { finish(put_template(a, b).await) });
+    let get_t = path!("templates" / String)
+        .and(warp::get())
+        .and(with_app(&app))
+        .then(|n, a| async { finish(get_template(a, n).await) });
+    let del_t = path!("templates" / String)
+        .and(warp::delete())
+        .and(with_app(&app))
+        .then(|n, a| async { finish(delete_template(a, n).await) });
+    list_t
+        .or(put_t)
+        .unify()
+        .or(get_t)
+        .unify()
+        .or(del_t)
+        .unify()
+        .boxed()
+}

@@ -1,0 +1,129 @@
+//! Typing into a session through its ordered input queue: text (pasted when the program wants
+//! pastes) with its Enter verified on screen, tmux-named keys, raw bytes.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::SessionHandle;
+use super::handle::HandleError;
+use super::input::{self, Step};
+use super::keys;
+use crate::screen::Format;
+use crate::vocab::{Delivery, SessionStatus};
+
+impl SessionHandle {
+    /// Type `text` (pasted when the program wants pastes) and, if `submit`, press Enter after
+    /// the agent's delay. Agent-aware: a session still `starting` is waited on until its prompt
+    /// is ready; after Enter, the input line (the profile's `input_line`) is checked, and while
+    /// it still holds the text, Enter is pressed again (at most [`SUBMIT_ATTEMPTS`] presses).
+    /// `delivered` is true only when the text was seen to leave the input line (or the profile
+    /// cannot tell).
+    pub async fn send_text(&self, text: &str, submit: bool) -> Result<Delivery, HandleError> {
+        let result = self.send_text_checked(text, submit).await;
+        crate::metrics::global().send(&self.meta, result.as_ref().map(|d| *d).map_err(|_| ()));
+        result
+    }
+
+    async fn send_text_checked(&self, text: &str, submit: bool) -> Result<Delivery, HandleError> {
+        // Only agents with a known input line have a prompt to wait for; a silent program
+        // (`cat`) stays `starting` for the whole grace period and must not delay sends.
+        if self.profile.settings.input_line.is_some() && self.status() == SessionStatus::Starting {
+            self.wait_for(
+                |s| s.status != SessionStatus::Starting,
+                PROMPT_READY_TIMEOUT,
+            )
+            .await;
+        }
+        let live = self.live();
+        let steps = input::text_steps(
+            text,
+            input::TextInput::for_agent(self.meta.agent_type, live.bracketed_paste),
+            submit,
+            input::enter_delay(self.meta.agent_type),
+        );
+        self.run_input(steps).await?;
+        let Some(input_line) = self.profile.settings.input_line.clone().filter(|_| submit) else {
+            return Ok(Delivery {
+                delivered: true,
+                attempts: 1,
+            });
+        };
+        let needle: String = text
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .unwrap_or_default()
+            .chars()
+            .take(24)
+            .collect();
+        let mut attempts = 1;
+        loop {
+            let deadline = Instant::now() + SUBMIT_CHECK;
+            let mut left = false;
+            while Instant::now() < deadline {
+                let snap = self.snapshot(None, Format::Text).await?;
+                if !crate::detect::input_holds(&input_line, &snap.output, &needle) {
+                    left = true;
+                    break;
+                }
+                tokio::time::sleep(SUBMIT_POLL).await;
+            }
+            if left {
+                return Ok(Delivery {
+                    delivered: true,
+                    attempts,
+                });
+            }
+            if attempts >= SUBMIT_ATTEMPTS {
+                tracing::warn!(session = %self.meta.id, attempts, "text is still in the input line after Enter");
+                return Ok(Delivery {
+                    delivered: false,
+                    attempts,
+                });
+            }
+            tracing::info!(session = %self.meta.id, attempts, "Enter was swallowed; pressing it again");
+            self.run_input(vec![Step::Write(b"\r".to_vec())]).await?;
+            attempts += 1;
+        }
+    }
+
+    /// Send tmux-named keys (or literal text), one write per key. A lone Escape is followed by
+    /// a short pause so the next key is not read as an Alt chord.
+    pub async fn send_keys(&self, names: &[String]) -> Result<(), HandleError> {
+        let app_cursor = self.live().application_cursor;
+        let mut steps = Vec::with_capacity(names.len() * 2);
+        for name in names {
+            steps.push(Step::Write(keys::encode(name, app_cursor)));
+            if matches!(name.as_str(), "Escape" | "Esc") {
+                steps.push(Step::Pause(ESCAPE_PAUSE));
+            }
+        }
+        self.run_input(steps).await
+    }
+
+    /// Write raw bytes (attach and WebSocket input) through the same ordered queue.
+    pub async fn send_bytes(&self, bytes: Vec<u8>) -> Result<(), HandleError> {
+        self.run_input(vec![Step::Write(bytes)]).await
+    }
+}
+
+/// How long a send waits for a `starting` session to show its prompt (agents take seconds to
+/// boot; the first prompt is lost if typed before the input handler is live).
+const PROMPT_READY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long after Enter the text must have left the input line. Agents redraw within a frame
+/// or two; 1.5 s absorbs a loaded machine without making a lost Enter slow to repair.
+const SUBMIT_CHECK: Duration = Duration::from_millis(1500);
+
+/// Screen polls while checking a submission.
+const SUBMIT_POLL: Duration = Duration::from_millis(40);
+
+/// Enter presses per send at most: the first plus two repairs. More would risk submitting
+/// twice if the screen check were wrong.
+pub const SUBMIT_ATTEMPTS: u32 = 3;
+
+/// After a lone Escape, programs wait this long before deciding it was not the start of an
+/// escape sequence (vim's default ttimeout is 100 ms, Ink's about 20 ms). 50 ms separates the
+/// keys for Ink-based agents without making key lists slow.
+const ESCAPE_PAUSE: Duration = Duration::from_millis(50);
