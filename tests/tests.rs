@@ -6,8 +6,8 @@
 //! - `compat`: the Aegis v0.3 routes and shapes its clients read.
 //! - `launch`: per-agent launch options (permission modes, resume, command overrides).
 //! - `props`: property tests of the screen model, request parsers and input queue.
-//! - `streams`: SSE events and replay, SSE tokens, the WebSocket terminal, a slow consumer,
-//!   execution streams.
+//! - `streams`: SSE events and replay, SSE tokens, execution streams.
+//! - `websocket`: the WebSocket terminal (snapshot, echo, read-only), a slow consumer.
 //! - `webhooks`: outbound delivery, retry and dead letters; inbound HMAC, dedupe, stimuli.
 //! - `screen_diff`: the screen model against real tmux 3.3a, one byte-stream program per probe.
 //! - `tmux_compat`: the tmux stand-in against real tmux 3.3a (differential).
@@ -23,7 +23,8 @@
 //! - `detect`: state detection on fake Claude/Codex/Gemini agents, per agent and state.
 //! - `work`: verify (quality gate), git-worktree workers, debriefs, uploads, file listing,
 //!   diagnostics.
-//! - `orchestrate`: spawn/fork, templates, pipelines, consensus, world/swarm.
+//! - `orchestrate`: spawn/fork, templates, pipelines, world/swarm.
+//! - `consensus`: consensus reviews (majority, timeout, tie).
 //! - `dashboard`: the web dashboard's cookie sign-in, and the page in headless Chromium.
 //! - `hooks`: Claude Code hooks (settings file, secret, hook-driven states, hook approvals),
 //!   transcripts, uiState, memoryKeys.
@@ -39,6 +40,7 @@ mod api_errors;
 mod attach;
 mod cli;
 mod compat;
+mod consensus;
 mod dashboard;
 mod detect;
 mod durability;
@@ -59,4 +61,5 @@ mod streams;
 mod tmux_compat;
 mod tmux_standin;
 mod webhooks;
+mod websocket;
 mod work;
