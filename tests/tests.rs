@@ -11,6 +11,7 @@
 //! - `webhooks`: outbound delivery, retry and dead letters; inbound HMAC, dedupe, stimuli.
 //! - `screen_diff`: the screen model against real tmux 3.3a, one byte-stream program per probe.
 //! - `tmux_compat`: the tmux stand-in against real tmux 3.3a (differential).
+//! - `tidy`: rules about the source tree (file length, names, docs, layers), with reasons.
 //! - `attach`: `aegis attach` driven inside a real pty.
 //! - `durability`: sessions in holder processes surviving daemon crashes and restarts, the
 //!   registry, recordings and transcripts.
@@ -58,6 +59,7 @@ mod security;
 mod sessions;
 mod store;
 mod streams;
+mod tidy;
 mod tmux_compat;
 mod tmux_standin;
 mod webhooks;
