@@ -57,6 +57,16 @@ impl Agent {
         }
     }
 
+    /// How long an agent must have printed nothing, idle at its prompt, before the tests
+    /// count it as started up (see [`Lab::wait_ready`]). Gemini redraws its whole screen up to
+    /// ~2 s after its first idle frame; an Enter that lands in that redraw is lost.
+    pub fn settled(self) -> Duration {
+        match self {
+            Agent::Gemini => Duration::from_secs(3),
+            _ => Duration::from_millis(1500),
+        }
+    }
+
     /// How long the agent may take from launch to its idle prompt on a loaded 2-core machine
     /// (Gemini re-executes Node with a larger heap before it draws anything).
     pub fn boot_timeout(self) -> Duration {
@@ -72,8 +82,6 @@ pub fn agents_bin_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/agents/node_modules/.bin")
 }
 
-/// How long an agent's screen must stay unchanged before it counts as started up.
-const SETTLED: Duration = Duration::from_millis(1500);
 
 /// Claude's API key: any well-formed key; its last 20 characters are pre-approved in
 /// `.claude.json` so the first start asks nothing and contacts nothing.
@@ -497,21 +505,29 @@ impl Lab {
         }
     }
 
-    /// Wait until the session is idle with the agent's composer drawn and the screen has been
-    /// still for [`SETTLED`]. The stillness is on purpose: Claude Code draws its prompt before
-    /// it has probed the terminal (XTVERSION, DA1, DECRQM), and keys that arrive in between are
-    /// read in one batch with the replies, where the Enter becomes a newline. The scenario
-    /// tests start from a settled agent; `first_prompt_at_create` covers the early send.
+    /// Wait until the session is idle with the agent's composer drawn and no output for
+    /// [`Agent::settled`]. The quiet is on purpose: both Claude Code and Gemini CLI draw their prompt
+    /// before their input is set up (Claude probes the terminal with XTVERSION, DA1 and DECRQM
+    /// and reads keys that arrive meanwhile in one batch with the replies, where the Enter
+    /// becomes a newline; Gemini enables bracketed paste and redraws the whole screen after
+    /// its first frame, and takes an Enter right after typed text as a newline). The scenario
+    /// tests start from a settled agent; `first_prompt_at_create` and `send_right_after_start`
+    /// cover the early send.
     pub fn wait_ready(&self, id: &str) {
         let composer = self.composer();
         let deadline = Instant::now() + self.agent.boot_timeout();
-        let mut last = (String::new(), Instant::now());
         loop {
-            let (status, screen) = (self.daemon.status(id), self.daemon.screen(id));
-            if screen != last.0 {
-                last = (screen.clone(), Instant::now());
-            }
-            if status == "idle" && screen.contains(composer) && last.1.elapsed() >= SETTLED {
+            let (_, info) = self.daemon.get(&format!("/v1/sessions/{id}"));
+            let status = info["status"].as_str().unwrap_or_default().to_owned();
+            let screen = self.daemon.screen(id);
+            let now_ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64);
+            let quiet_ms = now_ms.saturating_sub(info["lastActivity"].as_u64().unwrap_or(now_ms));
+            if status == "idle"
+                && screen.contains(composer)
+                && quiet_ms >= self.agent.settled().as_millis() as u64
+            {
                 return;
             }
             assert!(
