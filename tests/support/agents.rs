@@ -296,6 +296,8 @@ pub struct StatusLog {
     stop: Arc<AtomicBool>,
     seen: Arc<Mutex<Vec<(Duration, String)>>>,
     thread: Option<std::thread::JoinHandle<()>>,
+    /// One more sample when stopping, so a change the caller already saw is in the log.
+    last: Box<dyn Fn() + Send>,
 }
 
 impl StatusLog {
@@ -305,17 +307,24 @@ impl StatusLog {
         let http = d.http().clone();
         let stop = Arc::new(AtomicBool::new(false));
         let seen = Arc::new(Mutex::new(Vec::new()));
-        let (stop2, seen2) = (stop.clone(), seen.clone());
         let t0 = Instant::now();
-        let thread = std::thread::spawn(move || {
-            while !stop2.load(Ordering::Relaxed) {
+        let sample = {
+            let seen = seen.clone();
+            move || {
                 if let Ok(v) = http.get(&url).send().and_then(|r| r.json::<Value>()) {
                     let s = v["status"].as_str().unwrap_or_default().to_owned();
-                    let mut seen = seen2.lock().expect("status log lock");
+                    let mut seen = seen.lock().expect("status log lock");
                     if seen.last().map(|(_, l): &(Duration, String)| l) != Some(&s) {
                         seen.push((t0.elapsed(), s));
                     }
                 }
+            }
+        };
+        let sample = Arc::new(sample);
+        let (stop2, sample2) = (stop.clone(), sample.clone());
+        let thread = std::thread::spawn(move || {
+            while !stop2.load(Ordering::Relaxed) {
+                sample2();
                 std::thread::sleep(every);
             }
         });
@@ -323,6 +332,7 @@ impl StatusLog {
             stop,
             seen,
             thread: Some(thread),
+            last: Box::new(move || sample()),
         }
     }
 
@@ -342,6 +352,7 @@ impl StatusLog {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+        (self.last)();
         self.seen.lock().expect("status log lock").clone()
     }
 }
@@ -621,6 +632,12 @@ wire_api = "responses"
 supports_websockets = false
 request_max_retries = 2
 stream_max_retries = 2
+
+# /tmp (where the test's project lives) is writable in Codex's sandbox by default: excluded,
+# so a write outside the project asks for approval.
+[sandbox_workspace_write]
+exclude_slash_tmp = true
+exclude_tmpdir_env_var = true
 
 [analytics]
 enabled = false
