@@ -160,7 +160,10 @@ fn capture(lab: &Lab, id: &str, state: &str, scenario: &str) {
         .replace(&lab.work.display().to_string(), "/home/dev/project")
         .replace(&format!("127.0.0.1:{port}"), "127.0.0.1:18080");
     let lines: Vec<&str> = output.lines().map(str::trim_end).collect();
-    let end = lines.iter().rposition(|l| !l.is_empty()).map_or(0, |i| i + 1);
+    let end = lines
+        .iter()
+        .rposition(|l| !l.is_empty())
+        .map_or(0, |i| i + 1);
     for l in &lines[..end] {
         text.push_str(l);
         text.push('\n');
@@ -191,7 +194,11 @@ pub fn starts_idle(agent: Agent) {
     lab.wait_ready(&id);
     capture(&lab, &id, "idle", "start");
     let seen: Vec<String> = log.finish().into_iter().map(|(_, s)| s).collect();
-    assert_eq!(seen.first().map(String::as_str), Some("starting"), "{seen:?}");
+    assert_eq!(
+        seen.first().map(String::as_str),
+        Some("starting"),
+        "{seen:?}"
+    );
     assert_eq!(seen.last().map(String::as_str), Some("idle"), "{seen:?}");
     assert!(
         seen.iter().all(|s| s == "starting" || s == "idle"),
@@ -200,10 +207,7 @@ pub fn starts_idle(agent: Agent) {
     );
     let e = detect(&lab, &id);
     let rule = e["rule"].as_str().unwrap_or_default();
-    assert!(
-        rule.starts_with(&format!("{}.idle.", agent.name())),
-        "{e}"
-    );
+    assert!(rule.starts_with(&format!("{}.idle.", agent.name())), "{e}");
     assert!(
         lab.model.main_requests().is_empty(),
         "no model turn before the first prompt"
@@ -235,12 +239,16 @@ pub fn send_right_after_start(agent: Agent) {
     lab.daemon.wait_status(&id, "idle", agent.boot_timeout());
     let prompt = "Please run the marker command (early-send)";
     let r = lab.daemon.send(&id, prompt);
-    let received = wait_until(TURN, "the early prompt to reach the model or the send to say so", || {
-        if lab.conversation().iter().any(|t| t == prompt) {
-            return Some(true);
-        }
-        (r["delivered"] != true).then_some(false)
-    });
+    let received = wait_until(
+        TURN,
+        "the early prompt to reach the model or the send to say so",
+        || {
+            if lab.conversation().iter().any(|t| t == prompt) {
+                return Some(true);
+            }
+            (r["delivered"] != true).then_some(false)
+        },
+    );
     assert!(
         received,
         "send said {r} but the model never got the prompt; screen:\n{}",
@@ -268,7 +276,10 @@ pub fn send_working_idle(agent: Agent) {
     );
     let out = read(&lab, &id);
     assert!(
-        out["output"].as_str().unwrap_or_default().contains("42 (reply-7f3a)"),
+        out["output"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("42 (reply-7f3a)"),
         "{out}"
     );
     assert_eq!(out["status"], "idle", "{out}");
@@ -312,7 +323,10 @@ pub fn long_stream_stays_working(agent: Agent) {
     // Working began within a second or two of the send and lasted most of the stream.
     let (start, end) = (
         seen.iter().find(|(_, s)| s == "working").map(|(t, _)| *t),
-        seen.iter().rev().find(|(_, s)| s == "idle").map(|(t, _)| *t),
+        seen.iter()
+            .rev()
+            .find(|(_, s)| s == "idle")
+            .map(|(t, _)| *t),
     );
     if let (Some(start), Some(end)) = (start, end) {
         assert!(end - start >= Duration::from_secs(10), "{seen:?}");
@@ -330,7 +344,8 @@ pub fn shell_approval_approve(agent: Agent) {
         { "shell": cmd, "description": "Write the marker file" },
         { "say": "The command finished (after-tool)." },
     ]));
-    lab.daemon.send(&id, "Please run the marker command (shell-ok)");
+    lab.daemon
+        .send(&id, "Please run the marker command (shell-ok)");
     lab.daemon.wait_screen(&id, marker(agent, "bash"), TURN);
     capture(&lab, &id, "permission_prompt", "bash");
     wait_status(&lab, &id, "permission_prompt", REFLECT);
@@ -344,7 +359,10 @@ pub fn shell_approval_approve(agent: Agent) {
     );
     let r = read(&lab, &id);
     assert!(
-        r["statusText"].as_str().unwrap_or_default().contains("ran-approve.txt"),
+        r["statusText"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("ran-approve.txt"),
         "{r}"
     );
     let (s, v) = lab
@@ -374,7 +392,8 @@ pub fn shell_approval_reject(agent: Agent) {
         { "shell": "echo rejected-run > ran-reject.txt", "description": "Write the marker file" },
         { "say": "Understood, not running it (after-reject)." },
     ]));
-    lab.daemon.send(&id, "Please run the marker command (shell-no)");
+    lab.daemon
+        .send(&id, "Please run the marker command (shell-no)");
     lab.daemon.wait_screen(&id, marker(agent, "bash"), TURN);
     wait_status(&lab, &id, "permission_prompt", REFLECT);
     let (s, v) = lab
@@ -444,9 +463,10 @@ pub fn question_answered(agent: Agent) {
     let id = lab.start(json!({}));
     if agent == Agent::Codex {
         // request_user_input exists only in Plan mode: Shift+Tab cycles to it.
-        let (s, v) = lab
-            .daemon
-            .post(&format!("/v1/sessions/{id}/keys"), json!({ "keys": ["BTab"] }));
+        let (s, v) = lab.daemon.post(
+            &format!("/v1/sessions/{id}/keys"),
+            json!({ "keys": ["BTab"] }),
+        );
         assert_eq!(s, StatusCode::OK, "{v}");
         lab.daemon
             .wait_screen(&id, "Plan mode", Duration::from_secs(10));
@@ -468,9 +488,10 @@ pub fn question_answered(agent: Agent) {
             .contains("Which database"),
         "{r}"
     );
-    let (s, v) = lab
-        .daemon
-        .post(&format!("/v1/sessions/{id}/answer"), json!({ "answer": "2" }));
+    let (s, v) = lab.daemon.post(
+        &format!("/v1/sessions/{id}/answer"),
+        json!({ "answer": "2" }),
+    );
     assert_eq!(s, StatusCode::OK, "{v}");
     let turns = lab.model.wait_main(2, TURN);
     let results = tool_results(agent, &turns[1]).join("\n");
@@ -533,10 +554,7 @@ pub fn trust_folder_true(agent: Agent) {
 /// without trusting. Nothing is saved as trusted.
 pub fn trust_folder_false(agent: Agent) {
     let lab = Lab::with_trust(agent, Trust::Ask);
-    let id = id_of(
-        &lab.daemon
-            .create(lab.body(json!({ "trustFolder": false }))),
-    );
+    let id = id_of(&lab.daemon.create(lab.body(json!({ "trustFolder": false }))));
     if agent == Agent::Claude {
         wait_status(&lab, &id, "exited", agent.boot_timeout());
     } else {
@@ -588,7 +606,8 @@ pub fn api_error_then_recover(agent: Agent) {
     let lab = Lab::new(agent);
     let id = lab.start(json!({}));
     let (step, needle) = fatal_error(agent);
-    lab.model.script(json!([step, { "say": "Back to normal (recovered)." }]));
+    lab.model
+        .script(json!([step, { "say": "Back to normal (recovered)." }]));
     lab.daemon.send(&id, "This turn will fail (err-1)");
     lab.daemon.wait_screen(&id, marker(agent, "error"), TURN);
     // The agent is back at its composer under the error (the turn is over).
@@ -600,7 +619,10 @@ pub fn api_error_then_recover(agent: Agent) {
     wait_status(&lab, &id, "error", REFLECT);
     let r = read(&lab, &id);
     assert!(
-        r["statusText"].as_str().unwrap_or_default().contains(needle),
+        r["statusText"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(needle),
         "statusText carries the error: {r}"
     );
     let log = StatusLog::start(&lab.daemon, &id, SAMPLE);
@@ -619,14 +641,21 @@ pub fn retrying_is_working(agent: Agent) {
     let lab = Lab::new(agent);
     let id = lab.start(json!({}));
     let retry = match agent {
-        Agent::Claude => json!({ "status": 529, "message": "Overloaded", "times": 2, "retry_after": 2 }),
-        Agent::Codex => json!({ "status": 429, "message": "mock: slow down", "times": 2, "retry_after": 2 }),
-        Agent::Gemini => json!({ "status": 429, "message": "mock: quota", "times": 1, "retry_after": 2 }),
+        Agent::Claude => {
+            json!({ "status": 529, "message": "Overloaded", "times": 2, "retry_after": 2 })
+        }
+        Agent::Codex => {
+            json!({ "status": 429, "message": "mock: slow down", "times": 2, "retry_after": 2 })
+        }
+        Agent::Gemini => {
+            json!({ "status": 429, "message": "mock: quota", "times": 1, "retry_after": 2 })
+        }
     };
     lab.model
         .script(json!([retry, { "say": "Made it after retrying (retry-ok)." }]));
     let log = StatusLog::start(&lab.daemon, &id, SAMPLE);
-    lab.daemon.send(&id, "Answer despite the overload (retry-me)");
+    lab.daemon
+        .send(&id, "Answer despite the overload (retry-me)");
     if agent != Agent::Gemini {
         lab.daemon.wait_screen(&id, marker(agent, "retry"), TURN);
         capture(&lab, &id, "working", "retrying");
@@ -638,10 +667,7 @@ pub fn retrying_is_working(agent: Agent) {
         ["working", "idle"],
         "retrying must read working; every change: {seen:?}"
     );
-    assert!(
-        lab.model.main_requests().len() >= 2,
-        "the agent retried"
-    );
+    assert!(lab.model.main_requests().len() >= 2, "the agent retried");
 }
 
 /// Gemini retries 429/503 for minutes behind its ordinary spinner: with a stall threshold the
@@ -649,9 +675,11 @@ pub fn retrying_is_working(agent: Agent) {
 pub fn endless_retry_stalls(agent: Agent) {
     let lab = Lab::new(agent);
     let id = lab.start(json!({ "stallThresholdMs": 8000 }));
-    lab.model
-        .script(json!([{ "status": 503, "message": "mock: unavailable", "times": 0, "retry_after": 1 }]));
-    lab.daemon.send(&id, "This will never be answered (stall-me)");
+    lab.model.script(
+        json!([{ "status": 503, "message": "mock: unavailable", "times": 0, "retry_after": 1 }]),
+    );
+    lab.daemon
+        .send(&id, "This will never be answered (stall-me)");
     wait_status(&lab, &id, "working", TURN);
     wait_status(&lab, &id, "stalled", Duration::from_secs(60));
 }
@@ -790,9 +818,15 @@ pub fn fork_sees_parent_history(agent: Agent) {
     let secret = "Remember the word PARENT-SECRET-5b";
     lab.daemon.send(&id, secret);
     wait_screen_status(&lab, &id, "(parent-ack)", "idle", TURN);
-    wait_until(TURN, "Claude's session id from its SessionStart hook", || {
-        status_of(&lab, &id)["claudeSessionId"].as_str().map(str::to_owned)
-    });
+    wait_until(
+        TURN,
+        "Claude's session id from its SessionStart hook",
+        || {
+            status_of(&lab, &id)["claudeSessionId"]
+                .as_str()
+                .map(str::to_owned)
+        },
+    );
     let question = "Which word did I ask you to remember? (fork-q)";
     let (s, v) = lab.daemon.post(
         &format!("/v1/sessions/{id}/fork"),
@@ -886,7 +920,11 @@ pub fn consensus_two_reviewers(agent: Agent) {
         .model
         .main_requests()
         .iter()
-        .filter(|b| user_texts(agent, b).iter().any(|t| t.contains("correctness")))
+        .filter(|b| {
+            user_texts(agent, b)
+                .iter()
+                .any(|t| t.contains("correctness"))
+        })
         .count();
     assert!(reviews >= 2, "two reviewers asked the model: {reviews}");
 }

@@ -82,7 +82,6 @@ pub fn agents_bin_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/agents/node_modules/.bin")
 }
 
-
 /// Claude's API key: any well-formed key; its last 20 characters are pre-approved in
 /// `.claude.json` so the first start asks nothing and contacts nothing.
 const CLAUDE_KEY: &str = "sk-ant-api03-aegis-test-key-0123456789abcdefghij";
@@ -109,7 +108,12 @@ impl ModelServer {
         BufReader::new(stdout)
             .read_line(&mut line)
             .expect("reading the model server's address");
-        let url = line.trim().rsplit(' ').next().unwrap_or_default().to_owned();
+        let url = line
+            .trim()
+            .rsplit(' ')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
         assert!(
             url.starts_with("http://127.0.0.1:"),
             "unexpected first line from the model server: {line:?}"
@@ -418,10 +422,22 @@ impl Lab {
                     std::env::var("PATH").unwrap_or_default()
                 ),
             ),
-            ("XDG_CONFIG_HOME".into(), home.join(".config").display().to_string()),
-            ("XDG_CACHE_HOME".into(), home.join(".cache").display().to_string()),
-            ("XDG_DATA_HOME".into(), home.join(".local/share").display().to_string()),
-            ("XDG_STATE_HOME".into(), home.join(".local/state").display().to_string()),
+            (
+                "XDG_CONFIG_HOME".into(),
+                home.join(".config").display().to_string(),
+            ),
+            (
+                "XDG_CACHE_HOME".into(),
+                home.join(".cache").display().to_string(),
+            ),
+            (
+                "XDG_DATA_HOME".into(),
+                home.join(".local/share").display().to_string(),
+            ),
+            (
+                "XDG_STATE_HOME".into(),
+                home.join(".local/state").display().to_string(),
+            ),
             ("NO_UPDATE_NOTIFIER".into(), "1".into()),
         ];
         match agent {
@@ -465,10 +481,8 @@ impl Lab {
                 );
             }
         }
-        let env_refs: Vec<(&str, &str)> = env
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
+        let env_refs: Vec<(&str, &str)> =
+            env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let daemon = Daemon::start_with(Options {
             args: &[],
             env: &env_refs,

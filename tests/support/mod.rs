@@ -194,9 +194,16 @@ impl Daemon {
         // and must never pass on the developer's own keys or config dirs.
         for (k, _) in std::env::vars_os() {
             let k = k.to_string_lossy();
-            if ["ANTHROPIC_", "CLAUDE", "OPENAI_", "CODEX_", "GEMINI_", "GOOGLE_"]
-                .iter()
-                .any(|p| k.starts_with(p))
+            if [
+                "ANTHROPIC_",
+                "CLAUDE",
+                "OPENAI_",
+                "CODEX_",
+                "GEMINI_",
+                "GOOGLE_",
+            ]
+            .iter()
+            .any(|p| k.starts_with(p))
             {
                 cmd.env_remove(&*k);
             }
