@@ -804,7 +804,7 @@ pub fn two_hundred_sends(agent: Agent) {
             for req in &fresh {
                 seen_requests = seen_requests.max(req["n"].as_u64().unwrap_or(0) as usize + 1);
                 if req["kind"] == "main"
-                    && user_texts(agent, &req["body"]).iter().any(|t| *t == text)
+                    && user_texts(agent, &req["body"]).contains(&text)
                 {
                     break 'wait;
                 }
