@@ -803,9 +803,7 @@ pub fn two_hundred_sends(agent: Agent) {
             let fresh = lab.model.requests_from(seen_requests);
             for req in &fresh {
                 seen_requests = seen_requests.max(req["n"].as_u64().unwrap_or(0) as usize + 1);
-                if req["kind"] == "main"
-                    && user_texts(agent, &req["body"]).contains(&text)
-                {
+                if req["kind"] == "main" && user_texts(agent, &req["body"]).contains(&text) {
                     break 'wait;
                 }
             }
