@@ -121,7 +121,11 @@ fn capture(lab: &Lab, id: &str, state: &str, scenario: &str) {
         let deadline = Instant::now() + TURN;
         loop {
             let screen = lab.screen(id);
-            if !screen.contains("esc to") {
+            // The composer is back (Claude's interrupted prompt sits in its box, the footer
+            // gone: `❯ ` is enough there).
+            if !screen.contains("esc to")
+                && (screen.contains(lab.composer()) || screen.contains("❯ "))
+            {
                 break;
             }
             assert!(
