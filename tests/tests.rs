@@ -29,6 +29,8 @@
 //! - `dashboard`: the web dashboard's cookie sign-in, and the page in headless Chromium.
 //! - `hooks`: Claude Code hooks (settings file, secret, hook-driven states, hook approvals),
 //!   transcripts, uiState, memoryKeys.
+//! - `real_agents`: the real Claude Code, Codex CLI and Gemini CLI (tests/agents) against a
+//!   scripted model server, per agent and scenario.
 //! - `faces`: `aegis mcp` with the PyPI MCP client, `/v1/tools`, Prometheus `/metrics` parsed by
 //!   prometheus_client, the v0.3 metrics shapes, `aegis doctor`, completions, dist/ samples.
 
@@ -54,6 +56,7 @@ mod openapi;
 mod orchestrate;
 mod permissions;
 mod props;
+mod real_agents;
 mod screen_diff;
 mod security;
 mod sessions;

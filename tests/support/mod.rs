@@ -15,6 +15,8 @@ use reqwest::blocking::Client;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
+pub mod agents;
+
 /// Path of a helper program under tests/support/bin.
 /// A copy of the sample Claude Code JSONL transcript (tests/fixtures/transcripts) in `dir`,
 /// for a fake Claude to report through its SessionStart hook.
@@ -191,6 +193,24 @@ impl Daemon {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(log);
+        // Agent CLIs the daemon starts read these; a test sets them itself (support::agents)
+        // and must never pass on the developer's own keys or config dirs.
+        for (k, _) in std::env::vars_os() {
+            let k = k.to_string_lossy();
+            if [
+                "ANTHROPIC_",
+                "CLAUDE",
+                "OPENAI_",
+                "CODEX_",
+                "GEMINI_",
+                "GOOGLE_",
+            ]
+            .iter()
+            .any(|p| k.starts_with(p))
+            {
+                cmd.env_remove(&*k);
+            }
+        }
         let mut token = None;
         for (k, v) in opts.env {
             cmd.env(k, v);
