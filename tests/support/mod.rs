@@ -15,6 +15,7 @@ use reqwest::blocking::Client;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
+pub mod agent_homes;
 pub mod agents;
 
 /// Path of a helper program under tests/support/bin.
