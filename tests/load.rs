@@ -337,19 +337,20 @@ fn idle_and_slowloris_connections_do_not_starve_health() {
     rss.assert_peak_below(512);
 }
 
-/// Prints numbered lines of mixed output (SGR colour, CJK, emoji, tabs, varying length) in
-/// small batches at a steady pace, forever: `#n#` marks line n.
+/// Prints numbered lines of mixed output (SGR colour, CJK, emoji, tabs, varying length) at a
+/// steady 80 lines/s, forever: `#n#` marks line n. Batches of 40 twice a second, so the
+/// daemon's per-update work (detection, events) stays small beside the lines themselves.
 const STREAM: &str = r#"
 import sys, time
 n = 0
 while True:
     out = []
-    for _ in range(4):
+    for _ in range(40):
         n += 1
         out.append("\x1b[3%dm#%d#\x1b[0m 漢字 🎉\t%s\n" % (n % 8, n, "x" * (n % 20)))
     sys.stdout.write("".join(out))
     sys.stdout.flush()
-    time.sleep(0.05)
+    time.sleep(0.5)
 "#;
 
 /// Lines a session must print to fill its default 2000-line history and its screen, with margin.
