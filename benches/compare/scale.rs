@@ -236,15 +236,15 @@ fn push_rows(
     let tsys = format!("{version}, {n} {kind} sessions");
     let ms_each = |f: &Figures| f.create.as_secs_f64() * 1e3 / n as f64;
     report.push(
-        Row::new(w, &sys, "creation, per session", ms_each(&ours), "ms").versus(ratio(
-            ms_each(&ours),
-            ms_each(&theirs),
+        Row::new(w, &sys, "creation, per session", ms_each(ours), "ms").versus(ratio(
+            ms_each(ours),
+            ms_each(theirs),
             "tmux",
             false,
         )),
     );
     report.push(
-        Row::new(w, &tsys, "creation, per session", ms_each(&theirs), "ms").versus("baseline"),
+        Row::new(w, &tsys, "creation, per session", ms_each(theirs), "ms").versus("baseline"),
     );
     report.push(
         Row::new(
