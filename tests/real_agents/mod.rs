@@ -259,9 +259,3 @@ agent_tests!(
         two_hundred_sends,
     ]
 );
-
-agent_tests!(
-    gemini,
-    crate::support::agents::Agent::Gemini,
-    [endless_retry_stalls]
-);
