@@ -221,11 +221,17 @@ fn a_subscriber_that_stops_reading_neither_slows_the_session_nor_grows_memory() 
                     resyncs += 1;
                 }
                 tail.push_str(v["data"].as_str().unwrap_or_default());
-                if tail.len() > 4096 {
-                    tail.drain(..tail.len() - 2048);
-                }
+                // Checked before trimming: a resync's redraw can be longer than the tail kept,
+                // with the marker anywhere in it.
                 if tail.contains("FLOOD-DONE") {
                     return resyncs;
+                }
+                if tail.len() > 4096 {
+                    let mut cut = tail.len() - 2048;
+                    while !tail.is_char_boundary(cut) {
+                        cut += 1;
+                    }
+                    tail.drain(..cut);
                 }
             }
             panic!("healthy client never saw FLOOD-DONE");
