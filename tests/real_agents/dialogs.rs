@@ -206,6 +206,19 @@ pub fn trust_dialog_waits_then_approve(agent: Agent) {
     lab.wait_ready(&id);
 }
 
+/// Whether the agent saved the project folder as trusted, in its own config file.
+fn trust_saved(lab: &Lab, agent: Agent) -> bool {
+    let read = |path: &str| std::fs::read_to_string(lab.home.join(path)).unwrap_or_default();
+    match agent {
+        Agent::Claude => {
+            let config: Value = serde_json::from_str(&read(".claude.json")).unwrap_or_default();
+            config["projects"][lab.work.display().to_string()]["hasTrustDialogAccepted"] == true
+        }
+        Agent::Codex => read(".codex/config.toml").contains("trust_level = \"trusted\""),
+        Agent::Gemini => read(".gemini/trustedFolders.json").contains("\"TRUST_FOLDER\""),
+    }
+}
+
 /// `trustFolder: true` answers the dialog by itself; the agent records the trust.
 pub fn trust_folder_true(agent: Agent) {
     let lab = Lab::with_trust(agent, Trust::Ask);
@@ -215,22 +228,10 @@ pub fn trust_folder_true(agent: Agent) {
         .get(&format!("/v1/sessions/{id}/permissions/history"));
     assert_eq!(s, StatusCode::OK, "{h}");
     assert!(h.to_string().contains("trust"), "answered and logged: {h}");
-    let recorded = match agent {
-        Agent::Claude => {
-            let config: Value = serde_json::from_str(
-                &std::fs::read_to_string(lab.home.join(".claude.json")).unwrap_or_default(),
-            )
-            .unwrap_or_default();
-            config["projects"][lab.work.display().to_string()]["hasTrustDialogAccepted"] == true
-        }
-        Agent::Codex => std::fs::read_to_string(lab.home.join(".codex/config.toml"))
-            .unwrap_or_default()
-            .contains("trust_level = \"trusted\""),
-        Agent::Gemini => std::fs::read_to_string(lab.home.join(".gemini/trustedFolders.json"))
-            .unwrap_or_default()
-            .contains("TRUST_FOLDER"),
-    };
-    assert!(recorded, "the agent saved the trust decision");
+    assert!(
+        trust_saved(&lab, agent),
+        "the agent saved the trust decision"
+    );
 }
 
 /// `trustFolder: false` declines: Claude Code exits ("No, exit"); Codex and Gemini go on
@@ -243,22 +244,10 @@ pub fn trust_folder_false(agent: Agent) {
     } else {
         lab.wait_ready(&id);
     }
-    let trusted = match agent {
-        Agent::Claude => {
-            let config: Value = serde_json::from_str(
-                &std::fs::read_to_string(lab.home.join(".claude.json")).unwrap_or_default(),
-            )
-            .unwrap_or_default();
-            config["projects"][lab.work.display().to_string()]["hasTrustDialogAccepted"] == true
-        }
-        Agent::Codex => std::fs::read_to_string(lab.home.join(".codex/config.toml"))
-            .unwrap_or_default()
-            .contains("trust_level = \"trusted\""),
-        Agent::Gemini => std::fs::read_to_string(lab.home.join(".gemini/trustedFolders.json"))
-            .unwrap_or_default()
-            .contains("\"TRUST_FOLDER\""),
-    };
-    assert!(!trusted, "a declined folder was saved as trusted");
+    assert!(
+        !trust_saved(&lab, agent),
+        "a declined folder was saved as trusted"
+    );
 }
 
 /// The scripted API error for each agent (one its client gives up on after its retries).
