@@ -8,7 +8,6 @@
 //! same server. The agents are the pinned npm packages scripts/install-test-deps puts under
 //! tests/agents/node_modules; nothing reads or writes the real user's agent config.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,7 +18,7 @@ use reqwest::blocking::Client;
 use serde_json::{Value, json};
 
 use super::agent_homes::{seed_claude, seed_codex, seed_gemini};
-use super::{Daemon, Options, id_of, support_bin, wait_until};
+use super::{Daemon, Options, id_of, listening_url, support_bin, wait_until};
 
 /// The agents the real-agent tests drive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,21 +103,7 @@ impl ModelServer {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("starting tests/support/bin/model_server.py");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("reading the model server's address");
-        let url = line
-            .trim()
-            .rsplit(' ')
-            .next()
-            .unwrap_or_default()
-            .to_owned();
-        assert!(
-            url.starts_with("http://127.0.0.1:"),
-            "unexpected first line from the model server: {line:?}"
-        );
+        let url = listening_url(&mut child, "the model server");
         let http = Client::builder()
             .timeout(Duration::from_secs(30))
             .build()

@@ -220,21 +220,7 @@ impl Daemon {
             }
         }
         let mut child = cmd.spawn().expect("spawning aegis");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("reading the bound address");
-        let url = line
-            .trim()
-            .rsplit(' ')
-            .next()
-            .unwrap_or_default()
-            .to_owned();
-        assert!(
-            url.starts_with("http://127.0.0.1:"),
-            "unexpected first line from aegis: {line:?}"
-        );
+        let url = listening_url(&mut child, "aegis");
         (child, url, token)
     }
 
@@ -431,4 +417,25 @@ pub fn session_processes(sid: i64) -> Vec<(i64, String, String)> {
 /// Whether `pid` exists at all (a zombie counts).
 pub fn pid_exists(pid: i64) -> bool {
     Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// The loopback URL a server we started prints as the last word of its first stdout line
+/// (`aegis listening on http://127.0.0.1:PORT`, the model server alike).
+pub fn listening_url(child: &mut std::process::Child, what: &str) -> String {
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .unwrap_or_else(|e| panic!("reading the first line from {what}: {e}"));
+    let url = line
+        .trim()
+        .rsplit(' ')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        url.starts_with("http://127.0.0.1:"),
+        "unexpected first line from {what}: {line:?}"
+    );
+    url
 }
