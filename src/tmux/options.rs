@@ -247,9 +247,9 @@ fn valid_shell(v: &str) -> bool {
 pub fn shell_for_client(client_shell: Option<&str>) -> String {
     let usable = |s: &str| {
         valid_shell(s)
-            && !std::path::Path::new(s)
+            && std::path::Path::new(s)
                 .file_name()
-                .is_some_and(|n| n == "tmux")
+                .is_none_or(|n| n != "tmux")
     };
     if let Some(s) = client_shell.filter(|s| usable(s)) {
         return s.to_owned();
