@@ -35,8 +35,10 @@ struct RealTmux {
 
 impl RealTmux {
     fn run(&self, args: &[&str]) -> Output {
+        // `-u`: without a UTF-8 locale (CI may have none) tmux prints non-ASCII as `_`; the
+        // stand-in always speaks UTF-8.
         Command::new("tmux")
-            .args(["-L", &self.label, "-f", "/dev/null"])
+            .args(["-u", "-L", &self.label, "-f", "/dev/null"])
             .args(args)
             .env_remove("TMUX")
             .env_remove("TMUX_PANE")
@@ -59,7 +61,7 @@ struct Standin<'a> {
 impl Standin<'_> {
     fn run(&self, args: &[&str]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_aegis"))
-            .args(["tmux", "-L", &self.label, "-f", "/dev/null"])
+            .args(["tmux", "-u", "-L", &self.label, "-f", "/dev/null"])
             .args(args)
             .env("AEGIS_STATE_DIR", self.daemon.dir.path().join("state"))
             .env_remove("TMUX")

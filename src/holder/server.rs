@@ -71,7 +71,10 @@ const ORPHAN_CHECK: Duration = Duration::from_secs(5);
 /// holder, and with it that output, is gone).
 const DAEMON_WAIT: Duration = Duration::from_secs(10);
 
-/// How long the holder waits for the daemon to read the final EXIT frame before exiting.
+/// How long the holder waits, before exiting, for the daemon to read anything more of what is
+/// still queued for it (the tail of the output and the EXIT frame). A daemon that is slowly
+/// working through a flood keeps reading and gets all of it; one that reads nothing for this
+/// long is hung, and would get the rest from the recording.
 const GOODBYE_WAIT: Duration = Duration::from_secs(2);
 
 /// Entry point of `aegis-holder` and of `aegis holder`: logs to stderr (the session's
@@ -538,7 +541,23 @@ impl Holder {
                 let _ = tokio::time::timeout(SLOW_DAEMON, c.tx.send((exit, None))).await;
             }
             drop(c.tx);
-            let _ = tokio::time::timeout(GOODBYE_WAIT, c.writer).await;
+            let mut writer = c.writer;
+            // Written output gives its permits back: while that count moves, the daemon is
+            // still reading, so keep waiting.
+            let mut room = c.budget.available_permits();
+            loop {
+                tokio::select! {
+                    _ = &mut writer => break,
+                    () = tokio::time::sleep(GOODBYE_WAIT) => {
+                        let now = c.budget.available_permits();
+                        if now == room {
+                            tracing::warn!("the daemon stopped reading the final output; exiting");
+                            break;
+                        }
+                        room = now;
+                    }
+                }
+            }
         }
     }
 }
