@@ -261,3 +261,63 @@ fn fifty_sessions_created_by_batch_all_work() {
     );
     assert_eq!(d.get("/v1/sessions").1["total"], 48);
 }
+
+#[test]
+fn history_limits_are_per_session_checked_and_survive_a_restart() {
+    let mut d = Daemon::start();
+    // Out of range: a clear 400 in the API's error format, and no session.
+    for bad in [
+        json!({ "historyLines": 100_001 }),
+        json!({ "historyLines": -1 }),
+        json!({ "historyBytes": 100 }),
+    ] {
+        let mut body = json!({
+            "workDir": d.work_dir(), "agentType": "custom", "command": ["true"],
+        });
+        body.as_object_mut()
+            .expect("object")
+            .extend(bad.as_object().expect("object").clone());
+        let (status, v) = d.post("/v1/sessions", body);
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {v}");
+        assert!(v["error"].as_str().is_some_and(|e| !e.is_empty()), "{v}");
+    }
+    assert_eq!(d.get("/v1/sessions").1["total"], 0);
+
+    // 30 lines of history on a 10-row screen (its last row the cursor's): rows 163..200 and END.
+    let id = id_of(&d.create(json!({
+        "workDir": d.work_dir(), "agentType": "custom", "rows": 10, "cols": 40,
+        "historyLines": 30, "historyBytes": 65536,
+        "command": ["sh", "-c", "for i in $(seq 1 200); do echo row-$i; done; echo END; exec sleep 100"],
+    })));
+    d.wait_screen(&id, "END", T);
+    let read_all = |d: &Daemon| {
+        let (status, v) = d.get(&format!("/v1/sessions/{id}/read?lines=2000"));
+        assert_eq!(status, StatusCode::OK);
+        v["output"].as_str().unwrap_or_default().to_owned()
+    };
+    let out = read_all(&d);
+    assert!(out.starts_with("row-163\n"), "{out}");
+    assert!(out.ends_with("row-200\nEND"), "{out}");
+    let v = d.get(&format!("/v1/sessions/{id}")).1;
+    assert_eq!(
+        (v["historyLines"].as_u64(), v["historyBytes"].as_u64()),
+        (Some(30), Some(65536))
+    );
+    // The defaults, for a session that names none.
+    let other = d.bash();
+    let v = d.get(&format!("/v1/sessions/{other}")).1;
+    assert_eq!(
+        (v["historyLines"].as_u64(), v["historyBytes"].as_u64()),
+        (Some(2000), Some(0))
+    );
+
+    // After a restart the session keeps its limits, and its history is rebuilt within them.
+    d.restart();
+    let v = d.get(&format!("/v1/sessions/{id}")).1;
+    assert_eq!(v["historyLines"].as_u64(), Some(30), "{v}");
+    wait_until(T, "the history rebuilt", || {
+        let out = read_all(&d);
+        out.ends_with("row-200\nEND").then_some(out)
+    });
+    assert!(read_all(&d).starts_with("row-163\n"));
+}

@@ -92,6 +92,8 @@ pub fn to_spec(req: CreateSessionRequest) -> Result<CreateSpec, ApiError> {
         stall_threshold_ms: req.stall_threshold_ms,
         profile: req.profile,
         hooks: req.hooks,
+        history_lines: req.history_lines,
+        history_bytes: req.history_bytes,
     })
 }
 

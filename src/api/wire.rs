@@ -52,6 +52,10 @@ pub struct CreateSessionRequest {
     pub auto_approve: Option<bool>,
     /// v0.3: a product requirements text, prepended to the first prompt.
     pub prd: Option<String>,
+    /// Lines of history kept above the screen (default 2000, at most 100000).
+    pub history_lines: Option<usize>,
+    /// Byte limit of that history (default none; 0 = none).
+    pub history_bytes: Option<usize>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -118,6 +122,10 @@ pub struct SessionInfo {
     pub pid: i32,
     pub cols: u16,
     pub rows: u16,
+    /// Lines of history kept above the screen.
+    pub history_lines: usize,
+    /// Byte limit of the history (0: lines only).
+    pub history_bytes: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exit_code: Option<i32>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -238,6 +246,8 @@ impl SessionInfo {
             pid: m.pid,
             cols: live.cols,
             rows: live.rows,
+            history_lines: m.history_lines,
+            history_bytes: m.history_bytes,
             exit_code: live.exit_code,
             prompt_delivery: h.prompt_delivery().map(Into::into),
             recording_error: h.recording_error(),

@@ -57,7 +57,6 @@ pub(super) enum Command {
     /// Run a quick read of the screen model inside the actor (tmux capture-pane).
     Inspect(Box<dyn FnOnce(&mut Screen) + Send>),
     ResetScreen {
-        scrollback: usize,
         reply: oneshot::Sender<()>,
     },
     Explain {
@@ -87,18 +86,25 @@ struct HookClaim {
     at: Instant,
 }
 
+/// The history a session's screen keeps, as its creator asked.
+fn history_limits(meta: &SessionMeta) -> crate::screen::HistoryLimits {
+    crate::screen::HistoryLimits {
+        lines: meta.history_lines,
+        bytes: meta.history_bytes,
+    }
+}
+
 impl SessionHandle {
     /// Start the actor for a freshly spawned process.
     pub fn start(
         meta: SessionMeta,
         process: PtyProcess,
-        scrollback_lines: usize,
         detector: Detector,
         perms: Arc<SessionPermissions>,
         bus: Arc<EventBus>,
     ) -> SessionHandle {
         let now = Instant::now();
-        let mut screen = Screen::new(process.cols, process.rows, scrollback_lines);
+        let mut screen = Screen::with_limits(process.cols, process.rows, history_limits(&meta));
         // Replayed output rebuilds the screen; the replies to queries in it are not sent again.
         if !process.replay.is_empty() {
             let _ = screen.process(&process.replay);
@@ -594,12 +600,12 @@ impl Actor {
                 let _ = reply.send((self.screen.redraw(), rx));
             }
             Command::Inspect(f) => f(&mut self.screen),
-            Command::ResetScreen { scrollback, reply } => {
+            Command::ResetScreen { reply } => {
                 let (cols, rows) = self.screen.size();
                 // Keep the input modes the program asked for (bracketed paste, cursor keys),
                 // which a fresh model would forget until the program set them again.
                 let modes = self.screen.input_modes();
-                let mut fresh = Screen::new(cols, rows, scrollback);
+                let mut fresh = Screen::with_limits(cols, rows, history_limits(&self.meta));
                 let _ = fresh.process(&modes);
                 self.screen = fresh;
                 if let Err(e) = self.control.forget_history(&modes) {

@@ -39,6 +39,10 @@ pub struct CreateSpec {
     pub profile: Option<String>,
     /// Claude Code hooks (`None` = on for claude sessions).
     pub hooks: Option<bool>,
+    /// History kept above the screen, in lines (`None`: the daemon's default).
+    pub history_lines: Option<usize>,
+    /// Byte limit of the history (`None`: the daemon's default; 0: lines only).
+    pub history_bytes: Option<usize>,
 }
 
 /// A create request after validation: what [`SessionManager::create`] spawns.
@@ -55,6 +59,7 @@ struct Plan {
     stall: Option<Duration>,
     /// Set when the session gets Claude Code hooks.
     hooks: Option<crate::hooks::HookSettings>,
+    history: crate::screen::HistoryLimits,
 }
 
 impl SessionManager {
@@ -132,6 +137,14 @@ impl SessionManager {
         let cols = spec.cols.unwrap_or(self.defaults.cols);
         let rows = spec.rows.unwrap_or(self.defaults.rows);
         validate::size(cols, rows)?;
+        let history = validate::history(
+            spec.history_lines,
+            spec.history_bytes,
+            crate::screen::HistoryLimits {
+                lines: self.defaults.history_lines,
+                bytes: self.defaults.history_bytes,
+            },
+        )?;
         let profile_name = spec
             .profile
             .clone()
@@ -164,6 +177,7 @@ impl SessionManager {
             profile,
             stall: stall_of(spec.stall_threshold_ms, self.defaults.stall),
             hooks,
+            history,
         })
     }
 
@@ -218,6 +232,8 @@ impl SessionManager {
                     env: spec.env.clone(),
                     stall_threshold_ms: Some(stall_ms(plan.stall)),
                     hooks: hooks.then(Default::default),
+                    history_lines: Some(plan.history.lines),
+                    history_bytes: Some(plan.history.bytes),
                 };
                 spawn_held(settings, &record, &spawn_spec).await
             }
@@ -252,6 +268,8 @@ impl SessionManager {
                 .unwrap_or(PermissionMode::Default),
             parent_id: spec.parent_id,
             env: spec.env.clone(),
+            history_lines: plan.history.lines,
+            history_bytes: plan.history.bytes,
         };
         let handle = self.start_actor(
             meta,

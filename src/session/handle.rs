@@ -213,12 +213,11 @@ impl SessionHandle {
         .await
     }
 
-    /// Clear the screen model and its scrollback (keeping `scrollback` lines from now on), not
+    /// Clear the screen model and its history (keeping the session's history limits), not
     /// the child. The holder forgets its replay too, so a restarted daemon does not bring the
     /// cleared text back. The recording keeps everything.
-    pub async fn reset_screen(&self, scrollback: usize) -> Result<(), HandleError> {
-        self.request(|reply| Command::ResetScreen { scrollback, reply })
-            .await
+    pub async fn reset_screen(&self) -> Result<(), HandleError> {
+        self.request(|reply| Command::ResetScreen { reply }).await
     }
 
     /// Stop every process of the session (SIGHUP/SIGTERM, then SIGKILL) and wait until gone.

@@ -21,8 +21,10 @@ use std::sync::Arc;
 pub struct SessionDefaults {
     pub cols: u16,
     pub rows: u16,
-    /// Lines vt100 keeps above the screen. Kept modest: vt100 stores 32 bytes per cell.
-    pub scrollback_lines: usize,
+    /// History a session keeps above its screen when its creator names no limit.
+    pub history_lines: usize,
+    /// Byte limit of that history (0: lines only).
+    pub history_bytes: usize,
     /// Output-free time after which the coarse detector calls a session idle.
     pub quiet_period: Duration,
     /// How long a first prompt waits for the program to become ready.
@@ -48,7 +50,8 @@ impl Default for SessionDefaults {
         SessionDefaults {
             cols: 160,
             rows: 48,
-            scrollback_lines: crate::screen::MAX_SNAPSHOT_LINES,
+            history_lines: crate::vocab::DEFAULT_HISTORY_LINES,
+            history_bytes: 0,
             quiet_period: Duration::from_millis(750),
             prompt_ready_timeout: Duration::from_secs(30),
             max_sessions: 2000,
@@ -222,14 +225,8 @@ impl SessionManager {
             trust_folder,
             ..Default::default()
         });
-        let handle = SessionHandle::start(
-            meta,
-            process,
-            self.defaults.scrollback_lines,
-            detector,
-            Arc::new(perms),
-            self.bus.clone(),
-        );
+        let handle =
+            SessionHandle::start(meta, process, detector, Arc::new(perms), self.bus.clone());
         handle
             .counters
             .stall_threshold_ms

@@ -28,3 +28,4 @@ pub mod validate;
 pub use create::CreateSpec;
 pub use handle::{HandleError, LiveState, SessionHandle};
 pub use manager::{SessionError, SessionManager};
+pub use validate::MAX_HISTORY_LINES;

@@ -54,6 +54,8 @@ pub fn record_of(h: &SessionHandle, hooks: Option<&HookLink>) -> SessionRecord {
                 .load(std::sync::atomic::Ordering::Relaxed),
         ),
         hooks: hooks.map(HookLink::record),
+        history_lines: Some(m.history_lines),
+        history_bytes: Some(m.history_bytes),
     }
 }
 

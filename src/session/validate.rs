@@ -10,6 +10,37 @@ use super::manager::SessionError;
 /// Longest accepted session name; names appear in URLs and tmux targets.
 const MAX_NAME_LEN: usize = 128;
 
+/// Most history lines a session may keep: compact lines cost ~100 bytes each, so this bounds
+/// one session's history near 10 MB whatever a client asks.
+pub const MAX_HISTORY_LINES: usize = 100_000;
+
+/// The byte limit of a history, when one is set: below the smallest, a single full screen of
+/// colourful output would not fit; the largest keeps one session from taking the machine.
+const HISTORY_BYTES: std::ops::RangeInclusive<usize> = 64 * 1024..=1024 * 1024 * 1024;
+
+/// The history limits asked for, each falling back to the daemon's default.
+pub(super) fn history(
+    lines: Option<usize>,
+    bytes: Option<usize>,
+    default: crate::screen::HistoryLimits,
+) -> Result<crate::screen::HistoryLimits, SessionError> {
+    let lines = lines.unwrap_or(default.lines);
+    if lines > MAX_HISTORY_LINES {
+        return Err(SessionError::Invalid(format!(
+            "historyLines must be 0-{MAX_HISTORY_LINES}, not {lines}"
+        )));
+    }
+    let bytes = bytes.unwrap_or(default.bytes);
+    if bytes != 0 && !HISTORY_BYTES.contains(&bytes) {
+        return Err(SessionError::Invalid(format!(
+            "historyBytes must be 0 (no byte limit) or {}-{}, not {bytes}",
+            HISTORY_BYTES.start(),
+            HISTORY_BYTES.end()
+        )));
+    }
+    Ok(crate::screen::HistoryLimits { lines, bytes })
+}
+
 pub(super) fn work_dir(dir: &Path) -> Result<PathBuf, SessionError> {
     if dir.as_os_str().is_empty() {
         return Err(SessionError::Invalid("workDir is required".into()));

@@ -89,6 +89,11 @@ pub struct SessionRecord {
     /// restores the hooks.
     #[serde(default)]
     pub hooks: Option<HookRecord>,
+    /// The session's history limits; older files have none and get the defaults.
+    #[serde(default)]
+    pub history_lines: Option<usize>,
+    #[serde(default)]
+    pub history_bytes: Option<usize>,
 }
 
 impl SessionRecord {
@@ -109,6 +114,10 @@ impl SessionRecord {
                 .unwrap_or(crate::vocab::PermissionMode::Default),
             parent_id: self.parent_id,
             env: self.env.clone(),
+            history_lines: self
+                .history_lines
+                .unwrap_or(crate::vocab::DEFAULT_HISTORY_LINES),
+            history_bytes: self.history_bytes.unwrap_or(0),
         }
     }
 }
@@ -306,6 +315,8 @@ mod tests {
             env: vec![],
             stall_threshold_ms: None,
             hooks: None,
+            history_lines: None,
+            history_bytes: None,
         }
     }
 

@@ -81,6 +81,13 @@ impl Ctx<'_> {
                 .unwrap_or(u16::MAX)
                 .clamp(crate::screen::MIN_ROWS, crate::screen::MAX_ROWS),
         );
+        // tmux's `history-limit`, as the session has it when the pane starts (a pane keeps the
+        // limit it started with, as in tmux).
+        let history_lines = self
+            .server()?
+            .session_option(sp.session, "history-limit")
+            .and_then(|v| v.parse::<usize>().ok())
+            .map(|n| n.min(crate::session::MAX_HISTORY_LINES));
         let mut names = self.aegis_names(&session_name, sp.pane_id, sp.first);
         let handle = loop {
             let name = names.pop();
@@ -92,6 +99,7 @@ impl Ctx<'_> {
                 env: env.clone(),
                 cols: Some(cols),
                 rows: Some(rows),
+                history_lines,
                 ..CreateSpec::default()
             };
             match self.host.sessions.create(spec).await {

@@ -410,9 +410,8 @@ impl<'a> Scope<'a> {
             "scroll_region_upper" => "0".into(),
             "scroll_region_lower" => g.sy.saturating_sub(1).to_string(),
             "history_size" => f.history.to_string(),
-            "history_limit" => server
-                .session_option(self.session.unwrap_or(0), "history-limit")
-                .unwrap_or_else(|| "2000".into()),
+            // The limit the pane started with, as tmux keeps it per pane.
+            "history_limit" => p.handle.meta.history_lines.to_string(),
             "history_bytes" => ((f.history + usize::try_from(g.sy).unwrap_or(0)) * 32
                 + f.used_cells * 5)
                 .to_string(),

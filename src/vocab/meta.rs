@@ -22,7 +22,14 @@ pub struct SessionMeta {
     /// The environment the session was created with (on top of the daemon's), so a fork or a
     /// spawned child can be started the same way.
     pub env: Vec<(String, String)>,
+    /// Lines of history kept above the screen (tmux's `history-limit`).
+    pub history_lines: usize,
+    /// Bytes of history kept at most (0: only the line limit applies).
+    pub history_bytes: usize,
 }
+
+/// History lines a session keeps when its creator names none (tmux's default `history-limit`).
+pub const DEFAULT_HISTORY_LINES: usize = 2000;
 
 impl SessionMeta {
     /// A placeholder session for unit tests of code that only needs a name and an id.
@@ -39,6 +46,8 @@ impl SessionMeta {
             permission_mode: PermissionMode::Default,
             parent_id: None,
             env: Vec::new(),
+            history_lines: DEFAULT_HISTORY_LINES,
+            history_bytes: 0,
         }
     }
 }

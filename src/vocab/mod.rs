@@ -16,5 +16,5 @@ pub mod meta;
 pub mod status;
 
 pub use agent::{AgentType, PermissionMode, login_shell};
-pub use meta::{Delivery, SessionMeta};
+pub use meta::{DEFAULT_HISTORY_LINES, Delivery, SessionMeta};
 pub use status::SessionStatus;

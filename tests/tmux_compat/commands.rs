@@ -318,3 +318,39 @@ fn nix_uid() -> String {
         .trim()
         .to_owned()
 }
+
+#[test]
+fn tmux_compat_history_limit_applies_to_new_panes() {
+    assert!(tmux_available());
+    let d = Daemon::start();
+    let p = pair(&d, "histlimit");
+    p.same(&["new-session", "-d", "-s", "h", "-x", "40", "-y", "10"]);
+    p.same(&["set-option", "-g", "history-limit", "50"]);
+    p.same(&[
+        "new-window",
+        "-d",
+        "-t",
+        "h",
+        "seq 1 300; echo END; exec sleep 100",
+    ]);
+    p.wait_both("h:1", "END");
+    p.same(&["capture-pane", "-p", "-S", "-", "-t", "h:1"]);
+    p.same(&[
+        "display-message",
+        "-p",
+        "-t",
+        "h:1",
+        "#{history_size}/#{history_limit}",
+    ]);
+    // The panes started before keep the limit they started with.
+    p.same(&["display-message", "-p", "-t", "h:0", "#{history_limit}"]);
+    // And the pane's Aegis session says so.
+    let (_, sessions) = d.get("/v1/sessions");
+    let limits: Vec<u64> = sessions["sessions"]
+        .as_array()
+        .expect("session list")
+        .iter()
+        .filter_map(|s| s["historyLines"].as_u64())
+        .collect();
+    assert!(limits.contains(&50) && limits.contains(&2000), "{limits:?}");
+}

@@ -203,8 +203,7 @@ async fn complete(app: Arc<App>, orch: Orch, id: String, req: CompleteRequest) -
 
 async fn reset(app: Arc<App>, id: String) -> ApiResult {
     let h = app.sessions.get(&id)?;
-    h.reset_screen(app.sessions.defaults.scrollback_lines)
-        .await?;
+    h.reset_screen().await?;
     Ok(json(StatusCode::OK, &json!({ "ok": true })))
 }
 
