@@ -34,13 +34,29 @@ impl Ring {
         self.start + self.buf.len() as u64
     }
 
+    /// Append output, dropping the oldest bytes first so the ring never holds (nor allocates
+    /// room for) more than its cap: growing past it and trimming after would double the
+    /// allocation for the rest of the session.
     pub(super) fn push(&mut self, bytes: &[u8]) {
-        self.buf.extend(bytes);
-        if self.buf.len() > self.cap {
-            let excess = self.buf.len() - self.cap;
-            self.buf.drain(..excess);
-            self.start += excess as u64;
+        let bytes = if bytes.len() > self.cap {
+            // Only the tail of an oversized chunk can be kept.
+            let dropped = bytes.len() - self.cap;
+            self.start += (self.buf.len() + dropped) as u64;
+            self.buf.clear();
+            &bytes[dropped..]
+        } else {
+            bytes
+        };
+        let excess = (self.buf.len() + bytes.len()).saturating_sub(self.cap);
+        self.buf.drain(..excess);
+        self.start += excess as u64;
+        let needed = self.buf.len() + bytes.len();
+        if needed > self.buf.capacity() {
+            // Doubling as a Vec would, but never past the cap.
+            let grown = needed.max(self.buf.capacity() * 2).min(self.cap);
+            self.buf.reserve_exact(grown - self.buf.len());
         }
+        self.buf.extend(bytes);
     }
 
     /// Frames replaying everything from `from` (clamped to what is kept).
@@ -76,6 +92,8 @@ impl Ring {
             &[]
         };
         self.buf.clear();
+        // What was cleared is not coming back: give its memory back too.
+        self.buf.shrink_to_fit();
         self.buf.extend(keep);
         self.start = end - keep.len() as u64;
     }
@@ -96,6 +114,28 @@ mod tests {
         assert_eq!(f[0].split_u64(), Some((6, &b"6789abcdef"[..])));
         assert_eq!(r.replay(14)[0].split_u64(), Some((14, &b"ef"[..])));
         assert!(r.replay(16).is_empty());
+    }
+
+    #[test]
+    fn the_ring_never_allocates_past_its_cap() {
+        let cap = 64 * 1024;
+        let mut r = Ring::new(cap);
+        let chunk: Vec<u8> = (0..5000u32).map(|i| (i % 251) as u8).collect();
+        let mut total = 0u64;
+        for _ in 0..100 {
+            r.push(&chunk);
+            total += chunk.len() as u64;
+            assert!(r.buf.len() <= cap);
+            assert!(r.buf.capacity() <= cap, "capacity {}", r.buf.capacity());
+        }
+        assert_eq!(r.end(), total);
+        assert_eq!(r.start(), total - cap as u64);
+        // An oversized chunk keeps its tail, with true offsets.
+        let big: Vec<u8> = (0..cap as u32 + 10).map(|i| (i % 7) as u8).collect();
+        r.push(&big);
+        assert_eq!(r.end(), total + big.len() as u64);
+        assert_eq!(r.buf.len(), cap);
+        assert_eq!(r.buf.iter().copied().collect::<Vec<u8>>(), big[10..]);
     }
 
     #[test]
