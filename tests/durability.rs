@@ -10,6 +10,9 @@ use serde_json::{Value, json};
 
 use crate::support::{Daemon, Options, id_of, nix_kill, pid_exists, support_bin, wait_until};
 
+/// The history rebuilt from holder snapshots after a restart.
+mod snapshot;
+
 const T: Duration = Duration::from_secs(20);
 
 /// A daemon whose sessions outlive it (the product default; test support turns it off).

@@ -321,3 +321,30 @@ fn history_limits_are_per_session_checked_and_survive_a_restart() {
     });
     assert!(read_all(&d).starts_with("row-163\n"));
 }
+
+#[test]
+fn every_small_write_of_a_fast_writer_reaches_the_screen() {
+    // Unbuffered small writes arrive as many small chunks at once: the session must parse
+    // every one of them, whatever the batch it takes them in.
+    let d = Daemon::start();
+    let id = id_of(&d.create(json!({
+        "workDir": d.work_dir(), "agentType": "custom", "rows": 20, "cols": 40,
+        "command": ["python3", "-u", "-c",
+            "import sys, time\nfor i in range(1, 1991):\n    sys.stdout.write(f'n{i}\\r\\n')\n    time.sleep(0.00005)\nsys.stdout.write('END\\r\\n')\ntime.sleep(100)"],
+    })));
+    // A client reading the whole history meanwhile keeps the session busy rendering, so
+    // output piles up between its turns.
+    wait_until(T, "the end marker", || {
+        let (_, v) = d.get(&format!("/v1/sessions/{id}/read?lines=2000&format=ansi"));
+        v["output"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("END")
+            .then_some(())
+    });
+    let (_, v) = d.get(&format!("/v1/sessions/{id}/read?lines=2000"));
+    let out = v["output"].as_str().unwrap_or_default();
+    let numbers: Vec<&str> = out.lines().filter(|l| l.starts_with('n')).collect();
+    let expected: Vec<String> = (1..=1990).map(|i| format!("n{i}")).collect();
+    assert_eq!(numbers, expected);
+}

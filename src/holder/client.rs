@@ -98,6 +98,8 @@ const RECONNECT_PAUSE: Duration = Duration::from_millis(50);
 enum Control {
     Resize(u16, u16),
     Forget(Vec<u8>),
+    /// A snapshot of the first `u64` bytes delivered (see `PtyControl::keep_snapshot`).
+    Snapshot(u64, Vec<u8>),
 }
 
 struct HolderControl(mpsc::Sender<Control>);
@@ -112,6 +114,12 @@ impl PtyControl for HolderControl {
     fn forget_history(&self, prefix: &[u8]) -> std::io::Result<()> {
         self.0
             .try_send(Control::Forget(prefix.to_vec()))
+            .map_err(|e| std::io::Error::other(format!("holder link: {e}")))
+    }
+
+    fn keep_snapshot(&self, processed: u64, snapshot: Vec<u8>) -> std::io::Result<()> {
+        self.0
+            .try_send(Control::Snapshot(processed, snapshot))
             .map_err(|e| std::io::Error::other(format!("holder link: {e}")))
     }
 }
@@ -235,6 +243,7 @@ pub async fn attach(dir: &Path, replay: bool) -> std::io::Result<(PtyProcess, He
         out: out_tx,
         exit: Some(exit_tx),
         recording: recording_tx,
+        delivered: Delivered::new(seen - replayed.len() as u64, replayed.len() as u64),
         seen,
         pending: HashMap::new(),
         next_seq: 1,
@@ -314,8 +323,52 @@ struct Link {
     recording: watch::Sender<Option<String>>,
     /// Offset just past the last output byte delivered to the actor.
     seen: u64,
+    /// Where the delivered bytes sit in the stream: they are contiguous except after a
+    /// reconnection that the ring could no longer cover.
+    delivered: Delivered,
     pending: HashMap<u64, oneshot::Sender<Result<(), String>>>,
     next_seq: u64,
+}
+
+/// The stream offsets of the bytes a link delivered to its session: runs of contiguous
+/// output, each starting at a count of delivered bytes. A new run starts only where output
+/// jumped (the ring no longer covered a reconnection), so there are few.
+struct Delivered {
+    /// (bytes delivered before the run, stream offset of its first byte), oldest first.
+    runs: Vec<(u64, u64)>,
+    /// Bytes delivered so far.
+    total: u64,
+}
+
+impl Delivered {
+    /// `initial` bytes already delivered (the replay handed over at attach), from `offset`.
+    fn new(offset: u64, initial: u64) -> Delivered {
+        Delivered {
+            runs: vec![(0, offset)],
+            total: initial,
+        }
+    }
+
+    /// Bytes `from..end` of the stream were delivered.
+    fn push(&mut self, from: u64, end: u64) {
+        if self.offset_of(self.total) != Some(from) {
+            self.runs.push((self.total, from));
+            // The session only ever asks about recent counts; the oldest runs can go.
+            if self.runs.len() > 8 {
+                self.runs.remove(0);
+            }
+        }
+        self.total += end - from;
+    }
+
+    /// The stream offset just past the first `count` delivered bytes.
+    fn offset_of(&self, count: u64) -> Option<u64> {
+        if count > self.total {
+            return None;
+        }
+        let &(at, offset) = self.runs.iter().rev().find(|(at, _)| *at <= count)?;
+        Some(offset + (count - at))
+    }
 }
 
 /// Why one connection ended.
@@ -436,6 +489,17 @@ impl Link {
                             break Ended::Lost;
                         }
                     }
+                    Some(Control::Snapshot(processed, snapshot)) => {
+                        // Only as the replay of output the holder still has (see
+                        // `Ring::take_snapshot`), and only if it stays a valid frame.
+                        let Some(at) = self.delivered.offset_of(processed) else { continue };
+                        if snapshot.len() as u64 > at || snapshot.len() + 8 > proto::MAX_FRAME_BYTES {
+                            continue;
+                        }
+                        if proto::write_frame(&mut wr, &Frame::with_u64(proto::SNAPSHOT, at, &snapshot)).await.is_err() {
+                            break Ended::Lost;
+                        }
+                    }
                     Some(Control::Forget(prefix)) => {
                         if proto::write_frame(&mut wr, &Frame::new(proto::FORGET, prefix)).await.is_err() {
                             break Ended::Lost;
@@ -461,6 +525,7 @@ impl Link {
                     return None;
                 }
                 let skip = self.seen.saturating_sub(off) as usize;
+                self.delivered.push(off + skip as u64, end);
                 self.seen = end;
                 // The payload minus its offset header becomes the chunk (moved, not copied).
                 let mut chunk = f.payload;

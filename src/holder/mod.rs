@@ -46,6 +46,7 @@
 //! | `0x12` RESIZE | daemon → holder | `u16` cols, `u16` rows |
 //! | `0x13` KILL   | daemon → holder | `u32` grace in ms: SIGHUP+SIGTERM to the child's session, SIGKILL after the grace |
 //! | `0x14` FORGET | daemon → holder | bytes: the screen was reset; drop the replay ring, keeping these bytes (the input modes) as its last bytes, so a later daemon does not rebuild the cleared screen. Older holders ignore it |
+//! | `0x15` SNAPSHOT | daemon → holder | `u64` offset, then bytes that rebuild the daemon's screen and history as they stood at that offset: the ring keeps them in place of the raw output before it (unless that would not save anything), and replays them as the output just before the offset. Older holders ignore it |
 //!
 //! Ordering: HELLO is the first frame on every connection. The holder sends OUTPUT only after
 //! ATTACH, in offset order, without gaps except where the ring no longer holds the requested

@@ -26,6 +26,7 @@ pub const INPUT: u8 = 0x11;
 pub const RESIZE: u8 = 0x12;
 pub const KILL: u8 = 0x13;
 pub const FORGET: u8 = 0x14;
+pub const SNAPSHOT: u8 = 0x15;
 
 /// One frame: a type byte and its payload.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -505,6 +505,19 @@ impl Holder {
                 ));
             }
             proto::FORGET => self.ring.forget(&frame.payload),
+            proto::SNAPSHOT => {
+                let Some((at, snapshot)) = frame.split_u64() else {
+                    return self.drop_client("malformed SNAPSHOT");
+                };
+                if self.ring.take_snapshot(at, snapshot) {
+                    tracing::info!(
+                        at,
+                        snapshot_bytes = snapshot.len(),
+                        held_bytes = self.ring.held(),
+                        "replay ring compacted to a snapshot"
+                    );
+                }
+            }
             other => tracing::warn!(frame = other, "unknown frame type from the daemon; ignored"),
         }
     }

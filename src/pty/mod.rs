@@ -79,6 +79,14 @@ pub trait PtyControl: Send {
         let _ = prefix;
         Ok(())
     }
+
+    /// Offer `snapshot` (bytes that rebuild the screen and its history) as the replay of the
+    /// first `processed` bytes of output this process delivered, counting its initial
+    /// `replay`. A holder keeps it in place of that raw output; a local pty keeps nothing.
+    fn keep_snapshot(&self, processed: u64, snapshot: Vec<u8>) -> std::io::Result<()> {
+        let _ = (processed, snapshot);
+        Ok(())
+    }
 }
 
 /// The pty master owned by this process. Dropping it closes the master and hangs up the child.

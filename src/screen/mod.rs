@@ -14,7 +14,8 @@
 //! - [`term`]: the terminal state and the operations control functions perform;
 //! - [`grid`]: rows of 8-byte cells and the pen table; [`history`]: compact history lines;
 //! - [`reflow`]: resizing and rewrapping; [`render`] and [`capture`]: text, tmux's `-e`
-//!   spelling and redraws; [`queries`]: answers to terminal queries; [`width`]: widths.
+//!   spelling and redraws; [`replay`]: the bytes that rebuild a whole screen and its history;
+//!   [`queries`]: answers to terminal queries; [`width`]: widths.
 //!
 //! Architecture invariant: only this module knows the model's types; the rest of the daemon
 //! sees [`Screen`]. A panic inside the model (a bug, since no input should cause one) costs
@@ -28,6 +29,7 @@ mod parser;
 mod queries;
 mod reflow;
 mod render;
+mod replay;
 mod term;
 mod width;
 #[rustfmt::skip]
@@ -351,6 +353,16 @@ impl Screen {
     /// terminal (used by attach and WebSocket snapshots).
     pub fn redraw(&self) -> Vec<u8> {
         render::redraw(&self.term)
+    }
+
+    /// Escape codes that rebuild this screen and its history in a fresh screen of the same
+    /// size and limits (see [`replay`]); `None` on the alternate screen.
+    pub fn replay(&self) -> Option<Vec<u8>> {
+        // Mid-sequence, the output that follows would not make sense after a replay.
+        if !self.parser.at_rest() {
+            return None;
+        }
+        replay::replay(&self.term)
     }
 }
 

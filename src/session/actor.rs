@@ -130,6 +130,7 @@ impl SessionHandle {
         let meta = Arc::new(meta);
         let (subscribers, _) = broadcast::channel(SUBSCRIBER_BUFFER_CHUNKS);
         let replayed = !process.replay.is_empty();
+        let replayed_bytes = process.replay.len() as u64;
         let mut detector = detector;
         if replayed {
             // A reattached session is past its start-up: judge it from now on.
@@ -160,6 +161,8 @@ impl SessionHandle {
             recording: Some(recording_error.clone()),
             evaluated_at: now,
             compact_at: None,
+            processed: replayed_bytes,
+            snapshot_at: replayed_bytes,
         };
         tokio::spawn(actor.run());
         SessionHandle {
@@ -207,7 +210,17 @@ struct Actor {
     evaluated_at: Instant,
     /// When to compact the history lines that scrolled off (see [`COMPACT_AFTER`]).
     compact_at: Option<Instant>,
+    /// Output bytes parsed so far (the replay at start included).
+    processed: u64,
+    /// `processed` when the holder was last offered a snapshot (see [`SNAPSHOT_EVERY`]).
+    snapshot_at: u64,
 }
+
+/// Output parsed between two snapshots offered to the holder, which keeps the latest in place
+/// of the raw output before it: its replay ring then holds about the history's content plus
+/// at most this much raw output, instead of a fixed tail of raw output. Offered when output
+/// goes quiet (with the history compaction), never during a flood.
+const SNAPSHOT_EVERY: u64 = 32 * 1024;
 
 /// Quiet time after output before the lines that scrolled off are compacted: the screen
 /// model keeps them as rows until then, so a flood drops most of them without ever encoding
@@ -266,6 +279,7 @@ impl Actor {
                     if self.compact_at.is_some_and(|at| now >= at) {
                         self.compact_at = None;
                         self.screen.compact_history();
+                        self.offer_snapshot();
                     }
                     if recheck.is_some_and(|at| now >= at) {
                         // Output still queued is parsed first (the drain deadline is for a pty
@@ -310,7 +324,7 @@ impl Actor {
             *deadline = Instant::now() + EXIT_DRAIN;
         }
         let mut chunk = first;
-        for _ in 0..CHUNKS_PER_BATCH {
+        for taken in 1..=CHUNKS_PER_BATCH {
             let replies = self.screen.process(&chunk);
             if !replies.is_empty() {
                 // Never wait here: if the child is not reading its input, drop the reply.
@@ -319,12 +333,18 @@ impl Actor {
                     ack: None,
                 });
             }
+            self.processed += chunk.len() as u64;
             self.counters
                 .bytes_out
                 .fetch_add(chunk.len() as u64, Ordering::Relaxed);
             crate::metrics::global().captured(chunk.len() as u64);
             if self.subscribers.receiver_count() > 0 {
                 let _ = self.subscribers.send(Arc::from(chunk));
+            }
+            if taken == CHUNKS_PER_BATCH {
+                // The batch is full; what is queued is taken on the next turn (taking it here
+                // would drop it).
+                break;
             }
             match self.output.try_recv() {
                 Ok(next) => chunk = next,
@@ -345,6 +365,21 @@ impl Actor {
             self.evaluate();
         } else {
             self.recheck_at = Some(self.recheck_at.map_or(due, |r| r.min(due)));
+        }
+    }
+
+    /// Offer the holder a snapshot of the screen and history once enough output came since the
+    /// last one (see [`SNAPSHOT_EVERY`]). Nothing is offered on the alternate screen.
+    fn offer_snapshot(&mut self) {
+        if self.processed - self.snapshot_at < SNAPSHOT_EVERY {
+            return;
+        }
+        let Some(snapshot) = self.screen.replay() else {
+            return;
+        };
+        self.snapshot_at = self.processed;
+        if let Err(e) = self.control.keep_snapshot(self.processed, snapshot) {
+            tracing::debug!(session = %self.meta.id, error = %e, "the holder link took no snapshot");
         }
     }
 
@@ -608,6 +643,7 @@ impl Actor {
                 let mut fresh = Screen::with_limits(cols, rows, history_limits(&self.meta));
                 let _ = fresh.process(&modes);
                 self.screen = fresh;
+                self.snapshot_at = self.processed;
                 if let Err(e) = self.control.forget_history(&modes) {
                     tracing::warn!(session = %self.meta.id, error = %e, "the holder could not forget the cleared output");
                 }

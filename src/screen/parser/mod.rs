@@ -113,6 +113,12 @@ impl Default for Parser {
 }
 
 impl Parser {
+    /// Between sequences and characters: the bytes parsed so far end where a new stream
+    /// could begin (no escape sequence, string or UTF-8 character half read).
+    pub fn at_rest(&self) -> bool {
+        self.state == State::Ground && !self.utf8_started
+    }
+
     /// Parse `bytes`, applying them to `t`.
     pub fn advance(&mut self, t: &mut Term, bytes: &[u8]) {
         if let Some(since) = self.string_since
