@@ -23,6 +23,8 @@ use crate::support::{Daemon, support_bin, wait_until};
 mod commands;
 /// Windows and panes: ids, indexes, targets, split sizes, layouts, moves, libtmux's formats.
 mod panes;
+/// automatic-rename: window names that follow the running program.
+mod rename;
 
 /// Columns and rows of every scene: small, so wrapping and scrolling happen quickly.
 const COLS: u16 = 40;

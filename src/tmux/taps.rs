@@ -12,13 +12,15 @@ use crate::session::SessionHandle;
 pub struct OutputTaps {
     rx: Option<mpsc::Receiver<(u32, Vec<u8>)>>,
     stop: Option<CancellationToken>,
-    panes: Vec<u32>,
+    /// The keys followed and their panes' Aegis sessions.
+    panes: Vec<(u32, uuid::Uuid)>,
 }
 
 impl OutputTaps {
-    /// Follow these panes (no change when they are the ones already followed).
+    /// Follow these panes, each chunk tagged with its key (no change when they are the ones
+    /// already followed under the same keys).
     pub async fn follow(&mut self, handles: Vec<(u32, SessionHandle)>) {
-        let ids: Vec<u32> = handles.iter().map(|(p, _)| *p).collect();
+        let ids: Vec<(u32, uuid::Uuid)> = handles.iter().map(|(p, h)| (*p, h.meta.id)).collect();
         if ids == self.panes {
             return;
         }
