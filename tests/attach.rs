@@ -91,6 +91,17 @@ impl Term {
         )
     }
 
+    /// The foreground colour of one cell of the terminal.
+    fn fg(&self, row: u16, col: u16) -> vt100::Color {
+        self.parser
+            .lock()
+            .expect("parser")
+            .screen()
+            .cell(row, col)
+            .map(vt100::Cell::fgcolor)
+            .unwrap_or_default()
+    }
+
     fn type_bytes(&mut self, b: &[u8]) {
         self.writer.write_all(b).expect("typing");
         self.writer.flush().expect("flush");
@@ -522,6 +533,16 @@ fn aegis_attach_on_a_pane_shows_its_window() {
     });
     let active = tmux(&["display-message", "-p", "-t", "duo", "#{pane_id}"]);
     assert_eq!(String::from_utf8_lossy(&active.stdout).trim(), right);
+    // As tmux 3.3a with two panes: only the active (right) pane's half of the border, the
+    // rows below the middle of the 23-row window, is green.
+    wait_until(
+        Duration::from_secs(10),
+        "the lower half of the border green",
+        || (t.fg(22, 40) == vt100::Color::Idx(2)).then_some(()),
+    );
+    assert_eq!(t.fg(12, 40), vt100::Color::Idx(2));
+    assert_eq!(t.fg(11, 40), vt100::Color::Default);
+    assert_eq!(t.fg(0, 40), vt100::Color::Default);
     t.type_bytes(b"echo pane-$((6*7))\r");
     let screen = t.wait_screen("pane-42");
     let line = screen.lines().find(|l| l.contains("pane-42")).unwrap_or("");
