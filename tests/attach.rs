@@ -91,6 +91,17 @@ impl Term {
         )
     }
 
+    /// The foreground colour of one cell of the terminal.
+    fn fg(&self, row: u16, col: u16) -> vt100::Color {
+        self.parser
+            .lock()
+            .expect("parser")
+            .screen()
+            .cell(row, col)
+            .map(vt100::Cell::fgcolor)
+            .unwrap_or_default()
+    }
+
     fn type_bytes(&mut self, b: &[u8]) {
         self.writer.write_all(b).expect("typing");
         self.writer.flush().expect("flush");
@@ -133,6 +144,18 @@ fn bash(d: &Daemon, name: &str) -> String {
         "env": { "PS1": "$ " },
     }));
     id_of(&v)
+}
+
+/// Run `aegis tmux ARGS…` against the daemon, outside any terminal.
+fn tmux(d: &Daemon, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_aegis"))
+        .arg("tmux")
+        .args(args)
+        .env("AEGIS_STATE_DIR", d.dir.path().join("state"))
+        .env_remove("TMUX")
+        .current_dir(d.work_dir())
+        .output()
+        .expect("aegis tmux")
 }
 
 #[test]
@@ -377,16 +400,7 @@ fn attach_through_the_tmux_stand_in() {
 #[test]
 fn attach_draws_a_split_window_like_tmux() {
     let d = Daemon::start();
-    let tmux = |args: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_aegis"))
-            .arg("tmux")
-            .args(args)
-            .env("AEGIS_STATE_DIR", d.dir.path().join("state"))
-            .env_remove("TMUX")
-            .current_dir(d.work_dir())
-            .output()
-            .expect("aegis tmux")
-    };
+    let tmux = |args: &[&str]| tmux(&d, args);
     let out = tmux(&[
         "new-session",
         "-d",
@@ -458,4 +472,99 @@ fn attach_draws_a_split_window_like_tmux() {
     t.type_bytes(b"\x02d");
     let out = t.wait_exit();
     assert!(out.contains("[detached (from session art)]"), "{out:?}");
+}
+
+/// `aegis attach` on a pane's Aegis session shows the pane's window as `tmux attach` does:
+/// both panes side by side with a border and the status line, that pane active and typed
+/// into, detach with `C-b d`. A session created over REST, alone in its window, stays a
+/// plain passthrough.
+#[test]
+fn aegis_attach_on_a_pane_shows_its_window() {
+    let d = Daemon::start();
+    let tmux = |args: &[&str]| tmux(&d, args);
+    let out = tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        "duo",
+        "-x",
+        "80",
+        "-y",
+        "23",
+        "printf LEFTPANE; exec sleep 1000",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let out = tmux(&[
+        "split-window",
+        "-h",
+        "-d",
+        "-t",
+        "duo",
+        "-P",
+        "-F",
+        "#{pane_id}",
+        "bash",
+        "--norc",
+        "--noprofile",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let right = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    // `-d` left the first pane active; attaching to the right pane's session selects it.
+    let (_, list) = d.get("/v1/sessions");
+    let name = list["sessions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|s| s["tmux"]["pane"] == right.as_str())
+        .and_then(|s| s["name"].as_str())
+        .unwrap_or_else(|| panic!("no session for pane {right}: {list}"))
+        .to_owned();
+    let mut t = Term::attach(&d, &[&name], 80, 24);
+    let screen = t.wait_screen("LEFTPANE");
+    let first = screen.lines().next().unwrap_or("");
+    assert!(first.starts_with("LEFTPANE"), "{screen}");
+    assert_eq!(first.chars().nth(40), Some('│'), "{screen}");
+    wait_until(Duration::from_secs(10), "the status line", || {
+        let s = t.screen();
+        s.lines()
+            .nth(23)
+            .filter(|l| l.starts_with("[duo] 0:"))
+            .map(str::to_owned)
+    });
+    let active = tmux(&["display-message", "-p", "-t", "duo", "#{pane_id}"]);
+    assert_eq!(String::from_utf8_lossy(&active.stdout).trim(), right);
+    // As tmux 3.3a with two panes: only the active (right) pane's half of the border, the
+    // rows below the middle of the 23-row window, is green.
+    wait_until(
+        Duration::from_secs(10),
+        "the lower half of the border green",
+        || (t.fg(22, 40) == vt100::Color::Idx(2)).then_some(()),
+    );
+    assert_eq!(t.fg(12, 40), vt100::Color::Idx(2));
+    assert_eq!(t.fg(11, 40), vt100::Color::Default);
+    assert_eq!(t.fg(0, 40), vt100::Color::Default);
+    t.type_bytes(b"echo pane-$((6*7))\r");
+    let screen = t.wait_screen("pane-42");
+    let line = screen.lines().find(|l| l.contains("pane-42")).unwrap_or("");
+    assert!(line.find("pane-42").is_some_and(|at| at > 40), "{screen}");
+    t.type_bytes(b"\x02d");
+    let out = t.wait_exit();
+    assert!(out.contains("[detached (from session duo)]"), "{out:?}");
+
+    // A REST session is in the daemon's own namespace too (the tmux commands above adopted
+    // it), but alone in its window it is attached as before: no status line.
+    let plain = bash(&d, "plain");
+    d.wait_screen(&plain, "$", Duration::from_secs(10));
+    let ls = tmux(&["list-sessions", "-F", "#{session_name}"]);
+    assert!(
+        String::from_utf8_lossy(&ls.stdout).contains("plain"),
+        "{ls:?}"
+    );
+    let mut t = Term::attach(&d, &["plain"], 80, 24);
+    t.type_bytes(b"echo plain-$((6*7))\r");
+    let screen = t.wait_screen("plain-42");
+    assert!(!screen.contains("[plain] 0:"), "{screen}");
+    t.type_bytes(b"\x02d");
+    let out = t.wait_exit();
+    assert!(out.contains("[detached (from session plain)]"), "{out:?}");
 }

@@ -21,8 +21,12 @@ use crate::support::{Daemon, support_bin, wait_until};
 
 /// Commands, errors, keys, buffers, environment and the shim (the screens are below).
 mod commands;
+/// Control mode's notifications and output.
+mod control;
 /// Windows and panes: ids, indexes, targets, split sizes, layouts, moves, libtmux's formats.
 mod panes;
+/// automatic-rename: window names that follow the running program.
+mod rename;
 
 /// Columns and rows of every scene: small, so wrapping and scrolling happen quickly.
 const COLS: u16 = 40;
@@ -34,14 +38,19 @@ struct RealTmux {
 }
 
 impl RealTmux {
-    fn run(&self, args: &[&str]) -> Output {
+    fn command(&self, args: &[&str]) -> Command {
         // `-u`: without a UTF-8 locale (CI may have none) tmux prints non-ASCII as `_`; the
         // stand-in always speaks UTF-8.
-        Command::new("tmux")
-            .args(["-u", "-L", &self.label, "-f", "/dev/null"])
+        let mut c = Command::new("tmux");
+        c.args(["-u", "-L", &self.label, "-f", "/dev/null"])
             .args(args)
             .env_remove("TMUX")
-            .env_remove("TMUX_PANE")
+            .env_remove("TMUX_PANE");
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command(args)
             .output()
             .expect("running tmux (scripts/install-test-deps installs it)")
     }
@@ -59,15 +68,18 @@ struct Standin<'a> {
 }
 
 impl Standin<'_> {
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_aegis"))
-            .args(["tmux", "-u", "-L", &self.label, "-f", "/dev/null"])
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_aegis"));
+        c.args(["tmux", "-u", "-L", &self.label, "-f", "/dev/null"])
             .args(args)
             .env("AEGIS_STATE_DIR", self.daemon.dir.path().join("state"))
             .env_remove("TMUX")
-            .env_remove("TMUX_PANE")
-            .output()
-            .expect("running aegis tmux")
+            .env_remove("TMUX_PANE");
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("running aegis tmux")
     }
 }
 

@@ -10,7 +10,7 @@ use tokio::net::UnixStream;
 use tokio::sync::mpsc;
 
 use super::filter::{Action, InputFilter};
-use super::proto::{self, AttachRequest, Request};
+use super::proto::{self, AttachRequest, Attached, ClientInfo, Request};
 use super::term;
 
 /// Keyboard reads in flight between the stdin thread and the client loop.
@@ -81,9 +81,10 @@ pub async fn attach(
 /// Attach to a tmux stand-in session: the daemon draws the window and handles the prefix.
 pub async fn attach_tmux(
     socket: &Path,
-    target: super::proto::TmuxAttach,
+    mut target: super::proto::TmuxAttach,
     read_only: bool,
 ) -> anyhow::Result<String> {
+    target.client = ClientInfo::of_this_process();
     attach_to(socket, "", Some(target), read_only, None).await
 }
 
@@ -107,13 +108,19 @@ async fn attach_to(
         cols,
         rows,
         tmux,
+        client: ClientInfo::of_this_process(),
     });
     proto::write_frame(&mut stream, proto::REQUEST, &serde_json::to_vec(&req)?).await?;
-    match proto::read_frame(&mut stream).await? {
-        Some((proto::ATTACHED, _)) => {}
+    let prefix = match proto::read_frame(&mut stream).await? {
+        // A pane of the tmux stand-in is shown in its window, where the daemon handles the
+        // prefix key as tmux does.
+        Some((proto::ATTACHED, hello)) => match serde_json::from_slice::<Attached>(&hello) {
+            Ok(a) if a.window => None,
+            _ => prefix,
+        },
         Some((proto::EXIT, msg)) => bail!("{}", String::from_utf8_lossy(&msg)),
         _ => bail!("the daemon closed the connection"),
-    }
+    };
     let raw = term::RawMode::enable().context("putting the terminal in raw mode")?;
     if term::size() != (cols, rows) {
         let (c, r) = term::size();

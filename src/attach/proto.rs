@@ -45,6 +45,10 @@ pub struct AttachRequest {
     /// side, and the client sends its keys unfiltered (the daemon handles the prefix key).
     #[serde(default)]
     pub tmux: Option<TmuxAttach>,
+    /// Who the client is: when `session` turns out to be a pane of the tmux stand-in, the
+    /// client becomes a client of that pane's server.
+    #[serde(default)]
+    pub client: ClientInfo,
 }
 
 /// Which tmux stand-in session a terminal attaches to, and who the client is.
@@ -54,6 +58,15 @@ pub struct TmuxAttach {
     pub socket: String,
     /// The session id (`$N`).
     pub session: u32,
+    #[serde(flatten)]
+    pub client: ClientInfo,
+}
+
+/// An attaching terminal's process, as a tmux server knows its clients (`list-clients`, the
+/// directory and environment of what its key bindings start).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientInfo {
     #[serde(default)]
     pub cwd: String,
     #[serde(default)]
@@ -70,6 +83,10 @@ pub struct TmuxAttach {
 pub struct Attached {
     pub id: String,
     pub name: String,
+    /// The daemon draws a tmux window (panes, borders, status line) and handles the prefix
+    /// key itself: the client sends every key unfiltered.
+    #[serde(default)]
+    pub window: bool,
 }
 
 /// One `aegis tmux …` invocation, executed by the daemon.
@@ -119,6 +136,22 @@ pub struct TmuxReply {
     /// -d); the client fills in who it is.
     #[serde(default)]
     pub attach_tmux: Option<TmuxAttach>,
+}
+
+impl ClientInfo {
+    /// This process: its directory, environment, id and terminal.
+    pub fn of_this_process() -> ClientInfo {
+        ClientInfo {
+            cwd: std::env::current_dir()
+                .map(|d| d.display().to_string())
+                .unwrap_or_else(|_| "/".into()),
+            env: std::env::vars().collect(),
+            pid: std::process::id(),
+            tty: std::fs::read_link("/proc/self/fd/0")
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+        }
+    }
 }
 
 pub async fn write_frame<W: AsyncWrite + Unpin>(

@@ -143,6 +143,7 @@ async fn attached_loop(
     let hello = serde_json::to_vec(&proto::Attached {
         id: handle.meta.id.to_string(),
         name: handle.meta.name.clone(),
+        window: false,
     })?;
     proto::write_frame(&mut writer, proto::ATTACHED, &hello).await?;
     proto::write_frame(&mut writer, proto::OUTPUT, &redraw).await?;

@@ -176,6 +176,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         app.tmux_places.clone(),
     );
     tmux.spawn_reaper(shutdown.clone());
+    crate::tmux::rename::spawn(tmux.clone(), shutdown.clone());
     for (path, listener) in local_sockets {
         tokio::spawn(socket::run(
             listener,

@@ -121,9 +121,16 @@ async fn serve_conn(
             proto::write_frame(&mut stream, proto::REPLY, &body).await?;
             Ok(())
         }
-        Request::Attach(req) if req.tmux.is_some() => {
-            crate::tmux::attached::serve(tmux, stream, req, shutdown).await
+        Request::Attach(mut req) => {
+            // A pane of the stand-in is shown in its window, as `tmux attach` shows it.
+            if req.tmux.is_none() {
+                req.tmux = crate::tmux::attached::pane_window(&tmux, &req).await;
+            }
+            if req.tmux.is_some() {
+                crate::tmux::attached::serve(tmux, stream, req, shutdown).await
+            } else {
+                crate::attach::server::attach(hub, stream, req, shutdown).await
+            }
         }
-        Request::Attach(req) => crate::attach::server::attach(hub, stream, req, shutdown).await,
     }
 }

@@ -28,6 +28,11 @@ use crate::pty::{self, ExitStatus, PtyControl, PtyProcess, WriteRequest};
 use crate::screen::{Format, Screen};
 use crate::vocab::{SessionMeta, SessionStatus};
 
+/// How much output from a session's start, and for how long after it, the actor keeps for
+/// subscribers that must see all of it (a new tmux pane's `%output`).
+const EARLY_OUTPUT_BYTES: usize = 64 * 1024;
+const EARLY_OUTPUT_MS: u64 = 10_000;
+
 /// Commands waiting for one actor. Requests are tiny and the actor answers each in
 /// microseconds; a full queue means the caller waits, which is the intended back-pressure.
 const COMMAND_QUEUE: usize = 64;
@@ -52,6 +57,11 @@ pub(super) enum Command {
         reply: oneshot::Sender<()>,
     },
     Subscribe {
+        reply: oneshot::Sender<Subscription>,
+    },
+    /// Like `Subscribe`, with the output since the start instead of a redraw (see
+    /// [`EARLY_OUTPUT_BYTES`]).
+    SubscribeFromStart {
         reply: oneshot::Sender<Subscription>,
     },
     /// Run a quick read of the screen model inside the actor (tmux capture-pane).
@@ -153,6 +163,8 @@ impl SessionHandle {
             live: live_tx,
             counters: counters.clone(),
             subscribers,
+            // A reattached session's start is long past.
+            early: (!replayed).then(Vec::new),
             recheck_at: replayed.then_some(now),
             pending_exit: None,
             hook: None,
@@ -194,6 +206,10 @@ struct Actor {
     live: watch::Sender<LiveState>,
     counters: Arc<Counters>,
     subscribers: broadcast::Sender<Arc<[u8]>>,
+    /// The output since the start, while the session is young and it is small: a tmux
+    /// control client learns of a new pane only after its program started, and must still
+    /// get all of its output (`%output`).
+    early: Option<Vec<u8>>,
     /// When the detector asked to be consulted again even without new output.
     recheck_at: Option<Instant>,
     /// The child's exit, held back until its last output was parsed (see `on_exit`).
@@ -317,6 +333,20 @@ impl Actor {
         );
     }
 
+    /// Add a chunk to the output since the start, or let it go once the session is no longer
+    /// young or the output no longer small.
+    fn keep_early(&mut self, chunk: &[u8]) {
+        let Some(early) = self.early.as_mut() else {
+            return;
+        };
+        let age = crate::clock::now_ms().saturating_sub(self.meta.created_at_ms);
+        if age > EARLY_OUTPUT_MS || early.len() + chunk.len() > EARLY_OUTPUT_BYTES {
+            self.early = None;
+        } else {
+            early.extend_from_slice(chunk);
+        }
+    }
+
     fn on_output(&mut self, first: Vec<u8>) {
         // Output still arriving after the exit: the drain deadline counts from the last chunk,
         // so a daemon that is behind on a flood never reports `exited` before the final screen.
@@ -338,6 +368,7 @@ impl Actor {
                 .bytes_out
                 .fetch_add(chunk.len() as u64, Ordering::Relaxed);
             crate::metrics::global().captured(chunk.len() as u64);
+            self.keep_early(&chunk);
             if self.subscribers.receiver_count() > 0 {
                 let _ = self.subscribers.send(Arc::from(chunk));
             }
@@ -633,6 +664,11 @@ impl Actor {
             Command::Subscribe { reply } => {
                 let rx = self.subscribers.subscribe();
                 let _ = reply.send((self.screen.redraw(), rx));
+            }
+            Command::SubscribeFromStart { reply } => {
+                self.keep_early(&[]);
+                let rx = self.subscribers.subscribe();
+                let _ = reply.send((self.early.clone().unwrap_or_default(), rx));
             }
             Command::Inspect(f) => f(&mut self.screen),
             Command::ResetScreen { reply } => {

@@ -199,6 +199,15 @@ impl SessionHandle {
         self.request(|reply| Command::Subscribe { reply }).await
     }
 
+    /// Every output chunk from the session's start (while it is young and its output small;
+    /// otherwise from now), and a receiver for every chunk after them.
+    pub async fn subscribe_from_start(
+        &self,
+    ) -> Result<(Vec<u8>, broadcast::Receiver<Arc<[u8]>>), HandleError> {
+        self.request(|reply| Command::SubscribeFromStart { reply })
+            .await
+    }
+
     /// Run `f` on the screen model inside the actor and return its result. `f` must be quick
     /// (a render, not I/O): the actor parses no output while it runs.
     pub async fn with_screen<T: Send + 'static>(

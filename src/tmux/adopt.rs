@@ -73,6 +73,7 @@ pub async fn adopt(host: &TmuxHost, ns: &mut Namespaces, req: &TmuxRequest) {
                 options: Default::default(),
                 dead_ms: None,
                 pipe: None,
+                adopted: true,
                 handle: h.clone(),
             },
         );

@@ -63,6 +63,7 @@ pub async fn serve(
     let hello = serde_json::to_vec(&proto::Attached {
         id: format!("${}", view.target.session),
         name,
+        window: true,
     })?;
     proto::write_frame(&mut writer, proto::ATTACHED, &hello).await?;
     let (frames_tx, mut frames) = mpsc::channel(CLIENT_FRAMES);
@@ -146,6 +147,38 @@ pub async fn serve(
     Ok(())
 }
 
+/// `aegis attach NAME` on an Aegis session that is a pane of the stand-in: attach to the
+/// pane's window with that pane active (as `tmux attach -t %N` does), so the terminal shows
+/// the window's panes side by side. A session created over REST that is still alone in its
+/// window stays a plain session (`None`).
+pub async fn pane_window(host: &TmuxHost, req: &AttachRequest) -> Option<TmuxAttach> {
+    let id = host.sessions.get(&req.session).ok()?.meta.id;
+    let mut ns = host.state.lock().await;
+    let (socket, pane) = ns.owner_of(id).map(|(s, p)| (s.to_owned(), p))?;
+    let mut point = ns.next_active_point;
+    let server = ns.servers.get_mut(&socket)?;
+    let p = server.pane(pane)?;
+    let alone = server
+        .window(p.window)
+        .is_none_or(|w| w.layout.panes().len() < 2);
+    if p.adopted && alone {
+        return None;
+    }
+    let (session, idx, _) = server.place_of(pane)?;
+    server.set_active_pane(pane, &mut point);
+    if let Some(s) = server.session_mut(session) {
+        s.set_current(idx);
+    }
+    server.changed();
+    ns.next_active_point = point;
+    host.publish(&ns);
+    Some(TmuxAttach {
+        socket,
+        session,
+        client: req.client.clone(),
+    })
+}
+
 /// Add the terminal as a client of the session's server.
 async fn register(
     host: &TmuxHost,
@@ -164,6 +197,7 @@ async fn register(
         .map(|s| s.name.clone())
         .ok_or_else(|| format!("can't find session: ${}", t.session))?;
     let term = t
+        .client
         .env
         .iter()
         .find(|(k, _)| k == "TERM")
@@ -171,15 +205,15 @@ async fn register(
         .unwrap_or_default();
     let id = server.clients.add(Client {
         id: 0,
-        name: if t.tty.starts_with("/dev/") {
-            t.tty.clone()
+        name: if t.client.tty.starts_with("/dev/") {
+            t.client.tty.clone()
         } else {
-            format!("client-{}", t.pid)
+            format!("client-{}", t.client.pid)
         },
-        pid: t.pid,
+        pid: t.client.pid,
         session: t.session,
         control: false,
-        tty: t.tty.clone(),
+        tty: t.client.tty.clone(),
         term,
         cols: req.cols,
         rows: req.rows,
@@ -471,9 +505,9 @@ impl View {
         let req = TmuxRequest {
             socket: self.target.socket.clone(),
             argv,
-            cwd: self.target.cwd.clone(),
-            env: self.target.env.clone(),
-            pid: self.target.pid,
+            cwd: self.target.client.cwd.clone(),
+            env: self.target.client.env.clone(),
+            pid: self.target.client.pid,
             ..TmuxRequest::default()
         };
         let mut out = String::new();

@@ -228,15 +228,7 @@ async fn finish(reply: TmuxReply, daemon: &std::path::Path) -> anyhow::Result<Ex
         out.flush()?;
         std::io::stderr().write_all(reply.stderr.as_bytes())?;
     }
-    if let Some(mut target) = reply.attach_tmux {
-        target.cwd = std::env::current_dir()
-            .map(|d| d.display().to_string())
-            .unwrap_or_else(|_| "/".into());
-        target.env = std::env::vars().collect();
-        target.pid = std::process::id();
-        target.tty = std::fs::read_link("/proc/self/fd/0")
-            .map(|p| p.display().to_string())
-            .unwrap_or_default();
+    if let Some(target) = reply.attach_tmux {
         let msg = crate::attach::client::attach_tmux(daemon, target, reply.read_only).await?;
         println!("{msg}");
     }

@@ -2,9 +2,11 @@
 //! (visible in `list-clients`, so commands that need a client have one), runs the command it
 //! came with and then each line it sends, and writes tmux's control protocol: every command's
 //! output between `%begin <time> <number> 1` and `%end …` (or `%error …`), notifications such
-//! as `%session-changed`, `%window-add`, `%output %N <octal-escaped text>` for the panes of
-//! its session, and `%exit` when it leaves. `-CC` wraps it all in a DCS sequence, as tmux does.
+//! as `%session-changed`, `%window-add`, `%layout-change` and `%window-pane-changed` (found by
+//! comparing the tree with what the client was last told), `%output %N <octal-escaped text>`
+//! for the panes of its session, and `%exit` when it leaves. `-CC` wraps it all in a DCS sequence, as tmux does.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use tokio::net::UnixStream;
@@ -14,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use super::clients::{Client, ClientEvent, UNATTACHED};
 use super::exec::run_request;
 use super::host::TmuxHost;
-use super::vars::HostInfo;
+use super::vars::{HostInfo, Scope};
 use crate::attach::proto::{self, TmuxRequest};
 
 /// Serve one control-mode connection until it detaches, its server goes, or shutdown.
@@ -31,16 +33,30 @@ pub async fn serve(
         proto::write_frame(&mut writer, proto::OUTPUT, b"\x1bP1000p").await?;
     }
     super::exec::ensure_server(&host, &req, &info).await;
+    let registered_ms = crate::clock::now_ms();
     let client = register(&host, &req, events_tx).await;
     let mut number = 0u64;
     let first = req.argv.clone();
-    let ok = run_guarded(&host, &req, &info, client, &first, &mut number, &mut writer).await?;
+    let mut seen = Seen::default();
+    // The command the client came with is not one it sent as a line: flags 0, as in tmux.
+    let ok = run_guarded(
+        &host,
+        &req,
+        &info,
+        client,
+        &first,
+        (&mut number, 0),
+        &mut writer,
+    )
+    .await?;
     // The client learns its session, as tmux tells a control client that attached.
     let mut session = session_of(&host, &req.socket, client).await;
     if let Some((id, name)) = &session {
         let line = format!("%session-changed ${id} {name}\n");
         proto::write_frame(&mut writer, proto::OUTPUT, line.as_bytes()).await?;
     }
+    seen.look(&host, &req.socket, &info, session.as_ref().map(|s| s.0))
+        .await;
     let (frames_tx, mut frames) = mpsc::channel(64);
     let read_task = tokio::spawn(async move {
         let mut reader = reader;
@@ -50,7 +66,8 @@ pub async fn serve(
             }
         }
     });
-    let mut outputs = super::taps::OutputTaps::default();
+    // Panes made after the client came are followed from their first output.
+    let mut outputs = super::taps::OutputTaps::from_start_after(registered_ms);
     outputs
         .follow(session_panes(&host, &req.socket, session.as_ref().map(|s| s.0)).await)
         .await;
@@ -69,7 +86,10 @@ pub async fn serve(
                             break;
                         }
                         let argv = super::config::tokenize(text).unwrap_or_default();
-                        run_guarded(&host, &req, &info, client, &argv, &mut number, &mut writer).await?;
+                        run_guarded(&host, &req, &info, client, &argv, (&mut number, 1), &mut writer).await?;
+                        // What the command changed is told right after its %end, as tmux does.
+                        let lines = seen.look(&host, &req.socket, &info, session.as_ref().map(|s| s.0)).await;
+                        write_lines(&mut writer, &lines).await?;
                     }
                     Some((proto::DETACH, _)) | None => break,
                     Some(_) => {}
@@ -77,11 +97,16 @@ pub async fn serve(
                 ev = events.recv() => match ev {
                     Some(ClientEvent::Detach(_)) | None => break,
                     Some(ClientEvent::SessionChanged) => {
-                        session = session_of(&host, &req.socket, client).await;
-                        if let Some((id, name)) = &session {
+                        let now = session_of(&host, &req.socket, client).await;
+                        // The attach the client came with was announced already.
+                        if now.as_ref().map(|s| s.0) != session.as_ref().map(|s| s.0)
+                            && let Some((id, name)) = &now
+                        {
                             let line = format!("%session-changed ${id} {name}\n");
                             proto::write_frame(&mut writer, proto::OUTPUT, line.as_bytes()).await?;
                         }
+                        session = now;
+                        seen.look(&host, &req.socket, &info, session.as_ref().map(|s| s.0)).await;
                         outputs.follow(session_panes(&host, &req.socket, session.as_ref().map(|s| s.0)).await).await;
                     }
                     Some(ClientEvent::Notify(line)) => {
@@ -93,6 +118,8 @@ pub async fn serve(
                         break;
                     }
                     outputs.follow(session_panes(&host, &req.socket, session.as_ref().map(|s| s.0)).await).await;
+                    let lines = seen.look(&host, &req.socket, &info, session.as_ref().map(|s| s.0)).await;
+                    write_lines(&mut writer, &lines).await?;
                 }
                 chunk = outputs.next() => {
                     if let Some((pane, bytes)) = chunk {
@@ -175,7 +202,7 @@ async fn run_guarded(
     info: &HostInfo,
     client: Option<u64>,
     argv: &[String],
-    number: &mut u64,
+    (number, flags): (&mut u64, u8),
     writer: &mut tokio::net::unix::OwnedWriteHalf,
 ) -> anyhow::Result<bool> {
     let req = TmuxRequest {
@@ -189,15 +216,15 @@ async fn run_guarded(
     let n = *number;
     *number += 1;
     let result = run_request(host, &req, info, &mut out, client, &mut attach).await;
-    let mut text = format!("%begin {t} {n} 1\n");
+    let mut text = format!("%begin {t} {n} {flags}\n");
     text.push_str(&out);
     let ok = match result {
         Ok(()) => {
-            text.push_str(&format!("%end {t} {n} 1\n"));
+            text.push_str(&format!("%end {t} {n} {flags}\n"));
             true
         }
         Err(e) => {
-            text.push_str(&format!("{e}\n%error {t} {n} 1\n"));
+            text.push_str(&format!("{e}\n%error {t} {n} {flags}\n"));
             false
         }
     };
@@ -239,3 +266,96 @@ async fn session_panes(
         .filter_map(|p| server.pane(*p).map(|pane| (*p, pane.handle.clone())))
         .collect()
 }
+
+async fn write_lines(
+    writer: &mut tokio::net::unix::OwnedWriteHalf,
+    lines: &[String],
+) -> anyhow::Result<()> {
+    if !lines.is_empty() {
+        let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+        proto::write_frame(writer, proto::OUTPUT, text.as_bytes()).await?;
+    }
+    Ok(())
+}
+
+/// What a control client was last told of the tree, to notify it of changes however they
+/// came (its own commands, other clients, key bindings, panes exiting), as tmux does:
+/// `%session-window-changed` (a session's current window), `%window-pane-changed` (a window's
+/// active pane) and `%layout-change` (a window of its session changed layout, zoom or flags).
+#[derive(Default)]
+struct Seen {
+    current: HashMap<u32, u32>,
+    active: HashMap<u32, u32>,
+    /// The layout and visible layout of each window of the client's session, and its flags
+    /// (told with a change, never a change by themselves, as in tmux).
+    layouts: HashMap<u32, (String, String)>,
+}
+
+impl Seen {
+    /// Look at the tree again; the notifications for what changed since the last look.
+    async fn look(
+        &mut self,
+        host: &TmuxHost,
+        socket: &str,
+        info: &HostInfo,
+        session: Option<u32>,
+    ) -> Vec<String> {
+        let ns = host.state.lock().await;
+        let Some(server) = ns.servers.get(socket) else {
+            *self = Seen::default();
+            return vec![];
+        };
+        let current: HashMap<u32, u32> = server
+            .sessions
+            .values()
+            .filter_map(|s| Some((s.id, *s.windows.get(&s.curw?)?)))
+            .collect();
+        let active: HashMap<u32, u32> = server
+            .windows
+            .iter()
+            .map(|(&w, win)| (w, win.active))
+            .collect();
+        let facts = HashMap::new();
+        let layouts: HashMap<u32, (String, String)> = session
+            .and_then(|s| server.session(s))
+            .map(|s| {
+                s.windows
+                    .iter()
+                    .map(|(&idx, &w)| {
+                        let scope = Scope::new(server, info, &facts, Some(s.id), Some(idx), None);
+                        let layout = super::format::expand(LAYOUTS, &scope);
+                        (
+                            w,
+                            (layout, super::format::expand("#{window_flags}", &scope)),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut lines = vec![];
+        for (s, w) in &current {
+            if self.current.get(s).is_some_and(|old| old != w) {
+                lines.push(format!("%session-window-changed ${s} @{w}"));
+            }
+        }
+        for (w, p) in &active {
+            if self.active.get(w).is_some_and(|old| old != p) {
+                lines.push(format!("%window-pane-changed @{w} %{p}"));
+            }
+        }
+        for (w, (layout, flags)) in &layouts {
+            if self.layouts.get(w).is_some_and(|(old, _)| old != layout) {
+                lines.push(format!("%layout-change @{w} {layout} {flags}"));
+            }
+        }
+        *self = Seen {
+            current,
+            active,
+            layouts,
+        };
+        lines
+    }
+}
+
+/// The layouts `%layout-change` tells.
+const LAYOUTS: &str = "#{window_layout} #{window_visible_layout}";

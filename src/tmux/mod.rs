@@ -8,7 +8,7 @@
 //! with sessions, windows and panes, [`layout`]s, [`options`], paste [`buffers`], [`waits`]
 //! and [`clients`]), in which every pane is an ordinary Aegis session ([`spawn`]), so
 //! supervision, detection, recording and REST work per pane ([`host`] keeps the two in
-//! step). Formats ([`format`], [`vars`]), targets ([`target`]), config files ([`config`]),
+//! step; [`rename`] names windows after their programs). Formats ([`format`], [`vars`]), targets ([`target`]), config files ([`config`]),
 //! tmux's quoting ([`escape`]) and control mode ([`control`], [`control_client`]) complete
 //! what libtmux and similar tools expect of tmux 3.3a.
 
@@ -31,6 +31,7 @@ pub mod host;
 pub mod layout;
 pub mod options;
 pub mod options_table;
+pub mod rename;
 pub mod shell;
 pub mod spawn;
 pub mod taps;

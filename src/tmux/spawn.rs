@@ -126,6 +126,7 @@ impl Ctx<'_> {
             options: Default::default(),
             dead_ms: None,
             pipe: None,
+            adopted: false,
         })
     }
 

@@ -115,7 +115,11 @@ impl<'a> Scope<'a> {
             Some(&s.options.session),
         ];
         let v = maps.into_iter().flatten().find_map(|m2| m2.get(&m.name))?;
+        let flag = super::options::find(&m.name)
+            .is_some_and(|o| matches!(o.kind, super::options::Kind::Flag));
         Some(match (v, m.index) {
+            // Formats show a flag as a number (options_to_string with `numeric`).
+            (OptValue::Single(v), _) if flag => bool_str(v == "on"),
             (OptValue::Single(v), _) => v.clone(),
             (OptValue::Array(a), Some(i)) => a.get(&i).cloned().unwrap_or_default(),
             (OptValue::Array(a), None) => a.values().cloned().collect::<Vec<_>>().join(" "),

@@ -49,7 +49,7 @@ impl Pair<'_> {
     }
 
     /// Wait until `target` shows `needle` on both sides.
-    fn wait_pane(&self, target: &str, needle: &str) {
+    pub(super) fn wait_pane(&self, target: &str, needle: &str) {
         for (side, run) in [("real", 0), ("ours", 1)] {
             wait_until(
                 Duration::from_secs(10),

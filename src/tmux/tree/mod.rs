@@ -146,6 +146,9 @@ pub struct Pane {
     pub dead_ms: Option<u64>,
     /// `pipe-pane` is running.
     pub pipe: Option<tokio_util::sync::CancellationToken>,
+    /// Made from an Aegis session created over REST rather than by a tmux command: while it is
+    /// alone in its window, `aegis attach` shows it as a plain session.
+    pub adopted: bool,
 }
 
 /// Why a session, window or pane lookup failed.
