@@ -9,6 +9,7 @@ pub mod detect;
 pub mod doctor;
 pub mod events;
 pub mod files;
+pub mod fleet;
 pub mod framing;
 pub mod fuzzing;
 pub mod holder;
