@@ -78,23 +78,27 @@ impl TestNode {
             .and(warp::header::headers_cloned())
             .and(warp::query::raw().or(warp::any().map(String::new)).unify())
             .and(warp::body::bytes())
-            .map(|id: String, h: warp::http::HeaderMap, q: String, body: Bytes| {
-                let header = |n: &str| h.get(n).and_then(|v| v.to_str().ok()).map(String::from);
-                warp::reply::with_status(
-                    warp::reply::json(&json!({
-                        "id": id,
-                        "query": q,
-                        "body": String::from_utf8_lossy(&body),
-                        "authorization": header("authorization"),
-                        "contentType": header("content-type"),
-                    })),
-                    warp::http::StatusCode::CREATED,
-                )
-                .into_response()
-            });
+            .map(
+                |id: String, h: warp::http::HeaderMap, q: String, body: Bytes| {
+                    let header = |n: &str| h.get(n).and_then(|v| v.to_str().ok()).map(String::from);
+                    warp::reply::with_status(
+                        warp::reply::json(&json!({
+                            "id": id,
+                            "query": q,
+                            "body": String::from_utf8_lossy(&body),
+                            "authorization": header("authorization"),
+                            "contentType": header("content-type"),
+                        })),
+                        warp::http::StatusCode::CREATED,
+                    )
+                    .into_response()
+                },
+            );
         // 3 MiB of a known pattern: more than one NATS message carries.
         let big = warp::path!("v1" / "big").map(|| {
-            let body: Vec<u8> = (0..BIG_PIECES).flat_map(|i| vec![(i % 251) as u8; 1000]).collect();
+            let body: Vec<u8> = (0..BIG_PIECES)
+                .flat_map(|i| vec![(i % 251) as u8; 1000])
+                .collect();
             warp::reply::Response::new(Bytes::from(body).into())
         });
         let sse = warp::path!("v1" / "sessions" / String / "events").map(|_id: String| {
@@ -102,7 +106,9 @@ impl TestNode {
                 tokio::time::sleep(Duration::from_millis(20)).await;
                 Some((
                     Ok::<_, std::convert::Infallible>(
-                        warp::sse::Event::default().id(n.to_string()).data(format!("tick {n}")),
+                        warp::sse::Event::default()
+                            .id(n.to_string())
+                            .data(format!("tick {n}")),
                     ),
                     n + 1,
                 ))
@@ -150,15 +156,14 @@ impl LocalNode for TestNode {
             let request = request.map(http_body_util::Full::new);
             let Ok(response) = svc.call(request).await;
             let (parts, body) = response.into_parts();
-            let body: BodyStream = Box::pin(
-                http_body_util::BodyStream::new(body)
-                    .filter_map(|f| async move {
-                        match f {
-                            Ok(frame) => frame.into_data().ok().map(Ok),
-                            Err(e) => Some(Err(std::io::Error::other(e.to_string()))),
-                        }
-                    }),
-            );
+            let body: BodyStream = Box::pin(http_body_util::BodyStream::new(body).filter_map(
+                |f| async move {
+                    match f {
+                        Ok(frame) => frame.into_data().ok().map(Ok),
+                        Err(e) => Some(Err(std::io::Error::other(e.to_string()))),
+                    }
+                },
+            ));
             http::Response::from_parts(parts, body)
         })
     }
@@ -185,6 +190,11 @@ struct Host {
 }
 
 async fn join(nats: &NatsServer, host: &str, tweak: impl FnOnce(&mut FleetArgs)) -> Host {
+    // The fleet's logs, shown by the test runner when a test fails.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("aegis=debug")
+        .with_test_writer()
+        .try_init();
     let mut a = args(nats, host, nats::FLEET_USER, nats::FLEET_PASSWORD);
     tweak(&mut a);
     let config = a.resolve().expect("valid flags").expect("a fleet");
@@ -217,7 +227,13 @@ fn state(h: &Host, of: &str) -> Option<String> {
         .views(h.fleet.host_id())
         .into_iter()
         .find(|v| v.host == of)
-        .map(|v| serde_json::to_value(v.state).unwrap().as_str().unwrap().to_string())
+        .map(|v| {
+            serde_json::to_value(v.state)
+                .unwrap()
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
 }
 
 async fn body_of(r: http::Response<BodyStream>) -> Vec<u8> {
@@ -241,7 +257,9 @@ async fn membership_directory_and_forwarding() {
     let h2 = join(&nats, "h2", |_| {}).await;
     let h3 = join(&nats, "h3", |_| {}).await;
     until(T, "three hosts up on h1", async || {
-        let up = ["h1", "h2", "h3"].iter().all(|h| state(&h1, h).as_deref() == Some("up"));
+        let up = ["h1", "h2", "h3"]
+            .iter()
+            .all(|h| state(&h1, h).as_deref() == Some("up"));
         up.then_some(())
     })
     .await;
@@ -249,11 +267,22 @@ async fn membership_directory_and_forwarding() {
     // A session of h2 is found from h1, by id and by name.
     let id = h2.node.create("builder");
     let found = until(T, "h2's session in h1's directory", async || {
-        h1.fleet.directory.locate(&h1.fleet, &id.to_string()).await.ok().flatten()
+        h1.fleet
+            .directory
+            .locate(&h1.fleet, &id.to_string())
+            .await
+            .ok()
+            .flatten()
     })
     .await;
     assert_eq!(found.entry.host, "h2");
-    let by_name = h1.fleet.directory.locate(&h1.fleet, "builder").await.unwrap().unwrap();
+    let by_name = h1
+        .fleet
+        .directory
+        .locate(&h1.fleet, "builder")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(by_name.id, id);
 
     // A whole answer: status, headers and body; the caller's token and ?token= stay behind.
@@ -262,7 +291,9 @@ async fn membership_directory_and_forwarding() {
         .header("content-type", "application/json")
         .body(Bytes::from_static(b"{\"text\":\"hi\"}"))
         .unwrap();
-    let r = fleet::forward::forward(&h1.fleet, "h2", req, "master").await.expect("forwarded");
+    let r = fleet::forward::forward(&h1.fleet, "h2", req, "master")
+        .await
+        .expect("forwarded");
     assert_eq!(r.status(), 201);
     assert_eq!(r.headers()["content-type"], "application/json");
     let v: serde_json::Value = serde_json::from_slice(&body_of(r).await).unwrap();
@@ -279,18 +310,29 @@ async fn membership_directory_and_forwarding() {
     );
 
     // A streamed answer larger than a NATS message arrives whole and in order.
-    let r = fleet::forward::forward(&h3.fleet, "h2", http::Request::get("/v1/big").body(Bytes::new()).unwrap(), "open")
-        .await
-        .expect("forwarded");
+    let r = fleet::forward::forward(
+        &h3.fleet,
+        "h2",
+        http::Request::get("/v1/big").body(Bytes::new()).unwrap(),
+        "open",
+    )
+    .await
+    .expect("forwarded");
     let big = body_of(r).await;
     assert_eq!(big.len(), BIG_PIECES * 1000);
-    assert!(big.chunks(1000).enumerate().all(|(i, c)| c.iter().all(|b| *b == (i % 251) as u8)));
+    assert!(
+        big.chunks(1000)
+            .enumerate()
+            .all(|(i, c)| c.iter().all(|b| *b == (i % 251) as u8))
+    );
 
     // An endless SSE answer streams, and dropping it ends the owner's stream.
     let r = fleet::forward::forward(
         &h1.fleet,
         "h2",
-        http::Request::get(format!("/v1/sessions/{id}/events")).body(Bytes::new()).unwrap(),
+        http::Request::get(format!("/v1/sessions/{id}/events"))
+            .body(Bytes::new())
+            .unwrap(),
         "open",
     )
     .await
@@ -299,10 +341,15 @@ async fn membership_directory_and_forwarding() {
     let mut body = r.into_body();
     let mut text = String::new();
     while !text.contains("tick 3") {
-        text.push_str(&String::from_utf8_lossy(&body.next().await.expect("more").expect("chunk")));
+        text.push_str(&String::from_utf8_lossy(
+            &body.next().await.expect("more").expect("chunk"),
+        ));
     }
     assert!(text.contains("tick 0") && text.contains("tick 1"), "{text}");
-    until(T, "h2 serving the stream", async || (h2.fleet.streams_in_flight() > 0).then_some(())).await;
+    until(T, "h2 serving the stream", async || {
+        (h2.fleet.streams_in_flight() > 0).then_some(())
+    })
+    .await;
     drop(body);
     until(T, "h2 to end the stream once the reader left", async || {
         (h2.fleet.streams_in_flight() == 0).then_some(())
@@ -329,9 +376,19 @@ async fn membership_directory_and_forwarding() {
         "open",
     )
     .await;
-    assert!(matches!(r, Err(FleetError::HostUnreachable { .. })), "{r:?}");
+    let r = r.map(|ok| ok.status());
+    assert!(
+        matches!(r, Err(FleetError::HostUnreachable { .. })),
+        "{r:?}"
+    );
     // Its sessions stay in the directory (its holders keep them) until it comes back.
-    assert!(h1.fleet.directory.lookup(&id.to_string()).unwrap().is_some());
+    assert!(
+        h1.fleet
+            .directory
+            .lookup(&id.to_string())
+            .unwrap()
+            .is_some()
+    );
     h1.fleet.stop().await;
 }
 
@@ -363,19 +420,25 @@ async fn events_survive_an_outage_and_replay_by_sequence() {
 
     // It comes back with its store: the buffer drains by itself.
     nats.restart();
-    until(Duration::from_secs(20), "the buffered events published", async || {
-        (h1.fleet.stats.events_published.load(Ordering::Relaxed) == 6).then_some(())
-    })
+    until(
+        Duration::from_secs(20),
+        "the buffered events published",
+        async || (h1.fleet.stats.events_published.load(Ordering::Relaxed) == 6).then_some(()),
+    )
     .await;
 
     // A reader resuming after sequence 1 gets sequences 2..=6, the last 5 events, in order,
     // with the stream sequence as their id; a reader at 0 starts with the creation.
-    let frames: Vec<_> = fleet::events::follow(&h1.fleet, fleet::events::Start::After(1), Default::default())
-        .await
-        .expect("following")
-        .take(5)
-        .collect()
-        .await;
+    let frames: Vec<_> = fleet::events::follow(
+        &h1.fleet,
+        fleet::events::Start::After(1),
+        Default::default(),
+    )
+    .await
+    .expect("following")
+    .take(5)
+    .collect()
+    .await;
     let seqs: Vec<u64> = frames
         .iter()
         .map(|f| match f {
@@ -441,7 +504,10 @@ async fn a_request_forged_without_fleet_rights_is_refused() {
     .await
     .expect("the intruder is a valid NATS user");
     let answer = forged(intruder).await;
-    assert!(!matches!(answer, Ok(Ok(_))), "the intruder got an answer: {answer:?}");
+    assert!(
+        !matches!(answer, Ok(Ok(_))),
+        "the intruder got an answer: {answer:?}"
+    );
     assert_eq!(h1.node.executed.load(Ordering::Relaxed), 0);
     // Without any credentials the server refuses the connection itself.
     assert!(async_nats::connect(nats.url()).await.is_err());
@@ -454,7 +520,14 @@ async fn a_request_forged_without_fleet_rights_is_refused() {
     .await
     .expect("fleet user");
     let answer = forged(peer).await.expect("in time").expect("answered");
-    assert_eq!(answer.headers.as_ref().and_then(|h| h.get("Aegis-Fleet-Status")).map(|v| v.as_str()), Some("201"));
+    assert_eq!(
+        answer
+            .headers
+            .as_ref()
+            .and_then(|h| h.get("Aegis-Fleet-Status"))
+            .map(|v| v.as_str()),
+        Some("201")
+    );
     assert_eq!(h1.node.executed.load(Ordering::Relaxed), 1);
     h1.fleet.stop().await;
 }

@@ -30,13 +30,22 @@ pub struct FleetArgs {
     #[arg(long = "nats-user", env = "AEGIS_NATS_USER")]
     pub nats_user: Option<String>,
     /// Password of --nats-user.
-    #[arg(long = "nats-password", env = "AEGIS_NATS_PASSWORD", hide_env_values = true)]
+    #[arg(
+        long = "nats-password",
+        env = "AEGIS_NATS_PASSWORD",
+        hide_env_values = true
+    )]
     pub nats_password: Option<String>,
     /// CA certificate (PEM) to trust for a TLS NATS server; TLS is then required.
     #[arg(long = "nats-tls-ca", env = "AEGIS_NATS_TLS_CA")]
     pub nats_tls_ca: Option<PathBuf>,
     /// Client certificate and key (PEM) for NATS servers that verify clients: `CERT,KEY`.
-    #[arg(long = "nats-tls-cert", env = "AEGIS_NATS_TLS_CERT", value_delimiter = ',', num_args = 2)]
+    #[arg(
+        long = "nats-tls-cert",
+        env = "AEGIS_NATS_TLS_CERT",
+        value_delimiter = ',',
+        num_args = 2
+    )]
     pub nats_tls_cert: Vec<PathBuf>,
     /// The URL peers and clients should use to reach this daemon's API (for WebSocket and
     /// attach, which do not travel over NATS). Default: http://<bound address>.
@@ -44,14 +53,26 @@ pub struct FleetArgs {
     pub advertise_url: Option<String>,
     /// Milliseconds between membership heartbeats. A host is `unreachable` after three
     /// missed ones.
-    #[arg(long = "fleet-heartbeat-ms", env = "AEGIS_FLEET_HEARTBEAT_MS", default_value_t = 2000)]
+    #[arg(
+        long = "fleet-heartbeat-ms",
+        env = "AEGIS_FLEET_HEARTBEAT_MS",
+        default_value_t = 2000
+    )]
     pub heartbeat_ms: u64,
     /// Events kept in memory while NATS is unreachable; older ones are dropped (and counted)
     /// past this.
-    #[arg(long = "fleet-event-buffer", env = "AEGIS_FLEET_EVENT_BUFFER", default_value_t = 10_000)]
+    #[arg(
+        long = "fleet-event-buffer",
+        env = "AEGIS_FLEET_EVENT_BUFFER",
+        default_value_t = 10_000
+    )]
     pub event_buffer: usize,
     /// How long the fleet's event stream keeps events, in hours.
-    #[arg(long = "fleet-events-max-age-hours", env = "AEGIS_FLEET_EVENTS_MAX_AGE_HOURS", default_value_t = 168)]
+    #[arg(
+        long = "fleet-events-max-age-hours",
+        env = "AEGIS_FLEET_EVENTS_MAX_AGE_HOURS",
+        default_value_t = 168
+    )]
     pub events_max_age_hours: u64,
     /// Most bytes the fleet's event stream keeps (oldest events go first).
     #[arg(long = "fleet-events-max-bytes", env = "AEGIS_FLEET_EVENTS_MAX_BYTES", default_value_t = 1 << 30)]
@@ -97,7 +118,12 @@ const MIN_HEARTBEAT: Duration = Duration::from_millis(100);
 impl FleetArgs {
     /// `None` without `--nats`: a single host, exactly as before.
     pub fn resolve(&self) -> anyhow::Result<Option<FleetConfig>> {
-        let Some(url) = self.nats.as_deref().map(str::trim).filter(|u| !u.is_empty()) else {
+        let Some(url) = self
+            .nats
+            .as_deref()
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+        else {
             return Ok(None);
         };
         let host_id = match &self.host_id {

@@ -46,7 +46,10 @@ struct Inner {
 impl Inner {
     fn insert(&mut self, id: Uuid, entry: DirEntry) {
         self.remove(&id);
-        self.by_name.entry(entry.name.clone()).or_default().insert(id);
+        self.by_name
+            .entry(entry.name.clone())
+            .or_default()
+            .insert(id);
         self.by_id.insert(id, entry);
     }
 
@@ -203,7 +206,9 @@ impl Directory {
 /// creation, which must not answer 201 before any node can route the new session.
 pub async fn register(fleet: &Fleet, id: Uuid, entry: &DirEntry) -> Result<(), FleetError> {
     let bus = fleet.bus()?;
-    put(&bus, id, entry).await.map_err(|_| fleet.unavailable())?;
+    put(&bus, id, entry)
+        .await
+        .map_err(|_| fleet.unavailable())?;
     fleet.directory.apply(id, entry.clone());
     Ok(())
 }
@@ -293,7 +298,11 @@ async fn reconcile(fleet: &Fleet) {
         deletes += 1;
     }
     if puts + deletes > 0 {
-        tracing::info!(puts, deletes, "directory reconciled with the local registry");
+        tracing::info!(
+            puts,
+            deletes,
+            "directory reconciled with the local registry"
+        );
     }
 }
 
@@ -407,7 +416,10 @@ mod tests {
         let found = d.lookup(&a.to_string()).expect("ok").expect("found");
         assert_eq!(found.entry.host, "h1");
         assert_eq!(d.lookup("alpha").expect("ok").expect("found").id, a);
-        assert!(matches!(d.lookup("shared"), Err(FleetError::Ambiguous { .. })));
+        assert!(matches!(
+            d.lookup("shared"),
+            Err(FleetError::Ambiguous { .. })
+        ));
         d.forget(&c);
         assert_eq!(d.lookup("shared").expect("ok").expect("found").id, b);
         // Re-registering under a new name drops the old name.

@@ -77,7 +77,11 @@ pub fn subject(host: &str, session: &uuid::Uuid, kind: &str) -> String {
         })
         .collect::<Vec<_>>()
         .join(".");
-    let kind = if kind.is_empty() { "unknown".into() } else { kind };
+    let kind = if kind.is_empty() {
+        "unknown".into()
+    } else {
+        kind
+    };
     format!("{EVENTS_PREFIX}.{host}.{session}.{kind}")
 }
 
@@ -150,8 +154,14 @@ async fn feed(fleet: Arc<Fleet>, queue: Arc<Mutex<Queue>>, wake: Arc<Notify>) {
                     .store(q.items.len() as u64, Ordering::Relaxed);
             }
             LocalFeed::Lagged(missed) => {
-                tracing::warn!(missed, "fleet publisher lagged the local event bus; events dropped");
-                fleet.stats.events_dropped.fetch_add(missed, Ordering::Relaxed);
+                tracing::warn!(
+                    missed,
+                    "fleet publisher lagged the local event bus; events dropped"
+                );
+                fleet
+                    .stats
+                    .events_dropped
+                    .fetch_add(missed, Ordering::Relaxed);
             }
         }
         wake.notify_one();
@@ -183,11 +193,7 @@ async fn send(fleet: &Fleet, queue: &Mutex<Queue>, wake: &Notify) {
         for (n, subject, msg_id, payload) in batch {
             let mut headers = async_nats::HeaderMap::new();
             headers.insert("Nats-Msg-Id", msg_id.as_str());
-            match bus
-                .js
-                .publish_with_headers(subject, headers, payload)
-                .await
-            {
+            match bus.js.publish_with_headers(subject, headers, payload).await {
                 Ok(ack) => acks.push((n, ack)),
                 Err(_) => break,
             }
@@ -329,17 +335,17 @@ pub async fn follow(
         })
         .await
         .map_err(|_| fleet.unavailable())?;
-    let messages = consumer
-        .messages()
-        .await
-        .map_err(|_| fleet.unavailable())?;
+    let messages = consumer.messages().await.map_err(|_| fleet.unavailable())?;
     let events = messages
         .take_while(|m| std::future::ready(m.is_ok()))
         .filter_map(move |m| {
             let frame = m.ok().and_then(|m| {
                 let seq = m.info().ok()?.stream_sequence;
                 let mut json: serde_json::Value = serde_json::from_slice(&m.payload).ok()?;
-                let kind = json.get("type").and_then(|t| t.as_str()).unwrap_or_default();
+                let kind = json
+                    .get("type")
+                    .and_then(|t| t.as_str())
+                    .unwrap_or_default();
                 if !filter.wants(kind) {
                     return None;
                 }
@@ -372,7 +378,10 @@ mod tests {
             subject("h1", &s, "a b..c*"),
             format!("aegis.events.h1.{s}.a_b.c_")
         );
-        assert_eq!(subject("h1", &s, ""), format!("aegis.events.h1.{s}.unknown"));
+        assert_eq!(
+            subject("h1", &s, ""),
+            format!("aegis.events.h1.{s}.unknown")
+        );
         let f = Filter {
             host: Some("h2".into()),
             session: None,

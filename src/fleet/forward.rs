@@ -326,17 +326,11 @@ async fn forward_remote(
     }
     let body: BodyStream = match header(&h, KIND).as_deref() {
         Some("whole") => Box::pin(futures_util::stream::once(std::future::ready(Ok(
-            first.payload,
+            first.payload
         )))),
         Some("head") => {
             let (tx, rx) = mpsc::channel(ACK_EVERY as usize);
-            tokio::spawn(relay(
-                fleet.client.clone(),
-                ctl_subject(host),
-                id,
-                sub,
-                tx,
-            ));
+            tokio::spawn(relay(fleet.client.clone(), ctl_subject(host), id, sub, tx));
             Box::pin(tokio_stream_from(rx))
         }
         other => {
@@ -445,10 +439,15 @@ pub(super) async fn serve(fleet: Arc<Fleet>) {
     }
     let me = fleet.config.host_id.clone();
     // A queue group: if two daemons wrongly share a host id, one answers, not both.
-    let rpc = fleet.client.queue_subscribe(rpc_subject(&me), "aegis".into()).await;
+    let rpc = fleet
+        .client
+        .queue_subscribe(rpc_subject(&me), "aegis".into())
+        .await;
     let ctl = fleet.client.subscribe(ctl_subject(&me)).await;
     let (Ok(mut rpc), Ok(mut ctl)) = (rpc, ctl) else {
-        tracing::error!("cannot subscribe to the fleet's request subjects; this host serves no forwarded request");
+        tracing::error!(
+            "cannot subscribe to the fleet's request subjects; this host serves no forwarded request"
+        );
         return;
     };
     let permits = Arc::new(Semaphore::new(MAX_INFLIGHT));
@@ -500,13 +499,19 @@ fn error_answer(status: u16, code: &str, message: &str) -> (HeaderMap, Bytes) {
     let mut h = HeaderMap::new();
     put(&mut h, KIND, "whole");
     put(&mut h, STATUS, &status.to_string());
-    put(&mut h, &format!("{HTTP_PREFIX}content-type"), "application/json");
+    put(
+        &mut h,
+        &format!("{HTTP_PREFIX}content-type"),
+        "application/json",
+    );
     let body = serde_json::json!({"error": message, "code": code, "statusCode": status});
     (h, Bytes::from(body.to_string()))
 }
 
 /// Rebuild the HTTP request from a request message.
-fn parse_request(msg: &async_nats::Message) -> Result<(http::Request<Bytes>, Forwarded, uuid::Uuid), String> {
+fn parse_request(
+    msg: &async_nats::Message,
+) -> Result<(http::Request<Bytes>, Forwarded, uuid::Uuid), String> {
     let h = msg.headers.as_ref().ok_or("a request without headers")?;
     if header(h, VERSION).as_deref() != Some("1") {
         return Err("an unsupported fleet protocol version".into());
@@ -699,16 +704,28 @@ mod tests {
 
     #[test]
     fn tokens_never_travel() {
-        assert_eq!(strip_token("/v1/sessions/x/events?token=abc"), "/v1/sessions/x/events");
+        assert_eq!(
+            strip_token("/v1/sessions/x/events?token=abc"),
+            "/v1/sessions/x/events"
+        );
         assert_eq!(
             strip_token("/v1/sessions/x/read?token=abc&lines=5"),
             "/v1/sessions/x/read?lines=5"
         );
         assert_eq!(strip_token("/a?tokens=1&token"), "/a?tokens=1");
         let mut src = http::HeaderMap::new();
-        src.insert("authorization", http::HeaderValue::from_static("Bearer s3cret"));
-        src.insert("cookie", http::HeaderValue::from_static("aegis_token=s3cret"));
-        src.insert("content-type", http::HeaderValue::from_static("application/json"));
+        src.insert(
+            "authorization",
+            http::HeaderValue::from_static("Bearer s3cret"),
+        );
+        src.insert(
+            "cookie",
+            http::HeaderValue::from_static("aegis_token=s3cret"),
+        );
+        src.insert(
+            "content-type",
+            http::HeaderValue::from_static("application/json"),
+        );
         src.insert("last-event-id", http::HeaderValue::from_static("7"));
         let mut nats = HeaderMap::new();
         http_to_nats(&src, DROPPED_REQUEST_HEADERS, &mut nats);

@@ -163,7 +163,10 @@ fn state_of(r: &HostRecord, age: Duration) -> HostState {
 fn rfc3339(ms: u64) -> String {
     time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
         .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_default()
 }
 
@@ -221,7 +224,10 @@ pub(super) async fn leave(fleet: &Fleet) {
         return;
     };
     let put = bus.hosts.put(&fleet.config.host_id, body.into());
-    if tokio::time::timeout(Duration::from_secs(1), put).await.is_err() {
+    if tokio::time::timeout(Duration::from_secs(1), put)
+        .await
+        .is_err()
+    {
         tracing::debug!("leaving record not stored in time");
     }
 }
@@ -245,7 +251,9 @@ pub(super) async fn watch(fleet: Arc<Fleet>) {
                     };
                     fleet.hosts.apply(r, at);
                 }
-                Ok(_) | Err(_) => tracing::warn!(key = %entry.key, "ignoring a malformed host record"),
+                Ok(_) | Err(_) => {
+                    tracing::warn!(key = %entry.key, "ignoring a malformed host record")
+                }
             },
             |key| fleet.hosts.remove(key),
             |keep| fleet.hosts.retain(keep),
@@ -267,9 +275,7 @@ fn replayed_at(created: time::OffsetDateTime) -> Instant {
     let age = (time::OffsetDateTime::now_utc() - created)
         .try_into()
         .unwrap_or(Duration::ZERO);
-    Instant::now()
-        .checked_sub(age)
-        .unwrap_or_else(Instant::now)
+    Instant::now().checked_sub(age).unwrap_or_else(Instant::now)
 }
 
 #[cfg(test)]
@@ -285,7 +291,10 @@ mod tests {
             started_at_ms: 0,
             heartbeat_at_ms: 0,
             heartbeat_ms: 1000,
-            sessions: SessionCounts { total: active, active },
+            sessions: SessionCounts {
+                total: active,
+                active,
+            },
             leaving,
         }
     }
@@ -305,7 +314,10 @@ mod tests {
         // b and c have fewer sessions but are not up.
         assert_eq!(hosts.least_loaded().as_deref(), Some("d"));
         let v = hosts.views("a");
-        assert_eq!(v.iter().map(|h| h.host.as_str()).collect::<Vec<_>>(), ["a", "b", "c", "d"]);
+        assert_eq!(
+            v.iter().map(|h| h.host.as_str()).collect::<Vec<_>>(),
+            ["a", "b", "c", "d"]
+        );
         assert!(v[0].is_self && !v[1].is_self);
     }
 }

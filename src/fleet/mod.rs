@@ -52,6 +52,8 @@ pub mod events;
 pub mod forward;
 pub mod membership;
 pub mod node;
+pub mod routes;
+pub mod sse;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -426,6 +428,10 @@ async fn ensure(fleet: &Fleet) -> Result<Ensured, async_nats::Error> {
     Ok((js, hosts, sessions, stream))
 }
 
+/// Get or create a KV bucket. The bucket's stream is created here rather than by the
+/// client's `create_key_value`, which first reads the account's info and cannot parse the
+/// answer of nats-server 2.9 (it expects fields added in 2.10). The stream is configured as
+/// that call would: one subject tree per bucket, rollups allowed, deletes only as markers.
 async fn kv_bucket(
     js: &jetstream::Context,
     config: jetstream::kv::Config,
@@ -433,11 +439,22 @@ async fn kv_bucket(
     if let Ok(kv) = js.get_key_value(config.bucket.clone()).await {
         return Ok(kv);
     }
-    match js.create_key_value(config.clone()).await {
-        Ok(kv) => Ok(kv),
-        // Another daemon created it between our get and create.
-        Err(e) => js.get_key_value(config.bucket).await.map_err(|_| e.into()),
-    }
+    js.get_or_create_stream(jetstream::stream::Config {
+        name: format!("KV_{}", config.bucket),
+        description: Some(config.description.clone()),
+        subjects: vec![format!("$KV.{}.>", config.bucket)],
+        max_messages_per_subject: config.history.max(1),
+        max_age: config.max_age,
+        storage: jetstream::stream::StorageType::File,
+        allow_rollup: true,
+        deny_delete: true,
+        allow_direct: true,
+        num_replicas: 1,
+        discard: jetstream::stream::DiscardPolicy::New,
+        ..Default::default()
+    })
+    .await?;
+    Ok(js.get_key_value(config.bucket).await?)
 }
 
 /// Milliseconds since the Unix epoch.

@@ -117,7 +117,11 @@ authorization {{
         // The server logs its client port, then "Server is ready" once JetStream is up.
         while !ready {
             let mut line = String::new();
-            if reader.read_line(&mut line).expect("reading nats-server's log") == 0 {
+            if reader
+                .read_line(&mut line)
+                .expect("reading nats-server's log")
+                == 0
+            {
                 panic!("nats-server exited before it was ready:\n{seen}");
             }
             if let Some(rest) = line.split("Listening for client connections on ").nth(1) {
