@@ -61,12 +61,15 @@ impl TestNode {
     /// Create a session: listed, then announced, as the daemon does.
     fn create(&self, name: &str) -> uuid::Uuid {
         let id = uuid::Uuid::new_v4();
-        self.sessions.lock().unwrap().push(LocalSession {
-            id,
-            name: name.into(),
-            created_at_ms: fleet::now_ms(),
-            active: true,
-        });
+        self.sessions
+            .lock()
+            .expect("test node lock")
+            .push(LocalSession {
+                id,
+                name: name.into(),
+                created_at_ms: fleet::now_ms(),
+                active: true,
+            });
         self.emit("session.created", id, name);
         id
     }
@@ -121,13 +124,13 @@ impl TestNode {
 
 impl LocalNode for TestNode {
     fn sessions(&self) -> Vec<LocalSession> {
-        self.sessions.lock().unwrap().clone()
+        self.sessions.lock().expect("test node lock").clone()
     }
 
     fn has_session(&self, id_or_name: &str) -> bool {
         self.sessions
             .lock()
-            .unwrap()
+            .expect("test node lock")
             .iter()
             .any(|s| s.id.to_string() == id_or_name || s.name == id_or_name)
     }
@@ -149,7 +152,7 @@ impl LocalNode for TestNode {
         from: Forwarded,
     ) -> futures_util::future::BoxFuture<'static, http::Response<BodyStream>> {
         self.executed.fetch_add(1, Ordering::Relaxed);
-        *self.last_from.lock().unwrap() = Some(from);
+        *self.last_from.lock().expect("test node lock") = Some(from);
         Box::pin(async move {
             use tower_service::Service;
             let mut svc = warp::service(TestNode::routes());
@@ -229,9 +232,9 @@ fn state(h: &Host, of: &str) -> Option<String> {
         .find(|v| v.host == of)
         .map(|v| {
             serde_json::to_value(v.state)
-                .unwrap()
+                .expect("a state")
                 .as_str()
-                .unwrap()
+                .expect("a state name")
                 .to_string()
         })
 }
@@ -281,8 +284,8 @@ async fn membership_directory_and_forwarding() {
         .directory
         .locate(&h1.fleet, "builder")
         .await
-        .unwrap()
-        .unwrap();
+        .expect("located")
+        .expect("found");
     assert_eq!(by_name.id, id);
 
     // A whole answer: status, headers and body; the caller's token and ?token= stay behind.
@@ -290,19 +293,19 @@ async fn membership_directory_and_forwarding() {
         .header("authorization", "Bearer s3cret")
         .header("content-type", "application/json")
         .body(Bytes::from_static(b"{\"text\":\"hi\"}"))
-        .unwrap();
+        .expect("a request");
     let r = fleet::forward::forward(&h1.fleet, "h2", req, "master")
         .await
         .expect("forwarded");
     assert_eq!(r.status(), 201);
     assert_eq!(r.headers()["content-type"], "application/json");
-    let v: serde_json::Value = serde_json::from_slice(&body_of(r).await).unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&body_of(r).await).expect("JSON");
     assert_eq!(v["id"], id.to_string());
     assert_eq!(v["query"], "lines=5");
     assert_eq!(v["body"], "{\"text\":\"hi\"}");
     assert_eq!(v["authorization"], serde_json::Value::Null);
     assert_eq!(
-        h2.node.last_from.lock().unwrap().clone(),
+        h2.node.last_from.lock().expect("test node lock").clone(),
         Some(Forwarded {
             origin_host: "h1".into(),
             principal: "master".into()
@@ -313,7 +316,9 @@ async fn membership_directory_and_forwarding() {
     let r = fleet::forward::forward(
         &h3.fleet,
         "h2",
-        http::Request::get("/v1/big").body(Bytes::new()).unwrap(),
+        http::Request::get("/v1/big")
+            .body(Bytes::new())
+            .expect("a request"),
         "open",
     )
     .await
@@ -332,7 +337,7 @@ async fn membership_directory_and_forwarding() {
         "h2",
         http::Request::get(format!("/v1/sessions/{id}/events"))
             .body(Bytes::new())
-            .unwrap(),
+            .expect("a request"),
         "open",
     )
     .await
@@ -372,7 +377,9 @@ async fn membership_directory_and_forwarding() {
     let r = fleet::forward::forward(
         &h1.fleet,
         "h2",
-        http::Request::get("/v1/big").body(Bytes::new()).unwrap(),
+        http::Request::get("/v1/big")
+            .body(Bytes::new())
+            .expect("a request"),
         "open",
     )
     .await;
@@ -386,7 +393,7 @@ async fn membership_directory_and_forwarding() {
         h1.fleet
             .directory
             .lookup(&id.to_string())
-            .unwrap()
+            .expect("no ambiguity")
             .is_some()
     );
     h1.fleet.stop().await;

@@ -408,7 +408,7 @@ async fn relay(
                             send_ctl(&client, &ctl, id, Ctl::Cancel).await;
                             return;
                         }
-                        if (next_seq - 1) % ACK_EVERY == 0 {
+                        if (next_seq - 1).is_multiple_of(ACK_EVERY) {
                             send_ctl(&client, &ctl, id, Ctl::Ack(next_seq - 1)).await;
                         }
                     }

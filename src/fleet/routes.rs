@@ -166,14 +166,14 @@ fn parse_page(
     key: &str,
     default: usize,
     max: usize,
-) -> Result<usize, Response> {
+) -> Result<usize, String> {
     match q.get(key) {
         None => Ok(default),
         Some(v) => v
             .parse::<usize>()
             .ok()
             .filter(|n| (1..=max).contains(n))
-            .ok_or_else(|| bad_request(format!("{key} must be an integer in 1..={max}"))),
+            .ok_or_else(|| format!("{key} must be an integer in 1..={max}")),
     }
 }
 
@@ -253,11 +253,11 @@ async fn list(fleet: &Fleet, q: HashMap<String, String>, principal: &str) -> Res
     }
     let page = match parse_page(&q, "page", 1, usize::MAX) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(m) => return bad_request(m),
     };
     let limit = match parse_page(&q, "limit", 100, 1000) {
         Ok(l) => l,
-        Err(r) => return r,
+        Err(m) => return bad_request(m),
     };
     let only_host = q.get("host").cloned();
     let views = fleet.hosts.views(fleet.host_id());

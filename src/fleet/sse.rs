@@ -129,14 +129,14 @@ mod tests {
         let mut p = Parser::default();
         assert!(
             p.feed(&Bytes::from_static(b"id: 1\ndata: {\"a\""))
-                .unwrap()
+                .expect("a well-formed stream")
                 .is_empty()
         );
         let frames = p
             .feed(&Bytes::from_static(
                 b":1}\n\n: hb\n\nid:2\r\ndata: x\r\ndata: y\r\n\r\nrest",
             ))
-            .unwrap();
+            .expect("a well-formed stream");
         assert_eq!(
             frames,
             vec![

@@ -101,7 +101,7 @@ authorization {{
     fn launch(&mut self) {
         let conf = self.config();
         let log = self.dir.path().join("nats.log");
-        let mut child = Command::new("nats-server")
+        let mut child = Command::new(program())
             .arg("-c")
             .arg(&conf)
             .stdin(Stdio::null())
@@ -173,6 +173,16 @@ authorization {{
             }
         }
     }
+}
+
+/// `nats-server` on PATH, else where Debian installs it (`/usr/sbin` is not on every PATH).
+fn program() -> PathBuf {
+    std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .map(|d| d.join("nats-server"))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| PathBuf::from("/usr/sbin/nats-server"))
 }
 
 impl Drop for NatsServer {
