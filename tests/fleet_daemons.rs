@@ -57,7 +57,10 @@ fn create_through_one_drive_through_another_read_events_through_a_third() {
     let id = id_of(&created);
 
     // Drive it through c: send, then read its screen, both forwarded to b.
-    let (s, v) = c.post(&format!("/v1/sessions/{id}/send"), json!({"text": "echo fleet-$((6*7))"}));
+    let (s, v) = c.post(
+        &format!("/v1/sessions/{id}/send"),
+        json!({"text": "echo fleet-$((6*7))"}),
+    );
     assert_eq!(s, StatusCode::OK, "{v}");
     wait_until(Duration::from_secs(15), "the output through c", || {
         let (s, v) = c.get(&format!("/v1/sessions/{id}/read"));
@@ -86,7 +89,10 @@ fn create_through_one_drive_through_another_read_events_through_a_third() {
         .expect("fleet events")
         .text()
         .unwrap_or_default();
-    assert!(text.contains("session.created") && text.contains("\"host\":\"b\""), "{text}");
+    assert!(
+        text.contains("session.created") && text.contains("\"host\":\"b\""),
+        "{text}"
+    );
 }
 
 #[test]
@@ -101,11 +107,17 @@ fn a_killed_host_is_unreachable_and_rejoins_with_its_sessions() {
         (host_state(&a, "b").as_deref() == Some("unreachable")).then_some(())
     });
     let (s, v) = a.get(&format!("/v1/sessions/{id}"));
-    assert_eq!((s, v["code"].as_str()), (StatusCode::SERVICE_UNAVAILABLE, Some("HOST_UNREACHABLE")));
+    assert_eq!(
+        (s, v["code"].as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, Some("HOST_UNREACHABLE"))
+    );
     // Its holder kept the session: back, it is driven through a again.
     b.restart();
     all_up(&a, &["a", "b"]);
-    let (s, v) = a.post(&format!("/v1/sessions/{id}/send"), json!({"text": "echo back-$((2+3))"}));
+    let (s, v) = a.post(
+        &format!("/v1/sessions/{id}/send"),
+        json!({"text": "echo back-$((2+3))"}),
+    );
     assert_eq!(s, StatusCode::OK, "{v}");
     b.wait_screen(&id, "back-5", Duration::from_secs(10));
 }
@@ -124,7 +136,10 @@ fn without_nats_each_daemon_serves_its_own_and_the_fleet_recovers() {
         (s == StatusCode::SERVICE_UNAVAILABLE && v["code"] == "FLEET_UNAVAILABLE").then_some(())
     });
     let (s, v) = a.get(&format!("/v1/sessions/{remote}"));
-    assert_eq!((s, v["code"].as_str()), (StatusCode::SERVICE_UNAVAILABLE, Some("FLEET_UNAVAILABLE")));
+    assert_eq!(
+        (s, v["code"].as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, Some("FLEET_UNAVAILABLE"))
+    );
     // Local sessions are served as always, and their events wait in the outage buffer.
     a.send(&local, "echo still-here");
     a.wait_screen(&local, "still-here", Duration::from_secs(10));
