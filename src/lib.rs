@@ -44,6 +44,10 @@ pub mod tmux;
 pub mod webhooks;
 pub(crate) mod work;
 
+// Several daemons as one fleet over NATS: knows nothing of sessions; the daemon plugs itself in
+// through `fleet::LocalNode`.
+pub mod fleet;
+
 // The HTTP API, and the daemon that wires everything together.
 pub mod api;
 pub mod daemon;

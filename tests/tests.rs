@@ -27,6 +27,8 @@
 //! - `dashboard`: the web dashboard's cookie sign-in, and the page in headless Chromium.
 //! - `hooks`: Claude Code hooks (settings file, secret, hook-driven states, hook approvals),
 //!   transcripts, uiState, memoryKeys.
+//! - `fleet`: daemons on several hosts over a real nats-server (membership, directory,
+//!   forwarding, the fleet event stream, outages, peers' NATS permissions).
 //! - `faces`: `aegis mcp` with the PyPI MCP client, `/v1/tools`, Prometheus `/metrics` parsed by
 //!   prometheus_client, the v0.3 metrics shapes, `aegis doctor`, completions, dist/ samples.
 
@@ -44,6 +46,7 @@ mod detect;
 mod durability;
 mod faces;
 mod fixtures;
+mod fleet;
 mod hooks;
 mod launch;
 mod load;

@@ -1,0 +1,150 @@
+//! The fleet end to end: three real `aegis serve --nats` daemons (separate state dirs and
+//! ports) on one real nats-server, driven only through their REST APIs.
+//!
+//! Not yet listed in tests/tests.rs: these need the fleet wired into the daemon's API
+//! (`/v1/fleet/...`, forwarding of `/v1/sessions/:id/...`), which follows the composition-root
+//! restructure. Add `mod fleet_daemons;` there with the wiring.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::support::nats::NatsServer;
+use crate::support::{Daemon, Options, id_of, wait_until};
+
+fn join(nats: &NatsServer, host: &str) -> Daemon {
+    let args = nats.fleet_args(host);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    Daemon::start_with(Options {
+        args: &args,
+        env: &[("AEGIS_KILL_SESSIONS_ON_EXIT", "false")],
+    })
+}
+
+fn host_state(d: &Daemon, host: &str) -> Option<String> {
+    let (s, v) = d.get("/v1/fleet/hosts");
+    (s == StatusCode::OK).then_some(())?;
+    v["hosts"]
+        .as_array()?
+        .iter()
+        .find(|h| h["host"] == host)
+        .and_then(|h| h["state"].as_str().map(String::from))
+}
+
+fn all_up(d: &Daemon, hosts: &[&str]) {
+    wait_until(Duration::from_secs(15), "every host up", || {
+        hosts
+            .iter()
+            .all(|h| host_state(d, h).as_deref() == Some("up"))
+            .then_some(())
+    });
+}
+
+#[test]
+fn create_through_one_drive_through_another_read_events_through_a_third() {
+    let nats = NatsServer::start();
+    let (a, b, c) = (join(&nats, "a"), join(&nats, "b"), join(&nats, "c"));
+    all_up(&a, &["a", "b", "c"]);
+
+    // Create on b through a.
+    let (s, created) = a.post(
+        "/v1/fleet/sessions",
+        json!({"host": "b", "workDir": b.work_dir(), "command": ["bash", "--norc", "--noprofile"]}),
+    );
+    assert_eq!(s, StatusCode::CREATED, "{created}");
+    assert_eq!(created["host"], "b");
+    let id = id_of(&created);
+
+    // Drive it through c: send, then read its screen, both forwarded to b.
+    let (s, v) = c.post(
+        &format!("/v1/sessions/{id}/send"),
+        json!({"text": "echo fleet-$((6*7))"}),
+    );
+    assert_eq!(s, StatusCode::OK, "{v}");
+    wait_until(Duration::from_secs(15), "the output through c", || {
+        let (s, v) = c.get(&format!("/v1/sessions/{id}/read"));
+        (s == StatusCode::OK && v.to_string().contains("fleet-42")).then_some(())
+    });
+    // The owner really has it; a listing through any node shows it with its host.
+    assert!(b.screen(&id).contains("fleet-42"));
+    let (s, list) = a.get("/v1/fleet/sessions");
+    assert_eq!(s, StatusCode::OK);
+    let row = list["sessions"]
+        .as_array()
+        .expect("sessions")
+        .iter()
+        .find(|r| r["id"] == id.as_str())
+        .expect("listed")
+        .clone();
+    assert_eq!(row["host"], "b");
+
+    // Events of the whole fleet through a, from the stream's start.
+    let text = a
+        .raw()
+        .get(format!("{}/v1/fleet/events", a.url))
+        .header("Last-Event-ID", "0")
+        .timeout(Duration::from_secs(3))
+        .send()
+        .expect("fleet events")
+        .text()
+        .unwrap_or_default();
+    assert!(
+        text.contains("session.created") && text.contains("\"host\":\"b\""),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_killed_host_is_unreachable_and_rejoins_with_its_sessions() {
+    let nats = NatsServer::start();
+    let a = join(&nats, "a");
+    let mut b = join(&nats, "b");
+    all_up(&a, &["a", "b"]);
+    let id = id_of(&b.create(json!({"workDir": b.work_dir(), "command": ["bash", "--norc"]})));
+    b.kill9();
+    wait_until(Duration::from_secs(10), "b unreachable within 10 s", || {
+        (host_state(&a, "b").as_deref() == Some("unreachable")).then_some(())
+    });
+    let (s, v) = a.get(&format!("/v1/sessions/{id}"));
+    assert_eq!(
+        (s, v["code"].as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, Some("HOST_UNREACHABLE"))
+    );
+    // Its holder kept the session: back, it is driven through a again.
+    b.restart();
+    all_up(&a, &["a", "b"]);
+    let (s, v) = a.post(
+        &format!("/v1/sessions/{id}/send"),
+        json!({"text": "echo back-$((2+3))"}),
+    );
+    assert_eq!(s, StatusCode::OK, "{v}");
+    b.wait_screen(&id, "back-5", Duration::from_secs(10));
+}
+
+#[test]
+fn without_nats_each_daemon_serves_its_own_and_the_fleet_recovers() {
+    let mut nats = NatsServer::start();
+    let a = join(&nats, "a");
+    let b = join(&nats, "b");
+    all_up(&a, &["a", "b"]);
+    let local = id_of(&a.create(json!({"workDir": a.work_dir(), "command": ["bash", "--norc"]})));
+    let remote = id_of(&b.create(json!({"workDir": b.work_dir(), "command": ["bash", "--norc"]})));
+    nats.stop();
+    wait_until(Duration::from_secs(10), "FLEET_UNAVAILABLE", || {
+        let (s, v) = a.get("/v1/fleet/hosts");
+        (s == StatusCode::SERVICE_UNAVAILABLE && v["code"] == "FLEET_UNAVAILABLE").then_some(())
+    });
+    let (s, v) = a.get(&format!("/v1/sessions/{remote}"));
+    assert_eq!(
+        (s, v["code"].as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, Some("FLEET_UNAVAILABLE"))
+    );
+    // Local sessions are served as always, and their events wait in the outage buffer.
+    a.send(&local, "echo still-here");
+    a.wait_screen(&local, "still-here", Duration::from_secs(10));
+    nats.restart();
+    all_up(&a, &["a", "b"]);
+    let (s, _) = a.get(&format!("/v1/sessions/{remote}"));
+    assert_eq!(s, StatusCode::OK);
+}
