@@ -38,15 +38,14 @@ pub mod session;
 
 // Features on top of sessions.
 pub mod attach;
+// Several daemons as one fleet over NATS: uses nothing else here; the daemon plugs itself in
+// through `fleet::LocalNode`, the API serves its routes.
+pub mod fleet;
 pub mod config;
 pub(crate) mod orchestrate;
 pub mod tmux;
 pub mod webhooks;
 pub(crate) mod work;
-
-// Several daemons as one fleet over NATS: knows nothing of sessions; the daemon plugs itself in
-// through `fleet::LocalNode`.
-pub mod fleet;
 
 // The HTTP API, and the daemon that wires everything together.
 pub mod api;

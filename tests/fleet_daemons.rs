@@ -1,9 +1,5 @@
 //! The fleet end to end: three real `aegis serve --nats` daemons (separate state dirs and
 //! ports) on one real nats-server, driven only through their REST APIs.
-//!
-//! Not yet listed in tests/tests.rs: these need the fleet wired into the daemon's API
-//! (`/v1/fleet/...`, forwarding of `/v1/sessions/:id/...`), which follows the composition-root
-//! restructure. Add `mod fleet_daemons;` there with the wiring.
 
 use std::time::Duration;
 

@@ -47,6 +47,7 @@ mod durability;
 mod faces;
 mod fixtures;
 mod fleet;
+mod fleet_daemons;
 mod hooks;
 mod launch;
 mod load;

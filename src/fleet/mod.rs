@@ -52,7 +52,6 @@ pub mod events;
 pub mod forward;
 pub mod membership;
 pub mod node;
-pub mod routes;
 pub mod sse;
 
 use std::sync::Arc;

@@ -9,7 +9,7 @@
 //! fleet route answers 503 `FLEET_UNAVAILABLE`; local sessions are served as always.
 //!
 //! Streamed answers: warp 0.4 streams a body only as SSE, so a forwarded `text/event-stream`
-//! answer is re-framed ([`super::sse`]); any other answer is collected (up to
+//! answer is re-framed ([`crate::fleet::sse`]); any other answer is collected (up to
 //! [`MAX_COLLECTED`]) and sent whole.
 
 use std::collections::HashMap;
@@ -24,10 +24,10 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
-use super::events::{Filter as EventFilter, Frame, Start};
-use super::membership::HostState;
-use super::{BodyStream, Fleet, FleetError, forward};
-use crate::api::error::ApiError;
+use crate::fleet::events::{Filter as EventFilter, Frame, Start};
+use crate::fleet::membership::HostState;
+use crate::fleet::{BodyStream, Fleet, FleetError, forward};
+use super::error::{ApiError, ErrorCode};
 
 /// Largest non-SSE answer collected from a peer (a long recording). Past this the answer is
 /// refused with 502 rather than held in memory.
@@ -38,7 +38,15 @@ const LIST_PAGE: usize = 1000;
 
 /// A fleet error in the API's error format.
 pub fn error(e: &FleetError) -> Response {
-    let (status, code) = e.status_code();
+    let code = match e {
+        FleetError::Unavailable { .. } => ErrorCode::FleetUnavailable,
+        FleetError::HostUnreachable { .. } => ErrorCode::HostUnreachable,
+        FleetError::Ambiguous { .. } => ErrorCode::SessionNameAmbiguous,
+        FleetError::TooLarge { .. } => ErrorCode::PayloadTooLarge,
+        FleetError::UnknownHost(_) => ErrorCode::HostNotFound,
+        FleetError::Protocol(_) => ErrorCode::FleetProtocolError,
+    };
+    let (status, _) = e.status_code();
     ApiError::new(
         StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
         code,
@@ -48,7 +56,7 @@ pub fn error(e: &FleetError) -> Response {
 }
 
 fn bad_request(msg: impl Into<String>) -> Response {
-    ApiError::bad_request("VALIDATION_ERROR", msg).into_response()
+    ApiError::invalid(msg).into_response()
 }
 
 /// Turn a forwarded answer into a warp response.
@@ -64,7 +72,7 @@ pub async fn reply(response: http::Response<BodyStream>) -> Response {
         let (tx, mut rx) =
             tokio::sync::mpsc::channel::<Result<warp::sse::Event, std::io::Error>>(16);
         tokio::spawn(async move {
-            let mut parser = super::sse::Parser::default();
+            let mut parser = crate::fleet::sse::Parser::default();
             let mut body = body;
             while let Some(chunk) = body.next().await {
                 let frames = chunk.and_then(|c| parser.feed(&c).map_err(std::io::Error::other));
@@ -110,6 +118,33 @@ pub async fn reply(response: http::Response<BodyStream>) -> Response {
         out.headers_mut().append(name.clone(), value.clone());
     }
     out
+}
+
+/// Every fleet route of `app`, behind the API guard: with a fleet, the forwarding of another
+/// host's sessions and the `/fleet/...` routes; without one, `/fleet/...` answers that this
+/// daemon is a single host. Composed before the local routes, which it leaves alone.
+pub fn routes_of(app: &Arc<super::App>) -> BoxedFilter<(Response,)> {
+    let Some(fleet) = app.fleet.get() else {
+        return warp::path("fleet")
+            .map(|| {
+                ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    ErrorCode::NotFound,
+                    "this daemon is not part of a fleet: start it with --nats (see docs/fleet.md)",
+                )
+                .into_response()
+            })
+            .boxed();
+    };
+    // The guard runs once, when a fleet route has matched its path: who it admits is what
+    // the owner of a forwarded request records.
+    let principal = super::guard::guard(app.gate.clone())
+        .map(|p: super::guard::Principal| p.name())
+        .boxed();
+    forward_hook(fleet.clone(), principal.clone())
+        .or(routes(fleet.clone(), principal))
+        .unify()
+        .boxed()
 }
 
 fn with_fleet(
@@ -323,7 +358,7 @@ async fn create(fleet: &Fleet, body: Bytes, principal: &str) -> Response {
         Ok(Value::Object(m)) => m,
         Ok(_) => return bad_request("the request body must be a JSON object"),
         Err(e) => {
-            return ApiError::bad_request("INVALID_JSON", format!("invalid request body: {e}"))
+            return ApiError::bad_request(ErrorCode::InvalidJson, format!("invalid request body: {e}"))
                 .into_response();
         }
     };
@@ -370,12 +405,12 @@ async fn create(fleet: &Fleet, body: Bytes, principal: &str) -> Response {
             v["id"].as_str().and_then(|s| uuid::Uuid::parse_str(s).ok()),
             v["name"].as_str().map(String::from),
         ) {
-            let entry = super::directory::DirEntry {
+            let entry = crate::fleet::directory::DirEntry {
                 host: host.clone(),
                 name,
-                created_at_ms: v["createdAt"].as_u64().unwrap_or_else(super::now_ms),
+                created_at_ms: v["createdAt"].as_u64().unwrap_or_else(crate::fleet::now_ms),
             };
-            if let Err(e) = super::directory::register(fleet, id, &entry).await {
+            if let Err(e) = crate::fleet::directory::register(fleet, id, &entry).await {
                 tracing::warn!(error = %e, "a fleet-created session is not in the directory yet");
             }
         }
@@ -410,7 +445,7 @@ async fn events(fleet: &Fleet, q: HashMap<String, String>, last: Option<String>)
     };
     let host = match q.get("host") {
         None => None,
-        Some(h) => match super::config::validate_host_id(h) {
+        Some(h) => match crate::fleet::config::validate_host_id(h) {
             Ok(h) => Some(h),
             Err(e) => return bad_request(e.to_string()),
         },
@@ -429,7 +464,7 @@ async fn events(fleet: &Fleet, q: HashMap<String, String>, last: Option<String>)
         session,
         types,
     };
-    let frames = match super::events::follow(fleet, start, filter).await {
+    let frames = match crate::fleet::events::follow(fleet, start, filter).await {
         Ok(f) => f,
         Err(e) => return error(&e),
     };
@@ -481,9 +516,12 @@ pub fn forward_hook(
         .and(warp::path::param::<String>())
         .and(warp::path::tail())
         .and(with_fleet(&fleet))
+        .and(warp::ext::optional::<crate::fleet::Forwarded>())
         .and_then(
-            |id: String, tail: warp::path::Tail, f: Arc<Fleet>| async move {
-                if f.node.has_session(&id) {
+            |id: String, tail: warp::path::Tail, f: Arc<Fleet>, peer: Option<crate::fleet::Forwarded>| async move {
+                // A peer sent it here because its directory says the session is ours: never
+                // forward it on (a stale directory must not bounce a request around).
+                if peer.is_some() || f.node.has_session(&id) {
                     return Err(warp::reject::not_found());
                 }
                 match f.directory.locate(&f, &id).await {
@@ -568,7 +606,7 @@ fn elsewhere(fleet: &Fleet, host: &str, path: &str, query: &str) -> Response {
             "this session lives on host {host}; WebSocket streams are not forwarded, connect to {}",
             location.as_deref().unwrap_or("that host's daemon")
         ),
-        "code": "SESSION_ON_OTHER_HOST",
+        "code": ErrorCode::SessionOnOtherHost.as_str(),
         "statusCode": 421,
         "host": host,
         "url": location,
@@ -579,4 +617,34 @@ fn elsewhere(fleet: &Fleet, host: &str, path: &str, query: &str) -> Response {
         r.headers_mut().insert(http::header::LOCATION, l);
     }
     r
+}
+
+/// The fleet's counters in OpenMetrics text, for `/metrics`. Events produced while NATS is
+/// away wait in a bounded buffer and are published on reconnection; past the bound the
+/// oldest are dropped and counted in `aegis_fleet_events_dropped_total`.
+pub fn openmetrics(fleet: &Fleet) -> String {
+    use std::sync::atomic::Ordering::Relaxed;
+    let s = &fleet.stats;
+    let counters = [
+        ("events_published", "events acknowledged by the fleet's JetStream stream", &s.events_published),
+        ("events_dropped", "events lost: the outage buffer overflowed or the bus outran the publisher", &s.events_dropped),
+        ("forwarded_out", "requests this daemon forwarded to the host owning the session", &s.forwarded_out),
+        ("forwarded_in", "requests fleet peers forwarded to this daemon", &s.forwarded_in),
+        ("forward_errors", "forwarded requests that failed (peer unreachable, timeout, protocol)", &s.forward_errors),
+        ("connections", "connections made to NATS", &s.connections),
+    ];
+    let mut out = String::new();
+    for (name, help, value) in counters {
+        out.push_str(&format!(
+            "# HELP aegis_fleet_{name} Fleet: {help}.\n# TYPE aegis_fleet_{name} counter\naegis_fleet_{name}_total {}\n",
+            value.load(Relaxed)
+        ));
+    }
+    let connected = u8::from(fleet.bus().is_ok());
+    out.push_str(&format!(
+        "# HELP aegis_fleet_events_buffered Fleet: events waiting for NATS.\n# TYPE aegis_fleet_events_buffered gauge\naegis_fleet_events_buffered {}\n\
+         # HELP aegis_fleet_connected Fleet: 1 while NATS is reachable.\n# TYPE aegis_fleet_connected gauge\naegis_fleet_connected {connected}\n",
+        s.events_buffered.load(Relaxed)
+    ));
+    out
 }
