@@ -40,8 +40,8 @@ pub mod session;
 pub mod attach;
 // Several daemons as one fleet over NATS: uses nothing else here; the daemon plugs itself in
 // through `fleet::LocalNode`, the API serves its routes.
-pub mod fleet;
 pub mod config;
+pub mod fleet;
 pub(crate) mod orchestrate;
 pub mod tmux;
 pub mod webhooks;

@@ -24,10 +24,10 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
+use super::error::{ApiError, ErrorCode};
 use crate::fleet::events::{Filter as EventFilter, Frame, Start};
 use crate::fleet::membership::HostState;
 use crate::fleet::{BodyStream, Fleet, FleetError, forward};
-use super::error::{ApiError, ErrorCode};
 
 /// Largest non-SSE answer collected from a peer (a long recording). Past this the answer is
 /// refused with 502 rather than held in memory.
@@ -358,8 +358,11 @@ async fn create(fleet: &Fleet, body: Bytes, principal: &str) -> Response {
         Ok(Value::Object(m)) => m,
         Ok(_) => return bad_request("the request body must be a JSON object"),
         Err(e) => {
-            return ApiError::bad_request(ErrorCode::InvalidJson, format!("invalid request body: {e}"))
-                .into_response();
+            return ApiError::bad_request(
+                ErrorCode::InvalidJson,
+                format!("invalid request body: {e}"),
+            )
+            .into_response();
         }
     };
     let host = match req.remove("host") {
@@ -518,7 +521,10 @@ pub fn forward_hook(
         .and(with_fleet(&fleet))
         .and(warp::ext::optional::<crate::fleet::Forwarded>())
         .and_then(
-            |id: String, tail: warp::path::Tail, f: Arc<Fleet>, peer: Option<crate::fleet::Forwarded>| async move {
+            |id: String,
+             tail: warp::path::Tail,
+             f: Arc<Fleet>,
+             peer: Option<crate::fleet::Forwarded>| async move {
                 // A peer sent it here because its directory says the session is ours: never
                 // forward it on (a stale directory must not bounce a request around).
                 if peer.is_some() || f.node.has_session(&id) {
@@ -626,11 +632,31 @@ pub fn openmetrics(fleet: &Fleet) -> String {
     use std::sync::atomic::Ordering::Relaxed;
     let s = &fleet.stats;
     let counters = [
-        ("events_published", "events acknowledged by the fleet's JetStream stream", &s.events_published),
-        ("events_dropped", "events lost: the outage buffer overflowed or the bus outran the publisher", &s.events_dropped),
-        ("forwarded_out", "requests this daemon forwarded to the host owning the session", &s.forwarded_out),
-        ("forwarded_in", "requests fleet peers forwarded to this daemon", &s.forwarded_in),
-        ("forward_errors", "forwarded requests that failed (peer unreachable, timeout, protocol)", &s.forward_errors),
+        (
+            "events_published",
+            "events acknowledged by the fleet's JetStream stream",
+            &s.events_published,
+        ),
+        (
+            "events_dropped",
+            "events lost: the outage buffer overflowed or the bus outran the publisher",
+            &s.events_dropped,
+        ),
+        (
+            "forwarded_out",
+            "requests this daemon forwarded to the host owning the session",
+            &s.forwarded_out,
+        ),
+        (
+            "forwarded_in",
+            "requests fleet peers forwarded to this daemon",
+            &s.forwarded_in,
+        ),
+        (
+            "forward_errors",
+            "forwarded requests that failed (peer unreachable, timeout, protocol)",
+            &s.forward_errors,
+        ),
         ("connections", "connections made to NATS", &s.connections),
     ];
     let mut out = String::new();

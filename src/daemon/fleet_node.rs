@@ -34,11 +34,7 @@ impl DaemonNode {
 
     fn routes(&self, app: Arc<App>) -> BoxedFilter<(warp::reply::Response,)> {
         self.routes
-            .get_or_init(|| {
-                crate::api::routes(app)
-                    .map(Reply::into_response)
-                    .boxed()
-            })
+            .get_or_init(|| crate::api::routes(app).map(Reply::into_response).boxed())
             .clone()
     }
 }
