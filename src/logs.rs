@@ -7,9 +7,14 @@ use tracing_subscriber::EnvFilter;
 /// tracing-subscriber would otherwise report it with `eprintln!`, which panics when stderr
 /// itself cannot be written, and a holder would take its session down with it (found by
 /// `durability::a_failing_recording_write_stops_the_recording_not_the_session`).
+///
+/// Colours only on a terminal: escape codes in a log file, a journal or a holder's log are
+/// noise to whoever greps it.
 pub fn to_stderr(filter: EnvFilter) {
+    use std::io::IsTerminal as _;
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .log_internal_errors(false)
         .init();

@@ -210,7 +210,7 @@ fn dashboard_end_to_end_in_headless_chromium() {
         "chromium or playwright-core is missing: run scripts/install-test-deps"
     );
     let d = with_token(&[]);
-    // Screenshots go to the test's temp dir, or where AEGIS_DASHBOARD_SHOTS says (the README's
+    // Screenshots go to the test's temp dir, or where AEGIS_DASHBOARD_SHOTS says (docs/dashboard.md's
     // images are refreshed with AEGIS_DASHBOARD_SHOTS=docs/dashboard).
     let shots = std::env::var("AEGIS_DASHBOARD_SHOTS")
         .map(|p| {

@@ -6,6 +6,8 @@
 //!   the pty, flood invalid UTF-8 and endless escape sequences.
 //! - `a_fork_bomb_within_a_ulimit_leaves_the_daemon_and_other_sessions_healthy`.
 //! - `idle_and_slowloris_connections_do_not_starve_health`: 1000 idle and partial requests.
+//! - `a_steady_stream_to_hundred_sessions_keeps_daemon_memory_flat`: once every history is full,
+//!   turning all of them over twice more does not grow the daemon.
 
 use std::io::Write;
 use std::net::TcpStream;
@@ -333,4 +335,81 @@ fn idle_and_slowloris_connections_do_not_starve_health() {
     assert!(p99 < Duration::from_secs(2), "health p99 {p99:?}");
     drop(conns);
     rss.assert_peak_below(512);
+}
+
+/// Prints numbered lines of mixed output (SGR colour, CJK, emoji, tabs, varying length) at a
+/// steady 80 lines/s, forever: `#n#` marks line n. Batches of 40 twice a second, so the
+/// daemon's per-update work (detection, events) stays small beside the lines themselves.
+const STREAM: &str = r#"
+import sys, time
+n = 0
+while True:
+    out = []
+    for _ in range(40):
+        n += 1
+        out.append("\x1b[3%dm#%d#\x1b[0m 漢字 🎉\t%s\n" % (n % 8, n, "x" * (n % 20)))
+    sys.stdout.write("".join(out))
+    sys.stdout.flush()
+    time.sleep(0.5)
+"#;
+
+/// Lines a session must print to fill its default 2000-line history and its screen, with margin.
+const TURNOVER_LINES: u64 = 2200;
+
+/// The highest `#n#` line number on a screen.
+fn last_line_number(screen: &str) -> u64 {
+    screen
+        .split('#')
+        .filter_map(|s| s.parse::<u64>().ok())
+        .max()
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_steady_stream_to_hundred_sessions_keeps_daemon_memory_flat() {
+    const SESSIONS: usize = 100;
+    // An unbounded history would grow by at least SESSIONS × TURNOVER_LINES × ~40 bytes of
+    // text alone (≈ 8 MiB) per turnover; a flat daemon stays well within this.
+    const ALLOWED_GROWTH_KIB: u64 = 4 * 1024;
+    let d = unlimited();
+    let ids: Vec<String> = (0..SESSIONS)
+        .map(|_| id_of(&d.spawn(&["python3", "-c", STREAM])))
+        .collect();
+    // Wait until every session has printed `lines` more than `from[i]`; returns where each is.
+    let printed_past = |from: &[u64], lines: u64, what: &str| -> Vec<u64> {
+        ids.iter()
+            .zip(from)
+            .enumerate()
+            .map(|(i, (id, from))| {
+                wait_until(
+                    Duration::from_secs(180),
+                    &format!("session {i} {what}"),
+                    || {
+                        let n = last_line_number(&d.screen(id));
+                        (n >= from + lines).then_some(n)
+                    },
+                )
+            })
+            .collect()
+    };
+    let t0 = Instant::now();
+    let start = vec![0; SESSIONS];
+    let full = printed_past(&start, TURNOVER_LINES, "filling its history");
+    let filled = d.rss_kib();
+    eprintln!("load: histories full after {:?}", t0.elapsed());
+    let once = printed_past(&full, TURNOVER_LINES, "turning its history over");
+    let turned_once = d.rss_kib();
+    eprintln!("load: turned over once after {:?}", t0.elapsed());
+    printed_past(&once, TURNOVER_LINES, "turning its history over again");
+    let turned_twice = d.rss_kib();
+    eprintln!(
+        "load: {SESSIONS} streaming sessions; daemon RSS with full histories {filled} KiB, \
+         after one turnover {turned_once} KiB, after two {turned_twice} KiB"
+    );
+    let growth = turned_once.max(turned_twice).saturating_sub(filled);
+    assert!(
+        growth <= ALLOWED_GROWTH_KIB,
+        "daemon memory grew by {growth} KiB once histories were full \
+         ({filled} -> {turned_once} -> {turned_twice} KiB)"
+    );
 }

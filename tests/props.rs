@@ -29,17 +29,36 @@ fn terminal_bytes() -> impl Strategy<Value = Vec<u8>> {
     proptest::collection::vec(token, 0..200).prop_map(|v| v.concat())
 }
 
-/// Render ANSI rows on a fresh screen of the same width and read them back as text.
-fn strip_by_rendering(ansi_rows: &[String], cols: u16) -> Vec<String> {
-    let rows = u16::try_from(ansi_rows.len().max(2)).unwrap_or(u16::MAX);
-    let mut fresh = Screen::new(cols, rows, 0);
-    for (i, r) in ansi_rows.iter().enumerate() {
-        fresh.process(format!("\x1b[{};1H{r}", i + 1).as_bytes());
-    }
-    fresh
-        .rows(None, Format::Text)
-        .into_iter()
-        .take(ansi_rows.len())
+/// ANSI rows with their escape sequences (SGR, and SO/SI around line-drawing characters)
+/// removed and trailing spaces trimmed, as the text rows are. Not replayed on a fresh screen:
+/// tmux (and so the model) can leave a row holding more cells than the width after a wide
+/// character is split by a restore, which no terminal would redraw the same way.
+fn strip_styling(ansi_rows: &[String]) -> Vec<String> {
+    ansi_rows
+        .iter()
+        .map(|r| {
+            let mut out = String::new();
+            let mut chars = r.chars().peekable();
+            while let Some(c) = chars.next() {
+                match c {
+                    '\x1b' => {
+                        if chars.peek() == Some(&'[') {
+                            chars.next();
+                            for f in chars.by_ref() {
+                                if ('@'..='~').contains(&f) {
+                                    break;
+                                }
+                            }
+                        } else {
+                            chars.next();
+                        }
+                    }
+                    '\x0e' | '\x0f' => {}
+                    c => out.push(c),
+                }
+            }
+            out.trim_end_matches(' ').to_owned()
+        })
         .collect()
 }
 
@@ -58,8 +77,7 @@ proptest! {
         let text = screen.rows(None, Format::Text);
         let ansi = screen.rows(None, Format::Ansi);
         prop_assert_eq!(text.len(), ansi.len());
-        let stripped = strip_by_rendering(&ansi, cols);
-        prop_assert_eq!(stripped, text);
+        prop_assert_eq!(strip_styling(&ansi), text);
     }
 
     #[test]

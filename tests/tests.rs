@@ -6,11 +6,12 @@
 //! - `compat`: the Aegis v0.3 routes and shapes its clients read.
 //! - `launch`: per-agent launch options (permission modes, resume, command overrides).
 //! - `props`: property tests of the screen model, request parsers and input queue.
-//! - `streams`: SSE events and replay, SSE tokens, the WebSocket terminal, a slow consumer,
-//!   execution streams.
+//! - `streams`: SSE events and replay, SSE tokens, execution streams.
+//! - `websocket`: the WebSocket terminal (snapshot, echo, read-only), a slow consumer.
 //! - `webhooks`: outbound delivery, retry and dead letters; inbound HMAC, dedupe, stimuli.
 //! - `screen_diff`: the screen model against real tmux 3.3a, one byte-stream program per probe.
 //! - `tmux_compat`: the tmux stand-in against real tmux 3.3a (differential).
+//! - `tidy`: rules about the source tree (file length, names, docs, layers), with reasons.
 //! - `attach`: `aegis attach` driven inside a real pty.
 //! - `durability`: sessions in holder processes surviving daemon crashes and restarts, the
 //!   registry, recordings and transcripts.
@@ -23,12 +24,15 @@
 //! - `detect`: state detection on fake Claude/Codex/Gemini agents, per agent and state.
 //! - `work`: verify (quality gate), git-worktree workers, debriefs, uploads, file listing,
 //!   diagnostics.
-//! - `orchestrate`: spawn/fork, templates, pipelines, consensus, world/swarm.
+//! - `orchestrate`: spawn/fork, templates, pipelines, world/swarm.
+//! - `consensus`: consensus reviews (majority, timeout, tie).
 //! - `dashboard`: the web dashboard's cookie sign-in, and the page in headless Chromium.
 //! - `hooks`: Claude Code hooks (settings file, secret, hook-driven states, hook approvals),
 //!   transcripts, uiState, memoryKeys.
 //! - `fleet`: daemons on several hosts over a real nats-server (membership, directory,
 //!   forwarding, the fleet event stream, outages, peers' NATS permissions).
+//! - `real_agents`: the real Claude Code, Codex CLI and Gemini CLI (tests/agents) against a
+//!   scripted model server, per agent and scenario.
 //! - `faces`: `aegis mcp` with the PyPI MCP client, `/v1/tools`, Prometheus `/metrics` parsed by
 //!   prometheus_client, the v0.3 metrics shapes, `aegis doctor`, completions, dist/ samples.
 
@@ -41,6 +45,7 @@ mod api_errors;
 mod attach;
 mod cli;
 mod compat;
+mod consensus;
 mod dashboard;
 mod detect;
 mod durability;
@@ -55,12 +60,15 @@ mod openapi;
 mod orchestrate;
 mod permissions;
 mod props;
+mod real_agents;
 mod screen_diff;
 mod security;
 mod sessions;
 mod store;
 mod streams;
+mod tidy;
 mod tmux_compat;
 mod tmux_standin;
 mod webhooks;
+mod websocket;
 mod work;

@@ -182,7 +182,7 @@ impl Pair<'_> {
 
     /// Compare the standard set of captures of session `name`. `erased`: the scene blanks
     /// cells with EL, which tmux still counts as written for `-J`/`-N` and vt100 does not, so
-    /// those two are compared with trailing spaces removed (documented in the README).
+    /// those two are compared with trailing spaces removed (documented in docs/tmux.md).
     fn compare_captures(&self, name: &str, history: bool, erased: bool) {
         if erased {
             for flag in ["-J", "-N"] {

@@ -239,6 +239,16 @@ pub fn snapshot(cfg: &Config, d: &Daemon, corpus: &Path, report: &mut Report) ->
         }
     }
     let ours = Percentiles::of(&mut samples);
+    // The same reads under load: 32 connections, each request to the next of the sessions.
+    let paths: Vec<String> = ids
+        .iter()
+        .map(|id| format!("/v1/sessions/{id}/read"))
+        .collect();
+    eprintln!(
+        "  snapshot: /read of {SNAPSHOT_SESSIONS} sessions at c=32 for {} s",
+        cfg.load_secs
+    );
+    let loaded = crate::load::throughput(&d.addr, &paths, cfg.load_secs)?;
     for id in &ids {
         d.delete(&mut http, id)?;
     }
@@ -267,6 +277,16 @@ pub fn snapshot(cfg: &Config, d: &Daemon, corpus: &Path, report: &mut Report) ->
         Row::new(w, &sys, "p99", ours.p99, "ms")
             .versus(ratio(ours.p99, theirs.p99, "tmux", false))
             .target("≤ 2 ms", ours.p99 <= 2.0),
+    );
+    report.push(
+        Row::new(w, &sys, "requests/s at c=32", loaded.rps, "req/s")
+            .versus(format!("generator: {}", loaded.generator))
+            .target("≥ 20k req/s", loaded.rps >= 20_000.0),
+    );
+    report.push(
+        Row::new(w, &sys, "p99 at c=32", loaded.p99_ms, "ms")
+            .versus(format!("generator: {}", loaded.generator))
+            .target("≤ 2 ms", loaded.p99_ms <= 2.0),
     );
     let tsys = format!("{} capture-pane -p, {SNAPSHOT_SESSIONS} panes", t.version);
     report.push(Row::new(w, &tsys, "p50", theirs.p50, "ms").versus("baseline"));

@@ -10,8 +10,10 @@
 //!   the session is working.
 //! - `Stop`: idle. `StopFailure`: error.
 //! - `PermissionRequest`: the structured request (tool name and input) is held open until it is
-//!   approved or rejected (the reply carries the decision) or [`crate::hooks::PERMISSION_HOLD`]
-//!   passes (the reply is `{}` and Claude's own dialog takes over).
+//!   approved or rejected (the reply carries the decision), the screen shows something else
+//!   than a dialog, or [`crate::hooks::PERMISSION_HOLD`] passes (the reply is `{}` and Claude's
+//!   own dialog takes over). A question tool's request (AskUserQuestion) is not held: it is a
+//!   question, read from the screen.
 //! - `SessionStart`: Claude's session id and transcript path (enables `messages` and
 //!   `tokenUsage`).
 //! - `PreCompact` / `PostCompact`: the `compacting` uiState.
@@ -117,12 +119,23 @@ async fn hook(
     Ok(json(StatusCode::OK, &json!({})))
 }
 
+/// Tools whose "permission" is really a question to the user: Claude Code fires its
+/// permission hooks for them too, but the dialog asks for a choice, not an approval. Such a
+/// request is not held: Claude draws its own dialog, which the screen reads as a question
+/// (answered with `/answer`).
+const QUESTION_TOOLS: &[&str] = &["AskUserQuestion"];
+
 /// Hold a PermissionRequest open until it is decided, the session ends, or the hold passes.
 async fn permission(app: &App, h: &crate::session::SessionHandle, payload: Value) -> ApiResult {
     let tool_name = payload["tool_name"]
         .as_str()
         .unwrap_or("unknown")
         .to_owned();
+    if QUESTION_TOOLS.contains(&tool_name.as_str()) {
+        tracing::debug!(session = %h.meta.id, tool = %tool_name, "question tool: left to the agent's own dialog");
+        h.nudge(None, "PermissionRequest").await;
+        return Ok(json(StatusCode::OK, &json!({})));
+    }
     let (request, decision) = h.perms.hook_open(tool_name, payload["tool_input"].clone());
     tracing::info!(session = %h.meta.id, permission = %request.id, tool = %request.tool_name, "permission requested by hook");
     let detail = EventDetail::PermissionRequested(Box::new(PermissionAsked {

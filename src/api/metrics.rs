@@ -2,7 +2,7 @@
 //!
 //! - `GET /metrics`: Prometheus, in the OpenMetrics text format. Unversioned only: the
 //!   unversioned alias of `/v1/metrics` would collide with it, and scrapers expect `/metrics`.
-//!   Behind the API guard like every route, unless `--metrics-open` (see README).
+//!   Behind the API guard like every route, unless `--metrics-open` (see docs/operations.md, "Metrics").
 //! - `GET /v1/metrics`: Aegis v0.3's global metrics JSON, plus `tokenUsage` summed over the
 //!   listed sessions whose usage is known.
 //! - `GET /v1/sessions/:id/metrics` and `/latency`: v0.3's per-session shapes.

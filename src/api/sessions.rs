@@ -314,7 +314,7 @@ pub async fn keys(app: Arc<App>, id: String, req: KeysRequest) -> ApiResult {
 
 pub async fn interrupt(app: Arc<App>, id: String) -> ApiResult {
     let h = running(&app, &id)?;
-    h.send_keys(&["C-c".to_owned()]).await?;
+    h.send_keys(&h.profile.settings.interrupt_keys).await?;
     Ok(json(StatusCode::OK, &OK))
 }
 

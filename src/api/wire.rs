@@ -127,7 +127,7 @@ pub struct SessionInfo {
     pub permission_mode: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parent_id: Option<String>,
-    /// Aegis v0.3's finer state vocabulary (see README, "Status vocabulary").
+    /// Aegis v0.3's finer state vocabulary (see docs/api.md, "Status vocabulary").
     pub ui_state: &'static str,
     /// Claude's own session id, from the SessionStart hook.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -9,7 +9,7 @@ use std::sync::Mutex;
 /// What was timed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum LatencyKind {
-    /// From a hook's own timestamp to its arrival (fed by the hooks route; see README).
+    /// From a hook's own timestamp to its arrival (fed by the hooks route; see docs/operations.md, "Metrics").
     Hook,
     /// From the last screen change to the state change being announced.
     StateChangeDetection,

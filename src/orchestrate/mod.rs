@@ -98,7 +98,7 @@ const RECORDS_VERSION: u32 = 1;
 /// The orchestration state of one daemon. Locks guard maps only and are never held across
 /// an await. Session records (roles, completions) persist in the state dir; pipelines and
 /// reviews live in memory only: a restarted daemon neither lists nor resumes them, though
-/// their sessions carry on (see README, "Orchestration").
+/// their sessions carry on (see docs/orchestration.md).
 pub struct Orchestrator {
     records: Persisted<SessionRecords>,
     pub pipelines: Groups<pipelines::Pipeline>,

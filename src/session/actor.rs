@@ -428,13 +428,34 @@ impl Actor {
     }
 
     /// Combine the screen's verdict with the last hook claim. A request held open by the
-    /// PermissionRequest hook is a prompt whatever the screen shows (we hold it). Otherwise a
+    /// PermissionRequest hook is a prompt while the screen shows a dialog (or has not yet
+    /// drawn it); a screen that left it releases it. Otherwise a
     /// claim stands for [`HOOK_GRACE`] against a screen that says otherwise, except against a
     /// dialog, a question or an error on screen, which are positive evidence; a claim the
     /// screen agrees with is done. A claim contradicted past the grace is corrected and logged.
     fn reconcile(&mut self, screen: SessionStatus) -> SessionStatus {
-        if self.perms.hook_pending().is_some() {
-            return SessionStatus::PermissionPrompt;
+        if let Some(held) = self.perms.hook_pending() {
+            // The held request is a prompt while the screen shows its dialog, or has not
+            // drawn it yet (hooks arrive before the redraw: within the grace). A screen that
+            // shows something else (a question, an error, or past the grace the idle prompt)
+            // has left it: the hook must not pin a state the screen no longer shows, so the
+            // request is released undecided.
+            let age = crate::clock::now_ms().saturating_sub(held.created_at_ms);
+            let grace = u64::try_from(HOOK_GRACE.as_millis()).unwrap_or(u64::MAX);
+            match screen {
+                SessionStatus::PermissionPrompt => return SessionStatus::PermissionPrompt,
+                SessionStatus::Question | SessionStatus::Error | SessionStatus::Exited => {}
+                _ if age < grace => {
+                    let until = Instant::now() + Duration::from_millis(grace - age);
+                    self.recheck_at = Some(self.recheck_at.map_or(until, |r| r.min(until)));
+                    return SessionStatus::PermissionPrompt;
+                }
+                _ => {}
+            }
+            if self.perms.hook_drop(Some(held.id)).is_some() {
+                tracing::info!(session = %self.meta.id, permission = %held.id, tool = %held.tool_name, screen_state = screen.as_str(), "the screen shows no dialog for the held PermissionRequest hook; releasing it");
+                self.corrections += 1;
+            }
         }
         let Some(claim) = &self.hook else {
             return screen;

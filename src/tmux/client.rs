@@ -102,10 +102,7 @@ fn run(args: Vec<String>) -> anyhow::Result<ExitCode> {
         if !argv.is_empty() {
             anyhow::bail!(USAGE);
         }
-        let shell = std::env::var("SHELL")
-            .ok()
-            .filter(|s| s.starts_with('/'))
-            .unwrap_or_else(|| "/bin/sh".into());
+        let shell = super::options::shell_for_client(std::env::var("SHELL").ok().as_deref());
         let to_c = |s: &str| std::ffi::CString::new(s).map_err(anyhow::Error::from);
         let prog = to_c(&shell)?;
         let argv = [to_c(&shell)?, to_c("-c")?, to_c(cmd)?];

@@ -306,13 +306,12 @@ pub(crate) async fn start_server(
             );
         }
     }
-    let shell = req
-        .env
-        .iter()
-        .find(|(k, _)| k == "SHELL")
-        .map(|(_, v)| v.clone())
-        .filter(|s| s.starts_with('/') && std::path::Path::new(s).is_file())
-        .unwrap_or_else(|| "/bin/sh".into());
+    let shell = super::options::shell_for_client(
+        req.env
+            .iter()
+            .find(|(k, _)| k == "SHELL")
+            .map(|(_, v)| v.as_str()),
+    );
     server
         .options
         .session

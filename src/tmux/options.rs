@@ -240,6 +240,28 @@ fn valid_shell(v: &str) -> bool {
         && std::fs::metadata(v).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
+/// The shell a new server starts with, chosen as tmux does: the client's `$SHELL` when it is
+/// an executable absolute path (and not tmux itself), else the user's shell from the password
+/// database, else `/bin/sh`. Without `$SHELL` (cron, CI, a service manager) the password
+/// database decides, which matters: bash started with `-c` drops `PS1`, `sh` keeps it.
+pub fn shell_for_client(client_shell: Option<&str>) -> String {
+    let usable = |s: &str| {
+        valid_shell(s)
+            && std::path::Path::new(s)
+                .file_name()
+                .is_none_or(|n| n != "tmux")
+    };
+    if let Some(s) = client_shell.filter(|s| usable(s)) {
+        return s.to_owned();
+    }
+    nix::unistd::User::from_uid(nix::unistd::getuid())
+        .ok()
+        .flatten()
+        .map(|u| u.shell.to_string_lossy().into_owned())
+        .filter(|s| usable(s))
+        .unwrap_or_else(|| "/bin/sh".into())
+}
+
 /// The colour names, numbers and `#rrggbb` forms tmux accepts.
 fn valid_colour(v: &str) -> bool {
     const NAMES: &[&str] = &[

@@ -169,7 +169,7 @@ impl Ctx<'_> {
         names
     }
 
-    /// The shell panes run: `default-shell`, else `$SHELL`, else /bin/sh.
+    /// The shell panes run: `default-shell` (chosen when the server started), else /bin/sh.
     pub fn default_shell(&mut self, session: u32) -> Result<String, String> {
         let server = self.server()?;
         Ok(server

@@ -17,6 +17,9 @@ use reqwest::blocking::Client;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
+pub mod agent_homes;
+pub mod agents;
+
 /// Path of a helper program under tests/support/bin.
 /// A copy of the sample Claude Code JSONL transcript (tests/fixtures/transcripts) in `dir`,
 /// for a fake Claude to report through its SessionStart hook.
@@ -193,6 +196,24 @@ impl Daemon {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(log);
+        // Agent CLIs the daemon starts read these; a test sets them itself (support::agents)
+        // and must never pass on the developer's own keys or config dirs.
+        for (k, _) in std::env::vars_os() {
+            let k = k.to_string_lossy();
+            if [
+                "ANTHROPIC_",
+                "CLAUDE",
+                "OPENAI_",
+                "CODEX_",
+                "GEMINI_",
+                "GOOGLE_",
+            ]
+            .iter()
+            .any(|p| k.starts_with(p))
+            {
+                cmd.env_remove(&*k);
+            }
+        }
         let mut token = None;
         for (k, v) in opts.env {
             cmd.env(k, v);
@@ -201,21 +222,7 @@ impl Daemon {
             }
         }
         let mut child = cmd.spawn().expect("spawning aegis");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("reading the bound address");
-        let url = line
-            .trim()
-            .rsplit(' ')
-            .next()
-            .unwrap_or_default()
-            .to_owned();
-        assert!(
-            url.starts_with("http://127.0.0.1:"),
-            "unexpected first line from aegis: {line:?}"
-        );
+        let url = listening_url(&mut child, "aegis");
         (child, url, token)
     }
 
@@ -412,4 +419,25 @@ pub fn session_processes(sid: i64) -> Vec<(i64, String, String)> {
 /// Whether `pid` exists at all (a zombie counts).
 pub fn pid_exists(pid: i64) -> bool {
     Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// The loopback URL a server we started prints as the last word of its first stdout line
+/// (`aegis listening on http://127.0.0.1:PORT`, the model server alike).
+pub fn listening_url(child: &mut std::process::Child, what: &str) -> String {
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .unwrap_or_else(|e| panic!("reading the first line from {what}: {e}"));
+    let url = line
+        .trim()
+        .rsplit(' ')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        url.starts_with("http://127.0.0.1:"),
+        "unexpected first line from {what}: {line:?}"
+    );
+    url
 }

@@ -200,6 +200,9 @@ pub struct Settings {
     /// are blanked before the screen is compared for stall detection, so a spinner that keeps
     /// turning while nothing else moves still stalls.
     pub animation: Option<Regex>,
+    /// The keys that interrupt the agent's turn (`POST /interrupt`); Ctrl-C unless the agent
+    /// uses another (Claude Code puts the interrupted prompt back in its composer on Ctrl-C).
+    pub interrupt_keys: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -301,6 +304,7 @@ pub fn generic() -> Profile {
             fallback: Fallback::Activity,
             input_line: None,
             animation: None,
+            interrupt_keys: vec!["C-c".into()],
         },
         rules: Vec::new(),
         source: "none".into(),

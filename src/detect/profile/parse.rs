@@ -14,6 +14,7 @@ struct FileSettings {
     fallback: Option<String>,
     input_line: Option<String>,
     animation: Option<String>,
+    interrupt_keys: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -193,6 +194,7 @@ pub(super) fn build(
     let mut fallback = Fallback::Idle;
     let mut input_line = None;
     let mut animation = None;
+    let mut interrupt_keys = vec!["C-c".to_owned()];
     for &(file, p, text) in &files {
         let Some(s) = &p.settings else { continue };
         let at = s.span().start;
@@ -228,6 +230,12 @@ pub(super) fn build(
         if let Some(p) = &s.animation {
             animation = Some(compile(file, text, p, at)?);
         }
+        if let Some(k) = &s.interrupt_keys {
+            if k.is_empty() {
+                return Err(serr("interrupt_keys must name at least one key".into()));
+            }
+            interrupt_keys.clone_from(k);
+        }
     }
     let mut rules: Vec<Rule> = Vec::new();
     for &(file, p, text) in &files {
@@ -247,6 +255,7 @@ pub(super) fn build(
             fallback,
             input_line,
             animation,
+            interrupt_keys,
         },
         rules,
         source: over.map_or("builtin".into(), |(f, _)| format!("builtin + {f}")),

@@ -538,6 +538,12 @@ def on_key(key):
         elif key.isdigit() and 1 <= int(key) <= n:
             answer_dialog(int(key) - 1)
         return
+    if key == "esc" and AGENT == "claude" and mode in ("working", "frozen"):
+        # Claude Code interrupts a turn with Esc (its footer says "esc to interrupt").
+        steps.clear()
+        say("Interrupted by user")
+        finish_turn(settled=False)
+        return
     if key == "ctrl-c":
         if mode in ("working", "frozen"):
             steps.clear()

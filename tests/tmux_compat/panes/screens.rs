@@ -151,7 +151,6 @@ fn tmux_panes_captures_of_split_panes_match_real_tmux() {
 
 /// Resizing a pane rewraps what it shows, as tmux's reflow does.
 #[test]
-#[ignore = "needs the tmux screen model (reflow on resize), which replaces vt100 in src/screen"]
 fn tmux_panes_resizing_a_pane_rewraps_like_real_tmux() {
     assert!(tmux_available());
     let d = Daemon::start();
