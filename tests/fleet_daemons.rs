@@ -1,20 +1,24 @@
 //! The fleet end to end: three real `aegis serve --nats` daemons (separate state dirs and
 //! ports) on one real nats-server, driven only through their REST APIs.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::json;
 
+use crate::cli::aegis;
+use crate::streams::sse;
 use crate::support::nats::NatsServer;
 use crate::support::{Daemon, Options, id_of, wait_until};
 
 fn join(nats: &NatsServer, host: &str) -> Daemon {
     let args = nats.fleet_args(host);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    // Sessions are stopped when a test's daemons stop; a `kill -9` leaves them to their
+    // holders all the same, which is what the rejoin test needs.
     Daemon::start_with(Options {
         args: &args,
-        env: &[("AEGIS_KILL_SESSIONS_ON_EXIT", "false")],
+        env: &[],
     })
 }
 
@@ -46,7 +50,7 @@ fn create_through_one_drive_through_another_read_events_through_a_third() {
     // Create on b through a.
     let (s, created) = a.post(
         "/v1/fleet/sessions",
-        json!({"host": "b", "workDir": b.work_dir(), "command": ["bash", "--norc", "--noprofile"]}),
+        json!({"host": "b", "workDir": b.work_dir(), "agentType": "shell", "command": ["bash", "--norc", "--noprofile"]}),
     );
     assert_eq!(s, StatusCode::CREATED, "{created}");
     assert_eq!(created["host"], "b");
@@ -75,20 +79,26 @@ fn create_through_one_drive_through_another_read_events_through_a_third() {
         .clone();
     assert_eq!(row["host"], "b");
 
-    // Events of the whole fleet through a, from the stream's start.
-    let text = a
-        .raw()
-        .get(format!("{}/v1/fleet/events", a.url))
-        .header("Last-Event-ID", "0")
-        .timeout(Duration::from_secs(3))
-        .send()
-        .expect("fleet events")
-        .text()
-        .unwrap_or_default();
-    assert!(
-        text.contains("session.created") && text.contains("\"host\":\"b\""),
-        "{text}"
-    );
+    // Events of the whole fleet through a, from the stream's start: b's creation is there,
+    // with its host and a stream sequence as the SSE id.
+    let events = sse(&a, "/v1/fleet/events", Some("0"));
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let created = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let e = events
+            .recv_timeout(left)
+            .expect("b's session.created on the fleet stream");
+        let v = e.json();
+        if v["type"] == "session.created" && v["host"] == "b" {
+            break e;
+        }
+    };
+    let seq: u64 = created
+        .id
+        .as_deref()
+        .and_then(|i| i.parse().ok())
+        .expect("a stream sequence as the event id");
+    assert!(seq > 0);
 }
 
 #[test]
@@ -97,7 +107,7 @@ fn a_killed_host_is_unreachable_and_rejoins_with_its_sessions() {
     let a = join(&nats, "a");
     let mut b = join(&nats, "b");
     all_up(&a, &["a", "b"]);
-    let id = id_of(&b.create(json!({"workDir": b.work_dir(), "command": ["bash", "--norc"]})));
+    let id = id_of(&b.create(json!({"workDir": b.work_dir(), "agentType": "shell", "command": ["bash", "--norc", "--noprofile"]})));
     b.kill9();
     wait_until(Duration::from_secs(10), "b unreachable within 10 s", || {
         (host_state(&a, "b").as_deref() == Some("unreachable")).then_some(())
@@ -124,8 +134,8 @@ fn without_nats_each_daemon_serves_its_own_and_the_fleet_recovers() {
     let a = join(&nats, "a");
     let b = join(&nats, "b");
     all_up(&a, &["a", "b"]);
-    let local = id_of(&a.create(json!({"workDir": a.work_dir(), "command": ["bash", "--norc"]})));
-    let remote = id_of(&b.create(json!({"workDir": b.work_dir(), "command": ["bash", "--norc"]})));
+    let local = id_of(&a.create(json!({"workDir": a.work_dir(), "agentType": "shell", "command": ["bash", "--norc", "--noprofile"]})));
+    let remote = id_of(&b.create(json!({"workDir": b.work_dir(), "agentType": "shell", "command": ["bash", "--norc", "--noprofile"]})));
     nats.stop();
     wait_until(Duration::from_secs(10), "FLEET_UNAVAILABLE", || {
         let (s, v) = a.get("/v1/fleet/hosts");
@@ -143,4 +153,51 @@ fn without_nats_each_daemon_serves_its_own_and_the_fleet_recovers() {
     all_up(&a, &["a", "b"]);
     let (s, _) = a.get(&format!("/v1/sessions/{remote}"));
     assert_eq!(s, StatusCode::OK);
+}
+
+#[test]
+fn ls_fleet_lists_every_host_with_a_host_column() {
+    let nats = NatsServer::start();
+    let (a, b) = (join(&nats, "a"), join(&nats, "b"));
+    all_up(&a, &["a", "b"]);
+    for (d, name) in [(&a, "sess-on-a"), (&b, "sess-on-b")] {
+        d.create(json!({"workDir": d.work_dir(), "name": name, "agentType": "shell", "command": ["bash", "--norc", "--noprofile"]}));
+    }
+
+    let (ok, out, err) = aegis(Some(&a), &["ls", "--fleet"]);
+    assert!(ok, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].starts_with("HOST"), "{out}");
+    let row = |name: &str| {
+        lines
+            .iter()
+            .find(|l| l.contains(name))
+            .unwrap_or_else(|| panic!("{name} not listed:\n{out}"))
+            .split_whitespace()
+            .next()
+            .map(String::from)
+    };
+    assert_eq!(row("sess-on-a").as_deref(), Some("a"));
+    assert_eq!(row("sess-on-b").as_deref(), Some("b"));
+
+    // The JSON form carries `host` on every session; plain `ls` stays this host's own.
+    let (ok, out, err) = aegis(Some(&b), &["ls", "--fleet", "--json"]);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    let mut hosts: Vec<&str> = v["sessions"]
+        .as_array()
+        .expect("sessions")
+        .iter()
+        .map(|s| s["host"].as_str().expect("host"))
+        .collect();
+    hosts.sort();
+    assert_eq!(hosts, ["a", "b"]);
+    let (ok, out, _) = aegis(Some(&a), &["ls"]);
+    assert!(ok && out.contains("sess-on-a") && !out.contains("sess-on-b"), "{out}");
+    assert!(!out.starts_with("HOST"), "{out}");
+
+    // A daemon outside any fleet says so.
+    let single = Daemon::start();
+    let (ok, _, err) = aegis(Some(&single), &["ls", "--fleet"]);
+    assert!(!ok && err.contains("not part of a fleet"), "{err}");
 }

@@ -125,8 +125,11 @@ pub async fn reply(response: http::Response<BodyStream>) -> Response {
 /// daemon is a single host. Composed before the local routes, which it leaves alone.
 pub fn routes_of(app: &Arc<super::App>) -> BoxedFilter<(Response,)> {
     let Some(fleet) = app.fleet.get() else {
+        // Behind the guard too: without a token the answer is 401 as on every other route,
+        // not a hint about this daemon's set-up.
         return warp::path("fleet")
-            .map(|| {
+            .and(super::guard::guard(app.gate.clone()))
+            .map(|_: super::guard::Principal| {
                 ApiError::new(
                     StatusCode::NOT_FOUND,
                     ErrorCode::NotFound,

@@ -96,10 +96,31 @@ impl LocalNode for DaemonNode {
         Box::pin(async move {
             let (mut parts, body) = request.into_parts();
             parts.extensions.insert(from);
+            // The fleet carries the body whole and drops the caller's framing headers; the
+            // routes read a body only when its length is announced (an absent length means
+            // no body, as in HTTP/1.1), so announce it as the origin's client did.
+            if !body.is_empty() {
+                parts
+                    .headers
+                    .insert(http::header::CONTENT_LENGTH, http::HeaderValue::from(body.len()));
+            }
             let request = http::Request::from_parts(parts, http_body_util::Full::new(body));
-            let response = match tower_service::Service::call(&mut service, request).await {
+            // Its own task: warp keeps the request being routed in a scoped thread-local and
+            // panics on a nested route, which an in-process call made while a route of this
+            // daemon runs (a fleet listing that asks this host too) would be. Aborted when
+            // the caller stops waiting, as a dropped connection stops a route.
+            let mut task = AbortOnDrop(tokio::spawn(async move {
+                match tower_service::Service::call(&mut service, request).await {
+                    Ok(r) => r,
+                    Err(never) => match never {},
+                }
+            }));
+            let response = match (&mut task.0).await {
                 Ok(r) => r,
-                Err(never) => match never {},
+                Err(e) => {
+                    tracing::error!(error = %e, "a forwarded request's route failed");
+                    return failed();
+                }
             };
             let (parts, body) = response.into_parts();
             http::Response::from_parts(parts, body_stream(body))
@@ -124,14 +145,36 @@ where
     )
 }
 
+/// A spawned task that is aborted when its owner drops it.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// The answer while the daemon is shutting down (the app is gone).
 fn stopping() -> http::Response<BodyStream> {
-    let body = crate::api::error::ApiError::new(
+    error_answer(
         warp::http::StatusCode::SERVICE_UNAVAILABLE,
-        crate::api::error::ErrorCode::Internal,
         "the daemon is shutting down",
     )
-    .into_response();
+}
+
+/// The answer when the route itself failed (it panicked): what a local call would have seen
+/// as a dropped connection, in the API's error format.
+fn failed() -> http::Response<BodyStream> {
+    error_answer(
+        warp::http::StatusCode::INTERNAL_SERVER_ERROR,
+        "the route failed on the owning host",
+    )
+}
+
+fn error_answer(status: warp::http::StatusCode, message: &str) -> http::Response<BodyStream> {
+    let body =
+        crate::api::error::ApiError::new(status, crate::api::error::ErrorCode::Internal, message)
+            .into_response();
     let (parts, body) = body.into_parts();
     http::Response::from_parts(parts, body_stream(body))
 }

@@ -46,6 +46,7 @@
 //! re-ensures the buckets and the stream, re-puts its heartbeat and sessions, and restarts its
 //! watches.
 
+mod answer;
 pub mod config;
 pub mod directory;
 pub mod events;
@@ -258,7 +259,7 @@ impl Fleet {
         fleet.spawn(directory::watch(fleet.clone()));
         fleet.spawn(directory::run(fleet.clone()));
         fleet.spawn(events::publish(fleet.clone()));
-        fleet.spawn(forward::serve(fleet.clone()));
+        fleet.spawn(answer::serve(fleet.clone()));
         tracing::info!(host = %fleet.config.host_id, nats = %fleet.config.nats_url, "joining the fleet");
         Ok(fleet)
     }
@@ -360,7 +361,14 @@ async fn keep_bus(
                     need_ensure = false;
                 }
                 Err(e) => {
-                    tracing::warn!(error = %e, "fleet bus not ready yet; retrying");
+                    // JetStream's 10047: the server's file store cannot reserve the event
+                    // stream's `max_bytes` beside the buckets (docs/fleet.md, "Sizing the store").
+                    let hint = if e.to_string().contains("10047") {
+                        "; nats-server's jetstream max_file_store must exceed --fleet-events-max-bytes"
+                    } else {
+                        ""
+                    };
+                    tracing::warn!(error = %e, "fleet bus not ready yet; retrying{hint}");
                     tokio::select! {
                         _ = fleet.shutdown.cancelled() => return,
                         _ = tokio::time::sleep(Duration::from_millis(500)) => continue,

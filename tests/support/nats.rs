@@ -69,7 +69,10 @@ impl NatsServer {
     fn config(&self) -> PathBuf {
         let path = self.dir.path().join("nats.conf");
         let store = self.dir.path().join("js");
-        // A port of -1 makes the server pick one; restarts reuse the one it picked.
+        // A port of -1 makes the server pick one; restarts reuse the one it picked. The file
+        // store is sized above the event stream's 1 GiB reservation (nothing is written near
+        // it): equal to it, a restarted 2.9 server recovers the stream first and then cannot
+        // recreate the buckets (docs/fleet.md, "Sizing the store").
         let port = if self.port == 0 { -1 } else { self.port as i32 };
         let conf = format!(
             r#"
@@ -77,7 +80,7 @@ listen: "127.0.0.1:{port}"
 jetstream {{
   store_dir: "{store}"
   max_memory_store: 64MB
-  max_file_store: 1GB
+  max_file_store: 4GB
 }}
 authorization {{
   users = [
