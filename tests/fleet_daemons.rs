@@ -193,7 +193,10 @@ fn ls_fleet_lists_every_host_with_a_host_column() {
     hosts.sort();
     assert_eq!(hosts, ["a", "b"]);
     let (ok, out, _) = aegis(Some(&a), &["ls"]);
-    assert!(ok && out.contains("sess-on-a") && !out.contains("sess-on-b"), "{out}");
+    assert!(
+        ok && out.contains("sess-on-a") && !out.contains("sess-on-b"),
+        "{out}"
+    );
     assert!(!out.starts_with("HOST"), "{out}");
 
     // A daemon outside any fleet says so.

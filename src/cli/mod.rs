@@ -271,7 +271,10 @@ async fn fleet_sessions(c: &Caller<'_>) -> anyhow::Result<Value> {
         let got: Vec<Value> = v["sessions"].as_array().cloned().unwrap_or_default();
         let total = v["total"].as_u64().unwrap_or(0) as usize;
         if page == 1 {
-            unreachable = v["unreachableHosts"].as_array().cloned().unwrap_or_default();
+            unreachable = v["unreachableHosts"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
         }
         let last = got.len() < FLEET_PAGE;
         sessions.extend(got);

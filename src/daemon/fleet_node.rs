@@ -100,9 +100,10 @@ impl LocalNode for DaemonNode {
             // routes read a body only when its length is announced (an absent length means
             // no body, as in HTTP/1.1), so announce it as the origin's client did.
             if !body.is_empty() {
-                parts
-                    .headers
-                    .insert(http::header::CONTENT_LENGTH, http::HeaderValue::from(body.len()));
+                parts.headers.insert(
+                    http::header::CONTENT_LENGTH,
+                    http::HeaderValue::from(body.len()),
+                );
             }
             let request = http::Request::from_parts(parts, http_body_util::Full::new(body));
             // Its own task: warp keeps the request being routed in a scoped thread-local and

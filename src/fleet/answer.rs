@@ -12,9 +12,9 @@ use futures_util::{FutureExt, StreamExt};
 use tokio::sync::{Semaphore, mpsc};
 
 use super::forward::{
-    ACK, CANCEL, CHUNK, Ctl, DROPPED_RESPONSE_HEADERS, HTTP_PREFIX, ID, KIND, MAX_INFLIGHT,
-    METHOD, ORIGIN, PATH, PRINCIPAL, SEQ, SILENCE, STATUS, TICK, VERSION, WINDOW, header,
-    http_to_nats, max_body, nats_to_http, put,
+    ACK, CANCEL, CHUNK, Ctl, DROPPED_RESPONSE_HEADERS, HTTP_PREFIX, ID, KIND, MAX_INFLIGHT, METHOD,
+    ORIGIN, PATH, PRINCIPAL, SEQ, SILENCE, STATUS, TICK, VERSION, WINDOW, header, http_to_nats,
+    max_body, nats_to_http, put,
 };
 use super::{BodyStream, Fleet, Forwarded, Stats, ctl_subject, rpc_subject};
 

@@ -113,7 +113,8 @@ const DROPPED_REQUEST_HEADERS: &[&str] = &[
 ];
 
 /// Response headers never forwarded: framing is the fleet's, not HTTP's.
-pub(super) const DROPPED_RESPONSE_HEADERS: &[&str] = &["content-length", "transfer-encoding", "connection"];
+pub(super) const DROPPED_RESPONSE_HEADERS: &[&str] =
+    &["content-length", "transfer-encoding", "connection"];
 
 /// The owner's table of streamed answers: exchange id -> where its acks go.
 #[derive(Default)]
