@@ -7,6 +7,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::cli::aegis;
+use crate::dashboard::run_browser;
 use crate::streams::sse;
 use crate::support::nats::NatsServer;
 use crate::support::{Daemon, Options, id_of, wait_until};
@@ -39,6 +40,28 @@ fn all_up(d: &Daemon, hosts: &[&str]) {
             .all(|h| host_state(d, h).as_deref() == Some("up"))
             .then_some(())
     });
+}
+
+/// Wait until `id` is served through `d` (forwarded when another host owns it): the fleet
+/// learns of a session created directly on its host through that host's directory writer,
+/// a moment after the creation answered; after an outage, once the fleet has recovered.
+fn served_through(d: &Daemon, id: &str) {
+    let mut last = None;
+    let served = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        wait_until(
+            Duration::from_secs(15),
+            "the session served through the node",
+            || {
+                let (s, v) = d.get(&format!("/v1/sessions/{id}"));
+                let ok = s == StatusCode::OK;
+                last = Some((s, v));
+                ok.then_some(())
+            },
+        )
+    }));
+    if served.is_err() {
+        panic!("{id} not served through {}: last answer {last:?}", d.url);
+    }
 }
 
 #[test]
@@ -108,6 +131,7 @@ fn a_killed_host_is_unreachable_and_rejoins_with_its_sessions() {
     let mut b = join(&nats, "b");
     all_up(&a, &["a", "b"]);
     let id = id_of(&b.create(json!({"workDir": b.work_dir(), "agentType": "shell", "command": ["bash", "--norc", "--noprofile"]})));
+    served_through(&a, &id);
     b.kill9();
     wait_until(Duration::from_secs(10), "b unreachable within 10 s", || {
         (host_state(&a, "b").as_deref() == Some("unreachable")).then_some(())
@@ -136,6 +160,7 @@ fn without_nats_each_daemon_serves_its_own_and_the_fleet_recovers() {
     all_up(&a, &["a", "b"]);
     let local = id_of(&a.create(json!({"workDir": a.work_dir(), "agentType": "shell", "command": ["bash", "--norc", "--noprofile"]})));
     let remote = id_of(&b.create(json!({"workDir": b.work_dir(), "agentType": "shell", "command": ["bash", "--norc", "--noprofile"]})));
+    served_through(&a, &remote);
     nats.stop();
     wait_until(Duration::from_secs(10), "FLEET_UNAVAILABLE", || {
         let (s, v) = a.get("/v1/fleet/hosts");
@@ -151,8 +176,7 @@ fn without_nats_each_daemon_serves_its_own_and_the_fleet_recovers() {
     a.wait_screen(&local, "still-here", Duration::from_secs(10));
     nats.restart();
     all_up(&a, &["a", "b"]);
-    let (s, _) = a.get(&format!("/v1/sessions/{remote}"));
-    assert_eq!(s, StatusCode::OK);
+    served_through(&a, &remote);
 }
 
 #[test]
@@ -203,4 +227,28 @@ fn ls_fleet_lists_every_host_with_a_host_column() {
     let single = Daemon::start();
     let (ok, _, err) = aegis(Some(&single), &["ls", "--fleet"]);
     assert!(!ok && err.contains("not part of a fleet"), "{err}");
+}
+
+#[test]
+fn the_dashboard_of_a_fleet_member_shows_each_session_s_host() {
+    let nats = NatsServer::start();
+    let (a, b) = (join(&nats, "a"), join(&nats, "b"));
+    all_up(&a, &["a", "b"]);
+    for (d, name) in [(&a, "dash-on-a"), (&b, "dash-on-b")] {
+        d.create(json!({"workDir": d.work_dir(), "name": name, "agentType": "shell", "command": ["bash", "--norc", "--noprofile"]}));
+    }
+    let report = run_browser(
+        "fleet.mjs",
+        &[
+            ("AEGIS_URL", a.url.clone()),
+            ("EXPECT", "dash-on-a=a,dash-on-b=b".to_owned()),
+            ("WORK_DIR_B", b.work_dir().display().to_string()),
+        ],
+        &a.dir.path().join("browser.log"),
+    );
+    assert!(report.contains("dashboard fleet: ok"), "{report}");
+    // What the page created through a really lives on b.
+    let (s, list) = b.get("/v1/sessions");
+    assert_eq!(s, StatusCode::OK);
+    assert!(list.to_string().contains("late-on-b"), "{list}");
 }
