@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use crate::cli::aegis;
@@ -13,14 +13,15 @@ use crate::support::nats::NatsServer;
 use crate::support::{Daemon, Options, id_of, wait_until};
 
 fn join(nats: &NatsServer, host: &str) -> Daemon {
+    join_with(nats, host, &[])
+}
+
+fn join_with(nats: &NatsServer, host: &str, env: &[(&str, &str)]) -> Daemon {
     let args = nats.fleet_args(host);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     // Sessions are stopped when a test's daemons stop; a `kill -9` leaves them to their
     // holders all the same, which is what the rejoin test needs.
-    Daemon::start_with(Options {
-        args: &args,
-        env: &[],
-    })
+    Daemon::start_with(Options { args: &args, env })
 }
 
 fn host_state(d: &Daemon, host: &str) -> Option<String> {
@@ -251,4 +252,57 @@ fn the_dashboard_of_a_fleet_member_shows_each_session_s_host() {
     let (s, list) = b.get("/v1/sessions");
     assert_eq!(s, StatusCode::OK);
     assert!(list.to_string().contains("late-on-b"), "{list}");
+}
+
+#[test]
+fn a_forwarded_request_is_authorized_by_the_node_that_received_it() {
+    let nats = NatsServer::start();
+    let a = join_with(&nats, "a", &[("AEGIS_AUTH_TOKEN", "token-of-a")]);
+    let b = join_with(&nats, "b", &[("AEGIS_AUTH_TOKEN", "token-of-b")]);
+    all_up(&a, &["a", "b"]);
+    let (s, key) = a.post(
+        "/v1/auth/keys",
+        json!({"name": "reader", "scopes": ["sessions:read"]}),
+    );
+    assert_eq!(s, StatusCode::CREATED, "{key}");
+    let reader = key["key"].as_str().expect("key shown once");
+    let id = id_of(&b.create(json!({"workDir": b.work_dir(), "agentType": "shell", "command": ["bash", "--norc", "--noprofile"]})));
+    served_through(&a, &id);
+
+    let send = |token: Option<&str>, text: &str| {
+        a.call_as(
+            Method::POST,
+            &format!("/v1/sessions/{id}/send"),
+            Some(json!({ "text": text })),
+            token,
+        )
+    };
+    // a's key scopes decide: reading is allowed, sending is not.
+    let (s, v) = a.call_as(
+        Method::GET,
+        &format!("/v1/sessions/{id}/read"),
+        None,
+        Some(reader),
+    );
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, v) = send(Some(reader), "echo by-reader");
+    assert_eq!(
+        (s, v["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("FORBIDDEN")),
+        "{v}"
+    );
+    // No token, or the owner's own token, is nothing to a: refused before any forwarding.
+    for token in [None, Some("token-of-b")] {
+        let (s, v) = send(token, "echo by-stranger");
+        assert_eq!(s, StatusCode::UNAUTHORIZED, "{token:?}: {v}");
+    }
+    // a's master token drives b's session without b's token ever leaving b.
+    let (s, v) = send(Some("token-of-a"), "echo by-$((1+1))-master");
+    assert_eq!(s, StatusCode::OK, "{v}");
+    b.wait_screen(&id, "by-2-master", Duration::from_secs(10));
+    let screen = b.screen(&id);
+    assert!(
+        !screen.contains("by-reader") && !screen.contains("by-stranger"),
+        "{screen}"
+    );
 }
