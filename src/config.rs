@@ -96,6 +96,8 @@ pub struct ServeArgs {
     /// Listen for the stand-in at this path instead, as `tmux -S`.
     #[arg(short = 'S', long = "tmux-socket", env = "AEGIS_TMUX_SOCKET")]
     pub tmux_socket: Option<PathBuf>,
+    #[command(flatten)]
+    pub fleet: crate::fleet::FleetArgs,
 }
 
 /// Where the daemon listens for the tmux stand-in besides its state directory.
@@ -137,6 +139,8 @@ pub struct Config {
     pub metrics_open: bool,
     /// `-L`/`-S`: the tmux stand-in's discovery socket.
     pub tmux: TmuxListen,
+    /// `--nats` and the other fleet flags; `None` is a single host.
+    pub fleet: Option<crate::fleet::FleetConfig>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -195,6 +199,7 @@ impl Config {
                 label: args.tmux_label.clone(),
                 socket: args.tmux_socket.clone(),
             },
+            fleet: args.fleet.resolve()?,
             durability: Durability {
                 kill_sessions_on_exit: args.kill_sessions_on_exit,
                 holders: !args.no_holders,

@@ -38,7 +38,10 @@ pub mod session;
 
 // Features on top of sessions.
 pub mod attach;
+// Several daemons as one fleet over NATS: uses nothing else here; the daemon plugs itself in
+// through `fleet::LocalNode`, the API serves its routes.
 pub mod config;
+pub mod fleet;
 pub(crate) mod orchestrate;
 pub mod tmux;
 pub mod webhooks;

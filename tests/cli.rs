@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use crate::support::{Daemon, Options, wait_until};
 
-fn aegis(d: Option<&Daemon>, args: &[&str]) -> (bool, String, String) {
+/// Run `aegis ARGS` against `d` (or an address nothing listens on): success, stdout, stderr.
+pub fn aegis(d: Option<&Daemon>, args: &[&str]) -> (bool, String, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_aegis"));
     cmd.args(args).env_remove("AEGIS_AUTH_TOKEN");
     match d {

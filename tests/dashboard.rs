@@ -203,12 +203,6 @@ const BROWSER_RUN: Duration = Duration::from_secs(150);
 #[test]
 fn dashboard_end_to_end_in_headless_chromium() {
     let root = env!("CARGO_MANIFEST_DIR");
-    let browser_dir = format!("{root}/tests/browser");
-    assert!(
-        std::path::Path::new(&format!("{browser_dir}/node_modules/playwright-core")).exists()
-            && std::path::Path::new("/usr/bin/chromium").exists(),
-        "chromium or playwright-core is missing: run scripts/install-test-deps"
-    );
     let d = with_token(&[]);
     // Screenshots go to the test's temp dir, or where AEGIS_DASHBOARD_SHOTS says (docs/dashboard.md's
     // images are refreshed with AEGIS_DASHBOARD_SHOTS=docs/dashboard).
@@ -221,18 +215,44 @@ fn dashboard_end_to_end_in_headless_chromium() {
             }
         })
         .unwrap_or_else(|_| d.dir.path().join("shots").display().to_string());
-    let log = d.dir.path().join("browser.log");
-    let out = std::fs::File::create(&log).expect("browser log");
+    let report = run_browser(
+        "dashboard.mjs",
+        &[
+            ("AEGIS_URL", d.url.clone()),
+            ("AEGIS_TOKEN", TOKEN.to_owned()),
+            ("FAKE_AGENT", support_bin("fake_agent.py")),
+            ("WORK_DIR", d.work_dir().display().to_string()),
+            ("SHOT_DIR", shots.clone()),
+        ],
+        &d.dir.path().join("browser.log"),
+    );
+    assert!(report.contains("dashboard e2e: ok"), "{report}");
+    for name in [
+        "dashboard-fleet.png",
+        "dashboard-permission.png",
+        "dashboard-terminal.png",
+    ] {
+        let png = std::fs::read(format!("{shots}/{name}")).expect("screenshot");
+        assert!(png.starts_with(b"\x89PNG"), "{name} is not a PNG");
+    }
+}
+
+/// Run `tests/browser/<script>` under node with `env`, its output in `log`; panics with that
+/// output when it fails or outlives [`BROWSER_RUN`]. Returns the output.
+pub fn run_browser(script: &str, env: &[(&str, String)], log: &std::path::Path) -> String {
+    let browser_dir = format!("{}/tests/browser", env!("CARGO_MANIFEST_DIR"));
+    assert!(
+        std::path::Path::new(&format!("{browser_dir}/node_modules/playwright-core")).exists()
+            && std::path::Path::new("/usr/bin/chromium").exists(),
+        "chromium or playwright-core is missing: run scripts/install-test-deps"
+    );
+    let out = std::fs::File::create(log).expect("browser log");
     // Its own process group, so a timeout kills Chromium along with node.
     let mut child = Command::new("node")
         .process_group(0)
-        .arg("dashboard.mjs")
+        .arg(script)
         .current_dir(&browser_dir)
-        .env("AEGIS_URL", &d.url)
-        .env("AEGIS_TOKEN", TOKEN)
-        .env("FAKE_AGENT", support_bin("fake_agent.py"))
-        .env("WORK_DIR", d.work_dir())
-        .env("SHOT_DIR", &shots)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .stdin(Stdio::null())
         .stdout(out.try_clone().expect("log handle"))
         .stderr(out)
@@ -243,20 +263,12 @@ fn dashboard_end_to_end_in_headless_chromium() {
             child.try_wait().expect("waiting for node")
         })
     }));
-    let report = std::fs::read_to_string(&log).unwrap_or_default();
+    let report = std::fs::read_to_string(log).unwrap_or_default();
     let status = status.unwrap_or_else(|_| {
         let _ = nix_kill(-(child.id() as i32), "KILL");
         let _ = child.wait();
         panic!("browser run timed out; its log:\n{report}");
     });
     assert!(status.success(), "browser run failed:\n{report}");
-    assert!(report.contains("dashboard e2e: ok"), "{report}");
-    for name in [
-        "dashboard-fleet.png",
-        "dashboard-permission.png",
-        "dashboard-terminal.png",
-    ] {
-        let png = std::fs::read(format!("{shots}/{name}")).expect("screenshot");
-        assert!(png.starts_with(b"\x89PNG"), "{name} is not a PNG");
-    }
+    report
 }

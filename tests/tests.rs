@@ -29,6 +29,11 @@
 //! - `dashboard`: the web dashboard's cookie sign-in, and the page in headless Chromium.
 //! - `hooks`: Claude Code hooks (settings file, secret, hook-driven states, hook approvals),
 //!   transcripts, uiState, memoryKeys.
+//! - `fleet`: the fleet layer on a real nats-server (membership, directory, forwarding, the
+//!   fleet event stream, outages, peers' NATS permissions).
+//! - `fleet_daemons`: real `aegis serve --nats` daemons as one fleet: create, drive and read
+//!   events through different nodes, kill -9 and rejoin, a NATS outage, `aegis ls --fleet`,
+//!   the dashboard's host column in headless Chromium.
 //! - `real_agents`: the real Claude Code, Codex CLI and Gemini CLI (tests/agents) against a
 //!   scripted model server, per agent and scenario.
 //! - `faces`: `aegis mcp` with the PyPI MCP client, `/v1/tools`, Prometheus `/metrics` parsed by
@@ -49,6 +54,8 @@ mod detect;
 mod durability;
 mod faces;
 mod fixtures;
+mod fleet;
+mod fleet_daemons;
 mod hooks;
 mod launch;
 mod load;

@@ -75,6 +75,7 @@ impl AuditLog {
             Principal::Master => ("token".to_owned(), None),
             Principal::SseToken => ("sse-token".to_owned(), None),
             Principal::Key(k) => (format!("key:{}", k.name), Some(k.id.as_str())),
+            Principal::Peer(_) => (who.name(), None),
         };
         let entry = Entry {
             time: time::OffsetDateTime::now_utc()

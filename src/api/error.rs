@@ -74,6 +74,12 @@ pub enum ErrorCode {
     WebhookNotFound,
     WorktreeFailed,
     WriteFailed,
+    FleetUnavailable,
+    FleetProtocolError,
+    HostNotFound,
+    HostUnreachable,
+    SessionNameAmbiguous,
+    SessionOnOtherHost,
     IdempotentDuplicate,
     InvalidSignature,
     MalformedSignature,
@@ -84,7 +90,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     #[cfg(test)]
-    pub const ALL: [ErrorCode; 63] = [
+    pub const ALL: [ErrorCode; 69] = [
         ErrorCode::ApprovalNotFound,
         ErrorCode::BranchExists,
         ErrorCode::ConsensusNotFound,
@@ -148,6 +154,12 @@ impl ErrorCode {
         ErrorCode::MissingSignature,
         ErrorCode::SecretNotFound,
         ErrorCode::UnroutableStimulus,
+        ErrorCode::FleetUnavailable,
+        ErrorCode::FleetProtocolError,
+        ErrorCode::HostNotFound,
+        ErrorCode::HostUnreachable,
+        ErrorCode::SessionNameAmbiguous,
+        ErrorCode::SessionOnOtherHost,
     ];
 
     /// The code on the wire.
@@ -210,6 +222,12 @@ impl ErrorCode {
             ErrorCode::WebhookNotFound => "WEBHOOK_NOT_FOUND",
             ErrorCode::WorktreeFailed => "WORKTREE_FAILED",
             ErrorCode::WriteFailed => "WRITE_FAILED",
+            ErrorCode::FleetUnavailable => "FLEET_UNAVAILABLE",
+            ErrorCode::FleetProtocolError => "FLEET_PROTOCOL_ERROR",
+            ErrorCode::HostNotFound => "HOST_NOT_FOUND",
+            ErrorCode::HostUnreachable => "HOST_UNREACHABLE",
+            ErrorCode::SessionNameAmbiguous => "SESSION_NAME_AMBIGUOUS",
+            ErrorCode::SessionOnOtherHost => "SESSION_ON_OTHER_HOST",
             ErrorCode::IdempotentDuplicate => "idempotent_duplicate",
             ErrorCode::InvalidSignature => "invalid_signature",
             ErrorCode::MalformedSignature => "malformed_signature",

@@ -31,12 +31,28 @@ pub enum Principal {
     Key(crate::store::keys::KeyRecord),
     /// Presented a short-lived SSE token on an SSE route (see `api::events`); read-only.
     SseToken,
+    /// A request a fleet peer forwarded over NATS: the peer that received it already
+    /// authorized it with its own token and key scopes, and only fleet members may publish
+    /// forwarded requests (NATS permissions). The marker is a request extension, which only
+    /// the daemon's in-process fleet server attaches; nothing an HTTP client sends makes one.
+    Peer(crate::fleet::Forwarded),
 }
 
 impl Principal {
+    /// How the audit log and forwarded requests name this caller.
+    pub fn name(&self) -> String {
+        match self {
+            Principal::Open => "open".into(),
+            Principal::Master => "master".into(),
+            Principal::Key(k) => format!("key:{}", k.name),
+            Principal::SseToken => "sse-token".into(),
+            Principal::Peer(f) => format!("{}@{}", f.principal, f.origin_host),
+        }
+    }
+
     fn allows(&self, needed: Scope) -> bool {
         match self {
-            Principal::Open | Principal::Master => true,
+            Principal::Open | Principal::Master | Principal::Peer(_) => true,
             Principal::Key(k) => k.allows(needed),
             Principal::SseToken => needed == Scope::SessionsRead,
         }
@@ -132,17 +148,8 @@ impl Gate {
             }
             _ => return Err(ApiError::unauthorized()),
         };
+        self.refuse_if_read_only(method, path)?;
         let needed = required_scope(method, path);
-        if self.read_only.load(std::sync::atomic::Ordering::Relaxed)
-            && needed != Scope::SessionsRead
-            && !matches!(*method, warp::http::Method::GET | warp::http::Method::HEAD)
-        {
-            return Err(ApiError::new(
-                warp::http::StatusCode::FORBIDDEN,
-                ErrorCode::ReadOnly,
-                "the daemon runs in read-only mode; writes are refused",
-            ));
-        }
         if !principal.allows(needed) {
             return Err(ApiError::new(
                 warp::http::StatusCode::FORBIDDEN,
@@ -151,6 +158,21 @@ impl Gate {
             ));
         }
         Ok(principal)
+    }
+
+    /// `--read-only`: any write is refused with 403.
+    fn refuse_if_read_only(&self, method: &warp::http::Method, path: &str) -> Result<(), ApiError> {
+        if self.read_only.load(std::sync::atomic::Ordering::Relaxed)
+            && required_scope(method, path) != Scope::SessionsRead
+            && !matches!(*method, warp::http::Method::GET | warp::http::Method::HEAD)
+        {
+            return Err(ApiError::new(
+                warp::http::StatusCode::FORBIDDEN,
+                ErrorCode::ReadOnly,
+                "the daemon runs in read-only mode; writes are refused",
+            ));
+        }
+        Ok(())
     }
 
     /// Whether `token` alone is a credential the guard accepts (the master token, or an API
@@ -213,14 +235,16 @@ fn query_token(raw: &str) -> Option<String> {
 
 /// Authenticate and rate-limit; extracts the caller.
 pub fn guard(gate: Arc<Gate>) -> impl Filter<Extract = (Principal,), Error = Rejection> + Clone {
-    warp::header::optional::<String>("authorization")
+    warp::ext::optional::<crate::fleet::Forwarded>()
+        .and(warp::header::optional::<String>("authorization"))
         .and(warp::cookie::optional::<String>("aegis_token"))
         .and(warp::query::raw().or(warp::any().map(String::new)).unify())
         .and(warp::addr::remote())
         .and(warp::method())
         .and(warp::path::full())
         .and_then(
-            move |auth: Option<String>,
+            move |peer: Option<crate::fleet::Forwarded>,
+                  auth: Option<String>,
                   cookie: Option<String>,
                   query: String,
                   remote: Option<SocketAddr>,
@@ -228,6 +252,13 @@ pub fn guard(gate: Arc<Gate>) -> impl Filter<Extract = (Principal,), Error = Rej
                   path: warp::path::FullPath| {
                 let gate = gate.clone();
                 async move {
+                    if let Some(peer) = peer {
+                        // Authorized and rate-limited by the peer that received it; this
+                        // daemon's `--read-only` still holds.
+                        gate.refuse_if_read_only(&method, path.as_str())
+                            .map_err(warp::reject::custom)?;
+                        return Ok(Principal::Peer(peer));
+                    }
                     let q = query_token(&query);
                     let candidates = bearer(&auth)
                         .into_iter()
@@ -245,6 +276,7 @@ pub fn guard(gate: Arc<Gate>) -> impl Filter<Extract = (Principal,), Error = Rej
                         (Ok(Principal::Master), _) => "token:master".to_owned(),
                         (Ok(Principal::SseToken), _) => "token:sse".to_owned(),
                         (Ok(Principal::Key(k)), _) => format!("key:{}", k.id),
+                        (Ok(Principal::Peer(p)), _) => format!("peer:{}", p.origin_host),
                         (_, Some(addr)) => format!("ip:{}", addr.ip()),
                         (_, None) => "ip:unknown".to_owned(),
                     };

@@ -33,6 +33,14 @@ async fn prometheus(app: Arc<App>) -> ApiResult {
             .iter()
             .map(|h| (h.status(), h.meta.agent_type)),
     );
+    let body = match app.fleet.get() {
+        // The fleet's families go before the closing `# EOF`.
+        Some(fleet) => match body.strip_suffix("# EOF\n") {
+            Some(head) => format!("{head}{}# EOF\n", super::fleet::openmetrics(fleet)),
+            None => body,
+        },
+        None => body,
+    };
     let mut resp = Response::new(body.into());
     resp.headers_mut().insert(
         warp::http::header::CONTENT_TYPE,

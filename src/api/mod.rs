@@ -16,6 +16,7 @@ pub mod events;
 pub mod executions;
 pub mod files;
 pub mod filters;
+pub mod fleet;
 pub mod guard;
 pub mod hooks;
 pub mod keys;
@@ -82,6 +83,9 @@ pub struct App {
     pub pty_health: PtyHealth,
     /// Where each tmux stand-in pane sits (session, window, pane), for session info.
     pub tmux_places: Arc<crate::tmux::host::Places>,
+    /// This daemon's fleet membership with `--nats`; set once at start-up, before the routes
+    /// are built. Unset: a single host, and `/v1/fleet/...` says so.
+    pub fleet: std::sync::OnceLock<Arc<crate::fleet::Fleet>>,
 }
 
 /// A cached pty availability check: when it ran and what it found.
@@ -201,6 +205,8 @@ pub fn routes(
     // Claude Code hooks authenticate by their per-session secret only, never the API token.
     let hook_routes = hooks::routes(app.clone());
     let api = health
+        .or(fleet::routes_of(&app))
+        .unify()
         .or(inbound)
         .unify()
         .or(hook_routes)

@@ -48,7 +48,11 @@ pub enum ClientCommand {
         command: Vec<String>,
     },
     /// List sessions.
-    Ls,
+    Ls {
+        /// Every session of every host of the daemon's fleet, with a HOST column.
+        #[arg(long)]
+        fleet: bool,
+    },
     /// Print a session's screen.
     Read {
         /// Session id or name.
@@ -147,7 +151,8 @@ pub async fn run(args: ClientArgs, cmd: ClientCommand) -> anyhow::Result<()> {
             }
             c.call(Method::POST, "/v1/sessions", Some(body)).await?
         }
-        ClientCommand::Ls => c.call(Method::GET, "/v1/sessions", None).await?,
+        ClientCommand::Ls { fleet: false } => c.call(Method::GET, "/v1/sessions", None).await?,
+        ClientCommand::Ls { fleet: true } => fleet_sessions(&c).await?,
         ClientCommand::Read {
             session,
             lines,
@@ -232,36 +237,7 @@ fn human(cmd: &ClientCommand, v: &Value) -> String {
             }
             line
         }
-        ClientCommand::Ls => {
-            let rows: Vec<String> = v
-                .get("sessions")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .map(|x| {
-                    format!(
-                        "{:<36}  {:<24}  {:<8}  {:<18}  {}",
-                        s(x, "id"),
-                        s(x, "name"),
-                        s(x, "agentType"),
-                        s(x, "status"),
-                        s(x, "workDir")
-                    )
-                })
-                .collect();
-            if rows.is_empty() {
-                "no sessions".into()
-            } else {
-                let header = format!(
-                    "{:<36}  {:<24}  {:<8}  {:<18}  {}",
-                    "ID", "NAME", "AGENT", "STATUS", "WORKDIR"
-                );
-                std::iter::once(header)
-                    .chain(rows)
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            }
-        }
+        ClientCommand::Ls { fleet } => session_table(v, *fleet),
         ClientCommand::Read { .. } => s(v, "output").to_owned(),
         ClientCommand::Send { .. } => {
             format!(
@@ -274,6 +250,91 @@ fn human(cmd: &ClientCommand, v: &Value) -> String {
         ClientCommand::Kill { session } => format!("killed {session}"),
         ClientCommand::Explain { .. } => explain_text(v),
     }
+}
+
+/// Most sessions one page of `GET /v1/fleet/sessions` holds (the route's own limit).
+const FLEET_PAGE: usize = 1000;
+
+/// Every page of `GET /v1/fleet/sessions` as one answer: a fleet can hold more sessions than
+/// one page, and `ls` lists them all.
+async fn fleet_sessions(c: &Caller<'_>) -> anyhow::Result<Value> {
+    let mut sessions = Vec::new();
+    let mut unreachable = Vec::new();
+    for page in 1.. {
+        let v = c
+            .call(
+                reqwest::Method::GET,
+                &format!("/v1/fleet/sessions?limit={FLEET_PAGE}&page={page}"),
+                None,
+            )
+            .await?;
+        let got: Vec<Value> = v["sessions"].as_array().cloned().unwrap_or_default();
+        let total = v["total"].as_u64().unwrap_or(0) as usize;
+        if page == 1 {
+            unreachable = v["unreachableHosts"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+        }
+        let last = got.len() < FLEET_PAGE;
+        sessions.extend(got);
+        if last || sessions.len() >= total {
+            break;
+        }
+    }
+    let total = sessions.len();
+    Ok(json!({ "sessions": sessions, "total": total, "unreachableHosts": unreachable }))
+}
+
+/// `ls` as a table; with `fleet`, a HOST column first and a line per host that did not answer.
+fn session_table(v: &Value, fleet: bool) -> String {
+    let row = |host: &str, id: &str, name: &str, agent: &str, status: &str, dir: &str| {
+        let line = format!("{id:<36}  {name:<24}  {agent:<8}  {status:<18}  {dir}");
+        if fleet {
+            format!("{host:<16}  {line}")
+        } else {
+            line
+        }
+    };
+    let rows: Vec<String> = v
+        .get("sessions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|x| {
+            row(
+                s(x, "host"),
+                s(x, "id"),
+                s(x, "name"),
+                s(x, "agentType"),
+                s(x, "status"),
+                s(x, "workDir"),
+            )
+        })
+        .collect();
+    let mut out = if rows.is_empty() {
+        vec!["no sessions".to_owned()]
+    } else {
+        let header = row("HOST", "ID", "NAME", "AGENT", "STATUS", "WORKDIR");
+        std::iter::once(header).chain(rows).collect()
+    };
+    for h in v
+        .get("unreachableHosts")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        out.push(format!(
+            "host {} did not answer ({} sessions not listed){}",
+            s(h, "host"),
+            h.get("sessions").and_then(Value::as_u64).unwrap_or(0),
+            h.get("error")
+                .and_then(Value::as_str)
+                .map(|e| format!(": {e}"))
+                .unwrap_or_default()
+        ));
+    }
+    out.join("\n")
 }
 
 fn explain_text(v: &Value) -> String {

@@ -16,6 +16,7 @@
 //! its `App`, orchestration an `orchestrate::Context`, the local socket an attach `Hub` and a
 //! `TmuxHost`, the webhook dispatcher the bus and the API's event encoder.
 
+mod fleet_node;
 mod socket;
 
 use std::net::SocketAddr;
@@ -73,6 +74,7 @@ fn build(config: Config) -> Arc<App> {
         templates,
         pty_health: Default::default(),
         tmux_places: Default::default(),
+        fleet: Default::default(),
     })
 }
 
@@ -130,6 +132,21 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     // Find the previous daemon's sessions before announcing the port, so the first request
     // already sees them.
     let history = crate::session::persist::restore(&app.sessions, &state_dir).await?;
+    // Join the fleet once the restored sessions are known (so the directory lists them) and
+    // before the routes are built (so they include the fleet's).
+    let fleet = match app.config.fleet.clone() {
+        Some(mut fleet_config) => {
+            fleet_config
+                .advertise_url
+                .get_or_insert_with(|| format!("http://{bound}"));
+            let node = Arc::new(fleet_node::DaemonNode::new(&app));
+            let fleet =
+                crate::fleet::Fleet::start(fleet_config, node, CancellationToken::new()).await?;
+            let _ = app.fleet.set(fleet.clone());
+            Some(fleet)
+        }
+        None => None,
+    };
 
     // The local sockets are bound before the port is announced: a client that read the
     // announcement must find them. Besides the state dir's, the one the `tmux` stand-in looks
@@ -210,6 +227,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     // WebSockets saw the token and are closing; give them a moment to send Close frames.
     app.tasks.close();
     let _ = tokio::time::timeout(Duration::from_secs(2), app.tasks.wait()).await;
+    if let Some(fleet) = fleet {
+        // Peers see this host leave at once instead of after its missed heartbeats.
+        fleet.stop().await;
+    }
 
     if app.config.durability.kill_sessions_on_exit || !app.config.durability.holders {
         tracing::info!("stopping sessions");

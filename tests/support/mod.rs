@@ -6,6 +6,8 @@
 
 #![allow(dead_code)] // each test module uses a different part of the support code
 
+pub mod nats;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -1,6 +1,9 @@
 // Aegis dashboard. A plain client of the public API, no framework:
 // - REST for the session list, pending permissions, create, kill, approve and reject;
 // - SSE (/v1/events) to learn that something changed, so badges are live;
+// - in a fleet (GET /v1/fleet/hosts answers), every host's sessions with their host, from
+//   /v1/fleet/sessions and /v1/fleet/events; another host's terminal is not forwarded
+//   (docs/fleet.md), so it is opened on that host's own dashboard;
 // - the WebSocket terminal (/v1/sessions/:id/stream) rendered by xterm.js.
 // The credential is the HttpOnly `aegis_token` cookie set by POST /v1/auth/cookie; this
 // script never sees it after sign-in, the browser sends it with every request.
@@ -21,6 +24,7 @@ const REFRESH_DEBOUNCE_MS = 120;
 
 const state = {
   sessions: [],     // last GET /v1/sessions (every page), in the daemon's order
+  fleet: null,      // null: a single daemon; else { self } (this node's host id)
   total: 0,         // pagination.total of that listing
   permissions: [],  // last GET /v1/permissions
   selected: null,   // id of the session shown in the terminal
@@ -96,8 +100,21 @@ async function signOut() {
 
 // ---- live state ---------------------------------------------------------------------------
 
+// Whether this daemon is in a fleet: /v1/fleet/hosts answers 404 on a single daemon.
+async function detectFleet() {
+  try {
+    const hosts = await api("GET", "/v1/fleet/hosts");
+    state.fleet = { self: hosts.self };
+  } catch (e) {
+    if (e instanceof Unauthorized) throw e;
+    // A single daemon (404), or the fleet is away (503): list this host only meanwhile.
+    state.fleet = null;
+  }
+}
+
 async function start() {
   try {
+    await detectFleet();
     await refresh();
   } catch (e) {
     if (e instanceof Unauthorized) return showLogin();
@@ -118,7 +135,7 @@ function stopLive() {
 
 function openEvents() {
   if (state.events) state.events.close();
-  const es = new EventSource("/v1/events");
+  const es = new EventSource(state.fleet ? "/v1/fleet/events" : "/v1/events");
   state.events = es;
   es.onopen = () => {
     setConn("live", "live");
@@ -161,10 +178,11 @@ function scheduleRefresh() {
 // Every page of GET /v1/sessions. A session created between two page reads can shift the
 // pages; the next event's refetch repairs that, and duplicates are dropped here.
 async function listSessions() {
-  const first = await api("GET", `/v1/sessions?limit=${PAGE_LIMIT}&page=1`);
+  const route = state.fleet ? "/v1/fleet/sessions" : "/v1/sessions";
+  const first = await api("GET", `${route}?limit=${PAGE_LIMIT}&page=1`);
   const pages = first.pagination ? first.pagination.totalPages : 1;
   const rest = await Promise.all(Array.from({ length: Math.max(0, pages - 1) },
-    (_, i) => api("GET", `/v1/sessions?limit=${PAGE_LIMIT}&page=${i + 2}`)));
+    (_, i) => api("GET", `${route}?limit=${PAGE_LIMIT}&page=${i + 2}`)));
   const seen = new Set();
   const sessions = [first, ...rest].flatMap((r) => r.sessions || [])
     .filter((s) => !seen.has(s.id) && seen.add(s.id));
@@ -187,7 +205,9 @@ function render() {
     dataset: { id: s.id, name: s.name, status: s.status },
     "aria-selected": String(s.id === state.selected),
     onclick: () => select(s.id),
-  }, el("span", { class: "name", title: s.name }, s.name), el("span", { class: "agent" }, s.agentType), badge(s.status))));
+  }, el("span", { class: "name", title: s.name }, s.name),
+  el("span", { class: "agent" }, ...(state.fleet ? [el("span", { class: "host" }, s.host || "?"), " · "] : []), s.agentType),
+  badge(s.status))));
   $("session-count").textContent = state.total;
   $("session-empty").hidden = state.sessions.length > 0;
 
@@ -242,6 +262,11 @@ function select(id) {
   const s = state.sessions.find((x) => x.id === id);
   $("term-title").textContent = s ? s.name : "Select a session";
   $("term-note").textContent = "connecting";
+  if (state.fleet && s && s.host && s.host !== state.fleet.self) {
+    // WebSocket terminals are not forwarded between hosts (the daemon answers 421).
+    $("term-note").textContent = `on host ${s.host}: open that host's dashboard for its terminal`;
+    return;
+  }
 
   const xterm = new Terminal({
     fontFamily: 'ui-monospace, "DejaVu Sans Mono", Menlo, monospace',

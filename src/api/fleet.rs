@@ -1,0 +1,679 @@
+//! The fleet's HTTP face, as warp filters the API composes behind its guard:
+//! - `GET /fleet/hosts`, `GET /fleet/sessions`, `POST /fleet/sessions`, `GET /fleet/events`;
+//! - [`forward_hook`]: any `/sessions/:id[/...]` whose session lives on another host is
+//!   forwarded to it; a local or unknown session falls through to the local routes (the hook
+//!   rejects with "not found" before reading the body, so the local route still gets it).
+//!
+//! Authorization happens before these filters (the API's guard, on the receiving node); the
+//! principal it found is passed in for the owner's audit log. While NATS is unreachable every
+//! fleet route answers 503 `FLEET_UNAVAILABLE`; local sessions are served as always.
+//!
+//! Streamed answers: warp 0.4 streams a body only as SSE, so a forwarded `text/event-stream`
+//! answer is re-framed ([`crate::fleet::sse`]); any other answer is collected (up to
+//! [`MAX_COLLECTED`]) and sent whole.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+use warp::filters::BoxedFilter;
+use warp::http::StatusCode;
+use warp::reply::Response;
+use warp::{Filter, Rejection, Reply};
+
+use super::error::{ApiError, ErrorCode};
+use crate::fleet::events::{Filter as EventFilter, Frame, Start};
+use crate::fleet::membership::HostState;
+use crate::fleet::{BodyStream, Fleet, FleetError, forward};
+
+/// Largest non-SSE answer collected from a peer (a long recording). Past this the answer is
+/// refused with 502 rather than held in memory.
+pub const MAX_COLLECTED: usize = 256 * 1024 * 1024;
+
+/// Sessions asked of each host per page when listing the fleet (the local API's largest page).
+const LIST_PAGE: usize = 1000;
+
+/// A fleet error in the API's error format.
+pub fn error(e: &FleetError) -> Response {
+    let code = match e {
+        FleetError::Unavailable { .. } => ErrorCode::FleetUnavailable,
+        FleetError::HostUnreachable { .. } => ErrorCode::HostUnreachable,
+        FleetError::Ambiguous { .. } => ErrorCode::SessionNameAmbiguous,
+        FleetError::TooLarge { .. } => ErrorCode::PayloadTooLarge,
+        FleetError::UnknownHost(_) => ErrorCode::HostNotFound,
+        FleetError::Protocol(_) => ErrorCode::FleetProtocolError,
+    };
+    let (status, _) = e.status_code();
+    ApiError::new(
+        StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
+        code,
+        e.to_string(),
+    )
+    .into_response()
+}
+
+fn bad_request(msg: impl Into<String>) -> Response {
+    ApiError::invalid(msg).into_response()
+}
+
+/// Turn a forwarded answer into a warp response.
+pub async fn reply(response: http::Response<BodyStream>) -> Response {
+    let (parts, body) = response.into_parts();
+    let sse = parts
+        .headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/event-stream"));
+    let mut out = if sse {
+        // warp wants a `Sync` event stream; a task moves the body into a channel, which is.
+        let (tx, mut rx) =
+            tokio::sync::mpsc::channel::<Result<warp::sse::Event, std::io::Error>>(16);
+        tokio::spawn(async move {
+            let mut parser = crate::fleet::sse::Parser::default();
+            let mut body = body;
+            while let Some(chunk) = body.next().await {
+                let frames = chunk.and_then(|c| parser.feed(&c).map_err(std::io::Error::other));
+                let events = match frames {
+                    Ok(frames) => frames.iter().map(|f| Ok(f.to_event())).collect(),
+                    Err(e) => vec![Err(e)],
+                };
+                for e in events {
+                    let stop = e.is_err();
+                    if tx.send(e).await.is_err() || stop {
+                        // The client left (dropping the body cancels the owner's stream), or
+                        // the stream broke.
+                        return;
+                    }
+                }
+            }
+        });
+        let events = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx));
+        warp::sse::reply(events).into_response()
+    } else {
+        let mut collected = Vec::new();
+        let mut body = body;
+        while let Some(chunk) = body.next().await {
+            match chunk {
+                Ok(c) if collected.len() + c.len() <= MAX_COLLECTED => {
+                    collected.extend_from_slice(&c)
+                }
+                Ok(_) => {
+                    return error(&FleetError::Protocol(format!(
+                        "the answer is larger than {MAX_COLLECTED} bytes"
+                    )));
+                }
+                Err(e) => return error(&FleetError::Protocol(e.to_string())),
+            }
+        }
+        Response::new(Bytes::from(collected).into())
+    };
+    *out.status_mut() = parts.status;
+    for (name, value) in &parts.headers {
+        if sse && (name == http::header::CONTENT_TYPE || name == http::header::CACHE_CONTROL) {
+            continue;
+        }
+        out.headers_mut().append(name.clone(), value.clone());
+    }
+    out
+}
+
+/// Every fleet route of `app`, behind the API guard: with a fleet, the forwarding of another
+/// host's sessions and the `/fleet/...` routes; without one, `/fleet/...` answers that this
+/// daemon is a single host. Composed before the local routes, which it leaves alone.
+pub fn routes_of(app: &Arc<super::App>) -> BoxedFilter<(Response,)> {
+    let Some(fleet) = app.fleet.get() else {
+        // Behind the guard too: without a token the answer is 401 as on every other route,
+        // not a hint about this daemon's set-up.
+        return warp::path("fleet")
+            .and(super::guard::guard(app.gate.clone()))
+            .map(|_: super::guard::Principal| {
+                ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    ErrorCode::NotFound,
+                    "this daemon is not part of a fleet: start it with --nats (see docs/fleet.md)",
+                )
+                .into_response()
+            })
+            .boxed();
+    };
+    // The guard runs once, when a fleet route has matched its path: who it admits is what
+    // the owner of a forwarded request records.
+    let principal = super::guard::guard(app.gate.clone())
+        .map(|p: super::guard::Principal| p.name())
+        .boxed();
+    forward_hook(fleet.clone(), principal.clone())
+        .or(routes(fleet.clone(), principal))
+        .unify()
+        .boxed()
+}
+
+fn with_fleet(
+    fleet: &Arc<Fleet>,
+) -> impl Filter<Extract = (Arc<Fleet>,), Error = Infallible> + Clone + use<> {
+    let fleet = fleet.clone();
+    warp::any().map(move || fleet.clone())
+}
+
+/// `/fleet/...` routes. `principal` extracts who the guard admitted, as the audit log names it.
+pub fn routes(fleet: Arc<Fleet>, principal: BoxedFilter<(String,)>) -> BoxedFilter<(Response,)> {
+    let hosts = warp::path!("fleet" / "hosts")
+        .and(warp::get())
+        .and(with_fleet(&fleet))
+        .map(|f: Arc<Fleet>| hosts(&f));
+    let list = warp::path!("fleet" / "sessions")
+        .and(warp::get())
+        .and(with_fleet(&fleet))
+        .and(warp::query::<HashMap<String, String>>())
+        .and(principal.clone())
+        .then(|f: Arc<Fleet>, q, p: String| async move { list(&f, q, &p).await });
+    let create = warp::path!("fleet" / "sessions")
+        .and(warp::post())
+        .and(with_fleet(&fleet))
+        .and(warp::body::bytes())
+        .and(principal)
+        .then(|f: Arc<Fleet>, body, p: String| async move { create(&f, body, &p).await });
+    let events = warp::path!("fleet" / "events")
+        .and(warp::get())
+        .and(with_fleet(&fleet))
+        .and(warp::query::<HashMap<String, String>>())
+        .and(warp::header::optional::<String>("last-event-id"))
+        .then(|f: Arc<Fleet>, q, last| async move { events(&f, q, last).await });
+    hosts
+        .or(list)
+        .unify()
+        .or(create)
+        .unify()
+        .or(events)
+        .unify()
+        .boxed()
+}
+
+fn hosts(fleet: &Fleet) -> Response {
+    if let Err(e) = fleet.bus() {
+        return error(&e);
+    }
+    let hosts = fleet.hosts.views(fleet.host_id());
+    warp::reply::json(&json!({"hosts": hosts, "self": fleet.host_id()})).into_response()
+}
+
+fn parse_page(
+    q: &HashMap<String, String>,
+    key: &str,
+    default: usize,
+    max: usize,
+) -> Result<usize, String> {
+    match q.get(key) {
+        None => Ok(default),
+        Some(v) => v
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=max).contains(n))
+            .ok_or_else(|| format!("{key} must be an integer in 1..={max}")),
+    }
+}
+
+/// Every page of `GET /v1/sessions` on `host`, each session tagged with `host`.
+async fn host_sessions(
+    fleet: &Fleet,
+    host: &str,
+    status: Option<&str>,
+    principal: &str,
+) -> Result<Vec<Value>, FleetError> {
+    let mut out = Vec::new();
+    for page in 1.. {
+        let mut uri = format!("/v1/sessions?limit={LIST_PAGE}&page={page}");
+        if let Some(s) = status {
+            uri.push_str("&status=");
+            uri.push_str(&url_escape(s));
+        }
+        let request = http::Request::get(uri)
+            .body(Bytes::new())
+            .map_err(|e| FleetError::Protocol(e.to_string()))?;
+        let response = forward::forward(fleet, host, request, principal).await?;
+        let status_code = response.status();
+        let body = collect(response.into_body()).await?;
+        let v: Value = serde_json::from_slice(&body)
+            .map_err(|e| FleetError::Protocol(format!("host {host} listed sessions as {e}")))?;
+        if !status_code.is_success() {
+            // The owner refused the filter (a bad `status=`): report its words.
+            return Err(FleetError::Protocol(
+                v["error"].as_str().unwrap_or("listing failed").to_string(),
+            ));
+        }
+        let sessions = v["sessions"].as_array().cloned().unwrap_or_default();
+        let total = v["total"].as_u64().unwrap_or(0) as usize;
+        let n = sessions.len();
+        out.extend(sessions.into_iter().map(|mut s| {
+            if let Some(o) = s.as_object_mut() {
+                o.insert("host".into(), host.into());
+            }
+            s
+        }));
+        if n < LIST_PAGE || out.len() >= total {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+fn url_escape(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.,~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+async fn collect(mut body: BodyStream) -> Result<Vec<u8>, FleetError> {
+    let mut out = Vec::new();
+    while let Some(c) = body.next().await {
+        let c = c.map_err(|e| FleetError::Protocol(e.to_string()))?;
+        if out.len() + c.len() > MAX_COLLECTED {
+            return Err(FleetError::Protocol(
+                "an answer too large to collect".into(),
+            ));
+        }
+        out.extend_from_slice(&c);
+    }
+    Ok(out)
+}
+
+async fn list(fleet: &Fleet, q: HashMap<String, String>, principal: &str) -> Response {
+    if let Err(e) = fleet.bus() {
+        return error(&e);
+    }
+    let page = match parse_page(&q, "page", 1, usize::MAX) {
+        Ok(p) => p,
+        Err(m) => return bad_request(m),
+    };
+    let limit = match parse_page(&q, "limit", 100, 1000) {
+        Ok(l) => l,
+        Err(m) => return bad_request(m),
+    };
+    let only_host = q.get("host").cloned();
+    let views = fleet.hosts.views(fleet.host_id());
+    let (up, down): (Vec<_>, Vec<_>) = views
+        .into_iter()
+        .filter(|v| only_host.as_ref().is_none_or(|h| *h == v.host))
+        .partition(|v| v.state == HostState::Up);
+    let status = q.get("status").map(String::as_str);
+    let answers = futures_util::future::join_all(
+        up.iter()
+            .map(|v| host_sessions(fleet, &v.host, status, principal)),
+    )
+    .await;
+    let counts = fleet.directory.counts();
+    let mut sessions = Vec::new();
+    let mut unreachable: Vec<Value> = down
+        .iter()
+        .map(|v| json!({"host": v.host, "sessions": counts.get(&v.host).copied().unwrap_or(0)}))
+        .collect();
+    for (v, answer) in up.iter().zip(answers) {
+        match answer {
+            Ok(s) => sessions.extend(s),
+            Err(FleetError::Protocol(msg)) if msg.contains("status") => {
+                return bad_request(msg);
+            }
+            Err(e) => unreachable.push(json!({
+                "host": v.host,
+                "sessions": counts.get(&v.host).copied().unwrap_or(0),
+                "error": e.to_string(),
+            })),
+        }
+    }
+    // Creation order across the fleet, as one host lists its own.
+    sessions.sort_by(|a, b| {
+        (a["createdAt"].as_u64(), a["id"].as_str())
+            .cmp(&(b["createdAt"].as_u64(), b["id"].as_str()))
+    });
+    let total = sessions.len();
+    let page_items: Vec<Value> = sessions
+        .into_iter()
+        .skip((page - 1).saturating_mul(limit))
+        .take(limit)
+        .collect();
+    warp::reply::json(&json!({
+        "sessions": page_items,
+        "total": total,
+        "pagination": {
+            "page": page,
+            "limit": limit,
+            "total": total,
+            "totalPages": total.div_ceil(limit),
+        },
+        "unreachableHosts": unreachable,
+    }))
+    .into_response()
+}
+
+async fn create(fleet: &Fleet, body: Bytes, principal: &str) -> Response {
+    if let Err(e) = fleet.bus() {
+        return error(&e);
+    }
+    let mut req: serde_json::Map<String, Value> = match serde_json::from_slice(&body) {
+        Ok(Value::Object(m)) => m,
+        Ok(_) => return bad_request("the request body must be a JSON object"),
+        Err(e) => {
+            return ApiError::bad_request(
+                ErrorCode::InvalidJson,
+                format!("invalid request body: {e}"),
+            )
+            .into_response();
+        }
+    };
+    let host = match req.remove("host") {
+        None | Some(Value::Null) => match fleet.hosts.least_loaded() {
+            Some(h) => h,
+            None => return error(&FleetError::UnknownHost("(any up host)".into())),
+        },
+        Some(Value::String(h)) => match fleet.hosts.state(&h) {
+            Some(HostState::Up) => h,
+            Some(HostState::Unreachable) => {
+                return error(&FleetError::HostUnreachable {
+                    host: h,
+                    reason: "it missed its heartbeats".into(),
+                });
+            }
+            None => return error(&FleetError::UnknownHost(h)),
+        },
+        Some(_) => return bad_request("host must be a string"),
+    };
+    let payload = Value::Object(req).to_string();
+    let request = match http::Request::post("/v1/sessions")
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .body(Bytes::from(payload))
+    {
+        Ok(r) => r,
+        Err(e) => return error(&FleetError::Protocol(e.to_string())),
+    };
+    let response = match forward::forward(fleet, &host, request, principal).await {
+        Ok(r) => r,
+        Err(e) => return error(&e),
+    };
+    let (parts, body) = response.into_parts();
+    let body = match collect(body).await {
+        Ok(b) => b,
+        Err(e) => return error(&e),
+    };
+    let mut out_body = Bytes::from(body.clone());
+    if parts.status == StatusCode::CREATED
+        && let Ok(mut v) = serde_json::from_slice::<Value>(&body)
+    {
+        // Registered before answering, so the next request through any node finds it.
+        if let (Some(id), Some(name)) = (
+            v["id"].as_str().and_then(|s| uuid::Uuid::parse_str(s).ok()),
+            v["name"].as_str().map(String::from),
+        ) {
+            let entry = crate::fleet::directory::DirEntry {
+                host: host.clone(),
+                name,
+                created_at_ms: v["createdAt"].as_u64().unwrap_or_else(crate::fleet::now_ms),
+            };
+            if let Err(e) = crate::fleet::directory::register(fleet, id, &entry).await {
+                tracing::warn!(error = %e, "a fleet-created session is not in the directory yet");
+            }
+        }
+        if let Some(o) = v.as_object_mut() {
+            o.insert("host".into(), host.clone().into());
+        }
+        out_body = Bytes::from(v.to_string());
+    }
+    let mut out = Response::new(out_body.into());
+    *out.status_mut() = parts.status;
+    for (name, value) in &parts.headers {
+        if name != http::header::CONTENT_LENGTH {
+            out.headers_mut().append(name.clone(), value.clone());
+        }
+    }
+    out
+}
+
+async fn events(fleet: &Fleet, q: HashMap<String, String>, last: Option<String>) -> Response {
+    let last = last.or_else(|| q.get("lastEventId").cloned());
+    let start = match last.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        None => Start::New,
+        Some(s) => match s.parse::<u64>() {
+            Ok(n) => Start::After(n),
+            Err(_) => return bad_request("Last-Event-ID must be a fleet stream sequence"),
+        },
+    };
+    let session = match q.get("session").map(|s| uuid::Uuid::parse_str(s)) {
+        None => None,
+        Some(Ok(id)) => Some(id),
+        Some(Err(_)) => return bad_request("session must be a session id"),
+    };
+    let host = match q.get("host") {
+        None => None,
+        Some(h) => match crate::fleet::config::validate_host_id(h) {
+            Ok(h) => Some(h),
+            Err(e) => return bad_request(e.to_string()),
+        },
+    };
+    let types = q
+        .get("types")
+        .map(|t| {
+            t.split(',')
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect()
+        })
+        .unwrap_or_default();
+    let filter = EventFilter {
+        host,
+        session,
+        types,
+    };
+    let frames = match crate::fleet::events::follow(fleet, start, filter).await {
+        Ok(f) => f,
+        Err(e) => return error(&e),
+    };
+    let connected = warp::sse::Event::default().data(
+        json!({"type": "connected", "event": "connected", "host": fleet.host_id()}).to_string(),
+    );
+    let stream = futures_util::stream::once(std::future::ready(connected)).chain(frames.map(|f| {
+        match f {
+            Frame::Event { seq, json } => warp::sse::Event::default()
+                .id(seq.to_string())
+                .data(json.to_string()),
+            Frame::Reset {
+                last_lost,
+                resumes_at,
+            } => warp::sse::Event::default().id(last_lost.to_string()).data(
+                json!({"type": "reset", "event": "reset", "resumesAt": resumes_at}).to_string(),
+            ),
+        }
+    }));
+    let stream = pumped(stream.map(Ok::<_, Infallible>));
+    warp::sse::reply(warp::sse::keep_alive().stream(stream)).into_response()
+}
+
+/// The same items through a channel: warp's SSE reply needs a `Sync` stream and ours hold
+/// `Send`-only futures (NATS subscriptions). The pump task ends when the client goes away
+/// (the receiver is dropped), dropping the source with it.
+fn pumped<T: Send + 'static>(
+    source: impl futures_util::Stream<Item = T> + Send + 'static,
+) -> impl futures_util::Stream<Item = T> + Send + Sync + 'static {
+    let (tx, mut rx) = tokio::sync::mpsc::channel(16);
+    tokio::spawn(async move {
+        let mut source = std::pin::pin!(source);
+        while let Some(item) = source.next().await {
+            if tx.send(item).await.is_err() {
+                return;
+            }
+        }
+    });
+    futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
+
+/// Forward `/sessions/:id[/...]` of a session that another host owns. Rejects (so the local
+/// routes answer) when the session is local or unknown to the fleet.
+pub fn forward_hook(
+    fleet: Arc<Fleet>,
+    principal: BoxedFilter<(String,)>,
+) -> BoxedFilter<(Response,)> {
+    let decide = warp::path("sessions")
+        .and(warp::path::param::<String>())
+        .and(warp::path::tail())
+        .and(with_fleet(&fleet))
+        .and(warp::ext::optional::<crate::fleet::Forwarded>())
+        .and_then(
+            |id: String,
+             tail: warp::path::Tail,
+             f: Arc<Fleet>,
+             peer: Option<crate::fleet::Forwarded>| async move {
+                // A peer sent it here because its directory says the session is ours: never
+                // forward it on (a stale directory must not bounce a request around).
+                if peer.is_some() || f.node.has_session(&id) {
+                    return Err(warp::reject::not_found());
+                }
+                match f.directory.locate(&f, &id).await {
+                    Ok(Some(loc)) if loc.entry.host != f.host_id() => {
+                        Ok::<_, Rejection>((f, Ok((loc.entry.host, tail.as_str().to_string()))))
+                    }
+                    Ok(_) => Err(warp::reject::not_found()),
+                    // Only a session id the fleet could not check: say why instead of a 404.
+                    Err(e)
+                        if uuid::Uuid::parse_str(&id).is_ok()
+                            || matches!(e, FleetError::Ambiguous { .. }) =>
+                    {
+                        Ok((f, Err(e)))
+                    }
+                    Err(_) => Err(warp::reject::not_found()),
+                }
+            },
+        )
+        .untuple_one();
+    decide
+        .and(warp::method())
+        .and(warp::path::full())
+        .and(warp::query::raw().or(warp::any().map(String::new)).unify())
+        .and(warp::header::headers_cloned())
+        .and(warp::body::bytes())
+        .and(principal)
+        .then(
+            |f: Arc<Fleet>,
+             target: Result<(String, String), FleetError>,
+             method: http::Method,
+             path: warp::path::FullPath,
+             query: String,
+             headers: http::HeaderMap,
+             body: Bytes,
+             principal: String| async move {
+                let (host, tail) = match target {
+                    Ok(t) => t,
+                    Err(e) => return error(&e),
+                };
+                let websocket = headers
+                    .get(http::header::UPGRADE)
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+                if websocket || tail == "stream" {
+                    return elsewhere(&f, &host, path.as_str(), &query);
+                }
+                let uri = if query.is_empty() {
+                    path.as_str().to_string()
+                } else {
+                    format!("{}?{query}", path.as_str())
+                };
+                let mut builder = http::Request::builder().method(method).uri(uri);
+                if let Some(h) = builder.headers_mut() {
+                    *h = headers;
+                }
+                let request = match builder.body(body) {
+                    Ok(r) => r,
+                    Err(e) => return bad_request(e.to_string()),
+                };
+                match forward::forward(&f, &host, request, &principal).await {
+                    Ok(r) => reply(r).await,
+                    Err(e) => error(&e),
+                }
+            },
+        )
+        .boxed()
+}
+
+/// 421: this session's WebSocket must be opened on its own host.
+fn elsewhere(fleet: &Fleet, host: &str, path: &str, query: &str) -> Response {
+    let base = fleet.hosts.url(host);
+    let location = base.as_ref().map(|b| {
+        let ws = b.replacen("http", "ws", 1);
+        if query.is_empty() {
+            format!("{ws}{path}")
+        } else {
+            format!("{ws}{path}?{query}")
+        }
+    });
+    let body = json!({
+        "error": format!(
+            "this session lives on host {host}; WebSocket streams are not forwarded, connect to {}",
+            location.as_deref().unwrap_or("that host's daemon")
+        ),
+        "code": ErrorCode::SessionOnOtherHost.as_str(),
+        "statusCode": 421,
+        "host": host,
+        "url": location,
+    });
+    let mut r = warp::reply::with_status(warp::reply::json(&body), StatusCode::MISDIRECTED_REQUEST)
+        .into_response();
+    if let Some(l) = location.and_then(|l| http::HeaderValue::from_str(&l).ok()) {
+        r.headers_mut().insert(http::header::LOCATION, l);
+    }
+    r
+}
+
+/// The fleet's counters in OpenMetrics text, for `/metrics`. Events produced while NATS is
+/// away wait in a bounded buffer and are published on reconnection; past the bound the
+/// oldest are dropped and counted in `aegis_fleet_events_dropped_total`.
+pub fn openmetrics(fleet: &Fleet) -> String {
+    use std::sync::atomic::Ordering::Relaxed;
+    let s = &fleet.stats;
+    let counters = [
+        (
+            "events_published",
+            "events acknowledged by the fleet's JetStream stream",
+            &s.events_published,
+        ),
+        (
+            "events_dropped",
+            "events lost: the outage buffer overflowed or the bus outran the publisher",
+            &s.events_dropped,
+        ),
+        (
+            "forwarded_out",
+            "requests this daemon forwarded to the host owning the session",
+            &s.forwarded_out,
+        ),
+        (
+            "forwarded_in",
+            "requests fleet peers forwarded to this daemon",
+            &s.forwarded_in,
+        ),
+        (
+            "forward_errors",
+            "forwarded requests that failed (peer unreachable, timeout, protocol)",
+            &s.forward_errors,
+        ),
+        ("connections", "connections made to NATS", &s.connections),
+    ];
+    let mut out = String::new();
+    for (name, help, value) in counters {
+        out.push_str(&format!(
+            "# HELP aegis_fleet_{name} Fleet: {help}.\n# TYPE aegis_fleet_{name} counter\naegis_fleet_{name}_total {}\n",
+            value.load(Relaxed)
+        ));
+    }
+    let connected = u8::from(fleet.bus().is_ok());
+    out.push_str(&format!(
+        "# HELP aegis_fleet_events_buffered Fleet: events waiting for NATS.\n# TYPE aegis_fleet_events_buffered gauge\naegis_fleet_events_buffered {}\n\
+         # HELP aegis_fleet_connected Fleet: 1 while NATS is reachable.\n# TYPE aegis_fleet_connected gauge\naegis_fleet_connected {connected}\n",
+        s.events_buffered.load(Relaxed)
+    ));
+    out
+}

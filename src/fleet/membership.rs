@@ -1,0 +1,323 @@
+//! Membership: every daemon puts a [`HostRecord`] under its host id in the `aegis_hosts` KV
+//! bucket once per heartbeat, and mirrors the whole bucket through a watch.
+//!
+//! A host is `up` while its latest record is younger than three of its own heartbeat
+//! intervals (the interval travels in the record, so hosts with different settings judge
+//! each other right) and `unreachable` after that, or at once when its record says it is
+//! leaving (a clean shutdown). Age is measured on the observer's monotonic clock from when it
+//! received the record, except for records replayed when a watch (re)starts, whose age is
+//! taken from the NATS server's timestamp: no host's wall clock is ever compared with
+//! another's. The bucket's max age (an hour) is the TTL that finally forgets a dead host.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use super::{Fleet, next_bus, now_ms};
+
+/// What a host says about itself in each heartbeat.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HostRecord {
+    pub host: String,
+    pub version: String,
+    pub boot_id: uuid::Uuid,
+    /// Where to reach this host's API directly (WebSocket, attach).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    pub started_at_ms: u64,
+    pub heartbeat_at_ms: u64,
+    /// This host's heartbeat interval.
+    pub heartbeat_ms: u64,
+    pub sessions: SessionCounts,
+    /// Set in the last record of a clean shutdown.
+    #[serde(default)]
+    pub leaving: bool,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionCounts {
+    pub total: usize,
+    pub active: usize,
+}
+
+/// A host's state as this node sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HostState {
+    Up,
+    Unreachable,
+}
+
+/// One host as `GET /v1/fleet/hosts` shows it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HostView {
+    pub host: String,
+    pub state: HostState,
+    pub version: String,
+    pub url: Option<String>,
+    pub sessions: SessionCounts,
+    /// RFC 3339, from the host's own clock.
+    pub last_heartbeat: String,
+    /// Milliseconds since this node received the host's last heartbeat.
+    pub last_heartbeat_age_ms: u64,
+    pub started_at: String,
+    pub boot_id: uuid::Uuid,
+    /// This is the node that answered.
+    #[serde(rename = "self")]
+    pub is_self: bool,
+}
+
+struct Seen {
+    record: HostRecord,
+    /// When this node received the record (see the module doc).
+    at: Instant,
+}
+
+/// The in-memory mirror of the membership bucket.
+#[derive(Default)]
+pub struct Hosts {
+    inner: Mutex<HashMap<String, Seen>>,
+}
+
+impl Hosts {
+    fn apply(&self, record: HostRecord, at: Instant) {
+        let mut map = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        map.insert(record.host.clone(), Seen { record, at });
+    }
+
+    fn remove(&self, host: &str) {
+        let mut map = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        map.remove(host);
+    }
+
+    fn retain(&self, keep: impl Fn(&str) -> bool) {
+        let mut map = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        map.retain(|h, _| keep(h));
+    }
+
+    /// Every known host, sorted by id.
+    pub fn views(&self, self_id: &str) -> Vec<HostView> {
+        let map = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let mut out: Vec<HostView> = map
+            .values()
+            .map(|s| {
+                let r = &s.record;
+                let age = s.at.elapsed();
+                HostView {
+                    host: r.host.clone(),
+                    state: state_of(r, age),
+                    version: r.version.clone(),
+                    url: r.url.clone(),
+                    sessions: r.sessions,
+                    last_heartbeat: rfc3339(r.heartbeat_at_ms),
+                    last_heartbeat_age_ms: age.as_millis() as u64,
+                    started_at: rfc3339(r.started_at_ms),
+                    boot_id: r.boot_id,
+                    is_self: r.host == self_id,
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| a.host.cmp(&b.host));
+        out
+    }
+
+    /// The state of `host`, if it is known.
+    pub fn state(&self, host: &str) -> Option<HostState> {
+        let map = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(host).map(|s| state_of(&s.record, s.at.elapsed()))
+    }
+
+    /// The advertised API URL of `host`.
+    pub fn url(&self, host: &str) -> Option<String> {
+        let map = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(host).and_then(|s| s.record.url.clone())
+    }
+
+    /// The `up` host with the fewest active sessions (ties: the smallest id), for a creation
+    /// that names no host.
+    pub fn least_loaded(&self) -> Option<String> {
+        let map = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        map.values()
+            .filter(|s| state_of(&s.record, s.at.elapsed()) == HostState::Up)
+            .min_by(|a, b| {
+                (a.record.sessions.active, &a.record.host)
+                    .cmp(&(b.record.sessions.active, &b.record.host))
+            })
+            .map(|s| s.record.host.clone())
+    }
+}
+
+fn state_of(r: &HostRecord, age: Duration) -> HostState {
+    let dead_after = super::FleetConfig::dead_after(Duration::from_millis(r.heartbeat_ms.max(1)));
+    if r.leaving || age > dead_after {
+        HostState::Unreachable
+    } else {
+        HostState::Up
+    }
+}
+
+fn rfc3339(ms: u64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
+fn record(fleet: &Fleet, started_at_ms: u64, leaving: bool) -> HostRecord {
+    let sessions = fleet.node.sessions();
+    HostRecord {
+        host: fleet.config.host_id.clone(),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        boot_id: fleet.boot_id,
+        url: fleet.config.advertise_url.clone(),
+        started_at_ms,
+        heartbeat_at_ms: now_ms(),
+        heartbeat_ms: fleet.config.heartbeat.as_millis() as u64,
+        sessions: SessionCounts {
+            total: sessions.len(),
+            active: sessions.iter().filter(|s| s.active).count(),
+        },
+        leaving,
+    }
+}
+
+/// Put this host's record every heartbeat while the bus is up.
+pub(super) async fn run(fleet: Arc<Fleet>) {
+    let started_at_ms = now_ms();
+    let mut tick = tokio::time::interval(fleet.config.heartbeat);
+    // A heartbeat late because NATS was away is sent once, not as a burst.
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut changes = fleet.bus_changes();
+    loop {
+        tokio::select! {
+            _ = fleet.shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+            // A new bus (reconnection) gets a heartbeat at once, so peers see us back
+            // without waiting a full interval.
+            r = changes.changed() => if r.is_err() { return },
+        }
+        let Ok(bus) = fleet.bus() else { continue };
+        let body = match serde_json::to_vec(&record(&fleet, started_at_ms, false)) {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot serialize the host record");
+                continue;
+            }
+        };
+        if let Err(e) = bus.hosts.put(&fleet.config.host_id, body.into()).await {
+            tracing::debug!(error = %e, "heartbeat not stored");
+        }
+    }
+}
+
+/// Best effort, on clean shutdown: tell peers we are gone now.
+pub(super) async fn leave(fleet: &Fleet) {
+    let Ok(bus) = fleet.bus() else { return };
+    let Ok(body) = serde_json::to_vec(&record(fleet, now_ms(), true)) else {
+        return;
+    };
+    let put = bus.hosts.put(&fleet.config.host_id, body.into());
+    if tokio::time::timeout(Duration::from_secs(1), put)
+        .await
+        .is_err()
+    {
+        tracing::debug!("leaving record not stored in time");
+    }
+}
+
+/// Mirror the membership bucket, restarting the watch on every new bus.
+pub(super) async fn watch(fleet: Arc<Fleet>) {
+    let mut changes = fleet.bus_changes();
+    let mut seen = None;
+    while let Some(bus) = next_bus(&fleet, &mut changes, seen).await {
+        seen = Some(bus.epoch);
+        let watched = super::directory::mirror(
+            &fleet,
+            &mut changes,
+            &bus.hosts,
+            |entry, replayed| match serde_json::from_slice::<HostRecord>(&entry.value) {
+                Ok(r) if r.host == entry.key => {
+                    let at = if replayed {
+                        replayed_at(entry.created)
+                    } else {
+                        Instant::now()
+                    };
+                    fleet.hosts.apply(r, at);
+                }
+                Ok(_) | Err(_) => {
+                    tracing::warn!(key = %entry.key, "ignoring a malformed host record")
+                }
+            },
+            |key| fleet.hosts.remove(key),
+            |keep| fleet.hosts.retain(keep),
+        )
+        .await;
+        if let Err(e) = watched {
+            tracing::debug!(error = %e, "membership watch ended; restarting");
+            seen = None;
+            tokio::select! {
+                _ = fleet.shutdown.cancelled() => return,
+                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+            }
+        }
+    }
+}
+
+/// The local instant matching a server timestamp, for records replayed at watch start.
+fn replayed_at(created: time::OffsetDateTime) -> Instant {
+    let age = (time::OffsetDateTime::now_utc() - created)
+        .try_into()
+        .unwrap_or(Duration::ZERO);
+    Instant::now().checked_sub(age).unwrap_or_else(Instant::now)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(host: &str, active: usize, leaving: bool) -> HostRecord {
+        HostRecord {
+            host: host.into(),
+            version: "0".into(),
+            boot_id: uuid::Uuid::nil(),
+            url: None,
+            started_at_ms: 0,
+            heartbeat_at_ms: 0,
+            heartbeat_ms: 1000,
+            sessions: SessionCounts {
+                total: active,
+                active,
+            },
+            leaving,
+        }
+    }
+
+    #[test]
+    fn states_follow_heartbeat_age() {
+        let hosts = Hosts::default();
+        let now = Instant::now();
+        hosts.apply(rec("a", 5, false), now);
+        hosts.apply(rec("b", 1, false), now - Duration::from_secs(4));
+        hosts.apply(rec("c", 0, true), now);
+        hosts.apply(rec("d", 2, false), now);
+        assert_eq!(hosts.state("a"), Some(HostState::Up));
+        assert_eq!(hosts.state("b"), Some(HostState::Unreachable));
+        assert_eq!(hosts.state("c"), Some(HostState::Unreachable));
+        assert_eq!(hosts.state("zz"), None);
+        // b and c have fewer sessions but are not up.
+        assert_eq!(hosts.least_loaded().as_deref(), Some("d"));
+        let v = hosts.views("a");
+        assert_eq!(
+            v.iter().map(|h| h.host.as_str()).collect::<Vec<_>>(),
+            ["a", "b", "c", "d"]
+        );
+        assert!(v[0].is_self && !v[1].is_self);
+    }
+}

@@ -1,0 +1,308 @@
+//! The fleet end to end: three real `aegis serve --nats` daemons (separate state dirs and
+//! ports) on one real nats-server, driven only through their REST APIs.
+
+use std::time::{Duration, Instant};
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::cli::aegis;
+use crate::dashboard::run_browser;
+use crate::streams::sse;
+use crate::support::nats::NatsServer;
+use crate::support::{Daemon, Options, id_of, wait_until};
+
+fn join(nats: &NatsServer, host: &str) -> Daemon {
+    join_with(nats, host, &[])
+}
+
+fn join_with(nats: &NatsServer, host: &str, env: &[(&str, &str)]) -> Daemon {
+    let args = nats.fleet_args(host);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    // Sessions are stopped when a test's daemons stop; a `kill -9` leaves them to their
+    // holders all the same, which is what the rejoin test needs.
+    Daemon::start_with(Options { args: &args, env })
+}
+
+fn host_state(d: &Daemon, host: &str) -> Option<String> {
+    let (s, v) = d.get("/v1/fleet/hosts");
+    (s == StatusCode::OK).then_some(())?;
+    v["hosts"]
+        .as_array()?
+        .iter()
+        .find(|h| h["host"] == host)
+        .and_then(|h| h["state"].as_str().map(String::from))
+}
+
+fn all_up(d: &Daemon, hosts: &[&str]) {
+    wait_until(Duration::from_secs(15), "every host up", || {
+        hosts
+            .iter()
+            .all(|h| host_state(d, h).as_deref() == Some("up"))
+            .then_some(())
+    });
+}
+
+/// Wait until `id` is served through `d` (forwarded when another host owns it): the fleet
+/// learns of a session created directly on its host through that host's directory writer,
+/// a moment after the creation answered; after an outage, once the fleet has recovered.
+fn served_through(d: &Daemon, id: &str) {
+    let mut last = None;
+    let served = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        wait_until(
+            Duration::from_secs(15),
+            "the session served through the node",
+            || {
+                let (s, v) = d.get(&format!("/v1/sessions/{id}"));
+                let ok = s == StatusCode::OK;
+                last = Some((s, v));
+                ok.then_some(())
+            },
+        )
+    }));
+    if served.is_err() {
+        panic!("{id} not served through {}: last answer {last:?}", d.url);
+    }
+}
+
+#[test]
+fn create_through_one_drive_through_another_read_events_through_a_third() {
+    let nats = NatsServer::start();
+    let (a, b, c) = (join(&nats, "a"), join(&nats, "b"), join(&nats, "c"));
+    all_up(&a, &["a", "b", "c"]);
+
+    // Create on b through a.
+    let (s, created) = a.post(
+        "/v1/fleet/sessions",
+        json!({"host": "b", "workDir": b.work_dir(), "agentType": "shell", "command": ["bash", "--norc", "--noprofile"]}),
+    );
+    assert_eq!(s, StatusCode::CREATED, "{created}");
+    assert_eq!(created["host"], "b");
+    let id = id_of(&created);
+
+    // Drive it through c: send, then read its screen, both forwarded to b.
+    let (s, v) = c.post(
+        &format!("/v1/sessions/{id}/send"),
+        json!({"text": "echo fleet-$((6*7))"}),
+    );
+    assert_eq!(s, StatusCode::OK, "{v}");
+    wait_until(Duration::from_secs(15), "the output through c", || {
+        let (s, v) = c.get(&format!("/v1/sessions/{id}/read"));
+        (s == StatusCode::OK && v.to_string().contains("fleet-42")).then_some(())
+    });
+    // The owner really has it; a listing through any node shows it with its host.
+    assert!(b.screen(&id).contains("fleet-42"));
+    let (s, list) = a.get("/v1/fleet/sessions");
+    assert_eq!(s, StatusCode::OK);
+    let row = list["sessions"]
+        .as_array()
+        .expect("sessions")
+        .iter()
+        .find(|r| r["id"] == id.as_str())
+        .expect("listed")
+        .clone();
+    assert_eq!(row["host"], "b");
+
+    // Events of the whole fleet through a, from the stream's start: b's creation is there,
+    // with its host and a stream sequence as the SSE id.
+    let events = sse(&a, "/v1/fleet/events", Some("0"));
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let created = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let e = events
+            .recv_timeout(left)
+            .expect("b's session.created on the fleet stream");
+        let v = e.json();
+        if v["type"] == "session.created" && v["host"] == "b" {
+            break e;
+        }
+    };
+    let seq: u64 = created
+        .id
+        .as_deref()
+        .and_then(|i| i.parse().ok())
+        .expect("a stream sequence as the event id");
+    assert!(seq > 0);
+}
+
+#[test]
+fn a_killed_host_is_unreachable_and_rejoins_with_its_sessions() {
+    let nats = NatsServer::start();
+    let a = join(&nats, "a");
+    let mut b = join(&nats, "b");
+    all_up(&a, &["a", "b"]);
+    let id = id_of(&b.create(json!({"workDir": b.work_dir(), "agentType": "shell", "command": ["bash", "--norc", "--noprofile"]})));
+    served_through(&a, &id);
+    b.kill9();
+    wait_until(Duration::from_secs(10), "b unreachable within 10 s", || {
+        (host_state(&a, "b").as_deref() == Some("unreachable")).then_some(())
+    });
+    let (s, v) = a.get(&format!("/v1/sessions/{id}"));
+    assert_eq!(
+        (s, v["code"].as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, Some("HOST_UNREACHABLE"))
+    );
+    // Its holder kept the session: back, it is driven through a again.
+    b.restart();
+    all_up(&a, &["a", "b"]);
+    let (s, v) = a.post(
+        &format!("/v1/sessions/{id}/send"),
+        json!({"text": "echo back-$((2+3))"}),
+    );
+    assert_eq!(s, StatusCode::OK, "{v}");
+    b.wait_screen(&id, "back-5", Duration::from_secs(10));
+}
+
+#[test]
+fn without_nats_each_daemon_serves_its_own_and_the_fleet_recovers() {
+    let mut nats = NatsServer::start();
+    let a = join(&nats, "a");
+    let b = join(&nats, "b");
+    all_up(&a, &["a", "b"]);
+    let local = id_of(&a.create(json!({"workDir": a.work_dir(), "agentType": "shell", "command": ["bash", "--norc", "--noprofile"]})));
+    let remote = id_of(&b.create(json!({"workDir": b.work_dir(), "agentType": "shell", "command": ["bash", "--norc", "--noprofile"]})));
+    served_through(&a, &remote);
+    nats.stop();
+    wait_until(Duration::from_secs(10), "FLEET_UNAVAILABLE", || {
+        let (s, v) = a.get("/v1/fleet/hosts");
+        (s == StatusCode::SERVICE_UNAVAILABLE && v["code"] == "FLEET_UNAVAILABLE").then_some(())
+    });
+    let (s, v) = a.get(&format!("/v1/sessions/{remote}"));
+    assert_eq!(
+        (s, v["code"].as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, Some("FLEET_UNAVAILABLE"))
+    );
+    // Local sessions are served as always, and their events wait in the outage buffer.
+    a.send(&local, "echo still-here");
+    a.wait_screen(&local, "still-here", Duration::from_secs(10));
+    nats.restart();
+    all_up(&a, &["a", "b"]);
+    served_through(&a, &remote);
+}
+
+#[test]
+fn ls_fleet_lists_every_host_with_a_host_column() {
+    let nats = NatsServer::start();
+    let (a, b) = (join(&nats, "a"), join(&nats, "b"));
+    all_up(&a, &["a", "b"]);
+    for (d, name) in [(&a, "sess-on-a"), (&b, "sess-on-b")] {
+        d.create(json!({"workDir": d.work_dir(), "name": name, "agentType": "shell", "command": ["bash", "--norc", "--noprofile"]}));
+    }
+
+    let (ok, out, err) = aegis(Some(&a), &["ls", "--fleet"]);
+    assert!(ok, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].starts_with("HOST"), "{out}");
+    let row = |name: &str| {
+        lines
+            .iter()
+            .find(|l| l.contains(name))
+            .unwrap_or_else(|| panic!("{name} not listed:\n{out}"))
+            .split_whitespace()
+            .next()
+            .map(String::from)
+    };
+    assert_eq!(row("sess-on-a").as_deref(), Some("a"));
+    assert_eq!(row("sess-on-b").as_deref(), Some("b"));
+
+    // The JSON form carries `host` on every session; plain `ls` stays this host's own.
+    let (ok, out, err) = aegis(Some(&b), &["ls", "--fleet", "--json"]);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    let mut hosts: Vec<&str> = v["sessions"]
+        .as_array()
+        .expect("sessions")
+        .iter()
+        .map(|s| s["host"].as_str().expect("host"))
+        .collect();
+    hosts.sort();
+    assert_eq!(hosts, ["a", "b"]);
+    let (ok, out, _) = aegis(Some(&a), &["ls"]);
+    assert!(
+        ok && out.contains("sess-on-a") && !out.contains("sess-on-b"),
+        "{out}"
+    );
+    assert!(!out.starts_with("HOST"), "{out}");
+
+    // A daemon outside any fleet says so.
+    let single = Daemon::start();
+    let (ok, _, err) = aegis(Some(&single), &["ls", "--fleet"]);
+    assert!(!ok && err.contains("not part of a fleet"), "{err}");
+}
+
+#[test]
+fn the_dashboard_of_a_fleet_member_shows_each_session_s_host() {
+    let nats = NatsServer::start();
+    let (a, b) = (join(&nats, "a"), join(&nats, "b"));
+    all_up(&a, &["a", "b"]);
+    for (d, name) in [(&a, "dash-on-a"), (&b, "dash-on-b")] {
+        d.create(json!({"workDir": d.work_dir(), "name": name, "agentType": "shell", "command": ["bash", "--norc", "--noprofile"]}));
+    }
+    let report = run_browser(
+        "fleet.mjs",
+        &[
+            ("AEGIS_URL", a.url.clone()),
+            ("EXPECT", "dash-on-a=a,dash-on-b=b".to_owned()),
+            ("WORK_DIR_B", b.work_dir().display().to_string()),
+        ],
+        &a.dir.path().join("browser.log"),
+    );
+    assert!(report.contains("dashboard fleet: ok"), "{report}");
+    // What the page created through a really lives on b.
+    let (s, list) = b.get("/v1/sessions");
+    assert_eq!(s, StatusCode::OK);
+    assert!(list.to_string().contains("late-on-b"), "{list}");
+}
+
+#[test]
+fn a_forwarded_request_is_authorized_by_the_node_that_received_it() {
+    let nats = NatsServer::start();
+    let a = join_with(&nats, "a", &[("AEGIS_AUTH_TOKEN", "token-of-a")]);
+    let b = join_with(&nats, "b", &[("AEGIS_AUTH_TOKEN", "token-of-b")]);
+    all_up(&a, &["a", "b"]);
+    let (s, key) = a.post(
+        "/v1/auth/keys",
+        json!({"name": "reader", "scopes": ["sessions:read"]}),
+    );
+    assert_eq!(s, StatusCode::CREATED, "{key}");
+    let reader = key["key"].as_str().expect("key shown once");
+    let id = id_of(&b.create(json!({"workDir": b.work_dir(), "agentType": "shell", "command": ["bash", "--norc", "--noprofile"]})));
+    served_through(&a, &id);
+
+    let send = |token: Option<&str>, text: &str| {
+        a.call_as(
+            Method::POST,
+            &format!("/v1/sessions/{id}/send"),
+            Some(json!({ "text": text })),
+            token,
+        )
+    };
+    // a's key scopes decide: reading is allowed, sending is not.
+    let (s, v) = a.call_as(
+        Method::GET,
+        &format!("/v1/sessions/{id}/read"),
+        None,
+        Some(reader),
+    );
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, v) = send(Some(reader), "echo by-reader");
+    assert_eq!(
+        (s, v["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("FORBIDDEN")),
+        "{v}"
+    );
+    // No token, or the owner's own token, is nothing to a: refused before any forwarding.
+    for token in [None, Some("token-of-b")] {
+        let (s, v) = send(token, "echo by-stranger");
+        assert_eq!(s, StatusCode::UNAUTHORIZED, "{token:?}: {v}");
+    }
+    // a's master token drives b's session without b's token ever leaving b.
+    let (s, v) = send(Some("token-of-a"), "echo by-$((1+1))-master");
+    assert_eq!(s, StatusCode::OK, "{v}");
+    b.wait_screen(&id, "by-2-master", Duration::from_secs(10));
+    let screen = b.screen(&id);
+    assert!(
+        !screen.contains("by-reader") && !screen.contains("by-stranger"),
+        "{screen}"
+    );
+}
