@@ -246,6 +246,14 @@ fn tmux_standin_split_pane_is_a_supervised_session() {
     assert_eq!(s["tmux"]["paneIndex"], 1, "{s}");
     assert_eq!(s["cols"], 79, "{s}");
     let id = s["id"].as_str().expect("id").to_owned();
+    // Run as `sh -c PATH`, it still gets Claude Code's hook settings, on its own argv.
+    assert_eq!(s["hooks"], true, "{s}");
+    let pid = s["pid"].as_i64().expect("pid");
+    crate::support::wait_until(Duration::from_secs(10), "the agent's own argv", || {
+        let argv = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let argv = String::from_utf8_lossy(&argv).replace('\0', " ");
+        (argv.contains("--agent claude --settings ") && argv.contains("/hooks/")).then_some(())
+    });
     d.wait_status(&id, "idle", Duration::from_secs(20));
     // Text pasted through tmux reaches the agent (a bracketed paste, so its Enter is not
     // taken for part of a typed burst); the permission dialog it opens is detected.

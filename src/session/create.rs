@@ -111,8 +111,18 @@ impl SessionManager {
         let id = Uuid::new_v4();
         // Hook settings are written only once everything else validated (see `create`); the
         // argv is checked here with a placeholder path of the same shape.
+        // Hook settings are flags of the agent; a shell line that is more than one simple
+        // command cannot take them (they would be the script's `$0`).
+        let fits = launch::takes_flags(&base);
+        if spec.hooks == Some(true) && agent_type == AgentType::Claude && !fits {
+            return Err(SessionError::Invalid(
+                "hooks need claude's own command line: give the command as a list of words, \
+                 or a shell line that is one simple command"
+                    .into(),
+            ));
+        }
         let hooks = match (&self.defaults.hooks, agent_type, spec.hooks) {
-            (Some(h), AgentType::Claude, None | Some(true)) => Some(h.clone()),
+            (Some(h), AgentType::Claude, None | Some(true)) if fits => Some(h.clone()),
             _ => None,
         };
         let mut launch_opts = spec.launch.clone();

@@ -96,7 +96,7 @@ pub fn build_argv(
             return Err(LaunchError(format!("invalid resumeSessionId {id:?}")));
         }
         match agent {
-            AgentType::Claude => argv.extend(["--resume".to_owned(), id.clone()]),
+            AgentType::Claude => append(&mut argv, &["--resume", id]),
             AgentType::Codex => {
                 // `resume <id>` is a subcommand: it goes right after the program name.
                 let rest = argv.split_off(1.min(argv.len()));
@@ -112,7 +112,7 @@ pub fn build_argv(
         }
     }
     if let Some(mode) = opts.permission_mode {
-        argv.extend(mode_flags(agent, mode)?.into_iter().map(str::to_owned));
+        append(&mut argv, &mode_flags(agent, mode)?);
     }
     if let Some(file) = &opts.settings_file {
         if agent != AgentType::Claude {
@@ -121,14 +121,80 @@ pub fn build_argv(
                 agent.as_str()
             )));
         }
-        argv.extend(["--settings".to_owned(), file.clone()]);
+        append(&mut argv, &["--settings", file]);
     }
     Ok(argv)
+}
+
+/// The script of a `SHELL -c SCRIPT` command line, if that is what `argv` is.
+fn shell_script(argv: &[String]) -> Option<&str> {
+    match argv {
+        [_, flag, script] if flag == "-c" => Some(script),
+        _ => None,
+    }
+}
+
+/// Whether flags can be added to `argv`'s program: always for a plain argv; for `SHELL -c
+/// SCRIPT` only when the script is one simple command (plain words, no shell syntax), whose
+/// last word the flags can follow. Anything else would make them the script's `$0`.
+pub fn takes_flags(argv: &[String]) -> bool {
+    shell_script(argv).is_none_or(|script| {
+        !script.trim().is_empty()
+            && script.chars().all(|c| {
+                c.is_ascii_alphanumeric()
+                    || matches!(
+                        c,
+                        ' ' | '_' | '.' | '/' | '=' | ':' | ',' | '@' | '%' | '+' | '-'
+                    )
+            })
+    })
+}
+
+/// Add `flags` to the program `argv` runs: after its arguments, or, for a simple `SHELL -c
+/// SCRIPT`, at the end of the script, each quoted for the shell (they are ours, not user text,
+/// but a path may hold any character).
+fn append(argv: &mut Vec<String>, flags: &[&str]) {
+    if shell_script(argv).is_some() && takes_flags(argv) {
+        let quoted: Vec<String> = flags
+            .iter()
+            .map(|f| format!("'{}'", f.replace('\'', "'\\''")))
+            .collect();
+        if let Some(script) = argv.last_mut() {
+            script.push(' ');
+            script.push_str(&quoted.join(" "));
+        }
+        return;
+    }
+    argv.extend(flags.iter().map(|f| (*f).to_owned()));
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn flags_go_to_the_program_even_through_a_simple_shell_line() {
+        let opts = LaunchOptions {
+            settings_file: Some("/state/hooks/it's.json".into()),
+            ..Default::default()
+        };
+        let plain = build_argv(AgentType::Claude, vec!["claude".into()], &opts).expect("argv");
+        assert_eq!(plain, ["claude", "--settings", "/state/hooks/it's.json"]);
+        let sh: Vec<String> = ["/bin/bash", "-c", "claude --model x"]
+            .map(String::from)
+            .into();
+        let through = build_argv(AgentType::Claude, sh, &opts).expect("argv");
+        assert_eq!(
+            through[2],
+            r#"claude --model x '--settings' '/state/hooks/it'\''s.json'"#
+        );
+        // A shell line with syntax cannot take flags.
+        let complex: Vec<String> = ["/bin/sh", "-c", "cd src && claude"]
+            .map(String::from)
+            .into();
+        assert!(!takes_flags(&complex));
+        assert!(takes_flags(&["claude".to_owned()]));
+    }
 
     fn argv(
         agent: AgentType,
