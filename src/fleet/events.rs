@@ -285,13 +285,13 @@ pub enum Start {
     After(u64),
 }
 
-/// Follow the stream. Ends (the client reconnects with its last id) if the consumer breaks,
-/// e.g. when NATS goes away.
+/// Follow the stream. Ends (the client reconnects with its last id) if the consumer breaks
+/// or the connection to NATS is lost.
 pub async fn follow(
     fleet: &Fleet,
     start: Start,
     filter: Filter,
-) -> Result<impl Stream<Item = Frame> + Send + 'static, FleetError> {
+) -> Result<impl Stream<Item = Frame> + Send + Unpin + 'static, FleetError> {
     let bus = fleet.bus()?;
     let info = bus
         .events
@@ -360,7 +360,18 @@ pub async fn follow(
             });
             std::future::ready(frame)
         });
-    Ok(futures_util::stream::iter(reset).chain(events))
+    // An ordered consumer that has delivered nothing yet cannot resume after NATS restarts
+    // (it would start again from the stream's first event, or not at all): end the stream
+    // when the connection goes, and the client reconnects with the last id it has.
+    let mut bus = fleet.bus.clone();
+    let gone = async move {
+        let _ = bus.wait_for(Option::is_none).await;
+    };
+    Ok(Box::pin(
+        futures_util::stream::iter(reset)
+            .chain(events)
+            .take_until(gone),
+    ))
 }
 
 #[cfg(test)]
