@@ -117,6 +117,8 @@ impl Daemon {
 
     /// Start another daemon on the same state dir (after `kill9` or `stop`), with the same
     /// flags and environment, on a new ephemeral port. Its log is appended to the same file.
+    /// A daemon still running is killed first (as a crash: its sessions live on), so no
+    /// daemon outlives the test.
     pub fn restart(&mut self) {
         self.relaunch(0);
     }
@@ -134,6 +136,9 @@ impl Daemon {
     }
 
     fn relaunch(&mut self, port: u16) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            self.kill9();
+        }
         let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
         let env: Vec<(&str, &str)> = self
             .env
