@@ -73,10 +73,6 @@ impl Ctx<'_> {
         };
         let env = self.pane_env(sp.session, sp.pane_id, &shell, sp.env)?;
         let agent_type = agent_of(&command);
-        // Hook settings are flags of the agent: a shell line that is more than one simple
-        // command cannot take them, so such a pane is judged from its screen alone, and says
-        // so (`hooks: false`).
-        let hooks_fit = crate::session::launch::takes_flags(&command);
         let (cols, rows) = (
             u16::try_from(sp.sx)
                 .unwrap_or(u16::MAX)
@@ -104,7 +100,6 @@ impl Ctx<'_> {
                 cols: Some(cols),
                 rows: Some(rows),
                 history_lines,
-                hooks: (!hooks_fit).then_some(false),
                 ..CreateSpec::default()
             };
             match self.host.sessions.create(spec).await {
