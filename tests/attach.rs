@@ -158,6 +158,25 @@ fn tmux(d: &Daemon, args: &[&str]) -> std::process::Output {
         .expect("aegis tmux")
 }
 
+/// A stand-in session `name`, 80x23, whose one pane prints LEFTPANE and waits.
+fn left_pane_session(d: &Daemon, name: &str) {
+    let out = tmux(
+        d,
+        &[
+            "new-session",
+            "-d",
+            "-s",
+            name,
+            "-x",
+            "80",
+            "-y",
+            "23",
+            "printf LEFTPANE; exec sleep 1000",
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+}
+
 #[test]
 fn attach_redraws_forwards_input_and_detaches() {
     let d = Daemon::start();
@@ -401,18 +420,7 @@ fn attach_through_the_tmux_stand_in() {
 fn attach_draws_a_split_window_like_tmux() {
     let d = Daemon::start();
     let tmux = |args: &[&str]| tmux(&d, args);
-    let out = tmux(&[
-        "new-session",
-        "-d",
-        "-s",
-        "art",
-        "-x",
-        "80",
-        "-y",
-        "23",
-        "printf LEFTPANE; exec sleep 1000",
-    ]);
-    assert!(out.status.success(), "{out:?}");
+    left_pane_session(&d, "art");
     let out = tmux(&[
         "split-window",
         "-h",
@@ -482,18 +490,7 @@ fn attach_draws_a_split_window_like_tmux() {
 fn aegis_attach_on_a_pane_shows_its_window() {
     let d = Daemon::start();
     let tmux = |args: &[&str]| tmux(&d, args);
-    let out = tmux(&[
-        "new-session",
-        "-d",
-        "-s",
-        "duo",
-        "-x",
-        "80",
-        "-y",
-        "23",
-        "printf LEFTPANE; exec sleep 1000",
-    ]);
-    assert!(out.status.success(), "{out:?}");
+    left_pane_session(&d, "duo");
     let out = tmux(&[
         "split-window",
         "-h",
