@@ -10,30 +10,12 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::support::{Daemon, Options, id_of, support_bin};
+use crate::support::{Daemon, Options, id_of, support_bin, venv_tool};
 
 const T: Duration = Duration::from_secs(20);
 
 fn repo(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
-}
-
-/// The venv's python with the test peers, or `None` (skip) outside CI when it is missing.
-fn venv_python() -> Option<PathBuf> {
-    let py = repo(".venv/bin/python");
-    if py.exists() {
-        return Some(py);
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "{} is missing in CI; scripts/install-test-deps must create it",
-        py.display()
-    );
-    eprintln!(
-        "SKIPPED: {} is missing; run scripts/install-test-deps",
-        py.display()
-    );
-    None
 }
 
 fn aegis() -> Command {
@@ -42,7 +24,9 @@ fn aegis() -> Command {
 
 #[test]
 fn mcp_client_from_pypi_drives_a_session() {
-    let Some(py) = venv_python() else { return };
+    let Some(py) = venv_tool("python") else {
+        return;
+    };
     let d = Daemon::start_with(Options {
         args: &[],
         env: &[("AEGIS_AUTH_TOKEN", "mcp-secret")],
@@ -157,7 +141,9 @@ fn samples<'a>(f: &'a Value, family: &str) -> Vec<&'a Value> {
 
 #[test]
 fn prometheus_metrics_parse_and_count_the_work() {
-    let Some(py) = venv_python() else { return };
+    let Some(py) = venv_tool("python") else {
+        return;
+    };
     let d = Daemon::start_with(Options {
         args: &[],
         env: &[("AEGIS_AUTH_TOKEN", "prom")],

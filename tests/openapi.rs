@@ -2,9 +2,12 @@
 //! - every route the code defines is described, and every described route exists
 //!   (`openapi_describes_every_route`): routes are read from the warp filters in `src/`
 //!   (`path!(...)`, `path("...")` prefixes, `path::tail()`, and the method filter);
-//! - the committed `openapi.json` equals the merged fragments (`openapi_committed_file_is_current`;
-//!   regenerate with `AEGIS_REGEN_OPENAPI=1 cargo nextest run -E 'test(openapi_committed)'`);
+//! - the committed `openapi.json` equals the document, fragments and derived schemas
+//!   (`openapi_committed_file_is_current`; regenerate with `AEGIS_REGEN_OPENAPI=1 cargo nextest run -E 'test(openapi_committed)'`);
 //! - the daemon serves it at `/v1/openapi.json`, behind auth;
+//! - a client generated from the served document by openapi-python-client drives a session
+//!   through the core routes, and every answer holds exactly the documented fields
+//!   (`openapi_generated_client_drives_the_core_routes`);
 //! - auth is enforced on every described route, `/v1` and unversioned, except health and the
 //!   HMAC-authenticated inbound webhooks (`auth_enforced_on_every_route`).
 
@@ -14,7 +17,7 @@ use std::path::Path;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
-use crate::support::{Daemon, Options};
+use crate::support::{Daemon, Options, support_bin, venv_tool};
 
 /// Routes that do not take the bearer token: health (monitoring probes), inbound webhooks
 /// (authenticated by their HMAC signature instead), Claude Code hooks (their per-session
@@ -36,7 +39,7 @@ const OUTSIDE_V1: &[(&str, &str)] = &[
 ];
 
 fn merged() -> Value {
-    let (doc, problems) = aegis::api::openapi::merge(aegis::api::openapi::FRAGMENTS);
+    let (doc, problems) = aegis::api::openapi::document();
     assert!(
         problems.is_empty(),
         "OpenAPI fragment problems:\n{}",
@@ -331,6 +334,70 @@ fn openapi_served_behind_auth() {
     assert!(v["paths"]["/v1/sessions"]["post"].is_object());
     let (status, _) = d.call_as(Method::GET, "/v1/openapi.json", None, None);
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+/// The document as a client author uses it: a standard generator from PyPI turns the served
+/// document into a Python package, and the checker drives the daemon through it. A field the
+/// server sends but the document lacks, a wrong type, or a model that loses a field fails.
+#[test]
+fn openapi_generated_client_drives_the_core_routes() {
+    let (Some(generator), Some(py)) = (venv_tool("openapi-python-client"), venv_tool("python"))
+    else {
+        return;
+    };
+    let d = daemon_with_token();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let doc = dir.path().join("openapi.json");
+    let (status, served) = d.get("/v1/openapi.json");
+    assert_eq!(status, StatusCode::OK);
+    std::fs::write(&doc, served.to_string()).expect("write the document");
+    let generated = std::process::Command::new(&generator)
+        .args(["generate", "--meta", "none", "--path"])
+        .arg(&doc)
+        .arg("--output-path")
+        .arg(dir.path().join("aegis_client"))
+        .output()
+        .expect("running openapi-python-client");
+    assert!(
+        generated.status.success(),
+        "the generator refused the document: {}{}",
+        String::from_utf8_lossy(&generated.stdout),
+        String::from_utf8_lossy(&generated.stderr)
+    );
+    let out = std::process::Command::new(py)
+        .arg(support_bin("openapi_generated_client.py"))
+        .arg(&doc)
+        .arg(dir.path())
+        .arg(d.work_dir())
+        .env("AEGIS_URL", &d.url)
+        .env("AEGIS_AUTH_TOKEN", "right-token")
+        .output()
+        .expect("running the generated client");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "generated client: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: Value = serde_json::from_str(stdout.trim()).expect("checker JSON");
+    let checked: Vec<&str> = seen["checked"]
+        .as_array()
+        .expect("checked")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    for op in [
+        "GET /v1/health 200",
+        "POST /v1/sessions 201",
+        "GET /v1/sessions/{id} 200",
+        "GET /v1/sessions 200",
+        "GET /v1/sessions/{id}/read 200",
+        "POST /v1/sessions/{id}/send 200",
+        "DELETE /v1/sessions/{id} 200",
+        "GET /v1/sessions/{id} 404",
+    ] {
+        assert!(checked.contains(&op), "{op} was not checked: {checked:?}");
+    }
 }
 
 /// Every described route, `/v1` and unversioned, with no token and with a wrong one: 401 in

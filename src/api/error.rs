@@ -89,7 +89,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    #[cfg(test)]
+    /// Every code, for the OpenAPI document and the test that each is spelled once.
     pub const ALL: [ErrorCode; 69] = [
         ErrorCode::ApprovalNotFound,
         ErrorCode::BranchExists,
@@ -253,11 +253,16 @@ pub struct ApiError {
     pub retry_after: Option<u64>,
 }
 
-#[derive(Serialize)]
+/// The one error format: every non-2xx answer of the API has this body.
+#[derive(Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
-struct ErrorBody<'a> {
+#[schemars(rename = "Error")]
+pub(crate) struct ErrorBody<'a> {
+    /// A sentence a human can act on.
     error: &'a str,
+    #[schemars(with = "ErrorCode")]
     code: &'a str,
+    /// The HTTP status, repeated for clients that only see the body.
     status_code: u16,
 }
 

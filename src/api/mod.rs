@@ -27,6 +27,7 @@ pub mod orchestrate;
 pub mod permissions;
 pub mod recordings;
 pub mod reply;
+pub mod schemas;
 pub mod sessions;
 pub mod stream;
 pub mod tools;

@@ -6,7 +6,8 @@
 //! API. `build.rs` lists the files, so a new fragment is picked up without editing any shared
 //! list; they are merged once, at first use. Two fragments describing the same operation, or
 //! the same component differently, is a conflict: [`merge`] reports it and the coverage test
-//! (`tests/openapi.rs`) fails on it, naming both files.
+//! (`tests/openapi.rs`) fails on it, naming both files. The schemas of the core wire types
+//! are not in the fragments: they are derived from the code (`api::schemas`) and added here.
 
 use std::sync::{Arc, OnceLock};
 
@@ -117,14 +118,53 @@ fn ensure_object(v: &mut Value) -> &mut Map<String, Value> {
     }
 }
 
-/// The merged document, built once. Conflicts are logged; the coverage test catches them
+/// The whole document: the fragments merged, and the schemas derived from the code
+/// ([`super::schemas`]) added. Returns the problems found too: fragment conflicts, a
+/// fragment defining a schema the code derives, a `$ref` to a schema nobody defines.
+pub fn document() -> (Value, Vec<String>) {
+    let (mut doc, mut problems) = merge(FRAGMENTS);
+    let schemas = object_at(&mut doc, &["components", "schemas"]);
+    for (name, schema) in super::schemas::components() {
+        if schemas.contains_key(&name) {
+            problems.push(format!(
+                "components/schemas/{name} is derived from the code; remove it from the fragment"
+            ));
+        }
+        schemas.insert(name, schema);
+    }
+    let mut refs = Vec::new();
+    references(&doc, &mut refs);
+    for r in refs {
+        let known = r.strip_prefix('#').and_then(|p| doc.pointer(p)).is_some();
+        if !known {
+            problems.push(format!("{r} is referenced but not defined"));
+        }
+    }
+    (doc, problems)
+}
+
+/// Every `$ref` in `v`, depth first.
+fn references(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => {
+            if let Some(Value::String(r)) = m.get("$ref") {
+                out.push(r.clone());
+            }
+            m.values().for_each(|v| references(v, out));
+        }
+        Value::Array(a) => a.iter().for_each(|v| references(v, out)),
+        _ => {}
+    }
+}
+
+/// The whole document, built once. Conflicts are logged; the coverage test catches them
 /// before they ship.
 pub fn spec() -> &'static Value {
     static SPEC: OnceLock<Value> = OnceLock::new();
     SPEC.get_or_init(|| {
-        let (mut doc, problems) = merge(FRAGMENTS);
+        let (mut doc, problems) = document();
         for p in problems {
-            tracing::warn!(problem = %p, "OpenAPI fragments conflict");
+            tracing::warn!(problem = %p, "OpenAPI document problem");
         }
         if let Some(v) = doc.get_mut("info").and_then(Value::as_object_mut) {
             v.insert("version".into(), env!("CARGO_PKG_VERSION").into());
@@ -165,8 +205,8 @@ mod tests {
     }
 
     #[test]
-    fn shipped_fragments_merge_cleanly() {
-        let (doc, problems) = merge(FRAGMENTS);
+    fn shipped_document_is_consistent() {
+        let (doc, problems) = document();
         assert!(
             problems.is_empty(),
             "OpenAPI fragment problems: {problems:#?}"

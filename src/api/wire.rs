@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -15,18 +16,26 @@ use crate::session::SessionHandle;
 use crate::vocab::{AgentType, Delivery, SessionStatus};
 
 /// `POST /v1/sessions` body. Unknown fields are refused rather than silently ignored.
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize, Default, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateSessionRequest {
+    /// Absolute path of an existing directory (default: the daemon's working directory).
     pub work_dir: Option<String>,
+    /// 1-128 letters, digits, '-', '_' or '.'; unique; not a UUID (default: generated).
     pub name: Option<String>,
+    /// The first prompt, delivered once the agent is ready.
     pub prompt: Option<String>,
+    #[serde(default)]
+    #[schemars(schema_with = "crate::api::schemas::agent_type")]
     pub agent_type: Option<String>,
+    /// The program and its arguments, run without a shell (default: the agent's CLI).
     pub command: Option<Vec<String>>,
     pub env: Option<BTreeMap<String, String>>,
     pub cols: Option<u16>,
     pub rows: Option<u16>,
-    /// default | acceptEdits | plan | bypassPermissions | dontAsk | auto, mapped per agent.
+    /// Mapped to each agent's own flag.
+    #[serde(default)]
+    #[schemars(schema_with = "crate::api::schemas::permission_mode")]
     pub permission_mode: Option<String>,
     /// Resume the agent's own conversation (Claude `--resume`, Codex `resume`).
     pub resume_session_id: Option<String>,
@@ -52,45 +61,55 @@ pub struct CreateSessionRequest {
     pub auto_approve: Option<bool>,
     /// v0.3: a product requirements text, prepended to the first prompt.
     pub prd: Option<String>,
-    /// Lines of history kept above the screen (default 2000, at most 100000).
+    /// Lines of history kept above the screen (tmux's history-limit; default 2000).
+    #[schemars(range(max = crate::session::validate::MAX_HISTORY_LINES))]
     pub history_lines: Option<usize>,
-    /// Byte limit of that history (default none; 0 = none).
+    /// Byte limit of that history: 0 (none, the default) or 65536 to 1073741824.
     pub history_bytes: Option<usize>,
 }
 
-#[derive(Debug, Deserialize)]
+/// `POST /v1/sessions/batch` body: sessions created one by one, each failure reported apart.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BatchCreateRequest {
     pub sessions: Vec<CreateSessionRequest>,
 }
 
-#[derive(Debug, Deserialize, Default)]
+/// `DELETE /v1/sessions/batch` body: the sessions named by id, or all in one status.
+#[derive(Debug, Deserialize, Default, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BatchDeleteRequest {
     pub ids: Option<Vec<String>>,
+    #[serde(default)]
+    #[schemars(schema_with = "crate::api::schemas::session_status")]
     pub status: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+/// `POST /v1/sessions/{id}/send` body: text typed into the session and submitted.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SendRequest {
     pub text: String,
 }
 
-#[derive(Debug, Deserialize)]
+/// `POST /v1/sessions/{id}/keys` body.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KeysRequest {
+    /// Key names as tmux's send-keys takes them (`Enter`, `C-c`, `Up`, `M-x`) or literal text.
     pub keys: Vec<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResizeRequest {
     pub cols: u16,
     pub rows: u16,
 }
 
-#[derive(Debug, Serialize, Clone, Copy)]
+/// Whether the first prompt was seen submitted, and after how many tries.
+#[derive(Debug, Serialize, Clone, Copy, JsonSchema)]
+#[schemars(rename = "PromptDelivery")]
 pub struct DeliveryWire {
     pub delivered: bool,
     pub attempts: u32,
@@ -105,8 +124,10 @@ impl From<Delivery> for DeliveryWire {
     }
 }
 
-#[derive(Debug, Serialize)]
+/// A session, as every session route answers it.
+#[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(rename = "Session")]
 pub struct SessionInfo {
     pub id: String,
     pub name: String,
@@ -114,10 +135,14 @@ pub struct SessionInfo {
     pub window_id: String,
     pub window_name: String,
     pub work_dir: String,
+    #[schemars(schema_with = "crate::api::schemas::agent_type")]
     pub agent_type: &'static str,
     pub command: Vec<String>,
+    /// Epoch milliseconds.
     pub created_at: u64,
+    /// Epoch milliseconds of the last output.
     pub last_activity: u64,
+    #[schemars(schema_with = "crate::api::schemas::session_status")]
     pub status: &'static str,
     pub pid: i32,
     pub cols: u16,
@@ -132,10 +157,12 @@ pub struct SessionInfo {
     pub prompt_delivery: Option<DeliveryWire>,
     /// Why the recording stopped (null while it records); the session goes on regardless.
     pub recording_error: Option<String>,
+    #[schemars(schema_with = "crate::api::schemas::permission_mode")]
     pub permission_mode: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parent_id: Option<String>,
     /// Aegis v0.3's finer state vocabulary (see docs/api.md, "Status vocabulary").
+    #[schemars(schema_with = "crate::api::schemas::ui_state")]
     pub ui_state: &'static str,
     /// Claude's own session id, from the SessionStart hook.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -152,14 +179,15 @@ pub struct SessionInfo {
     pub auto_approve: bool,
     /// Whether Claude Code hooks are wired for this session.
     pub hooks: bool,
-    /// Where the session sits when it is a tmux stand-in pane (socket, session, window, pane).
+    /// Where the session sits when it is a tmux stand-in pane (socket, session, window, pane);
+    /// `windowId` and `windowName` are then the tmux window's.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tmux: Option<crate::tmux::host::Place>,
     pub action_hints: BTreeMap<&'static str, ActionHint>,
 }
 
 /// What a client can do next with a session (v0.3 `actionHints`).
-#[derive(Debug, Serialize, Clone)]
+#[derive(Debug, Serialize, Clone, JsonSchema)]
 pub struct ActionHint {
     pub method: &'static str,
     pub url: String,
@@ -298,7 +326,7 @@ impl SessionInfo {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Pagination {
     pub page: usize,
@@ -307,7 +335,7 @@ pub struct Pagination {
     pub total_pages: usize,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct SessionList {
     pub sessions: Vec<SessionInfo>,
     /// Also at the top level: the v0.3 MCP client reads it there.
@@ -315,8 +343,10 @@ pub struct SessionList {
     pub pagination: Pagination,
 }
 
-#[derive(Debug, Serialize)]
+/// `GET /v1/sessions/stats`.
+#[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(rename = "SessionStats")]
 pub struct Stats {
     pub active: usize,
     pub by_status: BTreeMap<&'static str, usize>,
@@ -325,24 +355,30 @@ pub struct Stats {
     pub total_failed: u64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct Cursor {
     pub row: u16,
     pub col: u16,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ReadResponse {
     pub id: String,
+    #[schemars(schema_with = "crate::api::schemas::session_status")]
     pub status: &'static str,
+    /// The screen (and history, with `?lines=`), as `format` says.
     pub output: String,
+    /// text | ansi
     pub format: &'static str,
+    /// Lines in `output`.
     pub lines: usize,
     pub cols: u16,
     pub rows: u16,
     pub cursor: Cursor,
+    /// The terminal title the program set.
     pub title: String,
+    #[schemars(schema_with = "crate::api::schemas::ui_state")]
     pub ui_state: &'static str,
     /// The agent's transcript messages (Claude with hooks), oldest first.
     pub messages: Vec<crate::transcript::Message>,
@@ -357,35 +393,37 @@ pub struct ReadResponse {
     pub token_usage_unknown_reason: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+/// What `send` did: `delivered` once the text was seen submitted.
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct SendResponse {
     pub ok: bool,
     pub delivered: bool,
     pub attempts: u32,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct Ok {
     pub ok: bool,
 }
 
 pub const OK: Ok = Ok { ok: true };
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct BatchItemError {
+    /// Position of the failed request in `sessions`.
     pub index: usize,
     pub error: String,
     pub code: super::error::ErrorCode,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct BatchCreateResponse {
     pub sessions: Vec<SessionInfo>,
     pub created: usize,
     pub failed: Vec<BatchItemError>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BatchDeleteResponse {
     pub deleted: usize,
@@ -393,20 +431,22 @@ pub struct BatchDeleteResponse {
     pub errors: Vec<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct SessionCounts {
     pub active: usize,
     pub total: usize,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct PtyHealth {
     pub healthy: bool,
     pub error: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+/// `GET /v1/health`: answered without a token.
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct Health {
+    /// ok
     pub status: &'static str,
     pub version: &'static str,
     pub platform: &'static str,
@@ -414,6 +454,7 @@ pub struct Health {
     pub uptime: u64,
     pub sessions: SessionCounts,
     pub pty: PtyHealth,
+    /// RFC 3339.
     pub timestamp: String,
 }
 

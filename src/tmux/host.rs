@@ -36,16 +36,21 @@ impl Home {
 }
 
 /// Where a pane's Aegis session sits in the tmux tree, as REST shows it.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(rename = "TmuxPlace")]
 pub struct Place {
-    /// The tmux socket path (namespace).
+    /// The tmux socket path of its namespace (what `#{socket_path}` shows).
     pub socket: String,
+    /// The tmux session's name.
     pub session: String,
+    /// `$N`
     pub session_id: String,
+    /// `@N`
     pub window: String,
     pub window_index: i64,
     pub window_name: String,
+    /// `%N`
     pub pane: String,
     pub pane_index: usize,
     /// The active pane of its window.

@@ -33,12 +33,13 @@ pub const MAX_TEXT: usize = 4000;
 const MAX_READ: u64 = 8 * 1024 * 1024;
 
 /// One message in v0.3's shape.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(rename = "TranscriptMessage")]
 pub struct Message {
-    /// user | assistant | system
+    #[schemars(schema_with = "roles")]
     pub role: &'static str,
-    /// text | thinking | tool_use | tool_result | tool_error | permission_request | progress
+    #[schemars(schema_with = "content_types")]
     pub content_type: &'static str,
     pub text: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -47,6 +48,27 @@ pub struct Message {
     pub tool_use_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<String>,
+}
+
+/// Every `role` a [`Message`] has.
+const ROLES: [&str; 3] = ["user", "assistant", "system"];
+/// Every `contentType` a [`Message`] has.
+const CONTENT_TYPES: [&str; 7] = [
+    "text",
+    "thinking",
+    "tool_use",
+    "tool_result",
+    "tool_error",
+    "permission_request",
+    "progress",
+];
+
+fn roles(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({"type": "string", "enum": ROLES})
+}
+
+fn content_types(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({"type": "string", "enum": CONTENT_TYPES})
 }
 
 /// Token counts of one API message.
@@ -60,13 +82,14 @@ struct Usage {
 
 /// v0.3's `tokenUsage`. `estimatedCostUsd` is `None` (with `costUnknownReason`) when some
 /// model has no price: a partial sum would look exact and be wrong.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TokenUsage {
     pub input_tokens: u64,
     pub output_tokens: u64,
     pub cache_creation_tokens: u64,
     pub cache_read_tokens: u64,
+    /// Null when a model has no price (see costUnknownReason).
     pub estimated_cost_usd: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cost_unknown_reason: Option<String>,

@@ -20,7 +20,6 @@ use serde_json::{Value, json};
 pub mod agent_homes;
 pub mod agents;
 
-/// Path of a helper program under tests/support/bin.
 /// A copy of the sample Claude Code JSONL transcript (tests/fixtures/transcripts) in `dir`,
 /// for a fake Claude to report through its SessionStart hook.
 pub fn claude_transcript_in(dir: &Path) -> PathBuf {
@@ -33,12 +32,34 @@ pub fn claude_transcript_in(dir: &Path) -> PathBuf {
     copy
 }
 
+/// Path of a helper program under tests/support/bin.
 pub fn support_bin(name: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/support/bin")
         .join(name)
         .display()
         .to_string()
+}
+
+/// A program of the test peers' venv (`.venv/bin/NAME`, made by scripts/install-test-deps),
+/// or `None` (the caller skips) outside CI when the venv is missing. In CI it must exist.
+pub fn venv_tool(name: &str) -> Option<PathBuf> {
+    let tool = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(".venv/bin")
+        .join(name);
+    if tool.exists() {
+        return Some(tool);
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{} is missing in CI; scripts/install-test-deps must create it",
+        tool.display()
+    );
+    eprintln!(
+        "SKIPPED: {} is missing; run scripts/install-test-deps",
+        tool.display()
+    );
+    None
 }
 
 /// Poll `f` every 20 ms until it returns `Some`, or panic after `timeout` naming `what`.

@@ -1,0 +1,171 @@
+//! The schemas of the OpenAPI document that are derived from the code. The request and
+//! response types of [`super::wire`] (and the error body) describe themselves with
+//! `schemars`; [`components`] turns them into OpenAPI 3.0 `components/schemas`, so what the
+//! document says a route sends is what the type the route serializes holds. The hand-written
+//! fragments of [`super::openapi`] refer to these schemas by name and must not define them.
+//!
+//! The vocabulary fields (status, agent type, ...) are plain strings in the wire types; the
+//! `schema_with` functions here give them their closed set of values, read from the same
+//! constants that parse and print them. An optional field with such a schema also needs
+//! `#[serde(default)]`: the custom schema hides the `Option` from schemars, which would
+//! otherwise list the field as required.
+
+use schemars::generate::{Contract, SchemaSettings};
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde_json::{Map, Value};
+
+use super::error::{ErrorBody, ErrorCode};
+use super::wire;
+use crate::vocab::{AgentType, PermissionMode, SessionStatus};
+
+/// A string that is one of `values`.
+fn string_enum(values: impl IntoIterator<Item = &'static str>) -> Schema {
+    let values: Vec<&str> = values.into_iter().collect();
+    json_schema!({"type": "string", "enum": values})
+}
+
+pub fn session_status(_: &mut SchemaGenerator) -> Schema {
+    string_enum(SessionStatus::ALL.map(SessionStatus::as_str))
+}
+
+pub fn agent_type(_: &mut SchemaGenerator) -> Schema {
+    string_enum(AgentType::ALL.map(AgentType::as_str))
+}
+
+pub fn permission_mode(_: &mut SchemaGenerator) -> Schema {
+    string_enum(PermissionMode::ALL.map(PermissionMode::as_str))
+}
+
+pub fn ui_state(_: &mut SchemaGenerator) -> Schema {
+    string_enum(super::uistate::UI_STATES.iter().copied())
+}
+
+impl JsonSchema for ErrorCode {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ErrorCode".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        let mut schema = string_enum(ErrorCode::ALL.map(ErrorCode::as_str));
+        schema.insert(
+            "description".into(),
+            "What went wrong, for a program to branch on; `error` says it for a human.".into(),
+        );
+        schema
+    }
+}
+
+/// A generator for one direction of the wire: requests are described as the server reads
+/// them (a field with a default is optional), responses as it writes them (a field skipped
+/// when empty is optional, a nullable one is required).
+fn generator(contract: Contract) -> SchemaGenerator {
+    SchemaSettings::openapi3()
+        .with(|s| s.contract = contract)
+        .into_generator()
+}
+
+/// Every schema derived from the code, by component name.
+pub fn components() -> Map<String, Value> {
+    let mut requests = generator(Contract::Deserialize);
+    requests.subschema_for::<wire::CreateSessionRequest>();
+    requests.subschema_for::<wire::BatchCreateRequest>();
+    requests.subschema_for::<wire::BatchDeleteRequest>();
+    requests.subschema_for::<wire::SendRequest>();
+    requests.subschema_for::<wire::KeysRequest>();
+    requests.subschema_for::<wire::ResizeRequest>();
+
+    let mut responses = generator(Contract::Serialize);
+    responses.subschema_for::<ErrorBody>();
+    responses.subschema_for::<wire::Health>();
+    responses.subschema_for::<wire::SessionInfo>();
+    responses.subschema_for::<wire::SessionList>();
+    responses.subschema_for::<wire::Stats>();
+    responses.subschema_for::<wire::ReadResponse>();
+    responses.subschema_for::<wire::SendResponse>();
+    responses.subschema_for::<wire::Ok>();
+    responses.subschema_for::<wire::BatchCreateResponse>();
+    responses.subschema_for::<wire::BatchDeleteResponse>();
+
+    let mut out = requests.take_definitions(true);
+    out.extend(responses.take_definitions(true));
+    out.values_mut().for_each(nullable_references);
+    out
+}
+
+/// OpenAPI 3.0 has no `null` type: an `Option` of a named schema comes out of schemars as
+/// `anyOf: [{$ref}, {enum: [null]}]`, which generators read as a union with nothing. 3.0's
+/// own spelling is a nullable `allOf` of the one reference.
+fn nullable_references(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            let pair = m.get("anyOf").and_then(Value::as_array).and_then(|a| {
+                let is_null = |s: &Value| s.get("enum") == Some(&serde_json::json!([null]));
+                match a.as_slice() {
+                    [x, n] | [n, x] if is_null(n) && !is_null(x) => Some(x.clone()),
+                    _ => None,
+                }
+            });
+            if let Some(inner) = pair {
+                m.remove("anyOf");
+                m.insert("allOf".into(), Value::Array(vec![inner]));
+                m.insert("nullable".into(), Value::Bool(true));
+            }
+            m.values_mut().for_each(nullable_references);
+        }
+        Value::Array(a) => a.iter_mut().for_each(nullable_references),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // reason: a failed unwrap is a failed test
+mod tests {
+    use super::*;
+
+    #[test]
+    fn responses_name_their_fields_as_the_wire_does() {
+        let c = components();
+        let session = &c["Session"]["properties"];
+        for key in ["id", "workDir", "uiState", "actionHints", "historyLines"] {
+            assert!(session.get(key).is_some(), "Session lacks {key}: {session}");
+        }
+        // A field skipped when empty is optional; one always written is required.
+        let required = c["Session"]["required"].as_array().unwrap();
+        assert!(required.contains(&"id".into()));
+        assert!(!required.contains(&"exitCode".into()));
+        assert_eq!(c["Session"]["properties"]["status"]["enum"][1], "idle");
+    }
+
+    #[test]
+    fn requests_refuse_unknown_fields() {
+        let c = components();
+        assert_eq!(c["CreateSessionRequest"]["additionalProperties"], false);
+        assert!(c["CreateSessionRequest"]["properties"]["historyBytes"].is_object());
+    }
+
+    #[test]
+    fn an_optional_reference_is_a_nullable_all_of() {
+        let c = components();
+        let usage = &c["ReadResponse"]["properties"]["tokenUsage"];
+        assert_eq!(usage["nullable"], true, "{usage}");
+        assert_eq!(usage["allOf"][0]["$ref"], "#/components/schemas/TokenUsage");
+        assert!(usage.get("anyOf").is_none());
+    }
+
+    #[test]
+    fn references_point_into_components() {
+        let c = components();
+        let text = serde_json::to_string(&c).unwrap();
+        for (i, _) in text.match_indices("\"$ref\":\"") {
+            let rest = &text[i + 8..];
+            assert!(
+                rest.starts_with("#/components/schemas/"),
+                "a reference outside components: {}",
+                &rest[..rest.len().min(60)]
+            );
+            let name = &rest["#/components/schemas/".len()..];
+            let name = &name[..name.find('"').unwrap()];
+            assert!(c.contains_key(name), "{name} is referenced but not derived");
+        }
+    }
+}
