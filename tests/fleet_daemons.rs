@@ -1,6 +1,7 @@
 //! The fleet end to end: three real `aegis serve --nats` daemons (separate state dirs and
 //! ports) on one real nats-server, driven only through their REST APIs.
 
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use reqwest::{Method, StatusCode};
@@ -305,4 +306,65 @@ fn a_forwarded_request_is_authorized_by_the_node_that_received_it() {
         !screen.contains("by-reader") && !screen.contains("by-stranger"),
         "{screen}"
     );
+}
+
+fn bash_on(d: &Daemon, name: &str) -> String {
+    id_of(&d.create(json!({"workDir": d.work_dir(), "name": name, "agentType": "shell", "command": ["bash", "--norc", "--noprofile"]})))
+}
+
+#[test]
+fn a_fleet_event_stream_ends_with_nats_and_its_reconnection_misses_nothing() {
+    let mut nats = NatsServer::start();
+    let (a, b) = (join(&nats, "a"), join(&nats, "b"));
+    all_up(&a, &["a", "b"]);
+    // A quiet reader, as an idle dashboard is: nothing but its `connected` frame, whose id
+    // is the position it starts after.
+    let events = sse(&a, "/v1/fleet/events", None);
+    let connected = events
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the connected frame");
+    assert_eq!(connected.ty(), "connected");
+    let mut last = connected
+        .id
+        .clone()
+        .expect("the connected frame carries the position the stream starts after");
+
+    // NATS goes away: the stream ends, so the client knows to reconnect (it does not stay
+    // open and silent).
+    nats.stop();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        match events.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(frame) => last = frame.id.unwrap_or(last),
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                panic!("the fleet event stream stayed open and silent after NATS went away")
+            }
+        }
+    }
+    // Reconnecting meanwhile is refused with 503 until the fleet is back.
+    let (s, v) = a.get("/v1/fleet/events");
+    assert_eq!(
+        (s, v["code"].as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, Some("FLEET_UNAVAILABLE")),
+        "{v}"
+    );
+
+    // NATS is back, and another host creates a session before the client has reconnected.
+    nats.restart();
+    all_up(&a, &["a", "b"]);
+    let id = bash_on(&b, "after-the-outage");
+    // The client reconnects with its last id, as EventSource does, and gets that creation.
+    let events = sse(&a, "/v1/fleet/events", Some(&last));
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let frame = events
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .expect("b's session.created after the outage on the resumed stream");
+        let v = frame.json();
+        if v["type"] == "session.created" && v["sessionId"] == id.as_str() {
+            assert_eq!(v["host"], "b");
+            break;
+        }
+    }
 }

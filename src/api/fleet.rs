@@ -470,13 +470,20 @@ async fn events(fleet: &Fleet, q: HashMap<String, String>, last: Option<String>)
         session,
         types,
     };
-    let frames = match crate::fleet::events::follow(fleet, start, filter).await {
+    let following = match crate::fleet::events::follow(fleet, start, filter).await {
         Ok(f) => f,
         Err(e) => return error(&e),
     };
-    let connected = warp::sse::Event::default().data(
+    let mut connected = warp::sse::Event::default().data(
         json!({"type": "connected", "event": "connected", "host": fleet.host_id()}).to_string(),
     );
+    // A client that starts with new events gets the position it starts after as the id, so
+    // its reconnection (the stream ends when NATS goes away) misses nothing even if no
+    // event came before.
+    if let Some(position) = following.position {
+        connected = connected.id(position.to_string());
+    }
+    let frames = following.frames;
     let stream = futures_util::stream::once(std::future::ready(connected)).chain(frames.map(|f| {
         match f {
             Frame::Event { seq, json } => warp::sse::Event::default()

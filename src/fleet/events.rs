@@ -285,13 +285,22 @@ pub enum Start {
     After(u64),
 }
 
+/// A reader of the stream, from [`follow`].
+pub struct Following<S> {
+    /// For [`Start::New`], the stream's last sequence when the reader started: the reader
+    /// delivers everything after it, so a client that has not received any event yet can
+    /// still resume from it without a gap.
+    pub position: Option<u64>,
+    pub frames: S,
+}
+
 /// Follow the stream. Ends (the client reconnects with its last id) if the consumer breaks
 /// or the connection to NATS is lost.
 pub async fn follow(
     fleet: &Fleet,
     start: Start,
     filter: Filter,
-) -> Result<impl Stream<Item = Frame> + Send + Unpin + 'static, FleetError> {
+) -> Result<Following<impl Stream<Item = Frame> + Send + Unpin + 'static>, FleetError> {
     let bus = fleet.bus()?;
     let info = bus
         .events
@@ -300,8 +309,17 @@ pub async fn follow(
         .map_err(|_| fleet.unavailable())?;
     let (first, last) = (info.state.first_sequence, info.state.last_sequence);
     let mut reset = None;
+    let mut position = None;
     let policy = match start {
-        Start::New => consumer::DeliverPolicy::New,
+        // From a known position rather than "new": nothing published between reading the
+        // stream's state and creating the consumer is missed, and the position is one the
+        // client can resume from.
+        Start::New => {
+            position = Some(last);
+            consumer::DeliverPolicy::ByStartSequence {
+                start_sequence: last + 1,
+            }
+        }
         Start::After(id) if id + 1 < first => {
             reset = Some(Frame::Reset {
                 last_lost: first - 1,
@@ -367,11 +385,14 @@ pub async fn follow(
     let gone = async move {
         let _ = bus.wait_for(Option::is_none).await;
     };
-    Ok(Box::pin(
-        futures_util::stream::iter(reset)
-            .chain(events)
-            .take_until(gone),
-    ))
+    Ok(Following {
+        position,
+        frames: Box::pin(
+            futures_util::stream::iter(reset)
+                .chain(events)
+                .take_until(gone),
+        ),
+    })
 }
 
 #[cfg(test)]
