@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
+use crate::attach::Term;
 use crate::cli::aegis;
 use crate::dashboard::run_browser;
 use crate::streams::sse;
@@ -308,6 +309,18 @@ fn a_forwarded_request_is_authorized_by_the_node_that_received_it() {
     );
 }
 
+/// The URL host `host` advertises, as `d`'s membership mirror shows it.
+fn advertised_url(d: &Daemon, host: &str) -> String {
+    let (s, v) = d.get("/v1/fleet/hosts");
+    assert_eq!(s, StatusCode::OK, "{v}");
+    v["hosts"]
+        .as_array()
+        .and_then(|hosts| hosts.iter().find(|h| h["host"] == host))
+        .and_then(|h| h["url"].as_str())
+        .unwrap_or_else(|| panic!("no URL for {host} in {v}"))
+        .to_owned()
+}
+
 fn bash_on(d: &Daemon, name: &str) -> String {
     id_of(&d.create(json!({"workDir": d.work_dir(), "name": name, "agentType": "shell", "command": ["bash", "--norc", "--noprofile"]})))
 }
@@ -367,4 +380,46 @@ fn a_fleet_event_stream_ends_with_nats_and_its_reconnection_misses_nothing() {
             break;
         }
     }
+}
+
+#[test]
+fn attach_through_a_node_that_does_not_own_the_session_names_its_host() {
+    let nats = NatsServer::start();
+    let (a, b) = (join(&nats, "a"), join(&nats, "b"));
+    all_up(&a, &["a", "b"]);
+    let id = bash_on(&b, "attach-on-b");
+    served_through(&a, &id);
+    let b_url = advertised_url(&a, "b");
+    let stream = format!(
+        "{}/v1/sessions/{id}/stream",
+        b_url.replacen("http", "ws", 1)
+    );
+
+    for target in ["attach-on-b", id.as_str()] {
+        let mut term = Term::attach(&a, &[target], 100, 30);
+        assert!(!term.wait_success(), "attach through a succeeded");
+        let out = wait_until(Duration::from_secs(5), "the owner named", || {
+            let out = term.raw_text();
+            out.contains(&stream).then_some(out)
+        });
+        assert!(
+            out.contains("lives on host b") && out.contains(&b_url),
+            "{target}: {out}"
+        );
+    }
+    // The WebSocket route through a names the same place.
+    let (s, v) = a.get("/v1/sessions/attach-on-b/stream");
+    assert_eq!(s, StatusCode::MISDIRECTED_REQUEST, "{v}");
+    assert_eq!(
+        (v["code"].as_str(), v["host"].as_str()),
+        (Some("SESSION_ON_OTHER_HOST"), Some("b"))
+    );
+    // A session no host has is still simply not found.
+    let mut term = Term::attach(&a, &["no-such-session"], 100, 30);
+    assert!(!term.wait_success());
+    let out = wait_until(Duration::from_secs(5), "not found", || {
+        let out = term.raw_text();
+        out.contains("can't find session").then_some(out)
+    });
+    assert!(!out.contains("lives on host"), "{out}");
 }

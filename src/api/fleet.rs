@@ -608,15 +608,11 @@ pub fn forward_hook(
 
 /// 421: this session's WebSocket must be opened on its own host.
 fn elsewhere(fleet: &Fleet, host: &str, path: &str, query: &str) -> Response {
-    let base = fleet.hosts.url(host);
-    let location = base.as_ref().map(|b| {
-        let ws = b.replacen("http", "ws", 1);
-        if query.is_empty() {
-            format!("{ws}{path}")
-        } else {
-            format!("{ws}{path}?{query}")
-        }
-    });
+    let location = if query.is_empty() {
+        fleet.hosts.websocket_url(host, path)
+    } else {
+        fleet.hosts.websocket_url(host, &format!("{path}?{query}"))
+    };
     let body = json!({
         "error": format!(
             "this session lives on host {host}; WebSocket streams are not forwarded, connect to {}",

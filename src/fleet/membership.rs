@@ -137,6 +137,16 @@ impl Hosts {
         map.get(host).and_then(|s| s.record.url.clone())
     }
 
+    /// `path` (with its query) as a WebSocket URL on `host`'s advertised API: where a
+    /// session's terminal stream is opened, since WebSockets are not forwarded.
+    pub fn websocket_url(&self, host: &str, path_and_query: &str) -> Option<String> {
+        let base = self.url(host)?;
+        Some(format!(
+            "{}{path_and_query}",
+            base.replacen("http", "ws", 1)
+        ))
+    }
+
     /// The `up` host with the fewest active sessions (ties: the smallest id), for a creation
     /// that names no host.
     pub fn least_loaded(&self) -> Option<String> {
