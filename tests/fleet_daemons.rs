@@ -423,3 +423,46 @@ fn attach_through_a_node_that_does_not_own_the_session_names_its_host() {
     });
     assert!(!out.contains("lives on host"), "{out}");
 }
+
+#[test]
+fn a_burst_of_fleet_creations_spreads_over_the_hosts() {
+    let nats = NatsServer::start();
+    let (a, b) = (join(&nats, "a"), join(&nats, "b"));
+    all_up(&a, &["a", "b"]);
+    // Four creations at once through a, none naming a host: the heartbeats cannot have
+    // counted any of them yet.
+    let work = a.work_dir();
+    let hosts: Vec<String> = std::thread::scope(|s| {
+        let burst: Vec<_> = (0..4)
+            .map(|i| {
+                let work = &work;
+                let a = &a;
+                s.spawn(move || {
+                    let (s, v) = a.post(
+                        "/v1/fleet/sessions",
+                        json!({"workDir": work, "name": format!("burst-{i}"), "agentType": "shell", "command": ["bash", "--norc", "--noprofile"]}),
+                    );
+                    assert_eq!(s, StatusCode::CREATED, "{v}");
+                    v["host"].as_str().expect("host").to_owned()
+                })
+            })
+            .collect();
+        burst
+            .into_iter()
+            .map(|t| t.join().expect("creation"))
+            .collect()
+    });
+    for host in ["a", "b"] {
+        assert!(
+            hosts.iter().any(|h| h == host),
+            "{host} got none: {hosts:?}"
+        );
+    }
+    // Each host really has what the answers said.
+    let (_, on_b) = b.get("/v1/sessions");
+    assert_eq!(
+        on_b["total"].as_u64(),
+        Some(hosts.iter().filter(|h| *h == "b").count() as u64),
+        "{on_b}"
+    );
+}

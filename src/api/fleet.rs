@@ -368,9 +368,10 @@ async fn create(fleet: &Fleet, body: Bytes, principal: &str) -> Response {
             .into_response();
         }
     };
+    let mut placement = None;
     let host = match req.remove("host") {
-        None | Some(Value::Null) => match fleet.hosts.least_loaded() {
-            Some(h) => h,
+        None | Some(Value::Null) => match fleet.hosts.place() {
+            Some(p) => placement.insert(p).host.clone(),
             None => return error(&FleetError::UnknownHost("(any up host)".into())),
         },
         Some(Value::String(h)) => match fleet.hosts.state(&h) {
@@ -403,6 +404,11 @@ async fn create(fleet: &Fleet, body: Bytes, principal: &str) -> Response {
         Err(e) => return error(&e),
     };
     let mut out_body = Bytes::from(body.clone());
+    if parts.status == StatusCode::CREATED
+        && let Some(p) = placement
+    {
+        p.created();
+    }
     if parts.status == StatusCode::CREATED
         && let Ok(mut v) = serde_json::from_slice::<Value>(&body)
     {
