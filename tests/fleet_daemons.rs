@@ -466,3 +466,42 @@ fn a_burst_of_fleet_creations_spreads_over_the_hosts() {
         "{on_b}"
     );
 }
+
+#[test]
+fn sessions_filter_by_agent_type_on_a_host_and_across_the_fleet() {
+    let nats = NatsServer::start();
+    let (a, b) = (join(&nats, "a"), join(&nats, "b"));
+    all_up(&a, &["a", "b"]);
+    bash_on(&a, "shell-on-a");
+    b.create(json!({"workDir": b.work_dir(), "name": "cat-on-b", "agentType": "custom", "command": ["cat"]}));
+    let names = |path: &str| {
+        let (s, v) = a.get(path);
+        assert_eq!(s, StatusCode::OK, "{path}: {v}");
+        let mut names: Vec<String> = v["sessions"]
+            .as_array()
+            .expect("sessions")
+            .iter()
+            .map(|s| s["name"].as_str().expect("name").to_owned())
+            .collect();
+        names.sort();
+        assert_eq!(v["total"].as_u64(), Some(names.len() as u64), "{v}");
+        names
+    };
+    assert_eq!(names("/v1/sessions?agentType=shell"), ["shell-on-a"]);
+    assert!(names("/v1/sessions?agentType=custom").is_empty());
+    assert_eq!(names("/v1/fleet/sessions?agentType=custom"), ["cat-on-b"]);
+    assert!(names("/v1/fleet/sessions?agentType=shell&host=b").is_empty());
+    assert_eq!(names("/v1/fleet/sessions"), ["cat-on-b", "shell-on-a"]);
+    for route in ["/v1/sessions", "/v1/fleet/sessions"] {
+        let (s, v) = a.get(&format!("{route}?agentType=robot"));
+        assert_eq!(
+            (s, v["code"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("VALIDATION_ERROR")),
+            "{route}: {v}"
+        );
+        assert!(
+            v["error"].as_str().is_some_and(|e| e.contains("agentType")),
+            "{v}"
+        );
+    }
+}

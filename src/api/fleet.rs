@@ -215,19 +215,22 @@ fn parse_page(
     }
 }
 
-/// Every page of `GET /v1/sessions` on `host`, each session tagged with `host`.
+/// The query parameters of `GET /v1/sessions` that filter (rather than page), which a fleet
+/// listing passes on to every host.
+const LIST_FILTERS: [&str; 2] = ["status", "agentType"];
+
+/// Every page of `GET /v1/sessions` on `host` with `filters`, each session tagged with `host`.
 async fn host_sessions(
     fleet: &Fleet,
     host: &str,
-    status: Option<&str>,
+    filters: &[(&str, &str)],
     principal: &str,
 ) -> Result<Vec<Value>, FleetError> {
     let mut out = Vec::new();
     for page in 1.. {
         let mut uri = format!("/v1/sessions?limit={LIST_PAGE}&page={page}");
-        if let Some(s) = status {
-            uri.push_str("&status=");
-            uri.push_str(&url_escape(s));
+        for (key, value) in filters {
+            uri.push_str(&format!("&{key}={}", url_escape(value)));
         }
         let request = http::Request::get(uri)
             .body(Bytes::new())
@@ -238,10 +241,11 @@ async fn host_sessions(
         let v: Value = serde_json::from_slice(&body)
             .map_err(|e| FleetError::Protocol(format!("host {host} listed sessions as {e}")))?;
         if !status_code.is_success() {
-            // The owner refused the filter (a bad `status=`): report its words.
-            return Err(FleetError::Protocol(
-                v["error"].as_str().unwrap_or("listing failed").to_string(),
-            ));
+            // The filters were checked here first, so a refusal is a peer of another version.
+            return Err(FleetError::Protocol(format!(
+                "host {host} refused the listing: {}",
+                v["error"].as_str().unwrap_or("no reason given")
+            )));
         }
         let sessions = v["sessions"].as_array().cloned().unwrap_or_default();
         let total = v["total"].as_u64().unwrap_or(0) as usize;
@@ -303,10 +307,17 @@ async fn list(fleet: &Fleet, q: HashMap<String, String>, principal: &str) -> Res
         .into_iter()
         .filter(|v| only_host.as_ref().is_none_or(|h| *h == v.host))
         .partition(|v| v.state == HostState::Up);
-    let status = q.get("status").map(String::as_str);
+    // Checked here as each host would, so a bad filter is one 400, not a failure per host.
+    if let Err(e) = super::sessions::check_filters(&q) {
+        return e.into_response();
+    }
+    let filters: Vec<(&str, &str)> = LIST_FILTERS
+        .iter()
+        .filter_map(|k| q.get(*k).map(|v| (*k, v.as_str())))
+        .collect();
     let answers = futures_util::future::join_all(
         up.iter()
-            .map(|v| host_sessions(fleet, &v.host, status, principal)),
+            .map(|v| host_sessions(fleet, &v.host, &filters, principal)),
     )
     .await;
     let counts = fleet.directory.counts();
@@ -318,9 +329,6 @@ async fn list(fleet: &Fleet, q: HashMap<String, String>, principal: &str) -> Res
     for (v, answer) in up.iter().zip(answers) {
         match answer {
             Ok(s) => sessions.extend(s),
-            Err(FleetError::Protocol(msg)) if msg.contains("status") => {
-                return bad_request(msg);
-            }
             Err(e) => unreachable.push(json!({
                 "host": v.host,
                 "sessions": counts.get(&v.host).copied().unwrap_or(0),
