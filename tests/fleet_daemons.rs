@@ -92,8 +92,12 @@ fn create_through_one_drive_through_another_read_events_through_a_third() {
         let (s, v) = c.get(&format!("/v1/sessions/{id}/read"));
         (s == StatusCode::OK && v.to_string().contains("fleet-42")).then_some(())
     });
-    // The owner really has it; a listing through any node shows it with its host.
+    // The owner really has it; the session through another node, and a listing through
+    // any node, show it with its host.
     assert!(b.screen(&id).contains("fleet-42"));
+    let (s, v) = c.get(&format!("/v1/sessions/{id}"));
+    assert_eq!((s, v["host"].as_str()), (StatusCode::OK, Some("b")), "{v}");
+    assert_eq!(v["id"], id.as_str());
     let (s, list) = a.get("/v1/fleet/sessions");
     assert_eq!(s, StatusCode::OK);
     let row = list["sessions"]
@@ -177,6 +181,13 @@ fn without_nats_each_daemon_serves_its_own_and_the_fleet_recovers() {
     // Local sessions are served as always, and their events wait in the outage buffer.
     a.send(&local, "echo still-here");
     a.wait_screen(&local, "still-here", Duration::from_secs(10));
+    let (s, metrics) = a.get("/metrics");
+    assert_eq!(s, StatusCode::OK);
+    let metrics = metrics.as_str().unwrap_or_default().to_owned();
+    assert!(
+        metrics.contains("aegis_fleet_connected 0\n") && metrics.ends_with("# EOF\n"),
+        "{metrics}"
+    );
     nats.restart();
     all_up(&a, &["a", "b"]);
     served_through(&a, &remote);

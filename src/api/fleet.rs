@@ -411,35 +411,42 @@ async fn create(fleet: &Fleet, body: Bytes, principal: &str) -> Response {
         Ok(b) => b,
         Err(e) => return error(&e),
     };
-    let mut out_body = Bytes::from(body.clone());
     if parts.status == StatusCode::CREATED
         && let Some(p) = placement
     {
         p.created();
     }
     if parts.status == StatusCode::CREATED
-        && let Ok(mut v) = serde_json::from_slice::<Value>(&body)
-    {
-        // Registered before answering, so the next request through any node finds it.
-        if let (Some(id), Some(name)) = (
+        && let Ok(v) = serde_json::from_slice::<Value>(&body)
+        && let (Some(id), Some(name)) = (
             v["id"].as_str().and_then(|s| uuid::Uuid::parse_str(s).ok()),
             v["name"].as_str().map(String::from),
-        ) {
-            let entry = crate::fleet::directory::DirEntry {
-                host: host.clone(),
-                name,
-                created_at_ms: v["createdAt"].as_u64().unwrap_or_else(crate::fleet::now_ms),
-            };
-            if let Err(e) = crate::fleet::directory::register(fleet, id, &entry).await {
-                tracing::warn!(error = %e, "a fleet-created session is not in the directory yet");
-            }
+        )
+    {
+        // Registered before answering, so the next request through any node finds it.
+        let entry = crate::fleet::directory::DirEntry {
+            host: host.clone(),
+            name,
+            created_at_ms: v["createdAt"].as_u64().unwrap_or_else(crate::fleet::now_ms),
+        };
+        if let Err(e) = crate::fleet::directory::register(fleet, id, &entry).await {
+            tracing::warn!(error = %e, "a fleet-created session is not in the directory yet");
         }
-        if let Some(o) = v.as_object_mut() {
-            o.insert("host".into(), host.clone().into());
-        }
-        out_body = Bytes::from(v.to_string());
     }
-    let mut out = Response::new(out_body.into());
+    with_host(parts, body, &host)
+}
+
+/// A collected answer of `host` about one session, with `host` added when it is a successful
+/// JSON object (the session as the fleet shows it); any other answer unchanged.
+fn with_host(parts: http::response::Parts, body: Vec<u8>, host: &str) -> Response {
+    let body = match serde_json::from_slice::<Value>(&body) {
+        Ok(Value::Object(mut o)) if parts.status.is_success() => {
+            o.insert("host".into(), host.into());
+            Bytes::from(Value::Object(o).to_string())
+        }
+        _ => Bytes::from(body),
+    };
+    let mut out = Response::new(body.into());
     *out.status_mut() = parts.status;
     for (name, value) in &parts.headers {
         if name != http::header::CONTENT_LENGTH {
@@ -598,6 +605,7 @@ pub fn forward_hook(
                 if websocket || tail == "stream" {
                     return elsewhere(&f, &host, path.as_str(), &query);
                 }
+                let one_session = method == http::Method::GET && tail.is_empty();
                 let uri = if query.is_empty() {
                     path.as_str().to_string()
                 } else {
@@ -612,6 +620,14 @@ pub fn forward_hook(
                     Err(e) => return bad_request(e.to_string()),
                 };
                 match forward::forward(&f, &host, request, &principal).await {
+                    // The session itself, as the fleet listing shows it: with its host.
+                    Ok(r) if one_session => {
+                        let (parts, body) = r.into_parts();
+                        match collect(body).await {
+                            Ok(body) => with_host(parts, body, &host),
+                            Err(e) => error(&e),
+                        }
+                    }
                     Ok(r) => reply(r).await,
                     Err(e) => error(&e),
                 }
@@ -643,54 +659,4 @@ fn elsewhere(fleet: &Fleet, host: &str, path: &str, query: &str) -> Response {
         r.headers_mut().insert(http::header::LOCATION, l);
     }
     r
-}
-
-/// The fleet's counters in OpenMetrics text, for `/metrics`. Events produced while NATS is
-/// away wait in a bounded buffer and are published on reconnection; past the bound the
-/// oldest are dropped and counted in `aegis_fleet_events_dropped_total`.
-pub fn openmetrics(fleet: &Fleet) -> String {
-    use std::sync::atomic::Ordering::Relaxed;
-    let s = &fleet.stats;
-    let counters = [
-        (
-            "events_published",
-            "events acknowledged by the fleet's JetStream stream",
-            &s.events_published,
-        ),
-        (
-            "events_dropped",
-            "events lost: the outage buffer overflowed or the bus outran the publisher",
-            &s.events_dropped,
-        ),
-        (
-            "forwarded_out",
-            "requests this daemon forwarded to the host owning the session",
-            &s.forwarded_out,
-        ),
-        (
-            "forwarded_in",
-            "requests fleet peers forwarded to this daemon",
-            &s.forwarded_in,
-        ),
-        (
-            "forward_errors",
-            "forwarded requests that failed (peer unreachable, timeout, protocol)",
-            &s.forward_errors,
-        ),
-        ("connections", "connections made to NATS", &s.connections),
-    ];
-    let mut out = String::new();
-    for (name, help, value) in counters {
-        out.push_str(&format!(
-            "# HELP aegis_fleet_{name} Fleet: {help}.\n# TYPE aegis_fleet_{name} counter\naegis_fleet_{name}_total {}\n",
-            value.load(Relaxed)
-        ));
-    }
-    let connected = u8::from(fleet.bus().is_ok());
-    out.push_str(&format!(
-        "# HELP aegis_fleet_events_buffered Fleet: events waiting for NATS.\n# TYPE aegis_fleet_events_buffered gauge\naegis_fleet_events_buffered {}\n\
-         # HELP aegis_fleet_connected Fleet: 1 while NATS is reachable.\n# TYPE aegis_fleet_connected gauge\naegis_fleet_connected {connected}\n",
-        s.events_buffered.load(Relaxed)
-    ));
-    out
 }
