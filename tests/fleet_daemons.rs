@@ -1,6 +1,7 @@
 //! The fleet end to end: three real `aegis serve --nats` daemons (separate state dirs and
 //! ports) on one real nats-server, driven only through their REST APIs.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -245,21 +246,49 @@ fn ls_fleet_lists_every_host_with_a_host_column() {
 
 #[test]
 fn the_dashboard_of_a_fleet_member_shows_each_session_s_host() {
-    let nats = NatsServer::start();
+    let mut nats = NatsServer::start();
     let (a, b) = (join(&nats, "a"), join(&nats, "b"));
     all_up(&a, &["a", "b"]);
     for (d, name) in [(&a, "dash-on-a"), (&b, "dash-on-b")] {
         d.create(json!({"workDir": d.work_dir(), "name": name, "agentType": "shell", "command": ["bash", "--norc", "--noprofile"]}));
     }
-    let report = run_browser(
-        "fleet.mjs",
-        &[
-            ("AEGIS_URL", a.url.clone()),
-            ("EXPECT", "dash-on-a=a,dash-on-b=b".to_owned()),
-            ("WORK_DIR_B", b.work_dir().display().to_string()),
-        ],
-        &a.dir.path().join("browser.log"),
-    );
+    // The page asks for the NATS outage through files in this directory (see fleet.mjs).
+    let control = tempfile::tempdir().expect("control dir");
+    let finished = AtomicBool::new(false);
+    let report = std::thread::scope(|s| {
+        s.spawn(|| {
+            let asked = |file: &str| {
+                let path = control.path().join(file);
+                wait_until(Duration::from_secs(120), file, || {
+                    (path.exists() || finished.load(Ordering::Relaxed)).then(|| path.exists())
+                })
+            };
+            if asked("stop") {
+                nats.stop();
+            }
+            if asked("start") {
+                nats.restart();
+            }
+        });
+        // Set however the run ends, so the outage thread never waits for a page that failed.
+        struct Finished<'a>(&'a AtomicBool);
+        impl Drop for Finished<'_> {
+            fn drop(&mut self) {
+                self.0.store(true, Ordering::Relaxed);
+            }
+        }
+        let _finished = Finished(&finished);
+        run_browser(
+            "fleet.mjs",
+            &[
+                ("AEGIS_URL", a.url.clone()),
+                ("EXPECT", "dash-on-a=a,dash-on-b=b".to_owned()),
+                ("WORK_DIR_B", b.work_dir().display().to_string()),
+                ("NATS_CONTROL", control.path().display().to_string()),
+            ],
+            &a.dir.path().join("browser.log"),
+        )
+    });
     assert!(report.contains("dashboard fleet: ok"), "{report}");
     // What the page created through a really lives on b.
     let (s, list) = b.get("/v1/sessions");
