@@ -11,7 +11,7 @@ use serde_json::json;
 use crate::support::{Daemon, id_of, wait_until};
 
 /// A terminal running `aegis attach …`.
-struct Term {
+pub(crate) struct Term {
     master: Box<dyn MasterPty + Send>,
     writer: Box<dyn Write + Send>,
     child: Box<dyn Child + Send + Sync>,
@@ -29,7 +29,7 @@ fn size(cols: u16, rows: u16) -> PtySize {
 }
 
 impl Term {
-    fn attach(d: &Daemon, args: &[&str], cols: u16, rows: u16) -> Term {
+    pub(crate) fn attach(d: &Daemon, args: &[&str], cols: u16, rows: u16) -> Term {
         let mut argv = vec!["attach"];
         argv.extend(args);
         Term::run(d, &argv, cols, rows)
@@ -107,8 +107,16 @@ impl Term {
         self.writer.flush().expect("flush");
     }
 
-    fn raw_text(&self) -> String {
+    pub(crate) fn raw_text(&self) -> String {
         String::from_utf8_lossy(&self.raw.lock().expect("raw")).into_owned()
+    }
+
+    /// Wait for the client to exit; whether it succeeded.
+    pub(crate) fn wait_success(&mut self) -> bool {
+        wait_until(Duration::from_secs(10), "the attach client to exit", || {
+            self.child.try_wait().ok().flatten()
+        })
+        .success()
     }
 
     /// Wait for the client to exit; returns everything it printed.

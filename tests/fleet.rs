@@ -443,6 +443,7 @@ async fn events_survive_an_outage_and_replay_by_sequence() {
     )
     .await
     .expect("following")
+    .frames
     .take(5)
     .collect()
     .await;
@@ -469,6 +470,7 @@ async fn events_survive_an_outage_and_replay_by_sequence() {
     )
     .await
     .expect("following")
+    .frames
     .next()
     .await;
     assert!(

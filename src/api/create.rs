@@ -25,13 +25,7 @@ pub fn to_spec(req: CreateSessionRequest) -> Result<CreateSpec, ApiError> {
         .ok_or_else(|| ApiError::invalid("workDir is required"))?;
     let agent_type = match req.agent_type.as_deref() {
         None => None,
-        Some(s) => Some(AgentType::parse(s).ok_or_else(|| {
-            let allowed: Vec<_> = AgentType::ALL.iter().map(|a| a.as_str()).collect();
-            ApiError::invalid(format!(
-                "unknown agentType {s:?}; allowed: {}",
-                allowed.join(", ")
-            ))
-        })?),
+        Some(s) => Some(parse_agent_type(s)?),
     };
     let permission_mode = match req.permission_mode.as_deref() {
         None => None,
@@ -147,4 +141,16 @@ pub(super) async fn create_one(
     }
     let spec = to_spec(req)?;
     Ok(crate::orchestrate::launch(&app.sessions, spec, policy).await?)
+}
+
+/// An `agentType` value (a creation's field, a listing's filter), or the 400 naming those
+/// allowed.
+pub fn parse_agent_type(s: &str) -> Result<AgentType, ApiError> {
+    AgentType::parse(s).ok_or_else(|| {
+        let allowed: Vec<_> = AgentType::ALL.iter().map(|a| a.as_str()).collect();
+        ApiError::invalid(format!(
+            "unknown agentType {s:?}; allowed: {}",
+            allowed.join(", ")
+        ))
+    })
 }

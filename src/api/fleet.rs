@@ -215,19 +215,22 @@ fn parse_page(
     }
 }
 
-/// Every page of `GET /v1/sessions` on `host`, each session tagged with `host`.
+/// The query parameters of `GET /v1/sessions` that filter (rather than page), which a fleet
+/// listing passes on to every host.
+const LIST_FILTERS: [&str; 2] = ["status", "agentType"];
+
+/// Every page of `GET /v1/sessions` on `host` with `filters`, each session tagged with `host`.
 async fn host_sessions(
     fleet: &Fleet,
     host: &str,
-    status: Option<&str>,
+    filters: &[(&str, &str)],
     principal: &str,
 ) -> Result<Vec<Value>, FleetError> {
     let mut out = Vec::new();
     for page in 1.. {
         let mut uri = format!("/v1/sessions?limit={LIST_PAGE}&page={page}");
-        if let Some(s) = status {
-            uri.push_str("&status=");
-            uri.push_str(&url_escape(s));
+        for (key, value) in filters {
+            uri.push_str(&format!("&{key}={}", url_escape(value)));
         }
         let request = http::Request::get(uri)
             .body(Bytes::new())
@@ -238,10 +241,11 @@ async fn host_sessions(
         let v: Value = serde_json::from_slice(&body)
             .map_err(|e| FleetError::Protocol(format!("host {host} listed sessions as {e}")))?;
         if !status_code.is_success() {
-            // The owner refused the filter (a bad `status=`): report its words.
-            return Err(FleetError::Protocol(
-                v["error"].as_str().unwrap_or("listing failed").to_string(),
-            ));
+            // The filters were checked here first, so a refusal is a peer of another version.
+            return Err(FleetError::Protocol(format!(
+                "host {host} refused the listing: {}",
+                v["error"].as_str().unwrap_or("no reason given")
+            )));
         }
         let sessions = v["sessions"].as_array().cloned().unwrap_or_default();
         let total = v["total"].as_u64().unwrap_or(0) as usize;
@@ -303,10 +307,17 @@ async fn list(fleet: &Fleet, q: HashMap<String, String>, principal: &str) -> Res
         .into_iter()
         .filter(|v| only_host.as_ref().is_none_or(|h| *h == v.host))
         .partition(|v| v.state == HostState::Up);
-    let status = q.get("status").map(String::as_str);
+    // Checked here as each host would, so a bad filter is one 400, not a failure per host.
+    if let Err(e) = super::sessions::check_filters(&q) {
+        return e.into_response();
+    }
+    let filters: Vec<(&str, &str)> = LIST_FILTERS
+        .iter()
+        .filter_map(|k| q.get(*k).map(|v| (*k, v.as_str())))
+        .collect();
     let answers = futures_util::future::join_all(
         up.iter()
-            .map(|v| host_sessions(fleet, &v.host, status, principal)),
+            .map(|v| host_sessions(fleet, &v.host, &filters, principal)),
     )
     .await;
     let counts = fleet.directory.counts();
@@ -318,9 +329,6 @@ async fn list(fleet: &Fleet, q: HashMap<String, String>, principal: &str) -> Res
     for (v, answer) in up.iter().zip(answers) {
         match answer {
             Ok(s) => sessions.extend(s),
-            Err(FleetError::Protocol(msg)) if msg.contains("status") => {
-                return bad_request(msg);
-            }
             Err(e) => unreachable.push(json!({
                 "host": v.host,
                 "sessions": counts.get(&v.host).copied().unwrap_or(0),
@@ -368,9 +376,10 @@ async fn create(fleet: &Fleet, body: Bytes, principal: &str) -> Response {
             .into_response();
         }
     };
+    let mut placement = None;
     let host = match req.remove("host") {
-        None | Some(Value::Null) => match fleet.hosts.least_loaded() {
-            Some(h) => h,
+        None | Some(Value::Null) => match fleet.hosts.place() {
+            Some(p) => placement.insert(p).host.clone(),
             None => return error(&FleetError::UnknownHost("(any up host)".into())),
         },
         Some(Value::String(h)) => match fleet.hosts.state(&h) {
@@ -402,30 +411,42 @@ async fn create(fleet: &Fleet, body: Bytes, principal: &str) -> Response {
         Ok(b) => b,
         Err(e) => return error(&e),
     };
-    let mut out_body = Bytes::from(body.clone());
     if parts.status == StatusCode::CREATED
-        && let Ok(mut v) = serde_json::from_slice::<Value>(&body)
+        && let Some(p) = placement
     {
-        // Registered before answering, so the next request through any node finds it.
-        if let (Some(id), Some(name)) = (
+        p.created();
+    }
+    if parts.status == StatusCode::CREATED
+        && let Ok(v) = serde_json::from_slice::<Value>(&body)
+        && let (Some(id), Some(name)) = (
             v["id"].as_str().and_then(|s| uuid::Uuid::parse_str(s).ok()),
             v["name"].as_str().map(String::from),
-        ) {
-            let entry = crate::fleet::directory::DirEntry {
-                host: host.clone(),
-                name,
-                created_at_ms: v["createdAt"].as_u64().unwrap_or_else(crate::fleet::now_ms),
-            };
-            if let Err(e) = crate::fleet::directory::register(fleet, id, &entry).await {
-                tracing::warn!(error = %e, "a fleet-created session is not in the directory yet");
-            }
+        )
+    {
+        // Registered before answering, so the next request through any node finds it.
+        let entry = crate::fleet::directory::DirEntry {
+            host: host.clone(),
+            name,
+            created_at_ms: v["createdAt"].as_u64().unwrap_or_else(crate::fleet::now_ms),
+        };
+        if let Err(e) = crate::fleet::directory::register(fleet, id, &entry).await {
+            tracing::warn!(error = %e, "a fleet-created session is not in the directory yet");
         }
-        if let Some(o) = v.as_object_mut() {
-            o.insert("host".into(), host.clone().into());
-        }
-        out_body = Bytes::from(v.to_string());
     }
-    let mut out = Response::new(out_body.into());
+    with_host(parts, body, &host)
+}
+
+/// A collected answer of `host` about one session, with `host` added when it is a successful
+/// JSON object (the session as the fleet shows it); any other answer unchanged.
+fn with_host(parts: http::response::Parts, body: Vec<u8>, host: &str) -> Response {
+    let body = match serde_json::from_slice::<Value>(&body) {
+        Ok(Value::Object(mut o)) if parts.status.is_success() => {
+            o.insert("host".into(), host.into());
+            Bytes::from(Value::Object(o).to_string())
+        }
+        _ => Bytes::from(body),
+    };
+    let mut out = Response::new(body.into());
     *out.status_mut() = parts.status;
     for (name, value) in &parts.headers {
         if name != http::header::CONTENT_LENGTH {
@@ -470,13 +491,20 @@ async fn events(fleet: &Fleet, q: HashMap<String, String>, last: Option<String>)
         session,
         types,
     };
-    let frames = match crate::fleet::events::follow(fleet, start, filter).await {
+    let following = match crate::fleet::events::follow(fleet, start, filter).await {
         Ok(f) => f,
         Err(e) => return error(&e),
     };
-    let connected = warp::sse::Event::default().data(
+    let mut connected = warp::sse::Event::default().data(
         json!({"type": "connected", "event": "connected", "host": fleet.host_id()}).to_string(),
     );
+    // A client that starts with new events gets the position it starts after as the id, so
+    // its reconnection (the stream ends when NATS goes away) misses nothing even if no
+    // event came before.
+    if let Some(position) = following.position {
+        connected = connected.id(position.to_string());
+    }
+    let frames = following.frames;
     let stream = futures_util::stream::once(std::future::ready(connected)).chain(frames.map(|f| {
         match f {
             Frame::Event { seq, json } => warp::sse::Event::default()
@@ -577,6 +605,7 @@ pub fn forward_hook(
                 if websocket || tail == "stream" {
                     return elsewhere(&f, &host, path.as_str(), &query);
                 }
+                let one_session = method == http::Method::GET && tail.is_empty();
                 let uri = if query.is_empty() {
                     path.as_str().to_string()
                 } else {
@@ -591,6 +620,14 @@ pub fn forward_hook(
                     Err(e) => return bad_request(e.to_string()),
                 };
                 match forward::forward(&f, &host, request, &principal).await {
+                    // The session itself, as the fleet listing shows it: with its host.
+                    Ok(r) if one_session => {
+                        let (parts, body) = r.into_parts();
+                        match collect(body).await {
+                            Ok(body) => with_host(parts, body, &host),
+                            Err(e) => error(&e),
+                        }
+                    }
                     Ok(r) => reply(r).await,
                     Err(e) => error(&e),
                 }
@@ -601,15 +638,11 @@ pub fn forward_hook(
 
 /// 421: this session's WebSocket must be opened on its own host.
 fn elsewhere(fleet: &Fleet, host: &str, path: &str, query: &str) -> Response {
-    let base = fleet.hosts.url(host);
-    let location = base.as_ref().map(|b| {
-        let ws = b.replacen("http", "ws", 1);
-        if query.is_empty() {
-            format!("{ws}{path}")
-        } else {
-            format!("{ws}{path}?{query}")
-        }
-    });
+    let location = if query.is_empty() {
+        fleet.hosts.websocket_url(host, path)
+    } else {
+        fleet.hosts.websocket_url(host, &format!("{path}?{query}"))
+    };
     let body = json!({
         "error": format!(
             "this session lives on host {host}; WebSocket streams are not forwarded, connect to {}",
@@ -626,54 +659,4 @@ fn elsewhere(fleet: &Fleet, host: &str, path: &str, query: &str) -> Response {
         r.headers_mut().insert(http::header::LOCATION, l);
     }
     r
-}
-
-/// The fleet's counters in OpenMetrics text, for `/metrics`. Events produced while NATS is
-/// away wait in a bounded buffer and are published on reconnection; past the bound the
-/// oldest are dropped and counted in `aegis_fleet_events_dropped_total`.
-pub fn openmetrics(fleet: &Fleet) -> String {
-    use std::sync::atomic::Ordering::Relaxed;
-    let s = &fleet.stats;
-    let counters = [
-        (
-            "events_published",
-            "events acknowledged by the fleet's JetStream stream",
-            &s.events_published,
-        ),
-        (
-            "events_dropped",
-            "events lost: the outage buffer overflowed or the bus outran the publisher",
-            &s.events_dropped,
-        ),
-        (
-            "forwarded_out",
-            "requests this daemon forwarded to the host owning the session",
-            &s.forwarded_out,
-        ),
-        (
-            "forwarded_in",
-            "requests fleet peers forwarded to this daemon",
-            &s.forwarded_in,
-        ),
-        (
-            "forward_errors",
-            "forwarded requests that failed (peer unreachable, timeout, protocol)",
-            &s.forward_errors,
-        ),
-        ("connections", "connections made to NATS", &s.connections),
-    ];
-    let mut out = String::new();
-    for (name, help, value) in counters {
-        out.push_str(&format!(
-            "# HELP aegis_fleet_{name} Fleet: {help}.\n# TYPE aegis_fleet_{name} counter\naegis_fleet_{name}_total {}\n",
-            value.load(Relaxed)
-        ));
-    }
-    let connected = u8::from(fleet.bus().is_ok());
-    out.push_str(&format!(
-        "# HELP aegis_fleet_events_buffered Fleet: events waiting for NATS.\n# TYPE aegis_fleet_events_buffered gauge\naegis_fleet_events_buffered {}\n\
-         # HELP aegis_fleet_connected Fleet: 1 while NATS is reachable.\n# TYPE aegis_fleet_connected gauge\naegis_fleet_connected {connected}\n",
-        s.events_buffered.load(Relaxed)
-    ));
-    out
 }

@@ -1,4 +1,5 @@
-//! Metrics routes. Every number comes from [`crate::metrics`]; this module only shapes it.
+//! Metrics routes. Every number comes from [`crate::metrics`] (and, in a fleet, from the
+//! fleet's own counters); this module only shapes it.
 //!
 //! - `GET /metrics`: Prometheus, in the OpenMetrics text format. Unversioned only: the
 //!   unversioned alias of `/v1/metrics` would collide with it, and scrapers expect `/metrics`.
@@ -26,6 +27,56 @@ use crate::session::SessionHandle;
 /// negotiates; it also ends the body with `# EOF`).
 pub const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
+/// The fleet's counters in OpenMetrics text, for `/metrics`. Events produced while NATS is
+/// away wait in a bounded buffer and are published on reconnection; past the bound the
+/// oldest are dropped and counted in `aegis_fleet_events_dropped_total`.
+fn fleet_openmetrics(fleet: &crate::fleet::Fleet) -> String {
+    use std::sync::atomic::Ordering::Relaxed;
+    let s = &fleet.stats;
+    let counters = [
+        (
+            "events_published",
+            "events acknowledged by the fleet's JetStream stream",
+            &s.events_published,
+        ),
+        (
+            "events_dropped",
+            "events lost: the outage buffer overflowed or the bus outran the publisher",
+            &s.events_dropped,
+        ),
+        (
+            "forwarded_out",
+            "requests this daemon forwarded to the host owning the session",
+            &s.forwarded_out,
+        ),
+        (
+            "forwarded_in",
+            "requests fleet peers forwarded to this daemon",
+            &s.forwarded_in,
+        ),
+        (
+            "forward_errors",
+            "forwarded requests that failed (peer unreachable, timeout, protocol)",
+            &s.forward_errors,
+        ),
+        ("connections", "connections made to NATS", &s.connections),
+    ];
+    let mut out = String::new();
+    for (name, help, value) in counters {
+        out.push_str(&format!(
+            "# HELP aegis_fleet_{name} Fleet: {help}.\n# TYPE aegis_fleet_{name} counter\naegis_fleet_{name}_total {}\n",
+            value.load(Relaxed)
+        ));
+    }
+    let connected = u8::from(fleet.bus().is_ok());
+    out.push_str(&format!(
+        "# HELP aegis_fleet_events_buffered Fleet: events waiting for NATS.\n# TYPE aegis_fleet_events_buffered gauge\naegis_fleet_events_buffered {}\n\
+         # HELP aegis_fleet_connected Fleet: 1 while NATS is reachable.\n# TYPE aegis_fleet_connected gauge\naegis_fleet_connected {connected}\n",
+        s.events_buffered.load(Relaxed)
+    ));
+    out
+}
+
 async fn prometheus(app: Arc<App>) -> ApiResult {
     let body = crate::metrics::global().render(
         app.sessions
@@ -36,7 +87,7 @@ async fn prometheus(app: Arc<App>) -> ApiResult {
     let body = match app.fleet.get() {
         // The fleet's families go before the closing `# EOF`.
         Some(fleet) => match body.strip_suffix("# EOF\n") {
-            Some(head) => format!("{head}{}# EOF\n", super::fleet::openmetrics(fleet)),
+            Some(head) => format!("{head}{}# EOF\n", fleet_openmetrics(fleet)),
             None => body,
         },
         None => body,

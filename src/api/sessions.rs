@@ -135,11 +135,32 @@ fn parse_usize(
     }
 }
 
+/// The filters of a session listing, parsed.
+struct ListFilters {
+    status: Option<StatusFilter>,
+    agent_type: Option<crate::vocab::AgentType>,
+}
+
+fn parse_filters(q: &HashMap<String, String>) -> Result<ListFilters, ApiError> {
+    Ok(ListFilters {
+        status: q
+            .get("status")
+            .map(|s| parse_status_filter(s))
+            .transpose()?,
+        agent_type: q
+            .get("agentType")
+            .map(|a| super::create::parse_agent_type(a))
+            .transpose()?,
+    })
+}
+
+/// Refuse the filters a listing would refuse (the fleet listing checks before asking hosts).
+pub fn check_filters(q: &HashMap<String, String>) -> Result<(), ApiError> {
+    parse_filters(q).map(|_| ())
+}
+
 pub async fn list(app: Arc<App>, q: HashMap<String, String>) -> ApiResult {
-    let status = q
-        .get("status")
-        .map(|s| parse_status_filter(s))
-        .transpose()?;
+    let ListFilters { status, agent_type } = parse_filters(&q)?;
     let page = parse_usize(&q, "page", 1, 1..=usize::MAX)?;
     let limit = parse_usize(&q, "limit", 100, 1..=1000)?;
     let all: Vec<_> = app
@@ -147,6 +168,7 @@ pub async fn list(app: Arc<App>, q: HashMap<String, String>) -> ApiResult {
         .list()
         .into_iter()
         .filter(|h| status.as_ref().is_none_or(|s| s.matches(&app, h)))
+        .filter(|h| agent_type.is_none_or(|a| h.meta.agent_type == a))
         .collect();
     let total = all.len();
     let sessions = all

@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::proto::{self, AttachRequest};
+use crate::fleet::Fleet;
 use crate::session::{SessionHandle, SessionManager};
 
 /// Client frames buffered between the socket reader and the session loop. Typing is a few
@@ -28,6 +29,8 @@ const CLIENT_FRAMES: usize = 64;
 /// each session has.
 pub struct Hub {
     sessions: Arc<SessionManager>,
+    /// The fleet this daemon is in, to say where a session of another host lives.
+    fleet: Option<Arc<Fleet>>,
     next_client: AtomicU64,
     clients: Mutex<Clients>,
 }
@@ -41,9 +44,10 @@ struct Clients {
 }
 
 impl Hub {
-    pub fn new(sessions: Arc<SessionManager>) -> Hub {
+    pub fn new(sessions: Arc<SessionManager>, fleet: Option<Arc<Fleet>>) -> Hub {
         Hub {
             sessions,
+            fleet,
             next_client: AtomicU64::new(1),
             clients: Mutex::new(Clients::default()),
         }
@@ -71,6 +75,36 @@ impl Hub {
 
     fn is_active(&self, id: Uuid, client: u64) -> bool {
         self.lock().active.get(&id) == Some(&client)
+    }
+
+    /// Why `session` cannot be attached here, for a session this daemon does not have: the
+    /// host of the fleet that owns it and where to reach it (attach needs the owner's local
+    /// socket, and its terminal stream is not forwarded).
+    async fn not_here(&self, session: &str) -> String {
+        let missing = format!("can't find session: {session}");
+        let Some(fleet) = &self.fleet else {
+            return missing;
+        };
+        let found = match fleet.directory.locate(fleet, session).await {
+            Ok(Some(found)) if found.entry.host != fleet.host_id() => found,
+            Ok(_) => return missing,
+            Err(e) => {
+                return format!("{missing} on this host, and the fleet cannot tell where: {e}");
+            }
+        };
+        let host = &found.entry.host;
+        let api = fleet
+            .hosts
+            .url(host)
+            .unwrap_or_else(|| "its daemon".to_owned());
+        let stream = fleet
+            .hosts
+            .websocket_url(host, &format!("/v1/sessions/{}/stream", found.id))
+            .map(|ws| format!(", or open its terminal stream at {ws}"))
+            .unwrap_or_default();
+        format!(
+            "session {session} lives on host {host} ({api}), not on this one: run `aegis attach {session}` on host {host}{stream}"
+        )
     }
 }
 
@@ -102,7 +136,7 @@ pub async fn attach(
             return Ok(());
         }
         Err(_) => {
-            let msg = format!("can't find session: {}", req.session);
+            let msg = hub.not_here(&req.session).await;
             proto::write_frame(&mut stream, proto::EXIT, msg.as_bytes()).await?;
             return Ok(());
         }

@@ -181,7 +181,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         shutdown.clone(),
     );
     tokio::spawn(sweep_rate_limits(app.gate.clone(), shutdown.clone()));
-    let attach_hub = Arc::new(crate::attach::server::Hub::new(app.sessions.clone()));
+    let attach_hub = Arc::new(crate::attach::server::Hub::new(
+        app.sessions.clone(),
+        fleet.clone(),
+    ));
     let tmux = crate::tmux::host::TmuxHost::new(
         app.sessions.clone(),
         state_dir.clone(),

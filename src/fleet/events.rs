@@ -126,9 +126,43 @@ pub(super) async fn publish(fleet: Arc<Fleet>) {
     feeder.abort();
 }
 
+/// How often at most the log says that the outage buffer overflowed: during a long outage
+/// every new event drops one, and the metric counts each; the log only has to say it is
+/// happening.
+const DROP_WARNING_EVERY: Duration = Duration::from_secs(30);
+
+/// Events dropped from the full outage buffer since the last warning about it.
+#[derive(Default)]
+struct Overflow {
+    unreported: u64,
+    warned_at: Option<tokio::time::Instant>,
+}
+
+impl Overflow {
+    fn dropped(&mut self, buffer: usize) {
+        self.unreported += 1;
+        let now = tokio::time::Instant::now();
+        if self
+            .warned_at
+            .is_none_or(|at| now.duration_since(at) >= DROP_WARNING_EVERY)
+        {
+            tracing::warn!(
+                dropped = self.unreported,
+                buffer,
+                "NATS is still away and the fleet event buffer is full: the oldest events are \
+                 dropped (counted in aegis_fleet_events_dropped_total; --fleet-event-buffer \
+                 raises the bound)"
+            );
+            self.unreported = 0;
+            self.warned_at = Some(now);
+        }
+    }
+}
+
 /// Local bus -> bounded queue. Never waits on NATS, so the bus never waits on us.
 async fn feed(fleet: Arc<Fleet>, queue: Arc<Mutex<Queue>>, wake: Arc<Notify>) {
     let mut feed = fleet.node.subscribe();
+    let mut overflow = Overflow::default();
     while let Some(item) = feed.next().await {
         match item {
             LocalFeed::Event(ev) => {
@@ -139,6 +173,7 @@ async fn feed(fleet: Arc<Fleet>, queue: Arc<Mutex<Queue>>, wake: Arc<Notify>) {
                 if q.items.len() >= fleet.config.event_buffer {
                     q.items.pop_front();
                     fleet.stats.events_dropped.fetch_add(1, Ordering::Relaxed);
+                    overflow.dropped(fleet.config.event_buffer);
                 }
                 let n = q.next_n;
                 q.next_n += 1;
@@ -285,13 +320,22 @@ pub enum Start {
     After(u64),
 }
 
+/// A reader of the stream, from [`follow`].
+pub struct Following<S> {
+    /// For [`Start::New`], the stream's last sequence when the reader started: the reader
+    /// delivers everything after it, so a client that has not received any event yet can
+    /// still resume from it without a gap.
+    pub position: Option<u64>,
+    pub frames: S,
+}
+
 /// Follow the stream. Ends (the client reconnects with its last id) if the consumer breaks
 /// or the connection to NATS is lost.
 pub async fn follow(
     fleet: &Fleet,
     start: Start,
     filter: Filter,
-) -> Result<impl Stream<Item = Frame> + Send + Unpin + 'static, FleetError> {
+) -> Result<Following<impl Stream<Item = Frame> + Send + Unpin + 'static>, FleetError> {
     let bus = fleet.bus()?;
     let info = bus
         .events
@@ -300,8 +344,17 @@ pub async fn follow(
         .map_err(|_| fleet.unavailable())?;
     let (first, last) = (info.state.first_sequence, info.state.last_sequence);
     let mut reset = None;
+    let mut position = None;
     let policy = match start {
-        Start::New => consumer::DeliverPolicy::New,
+        // From a known position rather than "new": nothing published between reading the
+        // stream's state and creating the consumer is missed, and the position is one the
+        // client can resume from.
+        Start::New => {
+            position = Some(last);
+            consumer::DeliverPolicy::ByStartSequence {
+                start_sequence: last + 1,
+            }
+        }
         Start::After(id) if id + 1 < first => {
             reset = Some(Frame::Reset {
                 last_lost: first - 1,
@@ -367,16 +420,38 @@ pub async fn follow(
     let gone = async move {
         let _ = bus.wait_for(Option::is_none).await;
     };
-    Ok(Box::pin(
-        futures_util::stream::iter(reset)
-            .chain(events)
-            .take_until(gone),
-    ))
+    Ok(Following {
+        position,
+        frames: Box::pin(
+            futures_util::stream::iter(reset)
+                .chain(events)
+                .take_until(gone),
+        ),
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_full_buffer_is_reported_once_per_interval() {
+        let mut overflow = Overflow::default();
+        overflow.dropped(5);
+        assert_eq!(overflow.unreported, 0, "the first drop is reported at once");
+        overflow.dropped(5);
+        overflow.dropped(5);
+        assert_eq!(
+            overflow.unreported, 2,
+            "the next ones wait for the interval"
+        );
+        overflow.warned_at = tokio::time::Instant::now().checked_sub(DROP_WARNING_EVERY);
+        overflow.dropped(5);
+        assert_eq!(
+            overflow.unreported, 0,
+            "reported, with the ones that waited"
+        );
+    }
 
     #[test]
     fn subjects_are_tokens() {

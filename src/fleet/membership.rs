@@ -81,10 +81,65 @@ struct Seen {
 #[derive(Default)]
 pub struct Hosts {
     inner: Mutex<HashMap<String, Seen>>,
+    /// Creations this node placed on each host that the host's heartbeats may not count yet,
+    /// so a burst of placements spreads instead of all going to the host that looked least
+    /// loaded at the last heartbeat.
+    placed: Mutex<HashMap<String, Placed>>,
+}
+
+#[derive(Default)]
+struct Placed {
+    /// Creations sent and not answered yet.
+    in_flight: usize,
+    /// When each answered creation answered. One is counted until a heartbeat of its host
+    /// arrives after that instant: that heartbeat was (almost always) taken after the session
+    /// existed, so it counts the session itself. (A heartbeat taken just before the creation
+    /// but delivered just after its answer forgets one early; placement is a heuristic.)
+    answered: Vec<Instant>,
+}
+
+impl Placed {
+    fn count(&self) -> usize {
+        self.in_flight + self.answered.len()
+    }
+}
+
+/// A creation placed on `host` by [`Hosts::place`]: counted against that host until its
+/// heartbeats include it. Dropping it without [`Placement::created`] means it failed.
+pub struct Placement<'a> {
+    hosts: &'a Hosts,
+    pub host: String,
+    created: bool,
+}
+
+impl Placement<'_> {
+    /// The host created the session.
+    pub fn created(mut self) {
+        self.created = true;
+    }
+}
+
+impl Drop for Placement<'_> {
+    fn drop(&mut self) {
+        let mut placed = self.hosts.placed();
+        if let Some(p) = placed.get_mut(&self.host) {
+            p.in_flight = p.in_flight.saturating_sub(1);
+            if self.created {
+                p.answered.push(Instant::now());
+            }
+        }
+    }
 }
 
 impl Hosts {
+    fn placed(&self) -> std::sync::MutexGuard<'_, HashMap<String, Placed>> {
+        self.placed.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     fn apply(&self, record: HostRecord, at: Instant) {
+        if let Some(p) = self.placed().get_mut(&record.host) {
+            p.answered.retain(|answered| *answered > at);
+        }
         let mut map = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         map.insert(record.host.clone(), Seen { record, at });
     }
@@ -137,17 +192,37 @@ impl Hosts {
         map.get(host).and_then(|s| s.record.url.clone())
     }
 
-    /// The `up` host with the fewest active sessions (ties: the smallest id), for a creation
-    /// that names no host.
-    pub fn least_loaded(&self) -> Option<String> {
-        let map = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        map.values()
-            .filter(|s| state_of(&s.record, s.at.elapsed()) == HostState::Up)
-            .min_by(|a, b| {
-                (a.record.sessions.active, &a.record.host)
-                    .cmp(&(b.record.sessions.active, &b.record.host))
-            })
-            .map(|s| s.record.host.clone())
+    /// `path` (with its query) as a WebSocket URL on `host`'s advertised API: where a
+    /// session's terminal stream is opened, since WebSockets are not forwarded.
+    pub fn websocket_url(&self, host: &str, path_and_query: &str) -> Option<String> {
+        let base = self.url(host)?;
+        Some(format!(
+            "{}{path_and_query}",
+            base.replacen("http", "ws", 1)
+        ))
+    }
+
+    /// Place a creation that names no host: the `up` host with the fewest active sessions,
+    /// counting its last heartbeat's and the creations this node placed there since (ties:
+    /// the smallest id).
+    pub fn place(&self) -> Option<Placement<'_>> {
+        let host = {
+            let map = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+            let placed = self.placed();
+            let load = |s: &Seen| {
+                s.record.sessions.active + placed.get(&s.record.host).map_or(0, Placed::count)
+            };
+            map.values()
+                .filter(|s| state_of(&s.record, s.at.elapsed()) == HostState::Up)
+                .min_by(|a, b| (load(a), &a.record.host).cmp(&(load(b), &b.record.host)))
+                .map(|s| s.record.host.clone())?
+        };
+        self.placed().entry(host.clone()).or_default().in_flight += 1;
+        Some(Placement {
+            hosts: self,
+            host,
+            created: false,
+        })
     }
 }
 
@@ -312,12 +387,35 @@ mod tests {
         assert_eq!(hosts.state("c"), Some(HostState::Unreachable));
         assert_eq!(hosts.state("zz"), None);
         // b and c have fewer sessions but are not up.
-        assert_eq!(hosts.least_loaded().as_deref(), Some("d"));
+        assert_eq!(hosts.place().map(|p| p.host.clone()).as_deref(), Some("d"));
         let v = hosts.views("a");
         assert_eq!(
             v.iter().map(|h| h.host.as_str()).collect::<Vec<_>>(),
             ["a", "b", "c", "d"]
         );
         assert!(v[0].is_self && !v[1].is_self);
+    }
+
+    #[test]
+    fn a_burst_of_placements_spreads_until_heartbeats_count_it() {
+        let hosts = Hosts::default();
+        let beat = Instant::now();
+        hosts.apply(rec("a", 1, false), beat);
+        hosts.apply(rec("b", 1, false), beat);
+        // Two in flight at once, then two answered: a, b, a, b.
+        let (first, second) = (hosts.place().expect("up"), hosts.place().expect("up"));
+        assert_eq!((first.host.as_str(), second.host.as_str()), ("a", "b"));
+        first.created();
+        second.created();
+        let third = hosts.place().expect("up");
+        assert_eq!(third.host, "a");
+        third.created();
+        // A failed creation counts no more.
+        drop(hosts.place().expect("up"));
+        assert_eq!(hosts.place().map(|p| p.host.clone()).as_deref(), Some("b"));
+        // a's next heartbeat counts its two sessions itself: 3 against b's 1 + 1 placed.
+        hosts.apply(rec("a", 3, false), Instant::now());
+        assert_eq!(hosts.placed()["a"].count(), 0);
+        assert_eq!(hosts.place().map(|p| p.host.clone()).as_deref(), Some("b"));
     }
 }

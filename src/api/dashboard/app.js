@@ -22,6 +22,10 @@ const PAGE_LIMIT = 1000;
 // Events arrive in bursts (a turn is several); one refetch covers a burst.
 const REFRESH_DEBOUNCE_MS = 120;
 
+// After the server refused the event stream for a reason other than sign-in (503 while a
+// fleet's NATS is away), try again this often: the fleet recovers within seconds of NATS.
+const EVENTS_RETRY_MS = 2000;
+
 const state = {
   sessions: [],     // last GET /v1/sessions (every page), in the daemon's order
   fleet: null,      // null: a single daemon; else { self } (this node's host id)
@@ -143,10 +147,14 @@ function openEvents() {
   };
   es.onerror = () => {
     setConn("down", "reconnecting");
-    // EventSource retries by itself unless the server refused it (closed): then find out why.
+    // EventSource retries by itself when a stream ends (the fleet's ends when its node loses
+    // NATS) unless the server refused the retry (closed; 503 while NATS is away): then find
+    // out why, and keep trying unless the sign-in expired.
     if (es.readyState === EventSource.CLOSED) {
       refresh().then(() => setTimeout(openEvents, 1000), (e) => {
-        if (e instanceof Unauthorized) showLogin("Your session expired; sign in again.");
+        if (e instanceof Unauthorized) return showLogin("Your session expired; sign in again.");
+        setConn("down", e.message);
+        setTimeout(openEvents, EVENTS_RETRY_MS);
       });
     }
   };
