@@ -110,9 +110,10 @@ fn create_through_one_drive_through_another_read_events_through_a_third() {
         .clone();
     assert_eq!(row["host"], "b");
 
-    // Events of the whole fleet through a, from the stream's start: b's creation is there,
-    // with its host and a stream sequence as the SSE id.
-    let events = sse(&a, "/v1/fleet/events", Some("0"));
+    // Events of the whole fleet through b, the third node in this story (a created, c
+    // drove), from the stream's start: b's creation is there, with its host and a stream
+    // sequence as the SSE id.
+    let events = sse(&b, "/v1/fleet/events", Some("0"));
     let deadline = Instant::now() + Duration::from_secs(15);
     let created = loop {
         let left = deadline.saturating_duration_since(Instant::now());
