@@ -349,8 +349,9 @@ fn explain_text(v: &Value) -> String {
         out.push_str(&format!("  (priority {p}, region {})", s(v, "region")));
     }
     out.push_str(&format!(
-        "\nraw:    {}\nreason: {}\nscreen unchanged for {} ms; last evaluation took {} µs",
+        "\nraw:    {} (from {})\nreason: {}\nscreen unchanged for {} ms; last evaluation took {} µs",
         s(v, "rawState"),
+        s(v, "evidence"),
         s(v, "reason"),
         v.get("unchangedMs").and_then(Value::as_u64).unwrap_or(0),
         v.get("evalMicros").and_then(Value::as_u64).unwrap_or(0),

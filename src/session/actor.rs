@@ -448,9 +448,14 @@ impl Actor {
     /// Re-run detection and publish whatever changed.
     fn evaluate(&mut self) {
         self.evaluated_at = Instant::now();
+        // Who holds the terminal is read only while the child runs: after its exit the pid
+        // may already name another process.
+        let leader = (self.pending_exit.is_none() && self.exit.is_some()).then_some(self.meta.pid);
         let verdict = self
             .detector
-            .evaluate(std::time::Instant::now(), &self.screen);
+            .evaluate(std::time::Instant::now(), &self.screen, || {
+                leader.and_then(pty::foreground)
+            });
         self.recheck_at = verdict.recheck_at.map(Instant::from_std);
         let bracketed_paste = self.screen.bracketed_paste();
         let application_cursor = self.screen.application_cursor();
