@@ -208,7 +208,9 @@ fn nested_shell(shell: &str) {
     let inner = wait_until(T, "the inner shell at its prompt", || {
         let e = s.detect();
         let pgid = e["terminal"]["pgid"].as_i64();
-        (e["status"] == "idle" && pgid.is_some() && pgid != Some(i64::from(s.sid))).then_some(e)
+        let inner = pgid.is_some() && pgid != Some(i64::from(s.sid));
+        // Until it reads the terminal (while it starts) the output decides.
+        (e["status"] == "idle" && inner && e["terminal"]["waiting"] == "input").then_some(e)
     });
     at_prompt(&inner);
     assert_eq!(inner["terminal"]["command"], shell, "{inner}");

@@ -253,16 +253,7 @@ impl Detector {
                                 Evidence::Terminal,
                             )
                         }
-                        (Some(Says::Idle { confirmed }), Some(told)) => {
-                            // An unrecognised sleep may be a shell between forking a job and
-                            // the job taking the terminal: look once more after the quiet
-                            // period, as the output fallback would.
-                            if !confirmed
-                                && let Some(t) = self.last_output
-                                && now < t + self.cfg.quiet
-                            {
-                                soonest(t + self.cfg.quiet);
-                            }
+                        (Some(Says::Idle), Some(told)) => {
                             (Some(SessionStatus::Idle), true, told, Evidence::Terminal)
                         }
                         _ => self.by_output(now, &mut soonest),

@@ -46,10 +46,9 @@ impl Holds {
 /// What the terminal says about the session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Says {
-    /// A shell waits for input. `confirmed` when the kernel named the wait (a read of the
-    /// terminal, `poll`, `select`); otherwise it only sleeps in something unrecognised, and
-    /// the detector looks again once more (see `Detector`).
-    Idle { confirmed: bool },
+    /// A shell waits for input: the kernel names the wait (a read of the terminal, `poll`,
+    /// `select`).
+    Idle,
     /// A job holds the terminal, or the shell (or the program) runs a command itself.
     Working,
 }
@@ -63,8 +62,9 @@ pub struct Reading {
     pub command: Option<String>,
     pub holds: Holds,
     pub waiting: Option<Waiting>,
-    /// `None`: the terminal does not tell (the program holds it and waits for no child), and
-    /// output activity decides.
+    /// `None`: the terminal does not tell (the program holds it and waits for no child, or a
+    /// shell sleeps in something unrecognised, such as a starting shell reading its files),
+    /// and output activity decides.
     pub says: Option<Says>,
 }
 
@@ -101,11 +101,11 @@ pub fn read(fg: &Foreground) -> Reading {
     let shell = command.as_deref().is_some_and(|c| SHELLS.contains(&c));
     let (holds, says) = if shell {
         let says = match waiting {
-            Some(Waiting::Input) => Says::Idle { confirmed: true },
-            Some(Waiting::Running | Waiting::Child | Waiting::Pipe) => Says::Working,
-            Some(Waiting::Other | Waiting::Unknown) | None => Says::Idle { confirmed: false },
+            Some(Waiting::Input) => Some(Says::Idle),
+            Some(Waiting::Running | Waiting::Child | Waiting::Pipe) => Some(Says::Working),
+            Some(Waiting::Other | Waiting::Unknown) | None => None,
         };
-        (Holds::Shell, Some(says))
+        (Holds::Shell, says)
     } else if !fg.own {
         (Holds::Job, Some(Says::Working))
     } else {
@@ -142,8 +142,7 @@ mod tests {
 
     #[test]
     fn the_terminal_says() {
-        let idle = Some(Says::Idle { confirmed: true });
-        let unsure = Some(Says::Idle { confirmed: false });
+        let idle = Some(Says::Idle);
         let working = Some(Says::Working);
         let cases = [
             // A shell at its prompt; a nested one too.
@@ -154,8 +153,10 @@ mod tests {
             (fg(Some("bash"), true, Waiting::Child), working),
             (fg(Some("bash"), true, Waiting::Pipe), working),
             (fg(Some("bash"), true, Waiting::Running), working),
-            // Asleep in something unrecognised: idle, to be looked at again.
-            (fg(Some("bash"), true, Waiting::Unknown), unsure),
+            // Asleep in something unrecognised (a starting shell reading its files), or the
+            // kernel does not say: the output tells.
+            (fg(Some("bash"), true, Waiting::Unknown), None),
+            (fg(Some("bash"), false, Waiting::Other), None),
             // A job holds the terminal, whatever it does; its leader may be gone.
             (fg(Some("sleep"), false, Waiting::Other), working),
             (fg(Some("cat"), false, Waiting::Input), working),
