@@ -11,6 +11,7 @@
 //! - [`create`]: creating a session, in named steps.
 //! - [`validate`]: checks on a create request (work dir, name, environment, size).
 //! - [`persist`]: what a session persists, and finding the previous daemon's sessions again.
+//! - [`shell`]: shell integration, the prompt and command marks bash and zsh are started with.
 
 pub mod actor;
 pub mod answer;
@@ -22,6 +23,7 @@ pub mod launch;
 pub mod manager;
 pub mod persist;
 mod send;
+pub mod shell;
 pub mod supervisor;
 pub mod validate;
 
