@@ -16,6 +16,8 @@ pub enum Evidence {
     Terminal,
     /// Output activity: working while output flows, idle after the quiet period.
     Output,
+    /// The shell's prompt and command marks (see `super::marks`).
+    Marks,
     /// Nothing: the profile's idle fallback, or not evaluated yet.
     #[default]
     None,
@@ -27,6 +29,7 @@ impl Evidence {
             Evidence::Rule => "rule",
             Evidence::Terminal => "terminal",
             Evidence::Output => "output",
+            Evidence::Marks => "marks",
             Evidence::None => "none",
         }
     }

@@ -17,7 +17,8 @@
 //! - for profiles that decide from activity (shells, programs without a profile), when no rule
 //!   matches, who holds the terminal decides first (see [`terminal`]): a job in the foreground
 //!   is `working` however quiet it is, a shell waiting at its prompt is `idle` at once; only
-//!   when the terminal does not tell does output activity (and the quiet period) decide.
+//!   when the terminal does not tell does output activity (and the quiet period) decide. A
+//!   shell that marks its prompts and commands (see [`marks`]) is decided by its marks first.
 //!
 //! Evaluation reads only the bottom `window` non-empty rows and is debounced to one run per
 //! [`DEBOUNCE`], so a flood of output costs a few evaluations, each in microseconds.
@@ -26,6 +27,7 @@ pub mod profile;
 pub mod prompt;
 pub mod region;
 pub mod terminal;
+pub mod marks;
 
 mod explain;
 pub use explain::{Evidence, Explanation};
@@ -94,6 +96,8 @@ pub struct Detector {
     last_eval: Option<Instant>,
     pending: Option<Arc<PermissionRequest>>,
     explain: Explanation,
+    /// What the shell's marks say, once it sent one (see [`marks`]).
+    shell: Option<marks::ShellPhase>,
 }
 
 impl Detector {
@@ -118,7 +122,19 @@ impl Detector {
             idle_since: None,
             last_eval: None,
             pending: None,
+            shell: None,
         }
+    }
+
+    /// The shell's marks say it is at `phase`. The state it implies is taken at once (the
+    /// session publishes the turn itself), so a debounced evaluation reports it too.
+    pub fn shell_phase(&mut self, phase: marks::ShellPhase) {
+        self.shell = Some(phase);
+        self.idle_since = None;
+        self.status = match phase {
+            marks::ShellPhase::Prompt => SessionStatus::Idle,
+            marks::ShellPhase::Running => SessionStatus::Working,
+        };
     }
 
     pub fn on_output(&mut self, now: Instant) {
@@ -235,6 +251,18 @@ impl Detector {
                     "no rule matched: known agent idle fallback".to_owned(),
                     Evidence::None,
                 ),
+                Fallback::Activity if let Some(phase) = self.shell => {
+                    let d = marks::decide(phase, terminal);
+                    if d.status == SessionStatus::Working {
+                        soonest(marks::recheck(self.last_output, now, self.cfg.quiet));
+                    }
+                    let evidence = match d.reading {
+                        Some(_) if d.status == SessionStatus::Idle => Evidence::Terminal,
+                        _ => Evidence::Marks,
+                    };
+                    self.explain.terminal = d.reading;
+                    (Some(d.status), d.settled, d.reason, evidence)
+                }
                 Fallback::Activity => {
                     let reading = terminal().map(|f| terminal::read(&f));
                     let says = reading.as_ref().and_then(|r| r.says);

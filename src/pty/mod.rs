@@ -127,6 +127,9 @@ pub struct PtyProcess {
     /// Output produced before this process was handed over (a holder's ring, after a daemon
     /// restart). It rebuilds the screen only: terminal queries in it were answered long ago.
     pub replay: Vec<u8>,
+    /// The output stream offset of the first byte `output` delivers (the bytes before it are
+    /// the replay's, or were delivered to an earlier daemon): command records count from it.
+    pub output_offset: u64,
     /// Why the session's recording stopped, once it did. Only holders record; a pty spawned
     /// here directly never reports one.
     pub recording_error: tokio::sync::watch::Receiver<Option<String>>,
@@ -222,6 +225,7 @@ pub fn spawn(spec: &SpawnSpec) -> std::io::Result<PtyProcess> {
         writer: in_tx,
         exit,
         replay: Vec::new(),
+        output_offset: 0,
         recording_error: tokio::sync::watch::channel(None).1,
     })
 }

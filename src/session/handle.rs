@@ -101,6 +101,10 @@ pub struct SessionHandle {
     /// The detection profile (its input-line pattern verifies that a send was submitted).
     pub profile: Arc<crate::detect::profile::Profile>,
     pub(super) recording_error: watch::Receiver<Option<String>>,
+    /// How many commands the shell's marks told of (see [`super::commands`]).
+    pub(super) progress: watch::Receiver<super::commands::Progress>,
+    /// Held by the exec in flight: one at a time per session.
+    pub(super) exec: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl SessionHandle {

@@ -3,6 +3,7 @@
 //! - [`actor`]: the task that owns a session's pty, screen and detector.
 //! - [`handle`]: what everyone else holds, a cloneable [`SessionHandle`]; typing into a
 //!   session (paced text, keys, bytes) is `send.rs`.
+//! - [`commands`]: the commands a shell's marks told of, and the output an exec captures.
 //! - [`answer`]: answering a permission prompt (keys verified on screen, or the held hook).
 //! - [`supervisor`]: the per-session task that answers prompts by policy or on expiry.
 //! - [`input`]: turning text and key names into ordered, paced writes.
@@ -15,6 +16,7 @@
 
 pub mod actor;
 pub mod answer;
+pub mod commands;
 pub mod create;
 pub mod handle;
 pub mod input;

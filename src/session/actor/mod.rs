@@ -6,6 +6,11 @@
 //! process group and pacing input run in their own tasks; the actor only parses output,
 //! answers queries and publishes state. The pty reader thread relies on this: it waits on a
 //! bounded channel to the actor, which is safe only because the actor always drains it.
+//!
+//! A shell's prompt and command marks are turned into command records and turns in
+//! [`turns`].
+
+mod turns;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -18,6 +23,7 @@ use super::SessionHandle;
 use super::handle::{
     Counters, LiveState, SUBSCRIBER_BUFFER_CHUNKS, Snapshot, Sources, Subscription,
 };
+use super::commands::{Capture, CommandLog, CommandRecord, Progress};
 use super::input;
 use crate::detect::prompt::PermissionRequest;
 use crate::detect::{Detector, Explanation};
@@ -80,6 +86,17 @@ pub(super) enum Command {
     Sources {
         reply: oneshot::Sender<Sources>,
     },
+    /// The command records (see [`super::commands`]) after `after` (a seq), at most `limit`
+    /// of the newest; with `take_capture`, the output copy too, which stops it.
+    Commands {
+        after: u64,
+        limit: usize,
+        take_capture: bool,
+        reply: oneshot::Sender<(Vec<CommandRecord>, Option<Capture>)>,
+    },
+    /// Start copying the output (for an exec); answers how many commands started and
+    /// finished before it.
+    Capture { reply: oneshot::Sender<Progress> },
 }
 
 /// How long a hook's claim stands against a screen that says otherwise. Hooks arrive before
@@ -118,6 +135,8 @@ impl SessionHandle {
         // Replayed output rebuilds the screen; the replies to queries in it are not sent again.
         if !process.replay.is_empty() {
             let _ = screen.process(&process.replay);
+            // Its marks were an earlier daemon's commands.
+            let _ = screen.take_marks();
         }
         let (cols, rows) = screen.size();
         let live = LiveState {
@@ -148,6 +167,7 @@ impl SessionHandle {
         }
         let profile = detector.profile().clone();
         let recording_error = process.recording_error;
+        let (progress, progress_rx) = watch::channel(Progress::default());
         let actor = Actor {
             meta: meta.clone(),
             screen,
@@ -175,6 +195,9 @@ impl SessionHandle {
             compact_at: None,
             processed: replayed_bytes,
             snapshot_at: replayed_bytes,
+            stream: process.output_offset,
+            log: CommandLog::default(),
+            progress,
         };
         tokio::spawn(actor.run());
         SessionHandle {
@@ -187,6 +210,8 @@ impl SessionHandle {
             perms,
             profile,
             recording_error,
+            progress: progress_rx,
+            exec: Arc::default(),
         }
     }
 }
@@ -230,6 +255,12 @@ struct Actor {
     processed: u64,
     /// `processed` when the holder was last offered a snapshot (see [`SNAPSHOT_EVERY`]).
     snapshot_at: u64,
+    /// The output stream offset of the next byte (the transcript's count).
+    stream: u64,
+    /// The commands the shell's marks told of.
+    log: CommandLog,
+    /// The log's counts, for execs waiting on their command.
+    progress: watch::Sender<Progress>,
 }
 
 /// Output parsed between two snapshots offered to the holder, which keeps the latest in place
@@ -356,6 +387,7 @@ impl Actor {
         let mut chunk = first;
         for taken in 1..=CHUNKS_PER_BATCH {
             let replies = self.screen.process(&chunk);
+            self.on_marks(&chunk);
             if !replies.is_empty() {
                 // Never wait here: if the child is not reading its input, drop the reply.
                 let _ = self.writer.try_send(WriteRequest {
@@ -676,6 +708,21 @@ impl Actor {
                 let _ = reply.send((self.early.clone().unwrap_or_default(), rx));
             }
             Command::Inspect(f) => f(&mut self.screen),
+            Command::Commands {
+                after,
+                limit,
+                take_capture,
+                reply,
+            } => {
+                let mut records = self.log.recent(limit);
+                records.retain(|r| r.seq > after);
+                let capture = take_capture.then(|| self.log.take_capture()).flatten();
+                let _ = reply.send((records, capture));
+            }
+            Command::Capture { reply } => {
+                self.log.start_capture(self.stream);
+                let _ = reply.send(self.log.progress());
+            }
             Command::ResetScreen { reply } => {
                 let (cols, rows) = self.screen.size();
                 // Keep the input modes the program asked for (bracketed paste, cursor keys),
