@@ -28,6 +28,7 @@ pub mod permissions;
 pub mod recordings;
 pub mod reply;
 pub mod sessions;
+pub mod shell;
 pub mod stream;
 pub mod tools;
 pub mod transcript;
@@ -169,6 +170,8 @@ pub fn routes(
         .or(work::routes(app.clone()))
         .unify()
         .or(files::routes(app.clone()))
+        .unify()
+        .or(shell::routes(app.clone()))
         .unify()
         .or(sessions::routes(app.clone()))
         .unify()

@@ -144,7 +144,7 @@ impl SessionHandle {
             .unwrap_or_else(|p| p.into_inner()) = Some(d);
     }
 
-    async fn request<T>(
+    pub(super) async fn request<T>(
         &self,
         make: impl FnOnce(oneshot::Sender<T>) -> Command,
     ) -> Result<T, HandleError> {

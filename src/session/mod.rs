@@ -4,6 +4,7 @@
 //! - [`handle`]: what everyone else holds, a cloneable [`SessionHandle`]; typing into a
 //!   session (paced text, keys, bytes) is `send.rs`.
 //! - [`commands`]: the commands a shell's marks told of, and the output an exec captures.
+//! - [`exec`]: running one command line in an idle shell and answering its status and output.
 //! - [`answer`]: answering a permission prompt (keys verified on screen, or the held hook).
 //! - [`supervisor`]: the per-session task that answers prompts by policy or on expiry.
 //! - [`input`]: turning text and key names into ordered, paced writes.
@@ -18,6 +19,7 @@ pub mod actor;
 pub mod answer;
 pub mod commands;
 pub mod create;
+pub mod exec;
 pub mod handle;
 pub mod input;
 pub mod keys;
