@@ -31,10 +31,7 @@ pub(super) struct Decision {
 /// Decide from `phase`; `terminal` is read only while a command runs. When it says working
 /// the detector should look again at `recheck` (a nested shell shows its prompt without a
 /// mark).
-pub(super) fn decide(
-    phase: ShellPhase,
-    terminal: impl FnOnce() -> Option<Foreground>,
-) -> Decision {
+pub(super) fn decide(phase: ShellPhase, terminal: impl FnOnce() -> Option<Foreground>) -> Decision {
     match phase {
         ShellPhase::Prompt => Decision {
             status: SessionStatus::Idle,

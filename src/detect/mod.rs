@@ -23,11 +23,11 @@
 //! Evaluation reads only the bottom `window` non-empty rows and is debounced to one run per
 //! [`DEBOUNCE`], so a flood of output costs a few evaluations, each in microseconds.
 
+pub mod marks;
 pub mod profile;
 pub mod prompt;
 pub mod region;
 pub mod terminal;
-pub mod marks;
 
 mod explain;
 pub use explain::{Evidence, Explanation};

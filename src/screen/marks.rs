@@ -100,7 +100,12 @@ mod tests {
                     command: Some("echo hi;\n%zz".into()),
                 }),
             ),
-            (b"D;130", Some(MarkKind::CommandEnd { exit_code: Some(130) })),
+            (
+                b"D;130",
+                Some(MarkKind::CommandEnd {
+                    exit_code: Some(130),
+                }),
+            ),
             (b"D", Some(MarkKind::CommandEnd { exit_code: None })),
             (b"D;x", Some(MarkKind::CommandEnd { exit_code: None })),
             (b"E;x", None),

@@ -216,10 +216,16 @@ mod tests {
         let mut log = CommandLog::default();
         assert_eq!(log.on_mark(MarkKind::PromptStart, 0, 8, 1), None);
         assert_eq!(log.phase(), Some(Phase::Prompt));
-        assert_eq!(log.on_mark(start("echo hi"), 20, 40, 2), Some(Turn::Started));
+        assert_eq!(
+            log.on_mark(start("echo hi"), 20, 40, 2),
+            Some(Turn::Started)
+        );
         assert_eq!(log.phase(), Some(Phase::Running));
         let end = MarkKind::CommandEnd { exit_code: Some(0) };
-        assert_eq!(log.on_mark(end, 44, 54, 3), Some(Turn::Finished { exit_code: Some(0) }));
+        assert_eq!(
+            log.on_mark(end, 44, 54, 3),
+            Some(Turn::Finished { exit_code: Some(0) })
+        );
         // The prompt after the end is no second turn.
         assert_eq!(log.on_mark(MarkKind::PromptStart, 54, 62, 3), None);
         // A shell that sends no end: the prompt ends the command, without a status.
@@ -234,7 +240,13 @@ mod tests {
         );
         assert_eq!((r[0].output_start, r[0].output_end), (40, Some(44)));
         assert_eq!((r[1].output_start, r[1].output_end), (90, Some(95)));
-        assert_eq!(log.progress(), Progress { started: 2, finished: 2 });
+        assert_eq!(
+            log.progress(),
+            Progress {
+                started: 2,
+                finished: 2
+            }
+        );
         assert_eq!(log.recent(1)[0].seq, 2);
     }
 
@@ -247,7 +259,10 @@ mod tests {
         let r = log.recent(usize::MAX);
         assert_eq!(r.len(), MAX_COMMANDS);
         assert_eq!(r[0].seq, 6);
-        assert_eq!(r[0].command.as_ref().map(String::len), Some(MAX_COMMAND_TEXT));
+        assert_eq!(
+            r[0].command.as_ref().map(String::len),
+            Some(MAX_COMMAND_TEXT)
+        );
         log.start_capture(100);
         log.on_output(&vec![b'a'; MAX_CAPTURE - 1]);
         log.on_output(b"bc");

@@ -133,7 +133,8 @@ impl SessionHandle {
             done = if marked {
                 self.marked_end(before.started, INTERRUPT_WAIT).await
             } else {
-                self.unmarked_end(crate::clock::now_ms(), INTERRUPT_WAIT).await
+                self.unmarked_end(crate::clock::now_ms(), INTERRUPT_WAIT)
+                    .await
             };
         }
         let (records, capture) = self
@@ -165,7 +166,10 @@ impl SessionHandle {
     }
 
     /// The newest `limit` command records, oldest first.
-    pub async fn commands(&self, limit: usize) -> Result<Vec<super::commands::CommandRecord>, HandleError> {
+    pub async fn commands(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<super::commands::CommandRecord>, HandleError> {
         let (records, _) = self
             .request(|reply| Command::Commands {
                 after: 0,
@@ -195,10 +199,7 @@ impl SessionHandle {
                 .last_activity_ms
                 .load(std::sync::atomic::Ordering::Relaxed);
             let now = crate::clock::now_ms();
-            if last >= typed_at_ms
-                && now >= last + quiet
-                && self.status() == SessionStatus::Idle
-            {
+            if last >= typed_at_ms && now >= last + quiet && self.status() == SessionStatus::Idle {
                 return true;
             }
             if Instant::now() >= deadline {

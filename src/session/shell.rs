@@ -54,7 +54,11 @@ pub fn launch(dir: &Path, argv: &[String], env: &[(String, String)]) -> Option<L
     let name = Path::new(program).file_name()?.to_str()?;
     let has = |flag: &str| args.iter().any(|a| a == flag);
     match name {
-        "bash" if args.iter().all(|a| ["-i", "--norc", "--noprofile"].contains(&a.as_str())) => {
+        "bash"
+            if args
+                .iter()
+                .all(|a| ["-i", "--norc", "--noprofile"].contains(&a.as_str())) =>
+        {
             let mut new = vec![program.clone()];
             if has("--noprofile") {
                 new.push("--noprofile".into());
@@ -115,14 +119,27 @@ mod tests {
         assert_eq!(
             bash,
             Some(Launch {
-                argv: argv(&["/bin/bash", "--noprofile", "--rcfile", "/state/shell/bashrc", "-i"]),
+                argv: argv(&[
+                    "/bin/bash",
+                    "--noprofile",
+                    "--rcfile",
+                    "/state/shell/bashrc",
+                    "-i"
+                ]),
                 env: vec![(NORC.into(), "1".into())],
             })
         );
-        let zsh = launch(dir, &argv(&["zsh"]), &[("ZDOTDIR".into(), "/home/u/z".into())]);
+        let zsh = launch(
+            dir,
+            &argv(&["zsh"]),
+            &[("ZDOTDIR".into(), "/home/u/z".into())],
+        );
         let zsh = zsh.expect("plain zsh is integrated");
         assert_eq!(zsh.argv, argv(&["zsh", "-i"]));
-        assert!(zsh.env.contains(&("ZDOTDIR".into(), "/state/shell/zsh".into())));
+        assert!(
+            zsh.env
+                .contains(&("ZDOTDIR".into(), "/state/shell/zsh".into()))
+        );
         assert!(zsh.env.contains(&(USER_ZDOTDIR.into(), "/home/u/z".into())));
         let quiet = launch(dir, &argv(&["zsh", "-f"]), &[]).expect("zsh -f is integrated");
         assert_eq!(quiet.argv, argv(&["zsh", "--no-globalrcs", "-i"]));

@@ -20,10 +20,10 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::time::Instant;
 
 use super::SessionHandle;
+use super::commands::{Capture, CommandLog, CommandRecord, Progress};
 use super::handle::{
     Counters, LiveState, SUBSCRIBER_BUFFER_CHUNKS, Snapshot, Sources, Subscription,
 };
-use super::commands::{Capture, CommandLog, CommandRecord, Progress};
 use super::input;
 use crate::detect::prompt::PermissionRequest;
 use crate::detect::{Detector, Explanation};
@@ -96,7 +96,9 @@ pub(super) enum Command {
     },
     /// Start copying the output (for an exec); answers how many commands started and
     /// finished before it.
-    Capture { reply: oneshot::Sender<Progress> },
+    Capture {
+        reply: oneshot::Sender<Progress>,
+    },
 }
 
 /// How long a hook's claim stands against a screen that says otherwise. Hooks arrive before

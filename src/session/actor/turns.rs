@@ -40,9 +40,10 @@ impl Actor {
     fn turn(&mut self, turn: Turn) {
         let (status, detail) = match turn {
             Turn::Started => (SessionStatus::Working, EventDetail::None),
-            Turn::Finished { exit_code } => {
-                (SessionStatus::Idle, EventDetail::CommandFinished { exit_code })
-            }
+            Turn::Finished { exit_code } => (
+                SessionStatus::Idle,
+                EventDetail::CommandFinished { exit_code },
+            ),
         };
         let old = self.live.borrow().status;
         if old == status || old == SessionStatus::Exited {

@@ -2,7 +2,12 @@
 //! daemon: a quiet job is `working` for its whole run and the prompt is `idle` once it ends;
 //! a pipeline, a backgrounded job, a job stopped with Ctrl-Z, a nested shell and a program
 //! waiting for input. The oracle for "the job runs" is /proc, read by the test itself; every
-//! wait polls with a deadline. Every scenario runs for each shell.
+//! wait polls with a deadline. Every scenario runs for each shell, without shell integration
+//! (the terminal decides); [`integrated`] covers the shells with their marks, [`exec`] running
+//! commands through them.
+
+mod exec;
+mod integrated;
 
 use std::time::Duration;
 
@@ -27,7 +32,7 @@ struct Shell {
 }
 
 /// The argv of `shell` without the user's rc files.
-fn argv(shell: &str) -> Vec<&'static str> {
+pub fn argv(shell: &str) -> Vec<&'static str> {
     match shell {
         "bash" => vec!["bash", "--norc", "--noprofile"],
         "zsh" => vec!["zsh", "-f"],
@@ -51,6 +56,7 @@ impl Shell {
             "agentType": "shell",
             "command": argv(shell),
             "env": { "PS1": "$ " },
+            "shellIntegration": false,
         }));
         let id = id_of(&v);
         let sid = v["pid"].as_i64().and_then(|p| i32::try_from(p).ok());
@@ -131,13 +137,13 @@ fn at_prompt(e: &Value) {
 }
 
 /// A process as the test reads it from /proc.
-struct Proc {
-    comm: String,
-    state: char,
+pub struct Proc {
+    pub comm: String,
+    pub state: char,
 }
 
 /// The processes of terminal session `sid` outside its leader's process group (its jobs).
-fn jobs(sid: i32) -> Vec<Proc> {
+pub fn jobs(sid: i32) -> Vec<Proc> {
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
