@@ -142,7 +142,10 @@ fn records(shell: &str) {
     let raw = t["raw"].as_str().unwrap_or_default().as_bytes();
     let len = usize::try_from(end - start).unwrap_or(usize::MAX);
     let out = String::from_utf8_lossy(&raw[..len.min(raw.len())]).into_owned();
-    assert_eq!(out.trim_end_matches(['\r', '\n']), "marked-out", "{t}");
+    // zsh draws its mark for output without a final newline (PROMPT_SP) before it runs its
+    // hooks, so that is in the range too; the echoed command line never is.
+    assert!(out.starts_with("marked-out\r\n"), "{out:?}");
+    assert!(!out.contains("echo") && !out.contains("133;D"), "{out:?}");
     // The list is bounded by `limit`, newest last.
     let (st, v) = s.d.get(&format!("/v1/sessions/{}/commands?limit=1", s.id));
     assert_eq!(st, StatusCode::OK, "{v}");
