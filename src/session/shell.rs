@@ -2,8 +2,10 @@
 //! commands with OSC 133 (see `screen::marks`) without touching the user's files. The scripts
 //! live in the daemon's state dir (written at every start, the directory 0700):
 //!
-//! - bash gets `--rcfile <state>/shell/bashrc`, which sources `~/.bashrc` (unless the session
-//!   asked for `--norc`) and then installs the marks through `PROMPT_COMMAND` and `PS0`;
+//! - bash gets `--rcfile <state>/shell/bashrc`, which sources `~/.bashrc` and then installs the
+//!   marks through `PROMPT_COMMAND` and `PS0`. `bash --norc` reads no file at all (`--rcfile`
+//!   would bring back the system's `/etc/bash.bashrc`), so it keeps its argv and the first
+//!   prompt's `PROMPT_COMMAND`, from the environment, sources the same file instead;
 //! - zsh gets `ZDOTDIR=<state>/shell/zsh`, whose `.zshenv` and `.zshrc` source the user's (from
 //!   their own `ZDOTDIR`, else `$HOME`; none for `-f`) and add `precmd`/`preexec` hooks, then
 //!   hand `ZDOTDIR` back so a nested zsh reads the user's files.
@@ -59,19 +61,29 @@ pub fn launch(dir: &Path, argv: &[String], env: &[(String, String)]) -> Option<L
                 .iter()
                 .all(|a| ["-i", "--norc", "--noprofile"].contains(&a.as_str())) =>
         {
+            let rc = dir.join("bashrc").display().to_string();
+            if has("--norc") {
+                // The path goes into a shell word in single quotes.
+                if rc.contains('\'') {
+                    return None;
+                }
+                return Some(Launch {
+                    argv: argv.to_vec(),
+                    env: vec![
+                        (NORC.to_owned(), "1".to_owned()),
+                        ("PROMPT_COMMAND".to_owned(), format!(". '{rc}'")),
+                    ],
+                });
+            }
             let mut new = vec![program.clone()];
             if has("--noprofile") {
                 new.push("--noprofile".into());
             }
-            new.push("--rcfile".into());
-            new.push(dir.join("bashrc").display().to_string());
-            new.push("-i".into());
-            let env = if has("--norc") {
-                vec![(NORC.to_owned(), "1".to_owned())]
-            } else {
-                Vec::new()
-            };
-            Some(Launch { argv: new, env })
+            new.extend(["--rcfile".to_owned(), rc, "-i".to_owned()]);
+            Some(Launch {
+                argv: new,
+                env: Vec::new(),
+            })
         }
         "zsh" if args.iter().all(|a| a == "-i" || a == "-f") => {
             let mut new = vec![program.clone()];
@@ -115,18 +127,31 @@ mod tests {
     #[test]
     fn plain_interactive_shells_are_integrated() {
         let dir = Path::new("/state/shell");
-        let bash = launch(dir, &argv(&["/bin/bash", "--norc", "--noprofile"]), &[]);
+        let bash = launch(dir, &argv(&["/bin/bash", "--noprofile"]), &[]);
+        let rcfile = [
+            "/bin/bash",
+            "--noprofile",
+            "--rcfile",
+            "/state/shell/bashrc",
+            "-i",
+        ];
         assert_eq!(
             bash,
             Some(Launch {
-                argv: argv(&[
-                    "/bin/bash",
-                    "--noprofile",
-                    "--rcfile",
-                    "/state/shell/bashrc",
-                    "-i"
-                ]),
-                env: vec![(NORC.into(), "1".into())],
+                argv: argv(&rcfile),
+                env: vec![],
+            })
+        );
+        // `--norc` keeps its argv (no system file either); the first prompt loads the marks.
+        let norc = launch(dir, &argv(&["bash", "--norc", "--noprofile"]), &[]);
+        assert_eq!(
+            norc,
+            Some(Launch {
+                argv: argv(&["bash", "--norc", "--noprofile"]),
+                env: vec![
+                    (NORC.into(), "1".into()),
+                    ("PROMPT_COMMAND".into(), ". '/state/shell/bashrc'".into()),
+                ],
             })
         );
         let zsh = launch(
