@@ -53,7 +53,7 @@ fn bench(c: &mut Criterion) {
         c.bench_function(&format!("evaluate/{agent}/{fixture}"), |b| {
             b.iter(|| {
                 now += Duration::from_millis(10);
-                black_box(d.evaluate(now, black_box(&screen)))
+                black_box(d.evaluate(now, black_box(&screen), || None))
             })
         });
     }

@@ -35,7 +35,7 @@ pub fn exercise_screen(data: &[u8]) {
     screen.resize(rows.saturating_add(3), cols / 2);
     screen.process(second);
     detector.on_output(Instant::now());
-    let _ = detector.evaluate(Instant::now(), &screen);
+    let _ = detector.evaluate(Instant::now(), &screen, || None);
     let _ = screen.snapshot(None, Format::Text);
     let _ = screen.snapshot(Some(usize::from(cols) * 3), Format::Ansi);
     let _ = screen.redraw();

@@ -68,6 +68,8 @@ fn main() -> std::process::ExitCode {
         return aegis::tmux::main(argv.split_off(2));
     }
     let cli = Cli::parse();
+    // What a client command asks the process to end with (`aegis exec` passes its command's).
+    let mut status = std::process::ExitCode::SUCCESS;
     let result = match cli.command {
         Command::Serve(args) => serve(args, cli.client.token),
         Command::Tmux { args } => return aegis::tmux::main(args),
@@ -93,10 +95,12 @@ fn main() -> std::process::ExitCode {
         Command::Doctor(args) => {
             runtime().and_then(|rt| rt.block_on(aegis::doctor::run(&args, cli.client.token)))
         }
-        Command::Client(c) => runtime().and_then(|rt| rt.block_on(aegis::cli::run(cli.client, c))),
+        Command::Client(c) => runtime()
+            .and_then(|rt| rt.block_on(aegis::cli::run(cli.client, c)))
+            .map(|s| status = s),
     };
     match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+        Ok(()) => status,
         Err(e) => {
             // A closed stdout (`aegis ls | head`) is not a failure.
             if e.chain().any(|c| {

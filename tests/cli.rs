@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use crate::support::{Daemon, Options, wait_until};
 
-/// Run `aegis ARGS` against `d` (or an address nothing listens on): success, stdout, stderr.
-pub fn aegis(d: Option<&Daemon>, args: &[&str]) -> (bool, String, String) {
+/// The `aegis` program set to talk to `d` (or to an address nothing listens on).
+pub fn aegis_command(d: Option<&Daemon>) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_aegis"));
-    cmd.args(args).env_remove("AEGIS_AUTH_TOKEN");
+    cmd.env_remove("AEGIS_AUTH_TOKEN");
     match d {
         Some(d) => {
             cmd.env("AEGIS_URL", &d.url);
@@ -20,7 +20,12 @@ pub fn aegis(d: Option<&Daemon>, args: &[&str]) -> (bool, String, String) {
             cmd.env("AEGIS_URL", "http://127.0.0.1:9");
         }
     }
-    let out = cmd.output().expect("running aegis");
+    cmd
+}
+
+/// Run `aegis ARGS` against `d` (or an address nothing listens on): success, stdout, stderr.
+pub fn aegis(d: Option<&Daemon>, args: &[&str]) -> (bool, String, String) {
+    let out = aegis_command(d).args(args).output().expect("running aegis");
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).into_owned(),

@@ -47,7 +47,7 @@ fn mcp_client_from_pypi_drives_a_session() {
     );
     let seen: Value = serde_json::from_str(stdout.trim()).expect("client JSON");
     assert_eq!(seen["server"], "aegis");
-    assert_eq!(seen["tools"].as_array().map(Vec::len), Some(16), "{seen}");
+    assert_eq!(seen["tools"].as_array().map(Vec::len), Some(17), "{seen}");
     assert_eq!(seen["send_required"], json!(["session", "text"]));
     assert_eq!(seen["delivered"], true);
     assert_eq!(seen["resource_has_echo"], true);
@@ -94,8 +94,8 @@ fn tools_route_serves_the_mcp_table() {
     let (status, v) = d.get("/v1/tools");
     assert_eq!(status, StatusCode::OK, "{v}");
     let tools = v["tools"].as_array().cloned().unwrap_or_default();
-    assert_eq!(tools.len(), 16);
-    assert_eq!(v["total"], 16);
+    assert_eq!(tools.len(), 17);
+    assert_eq!(v["total"], 17);
     let wait = tools
         .iter()
         .find(|t| t["name"] == "wait_for_state")

@@ -393,6 +393,8 @@ fn openapi_generated_client_drives_the_core_routes() {
         "GET /v1/sessions 200",
         "GET /v1/sessions/{id}/read 200",
         "POST /v1/sessions/{id}/send 200",
+        "POST /v1/sessions/{id}/exec 200",
+        "GET /v1/sessions/{id}/commands 200",
         "DELETE /v1/sessions/{id} 200",
         "GET /v1/sessions/{id} 404",
     ] {

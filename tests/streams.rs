@@ -121,6 +121,9 @@ fn sse_events_arrive_in_order_and_replay_from_last_event_id() {
     d.wait_status(&id, "idle", T);
     d.send(&id, "echo one");
     d.send(&id, "echo two");
+    // A job that holds the terminal for a while makes the shell `working` (the echoes are
+    // builtins: the shell never leaves its prompt for long enough to tell).
+    d.send(&id, "sleep 1");
 
     let created = next_where(&all, "session.created", |f| f.ty() == "session.created");
     assert_eq!(created.json()["sessionId"], id.as_str());
@@ -303,7 +306,9 @@ fn sse_serves_a_v03_client_unchanged() {
     assert!(created["data"]["workDir"].is_string(), "{created}");
     assert!(created["id"].is_u64(), "{created}");
 
-    d.send(&id, "echo from-v03");
+    // A job that holds the terminal for a while: an instant builtin like a bare `echo` would
+    // leave the shell at its prompt, idle throughout.
+    d.send(&id, "sleep 1; echo from-v03");
     // The message and the working → idle turn, in whatever order they interleave.
     let (mut message, mut working, mut idle) = (None, false, false);
     v03_next_where(&per, "message, working and idle", |f| {
@@ -324,7 +329,7 @@ fn sse_serves_a_v03_client_unchanged() {
     let m = message.expect("a message frame");
     assert_eq!(
         (&m["data"]["role"], &m["data"]["text"]),
-        (&json!("user"), &json!("echo from-v03"))
+        (&json!("user"), &json!("sleep 1; echo from-v03"))
     );
     let change = v03_next(&global, "session_status_change", |f| {
         f["sessionId"] == id.as_str()

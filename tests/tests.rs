@@ -22,6 +22,7 @@
 //! - `openapi`: the OpenAPI description covers every route; auth on every route.
 //! - `security`: audit log, refused env names, private state files, CORS off, loopback bind.
 //! - `detect`: state detection on fake Claude/Codex/Gemini agents, per agent and state.
+//! - `shells`: shell sessions on real bash and zsh: jobs holding the terminal, the prompt idle.
 //! - `work`: verify (quality gate), git-worktree workers, debriefs, uploads, file listing,
 //!   diagnostics.
 //! - `orchestrate`: spawn/fork, templates, pipelines, world/swarm.
@@ -67,6 +68,7 @@ mod real_agents;
 mod screen_diff;
 mod security;
 mod sessions;
+mod shells;
 mod store;
 mod streams;
 mod tidy;

@@ -67,18 +67,6 @@ struct SessionHealth {
     details: String,
 }
 
-/// The command name of the terminal's foreground process group (the session leader's
-/// `tpgid`), read from /proc like tmux does.
-pub fn foreground_command(leader: i32) -> Option<String> {
-    let stat = std::fs::read_to_string(format!("/proc/{leader}/stat")).ok()?;
-    let rest = &stat[stat.rfind(')')? + 2..];
-    // state ppid pgrp session tty_nr tpgid
-    let tpgid: i32 = rest.split(' ').nth(5)?.parse().ok()?;
-    let pid = if tpgid > 0 { tpgid } else { leader };
-    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
-    Some(comm.trim().to_owned())
-}
-
 fn health_of(app: &App, h: &SessionHandle) -> SessionHealth {
     let has_transcript = app
         .sessions
@@ -102,7 +90,7 @@ fn health_of(app: &App, h: &SessionHandle) -> SessionHealth {
         window_exists: true,
         claude_running: alive,
         pane_command: if alive {
-            foreground_command(h.meta.pid)
+            crate::pty::foreground(h.meta.pid).and_then(|f| f.holder.map(|h| h.name))
         } else {
             None
         },

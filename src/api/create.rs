@@ -88,6 +88,7 @@ pub fn to_spec(req: CreateSessionRequest) -> Result<CreateSpec, ApiError> {
         hooks: req.hooks,
         history_lines: req.history_lines,
         history_bytes: req.history_bytes,
+        shell_integration: req.shell_integration,
     })
 }
 

@@ -93,7 +93,9 @@ fn detail_json(e: &Event) -> Value {
             agent_type,
             work_dir,
         } => json!({ "agentType": agent_type.as_str(), "workDir": work_dir }),
-        EventDetail::Exited { exit_code } => json!({ "exitCode": exit_code }),
+        EventDetail::Exited { exit_code } | EventDetail::CommandFinished { exit_code } => {
+            json!({ "exitCode": exit_code })
+        }
         EventDetail::Removed {
             exit_code,
             was_running,

@@ -29,6 +29,7 @@ pub mod recordings;
 pub mod reply;
 pub mod schemas;
 pub mod sessions;
+pub mod shell;
 pub mod stream;
 pub mod tools;
 pub mod transcript;
@@ -170,6 +171,8 @@ pub fn routes(
         .or(work::routes(app.clone()))
         .unify()
         .or(files::routes(app.clone()))
+        .unify()
+        .or(shell::routes(app.clone()))
         .unify()
         .or(sessions::routes(app.clone()))
         .unify()

@@ -396,6 +396,13 @@ async fn detect(app: Arc<App>, id: String) -> ApiResult {
             "region": e.region,
             "priority": e.priority,
             "rawState": e.raw_state.map(|s| s.as_str()),
+            "evidence": e.evidence.as_str(),
+            "terminal": e.terminal.as_ref().map(|t| json!({
+                "pgid": t.pgid,
+                "command": t.command,
+                "holds": t.holds.as_str(),
+                "waiting": t.waiting.map(|w| w.as_str()),
+            })),
             "lines": lines,
             "uiHint": e.ui.as_ref().map(|(h, _)| h.as_str()),
             "uiRule": e.ui.as_ref().map(|(_, rule)| rule),

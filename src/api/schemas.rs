@@ -73,6 +73,7 @@ pub fn components() -> Map<String, Value> {
     requests.subschema_for::<wire::SendRequest>();
     requests.subschema_for::<wire::KeysRequest>();
     requests.subschema_for::<wire::ResizeRequest>();
+    requests.subschema_for::<super::shell::ExecBody>();
 
     let mut responses = generator(Contract::Serialize);
     responses.subschema_for::<ErrorBody>();
@@ -85,6 +86,8 @@ pub fn components() -> Map<String, Value> {
     responses.subschema_for::<wire::Ok>();
     responses.subschema_for::<wire::BatchCreateResponse>();
     responses.subschema_for::<wire::BatchDeleteResponse>();
+    responses.subschema_for::<super::shell::ExecAnswer>();
+    responses.subschema_for::<super::shell::CommandList>();
 
     let mut out = requests.take_definitions(true);
     out.extend(responses.take_definitions(true));

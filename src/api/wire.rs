@@ -66,6 +66,8 @@ pub struct CreateSessionRequest {
     pub history_lines: Option<usize>,
     /// Byte limit of that history: 0 (none, the default) or 65536 to 1073741824.
     pub history_bytes: Option<usize>,
+    /// Prompt and command marks for a bash or zsh session (default true where it applies).
+    pub shell_integration: Option<bool>,
 }
 
 /// `POST /v1/sessions/batch` body: sessions created one by one, each failure reported apart.
@@ -151,6 +153,8 @@ pub struct SessionInfo {
     pub history_lines: usize,
     /// Byte limit of the history (0: lines only).
     pub history_bytes: usize,
+    /// Whether the shell runs with Aegis's prompt and command marks.
+    pub shell_integration: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exit_code: Option<i32>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -276,6 +280,7 @@ impl SessionInfo {
             rows: live.rows,
             history_lines: m.history_lines,
             history_bytes: m.history_bytes,
+            shell_integration: m.shell_integration,
             exit_code: live.exit_code,
             prompt_delivery: h.prompt_delivery().map(Into::into),
             recording_error: h.recording_error(),

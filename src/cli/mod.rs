@@ -66,6 +66,20 @@ pub enum ClientCommand {
     },
     /// Type text into a session and press Enter.
     Send { session: String, text: String },
+    /// Run a command line in an idle shell session, print its output and exit with its
+    /// status (124 when it timed out without one).
+    Exec {
+        session: String,
+        /// Give up waiting after this long (default 30000).
+        #[arg(long)]
+        timeout_ms: Option<u64>,
+        /// On timeout, press Ctrl-C instead of leaving the command running.
+        #[arg(long)]
+        interrupt: bool,
+        /// The command line (its words are joined with spaces).
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
+    },
     /// Send tmux-named keys (Enter, C-c, Up, ...) or literal text.
     Keys {
         session: String,
@@ -115,10 +129,28 @@ impl Caller<'_> {
     }
 }
 
-/// Run one client subcommand; output goes to stdout.
-pub async fn run(args: ClientArgs, cmd: ClientCommand) -> anyhow::Result<()> {
+/// The process exit status `aegis exec` ends with: the command's own (as the shell reports
+/// it, 0-255), else 124 when it timed out (as `timeout(1)` does), else 0.
+fn exec_status(v: &Value) -> std::process::ExitCode {
+    let code = match v.get("exitCode").and_then(Value::as_i64) {
+        Some(c) => u8::try_from(c.rem_euclid(256)).unwrap_or(1),
+        None if v.get("timedOut").and_then(Value::as_bool) == Some(true) => 124,
+        None => 0,
+    };
+    std::process::ExitCode::from(code)
+}
+
+/// Run one client subcommand; output goes to stdout. Returns the process's exit status.
+pub async fn run(args: ClientArgs, cmd: ClientCommand) -> anyhow::Result<std::process::ExitCode> {
     use reqwest::Method;
-    let client = Client::new(&args.url, args.token.clone(), CALL_TIMEOUT)?;
+    // An exec waits for its command: the call may take its timeout and then some.
+    let timeout = match &cmd {
+        ClientCommand::Exec { timeout_ms, .. } => {
+            std::time::Duration::from_millis(timeout_ms.unwrap_or(30_000)) + CALL_TIMEOUT
+        }
+        _ => CALL_TIMEOUT,
+    };
+    let client = Client::new(&args.url, args.token.clone(), timeout)?;
     let c = Caller(&client);
     let out = match &cmd {
         ClientCommand::New {
@@ -185,6 +217,23 @@ pub async fn run(args: ClientArgs, cmd: ClientCommand) -> anyhow::Result<()> {
             )
             .await?
         }
+        ClientCommand::Exec {
+            session,
+            timeout_ms,
+            interrupt,
+            command,
+        } => {
+            let mut body = json!({ "command": command.join(" "), "interrupt": interrupt });
+            if let Some(t) = timeout_ms {
+                body["timeoutMs"] = json!(t);
+            }
+            c.call(
+                Method::POST,
+                &format!("/v1/sessions/{}/exec", segment(session)),
+                Some(body),
+            )
+            .await?
+        }
         ClientCommand::Keys { session, keys } => {
             c.call(
                 Method::POST,
@@ -218,7 +267,10 @@ pub async fn run(args: ClientArgs, cmd: ClientCommand) -> anyhow::Result<()> {
     use std::io::Write;
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "{text}")?;
-    Ok(())
+    Ok(match cmd {
+        ClientCommand::Exec { .. } => exec_status(&out),
+        _ => std::process::ExitCode::SUCCESS,
+    })
 }
 
 fn s<'a>(v: &'a Value, k: &str) -> &'a str {
@@ -246,6 +298,7 @@ fn human(cmd: &ClientCommand, v: &Value) -> String {
                 v.get("attempts").and_then(Value::as_u64).unwrap_or(0)
             )
         }
+        ClientCommand::Exec { .. } => s(v, "output").to_owned(),
         ClientCommand::Keys { .. } => "ok".into(),
         ClientCommand::Kill { session } => format!("killed {session}"),
         ClientCommand::Explain { .. } => explain_text(v),
@@ -349,8 +402,9 @@ fn explain_text(v: &Value) -> String {
         out.push_str(&format!("  (priority {p}, region {})", s(v, "region")));
     }
     out.push_str(&format!(
-        "\nraw:    {}\nreason: {}\nscreen unchanged for {} ms; last evaluation took {} µs",
+        "\nraw:    {} (from {})\nreason: {}\nscreen unchanged for {} ms; last evaluation took {} µs",
         s(v, "rawState"),
+        s(v, "evidence"),
         s(v, "reason"),
         v.get("unchangedMs").and_then(Value::as_u64).unwrap_or(0),
         v.get("evalMicros").and_then(Value::as_u64).unwrap_or(0),

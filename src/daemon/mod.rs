@@ -102,6 +102,13 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         base_url: format!("http://127.0.0.1:{}", bound.port()),
         dir: state_dir.join("hooks"),
     });
+    let scripts = crate::session::shell::dir_in(&state_dir);
+    match crate::session::shell::install(&scripts) {
+        Ok(()) => config.sessions.shell_scripts = Some(scripts),
+        Err(e) => {
+            tracing::warn!(error = %e, dir = %scripts.display(), "shell integration is off: its scripts could not be written");
+        }
+    }
     if config.durability.holders {
         // Every session's holder listens inside the state dir; a path too long for a Unix
         // socket would break every session with an obscure error, so say it now.

@@ -13,23 +13,35 @@
 //! - `stalled` when the state is working and the screen has not changed for the stall
 //!   threshold (screen progress, not elapsed time alone); any change brings it back;
 //! - a permission dialog is parsed into a [`prompt::PermissionRequest`] whose id is stable while
-//!   the same dialog stays on screen.
+//!   the same dialog stays on screen;
+//! - for profiles that decide from activity (shells, programs without a profile), when no rule
+//!   matches, who holds the terminal decides first (see [`terminal`]): a job in the foreground
+//!   is `working` however quiet it is, a shell waiting at its prompt is `idle` at once; only
+//!   when the terminal does not tell does output activity (and the quiet period) decide. A
+//!   shell that marks its prompts and commands (see [`marks`]) is decided by its marks first.
 //!
 //! Evaluation reads only the bottom `window` non-empty rows and is debounced to one run per
 //! [`DEBOUNCE`], so a flood of output costs a few evaluations, each in microseconds.
 
+pub mod marks;
 pub mod profile;
 pub mod prompt;
 pub mod region;
+pub mod terminal;
+
+mod explain;
+pub use explain::{Evidence, Explanation};
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::pty::Foreground;
 use crate::screen::Screen;
 use crate::vocab::SessionStatus;
 use profile::{Fallback, Profile, RuleState, UiHint};
 use prompt::PermissionRequest;
 use region::{Line, Window};
+use terminal::Says;
 
 /// A program that shows nothing recognisable for this long after start is no longer
 /// `starting`: some programs (`cat`, a silent REPL) never draw a prompt. herdr uses 3 s too.
@@ -39,6 +51,14 @@ pub const STARTUP_GRACE: Duration = Duration::from_secs(3);
 /// chunks within a few milliseconds; evaluating each would only read half-drawn frames.
 /// 8 ms keeps the state change well inside the 100 ms latency target.
 pub const DEBOUNCE: Duration = Duration::from_millis(8);
+
+/// A shell draws its prompt a moment before it goes back to reading the terminal, so the
+/// evaluation its prompt's output triggers can find it still busy. While the terminal says
+/// working, the detector looks again this long after the last output (drawing a prompt takes
+/// well under a millisecond; 50 ms leaves room on a loaded machine), then once per quiet
+/// period: a job's end almost always shows as output (the next prompt), and the periodic look
+/// catches the one that does not (an empty prompt, a job stopped by a signal from elsewhere).
+pub const PROMPT_SETTLE: Duration = Duration::from_millis(50);
 
 /// What the detector concluded, and when it wants to look again even if nothing is printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,31 +76,6 @@ pub struct DetectConfig {
     pub stall: Option<Duration>,
     /// How long a permission request stays answerable before its default action applies.
     pub permission_timeout: Option<Duration>,
-}
-
-/// Why the current state was chosen (for `GET /detect` and `aegis explain`).
-#[derive(Debug, Clone, Default)]
-pub struct Explanation {
-    pub profile: String,
-    pub profile_source: String,
-    /// The rule that matched, if any.
-    pub rule: Option<String>,
-    pub region: Option<&'static str>,
-    pub priority: Option<i32>,
-    /// The state the rule (or the fallback) says before hysteresis and stall.
-    pub raw_state: Option<SessionStatus>,
-    /// The lines that matched the rule's patterns.
-    pub lines: Vec<Line>,
-    /// The finer `uiState` reading of the screen, and the rule (state rule or mark) it came from.
-    pub ui: Option<(UiHint, String)>,
-    /// A permission dialog or question on screen: its rows, from its first line through its
-    /// footer (empty otherwise). See [`region::Window::dialog`].
-    pub dialog: Vec<Line>,
-    pub reason: String,
-    /// Milliseconds since the screen last changed.
-    pub unchanged_ms: u64,
-    /// Microseconds the last evaluation took.
-    pub eval_micros: u64,
 }
 
 pub struct Detector {
@@ -101,6 +96,8 @@ pub struct Detector {
     last_eval: Option<Instant>,
     pending: Option<Arc<PermissionRequest>>,
     explain: Explanation,
+    /// What the shell's marks say, once it sent one (see [`marks`]).
+    shell: Option<marks::ShellPhase>,
 }
 
 impl Detector {
@@ -125,7 +122,19 @@ impl Detector {
             idle_since: None,
             last_eval: None,
             pending: None,
+            shell: None,
         }
+    }
+
+    /// The shell's marks say it is at `phase`. The state it implies is taken at once (the
+    /// session publishes the turn itself), so a debounced evaluation reports it too.
+    pub fn shell_phase(&mut self, phase: marks::ShellPhase) {
+        self.shell = Some(phase);
+        self.idle_since = None;
+        self.status = match phase {
+            marks::ShellPhase::Prompt => SessionStatus::Idle,
+            marks::ShellPhase::Running => SessionStatus::Working,
+        };
     }
 
     pub fn on_output(&mut self, now: Instant) {
@@ -152,7 +161,14 @@ impl Detector {
         &self.profile
     }
 
-    pub fn evaluate(&mut self, now: Instant, screen: &Screen) -> Verdict {
+    /// Decide from `screen` at `now`. `terminal` reads who holds the session's terminal; it is
+    /// called only when the profile decides from activity and no rule matched.
+    pub fn evaluate(
+        &mut self,
+        now: Instant,
+        screen: &Screen,
+        terminal: impl FnOnce() -> Option<Foreground>,
+    ) -> Verdict {
         if let Some(t) = self.last_eval
             && now < t + DEBOUNCE
         {
@@ -167,14 +183,20 @@ impl Detector {
         let hash = self
             .window
             .fill(screen, settings.window, settings.animation.as_ref());
-        let verdict = self.decide(now, hash);
+        let verdict = self.decide(now, hash, terminal);
         self.explain.eval_micros = u64::try_from(clock.elapsed().as_micros()).unwrap_or(u64::MAX);
         verdict
     }
 
     /// Evaluate plain text as if it were the screen (unit tests).
     #[cfg(test)]
-    pub fn evaluate_text(&mut self, now: Instant, text: &str, title: &str) -> Verdict {
+    pub fn evaluate_text(
+        &mut self,
+        now: Instant,
+        text: &str,
+        title: &str,
+        terminal: Option<Foreground>,
+    ) -> Verdict {
         self.window
             .fill_text(text, title, self.profile.settings.window);
         let hash = {
@@ -185,10 +207,15 @@ impl Detector {
             h.finish()
         };
         self.last_eval = Some(now);
-        self.decide(now, hash)
+        self.decide(now, hash, || terminal)
     }
 
-    fn decide(&mut self, now: Instant, hash: u64) -> Verdict {
+    fn decide(
+        &mut self,
+        now: Instant,
+        hash: u64,
+        terminal: impl FnOnce() -> Option<Foreground>,
+    ) -> Verdict {
         if hash != self.screen_hash {
             self.screen_hash = hash;
             self.last_change = now;
@@ -200,41 +227,70 @@ impl Detector {
         };
 
         let matched = first_rule(&profile, &self.window, &mut self.evidence);
-        let (raw, settled, reason) = match matched {
+        self.explain.terminal = None;
+        let (raw, settled, reason, evidence) = match matched {
             Some(i) => match profile.rules[i].state {
-                RuleState::Status(s) => (Some(s), profile.rules[i].settled, "rule matched"),
+                RuleState::Status(s) => (
+                    Some(s),
+                    profile.rules[i].settled,
+                    "rule matched".to_owned(),
+                    Evidence::Rule,
+                ),
                 // `first_rule` never returns a mark; a skip keeps the state either way.
-                RuleState::Skip | RuleState::Mark => (None, false, "viewer mode: state kept"),
+                RuleState::Skip | RuleState::Mark => (
+                    None,
+                    false,
+                    "viewer mode: state kept".to_owned(),
+                    Evidence::Rule,
+                ),
             },
             None => match profile.settings.fallback {
                 Fallback::Idle => (
                     Some(SessionStatus::Idle),
                     false,
-                    "no rule matched: known agent idle fallback",
+                    "no rule matched: known agent idle fallback".to_owned(),
+                    Evidence::None,
                 ),
-                Fallback::Activity => match self.last_output {
-                    Some(t) if now < t + self.cfg.quiet => {
-                        soonest(t + self.cfg.quiet);
-                        (
-                            Some(SessionStatus::Working),
-                            false,
-                            "no rule matched: output is flowing",
-                        )
+                Fallback::Activity if let Some(phase) = self.shell => {
+                    let d = marks::decide(phase, terminal);
+                    if d.status == SessionStatus::Working {
+                        soonest(marks::recheck(self.last_output, now, self.cfg.quiet));
                     }
-                    Some(_) => (
-                        Some(SessionStatus::Idle),
-                        true,
-                        "no rule matched: output stopped",
-                    ),
-                    None => (
-                        Some(SessionStatus::Idle),
-                        true,
-                        "no rule matched: no output yet",
-                    ),
-                },
+                    let evidence = match d.reading {
+                        Some(_) if d.status == SessionStatus::Idle => Evidence::Terminal,
+                        _ => Evidence::Marks,
+                    };
+                    self.explain.terminal = d.reading;
+                    (Some(d.status), d.settled, d.reason, evidence)
+                }
+                Fallback::Activity => {
+                    let reading = terminal().map(|f| terminal::read(&f));
+                    let says = reading.as_ref().and_then(|r| r.says);
+                    let told = reading.as_ref().map(terminal::Reading::describe);
+                    self.explain.terminal = reading;
+                    match (says, told) {
+                        (Some(Says::Working), Some(told)) => {
+                            soonest(match self.last_output {
+                                Some(t) if now < t + PROMPT_SETTLE => t + PROMPT_SETTLE,
+                                _ => now + self.cfg.quiet,
+                            });
+                            (
+                                Some(SessionStatus::Working),
+                                false,
+                                told,
+                                Evidence::Terminal,
+                            )
+                        }
+                        (Some(Says::Idle), Some(told)) => {
+                            (Some(SessionStatus::Idle), true, told, Evidence::Terminal)
+                        }
+                        _ => self.by_output(now, &mut soonest),
+                    }
+                }
             },
         };
-        let mut reason = reason.to_owned();
+        self.explain.evidence = evidence;
+        let mut reason = reason;
         let mut next = raw.unwrap_or(self.status);
 
         // Starting: wait for recognisable evidence, or the grace period.
@@ -349,6 +405,29 @@ impl Detector {
             status: next,
             recheck_at: recheck,
         }
+    }
+}
+
+impl Detector {
+    /// The output fallback: working while output flows, idle after the quiet period.
+    fn by_output(
+        &self,
+        now: Instant,
+        soonest: &mut impl FnMut(Instant),
+    ) -> (Option<SessionStatus>, bool, String, Evidence) {
+        let (status, settled, reason) = match self.last_output {
+            Some(t) if now < t + self.cfg.quiet => {
+                soonest(t + self.cfg.quiet);
+                (
+                    SessionStatus::Working,
+                    false,
+                    "no rule matched: output is flowing",
+                )
+            }
+            Some(_) => (SessionStatus::Idle, true, "no rule matched: output stopped"),
+            None => (SessionStatus::Idle, true, "no rule matched: no output yet"),
+        };
+        (Some(status), settled, reason.to_owned(), Evidence::Output)
     }
 }
 
@@ -499,12 +578,16 @@ mod tests {
         let t0 = Instant::now();
         let mut d = detector("shell");
         let screen = Screen::new(10, 5, 0);
-        assert_eq!(d.evaluate(t0, &screen).status, SessionStatus::Starting);
+        assert_eq!(
+            d.evaluate(t0, &screen, || None).status,
+            SessionStatus::Starting
+        );
         d.on_output(t0 + Duration::from_millis(10));
-        let v = d.evaluate(t0 + Duration::from_millis(20), &screen);
+        let v = d.evaluate(t0 + Duration::from_millis(20), &screen, || None);
         assert_eq!(v.status, SessionStatus::Working);
         assert_eq!(
-            d.evaluate(t0 + Duration::from_millis(600), &screen).status,
+            d.evaluate(t0 + Duration::from_millis(600), &screen, || None)
+                .status,
             SessionStatus::Idle
         );
     }
@@ -517,14 +600,85 @@ mod tests {
         let idle = format!("{bar}\n❯ \n{bar}\n  ? for shortcuts");
         let working = format!("✶ Working… (4s · ↓ 88 tokens)\n{idle}");
         assert_eq!(
-            d.evaluate_text(t0, &working, "").status,
+            d.evaluate_text(t0, &working, "", None).status,
             SessionStatus::Working
         );
         let t1 = t0 + Duration::from_millis(100);
-        let v = d.evaluate_text(t1, &idle, "");
+        let v = d.evaluate_text(t1, &idle, "", None);
         assert_eq!(v.status, SessionStatus::Working, "{:?}", d.explanation());
         assert!(v.recheck_at.is_some());
         let t2 = t1 + Duration::from_secs(1);
-        assert_eq!(d.evaluate_text(t2, &idle, "").status, SessionStatus::Idle);
+        assert_eq!(
+            d.evaluate_text(t2, &idle, "", None).status,
+            SessionStatus::Idle
+        );
+    }
+
+    fn shell_holding(waiting: crate::pty::Waiting) -> Foreground {
+        Foreground {
+            pgid: 100,
+            own: true,
+            holder: Some(crate::pty::Holder {
+                pid: 100,
+                name: "bash".into(),
+                waiting,
+            }),
+        }
+    }
+
+    fn job() -> Foreground {
+        Foreground {
+            pgid: 200,
+            own: false,
+            holder: None,
+        }
+    }
+
+    /// A quiet job is working for as long as it holds the terminal, and the shell's prompt is
+    /// idle at once, however recent the output; the detector keeps looking while a job runs.
+    #[test]
+    fn the_terminal_decides_for_a_shell() {
+        use crate::pty::Waiting;
+        let t0 = Instant::now();
+        let mut d = detector("shell");
+        let prompt = "$ sleep 5";
+        d.on_output(t0);
+        let v = d.evaluate_text(t0, prompt, "", Some(job()));
+        assert_eq!(v.status, SessionStatus::Working);
+        assert_eq!(v.recheck_at, Some(t0 + PROMPT_SETTLE));
+        assert_eq!(d.explanation().evidence, Evidence::Terminal);
+        // Long after the last output, still working, and looked at again.
+        let t1 = t0 + Duration::from_secs(4);
+        let v = d.evaluate_text(t1, prompt, "", Some(job()));
+        assert_eq!(v.status, SessionStatus::Working, "{:?}", d.explanation());
+        assert_eq!(v.recheck_at, Some(t1 + Duration::from_millis(500)));
+        // The shell took the terminal back and reads it: idle with no hold and no recheck.
+        let t2 = t1 + Duration::from_millis(10);
+        d.on_output(t2);
+        let v = d.evaluate_text(t2, "$ sleep 5\n$ ", "", Some(shell_holding(Waiting::Input)));
+        assert_eq!(v.status, SessionStatus::Idle, "{:?}", d.explanation());
+        assert_eq!(v.recheck_at, None);
+        // No terminal to read (the leader is gone): output activity decides again.
+        let t3 = t2 + Duration::from_millis(20);
+        d.on_output(t3);
+        let v = d.evaluate_text(t3, "$ ", "", None);
+        assert_eq!(v.status, SessionStatus::Working);
+        assert_eq!(d.explanation().evidence, Evidence::Output);
+    }
+
+    /// Profiles of agents never read the terminal.
+    #[test]
+    fn agents_ignore_the_terminal() {
+        let t0 = Instant::now();
+        let mut d = detector("claude");
+        let bar = "─".repeat(40);
+        let idle = format!("{bar}\n❯ \n{bar}\n  ? for shortcuts");
+        let v = d.evaluate(t0, &Screen::new(10, 5, 0), || {
+            panic!("an agent read the terminal")
+        });
+        assert_eq!(v.status, SessionStatus::Starting);
+        let v = d.evaluate_text(t0, &idle, "", Some(job()));
+        assert_eq!(v.status, SessionStatus::Idle);
+        assert_eq!(d.explanation().evidence, Evidence::Rule);
     }
 }

@@ -22,6 +22,9 @@ pub enum EventDetail {
         agent_type: AgentType,
         work_dir: PathBuf,
     },
+    /// `session.idle` after a shell's command ended (its marks said so): the command's exit
+    /// status, when the shell told it.
+    CommandFinished { exit_code: Option<i32> },
     /// `session.exited`: the child's exit code (`None` when killed by a signal or unknown).
     Exited { exit_code: Option<i32> },
     /// `session.killed`: the session was removed; `was_running` tells a kill from the removal

@@ -258,6 +258,7 @@ pub async fn attach(dir: &Path, replay: bool) -> std::io::Result<(PtyProcess, He
         writer: in_tx,
         exit: exit_rx,
         replay: replayed,
+        output_offset: seen,
         recording_error: recording_rx,
     };
     Ok((process, hello))
@@ -286,6 +287,7 @@ pub fn dead(
         writer: in_tx,
         exit: exit_rx,
         replay,
+        output_offset: 0,
         recording_error: watch::channel(None).1,
     }
 }

@@ -145,6 +145,23 @@ pub struct SendMessage {
     pub text: String,
 }
 
+/// The longest timeout `exec` takes: the call must end within the MCP client's REST timeout
+/// (a minute), with room for the answer.
+pub const MAX_EXEC_MS: u64 = 50_000;
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Exec {
+    /// Session id or name (an idle bash or zsh session).
+    pub session: String,
+    /// One command line (no newlines).
+    pub command: String,
+    /// Stop waiting after this many milliseconds (default 30000, at most 50000).
+    pub timeout_ms: Option<u64>,
+    /// On timeout, press Ctrl-C instead of leaving the command running.
+    pub interrupt: Option<bool>,
+}
+
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SendKeys {
@@ -340,6 +357,24 @@ pub static TOOLS: &[ToolDef] = &[
             d.post(
                 &format!("/v1/sessions/{}/send", seg(&a.session)),
                 json!({"text": a.text}),
+            )
+            .await
+        }
+    ),
+    tool!(
+        "exec",
+        "Run one command line in an idle shell session and wait for it: answers {exitCode, \
+         output, durationMs, timedOut}. The output is the command's own (not the echoed line or \
+         the next prompt).",
+        Exec,
+        |d, a| {
+            let timeout = a.timeout_ms.unwrap_or(30_000);
+            if timeout > MAX_EXEC_MS {
+                return Err(format!("timeoutMs must be at most {MAX_EXEC_MS} here"));
+            }
+            d.post(
+                &format!("/v1/sessions/{}/exec", seg(&a.session)),
+                json!({"command": a.command, "timeoutMs": timeout, "interrupt": a.interrupt}),
             )
             .await
         }

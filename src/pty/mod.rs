@@ -8,12 +8,15 @@
 //! (see `session::actor`), so the reader waits at most for one chunk to be parsed and the
 //! child never stalls on a full kernel pty buffer (~20 KB here).
 //!
+//! Who holds the terminal (its foreground process group) is read from /proc by [`procfs`].
+//!
 //! Helper programs that are not sessions (git, verify checks) run through [`run`], whose exit
 //! statuses come from the same reaper.
 //!
 //! Exit statuses are collected by the process-wide [`reaper`], never by `Child::wait`, so that
 //! orphaned grandchildren (we are a child subreaper) are reaped too and nothing is left a zombie.
 
+pub mod procfs;
 pub mod reaper;
 pub mod run;
 
@@ -27,6 +30,7 @@ use nix::unistd::Pid;
 use portable_pty::{CommandBuilder, MasterPty, PtySize, native_pty_system};
 use tokio::sync::{mpsc, oneshot};
 
+pub use procfs::{Foreground, Holder, Member, Waiting, foreground, session_members};
 pub use reaper::ExitStatus;
 
 /// Size of one read from the pty master. Linux hands out at most about a page per read, but a
@@ -123,6 +127,9 @@ pub struct PtyProcess {
     /// Output produced before this process was handed over (a holder's ring, after a daemon
     /// restart). It rebuilds the screen only: terminal queries in it were answered long ago.
     pub replay: Vec<u8>,
+    /// The output stream offset of the first byte `output` delivers (the bytes before it are
+    /// the replay's, or were delivered to an earlier daemon): command records count from it.
+    pub output_offset: u64,
     /// Why the session's recording stopped, once it did. Only holders record; a pty spawned
     /// here directly never reports one.
     pub recording_error: tokio::sync::watch::Receiver<Option<String>>,
@@ -218,6 +225,7 @@ pub fn spawn(spec: &SpawnSpec) -> std::io::Result<PtyProcess> {
         writer: in_tx,
         exit,
         replay: Vec::new(),
+        output_offset: 0,
         recording_error: tokio::sync::watch::channel(None).1,
     })
 }
@@ -271,40 +279,6 @@ pub fn signal_group(pgid: i32, signal: Option<Signal>) -> bool {
             false
         }
     }
-}
-
-/// A process in a terminal session, as read from `/proc/<pid>/stat`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Member {
-    pub pid: i32,
-    pub pgrp: i32,
-    pub zombie: bool,
-}
-
-/// Every process whose session id is `sid`. The child called `setsid()`, so its pid is the
-/// session id, and this finds the processes an interactive shell moved into other process
-/// groups (background jobs), which a signal to the leader's group alone would miss.
-pub fn session_members(sid: i32) -> Vec<Member> {
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
-        .filter_map(|pid| {
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-            // Fields after the command name, which is in parentheses and may contain spaces.
-            let rest = &stat[stat.rfind(')')? + 2..];
-            let mut f = rest.split(' ');
-            let state = f.next()?;
-            let _ppid = f.next()?;
-            let pgrp = f.next()?.parse().ok()?;
-            let session: i32 = f.next()?.parse().ok()?;
-            (session == sid).then_some(Member {
-                pid,
-                pgrp,
-                zombie: state == "Z",
-            })
-        })
-        .collect()
 }
 
 fn signal_session(sid: i32, signal: Signal) {

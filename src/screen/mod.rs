@@ -15,7 +15,8 @@
 //! - [`grid`]: rows of 8-byte cells and the pen table; [`history`]: compact history lines;
 //! - [`reflow`]: resizing and rewrapping; [`render`] and [`capture`]: text, tmux's `-e`
 //!   spelling and redraws; [`replay`]: the bytes that rebuild a whole screen and its history;
-//!   [`queries`]: answers to terminal queries; [`width`]: widths.
+//!   [`queries`]: answers to terminal queries; [`width`]: widths; [`marks`]: the shell's
+//!   prompt and command marks (OSC 133), handed to the session as they are parsed.
 //!
 //! Architecture invariant: only this module knows the model's types; the rest of the daemon
 //! sees [`Screen`]. A panic inside the model (a bug, since no input should cause one) costs
@@ -25,6 +26,7 @@
 mod capture;
 mod grid;
 mod history;
+pub mod marks;
 mod parser;
 mod queries;
 mod reflow;
@@ -243,6 +245,11 @@ impl Screen {
     /// Cells in use on the visible screen (tmux's per-line `cellused`, summed).
     pub fn used_cells(&self) -> usize {
         self.term.rows.iter().map(|r| usize::from(r.used)).sum()
+    }
+
+    /// The shell marks parsed since the last call, in order (see [`marks`]).
+    pub fn take_marks(&mut self) -> Vec<marks::ShellMark> {
+        std::mem::take(&mut self.term.marks)
     }
 
     /// The last window title set with OSC 0/2 (or APC).

@@ -43,6 +43,9 @@ pub struct CreateSpec {
     pub history_lines: Option<usize>,
     /// Byte limit of the history (`None`: the daemon's default; 0: lines only).
     pub history_bytes: Option<usize>,
+    /// Prompt and command marks for a bash or zsh (`None`: on where it applies; `Some(true)`
+    /// for any other command is an error).
+    pub shell_integration: Option<bool>,
 }
 
 /// A create request after validation: what [`SessionManager::create`] spawns.
@@ -60,6 +63,9 @@ struct Plan {
     /// Set when the session gets Claude Code hooks.
     hooks: Option<crate::hooks::HookSettings>,
     history: crate::screen::HistoryLimits,
+    /// Environment only the child gets (the shell integration's), on top of the session's.
+    child_env: Vec<(String, String)>,
+    shell_integration: bool,
 }
 
 impl SessionManager {
@@ -129,6 +135,22 @@ impl SessionManager {
         launch_opts.settings_file = hooks.as_ref().map(|h| h.path_of(&id).display().to_string());
         let command = launch::build_argv(agent_type, base, &launch_opts)
             .map_err(|e| SessionError::Invalid(e.0))?;
+        let integrated = match (&self.defaults.shell_scripts, spec.shell_integration) {
+            (_, Some(false)) | (None, _) => None,
+            (Some(dir), _) => super::shell::launch(dir, &command, &spec.env),
+        };
+        if spec.shell_integration == Some(true) && integrated.is_none() {
+            return Err(SessionError::Invalid(
+                "shellIntegration needs a plain interactive bash or zsh (no -c, script or login \
+                 flag) and a daemon with a state dir"
+                    .into(),
+            ));
+        }
+        let shell_integration = integrated.is_some();
+        let (command, child_env) = match integrated {
+            Some(l) => (l.argv, l.env),
+            None => (command, Vec::new()),
+        };
         if let Some(parent) = spec.parent_id
             && self.get(&parent.to_string()).is_err()
         {
@@ -188,6 +210,8 @@ impl SessionManager {
             stall: stall_of(spec.stall_threshold_ms, self.defaults.stall),
             hooks,
             history,
+            child_env,
+            shell_integration,
         })
     }
 
@@ -218,7 +242,7 @@ impl SessionManager {
         let spawn_spec = SpawnSpec {
             argv: plan.command.clone(),
             cwd: plan.work_dir.clone(),
-            env: spec.env.clone(),
+            env: spec.env.iter().chain(&plan.child_env).cloned().collect(),
             cols: plan.cols,
             rows: plan.rows,
         };
@@ -244,6 +268,7 @@ impl SessionManager {
                     hooks: hooks.then(Default::default),
                     history_lines: Some(plan.history.lines),
                     history_bytes: Some(plan.history.bytes),
+                    shell_integration: plan.shell_integration,
                 };
                 spawn_held(settings, &record, &spawn_spec).await
             }
@@ -280,6 +305,7 @@ impl SessionManager {
             env: spec.env.clone(),
             history_lines: plan.history.lines,
             history_bytes: plan.history.bytes,
+            shell_integration: plan.shell_integration,
         };
         let handle = self.start_actor(
             meta,

@@ -101,6 +101,10 @@ pub struct SessionHandle {
     /// The detection profile (its input-line pattern verifies that a send was submitted).
     pub profile: Arc<crate::detect::profile::Profile>,
     pub(super) recording_error: watch::Receiver<Option<String>>,
+    /// How many commands the shell's marks told of (see [`super::commands`]).
+    pub(super) progress: watch::Receiver<super::commands::Progress>,
+    /// Held by the exec in flight: one at a time per session.
+    pub(super) exec: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl SessionHandle {
@@ -140,7 +144,7 @@ impl SessionHandle {
             .unwrap_or_else(|p| p.into_inner()) = Some(d);
     }
 
-    async fn request<T>(
+    pub(super) async fn request<T>(
         &self,
         make: impl FnOnce(oneshot::Sender<T>) -> Command,
     ) -> Result<T, HandleError> {

@@ -43,6 +43,9 @@ pub struct SessionDefaults {
     pub permission_timeout: Option<Duration>,
     /// Claude Code hooks (set by `serve` once the port is known); `None` = no hooks.
     pub hooks: Option<crate::hooks::HookSettings>,
+    /// Where the shell integration's scripts were written (see `super::shell`); `None` = no
+    /// integration.
+    pub shell_scripts: Option<std::path::PathBuf>,
 }
 
 impl Default for SessionDefaults {
@@ -67,6 +70,7 @@ impl Default for SessionDefaults {
             stall: Some(Duration::from_secs(300)),
             permission_timeout: None,
             hooks: None,
+            shell_scripts: None,
         }
     }
 }

@@ -56,6 +56,7 @@ pub fn record_of(h: &SessionHandle, hooks: Option<&HookLink>) -> SessionRecord {
         hooks: hooks.map(HookLink::record),
         history_lines: Some(m.history_lines),
         history_bytes: Some(m.history_bytes),
+        shell_integration: m.shell_integration,
     }
 }
 

@@ -94,6 +94,9 @@ pub struct SessionRecord {
     pub history_lines: Option<usize>,
     #[serde(default)]
     pub history_bytes: Option<usize>,
+    /// Whether the shell runs with Aegis's marks; older files have none (no integration).
+    #[serde(default)]
+    pub shell_integration: bool,
 }
 
 impl SessionRecord {
@@ -118,6 +121,7 @@ impl SessionRecord {
                 .history_lines
                 .unwrap_or(crate::vocab::DEFAULT_HISTORY_LINES),
             history_bytes: self.history_bytes.unwrap_or(0),
+            shell_integration: self.shell_integration,
         }
     }
 }
@@ -317,6 +321,7 @@ mod tests {
             hooks: None,
             history_lines: None,
             history_bytes: None,
+            shell_integration: false,
         }
     }
 

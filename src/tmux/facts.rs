@@ -1,7 +1,7 @@
 //! What a pane's screen model and its processes say, for format variables: cursor, modes
 //! and history (read from the screen model, which is asynchronous, once per command before a
-//! format is expanded), and the foreground program, its directory and the terminal (from
-//! /proc, as tmux reads them).
+//! format is expanded), and the terminal (from /proc, as tmux reads it; the foreground
+//! program is `pty::foreground`'s).
 
 use std::collections::HashMap;
 
@@ -69,28 +69,6 @@ pub async fn gather(server: &Server, panes: &[u32]) -> HashMap<u32, Facts> {
         out.insert(p, facts);
     }
     out
-}
-
-/// The pane's foreground program (argv[0] of the terminal's foreground process group, from
-/// /proc, as tmux reads it) and its directory.
-pub fn foreground(pid: i32, dead: bool) -> (String, String) {
-    if dead || pid <= 0 {
-        return (String::new(), String::new());
-    }
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let tpgid = stat
-        .rfind(')')
-        .and_then(|i| stat.get(i + 2..))
-        .and_then(|rest| rest.split(' ').nth(5))
-        .and_then(|s| s.parse::<i32>().ok())
-        .filter(|p| *p > 0)
-        .unwrap_or(pid);
-    let cmdline = std::fs::read(format!("/proc/{tpgid}/cmdline")).unwrap_or_default();
-    let argv0 = cmdline.split(|b| *b == 0).next().unwrap_or(&[]);
-    let cwd = std::fs::read_link(format!("/proc/{tpgid}/cwd"))
-        .map(|p| p.display().to_string())
-        .unwrap_or_default();
-    (String::from_utf8_lossy(argv0).into_owned(), cwd)
 }
 
 /// The pane's terminal device, from the program's standard input.

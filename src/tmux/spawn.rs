@@ -100,6 +100,8 @@ impl Ctx<'_> {
                 cols: Some(cols),
                 rows: Some(rows),
                 history_lines,
+                // A pane runs its command exactly as tmux would, with no marks added.
+                shell_integration: Some(false),
                 ..CreateSpec::default()
             };
             match self.host.sessions.create(spec).await {

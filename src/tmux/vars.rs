@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 
 use super::facts::tty_of;
-pub use super::facts::{Facts, foreground, gather};
+pub use super::facts::{Facts, gather};
 
 use super::buffers::Buffer;
 use super::clients::Client;
@@ -350,18 +350,18 @@ impl<'a> Scope<'a> {
             "pane_start_command" => stringify(&p.argv),
             "pane_start_path" => p.start_path.clone(),
             "pane_current_command" => {
-                let (cmd, _) = foreground(p.handle.meta.pid, dead);
-                let cmd = if cmd.is_empty() {
-                    let s = stringify(&p.argv);
-                    if s.is_empty() { p.shell.clone() } else { s }
-                } else {
-                    cmd
-                };
+                let cmd = live_foreground(p.handle.meta.pid, dead)
+                    .and_then(|f| f.argv0())
+                    .unwrap_or_else(|| {
+                        let s = stringify(&p.argv);
+                        if s.is_empty() { p.shell.clone() } else { s }
+                    });
                 window_name(&cmd)
             }
             "pane_current_path" => {
-                let (_, path) = foreground(p.handle.meta.pid, dead);
-                return (!path.is_empty()).then_some(path);
+                return live_foreground(p.handle.meta.pid, dead)
+                    .and_then(|f| f.cwd())
+                    .map(|p| p.display().to_string());
             }
             "pane_tty" => tty_of(p.handle.meta.pid, dead),
             "pane_title" => p
@@ -552,6 +552,15 @@ impl Context for Scope<'_> {
             _ => vec![],
         }
     }
+}
+
+/// Who holds a live pane's terminal (tmux reads the foreground program and its directory from
+/// the same place).
+fn live_foreground(pid: i32, dead: bool) -> Option<crate::pty::Foreground> {
+    if dead {
+        return None;
+    }
+    crate::pty::foreground(pid)
 }
 
 fn bool_str(b: bool) -> String {

@@ -26,6 +26,8 @@ pub struct SessionMeta {
     pub history_lines: usize,
     /// Bytes of history kept at most (0: only the line limit applies).
     pub history_bytes: usize,
+    /// Whether the shell was started with Aegis's prompt and command marks (OSC 133).
+    pub shell_integration: bool,
 }
 
 /// History lines a session keeps when its creator names none (tmux's default `history-limit`).
@@ -48,6 +50,7 @@ impl SessionMeta {
             env: Vec::new(),
             history_lines: DEFAULT_HISTORY_LINES,
             history_bytes: 0,
+            shell_integration: false,
         }
     }
 }

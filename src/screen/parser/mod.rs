@@ -87,6 +87,9 @@ pub struct Parser {
     utf8_started: bool,
     /// When the current string (OSC, DCS, APC, ...) began.
     string_since: Option<Instant>,
+    /// Bytes of the current [`Parser::advance`] call consumed so far, outside the ground
+    /// state: where in its chunk a string that ends now ends (shell marks carry it).
+    pos: usize,
 }
 
 impl Default for Parser {
@@ -108,6 +111,7 @@ impl Default for Parser {
             utf8_bad: false,
             utf8_started: false,
             string_since: None,
+            pos: 0,
         }
     }
 }
@@ -150,6 +154,7 @@ impl Parser {
             }
             let b = bytes[i];
             i += 1;
+            self.pos = i;
             self.step(t, b);
         }
     }

@@ -113,6 +113,8 @@ pub struct Term {
     pen_id: Option<u16>,
     /// Bytes owed to the program (answers to its queries).
     pub replies: Vec<u8>,
+    /// Shell marks seen since the owner last took them (see [`super::marks`]).
+    pub marks: Vec<super::marks::ShellMark>,
 }
 
 #[inline]
@@ -163,6 +165,7 @@ impl Term {
             zwj: false,
             pen_id: None,
             replies: Vec::new(),
+            marks: Vec::new(),
         };
         t.reset_tabs();
         t
@@ -368,6 +371,18 @@ impl Term {
         let px = px.map(|x| x.min(self.sx - 1));
         let py = py.map(|y| y.min(self.sy - 1));
         self.set_cursor(px, py);
+    }
+
+    // ---- shell marks ----
+
+    /// An OSC 133 mark `payload` whose sequence of `len` bytes ended `end` bytes into the
+    /// chunk being parsed. Marks are kept until taken, at most [`super::marks::MAX_PENDING`].
+    pub fn shell_mark(&mut self, payload: &[u8], end: usize, len: usize) {
+        if self.marks.len() < super::marks::MAX_PENDING
+            && let Some(kind) = super::marks::MarkKind::parse(payload)
+        {
+            self.marks.push(super::marks::ShellMark { end, len, kind });
+        }
     }
 
     // ---- titles ----

@@ -27,13 +27,14 @@ from aegis_client.api.compat import post_v1_sessions_id_escape  # noqa: E402
 from aegis_client.api.health import get_v1_health  # noqa: E402
 from aegis_client.api.sessions import (  # noqa: E402
     delete_v1_sessions_batch, delete_v1_sessions_id, get_v1_sessions, get_v1_sessions_id,
-    get_v1_sessions_id_read, get_v1_sessions_stats, post_v1_sessions, post_v1_sessions_batch,
+    get_v1_sessions_id_commands, get_v1_sessions_id_read, get_v1_sessions_stats,
+    post_v1_sessions, post_v1_sessions_batch, post_v1_sessions_id_exec,
     post_v1_sessions_id_interrupt, post_v1_sessions_id_keys, post_v1_sessions_id_resize,
     post_v1_sessions_id_send,
 )
 from aegis_client.models import (  # noqa: E402
-    BatchCreateRequest, BatchDeleteRequest, CreateSessionRequest, KeysRequest, ResizeRequest,
-    SendRequest,
+    BatchCreateRequest, BatchDeleteRequest, CreateSessionRequest, ExecRequest, KeysRequest,
+    ResizeRequest, SendRequest,
 )
 
 checked = []
@@ -139,6 +140,18 @@ def main():
         if time.monotonic() > deadline:
             fail(f"read: the command's output never showed: {read['output']!r}")
         time.sleep(0.1)
+
+    ran = check("exec", "/v1/sessions/{id}/exec", "post",
+                post_v1_sessions_id_exec.sync_detailed(
+                    sid, client=client, body=ExecRequest(command="echo exec-$((2+3)); false")),
+                200, "ExecResult")
+    if ran["exitCode"] != 1 or "exec-5" not in ran["output"]:
+        fail(f"exec: {ran}")
+    commands = check("commands", "/v1/sessions/{id}/commands", "get",
+                     get_v1_sessions_id_commands.sync_detailed(sid, client=client), 200,
+                     "CommandList")
+    if not commands["commands"] or commands["commands"][-1]["exitCode"] != 1:
+        fail(f"commands: {commands}")
 
     check("keys", "/v1/sessions/{id}/keys", "post",
           post_v1_sessions_id_keys.sync_detailed(

@@ -6,6 +6,17 @@
 //! process group and pacing input run in their own tasks; the actor only parses output,
 //! answers queries and publishes state. The pty reader thread relies on this: it waits on a
 //! bounded channel to the actor, which is safe only because the actor always drains it.
+//!
+//! A shell's prompt and command marks are turned into command records and turns in
+//! [`turns`].
+
+mod command;
+mod hooks;
+mod turns;
+
+pub(super) use command::Command;
+pub use hooks::HOOK_GRACE;
+use hooks::HookClaim;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -15,17 +26,14 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::time::Instant;
 
 use super::SessionHandle;
-use super::handle::{
-    Counters, LiveState, SUBSCRIBER_BUFFER_CHUNKS, Snapshot, Sources, Subscription,
-};
+use super::commands::{CommandLog, Progress};
+use super::handle::{Counters, LiveState, SUBSCRIBER_BUFFER_CHUNKS, Snapshot, Sources};
 use super::input;
-use crate::detect::prompt::PermissionRequest;
-use crate::detect::{Detector, Explanation};
-use crate::events::detail::{PermissionAnswered, PermissionAsked};
+use crate::detect::Detector;
 use crate::events::{EventBus, EventDetail, EventKind};
 use crate::permissions::SessionPermissions;
 use crate::pty::{self, ExitStatus, PtyControl, PtyProcess, WriteRequest};
-use crate::screen::{Format, Screen};
+use crate::screen::Screen;
 use crate::vocab::{SessionMeta, SessionStatus};
 
 /// How much output from a session's start, and for how long after it, the actor keeps for
@@ -40,61 +48,6 @@ const COMMAND_QUEUE: usize = 64;
 /// Output chunks parsed in one go before the actor looks at its command queue again, so a
 /// flooding child cannot starve snapshot requests.
 const CHUNKS_PER_BATCH: usize = 16;
-
-/// What a [`SessionHandle`] asks of the actor.
-pub(super) enum Command {
-    Snapshot {
-        lines: Option<usize>,
-        format: Format,
-        reply: oneshot::Sender<Snapshot>,
-    },
-    Resize {
-        cols: u16,
-        rows: u16,
-        reply: oneshot::Sender<()>,
-    },
-    Kill {
-        reply: oneshot::Sender<()>,
-    },
-    Subscribe {
-        reply: oneshot::Sender<Subscription>,
-    },
-    /// Like `Subscribe`, with the output since the start instead of a redraw (see
-    /// [`EARLY_OUTPUT_BYTES`]).
-    SubscribeFromStart {
-        reply: oneshot::Sender<Subscription>,
-    },
-    /// Run a quick read of the screen model inside the actor (tmux capture-pane).
-    Inspect(Box<dyn FnOnce(&mut Screen) + Send>),
-    ResetScreen {
-        reply: oneshot::Sender<()>,
-    },
-    Explain {
-        reply: oneshot::Sender<Explanation>,
-    },
-    /// An agent hook reported a state (`None`: only re-evaluate).
-    Hook {
-        claim: Option<SessionStatus>,
-        event: String,
-    },
-    Sources {
-        reply: oneshot::Sender<Sources>,
-    },
-}
-
-/// How long a hook's claim stands against a screen that says otherwise. Hooks arrive before
-/// the screen settles (Stop comes a frame or two before the spinner goes), so a short
-/// disagreement is normal; 3 s is longer than any redraw and short enough that a stale claim
-/// (a lost Stop, a hook from an older turn) is corrected quickly.
-pub const HOOK_GRACE: Duration = Duration::from_secs(3);
-
-/// A state reported by a hook, waiting for the screen to agree.
-#[derive(Debug, Clone)]
-struct HookClaim {
-    status: SessionStatus,
-    event: String,
-    at: Instant,
-}
 
 /// The history a session's screen keeps, as its creator asked.
 fn history_limits(meta: &SessionMeta) -> crate::screen::HistoryLimits {
@@ -118,6 +71,8 @@ impl SessionHandle {
         // Replayed output rebuilds the screen; the replies to queries in it are not sent again.
         if !process.replay.is_empty() {
             let _ = screen.process(&process.replay);
+            // Its marks were an earlier daemon's commands.
+            let _ = screen.take_marks();
         }
         let (cols, rows) = screen.size();
         let live = LiveState {
@@ -148,6 +103,7 @@ impl SessionHandle {
         }
         let profile = detector.profile().clone();
         let recording_error = process.recording_error;
+        let (progress, progress_rx) = watch::channel(Progress::default());
         let actor = Actor {
             meta: meta.clone(),
             screen,
@@ -175,6 +131,9 @@ impl SessionHandle {
             compact_at: None,
             processed: replayed_bytes,
             snapshot_at: replayed_bytes,
+            stream: process.output_offset,
+            log: CommandLog::default(),
+            progress,
         };
         tokio::spawn(actor.run());
         SessionHandle {
@@ -187,6 +146,8 @@ impl SessionHandle {
             perms,
             profile,
             recording_error,
+            progress: progress_rx,
+            exec: Arc::default(),
         }
     }
 }
@@ -230,6 +191,12 @@ struct Actor {
     processed: u64,
     /// `processed` when the holder was last offered a snapshot (see [`SNAPSHOT_EVERY`]).
     snapshot_at: u64,
+    /// The output stream offset of the next byte (the transcript's count).
+    stream: u64,
+    /// The commands the shell's marks told of.
+    log: CommandLog,
+    /// The log's counts, for execs waiting on their command.
+    progress: watch::Sender<Progress>,
 }
 
 /// Output parsed between two snapshots offered to the holder, which keeps the latest in place
@@ -356,6 +323,7 @@ impl Actor {
         let mut chunk = first;
         for taken in 1..=CHUNKS_PER_BATCH {
             let replies = self.screen.process(&chunk);
+            self.on_marks(&chunk);
             if !replies.is_empty() {
                 // Never wait here: if the child is not reading its input, drop the reply.
                 let _ = self.writer.try_send(WriteRequest {
@@ -448,9 +416,14 @@ impl Actor {
     /// Re-run detection and publish whatever changed.
     fn evaluate(&mut self) {
         self.evaluated_at = Instant::now();
+        // Who holds the terminal is read only while the child runs: after its exit the pid
+        // may already name another process.
+        let leader = (self.pending_exit.is_none() && self.exit.is_some()).then_some(self.meta.pid);
         let verdict = self
             .detector
-            .evaluate(std::time::Instant::now(), &self.screen);
+            .evaluate(std::time::Instant::now(), &self.screen, || {
+                leader.and_then(pty::foreground)
+            });
         self.recheck_at = verdict.recheck_at.map(Instant::from_std);
         let bracketed_paste = self.screen.bracketed_paste();
         let application_cursor = self.screen.application_cursor();
@@ -496,101 +469,6 @@ impl Actor {
         {
             self.bus
                 .publish(kind, &self.meta, Some(old), Some(status), EventDetail::None);
-        }
-    }
-
-    /// Combine the screen's verdict with the last hook claim. A request held open by the
-    /// PermissionRequest hook is a prompt while the screen shows a dialog (or has not yet
-    /// drawn it); a screen that left it releases it. Otherwise a
-    /// claim stands for [`HOOK_GRACE`] against a screen that says otherwise, except against a
-    /// dialog, a question or an error on screen, which are positive evidence; a claim the
-    /// screen agrees with is done. A claim contradicted past the grace is corrected and logged.
-    fn reconcile(&mut self, screen: SessionStatus) -> SessionStatus {
-        if let Some(held) = self.perms.hook_pending() {
-            // The held request is a prompt while the screen shows its dialog, or has not
-            // drawn it yet (hooks arrive before the redraw: within the grace). A screen that
-            // shows something else (a question, an error, or past the grace the idle prompt)
-            // has left it: the hook must not pin a state the screen no longer shows, so the
-            // request is released undecided.
-            let age = crate::clock::now_ms().saturating_sub(held.created_at_ms);
-            let grace = u64::try_from(HOOK_GRACE.as_millis()).unwrap_or(u64::MAX);
-            match screen {
-                SessionStatus::PermissionPrompt => return SessionStatus::PermissionPrompt,
-                SessionStatus::Question | SessionStatus::Error | SessionStatus::Exited => {}
-                _ if age < grace => {
-                    let until = Instant::now() + Duration::from_millis(grace - age);
-                    self.recheck_at = Some(self.recheck_at.map_or(until, |r| r.min(until)));
-                    return SessionStatus::PermissionPrompt;
-                }
-                _ => {}
-            }
-            if self.perms.hook_drop(Some(held.id)).is_some() {
-                tracing::info!(session = %self.meta.id, permission = %held.id, tool = %held.tool_name, screen_state = screen.as_str(), "the screen shows no dialog for the held PermissionRequest hook; releasing it");
-                self.corrections += 1;
-            }
-        }
-        let Some(claim) = &self.hook else {
-            return screen;
-        };
-        if claim.status == screen
-            || matches!(
-                screen,
-                SessionStatus::PermissionPrompt | SessionStatus::Question | SessionStatus::Error
-            )
-        {
-            self.hook = None;
-            return screen;
-        }
-        let until = claim.at + HOOK_GRACE;
-        if Instant::now() < until {
-            self.recheck_at = Some(self.recheck_at.map_or(until, |r| r.min(until)));
-            return claim.status;
-        }
-        tracing::info!(session = %self.meta.id, hook_state = claim.status.as_str(), hook_event = %claim.event, screen_state = screen.as_str(), grace_ms = HOOK_GRACE.as_millis() as u64, "screen contradicts the hook past the grace period; correcting to the screen's state");
-        self.corrections += 1;
-        self.hook = None;
-        screen
-    }
-
-    /// Announce a dialog that appeared (`permission.requested`, with the parsed request) and
-    /// one that left the screen (`permission.resolved`, with how it was answered).
-    fn publish_permission_changes(
-        &mut self,
-        old: SessionStatus,
-        status: SessionStatus,
-        old_pending: Option<Arc<PermissionRequest>>,
-        pending: Option<Arc<PermissionRequest>>,
-    ) {
-        let same = |a: &Arc<PermissionRequest>, b: &Option<Arc<PermissionRequest>>| {
-            b.as_ref().is_some_and(|b| b.id == a.id)
-        };
-        if let Some(gone) = old_pending.as_ref().filter(|p| !same(p, &pending)) {
-            let resolution = self.perms.take_answer(gone.id);
-            self.perms.record(gone, &resolution);
-            self.bus.publish(
-                EventKind::PermissionResolved,
-                &self.meta,
-                Some(old),
-                Some(status),
-                EventDetail::PermissionResolved(Box::new(PermissionAnswered {
-                    request: (**gone).clone(),
-                    resolution,
-                })),
-            );
-        }
-        if let Some(new) = pending.as_ref().filter(|p| !same(p, &old_pending)) {
-            tracing::info!(session = %self.meta.id, permission = %new.id, kind = new.kind.as_str(), title = %new.title, "permission requested");
-            self.bus.publish(
-                EventKind::PermissionRequested,
-                &self.meta,
-                Some(old),
-                Some(status),
-                EventDetail::PermissionRequested(Box::new(PermissionAsked {
-                    request: (**new).clone(),
-                    agent_type: self.meta.agent_type,
-                    hook: None,
-                })),
-            );
         }
     }
 
@@ -671,6 +549,21 @@ impl Actor {
                 let _ = reply.send((self.early.clone().unwrap_or_default(), rx));
             }
             Command::Inspect(f) => f(&mut self.screen),
+            Command::Commands {
+                after,
+                limit,
+                take_capture,
+                reply,
+            } => {
+                let mut records = self.log.recent(limit);
+                records.retain(|r| r.seq > after);
+                let capture = take_capture.then(|| self.log.take_capture()).flatten();
+                let _ = reply.send((records, capture));
+            }
+            Command::Capture { reply } => {
+                self.log.start_capture(self.stream);
+                let _ = reply.send(self.log.progress());
+            }
             Command::ResetScreen { reply } => {
                 let (cols, rows) = self.screen.size();
                 // Keep the input modes the program asked for (bracketed paste, cursor keys),

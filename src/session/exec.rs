@@ -1,0 +1,276 @@
+//! Exec: type one command line into an idle shell, wait for it to finish, and answer its exit
+//! status and its own output.
+//!
+//! With shell integration the marks say everything: the command's start and end, its status,
+//! and where its output lies (between the two marks, so the echoed command line and the next
+//! prompt are not part of it). Without marks, the end is when the shell holds the terminal
+//! again at its prompt (the session reads `idle`) and output has been quiet for
+//! [`UNMARKED_QUIET`]; the output is then what was shown after the command line up to the
+//! prompt, and the status is unknown.
+//!
+//! One exec runs per session at a time, and only in an idle session: typing into a busy
+//! shell would feed a running program. A timeout leaves the command running, or interrupts it
+//! with Ctrl-C and waits [`INTERRUPT_WAIT`] for the shell to report its end.
+
+use std::time::{Duration, Instant};
+
+use super::SessionHandle;
+use super::actor::Command;
+use super::commands::{Capture, MAX_COMMANDS};
+use super::handle::HandleError;
+use crate::screen::{Format, HistoryLimits, Screen};
+use crate::vocab::SessionStatus;
+
+/// Longest command line accepted: far more than anyone types, short enough that a line
+/// editor takes it at once.
+pub const MAX_COMMAND_BYTES: usize = 16 * 1024;
+
+/// Timeouts accepted, in milliseconds: up to an hour; the default suits a build step.
+pub const TIMEOUT_MS: std::ops::RangeInclusive<u64> = 1..=3_600_000;
+pub const DEFAULT_TIMEOUT_MS: u64 = 30_000;
+
+/// After Ctrl-C, how long the shell has to report the command's end: a program that traps
+/// the signal gets this long to wind down before the answer goes without its status.
+const INTERRUPT_WAIT: Duration = Duration::from_secs(5);
+
+/// Without marks, output quiet for this long while the shell is at its prompt ends the
+/// command: a shell draws its prompt in one go, well within it.
+const UNMARKED_QUIET: Duration = Duration::from_millis(400);
+
+/// How often the unmarked wait looks at the session.
+const UNMARKED_POLL: Duration = Duration::from_millis(25);
+
+/// Lines of output an answer carries at most (the last ones); the transcript has all.
+const MAX_OUTPUT_LINES: usize = crate::screen::MAX_SNAPSHOT_LINES;
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct ExecRequest {
+    pub command: String,
+    pub timeout: Duration,
+    /// On timeout, press Ctrl-C instead of leaving the command running.
+    pub interrupt: bool,
+}
+
+/// How it went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecResult {
+    /// `None` when the shell does not say (no marks), or the command still runs.
+    pub exit_code: Option<i32>,
+    /// The command's output as text (rendered as a terminal shows it).
+    pub output: String,
+    pub duration_ms: u64,
+    pub timed_out: bool,
+    /// Whether the output was longer than an answer carries.
+    pub truncated: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Busy(String),
+    #[error(transparent)]
+    Session(#[from] HandleError),
+}
+
+/// Check a command line before anything is typed.
+pub fn validate(command: &str, timeout_ms: u64) -> Result<(), ExecError> {
+    if command.trim().is_empty() {
+        return Err(ExecError::Invalid("command must not be empty".into()));
+    }
+    if command.len() > MAX_COMMAND_BYTES {
+        return Err(ExecError::Invalid(format!(
+            "command must be at most {MAX_COMMAND_BYTES} bytes"
+        )));
+    }
+    if command.chars().any(char::is_control) {
+        return Err(ExecError::Invalid(
+            "command must be one line without control characters (join commands with ';' or \
+             '&&')"
+                .into(),
+        ));
+    }
+    if !TIMEOUT_MS.contains(&timeout_ms) {
+        return Err(ExecError::Invalid(format!(
+            "timeoutMs must be {}-{}, not {timeout_ms}",
+            TIMEOUT_MS.start(),
+            TIMEOUT_MS.end()
+        )));
+    }
+    Ok(())
+}
+
+impl SessionHandle {
+    /// Run `req` (already validated) in this idle shell.
+    pub async fn exec(&self, req: ExecRequest) -> Result<ExecResult, ExecError> {
+        let _one = self
+            .exec
+            .try_lock()
+            .map_err(|_| ExecError::Busy("another exec runs in this session".into()))?;
+        let status = self.status();
+        if status != SessionStatus::Idle {
+            return Err(ExecError::Busy(format!(
+                "the session is {}, not idle",
+                status.as_str()
+            )));
+        }
+        let before = self.request(|reply| Command::Capture { reply }).await?;
+        let started = Instant::now();
+        let typed_at = crate::clock::now_ms();
+        self.send_bytes(format!("{}\r", req.command).into_bytes())
+            .await?;
+        let marked = self.meta.shell_integration;
+        let mut done = if marked {
+            self.marked_end(before.started, req.timeout).await
+        } else {
+            self.unmarked_end(typed_at, req.timeout).await
+        };
+        let timed_out = !done;
+        if timed_out && req.interrupt {
+            self.send_bytes(vec![0x03]).await?;
+            done = if marked {
+                self.marked_end(before.started, INTERRUPT_WAIT).await
+            } else {
+                self.unmarked_end(crate::clock::now_ms(), INTERRUPT_WAIT)
+                    .await
+            };
+        }
+        let (records, capture) = self
+            .request(|reply| Command::Commands {
+                after: before.started,
+                limit: MAX_COMMANDS,
+                take_capture: true,
+                reply,
+            })
+            .await?;
+        let capture = capture.unwrap_or_default();
+        let cols = self.live().cols;
+        let (bytes, exit_code, skip_echo) = match records.first().filter(|_| marked) {
+            Some(r) => (
+                capture.between(r.output_start, r.output_end.unwrap_or(u64::MAX)),
+                r.exit_code.filter(|_| done),
+                false,
+            ),
+            None => (capture.between(0, u64::MAX), None, true),
+        };
+        let (output, cut) = render(bytes, cols, skip_echo, done && !marked);
+        Ok(ExecResult {
+            exit_code,
+            output,
+            duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            timed_out,
+            truncated: cut || capture_truncated(&capture),
+        })
+    }
+
+    /// The newest `limit` command records, oldest first.
+    pub async fn commands(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<super::commands::CommandRecord>, HandleError> {
+        let (records, _) = self
+            .request(|reply| Command::Commands {
+                after: 0,
+                limit,
+                take_capture: false,
+                reply,
+            })
+            .await?;
+        Ok(records)
+    }
+
+    /// Wait until the command after the `started`th has ended (by its marks).
+    async fn marked_end(&self, started: u64, limit: Duration) -> bool {
+        let mut rx = self.progress.clone();
+        let ended = rx.wait_for(|p| p.started > started && p.finished > started);
+        matches!(tokio::time::timeout(limit, ended).await, Ok(Ok(_)))
+    }
+
+    /// Wait until the shell is back at its prompt with output quiet, after output since
+    /// `typed_at_ms` (the echo at least).
+    async fn unmarked_end(&self, typed_at_ms: u64, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        let quiet = u64::try_from(UNMARKED_QUIET.as_millis()).unwrap_or(u64::MAX);
+        loop {
+            let last = self
+                .counters
+                .last_activity_ms
+                .load(std::sync::atomic::Ordering::Relaxed);
+            let now = crate::clock::now_ms();
+            if last >= typed_at_ms && now >= last + quiet && self.status() == SessionStatus::Idle {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(UNMARKED_POLL).await;
+        }
+    }
+}
+
+fn capture_truncated(c: &Capture) -> bool {
+    c.truncated
+}
+
+/// `bytes` as a terminal `cols` wide shows them, trailing blank lines dropped. Without
+/// marks, the first line (the echoed command) goes, and the last (the prompt) when the shell
+/// came back to it. Returns the text and whether lines were cut.
+fn render(bytes: &[u8], cols: u16, skip_echo: bool, drop_prompt: bool) -> (String, bool) {
+    let mut screen = Screen::with_limits(
+        cols,
+        crate::screen::MAX_ROWS,
+        HistoryLimits::lines(MAX_OUTPUT_LINES),
+    );
+    let _ = screen.process(bytes);
+    let rows = screen.rows(Some(MAX_OUTPUT_LINES), Format::Text);
+    let mut rows: Vec<&str> = rows.iter().map(|r| r.trim_end()).collect();
+    while rows.last().is_some_and(|r| r.is_empty()) {
+        rows.pop();
+    }
+    let cut = rows.len() >= MAX_OUTPUT_LINES;
+    let from = usize::from(skip_echo).min(rows.len());
+    let to = if drop_prompt {
+        rows.len().saturating_sub(1).max(from)
+    } else {
+        rows.len()
+    };
+    (rows[from..to].join("\n"), cut)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_lines_are_checked() {
+        assert!(validate("echo hi", 1000).is_ok());
+        for (cmd, t) in [
+            ("", 1000),
+            ("  ", 1000),
+            ("echo a\necho b", 1000),
+            ("echo\r", 1000),
+            ("echo hi", 0),
+            ("echo hi", 3_600_001),
+        ] {
+            assert!(
+                matches!(validate(cmd, t), Err(ExecError::Invalid(_))),
+                "{cmd:?} {t}"
+            );
+        }
+        assert!(validate(&"x".repeat(MAX_COMMAND_BYTES + 1), 1000).is_err());
+    }
+
+    #[test]
+    fn output_is_rendered_as_shown() {
+        // zsh marks a missing final newline (PROMPT_SP) before its end mark: it leaves nothing.
+        let out = b"one\r\ntwo\r\n\x1b[7m#\x1b[0m            \r \r";
+        assert_eq!(render(out, 14, false, false), ("one\ntwo".into(), false));
+        assert_eq!(
+            render(b"$ echo hi\r\nhi\r\n$ ", 20, true, true),
+            ("hi".into(), false)
+        );
+        assert_eq!(render(b"50%\r100%\r\n", 20, false, false).0, "100%");
+    }
+}

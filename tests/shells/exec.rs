@@ -1,0 +1,220 @@
+//! `POST /v1/sessions/:id/exec` on real bash and zsh, with and without shell integration; the
+//! `aegis exec` command (its exit status is the command's) and the MCP `exec` tool.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::Stdio;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use super::integrated::{Session, T};
+use crate::support::wait_until;
+
+fn exec_ok(s: &Session, body: Value) -> Value {
+    let (st, v) = s.exec(body);
+    assert_eq!(st, StatusCode::OK, "{v}");
+    v
+}
+
+fn exit_codes(shell: &str) {
+    let s = Session::start(shell, true);
+    let v = exec_ok(&s, json!({ "command": "echo hello; echo world" }));
+    assert_eq!(v["exitCode"], 0, "{v}");
+    assert_eq!(v["output"], "hello\nworld", "{v}");
+    assert_eq!(v["timedOut"], false, "{v}");
+    let v = exec_ok(&s, json!({ "command": "echo oops >&2; false" }));
+    assert_eq!(
+        (&v["exitCode"], &v["output"]),
+        (&json!(1), &json!("oops")),
+        "{v}"
+    );
+    // A timeout with `interrupt` presses Ctrl-C: the shell reports the interrupted status.
+    let v = exec_ok(
+        &s,
+        json!({ "command": "sleep 30", "timeoutMs": 300, "interrupt": true }),
+    );
+    assert_eq!(
+        (&v["timedOut"], &v["exitCode"]),
+        (&json!(true), &json!(130)),
+        "{v}"
+    );
+    assert!(!s.job("sleep"), "the sleep still runs after the interrupt");
+    s.d.wait_status(&s.id, "idle", T);
+    let v = exec_ok(&s, json!({ "command": "echo after" }));
+    assert_eq!(
+        (&v["exitCode"], &v["output"]),
+        (&json!(0), &json!("after")),
+        "{v}"
+    );
+}
+
+fn many_in_a_row(shell: &str) {
+    let s = Session::start(shell, true);
+    for i in 0..100 {
+        let v = exec_ok(&s, json!({ "command": format!("echo line-{i}") }));
+        assert_eq!(v["output"], format!("line-{i}"), "exec {i}: {v}");
+        assert_eq!(v["exitCode"], 0, "exec {i}: {v}");
+    }
+    let all = s.commands();
+    assert_eq!(all.len(), 100, "{all:?}");
+    assert_eq!(all[99]["command"], "echo line-99");
+}
+
+fn busy_and_bad_input(shell: &str) {
+    let s = Session::start(shell, true);
+    for bad in [
+        json!({ "command": "" }),
+        json!({ "command": "echo a\necho b" }),
+        json!({ "command": "echo a", "timeoutMs": 0 }),
+        json!({ "command": "echo a", "timeoutMs": 3_600_001 }),
+        json!({ "command": "echo a", "bogus": 1 }),
+    ] {
+        let (st, v) = s.exec(bad.clone());
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{bad}: {v}");
+        assert!(v["error"].is_string() && v["code"].is_string(), "{v}");
+    }
+    assert!(s.commands().is_empty(), "bad input ran something");
+    // A timeout without `interrupt` answers what it has and leaves the command running.
+    let v = exec_ok(
+        &s,
+        json!({ "command": "echo started; sleep 30", "timeoutMs": 500 }),
+    );
+    assert_eq!(
+        (&v["timedOut"], &v["exitCode"]),
+        (&json!(true), &Value::Null),
+        "{v}"
+    );
+    assert_eq!(v["output"], "started", "{v}");
+    assert!(s.job("sleep"), "the sleep should still run");
+    let (st, v) = s.exec(json!({ "command": "echo no" }));
+    assert_eq!(st, StatusCode::CONFLICT, "{v}");
+    assert_eq!(v["code"], "SESSION_BUSY", "{v}");
+    let (st, v) = s.d.post(
+        &format!("/v1/sessions/{}/keys", s.id),
+        json!({ "keys": ["C-c"] }),
+    );
+    assert_eq!(st, StatusCode::OK, "{v}");
+    s.d.wait_status(&s.id, "idle", T);
+    let (st, v) = s.exec(json!({ "command": "echo x" }));
+    assert_eq!(st, StatusCode::OK, "{v}");
+    let (st, v) =
+        s.d.post("/v1/sessions/no-such/exec", json!({ "command": "echo" }));
+    assert_eq!(st, StatusCode::NOT_FOUND, "{v}");
+}
+
+/// Without integration, exec still waits for the shell to come back and returns the output;
+/// the status is unknown.
+fn without_integration(shell: &str) {
+    let s = Session::start(shell, false);
+    let v = exec_ok(&s, json!({ "command": "echo plain-out" }));
+    assert_eq!(
+        (&v["output"], &v["exitCode"]),
+        (&json!("plain-out"), &Value::Null),
+        "{v}"
+    );
+    let v = exec_ok(&s, json!({ "command": "sleep 2; echo slept" }));
+    assert_eq!(v["output"], "slept", "{v}");
+    assert!(!s.job("sleep"), "exec answered while the sleep ran: {v}");
+}
+
+fn cli_exit_status(shell: &str) {
+    let s = Session::start(shell, true);
+    let run = |words: &[&str]| {
+        let mut args = vec!["exec", s.id.as_str(), "--"];
+        args.extend_from_slice(words);
+        let out = crate::cli::aegis_command(Some(&s.d))
+            .args(&args)
+            .output()
+            .expect("running aegis exec");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    assert_eq!(run(&["echo", "via-cli"]), (Some(0), "via-cli\n".to_owned()));
+    assert_eq!(run(&["(exit", "7)"]).0, Some(7));
+    wait_until(T, "idle", || (s.d.status(&s.id) == "idle").then_some(()));
+}
+
+/// `aegis mcp` over stdio, as an MCP client drives it: initialize, then the `exec` tool.
+fn mcp_tool(shell: &str) {
+    let s = Session::start(shell, true);
+    let mut child = crate::cli::aegis_command(Some(&s.d))
+        .arg("mcp")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starting aegis mcp");
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    let mut lines = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
+    let mut call = |id: u64, method: &str, params: Value| -> Value {
+        let msg = json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params });
+        writeln!(stdin, "{msg}").expect("writing to aegis mcp");
+        loop {
+            let line = lines.next().expect("aegis mcp answers").expect("a line");
+            let v: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
+            if v["id"] == id {
+                return v;
+            }
+        }
+    };
+    let init = call(
+        1,
+        "initialize",
+        json!({ "protocolVersion": "2025-03-26", "capabilities": {},
+                "clientInfo": { "name": "test", "version": "0" } }),
+    );
+    assert!(init["result"].is_object(), "{init}");
+    let v = call(
+        2,
+        "tools/call",
+        json!({ "name": "exec", "arguments": { "session": s.id, "command": "echo via-mcp; (exit 4)" } }),
+    );
+    let text = v["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or_default();
+    let answer: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+    assert_eq!(
+        (&answer["exitCode"], &answer["output"]),
+        (&json!(4), &json!("via-mcp")),
+        "{v}"
+    );
+    drop(stdin);
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+macro_rules! exec_tests {
+    ($shell:ident) => {
+        mod $shell {
+            #[test]
+            fn exec_returns_exit_codes_and_output() {
+                super::exit_codes(stringify!($shell));
+            }
+            #[test]
+            fn hundred_execs_in_a_row_answer_in_order() {
+                super::many_in_a_row(stringify!($shell));
+            }
+            #[test]
+            fn exec_refuses_a_busy_session_and_bad_input() {
+                super::busy_and_bad_input(stringify!($shell));
+            }
+            #[test]
+            fn exec_without_integration_waits_for_the_prompt() {
+                super::without_integration(stringify!($shell));
+            }
+            #[test]
+            fn cli_exec_exits_with_the_command_status() {
+                super::cli_exit_status(stringify!($shell));
+            }
+            #[test]
+            fn mcp_exec_tool_runs_a_command() {
+                super::mcp_tool(stringify!($shell));
+            }
+        }
+    };
+}
+
+exec_tests!(bash);
+exec_tests!(zsh);
