@@ -9,7 +9,7 @@ use super::super::layout::Dir;
 use super::super::layout::nav::{Direction, Placed, neighbour};
 use super::super::spawn::Spawn;
 use super::super::target::Found;
-use super::session::truthy;
+use super::session::print_row;
 
 const SPLIT_FORMAT: &str = "#{session_name}:#{window_index}.#{pane_index}";
 const LSP_FORMATS: [&str; 3] = [
@@ -402,13 +402,7 @@ async fn list_panes(ctx: &mut Ctx<'_>, c: &Cmd) -> CmdResult {
             idx: Some(idx),
         });
         let extra = [("line", n.to_string()), ("pane_format", "1".to_owned())];
-        if let Some(flt) = &filter
-            && !truthy(&ctx.expand_with(flt, found, &facts, &extra))
-        {
-            continue;
-        }
-        let line = ctx.expand_with(&fmt, found, &facts, &extra);
-        ctx.print(&line);
+        print_row(ctx, &fmt, filter.as_deref(), found, &facts, &extra);
     }
     Ok(())
 }
