@@ -5,7 +5,7 @@
 use super::super::cmd::{Cmd, Kind, WINDOW_INDEX};
 use super::super::escape::{stringify, window_name};
 use super::super::exec::{CmdResult, Ctx};
-use super::super::layout::{Dir, Kind as CellKind};
+use super::super::layout::{Dir, Kind as CellKind, Split};
 use super::super::options::OptValue;
 use super::super::target::Found;
 use super::super::tree::{Server, Window};
@@ -323,19 +323,22 @@ async fn join_pane(ctx: &mut Ctx<'_>, c: &Cmd) -> CmdResult {
         }
         (None, None) => None,
     };
+    let how = Split {
+        dir,
+        size,
+        before: c.has('b'),
+        full: c.has('f'),
+    };
     let w = server.window_mut(dst_w).ok_or("no current window")?;
     let mut trial = w.layout.clone();
-    if trial
-        .split(dst_p, src_p, dir, size, c.has('b'), c.has('f'))
-        .is_err()
-    {
+    if trial.split(dst_p, src_p, how).is_err() {
         return Err("create pane failed: pane too small".into());
     }
     // Out of the source window (its cell goes to a neighbour)…
     let emptied = server.detach_pane(src_p);
     // …into the target window, next to the target pane.
     if let Some(w) = server.window_mut(dst_w) {
-        let _ = w.split(dst_p, src_p, dir, size, c.has('b'), c.has('f'));
+        let _ = w.split(dst_p, src_p, how);
     }
     if let Some(p) = server.pane_mut(src_p) {
         p.window = dst_w;
