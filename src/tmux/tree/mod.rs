@@ -314,6 +314,17 @@ impl Server {
         Some((idx, w, p))
     }
 
+    /// The clients whose session's current window is `window` (they show it).
+    pub fn clients_showing(
+        &self,
+        window: u32,
+    ) -> impl Iterator<Item = &super::clients::Client> + '_ {
+        self.clients.list.iter().filter(move |c| {
+            self.current_of(c.session)
+                .is_some_and(|(_, w, _)| w == window)
+        })
+    }
+
     /// The most recently active session (tmux's default when nothing else says); among
     /// equals, the first by name.
     pub fn best_session(&self) -> Option<u32> {
