@@ -112,3 +112,27 @@ pub fn query() -> impl Filter<Extract = (HashMap<String, String>,), Error = Reje
                 })
         })
 }
+
+/// A whole-number query parameter in `range`: `default` when absent, a 400 naming the range
+/// when it is not a number in it (paging's `page` and `limit`, snapshot `lines`).
+pub fn query_usize(
+    q: &HashMap<String, String>,
+    key: &str,
+    default: usize,
+    range: std::ops::RangeInclusive<usize>,
+) -> Result<usize, ApiError> {
+    match q.get(key) {
+        None => Ok(default),
+        Some(v) => v
+            .parse::<usize>()
+            .ok()
+            .filter(|n| range.contains(n))
+            .ok_or_else(|| {
+                ApiError::invalid(format!(
+                    "{key} must be an integer in {}..={}",
+                    range.start(),
+                    range.end()
+                ))
+            }),
+    }
+}
