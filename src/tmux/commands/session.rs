@@ -233,13 +233,7 @@ fn attach_to(ctx: &mut Ctx<'_>, session: u32, read_only: bool, detach_others: bo
     if let Some(id) = ctx.client {
         let server = ctx.server()?;
         if let Some(cl) = server.clients.get_mut(id) {
-            if cl.session != session {
-                cl.last_session = Some(cl.session);
-            }
-            cl.session = session;
-            let _ = cl
-                .tx
-                .send(super::super::clients::ClientEvent::SessionChanged);
+            cl.show_session(session);
         }
         if let Some(s) = server.session_mut(session) {
             s.last_attached_ms = Some(now);
@@ -457,13 +451,7 @@ fn switch_client(ctx: &mut Ctx<'_>, c: &Cmd) -> CmdResult {
         if c.has('r') {
             cl.readonly = !cl.readonly;
         }
-        if cl.session != session {
-            cl.last_session = Some(cl.session);
-        }
-        cl.session = session;
-        let _ = cl
-            .tx
-            .send(super::super::clients::ClientEvent::SessionChanged);
+        cl.show_session(session);
     }
     server.changed();
     Ok(())
