@@ -112,7 +112,7 @@ mod tests {
     use super::*;
     use crate::metrics::Aggregate;
     use crate::permissions::AnsweredBy;
-    use crate::vocab::{AgentType, SessionMeta};
+    use crate::vocab::AgentType;
     use uuid::Uuid;
 
     #[test]
