@@ -308,24 +308,6 @@ mod tests {
     use super::*;
     use crate::events::detail::*;
 
-    fn event(
-        kind: EventKind,
-        old: Option<SessionStatus>,
-        new: Option<SessionStatus>,
-        detail: EventDetail,
-    ) -> Event {
-        Event {
-            id: 7,
-            kind,
-            session_id: uuid::Uuid::nil(),
-            session_name: "s".into(),
-            old_status: old,
-            new_status: new,
-            timestamp_ms: 1_700_000_000_000,
-            detail,
-        }
-    }
-
     fn request() -> crate::detect::prompt::PermissionRequest {
         crate::detect::prompt::PermissionRequest {
             id: uuid::Uuid::from_u128(1),
@@ -414,7 +396,7 @@ mod tests {
     #[test]
     fn every_kind_has_both_names_and_a_payload() {
         for kind in EventKind::ALL {
-            let e = event(kind, None, Some(SessionStatus::Idle), sample(kind));
+            let e = Event::for_tests(kind, None, Some(SessionStatus::Idle), sample(kind));
             for scope in [Scope::Session, Scope::Global] {
                 let v = event_json(&e, scope);
                 assert_eq!(v["type"], kind.as_str());
@@ -426,7 +408,7 @@ mod tests {
 
     #[test]
     fn details_keep_their_wire_keys() {
-        let detail = |kind| detail_json(&event(kind, None, None, sample(kind)));
+        let detail = |kind| detail_json(&Event::for_tests(kind, None, None, sample(kind)));
         assert_eq!(
             detail(EventKind::SessionCreated),
             json!({ "agentType": "shell", "workDir": "/tmp" })
@@ -457,7 +439,7 @@ mod tests {
 
     #[test]
     fn v03_names_and_payloads() {
-        let e = event(
+        let e = Event::for_tests(
             EventKind::SessionWorking,
             Some(SessionStatus::Idle),
             Some(SessionStatus::Working),
@@ -468,7 +450,7 @@ mod tests {
         assert_eq!(v["event"], "session_status_change");
         assert_eq!(v["data"]["status"], "working");
         assert_eq!(v["newStatus"], "working");
-        let q = event(
+        let q = Event::for_tests(
             EventKind::SessionQuestion,
             None,
             Some(SessionStatus::Question),
@@ -478,7 +460,7 @@ mod tests {
             event_json(&q, Scope::Session)["data"]["status"],
             "ask_question"
         );
-        let p = event(
+        let p = Event::for_tests(
             EventKind::PermissionRequested,
             Some(SessionStatus::Working),
             Some(SessionStatus::PermissionPrompt),
@@ -489,7 +471,7 @@ mod tests {
         assert_eq!(v["data"]["prompt"], "Bash command\nrm -rf build");
         assert_eq!(v["data"]["status"], "bash_approval");
         assert_eq!(v["data"]["kind"], "bash");
-        let k = event(
+        let k = Event::for_tests(
             EventKind::SessionKilled,
             None,
             None,
@@ -497,7 +479,7 @@ mod tests {
         );
         assert_eq!(event_json(&k, Scope::Global)["event"], "session_ended");
         assert_eq!(event_json(&k, Scope::Global)["data"]["reason"], "killed");
-        let x = event(
+        let x = Event::for_tests(
             EventKind::SessionExited,
             None,
             None,
@@ -508,14 +490,14 @@ mod tests {
             event_json(&x, Scope::Session)["data"]["reason"],
             "process exited with code 3"
         );
-        let s = event(
+        let s = Event::for_tests(
             EventKind::SessionStalled,
             Some(SessionStatus::Working),
             Some(SessionStatus::Stalled),
             EventDetail::None,
         );
         assert_eq!(event_json(&s, Scope::Session)["data"]["stallType"], "jsonl");
-        let r = event(
+        let r = Event::for_tests(
             EventKind::PermissionResolved,
             None,
             None,

@@ -58,40 +58,43 @@ fn sized_body(
     warp::body::content_length_limit(limit).and(warp::body::bytes())
 }
 
+/// The body's bytes, empty when there is no body at all; an announced body goes through the
+/// size limit.
+fn body_or_empty(
+    limit: u64,
+) -> impl Filter<Extract = (warp::hyper::body::Bytes,), Error = Rejection> + Clone {
+    no_body()
+        .map(warp::hyper::body::Bytes::new)
+        .or(sized_body(limit))
+        .unify()
+}
+
 /// A JSON body of type `T`, size-limited; an empty or absent body is a 400.
 pub fn json_body<T: DeserializeOwned + Send>(
     limit: u64,
 ) -> impl Filter<Extract = (T,), Error = Rejection> + Clone {
-    no_body()
-        .map(warp::hyper::body::Bytes::new)
-        .or(sized_body(limit))
-        .unify()
-        .and_then(|bytes: warp::hyper::body::Bytes| async move {
-            if bytes.is_empty() {
-                return Err(warp::reject::custom(ApiError::bad_request(
-                    ErrorCode::InvalidJson,
-                    "request body is empty; expected a JSON object",
-                )));
-            }
-            parse_json(&bytes)
-        })
+    body_or_empty(limit).and_then(|bytes: warp::hyper::body::Bytes| async move {
+        if bytes.is_empty() {
+            return Err(warp::reject::custom(ApiError::bad_request(
+                ErrorCode::InvalidJson,
+                "request body is empty; expected a JSON object",
+            )));
+        }
+        parse_json(&bytes)
+    })
 }
 
 /// A JSON body that may be absent: an empty (or blank) body, or none at all, means "all
-/// defaults". An announced body goes through the size limit.
+/// defaults".
 pub fn optional_json_body<T: DeserializeOwned + Default + Send>(
     limit: u64,
 ) -> impl Filter<Extract = (T,), Error = Rejection> + Clone {
-    no_body()
-        .map(warp::hyper::body::Bytes::new)
-        .or(sized_body(limit))
-        .unify()
-        .and_then(|bytes: warp::hyper::body::Bytes| async move {
-            if bytes.iter().all(u8::is_ascii_whitespace) {
-                return Ok(T::default());
-            }
-            parse_json(&bytes)
-        })
+    body_or_empty(limit).and_then(|bytes: warp::hyper::body::Bytes| async move {
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(T::default());
+        }
+        parse_json(&bytes)
+    })
 }
 
 pub fn query() -> impl Filter<Extract = (HashMap<String, String>,), Error = Rejection> + Clone {
@@ -108,4 +111,28 @@ pub fn query() -> impl Filter<Extract = (HashMap<String, String>,), Error = Reje
                     ))
                 })
         })
+}
+
+/// A whole-number query parameter in `range`: `default` when absent, a 400 naming the range
+/// when it is not a number in it (paging's `page` and `limit`, snapshot `lines`).
+pub fn query_usize(
+    q: &HashMap<String, String>,
+    key: &str,
+    default: usize,
+    range: std::ops::RangeInclusive<usize>,
+) -> Result<usize, ApiError> {
+    match q.get(key) {
+        None => Ok(default),
+        Some(v) => v
+            .parse::<usize>()
+            .ok()
+            .filter(|n| range.contains(n))
+            .ok_or_else(|| {
+                ApiError::invalid(format!(
+                    "{key} must be an integer in {}..={}",
+                    range.start(),
+                    range.end()
+                ))
+            }),
+    }
 }

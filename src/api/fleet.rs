@@ -25,6 +25,7 @@ use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
 use super::error::{ApiError, ErrorCode};
+use super::filters::query_usize;
 use crate::fleet::events::{Filter as EventFilter, Frame, Start};
 use crate::fleet::membership::HostState;
 use crate::fleet::{BodyStream, Fleet, FleetError, forward};
@@ -199,22 +200,6 @@ fn hosts(fleet: &Fleet) -> Response {
     warp::reply::json(&json!({"hosts": hosts, "self": fleet.host_id()})).into_response()
 }
 
-fn parse_page(
-    q: &HashMap<String, String>,
-    key: &str,
-    default: usize,
-    max: usize,
-) -> Result<usize, String> {
-    match q.get(key) {
-        None => Ok(default),
-        Some(v) => v
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=max).contains(n))
-            .ok_or_else(|| format!("{key} must be an integer in 1..={max}")),
-    }
-}
-
 /// The query parameters of `GET /v1/sessions` that filter (rather than page), which a fleet
 /// listing passes on to every host.
 const LIST_FILTERS: [&str; 2] = ["status", "agentType"];
@@ -293,13 +278,13 @@ async fn list(fleet: &Fleet, q: HashMap<String, String>, principal: &str) -> Res
     if let Err(e) = fleet.bus() {
         return error(&e);
     }
-    let page = match parse_page(&q, "page", 1, usize::MAX) {
+    let page = match query_usize(&q, "page", 1, 1..=usize::MAX) {
         Ok(p) => p,
-        Err(m) => return bad_request(m),
+        Err(e) => return e.into_response(),
     };
-    let limit = match parse_page(&q, "limit", 100, 1000) {
+    let limit = match query_usize(&q, "limit", 100, 1..=1000) {
         Ok(l) => l,
-        Err(m) => return bad_request(m),
+        Err(e) => return e.into_response(),
     };
     let only_host = q.get("host").cloned();
     let views = fleet.hosts.views(fleet.host_id());

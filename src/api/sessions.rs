@@ -12,7 +12,7 @@ use warp::filters::BoxedFilter;
 
 use super::App;
 use super::error::{ApiError, ErrorCode};
-use super::filters::{json_body, query, with_app};
+use super::filters::{json_body, query, query_usize, with_app};
 use super::reply::{ApiResult, finish, json};
 use super::wire::*;
 use crate::events::EventDetail;
@@ -113,28 +113,6 @@ fn parse_status_filter(s: &str) -> Result<StatusFilter, ApiError> {
     )))
 }
 
-fn parse_usize(
-    q: &HashMap<String, String>,
-    key: &str,
-    default: usize,
-    range: std::ops::RangeInclusive<usize>,
-) -> Result<usize, ApiError> {
-    match q.get(key) {
-        None => Ok(default),
-        Some(v) => v
-            .parse::<usize>()
-            .ok()
-            .filter(|n| range.contains(n))
-            .ok_or_else(|| {
-                ApiError::invalid(format!(
-                    "{key} must be an integer in {}..={}",
-                    range.start(),
-                    range.end()
-                ))
-            }),
-    }
-}
-
 /// The filters of a session listing, parsed.
 struct ListFilters {
     status: Option<StatusFilter>,
@@ -161,8 +139,8 @@ pub fn check_filters(q: &HashMap<String, String>) -> Result<(), ApiError> {
 
 pub async fn list(app: Arc<App>, q: HashMap<String, String>) -> ApiResult {
     let ListFilters { status, agent_type } = parse_filters(&q)?;
-    let page = parse_usize(&q, "page", 1, 1..=usize::MAX)?;
-    let limit = parse_usize(&q, "limit", 100, 1..=1000)?;
+    let page = query_usize(&q, "page", 1, 1..=usize::MAX)?;
+    let limit = query_usize(&q, "limit", 100, 1..=1000)?;
     let all: Vec<_> = app
         .sessions
         .list()
@@ -238,7 +216,7 @@ pub async fn read(app: Arc<App>, id: String, q: HashMap<String, String>) -> ApiR
     };
     let lines = match q.get("lines") {
         None => None,
-        Some(_) => Some(parse_usize(&q, "lines", 0, 1..=MAX_SNAPSHOT_LINES)?),
+        Some(_) => Some(query_usize(&q, "lines", 0, 1..=MAX_SNAPSHOT_LINES)?),
     };
     let snap = h.snapshot(lines, format).await?;
     // The dialog's rows come from the same evaluation as the rule's evidence, not from the

@@ -165,15 +165,7 @@ async fn pump(
         mut int,
     } = signals;
     let (reader, mut writer) = stream.into_split();
-    let (frames_tx, mut frames) = mpsc::channel(STDIN_CHUNKS);
-    let read_task = tokio::spawn(async move {
-        let mut reader = reader;
-        while let Ok(Some(frame)) = proto::read_frame(&mut reader).await {
-            if frames_tx.send(frame).await.is_err() {
-                break;
-            }
-        }
-    });
+    let (mut frames, read_task) = proto::spawn_frame_reader(reader, STDIN_CHUNKS);
     let mut keys = spawn_stdin_reader();
     // Terminal writes are small and quick; std's blocking stdout is fine on this thread.
     let mut out = std::io::stdout();

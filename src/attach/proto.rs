@@ -10,7 +10,9 @@
 //! its end.
 
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
 pub const REQUEST: u8 = b'q';
 pub const ATTACHED: u8 = b'a';
@@ -189,4 +191,26 @@ pub fn parse_resize(p: &[u8]) -> Option<(u16, u16)> {
         )),
         _ => None,
     }
+}
+
+/// Read frames on a task of their own into a channel holding `capacity`: reading a frame is
+/// not cancel-safe, so a `select!` loop takes them from the channel instead. The task ends at
+/// the end of the stream, on a bad frame, or when the receiver is gone; abort the handle to
+/// stop it sooner.
+pub fn spawn_frame_reader<R>(
+    mut reader: R,
+    capacity: usize,
+) -> (mpsc::Receiver<(u8, Vec<u8>)>, JoinHandle<()>)
+where
+    R: AsyncRead + Unpin + Send + 'static,
+{
+    let (frames_tx, frames) = mpsc::channel(capacity);
+    let task = tokio::spawn(async move {
+        while let Ok(Some(frame)) = read_frame(&mut reader).await {
+            if frames_tx.send(frame).await.is_err() {
+                break;
+            }
+        }
+    });
+    (frames, task)
 }

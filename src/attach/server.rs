@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::io::AsyncWriteExt;
 use tokio::net::UnixStream;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -182,16 +182,7 @@ async fn attached_loop(
     proto::write_frame(&mut writer, proto::ATTACHED, &hello).await?;
     proto::write_frame(&mut writer, proto::OUTPUT, &redraw).await?;
 
-    // Client frames arrive on their own task: reading a frame is not cancel-safe in select.
-    let (frames_tx, mut frames) = mpsc::channel(CLIENT_FRAMES);
-    let read_task = tokio::spawn(async move {
-        let mut reader = reader;
-        while let Ok(Some(frame)) = proto::read_frame(&mut reader).await {
-            if frames_tx.send(frame).await.is_err() {
-                break;
-            }
-        }
-    });
+    let (mut frames, read_task) = proto::spawn_frame_reader(reader, CLIENT_FRAMES);
     let mut live = handle.watch();
     let end = loop {
         if handle.is_exited() {

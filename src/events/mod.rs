@@ -128,6 +128,30 @@ pub struct Event {
     pub detail: EventDetail,
 }
 
+impl Event {
+    /// Event 1 of the placeholder session ([`SessionMeta::for_tests`]), 10 s after the epoch,
+    /// for unit tests of code that reads events.
+    #[cfg(test)]
+    pub fn for_tests(
+        kind: EventKind,
+        old_status: Option<SessionStatus>,
+        new_status: Option<SessionStatus>,
+        detail: EventDetail,
+    ) -> Event {
+        let m = SessionMeta::for_tests();
+        Event {
+            id: 1,
+            kind,
+            session_id: m.id,
+            session_name: m.name,
+            old_status,
+            new_status,
+            timestamp_ms: 10_000,
+            detail,
+        }
+    }
+}
+
 /// Replay answer for a client resuming after `last_id`.
 #[derive(Debug)]
 pub enum Replay {

@@ -112,27 +112,8 @@ mod tests {
     use super::*;
     use crate::metrics::Aggregate;
     use crate::permissions::AnsweredBy;
-    use crate::vocab::{AgentType, SessionMeta};
+    use crate::vocab::AgentType;
     use uuid::Uuid;
-
-    fn event(
-        kind: EventKind,
-        old: Option<SessionStatus>,
-        new: Option<SessionStatus>,
-        detail: EventDetail,
-    ) -> Event {
-        let m = SessionMeta::for_tests();
-        Event {
-            id: 1,
-            kind,
-            session_id: m.id,
-            session_name: m.name,
-            old_status: old,
-            new_status: new,
-            timestamp_ms: 10_000,
-            detail,
-        }
-    }
 
     #[test]
     fn events_feed_transitions_approvals_and_status_history() {
@@ -148,23 +129,24 @@ mod tests {
             options: Vec::new(),
             selected: None,
             rule: "test".into(),
+            // A second before the test events (`Event::for_tests` is at 10 s): the latency below.
             created_at_ms: 9_000,
             expires_at_ms: None,
             fingerprint: 0,
         };
-        m.on_event(&event(
+        m.on_event(&Event::for_tests(
             EventKind::SessionCreated,
             None,
             Some(Starting),
             null.clone(),
         ));
-        m.on_event(&event(
+        m.on_event(&Event::for_tests(
             EventKind::SessionWorking,
             Some(Starting),
             Some(Working),
             null.clone(),
         ));
-        m.on_event(&event(
+        m.on_event(&Event::for_tests(
             EventKind::PermissionRequested,
             Some(Working),
             Some(PermissionPrompt),
@@ -175,7 +157,7 @@ mod tests {
             })),
         ));
         // Leaving the prompt is announced twice (resolved + idle); counted once.
-        m.on_event(&event(
+        m.on_event(&Event::for_tests(
             EventKind::PermissionResolved,
             Some(PermissionPrompt),
             Some(Idle),
@@ -190,7 +172,7 @@ mod tests {
                 },
             })),
         ));
-        m.on_event(&event(
+        m.on_event(&Event::for_tests(
             EventKind::SessionIdle,
             Some(PermissionPrompt),
             Some(Idle),
@@ -228,7 +210,7 @@ mod tests {
             ),
             "{text}"
         );
-        m.on_event(&event(
+        m.on_event(&Event::for_tests(
             EventKind::SessionKilled,
             Some(Idle),
             None,

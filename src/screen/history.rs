@@ -61,6 +61,16 @@ pub struct CellRef<'a> {
     pub flags: u8,
 }
 
+impl CellRef<'_> {
+    /// The right half of a wide character.
+    pub const PADDING: CellRef<'static> = CellRef {
+        text: "",
+        width: 0,
+        pen: Pen::DEFAULT,
+        flags: PADDING,
+    };
+}
+
 /// Scratch space for encoding, reused across lines.
 #[derive(Debug, Default)]
 pub struct Encoder {
@@ -241,7 +251,16 @@ impl Line {
         let b = &*self.0;
         let text = self.text_part();
         let mut t = 0usize;
+        // Every cell goes out through `give`, which stops once the line's `used` cells are out.
         let mut left = self.used();
+        let mut give = |cell: CellRef<'_>| {
+            if left == 0 {
+                return false;
+            }
+            left -= 1;
+            f(cell);
+            true
+        };
         for r in 0..self.nruns() {
             let at = HEADER + r * RUN;
             let pen = Pen {
@@ -254,16 +273,9 @@ impl Line {
             let len = usize::from(u16_at(b, at + 15));
             if kind & KIND_PADDING != 0 {
                 for _ in 0..len {
-                    if left == 0 {
+                    if !give(CellRef::PADDING) {
                         return;
                     }
-                    left -= 1;
-                    f(CellRef {
-                        text: "",
-                        width: 0,
-                        pen: Pen::DEFAULT,
-                        flags: PADDING,
-                    });
                 }
                 continue;
             }
@@ -286,27 +298,17 @@ impl Line {
                 }
                 let first = cell_text.chars().next().unwrap_or(' ');
                 let w = width::of(first).clamp(1, 2);
-                if left == 0 {
-                    return;
-                }
-                left -= 1;
-                f(CellRef {
+                let cell = CellRef {
                     text: cell_text,
                     width: w,
                     pen,
                     flags: flags | if kind & KIND_CLUSTER != 0 { CLUSTER } else { 0 },
-                });
-                if w == 2 && kind & KIND_WIDOW == 0 {
-                    if left == 0 {
-                        return;
-                    }
-                    left -= 1;
-                    f(CellRef {
-                        text: "",
-                        width: 0,
-                        pen: Pen::DEFAULT,
-                        flags: PADDING,
-                    });
+                };
+                if !give(cell) {
+                    return;
+                }
+                if w == 2 && kind & KIND_WIDOW == 0 && !give(CellRef::PADDING) {
+                    return;
                 }
             }
         }

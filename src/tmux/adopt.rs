@@ -55,42 +55,29 @@ pub async fn adopt(host: &TmuxHost, ns: &mut Namespaces, req: &TmuxRequest) {
         server.panes.insert(
             pid,
             super::tree::Pane {
-                id: pid,
-                window: wid,
-                argv: h.meta.command.clone(),
-                start_path: h.meta.work_dir.display().to_string(),
-                shell: crate::vocab::login_shell(),
                 geom: super::layout::Geometry {
                     xoff: 0,
                     yoff: 0,
                     sx,
                     sy,
                 },
-                title: None,
-                mode: None,
-                input_off: false,
-                active_point: 0,
-                options: Default::default(),
-                dead_ms: None,
-                pipe: None,
                 adopted: true,
-                handle: h.clone(),
+                ..super::tree::Pane::new(
+                    pid,
+                    wid,
+                    h.clone(),
+                    h.meta.command.clone(),
+                    h.meta.work_dir.display().to_string(),
+                    crate::vocab::login_shell(),
+                )
             },
         );
-        let mut session = super::tree::Session {
-            id: sid,
+        let mut session = super::tree::Session::new(
+            sid,
             name,
-            created_ms: h.meta.created_at_ms,
-            activity_ms: h.meta.created_at_ms,
-            activity_seq: 0,
-            last_attached_ms: None,
-            windows: Default::default(),
-            curw: None,
-            lastw: vec![],
-            options: Default::default(),
-            env: Default::default(),
-            cwd: h.meta.work_dir.display().to_string(),
-        };
+            h.meta.created_at_ms,
+            h.meta.work_dir.display().to_string(),
+        );
         session.windows.insert(base, wid);
         session.curw = Some(base);
         session.touch(h.meta.created_at_ms);

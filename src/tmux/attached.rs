@@ -66,15 +66,7 @@ pub async fn serve(
         window: true,
     })?;
     proto::write_frame(&mut writer, proto::ATTACHED, &hello).await?;
-    let (frames_tx, mut frames) = mpsc::channel(CLIENT_FRAMES);
-    let read_task = tokio::spawn(async move {
-        let mut reader = reader;
-        while let Ok(Some(frame)) = proto::read_frame(&mut reader).await {
-            if frames_tx.send(frame).await.is_err() {
-                break;
-            }
-        }
-    });
+    let (mut frames, read_task) = proto::spawn_frame_reader(reader, CLIENT_FRAMES);
     let mut changes = host.changes.subscribe();
     let mut taps = OutputTaps::default();
     taps.follow(view.window_panes().await).await;

@@ -22,6 +22,18 @@ impl Buffers {
         self.list.iter().find(|b| b.name == name)
     }
 
+    /// The buffer `-b` names (tmux: `no buffer X` when there is none by that name), else the
+    /// newest, if there is any buffer.
+    pub fn named_or_top(&self, name: Option<&str>) -> Result<Option<&Buffer>, String> {
+        match name {
+            Some(n) => self
+                .get(n)
+                .map(Some)
+                .ok_or_else(|| format!("no buffer {n}")),
+            None => Ok(self.top()),
+        }
+    }
+
     /// The newest buffer (what commands use without `-b`).
     pub fn top(&self) -> Option<&Buffer> {
         self.list.first()

@@ -40,6 +40,19 @@ pub struct Client {
     pub tx: mpsc::UnboundedSender<ClientEvent>,
 }
 
+impl Client {
+    /// Show `session` (attach or switch): the one shown before becomes the last session, and
+    /// the connection task hears of the change.
+    pub fn show_session(&mut self, session: u32) {
+        if self.session != session {
+            self.last_session = Some(self.session);
+        }
+        self.session = session;
+        // A closed connection task has nothing left to redraw.
+        let _ = self.tx.send(ClientEvent::SessionChanged);
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct Clients {
     pub list: Vec<Client>,

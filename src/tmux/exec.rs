@@ -70,6 +70,39 @@ pub struct Ctx<'a> {
     pub depth: usize,
 }
 
+impl<'a> Ctx<'a> {
+    /// A context for running commands of a chain, before any target, source or acting client
+    /// is picked.
+    #[allow(clippy::too_many_arguments)] // reason: the chain's state, passed through once
+    pub fn new(
+        host: &'a TmuxHost,
+        ns: &'a mut Namespaces,
+        req: &'a TmuxRequest,
+        out: &'a mut String,
+        info: &'a HostInfo,
+        client: Option<u64>,
+        attach: &'a mut Option<AttachTo>,
+        depth: usize,
+    ) -> Ctx<'a> {
+        Ctx {
+            host,
+            ns,
+            req,
+            socket: req.socket.clone(),
+            out,
+            info,
+            client,
+            tclient: None,
+            format_client: None,
+            target: None,
+            source: None,
+            next: Next::Continue,
+            attach,
+            depth,
+        }
+    }
+}
+
 /// Run a request's command chain and answer it.
 pub async fn execute(host: &TmuxHost, req: TmuxRequest) -> TmuxReply {
     let info = HostInfo::new(&req.socket);
@@ -162,22 +195,7 @@ pub async fn run_request(
     let mut result = Ok(());
     for c in &cmds {
         let next = {
-            let mut ctx = Ctx {
-                host,
-                ns: &mut guard,
-                req,
-                socket: req.socket.clone(),
-                out,
-                info,
-                client,
-                tclient: None,
-                format_client: None,
-                target: None,
-                source: None,
-                next: Next::Continue,
-                attach,
-                depth: 0,
-            };
+            let mut ctx = Ctx::new(host, &mut guard, req, out, info, client, attach, 0);
             match ctx.run(c).await {
                 Ok(()) => ctx.next,
                 Err(e) => {
@@ -327,22 +345,7 @@ pub(crate) async fn start_server(
         loaded.push(f.clone());
         let mut out = String::new();
         let mut attach = None;
-        let mut ctx = Ctx {
-            host,
-            ns,
-            req,
-            socket: req.socket.clone(),
-            out: &mut out,
-            info,
-            client: None,
-            tclient: None,
-            format_client: None,
-            target: None,
-            source: None,
-            next: Next::Continue,
-            attach: &mut attach,
-            depth: 1,
-        };
+        let mut ctx = Ctx::new(host, ns, req, &mut out, info, None, &mut attach, 1);
         if let Err(e) = ctx.source_text(&text, &f).await {
             tracing::debug!(file = %f, error = %e, "tmux stand-in: config file error");
         }
@@ -554,22 +557,16 @@ impl Ctx<'_> {
             let cmds = parse_line(&argv, self.server_ref())
                 .map_err(|e| format!("{origin}:{line}: {e}"))?;
             for c in &cmds {
-                let mut sub = Ctx {
-                    host: self.host,
-                    ns: &mut *self.ns,
-                    req: self.req,
-                    socket: self.socket.clone(),
-                    out: &mut *self.out,
-                    info: self.info,
-                    client: self.client,
-                    tclient: None,
-                    format_client: None,
-                    target: None,
-                    source: None,
-                    next: Next::Continue,
-                    attach: &mut *self.attach,
-                    depth: self.depth + 1,
-                };
+                let mut sub = Ctx::new(
+                    self.host,
+                    &mut *self.ns,
+                    self.req,
+                    &mut *self.out,
+                    self.info,
+                    self.client,
+                    &mut *self.attach,
+                    self.depth + 1,
+                );
                 Box::pin(sub.run(c)).await?;
             }
         }

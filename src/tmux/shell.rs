@@ -2,7 +2,7 @@
 //! (through `pty::run`, as every helper program of the daemon), then its output is printed
 //! or the branch it chose runs.
 
-use super::exec::{AttachTo, Ctx, Next, ShellJob};
+use super::exec::{AttachTo, Ctx, ShellJob};
 use super::host::TmuxHost;
 use super::tree::Namespaces;
 use super::vars::HostInfo;
@@ -73,22 +73,7 @@ pub async fn after_shell(
             if !ns.servers.contains_key(&req.socket) {
                 return Ok(());
             }
-            let mut ctx = Ctx {
-                host,
-                ns,
-                req,
-                socket: req.socket.clone(),
-                out,
-                info,
-                client,
-                tclient: None,
-                format_client: None,
-                target: None,
-                source: None,
-                next: Next::Continue,
-                attach,
-                depth: 1,
-            };
+            let mut ctx = Ctx::new(host, ns, req, out, info, client, attach, 1);
             ctx.source_text(&text, "if-shell").await
         }
     }

@@ -113,23 +113,9 @@ impl Ctx<'_> {
                 Err(e) => return Err(format!("create pane failed: {e}")),
             }
         };
-        Ok(Pane {
-            id: sp.pane_id,
-            window: sp.window,
-            handle,
-            argv,
-            start_path,
-            shell,
-            geom: Default::default(),
-            title: None,
-            mode: None,
-            input_off: false,
-            active_point: 0,
-            options: Default::default(),
-            dead_ms: None,
-            pipe: None,
-            adopted: false,
-        })
+        Ok(Pane::new(
+            sp.pane_id, sp.window, handle, argv, start_path, shell,
+        ))
     }
 
     /// Names to try for a pane's Aegis session, last first. A name held by an exited session

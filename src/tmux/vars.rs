@@ -273,27 +273,10 @@ impl<'a> Scope<'a> {
                 let n = names(&|s| current_in(s));
                 return (!n.is_empty()).then(|| n.join(","));
             }
-            "window_active_clients" => server
-                .clients
-                .list
-                .iter()
-                .filter(|c| {
-                    server
-                        .current_of(c.session)
-                        .is_some_and(|(_, cw, _)| cw == wid)
-                })
-                .count()
-                .to_string(),
+            "window_active_clients" => server.clients_showing(wid).count().to_string(),
             "window_active_clients_list" => {
                 let n: Vec<String> = server
-                    .clients
-                    .list
-                    .iter()
-                    .filter(|c| {
-                        server
-                            .current_of(c.session)
-                            .is_some_and(|(_, cw, _)| cw == wid)
-                    })
+                    .clients_showing(wid)
                     .map(|c| c.name.clone())
                     .collect();
                 return (!n.is_empty()).then(|| n.join(","));

@@ -371,20 +371,24 @@ impl Term {
         self.clear(w32(self.cx), w32(self.cy), w32(nx), 1, bg);
     }
 
+    /// The lines insert-line or delete-line (`n`, at least one) act on from the cursor down,
+    /// no further than the bottom of the scroll region, or of the screen when the cursor is
+    /// outside the region; and whether it is inside. None when there are none.
+    fn lines_from_cursor(&self, n: usize) -> Option<(usize, bool)> {
+        let in_region = (self.rupper..=self.rlower).contains(&self.cy);
+        let bottom = if in_region { self.rlower + 1 } else { self.sy };
+        let ny = n.max(1).min(bottom - self.cy);
+        (ny > 0).then_some((ny, in_region))
+    }
+
     pub fn insert_lines(&mut self, n: usize, bg: u32) {
-        let ny = n.max(1);
+        let Some((ny, in_region)) = self.lines_from_cursor(n) else {
+            return;
+        };
         let (cy, sy) = (self.cy, self.sy);
-        if cy < self.rupper || cy > self.rlower {
-            let ny = ny.min(sy - cy);
-            if ny == 0 {
-                return;
-            }
+        if !in_region {
             // grid_view_insert_lines
             self.move_lines(w32(cy + ny), w32(cy), w32(sy - cy - ny), bg);
-            return;
-        }
-        let ny = ny.min(self.rlower + 1 - cy);
-        if ny == 0 {
             return;
         }
         // grid_view_insert_lines_region
@@ -400,18 +404,12 @@ impl Term {
     }
 
     pub fn delete_lines(&mut self, n: usize, bg: u32) {
-        let ny = n.max(1);
-        let (cy, sy) = (self.cy, self.sy);
-        if cy < self.rupper || cy > self.rlower {
-            let ny = ny.min(sy - cy);
-            if ny == 0 {
-                return;
-            }
-            self.view_delete_lines(cy, ny, bg);
+        let Some((ny, in_region)) = self.lines_from_cursor(n) else {
             return;
-        }
-        let ny = ny.min(self.rlower + 1 - cy);
-        if ny == 0 {
+        };
+        let cy = self.cy;
+        if !in_region {
+            self.view_delete_lines(cy, ny, bg);
             return;
         }
         // grid_view_delete_lines_region

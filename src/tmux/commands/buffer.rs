@@ -83,15 +83,12 @@ fn save_buffer(ctx: &mut Ctx<'_>, c: &Cmd) -> CmdResult {
     let cwd = ctx.req.cwd.clone();
     let path = c.arg(0).map(|p| ctx.expand_simple(p, None));
     let server = ctx.server()?;
-    let data = match c.value('b') {
-        None => server.buffers.top().ok_or("no buffers")?.data.clone(),
-        Some(b) => server
-            .buffers
-            .get(b)
-            .ok_or_else(|| format!("no buffer {b}"))?
-            .data
-            .clone(),
-    };
+    let data = server
+        .buffers
+        .named_or_top(c.value('b'))?
+        .ok_or("no buffers")?
+        .data
+        .clone();
     let path = if c.name() == "show-buffer" {
         if in_control {
             let shown = super::super::escape::escape_arg(&String::from_utf8_lossy(&data));
@@ -172,18 +169,11 @@ fn list_buffers(ctx: &mut Ctx<'_>, c: &Cmd) -> CmdResult {
 async fn paste_buffer(ctx: &mut Ctx<'_>, c: &Cmd) -> CmdResult {
     let pane = ctx.tgt()?.pane.ok_or("no current pane")?;
     let server = ctx.server()?;
-    let data = match c.value('b') {
-        Some(b) => server
-            .buffers
-            .get(b)
-            .ok_or_else(|| format!("no buffer {b}"))?
-            .data
-            .clone(),
-        None => match server.buffers.top() {
-            Some(b) => b.data.clone(),
-            None => return Ok(()),
-        },
+    // Nothing to paste is not an error, as in tmux.
+    let Some(buffer) = server.buffers.named_or_top(c.value('b'))? else {
+        return Ok(());
     };
+    let data = buffer.data.clone();
     let p = server.pane(pane).ok_or("no current pane")?;
     let handle = p.handle.clone();
     let sep = c

@@ -5,7 +5,7 @@
 use super::super::cmd::{Cmd, Kind, WINDOW_INDEX};
 use super::super::escape::{stringify, window_name};
 use super::super::exec::{CmdResult, Ctx};
-use super::super::layout::{Dir, Kind as CellKind};
+use super::super::layout::{Dir, Kind as CellKind, Split};
 use super::super::options::OptValue;
 use super::super::target::Found;
 use super::super::tree::{Server, Window};
@@ -47,6 +47,42 @@ fn unzoom(server: &mut Server, w: u32) -> bool {
         server.fix_panes(w);
     }
     z
+}
+
+/// The index `-a`/`-b` make room for: windows from just after (`-a`) or at (`-b`) the target
+/// window shuffle up by one. Without either flag, the index the target named (if any).
+fn requested_index(
+    server: &mut Server,
+    c: &Cmd,
+    session: u32,
+    target: &Found,
+) -> Result<Option<i64>, String> {
+    if !(c.has('a') || c.has('b')) {
+        return Ok(target.idx);
+    }
+    let at = target
+        .wl
+        .or_else(|| server.session(session).and_then(|s| s.curw))
+        .ok_or("no current window")?;
+    let from = if c.has('b') { at } else { at + 1 };
+    let freed = server
+        .session_mut(session)
+        .and_then(|s| s.shuffle_up(from))
+        .ok_or("no room to shuffle windows")?;
+    Ok(Some(freed))
+}
+
+/// Where a window gets linked into `session`: the index asked for, else the first free one
+/// from base-index.
+fn link_index(server: &Server, session: u32, idx: Option<i64>) -> Result<i64, String> {
+    if let Some(i) = idx {
+        return Ok(i);
+    }
+    let base = server.option_number_session(session, "base-index");
+    server
+        .session(session)
+        .and_then(|s| s.next_free_index(base))
+        .ok_or_else(|| "no free index".into())
 }
 
 fn swap_pane(ctx: &mut Ctx<'_>, c: &Cmd) -> CmdResult {
@@ -159,34 +195,15 @@ async fn break_pane(ctx: &mut Ctx<'_>, c: &Cmd) -> CmdResult {
         s.pane.ok_or("no current pane")?,
     );
     let dst_s = t.session.ok_or("no current session")?;
-    let mut idx = t.idx;
     let server = ctx.server()?;
-    if c.has('a') || c.has('b') {
-        let at =
-            t.wl.or_else(|| server.session(dst_s).and_then(|s| s.curw))
-                .ok_or("no current window")?;
-        let from = if c.has('b') { at } else { at + 1 };
-        idx = Some(
-            server
-                .session_mut(dst_s)
-                .and_then(|s| s.shuffle_up(from))
-                .ok_or("no room to shuffle windows")?,
-        );
-    }
+    let idx = requested_index(server, c, dst_s, &t)?;
     unzoom(server, src_w);
     let w = server.window(src_w).ok_or("no current window")?;
     let (sx, sy) = (w.sx, w.sy);
     let new_name = c.value('n').map(str::to_owned);
     let (wl, wid) = if w.panes.len() == 1 {
         // The only pane: the window itself moves.
-        let base = server.option_number_session(dst_s, "base-index");
-        let at = match idx {
-            Some(i) => i,
-            None => server
-                .session(dst_s)
-                .and_then(|s| s.next_free_index(base))
-                .ok_or("no free index")?,
-        };
+        let at = link_index(server, dst_s, idx)?;
         if server.session(dst_s).and_then(|s| s.window_at(at)) == Some(src_w) {
             return Err(format!("same index: {at}"));
         }
@@ -232,14 +249,7 @@ async fn break_pane(ctx: &mut Ctx<'_>, c: &Cmd) -> CmdResult {
             p.window = wid;
         }
         server.fix_panes(wid);
-        let base = server.option_number_session(dst_s, "base-index");
-        let at = match idx {
-            Some(i) => i,
-            None => server
-                .session(dst_s)
-                .and_then(|s| s.next_free_index(base))
-                .ok_or("no free index")?,
-        };
+        let at = link_index(server, dst_s, idx)?;
         server.link(dst_s, at, wid)?;
         if !c.has('d')
             && let Some(s) = server.session_mut(dst_s)
@@ -313,19 +323,22 @@ async fn join_pane(ctx: &mut Ctx<'_>, c: &Cmd) -> CmdResult {
         }
         (None, None) => None,
     };
+    let how = Split {
+        dir,
+        size,
+        before: c.has('b'),
+        full: c.has('f'),
+    };
     let w = server.window_mut(dst_w).ok_or("no current window")?;
     let mut trial = w.layout.clone();
-    if trial
-        .split(dst_p, src_p, dir, size, c.has('b'), c.has('f'))
-        .is_err()
-    {
+    if trial.split(dst_p, src_p, how).is_err() {
         return Err("create pane failed: pane too small".into());
     }
     // Out of the source window (its cell goes to a neighbour)…
     let emptied = server.detach_pane(src_p);
     // …into the target window, next to the target pane.
     if let Some(w) = server.window_mut(dst_w) {
-        let _ = w.split(dst_p, src_p, dir, size, c.has('b'), c.has('f'));
+        let _ = w.split(dst_p, src_p, how);
     }
     if let Some(p) = server.pane_mut(src_p) {
         p.window = dst_w;
@@ -460,20 +473,8 @@ async fn move_window(ctx: &mut Ctx<'_>, c: &Cmd) -> CmdResult {
         .resolve(c.value('t'), Kind::Window, WINDOW_INDEX)?
         .ok_or("no current session")?;
     let ds = t.session.ok_or("no current session")?;
-    let mut idx = t.idx;
     let server = ctx.server()?;
-    if c.has('a') || c.has('b') {
-        let at =
-            t.wl.or_else(|| server.session(ds).and_then(|s| s.curw))
-                .ok_or("no current window")?;
-        let from = if c.has('b') { at } else { at + 1 };
-        idx = Some(
-            server
-                .session_mut(ds)
-                .and_then(|s| s.shuffle_up(from))
-                .ok_or("no room to shuffle windows")?,
-        );
-    }
+    let idx = requested_index(server, c, ds, &t)?;
     let mut select = !c.has('d');
     if let Some(i) = idx
         && let Some(existing) = server.session(ds).and_then(|s| s.window_at(i))
@@ -491,14 +492,7 @@ async fn move_window(ctx: &mut Ctx<'_>, c: &Cmd) -> CmdResult {
             }
         }
     }
-    let base = server.option_number_session(ds, "base-index");
-    let at = match idx {
-        Some(i) => i,
-        None => server
-            .session(ds)
-            .and_then(|s| s.next_free_index(base))
-            .ok_or("no free index")?,
-    };
+    let at = link_index(server, ds, idx)?;
     server.link(ds, at, sw)?;
     if select && let Some(s) = server.session_mut(ds) {
         s.set_current(at);

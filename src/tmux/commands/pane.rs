@@ -5,11 +5,11 @@
 use super::super::cmd::Cmd;
 use super::super::exec::{CmdResult, Ctx};
 use super::super::host::close_pane;
-use super::super::layout::Dir;
 use super::super::layout::nav::{Direction, Placed, neighbour};
+use super::super::layout::{Dir, Split};
 use super::super::spawn::Spawn;
 use super::super::target::Found;
-use super::session::truthy;
+use super::session::print_row;
 
 const SPLIT_FORMAT: &str = "#{session_name}:#{window_index}.#{pane_index}";
 const LSP_FORMATS: [&str; 3] = [
@@ -121,10 +121,13 @@ async fn split_window(ctx: &mut Ctx<'_>, c: &Cmd) -> CmdResult {
         .ok_or("no current window")?
         .layout
         .clone();
-    if trial
-        .split(target, next_id, dir, size, c.has('b'), full)
-        .is_err()
-    {
+    let how = Split {
+        dir,
+        size,
+        before: c.has('b'),
+        full,
+    };
+    if trial.split(target, next_id, how).is_err() {
         rezoom(ctx, wid, was_zoomed && c.has('Z'))?;
         return Err("no space for new pane".into());
     }
@@ -161,7 +164,7 @@ async fn split_window(ctx: &mut Ctx<'_>, c: &Cmd) -> CmdResult {
     server.panes.insert(pid, pane);
     if let Some(w) = server.window_mut(wid) {
         // The trial split succeeded on the same layout, so this one does too.
-        let _ = w.split(target, pid, dir, size, c.has('b'), full);
+        let _ = w.split(target, pid, how);
     }
     server.fix_panes(wid);
     if !c.has('d') {
@@ -402,13 +405,7 @@ async fn list_panes(ctx: &mut Ctx<'_>, c: &Cmd) -> CmdResult {
             idx: Some(idx),
         });
         let extra = [("line", n.to_string()), ("pane_format", "1".to_owned())];
-        if let Some(flt) = &filter
-            && !truthy(&ctx.expand_with(flt, found, &facts, &extra))
-        {
-            continue;
-        }
-        let line = ctx.expand_with(&fmt, found, &facts, &extra);
-        ctx.print(&line);
+        print_row(ctx, &fmt, filter.as_deref(), found, &facts, &extra);
     }
     Ok(())
 }

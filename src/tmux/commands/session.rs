@@ -7,6 +7,8 @@ use super::super::cmd::Cmd;
 use super::super::exec::{AttachTo, CmdResult, Ctx};
 use super::super::target::Found;
 use super::super::tree::{Session, sanitize_name};
+use super::super::vars::Facts;
+use std::collections::HashMap;
 
 /// tmux 3.3a's default `list-sessions` format.
 pub const LS_FORMAT: &str = "#{session_name}: #{session_windows} windows (created #{t:session_created})#{?session_grouped, (group ,}#{session_group}#{?session_grouped,),}#{?session_attached, (attached),}";
@@ -119,20 +121,7 @@ async fn new_session(ctx: &mut Ctx<'_>, c: &Cmd) -> CmdResult {
     let req = ctx.req;
     let server = ctx.server()?;
     let (sid, sname) = server.allocate_session(name.as_deref())?;
-    let mut session = Session {
-        id: sid,
-        name: sname,
-        created_ms: now,
-        activity_ms: now,
-        activity_seq: 0,
-        last_attached_ms: None,
-        windows: Default::default(),
-        curw: None,
-        lastw: vec![],
-        options: Default::default(),
-        env: Default::default(),
-        cwd,
-    };
+    let mut session = Session::new(sid, sname, now, cwd);
     session.touch(now);
     if dsx.is_some() || dsy.is_some() {
         session.options.set(
@@ -244,13 +233,7 @@ fn attach_to(ctx: &mut Ctx<'_>, session: u32, read_only: bool, detach_others: bo
     if let Some(id) = ctx.client {
         let server = ctx.server()?;
         if let Some(cl) = server.clients.get_mut(id) {
-            if cl.session != session {
-                cl.last_session = Some(cl.session);
-            }
-            cl.session = session;
-            let _ = cl
-                .tx
-                .send(super::super::clients::ClientEvent::SessionChanged);
+            cl.show_session(session);
         }
         if let Some(s) = server.session_mut(session) {
             s.last_attached_ms = Some(now);
@@ -367,15 +350,28 @@ async fn list_sessions(ctx: &mut Ctx<'_>, c: &Cmd) -> CmdResult {
             ..Found::default()
         });
         let extra = [("line", n.to_string()), ("session_format", "1".to_owned())];
-        if let Some(f) = &filter
-            && !truthy(&ctx.expand_with(f, found, &facts, &extra))
-        {
-            continue;
-        }
-        let line = ctx.expand_with(&fmt, found, &facts, &extra);
-        ctx.print(&line);
+        print_row(ctx, &fmt, filter.as_deref(), found, &facts, &extra);
     }
     Ok(())
+}
+
+/// Print one row of a list command (list-sessions, list-windows, list-panes): `fmt` expanded
+/// for `found`, unless the `-f` filter expands false for it.
+pub fn print_row(
+    ctx: &mut Ctx<'_>,
+    fmt: &str,
+    filter: Option<&str>,
+    found: Option<Found>,
+    facts: &HashMap<u32, Facts>,
+    extra: &[(&'static str, String)],
+) {
+    if let Some(f) = filter
+        && !truthy(&ctx.expand_with(f, found, facts, extra))
+    {
+        return;
+    }
+    let line = ctx.expand_with(fmt, found, facts, extra);
+    ctx.print(&line);
 }
 
 pub fn truthy(s: &str) -> bool {
@@ -394,16 +390,20 @@ fn attach_session(ctx: &mut Ctx<'_>, c: &Cmd) -> CmdResult {
     };
     let f = ctx.resolve(t, kind, 0)?.ok_or("no sessions")?;
     let session = f.session.ok_or("no sessions")?;
+    select_found_pane(ctx, session, &f)?;
+    attach_to(ctx, session, c.has('r'), c.has('d'))
+}
+
+/// A target that named a pane makes it the active pane and its window the session's current
+/// one, as attaching or switching to it shows that pane.
+fn select_found_pane(ctx: &mut Ctx<'_>, session: u32, f: &Found) -> CmdResult {
     if let (Some(wl), Some(p)) = (f.wl, f.pane) {
-        let mut point = ctx.ns.next_active_point;
-        let server = ctx.server()?;
-        server.set_active_pane(p, &mut point);
-        if let Some(s) = server.session_mut(session) {
+        ctx.set_active(p);
+        if let Some(s) = ctx.server()?.session_mut(session) {
             s.set_current(wl);
         }
-        ctx.ns.next_active_point = point;
     }
-    attach_to(ctx, session, c.has('r'), c.has('d'))
+    Ok(())
 }
 
 fn switch_client(ctx: &mut Ctx<'_>, c: &Cmd) -> CmdResult {
@@ -443,15 +443,7 @@ fn switch_client(ctx: &mut Ctx<'_>, c: &Cmd) -> CmdResult {
             .ok_or("can't find last session")?
     } else {
         let s = found.session.ok_or("no current session")?;
-        if let (Some(wl), Some(p)) = (found.wl, found.pane) {
-            let mut point = ctx.ns.next_active_point;
-            let server = ctx.server()?;
-            server.set_active_pane(p, &mut point);
-            if let Some(sess) = server.session_mut(s) {
-                sess.set_current(wl);
-            }
-            ctx.ns.next_active_point = point;
-        }
+        select_found_pane(ctx, s, &found)?;
         s
     };
     let server = ctx.server()?;
@@ -459,13 +451,7 @@ fn switch_client(ctx: &mut Ctx<'_>, c: &Cmd) -> CmdResult {
         if c.has('r') {
             cl.readonly = !cl.readonly;
         }
-        if cl.session != session {
-            cl.last_session = Some(cl.session);
-        }
-        cl.session = session;
-        let _ = cl
-            .tx
-            .send(super::super::clients::ClientEvent::SessionChanged);
+        cl.show_session(session);
     }
     server.changed();
     Ok(())

@@ -11,7 +11,7 @@ use super::super::options::OptValue;
 use super::super::spawn::Spawn;
 use super::super::target::Found;
 use super::super::tree::Window;
-use super::session::truthy;
+use super::session::print_row;
 
 /// tmux 3.3a's default `list-windows` format.
 const LSW_FORMAT: &str = "#{window_index}: #{window_name}#{window_raw_flags} (#{window_panes} panes) [#{window_width}x#{window_height}] [layout #{window_layout}] #{window_id}#{?window_active, (active),}";
@@ -351,13 +351,7 @@ async fn list_windows(ctx: &mut Ctx<'_>, c: &Cmd) -> CmdResult {
         });
         let extra = [("line", n.to_string()), ("window_format", "1".to_owned())];
         n += 1;
-        if let Some(f) = &filter
-            && !truthy(&ctx.expand_with(f, found, &facts, &extra))
-        {
-            continue;
-        }
-        let line = ctx.expand_with(&fmt, found, &facts, &extra);
-        ctx.print(&line);
+        print_row(ctx, &fmt, filter.as_deref(), found, &facts, &extra);
     }
     Ok(())
 }

@@ -47,6 +47,18 @@ pub struct Cell {
     pub children: Vec<usize>,
 }
 
+/// Where a split puts the new pane (split-window and join-pane's `-h`/`-v`, `-l`, `-b`, `-f`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Split {
+    pub dir: Dir,
+    /// The new pane's size along `dir`; `None`: half.
+    pub size: Option<u32>,
+    /// Before (left of or above) the target rather than after it.
+    pub before: bool,
+    /// Split the whole window rather than the target pane's cell.
+    pub full: bool,
+}
+
 /// Where a pane sits in its window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Geometry {
@@ -213,15 +225,13 @@ impl Layout {
     /// Split the cell of `target` (or the whole layout with `full`) to make room for `new`.
     /// `size` is the new pane's size along `dir` (`None`: half). tmux's layout_split_pane and
     /// layout_assign_pane.
-    pub fn split(
-        &mut self,
-        target: u32,
-        new: u32,
-        dir: Dir,
-        size: Option<u32>,
-        before: bool,
-        full: bool,
-    ) -> Result<(), NoSpace> {
+    pub fn split(&mut self, target: u32, new: u32, how: Split) -> Result<(), NoSpace> {
+        let Split {
+            dir,
+            size,
+            before,
+            full,
+        } = how;
         let lc = if full {
             self.root
         } else {

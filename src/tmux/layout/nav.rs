@@ -25,59 +25,39 @@ pub struct Placed {
 /// The neighbour of `from` in `dir` among `panes` (window order), in a `wsx` × `wsy` window.
 pub fn neighbour(panes: &[Placed], from: u32, dir: Direction, wsx: u32, wsy: u32) -> Option<u32> {
     let me = panes.iter().find(|p| p.id == from)?.at;
-    let overlaps = |start: u32, end: u32, lo: u32, hi: u32| {
-        (start < lo && end > hi) || (start >= lo && start <= hi) || (end >= lo && end <= hi)
+    // The four directions are one search on two axes: "along" is the axis the move follows,
+    // "across" the one the neighbour must overlap on.
+    let (vertical, backward) = match dir {
+        Direction::Up => (true, true),
+        Direction::Down => (true, false),
+        Direction::Left => (false, true),
+        Direction::Right => (false, false),
+    };
+    let window_len = if vertical { wsy } else { wsx };
+    let ((me_off, me_len), (me_cross_off, me_cross_len)) = axes(me, vertical);
+    // Where a neighbour's facing side must sit, one border cell away: for Up/Left its end + 1
+    // meets my offset, for Down/Right its offset is my end + 1. Past the window's edge it
+    // wraps round to the other side.
+    let edge = if backward {
+        if me_off == 0 { window_len + 1 } else { me_off }
+    } else {
+        let edge = me_off + me_len + 1;
+        if edge >= window_len { 0 } else { edge }
     };
     let candidates = panes.iter().filter(|p| p.id != from).filter(|p| {
-        let g = p.at;
-        match dir {
-            Direction::Up => {
-                let edge = if me.yoff == 0 { wsy + 1 } else { me.yoff };
-                g.yoff + g.sy + 1 == edge
-                    && overlaps(
-                        g.xoff,
-                        (g.xoff + g.sx).wrapping_sub(1),
-                        me.xoff,
-                        me.xoff + me.sx,
-                    )
-            }
-            Direction::Down => {
-                let mut edge = me.yoff + me.sy + 1;
-                if edge >= wsy {
-                    edge = 0;
-                }
-                g.yoff == edge
-                    && overlaps(
-                        g.xoff,
-                        (g.xoff + g.sx).wrapping_sub(1),
-                        me.xoff,
-                        me.xoff + me.sx,
-                    )
-            }
-            Direction::Left => {
-                let edge = if me.xoff == 0 { wsx + 1 } else { me.xoff };
-                g.xoff + g.sx + 1 == edge
-                    && overlaps(
-                        g.yoff,
-                        (g.yoff + g.sy).wrapping_sub(1),
-                        me.yoff,
-                        me.yoff + me.sy,
-                    )
-            }
-            Direction::Right => {
-                let mut edge = me.xoff + me.sx + 1;
-                if edge >= wsx {
-                    edge = 0;
-                }
-                g.xoff == edge
-                    && overlaps(
-                        g.yoff,
-                        (g.yoff + g.sy).wrapping_sub(1),
-                        me.yoff,
-                        me.yoff + me.sy,
-                    )
-            }
-        }
+        let ((off, len), (cross_off, cross_len)) = axes(p.at, vertical);
+        let touches = if backward {
+            off + len + 1 == edge
+        } else {
+            off == edge
+        };
+        touches
+            && overlaps(
+                cross_off,
+                (cross_off + cross_len).wrapping_sub(1),
+                me_cross_off,
+                me_cross_off + me_cross_len,
+            )
     });
     // The first one wins ties, as in tmux (strictly greater replaces).
     let mut best: Option<&Placed> = None;
@@ -87,4 +67,18 @@ pub fn neighbour(panes: &[Placed], from: u32, dir: Direction, wsx: u32, wsy: u32
         }
     }
     best.map(|b| b.id)
+}
+
+/// A pane's (offset, size) along the axis a move follows (rows when `vertical`), and across it.
+fn axes(g: Geometry, vertical: bool) -> ((u32, u32), (u32, u32)) {
+    if vertical {
+        ((g.yoff, g.sy), (g.xoff, g.sx))
+    } else {
+        ((g.xoff, g.sx), (g.yoff, g.sy))
+    }
+}
+
+/// Whether the span `start..=end` overlaps `lo..=hi` (tmux's window_pane_find_* test).
+fn overlaps(start: u32, end: u32, lo: u32, hi: u32) -> bool {
+    (start < lo && end > hi) || (start >= lo && start <= hi) || (end >= lo && end <= hi)
 }

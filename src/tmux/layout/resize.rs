@@ -89,12 +89,11 @@ impl Layout {
         self.fix_offsets();
     }
 
-    /// Resize `pane` by `change` cells along `dir` against its neighbours
-    /// (layout_resize_pane).
-    pub fn resize_pane(&mut self, pane: u32, dir: Dir, change: i64, opposite: bool) {
-        let Some(mut lc) = self.find(pane) else {
-            return;
-        };
+    /// The cell that resizes when `pane` does along `dir`, and its parent: the pane's cell or
+    /// the first ancestor whose parent is split along `dir`. None when nothing is split that
+    /// way (or the pane is not in the layout).
+    fn resizable_ancestor(&self, pane: u32, dir: Dir) -> Option<(usize, usize)> {
+        let mut lc = self.find(pane)?;
         let mut parent = self.cells[lc].parent;
         while let Some(p) = parent {
             if self.cells[p].kind == Kind::Node(dir) {
@@ -103,7 +102,13 @@ impl Layout {
             lc = p;
             parent = self.cells[p].parent;
         }
-        let Some(p) = parent else {
+        Some((lc, parent?))
+    }
+
+    /// Resize `pane` by `change` cells along `dir` against its neighbours
+    /// (layout_resize_pane).
+    pub fn resize_pane(&mut self, pane: u32, dir: Dir, change: i64, opposite: bool) {
+        let Some((mut lc, p)) = self.resizable_ancestor(pane, dir) else {
             return;
         };
         if self.cells[p].children.last() == Some(&lc) {
@@ -115,18 +120,7 @@ impl Layout {
 
     /// Resize `pane` to `new_size` along `dir` (layout_resize_pane_to).
     pub fn resize_pane_to(&mut self, pane: u32, dir: Dir, new_size: u32) {
-        let Some(mut lc) = self.find(pane) else {
-            return;
-        };
-        let mut parent = self.cells[lc].parent;
-        while let Some(p) = parent {
-            if self.cells[p].kind == Kind::Node(dir) {
-                break;
-            }
-            lc = p;
-            parent = self.cells[p].parent;
-        }
-        let Some(p) = parent else {
+        let Some((lc, p)) = self.resizable_ancestor(pane, dir) else {
             return;
         };
         let size = i64::from(self.along(lc, dir));

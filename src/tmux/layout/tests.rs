@@ -3,7 +3,7 @@
 use super::custom::{checksum, dump, parse};
 use super::nav::{Direction, Placed, neighbour};
 use super::set::{MainSizes, build, lookup};
-use super::{Dir, Layout};
+use super::{Dir, Layout, Split};
 
 fn sizes() -> MainSizes {
     MainSizes {
@@ -22,13 +22,40 @@ fn checksum_matches_tmux() {
 #[test]
 fn splits_match_tmux() {
     let mut l = Layout::new(0, 80, 24);
-    l.split(0, 1, Dir::LeftRight, None, false, false)
-        .expect("room");
+    l.split(
+        0,
+        1,
+        Split {
+            dir: Dir::LeftRight,
+            size: None,
+            before: false,
+            full: false,
+        },
+    )
+    .expect("room");
     assert_eq!(dump(&l), "8205,80x24,0,0{40x24,0,0,0,39x24,41,0,1}");
-    l.split(0, 2, Dir::TopBottom, Some(5), false, false)
-        .expect("room");
-    l.split(1, 3, Dir::TopBottom, Some(3), true, false)
-        .expect("room");
+    l.split(
+        0,
+        2,
+        Split {
+            dir: Dir::TopBottom,
+            size: Some(5),
+            before: false,
+            full: false,
+        },
+    )
+    .expect("room");
+    l.split(
+        1,
+        3,
+        Split {
+            dir: Dir::TopBottom,
+            size: Some(3),
+            before: true,
+            full: false,
+        },
+    )
+    .expect("room");
     assert_eq!(
         dump(&l),
         "3939,80x24,0,0{40x24,0,0[40x18,0,0,0,40x5,0,19,2],39x24,41,0[39x3,41,0,3,39x20,41,4,1]}"
@@ -75,8 +102,17 @@ fn closing_and_full_splits_match_tmux() {
         dump(&l),
         "5475,80x24,0,0[80x11,0,0,0,80x5,0,12,3,80x6,0,18,1]"
     );
-    l.split(0, 4, Dir::LeftRight, Some(10), false, true)
-        .expect("room");
+    l.split(
+        0,
+        4,
+        Split {
+            dir: Dir::LeftRight,
+            size: Some(10),
+            before: false,
+            full: true,
+        },
+    )
+    .expect("room");
     assert_eq!(
         dump(&l),
         "10a2,80x24,0,0{69x24,0,0[69x11,0,0,0,69x5,0,12,3,69x6,0,18,1],10x24,70,0,4}"

@@ -154,6 +154,37 @@ pub struct Pane {
 /// Why a session, window or pane lookup failed.
 pub type Missing = String;
 
+impl Pane {
+    /// A pane of `window` running `handle`'s program, before it has a place in the layout:
+    /// no title, mode, options or pipe; made by a tmux command (not adopted).
+    pub fn new(
+        id: u32,
+        window: u32,
+        handle: SessionHandle,
+        argv: Vec<String>,
+        start_path: String,
+        shell: String,
+    ) -> Pane {
+        Pane {
+            id,
+            window,
+            handle,
+            argv,
+            start_path,
+            shell,
+            geom: Geometry::default(),
+            title: None,
+            mode: None,
+            input_off: false,
+            active_point: 0,
+            options: Default::default(),
+            dead_ms: None,
+            pipe: None,
+            adopted: false,
+        }
+    }
+}
+
 impl Server {
     pub fn new(socket: &str, now_ms: u64, cwd: &str) -> Server {
         Server {
@@ -283,6 +314,17 @@ impl Server {
         Some((idx, w, p))
     }
 
+    /// The clients whose session's current window is `window` (they show it).
+    pub fn clients_showing(
+        &self,
+        window: u32,
+    ) -> impl Iterator<Item = &super::clients::Client> + '_ {
+        self.clients.list.iter().filter(move |c| {
+            self.current_of(c.session)
+                .is_some_and(|(_, w, _)| w == window)
+        })
+    }
+
     /// The most recently active session (tmux's default when nothing else says); among
     /// equals, the first by name.
     pub fn best_session(&self) -> Option<u32> {
@@ -305,6 +347,25 @@ pub fn next_seq() -> u64 {
 }
 
 impl Session {
+    /// A session with no windows yet, made at `created_ms` (which counts as its first
+    /// activity).
+    pub fn new(id: u32, name: String, created_ms: u64, cwd: String) -> Session {
+        Session {
+            id,
+            name,
+            created_ms,
+            activity_ms: created_ms,
+            activity_seq: 0,
+            last_attached_ms: None,
+            windows: Default::default(),
+            curw: None,
+            lastw: vec![],
+            options: Default::default(),
+            env: Default::default(),
+            cwd,
+        }
+    }
+
     /// Mark the session active now (creation, attach, input).
     pub fn touch(&mut self, now_ms: u64) {
         self.activity_ms = now_ms;

@@ -4,7 +4,7 @@
 
 use super::{Server, Window};
 use crate::tmux::layout::nav::Placed;
-use crate::tmux::layout::{Dir, Geometry, Layout, NoSpace};
+use crate::tmux::layout::{Geometry, Layout, NoSpace, Split};
 
 impl Window {
     pub fn new(id: u32, first_pane: u32, sx: u32, sy: u32, name: String, now_ms: u64) -> Window {
@@ -47,17 +47,9 @@ impl Window {
     }
 
     /// Split the layout for `new` next to `target`.
-    pub fn split(
-        &mut self,
-        target: u32,
-        new: u32,
-        dir: Dir,
-        size: Option<u32>,
-        before: bool,
-        full: bool,
-    ) -> Result<(), NoSpace> {
-        self.layout.split(target, new, dir, size, before, full)?;
-        self.insert_pane(new, target, before, full);
+    pub fn split(&mut self, target: u32, new: u32, how: Split) -> Result<(), NoSpace> {
+        self.layout.split(target, new, how)?;
+        self.insert_pane(new, target, how.before, how.full);
         Ok(())
     }
 
