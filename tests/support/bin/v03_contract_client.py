@@ -181,6 +181,17 @@ def wait_status(id, want, timeout=30):
     return v
 
 
+def pane_shows(id, needle, timeout=10):
+    """Whether the raw pane shows `needle` within `timeout`: the agent draws what it was sent
+    on its own schedule, so one read right after the send can come too early."""
+    deadline = time.time() + timeout
+    while True:
+        pane = (call("GET", "/v1/sessions/%s/pane" % id)[1] or {}).get("pane", "")
+        if needle in pane or time.time() > deadline:
+            return needle in pane
+        time.sleep(0.1)
+
+
 # ---- server health -------------------------------------------------------------------------
 s, v = call("GET", "/v1/health")
 check("health 200", s == 200, (s, v))
@@ -356,12 +367,11 @@ if optional_route("metrics", s):
 s, v = call("POST", "/v1/sessions/%s/bash" % id, {"command": "ls"})
 send_shape("bash", s, v)
 wait_status(id, ("idle",))
-s, _ = call("GET", "/v1/sessions/%s/pane" % id)
-check("bash sent as !ls", "!ls" in (call("GET", "/v1/sessions/%s/pane" % id)[1] or {}).get("pane", ""))
+check("bash sent as !ls", pane_shows(id, "!ls"))
 s, v = call("POST", "/v1/sessions/%s/command" % id, {"command": "help"})
 send_shape("command", s, v)
 wait_status(id, ("idle",))
-check("command sent as /help", "/help" in (call("GET", "/v1/sessions/%s/pane" % id)[1] or {}).get("pane", ""))
+check("command sent as /help", pane_shows(id, "/help"))
 
 # ---- batch -------------------------------------------------------------------------------------
 s, v = call("POST", "/v1/sessions/batch", {"sessions": [{"workDir": a.work_dir, "name": "contract-b1"},
