@@ -31,13 +31,16 @@ pub fn dir_in(state_dir: &Path) -> PathBuf {
     state_dir.join("shell")
 }
 
-/// Write the scripts into `dir` (created 0700), replacing older ones.
+/// Write the scripts into `dir` (created 0700), replacing older ones. Each is written
+/// atomically with mode 0600, like every file of the state dir: a shell starting meanwhile
+/// sources the old script or the new one, never half of one.
 pub fn install(dir: &Path) -> std::io::Result<()> {
+    use crate::store::atomic::write;
     crate::store::create_private_dir(dir)?;
     crate::store::create_private_dir(&dir.join("zsh"))?;
-    std::fs::write(dir.join("bashrc"), BASHRC)?;
-    std::fs::write(dir.join("zsh").join(".zshenv"), ZSHENV)?;
-    std::fs::write(dir.join("zsh").join(".zshrc"), ZSHRC)
+    write(&dir.join("bashrc"), BASHRC.as_bytes())?;
+    write(&dir.join("zsh").join(".zshenv"), ZSHENV.as_bytes())?;
+    write(&dir.join("zsh").join(".zshrc"), ZSHRC.as_bytes())
 }
 
 /// What an integrated shell is started with.

@@ -117,7 +117,8 @@ fn records(shell: &str) {
     // Both marks of a command that ends at once come together: the turn is still seen.
     s.send("echo marked-out");
     assert_eq!(turn(&events, "echo")["exitCode"], 0);
-    s.send("(exit 3)");
+    // A `;` and a `%` in the line, which the mark's encoding must carry.
+    s.send("true 50%; (exit 3)");
     assert_eq!(turn(&events, "(exit 3)")["exitCode"], 3);
     let all = s.commands();
     let [.., echo, exit] = all.as_slice() else {
@@ -125,7 +126,7 @@ fn records(shell: &str) {
     };
     assert_eq!(echo["command"], "echo marked-out", "{echo}");
     assert_eq!(echo["exitCode"], 0, "{echo}");
-    assert_eq!(exit["command"], "(exit 3)", "{exit}");
+    assert_eq!(exit["command"], "true 50%; (exit 3)", "{exit}");
     assert_eq!(exit["exitCode"], 3, "{exit}");
     assert!(
         echo["endedAt"].as_u64() >= echo["startedAt"].as_u64(),
@@ -150,7 +151,7 @@ fn records(shell: &str) {
     let (st, v) = s.d.get(&format!("/v1/sessions/{}/commands?limit=1", s.id));
     assert_eq!(st, StatusCode::OK, "{v}");
     assert_eq!(v["commands"].as_array().map(Vec::len), Some(1), "{v}");
-    assert_eq!(v["commands"][0]["command"], "(exit 3)", "{v}");
+    assert_eq!(v["commands"][0]["command"], "true 50%; (exit 3)", "{v}");
     let (st, v) = s.d.get(&format!("/v1/sessions/{}/commands?limit=0", s.id));
     assert_eq!(
         (st, &v["code"]),

@@ -106,6 +106,12 @@ impl Shell {
             }
             // The job ran before this read and still runs after it.
             assert_eq!(e["status"], "working", "read while {what}: {e}");
+            // A job's process exists a moment before the shell hands it the terminal
+            // (fork, then tcsetpgrp): until then output activity decides. From the first
+            // read the terminal decides, every later one must be the terminal's too.
+            if seen.is_empty() && e["evidence"] != "terminal" {
+                return None;
+            }
             assert_eq!(e["evidence"], "terminal", "{e}");
             seen.push(e);
             None
