@@ -417,6 +417,15 @@ fn openapi_generated_client_drives_the_core_routes() {
         "POST /v1/auth/keys 201",
         "GET /v1/auth/keys 200",
         "DELETE /v1/auth/keys/{id} 200",
+        "GET /v1/human-approvals 200",
+        "POST /v1/webhooks 201",
+        "GET /v1/webhooks 200",
+        "GET /v1/channels/health 200",
+        "GET /v1/webhooks/dead-letter 200",
+        "DELETE /v1/webhooks/{id} 200",
+        "POST /v1/auth/sse-token 201",
+        "GET /v1/agents 200",
+        "GET /v1/sessions/{id}/transcript 200",
     ] {
         assert!(checked.contains(&op), "{op} was not checked: {checked:?}");
     }

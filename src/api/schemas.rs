@@ -45,6 +45,11 @@ pub fn key_scopes(_: &mut SchemaGenerator) -> Schema {
     json_schema!({"type": "array", "items": {"type": "string", "enum": scopes}})
 }
 
+pub fn event_kinds(_: &mut SchemaGenerator) -> Schema {
+    let kinds = crate::events::EventKind::ALL.map(|k| k.as_str());
+    json_schema!({"type": "array", "items": {"type": "string", "enum": kinds}})
+}
+
 pub fn ui_state(_: &mut SchemaGenerator) -> Schema {
     string_enum(super::uistate::UI_STATES.iter().copied())
 }

@@ -31,6 +31,7 @@ pub(crate) struct CreateWebhook {
     url: String,
     /// Event types to deliver (default: all).
     #[serde(default)]
+    #[schemars(schema_with = "crate::api::schemas::event_kinds")]
     events: Vec<String>,
     /// Signs each delivery (HMAC-SHA256).
     secret: Option<String>,
@@ -47,6 +48,7 @@ pub(crate) struct WebhookInfo {
     id: String,
     url: String,
     /// Event types delivered; empty for all.
+    #[schemars(schema_with = "crate::api::schemas::event_kinds")]
     events: Vec<&'static str>,
     has_secret: bool,
     max_attempts: u32,

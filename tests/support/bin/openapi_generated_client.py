@@ -24,19 +24,21 @@ sys.path.insert(0, CLIENT_DIR)
 
 from aegis_client import AuthenticatedClient, Client  # noqa: E402
 from aegis_client.api.auth import (  # noqa: E402
-    delete_v1_auth_keys_id, get_v1_auth_keys, post_v1_auth_keys,
+    delete_v1_auth_keys_id, get_v1_auth_keys, post_v1_auth_keys, post_v1_auth_sse_token,
 )
 from aegis_client.api.compat import (  # noqa: E402
     get_v1_sessions_health, get_v1_sessions_id_health, get_v1_sessions_id_pane,
     get_v1_sessions_id_summary, post_v1_handshake, post_v1_sessions_id_escape,
 )
+from aegis_client.api.executions import get_v1_agents  # noqa: E402
 from aegis_client.api.health import get_v1_health  # noqa: E402
 from aegis_client.api.memory import (  # noqa: E402
     delete_v1_memory_key, get_v1_memory, get_v1_memory_key, get_v1_sessions_id_memories,
     post_v1_memory, post_v1_sessions_id_memories,
 )
 from aegis_client.api.permissions import (  # noqa: E402
-    get_v1_permissions, get_v1_sessions_id_detect, get_v1_sessions_id_permissions_history,
+    get_v1_human_approvals, get_v1_permissions, get_v1_sessions_id_detect,
+    get_v1_sessions_id_permissions_history,
     get_v1_sessions_id_permissions_pending, put_v1_sessions_id_permission_profile,
     put_v1_sessions_id_permissions,
 )
@@ -47,10 +49,15 @@ from aegis_client.api.sessions import (  # noqa: E402
     post_v1_sessions_id_interrupt, post_v1_sessions_id_keys, post_v1_sessions_id_resize,
     post_v1_sessions_id_send,
 )
+from aegis_client.api.recordings import get_v1_sessions_id_transcript  # noqa: E402
+from aegis_client.api.webhooks import (  # noqa: E402
+    delete_v1_webhooks_id, get_v1_channels_health, get_v1_webhooks, get_v1_webhooks_dead_letter,
+    post_v1_webhooks,
+)
 from aegis_client.models import (  # noqa: E402
-    BatchCreateRequest, BatchDeleteRequest, CreateKeyRequest, CreateSessionRequest, ExecRequest,
-    HandshakeRequest, KeysRequest, MemorySetRequest, PolicyRequest, ProfileRequest,
-    ResizeRequest, SendRequest,
+    BatchCreateRequest, BatchDeleteRequest, CreateKeyRequest, CreateSessionRequest,
+    CreateWebhook, ExecRequest, HandshakeRequest, KeysRequest, MemorySetRequest, PolicyRequest,
+    ProfileRequest, ResizeRequest, SendRequest, SseTokenRequest,
 )
 
 checked = []
@@ -172,6 +179,7 @@ def main():
     permissions_and_compat(client, sid)
     memory(client, sid)
     auth_keys(client)
+    webhooks_and_more(client, sid)
 
     check("keys", "/v1/sessions/{id}/keys", "post",
           post_v1_sessions_id_keys.sync_detailed(
@@ -229,6 +237,11 @@ def permissions_and_compat(client, sid):
                        "PendingPermissions")
     if everywhere["total"] != 0:
         fail(f"all pending: {everywhere}")
+    approvals = check("human approvals", "/v1/human-approvals", "get",
+                      get_v1_human_approvals.sync_detailed(client=client), 200,
+                      "HumanApprovals")
+    if approvals["approvals"] != []:
+        fail(f"human approvals: {approvals}")
     policy = check("policy", "/v1/sessions/{id}/permissions", "put",
                    put_v1_sessions_id_permissions.sync_detailed(
                        sid, client=client, body=PolicyRequest.from_dict({
@@ -331,6 +344,49 @@ def auth_keys(client):
           delete_v1_auth_keys_id.sync_detailed(made["id"], client=client), 200, "Ok")
     check("key delete again", "/v1/auth/keys/{id}", "delete",
           delete_v1_auth_keys_id.sync_detailed(made["id"], client=client), 404, "Error")
+
+
+def webhooks_and_more(client, sid):
+    """Webhook endpoints (to a port nobody serves, for an event no step raises), their
+    health, an SSE token, the agent profiles and the session's recorded output."""
+    hook = check("webhook create", "/v1/webhooks", "post",
+                 post_v1_webhooks.sync_detailed(client=client, body=CreateWebhook.from_dict(
+                     {"url": "http://127.0.0.1:9/hook", "events": ["pipeline.finished"],
+                      "secret": "s3cret"})),
+                 201, "Webhook")
+    if not hook["hasSecret"] or hook["events"] != ["pipeline.finished"]:
+        fail(f"webhook create: {hook}")
+    hooks = check("webhook list", "/v1/webhooks", "get",
+                  get_v1_webhooks.sync_detailed(client=client), 200, "WebhookList")
+    if [h["id"] for h in hooks["webhooks"]] != [hook["id"]]:
+        fail(f"webhook list: {hooks}")
+    channels = check("channels health", "/v1/channels/health", "get",
+                     get_v1_channels_health.sync_detailed(client=client), 200,
+                     "ChannelsHealth")
+    if [(c["id"], c["status"]) for c in channels["channels"]] != [(hook["id"], "unused")]:
+        fail(f"channels health: {channels}")
+    dead = check("dead letters", "/v1/webhooks/dead-letter", "get",
+                 get_v1_webhooks_dead_letter.sync_detailed(client=client), 200, "DeadLetters")
+    if dead["total"] != 0:
+        fail(f"dead letters: {dead}")
+    check("webhook delete", "/v1/webhooks/{id}", "delete",
+          delete_v1_webhooks_id.sync_detailed(hook["id"], client=client), 200, "Ok")
+
+    token = check("sse token", "/v1/auth/sse-token", "post",
+                  post_v1_auth_sse_token.sync_detailed(
+                      client=client, body=SseTokenRequest(ttl_seconds=30)),
+                  201, "SseToken")
+    if token["expiresIn"] != 30 or not token["token"]:
+        fail(f"sse token: {token}")
+    agents = check("agents", "/v1/agents", "get",
+                   get_v1_agents.sync_detailed(client=client), 200, "AgentList")
+    if "claude" not in [a["name"] for a in agents["agents"] if a["builtin"]]:
+        fail(f"agents: {agents}")
+    recorded = check("transcript", "/v1/sessions/{id}/transcript", "get",
+                     get_v1_sessions_id_transcript.sync_detailed(sid, client=client), 200,
+                     "OutputTranscript")
+    if "generated-42" not in recorded["text"]:
+        fail(f"transcript: {recorded['text'][:300]!r}")
 
 
 main()
