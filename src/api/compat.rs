@@ -342,12 +342,15 @@ async fn answer(app: Arc<App>, id: String, req: AnswerRequest) -> ApiResult {
     ))
 }
 
-#[derive(Deserialize, Default)]
+/// `POST /v1/handshake` body (optional). Unknown fields are ignored, as v0.3 does.
+#[derive(Deserialize, Default, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-struct HandshakeRequest {
+pub(crate) struct HandshakeRequest {
+    /// The protocol the client speaks; another than ours is refused.
     protocol_version: Option<String>,
-    /// What the client can use (v0.3's name); the answer's `negotiatedCapabilities` is the
-    /// intersection with ours, or all of ours when this is absent or empty.
+    /// What the client can use (v0.3's name; `capabilities` is accepted as an alias); the
+    /// answer's `negotiatedCapabilities` is the intersection with ours, or all of ours when
+    /// this is absent or empty.
     #[serde(default, alias = "capabilities")]
     client_capabilities: Vec<String>,
 }

@@ -1,8 +1,9 @@
 //! The schemas of the OpenAPI document that are derived from the code. The request and
-//! response types of [`super::wire`] (and the error body) describe themselves with
-//! `schemars`; [`components`] turns them into OpenAPI 3.0 `components/schemas`, so what the
-//! document says a route sends is what the type the route serializes holds. The hand-written
-//! fragments of [`super::openapi`] refer to these schemas by name and must not define them.
+//! response types of [`super::wire`] and of the route modules (and the error body) describe
+//! themselves with `schemars`; [`components`] turns them into OpenAPI 3.0
+//! `components/schemas`, so what the document says a route sends is what the type the route
+//! serializes holds. The hand-written fragments of [`super::openapi`] refer to these schemas by
+//! name and must not define them.
 //!
 //! The vocabulary fields (status, agent type, ...) are plain strings in the wire types; the
 //! `schema_with` functions here give them their closed set of values, read from the same
@@ -89,6 +90,7 @@ pub fn components() -> Map<String, Value> {
     requests.subschema_for::<wire::ResizeRequest>();
     requests.subschema_for::<super::shell::ExecBody>();
     requests.subschema_for::<compat::CommandRequest>();
+    requests.subschema_for::<compat::HandshakeRequest>();
     requests.subschema_for::<memory::SetRequest>();
     requests.subschema_for::<keys::CreateKeyRequest>();
     requests.subschema_for::<super::events::SseTokenRequest>();
