@@ -8,6 +8,7 @@
 
 use std::sync::Arc;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use warp::Filter;
 use warp::filters::BoxedFilter;
@@ -49,9 +50,11 @@ pub const CAPABILITIES: &[&str] = &[
     "metrics",
 ];
 
-#[derive(Serialize)]
+/// `GET /v1/sessions/{id}/health` (v0.3's shape).
+#[derive(Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-struct SessionHealth {
+pub(crate) struct SessionHealth {
+    /// The agent's process runs.
     alive: bool,
     /// Always true while the session exists: there is no tmux window to lose.
     window_exists: bool,
@@ -59,11 +62,17 @@ struct SessionHealth {
     claude_running: bool,
     /// The terminal's foreground command, as `tmux #{pane_current_command}` reports it.
     pane_command: Option<String>,
+    #[schemars(schema_with = "crate::api::schemas::session_status")]
     status: &'static str,
+    /// Claude's JSONL transcript exists (from the SessionStart hook).
     has_transcript: bool,
+    /// Epoch milliseconds of the last output.
     last_activity: u64,
+    /// Milliseconds since the last output.
     last_activity_ago: u64,
+    /// Milliseconds since the session was created.
     session_age: u64,
+    /// The same in words.
     details: String,
 }
 
@@ -108,12 +117,79 @@ async fn session_health(app: Arc<App>, id: String) -> ApiResult {
     Ok(json(StatusCode::OK, &health_of(&app, &h)))
 }
 
-#[derive(Serialize)]
+/// One session of `GET /v1/sessions/health`.
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "SessionHealthEntry")]
 struct BulkHealthEntry {
     id: String,
     name: String,
     #[serde(flatten)]
     health: SessionHealth,
+}
+
+/// `GET /v1/sessions/health`.
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "SessionsHealth")]
+pub(crate) struct BulkHealth {
+    sessions: Vec<BulkHealthEntry>,
+    total: usize,
+}
+
+/// `GET /v1/sessions/{id}/pane`.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct Pane {
+    /// The screen as text.
+    pane: String,
+}
+
+/// A message of a summary: a transcript message without its tool details.
+#[derive(Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+struct SummaryMessage {
+    #[schemars(schema_with = "crate::transcript::claude::roles")]
+    role: &'static str,
+    #[schemars(schema_with = "crate::transcript::claude::content_types")]
+    content_type: &'static str,
+    text: String,
+}
+
+/// `GET /v1/sessions/{id}/summary`.
+#[derive(Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(rename = "SessionSummary")]
+pub(crate) struct Summary {
+    session_id: String,
+    window_name: String,
+    #[schemars(schema_with = "crate::api::schemas::session_status")]
+    status: &'static str,
+    #[schemars(schema_with = "crate::api::schemas::ui_state")]
+    ui_state: &'static str,
+    /// Messages in the transcript; `messages` holds the last 50.
+    total_messages: u64,
+    messages: Vec<SummaryMessage>,
+    /// Epoch milliseconds.
+    created_at: u64,
+    /// Epoch milliseconds of the last output.
+    last_activity: u64,
+    #[schemars(schema_with = "crate::api::schemas::permission_mode")]
+    permission_mode: &'static str,
+}
+
+/// How a handshake went.
+#[derive(Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(rename = "HandshakeResponse")]
+pub(crate) struct Handshake {
+    protocol_version: &'static str,
+    compatible: bool,
+    /// Everything this daemon offers (v0.3's name).
+    capabilities: &'static [&'static str],
+    /// The same.
+    server_capabilities: &'static [&'static str],
+    /// The client's capabilities this daemon offers; all of them when the client named none.
+    negotiated_capabilities: Vec<&'static str>,
+    warnings: Vec<String>,
+    server_version: &'static str,
 }
 
 async fn bulk_health(app: Arc<App>) -> ApiResult {
@@ -129,17 +205,17 @@ async fn bulk_health(app: Arc<App>) -> ApiResult {
         .collect();
     Ok(json(
         StatusCode::OK,
-        &serde_json::json!({ "sessions": all, "total": all.len() }),
+        &BulkHealth {
+            total: all.len(),
+            sessions: all,
+        },
     ))
 }
 
 async fn pane(app: Arc<App>, id: String) -> ApiResult {
     let h = app.sessions.get(&id)?;
     let snap = h.snapshot(None, Format::Text).await?;
-    Ok(json(
-        StatusCode::OK,
-        &serde_json::json!({ "pane": snap.output }),
-    ))
+    Ok(json(StatusCode::OK, &Pane { pane: snap.output }))
 }
 
 async fn summary(app: Arc<App>, id: String) -> ApiResult {
@@ -152,19 +228,26 @@ async fn summary(app: Arc<App>, id: String) -> ApiResult {
         .rev()
         .take(SUMMARY_MESSAGES)
         .rev()
-        .map(|m| serde_json::json!({ "role": m.role, "contentType": m.content_type, "text": m.text }))
+        .map(|m| SummaryMessage {
+            role: m.role,
+            content_type: m.content_type,
+            text: m.text.clone(),
+        })
         .collect();
-    let body = serde_json::json!({
-        "sessionId": h.meta.id.to_string(),
-        "windowName": h.meta.name,
-        "status": h.status().as_str(),
-        "uiState": super::sessions::info(&app, &h).ui_state,
-        "totalMessages": t.total_messages,
-        "messages": messages,
-        "createdAt": h.meta.created_at_ms,
-        "lastActivity": h.counters.last_activity_ms.load(std::sync::atomic::Ordering::Relaxed),
-        "permissionMode": h.meta.permission_mode.as_str(),
-    });
+    let body = Summary {
+        session_id: h.meta.id.to_string(),
+        window_name: h.meta.name.clone(),
+        status: h.status().as_str(),
+        ui_state: super::sessions::info(&app, &h).ui_state,
+        total_messages: t.total_messages,
+        messages,
+        created_at: h.meta.created_at_ms,
+        last_activity: h
+            .counters
+            .last_activity_ms
+            .load(std::sync::atomic::Ordering::Relaxed),
+        permission_mode: h.meta.permission_mode.as_str(),
+    };
     Ok(json(StatusCode::OK, &body))
 }
 
@@ -183,9 +266,11 @@ async fn escape(app: Arc<App>, id: String) -> ApiResult {
     Ok(json(StatusCode::OK, &super::wire::OK))
 }
 
-#[derive(Deserialize)]
+/// `POST /v1/sessions/{id}/bash` and `/command` body.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct CommandRequest {
+pub(crate) struct CommandRequest {
+    /// The command, with or without its `!` or `/`.
     command: String,
 }
 
@@ -257,12 +342,15 @@ async fn answer(app: Arc<App>, id: String, req: AnswerRequest) -> ApiResult {
     ))
 }
 
-#[derive(Deserialize, Default)]
+/// `POST /v1/handshake` body (optional). Unknown fields are ignored, as v0.3 does.
+#[derive(Deserialize, Default, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-struct HandshakeRequest {
+pub(crate) struct HandshakeRequest {
+    /// The protocol the client speaks; another than ours is refused.
     protocol_version: Option<String>,
-    /// What the client can use (v0.3's name); the answer's `negotiatedCapabilities` is the
-    /// intersection with ours, or all of ours when this is absent or empty.
+    /// What the client can use (v0.3's name; `capabilities` is accepted as an alias); the
+    /// answer's `negotiatedCapabilities` is the intersection with ours, or all of ours when
+    /// this is absent or empty.
     #[serde(default, alias = "capabilities")]
     client_capabilities: Vec<String>,
 }
@@ -301,15 +389,15 @@ async fn handshake(req: HandshakeRequest) -> ApiResult {
             .filter(|c| req.client_capabilities.iter().any(|x| x == c))
             .collect()
     };
-    let body = serde_json::json!({
-        "protocolVersion": PROTOCOL_VERSION,
-        "compatible": true,
-        "capabilities": CAPABILITIES,
-        "serverCapabilities": CAPABILITIES,
-        "negotiatedCapabilities": negotiated,
-        "warnings": warnings,
-        "serverVersion": env!("CARGO_PKG_VERSION"),
-    });
+    let body = Handshake {
+        protocol_version: PROTOCOL_VERSION,
+        compatible: true,
+        capabilities: CAPABILITIES,
+        server_capabilities: CAPABILITIES,
+        negotiated_capabilities: negotiated,
+        warnings,
+        server_version: env!("CARGO_PKG_VERSION"),
+    };
     Ok(json(StatusCode::OK, &body))
 }
 

@@ -30,7 +30,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use serde::Deserialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tokio::sync::broadcast;
 use warp::filters::BoxedFilter;
@@ -115,10 +116,25 @@ pub fn is_sse_path(path: &str) -> bool {
         || (p.starts_with("/executions/") && p.ends_with("/stream"))
 }
 
-#[derive(Debug, Deserialize, Default)]
+/// `POST /v1/auth/sse-token` body (optional).
+#[derive(Debug, Deserialize, Default, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SseTokenRequest {
+    /// How long the token lives (default 60 seconds).
     pub ttl_seconds: Option<u64>,
+}
+
+/// A short-lived token for an SSE stream (`?token=`), for clients that cannot set headers.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SseToken {
+    token: String,
+    /// Seconds the token lives.
+    expires_in: u64,
+    /// Epoch milliseconds.
+    expires_at: u64,
+    /// What the token opens: sse.
+    scope: &'static str,
 }
 
 async fn issue_token(app: Arc<App>, req: SseTokenRequest) -> ApiResult {
@@ -141,12 +157,12 @@ async fn issue_token(app: Arc<App>, req: SseTokenRequest) -> ApiResult {
     })?;
     Ok(json(
         StatusCode::CREATED,
-        &serde_json::json!({
-            "token": token,
-            "expiresIn": ttl.as_secs(),
-            "expiresAt": crate::clock::now_ms() + ttl.as_millis() as u64,
-            "scope": "sse",
-        }),
+        &SseToken {
+            token,
+            expires_in: ttl.as_secs(),
+            expires_at: crate::clock::now_ms() + ttl.as_millis() as u64,
+            scope: "sse",
+        },
     ))
 }
 

@@ -17,7 +17,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use serde::Deserialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use warp::filters::BoxedFilter;
 use warp::http::StatusCode;
@@ -99,28 +100,70 @@ impl Executions {
     }
 }
 
+/// An agent profile an execution can name.
+#[derive(Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(rename = "AgentProfile")]
+struct AgentWire {
+    name: String,
+    command: Vec<String>,
+    /// A built-in agent type, or a profile of the config file's `[agents.*]`.
+    builtin: bool,
+    /// A config profile's description (null when it has none); absent for a built-in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<Option<String>>,
+}
+
+/// `GET /v1/agents`.
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "AgentList")]
+pub(crate) struct Agents {
+    agents: Vec<AgentWire>,
+}
+
 async fn agents(app: Arc<App>) -> ApiResult {
-    let mut list: Vec<serde_json::Value> = AgentType::ALL
+    let mut agents: Vec<AgentWire> = AgentType::ALL
         .iter()
         .filter_map(|t| {
-            t.default_command()
-                .map(|c| serde_json::json!({"name": t.as_str(), "command": c, "builtin": true}))
+            t.default_command().map(|command| AgentWire {
+                name: t.as_str().to_owned(),
+                command,
+                builtin: true,
+                description: None,
+            })
         })
         .collect();
     for (name, p) in &app.config.integrations.agents {
-        list.push(serde_json::json!({
-            "name": name, "command": p.command, "builtin": false, "description": p.description,
-        }));
+        agents.push(AgentWire {
+            name: name.clone(),
+            command: p.command.clone(),
+            builtin: false,
+            description: Some(p.description.clone()),
+        });
     }
-    Ok(json(StatusCode::OK, &serde_json::json!({ "agents": list })))
+    Ok(json(StatusCode::OK, &Agents { agents }))
 }
 
-#[derive(Deserialize)]
+/// `POST /v1/executions` body.
+#[derive(Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct ExecutionRequest {
+pub(crate) struct ExecutionRequest {
+    /// An agent profile's name (`GET /v1/agents`).
     agent: String,
     work_dir: String,
+    /// Typed into the agent once it is ready.
     input: String,
+}
+
+/// A started execution.
+#[derive(Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ExecutionStarted {
+    id: String,
+    session_id: String,
+    session_name: String,
+    /// Its SSE stream.
+    stream: String,
 }
 
 async fn start(app: Arc<App>, req: ExecutionRequest) -> ApiResult {
@@ -149,12 +192,12 @@ async fn start(app: Arc<App>, req: ExecutionRequest) -> ApiResult {
         serde_json::json!({"executionId": exec.id, "sessionId": h.meta.id.to_string(), "agent": req.agent}),
     );
     app.executions.insert(exec.clone());
-    let body = serde_json::json!({
-        "id": exec.id,
-        "sessionId": h.meta.id.to_string(),
-        "sessionName": h.meta.name,
-        "stream": format!("/v1/executions/{}/stream", exec.id),
-    });
+    let body = ExecutionStarted {
+        id: exec.id.clone(),
+        session_id: h.meta.id.to_string(),
+        session_name: h.meta.name.clone(),
+        stream: format!("/v1/executions/{}/stream", exec.id),
+    };
     let tracker = app.tasks.clone();
     tracker.spawn(track(exec, h, req.input, app.shutdown.clone()));
     Ok(json(StatusCode::CREATED, &body))

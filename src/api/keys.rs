@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use warp::Filter;
 use warp::filters::BoxedFilter;
@@ -17,20 +18,27 @@ use super::reply::finish;
 use super::reply::{ApiResult, json};
 use crate::store::keys::{KeyError, KeyRecord, KeyStore, Scope};
 
-#[derive(Debug, Deserialize)]
+/// `POST /v1/auth/keys` body.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateKeyRequest {
     pub name: String,
+    #[schemars(schema_with = "crate::api::schemas::key_scopes")]
     pub scopes: Vec<String>,
 }
 
-#[derive(Serialize)]
+/// An API key, without its secret but for the creation response.
+#[derive(Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-struct KeyWire {
+#[schemars(rename = "ApiKey")]
+pub(crate) struct KeyWire {
     id: String,
     name: String,
+    #[schemars(schema_with = "crate::api::schemas::key_scopes")]
     scopes: Vec<&'static str>,
+    /// The key's first characters, to recognise it by.
     prefix: String,
+    /// Epoch milliseconds.
     created_at: u64,
     /// Only in the creation response.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -50,8 +58,10 @@ impl KeyWire {
     }
 }
 
-#[derive(Serialize)]
-struct KeyList {
+/// `GET /v1/auth/keys`.
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "ApiKeyList")]
+pub(crate) struct KeyList {
     keys: Vec<KeyWire>,
 }
 

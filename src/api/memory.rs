@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use warp::Filter;
 use warp::filters::BoxedFilter;
@@ -19,22 +20,31 @@ use super::reply::finish;
 use super::reply::{ApiResult, json};
 use crate::store::memory::{Entry, MemoryError};
 
-#[derive(Debug, Deserialize)]
+/// `POST /v1/memory` and `POST /v1/sessions/{id}/memories` body.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schemars(rename = "MemorySetRequest")]
 pub struct SetRequest {
     pub key: String,
     pub value: String,
+    /// Forget the entry after this long (give this or ttlSeconds; default: keep it).
     pub ttl_ms: Option<u64>,
+    /// The same in seconds (Aegis v0.3's name).
     pub ttl_seconds: Option<u64>,
 }
 
-#[derive(Serialize)]
+/// A memory entry. Under a session's memories, `key` is without the session's prefix.
+#[derive(Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-struct EntryWire {
+#[schemars(rename = "MemoryEntry")]
+pub(crate) struct EntryWire {
     key: String,
     value: String,
+    /// Epoch milliseconds.
     created_at: u64,
+    /// Epoch milliseconds.
     updated_at: u64,
+    /// Epoch milliseconds after which the entry no longer exists.
     #[serde(skip_serializing_if = "Option::is_none")]
     expires_at: Option<u64>,
 }
@@ -51,8 +61,10 @@ impl EntryWire {
     }
 }
 
-#[derive(Serialize)]
-struct EntryList {
+/// `GET /v1/memory` and `GET /v1/sessions/{id}/memories`.
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "MemoryList")]
+pub(crate) struct EntryList {
     entries: Vec<EntryWire>,
     total: usize,
 }

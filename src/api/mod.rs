@@ -10,6 +10,7 @@ pub mod audit;
 pub mod compat;
 pub mod create;
 pub mod dashboard;
+pub mod detect;
 pub mod error;
 pub mod event_wire;
 pub mod events;
@@ -191,6 +192,8 @@ pub fn routes(
         .or(keys::routes(app.clone()))
         .unify()
         .or(permissions::routes(app.clone()))
+        .unify()
+        .or(detect::routes(app.clone()))
         .unify()
         .or(orchestrate::routes(app.clone()))
         .unify()

@@ -6,8 +6,9 @@
 //! API. `build.rs` lists the files, so a new fragment is picked up without editing any shared
 //! list; they are merged once, at first use. Two fragments describing the same operation, or
 //! the same component differently, is a conflict: [`merge`] reports it and the coverage test
-//! (`tests/openapi.rs`) fails on it, naming both files. The schemas of the core wire types
-//! are not in the fragments: they are derived from the code (`api::schemas`) and added here.
+//! (`tests/openapi.rs`) fails on it, naming both files. The schemas of the wire types the
+//! routes serialize and parse are not in the fragments: they are derived from the code
+//! (`api::schemas`) and added here.
 
 use std::sync::{Arc, OnceLock};
 

@@ -8,12 +8,11 @@
 //!   `.../reject {reason, rejected_by?}`: the orchestrator-style aliases, same semantics.
 //! - `PUT /v1/sessions/:id/permissions {allowRead?, allowWrite?, allowBash?, rules?,
 //!   trustFolder?, timeoutMs?, defaultAction?}` and `PUT .../permission-profile {profile}`.
-//! - `GET /v1/sessions/:id/detect`: the state, the rule that matched, and the matched lines.
 
 use std::sync::Arc;
 
-use serde::Deserialize;
-use serde_json::{Value, json};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use warp::Filter;
 use warp::filters::BoxedFilter;
 use warp::http::StatusCode;
@@ -24,7 +23,7 @@ use super::error::{ApiError, ErrorCode};
 use super::filters::{json_body, with_app};
 use super::reply::finish;
 use super::reply::{ApiResult, json};
-use super::wire::{hook_request_json, permission_history_json, permission_request_json};
+use super::wire::{HistoryEntryWire, PermissionRequestWire, permission_request};
 use crate::detect::profile::PermissionKind;
 use crate::permissions::policy::{PolicyProfile, PolicyRule};
 use crate::permissions::{self, Action, AnsweredBy};
@@ -50,51 +49,153 @@ impl From<AnswerError> for ApiError {
     }
 }
 
-#[derive(Debug, Deserialize, Default)]
+/// `POST /v1/sessions/{id}/approve` and `/reject` body (optional).
+#[derive(Debug, Deserialize, Default, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AnswerRequest {
+    /// The request meant (default: the one pending); a stale id is refused.
     pub permission_id: Option<String>,
+    /// The dialog option to pick (default: the approving or rejecting one).
     pub option: Option<u32>,
 }
 
-#[derive(Debug, Deserialize, Default)]
+/// `POST /v1/human-approvals/{id}/approve` body (optional).
+#[derive(Debug, Deserialize, Default, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HumanApprove {
     pub feedback: Option<String>,
     pub approved_by: Option<String>,
 }
 
-#[derive(Debug, Deserialize, Default)]
+/// `POST /v1/human-approvals/{id}/reject` body.
+#[derive(Debug, Deserialize, Default, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HumanReject {
     pub reason: String,
     pub rejected_by: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+/// A policy rule as a client writes it.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schemars(rename = "PolicyRuleRequest")]
 pub struct RuleWire {
+    /// Match only requests of this kind.
+    #[serde(default)]
+    #[schemars(schema_with = "crate::api::schemas::permission_kind")]
     pub kind: Option<String>,
+    /// A regex matched against the request's title and detail (at most 1000 bytes).
     pub pattern: Option<String>,
+    /// approve or reject.
     pub action: String,
 }
 
-#[derive(Debug, Deserialize)]
+/// `PUT /v1/sessions/{id}/permissions` body: the fields given replace the policy's.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PolicyRequest {
     pub allow_read: Option<bool>,
     pub allow_write: Option<bool>,
     pub allow_bash: Option<bool>,
+    /// At most 100; the first that matches answers.
     pub rules: Option<Vec<RuleWire>>,
+    /// Answer the start-up trust dialog: true trusts, false declines.
     pub trust_folder: Option<bool>,
+    /// Answer a request still pending after this long with `defaultAction`; 0 disables.
     pub timeout_ms: Option<u64>,
+    /// approve or reject.
     pub default_action: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+/// `PUT /v1/sessions/{id}/permission-profile` body.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileRequest {
+    /// strict, restricted, default or permissive.
     pub profile: String,
+}
+
+/// A policy rule as the policy holds it.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct PolicyRuleWire {
+    /// bash, edit, create, mcp, trust, plan or other; null matches every kind.
+    kind: Option<&'static str>,
+    pattern: Option<String>,
+    /// approve or reject.
+    action: &'static str,
+}
+
+/// A session's permission policy, as both policy routes answer it.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(rename = "PermissionPolicy")]
+pub struct PolicyWire {
+    allow_read: Option<bool>,
+    allow_write: Option<bool>,
+    allow_bash: Option<bool>,
+    rules: Vec<PolicyRuleWire>,
+    /// strict, restricted, default or permissive.
+    profile: &'static str,
+    trust_folder: Option<bool>,
+    /// Null when requests never time out.
+    timeout_ms: Option<u64>,
+    /// approve or reject.
+    default_action: &'static str,
+}
+
+/// `GET /v1/permissions`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct PendingPermissions {
+    total: usize,
+    permissions: Vec<PermissionRequestWire>,
+}
+
+/// `GET /v1/human-approvals`: the pending requests under the orchestrator's name.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct HumanApprovals {
+    total: usize,
+    approvals: Vec<PermissionRequestWire>,
+}
+
+/// `GET /v1/sessions/{id}/permissions/pending`: empty, or the one pending request.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionPending {
+    #[schemars(with = "String")]
+    session_id: uuid::Uuid,
+    pending: Vec<PermissionRequestWire>,
+}
+
+/// `GET /v1/sessions/{id}/permissions/history`: answered requests, oldest first.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PermissionHistory {
+    #[schemars(with = "String")]
+    session_id: uuid::Uuid,
+    history: Vec<HistoryEntryWire>,
+}
+
+/// How an approve or reject went.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AnswerResult {
+    ok: bool,
+    #[schemars(with = "String")]
+    session_id: uuid::Uuid,
+    #[schemars(with = "String")]
+    permission_id: uuid::Uuid,
+    /// approved or rejected.
+    action: &'static str,
+    /// The dialog option picked, if one was.
+    option: Option<u32>,
+    /// The keys typed into the dialog (empty when the hook answered).
+    keys: Vec<String>,
+    /// The dialog left the screen.
+    dialog_closed: bool,
+    #[schemars(schema_with = "crate::api::schemas::session_status")]
+    status: &'static str,
+    /// keys (typed into the dialog) or hook (the reply to a held PermissionRequest hook).
+    via: &'static str,
 }
 
 /// Most policy rules per session; each is a regex checked on every prompt.
@@ -102,31 +203,37 @@ const MAX_RULES: usize = 100;
 /// Longest accepted rule pattern; the regex crate bounds compile size, this bounds the input.
 const MAX_PATTERN: usize = 1000;
 
-fn policy_json(p: &permissions::Policy) -> Value {
-    json!({
-        "allowRead": p.allow_read,
-        "allowWrite": p.allow_write,
-        "allowBash": p.allow_bash,
-        "rules": p.rules.iter().map(|r| json!({
-            "kind": r.kind.map(PermissionKind::as_str),
-            "pattern": r.pattern.as_ref().map(|re| re.as_str()),
-            "action": r.action.as_str(),
-        })).collect::<Vec<_>>(),
-        "profile": p.profile.as_str(),
-        "trustFolder": p.trust_folder,
-        "timeoutMs": p.timeout.map(|t| t.as_millis() as u64),
-        "defaultAction": p.default_action.as_str(),
-    })
+impl From<&permissions::Policy> for PolicyWire {
+    fn from(p: &permissions::Policy) -> Self {
+        PolicyWire {
+            allow_read: p.allow_read,
+            allow_write: p.allow_write,
+            allow_bash: p.allow_bash,
+            rules: p
+                .rules
+                .iter()
+                .map(|r| PolicyRuleWire {
+                    kind: r.kind.map(PermissionKind::as_str),
+                    pattern: r.pattern.as_ref().map(|re| re.as_str().to_owned()),
+                    action: r.action.as_str(),
+                })
+                .collect(),
+            profile: p.profile.as_str(),
+            trust_folder: p.trust_folder,
+            timeout_ms: p.timeout.map(|t| t.as_millis() as u64),
+            default_action: p.default_action.as_str(),
+        }
+    }
 }
 
 /// The pending request of a session: the dialog on screen, the request held by Claude Code's
 /// PermissionRequest hook, or both merged (`source` says which).
-fn pending_of(h: &SessionHandle) -> Vec<Value> {
+pub(crate) fn pending_of(h: &SessionHandle) -> Vec<PermissionRequestWire> {
     let screen = h.live().pending;
     let hook = h.perms.hook_pending();
     let mut v = match (&screen, &hook) {
-        (Some(p), _) => permission_request_json(h.meta.id, &h.meta.name, h.meta.agent_type, p),
-        (None, Some(k)) => permission_request_json(
+        (Some(p), _) => permission_request(h.meta.id, &h.meta.name, h.meta.agent_type, p),
+        (None, Some(k)) => permission_request(
             h.meta.id,
             &h.meta.name,
             h.meta.agent_type,
@@ -134,62 +241,65 @@ fn pending_of(h: &SessionHandle) -> Vec<Value> {
         ),
         (None, None) => return Vec::new(),
     };
-    v["source"] = json!(match (&screen, &hook) {
+    v.source = Some(match (&screen, &hook) {
         (Some(_), Some(_)) => "screen+hook",
         (Some(_), None) => "screen",
         _ => "hook",
     });
-    if let Some(k) = &hook {
-        v["hookRequestId"] = json!(k.id);
-        v["toolName"] = json!(k.tool_name);
-        v["toolInput"] = k.tool_input.clone();
+    if let Some(k) = hook {
+        v.hook_request_id = Some(k.id);
+        v.tool_name = Some(k.tool_name);
+        v.tool_input = Some(k.tool_input);
     }
     vec![v]
 }
 
 async fn all_pending(app: Arc<App>) -> ApiResult {
-    let pending: Vec<Value> = app.sessions.list().iter().flat_map(pending_of).collect();
+    let permissions: Vec<_> = app.sessions.list().iter().flat_map(pending_of).collect();
     Ok(json(
         StatusCode::OK,
-        &json!({ "total": pending.len(), "permissions": pending }),
+        &PendingPermissions {
+            total: permissions.len(),
+            permissions,
+        },
     ))
 }
 
 async fn session_pending(app: Arc<App>, id: String) -> ApiResult {
     let h = app.sessions.get(&id)?;
-    let pending = pending_of(&h);
     Ok(json(
         StatusCode::OK,
-        &json!({ "sessionId": h.meta.id, "pending": pending }),
+        &SessionPending {
+            session_id: h.meta.id,
+            pending: pending_of(&h),
+        },
     ))
 }
 
 async fn history(app: Arc<App>, id: String) -> ApiResult {
     let h = app.sessions.get(&id)?;
-    let entries: Vec<Value> = h
-        .perms
-        .history()
-        .iter()
-        .map(permission_history_json)
-        .collect();
+    let history = h.perms.history().iter().map(Into::into).collect();
     Ok(json(
         StatusCode::OK,
-        &json!({ "sessionId": h.meta.id, "history": entries }),
+        &PermissionHistory {
+            session_id: h.meta.id,
+            history,
+        },
     ))
 }
 
-fn outcome_json(h: &SessionHandle, o: &AnswerOutcome) -> Value {
-    json!({
-        "ok": true,
-        "sessionId": h.meta.id,
-        "permissionId": o.permission_id,
-        "action": o.action.as_str(),
-        "option": o.option,
-        "keys": o.keys,
-        "dialogClosed": o.closed,
-        "status": o.status.as_str(),
-        "via": o.via,
-    })
+fn outcome_wire(h: &SessionHandle, o: AnswerOutcome) -> AnswerResult {
+    AnswerResult {
+        ok: true,
+        session_id: h.meta.id,
+        permission_id: o.permission_id,
+        action: o.action.as_str(),
+        option: o.option,
+        keys: o.keys,
+        dialog_closed: o.closed,
+        status: o.status.as_str(),
+        via: o.via,
+    }
 }
 
 async fn answer(app: Arc<App>, id: String, approve: bool, req: AnswerRequest) -> ApiResult {
@@ -209,7 +319,7 @@ async fn answer(app: Arc<App>, id: String, approve: bool, req: AnswerRequest) ->
         },
     )
     .await?;
-    Ok(json(StatusCode::OK, &outcome_json(&h, &outcome)))
+    Ok(json(StatusCode::OK, &outcome_wire(&h, outcome)))
 }
 
 /// The session whose pending request has this id.
@@ -235,16 +345,20 @@ fn find_request(app: &App, permission_id: &str) -> Result<SessionHandle, ApiErro
 }
 
 async fn human_list(app: Arc<App>) -> ApiResult {
-    let pending: Vec<Value> = app.sessions.list().iter().flat_map(pending_of).collect();
+    let approvals: Vec<_> = app.sessions.list().iter().flat_map(pending_of).collect();
     Ok(json(
         StatusCode::OK,
-        &json!({ "total": pending.len(), "approvals": pending }),
+        &HumanApprovals {
+            total: approvals.len(),
+            approvals,
+        },
     ))
 }
 
 async fn human_get(app: Arc<App>, pid: String) -> ApiResult {
     let h = find_request(&app, &pid)?;
-    let p = pending_of(&h).into_iter().next().unwrap_or(Value::Null);
+    // Null only if the request was answered between finding it and reading it.
+    let p = pending_of(&h).into_iter().next();
     Ok(json(StatusCode::OK, &p))
 }
 
@@ -268,7 +382,7 @@ async fn human_answer(
         },
     )
     .await?;
-    Ok(json(StatusCode::OK, &outcome_json(&h, &outcome)))
+    Ok(json(StatusCode::OK, &outcome_wire(&h, outcome)))
 }
 
 fn parse_rules(rules: Vec<RuleWire>) -> Result<Vec<PolicyRule>, ApiError> {
@@ -348,7 +462,7 @@ async fn put_policy(app: Arc<App>, id: String, req: PolicyRequest) -> ApiResult 
             p.default_action = a;
         }
     });
-    Ok(json(StatusCode::OK, &policy_json(&policy)))
+    Ok(json(StatusCode::OK, &PolicyWire::from(&policy)))
 }
 
 async fn put_profile(app: Arc<App>, id: String, req: ProfileRequest) -> ApiResult {
@@ -360,73 +474,10 @@ async fn put_profile(app: Arc<App>, id: String, req: ProfileRequest) -> ApiResul
         ))
     })?;
     let policy = h.perms.set_policy(|p| p.profile = profile);
-    Ok(json(StatusCode::OK, &policy_json(&policy)))
+    Ok(json(StatusCode::OK, &PolicyWire::from(&policy)))
 }
 
-async fn detect(app: Arc<App>, id: String) -> ApiResult {
-    let h = app.sessions.get(&id)?;
-    let live = h.live();
-    let e = h.explain().await?;
-    let src = h.sources().await?;
-    let link = app.sessions.hooks.get(&h.meta.id);
-    let hook_facts = link.as_ref().map(|l| {
-        l.facts(|f| {
-            json!({
-                "lastEvent": f.last_event.as_ref().map(|(e, _)| e),
-                "lastEventAt": f.last_event.as_ref().map(|(_, at)| at),
-                "events": f.events,
-                "compacting": f.compacting,
-                "claudeSessionId": f.claude_session_id,
-            })
-        })
-    });
-    let lines: Vec<Value> = e
-        .lines
-        .iter()
-        .map(|l| json!({ "row": l.row, "text": l.text }))
-        .collect();
-    Ok(json(
-        StatusCode::OK,
-        &json!({
-            "sessionId": h.meta.id,
-            "status": live.status.as_str(),
-            "profile": e.profile,
-            "profileSource": e.profile_source,
-            "rule": e.rule,
-            "region": e.region,
-            "priority": e.priority,
-            "rawState": e.raw_state.map(|s| s.as_str()),
-            "evidence": e.evidence.as_str(),
-            "terminal": e.terminal.as_ref().map(|t| json!({
-                "pgid": t.pgid,
-                "command": t.command,
-                "holds": t.holds.as_str(),
-                "waiting": t.waiting.map(|w| w.as_str()),
-            })),
-            "lines": lines,
-            "uiHint": e.ui.as_ref().map(|(h, _)| h.as_str()),
-            "uiRule": e.ui.as_ref().map(|(_, rule)| rule),
-            "reason": e.reason,
-            "unchangedMs": e.unchanged_ms,
-            "evalMicros": e.eval_micros,
-            "pending": pending_of(&h),
-            "sources": {
-                "screen": src.screen.as_str(),
-                "hook": src.hook.as_ref().map(|(s, event, age)| json!({
-                    "state": s.as_str(),
-                    "event": event,
-                    "ageMs": age,
-                })),
-                "hookPermission": h.perms.hook_pending().map(|k| hook_request_json(&k)),
-                "hooks": hook_facts,
-                "corrections": src.corrections,
-                "graceMs": crate::session::actor::HOOK_GRACE.as_millis() as u64,
-            },
-        }),
-    ))
-}
-
-/// The permission and detection routes (under `/v1` and unversioned; the caller adds it).
+/// The permission routes (under `/v1` and unversioned; the caller adds it).
 pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
     let limit = app.config.max_body_bytes;
     use warp::path;
@@ -469,11 +520,6 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
         .and(with_app(&app))
         .and(json_body(limit))
         .then(|id, a, b| async { finish(put_profile(a, id, b).await) });
-    let detect = s
-        .and(path!(String / "detect"))
-        .and(warp::get())
-        .and(with_app(&app))
-        .then(|id, a| async { finish(detect(a, id).await) });
     let ha = path("human-approvals");
     let h_list = ha
         .and(path::end())
@@ -512,8 +558,6 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
         .or(policy)
         .unify()
         .or(profile)
-        .unify()
-        .or(detect)
         .unify()
         .or(h_list)
         .unify()

@@ -11,6 +11,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
+use schemars::JsonSchema;
 use serde::Serialize;
 use warp::Filter;
 use warp::filters::BoxedFilter;
@@ -38,9 +39,11 @@ fn cursors() -> &'static Mutex<HashMap<(uuid::Uuid, String), u64>> {
     CURSORS.get_or_init(Default::default)
 }
 
-#[derive(Serialize)]
+/// `GET /v1/sessions/{id}/transcript`: the terminal output recorded since an offset.
+#[derive(Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-struct Transcript {
+#[schemars(rename = "OutputTranscript")]
+pub(crate) struct Transcript {
     id: String,
     /// Offset of the first byte returned; larger than the requested one when that output was
     /// rotated away.

@@ -1,8 +1,9 @@
 //! The schemas of the OpenAPI document that are derived from the code. The request and
-//! response types of [`super::wire`] (and the error body) describe themselves with
-//! `schemars`; [`components`] turns them into OpenAPI 3.0 `components/schemas`, so what the
-//! document says a route sends is what the type the route serializes holds. The hand-written
-//! fragments of [`super::openapi`] refer to these schemas by name and must not define them.
+//! response types of [`super::wire`] and of the route modules (and the error body) describe
+//! themselves with `schemars`; [`components`] turns them into OpenAPI 3.0
+//! `components/schemas`, so what the document says a route sends is what the type the route
+//! serializes holds. The hand-written fragments of [`super::openapi`] refer to these schemas by
+//! name and must not define them.
 //!
 //! The vocabulary fields (status, agent type, ...) are plain strings in the wire types; the
 //! `schema_with` functions here give them their closed set of values, read from the same
@@ -15,7 +16,7 @@ use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde_json::{Map, Value};
 
 use super::error::{ErrorBody, ErrorCode};
-use super::wire;
+use super::{compat, detect, executions, keys, memory, permissions, recordings, webhooks, wire};
 use crate::vocab::{AgentType, PermissionMode, SessionStatus};
 
 /// A string that is one of `values`.
@@ -34,6 +35,20 @@ pub fn agent_type(_: &mut SchemaGenerator) -> Schema {
 
 pub fn permission_mode(_: &mut SchemaGenerator) -> Schema {
     string_enum(PermissionMode::ALL.map(PermissionMode::as_str))
+}
+
+pub fn permission_kind(_: &mut SchemaGenerator) -> Schema {
+    string_enum(crate::detect::profile::PermissionKind::ALL.map(|k| k.as_str()))
+}
+
+pub fn key_scopes(_: &mut SchemaGenerator) -> Schema {
+    let scopes = crate::store::keys::Scope::ALL.map(|s| s.as_str());
+    json_schema!({"type": "array", "items": {"type": "string", "enum": scopes}})
+}
+
+pub fn event_kinds(_: &mut SchemaGenerator) -> Schema {
+    let kinds = crate::events::EventKind::ALL.map(|k| k.as_str());
+    json_schema!({"type": "array", "items": {"type": "string", "enum": kinds}})
 }
 
 pub fn ui_state(_: &mut SchemaGenerator) -> Schema {
@@ -74,6 +89,19 @@ pub fn components() -> Map<String, Value> {
     requests.subschema_for::<wire::KeysRequest>();
     requests.subschema_for::<wire::ResizeRequest>();
     requests.subschema_for::<super::shell::ExecBody>();
+    requests.subschema_for::<compat::CommandRequest>();
+    requests.subschema_for::<compat::HandshakeRequest>();
+    requests.subschema_for::<memory::SetRequest>();
+    requests.subschema_for::<keys::CreateKeyRequest>();
+    requests.subschema_for::<super::events::SseTokenRequest>();
+    requests.subschema_for::<webhooks::CreateWebhook>();
+    requests.subschema_for::<webhooks::StimulusRequest>();
+    requests.subschema_for::<executions::ExecutionRequest>();
+    requests.subschema_for::<permissions::AnswerRequest>();
+    requests.subschema_for::<permissions::HumanApprove>();
+    requests.subschema_for::<permissions::HumanReject>();
+    requests.subschema_for::<permissions::PolicyRequest>();
+    requests.subschema_for::<permissions::ProfileRequest>();
 
     let mut responses = generator(Contract::Serialize);
     responses.subschema_for::<ErrorBody>();
@@ -88,6 +116,33 @@ pub fn components() -> Map<String, Value> {
     responses.subschema_for::<wire::BatchDeleteResponse>();
     responses.subschema_for::<super::shell::ExecAnswer>();
     responses.subschema_for::<super::shell::CommandList>();
+    responses.subschema_for::<compat::SessionHealth>();
+    responses.subschema_for::<compat::BulkHealth>();
+    responses.subschema_for::<compat::Pane>();
+    responses.subschema_for::<compat::Summary>();
+    responses.subschema_for::<compat::Handshake>();
+    responses.subschema_for::<memory::EntryWire>();
+    responses.subschema_for::<memory::EntryList>();
+    responses.subschema_for::<keys::KeyWire>();
+    responses.subschema_for::<keys::KeyList>();
+    responses.subschema_for::<super::events::SseToken>();
+    responses.subschema_for::<webhooks::WebhookInfo>();
+    responses.subschema_for::<webhooks::WebhookList>();
+    responses.subschema_for::<webhooks::DeadLetters>();
+    responses.subschema_for::<webhooks::Retried>();
+    responses.subschema_for::<webhooks::ChannelsHealth>();
+    responses.subschema_for::<webhooks::StimulusAccepted>();
+    responses.subschema_for::<recordings::Transcript>();
+    responses.subschema_for::<executions::Agents>();
+    responses.subschema_for::<executions::ExecutionStarted>();
+    responses.subschema_for::<permissions::PendingPermissions>();
+    responses.subschema_for::<permissions::HumanApprovals>();
+    responses.subschema_for::<wire::PermissionRequestWire>();
+    responses.subschema_for::<permissions::SessionPending>();
+    responses.subschema_for::<permissions::PermissionHistory>();
+    responses.subschema_for::<permissions::AnswerResult>();
+    responses.subschema_for::<permissions::PolicyWire>();
+    responses.subschema_for::<detect::Detection>();
 
     let mut out = requests.take_definitions(true);
     out.extend(responses.take_definitions(true));

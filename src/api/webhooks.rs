@@ -8,6 +8,7 @@
 
 use std::sync::Arc;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use warp::Filter;
 use warp::filters::BoxedFilter;
@@ -19,30 +20,91 @@ use super::error::{ApiError, ErrorCode};
 use super::filters::{json_body, with_app};
 use super::reply::finish;
 use super::reply::{ApiResult, json};
-use crate::webhooks::Endpoint;
 use crate::webhooks::inbound::{self, StimulusError, secret_var};
+use crate::webhooks::{ChannelHealth, DeadLetter, Endpoint};
 
-#[derive(Deserialize)]
+/// `POST /v1/webhooks` body.
+#[derive(Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct CreateWebhook {
+pub(crate) struct CreateWebhook {
+    /// An http or https URL.
     url: String,
+    /// Event types to deliver (default: all).
     #[serde(default)]
+    #[schemars(schema_with = "crate::api::schemas::event_kinds")]
     events: Vec<String>,
+    /// Signs each delivery (HMAC-SHA256).
     secret: Option<String>,
     max_attempts: Option<u32>,
+    /// Wait before the first retry; doubled after each.
     backoff_ms: Option<u64>,
 }
 
-#[derive(Serialize)]
+/// A webhook, without its secret.
+#[derive(Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-struct WebhookInfo {
+#[schemars(rename = "Webhook")]
+pub(crate) struct WebhookInfo {
     id: String,
     url: String,
+    /// Event types delivered; empty for all.
+    #[schemars(schema_with = "crate::api::schemas::event_kinds")]
     events: Vec<&'static str>,
     has_secret: bool,
     max_attempts: u32,
     backoff_ms: u64,
+    /// Epoch milliseconds.
     created_at: u64,
+}
+
+/// `GET /v1/webhooks`.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct WebhookList {
+    webhooks: Vec<WebhookInfo>,
+}
+
+/// `GET /v1/webhooks/dead-letter`: deliveries that ran out of attempts, oldest first.
+#[derive(Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct DeadLetters {
+    total: usize,
+    dead_letters: Vec<DeadLetter>,
+}
+
+/// A retried dead letter that was delivered.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct Retried {
+    ok: bool,
+    delivered: bool,
+}
+
+/// An outbound channel and what it last did.
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "Channel")]
+struct ChannelWire {
+    id: String,
+    /// webhook
+    #[serde(rename = "type")]
+    kind: &'static str,
+    url: String,
+    /// unused, ok or failing (the last attempt failed).
+    status: &'static str,
+    #[serde(flatten)]
+    health: ChannelHealth,
+}
+
+/// `GET /v1/channels/health`.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct ChannelsHealth {
+    channels: Vec<ChannelWire>,
+}
+
+/// A stimulus was accepted and routed.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct StimulusAccepted {
+    accepted: bool,
+    source: String,
+    routed: inbound::Routed,
 }
 
 impl From<&Endpoint> for WebhookInfo {
@@ -59,9 +121,11 @@ impl From<&Endpoint> for WebhookInfo {
     }
 }
 
-#[derive(Deserialize)]
+/// `POST /v1/stimuli` body.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct StimulusRequest {
+pub(crate) struct StimulusRequest {
+    /// Names the integration rules that route it.
     source: String,
     content: String,
     idempotency_key: Option<String>,
@@ -83,10 +147,7 @@ async fn create(app: Arc<App>, req: CreateWebhook) -> ApiResult {
 
 async fn list(app: Arc<App>) -> ApiResult {
     let hooks: Vec<WebhookInfo> = app.webhooks.list().iter().map(WebhookInfo::from).collect();
-    Ok(json(
-        StatusCode::OK,
-        &serde_json::json!({ "webhooks": hooks }),
-    ))
+    Ok(json(StatusCode::OK, &WebhookList { webhooks: hooks }))
 }
 
 async fn delete(app: Arc<App>, id: String) -> ApiResult {
@@ -101,10 +162,13 @@ async fn delete(app: Arc<App>, id: String) -> ApiResult {
 }
 
 async fn dead_letters(app: Arc<App>) -> ApiResult {
-    let dl = app.webhooks.dead_letters();
+    let dead_letters = app.webhooks.dead_letters();
     Ok(json(
         StatusCode::OK,
-        &serde_json::json!({ "total": dl.len(), "deadLetters": dl }),
+        &DeadLetters {
+            total: dead_letters.len(),
+            dead_letters,
+        },
     ))
 }
 
@@ -117,7 +181,10 @@ async fn retry(app: Arc<App>, id: String) -> ApiResult {
         )),
         Some(Ok(())) => Ok(json(
             StatusCode::OK,
-            &serde_json::json!({ "ok": true, "delivered": true }),
+            &Retried {
+                ok: true,
+                delivered: true,
+            },
         )),
         Some(Err(e)) => Err(ApiError::new(
             StatusCode::BAD_GATEWAY,
@@ -128,29 +195,24 @@ async fn retry(app: Arc<App>, id: String) -> ApiResult {
 }
 
 async fn channels_health(app: Arc<App>) -> ApiResult {
-    let channels: Vec<serde_json::Value> = app
+    let channels = app
         .webhooks
         .health()
         .into_iter()
-        .map(|(e, h)| {
-            let mut v = serde_json::to_value(&h).unwrap_or_default();
-            v["id"] = e.id.into();
-            v["type"] = "webhook".into();
-            v["url"] = e.url.to_string().into();
-            v["status"] = match (h.last_success_at, h.last_failure_at) {
+        .map(|(e, h)| ChannelWire {
+            id: e.id,
+            kind: "webhook",
+            url: e.url.to_string(),
+            status: match (h.last_success_at, h.last_failure_at) {
                 (None, None) => "unused",
                 (Some(s), Some(f)) if f > s => "failing",
                 (None, Some(_)) => "failing",
                 _ => "ok",
-            }
-            .into();
-            v
+            },
+            health: h,
         })
         .collect();
-    Ok(json(
-        StatusCode::OK,
-        &serde_json::json!({ "channels": channels }),
-    ))
+    Ok(json(StatusCode::OK, &ChannelsHealth { channels }))
 }
 
 /// Dedupe, route, and answer 202; the key is released if routing failed.
@@ -165,7 +227,11 @@ async fn accept(app: &App, source: &str, content: &str, key: Option<&str>) -> Ap
     match inbound::route(&app.config.integrations, &app.sessions, source, content).await {
         Ok(routed) => Ok(json(
             StatusCode::ACCEPTED,
-            &serde_json::json!({ "accepted": true, "source": source, "routed": routed }),
+            &StimulusAccepted {
+                accepted: true,
+                source: source.to_owned(),
+                routed,
+            },
         )),
         Err(e) => {
             if let Some(c) = claimed {

@@ -63,11 +63,11 @@ const CONTENT_TYPES: [&str; 7] = [
     "progress",
 ];
 
-fn roles(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+pub(crate) fn roles(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
     schemars::json_schema!({"type": "string", "enum": ROLES})
 }
 
-fn content_types(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+pub(crate) fn content_types(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
     schemars::json_schema!({"type": "string", "enum": CONTENT_TYPES})
 }
 

@@ -149,9 +149,11 @@ impl Dedupe {
 }
 
 /// Where a stimulus went.
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(rename = "StimulusRoute")]
 pub struct Routed {
+    /// send_to_session or create_session.
     pub action: &'static str,
     pub session_id: String,
     pub session_name: String,

@@ -85,28 +85,33 @@ impl Endpoint {
 }
 
 /// A delivery that ran out of attempts.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DeadLetter {
     pub id: String,
     pub webhook_id: String,
     pub url: String,
+    /// The event type.
     pub event: &'static str,
     pub delivery_id: String,
     pub attempts: u32,
     pub last_error: String,
+    /// Epoch milliseconds.
     pub failed_at: u64,
+    /// The body that was to be delivered.
     pub body: serde_json::Value,
 }
 
 /// What a channel last did, for `GET /v1/channels/health`.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ChannelHealth {
     pub delivered: u64,
     pub failed_attempts: u64,
     pub dead_lettered: u64,
+    /// Epoch milliseconds.
     pub last_success_at: Option<u64>,
+    /// Epoch milliseconds.
     pub last_failure_at: Option<u64>,
     pub last_error: Option<String>,
 }
