@@ -1,7 +1,8 @@
 //! The OpenAPI description against the code and the running daemon:
-//! - every route the code defines is described, and every described route exists
-//!   (`openapi_describes_every_route`): routes are read from the warp filters in `src/`
-//!   (`path!(...)`, `path("...")` prefixes, `path::tail()`, and the method filter);
+//! - the document has no problems: the router and the document are built from one route
+//!   table (`src/api/route.rs`), and every route of it is described by a fragment, every
+//!   fragment's operation is a route, and no fragment contradicts the table
+//!   (`openapi_every_operation_is_complete`);
 //! - the committed `openapi.json` equals the document, fragments and derived schemas
 //!   (`openapi_committed_file_is_current`; regenerate with `AEGIS_REGEN_OPENAPI=1 cargo nextest run -E 'test(openapi_committed)'`);
 //! - the daemon serves it at `/v1/openapi.json`, behind auth;
@@ -29,13 +30,6 @@ const NO_BEARER: &[(&str, &str)] = &[
     ("POST", "/v1/hooks/{}"),
     ("GET", "/"),
     ("GET", "/dashboard/{}"),
-];
-
-/// Route functions mounted outside `/v1` (the dashboard at `/`, Prometheus at `/metrics`):
-/// `(file, start of the function)`. Their routes are compared without the `/v1` prefix.
-const OUTSIDE_V1: &[(&str, &str)] = &[
-    ("src/api/dashboard.rs", "pub fn routes()"),
-    ("src/api/metrics.rs", "pub fn prometheus_route("),
 ];
 
 fn merged() -> Value {
@@ -80,194 +74,6 @@ fn described(doc: &Value) -> BTreeMap<(String, String), String> {
         }
     }
     out
-}
-
-/// Every `.rs` file under `dir`.
-fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
-    for e in std::fs::read_dir(dir).expect("read src").flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            rust_files(&p, out);
-        } else if p.extension().is_some_and(|x| x == "rs") {
-            out.push(p);
-        }
-    }
-}
-
-/// Routes defined in one source file: for every method filter (`warp::get()`, ...), the path
-/// pieces of the statement it sits in, in order. A statement starts after the previous `;`,
-/// `{` that opens a function body, or `let`. A `let x = path("lit");` prefix used by later
-/// statements is substituted.
-fn routes_in(src: &str) -> Vec<(String, String)> {
-    // Test modules define no routes.
-    let src = src.split("#[cfg(test)]").next().unwrap_or(src);
-    let src: String = src
-        .lines()
-        .map(|l| l.split("//").next().unwrap_or(""))
-        .collect::<Vec<_>>()
-        .join("\n");
-    let methods = [
-        ("warp::get()", "GET"),
-        ("warp::post()", "POST"),
-        ("warp::put()", "PUT"),
-        ("warp::delete()", "DELETE"),
-        ("warp::patch()", "PATCH"),
-    ];
-    // Prefix variables: `let s = path("sessions");` (with or without `warp::`).
-    let mut prefixes: BTreeMap<String, String> = BTreeMap::new();
-    for stmt in src.split(';') {
-        let stmt = stmt.trim();
-        let Some(rest) = stmt.rsplit("let ").next() else {
-            continue;
-        };
-        if let Some((var, expr)) = rest.split_once('=') {
-            let expr = expr.trim();
-            let expr = expr.strip_prefix("warp::").unwrap_or(expr);
-            if let Some(lit) = expr
-                .strip_prefix("path(\"")
-                .or_else(|| expr.strip_prefix("path!(\""))
-                .and_then(|e| e.strip_suffix("\")"))
-                .filter(|l| !l.contains('"'))
-            {
-                prefixes.insert(var.trim().to_owned(), format!("/{lit}"));
-            }
-        }
-    }
-    let mut out = Vec::new();
-    for (pat, method) in methods {
-        let mut from = 0;
-        while let Some(at) = src[from..].find(pat) {
-            let at = from + at;
-            from = at + pat.len();
-            let start = [
-                src[..at].rfind(';'),
-                src[..at].rfind("let "),
-                src[..at].rfind(") -> "),
-            ]
-            .into_iter()
-            .flatten()
-            .max()
-            .unwrap_or(0);
-            let stmt = &src[start..at];
-            out.push((method.to_owned(), path_of(stmt, &prefixes)));
-        }
-    }
-    out
-}
-
-/// The path a filter chain matches, from its pieces in order.
-fn path_of(stmt: &str, prefixes: &BTreeMap<String, String>) -> String {
-    let mut path = String::new();
-    // A statement like `let x = s.and(...)` starts with a prefix variable.
-    let head = stmt.split_once('=').map_or(stmt, |(_, r)| r).trim();
-    let var: String = head
-        .chars()
-        .take_while(|c| c.is_alphanumeric() || *c == '_')
-        .collect();
-    if let Some(p) = prefixes.get(&var) {
-        path.push_str(p);
-    }
-    let mut rest = stmt;
-    loop {
-        let next = [
-            rest.find("path!("),
-            rest.find("path(\""),
-            rest.find("path::tail()"),
-        ];
-        let Some(at) = next.into_iter().flatten().min() else {
-            break;
-        };
-        rest = &rest[at..];
-        if let Some(r) = rest.strip_prefix("path::tail()") {
-            path.push_str("/{}");
-            rest = r;
-        } else if let Some(r) = rest.strip_prefix("path(\"") {
-            let end = r.find('"').unwrap_or(r.len());
-            path.push('/');
-            path.push_str(&r[..end]);
-            rest = &r[end..];
-        } else {
-            let r = &rest["path!(".len()..];
-            let end = r.find(')').unwrap_or(r.len());
-            for seg in r[..end].split('/') {
-                let seg = seg.trim();
-                path.push('/');
-                match seg.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
-                    Some(lit) => path.push_str(lit),
-                    None => path.push_str("{}"),
-                }
-            }
-            rest = &r[end..];
-        }
-    }
-    format!("/v1{path}")
-}
-
-/// `(METHOD, /v1/path)` → the file that defines it.
-fn defined() -> BTreeMap<(String, String), String> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut files = Vec::new();
-    rust_files(&root.join("src"), &mut files);
-    let mut out = BTreeMap::new();
-    for f in files {
-        let text = std::fs::read_to_string(&f).expect("read source");
-        if !text.contains("warp::") {
-            continue;
-        }
-        let rel = f.strip_prefix(root).unwrap_or(&f).display().to_string();
-        let mut text = text;
-        for (file, start) in OUTSIDE_V1.iter().filter(|(file, _)| *file == rel) {
-            let Some(at) = text.find(start) else {
-                panic!("{file}: no `{start}` (update OUTSIDE_V1 in tests/openapi.rs)");
-            };
-            // The function runs to the next top-level item.
-            let end = text[at + 1..]
-                .find("\npub fn ")
-                .or_else(|| text[at + 1..].find("\nfn "))
-                .map_or(text.len(), |e| at + 1 + e);
-            for (method, path) in routes_in(&text[at..end]) {
-                let path = path.strip_prefix("/v1").unwrap_or(&path);
-                let path = if path.is_empty() { "/" } else { path };
-                out.insert((method, path.to_owned()), rel.clone());
-            }
-            text.replace_range(at..end, "");
-        }
-        for route in routes_in(&text) {
-            out.insert(route, rel.clone());
-        }
-    }
-    out
-}
-
-#[test]
-fn openapi_describes_every_route() {
-    let doc = merged();
-    let described = described(&doc);
-    let defined = defined();
-    assert!(
-        defined.len() > 40,
-        "the route scanner found too few routes: {defined:#?}"
-    );
-    let mut problems = Vec::new();
-    for ((method, path), file) in &defined {
-        if !described.contains_key(&(method.clone(), path.clone())) {
-            problems.push(format!(
-                "{method} {path} is defined in {file} but described in no src/api/openapi/*.json fragment"
-            ));
-        }
-    }
-    for ((method, path), spec_path) in &described {
-        if !defined.contains_key(&(method.clone(), path.clone())) {
-            problems.push(format!(
-                "{method} {spec_path} is described in the OpenAPI fragments but no route in src/ defines it"
-            ));
-        }
-    }
-    assert!(
-        problems.is_empty(),
-        "OpenAPI coverage:\n{}",
-        problems.join("\n")
-    );
 }
 
 #[test]

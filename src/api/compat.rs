@@ -11,15 +11,14 @@ use std::sync::Arc;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use warp::Filter;
-use warp::filters::BoxedFilter;
 use warp::http::StatusCode;
-use warp::reply::Response;
 
 use super::App;
 use super::error::{ApiError, ErrorCode};
 use super::filters::{json_body, optional_json_body, with_app};
 use super::reply::finish;
 use super::reply::{ApiResult, json};
+use super::route::{self, Table};
 use crate::clock::now_ms;
 use crate::screen::Format;
 use crate::session::SessionHandle;
@@ -402,74 +401,81 @@ async fn handshake(req: HandshakeRequest) -> ApiResult {
 }
 
 /// The v0.3 compatibility routes.
-pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
-    use warp::path;
-    let limit = app.config.max_body_bytes;
-    let s = path("sessions");
-    let bulk = s
-        .and(path!("health"))
-        .and(warp::get())
-        .and(with_app(&app))
-        .then(|a| async { finish(bulk_health(a).await) });
-    let one = s
-        .and(path!(String / "health"))
-        .and(warp::get())
-        .and(with_app(&app))
-        .then(|id, a| async { finish(session_health(a, id).await) });
-    let pane = s
-        .and(path!(String / "pane"))
-        .and(warp::get())
-        .and(with_app(&app))
-        .then(|id, a| async { finish(pane(a, id).await) });
-    let summary = s
-        .and(path!(String / "summary"))
-        .and(warp::get())
-        .and(with_app(&app))
-        .then(|id, a| async { finish(summary(a, id).await) });
-    let escape = s
-        .and(path!(String / "escape"))
-        .and(warp::post())
-        .and(with_app(&app))
-        .then(|id, a| async { finish(escape(a, id).await) });
-    let bash = s
-        .and(path!(String / "bash"))
-        .and(warp::post())
-        .and(with_app(&app))
-        .and(json_body(limit))
-        .then(|id, a, b| async { finish(prefixed(a, id, b, '!').await) });
-    let command = s
-        .and(path!(String / "command"))
-        .and(warp::post())
-        .and(with_app(&app))
-        .and(json_body(limit))
-        .then(|id, a, b| async { finish(prefixed(a, id, b, '/').await) });
-    let answer = s
-        .and(path!(String / "answer"))
-        .and(warp::post())
-        .and(with_app(&app))
-        .and(json_body(limit))
-        .then(|id, a, b| async { finish(answer(a, id, b).await) });
-    let handshake = path!("handshake")
-        .and(warp::post())
-        .and(optional_json_body::<HandshakeRequest>(limit))
-        .then(|r| async { finish(handshake(r).await) });
-    bulk.or(one)
-        .unify()
-        .or(pane)
-        .unify()
-        .or(summary)
-        .unify()
-        .or(escape)
-        .unify()
-        .or(bash)
-        .unify()
-        .or(command)
-        .unify()
-        .or(answer)
-        .unify()
-        .or(handshake)
-        .unify()
-        .boxed()
+pub fn routes(t: &mut Table) {
+    t.route(
+        route::get("/sessions/health").answers::<BulkHealth>(),
+        |p, app| {
+            p.none()
+                .and(with_app(app))
+                .then(|a| async { finish(bulk_health(a).await) })
+        },
+    );
+    t.route(
+        route::get("/sessions/{id}/health").answers::<SessionHealth>(),
+        |p, app| {
+            p.one()
+                .and(with_app(app))
+                .then(|id, a| async { finish(session_health(a, id).await) })
+        },
+    );
+    t.route(
+        route::get("/sessions/{id}/pane").answers::<Pane>(),
+        |p, app| {
+            p.one()
+                .and(with_app(app))
+                .then(|id, a| async { finish(pane(a, id).await) })
+        },
+    );
+    t.route(
+        route::get("/sessions/{id}/summary").answers::<Summary>(),
+        |p, app| {
+            p.one()
+                .and(with_app(app))
+                .then(|id, a| async { finish(summary(a, id).await) })
+        },
+    );
+    t.route(
+        route::post("/sessions/{id}/escape").answers::<super::wire::Ok>(),
+        |p, app| {
+            p.one()
+                .and(with_app(app))
+                .then(|id, a| async { finish(escape(a, id).await) })
+        },
+    );
+    for (path, prefix) in [
+        ("/sessions/{id}/bash", '!'),
+        ("/sessions/{id}/command", '/'),
+    ] {
+        t.route(
+            route::post(path)
+                .body::<CommandRequest>()
+                .answers::<super::wire::SendResponse>(),
+            move |p, app| {
+                p.one()
+                    .and(with_app(app))
+                    .and(json_body(app.config.max_body_bytes))
+                    .then(move |id, a, b| async move { finish(prefixed(a, id, b, prefix).await) })
+            },
+        );
+    }
+    t.route(route::post("/sessions/{id}/answer"), |p, app| {
+        p.one()
+            .and(with_app(app))
+            .and(json_body(app.config.max_body_bytes))
+            .then(|id, a, b| async { finish(answer(a, id, b).await) })
+    });
+    t.route(
+        route::post("/handshake")
+            .optional_body::<HandshakeRequest>()
+            .answers::<Handshake>(),
+        |p, app| {
+            p.none()
+                .and(optional_json_body::<HandshakeRequest>(
+                    app.config.max_body_bytes,
+                ))
+                .then(|r| async { finish(handshake(r).await) })
+        },
+    );
 }
 
 #[cfg(test)]

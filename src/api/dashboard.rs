@@ -19,7 +19,6 @@
 use std::sync::Arc;
 
 use warp::Filter;
-use warp::filters::BoxedFilter;
 use warp::http::{HeaderValue, StatusCode, header};
 use warp::reply::Response;
 
@@ -28,6 +27,7 @@ use super::error::{ApiError, ErrorCode};
 use super::filters::with_app;
 use super::reply::finish;
 use super::reply::{ApiResult, json};
+use super::route::{self, Table};
 
 /// Name of the credential cookie; `api::guard` reads the same name.
 pub const COOKIE: &str = "aegis_token";
@@ -115,12 +115,9 @@ fn asset(name: String) -> Response {
 }
 
 /// The page and its assets (unauthenticated, outside `/v1`).
-pub fn routes() -> BoxedFilter<(Response,)> {
-    let page = warp::path::end().and(warp::get()).map(index);
-    let assets = warp::path!("dashboard" / String)
-        .and(warp::get())
-        .map(asset);
-    page.or(assets).unify().boxed()
+pub fn routes(t: &mut Table) {
+    t.route(route::get("/"), |p, _| p.none().map(index));
+    t.route(route::get("/dashboard/{asset}"), |p, _| p.one().map(asset));
 }
 
 /// Whether `token` can travel as a cookie value unquoted (RFC 6265 `cookie-octet`). Tokens
@@ -174,16 +171,16 @@ async fn clear_cookie() -> ApiResult {
 }
 
 /// `POST`/`DELETE /v1/auth/cookie` (behind the guard, under `/v1` and unversioned).
-pub fn auth_routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
-    let set = warp::path!("auth" / "cookie")
-        .and(warp::post())
-        .and(with_app(&app))
-        .and(warp::header::optional::<String>("authorization"))
-        .then(|a, auth| async { finish(set_cookie(a, auth).await) });
-    let clear = warp::path!("auth" / "cookie")
-        .and(warp::delete())
-        .then(|| async { finish(clear_cookie().await) });
-    set.or(clear).unify().boxed()
+pub fn auth_routes(t: &mut Table) {
+    t.route(route::post("/auth/cookie"), |p, app| {
+        p.none()
+            .and(with_app(app))
+            .and(warp::header::optional::<String>("authorization"))
+            .then(|a, auth| async { finish(set_cookie(a, auth).await) })
+    });
+    t.route(route::delete("/auth/cookie"), |p, _| {
+        p.none().then(|| async { finish(clear_cookie().await) })
+    });
 }
 
 #[cfg(test)]

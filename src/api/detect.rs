@@ -6,14 +6,13 @@ use std::sync::Arc;
 use schemars::JsonSchema;
 use serde::Serialize;
 use warp::Filter;
-use warp::filters::BoxedFilter;
 use warp::http::StatusCode;
-use warp::reply::Response;
 
 use super::App;
 use super::filters::with_app;
 use super::permissions::pending_of;
 use super::reply::{ApiResult, finish, json};
+use super::route::{self, Table};
 use super::wire::{HookRequestWire, PermissionRequestWire};
 
 async fn detect(app: Arc<App>, id: String) -> ApiResult {
@@ -180,10 +179,13 @@ pub struct HookFactsWire {
 }
 
 /// The detection route (under `/v1` and unversioned; the caller adds it).
-pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
-    warp::path!("sessions" / String / "detect")
-        .and(warp::get())
-        .and(with_app(&app))
-        .then(|id, a| async { finish(detect(a, id).await) })
-        .boxed()
+pub fn routes(t: &mut Table) {
+    t.route(
+        route::get("/sessions/{id}/detect").answers::<Detection>(),
+        |p, app| {
+            p.one()
+                .and(with_app(app))
+                .then(|id, a| async { finish(detect(a, id).await) })
+        },
+    );
 }

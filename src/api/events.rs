@@ -34,7 +34,6 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tokio::sync::broadcast;
-use warp::filters::BoxedFilter;
 use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::{Filter, Reply};
@@ -45,6 +44,7 @@ use super::event_wire::{Scope, event_json, notice_json};
 use super::filters::{optional_json_body, query, with_app};
 use super::reply::finish;
 use super::reply::{ApiResult, json};
+use super::route::{self, Table};
 use crate::events::{Event, EventBus, EventKind, Replay};
 
 /// Idle time after which a `heartbeat` frame is sent, so proxies and clients see a live
@@ -451,27 +451,33 @@ async fn session_events(
 }
 
 /// The SSE routes (the caller adds `/v1` and auth).
-pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
-    use warp::path;
-    let last = warp::header::optional::<String>("last-event-id");
-    let all = path!("events")
-        .and(warp::get())
-        .and(with_app(&app))
-        .and(last)
-        .and(query())
-        .then(|a, l, q| async { finish(all_events(a, l, q).await) });
-    let one = path!("sessions" / String / "events")
-        .and(warp::get())
-        .and(with_app(&app))
-        .and(last)
-        .and(query())
-        .then(|id, a, l, q| async { finish(session_events(a, id, l, q).await) });
-    let token = path!("auth" / "sse-token")
-        .and(warp::post())
-        .and(with_app(&app))
-        .and(optional_json_body::<SseTokenRequest>(SSE_TOKEN_BODY_LIMIT))
-        .then(|a, r| async { finish(issue_token(a, r).await) });
-    all.or(one).unify().or(token).unify().boxed()
+pub fn routes(t: &mut Table) {
+    let last = || warp::header::optional::<String>("last-event-id");
+    t.route(route::get("/events"), |p, app| {
+        p.none()
+            .and(with_app(app))
+            .and(last())
+            .and(query())
+            .then(|a, l, q| async { finish(all_events(a, l, q).await) })
+    });
+    t.route(route::get("/sessions/{id}/events"), |p, app| {
+        p.one()
+            .and(with_app(app))
+            .and(last())
+            .and(query())
+            .then(|id, a, l, q| async { finish(session_events(a, id, l, q).await) })
+    });
+    t.route(
+        route::post("/auth/sse-token")
+            .optional_body::<SseTokenRequest>()
+            .creates::<SseToken>(),
+        |p, app| {
+            p.none()
+                .and(with_app(app))
+                .and(optional_json_body::<SseTokenRequest>(SSE_TOKEN_BODY_LIMIT))
+                .then(|a, r| async { finish(issue_token(a, r).await) })
+        },
+    );
 }
 
 #[cfg(test)]

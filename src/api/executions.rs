@@ -20,9 +20,7 @@ use futures_util::StreamExt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
-use warp::filters::BoxedFilter;
 use warp::http::StatusCode;
-use warp::reply::Response;
 use warp::{Filter, Reply};
 
 use super::App;
@@ -30,6 +28,7 @@ use super::error::{ApiError, ErrorCode};
 use super::filters::{json_body, with_app};
 use super::reply::finish;
 use super::reply::{ApiResult, json};
+use super::route::{self, Table};
 use crate::screen::Format;
 use crate::session::SessionHandle;
 use crate::vocab::{AgentType, SessionStatus};
@@ -349,24 +348,29 @@ async fn stream(app: Arc<App>, id: String, last: Option<String>) -> ApiResult {
 }
 
 /// Execution and agent routes (the caller adds `/v1` and auth).
-pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
-    use warp::path;
-    let limit = app.config.max_body_bytes;
-    let create = path!("executions")
-        .and(warp::post())
-        .and(with_app(&app))
-        .and(json_body(limit))
-        .then(|a, b| async { finish(start(a, b).await) });
-    let stream = path!("executions" / String / "stream")
-        .and(warp::get())
-        .and(with_app(&app))
-        .and(warp::header::optional::<String>("last-event-id"))
-        .then(|id, a, l| async { finish(stream(a, id, l).await) });
-    let agents = path!("agents")
-        .and(warp::get())
-        .and(with_app(&app))
-        .then(|a| async { finish(agents(a).await) });
-    create.or(stream).unify().or(agents).unify().boxed()
+pub fn routes(t: &mut Table) {
+    t.route(
+        route::post("/executions")
+            .body::<ExecutionRequest>()
+            .creates::<ExecutionStarted>(),
+        |p, app| {
+            p.none()
+                .and(with_app(app))
+                .and(json_body(app.config.max_body_bytes))
+                .then(|a, b| async { finish(start(a, b).await) })
+        },
+    );
+    t.route(route::get("/executions/{id}/stream"), |p, app| {
+        p.one()
+            .and(with_app(app))
+            .and(warp::header::optional::<String>("last-event-id"))
+            .then(|id, a, l| async { finish(stream(a, id, l).await) })
+    });
+    t.route(route::get("/agents").answers::<Agents>(), |p, app| {
+        p.none()
+            .and(with_app(app))
+            .then(|a| async { finish(agents(a).await) })
+    });
 }
 
 #[cfg(test)]

@@ -7,16 +7,15 @@ use std::sync::Arc;
 
 use futures_util::TryStreamExt;
 use warp::Filter;
-use warp::filters::BoxedFilter;
 use warp::http::StatusCode;
 use warp::hyper::body::Buf;
-use warp::reply::Response;
 
 use super::App;
 use super::error::{ApiError, ErrorCode};
 use super::filters::{query, with_app};
 use super::reply::finish;
 use super::reply::{ApiResult, json};
+use super::route::{self, Table};
 use crate::files::{self, FileError};
 
 /// Most files per upload request.
@@ -251,33 +250,28 @@ pub async fn diagnostics(app: Arc<App>) -> ApiResult {
     ))
 }
 
-pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
-    use warp::path;
-    let directories = path!("directories")
-        .and(warp::get())
-        .and(with_app(&app))
-        .then(|a| async { finish(directories(a).await) });
-    let files = path!("files")
-        .and(warp::get())
-        .and(with_app(&app))
-        .and(query())
-        .then(|a, q| async { finish(list_files(a, q).await) });
-    let upload = path!("sessions" / String / "upload")
-        .and(warp::post())
-        .and(with_app(&app))
-        .and(query())
-        .and(warp::multipart::form().max_length(MAX_UPLOAD_BODY))
-        .then(|id, a, q, f| async { finish(upload(a, id, q, f).await) });
-    let diagnostics = path!("diagnostics")
-        .and(warp::get())
-        .and(with_app(&app))
-        .then(|a| async { finish(diagnostics(a).await) });
-    directories
-        .or(files)
-        .unify()
-        .or(upload)
-        .unify()
-        .or(diagnostics)
-        .unify()
-        .boxed()
+pub fn routes(t: &mut Table) {
+    t.route(route::get("/directories"), |p, app| {
+        p.none()
+            .and(with_app(app))
+            .then(|a| async { finish(directories(a).await) })
+    });
+    t.route(route::get("/files"), |p, app| {
+        p.none()
+            .and(with_app(app))
+            .and(query())
+            .then(|a, q| async { finish(list_files(a, q).await) })
+    });
+    t.route(route::post("/sessions/{id}/upload"), |p, app| {
+        p.one()
+            .and(with_app(app))
+            .and(query())
+            .and(warp::multipart::form().max_length(MAX_UPLOAD_BODY))
+            .then(|id, a, q, f| async { finish(upload(a, id, q, f).await) })
+    });
+    t.route(route::get("/diagnostics"), |p, app| {
+        p.none()
+            .and(with_app(app))
+            .then(|a| async { finish(diagnostics(a).await) })
+    });
 }

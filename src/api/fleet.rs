@@ -26,6 +26,7 @@ use warp::{Filter, Rejection, Reply};
 
 use super::error::{ApiError, ErrorCode};
 use super::filters::query_usize;
+use super::route::{self, Table};
 use crate::fleet::events::{Filter as EventFilter, Frame, Start};
 use crate::fleet::membership::HostState;
 use crate::fleet::{BodyStream, Fleet, FleetError, forward};
@@ -121,34 +122,43 @@ pub async fn reply(response: http::Response<BodyStream>) -> Response {
     out
 }
 
-/// Every fleet route of `app`, behind the API guard: with a fleet, the forwarding of another
-/// host's sessions and the `/fleet/...` routes; without one, `/fleet/...` answers that this
-/// daemon is a single host. Composed before the local routes, which it leaves alone.
-pub fn routes_of(app: &Arc<super::App>) -> BoxedFilter<(Response,)> {
-    let Some(fleet) = app.fleet.get() else {
-        // Behind the guard too: without a token the answer is 401 as on every other route,
-        // not a hint about this daemon's set-up.
-        return warp::path("fleet")
-            .and(super::guard::guard(app.gate.clone()))
-            .map(|_: super::guard::Principal| {
-                ApiError::new(
-                    StatusCode::NOT_FOUND,
-                    ErrorCode::NotFound,
-                    "this daemon is not part of a fleet: start it with --nats (see docs/fleet.md)",
-                )
-                .into_response()
-            })
-            .boxed();
-    };
-    // The guard runs once, when a fleet route has matched its path: who it admits is what
-    // the owner of a forwarded request records.
-    let principal = super::guard::guard(app.gate.clone())
-        .map(|p: super::guard::Principal| p.name())
-        .boxed();
-    forward_hook(fleet.clone(), principal.clone())
-        .or(routes(fleet.clone(), principal))
-        .unify()
-        .boxed()
+/// The fleet's part of the router: first the forwarding of another host's sessions (which
+/// answers for the session routes, so is no operation of its own), then the `/fleet/...`
+/// routes. Without a fleet the forwarding is absent and `/fleet/...` answers that this
+/// daemon is a single host, behind the API guard like every other route.
+pub fn routes(t: &mut Table) {
+    t.intercept(|app| match app.fleet.get() {
+        Some(fleet) => forward_hook(fleet.clone(), principal(app)),
+        None => warp::any()
+            .and_then(|| async { Err::<Response, _>(warp::reject::not_found()) })
+            .boxed(),
+    });
+    fleet_route(t, route::get("/fleet/hosts"), |p, fleet, _| {
+        p.and(with_fleet(&fleet))
+            .map(|f: Arc<Fleet>| hosts(&f))
+            .boxed()
+    });
+    fleet_route(t, route::get("/fleet/sessions"), |p, fleet, principal| {
+        p.and(with_fleet(&fleet))
+            .and(warp::query::<HashMap<String, String>>())
+            .and(principal)
+            .then(|f: Arc<Fleet>, q, p: String| async move { list(&f, q, &p).await })
+            .boxed()
+    });
+    fleet_route(t, route::post("/fleet/sessions"), |p, fleet, principal| {
+        p.and(with_fleet(&fleet))
+            .and(warp::body::bytes())
+            .and(principal)
+            .then(|f: Arc<Fleet>, body, p: String| async move { create(&f, body, &p).await })
+            .boxed()
+    });
+    fleet_route(t, route::get("/fleet/events"), |p, fleet, _| {
+        p.and(with_fleet(&fleet))
+            .and(warp::query::<HashMap<String, String>>())
+            .and(warp::header::optional::<String>("last-event-id"))
+            .then(|f: Arc<Fleet>, q, last| async move { events(&f, q, last).await })
+            .boxed()
+    });
 }
 
 fn with_fleet(
@@ -158,38 +168,40 @@ fn with_fleet(
     warp::any().map(move || fleet.clone())
 }
 
-/// `/fleet/...` routes. `principal` extracts who the guard admitted, as the audit log names it.
-pub fn routes(fleet: Arc<Fleet>, principal: BoxedFilter<(String,)>) -> BoxedFilter<(Response,)> {
-    let hosts = warp::path!("fleet" / "hosts")
-        .and(warp::get())
-        .and(with_fleet(&fleet))
-        .map(|f: Arc<Fleet>| hosts(&f));
-    let list = warp::path!("fleet" / "sessions")
-        .and(warp::get())
-        .and(with_fleet(&fleet))
-        .and(warp::query::<HashMap<String, String>>())
-        .and(principal.clone())
-        .then(|f: Arc<Fleet>, q, p: String| async move { list(&f, q, &p).await });
-    let create = warp::path!("fleet" / "sessions")
-        .and(warp::post())
-        .and(with_fleet(&fleet))
-        .and(warp::body::bytes())
-        .and(principal)
-        .then(|f: Arc<Fleet>, body, p: String| async move { create(&f, body, &p).await });
-    let events = warp::path!("fleet" / "events")
-        .and(warp::get())
-        .and(with_fleet(&fleet))
-        .and(warp::query::<HashMap<String, String>>())
-        .and(warp::header::optional::<String>("last-event-id"))
-        .then(|f: Arc<Fleet>, q, last| async move { events(&f, q, last).await });
-    hosts
-        .or(list)
-        .unify()
-        .or(create)
-        .unify()
-        .or(events)
-        .unify()
+/// Who the API guard admits, as the audit log names them. The guard runs once, when a fleet
+/// route has matched its path: who it admits is what the owner of a forwarded request
+/// records.
+fn principal(app: &Arc<super::App>) -> BoxedFilter<(String,)> {
+    super::guard::guard(app.gate.clone())
+        .map(|p: super::guard::Principal| p.name())
         .boxed()
+}
+
+/// What serves a `/fleet/...` route with the daemon's fleet: from the path match, the fleet
+/// and the admitted principal.
+type ServeFleet =
+    fn(BoxedFilter<()>, Arc<Fleet>, BoxedFilter<(String,)>) -> BoxedFilter<(Response,)>;
+
+/// A `/fleet/...` route: `build` serves it with the daemon's fleet; without one, it answers
+/// that this daemon is a single host.
+fn fleet_route(t: &mut Table, spec: route::Spec, build: ServeFleet) {
+    t.route(spec, move |p, app| match app.fleet.get() {
+        Some(fleet) => build(p.none(), fleet.clone(), principal(app)),
+        // Behind the guard too: without a token the answer is 401 as on every other route,
+        // not a hint about this daemon's set-up.
+        None => p
+            .none()
+            .and(super::guard::guard(app.gate.clone()))
+            .map(|_: super::guard::Principal| {
+                ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    ErrorCode::NotFound,
+                    "this daemon is not part of a fleet: start it with --nats (see docs/fleet.md)",
+                )
+                .into_response()
+            })
+            .boxed(),
+    });
 }
 
 fn hosts(fleet: &Fleet) -> Response {

@@ -24,15 +24,14 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 use warp::Filter;
-use warp::filters::BoxedFilter;
 use warp::http::StatusCode;
-use warp::reply::Response;
 
 use super::App;
 use super::error::{ApiError, ErrorCode};
 use super::filters::{query, with_app};
 use super::reply::finish;
 use super::reply::{ApiResult, json};
+use super::route::{self, Table};
 use crate::events::EventDetail;
 use crate::events::detail::PermissionAsked;
 use crate::permissions::hook::HookDecision;
@@ -173,17 +172,16 @@ async fn permission(app: &App, h: &crate::session::SessionHandle, payload: Value
 }
 
 /// The hook routes (under `/v1` and unversioned; the caller adds the prefix).
-pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
-    let limit = app.config.max_body_bytes;
-    warp::path!("hooks" / String)
-        .and(warp::post())
-        .and(with_app(&app))
-        .and(query())
-        .and(warp::header::optional::<String>("x-hook-secret"))
-        .and(warp::body::content_length_limit(limit))
-        .and(warp::body::bytes())
-        .then(|event, a, q, s, b| async move { finish(hook(a, event, q, s, b).await) })
-        .boxed()
+pub fn routes(t: &mut Table) {
+    t.route(route::post("/hooks/{event}"), |p, app| {
+        p.one()
+            .and(with_app(app))
+            .and(query())
+            .and(warp::header::optional::<String>("x-hook-secret"))
+            .and(warp::body::content_length_limit(app.config.max_body_bytes))
+            .and(warp::body::bytes())
+            .then(|event, a, q, s, b| async move { finish(hook(a, event, q, s, b).await) })
+    });
 }
 
 /// The reply Claude Code reads for a decided PermissionRequest hook:

@@ -7,15 +7,14 @@ use std::sync::Arc;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use warp::Filter;
-use warp::filters::BoxedFilter;
 use warp::http::StatusCode;
-use warp::reply::Response;
 
 use super::App;
 use super::error::{ApiError, ErrorCode};
 use super::filters::{json_body, with_app};
 use super::reply::finish;
 use super::reply::{ApiResult, json};
+use super::route::{self, Table};
 use crate::store::keys::{KeyError, KeyRecord, KeyStore, Scope};
 
 /// `POST /v1/auth/keys` body.
@@ -119,21 +118,29 @@ fn revoke(app: &App, id: &str) -> ApiResult {
     Ok(json(StatusCode::OK, &super::wire::OK))
 }
 
-pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
-    let limit = app.config.max_body_bytes;
-    use warp::path;
-    let post = path!("auth" / "keys")
-        .and(warp::post())
-        .and(with_app(&app))
-        .and(json_body(limit))
-        .then(|a: Arc<App>, r| async move { finish(create(&a, r)) });
-    let get = path!("auth" / "keys")
-        .and(warp::get())
-        .and(with_app(&app))
-        .then(|a: Arc<App>| async move { finish(list(&a)) });
-    let delete = path!("auth" / "keys" / String)
-        .and(warp::delete())
-        .and(with_app(&app))
-        .then(|id: String, a: Arc<App>| async move { finish(revoke(&a, &id)) });
-    post.or(get).unify().or(delete).unify().boxed()
+pub fn routes(t: &mut Table) {
+    t.route(
+        route::post("/auth/keys")
+            .body::<CreateKeyRequest>()
+            .creates::<KeyWire>(),
+        |p, app| {
+            p.none()
+                .and(with_app(app))
+                .and(json_body(app.config.max_body_bytes))
+                .then(|a: Arc<App>, r| async move { finish(create(&a, r)) })
+        },
+    );
+    t.route(route::get("/auth/keys").answers::<KeyList>(), |p, app| {
+        p.none()
+            .and(with_app(app))
+            .then(|a: Arc<App>| async move { finish(list(&a)) })
+    });
+    t.route(
+        route::delete("/auth/keys/{id}").answers::<super::wire::Ok>(),
+        |p, app| {
+            p.one()
+                .and(with_app(app))
+                .then(|id: String, a: Arc<App>| async move { finish(revoke(&a, &id)) })
+        },
+    );
 }

@@ -9,15 +9,14 @@ use std::sync::Arc;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use warp::Filter;
-use warp::filters::BoxedFilter;
 use warp::http::StatusCode;
-use warp::reply::Response;
 
 use super::App;
 use super::error::{ApiError, ErrorCode};
 use super::filters::{json_body, query, with_app};
 use super::reply::finish;
 use super::reply::{ApiResult, json};
+use super::route::{self, Table};
 use crate::store::memory::{Entry, MemoryError};
 
 /// `POST /v1/memory` and `POST /v1/sessions/{id}/memories` body.
@@ -151,70 +150,79 @@ fn session_prefix(app: &App, id: &str) -> Result<String, ApiError> {
     Ok(format!("session/{}/", h.meta.id))
 }
 
-pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
-    let limit = app.config.max_body_bytes;
-    use warp::path;
-    let post = path!("memory")
-        .and(warp::post())
-        .and(with_app(&app))
-        .and(json_body(limit))
-        .then(|a: Arc<App>, r: SetRequest| async move { finish(set(&a, &r.key, &r, 0)) });
-    let get_all = path!("memory")
-        .and(warp::get())
-        .and(with_app(&app))
-        .and(query())
-        .then(|a: Arc<App>, q: HashMap<String, String>| async move {
-            finish(list(&a, q.get("prefix").map_or("", String::as_str), 0))
-        });
-    let get_one = path("memory")
-        .and(path::tail())
-        .and(warp::get())
-        .and(with_app(&app))
-        .then(|t: path::Tail, a: Arc<App>| async move {
-            finish((|| {
-                let key = decode_key(t.as_str())?;
-                let e = a.memory.get(&key).ok_or_else(|| not_found(&key))?;
-                Ok(json(StatusCode::OK, &EntryWire::of(e, 0)))
-            })())
-        });
-    let delete_one = path("memory")
-        .and(path::tail())
-        .and(warp::delete())
-        .and(with_app(&app))
-        .then(|t: path::Tail, a: Arc<App>| async move {
-            finish((|| {
-                let key = decode_key(t.as_str())?;
-                if !a.memory.delete(&key)? {
-                    return Err(not_found(&key));
-                }
-                Ok(json(StatusCode::OK, &super::wire::OK))
-            })())
-        });
-    let session_post = path!("sessions" / String / "memories")
-        .and(warp::post())
-        .and(with_app(&app))
-        .and(json_body(limit))
-        .then(|id: String, a: Arc<App>, r: SetRequest| async move {
-            finish(
-                session_prefix(&a, &id)
-                    .and_then(|p| set(&a, &format!("{p}{}", r.key), &r, p.len())),
-            )
-        });
-    let session_get = path!("sessions" / String / "memories")
-        .and(warp::get())
-        .and(with_app(&app))
-        .then(|id: String, a: Arc<App>| async move {
-            finish(session_prefix(&a, &id).and_then(|p| list(&a, &p, p.len())))
-        });
-    post.or(get_all)
-        .unify()
-        .or(get_one)
-        .unify()
-        .or(delete_one)
-        .unify()
-        .or(session_post)
-        .unify()
-        .or(session_get)
-        .unify()
-        .boxed()
+pub fn routes(t: &mut Table) {
+    t.route(
+        route::post("/memory")
+            .body::<SetRequest>()
+            .creates::<EntryWire>(),
+        |p, app| {
+            p.none()
+                .and(with_app(app))
+                .and(json_body(app.config.max_body_bytes))
+                .then(|a: Arc<App>, r: SetRequest| async move { finish(set(&a, &r.key, &r, 0)) })
+        },
+    );
+    t.route(route::get("/memory").answers::<EntryList>(), |p, app| {
+        p.none().and(with_app(app)).and(query()).then(
+            |a: Arc<App>, q: HashMap<String, String>| async move {
+                finish(list(&a, q.get("prefix").map_or("", String::as_str), 0))
+            },
+        )
+    });
+    t.route(
+        route::get("/memory/{key}").answers::<EntryWire>(),
+        |p, app| {
+            p.rest()
+                .and(with_app(app))
+                .then(|key: String, a: Arc<App>| async move {
+                    finish((|| {
+                        let key = decode_key(&key)?;
+                        let e = a.memory.get(&key).ok_or_else(|| not_found(&key))?;
+                        Ok(json(StatusCode::OK, &EntryWire::of(e, 0)))
+                    })())
+                })
+        },
+    );
+    t.route(
+        route::delete("/memory/{key}").answers::<super::wire::Ok>(),
+        |p, app| {
+            p.rest()
+                .and(with_app(app))
+                .then(|key: String, a: Arc<App>| async move {
+                    finish((|| {
+                        let key = decode_key(&key)?;
+                        if !a.memory.delete(&key)? {
+                            return Err(not_found(&key));
+                        }
+                        Ok(json(StatusCode::OK, &super::wire::OK))
+                    })())
+                })
+        },
+    );
+    t.route(
+        route::post("/sessions/{id}/memories")
+            .body::<SetRequest>()
+            .creates::<EntryWire>(),
+        |p, app| {
+            p.one()
+                .and(with_app(app))
+                .and(json_body(app.config.max_body_bytes))
+                .then(|id: String, a: Arc<App>, r: SetRequest| async move {
+                    finish(
+                        session_prefix(&a, &id)
+                            .and_then(|p| set(&a, &format!("{p}{}", r.key), &r, p.len())),
+                    )
+                })
+        },
+    );
+    t.route(
+        route::get("/sessions/{id}/memories").answers::<EntryList>(),
+        |p, app| {
+            p.one()
+                .and(with_app(app))
+                .then(|id: String, a: Arc<App>| async move {
+                    finish(session_prefix(&a, &id).and_then(|p| list(&a, &p, p.len())))
+                })
+        },
+    );
 }

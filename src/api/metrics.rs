@@ -12,7 +12,6 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 use warp::Filter;
-use warp::filters::BoxedFilter;
 use warp::http::StatusCode;
 use warp::reply::Response;
 
@@ -20,6 +19,7 @@ use super::App;
 use super::filters::with_app;
 use super::reply::finish;
 use super::reply::{ApiResult, json};
+use super::route::{self, Table};
 use crate::metrics::{Aggregate, LatencyKind, Totals};
 use crate::session::SessionHandle;
 
@@ -221,28 +221,29 @@ async fn latency(app: Arc<App>, id: String) -> ApiResult {
 }
 
 /// `GET /metrics` (the caller mounts it unversioned and decides on the guard).
-pub fn prometheus_route(app: Arc<App>) -> BoxedFilter<(Response,)> {
-    warp::path!("metrics")
-        .and(warp::get())
-        .and(with_app(&app))
-        .then(|a| async { finish(prometheus(a).await) })
-        .boxed()
+pub fn prometheus_route(t: &mut Table) {
+    t.route(route::get("/metrics"), |p, app| {
+        p.none()
+            .and(with_app(app))
+            .then(|a| async { finish(prometheus(a).await) })
+    });
 }
 
 /// The JSON metrics routes (under `/v1`; the caller adds the prefix and auth).
-pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
-    use warp::path;
-    let global = path!("metrics")
-        .and(warp::get())
-        .and(with_app(&app))
-        .then(|a| async { finish(global(a).await) });
-    let session = path!("sessions" / String / "metrics")
-        .and(warp::get())
-        .and(with_app(&app))
-        .then(|id, a| async { finish(session(a, id).await) });
-    let latency = path!("sessions" / String / "latency")
-        .and(warp::get())
-        .and(with_app(&app))
-        .then(|id, a| async { finish(latency(a, id).await) });
-    global.or(session).unify().or(latency).unify().boxed()
+pub fn routes(t: &mut Table) {
+    t.route(route::get("/metrics"), |p, app| {
+        p.none()
+            .and(with_app(app))
+            .then(|a| async { finish(global(a).await) })
+    });
+    t.route(route::get("/sessions/{id}/metrics"), |p, app| {
+        p.one()
+            .and(with_app(app))
+            .then(|id, a| async { finish(session(a, id).await) })
+    });
+    t.route(route::get("/sessions/{id}/latency"), |p, app| {
+        p.one()
+            .and(with_app(app))
+            .then(|id, a| async { finish(latency(a, id).await) })
+    });
 }

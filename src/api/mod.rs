@@ -28,6 +28,7 @@ pub mod orchestrate;
 pub mod permissions;
 pub mod recordings;
 pub mod reply;
+pub mod route;
 pub mod schemas;
 pub mod sessions;
 pub mod shell;
@@ -53,6 +54,7 @@ use crate::config::Config;
 use crate::session::SessionManager;
 use guard::Gate;
 use reply::ApiResult;
+use route::{Group, Table};
 
 /// Shared state of the API.
 pub struct App {
@@ -156,78 +158,81 @@ async fn health(app: Arc<App>) -> ApiResult {
     Ok(reply::json(StatusCode::OK, &body))
 }
 
-/// Every route, with auth, limits and the error format applied. Each feature module owns
-/// its routes; this only composes them.
+/// Every route of the daemon, in the order the router tries them, group by group. The router
+/// ([`routes`]) and the OpenAPI document ([`openapi::document`]) are both built from this.
+pub fn declare(t: &mut Table) {
+    t.group(Group::Open);
+    t.route(route::get("/health").answers::<wire::Health>(), |p, app| {
+        p.none()
+            .and(filters::with_app(app))
+            .then(|a| async { reply::finish(health(a).await) })
+    });
+    t.group(Group::Fleet);
+    fleet::routes(t);
+    t.group(Group::Inbound);
+    webhooks::inbound_routes(t);
+    t.group(Group::Hooks);
+    hooks::routes(t);
+    t.group(Group::Guarded);
+    // compat first: its `sessions/health` must not be taken for a session named "health".
+    compat::routes(t);
+    // work before sessions: `sessions/dispatch-worker` is no session name, and DELETE of a
+    // worker removes its worktree too.
+    work::routes(t);
+    files::routes(t);
+    shell::routes(t);
+    sessions::routes(t);
+    events::routes(t);
+    stream::routes(t);
+    executions::routes(t);
+    webhooks::routes(t);
+    recordings::routes(t);
+    memory::routes(t);
+    keys::routes(t);
+    permissions::routes(t);
+    detect::routes(t);
+    orchestrate::routes(t);
+    world::routes(t);
+    dashboard::auth_routes(t);
+    metrics::routes(t);
+    tools::routes(t);
+    openapi::routes(t);
+    t.group(Group::Page);
+    dashboard::routes(t);
+    t.group(Group::Prometheus);
+    metrics::prometheus_route(t);
+}
+
+/// Every route, with auth, limits and the error format applied: the table's groups, each
+/// behind its guard.
 pub fn routes(
     app: Arc<App>,
 ) -> impl Filter<Extract = (impl warp::Reply,), Error = Infallible> + Clone {
-    let health = warp::path!("health")
-        .and(warp::get())
-        .and(filters::with_app(&app))
-        .then(|a| async { reply::finish(health(a).await) });
-    // compat first: its `sessions/health` must not be taken for a session named "health".
-    let guarded = compat::routes(app.clone())
-        // work before sessions: `sessions/dispatch-worker` is no session name, and DELETE of
-        // a worker removes its worktree too.
-        .or(work::routes(app.clone()))
+    let mut table = Table::serving(&app);
+    declare(&mut table);
+    let group = |g: Group| {
+        table
+            .filter_of(g)
+            .unwrap_or_else(|| warp::any().and_then(no_route).boxed())
+    };
+    let guarded = audit::wrap(
+        app.audit.clone(),
+        guard::guard(app.gate.clone()),
+        group(Group::Guarded),
+    );
+    let api = group(Group::Open)
+        .or(group(Group::Fleet))
         .unify()
-        .or(files::routes(app.clone()))
+        .or(group(Group::Inbound))
         .unify()
-        .or(shell::routes(app.clone()))
+        .or(group(Group::Hooks))
         .unify()
-        .or(sessions::routes(app.clone()))
-        .unify()
-        .or(events::routes(app.clone()))
-        .unify()
-        .or(stream::routes(app.clone()))
-        .unify()
-        .or(executions::routes(app.clone()))
-        .unify()
-        .or(webhooks::routes(app.clone()))
-        .unify()
-        .or(recordings::routes(app.clone()))
-        .unify()
-        .or(memory::routes(app.clone()))
-        .unify()
-        .or(keys::routes(app.clone()))
-        .unify()
-        .or(permissions::routes(app.clone()))
-        .unify()
-        .or(detect::routes(app.clone()))
-        .unify()
-        .or(orchestrate::routes(app.clone()))
-        .unify()
-        .or(world::routes(app.clone()))
-        .unify()
-        .or(dashboard::auth_routes(app.clone()))
-        .unify()
-        .or(metrics::routes(app.clone()))
-        .unify()
-        .or(tools::routes(app.clone()))
-        .unify()
-        .or(openapi::routes(app.clone()))
-        .unify();
-    // Inbound webhooks authenticate by HMAC, not by API token.
-    let inbound = webhooks::inbound_routes(app.clone());
-    // Claude Code hooks authenticate by their per-session secret only, never the API token.
-    let hook_routes = hooks::routes(app.clone());
-    let api = health
-        .or(fleet::routes_of(&app))
-        .unify()
-        .or(inbound)
-        .unify()
-        .or(hook_routes)
-        .unify()
-        .or(audit::wrap(
-            app.audit.clone(),
-            guard::guard(app.gate.clone()),
-            guarded,
-        ))
+        .or(guarded)
         .unify()
         .boxed();
     let versioned = warp::path("v1").and(api.clone());
     // Prometheus scrapes `/metrics`, which takes the unversioned alias of `/v1/metrics`.
-    let prometheus = metrics::prometheus_route(app.clone());
+    let prometheus = group(Group::Prometheus);
     let prometheus = if app.config.metrics_open {
         prometheus
     } else {
@@ -238,7 +243,7 @@ pub fn routes(
             .boxed()
     };
     // The dashboard's page and assets come first: they need no token, so no guard runs for them.
-    dashboard::routes()
+    group(Group::Page)
         .or(versioned)
         .unify()
         .or(prometheus)
@@ -256,4 +261,9 @@ pub fn routes(
             );
         }))
         .with(warp::trace::request())
+}
+
+/// The filter of a group without routes: it matches nothing.
+async fn no_route() -> Result<warp::reply::Response, warp::Rejection> {
+    Err(warp::reject::not_found())
 }

@@ -1,26 +1,28 @@
 //! The OpenAPI 3 description of the API, served at `GET /v1/openapi.json`.
 //!
-//! The description is kept by hand in fragments under `src/api/openapi/`: `base.json` holds
-//! the document's frame (info, servers, the `bearerAuth` scheme, the shared `Error` schema and
-//! response) and every other file `{"paths": {...}, "components": {...}}` for one area of the
-//! API. `build.rs` lists the files, so a new fragment is picked up without editing any shared
-//! list; they are merged once, at first use. Two fragments describing the same operation, or
-//! the same component differently, is a conflict: [`merge`] reports it and the coverage test
-//! (`tests/openapi.rs`) fails on it, naming both files. The schemas of the wire types the
-//! routes serialize and parse are not in the fragments: they are derived from the code
-//! (`api::schemas`) and added here.
+//! Which operations exist, at which path and method, with which path parameters, request
+//! body and answer, comes from the route table the router is built from
+//! ([`super::route`], [`super::declare`]); the schemas of those bodies and answers are
+//! derived from the Rust types ([`super::schemas`]). What only prose can say is kept by hand
+//! in fragments under `src/api/openapi/`: `base.json` holds the document's frame (info,
+//! servers, the `bearerAuth` scheme, the shared `Error` response) and every other file
+//! `{"paths": {...}, "components": {...}}` for one area of the API (summaries, descriptions,
+//! tags, query parameters, streamed and non-JSON answers). `build.rs` lists the files, so a
+//! new fragment is picked up without editing any shared list. Two fragments describing the
+//! same operation, a fragment contradicting the table, a route without a fragment or a
+//! fragment without a route is a problem [`document`] reports, and the coverage test
+//! (`tests/openapi.rs`) fails on it.
 
-use std::sync::{Arc, OnceLock};
+mod operations;
+
+use std::sync::OnceLock;
 
 use serde_json::{Map, Value};
 use warp::Filter;
-use warp::filters::BoxedFilter;
 use warp::http::StatusCode;
-use warp::reply::Response;
 
-use super::App;
-use super::filters::with_app;
 use super::reply::finish;
+use super::route::Table;
 
 /// `(file name, contents)` of every fragment, base first is not required: [`merge`] finds it.
 pub const FRAGMENTS: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/openapi_fragments.rs"));
@@ -119,13 +121,15 @@ fn ensure_object(v: &mut Value) -> &mut Map<String, Value> {
     }
 }
 
-/// The whole document: the fragments merged, and the schemas derived from the code
-/// ([`super::schemas`]) added. Returns the problems found too: fragment conflicts, a
+/// The whole document: the fragments merged, the route table's operations laid over them
+/// ([`operations`]), and the schemas derived from the code ([`super::schemas`]) added. Returns the problems found too: fragment conflicts, a
 /// fragment defining a schema the code derives, a `$ref` to a schema nobody defines.
 pub fn document() -> (Value, Vec<String>) {
     let (mut doc, mut problems) = merge(FRAGMENTS);
+    let mut derived = super::schemas::Derived::new();
+    operations::join(&mut doc, &mut derived, &mut problems);
     let schemas = object_at(&mut doc, &["components", "schemas"]);
-    for (name, schema) in super::schemas::components() {
+    for (name, schema) in derived.definitions() {
         if schemas.contains_key(&name) {
             problems.push(format!(
                 "components/schemas/{name} is derived from the code; remove it from the fragment"
@@ -175,12 +179,11 @@ pub fn spec() -> &'static Value {
 }
 
 /// `GET /openapi.json` (under `/v1` and unversioned; the caller adds the prefix).
-pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
-    warp::path!("openapi.json")
-        .and(warp::get())
-        .and(with_app(&app))
-        .then(|_app: Arc<App>| async { finish(Ok(super::reply::json(StatusCode::OK, spec()))) })
-        .boxed()
+pub fn routes(t: &mut Table) {
+    t.route(super::route::get("/openapi.json"), |p, _| {
+        p.none()
+            .then(|| async { finish(Ok(super::reply::json(StatusCode::OK, spec()))) })
+    });
 }
 
 #[cfg(test)]

@@ -14,15 +14,14 @@ use std::sync::Arc;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use warp::Filter;
-use warp::filters::BoxedFilter;
 use warp::http::StatusCode;
-use warp::reply::Response;
 
 use super::App;
 use super::error::{ApiError, ErrorCode};
 use super::filters::{json_body, with_app};
 use super::reply::finish;
 use super::reply::{ApiResult, json};
+use super::route::{self, Table};
 use super::wire::{HistoryEntryWire, PermissionRequestWire, permission_request};
 use crate::detect::profile::PermissionKind;
 use crate::permissions::policy::{PolicyProfile, PolicyRule};
@@ -478,94 +477,113 @@ async fn put_profile(app: Arc<App>, id: String, req: ProfileRequest) -> ApiResul
 }
 
 /// The permission routes (under `/v1` and unversioned; the caller adds it).
-pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
-    let limit = app.config.max_body_bytes;
-    use warp::path;
-    let all = path!("permissions")
-        .and(warp::get())
-        .and(with_app(&app))
-        .then(|a| async { finish(all_pending(a).await) });
-    let s = path("sessions");
-    let pending = s
-        .and(path!(String / "permissions" / "pending"))
-        .and(warp::get())
-        .and(with_app(&app))
-        .then(|id, a| async { finish(session_pending(a, id).await) });
-    let hist = s
-        .and(path!(String / "permissions" / "history"))
-        .and(warp::get())
-        .and(with_app(&app))
-        .then(|id, a| async { finish(history(a, id).await) });
-    let approve = s
-        .and(path!(String / "approve"))
-        .and(warp::post())
-        .and(with_app(&app))
-        .and(super::filters::optional_json_body::<AnswerRequest>(limit))
-        .then(|id, a, b| async { finish(answer(a, id, true, b).await) });
-    let reject = s
-        .and(path!(String / "reject"))
-        .and(warp::post())
-        .and(with_app(&app))
-        .and(super::filters::optional_json_body::<AnswerRequest>(limit))
-        .then(|id, a, b| async { finish(answer(a, id, false, b).await) });
-    let policy = s
-        .and(path!(String / "permissions"))
-        .and(warp::put())
-        .and(with_app(&app))
-        .and(json_body(limit))
-        .then(|id, a, b| async { finish(put_policy(a, id, b).await) });
-    let profile = s
-        .and(path!(String / "permission-profile"))
-        .and(warp::put())
-        .and(with_app(&app))
-        .and(json_body(limit))
-        .then(|id, a, b| async { finish(put_profile(a, id, b).await) });
-    let ha = path("human-approvals");
-    let h_list = ha
-        .and(path::end())
-        .and(warp::get())
-        .and(with_app(&app))
-        .then(|a| async { finish(human_list(a).await) });
-    let h_get = ha
-        .and(path!(String))
-        .and(warp::get())
-        .and(with_app(&app))
-        .then(|pid, a| async { finish(human_get(a, pid).await) });
-    let h_approve = ha
-        .and(path!(String / "approve"))
-        .and(warp::post())
-        .and(with_app(&app))
-        .and(super::filters::optional_json_body::<HumanApprove>(limit))
-        .then(|pid, a, b: HumanApprove| async move {
-            finish(human_answer(a, pid, true, b.feedback, b.approved_by).await)
-        });
-    let h_reject = ha
-        .and(path!(String / "reject"))
-        .and(warp::post())
-        .and(with_app(&app))
-        .and(json_body::<HumanReject>(limit))
-        .then(|pid, a, b: HumanReject| async move {
-            finish(human_answer(a, pid, false, Some(b.reason), b.rejected_by).await)
-        });
-    all.or(pending)
-        .unify()
-        .or(hist)
-        .unify()
-        .or(approve)
-        .unify()
-        .or(reject)
-        .unify()
-        .or(policy)
-        .unify()
-        .or(profile)
-        .unify()
-        .or(h_list)
-        .unify()
-        .or(h_get)
-        .unify()
-        .or(h_approve)
-        .unify()
-        .or(h_reject)
-        .unify()
-        .boxed()
+pub fn routes(t: &mut Table) {
+    t.route(
+        route::get("/permissions").answers::<PendingPermissions>(),
+        |p, app| {
+            p.none()
+                .and(with_app(app))
+                .then(|a| async { finish(all_pending(a).await) })
+        },
+    );
+    t.route(
+        route::get("/sessions/{id}/permissions/pending").answers::<SessionPending>(),
+        |p, app| {
+            p.one()
+                .and(with_app(app))
+                .then(|id, a| async { finish(session_pending(a, id).await) })
+        },
+    );
+    t.route(
+        route::get("/sessions/{id}/permissions/history").answers::<PermissionHistory>(),
+        |p, app| {
+            p.one()
+                .and(with_app(app))
+                .then(|id, a| async { finish(history(a, id).await) })
+        },
+    );
+    for (path, approve) in [
+        ("/sessions/{id}/approve", true),
+        ("/sessions/{id}/reject", false),
+    ] {
+        t.route(
+            route::post(path)
+                .optional_body::<AnswerRequest>()
+                .answers::<AnswerResult>(),
+            move |p, app| {
+                p.one()
+                    .and(with_app(app))
+                    .and(super::filters::optional_json_body::<AnswerRequest>(
+                        app.config.max_body_bytes,
+                    ))
+                    .then(move |id, a, b| async move { finish(answer(a, id, approve, b).await) })
+            },
+        );
+    }
+    t.route(
+        route::put("/sessions/{id}/permissions")
+            .body::<PolicyRequest>()
+            .answers::<PolicyWire>(),
+        |p, app| {
+            p.one()
+                .and(with_app(app))
+                .and(json_body(app.config.max_body_bytes))
+                .then(|id, a, b| async { finish(put_policy(a, id, b).await) })
+        },
+    );
+    t.route(
+        route::put("/sessions/{id}/permission-profile")
+            .body::<ProfileRequest>()
+            .answers::<PolicyWire>(),
+        |p, app| {
+            p.one()
+                .and(with_app(app))
+                .and(json_body(app.config.max_body_bytes))
+                .then(|id, a, b| async { finish(put_profile(a, id, b).await) })
+        },
+    );
+    t.route(
+        route::get("/human-approvals").answers::<HumanApprovals>(),
+        |p, app| {
+            p.none()
+                .and(with_app(app))
+                .then(|a| async { finish(human_list(a).await) })
+        },
+    );
+    t.route(
+        route::get("/human-approvals/{id}").answers::<PermissionRequestWire>(),
+        |p, app| {
+            p.one()
+                .and(with_app(app))
+                .then(|pid, a| async { finish(human_get(a, pid).await) })
+        },
+    );
+    t.route(
+        route::post("/human-approvals/{id}/approve")
+            .optional_body::<HumanApprove>()
+            .answers::<AnswerResult>(),
+        |p, app| {
+            p.one()
+                .and(with_app(app))
+                .and(super::filters::optional_json_body::<HumanApprove>(
+                    app.config.max_body_bytes,
+                ))
+                .then(|pid, a, b: HumanApprove| async move {
+                    finish(human_answer(a, pid, true, b.feedback, b.approved_by).await)
+                })
+        },
+    );
+    t.route(
+        route::post("/human-approvals/{id}/reject")
+            .body::<HumanReject>()
+            .answers::<AnswerResult>(),
+        |p, app| {
+            p.one()
+                .and(with_app(app))
+                .and(json_body::<HumanReject>(app.config.max_body_bytes))
+                .then(|pid, a, b: HumanReject| async move {
+                    finish(human_answer(a, pid, false, Some(b.reason), b.rejected_by).await)
+                })
+        },
+    );
 }

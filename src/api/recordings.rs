@@ -14,7 +14,6 @@ use std::sync::{Arc, Mutex, OnceLock};
 use schemars::JsonSchema;
 use serde::Serialize;
 use warp::Filter;
-use warp::filters::BoxedFilter;
 use warp::http::StatusCode;
 use warp::reply::Response;
 
@@ -23,6 +22,7 @@ use super::error::{ApiError, ErrorCode};
 use super::filters::{query, with_app};
 use super::reply::finish;
 use super::reply::{ApiResult, json};
+use super::route::{self, Table};
 
 /// Most bytes one transcript response carries; the client continues from `next`.
 const MAX_TRANSCRIPT_BYTES: usize = 1024 * 1024;
@@ -173,18 +173,21 @@ pub fn strip_escapes(s: &str) -> String {
     out
 }
 
-pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
-    use warp::path;
-    let recording = path!("sessions" / String / "recording")
-        .and(warp::get())
-        .and(with_app(&app))
-        .then(|id, a| async { finish(recording(a, id).await) });
-    let transcript = path!("sessions" / String / "transcript")
-        .and(warp::get())
-        .and(with_app(&app))
-        .and(query())
-        .then(|id, a, q| async { finish(transcript(a, id, q).await) });
-    recording.or(transcript).unify().boxed()
+pub fn routes(t: &mut Table) {
+    t.route(route::get("/sessions/{id}/recording"), |p, app| {
+        p.one()
+            .and(with_app(app))
+            .then(|id, a| async { finish(recording(a, id).await) })
+    });
+    t.route(
+        route::get("/sessions/{id}/transcript").answers::<Transcript>(),
+        |p, app| {
+            p.one()
+                .and(with_app(app))
+                .and(query())
+                .then(|id, a, q| async { finish(transcript(a, id, q).await) })
+        },
+    );
 }
 
 #[cfg(test)]

@@ -1,9 +1,10 @@
 //! The schemas of the OpenAPI document that are derived from the code. The request and
 //! response types of [`super::wire`] and of the route modules (and the error body) describe
-//! themselves with `schemars`; [`components`] turns them into OpenAPI 3.0
-//! `components/schemas`, so what the document says a route sends is what the type the route
-//! serializes holds. The hand-written fragments of [`super::openapi`] refer to these schemas by
-//! name and must not define them.
+//! themselves with `schemars`; each route of the table ([`super::route`]) names the types it
+//! reads and writes, and [`Derived`] turns them into OpenAPI 3.0 `components/schemas`, so
+//! what the document says a route sends is what the type the route serializes holds. The
+//! hand-written fragments of [`super::openapi`] may refer to these schemas by name and must
+//! not define them.
 //!
 //! The vocabulary fields (status, agent type, ...) are plain strings in the wire types; the
 //! `schema_with` functions here give them their closed set of values, read from the same
@@ -16,7 +17,6 @@ use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde_json::{Map, Value};
 
 use super::error::{ErrorBody, ErrorCode};
-use super::{compat, detect, executions, keys, memory, permissions, recordings, webhooks, wire};
 use crate::vocab::{AgentType, PermissionMode, SessionStatus};
 
 /// A string that is one of `values`.
@@ -79,75 +79,40 @@ fn generator(contract: Contract) -> SchemaGenerator {
         .into_generator()
 }
 
-/// Every schema derived from the code, by component name.
-pub fn components() -> Map<String, Value> {
-    let mut requests = generator(Contract::Deserialize);
-    requests.subschema_for::<wire::CreateSessionRequest>();
-    requests.subschema_for::<wire::BatchCreateRequest>();
-    requests.subschema_for::<wire::BatchDeleteRequest>();
-    requests.subschema_for::<wire::SendRequest>();
-    requests.subschema_for::<wire::KeysRequest>();
-    requests.subschema_for::<wire::ResizeRequest>();
-    requests.subschema_for::<super::shell::ExecBody>();
-    requests.subschema_for::<compat::CommandRequest>();
-    requests.subschema_for::<compat::HandshakeRequest>();
-    requests.subschema_for::<memory::SetRequest>();
-    requests.subschema_for::<keys::CreateKeyRequest>();
-    requests.subschema_for::<super::events::SseTokenRequest>();
-    requests.subschema_for::<webhooks::CreateWebhook>();
-    requests.subschema_for::<webhooks::StimulusRequest>();
-    requests.subschema_for::<executions::ExecutionRequest>();
-    requests.subschema_for::<permissions::AnswerRequest>();
-    requests.subschema_for::<permissions::HumanApprove>();
-    requests.subschema_for::<permissions::HumanReject>();
-    requests.subschema_for::<permissions::PolicyRequest>();
-    requests.subschema_for::<permissions::ProfileRequest>();
+/// The schema generators of both directions. The route table's body and answer types are
+/// added as the document describes each route; [`Derived::new`] registers the types that
+/// only the fragments name.
+pub struct Derived {
+    pub requests: SchemaGenerator,
+    pub responses: SchemaGenerator,
+}
 
-    let mut responses = generator(Contract::Serialize);
-    responses.subschema_for::<ErrorBody>();
-    responses.subschema_for::<wire::Health>();
-    responses.subschema_for::<wire::SessionInfo>();
-    responses.subschema_for::<wire::SessionList>();
-    responses.subschema_for::<wire::Stats>();
-    responses.subschema_for::<wire::ReadResponse>();
-    responses.subschema_for::<wire::SendResponse>();
-    responses.subschema_for::<wire::Ok>();
-    responses.subschema_for::<wire::BatchCreateResponse>();
-    responses.subschema_for::<wire::BatchDeleteResponse>();
-    responses.subschema_for::<super::shell::ExecAnswer>();
-    responses.subschema_for::<super::shell::CommandList>();
-    responses.subschema_for::<compat::SessionHealth>();
-    responses.subschema_for::<compat::BulkHealth>();
-    responses.subschema_for::<compat::Pane>();
-    responses.subschema_for::<compat::Summary>();
-    responses.subschema_for::<compat::Handshake>();
-    responses.subschema_for::<memory::EntryWire>();
-    responses.subschema_for::<memory::EntryList>();
-    responses.subschema_for::<keys::KeyWire>();
-    responses.subschema_for::<keys::KeyList>();
-    responses.subschema_for::<super::events::SseToken>();
-    responses.subschema_for::<webhooks::WebhookInfo>();
-    responses.subschema_for::<webhooks::WebhookList>();
-    responses.subschema_for::<webhooks::DeadLetters>();
-    responses.subschema_for::<webhooks::Retried>();
-    responses.subschema_for::<webhooks::ChannelsHealth>();
-    responses.subschema_for::<webhooks::StimulusAccepted>();
-    responses.subschema_for::<recordings::Transcript>();
-    responses.subschema_for::<executions::Agents>();
-    responses.subschema_for::<executions::ExecutionStarted>();
-    responses.subschema_for::<permissions::PendingPermissions>();
-    responses.subschema_for::<permissions::HumanApprovals>();
-    responses.subschema_for::<wire::PermissionRequestWire>();
-    responses.subschema_for::<permissions::SessionPending>();
-    responses.subschema_for::<permissions::PermissionHistory>();
-    responses.subschema_for::<permissions::AnswerResult>();
-    responses.subschema_for::<permissions::PolicyWire>();
-    responses.subschema_for::<detect::Detection>();
+impl Derived {
+    pub fn new() -> Derived {
+        let requests = generator(Contract::Deserialize);
+        let mut responses = generator(Contract::Serialize);
+        // Every route answers its errors in this shape; `base.json`'s `Error` response
+        // refers to it.
+        responses.subschema_for::<ErrorBody>();
+        Derived {
+            requests,
+            responses,
+        }
+    }
 
-    let mut out = requests.take_definitions(true);
-    out.extend(responses.take_definitions(true));
-    out.values_mut().for_each(nullable_references);
-    out
+    /// Every schema derived, by component name.
+    pub fn definitions(mut self) -> Map<String, Value> {
+        let mut out = self.requests.take_definitions(true);
+        out.extend(self.responses.take_definitions(true));
+        out.values_mut().for_each(nullable_references);
+        out
+    }
+}
+
+impl Default for Derived {
+    fn default() -> Derived {
+        Derived::new()
+    }
 }
 
 /// OpenAPI 3.0 has no `null` type: an `Option` of a named schema comes out of schemars as
@@ -179,6 +144,12 @@ fn nullable_references(v: &mut Value) {
 #[allow(clippy::unwrap_used)] // reason: a failed unwrap is a failed test
 mod tests {
     use super::*;
+
+    /// The schemas of the document: those the route table's types derive.
+    fn components() -> Map<String, Value> {
+        let (doc, _) = crate::api::openapi::document();
+        doc["components"]["schemas"].as_object().unwrap().clone()
+    }
 
     #[test]
     fn responses_name_their_fields_as_the_wire_does() {

@@ -5,15 +5,14 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use warp::http::StatusCode;
-use warp::reply::Response;
 
 use warp::Filter;
-use warp::filters::BoxedFilter;
 
 use super::App;
 use super::error::{ApiError, ErrorCode};
 use super::filters::{json_body, query, query_usize, with_app};
 use super::reply::{ApiResult, finish, json};
+use super::route::{self, Table};
 use super::wire::*;
 use crate::events::EventDetail;
 use crate::events::detail::{MessageSent, MessageVia};
@@ -374,103 +373,120 @@ pub async fn batch_delete(app: Arc<App>, req: BatchDeleteRequest) -> ApiResult {
     Ok(json(StatusCode::OK, &body))
 }
 
-/// The session routes (under `/v1` and unversioned; the caller adds the prefix).
-pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
-    let limit = app.config.max_body_bytes;
-    use warp::path;
-    let s = path("sessions");
-    let create = s
-        .and(path::end())
-        .and(warp::post())
-        .and(with_app(&app))
-        .and(json_body(limit))
-        .then(|a, b| async { finish(create(a, b).await) });
-    let list = s
-        .and(path::end())
-        .and(warp::get())
-        .and(with_app(&app))
-        .and(query())
-        .then(|a, q| async { finish(list(a, q).await) });
-    let stats = s
-        .and(path!("stats"))
-        .and(warp::get())
-        .and(with_app(&app))
-        .then(|a| async { finish(stats(a).await) });
-    let batch_create = s
-        .and(path!("batch"))
-        .and(warp::post())
-        .and(with_app(&app))
-        .and(json_body(limit))
-        .then(|a, b| async { finish(batch_create(a, b).await) });
-    let batch_delete = s
-        .and(path!("batch"))
-        .and(warp::delete())
-        .and(with_app(&app))
-        .and(json_body(limit))
-        .then(|a, b| async { finish(batch_delete(a, b).await) });
-    let get_one = s
-        .and(path!(String))
-        .and(warp::get())
-        .and(with_app(&app))
-        .then(|id, a| async { finish(get(a, id).await) });
-    let delete_one = s
-        .and(path!(String))
-        .and(warp::delete())
-        .and(with_app(&app))
-        .then(|id, a| async { finish(delete(a, id).await) });
-    let read = s
-        .and(path!(String / "read"))
-        .and(warp::get())
-        .and(with_app(&app))
-        .and(query())
-        .then(|id, a, q| async { finish(read(a, id, q).await) });
-    let send = s
-        .and(path!(String / "send"))
-        .and(warp::post())
-        .and(with_app(&app))
-        .and(json_body(limit))
-        .then(|id, a, b| async { finish(send(a, id, b).await) });
-    let keys = s
-        .and(path!(String / "keys"))
-        .and(warp::post())
-        .and(with_app(&app))
-        .and(json_body(limit))
-        .then(|id, a, b| async { finish(keys(a, id, b).await) });
-    let interrupt = s
-        .and(path!(String / "interrupt"))
-        .and(warp::post())
-        .and(with_app(&app))
-        .then(|id, a| async { finish(interrupt(a, id).await) });
-    let resize = s
-        .and(path!(String / "resize"))
-        .and(warp::post())
-        .and(with_app(&app))
-        .and(json_body(limit))
-        .then(|id, a, b| async { finish(resize(a, id, b).await) });
-
-    // `stats` and `batch` before `:id`, so they are not taken for session names.
-    stats
-        .or(batch_create)
-        .unify()
-        .or(batch_delete)
-        .unify()
-        .or(create)
-        .unify()
-        .or(list)
-        .unify()
-        .or(get_one)
-        .unify()
-        .or(delete_one)
-        .unify()
-        .or(read)
-        .unify()
-        .or(send)
-        .unify()
-        .or(keys)
-        .unify()
-        .or(interrupt)
-        .unify()
-        .or(resize)
-        .unify()
-        .boxed()
+/// The session routes.
+pub fn routes(t: &mut Table) {
+    // `stats` and `batch` before `{id}`, so they are not taken for session names.
+    t.route(
+        route::get("/sessions/stats").answers::<Stats>(),
+        |p, app| {
+            p.none()
+                .and(with_app(app))
+                .then(|a| async { finish(stats(a).await) })
+        },
+    );
+    t.route(
+        route::post("/sessions/batch")
+            .body::<BatchCreateRequest>()
+            .creates::<BatchCreateResponse>(),
+        |p, app| {
+            p.none()
+                .and(with_app(app))
+                .and(json_body(app.config.max_body_bytes))
+                .then(|a, b| async { finish(batch_create(a, b).await) })
+        },
+    );
+    t.route(
+        route::delete("/sessions/batch")
+            .body::<BatchDeleteRequest>()
+            .answers::<BatchDeleteResponse>(),
+        |p, app| {
+            p.none()
+                .and(with_app(app))
+                .and(json_body(app.config.max_body_bytes))
+                .then(|a, b| async { finish(batch_delete(a, b).await) })
+        },
+    );
+    t.route(
+        route::post("/sessions")
+            .body::<CreateSessionRequest>()
+            .creates::<SessionInfo>(),
+        |p, app| {
+            p.none()
+                .and(with_app(app))
+                .and(json_body(app.config.max_body_bytes))
+                .then(|a, b| async { finish(create(a, b).await) })
+        },
+    );
+    t.route(
+        route::get("/sessions").answers::<SessionList>(),
+        |p, app| {
+            p.none()
+                .and(with_app(app))
+                .and(query())
+                .then(|a, q| async { finish(list(a, q).await) })
+        },
+    );
+    t.route(
+        route::get("/sessions/{id}").answers::<SessionInfo>(),
+        |p, app| {
+            p.one()
+                .and(with_app(app))
+                .then(|id, a| async { finish(get(a, id).await) })
+        },
+    );
+    t.route(route::delete("/sessions/{id}").answers::<Ok>(), |p, app| {
+        p.one()
+            .and(with_app(app))
+            .then(|id, a| async { finish(delete(a, id).await) })
+    });
+    t.route(
+        route::get("/sessions/{id}/read").answers::<ReadResponse>(),
+        |p, app| {
+            p.one()
+                .and(with_app(app))
+                .and(query())
+                .then(|id, a, q| async { finish(read(a, id, q).await) })
+        },
+    );
+    t.route(
+        route::post("/sessions/{id}/send")
+            .body::<SendRequest>()
+            .answers::<SendResponse>(),
+        |p, app| {
+            p.one()
+                .and(with_app(app))
+                .and(json_body(app.config.max_body_bytes))
+                .then(|id, a, b| async { finish(send(a, id, b).await) })
+        },
+    );
+    t.route(
+        route::post("/sessions/{id}/keys")
+            .body::<KeysRequest>()
+            .answers::<Ok>(),
+        |p, app| {
+            p.one()
+                .and(with_app(app))
+                .and(json_body(app.config.max_body_bytes))
+                .then(|id, a, b| async { finish(keys(a, id, b).await) })
+        },
+    );
+    t.route(
+        route::post("/sessions/{id}/interrupt").answers::<Ok>(),
+        |p, app| {
+            p.one()
+                .and(with_app(app))
+                .then(|id, a| async { finish(interrupt(a, id).await) })
+        },
+    );
+    t.route(
+        route::post("/sessions/{id}/resize")
+            .body::<ResizeRequest>()
+            .answers::<Ok>(),
+        |p, app| {
+            p.one()
+                .and(with_app(app))
+                .and(json_body(app.config.max_body_bytes))
+                .then(|id, a, b| async { finish(resize(a, id, b).await) })
+        },
+    );
 }

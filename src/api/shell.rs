@@ -10,13 +10,13 @@ use std::time::Duration;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use warp::Filter;
-use warp::filters::BoxedFilter;
 use warp::http::StatusCode;
 
 use super::App;
 use super::error::{ApiError, ErrorCode};
 use super::filters::{json_body, query, with_app};
 use super::reply::{ApiResult, finish, json};
+use super::route::{self, Table};
 use crate::session::commands::{CommandRecord, MAX_COMMANDS};
 use crate::session::exec::{self, ExecError, ExecRequest, ExecResult};
 
@@ -162,18 +162,25 @@ async fn exec_route(app: Arc<App>, id: String, body: ExecBody) -> ApiResult {
     Ok(json(StatusCode::OK, &answer))
 }
 
-pub fn routes(app: Arc<App>) -> BoxedFilter<(warp::reply::Response,)> {
-    use warp::path;
-    let limit = app.config.max_body_bytes;
-    let list = path!("sessions" / String / "commands")
-        .and(warp::get())
-        .and(with_app(&app))
-        .and(query())
-        .then(|id, a, q| async { finish(commands(a, id, q).await) });
-    let exec = path!("sessions" / String / "exec")
-        .and(warp::post())
-        .and(with_app(&app))
-        .and(json_body(limit))
-        .then(|id, a, b| async { finish(exec_route(a, id, b).await) });
-    list.or(exec).unify().boxed()
+pub fn routes(t: &mut Table) {
+    t.route(
+        route::get("/sessions/{id}/commands").answers::<CommandList>(),
+        |p, app| {
+            p.one()
+                .and(with_app(app))
+                .and(query())
+                .then(|id, a, q| async { finish(commands(a, id, q).await) })
+        },
+    );
+    t.route(
+        route::post("/sessions/{id}/exec")
+            .body::<ExecBody>()
+            .answers::<ExecAnswer>(),
+        |p, app| {
+            p.one()
+                .and(with_app(app))
+                .and(json_body(app.config.max_body_bytes))
+                .then(|id, a, b| async { finish(exec_route(a, id, b).await) })
+        },
+    );
 }

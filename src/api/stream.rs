@@ -27,9 +27,7 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 use tokio::sync::{broadcast, mpsc};
-use warp::filters::BoxedFilter;
 use warp::filters::ws::{Message, WebSocket};
-use warp::reply::Response;
 use warp::{Filter, Reply};
 
 use super::App;
@@ -38,6 +36,7 @@ use super::event_wire::{Scope, event_json};
 use super::filters::{query, with_app};
 use super::reply::ApiResult;
 use super::reply::finish;
+use super::route::{self, Table};
 use crate::session::SessionHandle;
 use crate::session::validate;
 
@@ -295,15 +294,15 @@ fn upgrade_requested() -> impl Filter<Extract = (), Error = warp::Rejection> + C
 }
 
 /// The WebSocket route (the caller adds `/v1` and auth).
-pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
-    warp::path!("sessions" / String / "stream")
-        .and(warp::get())
-        .and(with_app(&app))
-        .and(query())
-        .and(upgrade_requested())
-        .and(warp::ws())
-        .then(|id, a, q, ws| async { finish(upgrade(a, id, q, ws).await) })
-        .boxed()
+pub fn routes(t: &mut Table) {
+    t.route(route::get("/sessions/{id}/stream"), |p, app| {
+        p.one()
+            .and(with_app(app))
+            .and(query())
+            .and(upgrade_requested())
+            .and(warp::ws())
+            .then(|id, a, q, ws| async { finish(upgrade(a, id, q, ws).await) })
+    });
 }
 
 #[cfg(test)]

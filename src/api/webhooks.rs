@@ -11,15 +11,14 @@ use std::sync::Arc;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use warp::Filter;
-use warp::filters::BoxedFilter;
 use warp::http::StatusCode;
-use warp::reply::Response;
 
 use super::App;
 use super::error::{ApiError, ErrorCode};
 use super::filters::{json_body, with_app};
 use super::reply::finish;
 use super::reply::{ApiResult, json};
+use super::route::{self, Table};
 use crate::webhooks::inbound::{self, StimulusError, secret_var};
 use crate::webhooks::{ChannelHealth, DeadLetter, Endpoint};
 
@@ -301,67 +300,86 @@ impl From<StimulusError> for ApiError {
 }
 
 /// Routes behind the API guard.
-pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
-    use warp::path;
-    let limit = app.config.max_body_bytes;
-    let create = path!("webhooks")
-        .and(warp::post())
-        .and(with_app(&app))
-        .and(json_body(limit))
-        .then(|a, b| async { finish(create(a, b).await) });
-    let list = path!("webhooks")
-        .and(warp::get())
-        .and(with_app(&app))
-        .then(|a| async { finish(list(a).await) });
-    let dead = path!("webhooks" / "dead-letter")
-        .and(warp::get())
-        .and(with_app(&app))
-        .then(|a| async { finish(dead_letters(a).await) });
-    let retry = path!("webhooks" / "dead-letter" / String / "retry")
-        .and(warp::post())
-        .and(with_app(&app))
-        .then(|id, a| async { finish(retry(a, id).await) });
-    let delete = path!("webhooks" / String)
-        .and(warp::delete())
-        .and(with_app(&app))
-        .then(|id, a| async { finish(delete(a, id).await) });
-    let health = path!("channels" / "health")
-        .and(warp::get())
-        .and(with_app(&app))
-        .then(|a| async { finish(channels_health(a).await) });
-    let stimuli = path!("stimuli")
-        .and(warp::post())
-        .and(with_app(&app))
-        .and(json_body(limit))
-        .then(|a, b| async { finish(stimulus(a, b).await) });
-    create
-        .or(list)
-        .unify()
-        .or(dead)
-        .unify()
-        .or(retry)
-        .unify()
-        .or(delete)
-        .unify()
-        .or(health)
-        .unify()
-        .or(stimuli)
-        .unify()
-        .boxed()
+pub fn routes(t: &mut Table) {
+    t.route(
+        route::post("/webhooks")
+            .body::<CreateWebhook>()
+            .creates::<WebhookInfo>(),
+        |p, app| {
+            p.none()
+                .and(with_app(app))
+                .and(json_body(app.config.max_body_bytes))
+                .then(|a, b| async { finish(create(a, b).await) })
+        },
+    );
+    t.route(
+        route::get("/webhooks").answers::<WebhookList>(),
+        |p, app| {
+            p.none()
+                .and(with_app(app))
+                .then(|a| async { finish(list(a).await) })
+        },
+    );
+    t.route(
+        route::get("/webhooks/dead-letter").answers::<DeadLetters>(),
+        |p, app| {
+            p.none()
+                .and(with_app(app))
+                .then(|a| async { finish(dead_letters(a).await) })
+        },
+    );
+    t.route(
+        route::post("/webhooks/dead-letter/{id}/retry").answers::<Retried>(),
+        |p, app| {
+            p.one()
+                .and(with_app(app))
+                .then(|id, a| async { finish(retry(a, id).await) })
+        },
+    );
+    t.route(
+        route::delete("/webhooks/{id}").answers::<super::wire::Ok>(),
+        |p, app| {
+            p.one()
+                .and(with_app(app))
+                .then(|id, a| async { finish(delete(a, id).await) })
+        },
+    );
+    t.route(
+        route::get("/channels/health").answers::<ChannelsHealth>(),
+        |p, app| {
+            p.none()
+                .and(with_app(app))
+                .then(|a| async { finish(channels_health(a).await) })
+        },
+    );
+    t.route(
+        route::post("/stimuli")
+            .body::<StimulusRequest>()
+            .answers_with::<StimulusAccepted>(202),
+        |p, app| {
+            p.none()
+                .and(with_app(app))
+                .and(json_body(app.config.max_body_bytes))
+                .then(|a, b| async { finish(stimulus(a, b).await) })
+        },
+    );
 }
 
 /// `POST /webhooks/{source}`: authenticated by HMAC, not by the API guard.
-pub fn inbound_routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
-    warp::path!("webhooks" / String)
-        .and(warp::post())
-        .and(with_app(&app))
-        .and(warp::header::optional::<String>("x-aegis-signature"))
-        .and(warp::header::optional::<String>("x-hub-signature-256"))
-        .and(warp::header::optional::<String>("x-idempotency-key"))
-        .and(warp::body::content_length_limit(app.config.max_body_bytes))
-        .and(warp::body::bytes())
-        .then(|source, a, s, h, k, b| async move {
-            finish(inbound_webhook(a, source, s, h, k, b).await)
-        })
-        .boxed()
+pub fn inbound_routes(t: &mut Table) {
+    t.route(
+        route::post("/webhooks/{id}").answers_with::<StimulusAccepted>(202),
+        |p, app| {
+            p.one()
+                .and(with_app(app))
+                .and(warp::header::optional::<String>("x-aegis-signature"))
+                .and(warp::header::optional::<String>("x-hub-signature-256"))
+                .and(warp::header::optional::<String>("x-idempotency-key"))
+                .and(warp::body::content_length_limit(app.config.max_body_bytes))
+                .and(warp::body::bytes())
+                .then(|source, a, s, h, k, b| async move {
+                    finish(inbound_webhook(a, source, s, h, k, b).await)
+                })
+        },
+    );
 }

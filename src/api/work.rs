@@ -9,15 +9,14 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use warp::Filter;
-use warp::filters::BoxedFilter;
 use warp::http::StatusCode;
-use warp::reply::Response;
 
 use super::App;
 use super::error::{ApiError, ErrorCode};
 use super::filters::{json_body, optional_json_body, query, with_app};
 use super::reply::finish;
 use super::reply::{ApiResult, json};
+use super::route::{self, Table};
 use crate::events::EventDetail;
 use crate::events::EventKind;
 use crate::events::detail::{CheckOutcome, Verification};
@@ -362,63 +361,48 @@ pub async fn get_debrief(app: Arc<App>, id: String) -> ApiResult {
 /// The work routes. They go before the session routes: `dispatch-worker` must not be taken
 /// for a session name, and DELETE of a worker session is handled here (other sessions fall
 /// through to the plain DELETE).
-pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
-    let limit = app.config.max_body_bytes;
-    use warp::path;
-    let s = path("sessions");
-    let verify = s
-        .and(path!(String / "verify"))
-        .and(warp::post())
-        .and(with_app(&app))
-        .then(|id, a| async { finish(verify(a, id).await) });
-    let dispatch = s
-        .and(path!("dispatch-worker"))
-        .and(warp::post())
-        .and(with_app(&app))
-        .and(json_body(limit))
-        .then(|a, b| async { finish(dispatch(a, b).await) });
-    let workers = s
-        .and(path!(String / "workers"))
-        .and(warp::get())
-        .and(with_app(&app))
-        .then(|id, a| async { finish(workers(a, id).await) });
-    let app2 = app.clone();
-    let delete_worker = s
-        .and(path!(String))
-        .and(warp::delete())
-        .and(query())
-        .and_then(move |id: String, q: HashMap<String, String>| {
-            let app = app2.clone();
-            async move {
-                match app.sessions.get(&id) {
-                    Ok(h) if app.work.workers.get(&h.meta.id).is_some() => {
-                        Ok(finish(delete_worker(app, h, q).await))
+pub fn routes(t: &mut Table) {
+    t.route(route::post("/sessions/dispatch-worker"), |p, app| {
+        p.none()
+            .and(with_app(app))
+            .and(json_body(app.config.max_body_bytes))
+            .then(|a, b| async { finish(dispatch(a, b).await) })
+    });
+    t.route(route::post("/sessions/{id}/verify"), |p, app| {
+        p.one()
+            .and(with_app(app))
+            .then(|id, a| async { finish(verify(a, id).await) })
+    });
+    t.route(route::get("/sessions/{id}/workers"), |p, app| {
+        p.one()
+            .and(with_app(app))
+            .then(|id, a| async { finish(workers(a, id).await) })
+    });
+    t.takeover(route::delete("/sessions/{id}"), |p, app| {
+        let app = app.clone();
+        p.one()
+            .and(query())
+            .and_then(move |id: String, q: HashMap<String, String>| {
+                let app = app.clone();
+                async move {
+                    match app.sessions.get(&id) {
+                        Ok(h) if app.work.workers.get(&h.meta.id).is_some() => {
+                            Ok(finish(delete_worker(app, h, q).await))
+                        }
+                        _ => Err(warp::reject::not_found()),
                     }
-                    _ => Err(warp::reject::not_found()),
                 }
-            }
-        });
-    let debrief = s
-        .and(path!(String / "pre-kill-debrief"))
-        .and(warp::post())
-        .and(with_app(&app))
-        .and(optional_json_body(limit))
-        .then(|id, a, b| async { finish(pre_kill_debrief(a, id, b).await) });
-    let get_debrief = s
-        .and(path!(String / "debrief"))
-        .and(warp::get())
-        .and(with_app(&app))
-        .then(|id, a| async { finish(get_debrief(a, id).await) });
-    dispatch
-        .or(verify)
-        .unify()
-        .or(workers)
-        .unify()
-        .or(delete_worker)
-        .unify()
-        .or(debrief)
-        .unify()
-        .or(get_debrief)
-        .unify()
-        .boxed()
+            })
+    });
+    t.route(route::post("/sessions/{id}/pre-kill-debrief"), |p, app| {
+        p.one()
+            .and(with_app(app))
+            .and(optional_json_body(app.config.max_body_bytes))
+            .then(|id, a, b| async { finish(pre_kill_debrief(a, id, b).await) })
+    });
+    t.route(route::get("/sessions/{id}/debrief"), |p, app| {
+        p.one()
+            .and(with_app(app))
+            .then(|id, a| async { finish(get_debrief(a, id).await) })
+    });
 }

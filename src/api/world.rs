@@ -8,14 +8,13 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 use warp::Filter;
-use warp::filters::BoxedFilter;
 use warp::http::StatusCode;
-use warp::reply::Response;
 
 use super::App;
 use super::filters::{query, with_app};
 use super::reply::finish;
 use super::reply::{ApiResult, json};
+use super::route::{self, Table};
 use crate::orchestrate::{Completion, Orchestrator, Role};
 use crate::session::SessionHandle;
 use crate::vocab::SessionStatus;
@@ -193,15 +192,16 @@ async fn swarm(app: &App, orch: &Orchestrator, q: HashMap<String, String>) -> Ap
 }
 
 /// The view routes (under `/v1` and unversioned; the caller adds the prefix).
-pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
-    let world = warp::path!("world")
-        .and(warp::get())
-        .and(with_app(&app))
-        .then(|a: Arc<App>| async move { finish(world(&a, &a.orch).await) });
-    let swarm = warp::path!("swarm")
-        .and(warp::get())
-        .and(with_app(&app))
-        .and(query())
-        .then(|a: Arc<App>, q| async move { finish(swarm(&a, &a.orch, q).await) });
-    world.or(swarm).unify().boxed()
+pub fn routes(t: &mut Table) {
+    t.route(route::get("/world"), |p, app| {
+        p.none()
+            .and(with_app(app))
+            .then(|a: Arc<App>| async move { finish(world(&a, &a.orch).await) })
+    });
+    t.route(route::get("/swarm"), |p, app| {
+        p.none()
+            .and(with_app(app))
+            .and(query())
+            .then(|a: Arc<App>, q| async move { finish(swarm(&a, &a.orch, q).await) })
+    });
 }

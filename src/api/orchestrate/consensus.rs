@@ -8,9 +8,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::json;
 use warp::Filter;
-use warp::filters::BoxedFilter;
 use warp::http::StatusCode;
-use warp::reply::Response;
 
 use super::lineage::{SpawnRequest, child_request};
 use super::{Orch, bad, with_orch};
@@ -20,6 +18,7 @@ use crate::api::error::{ApiError, ErrorCode};
 use crate::api::filters::{json_body, with_app};
 use crate::api::reply::finish;
 use crate::api::reply::{ApiResult, json};
+use crate::api::route::{self, Table};
 use crate::orchestrate::consensus;
 
 #[derive(Debug, Deserialize, Default)]
@@ -100,29 +99,21 @@ async fn list_consensus(orch: Orch) -> ApiResult {
 }
 
 /// The routes of this group (under `/v1` and unversioned; the caller adds the prefix).
-pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
-    use warp::path;
-    let orch: Orch = app.orch.clone();
-    let limit = app.config.max_body_bytes;
-    let s = path("sessions");
-    let consensus = s
-        .and(path!(String / "consensus"))
-        .and(warp::post())
-        .and(with_app(&app))
-        .and(json_body(limit))
-        .then(|id, a, b| async { finish(start_consensus(a, id, b).await) });
-    let get_consensus = path!("consensus" / String)
-        .and(warp::get())
-        .and(with_orch(&orch))
-        .then(|id, o| async { finish(get_consensus(o, id).await) });
-    let list_consensus = path!("consensus")
-        .and(warp::get())
-        .and(with_orch(&orch))
-        .then(|o| async { finish(list_consensus(o).await) });
-    consensus
-        .or(get_consensus)
-        .unify()
-        .or(list_consensus)
-        .unify()
-        .boxed()
+pub fn routes(t: &mut Table) {
+    t.route(route::post("/sessions/{id}/consensus"), |p, app| {
+        p.one()
+            .and(with_app(app))
+            .and(json_body(app.config.max_body_bytes))
+            .then(|id, a, b| async { finish(start_consensus(a, id, b).await) })
+    });
+    t.route(route::get("/consensus/{id}"), |p, app| {
+        p.one()
+            .and(with_orch(&app.orch))
+            .then(|id, o| async { finish(get_consensus(o, id).await) })
+    });
+    t.route(route::get("/consensus"), |p, app| {
+        p.none()
+            .and(with_orch(&app.orch))
+            .then(|o| async { finish(list_consensus(o).await) })
+    });
 }

@@ -7,9 +7,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use warp::Filter;
-use warp::filters::BoxedFilter;
 use warp::http::StatusCode;
-use warp::reply::Response;
 
 use super::{Orch, bad, with_orch};
 use crate::api::App;
@@ -18,6 +16,7 @@ use crate::api::error::ApiError;
 use crate::api::filters::{json_body, optional_json_body, with_app};
 use crate::api::reply::finish;
 use crate::api::reply::{ApiResult, json};
+use crate::api::route::{self, Table};
 use crate::api::wire::{CreateSessionRequest, SessionInfo};
 use crate::clock::now_ms;
 use crate::orchestrate::{self, Completion, lineage};
@@ -208,48 +207,34 @@ async fn reset(app: Arc<App>, id: String) -> ApiResult {
 }
 
 /// The routes of this group (under `/v1` and unversioned; the caller adds the prefix).
-pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
-    use warp::path;
-    let orch: Orch = app.orch.clone();
-    let limit = app.config.max_body_bytes;
-    let s = path("sessions");
-    let spawn = s
-        .and(path!(String / "spawn"))
-        .and(warp::post())
-        .and(with_app(&app))
-        .and(json_body(limit))
-        .then(|id, a, b| async { finish(spawn(a, id, b).await) });
-    let children = s
-        .and(path!(String / "children"))
-        .and(warp::get())
-        .and(with_app(&app))
-        .then(|id, a| async { finish(children(a, id).await) });
-    let fork = s
-        .and(path!(String / "fork"))
-        .and(warp::post())
-        .and(with_app(&app))
-        .and(optional_json_body(limit))
-        .then(|id, a, b| async { finish(fork(a, id, b).await) });
-    let complete = s
-        .and(path!(String / "complete"))
-        .and(warp::post())
-        .and(with_app(&app))
-        .and(with_orch(&orch))
-        .and(json_body(limit))
-        .then(|id, a, o, b| async { finish(complete(a, o, id, b).await) });
-    let reset = s
-        .and(path!(String / "reset"))
-        .and(warp::post())
-        .and(with_app(&app))
-        .then(|id, a| async { finish(reset(a, id).await) });
-    spawn
-        .or(children)
-        .unify()
-        .or(fork)
-        .unify()
-        .or(complete)
-        .unify()
-        .or(reset)
-        .unify()
-        .boxed()
+pub fn routes(t: &mut Table) {
+    t.route(route::post("/sessions/{id}/spawn"), |p, app| {
+        p.one()
+            .and(with_app(app))
+            .and(json_body(app.config.max_body_bytes))
+            .then(|id, a, b| async { finish(spawn(a, id, b).await) })
+    });
+    t.route(route::get("/sessions/{id}/children"), |p, app| {
+        p.one()
+            .and(with_app(app))
+            .then(|id, a| async { finish(children(a, id).await) })
+    });
+    t.route(route::post("/sessions/{id}/fork"), |p, app| {
+        p.one()
+            .and(with_app(app))
+            .and(optional_json_body(app.config.max_body_bytes))
+            .then(|id, a, b| async { finish(fork(a, id, b).await) })
+    });
+    t.route(route::post("/sessions/{id}/complete"), |p, app| {
+        p.one()
+            .and(with_app(app))
+            .and(with_orch(&app.orch))
+            .and(json_body(app.config.max_body_bytes))
+            .then(|id, a, o, b| async { finish(complete(a, o, id, b).await) })
+    });
+    t.route(route::post("/sessions/{id}/reset"), |p, app| {
+        p.one()
+            .and(with_app(app))
+            .then(|id, a| async { finish(reset(a, id).await) })
+    });
 }

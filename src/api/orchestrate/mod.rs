@@ -14,11 +14,9 @@ mod templates;
 use std::sync::Arc;
 
 use warp::Filter;
-use warp::filters::BoxedFilter;
-use warp::reply::Response;
 
-use super::App;
 use super::error::ApiError;
+use super::route::Table;
 use crate::orchestrate::Orchestrator;
 pub use templates::expand_template;
 
@@ -36,14 +34,9 @@ fn with_orch(
 }
 
 /// The orchestration routes (under `/v1` and unversioned; the caller adds the prefix).
-pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
-    // Boxed per group: one long chain of warp combinators is slow to type-check.
-    lineage::routes(app.clone())
-        .or(consensus::routes(app.clone()))
-        .unify()
-        .or(templates::routes(app.clone()))
-        .unify()
-        .or(pipelines::routes(app))
-        .unify()
-        .boxed()
+pub fn routes(t: &mut Table) {
+    lineage::routes(t);
+    consensus::routes(t);
+    templates::routes(t);
+    pipelines::routes(t);
 }

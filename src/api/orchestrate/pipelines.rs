@@ -8,9 +8,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use warp::Filter;
-use warp::filters::BoxedFilter;
 use warp::http::StatusCode;
-use warp::reply::Response;
 
 use super::templates::valid_name;
 use super::{Orch, bad, with_orch};
@@ -20,6 +18,7 @@ use crate::api::error::{ApiError, ErrorCode};
 use crate::api::filters::{json_body, with_app};
 use crate::api::reply::finish;
 use crate::api::reply::{ApiResult, json};
+use crate::api::route::{self, Table};
 use crate::api::wire::CreateSessionRequest;
 use crate::orchestrate::{self, pipelines};
 
@@ -161,34 +160,27 @@ async fn delete_pipeline(app: Arc<App>, orch: Orch, id: String) -> ApiResult {
 }
 
 /// The routes of this group (under `/v1` and unversioned; the caller adds the prefix).
-pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
-    use warp::path;
-    let orch: Orch = app.orch.clone();
-    let limit = app.config.max_body_bytes;
-    let list_p = path!("pipelines")
-        .and(warp::get())
-        .and(with_orch(&orch))
-        .then(|o| async { finish(list_pipelines(o).await) });
-    let create_p = path!("pipelines")
-        .and(warp::post())
-        .and(with_app(&app))
-        .and(json_body(limit))
-        .then(|a, b| async { finish(create_pipeline(a, b).await) });
-    let get_p = path!("pipelines" / String)
-        .and(warp::get())
-        .and(with_orch(&orch))
-        .then(|id, o| async { finish(get_pipeline(o, id).await) });
-    let del_p = path!("pipelines" / String)
-        .and(warp::delete())
-        .and(with_app(&app))
-        .and(with_orch(&orch))
-        .then(|id, a, o| async { finish(delete_pipeline(a, o, id).await) });
-    list_p
-        .or(create_p)
-        .unify()
-        .or(get_p)
-        .unify()
-        .or(del_p)
-        .unify()
-        .boxed()
+pub fn routes(t: &mut Table) {
+    t.route(route::get("/pipelines"), |p, app| {
+        p.none()
+            .and(with_orch(&app.orch))
+            .then(|o| async { finish(list_pipelines(o).await) })
+    });
+    t.route(route::post("/pipelines"), |p, app| {
+        p.none()
+            .and(with_app(app))
+            .and(json_body(app.config.max_body_bytes))
+            .then(|a, b| async { finish(create_pipeline(a, b).await) })
+    });
+    t.route(route::get("/pipelines/{id}"), |p, app| {
+        p.one()
+            .and(with_orch(&app.orch))
+            .then(|id, o| async { finish(get_pipeline(o, id).await) })
+    });
+    t.route(route::delete("/pipelines/{id}"), |p, app| {
+        p.one()
+            .and(with_app(app))
+            .and(with_orch(&app.orch))
+            .then(|id, a, o| async { finish(delete_pipeline(a, o, id).await) })
+    });
 }

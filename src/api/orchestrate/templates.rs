@@ -5,9 +5,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 use warp::Filter;
-use warp::filters::BoxedFilter;
 use warp::http::StatusCode;
-use warp::reply::Response;
 
 use super::bad;
 use crate::api::App;
@@ -15,6 +13,7 @@ use crate::api::error::{ApiError, ErrorCode};
 use crate::api::filters::{json_body, with_app};
 use crate::api::reply::finish;
 use crate::api::reply::{ApiResult, json};
+use crate::api::route::{self, Table};
 use crate::api::wire::CreateSessionRequest;
 use crate::clock::now_ms;
 use crate::orchestrate::templates::Template;
@@ -184,33 +183,26 @@ async fn delete_template(app: Arc<App>, name: String) -> ApiResult {
 }
 
 /// The routes of this group (under `/v1` and unversioned; the caller adds the prefix).
-pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
-    use warp::path;
-    let limit = app.config.max_body_bytes;
-    let templates = path!("templates");
-    let list_t = templates
-        .and(warp::get())
-        .and(with_app(&app))
-        .then(|a| async { finish(list_templates(a).await) });
-    let put_t = templates
-        .and(warp::post())
-        .and(with_app(&app))
-        .and(json_body(limit))
-        .then(|a, b| async { finish(put_template(a, b).await) });
-    let get_t = path!("templates" / String)
-        .and(warp::get())
-        .and(with_app(&app))
-        .then(|n, a| async { finish(get_template(a, n).await) });
-    let del_t = path!("templates" / String)
-        .and(warp::delete())
-        .and(with_app(&app))
-        .then(|n, a| async { finish(delete_template(a, n).await) });
-    list_t
-        .or(put_t)
-        .unify()
-        .or(get_t)
-        .unify()
-        .or(del_t)
-        .unify()
-        .boxed()
+pub fn routes(t: &mut Table) {
+    t.route(route::get("/templates"), |p, app| {
+        p.none()
+            .and(with_app(app))
+            .then(|a| async { finish(list_templates(a).await) })
+    });
+    t.route(route::post("/templates"), |p, app| {
+        p.none()
+            .and(with_app(app))
+            .and(json_body(app.config.max_body_bytes))
+            .then(|a, b| async { finish(put_template(a, b).await) })
+    });
+    t.route(route::get("/templates/{name}"), |p, app| {
+        p.one()
+            .and(with_app(app))
+            .then(|n, a| async { finish(get_template(a, n).await) })
+    });
+    t.route(route::delete("/templates/{name}"), |p, app| {
+        p.one()
+            .and(with_app(app))
+            .then(|n, a| async { finish(delete_template(a, n).await) })
+    });
 }
