@@ -375,7 +375,7 @@ async fn create(fleet: &Fleet, body: Bytes, principal: &str) -> Response {
     };
     let mut placement = None;
     let host = match req.remove("host") {
-        None | Some(Value::Null) => match fleet.hosts.place() {
+        None | Some(Value::Null) => match fleet.hosts.place(fleet.host_id()) {
             Some(p) => placement.insert(p).host.clone(),
             None => return error(&FleetError::UnknownHost("(any up host)".into())),
         },

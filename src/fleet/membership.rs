@@ -204,8 +204,10 @@ impl Hosts {
 
     /// Place a creation that names no host: the `up` host with the fewest active sessions,
     /// counting its last heartbeat's and the creations this node placed there since (ties:
-    /// the smallest id).
-    pub fn place(&self) -> Option<Placement<'_>> {
+    /// the smallest id). `local`, the host placing it, counts as up whatever its record's
+    /// age: it is answering this request, and a heartbeat its own busy runtime sent late
+    /// must not leave a fleet with no host to place on.
+    pub fn place(&self, local: &str) -> Option<Placement<'_>> {
         let host = {
             let map = self.inner.lock().unwrap_or_else(|p| p.into_inner());
             let placed = self.placed();
@@ -213,7 +215,10 @@ impl Hosts {
                 s.record.sessions.active + placed.get(&s.record.host).map_or(0, Placed::count)
             };
             map.values()
-                .filter(|s| state_of(&s.record, s.at.elapsed()) == HostState::Up)
+                .filter(|s| {
+                    s.record.host == local && !s.record.leaving
+                        || state_of(&s.record, s.at.elapsed()) == HostState::Up
+                })
                 .min_by(|a, b| (load(a), &a.record.host).cmp(&(load(b), &b.record.host)))
                 .map(|s| s.record.host.clone())?
         };
@@ -387,7 +392,19 @@ mod tests {
         assert_eq!(hosts.state("c"), Some(HostState::Unreachable));
         assert_eq!(hosts.state("zz"), None);
         // b and c have fewer sessions but are not up.
-        assert_eq!(hosts.place().map(|p| p.host.clone()).as_deref(), Some("d"));
+        assert_eq!(
+            hosts.place("").map(|p| p.host.clone()).as_deref(),
+            Some("d")
+        );
+        // Placed by b itself, b is up whatever its record's age; a leaving host never is.
+        assert_eq!(
+            hosts.place("b").map(|p| p.host.clone()).as_deref(),
+            Some("b")
+        );
+        assert_eq!(
+            hosts.place("c").map(|p| p.host.clone()).as_deref(),
+            Some("d")
+        );
         let v = hosts.views("a");
         assert_eq!(
             v.iter().map(|h| h.host.as_str()).collect::<Vec<_>>(),
@@ -403,19 +420,25 @@ mod tests {
         hosts.apply(rec("a", 1, false), beat);
         hosts.apply(rec("b", 1, false), beat);
         // Two in flight at once, then two answered: a, b, a, b.
-        let (first, second) = (hosts.place().expect("up"), hosts.place().expect("up"));
+        let (first, second) = (hosts.place("").expect("up"), hosts.place("").expect("up"));
         assert_eq!((first.host.as_str(), second.host.as_str()), ("a", "b"));
         first.created();
         second.created();
-        let third = hosts.place().expect("up");
+        let third = hosts.place("").expect("up");
         assert_eq!(third.host, "a");
         third.created();
         // A failed creation counts no more.
-        drop(hosts.place().expect("up"));
-        assert_eq!(hosts.place().map(|p| p.host.clone()).as_deref(), Some("b"));
+        drop(hosts.place("").expect("up"));
+        assert_eq!(
+            hosts.place("").map(|p| p.host.clone()).as_deref(),
+            Some("b")
+        );
         // a's next heartbeat counts its two sessions itself: 3 against b's 1 + 1 placed.
         hosts.apply(rec("a", 3, false), Instant::now());
         assert_eq!(hosts.placed()["a"].count(), 0);
-        assert_eq!(hosts.place().map(|p| p.host.clone()).as_deref(), Some("b"));
+        assert_eq!(
+            hosts.place("").map(|p| p.host.clone()).as_deref(),
+            Some("b")
+        );
     }
 }
