@@ -108,7 +108,7 @@ pub(crate) struct CommandList {
 impl From<ExecError> for ApiError {
     fn from(e: ExecError) -> Self {
         match e {
-            ExecError::Invalid(m) => ApiError::invalid(m),
+            ExecError::Invalid(m) | ExecError::NotAShell(m) => ApiError::invalid(m),
             ExecError::Busy(m) => ApiError::new(StatusCode::CONFLICT, ErrorCode::SessionBusy, m),
             ExecError::Session(h) => h.into(),
         }

@@ -146,7 +146,9 @@ pub async fn run(args: ClientArgs, cmd: ClientCommand) -> anyhow::Result<std::pr
     // An exec waits for its command: the call may take its timeout and then some.
     let timeout = match &cmd {
         ClientCommand::Exec { timeout_ms, .. } => {
-            std::time::Duration::from_millis(timeout_ms.unwrap_or(30_000)) + CALL_TIMEOUT
+            std::time::Duration::from_millis(
+                timeout_ms.unwrap_or(crate::session::exec::DEFAULT_TIMEOUT_MS),
+            ) + CALL_TIMEOUT
         }
         _ => CALL_TIMEOUT,
     };
@@ -268,9 +270,33 @@ pub async fn run(args: ClientArgs, cmd: ClientCommand) -> anyhow::Result<std::pr
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "{text}")?;
     Ok(match cmd {
-        ClientCommand::Exec { .. } => exec_status(&out),
+        ClientCommand::Exec {
+            timeout_ms,
+            interrupt,
+            ..
+        } => {
+            if let Some(why) = exec_timeout_note(&out, timeout_ms, interrupt) {
+                eprintln!("aegis exec: {why}");
+            }
+            exec_status(&out)
+        }
         _ => std::process::ExitCode::SUCCESS,
     })
+}
+
+/// What `aegis exec` says on stderr when the command timed out (its exit status alone, 124 or
+/// the interrupted command's, cannot tell a timeout from the command's own failure).
+fn exec_timeout_note(v: &Value, timeout_ms: Option<u64>, interrupt: bool) -> Option<String> {
+    if v.get("timedOut").and_then(Value::as_bool) != Some(true) {
+        return None;
+    }
+    let ms = timeout_ms.unwrap_or(crate::session::exec::DEFAULT_TIMEOUT_MS);
+    let what = match v.get("exitCode").and_then(Value::as_i64) {
+        _ if !interrupt => "the command is still running".to_owned(),
+        Some(code) => format!("interrupted it (Ctrl-C); it exited with status {code}"),
+        None => "pressed Ctrl-C, but the shell did not report the command's end".to_owned(),
+    };
+    Some(format!("timed out after {ms} ms; {what}"))
 }
 
 fn s<'a>(v: &'a Value, k: &str) -> &'a str {

@@ -256,12 +256,8 @@ impl Detector {
                     if d.status == SessionStatus::Working {
                         soonest(marks::recheck(self.last_output, now, self.cfg.quiet));
                     }
-                    let evidence = match d.reading {
-                        Some(_) if d.status == SessionStatus::Idle => Evidence::Terminal,
-                        _ => Evidence::Marks,
-                    };
                     self.explain.terminal = d.reading;
-                    (Some(d.status), d.settled, d.reason, evidence)
+                    (Some(d.status), d.settled, d.reason, d.evidence)
                 }
                 Fallback::Activity => {
                     let reading = terminal().map(|f| terminal::read(&f));

@@ -22,6 +22,11 @@ const SHELLS: &[&str] = &[
     "nu", "elvish",
 ];
 
+/// Whether `name` (an executable's file name) is an interactive shell's.
+pub fn is_shell(name: &str) -> bool {
+    SHELLS.contains(&name)
+}
+
 /// Who holds the terminal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Holds {
@@ -98,7 +103,7 @@ impl Reading {
 pub fn read(fg: &Foreground) -> Reading {
     let command = fg.holder.as_ref().map(|h| h.name.clone());
     let waiting = fg.holder.as_ref().map(|h| h.waiting);
-    let shell = command.as_deref().is_some_and(|c| SHELLS.contains(&c));
+    let shell = command.as_deref().is_some_and(is_shell);
     let (holds, says) = if shell {
         let says = match waiting {
             Some(Waiting::Input) => Some(Says::Idle),

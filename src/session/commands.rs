@@ -144,11 +144,15 @@ impl CommandLog {
                 ran.then_some(Turn::Finished { exit_code })
             }
             // A prompt after a command with no `D` ends it without a status.
-            MarkKind::PromptStart | MarkKind::InputStart => {
+            MarkKind::PromptStart => {
                 let ran = self.close(None, start, now_ms);
                 self.phase = Some(Phase::Prompt);
                 ran.then_some(Turn::Finished { exit_code: None })
             }
+            // The end of a prompt that `A` began says nothing new; on its own it comes from a
+            // prompt string a nested shell inherited from the environment (a `PS1` carrying
+            // the mark), while the command that started that shell still runs.
+            MarkKind::InputStart => None,
         }
     }
 
@@ -248,6 +252,20 @@ mod tests {
             }
         );
         assert_eq!(log.recent(1)[0].seq, 2);
+    }
+
+    /// A nested shell whose inherited prompt carries `B` (and no other mark) leaves the
+    /// command that started it running.
+    #[test]
+    fn an_input_mark_alone_ends_nothing() {
+        let mut log = CommandLog::default();
+        log.on_mark(start("bash"), 0, 10, 1);
+        assert_eq!(log.on_mark(MarkKind::InputStart, 30, 38, 2), None);
+        assert_eq!(log.phase(), Some(Phase::Running));
+        assert_eq!(log.recent(1)[0].ended_at_ms, None);
+        let end = MarkKind::CommandEnd { exit_code: Some(0) };
+        assert!(log.on_mark(end, 50, 60, 3).is_some());
+        assert_eq!(log.phase(), Some(Phase::Prompt));
     }
 
     #[test]

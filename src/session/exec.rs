@@ -8,6 +8,11 @@
 //! [`UNMARKED_QUIET`]; the output is then what was shown after the command line up to the
 //! prompt, and the status is unknown.
 //!
+//! Exec types only into a shell session: `agentType: shell` running an interactive shell
+//! ([`interactive_shell`]); any other program would take the line as its own input. While the
+//! marks say a command runs and yet the session is idle, that command is a nested shell at its
+//! own prompt, which marks nothing: the end is then found as without marks.
+//!
 //! One exec runs per session at a time, and only in an idle session: typing into a busy
 //! shell would feed a running program. A timeout leaves the command running, or interrupts it
 //! with Ctrl-C and waits [`INTERRUPT_WAIT`] for the shell to report its end.
@@ -19,7 +24,7 @@ use super::actor::Command;
 use super::commands::{Capture, MAX_COMMANDS};
 use super::handle::HandleError;
 use crate::screen::{Format, HistoryLimits, Screen};
-use crate::vocab::SessionStatus;
+use crate::vocab::{AgentType, SessionMeta, SessionStatus};
 
 /// Longest command line accepted: far more than anyone types, short enough that a line
 /// editor takes it at once.
@@ -65,10 +70,17 @@ pub struct ExecResult {
     pub truncated: bool,
 }
 
+/// Options of the shells that take the next argument as their value (bash, zsh and ksh
+/// `-o`/`-O`, bash's rc files).
+const OPTIONS_WITH_VALUE: &[&str] = &["-o", "+o", "-O", "+O", "--rcfile", "--init-file"];
+
 #[derive(Debug, thiserror::Error)]
 pub enum ExecError {
     #[error("{0}")]
     Invalid(String),
+    /// The session does not run a shell exec could type into.
+    #[error("{0}")]
+    NotAShell(String),
     #[error("{0}")]
     Busy(String),
     #[error(transparent)]
@@ -102,9 +114,59 @@ pub fn validate(command: &str, timeout_ms: u64) -> Result<(), ExecError> {
     Ok(())
 }
 
+/// Whether `argv` runs an interactive shell: a known shell's program (see
+/// [`crate::detect::terminal::is_shell`]) with options only, none of which gives it a command
+/// line (`-c`, in a cluster such as `-lc` too, or fish's `--command`). A word that is no
+/// option is a script.
+pub fn interactive_shell(argv: &[String]) -> bool {
+    let Some((program, args)) = argv.split_first() else {
+        return false;
+    };
+    let name = std::path::Path::new(program)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    // A login shell's argv[0] starts with '-'.
+    if !crate::detect::terminal::is_shell(name.trim_start_matches('-')) {
+        return false;
+    }
+    let mut args = args.iter().map(String::as_str);
+    while let Some(a) = args.next() {
+        let cluster = a.strip_prefix('-').filter(|f| !f.starts_with('-'));
+        let command = cluster.is_some_and(|f| f.contains('c'))
+            || a == "--command"
+            || a.starts_with("--command=");
+        if command || !(a.starts_with('-') || a.starts_with('+')) {
+            return false;
+        }
+        if OPTIONS_WITH_VALUE.contains(&a) {
+            args.next();
+        }
+    }
+    true
+}
+
+/// Refuse a session exec must not type into, saying why.
+fn check_shell(meta: &SessionMeta) -> Result<(), ExecError> {
+    let program = meta.command.first().map_or("", String::as_str);
+    let why = if meta.agent_type != AgentType::Shell {
+        format!("it is agentType {}", meta.agent_type.as_str())
+    } else if !interactive_shell(&meta.command) {
+        format!("it runs {program:?}, not an interactive shell")
+    } else {
+        return Ok(());
+    };
+    Err(ExecError::NotAShell(format!(
+        "exec needs a shell session (agentType shell running an interactive shell such as bash \
+         or zsh, without -c or a script), and session {} is not one: {why}",
+        meta.name
+    )))
+}
+
 impl SessionHandle {
     /// Run `req` (already validated) in this idle shell.
     pub async fn exec(&self, req: ExecRequest) -> Result<ExecResult, ExecError> {
+        check_shell(&self.meta)?;
         let _one = self
             .exec
             .try_lock()
@@ -121,7 +183,9 @@ impl SessionHandle {
         let typed_at = crate::clock::now_ms();
         self.send_bytes(format!("{}\r", req.command).into_bytes())
             .await?;
-        let marked = self.meta.shell_integration;
+        // Marks running a command while the session is idle: the command is a nested shell
+        // (at its own prompt), which marks nothing; it tells the end as a shell without marks.
+        let marked = self.meta.shell_integration && before.started == before.finished;
         let mut done = if marked {
             self.marked_end(before.started, req.timeout).await
         } else {
@@ -260,6 +324,42 @@ mod tests {
             );
         }
         assert!(validate(&"x".repeat(MAX_COMMAND_BYTES + 1), 1000).is_err());
+    }
+
+    #[test]
+    fn interactive_shells_are_told_from_other_programs() {
+        let argv = |words: &[&str]| words.iter().map(|w| (*w).to_owned()).collect::<Vec<_>>();
+        for ok in [
+            &["bash"][..],
+            &["/bin/bash", "--norc", "--noprofile"],
+            &[
+                "bash",
+                "--noprofile",
+                "--rcfile",
+                "/state/shell/bashrc",
+                "-i",
+            ],
+            &["zsh", "--no-globalrcs", "-i"],
+            &["zsh", "-o", "vi"],
+            &["-bash"],
+            &["bash", "-l"],
+            &["fish"],
+        ] {
+            assert!(interactive_shell(&argv(ok)), "{ok:?}");
+        }
+        for not in [
+            &[][..],
+            &["cat"],
+            &["claude"],
+            &["bash", "-c", "cat"],
+            &["bash", "-lc", "cat"],
+            &["sh", "script.sh"],
+            &["bash", "--", "script.sh"],
+            &["fish", "--command=ls"],
+            &["python3", "-i"],
+        ] {
+            assert!(!interactive_shell(&argv(not)), "{not:?}");
+        }
     }
 
     #[test]

@@ -7,17 +7,17 @@ use std::process::Stdio;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use super::integrated::{Session, T};
-use crate::support::wait_until;
+use super::{Shell, T};
+use crate::support::{Daemon, id_of, wait_until};
 
-fn exec_ok(s: &Session, body: Value) -> Value {
+fn exec_ok(s: &Shell, body: Value) -> Value {
     let (st, v) = s.exec(body);
     assert_eq!(st, StatusCode::OK, "{v}");
     v
 }
 
 fn exit_codes(shell: &str) {
-    let s = Session::start(shell, true);
+    let s = Shell::start(shell, true);
     let v = exec_ok(&s, json!({ "command": "echo hello; echo world" }));
     assert_eq!(v["exitCode"], 0, "{v}");
     assert_eq!(v["output"], "hello\nworld", "{v}");
@@ -38,7 +38,7 @@ fn exit_codes(shell: &str) {
         (&json!(true), &json!(130)),
         "{v}"
     );
-    assert!(!s.job("sleep"), "the sleep still runs after the interrupt");
+    assert!(!s.runs("sleep"), "the sleep still runs after the interrupt");
     s.d.wait_status(&s.id, "idle", T);
     let v = exec_ok(&s, json!({ "command": "echo after" }));
     assert_eq!(
@@ -49,7 +49,7 @@ fn exit_codes(shell: &str) {
 }
 
 fn many_in_a_row(shell: &str) {
-    let s = Session::start(shell, true);
+    let s = Shell::start(shell, true);
     for i in 0..100 {
         let v = exec_ok(&s, json!({ "command": format!("echo line-{i}") }));
         assert_eq!(v["output"], format!("line-{i}"), "exec {i}: {v}");
@@ -61,7 +61,7 @@ fn many_in_a_row(shell: &str) {
 }
 
 fn busy_and_bad_input(shell: &str) {
-    let s = Session::start(shell, true);
+    let s = Shell::start(shell, true);
     for bad in [
         json!({ "command": "" }),
         json!({ "command": "echo a\necho b" }),
@@ -85,7 +85,7 @@ fn busy_and_bad_input(shell: &str) {
         "{v}"
     );
     assert_eq!(v["output"], "started", "{v}");
-    assert!(s.job("sleep"), "the sleep should still run");
+    assert!(s.runs("sleep"), "the sleep should still run");
     let (st, v) = s.exec(json!({ "command": "echo no" }));
     assert_eq!(st, StatusCode::CONFLICT, "{v}");
     assert_eq!(v["code"], "SESSION_BUSY", "{v}");
@@ -105,7 +105,7 @@ fn busy_and_bad_input(shell: &str) {
 /// Without integration, exec still waits for the shell to come back and returns the output;
 /// the status is unknown.
 fn without_integration(shell: &str) {
-    let s = Session::start(shell, false);
+    let s = Shell::start(shell, false);
     let v = exec_ok(&s, json!({ "command": "echo plain-out" }));
     assert_eq!(
         (&v["output"], &v["exitCode"]),
@@ -114,75 +114,185 @@ fn without_integration(shell: &str) {
     );
     let v = exec_ok(&s, json!({ "command": "sleep 2; echo slept" }));
     assert_eq!(v["output"], "slept", "{v}");
-    assert!(!s.job("sleep"), "exec answered while the sleep ran: {v}");
+    assert!(!s.runs("sleep"), "exec answered while the sleep ran: {v}");
+}
+
+/// `aegis exec` with `opts` before `--` and `words` after it: its exit status, stdout and
+/// stderr.
+fn cli_exec(d: &Daemon, id: &str, opts: &[&str], words: &[&str]) -> (Option<i32>, String, String) {
+    let out = crate::cli::aegis_command(Some(d))
+        .args(["exec", id])
+        .args(opts)
+        .arg("--")
+        .args(words)
+        .output()
+        .expect("running aegis exec");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 fn cli_exit_status(shell: &str) {
-    let s = Session::start(shell, true);
-    let run = |words: &[&str]| {
-        let mut args = vec!["exec", s.id.as_str(), "--"];
-        args.extend_from_slice(words);
-        let out = crate::cli::aegis_command(Some(&s.d))
-            .args(&args)
-            .output()
-            .expect("running aegis exec");
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-        )
-    };
-    assert_eq!(run(&["echo", "via-cli"]), (Some(0), "via-cli\n".to_owned()));
-    assert_eq!(run(&["(exit", "7)"]).0, Some(7));
+    let s = Shell::start(shell, true);
+    let run = |opts: &[&str], words: &[&str]| cli_exec(&s.d, &s.id, opts, words);
+    assert_eq!(
+        run(&[], &["echo", "via-cli"]),
+        (Some(0), "via-cli\n".to_owned(), String::new())
+    );
+    assert_eq!(run(&[], &["(exit", "7)"]).0, Some(7));
+    // A timeout says so on stderr: the exit status alone cannot tell it from the command's.
+    let (code, _, err) = run(&["--timeout-ms", "300", "--interrupt"], &["sleep", "30"]);
+    assert_eq!(code, Some(130), "{err}");
+    assert_eq!(
+        err,
+        "aegis exec: timed out after 300 ms; interrupted it (Ctrl-C); it exited with status 130\n"
+    );
+    s.d.wait_status(&s.id, "idle", T);
+    let (code, out, err) = run(
+        &["--timeout-ms", "300"],
+        &["echo", "waiting;", "sleep", "30"],
+    );
+    assert_eq!((code, out.as_str()), (Some(124), "waiting\n"), "{err}");
+    assert_eq!(
+        err,
+        "aegis exec: timed out after 300 ms; the command is still running\n"
+    );
+    assert!(s.runs("sleep"), "the sleep should still run");
+    s.keys(&["C-c"]);
     wait_until(T, "idle", || (s.d.status(&s.id) == "idle").then_some(()));
 }
 
-/// `aegis mcp` over stdio, as an MCP client drives it: initialize, then the `exec` tool.
-fn mcp_tool(shell: &str) {
-    let s = Session::start(shell, true);
-    let mut child = crate::cli::aegis_command(Some(&s.d))
-        .arg("mcp")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starting aegis mcp");
-    let mut stdin = child.stdin.take().expect("piped stdin");
-    let mut lines = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
-    let mut call = |id: u64, method: &str, params: Value| -> Value {
+/// `aegis mcp` over stdio, as an MCP client drives it, initialized.
+struct Mcp {
+    child: std::process::Child,
+    stdin: std::process::ChildStdin,
+    lines: std::io::Lines<BufReader<std::process::ChildStdout>>,
+    next: u64,
+}
+
+impl Mcp {
+    fn start(d: &Daemon) -> Mcp {
+        let mut child = crate::cli::aegis_command(Some(d))
+            .arg("mcp")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting aegis mcp");
+        let stdin = child.stdin.take().expect("piped stdin");
+        let lines = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
+        let mut mcp = Mcp {
+            child,
+            stdin,
+            lines,
+            next: 0,
+        };
+        let init = mcp.call(
+            "initialize",
+            json!({ "protocolVersion": "2025-03-26", "capabilities": {},
+                    "clientInfo": { "name": "test", "version": "0" } }),
+        );
+        assert!(init["result"].is_object(), "{init}");
+        mcp
+    }
+
+    fn call(&mut self, method: &str, params: Value) -> Value {
+        self.next += 1;
+        let id = self.next;
         let msg = json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params });
-        writeln!(stdin, "{msg}").expect("writing to aegis mcp");
+        writeln!(self.stdin, "{msg}").expect("writing to aegis mcp");
         loop {
-            let line = lines.next().expect("aegis mcp answers").expect("a line");
+            let line = self
+                .lines
+                .next()
+                .expect("aegis mcp answers")
+                .expect("a line");
             let v: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
             if v["id"] == id {
                 return v;
             }
         }
-    };
-    let init = call(
-        1,
-        "initialize",
-        json!({ "protocolVersion": "2025-03-26", "capabilities": {},
-                "clientInfo": { "name": "test", "version": "0" } }),
+    }
+
+    /// Call tool `name`: whether it answered an error, and its text.
+    fn tool(&mut self, name: &str, args: Value) -> (bool, String) {
+        let v = self.call("tools/call", json!({ "name": name, "arguments": args }));
+        let text = v["result"]["content"][0]["text"].as_str();
+        let text = text.unwrap_or_else(|| panic!("no text: {v}")).to_owned();
+        (v["result"]["isError"] == true, text)
+    }
+}
+
+impl Drop for Mcp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn mcp_tool(shell: &str) {
+    let s = Shell::start(shell, true);
+    let mut mcp = Mcp::start(&s.d);
+    let (failed, text) = mcp.tool(
+        "exec",
+        json!({ "session": s.id, "command": "echo via-mcp; (exit 4)" }),
     );
-    assert!(init["result"].is_object(), "{init}");
-    let v = call(
-        2,
-        "tools/call",
-        json!({ "name": "exec", "arguments": { "session": s.id, "command": "echo via-mcp; (exit 4)" } }),
-    );
-    let text = v["result"]["content"][0]["text"]
-        .as_str()
-        .unwrap_or_default();
-    let answer: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+    assert!(!failed, "{text}");
+    let answer: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
     assert_eq!(
         (&answer["exitCode"], &answer["output"]),
         (&json!(4), &json!("via-mcp")),
-        "{v}"
+        "{text}"
     );
-    drop(stdin);
-    let _ = child.kill();
-    let _ = child.wait();
+}
+
+/// Exec types only into a shell: another program (whatever its agent type), or a shell running
+/// a command line, gets a clear error over REST, MCP and the CLI, and receives nothing.
+#[test]
+fn exec_refuses_a_session_that_is_not_a_shell() {
+    let d = Daemon::start();
+    let mut mcp = Mcp::start(&d);
+    for (agent, command) in [
+        ("custom", json!(["cat"])),
+        ("shell", json!(["cat"])),
+        ("shell", json!(["bash", "-c", "cat"])),
+        ("claude", json!(["cat"])),
+    ] {
+        let v = d.create(json!({
+            "workDir": d.work_dir(), "agentType": agent, "command": command, "hooks": false,
+        }));
+        let id = id_of(&v);
+        let (st, v) = d.post(
+            &format!("/v1/sessions/{id}/exec"),
+            json!({ "command": "echo typed" }),
+        );
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{agent} {command}: {v}");
+        assert_eq!(v["code"], "VALIDATION_ERROR", "{v}");
+        let error = v["error"].as_str().unwrap_or_default().to_owned();
+        assert!(error.starts_with("exec needs a shell session"), "{v}");
+        let (failed, text) = mcp.tool("exec", json!({ "session": id, "command": "echo typed" }));
+        assert!(failed && text.contains(&error), "{text}");
+        let (code, out, err) = cli_exec(&d, &id, &[], &["echo", "typed"]);
+        assert_eq!((code, out.as_str()), (Some(1), ""), "{err}");
+        assert!(err.contains(&error), "{err}");
+        // What is typed next is the first thing the program received (cat echoes it).
+        let (st, v) = d.post(
+            &format!("/v1/sessions/{id}/keys"),
+            json!({ "keys": ["marker", "Enter"] }),
+        );
+        assert_eq!(st, StatusCode::OK, "{v}");
+        let raw = wait_until(T, "the marker", || {
+            let (_, t) = d.get(&format!("/v1/sessions/{id}/transcript?since=0"));
+            let raw = t["raw"].as_str().unwrap_or_default().to_owned();
+            raw.contains("marker").then_some(raw)
+        });
+        assert!(
+            raw.starts_with("marker"),
+            "{agent} {command} received {raw:?}"
+        );
+    }
 }
 
 macro_rules! exec_tests {

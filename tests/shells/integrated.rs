@@ -1,97 +1,13 @@
 //! Shells started with Aegis's integration (prompt and command marks, OSC 133), on real bash
-//! and zsh: a quiet command is `working` until it ends, every command makes a working → idle
-//! turn even when it ends at once, `session.idle` carries its exit status, and
+//! and zsh (the foreground scenarios run with marks too, see the parent module): every command
+//! makes a working → idle turn even when it ends at once, `session.idle` carries its exit status, and
 //! `GET /commands` records its text, status and the transcript range of its output.
-
-use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use super::{argv, jobs};
+use super::Shell;
 use crate::streams::{next_where, sse};
-use crate::support::{Daemon, id_of, wait_until};
-
-pub const T: Duration = Duration::from_secs(20);
-
-/// A shell session (without the user's rc files), with or without integration.
-pub struct Session {
-    pub d: Daemon,
-    pub id: String,
-    pub sid: i32,
-}
-
-impl Session {
-    pub fn start(shell: &str, integration: bool) -> Session {
-        Session::start_on(Daemon::start(), shell, integration)
-    }
-
-    pub fn start_on(d: Daemon, shell: &str, integration: bool) -> Session {
-        let v = d.create(json!({
-            "workDir": d.work_dir(),
-            "agentType": "shell",
-            "command": argv(shell),
-            "env": { "PS1": "$ " },
-            "shellIntegration": integration,
-        }));
-        assert_eq!(v["shellIntegration"], integration, "{v}");
-        let id = id_of(&v);
-        let sid = v["pid"].as_i64().and_then(|p| i32::try_from(p).ok());
-        let sid = sid.unwrap_or_else(|| panic!("no pid: {v}"));
-        d.wait_status(&id, "idle", T);
-        Session { d, id, sid }
-    }
-
-    pub fn send(&self, text: &str) {
-        let r = self.d.send(&self.id, text);
-        assert_eq!(r["delivered"], true, "{r}");
-    }
-
-    pub fn detect(&self) -> Value {
-        let (s, v) = self.d.get(&format!("/v1/sessions/{}/detect", self.id));
-        assert_eq!(s, StatusCode::OK, "{v}");
-        v
-    }
-
-    pub fn exec(&self, body: Value) -> (StatusCode, Value) {
-        self.d.post(&format!("/v1/sessions/{}/exec", self.id), body)
-    }
-
-    /// A job named `name` runs in this terminal session (outside the shell's group).
-    pub fn job(&self, name: &str) -> bool {
-        jobs(self.sid)
-            .iter()
-            .any(|p| p.comm == name && !matches!(p.state, 'Z' | 'T'))
-    }
-
-    pub fn commands(&self) -> Vec<Value> {
-        let (s, v) = self.d.get(&format!("/v1/sessions/{}/commands", self.id));
-        assert_eq!(s, StatusCode::OK, "{v}");
-        v["commands"].as_array().cloned().unwrap_or_default()
-    }
-}
-
-fn quiet_command(shell: &str) {
-    let s = Session::start(shell, true);
-    s.send("sleep 3");
-    s.d.wait_status(&s.id, "working", T);
-    wait_until(T, "the sleep", || s.job("sleep").then_some(()));
-    let mut reads = 0;
-    wait_until(T, "the sleep to end", || {
-        let e = s.detect();
-        if !s.job("sleep") {
-            return Some(());
-        }
-        // The job ran before this read and still runs after it.
-        assert_eq!(e["status"], "working", "{e}");
-        assert_eq!(e["evidence"], "marks", "{e}");
-        reads += 1;
-        None
-    });
-    assert!(reads > 0, "the sleep was never seen running");
-    let idle = s.d.wait_status(&s.id, "idle", T);
-    assert_eq!(s.detect()["evidence"], "marks", "{idle}");
-}
 
 /// The next `session.working` and then `session.idle` on `events`; the idle event's detail.
 fn turn(events: &std::sync::mpsc::Receiver<crate::streams::Sse>, what: &str) -> Value {
@@ -105,7 +21,7 @@ fn turn(events: &std::sync::mpsc::Receiver<crate::streams::Sse>, what: &str) -> 
 }
 
 fn records(shell: &str) {
-    let s = Session::start(shell, true);
+    let s = Shell::start(shell, true);
     let events = sse(
         &s.d,
         &format!(
@@ -162,7 +78,7 @@ fn records(shell: &str) {
 
 /// The option survives a daemon restart, and a shell that cannot be integrated says so.
 fn option_is_kept(shell: &str) {
-    let mut s = Session::start(shell, false);
+    let mut s = Shell::start(shell, false);
     s.d.restart();
     let (st, v) = s.d.get(&format!("/v1/sessions/{}", s.id));
     assert_eq!(st, StatusCode::OK, "{v}");
@@ -187,10 +103,6 @@ fn option_is_kept(shell: &str) {
 macro_rules! integrated_tests {
     ($shell:ident) => {
         mod $shell {
-            #[test]
-            fn quiet_command_is_working_until_it_ends() {
-                super::quiet_command(stringify!($shell));
-            }
             #[test]
             fn commands_record_text_status_and_output_range() {
                 super::records(stringify!($shell));
