@@ -150,6 +150,22 @@ fn session_prefix(app: &App, id: &str) -> Result<String, ApiError> {
     Ok(format!("session/{}/", h.meta.id))
 }
 
+/// `GET /memory/{key}`: `raw` is the key as the path carries it, percent-encoded.
+fn get_entry(app: &App, raw: &str) -> ApiResult {
+    let key = decode_key(raw)?;
+    let e = app.memory.get(&key).ok_or_else(|| not_found(&key))?;
+    Ok(json(StatusCode::OK, &EntryWire::of(e, 0)))
+}
+
+/// `DELETE /memory/{key}`.
+fn delete_entry(app: &App, raw: &str) -> ApiResult {
+    let key = decode_key(raw)?;
+    if !app.memory.delete(&key)? {
+        return Err(not_found(&key));
+    }
+    Ok(json(StatusCode::OK, &super::wire::OK))
+}
+
 pub fn routes(t: &mut Table) {
     t.route(
         route::post("/memory")
@@ -174,13 +190,7 @@ pub fn routes(t: &mut Table) {
         |p, app| {
             p.rest()
                 .and(with_app(app))
-                .then(|key: String, a: Arc<App>| async move {
-                    finish((|| {
-                        let key = decode_key(&key)?;
-                        let e = a.memory.get(&key).ok_or_else(|| not_found(&key))?;
-                        Ok(json(StatusCode::OK, &EntryWire::of(e, 0)))
-                    })())
-                })
+                .then(|key: String, a: Arc<App>| async move { finish(get_entry(&a, &key)) })
         },
     );
     t.route(
@@ -188,15 +198,7 @@ pub fn routes(t: &mut Table) {
         |p, app| {
             p.rest()
                 .and(with_app(app))
-                .then(|key: String, a: Arc<App>| async move {
-                    finish((|| {
-                        let key = decode_key(&key)?;
-                        if !a.memory.delete(&key)? {
-                            return Err(not_found(&key));
-                        }
-                        Ok(json(StatusCode::OK, &super::wire::OK))
-                    })())
-                })
+                .then(|key: String, a: Arc<App>| async move { finish(delete_entry(&a, &key)) })
         },
     );
     t.route(

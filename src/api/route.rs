@@ -324,11 +324,20 @@ impl Table {
         B: FnOnce(PathMatch, &Arc<App>) -> F,
         F: Filter<Extract = (Response,), Error = Rejection> + Clone + Send + Sync + 'static,
     {
+        self.serve(&spec, build);
+        self.specs.push((self.group, spec));
+    }
+
+    /// When serving, build `spec`'s filter and give it its place in the router's order.
+    fn serve<F, B>(&mut self, spec: &Spec, build: B)
+    where
+        B: FnOnce(PathMatch, &Arc<App>) -> F,
+        F: Filter<Extract = (Response,), Error = Rejection> + Clone + Send + Sync + 'static,
+    {
         if let Some(app) = &self.app {
-            let filter = build(PathMatch::of(&spec), app);
+            let filter = build(PathMatch::of(spec), app);
             self.filters.push((self.group, filter.boxed()));
         }
-        self.specs.push((self.group, spec));
     }
 
     /// A filter that is no operation of its own but has its place in the router's order: one
@@ -353,10 +362,7 @@ impl Table {
         B: FnOnce(PathMatch, &Arc<App>) -> F,
         F: Filter<Extract = (Response,), Error = Rejection> + Clone + Send + Sync + 'static,
     {
-        if let Some(app) = &self.app {
-            let filter = build(PathMatch::of(&spec), app);
-            self.filters.push((self.group, filter.boxed()));
-        }
+        self.serve(&spec, build);
         self.takeovers.push((self.group, spec));
     }
 
