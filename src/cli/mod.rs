@@ -67,7 +67,8 @@ pub enum ClientCommand {
     /// Type text into a session and press Enter.
     Send { session: String, text: String },
     /// Run a command line in an idle shell session, print its output and exit with its
-    /// status (124 when it timed out without one).
+    /// status: 124 when it timed out without one, 125 when the shell does not report it
+    /// (a session without shell integration).
     Exec {
         session: String,
         /// Give up waiting after this long (default 30000).
@@ -129,15 +130,27 @@ impl Caller<'_> {
     }
 }
 
+/// `aegis exec`'s exit status when the command timed out without a status (as `timeout(1)`).
+const EXEC_TIMED_OUT: u8 = 124;
+
+/// `aegis exec`'s exit status when the command ended but the shell did not say how (no shell
+/// integration): never 0, which would read as success. 125 is `timeout(1)`'s own failure, the
+/// wrapper's word next to 124, below the 126-255 shells give to commands not run and signals.
+const EXEC_STATUS_UNKNOWN: u8 = 125;
+
 /// The process exit status `aegis exec` ends with: the command's own (as the shell reports
-/// it, 0-255), else 124 when it timed out (as `timeout(1)` does), else 0.
+/// it, 0-255), else [`EXEC_TIMED_OUT`] or [`EXEC_STATUS_UNKNOWN`].
 fn exec_status(v: &Value) -> std::process::ExitCode {
     let code = match v.get("exitCode").and_then(Value::as_i64) {
         Some(c) => u8::try_from(c.rem_euclid(256)).unwrap_or(1),
-        None if v.get("timedOut").and_then(Value::as_bool) == Some(true) => 124,
-        None => 0,
+        None if timed_out(v) => EXEC_TIMED_OUT,
+        None => EXEC_STATUS_UNKNOWN,
     };
     std::process::ExitCode::from(code)
+}
+
+fn timed_out(v: &Value) -> bool {
+    v.get("timedOut").and_then(Value::as_bool) == Some(true)
 }
 
 /// Run one client subcommand; output goes to stdout. Returns the process's exit status.
@@ -268,14 +281,17 @@ pub async fn run(args: ClientArgs, cmd: ClientCommand) -> anyhow::Result<std::pr
     };
     use std::io::Write;
     let mut stdout = std::io::stdout().lock();
-    writeln!(stdout, "{text}")?;
+    // A command that printed nothing prints nothing here either.
+    if !(text.is_empty() && matches!(cmd, ClientCommand::Exec { .. })) {
+        writeln!(stdout, "{text}")?;
+    }
     Ok(match cmd {
         ClientCommand::Exec {
             timeout_ms,
             interrupt,
             ..
         } => {
-            if let Some(why) = exec_timeout_note(&out, timeout_ms, interrupt) {
+            if let Some(why) = exec_note(&out, timeout_ms, interrupt) {
                 eprintln!("aegis exec: {why}");
             }
             exec_status(&out)
@@ -284,17 +300,24 @@ pub async fn run(args: ClientArgs, cmd: ClientCommand) -> anyhow::Result<std::pr
     })
 }
 
-/// What `aegis exec` says on stderr when the command timed out (its exit status alone, 124 or
-/// the interrupted command's, cannot tell a timeout from the command's own failure).
-fn exec_timeout_note(v: &Value, timeout_ms: Option<u64>, interrupt: bool) -> Option<String> {
-    if v.get("timedOut").and_then(Value::as_bool) != Some(true) {
-        return None;
+/// What `aegis exec` says on stderr when its exit status is not simply the command's: the
+/// command timed out (124, or the interrupted command's status, cannot tell a timeout from the
+/// command's own failure), or its status is unknown (125 could be a command's own too).
+fn exec_note(v: &Value, timeout_ms: Option<u64>, interrupt: bool) -> Option<String> {
+    let code = v.get("exitCode").and_then(Value::as_i64);
+    if !timed_out(v) {
+        return code.is_none().then(|| {
+            format!(
+                "the command ended, but its exit status is unknown: the shell did not report \
+                 it (a shell with shell integration does); exiting with {EXEC_STATUS_UNKNOWN}"
+            )
+        });
     }
     let ms = timeout_ms.unwrap_or(crate::session::exec::DEFAULT_TIMEOUT_MS);
-    let what = match v.get("exitCode").and_then(Value::as_i64) {
+    let what = match code {
         _ if !interrupt => "the command is still running".to_owned(),
         Some(code) => format!("interrupted it (Ctrl-C); it exited with status {code}"),
-        None => "pressed Ctrl-C, but the shell did not report the command's end".to_owned(),
+        None => "pressed Ctrl-C; the shell did not report an exit status".to_owned(),
     };
     Some(format!("timed out after {ms} ms; {what}"))
 }

@@ -365,7 +365,8 @@ pub static TOOLS: &[ToolDef] = &[
         "exec",
         "Run one command line in an idle shell session and wait for it: answers {exitCode, \
          output, durationMs, timedOut}. The output is the command's own (not the echoed line or \
-         the next prompt).",
+         the next prompt). exitCode null means the status is unknown (a shell without shell \
+         integration, or a timeout), never success.",
         Exec,
         |d, a| {
             let timeout = a.timeout_ms.unwrap_or(30_000);

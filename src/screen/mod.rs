@@ -268,6 +268,19 @@ impl Screen {
         render::row_text(&self.term, row, out);
     }
 
+    /// The cursor's row up to the cursor (up to what was written there), spaces kept: at a
+    /// shell's prompt, the prompt as shown.
+    pub fn text_before_cursor(&self) -> String {
+        let (row, col) = self.cursor();
+        let Some(line) = self.term.row_ref(usize::from(row)) else {
+            return String::new();
+        };
+        let mut bytes = Vec::new();
+        render::line_string(line, usize::from(col), None, false, &mut bytes);
+        // Cells hold whole characters, so the bytes are UTF-8.
+        String::from_utf8(bytes).unwrap_or_default()
+    }
+
     /// Encode the history lines that scrolled off since the last call into their compact
     /// form. Until then they are kept as the rows they were (a flood drops most of them
     /// unread, unencoded); call this when the session goes quiet. Changes no content.

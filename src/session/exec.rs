@@ -5,13 +5,16 @@
 //! and where its output lies (between the two marks, so the echoed command line and the next
 //! prompt are not part of it). Without marks, the end is when the shell holds the terminal
 //! again at its prompt (the session reads `idle`) and output has been quiet for
-//! [`UNMARKED_QUIET`]; the output is then what was shown after the command line up to the
-//! prompt, and the status is unknown.
+//! [`UNMARKED_QUIET`]; the output is then what was shown after the echoed command line, up to
+//! the next prompt ([`output`] takes both away), and the status is unknown.
 //!
-//! Exec types only into a shell session: `agentType: shell` running an interactive shell
-//! ([`interactive_shell`]); any other program would take the line as its own input. While the
-//! marks say a command runs and yet the session is idle, that command is a nested shell at its
-//! own prompt, which marks nothing: the end is then found as without marks.
+//! Exec types only into a session running an interactive shell ([`interactive_shell`]) as
+//! `agentType` shell or custom, with or without integration: any other program would take the
+//! line as its own input, and an agent's session is read through that agent's profile, which
+//! cannot tell a shell at its prompt from one running a command (shell and custom sessions
+//! default to the shell detection). While the marks say a command runs and yet the session is
+//! idle, that command is a nested shell at its own prompt, which marks nothing: the end is then
+//! found as without marks.
 //!
 //! One exec runs per session at a time, and only in an idle session: typing into a busy
 //! shell would feed a running program. A timeout leaves the command running, or interrupts it
@@ -23,8 +26,9 @@ use super::SessionHandle;
 use super::actor::Command;
 use super::commands::{Capture, MAX_COMMANDS};
 use super::handle::HandleError;
-use crate::screen::{Format, HistoryLimits, Screen};
 use crate::vocab::{AgentType, SessionMeta, SessionStatus};
+
+mod output;
 
 /// Longest command line accepted: far more than anyone types, short enough that a line
 /// editor takes it at once.
@@ -44,9 +48,6 @@ const UNMARKED_QUIET: Duration = Duration::from_millis(400);
 
 /// How often the unmarked wait looks at the session.
 const UNMARKED_POLL: Duration = Duration::from_millis(25);
-
-/// Lines of output an answer carries at most (the last ones); the transcript has all.
-const MAX_OUTPUT_LINES: usize = crate::screen::MAX_SNAPSHOT_LINES;
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -149,7 +150,7 @@ pub fn interactive_shell(argv: &[String]) -> bool {
 /// Refuse a session exec must not type into, saying why.
 fn check_shell(meta: &SessionMeta) -> Result<(), ExecError> {
     let program = meta.command.first().map_or("", String::as_str);
-    let why = if meta.agent_type != AgentType::Shell {
+    let why = if !matches!(meta.agent_type, AgentType::Shell | AgentType::Custom) {
         format!("it is agentType {}", meta.agent_type.as_str())
     } else if !interactive_shell(&meta.command) {
         format!("it runs {program:?}, not an interactive shell")
@@ -157,8 +158,8 @@ fn check_shell(meta: &SessionMeta) -> Result<(), ExecError> {
         return Ok(());
     };
     Err(ExecError::NotAShell(format!(
-        "exec needs a shell session (agentType shell running an interactive shell such as bash \
-         or zsh, without -c or a script), and session {} is not one: {why}",
+        "exec needs a shell session (agentType shell or custom running an interactive shell \
+         such as bash or zsh, without -c or a script), and session {} is not one: {why}",
         meta.name
     )))
 }
@@ -178,7 +179,7 @@ impl SessionHandle {
                 status.as_str()
             )));
         }
-        let before = self.request(|reply| Command::Capture { reply }).await?;
+        let (before, prompt, column) = self.request(|reply| Command::Capture { reply }).await?;
         let started = Instant::now();
         let typed_at = crate::clock::now_ms();
         self.send_bytes(format!("{}\r", req.command).into_bytes())
@@ -211,15 +212,20 @@ impl SessionHandle {
             .await?;
         let capture = capture.unwrap_or_default();
         let cols = self.live().cols;
-        let (bytes, exit_code, skip_echo) = match records.first().filter(|_| marked) {
+        let typed = output::Typed {
+            prompt: &prompt,
+            column,
+            back_at_prompt: done,
+        };
+        let (bytes, exit_code, typed) = match records.first().filter(|_| marked) {
             Some(r) => (
                 capture.between(r.output_start, r.output_end.unwrap_or(u64::MAX)),
                 r.exit_code.filter(|_| done),
-                false,
+                None,
             ),
-            None => (capture.between(0, u64::MAX), None, true),
+            None => (capture.between(0, u64::MAX), None, Some(&typed)),
         };
-        let (output, cut) = render(bytes, cols, skip_echo, done && !marked);
+        let (output, cut) = output::render(bytes, cols, typed);
         Ok(ExecResult {
             exit_code,
             output,
@@ -276,31 +282,6 @@ impl SessionHandle {
 
 fn capture_truncated(c: &Capture) -> bool {
     c.truncated
-}
-
-/// `bytes` as a terminal `cols` wide shows them, trailing blank lines dropped. Without
-/// marks, the first line (the echoed command) goes, and the last (the prompt) when the shell
-/// came back to it. Returns the text and whether lines were cut.
-fn render(bytes: &[u8], cols: u16, skip_echo: bool, drop_prompt: bool) -> (String, bool) {
-    let mut screen = Screen::with_limits(
-        cols,
-        crate::screen::MAX_ROWS,
-        HistoryLimits::lines(MAX_OUTPUT_LINES),
-    );
-    let _ = screen.process(bytes);
-    let rows = screen.rows(Some(MAX_OUTPUT_LINES), Format::Text);
-    let mut rows: Vec<&str> = rows.iter().map(|r| r.trim_end()).collect();
-    while rows.last().is_some_and(|r| r.is_empty()) {
-        rows.pop();
-    }
-    let cut = rows.len() >= MAX_OUTPUT_LINES;
-    let from = usize::from(skip_echo).min(rows.len());
-    let to = if drop_prompt {
-        rows.len().saturating_sub(1).max(from)
-    } else {
-        rows.len()
-    };
-    (rows[from..to].join("\n"), cut)
 }
 
 #[cfg(test)]
@@ -360,17 +341,5 @@ mod tests {
         ] {
             assert!(!interactive_shell(&argv(not)), "{not:?}");
         }
-    }
-
-    #[test]
-    fn output_is_rendered_as_shown() {
-        // zsh marks a missing final newline (PROMPT_SP) before its end mark: it leaves nothing.
-        let out = b"one\r\ntwo\r\n\x1b[7m#\x1b[0m            \r \r";
-        assert_eq!(render(out, 14, false, false), ("one\ntwo".into(), false));
-        assert_eq!(
-            render(b"$ echo hi\r\nhi\r\n$ ", 20, true, true),
-            ("hi".into(), false)
-        );
-        assert_eq!(render(b"50%\r100%\r\n", 20, false, false).0, "100%");
     }
 }

@@ -117,6 +117,42 @@ fn without_integration(shell: &str) {
     assert!(!s.runs("sleep"), "exec answered while the sleep ran: {v}");
 }
 
+/// The output is exactly what the command printed, a last line without a newline too: zsh's
+/// mark for it (`PROMPT_SP`) is no part of it, nor is the next prompt drawn after it. Without
+/// marks the echoed line goes however many rows it takes.
+fn output_without_final_newline(shell: &str, integration: bool) {
+    let s = Shell::start(shell, integration);
+    let code = if integration { json!(0) } else { Value::Null };
+    for (command, output) in [
+        ("printf abc", "abc"),
+        ("printf 'line\\n'", "line"),
+        ("printf 'x\\ny'", "x\ny"),
+        ("echo; echo done", "\ndone"),
+    ] {
+        let v = exec_ok(&s, json!({ "command": command }));
+        assert_eq!(
+            (&v["output"], &v["exitCode"]),
+            (&json!(output), &code),
+            "{command}: {v}"
+        );
+    }
+    let (st, info) = s.d.get(&format!("/v1/sessions/{}", s.id));
+    assert_eq!(st, StatusCode::OK, "{info}");
+    let cols = info["cols"].as_u64().and_then(|c| usize::try_from(c).ok());
+    let cols = cols.unwrap_or_else(|| panic!("no cols: {info}"));
+    // After the prompt `$ `: a line longer than a row, and one that fills its row exactly.
+    for len in [cols + 40, cols - 2] {
+        let word = "w".repeat(len - "echo ".len());
+        let v = exec_ok(&s, json!({ "command": format!("echo {word}") }));
+        let rows: Vec<&str> = word
+            .as_bytes()
+            .chunks(cols)
+            .map(|r| std::str::from_utf8(r).unwrap_or(""))
+            .collect();
+        assert_eq!(v["output"], rows.join("\n"), "a line of {len}: {v}");
+    }
+}
+
 /// `aegis exec` with `opts` before `--` and `words` after it: its exit status, stdout and
 /// stderr.
 fn cli_exec(d: &Daemon, id: &str, opts: &[&str], words: &[&str]) -> (Option<i32>, String, String) {
@@ -142,6 +178,8 @@ fn cli_exit_status(shell: &str) {
         (Some(0), "via-cli\n".to_owned(), String::new())
     );
     assert_eq!(run(&[], &["(exit", "7)"]).0, Some(7));
+    // Nothing printed, nothing shown.
+    assert_eq!(run(&[], &["true"]), (Some(0), String::new(), String::new()));
     // A timeout says so on stderr: the exit status alone cannot tell it from the command's.
     let (code, _, err) = run(&["--timeout-ms", "300", "--interrupt"], &["sleep", "30"]);
     assert_eq!(code, Some(130), "{err}");
@@ -162,6 +200,36 @@ fn cli_exit_status(shell: &str) {
     assert!(s.runs("sleep"), "the sleep should still run");
     s.keys(&["C-c"]);
     wait_until(T, "idle", || (s.d.status(&s.id) == "idle").then_some(()));
+}
+
+/// Without integration the shell does not report the status: `aegis exec` never reads that as
+/// success, it exits with 125 and says why.
+fn cli_status_unknown(shell: &str) {
+    let s = Shell::start(shell, false);
+    let unknown = "aegis exec: the command ended, but its exit status is unknown: the shell did \
+                   not report it (a shell with shell integration does); exiting with 125\n";
+    for (words, out) in [(&["false"][..], ""), (&["echo", "plain"], "plain\n")] {
+        assert_eq!(
+            cli_exec(&s.d, &s.id, &[], words),
+            (Some(125), out.to_owned(), unknown.to_owned()),
+            "{words:?}"
+        );
+    }
+}
+
+/// A custom session running bash or zsh is a shell to exec like a shell session: with
+/// integration (the status from the marks) and without.
+fn custom_session(shell: &str) {
+    for integration in [true, false] {
+        let s = Shell::start_as(Daemon::start(), "custom", shell, integration);
+        let v = exec_ok(&s, json!({ "command": "echo custom; (exit 3)" }));
+        let code = if integration { json!(3) } else { Value::Null };
+        assert_eq!(
+            (&v["output"], &v["exitCode"]),
+            (&json!("custom"), &code),
+            "integration {integration}: {v}"
+        );
+    }
 }
 
 /// `aegis mcp` over stdio, as an MCP client drives it, initialized.
@@ -317,6 +385,22 @@ macro_rules! exec_tests {
             #[test]
             fn cli_exec_exits_with_the_command_status() {
                 super::cli_exit_status(stringify!($shell));
+            }
+            #[test]
+            fn exec_output_is_exact_without_a_final_newline() {
+                super::output_without_final_newline(stringify!($shell), true);
+            }
+            #[test]
+            fn exec_output_is_exact_without_a_final_newline_or_integration() {
+                super::output_without_final_newline(stringify!($shell), false);
+            }
+            #[test]
+            fn cli_exec_says_when_the_status_is_unknown() {
+                super::cli_status_unknown(stringify!($shell));
+            }
+            #[test]
+            fn exec_runs_in_a_custom_session_of_the_shell() {
+                super::custom_session(stringify!($shell));
             }
             #[test]
             fn mcp_exec_tool_runs_a_command() {

@@ -63,10 +63,15 @@ impl Shell {
     }
 
     pub fn start_on(d: Daemon, shell: &str, integration: bool) -> Shell {
+        Shell::start_as(d, "shell", shell, integration)
+    }
+
+    /// A session of `agent_type` running `shell`.
+    pub fn start_as(d: Daemon, agent_type: &str, shell: &str, integration: bool) -> Shell {
         installed(shell);
         let v = d.create(json!({
             "workDir": d.work_dir(),
-            "agentType": "shell",
+            "agentType": agent_type,
             "command": argv(shell),
             "env": { "PS1": "$ " },
             "shellIntegration": integration,

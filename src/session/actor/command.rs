@@ -57,8 +57,8 @@ pub(in crate::session) enum Command {
         reply: oneshot::Sender<(Vec<CommandRecord>, Option<Capture>)>,
     },
     /// Start copying the output (for an exec); answers how many commands started and
-    /// finished before it.
+    /// finished before it, the text before the cursor and the cursor's column.
     Capture {
-        reply: oneshot::Sender<Progress>,
+        reply: oneshot::Sender<(Progress, String, u16)>,
     },
 }

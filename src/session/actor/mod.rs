@@ -562,7 +562,8 @@ impl Actor {
             }
             Command::Capture { reply } => {
                 self.log.start_capture(self.stream);
-                let _ = reply.send(self.log.progress());
+                let prompt = self.screen.text_before_cursor();
+                let _ = reply.send((self.log.progress(), prompt, self.screen.cursor().1));
             }
             Command::ResetScreen { reply } => {
                 let (cols, rows) = self.screen.size();
