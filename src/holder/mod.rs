@@ -67,7 +67,9 @@
 //! bounded wait for one to attach. Before exiting it writes `exit.json` atomically, so a
 //! daemon that starts later still learns the exit status. If its session directory
 //! disappears (the state dir was deleted), the session is unreachable forever, so the holder
-//! stops the child and exits.
+//! stops the child and exits; it checks this only while no daemon is connected (a daemon
+//! stops a session before deleting its directory), so a holder whose session is quiet wakes
+//! for nothing.
 
 pub mod client;
 pub mod proto;
