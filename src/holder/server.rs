@@ -91,6 +91,8 @@ pub fn main(args: HolderArgs) -> anyhow::Result<()> {
 
 /// Read the spec from stdin, detach, run until the child exited.
 pub fn run(args: HolderArgs) -> anyhow::Result<()> {
+    // Before any thread starts (see `memory`).
+    super::memory::one_arena();
     let mut input = String::new();
     std::io::Read::read_to_string(&mut std::io::stdin(), &mut input)
         .context("reading the holder spec from stdin")?;
@@ -361,17 +363,31 @@ impl Holder {
         if let Some(r) = self.recorder.as_mut() {
             // Flushed per chunk: a holder killed with SIGKILL loses nothing already read.
             if let Err(e) = r.output(bytes).and_then(|()| r.flush()) {
-                tracing::error!(error = %e, "recording write failed; recording stopped");
-                self.recorder = None;
-                let msg = format!("recording write failed: {e}");
-                self.send(Frame::new(proto::RECORDING, msg.clone().into_bytes()));
-                self.recording_error = Some(msg);
+                self.stop_recording(&e);
             }
         }
         if self.client.as_ref().is_some_and(|c| c.attached) {
             self.send_wait(Frame::with_u64(proto::OUTPUT, offset, bytes))
                 .await;
         }
+    }
+
+    /// The recording could not be written: it stops, the session goes on, the daemon is told.
+    fn stop_recording(&mut self, e: &std::io::Error) {
+        tracing::error!(error = %e, "recording write failed; recording stopped");
+        self.recorder = None;
+        let msg = format!("recording write failed: {e}");
+        self.send(Frame::new(proto::RECORDING, msg.clone().into_bytes()));
+        self.recording_error = Some(msg);
+    }
+
+    /// Output went quiet (the daemon sends a snapshot only then): give back what the burst
+    /// before used, so a quiet session costs what it holds, not its last burst's peak.
+    fn settle(&mut self) {
+        if let Some(Err(e)) = self.recorder.as_mut().map(Recorder::release_memory) {
+            self.stop_recording(&e);
+        }
+        super::memory::give_back();
     }
 
     /// Queue an output frame, waiting up to [`SLOW_DAEMON`] for room.
@@ -542,16 +558,21 @@ impl Holder {
             }
             proto::FORGET => self.ring.forget(&frame.payload),
             proto::SNAPSHOT => {
-                let Some((at, snapshot)) = frame.split_u64() else {
+                let Some((at, _)) = frame.split_u64() else {
                     return self.drop_client("malformed SNAPSHOT");
                 };
+                // The payload after the offset is the snapshot: kept as it is, not copied.
+                let mut snapshot = frame.payload;
+                snapshot.drain(..8);
+                let snapshot_bytes = snapshot.len();
                 if self.ring.take_snapshot(at, snapshot) {
                     tracing::info!(
                         at,
-                        snapshot_bytes = snapshot.len(),
+                        snapshot_bytes,
                         held_bytes = self.ring.held(),
                         "replay ring compacted to a snapshot"
                     );
+                    self.settle();
                 }
             }
             other => tracing::warn!(frame = other, "unknown frame type from the daemon; ignored"),
