@@ -27,7 +27,7 @@ use tokio::time::Instant;
 
 use super::SessionHandle;
 use super::commands::{CommandLog, Progress};
-use super::handle::{Counters, LiveState, SUBSCRIBER_BUFFER_CHUNKS, Snapshot, Sources};
+use super::handle::{Counters, LiveState, Reading, SUBSCRIBER_BUFFER_CHUNKS, Snapshot, Sources};
 use super::input;
 use crate::detect::Detector;
 use crate::events::{EventBus, EventDetail, EventKind};
@@ -472,6 +472,19 @@ impl Actor {
         }
     }
 
+    fn snapshot(&mut self, lines: Option<usize>, format: crate::screen::Format) -> Snapshot {
+        let output = self.screen.snapshot(lines, format);
+        let (cols, rows) = self.screen.size();
+        Snapshot {
+            output,
+            status: self.live.borrow().status,
+            cols,
+            rows,
+            cursor: self.screen.cursor_on_screen(),
+            title: self.screen.title().to_owned(),
+        }
+    }
+
     fn handle(&mut self, cmd: Command) {
         match cmd {
             Command::Explain { reply } => {
@@ -506,17 +519,27 @@ impl Actor {
                 format,
                 reply,
             } => {
-                let output = self.screen.snapshot(lines, format);
-                let (cols, rows) = self.screen.size();
-                let snap = Snapshot {
-                    output,
-                    status: self.live.borrow().status,
-                    cols,
-                    rows,
-                    cursor: self.screen.cursor_on_screen(),
-                    title: self.screen.title().to_owned(),
-                };
-                let _ = reply.send(snap);
+                let _ = reply.send(self.snapshot(lines, format));
+            }
+            Command::Read {
+                lines,
+                format,
+                reply,
+            } => {
+                let snapshot = self.snapshot(lines, format);
+                let explained = self.detector.explained();
+                let prompt = matches!(
+                    snapshot.status,
+                    SessionStatus::PermissionPrompt | SessionStatus::Question
+                );
+                let _ = reply.send(Reading {
+                    evidence: explained.lines.first().map(|l| l.text.trim().to_owned()),
+                    // The dialog's rows come from the same evaluation as the rule's evidence,
+                    // not from the snapshot, so they are whole whatever `lines` asked for.
+                    dialog: (prompt && !explained.dialog.is_empty())
+                        .then(|| crate::detect::region::rows_text(&explained.dialog)),
+                    snapshot,
+                });
             }
             Command::Resize { cols, rows, reply } => {
                 self.screen.resize(cols, rows);
