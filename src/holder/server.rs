@@ -62,6 +62,9 @@ const FLOOD_QUEUED_READS: usize = 8;
 /// 64 KiB the daemon's queues are sized for.
 const OUTPUT_BATCH_BYTES: usize = 64 * 1024;
 
+/// Room kept at the start of a batch for the OUTPUT frame's offset.
+const BATCH_HEADER: usize = 8;
+
 /// How often the holder checks that its session directory still exists, while no daemon is
 /// connected. A connected daemon stops the session (KILL) before it deletes the directory, so
 /// the check is for a state directory deleted behind a daemon that is gone; checking only then
@@ -258,23 +261,24 @@ async fn serve(dir: PathBuf, spec: HolderSpec) -> anyhow::Result<()> {
         };
         tokio::select! {
             chunk = output.recv(), if output_open => match chunk {
-                Some(mut bytes) => {
+                Some(first) => {
                     // A large read means a flood: let the reader queue more for a moment,
                     // so the batch below is one recording write and one frame for many
                     // reads (interactive output, which comes in small reads, is not delayed).
-                    if bytes.len() >= FLOOD_READ_BYTES && output.len() < FLOOD_QUEUED_READS {
+                    if first.len() >= FLOOD_READ_BYTES && output.len() < FLOOD_QUEUED_READS {
                         tokio::time::sleep(FLOOD_GATHER).await;
                     }
                     // Take what the reader queued meanwhile too: one ring append, one
                     // recording write and one frame per batch instead of per pty read.
-                    while bytes.len() < OUTPUT_BATCH_BYTES {
-                        let room = OUTPUT_BATCH_BYTES - bytes.len();
+                    let mut batch = output_batch(&first, output.len());
+                    while batch.len() < BATCH_HEADER + OUTPUT_BATCH_BYTES {
+                        let room = BATCH_HEADER + OUTPUT_BATCH_BYTES - batch.len();
                         match output.try_recv() {
-                            Ok(more) if more.len() <= room => bytes.extend_from_slice(&more),
+                            Ok(more) if more.len() <= room => batch.extend_from_slice(&more),
                             Ok(more) => {
                                 // Does not fit: it is the next batch's start.
-                                h.on_output(&bytes).await;
-                                bytes = more;
+                                h.on_output(batch).await;
+                                batch = output_batch(&more, output.len());
                             }
                             Err(mpsc::error::TryRecvError::Empty) => break,
                             Err(mpsc::error::TryRecvError::Disconnected) => {
@@ -283,7 +287,7 @@ async fn serve(dir: PathBuf, spec: HolderSpec) -> anyhow::Result<()> {
                             }
                         }
                     }
-                    h.on_output(&bytes).await;
+                    h.on_output(batch).await;
                     // Still producing after the exit: the holder may have been held back by a
                     // slow daemon, so the drain window counts from the last chunk.
                     if h.exit.is_some() {
@@ -325,6 +329,17 @@ async fn serve(dir: PathBuf, spec: HolderSpec) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A batch of output starting with `first`, with room for `queued` more reads (at most a
+/// batch): [`BATCH_HEADER`] bytes for the frame's offset, then the output. Sized up front, so
+/// gathering a flood's reads never copies the batch to grow it.
+fn output_batch(first: &[u8], queued: usize) -> Vec<u8> {
+    let room = first.len() + queued.saturating_mul(pty::READ_BUFFER_BYTES);
+    let mut batch = Vec::with_capacity(BATCH_HEADER + room.min(OUTPUT_BATCH_BYTES));
+    batch.extend_from_slice(&[0; BATCH_HEADER]);
+    batch.extend_from_slice(first);
+    batch
+}
+
 /// Write inputs in order; acknowledge each to the connection that sent it.
 async fn write_inputs(
     writer: mpsc::Sender<WriteRequest>,
@@ -357,8 +372,11 @@ fn ack_frame(seq: u64, result: Result<(), String>) -> Frame {
 }
 
 impl Holder {
-    async fn on_output(&mut self, bytes: &[u8]) {
+    /// A batch of output (see [`output_batch`]): into the ring and the recording, and to the
+    /// daemon as the payload of an OUTPUT frame, which is the batch itself, not a copy.
+    async fn on_output(&mut self, mut batch: Vec<u8>) {
         let offset = self.ring.end();
+        let bytes = &batch[BATCH_HEADER..];
         self.ring.push(bytes);
         if let Some(r) = self.recorder.as_mut() {
             // Flushed per chunk: a holder killed with SIGKILL loses nothing already read.
@@ -367,8 +385,8 @@ impl Holder {
             }
         }
         if self.client.as_ref().is_some_and(|c| c.attached) {
-            self.send_wait(Frame::with_u64(proto::OUTPUT, offset, bytes))
-                .await;
+            batch[..BATCH_HEADER].copy_from_slice(&offset.to_be_bytes());
+            self.send_wait(Frame::new(proto::OUTPUT, batch)).await;
         }
     }
 

@@ -36,7 +36,7 @@ pub use reaper::ExitStatus;
 /// Size of one read from the pty master. Linux hands out about a page per read during a
 /// flood, and what queued up during a pause in one read (up to ~9 KB here); a larger buffer
 /// would stay resident in every holder for nothing (it is allocated zeroed).
-const READ_BUFFER_BYTES: usize = 16 * 1024;
+pub const READ_BUFFER_BYTES: usize = 16 * 1024;
 
 /// Chunks in flight between the reader thread and the session actor. Each chunk is at most
 /// `READ_BUFFER_BYTES`, so this bounds the queue at 1 MiB per session. When it is full the

@@ -261,7 +261,11 @@ fn write_json_escaped(w: &mut impl Write, s: &str) -> std::io::Result<()> {
         };
         w.write_all(&b[start..i])?;
         if esc.is_empty() {
-            write!(w, "\\u{c:04x}")?;
+            // `\u00XX`, lowercase hex as serde_json writes it; ESC starts every colour
+            // change, so this is frequent enough that `write!` would show in a profile.
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            let hex = [HEX[usize::from(c >> 4)], HEX[usize::from(c & 0xf)]];
+            w.write_all(&[b'\\', b'u', b'0', b'0', hex[0], hex[1]])?;
         } else {
             w.write_all(esc)?;
         }
