@@ -12,6 +12,8 @@
 
 mod command;
 mod hooks;
+#[cfg(test)]
+mod tests;
 mod turns;
 
 pub(super) use command::Command;
@@ -364,6 +366,12 @@ impl Actor {
             self.evaluate();
         } else {
             self.recheck_at = Some(self.recheck_at.map_or(due, |r| r.min(due)));
+        }
+        if !self.output_open {
+            // The output ended while this batch was taken: report an exit already known now,
+            // as the output branch of `run` does, not at the drain deadline (a flood that
+            // closed its pty while the actor was catching up was reported 500 ms late).
+            self.finish_exit();
         }
     }
 
