@@ -221,6 +221,27 @@ fn killing_a_holder_ends_only_its_session() {
     });
 }
 
+/// A session whose directory is deleted behind a dead daemon can never be reached again: its
+/// holder, which checks its directory only while no daemon is connected (at once when the
+/// connection closes, then every 5 s), notices, stops the child and exits.
+#[test]
+fn a_holder_whose_session_directory_is_deleted_stops_its_session() {
+    let mut d = durable_daemon();
+    let _cleanup = Cleanup(d.dir.path().to_path_buf());
+    let id = d.bash();
+    d.wait_screen(&id, "$", T);
+    let pid = d.get(&format!("/v1/sessions/{id}")).1["pid"]
+        .as_i64()
+        .expect("pid");
+    let holder = parent_of(pid).expect("holder pid");
+    d.kill9();
+    std::fs::remove_dir_all(d.dir.path().join("state/sessions").join(&id))
+        .expect("remove the session directory");
+    wait_until(T, "the holder and its child to exit", || {
+        (!pid_exists(pid) && !pid_exists(holder)).then_some(())
+    });
+}
+
 /// A daemon too slow to read (here: stopped) is dropped by the holder, which drains the child
 /// on its own. If the child then exits, the holder must wait for the daemon to come back for
 /// the tail, not leave with it: the final screen is what users read to see how it ended.

@@ -51,7 +51,7 @@ fn bare_pty(path: &Path) -> Result<Duration> {
         .master
         .try_clone_reader()
         .map_err(|e| anyhow::anyhow!("reader: {e}"))?;
-    // The same read size as the daemon's reader thread.
+    // At least the daemon's read size: a pty read returns no more than ~9 KB anyway.
     let mut buf = vec![0u8; 64 * 1024];
     let mut total = 0usize;
     loop {

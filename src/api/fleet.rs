@@ -186,7 +186,7 @@ type ServeFleet =
 /// that this daemon is a single host.
 fn fleet_route(t: &mut Table, spec: route::Spec, build: ServeFleet) {
     t.route(spec, move |p, app| match app.fleet.get() {
-        Some(fleet) => build(p.none(), fleet.clone(), principal(app)),
+        Some(fleet) => build(p.none().boxed(), fleet.clone(), principal(app)),
         // Behind the guard too: without a token the answer is 401 as on every other route,
         // not a hint about this daemon's set-up.
         None => p

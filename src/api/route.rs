@@ -165,6 +165,7 @@ pub fn delete(path: &'static str) -> Spec {
     Spec::new(Method::Delete, path)
 }
 
+#[derive(Debug, Clone, Copy)]
 enum Segment {
     Literal(&'static str),
     Parameter(&'static str),
@@ -179,6 +180,54 @@ fn segments(path: &'static str) -> impl Iterator<Item = Segment> {
             None => Segment::Literal(s),
         }
     })
+}
+
+/// Match what is left of a request path (`sessions/abc/read`: warp's unmatched path, without
+/// its leading slash) against a template's segments, exactly as a chain of `warp::path`
+/// (literal) and `warp::path::param::<String>` (parameter) filters ended by
+/// `warp::path::end` would, or with `rest`, by `warp::path::tail` taking the last parameter:
+/// a segment runs to the next `/`, a parameter is never empty and is taken as it is written
+/// (still percent-encoded), one trailing slash is allowed. `None` if it does not match.
+///
+/// The router tries the routes in order until one matches, so a request to a route far down
+/// the table fails every route before it: this costs no allocation unless it matches (a
+/// chain of boxed warp filters allocated several boxed futures and a `String` per parameter
+/// for each route it failed).
+fn match_path(template: &[Segment], rest: bool, path: &str) -> Option<Vec<String>> {
+    let mut count = 0;
+    walk(template, rest, path, |_| count += 1)?;
+    let mut found = Vec::with_capacity(count);
+    walk(template, rest, path, |p| found.push(p.to_owned()))?;
+    Some(found)
+}
+
+/// [`match_path`]'s walk: `parameter` gets each parameter's text in order (also those of a
+/// path that turns out not to match).
+fn walk<'p>(
+    template: &[Segment],
+    rest: bool,
+    mut path: &'p str,
+    mut parameter: impl FnMut(&'p str),
+) -> Option<()> {
+    let (fixed, tail) = match template.split_last() {
+        Some((Segment::Parameter(_), fixed)) if rest => (fixed, true),
+        _ => (template, false),
+    };
+    for segment in fixed {
+        let seg = path.split('/').next().unwrap_or_default();
+        match *segment {
+            Segment::Literal(s) if s == seg => {}
+            Segment::Parameter(_) if !seg.is_empty() => parameter(seg),
+            _ => return None,
+        }
+        path = path.get(seg.len() + 1..).unwrap_or_default();
+    }
+    if tail {
+        parameter(path);
+    } else if !path.is_empty() {
+        return None;
+    }
+    Some(())
 }
 
 /// A request whose path matched a route's template exactly, and whose method is the route's.
@@ -199,8 +248,14 @@ impl PathMatch {
     }
 
     /// The filter matching the template, extracting its parameters; with `rest`, the last
-    /// parameter takes the rest of the path, slashes and all.
-    fn matcher(&self, parameters: usize, rest: bool) -> BoxedFilter<(Vec<String>,)> {
+    /// parameter takes the rest of the path, slashes and all. The method is checked once the
+    /// path matched, so a known path with another method is answered 405, as warp does.
+    fn matcher(
+        &self,
+        parameters: usize,
+        rest: bool,
+    ) -> impl Filter<Extract = (Vec<String>,), Error = Rejection> + Clone + Send + Sync + use<>
+    {
         let all: Vec<Segment> = segments(self.path).collect();
         let found = all
             .iter()
@@ -211,58 +266,40 @@ impl PathMatch {
             "route {} has {found} parameters, its filter extracts {parameters}",
             self.path
         );
-        let last_is_parameter = matches!(all.last(), Some(Segment::Parameter(_)));
         assert!(
-            !rest || last_is_parameter,
+            !rest || matches!(all.last(), Some(Segment::Parameter(_))),
             "route {} does not end in a parameter",
             self.path
         );
-        let fixed = if rest {
-            &all[..all.len() - 1]
-        } else {
-            &all[..]
-        };
-        let mut filter = warp::any().map(Vec::new).boxed();
-        for segment in fixed {
-            filter = match *segment {
-                Segment::Literal(s) => filter.and(warp::path(s)).boxed(),
-                Segment::Parameter(_) => filter
-                    .and(warp::path::param::<String>())
-                    .map(|mut found: Vec<String>, p: String| {
-                        found.push(p);
-                        found
-                    })
-                    .boxed(),
-            };
-        }
-        let filter = if rest {
-            filter
-                .and(warp::path::tail())
-                .map(|mut found: Vec<String>, tail: warp::path::Tail| {
-                    found.push(tail.as_str().to_owned());
-                    found
-                })
-                .boxed()
-        } else {
-            filter.and(warp::path::end()).boxed()
-        };
-        filter.and(self.method.filter()).boxed()
+        let template: Arc<[Segment]> = all.into();
+        warp::path::peek()
+            .and_then(move |left: warp::path::Peek| {
+                let matched = match_path(&template, rest, left.as_str());
+                std::future::ready(matched.ok_or_else(warp::reject::not_found))
+            })
+            .and(self.method.filter())
     }
 
     /// A template without parameters.
-    pub fn none(self) -> BoxedFilter<()> {
-        self.matcher(0, false).map(|_| ()).untuple_one().boxed()
+    pub fn none(
+        self,
+    ) -> impl Filter<Extract = (), Error = Rejection> + Clone + Send + Sync + 'static {
+        self.matcher(0, false).map(|_| ()).untuple_one()
     }
 
     /// A template with one parameter.
-    pub fn one(self) -> BoxedFilter<(String,)> {
+    pub fn one(
+        self,
+    ) -> impl Filter<Extract = (String,), Error = Rejection> + Clone + Send + Sync + 'static {
         self.matcher(1, false)
             .map(|found: Vec<String>| found.into_iter().next().unwrap_or_default())
-            .boxed()
     }
 
     /// A template with two parameters.
-    pub fn two(self) -> BoxedFilter<(String, String)> {
+    pub fn two(
+        self,
+    ) -> impl Filter<Extract = (String, String), Error = Rejection> + Clone + Send + Sync + 'static
+    {
         self.matcher(2, false)
             .map(|found: Vec<String>| {
                 let mut found = found.into_iter();
@@ -270,15 +307,15 @@ impl PathMatch {
                 (first, found.next().unwrap_or_default())
             })
             .untuple_one()
-            .boxed()
     }
 
     /// A template that ends in its one parameter, which takes the rest of the path (still
     /// percent-encoded, slashes included): a memory key may hold `/`.
-    pub fn rest(self) -> BoxedFilter<(String,)> {
+    pub fn rest(
+        self,
+    ) -> impl Filter<Extract = (String,), Error = Rejection> + Clone + Send + Sync + 'static {
         self.matcher(1, true)
             .map(|found: Vec<String>| found.into_iter().next().unwrap_or_default())
-            .boxed()
     }
 }
 
@@ -288,7 +325,7 @@ pub struct Table {
     group: Group,
     specs: Vec<(Group, Spec)>,
     takeovers: Vec<(Group, Spec)>,
-    filters: Vec<(Group, BoxedFilter<(Response,)>)>,
+    filters: Vec<(Group, Heads, BoxedFilter<(Response,)>)>,
 }
 
 impl Table {
@@ -336,7 +373,8 @@ impl Table {
     {
         if let Some(app) = &self.app {
             let filter = build(PathMatch::of(spec), app);
-            self.filters.push((self.group, filter.boxed()));
+            self.filters
+                .push((self.group, Heads::of(spec.path), filter.boxed()));
         }
     }
 
@@ -349,7 +387,8 @@ impl Table {
         F: Filter<Extract = (Response,), Error = Rejection> + Clone + Send + Sync + 'static,
     {
         if let Some(app) = &self.app {
-            self.filters.push((self.group, build(app).boxed()));
+            self.filters
+                .push((self.group, Heads::any(), build(app).boxed()));
         }
     }
 
@@ -369,11 +408,13 @@ impl Table {
     /// The filters of `group` as one, trying them in order (`None` when it has none, or
     /// when describing).
     pub fn filter_of(&self, group: Group) -> Option<BoxedFilter<(Response,)>> {
-        self.filters
+        let items: Vec<_> = self
+            .filters
             .iter()
-            .filter(|(g, _)| *g == group)
-            .map(|(_, f)| f.clone())
-            .reduce(|a, b| a.or(b).unify().boxed())
+            .filter(|(g, ..)| *g == group)
+            .map(|(_, heads, f)| (heads.clone(), f.clone()))
+            .collect();
+        tree(items).map(|(_, f)| f)
     }
 
     /// Every route added, with its group.
@@ -387,9 +428,140 @@ impl Table {
     }
 }
 
+/// The first path segments a route answers for: its template's first literal (`""` for the
+/// root template `/`), or any (an interception, or a template that starts with a parameter).
+#[derive(Debug, Clone)]
+struct Heads {
+    any: bool,
+    /// Sorted, without repeats.
+    literals: Vec<&'static str>,
+}
+
+impl Heads {
+    fn of(path: &'static str) -> Heads {
+        match segments(path).next() {
+            Some(Segment::Literal(s)) => Heads {
+                any: false,
+                literals: vec![s],
+            },
+            Some(Segment::Parameter(_)) => Heads::any(),
+            None => Heads {
+                any: false,
+                literals: vec![""],
+            },
+        }
+    }
+
+    fn any() -> Heads {
+        Heads {
+            any: true,
+            literals: Vec::new(),
+        }
+    }
+
+    fn union(&self, other: &Heads) -> Heads {
+        let mut literals = [self.literals.as_slice(), other.literals.as_slice()].concat();
+        literals.sort_unstable();
+        literals.dedup();
+        Heads {
+            any: self.any || other.any,
+            literals,
+        }
+    }
+
+    /// Whether a route of these could match `path` (what is left of the request path).
+    fn admit(&self, path: &str) -> bool {
+        let first = path.split('/').next().unwrap_or_default();
+        self.any || self.literals.binary_search(&first).is_ok()
+    }
+}
+
+type RouteFilter = BoxedFilter<(Response,)>;
+
+/// `items` as one filter that tries them in order: a balanced tree of `or`s in which a
+/// subtree is entered only if the request's first path segment is one of its routes'. A
+/// chain of `or`s (each a boxed filter) allocated and polled one level per route tried, so a
+/// request to a route far down the table paid for every route before it; this tries the
+/// routes that can match and a few guards. It is the same router: the order is kept, and a
+/// subtree it skips would only have answered "not found", which warp's combined rejection
+/// ignores beside any other.
+fn tree(mut items: Vec<(Heads, RouteFilter)>) -> Option<(Heads, RouteFilter)> {
+    if items.len() <= 1 {
+        return items.pop();
+    }
+    let right = items.split_off(items.len() / 2);
+    let (lh, lf) = tree(items)?;
+    let (rh, rf) = tree(right)?;
+    let heads = lh.union(&rh);
+    let filter = guard(lh, lf).or(guard(rh, rf)).unify().boxed();
+    Some((heads, filter))
+}
+
+/// `f`, entered only for a path one of `heads` admits.
+fn guard(
+    heads: Heads,
+    f: RouteFilter,
+) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone + Send + Sync + use<> {
+    let heads = Arc::new(heads);
+    warp::path::peek()
+        .and_then(move |left: warp::path::Peek| {
+            let admitted = heads.admit(left.as_str());
+            std::future::ready(if admitted {
+                Ok(())
+            } else {
+                Err(warp::reject::not_found())
+            })
+        })
+        .untuple_one()
+        .and(f)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paths_match_templates_as_warp_path_filters_do() {
+        let t = |p: &'static str| segments(p).collect::<Vec<_>>();
+        let read = t("/sessions/{id}/read");
+        assert_eq!(
+            match_path(&read, false, "sessions/abc/read"),
+            Some(vec!["abc".to_owned()])
+        );
+        // One trailing slash is the same path; parameters stay percent-encoded.
+        assert_eq!(
+            match_path(&read, false, "sessions/a%20b/read/"),
+            Some(vec!["a%20b".to_owned()])
+        );
+        for other in [
+            "sessions//read",
+            "sessions/abc",
+            "sessions/abc/read/more",
+            "sessions/abc/readx",
+            "session/abc/read",
+            "",
+        ] {
+            assert_eq!(match_path(&read, false, other), None, "{other}");
+        }
+        assert_eq!(match_path(&t("/"), false, ""), Some(vec![]));
+        assert_eq!(match_path(&t("/"), false, "x"), None);
+        // The last parameter of a `rest` template takes the rest, slashes and all.
+        let key = t("/memory/{key}");
+        assert_eq!(
+            match_path(&key, true, "memory/ns/a/b"),
+            Some(vec!["ns/a/b".to_owned()])
+        );
+        assert_eq!(match_path(&key, false, "memory/ns/a"), None);
+    }
+
+    #[test]
+    fn heads_admit_the_first_segment_of_their_templates() {
+        let h = Heads::of("/sessions/{id}").union(&Heads::of("/health"));
+        assert!(h.admit("sessions/x/read") && h.admit("health"));
+        assert!(!h.admit("fleet/hosts") && !h.admit(""));
+        assert!(Heads::of("/").admit("") && !Heads::of("/").admit("health"));
+        assert!(Heads::of("/{id}").admit("anything") && Heads::any().admit(""));
+    }
 
     #[test]
     fn templates_split_into_literals_and_parameters() {

@@ -217,22 +217,15 @@ pub async fn read(app: Arc<App>, id: String, q: HashMap<String, String>) -> ApiR
         None => None,
         Some(_) => Some(query_usize(&q, "lines", 0, 1..=MAX_SNAPSHOT_LINES)?),
     };
-    let snap = h.snapshot(lines, format).await?;
-    // The dialog's rows come from the same evaluation as the rule's evidence, not from the
-    // snapshot, so they are whole whatever `lines` asked for.
-    let explained = h.explain().await?;
-    let evidence: Vec<&str> = explained.lines.iter().map(|l| l.text.trim()).collect();
-    let interactive = matches!(
-        snap.status,
-        SessionStatus::PermissionPrompt | SessionStatus::Question
-    );
+    let read = h.read(lines, format).await?;
+    let snap = read.snapshot;
     let status_text = match (h.live().pending, h.perms.hook_pending()) {
         (_, Some(k)) => Some(format!("{}: {}", k.tool_name, k.as_permission().detail)),
         (Some(p), None) => Some(format!("{}: {}", p.title, p.detail)),
-        _ => evidence.first().map(|l| (*l).to_owned()),
+        _ => read.evidence,
     };
     let transcript = super::transcript::view(&app, &h).await;
-    let ui_state = info(&app, &h).ui_state;
+    let ui_state = super::wire::ui_state(&h, app.sessions.hooks.get(&h.meta.id).as_deref());
     let body = ReadResponse {
         id: h.meta.id.to_string(),
         status: snap.status.as_str(),
@@ -253,8 +246,7 @@ pub async fn read(app: Arc<App>, id: String, q: HashMap<String, String>) -> ApiR
         ui_state,
         messages: transcript.messages,
         status_text,
-        interactive_content: (interactive && !explained.dialog.is_empty())
-            .then(|| crate::detect::region::rows_text(&explained.dialog)),
+        interactive_content: read.dialog,
         token_usage: transcript.token_usage,
         token_usage_unknown_reason: transcript.unknown_reason,
     };

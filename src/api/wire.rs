@@ -257,6 +257,17 @@ fn ui_state_of(h: &SessionHandle, live: &LiveState, hook_compacting: bool) -> &'
     })
 }
 
+/// The session's `uiState` alone, as [`SessionInfo`] has it with its hooks' `link`, without
+/// building the rest (`GET /read` shows only this of it).
+pub fn ui_state(h: &SessionHandle, link: Option<&crate::hooks::HookLink>) -> &'static str {
+    let live = h.live();
+    let mut compacting = false;
+    if let Some(link) = link {
+        link.facts(|f| compacting = f.compacting);
+    }
+    ui_state_of(h, &live, compacting)
+}
+
 impl SessionInfo {
     pub fn of(h: &SessionHandle) -> Self {
         let live = h.live();

@@ -157,6 +157,12 @@ impl Detector {
         e
     }
 
+    /// The last evaluation's explanation, without copying it (its `unchanged_ms` is not
+    /// brought up to date: see [`Detector::explanation`]).
+    pub fn explained(&self) -> &Explanation {
+        &self.explain
+    }
+
     pub fn profile(&self) -> &Arc<Profile> {
         &self.profile
     }

@@ -13,6 +13,7 @@
 //!   so the session actor, routes and detection do not know a holder is involved.
 //! - [`proto`]: frame encoding.
 //! - `ring`: the output the holder keeps for replay, with stream offsets.
+//! - `memory`: giving back what a burst of output used, once the session is quiet.
 //!
 //! # Start-up handshake
 //!
@@ -67,9 +68,12 @@
 //! bounded wait for one to attach. Before exiting it writes `exit.json` atomically, so a
 //! daemon that starts later still learns the exit status. If its session directory
 //! disappears (the state dir was deleted), the session is unreachable forever, so the holder
-//! stops the child and exits.
+//! stops the child and exits; it checks this only while no daemon is connected (a daemon
+//! stops a session before deleting its directory), so a holder whose session is quiet wakes
+//! for nothing.
 
 pub mod client;
+mod memory;
 pub mod proto;
 mod ring;
 pub mod server;

@@ -44,7 +44,7 @@ impl Ring {
     /// Take `snapshot` as the stream up to offset `at`, dropping the raw output before it.
     /// Refused (nothing changes) unless `at` is within the raw output kept, the snapshot is
     /// no larger than what it replaces, and it fits the ring's cap.
-    pub(super) fn take_snapshot(&mut self, at: u64, snapshot: &[u8]) -> bool {
+    pub(super) fn take_snapshot(&mut self, at: u64, snapshot: Vec<u8>) -> bool {
         let replaced = at.saturating_sub(self.start()) as usize;
         if at < self.start
             || at > self.end()
@@ -57,7 +57,7 @@ impl Ring {
         self.buf.drain(..(at - self.start) as usize);
         self.buf.shrink_to_fit();
         self.start = at;
-        self.snapshot = snapshot.to_vec();
+        self.snapshot = snapshot;
         true
     }
 
@@ -191,11 +191,11 @@ mod tests {
         r.push(&raw);
         // Larger than what it replaces, beyond the output, or larger than the offset:
         // refused, nothing changes.
-        assert!(!r.take_snapshot(5, b"123456"));
-        assert!(!r.take_snapshot(91, b"S"));
-        assert!(!r.take_snapshot(3, b"SNAPS"));
+        assert!(!r.take_snapshot(5, b"123456".to_vec()));
+        assert!(!r.take_snapshot(91, b"S".to_vec()));
+        assert!(!r.take_snapshot(3, b"SNAPS".to_vec()));
         assert_eq!((r.start(), r.end(), r.held()), (0, 90, 90));
-        assert!(r.take_snapshot(60, b"SNAP"));
+        assert!(r.take_snapshot(60, b"SNAP".to_vec()));
         assert_eq!((r.start(), r.end(), r.held()), (56, 90, 34));
         let mut want = b"SNAP".to_vec();
         want.extend_from_slice(&raw[60..]);

@@ -62,7 +62,15 @@ const FLOOD_QUEUED_READS: usize = 8;
 /// 64 KiB the daemon's queues are sized for.
 const OUTPUT_BATCH_BYTES: usize = 64 * 1024;
 
-/// How often the holder checks that its session directory still exists.
+/// Room kept at the start of a batch for the OUTPUT frame's offset.
+const BATCH_HEADER: usize = 8;
+
+/// How often the holder checks that its session directory still exists, while no daemon is
+/// connected. A connected daemon stops the session (KILL) before it deletes the directory, so
+/// the check is for a state directory deleted behind a daemon that is gone; checking only then
+/// lets an idle holder with a daemon sleep until something happens, with no timer at all
+/// (this poll and the reaper's woke each holder about once a second: ~5% of a core for 1000
+/// holders, `cargo bench --bench compare`, workload 4).
 const ORPHAN_CHECK: Duration = Duration::from_secs(5);
 
 /// How long a holder whose child already exited waits for a daemon to attach: the daemon that
@@ -86,6 +94,8 @@ pub fn main(args: HolderArgs) -> anyhow::Result<()> {
 
 /// Read the spec from stdin, detach, run until the child exited.
 pub fn run(args: HolderArgs) -> anyhow::Result<()> {
+    // Before any thread starts (see `memory`).
+    super::memory::one_arena();
     let mut input = String::new();
     std::io::Read::read_to_string(&mut std::io::stdin(), &mut input)
         .context("reading the holder spec from stdin")?;
@@ -129,6 +139,9 @@ struct Client {
     budget: std::sync::Arc<tokio::sync::Semaphore>,
     /// Sent ATTACH: receives live output.
     attached: bool,
+    /// The daemon closed its end (or sent garbage): it is gone, though the connection is
+    /// only dropped once a write to it fails, as before (see [`Holder::drop_client`]).
+    closed: bool,
     writer: tokio::task::JoinHandle<()>,
 }
 
@@ -218,11 +231,13 @@ async fn serve(dir: PathBuf, spec: HolderSpec) -> anyhow::Result<()> {
         // A child that exits at once must still be seen by the daemon that started it.
         wait_for_daemon_until: Some(Instant::now() + DAEMON_WAIT),
     };
-    let (frames_tx, mut frames_rx) = mpsc::channel::<(u64, Frame)>(64);
+    let (frames_tx, mut frames_rx) = mpsc::channel::<(u64, Option<Frame>)>(64);
     let mut exit_rx = Some(exit);
     let mut output_open = true;
     let mut drain_deadline: Option<Instant> = None;
+    // Polled only while no daemon is connected (see [`ORPHAN_CHECK`]); first due at once.
     let mut orphan_check = tokio::time::interval(ORPHAN_CHECK);
+    orphan_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut told_waiting = false;
 
     loop {
@@ -246,23 +261,24 @@ async fn serve(dir: PathBuf, spec: HolderSpec) -> anyhow::Result<()> {
         };
         tokio::select! {
             chunk = output.recv(), if output_open => match chunk {
-                Some(mut bytes) => {
+                Some(first) => {
                     // A large read means a flood: let the reader queue more for a moment,
                     // so the batch below is one recording write and one frame for many
                     // reads (interactive output, which comes in small reads, is not delayed).
-                    if bytes.len() >= FLOOD_READ_BYTES && output.len() < FLOOD_QUEUED_READS {
+                    if first.len() >= FLOOD_READ_BYTES && output.len() < FLOOD_QUEUED_READS {
                         tokio::time::sleep(FLOOD_GATHER).await;
                     }
                     // Take what the reader queued meanwhile too: one ring append, one
                     // recording write and one frame per batch instead of per pty read.
-                    while bytes.len() < OUTPUT_BATCH_BYTES {
-                        let room = OUTPUT_BATCH_BYTES - bytes.len();
+                    let mut batch = output_batch(&first, output.len());
+                    while batch.len() < BATCH_HEADER + OUTPUT_BATCH_BYTES {
+                        let room = BATCH_HEADER + OUTPUT_BATCH_BYTES - batch.len();
                         match output.try_recv() {
-                            Ok(more) if more.len() <= room => bytes.extend_from_slice(&more),
+                            Ok(more) if more.len() <= room => batch.extend_from_slice(&more),
                             Ok(more) => {
                                 // Does not fit: it is the next batch's start.
-                                h.on_output(&bytes).await;
-                                bytes = more;
+                                h.on_output(batch).await;
+                                batch = output_batch(&more, output.len());
                             }
                             Err(mpsc::error::TryRecvError::Empty) => break,
                             Err(mpsc::error::TryRecvError::Disconnected) => {
@@ -271,7 +287,7 @@ async fn serve(dir: PathBuf, spec: HolderSpec) -> anyhow::Result<()> {
                             }
                         }
                     }
-                    h.on_output(&bytes).await;
+                    h.on_output(batch).await;
                     // Still producing after the exit: the holder may have been held back by a
                     // slow daemon, so the drain window counts from the last chunk.
                     if h.exit.is_some() {
@@ -291,8 +307,16 @@ async fn serve(dir: PathBuf, spec: HolderSpec) -> anyhow::Result<()> {
                 Ok((stream, _)) => h.on_connect(stream, frames_tx.clone()),
                 Err(e) => tracing::warn!(error = %e, "accept failed"),
             },
-            Some((conn, frame)) = frames_rx.recv() => h.on_frame(conn, frame).await,
-            _ = orphan_check.tick() => {
+            Some((conn, frame)) = frames_rx.recv() => match frame {
+                Some(frame) => h.on_frame(conn, frame).await,
+                None => {
+                    if h.on_closed(conn) {
+                        // Check at once, then every ORPHAN_CHECK until a daemon is back.
+                        orphan_check.reset_immediately();
+                    }
+                }
+            },
+            _ = orphan_check.tick(), if !h.daemon_connected() => {
                 if !sock.exists() {
                     tracing::warn!("session directory is gone; stopping the orphaned session");
                     pty::kill_session(pid, pty::KILL_GRACE).await;
@@ -303,6 +327,17 @@ async fn serve(dir: PathBuf, spec: HolderSpec) -> anyhow::Result<()> {
     }
     h.finish().await;
     Ok(())
+}
+
+/// A batch of output starting with `first`, with room for `queued` more reads (at most a
+/// batch): [`BATCH_HEADER`] bytes for the frame's offset, then the output. Sized up front, so
+/// gathering a flood's reads never copies the batch to grow it.
+fn output_batch(first: &[u8], queued: usize) -> Vec<u8> {
+    let room = first.len() + queued.saturating_mul(pty::READ_BUFFER_BYTES);
+    let mut batch = Vec::with_capacity(BATCH_HEADER + room.min(OUTPUT_BATCH_BYTES));
+    batch.extend_from_slice(&[0; BATCH_HEADER]);
+    batch.extend_from_slice(first);
+    batch
 }
 
 /// Write inputs in order; acknowledge each to the connection that sent it.
@@ -337,23 +372,40 @@ fn ack_frame(seq: u64, result: Result<(), String>) -> Frame {
 }
 
 impl Holder {
-    async fn on_output(&mut self, bytes: &[u8]) {
+    /// A batch of output (see [`output_batch`]): into the ring and the recording, and to the
+    /// daemon as the payload of an OUTPUT frame, which is the batch itself, not a copy.
+    async fn on_output(&mut self, mut batch: Vec<u8>) {
         let offset = self.ring.end();
+        let bytes = &batch[BATCH_HEADER..];
         self.ring.push(bytes);
         if let Some(r) = self.recorder.as_mut() {
             // Flushed per chunk: a holder killed with SIGKILL loses nothing already read.
             if let Err(e) = r.output(bytes).and_then(|()| r.flush()) {
-                tracing::error!(error = %e, "recording write failed; recording stopped");
-                self.recorder = None;
-                let msg = format!("recording write failed: {e}");
-                self.send(Frame::new(proto::RECORDING, msg.clone().into_bytes()));
-                self.recording_error = Some(msg);
+                self.stop_recording(&e);
             }
         }
         if self.client.as_ref().is_some_and(|c| c.attached) {
-            self.send_wait(Frame::with_u64(proto::OUTPUT, offset, bytes))
-                .await;
+            batch[..BATCH_HEADER].copy_from_slice(&offset.to_be_bytes());
+            self.send_wait(Frame::new(proto::OUTPUT, batch)).await;
         }
+    }
+
+    /// The recording could not be written: it stops, the session goes on, the daemon is told.
+    fn stop_recording(&mut self, e: &std::io::Error) {
+        tracing::error!(error = %e, "recording write failed; recording stopped");
+        self.recorder = None;
+        let msg = format!("recording write failed: {e}");
+        self.send(Frame::new(proto::RECORDING, msg.clone().into_bytes()));
+        self.recording_error = Some(msg);
+    }
+
+    /// Output went quiet (the daemon sends a snapshot only then): give back what the burst
+    /// before used, so a quiet session costs what it holds, not its last burst's peak.
+    fn settle(&mut self) {
+        if let Some(Err(e)) = self.recorder.as_mut().map(Recorder::release_memory) {
+            self.stop_recording(&e);
+        }
+        super::memory::give_back();
     }
 
     /// Queue an output frame, waiting up to [`SLOW_DAEMON`] for room.
@@ -387,7 +439,23 @@ impl Holder {
         }
     }
 
-    fn on_connect(&mut self, stream: UnixStream, frames: mpsc::Sender<(u64, Frame)>) {
+    /// Whether a daemon holds an open connection (see [`ORPHAN_CHECK`]).
+    fn daemon_connected(&self) -> bool {
+        self.client.as_ref().is_some_and(|c| !c.closed)
+    }
+
+    /// Connection `conn` was closed by the daemon. True if it was the current one.
+    fn on_closed(&mut self, conn: u64) -> bool {
+        match self.client.as_mut().filter(|c| c.id == conn) {
+            Some(c) => {
+                c.closed = true;
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn on_connect(&mut self, stream: UnixStream, frames: mpsc::Sender<(u64, Option<Frame>)>) {
         self.next_client += 1;
         let id = self.next_client;
         let (mut rd, mut wr) = stream.into_split();
@@ -404,7 +472,7 @@ impl Holder {
             loop {
                 match proto::read_frame(&mut rd).await {
                     Ok(Some(f)) => {
-                        if frames.send((id, f)).await.is_err() {
+                        if frames.send((id, Some(f))).await.is_err() {
                             break;
                         }
                     }
@@ -415,6 +483,7 @@ impl Holder {
                     }
                 }
             }
+            let _ = frames.send((id, None)).await;
         });
         if let Some(old) = self.client.take() {
             tracing::info!("a new daemon connected; replacing the previous connection");
@@ -425,6 +494,7 @@ impl Holder {
             tx,
             budget: std::sync::Arc::new(tokio::sync::Semaphore::new(QUEUED_OUTPUT_BYTES)),
             attached: false,
+            closed: false,
             writer,
         });
         let hello = Hello {
@@ -506,16 +576,21 @@ impl Holder {
             }
             proto::FORGET => self.ring.forget(&frame.payload),
             proto::SNAPSHOT => {
-                let Some((at, snapshot)) = frame.split_u64() else {
+                let Some((at, _)) = frame.split_u64() else {
                     return self.drop_client("malformed SNAPSHOT");
                 };
+                // The payload after the offset is the snapshot: kept as it is, not copied.
+                let mut snapshot = frame.payload;
+                snapshot.drain(..8);
+                let snapshot_bytes = snapshot.len();
                 if self.ring.take_snapshot(at, snapshot) {
                     tracing::info!(
                         at,
-                        snapshot_bytes = snapshot.len(),
+                        snapshot_bytes,
                         held_bytes = self.ring.held(),
                         "replay ring compacted to a snapshot"
                     );
+                    self.settle();
                 }
             }
             other => tracing::warn!(frame = other, "unknown frame type from the daemon; ignored"),

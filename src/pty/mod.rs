@@ -33,12 +33,13 @@ use tokio::sync::{mpsc, oneshot};
 pub use procfs::{Foreground, Holder, Member, Waiting, foreground, session_members};
 pub use reaper::ExitStatus;
 
-/// Size of one read from the pty master. Linux hands out at most about a page per read, but a
-/// large buffer lets a read return everything queued after a pause in one chunk.
-const READ_BUFFER_BYTES: usize = 64 * 1024;
+/// Size of one read from the pty master. Linux hands out about a page per read during a
+/// flood, and what queued up during a pause in one read (up to ~9 KB here); a larger buffer
+/// would stay resident in every holder for nothing (it is allocated zeroed).
+pub const READ_BUFFER_BYTES: usize = 16 * 1024;
 
 /// Chunks in flight between the reader thread and the session actor. Each chunk is at most
-/// `READ_BUFFER_BYTES`, so this bounds the queue at 4 MiB per session. When it is full the
+/// `READ_BUFFER_BYTES`, so this bounds the queue at 1 MiB per session. When it is full the
 /// reader waits for the actor, which is always making progress (it never blocks).
 const OUTPUT_CHANNEL_CHUNKS: usize = 64;
 

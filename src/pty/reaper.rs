@@ -19,15 +19,6 @@ use tokio::sync::oneshot;
 /// claimed, so the oldest entries are dropped past this bound.
 const MAX_UNCLAIMED: usize = 1024;
 
-/// Safety-net poll while the SIGCHLD handler works. It is not what finds exits: tokio keeps a
-/// signal that arrives between two `recv`s pending, `reap_now` collects every exited child per
-/// wake-up (so coalesced signals lose nothing), and the task reaps once right after it
-/// registered (children that exited before). Every holder runs this loop for the life of its
-/// session, so a short period is paid a thousand times over: at 500 ms, 1000 idle holders
-/// used 12.5% of a core (`cargo bench --bench compare`, workload 4). 5 s bounds how late an
-/// exit would be seen if a signal were ever lost.
-const FALLBACK_POLL: Duration = Duration::from_secs(5);
-
 /// Poll period when no SIGCHLD handler could be installed: then polling is the only way.
 const POLL_WITHOUT_SIGNAL: Duration = Duration::from_millis(500);
 
@@ -67,11 +58,21 @@ pub fn global() -> &'static Reaper {
         tokio::spawn(async {
             let mut sigchld =
                 tokio::signal::unix::signal(tokio::signal::unix::SignalKind::child()).ok();
+            // SIGCHLD alone finds exits, with no timer besides: tokio keeps a signal that
+            // arrives between two `recv`s pending, `reap_now` collects every exited child per
+            // wake-up (so coalesced signals lose nothing), and the loop reaps once before its
+            // first wait (children that exited before). Every holder runs this loop for the
+            // life of its session, so any safety-net poll is paid a thousand times over: at
+            // 500 ms, 1000 idle holders used 12.5% of a core; at 5 s, with the timer wheel's
+            // own wake-ups on the way to each deadline, it and the holder's directory check
+            // still woke each holder about once a second (~5% of a core for 1000 holders).
             loop {
                 global().reap_now();
                 match sigchld.as_mut() {
                     Some(s) => {
-                        let _ = tokio::time::timeout(FALLBACK_POLL, s.recv()).await;
+                        if s.recv().await.is_none() {
+                            sigchld = None;
+                        }
                     }
                     None => tokio::time::sleep(POLL_WITHOUT_SIGNAL).await,
                 }

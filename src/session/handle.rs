@@ -62,6 +62,16 @@ pub struct Snapshot {
     pub title: String,
 }
 
+/// A [`Snapshot`] with what the detector read on that same screen: what `GET /read` shows.
+#[derive(Debug, Clone)]
+pub struct Reading {
+    pub snapshot: Snapshot,
+    /// The first line that matched the detector's rule, trimmed.
+    pub evidence: Option<String>,
+    /// The rows of the permission dialog or question on screen, when the status is one.
+    pub dialog: Option<String>,
+}
+
 /// What each source says about the session, for `GET /detect`.
 #[derive(Debug, Clone)]
 pub struct Sources {
@@ -162,6 +172,16 @@ impl SessionHandle {
         format: Format,
     ) -> Result<Snapshot, HandleError> {
         self.request(|reply| Command::Snapshot {
+            lines,
+            format,
+            reply,
+        })
+        .await
+    }
+
+    /// A snapshot and what the detector read on it, in one request to the actor.
+    pub async fn read(&self, lines: Option<usize>, format: Format) -> Result<Reading, HandleError> {
+        self.request(|reply| Command::Read {
             lines,
             format,
             reply,

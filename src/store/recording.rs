@@ -14,7 +14,7 @@
 //! ignores header keys it does not know).
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -52,10 +52,17 @@ pub fn rotated(dir: &Path, n: u32) -> PathBuf {
 }
 
 /// Appends events to a session's recording, rotating by size.
+/// Events gathered before they are written to the file, unless [`Recorder::flush`] comes
+/// first: a flood's batch is one write.
+const WRITE_AT: usize = 64 * 1024;
+
 pub struct Recorder {
     dir: PathBuf,
     limits: RecordingLimits,
-    file: BufWriter<File>,
+    file: File,
+    /// Events not written yet (see [`WRITE_AT`], [`Recorder::flush`]). Its room stays from
+    /// the largest batch until [`Recorder::release_memory`].
+    pending: Vec<u8>,
     written: u64,
     started: Instant,
     cols: u16,
@@ -94,7 +101,8 @@ impl Recorder {
         let mut r = Recorder {
             dir: dir.to_path_buf(),
             limits,
-            file: BufWriter::with_capacity(64 * 1024, file),
+            file,
+            pending: Vec::new(),
             written: 0,
             started: Instant::now(),
             cols,
@@ -118,10 +126,10 @@ impl Recorder {
             },
             aegis_output_offset: self.output_offset,
         };
-        let mut line = serde_json::to_vec(&h).map_err(std::io::Error::other)?;
-        line.push(b'\n');
-        self.file.write_all(&line)?;
-        self.written += line.len() as u64;
+        let before = self.pending.len();
+        serde_json::to_writer(&mut self.pending, &h).map_err(std::io::Error::other)?;
+        self.pending.push(b'\n');
+        self.written += (self.pending.len() - before) as u64;
         Ok(())
     }
 
@@ -130,27 +138,27 @@ impl Recorder {
             return Ok(());
         }
         let t = self.started.elapsed().as_secs_f64();
-        // Serialized straight into the file's buffer (output events are most of the bytes).
-        let mut w = Counting {
-            inner: &mut self.file,
-            n: 0,
-        };
-        w.write_all(b"[")?;
-        serde_json::to_writer(&mut w, &t).map_err(std::io::Error::other)?;
-        w.write_all(b",")?;
-        serde_json::to_writer(&mut w, code).map_err(std::io::Error::other)?;
-        w.write_all(b",\"")?;
-        write_json_escaped(&mut w, data)?;
-        w.write_all(b"\"]\n")?;
-        self.written += w.n;
+        // Serialized straight into the pending bytes (output events are most of the bytes).
+        let before = self.pending.len();
+        let w = &mut self.pending;
+        w.push(b'[');
+        serde_json::to_writer(&mut *w, &t).map_err(std::io::Error::other)?;
+        w.push(b',');
+        serde_json::to_writer(&mut *w, code).map_err(std::io::Error::other)?;
+        w.extend_from_slice(b",\"");
+        write_json_escaped(&mut *w, data)?;
+        w.extend_from_slice(b"\"]\n");
+        self.written += (self.pending.len() - before) as u64;
         if self.written >= self.limits.max_bytes {
             self.rotate()?;
+        } else if self.pending.len() >= WRITE_AT {
+            self.flush()?;
         }
         Ok(())
     }
 
     fn rotate(&mut self) -> std::io::Result<()> {
-        self.file.flush()?;
+        self.flush()?;
         let keep = self.limits.keep;
         if keep == 0 {
             std::fs::remove_file(self.dir.join(FILE))?;
@@ -161,7 +169,7 @@ impl Recorder {
             }
             std::fs::rename(self.dir.join(FILE), rotated(&self.dir, 1))?;
         }
-        self.file = BufWriter::with_capacity(64 * 1024, open_new(&self.dir.join(FILE))?);
+        self.file = open_new(&self.dir.join(FILE))?;
         self.written = 0;
         self.header()
     }
@@ -187,8 +195,26 @@ impl Recorder {
         self.event("r", &format!("{cols}x{rows}"))
     }
 
+    /// Write what is pending to the file.
     pub fn flush(&mut self) -> std::io::Result<()> {
-        self.file.flush()
+        let r = self.file.write_all(&self.pending);
+        self.pending.clear();
+        r
+    }
+
+    /// Write what is pending and give back the room a flood's batches took: the session went
+    /// quiet, and a thousand quiet sessions would otherwise each hold their largest batch.
+    pub fn release_memory(&mut self) -> std::io::Result<()> {
+        let r = self.flush();
+        self.pending = Vec::new();
+        r
+    }
+}
+
+impl Drop for Recorder {
+    /// Nothing recorded is left behind (what `BufWriter` did for the file it buffered).
+    fn drop(&mut self) {
+        let _ = self.flush();
     }
 }
 
@@ -235,7 +261,11 @@ fn write_json_escaped(w: &mut impl Write, s: &str) -> std::io::Result<()> {
         };
         w.write_all(&b[start..i])?;
         if esc.is_empty() {
-            write!(w, "\\u{c:04x}")?;
+            // `\u00XX`, lowercase hex as serde_json writes it; ESC starts every colour
+            // change, so this is frequent enough that `write!` would show in a profile.
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            let hex = [HEX[usize::from(c >> 4)], HEX[usize::from(c & 0xf)]];
+            w.write_all(&[b'\\', b'u', b'0', b'0', hex[0], hex[1]])?;
         } else {
             w.write_all(esc)?;
         }
@@ -243,24 +273,6 @@ fn write_json_escaped(w: &mut impl Write, s: &str) -> std::io::Result<()> {
         start = i;
     }
     w.write_all(&b[start..])
-}
-
-/// A writer that counts the bytes written through it.
-struct Counting<'a, W: Write> {
-    inner: &'a mut W,
-    n: u64,
-}
-
-impl<W: Write> Write for Counting<'_, W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.n += n as u64;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
-    }
 }
 
 fn open_new(path: &Path) -> std::io::Result<File> {

@@ -4,7 +4,7 @@
 use tokio::sync::oneshot;
 
 use super::super::commands::{Capture, CommandRecord, Progress};
-use super::super::handle::{Snapshot, Sources, Subscription};
+use super::super::handle::{Reading, Snapshot, Sources, Subscription};
 use crate::detect::Explanation;
 use crate::screen::{Format, Screen};
 use crate::vocab::SessionStatus;
@@ -15,6 +15,12 @@ pub(in crate::session) enum Command {
         lines: Option<usize>,
         format: Format,
         reply: oneshot::Sender<Snapshot>,
+    },
+    /// A snapshot with what the detector read on that screen (`GET /read`).
+    Read {
+        lines: Option<usize>,
+        format: Format,
+        reply: oneshot::Sender<Reading>,
     },
     Resize {
         cols: u16,

@@ -12,6 +12,8 @@
 
 mod command;
 mod hooks;
+#[cfg(test)]
+mod tests;
 mod turns;
 
 pub(super) use command::Command;
@@ -27,7 +29,7 @@ use tokio::time::Instant;
 
 use super::SessionHandle;
 use super::commands::{CommandLog, Progress};
-use super::handle::{Counters, LiveState, SUBSCRIBER_BUFFER_CHUNKS, Snapshot, Sources};
+use super::handle::{Counters, LiveState, Reading, SUBSCRIBER_BUFFER_CHUNKS, Snapshot, Sources};
 use super::input;
 use crate::detect::Detector;
 use crate::events::{EventBus, EventDetail, EventKind};
@@ -365,6 +367,12 @@ impl Actor {
         } else {
             self.recheck_at = Some(self.recheck_at.map_or(due, |r| r.min(due)));
         }
+        if !self.output_open {
+            // The output ended while this batch was taken: report an exit already known now,
+            // as the output branch of `run` does, not at the drain deadline (a flood that
+            // closed its pty while the actor was catching up was reported 500 ms late).
+            self.finish_exit();
+        }
     }
 
     /// Offer the holder a snapshot of the screen and history once enough output came since the
@@ -472,6 +480,19 @@ impl Actor {
         }
     }
 
+    fn snapshot(&mut self, lines: Option<usize>, format: crate::screen::Format) -> Snapshot {
+        let output = self.screen.snapshot(lines, format);
+        let (cols, rows) = self.screen.size();
+        Snapshot {
+            output,
+            status: self.live.borrow().status,
+            cols,
+            rows,
+            cursor: self.screen.cursor_on_screen(),
+            title: self.screen.title().to_owned(),
+        }
+    }
+
     fn handle(&mut self, cmd: Command) {
         match cmd {
             Command::Explain { reply } => {
@@ -506,17 +527,27 @@ impl Actor {
                 format,
                 reply,
             } => {
-                let output = self.screen.snapshot(lines, format);
-                let (cols, rows) = self.screen.size();
-                let snap = Snapshot {
-                    output,
-                    status: self.live.borrow().status,
-                    cols,
-                    rows,
-                    cursor: self.screen.cursor_on_screen(),
-                    title: self.screen.title().to_owned(),
-                };
-                let _ = reply.send(snap);
+                let _ = reply.send(self.snapshot(lines, format));
+            }
+            Command::Read {
+                lines,
+                format,
+                reply,
+            } => {
+                let snapshot = self.snapshot(lines, format);
+                let explained = self.detector.explained();
+                let prompt = matches!(
+                    snapshot.status,
+                    SessionStatus::PermissionPrompt | SessionStatus::Question
+                );
+                let _ = reply.send(Reading {
+                    evidence: explained.lines.first().map(|l| l.text.trim().to_owned()),
+                    // The dialog's rows come from the same evaluation as the rule's evidence,
+                    // not from the snapshot, so they are whole whatever `lines` asked for.
+                    dialog: (prompt && !explained.dialog.is_empty())
+                        .then(|| crate::detect::region::rows_text(&explained.dialog)),
+                    snapshot,
+                });
             }
             Command::Resize { cols, rows, reply } => {
                 self.screen.resize(cols, rows);
