@@ -107,18 +107,36 @@ fn no_development_process_names_in_the_tree() {
     .join("|");
     let re = Regex::new(&pattern).expect("pattern");
     let mut hits = Vec::new();
-    let mut paths: Vec<PathBuf> = ["src", "tests", "benches", "scripts", "docs", "profiles"]
-        .iter()
-        .flat_map(|d| {
-            files(
-                d,
-                &[
-                    ".rs", ".md", ".py", ".toml", ".json", ".txt", ".sh", ".js", ".html",
-                ],
-            )
-        })
-        .collect();
-    for f in ["README.md", "ARCHITECTURE.md", "SECURITY.md", "Cargo.toml"] {
+    let mut paths: Vec<PathBuf> = [
+        "src",
+        "tests",
+        "benches",
+        "docs",
+        "profiles",
+        "fuzz/fuzz_targets",
+    ]
+    .iter()
+    .flat_map(|d| {
+        files(
+            d,
+            &[
+                ".rs", ".md", ".py", ".toml", ".json", ".txt", ".sh", ".js", ".html",
+            ],
+        )
+    })
+    .collect();
+    // Scripts and deployment files have no telling extension: every file of theirs is read.
+    for d in ["scripts", ".ci", "dist"] {
+        paths.extend(files(d, &[""]));
+    }
+    for f in [
+        "README.md",
+        "ARCHITECTURE.md",
+        "SECURITY.md",
+        "Cargo.toml",
+        "build.rs",
+        "fuzz/Cargo.toml",
+    ] {
         paths.push(root().join(f));
     }
     for p in paths {
