@@ -402,45 +402,22 @@ async fn handshake(req: HandshakeRequest) -> ApiResult {
 
 /// The v0.3 compatibility routes.
 pub fn routes(t: &mut Table) {
-    t.route(
+    t.on(
         route::get("/sessions/health").answers::<BulkHealth>(),
-        |p, app| {
-            p.none()
-                .and(with_app(app))
-                .then(|a| async { finish(bulk_health(a).await) })
-        },
+        bulk_health,
     );
-    t.route(
+    t.on_one(
         route::get("/sessions/{id}/health").answers::<SessionHealth>(),
-        |p, app| {
-            p.one()
-                .and(with_app(app))
-                .then(|id, a| async { finish(session_health(a, id).await) })
-        },
+        session_health,
     );
-    t.route(
-        route::get("/sessions/{id}/pane").answers::<Pane>(),
-        |p, app| {
-            p.one()
-                .and(with_app(app))
-                .then(|id, a| async { finish(pane(a, id).await) })
-        },
-    );
-    t.route(
+    t.on_one(route::get("/sessions/{id}/pane").answers::<Pane>(), pane);
+    t.on_one(
         route::get("/sessions/{id}/summary").answers::<Summary>(),
-        |p, app| {
-            p.one()
-                .and(with_app(app))
-                .then(|id, a| async { finish(summary(a, id).await) })
-        },
+        summary,
     );
-    t.route(
+    t.on_one(
         route::post("/sessions/{id}/escape").answers::<super::wire::Ok>(),
-        |p, app| {
-            p.one()
-                .and(with_app(app))
-                .then(|id, a| async { finish(escape(a, id).await) })
-        },
+        escape,
     );
     for (path, prefix) in [
         ("/sessions/{id}/bash", '!'),
@@ -458,12 +435,7 @@ pub fn routes(t: &mut Table) {
             },
         );
     }
-    t.route(route::post("/sessions/{id}/answer"), |p, app| {
-        p.one()
-            .and(with_app(app))
-            .and(json_body(app.config.max_body_bytes))
-            .then(|id, a, b| async { finish(answer(a, id, b).await) })
-    });
+    t.on_one_body(route::post("/sessions/{id}/answer"), answer);
     t.route(
         route::post("/handshake")
             .optional_body::<HandshakeRequest>()

@@ -251,17 +251,8 @@ pub async fn diagnostics(app: Arc<App>) -> ApiResult {
 }
 
 pub fn routes(t: &mut Table) {
-    t.route(route::get("/directories"), |p, app| {
-        p.none()
-            .and(with_app(app))
-            .then(|a| async { finish(directories(a).await) })
-    });
-    t.route(route::get("/files"), |p, app| {
-        p.none()
-            .and(with_app(app))
-            .and(query())
-            .then(|a, q| async { finish(list_files(a, q).await) })
-    });
+    t.on(route::get("/directories"), directories);
+    t.on_query(route::get("/files"), list_files);
     t.route(route::post("/sessions/{id}/upload"), |p, app| {
         p.one()
             .and(with_app(app))
@@ -269,9 +260,5 @@ pub fn routes(t: &mut Table) {
             .and(warp::multipart::form().max_length(MAX_UPLOAD_BODY))
             .then(|id, a, q, f| async { finish(upload(a, id, q, f).await) })
     });
-    t.route(route::get("/diagnostics"), |p, app| {
-        p.none()
-            .and(with_app(app))
-            .then(|a| async { finish(diagnostics(a).await) })
-    });
+    t.on(route::get("/diagnostics"), diagnostics);
 }

@@ -11,13 +11,10 @@
 use std::sync::Arc;
 
 use serde_json::{Value, json};
-use warp::Filter;
 use warp::http::StatusCode;
 use warp::reply::Response;
 
 use super::App;
-use super::filters::with_app;
-use super::reply::finish;
 use super::reply::{ApiResult, json};
 use super::route::{self, Table};
 use crate::metrics::{Aggregate, LatencyKind, Totals};
@@ -222,28 +219,12 @@ async fn latency(app: Arc<App>, id: String) -> ApiResult {
 
 /// `GET /metrics` (the caller mounts it unversioned and decides on the guard).
 pub fn prometheus_route(t: &mut Table) {
-    t.route(route::get("/metrics"), |p, app| {
-        p.none()
-            .and(with_app(app))
-            .then(|a| async { finish(prometheus(a).await) })
-    });
+    t.on(route::get("/metrics"), prometheus);
 }
 
 /// The JSON metrics routes (under `/v1`; the caller adds the prefix and auth).
 pub fn routes(t: &mut Table) {
-    t.route(route::get("/metrics"), |p, app| {
-        p.none()
-            .and(with_app(app))
-            .then(|a| async { finish(global(a).await) })
-    });
-    t.route(route::get("/sessions/{id}/metrics"), |p, app| {
-        p.one()
-            .and(with_app(app))
-            .then(|id, a| async { finish(session(a, id).await) })
-    });
-    t.route(route::get("/sessions/{id}/latency"), |p, app| {
-        p.one()
-            .and(with_app(app))
-            .then(|id, a| async { finish(latency(a, id).await) })
-    });
+    t.on(route::get("/metrics"), global);
+    t.on_one(route::get("/sessions/{id}/metrics"), session);
+    t.on_one(route::get("/sessions/{id}/latency"), latency);
 }

@@ -15,7 +15,7 @@ use warp::http::StatusCode;
 
 use super::App;
 use super::error::{ApiError, ErrorCode};
-use super::filters::{json_body, with_app};
+use super::filters::with_app;
 use super::reply::finish;
 use super::reply::{ApiResult, json};
 use super::route::{self, Table};
@@ -301,67 +301,34 @@ impl From<StimulusError> for ApiError {
 
 /// Routes behind the API guard.
 pub fn routes(t: &mut Table) {
-    t.route(
+    t.on_body(
         route::post("/webhooks")
             .body::<CreateWebhook>()
             .creates::<WebhookInfo>(),
-        |p, app| {
-            p.none()
-                .and(with_app(app))
-                .and(json_body(app.config.max_body_bytes))
-                .then(|a, b| async { finish(create(a, b).await) })
-        },
+        create,
     );
-    t.route(
-        route::get("/webhooks").answers::<WebhookList>(),
-        |p, app| {
-            p.none()
-                .and(with_app(app))
-                .then(|a| async { finish(list(a).await) })
-        },
-    );
-    t.route(
+    t.on(route::get("/webhooks").answers::<WebhookList>(), list);
+    t.on(
         route::get("/webhooks/dead-letter").answers::<DeadLetters>(),
-        |p, app| {
-            p.none()
-                .and(with_app(app))
-                .then(|a| async { finish(dead_letters(a).await) })
-        },
+        dead_letters,
     );
-    t.route(
+    t.on_one(
         route::post("/webhooks/dead-letter/{id}/retry").answers::<Retried>(),
-        |p, app| {
-            p.one()
-                .and(with_app(app))
-                .then(|id, a| async { finish(retry(a, id).await) })
-        },
+        retry,
     );
-    t.route(
+    t.on_one(
         route::delete("/webhooks/{id}").answers::<super::wire::Ok>(),
-        |p, app| {
-            p.one()
-                .and(with_app(app))
-                .then(|id, a| async { finish(delete(a, id).await) })
-        },
+        delete,
     );
-    t.route(
+    t.on(
         route::get("/channels/health").answers::<ChannelsHealth>(),
-        |p, app| {
-            p.none()
-                .and(with_app(app))
-                .then(|a| async { finish(channels_health(a).await) })
-        },
+        channels_health,
     );
-    t.route(
+    t.on_body(
         route::post("/stimuli")
             .body::<StimulusRequest>()
             .answers_with::<StimulusAccepted>(202),
-        |p, app| {
-            p.none()
-                .and(with_app(app))
-                .and(json_body(app.config.max_body_bytes))
-                .then(|a, b| async { finish(stimulus(a, b).await) })
-        },
+        stimulus,
     );
 }
 

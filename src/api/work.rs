@@ -13,7 +13,7 @@ use warp::http::StatusCode;
 
 use super::App;
 use super::error::{ApiError, ErrorCode};
-use super::filters::{json_body, optional_json_body, query, with_app};
+use super::filters::query;
 use super::reply::finish;
 use super::reply::{ApiResult, json};
 use super::route::{self, Table};
@@ -362,22 +362,9 @@ pub async fn get_debrief(app: Arc<App>, id: String) -> ApiResult {
 /// for a session name, and DELETE of a worker session is handled here (other sessions fall
 /// through to the plain DELETE).
 pub fn routes(t: &mut Table) {
-    t.route(route::post("/sessions/dispatch-worker"), |p, app| {
-        p.none()
-            .and(with_app(app))
-            .and(json_body(app.config.max_body_bytes))
-            .then(|a, b| async { finish(dispatch(a, b).await) })
-    });
-    t.route(route::post("/sessions/{id}/verify"), |p, app| {
-        p.one()
-            .and(with_app(app))
-            .then(|id, a| async { finish(verify(a, id).await) })
-    });
-    t.route(route::get("/sessions/{id}/workers"), |p, app| {
-        p.one()
-            .and(with_app(app))
-            .then(|id, a| async { finish(workers(a, id).await) })
-    });
+    t.on_body(route::post("/sessions/dispatch-worker"), dispatch);
+    t.on_one(route::post("/sessions/{id}/verify"), verify);
+    t.on_one(route::get("/sessions/{id}/workers"), workers);
     t.takeover(route::delete("/sessions/{id}"), |p, app| {
         let app = app.clone();
         p.one()
@@ -394,15 +381,9 @@ pub fn routes(t: &mut Table) {
                 }
             })
     });
-    t.route(route::post("/sessions/{id}/pre-kill-debrief"), |p, app| {
-        p.one()
-            .and(with_app(app))
-            .and(optional_json_body(app.config.max_body_bytes))
-            .then(|id, a, b| async { finish(pre_kill_debrief(a, id, b).await) })
-    });
-    t.route(route::get("/sessions/{id}/debrief"), |p, app| {
-        p.one()
-            .and(with_app(app))
-            .then(|id, a| async { finish(get_debrief(a, id).await) })
-    });
+    t.on_one_optional_body(
+        route::post("/sessions/{id}/pre-kill-debrief"),
+        pre_kill_debrief,
+    );
+    t.on_one(route::get("/sessions/{id}/debrief"), get_debrief);
 }

@@ -7,14 +7,11 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use serde_json::{Value, json};
-use warp::Filter;
 use warp::http::StatusCode;
 
 use super::App;
-use super::filters::{query, with_app};
-use super::reply::finish;
 use super::reply::{ApiResult, json};
-use super::route::{self, Table};
+use super::route::{self, Query, Table};
 use crate::orchestrate::{Completion, Orchestrator, Role};
 use crate::session::SessionHandle;
 use crate::vocab::SessionStatus;
@@ -54,7 +51,8 @@ fn role_of(
     }
 }
 
-async fn world(app: &App, orch: &Orchestrator) -> ApiResult {
+async fn world(app: Arc<App>) -> ApiResult {
+    let orch = &app.orch;
     let all = app.sessions.list();
     let mut parents: HashMap<uuid::Uuid, usize> = HashMap::new();
     for h in &all {
@@ -64,7 +62,7 @@ async fn world(app: &App, orch: &Orchestrator) -> ApiResult {
     }
     let mut by_role: BTreeMap<&str, usize> = BTreeMap::new();
     let mut by_status: BTreeMap<&str, usize> = BTreeMap::new();
-    let usages = super::transcript::usages(app, &all).await;
+    let usages = super::transcript::usages(&app, &all).await;
     let sessions: Vec<Value> = all
         .iter()
         .zip(usages)
@@ -106,7 +104,8 @@ fn counts(hs: &[SessionHandle]) -> BTreeMap<&'static str, usize> {
     m
 }
 
-async fn swarm(app: &App, orch: &Orchestrator, q: HashMap<String, String>) -> ApiResult {
+async fn swarm(app: Arc<App>, q: Query) -> ApiResult {
+    let orch = &app.orch;
     let everything = q.get("all").is_some_and(|v| v == "true" || v == "1");
     let all = app.sessions.list();
     let by_id: HashMap<uuid::Uuid, SessionHandle> =
@@ -193,15 +192,6 @@ async fn swarm(app: &App, orch: &Orchestrator, q: HashMap<String, String>) -> Ap
 
 /// The view routes (under `/v1` and unversioned; the caller adds the prefix).
 pub fn routes(t: &mut Table) {
-    t.route(route::get("/world"), |p, app| {
-        p.none()
-            .and(with_app(app))
-            .then(|a: Arc<App>| async move { finish(world(&a, &a.orch).await) })
-    });
-    t.route(route::get("/swarm"), |p, app| {
-        p.none()
-            .and(with_app(app))
-            .and(query())
-            .then(|a: Arc<App>, q| async move { finish(swarm(&a, &a.orch, q).await) })
-    });
+    t.on(route::get("/world"), world);
+    t.on_query(route::get("/swarm"), swarm);
 }

@@ -7,16 +7,13 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::json;
-use warp::Filter;
 use warp::http::StatusCode;
 
+use super::bad;
 use super::lineage::{SpawnRequest, child_request};
-use super::{Orch, bad, with_orch};
 use crate::api::App;
 use crate::api::create::to_spec;
 use crate::api::error::{ApiError, ErrorCode};
-use crate::api::filters::{json_body, with_app};
-use crate::api::reply::finish;
 use crate::api::reply::{ApiResult, json};
 use crate::api::route::{self, Table};
 use crate::orchestrate::consensus;
@@ -79,8 +76,8 @@ async fn start_consensus(app: Arc<App>, id: String, req: ConsensusRequest) -> Ap
     Ok(json(StatusCode::ACCEPTED, &review.view()))
 }
 
-async fn get_consensus(orch: Orch, id: String) -> ApiResult {
-    let r = orch.reviews.get(&id).ok_or_else(|| {
+async fn get_consensus(app: Arc<App>, id: String) -> ApiResult {
+    let r = app.orch.reviews.get(&id).ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
             ErrorCode::ConsensusNotFound,
@@ -90,8 +87,8 @@ async fn get_consensus(orch: Orch, id: String) -> ApiResult {
     Ok(json(StatusCode::OK, &r.view()))
 }
 
-async fn list_consensus(orch: Orch) -> ApiResult {
-    let all: Vec<_> = orch.reviews.list().iter().map(|r| r.view()).collect();
+async fn list_consensus(app: Arc<App>) -> ApiResult {
+    let all: Vec<_> = app.orch.reviews.list().iter().map(|r| r.view()).collect();
     Ok(json(
         StatusCode::OK,
         &json!({ "reviews": all, "total": all.len() }),
@@ -100,20 +97,7 @@ async fn list_consensus(orch: Orch) -> ApiResult {
 
 /// The routes of this group (under `/v1` and unversioned; the caller adds the prefix).
 pub fn routes(t: &mut Table) {
-    t.route(route::post("/sessions/{id}/consensus"), |p, app| {
-        p.one()
-            .and(with_app(app))
-            .and(json_body(app.config.max_body_bytes))
-            .then(|id, a, b| async { finish(start_consensus(a, id, b).await) })
-    });
-    t.route(route::get("/consensus/{id}"), |p, app| {
-        p.one()
-            .and(with_orch(&app.orch))
-            .then(|id, o| async { finish(get_consensus(o, id).await) })
-    });
-    t.route(route::get("/consensus"), |p, app| {
-        p.none()
-            .and(with_orch(&app.orch))
-            .then(|o| async { finish(list_consensus(o).await) })
-    });
+    t.on_one_body(route::post("/sessions/{id}/consensus"), start_consensus);
+    t.on_one(route::get("/consensus/{id}"), get_consensus);
+    t.on(route::get("/consensus"), list_consensus);
 }

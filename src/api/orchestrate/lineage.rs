@@ -6,15 +6,12 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 use serde_json::{Value, json};
-use warp::Filter;
 use warp::http::StatusCode;
 
-use super::{Orch, bad, with_orch};
+use super::bad;
 use crate::api::App;
 use crate::api::create::to_spec;
 use crate::api::error::ApiError;
-use crate::api::filters::{json_body, optional_json_body, with_app};
-use crate::api::reply::finish;
 use crate::api::reply::{ApiResult, json};
 use crate::api::route::{self, Table};
 use crate::api::wire::{CreateSessionRequest, SessionInfo};
@@ -166,7 +163,7 @@ const COMPLETE_STATUSES: [&str; 3] = ["completed", "failed", "cancelled"];
 /// Longest completion comment kept.
 const MAX_COMMENT: usize = 10_000;
 
-async fn complete(app: Arc<App>, orch: Orch, id: String, req: CompleteRequest) -> ApiResult {
+async fn complete(app: Arc<App>, id: String, req: CompleteRequest) -> ApiResult {
     if !COMPLETE_STATUSES.contains(&req.status.as_str()) {
         return Err(bad(format!(
             "unknown status {:?}; allowed: {}",
@@ -183,7 +180,7 @@ async fn complete(app: Arc<App>, orch: Orch, id: String, req: CompleteRequest) -
         comment: req.comment,
         at_ms: now_ms(),
     };
-    orch.complete(h.meta.id, c.clone());
+    app.orch.complete(h.meta.id, c.clone());
     app.sessions.bus.publish(
         crate::events::EventKind::SessionCompleted,
         &h.meta,
@@ -208,33 +205,9 @@ async fn reset(app: Arc<App>, id: String) -> ApiResult {
 
 /// The routes of this group (under `/v1` and unversioned; the caller adds the prefix).
 pub fn routes(t: &mut Table) {
-    t.route(route::post("/sessions/{id}/spawn"), |p, app| {
-        p.one()
-            .and(with_app(app))
-            .and(json_body(app.config.max_body_bytes))
-            .then(|id, a, b| async { finish(spawn(a, id, b).await) })
-    });
-    t.route(route::get("/sessions/{id}/children"), |p, app| {
-        p.one()
-            .and(with_app(app))
-            .then(|id, a| async { finish(children(a, id).await) })
-    });
-    t.route(route::post("/sessions/{id}/fork"), |p, app| {
-        p.one()
-            .and(with_app(app))
-            .and(optional_json_body(app.config.max_body_bytes))
-            .then(|id, a, b| async { finish(fork(a, id, b).await) })
-    });
-    t.route(route::post("/sessions/{id}/complete"), |p, app| {
-        p.one()
-            .and(with_app(app))
-            .and(with_orch(&app.orch))
-            .and(json_body(app.config.max_body_bytes))
-            .then(|id, a, o, b| async { finish(complete(a, o, id, b).await) })
-    });
-    t.route(route::post("/sessions/{id}/reset"), |p, app| {
-        p.one()
-            .and(with_app(app))
-            .then(|id, a| async { finish(reset(a, id).await) })
-    });
+    t.on_one_body(route::post("/sessions/{id}/spawn"), spawn);
+    t.on_one(route::get("/sessions/{id}/children"), children);
+    t.on_one_optional_body(route::post("/sessions/{id}/fork"), fork);
+    t.on_one_body(route::post("/sessions/{id}/complete"), complete);
+    t.on_one(route::post("/sessions/{id}/reset"), reset);
 }

@@ -7,16 +7,13 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::{Value, json};
-use warp::Filter;
 use warp::http::StatusCode;
 
+use super::bad;
 use super::templates::valid_name;
-use super::{Orch, bad, with_orch};
 use crate::api::App;
 use crate::api::create::to_spec;
 use crate::api::error::{ApiError, ErrorCode};
-use crate::api::filters::{json_body, with_app};
-use crate::api::reply::finish;
 use crate::api::reply::{ApiResult, json};
 use crate::api::route::{self, Table};
 use crate::api::wire::CreateSessionRequest;
@@ -132,9 +129,9 @@ async fn create_pipeline(app: Arc<App>, req: PipelineRequest) -> ApiResult {
     Ok(json(StatusCode::CREATED, &p.view()))
 }
 
-async fn list_pipelines(orch: Orch) -> ApiResult {
+async fn list_pipelines(app: Arc<App>) -> ApiResult {
     // v0.3 answers a plain array.
-    let all: Vec<_> = orch.pipelines.list().iter().map(|p| p.view()).collect();
+    let all: Vec<_> = app.orch.pipelines.list().iter().map(|p| p.view()).collect();
     Ok(json(StatusCode::OK, &all))
 }
 
@@ -146,13 +143,21 @@ fn pipeline_404(id: &str) -> ApiError {
     )
 }
 
-async fn get_pipeline(orch: Orch, id: String) -> ApiResult {
-    let p = orch.pipelines.get(&id).ok_or_else(|| pipeline_404(&id))?;
+async fn get_pipeline(app: Arc<App>, id: String) -> ApiResult {
+    let p = app
+        .orch
+        .pipelines
+        .get(&id)
+        .ok_or_else(|| pipeline_404(&id))?;
     Ok(json(StatusCode::OK, &p.view()))
 }
 
-async fn delete_pipeline(app: Arc<App>, orch: Orch, id: String) -> ApiResult {
-    let p = orch.pipelines.get(&id).ok_or_else(|| pipeline_404(&id))?;
+async fn delete_pipeline(app: Arc<App>, id: String) -> ApiResult {
+    let p = app
+        .orch
+        .pipelines
+        .get(&id)
+        .ok_or_else(|| pipeline_404(&id))?;
     let cancelled = pipelines::cancel(&app.orchestration(), &p).await;
     let mut body = serde_json::to_value(p.view()).unwrap_or(Value::Null);
     body["cancelled"] = json!(cancelled);
@@ -161,26 +166,8 @@ async fn delete_pipeline(app: Arc<App>, orch: Orch, id: String) -> ApiResult {
 
 /// The routes of this group (under `/v1` and unversioned; the caller adds the prefix).
 pub fn routes(t: &mut Table) {
-    t.route(route::get("/pipelines"), |p, app| {
-        p.none()
-            .and(with_orch(&app.orch))
-            .then(|o| async { finish(list_pipelines(o).await) })
-    });
-    t.route(route::post("/pipelines"), |p, app| {
-        p.none()
-            .and(with_app(app))
-            .and(json_body(app.config.max_body_bytes))
-            .then(|a, b| async { finish(create_pipeline(a, b).await) })
-    });
-    t.route(route::get("/pipelines/{id}"), |p, app| {
-        p.one()
-            .and(with_orch(&app.orch))
-            .then(|id, o| async { finish(get_pipeline(o, id).await) })
-    });
-    t.route(route::delete("/pipelines/{id}"), |p, app| {
-        p.one()
-            .and(with_app(app))
-            .and(with_orch(&app.orch))
-            .then(|id, a, o| async { finish(delete_pipeline(a, o, id).await) })
-    });
+    t.on(route::get("/pipelines"), list_pipelines);
+    t.on_body(route::post("/pipelines"), create_pipeline);
+    t.on_one(route::get("/pipelines/{id}"), get_pipeline);
+    t.on_one(route::delete("/pipelines/{id}"), delete_pipeline);
 }

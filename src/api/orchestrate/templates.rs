@@ -4,14 +4,11 @@
 use std::sync::Arc;
 
 use serde_json::json;
-use warp::Filter;
 use warp::http::StatusCode;
 
 use super::bad;
 use crate::api::App;
 use crate::api::error::{ApiError, ErrorCode};
-use crate::api::filters::{json_body, with_app};
-use crate::api::reply::finish;
 use crate::api::reply::{ApiResult, json};
 use crate::api::route::{self, Table};
 use crate::api::wire::CreateSessionRequest;
@@ -184,25 +181,8 @@ async fn delete_template(app: Arc<App>, name: String) -> ApiResult {
 
 /// The routes of this group (under `/v1` and unversioned; the caller adds the prefix).
 pub fn routes(t: &mut Table) {
-    t.route(route::get("/templates"), |p, app| {
-        p.none()
-            .and(with_app(app))
-            .then(|a| async { finish(list_templates(a).await) })
-    });
-    t.route(route::post("/templates"), |p, app| {
-        p.none()
-            .and(with_app(app))
-            .and(json_body(app.config.max_body_bytes))
-            .then(|a, b| async { finish(put_template(a, b).await) })
-    });
-    t.route(route::get("/templates/{name}"), |p, app| {
-        p.one()
-            .and(with_app(app))
-            .then(|n, a| async { finish(get_template(a, n).await) })
-    });
-    t.route(route::delete("/templates/{name}"), |p, app| {
-        p.one()
-            .and(with_app(app))
-            .then(|n, a| async { finish(delete_template(a, n).await) })
-    });
+    t.on(route::get("/templates"), list_templates);
+    t.on_body(route::post("/templates"), put_template);
+    t.on_one(route::get("/templates/{name}"), get_template);
+    t.on_one(route::delete("/templates/{name}"), delete_template);
 }
