@@ -344,12 +344,13 @@ async fn answer(app: Arc<App>, id: String, req: AnswerRequest) -> ApiResult {
 /// `POST /v1/handshake` body (optional). Unknown fields are ignored, as v0.3 does.
 #[derive(Deserialize, Default, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(transform = super::schemas::Alias("capabilities", "clientCapabilities"))]
 pub(crate) struct HandshakeRequest {
     /// The protocol the client speaks; another than ours is refused.
     protocol_version: Option<String>,
-    /// What the client can use (v0.3's name; `capabilities` is accepted as an alias); the
-    /// answer's `negotiatedCapabilities` is the intersection with ours, or all of ours when
-    /// this is absent or empty.
+    /// What the client can use (`capabilities` is accepted in its place); the answer's
+    /// `negotiatedCapabilities` is the intersection with ours, or all of ours when this is
+    /// absent or empty.
     #[serde(default, alias = "capabilities")]
     client_capabilities: Vec<String>,
 }

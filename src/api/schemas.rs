@@ -11,6 +11,11 @@
 //! constants that parse and print them. An optional field with such a schema also needs
 //! `#[serde(default)]`: the custom schema hides the `Option` from schemars, which would
 //! otherwise list the field as required.
+//!
+//! A request field that also answers to Aegis v0.3's name (`#[serde(alias)]`, which schemars
+//! does not see) takes `#[schemars(transform = Alias("v03Name", "ourName"))]` on its struct,
+//! so the document lists the alias too and a client that validates against it accepts what
+//! the server accepts.
 
 use schemars::generate::{Contract, SchemaSettings};
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
@@ -53,6 +58,33 @@ pub fn event_kinds(_: &mut SchemaGenerator) -> Schema {
 
 pub fn ui_state(_: &mut SchemaGenerator) -> Schema {
     string_enum(super::uistate::UI_STATES.iter().copied())
+}
+
+/// A second name a request field answers to: `Alias(alias, field)` adds `alias` to the
+/// struct's properties, with the field's schema and a description saying which field it is.
+pub struct Alias(pub &'static str, pub &'static str);
+
+impl schemars::transform::Transform for Alias {
+    fn transform(&mut self, schema: &mut Schema) {
+        let Alias(alias, field) = *self;
+        let properties = schema.get_mut("properties").and_then(Value::as_object_mut);
+        let Some(properties) = properties else {
+            return;
+        };
+        let Some(mut described) = properties.get(field).cloned() else {
+            return;
+        };
+        if let Some(m) = described.as_object_mut() {
+            m.insert(
+                "description".into(),
+                format!(
+                    "Aegis v0.3's name of `{field}`, accepted in its place (give one of the two)."
+                )
+                .into(),
+            );
+        }
+        properties.insert(alias.into(), described);
+    }
 }
 
 impl JsonSchema for ErrorCode {
