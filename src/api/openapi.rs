@@ -128,8 +128,10 @@ pub fn document() -> (Value, Vec<String>) {
     let (mut doc, mut problems) = merge(FRAGMENTS);
     let mut derived = super::schemas::Derived::new();
     operations::join(&mut doc, &mut derived, &mut problems);
+    let (definitions, clashes) = derived.definitions();
+    problems.extend(clashes);
     let schemas = object_at(&mut doc, &["components", "schemas"]);
-    for (name, schema) in derived.definitions() {
+    for (name, schema) in definitions {
         if schemas.contains_key(&name) {
             problems.push(format!(
                 "components/schemas/{name} is derived from the code; remove it from the fragment"

@@ -103,8 +103,8 @@ pub struct Spec {
     pub body: Option<Describe>,
     /// Whether a request may leave the body out.
     pub body_optional: bool,
-    /// The success status and the schema of its JSON answer.
-    pub answer: Option<(u16, Describe)>,
+    /// Each success status and the schema of its JSON answer.
+    pub answers: Vec<(u16, Describe)>,
 }
 
 impl Spec {
@@ -114,7 +114,7 @@ impl Spec {
             path,
             body: None,
             body_optional: false,
-            answer: None,
+            answers: Vec::new(),
         }
     }
 
@@ -141,9 +141,10 @@ impl Spec {
         self.answers_with::<T>(201)
     }
 
-    /// The JSON the route answers with `status`.
+    /// The JSON the route answers with `status` (a route may answer several: an upsert is
+    /// `201 Created` or `200 OK`).
     pub fn answers_with<T: JsonSchema>(mut self, status: u16) -> Spec {
-        self.answer = Some((status, schema_of::<T>));
+        self.answers.push((status, schema_of::<T>));
         self
     }
 

@@ -87,6 +87,62 @@ impl schemars::transform::Transform for Alias {
     }
 }
 
+pub fn policy_profile(_: &mut SchemaGenerator) -> Schema {
+    use crate::permissions::policy::PolicyProfile;
+    string_enum(PolicyProfile::ALL.map(PolicyProfile::as_str))
+}
+
+pub fn pipeline_status(_: &mut SchemaGenerator) -> Schema {
+    use crate::orchestrate::pipelines::Status;
+    string_enum(Status::OF_PIPELINE.map(Status::as_str))
+}
+
+pub fn stage_status(_: &mut SchemaGenerator) -> Schema {
+    use crate::orchestrate::pipelines::Status;
+    string_enum(Status::ALL.map(Status::as_str))
+}
+
+pub fn review_status(_: &mut SchemaGenerator) -> Schema {
+    use crate::orchestrate::consensus::ReviewStatus;
+    string_enum(ReviewStatus::ALL.map(ReviewStatus::as_str))
+}
+
+pub fn reviewer_status(_: &mut SchemaGenerator) -> Schema {
+    use crate::orchestrate::consensus::ReviewerStatus;
+    string_enum(ReviewerStatus::ALL.map(ReviewerStatus::as_str))
+}
+
+/// A review's verdict, null until it finished.
+pub fn decision(_: &mut SchemaGenerator) -> Schema {
+    use crate::orchestrate::consensus::Decision;
+    nullable(string_enum(Decision::ALL.map(Decision::as_str)))
+}
+
+/// A reviewer's verdict, null until it gave one.
+pub fn vote(_: &mut SchemaGenerator) -> Schema {
+    use crate::orchestrate::consensus::Decision;
+    nullable(string_enum(Decision::VOTES.map(Decision::as_str)))
+}
+
+/// `schema`, or null (a response field of an `Option` with a schema of its own).
+fn nullable(mut schema: Schema) -> Schema {
+    schema.insert("nullable".into(), true.into());
+    schema
+}
+
+/// How a criterion fared over every verdict.
+pub fn mark(_: &mut SchemaGenerator) -> Schema {
+    use crate::orchestrate::consensus::Mark;
+    string_enum(Mark::ALL.map(Mark::as_str))
+}
+
+/// Pass or fail per criterion, as one reviewer judged it.
+pub fn marks_by_criterion(_: &mut SchemaGenerator) -> Schema {
+    use crate::orchestrate::consensus::Mark;
+    let marks = string_enum(Mark::JUDGED.map(Mark::as_str));
+    json_schema!({"type": "object", "additionalProperties": marks})
+}
+
 impl JsonSchema for ErrorCode {
     fn schema_name() -> std::borrow::Cow<'static, str> {
         "ErrorCode".into()
@@ -132,12 +188,24 @@ impl Derived {
         }
     }
 
-    /// Every schema derived, by component name.
-    pub fn definitions(mut self) -> Map<String, Value> {
+    /// Every schema derived, by component name, and the names given to two different
+    /// schemas: a type read in requests and written in answers whose two schemas differ (a
+    /// field with a default is optional to send but always written) needs a type per
+    /// direction.
+    pub fn definitions(mut self) -> (Map<String, Value>, Vec<String>) {
         let mut out = self.requests.take_definitions(true);
-        out.extend(self.responses.take_definitions(true));
+        let mut clashes = Vec::new();
+        for (name, schema) in self.responses.take_definitions(true) {
+            if out.get(&name).is_some_and(|read| *read != schema) {
+                clashes.push(format!(
+                    "components/schemas/{name} is derived differently for requests and answers; \
+                     give each direction a type of its own"
+                ));
+            }
+            out.insert(name, schema);
+        }
         out.values_mut().for_each(nullable_references);
-        out
+        (out, clashes)
     }
 }
 
