@@ -1,6 +1,7 @@
 //! Handlers for the session routes. Each takes already-parsed input and returns a response or
 //! an [`ApiError`]; routing, auth and body limits live in `api::routes`.
 
+use super::work::Deleted;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
@@ -325,7 +326,12 @@ pub async fn resize(app: Arc<App>, id: String, req: ResizeRequest) -> ApiResult 
 pub async fn delete(app: Arc<App>, id: String) -> ApiResult {
     let h = app.sessions.get(&id)?;
     app.sessions.remove(&h).await?;
-    Ok(json(StatusCode::OK, &OK))
+    // A worker's removal is answered by `work` (with its worktree); this is everyone else's.
+    let done = Deleted {
+        ok: true,
+        worktree: None,
+    };
+    Ok(json(StatusCode::OK, &done))
 }
 
 pub async fn batch_delete(app: Arc<App>, req: BatchDeleteRequest) -> ApiResult {
@@ -395,7 +401,7 @@ pub fn routes(t: &mut Table) {
     );
     t.on_query(route::get("/sessions").answers::<SessionList>(), list);
     t.on_one(route::get("/sessions/{id}").answers::<SessionInfo>(), get);
-    t.on_one(route::delete("/sessions/{id}").answers::<Ok>(), delete);
+    t.on_one(route::delete("/sessions/{id}").answers::<Deleted>(), delete);
     t.on_one_query(
         route::get("/sessions/{id}/read").answers::<ReadResponse>(),
         read,
