@@ -88,7 +88,7 @@ pub async fn usages(app: &App, sessions: &[SessionHandle]) -> Vec<Result<TokenUs
 /// Token usage summed over the sessions whose usage is known. Sessions whose usage is unknown
 /// are counted, never guessed; a cost is given only when every counted session has one (a
 /// partial sum would look exact and be wrong).
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UsageTotals {
     pub input_tokens: u64,
