@@ -17,6 +17,7 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
+use super::wire::FleetSession;
 use super::{bad_request, error, with_fleet};
 use crate::api::error::ErrorCode;
 use crate::fleet::{BodyStream, Fleet, FleetError, forward};
@@ -105,9 +106,14 @@ pub(super) async fn collect(mut body: BodyStream) -> Result<Vec<u8>, FleetError>
 /// JSON object (the session as the fleet shows it); any other answer unchanged.
 pub(super) fn with_host(parts: http::response::Parts, body: Vec<u8>, host: &str) -> Response {
     let body = match serde_json::from_slice::<Value>(&body) {
-        Ok(Value::Object(mut o)) if parts.status.is_success() => {
-            o.insert("host".into(), host.into());
-            Bytes::from(Value::Object(o).to_string())
+        Ok(Value::Object(mut session)) if parts.status.is_success() => {
+            session.remove("host");
+            let session = FleetSession {
+                session,
+                host: host.to_owned(),
+            };
+            // Keys in name order, as this answer has always been written.
+            Bytes::from(crate::api::wire::to_value(&session).to_string())
         }
         _ => Bytes::from(body),
     };

@@ -11,6 +11,7 @@
 //! Forwarding, and the answers collected from other hosts, are in [`forwarding`].
 
 mod forwarding;
+mod wire;
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -26,11 +27,14 @@ use warp::{Filter, Reply};
 
 use super::error::{ApiError, ErrorCode};
 use super::filters::query_usize;
+use super::reply::json_sorted;
 use super::route::{self, Table};
+use super::wire::Pagination;
 use crate::fleet::events::{Filter as EventFilter, Frame, Start};
 use crate::fleet::membership::HostState;
 use crate::fleet::{Fleet, FleetError, forward};
 use forwarding::{collect, forward_hook, with_host};
+use wire::{CreateRequest, FleetSession, Host, Hosts, SessionList, Unreachable};
 
 /// Sessions asked of each host per page when listing the fleet (the local API's largest page).
 const LIST_PAGE: usize = 1000;
@@ -69,19 +73,27 @@ pub fn routes(t: &mut Table) {
             .and_then(|| async { Err::<Response, _>(warp::reject::not_found()) })
             .boxed(),
     });
-    fleet_route(t, route::get("/fleet/hosts"), |p, fleet, _| {
-        p.and(with_fleet(&fleet))
-            .map(|f: Arc<Fleet>| hosts(&f))
-            .boxed()
-    });
-    fleet_route(t, route::get("/fleet/sessions"), |p, fleet, principal| {
+    fleet_route(
+        t,
+        route::get("/fleet/hosts").answers::<Hosts>(),
+        |p, fleet, _| {
+            p.and(with_fleet(&fleet))
+                .map(|f: Arc<Fleet>| hosts(&f))
+                .boxed()
+        },
+    );
+    let listing = route::get("/fleet/sessions").answers::<SessionList>();
+    fleet_route(t, listing, |p, fleet, principal| {
         p.and(with_fleet(&fleet))
             .and(warp::query::<HashMap<String, String>>())
             .and(principal)
             .then(|f: Arc<Fleet>, q, p: String| async move { list(&f, q, &p).await })
             .boxed()
     });
-    fleet_route(t, route::post("/fleet/sessions"), |p, fleet, principal| {
+    let creation = route::post("/fleet/sessions")
+        .body::<CreateRequest>()
+        .creates::<FleetSession>();
+    fleet_route(t, creation, |p, fleet, principal| {
         p.and(with_fleet(&fleet))
             .and(warp::body::bytes())
             .and(principal)
@@ -144,8 +156,16 @@ fn hosts(fleet: &Fleet) -> Response {
     if let Err(e) = fleet.bus() {
         return error(&e);
     }
-    let hosts = fleet.hosts.views(fleet.host_id());
-    warp::reply::json(&json!({"hosts": hosts, "self": fleet.host_id()})).into_response()
+    let hosts = Hosts {
+        hosts: fleet
+            .hosts
+            .views(fleet.host_id())
+            .into_iter()
+            .map(Host::from)
+            .collect(),
+        this: fleet.host_id().to_owned(),
+    };
+    json_sorted(StatusCode::OK, &hosts)
 }
 
 /// The query parameters of `GET /v1/sessions` that filter (rather than page), which a fleet
@@ -158,7 +178,7 @@ async fn host_sessions(
     host: &str,
     filters: &[(&str, &str)],
     principal: &str,
-) -> Result<Vec<Value>, FleetError> {
+) -> Result<Vec<FleetSession>, FleetError> {
     let mut out = Vec::new();
     for page in 1.. {
         let mut uri = format!("/v1/sessions?limit={LIST_PAGE}&page={page}");
@@ -183,11 +203,12 @@ async fn host_sessions(
         let sessions = v["sessions"].as_array().cloned().unwrap_or_default();
         let total = v["total"].as_u64().unwrap_or(0) as usize;
         let n = sessions.len();
-        out.extend(sessions.into_iter().map(|mut s| {
-            if let Some(o) = s.as_object_mut() {
-                o.insert("host".into(), host.into());
-            }
-            s
+        out.extend(sessions.into_iter().filter_map(|s| match s {
+            Value::Object(session) => Some(FleetSession {
+                session,
+                host: host.to_owned(),
+            }),
+            _ => None,
         }));
         if n < LIST_PAGE || out.len() >= total {
             break;
@@ -241,52 +262,59 @@ async fn list(fleet: &Fleet, q: HashMap<String, String>, principal: &str) -> Res
     .await;
     let counts = fleet.directory.counts();
     let mut sessions = Vec::new();
-    let mut unreachable: Vec<Value> = down
+    let unreachable_host = |host: &str, error: Option<String>| Unreachable {
+        host: host.to_owned(),
+        sessions: counts.get(host).copied().unwrap_or(0),
+        error,
+    };
+    let mut unreachable: Vec<Unreachable> = down
         .iter()
-        .map(|v| json!({"host": v.host, "sessions": counts.get(&v.host).copied().unwrap_or(0)}))
+        .map(|v| unreachable_host(&v.host, None))
         .collect();
     for (v, answer) in up.iter().zip(answers) {
         match answer {
             Ok(s) => sessions.extend(s),
-            Err(e) => unreachable.push(json!({
-                "host": v.host,
-                "sessions": counts.get(&v.host).copied().unwrap_or(0),
-                "error": e.to_string(),
-            })),
+            Err(e) => unreachable.push(unreachable_host(&v.host, Some(e.to_string()))),
         }
     }
     // Creation order across the fleet, as one host lists its own.
-    sessions.sort_by(|a, b| {
-        (a["createdAt"].as_u64(), a["id"].as_str())
-            .cmp(&(b["createdAt"].as_u64(), b["id"].as_str()))
-    });
+    let order = |s: &FleetSession| {
+        let created = s.session.get("createdAt").and_then(Value::as_u64);
+        let id = s
+            .session
+            .get("id")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        (created, id)
+    };
+    sessions.sort_by_key(order);
     let total = sessions.len();
-    let page_items: Vec<Value> = sessions
-        .into_iter()
-        .skip((page - 1).saturating_mul(limit))
-        .take(limit)
-        .collect();
-    warp::reply::json(&json!({
-        "sessions": page_items,
-        "total": total,
-        "pagination": {
-            "page": page,
-            "limit": limit,
-            "total": total,
-            "totalPages": total.div_ceil(limit),
+    let body = SessionList {
+        sessions: sessions
+            .into_iter()
+            .skip((page - 1).saturating_mul(limit))
+            .take(limit)
+            .collect(),
+        total,
+        pagination: Pagination {
+            page,
+            limit,
+            total,
+            total_pages: total.div_ceil(limit),
         },
-        "unreachableHosts": unreachable,
-    }))
-    .into_response()
+        unreachable_hosts: unreachable,
+    };
+    json_sorted(StatusCode::OK, &body)
 }
 
 async fn create(fleet: &Fleet, body: Bytes, principal: &str) -> Response {
     if let Err(e) = fleet.bus() {
         return error(&e);
     }
-    let mut req: serde_json::Map<String, Value> = match serde_json::from_slice(&body) {
-        Ok(Value::Object(m)) => m,
-        Ok(_) => return bad_request("the request body must be a JSON object"),
+    // Parsed as a value first, so that a body that is not an object says so plainly.
+    let req = match serde_json::from_slice(&body).map(serde_json::from_value::<CreateRequest>) {
+        Ok(Ok(req)) => req,
+        Ok(Err(_)) => return bad_request("the request body must be a JSON object"),
         Err(e) => {
             return ApiError::bad_request(
                 ErrorCode::InvalidJson,
@@ -296,12 +324,12 @@ async fn create(fleet: &Fleet, body: Bytes, principal: &str) -> Response {
         }
     };
     let mut placement = None;
-    let host = match req.remove("host") {
-        None | Some(Value::Null) => match fleet.hosts.place(fleet.host_id()) {
+    let host = match req.host {
+        Value::Null => match fleet.hosts.place(fleet.host_id()) {
             Some(p) => placement.insert(p).host.clone(),
             None => return error(&FleetError::UnknownHost("(any up host)".into())),
         },
-        Some(Value::String(h)) => match fleet.hosts.state(&h) {
+        Value::String(h) => match fleet.hosts.state(&h) {
             Some(HostState::Up) => h,
             Some(HostState::Unreachable) => {
                 return error(&FleetError::HostUnreachable {
@@ -311,9 +339,9 @@ async fn create(fleet: &Fleet, body: Bytes, principal: &str) -> Response {
             }
             None => return error(&FleetError::UnknownHost(h)),
         },
-        Some(_) => return bad_request("host must be a string"),
+        _ => return bad_request("host must be a string"),
     };
-    let payload = Value::Object(req).to_string();
+    let payload = Value::Object(req.session).to_string();
     let request = match http::Request::post("/v1/sessions")
         .header(http::header::CONTENT_TYPE, "application/json")
         .body(Bytes::from(payload))
