@@ -17,7 +17,7 @@ use super::App;
 use super::error::{ApiError, ErrorCode};
 use super::filters::{json_body, optional_json_body, with_app};
 use super::reply::finish;
-use super::reply::{ApiResult, json};
+use super::reply::{ApiResult, json, json_sorted};
 use super::route::{self, Table};
 use crate::clock::now_ms;
 use crate::screen::Format;
@@ -300,12 +300,27 @@ async fn prefixed(app: Arc<App>, id: String, req: CommandRequest, prefix: char) 
 /// Messages in a summary: the recent ones (the full list is on `read`).
 const SUMMARY_MESSAGES: usize = 50;
 
-#[derive(Deserialize)]
+/// `POST /v1/sessions/{id}/answer` body: the answer to the question on screen.
+#[derive(Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schemars(rename = "QuestionAnswerRequest")]
 struct AnswerRequest {
     /// Echoed back; we have no question ids of our own (the question is whatever is on screen).
     question_id: Option<String>,
+    /// An option's number picks it; any other text is typed and submitted.
     answer: String,
+}
+
+/// `POST /v1/sessions/{id}/answer`: how the answer was delivered.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(rename = "AnswerResponse")]
+struct Answered {
+    ok: bool,
+    /// The request's `questionId`, echoed.
+    question_id: Option<String>,
+    delivered: bool,
+    attempts: u32,
 }
 
 /// Answer the question on screen (AskUserQuestion): an option number picks that option with
@@ -330,15 +345,13 @@ async fn answer(app: Arc<App>, id: String, req: AnswerRequest) -> ApiResult {
         let d = h.send_text(answer, true).await?;
         (d.delivered, d.attempts)
     };
-    Ok(json(
-        StatusCode::OK,
-        &serde_json::json!({
-            "ok": true,
-            "questionId": req.question_id,
-            "delivered": delivered,
-            "attempts": attempts,
-        }),
-    ))
+    let body = Answered {
+        ok: true,
+        question_id: req.question_id,
+        delivered,
+        attempts,
+    };
+    Ok(json_sorted(StatusCode::OK, &body))
 }
 
 /// `POST /v1/handshake` body (optional). Unknown fields are ignored, as v0.3 does.
@@ -436,7 +449,12 @@ pub fn routes(t: &mut Table) {
             },
         );
     }
-    t.on_one_body(route::post("/sessions/{id}/answer"), answer);
+    t.on_one_body(
+        route::post("/sessions/{id}/answer")
+            .body::<AnswerRequest>()
+            .answers::<Answered>(),
+        answer,
+    );
     t.route(
         route::post("/handshake")
             .optional_body::<HandshakeRequest>()

@@ -3,8 +3,8 @@
 //! themselves with `schemars`; each route of the table ([`super::route`]) names the types it
 //! reads and writes, and [`Derived`] turns them into OpenAPI 3.0 `components/schemas`, so
 //! what the document says a route sends is what the type the route serializes holds. The
-//! hand-written fragments of [`super::openapi`] may refer to these schemas by name and must
-//! not define them.
+//! hand-written fragments of [`super::openapi`] may refer to these schemas by name and define
+//! none.
 //!
 //! The vocabulary fields (status, agent type, ...) are plain strings in the wire types; the
 //! `schema_with` functions here give them their closed set of values, read from the same
