@@ -168,7 +168,7 @@ pub struct ReviewerView {
 }
 
 /// One criterion over every verdict received.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub struct CriterionView {
     pub pass: usize,
     pub fail: usize,
@@ -363,29 +363,14 @@ async fn run_reviewer(
 ) -> Option<SessionHandle> {
     let set = |f: &dyn Fn(&mut ReviewerView)| f(&mut lock(&r.state).reviewers[index]);
     let created = tokio::time::timeout_at(deadline, async {
-        let prompt = spec.prompt.clone();
-        let h = super::launch(
-            &ctx.sessions,
-            CreateSpec {
-                prompt: None,
-                ..spec
-            },
-            None,
-        )
-        .await?;
-        ctx.orch.set_role(
-            h.meta.id,
-            Role::Reviewer {
-                consensus: r.id,
-                index,
-            },
-        );
+        let role = Role::Reviewer {
+            consensus: r.id,
+            index,
+        };
+        let (h, prompt) = super::launch_member(ctx, spec, role).await?;
         let id = h.meta.id;
         set(&|v| v.session_id = Some(id));
-        if let Some(p) = prompt {
-            let d = ctx.sessions.deliver_first_prompt(&h, &p).await;
-            h.set_prompt_delivery(d);
-        }
+        super::deliver(ctx, &h, prompt).await;
         Ok::<_, crate::session::manager::SessionError>(h)
     })
     .await;

@@ -465,24 +465,13 @@ async fn run_stage(
     // Subscribe before the prompt goes out so the working → idle pair cannot be missed.
     let mut events = ctx.sessions.bus.subscribe();
     // Create first (no prompt), record the session, then deliver the prompt.
-    let prompt = spec.prompt.clone();
-    let h = super::launch(
-        &ctx.sessions,
-        CreateSpec {
-            prompt: None,
-            ..spec
-        },
-        None,
-    )
-    .await
-    .map_err(|e| format!("could not start the stage's session: {e}"))?;
-    ctx.orch.set_role(
-        h.meta.id,
-        Role::Stage {
-            pipeline: p.id,
-            stage: name.to_owned(),
-        },
-    );
+    let role = Role::Stage {
+        pipeline: p.id,
+        stage: name.to_owned(),
+    };
+    let (h, prompt) = super::launch_member(ctx, spec, role)
+        .await
+        .map_err(|e| format!("could not start the stage's session: {e}"))?;
     p.update(|v| {
         if let Some(st) = v.stages.iter_mut().find(|x| x.name == name) {
             st.session_id = Some(h.meta.id);
@@ -492,10 +481,7 @@ async fn run_stage(
         let _ = h.kill().await;
         return Err("cancelled".into());
     }
-    if let Some(prompt) = prompt {
-        let d = ctx.sessions.deliver_first_prompt(&h, &prompt).await;
-        h.set_prompt_delivery(d);
-    }
+    super::deliver(ctx, &h, prompt).await;
     match super::await_turn(&h, &mut events, timeout).await {
         TurnEnd::Done => {
             let out = super::last_output(&h).await;
