@@ -145,9 +145,9 @@ pub(crate) struct Pane {
 #[derive(Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 struct SummaryMessage {
-    #[schemars(schema_with = "crate::transcript::claude::roles")]
+    #[schemars(schema_with = "crate::api::transcript::roles")]
     role: &'static str,
-    #[schemars(schema_with = "crate::transcript::claude::content_types")]
+    #[schemars(schema_with = "crate::api::transcript::content_types")]
     content_type: &'static str,
     text: String,
 }

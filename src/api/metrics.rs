@@ -21,7 +21,6 @@ use super::route::{self, Table};
 use super::transcript::UsageTotals;
 use crate::metrics::{Aggregate, LatencyKind};
 use crate::session::SessionHandle;
-use crate::transcript::claude::TokenUsage;
 
 /// The content type prometheus-client's encoder writes (OpenMetrics 1.0, which Prometheus
 /// negotiates; it also ends the body with `# EOF`).
@@ -281,7 +280,7 @@ struct SessionMetrics {
     status_changes: Vec<&'static str>,
     /// From the agent's own transcript; null when unknown (see `tokenUsageUnknownReason`),
     /// never a made-up zero.
-    token_usage: Option<TokenUsage>,
+    token_usage: Option<super::transcript::Usage>,
     /// Why `tokenUsage` is null.
     token_usage_unknown_reason: Option<String>,
 }
@@ -292,7 +291,7 @@ async fn session(app: Arc<App>, id: String) -> ApiResult {
     let s = stats_of(&h);
     let (token_usage, token_usage_unknown_reason) =
         match super::transcript::token_usage(&app, &h).await {
-            Ok(u) => (Some(u), None),
+            Ok(u) => (Some(u.into()), None),
             Err(reason) => (None, Some(reason)),
         };
     let end = match s.exited_at_ms.load(Relaxed) {

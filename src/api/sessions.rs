@@ -250,11 +250,11 @@ pub async fn read(app: Arc<App>, id: String, q: HashMap<String, String>) -> ApiR
         },
         title: snap.title,
         ui_state,
-        messages: transcript.messages,
+        messages: transcript.messages.into_iter().map(Into::into).collect(),
         status_text,
         interactive_content: (interactive && !explained.dialog.is_empty())
             .then(|| crate::detect::region::rows_text(&explained.dialog)),
-        token_usage: transcript.token_usage,
+        token_usage: transcript.token_usage.map(Into::into),
         token_usage_unknown_reason: transcript.unknown_reason,
     };
     Ok(json(StatusCode::OK, &body))

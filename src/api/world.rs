@@ -20,7 +20,6 @@ use super::reply::{ApiResult, json_sorted};
 use super::route::{self, Query, Table};
 use crate::orchestrate::{Completion, Orchestrator, Role};
 use crate::session::SessionHandle;
-use crate::transcript::claude::TokenUsage;
 use crate::vocab::SessionStatus;
 
 /// What a session can be doing, in orchestration terms ([`phase`]).
@@ -140,7 +139,7 @@ struct WorldSession {
     children: usize,
     /// The session's token usage from its agent's transcript (as on `/read`); null when
     /// unknown (see `usageUnknownReason`), never a made-up zero.
-    usage: Option<TokenUsage>,
+    usage: Option<super::transcript::Usage>,
     /// Why `usage` is null.
     usage_unknown_reason: Option<String>,
     /// Bytes of output the session wrote.
@@ -180,7 +179,7 @@ async fn world(app: Arc<App>) -> ApiResult {
             *by_role.entry(role).or_default() += 1;
             *by_status.entry(h.status().as_str()).or_default() += 1;
             let (usage, usage_unknown_reason) = match usage {
-                Ok(u) => (Some(u), None),
+                Ok(u) => (Some(u.into()), None),
                 Err(reason) => (None, Some(reason)),
             };
             WorldSession {

@@ -188,8 +188,45 @@ pub struct SessionInfo {
     /// Where the session sits when it is a tmux stand-in pane (socket, session, window, pane);
     /// `windowId` and `windowName` are then the tmux window's.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub tmux: Option<crate::tmux::host::Place>,
+    pub tmux: Option<TmuxPlace>,
     pub action_hints: BTreeMap<&'static str, ActionHint>,
+}
+
+/// Where a tmux stand-in pane's session sits in the tmux tree.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TmuxPlace {
+    /// The tmux socket path of its namespace (what `#{socket_path}` shows).
+    socket: String,
+    /// The tmux session's name.
+    session: String,
+    /// `$N`
+    session_id: String,
+    /// `@N`
+    window: String,
+    window_index: i64,
+    window_name: String,
+    /// `%N`
+    pane: String,
+    pane_index: usize,
+    /// The active pane of its window.
+    active: bool,
+}
+
+impl From<crate::tmux::host::Place> for TmuxPlace {
+    fn from(p: crate::tmux::host::Place) -> TmuxPlace {
+        TmuxPlace {
+            socket: p.socket,
+            session: p.session,
+            session_id: p.session_id,
+            window: p.window,
+            window_index: p.window_index,
+            window_name: p.window_name,
+            pane: p.pane,
+            pane_index: p.pane_index,
+            active: p.active,
+        }
+    }
 }
 
 /// What a client can do next with a session (v0.3 `actionHints`).
@@ -311,7 +348,7 @@ impl SessionInfo {
             self.window_id = p.window.clone();
             self.window_name = p.window_name.clone();
         }
-        self.tmux = place;
+        self.tmux = place.map(TmuxPlace::from);
         self
     }
 
@@ -388,13 +425,13 @@ pub struct ReadResponse {
     #[schemars(schema_with = "crate::api::schemas::ui_state")]
     pub ui_state: &'static str,
     /// The agent's transcript messages (Claude with hooks), oldest first.
-    pub messages: Vec<crate::transcript::Message>,
+    pub messages: Vec<super::transcript::TranscriptMessage>,
     /// The line that shows what the agent is doing (spinner, dialog title), if any.
     pub status_text: Option<String>,
     /// The dialog or question on screen, if any.
     pub interactive_content: Option<String>,
     /// Token counts and estimated cost from the transcript; null when unknown.
-    pub token_usage: Option<crate::transcript::TokenUsage>,
+    pub token_usage: Option<super::transcript::Usage>,
     /// Why tokenUsage is null.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token_usage_unknown_reason: Option<String>,
