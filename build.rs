@@ -1,6 +1,7 @@
 //! Build script: fingerprint the sources (`AEGIS_BUILD_ID`), and list every OpenAPI fragment
-//! under `src/api/openapi/` so `api::openapi` can embed them all with `include_str!`. Each helper adds its own fragment file; globbing here
-//! means adding a fragment never needs an edit to a shared list (no merge conflicts).
+//! under `src/api/openapi/` so `api::openapi` can embed them all with `include_str!`. The
+//! list is read from the directory, so a new fragment file is picked up without being named
+//! anywhere else.
 
 use std::hash::{Hash, Hasher};
 use std::io::Write;

@@ -1,5 +1,5 @@
-//! The one REST client of the daemon, shared by the command-line client (`cli`) and the MCP
-//! server (`mcp`): a base URL, an optional token sent as a Bearer header, and one call per
+//! The one REST client of the daemon, shared by the command-line client (`cli`), the MCP
+//! server (`mcp`) and `doctor` (which asks whether an Aegis daemon holds the port): a base URL, an optional token sent as a Bearer header, and one call per
 //! request. A failure stays typed ([`CallError`]) so each front end words it for its reader:
 //! a person at a terminal, or a model.
 

@@ -163,7 +163,7 @@ impl Config {
         }
         let state_dir = match &args.state_dir {
             Some(d) => d.clone(),
-            None => default_state_dir()?,
+            None => crate::store::default_state_dir()?,
         };
         let rate_limit = (args.rate_limit > 0).then(|| RateLimit {
             per_second: args.rate_limit,
@@ -211,15 +211,4 @@ impl Config {
             },
         })
     }
-}
-
-/// `$XDG_STATE_HOME/aegis`, else `~/.local/state/aegis`.
-pub fn default_state_dir() -> anyhow::Result<PathBuf> {
-    if let Some(x) = std::env::var_os("XDG_STATE_HOME").filter(|v| !v.is_empty()) {
-        return Ok(PathBuf::from(x).join("aegis"));
-    }
-    let home = std::env::var_os("HOME")
-        .filter(|v| !v.is_empty())
-        .ok_or_else(|| anyhow::anyhow!("HOME is not set; pass --state-dir"))?;
-    Ok(PathBuf::from(home).join(".local/state/aegis"))
 }

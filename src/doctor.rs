@@ -158,13 +158,13 @@ pub async fn port(host: std::net::IpAddr, port: u16) -> Check {
         }
         Err(_) => {}
     }
-    let url = format!("http://{addr}/v1/health");
     let answer = async {
-        let client = reqwest::Client::builder()
-            .timeout(HEALTH_TIMEOUT)
-            .build()
+        let client =
+            crate::client::Client::new(&format!("http://{addr}"), None, HEALTH_TIMEOUT).ok()?;
+        let v = client
+            .call(reqwest::Method::GET, "/v1/health", None)
+            .await
             .ok()?;
-        let v: serde_json::Value = client.get(&url).send().await.ok()?.json().await.ok()?;
         v["version"].as_str().map(str::to_owned)
     };
     match answer.await {
@@ -235,7 +235,7 @@ pub async fn holder() -> Check {
 pub async fn run(args: &ServeArgs, token: Option<String>) -> anyhow::Result<()> {
     let dir = match &args.state_dir {
         Some(d) => d.clone(),
-        None => crate::config::default_state_dir()?,
+        None => crate::store::default_state_dir()?,
     };
     let mut checks = vec![
         config(args, token),

@@ -11,8 +11,6 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
-
 /// Most entries one listing returns; a directory with more is truncated (and says so) rather
 /// than building an unbounded response.
 pub const MAX_LIST_ENTRIES: usize = 5000;
@@ -109,8 +107,11 @@ pub fn confine(roots: &[Root], path: &str) -> Result<PathBuf, FileError> {
 }
 
 /// One directory entry.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
+/// The kinds of [`Entry`].
+pub const ENTRY_KINDS: [&str; 4] = ["file", "dir", "symlink", "other"];
+
+/// One entry of a listed directory.
+#[derive(Debug)]
 pub struct Entry {
     pub name: String,
     /// `file`, `dir`, `symlink` or `other` (a symlink is not followed).

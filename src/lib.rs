@@ -5,31 +5,33 @@
 //! (who may call whom; no two modules use each other, which `tests/tidy.rs` checks).
 //! `main.rs` only parses the command line and dispatches to these modules.
 //!
-//! Modules are listed bottom-up, in layers; a module uses only modules of its own or lower
-//! layers. `pub` modules are used by the binaries, tests, benchmarks or fuzz targets;
-//! `pub(crate)` ones are internal.
+//! Modules are listed bottom-up, in the layers of ARCHITECTURE.md's code map; a module uses
+//! only modules of its own or lower layers (`tests/tidy.rs` checks the map against the code).
+//! `pub` modules are used by the binaries, tests, benchmarks or fuzz targets; `pub(crate)`
+//! ones are internal.
 
-// The shared vocabulary and small utilities: depend on nothing else here.
+// Leaves: the shared vocabulary and small utilities; they depend on nothing else here.
 pub(crate) mod clock;
+pub(crate) mod files;
 pub(crate) mod framing;
 pub mod logs;
 pub(crate) mod utf8;
 pub(crate) mod vocab;
 
-// Terminals, child processes, screens and what they show.
-pub mod detect;
-pub(crate) mod files;
+// Terminal: child processes on ptys, and the screen model.
 pub mod pty;
 pub mod screen;
-pub(crate) mod transcript;
 
-// Permission state, the event bus and its observers, state on disk.
+// Reading a session: detection, permission state, the event bus and its observers,
+// transcripts, state on disk.
+pub mod detect;
 pub(crate) mod events;
 pub mod metrics;
 pub(crate) mod permissions;
 pub(crate) mod store;
+pub(crate) mod transcript;
 
-// What a session is built on: Claude Code hooks, holder processes.
+// What a session is built on: holder processes, Claude Code hooks.
 pub mod holder;
 pub(crate) mod hooks;
 
@@ -40,20 +42,19 @@ pub mod session;
 pub mod attach;
 // Several daemons as one fleet over NATS: uses nothing else here; the daemon plugs itself in
 // through `fleet::LocalNode`, the API serves its routes.
-pub mod config;
 pub mod fleet;
 pub(crate) mod orchestrate;
 pub mod tmux;
 pub mod webhooks;
 pub(crate) mod work;
 
-// The HTTP API, and the daemon that wires everything together.
+// Edges: the HTTP API, the configuration, the daemon that wires everything together, and
+// the clients of a running daemon and tools.
 pub mod api;
-pub mod daemon;
-
-// Clients of a running daemon, and tools.
 pub mod cli;
 pub(crate) mod client;
+pub mod config;
+pub mod daemon;
 pub mod doctor;
 pub mod fuzzing;
 pub mod mcp;

@@ -230,13 +230,7 @@ fn state(h: &Host, of: &str) -> Option<String> {
         .views(h.fleet.host_id())
         .into_iter()
         .find(|v| v.host == of)
-        .map(|v| {
-            serde_json::to_value(v.state)
-                .expect("a state")
-                .as_str()
-                .expect("a state name")
-                .to_string()
-        })
+        .map(|v| v.state.as_str().to_owned())
 }
 
 async fn body_of(r: http::Response<BodyStream>) -> Vec<u8> {

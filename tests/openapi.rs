@@ -6,6 +6,8 @@
 //! - the committed `openapi.json` equals the document, fragments and derived schemas
 //!   (`openapi_committed_file_is_current`; regenerate with `AEGIS_REGEN_OPENAPI=1 cargo nextest run -E 'test(openapi_committed)'`);
 //! - the daemon serves it at `/v1/openapi.json`, behind auth;
+//! - every other name a request field answers to (v0.3's spellings) is in it
+//!   (`openapi_describes_every_request_alias`);
 //! - a client generated from the served document by openapi-python-client drives a session
 //!   through the core routes, and every answer holds exactly the documented fields
 //!   (`openapi_generated_client_drives_the_core_routes`);
@@ -121,6 +123,50 @@ fn openapi_committed_file_is_current() {
         have == want,
         "openapi.json is stale; regenerate it with \
          AEGIS_REGEN_OPENAPI=1 cargo nextest run -E 'test(openapi_committed)'"
+    );
+}
+
+/// Every name a request field answers to besides its own (`#[serde(alias = "...")]` in the
+/// API's request types, mostly Aegis v0.3's spellings) is a property of some request schema:
+/// a client that validates its body against the document must not refuse what the server
+/// accepts.
+#[test]
+fn openapi_describes_every_request_alias() {
+    let doc = merged();
+    let alias = regex::Regex::new(r#"alias = "(\w+)""#).expect("pattern");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/api");
+    let mut sources = Vec::new();
+    let mut dirs = vec![src];
+    while let Some(dir) = dirs.pop() {
+        for e in std::fs::read_dir(&dir).expect("src/api").flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                sources.push(std::fs::read_to_string(&p).expect("source"));
+            }
+        }
+    }
+    let aliases: BTreeSet<String> = sources
+        .iter()
+        .flat_map(|s| alias.captures_iter(s).map(|c| c[1].to_owned()))
+        .collect();
+    assert!(
+        !aliases.is_empty(),
+        "no aliases found: is the pattern stale?"
+    );
+    let schemas = doc["components"]["schemas"].as_object().expect("schemas");
+    let missing: Vec<&String> = aliases
+        .iter()
+        .filter(|a| {
+            !schemas
+                .values()
+                .any(|s| s["properties"].get(a.as_str()).is_some())
+        })
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "request aliases the document does not describe: {missing:?}"
     );
 }
 

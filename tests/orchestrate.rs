@@ -1,8 +1,7 @@
 //! Orchestration end to end on the fake agents: pipelines as a DAG (completing, failing,
-//! stalling, keeping their sessions), templates (variables, concurrent writes, a restart),
-//! spawn/children, fork (with an id given or learned from the hook), reset, complete, roles
-//! after a restart, and
-//! the world, swarm and metrics views with token usage.
+//! stalling, keeping their sessions), spawn/children, fork (with an id given or learned from
+//! the hook), reset, complete, roles after a restart, and the world, swarm and metrics views
+//! with token usage. Templates are in `templates`.
 
 use std::time::Duration;
 
@@ -200,62 +199,6 @@ fn deleting_a_pipeline_cancels_and_kills_its_sessions() {
 }
 
 #[test]
-fn templates_fill_vars_and_name_a_missing_one() {
-    let d = Daemon::start();
-    let (status, t) = d.post(
-        "/v1/templates",
-        json!({
-            "name": "greeter",
-            "agentType": "claude",
-            "command": fake("claude", &[]),
-            "workDir": "{{dir}}",
-            "prompt": "hello {{who}} from {{team}}",
-            "env": { "TEAM": "{{team}}" },
-            "permissionProfile": "strict",
-            "vars": { "who": null, "team": "core", "dir": d.work_dir() },
-        }),
-    );
-    assert_eq!(status, StatusCode::CREATED, "{t}");
-    let (_, list) = d.get("/v1/templates");
-    assert_eq!(list["templates"][0]["name"], "greeter");
-    // The template persists in the state dir, private to the user.
-    let file = d.dir.path().join("state/templates.json");
-    let mode = std::os::unix::fs::PermissionsExt::mode(
-        &std::fs::metadata(&file).expect("file").permissions(),
-    );
-    assert_eq!(mode & 0o777, 0o600);
-
-    let (status, v) = d.post("/v1/sessions", json!({ "template": "greeter", "vars": {} }));
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
-    assert!(
-        v["error"].as_str().unwrap_or_default().contains("\"who\""),
-        "{v}"
-    );
-    let (_, all) = d.get("/v1/sessions");
-    assert_eq!(all["total"], 0, "a refused template starts nothing");
-
-    let s = d.create(json!({ "template": "greeter", "vars": { "who": "ada" } }));
-    let id = id_of(&s);
-    d.wait_screen(
-        &id,
-        "You said: hello ada from core",
-        Duration::from_secs(20),
-    );
-    // The template's permission profile (strict: reject everything) is in force.
-    d.wait_status(&id, "idle", Duration::from_secs(20));
-    d.send(&id, "!ask bash rm -rf build");
-    d.wait_screen(&id, "REJECTED rm -rf build", Duration::from_secs(20));
-
-    let (status, _) = d.call(Method::DELETE, "/v1/templates/greeter", None);
-    assert_eq!(status, StatusCode::OK);
-    let (status, v) = d.post(
-        "/v1/sessions",
-        json!({ "template": "greeter", "vars": { "who": "x" } }),
-    );
-    assert_eq!(status, StatusCode::NOT_FOUND, "{v}");
-}
-
-#[test]
 fn spawn_children_fork_and_the_world() {
     let d = Daemon::start();
     let parent = id_of(&d.create(json!({
@@ -407,50 +350,6 @@ fn a_stage_that_stalls_fails_the_pipeline() {
     );
     assert_eq!(status, StatusCode::CREATED, "{p}");
     failed_at_stage_a(&d, &p, "stalled");
-}
-
-#[test]
-fn concurrent_template_writes_all_persist_across_a_restart() {
-    let mut d = Daemon::start();
-    const N: usize = 30;
-    std::thread::scope(|scope| {
-        let d = &d;
-        let posts: Vec<_> = (0..N)
-            .map(|i| {
-                scope.spawn(move || {
-                    d.post(
-                        "/v1/templates",
-                        json!({ "name": format!("t{i}"), "prompt": format!("task {i}") }),
-                    )
-                })
-            })
-            .collect();
-        for p in posts {
-            let (status, v) = p.join().expect("poster thread");
-            assert_eq!(status, StatusCode::CREATED, "{v}");
-        }
-    });
-    let names = |d: &Daemon| {
-        let (_, list) = d.get("/v1/templates");
-        let mut n: Vec<String> = list["templates"]
-            .as_array()
-            .expect("templates")
-            .iter()
-            .filter_map(|t| t["name"].as_str().map(str::to_owned))
-            .collect();
-        n.sort();
-        n
-    };
-    let mut want: Vec<String> = (0..N).map(|i| format!("t{i}")).collect();
-    want.sort();
-    assert_eq!(names(&d), want);
-    // Templates live in the state dir: a new daemon serves every one of them.
-    d.stop();
-    d.restart();
-    assert_eq!(names(&d), want);
-    let (status, t) = d.get("/v1/templates/t7");
-    assert_eq!(status, StatusCode::OK, "{t}");
-    assert_eq!(t["prompt"], "task 7");
 }
 
 #[test]

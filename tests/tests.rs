@@ -23,9 +23,10 @@
 //! - `security`: audit log, refused env names, private state files, CORS off, loopback bind.
 //! - `detect`: state detection on fake Claude/Codex/Gemini agents, per agent and state.
 //! - `shells`: shell sessions on real bash and zsh: jobs holding the terminal, the prompt idle.
-//! - `work`: verify (quality gate), git-worktree workers, debriefs, uploads, file listing,
-//!   diagnostics.
-//! - `orchestrate`: spawn/fork, templates, pipelines, world/swarm.
+//! - `work`: verify (quality gate), git-worktree workers, debriefs.
+//! - `files`: uploads, file listing, diagnostics.
+//! - `orchestrate`: spawn/fork, pipelines, world/swarm.
+//! - `templates`: session templates (variables, profile, persistence).
 //! - `consensus`: consensus reviews (majority, timeout, tie).
 //! - `dashboard`: the web dashboard's cookie sign-in, and the page in headless Chromium.
 //! - `hooks`: Claude Code hooks (settings file, secret, hook-driven states, hook approvals),
@@ -54,6 +55,7 @@ mod dashboard;
 mod detect;
 mod durability;
 mod faces;
+mod files;
 mod fixtures;
 mod fleet;
 mod fleet_daemons;
@@ -71,6 +73,7 @@ mod sessions;
 mod shells;
 mod store;
 mod streams;
+mod templates;
 mod tidy;
 mod tmux_compat;
 mod tmux_standin;

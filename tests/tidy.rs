@@ -75,12 +75,59 @@ fn rust_sources() -> Vec<PathBuf> {
         .collect()
 }
 
+/// Every file people write and read whole: the Rust and Python sources and the hand-written
+/// OpenAPI fragments.
+fn written_files() -> Vec<PathBuf> {
+    let mut out = rust_sources();
+    for d in ["tests", "benches", "scripts"] {
+        out.extend(files(d, &[".py"]));
+    }
+    out.extend(files("src/api/openapi", &[".json"]));
+    out
+}
+
 /// Why: a file longer than this no longer fits one concept; newcomers read files whole.
 const MAX_LINES: usize = 700;
 
+/// Why: past this a file is due to be split at a seam a reader can name. One that is a
+/// single concept all the same says so where a reader starts: a line beginning `Length:` in
+/// its module doc (`//!` in Rust, the module docstring in Python). A JSON fragment cannot
+/// say anything, so it is split.
+const LONG_LINES: usize = 600;
+
+/// The module doc of a source file: its leading `//!` lines (Rust), or its leading comments
+/// and module docstring (Python).
+fn module_doc(path: &Path, text: &str) -> String {
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    let mut doc = String::new();
+    let mut in_docstring = false;
+    for line in text.lines() {
+        let t = line.trim_start();
+        let keep = match ext {
+            "rs" => t.starts_with("//!"),
+            "py" if in_docstring => {
+                in_docstring = !t.contains("\"\"\"");
+                true
+            }
+            "py" if t.starts_with("\"\"\"") => {
+                in_docstring = t.len() < 6 || !t[3..].contains("\"\"\"");
+                true
+            }
+            "py" => t.starts_with('#') || t.is_empty(),
+            _ => false,
+        };
+        if !keep {
+            break;
+        }
+        doc.push_str(t.trim_start_matches("//!").trim_start_matches('#').trim());
+        doc.push('\n');
+    }
+    doc
+}
+
 #[test]
 fn no_source_file_is_over_700_lines() {
-    let long: Vec<String> = rust_sources()
+    let long: Vec<String> = written_files()
         .iter()
         .filter_map(|p| {
             let n = read(p).lines().count();
@@ -90,6 +137,26 @@ fn no_source_file_is_over_700_lines() {
     assert!(
         long.is_empty(),
         "split these by concept (at most {MAX_LINES} lines): {long:?}"
+    );
+}
+
+#[test]
+fn a_source_file_over_600_lines_says_why() {
+    let unexplained: Vec<String> = written_files()
+        .iter()
+        .filter_map(|p| {
+            let text = read(p);
+            let n = text.lines().count();
+            let explained = module_doc(p, &text)
+                .lines()
+                .any(|l| l.starts_with("Length:"));
+            (n > LONG_LINES && !explained).then(|| format!("{} ({n} lines)", rel(p)))
+        })
+        .collect();
+    assert!(
+        unexplained.is_empty(),
+        "over {LONG_LINES} lines without a `Length:` line in the module doc saying why the \
+         file is one concept; split them or say why: {unexplained:?}"
     );
 }
 
@@ -107,18 +174,36 @@ fn no_development_process_names_in_the_tree() {
     .join("|");
     let re = Regex::new(&pattern).expect("pattern");
     let mut hits = Vec::new();
-    let mut paths: Vec<PathBuf> = ["src", "tests", "benches", "scripts", "docs", "profiles"]
-        .iter()
-        .flat_map(|d| {
-            files(
-                d,
-                &[
-                    ".rs", ".md", ".py", ".toml", ".json", ".txt", ".sh", ".js", ".html",
-                ],
-            )
-        })
-        .collect();
-    for f in ["README.md", "ARCHITECTURE.md", "SECURITY.md", "Cargo.toml"] {
+    let mut paths: Vec<PathBuf> = [
+        "src",
+        "tests",
+        "benches",
+        "docs",
+        "profiles",
+        "fuzz/fuzz_targets",
+    ]
+    .iter()
+    .flat_map(|d| {
+        files(
+            d,
+            &[
+                ".rs", ".md", ".py", ".toml", ".json", ".txt", ".sh", ".js", ".html",
+            ],
+        )
+    })
+    .collect();
+    // Scripts and deployment files have no telling extension: every file of theirs is read.
+    for d in ["scripts", ".ci", "dist"] {
+        paths.extend(files(d, &[""]));
+    }
+    for f in [
+        "README.md",
+        "ARCHITECTURE.md",
+        "SECURITY.md",
+        "Cargo.toml",
+        "build.rs",
+        "fuzz/Cargo.toml",
+    ] {
         paths.push(root().join(f));
     }
     for p in paths {
@@ -183,10 +268,9 @@ fn json_literals_only_at_the_edges() {
     assert!(hits.is_empty(), "json! outside the edges: {hits:?}");
 }
 
-/// Why: two top-level modules that use each other are one module in two places; layers
-/// (ARCHITECTURE.md) only work if dependencies point one way.
-#[test]
-fn no_two_top_level_modules_use_each_other() {
+/// Which top-level modules each top-level module of `src/` uses (`crate::name` paths in its
+/// code, tests left out).
+fn top_level_uses() -> BTreeMap<String, BTreeSet<String>> {
     let re = Regex::new(r"crate::(\w+)").expect("pattern");
     let mut uses: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for p in files("src", &[".rs"]) {
@@ -203,6 +287,14 @@ fn no_two_top_level_modules_use_each_other() {
             }
         }
     }
+    uses
+}
+
+/// Why: two top-level modules that use each other are one module in two places; layers
+/// (ARCHITECTURE.md) only work if dependencies point one way.
+#[test]
+fn no_two_top_level_modules_use_each_other() {
+    let uses = top_level_uses();
     let mut cycles = Vec::new();
     for (a, deps) in &uses {
         for b in deps {
@@ -214,13 +306,58 @@ fn no_two_top_level_modules_use_each_other() {
     assert!(cycles.is_empty(), "modules using each other: {cycles:?}");
 }
 
+/// One entry of the code map: a top-level module, its layer (0 at the bottom) and its text.
+struct MapEntry {
+    layer: usize,
+    text: String,
+}
+
+/// The code map of ARCHITECTURE.md: each `### ` heading under `## Code map` opens a layer,
+/// each `` - `name` `` item in it is a module, up to the next item or heading.
+fn code_map() -> BTreeMap<String, MapEntry> {
+    let doc = read(&root().join("ARCHITECTURE.md"));
+    let map = doc
+        .split("\n## Code map")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .unwrap_or("");
+    let item = Regex::new(r"^- `(\w+)`").expect("pattern");
+    let mut entries = BTreeMap::new();
+    let mut layer = None;
+    let mut current: Option<String> = None;
+    for line in map.lines() {
+        if line.starts_with("### ") {
+            layer = Some(layer.map_or(0, |l| l + 1));
+            current = None;
+        } else if let Some(c) = item.captures(line) {
+            let name = c[1].to_owned();
+            let entry = MapEntry {
+                layer: layer.unwrap_or(0),
+                text: String::new(),
+            };
+            let listed_before = entries.insert(name.clone(), entry).is_some();
+            assert!(!listed_before, "ARCHITECTURE.md lists {name} twice");
+            current = Some(name);
+        } else if line.trim().is_empty() || !line.starts_with(' ') {
+            current = None;
+        }
+        if let Some(e) = current.as_ref().and_then(|n| entries.get_mut(n)) {
+            e.text.push_str(line);
+            e.text.push('\n');
+        }
+    }
+    entries
+}
+
 /// Why: the code map is the newcomer's entry point; a module missing from it is a module
-/// nobody knows where to place.
+/// nobody knows where to place, and one without its invariants is one whose rules live only
+/// in its author's head.
 #[test]
 fn the_code_map_names_every_top_level_module() {
-    let map = read(&root().join("ARCHITECTURE.md"));
-    assert!(!map.is_empty(), "ARCHITECTURE.md is missing");
+    let map = code_map();
+    assert!(!map.is_empty(), "ARCHITECTURE.md has no code map");
     let mut missing = Vec::new();
+    let mut without_invariant = Vec::new();
     for e in std::fs::read_dir(root().join("src"))
         .expect("src")
         .flatten()
@@ -230,9 +367,45 @@ fn the_code_map_names_every_top_level_module() {
         if matches!(module, "lib" | "main" | "bin") {
             continue;
         }
-        if !map.contains(&format!("`{module}`")) {
-            missing.push(module.to_owned());
+        match map.get(module) {
+            None => missing.push(module.to_owned()),
+            Some(entry) if !entry.text.contains("**Invariant") => {
+                without_invariant.push(module.to_owned())
+            }
+            Some(_) => {}
         }
     }
-    assert!(missing.is_empty(), "not in ARCHITECTURE.md: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "not in ARCHITECTURE.md's code map: {missing:?}"
+    );
+    assert!(
+        without_invariant.is_empty(),
+        "no **Invariant** in their code map entry: {without_invariant:?}"
+    );
+}
+
+/// Why: the layers of the code map are how a reader knows what a module may use; a map the
+/// code contradicts teaches the wrong rule.
+#[test]
+fn every_module_uses_only_its_layer_and_those_below() {
+    let map = code_map();
+    let mut upward = Vec::new();
+    for (a, deps) in top_level_uses() {
+        let Some(from) = map.get(&a) else { continue };
+        for b in deps {
+            if let Some(to) = map.get(&b)
+                && to.layer > from.layer
+            {
+                upward.push(format!(
+                    "{a} (layer {}) uses {b} (layer {})",
+                    from.layer, to.layer
+                ));
+            }
+        }
+    }
+    assert!(
+        upward.is_empty(),
+        "uses of a higher layer than ARCHITECTURE.md allows: {upward:#?}"
+    );
 }

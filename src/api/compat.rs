@@ -17,7 +17,7 @@ use super::App;
 use super::error::{ApiError, ErrorCode};
 use super::filters::{json_body, optional_json_body, with_app};
 use super::reply::finish;
-use super::reply::{ApiResult, json};
+use super::reply::{ApiResult, json, json_sorted};
 use super::route::{self, Table};
 use crate::clock::now_ms;
 use crate::screen::Format;
@@ -145,9 +145,9 @@ pub(crate) struct Pane {
 #[derive(Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 struct SummaryMessage {
-    #[schemars(schema_with = "crate::transcript::claude::roles")]
+    #[schemars(schema_with = "crate::api::transcript::roles")]
     role: &'static str,
-    #[schemars(schema_with = "crate::transcript::claude::content_types")]
+    #[schemars(schema_with = "crate::api::transcript::content_types")]
     content_type: &'static str,
     text: String,
 }
@@ -300,12 +300,27 @@ async fn prefixed(app: Arc<App>, id: String, req: CommandRequest, prefix: char) 
 /// Messages in a summary: the recent ones (the full list is on `read`).
 const SUMMARY_MESSAGES: usize = 50;
 
-#[derive(Deserialize)]
+/// `POST /v1/sessions/{id}/answer` body: the answer to the question on screen.
+#[derive(Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schemars(rename = "QuestionAnswerRequest")]
 struct AnswerRequest {
     /// Echoed back; we have no question ids of our own (the question is whatever is on screen).
     question_id: Option<String>,
+    /// An option's number picks it; any other text is typed and submitted.
     answer: String,
+}
+
+/// `POST /v1/sessions/{id}/answer`: how the answer was delivered.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(rename = "AnswerResponse")]
+struct Answered {
+    ok: bool,
+    /// The request's `questionId`, echoed.
+    question_id: Option<String>,
+    delivered: bool,
+    attempts: u32,
 }
 
 /// Answer the question on screen (AskUserQuestion): an option number picks that option with
@@ -330,26 +345,25 @@ async fn answer(app: Arc<App>, id: String, req: AnswerRequest) -> ApiResult {
         let d = h.send_text(answer, true).await?;
         (d.delivered, d.attempts)
     };
-    Ok(json(
-        StatusCode::OK,
-        &serde_json::json!({
-            "ok": true,
-            "questionId": req.question_id,
-            "delivered": delivered,
-            "attempts": attempts,
-        }),
-    ))
+    let body = Answered {
+        ok: true,
+        question_id: req.question_id,
+        delivered,
+        attempts,
+    };
+    Ok(json_sorted(StatusCode::OK, &body))
 }
 
 /// `POST /v1/handshake` body (optional). Unknown fields are ignored, as v0.3 does.
 #[derive(Deserialize, Default, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(transform = super::schemas::Alias("capabilities", "clientCapabilities"))]
 pub(crate) struct HandshakeRequest {
     /// The protocol the client speaks; another than ours is refused.
     protocol_version: Option<String>,
-    /// What the client can use (v0.3's name; `capabilities` is accepted as an alias); the
-    /// answer's `negotiatedCapabilities` is the intersection with ours, or all of ours when
-    /// this is absent or empty.
+    /// What the client can use (`capabilities` is accepted in its place); the answer's
+    /// `negotiatedCapabilities` is the intersection with ours, or all of ours when this is
+    /// absent or empty.
     #[serde(default, alias = "capabilities")]
     client_capabilities: Vec<String>,
 }
@@ -402,45 +416,22 @@ async fn handshake(req: HandshakeRequest) -> ApiResult {
 
 /// The v0.3 compatibility routes.
 pub fn routes(t: &mut Table) {
-    t.route(
+    t.on(
         route::get("/sessions/health").answers::<BulkHealth>(),
-        |p, app| {
-            p.none()
-                .and(with_app(app))
-                .then(|a| async { finish(bulk_health(a).await) })
-        },
+        bulk_health,
     );
-    t.route(
+    t.on_one(
         route::get("/sessions/{id}/health").answers::<SessionHealth>(),
-        |p, app| {
-            p.one()
-                .and(with_app(app))
-                .then(|id, a| async { finish(session_health(a, id).await) })
-        },
+        session_health,
     );
-    t.route(
-        route::get("/sessions/{id}/pane").answers::<Pane>(),
-        |p, app| {
-            p.one()
-                .and(with_app(app))
-                .then(|id, a| async { finish(pane(a, id).await) })
-        },
-    );
-    t.route(
+    t.on_one(route::get("/sessions/{id}/pane").answers::<Pane>(), pane);
+    t.on_one(
         route::get("/sessions/{id}/summary").answers::<Summary>(),
-        |p, app| {
-            p.one()
-                .and(with_app(app))
-                .then(|id, a| async { finish(summary(a, id).await) })
-        },
+        summary,
     );
-    t.route(
+    t.on_one(
         route::post("/sessions/{id}/escape").answers::<super::wire::Ok>(),
-        |p, app| {
-            p.one()
-                .and(with_app(app))
-                .then(|id, a| async { finish(escape(a, id).await) })
-        },
+        escape,
     );
     for (path, prefix) in [
         ("/sessions/{id}/bash", '!'),
@@ -458,12 +449,12 @@ pub fn routes(t: &mut Table) {
             },
         );
     }
-    t.route(route::post("/sessions/{id}/answer"), |p, app| {
-        p.one()
-            .and(with_app(app))
-            .and(json_body(app.config.max_body_bytes))
-            .then(|id, a, b| async { finish(answer(a, id, b).await) })
-    });
+    t.on_one_body(
+        route::post("/sessions/{id}/answer")
+            .body::<AnswerRequest>()
+            .answers::<Answered>(),
+        answer,
+    );
     t.route(
         route::post("/handshake")
             .optional_body::<HandshakeRequest>()

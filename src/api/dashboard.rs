@@ -18,6 +18,8 @@
 
 use std::sync::Arc;
 
+use schemars::JsonSchema;
+use serde::Serialize;
 use warp::Filter;
 use warp::http::{HeaderValue, StatusCode, header};
 use warp::reply::Response;
@@ -26,7 +28,7 @@ use super::App;
 use super::error::{ApiError, ErrorCode};
 use super::filters::with_app;
 use super::reply::finish;
-use super::reply::{ApiResult, json};
+use super::reply::{ApiResult, json, json_sorted};
 use super::route::{self, Table};
 
 /// Name of the credential cookie; `api::guard` reads the same name.
@@ -153,34 +155,41 @@ async fn set_cookie(app: Arc<App>, auth: Option<String>) -> ApiResult {
     let cookie = format!(
         "{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={COOKIE_MAX_AGE_SECS}"
     );
-    Ok(with_cookie(
-        json(
-            StatusCode::OK,
-            &serde_json::json!({ "ok": true, "cookie": COOKIE }),
-        ),
-        &cookie,
-    ))
+    let body = CookieSet {
+        ok: true,
+        cookie: COOKIE,
+    };
+    Ok(with_cookie(json_sorted(StatusCode::OK, &body), &cookie))
+}
+
+/// `POST /v1/auth/cookie`: the cookie is set (`Set-Cookie`, HttpOnly).
+#[derive(Debug, Serialize, JsonSchema)]
+struct CookieSet {
+    ok: bool,
+    /// The cookie's name.
+    cookie: &'static str,
 }
 
 async fn clear_cookie() -> ApiResult {
     let cookie = format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
-    Ok(with_cookie(
-        json(StatusCode::OK, &serde_json::json!({ "ok": true })),
-        &cookie,
-    ))
+    Ok(with_cookie(json(StatusCode::OK, &super::wire::OK), &cookie))
 }
 
 /// `POST`/`DELETE /v1/auth/cookie` (behind the guard, under `/v1` and unversioned).
 pub fn auth_routes(t: &mut Table) {
-    t.route(route::post("/auth/cookie"), |p, app| {
-        p.none()
-            .and(with_app(app))
-            .and(warp::header::optional::<String>("authorization"))
-            .then(|a, auth| async { finish(set_cookie(a, auth).await) })
-    });
-    t.route(route::delete("/auth/cookie"), |p, _| {
-        p.none().then(|| async { finish(clear_cookie().await) })
-    });
+    t.route(
+        route::post("/auth/cookie").answers::<CookieSet>(),
+        |p, app| {
+            p.none()
+                .and(with_app(app))
+                .and(warp::header::optional::<String>("authorization"))
+                .then(|a, auth| async { finish(set_cookie(a, auth).await) })
+        },
+    );
+    t.route(
+        route::delete("/auth/cookie").answers::<super::wire::Ok>(),
+        |p, _| p.none().then(|| async { finish(clear_cookie().await) }),
+    );
 }
 
 #[cfg(test)]

@@ -5,13 +5,11 @@ use std::sync::Arc;
 
 use schemars::JsonSchema;
 use serde::Serialize;
-use warp::Filter;
 use warp::http::StatusCode;
 
 use super::App;
-use super::filters::with_app;
 use super::permissions::pending_of;
-use super::reply::{ApiResult, finish, json};
+use super::reply::{ApiResult, json};
 use super::route::{self, Table};
 use super::wire::{HookRequestWire, PermissionRequestWire};
 
@@ -180,12 +178,8 @@ pub struct HookFactsWire {
 
 /// The detection route (under `/v1` and unversioned; the caller adds it).
 pub fn routes(t: &mut Table) {
-    t.route(
+    t.on_one(
         route::get("/sessions/{id}/detect").answers::<Detection>(),
-        |p, app| {
-            p.one()
-                .and(with_app(app))
-                .then(|id, a| async { finish(detect(a, id).await) })
-        },
+        detect,
     );
 }

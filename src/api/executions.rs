@@ -25,7 +25,7 @@ use warp::{Filter, Reply};
 
 use super::App;
 use super::error::{ApiError, ErrorCode};
-use super::filters::{json_body, with_app};
+use super::filters::with_app;
 use super::reply::finish;
 use super::reply::{ApiResult, json};
 use super::route::{self, Table};
@@ -349,16 +349,11 @@ async fn stream(app: Arc<App>, id: String, last: Option<String>) -> ApiResult {
 
 /// Execution and agent routes (the caller adds `/v1` and auth).
 pub fn routes(t: &mut Table) {
-    t.route(
+    t.on_body(
         route::post("/executions")
             .body::<ExecutionRequest>()
             .creates::<ExecutionStarted>(),
-        |p, app| {
-            p.none()
-                .and(with_app(app))
-                .and(json_body(app.config.max_body_bytes))
-                .then(|a, b| async { finish(start(a, b).await) })
-        },
+        start,
     );
     t.route(route::get("/executions/{id}/stream"), |p, app| {
         p.one()
@@ -366,11 +361,7 @@ pub fn routes(t: &mut Table) {
             .and(warp::header::optional::<String>("last-event-id"))
             .then(|id, a, l| async { finish(stream(a, id, l).await) })
     });
-    t.route(route::get("/agents").answers::<Agents>(), |p, app| {
-        p.none()
-            .and(with_app(app))
-            .then(|a| async { finish(agents(a).await) })
-    });
+    t.on(route::get("/agents").answers::<Agents>(), agents);
 }
 
 #[cfg(test)]

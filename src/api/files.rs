@@ -2,10 +2,13 @@
 //! `/v1/sessions/:id/upload`) and of `/v1/diagnostics`. Confinement rules live in
 //! `crate::files`; this module only parses requests and shapes responses.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use futures_util::TryStreamExt;
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::Serialize;
 use warp::Filter;
 use warp::http::StatusCode;
 use warp::hyper::body::Buf;
@@ -14,7 +17,7 @@ use super::App;
 use super::error::{ApiError, ErrorCode};
 use super::filters::{query, with_app};
 use super::reply::finish;
-use super::reply::{ApiResult, json};
+use super::reply::{ApiResult, json_sorted};
 use super::route::{self, Table};
 use crate::files::{self, FileError};
 
@@ -47,22 +50,91 @@ impl From<FileError> for ApiError {
     }
 }
 
+/// One directory the file browser may list (a configured project root).
+#[derive(Debug, Serialize, JsonSchema)]
+struct Directory {
+    /// Canonical: symlinks and `..` resolved.
+    path: PathBuf,
+    /// Its last component.
+    name: String,
+}
+
+/// `GET /v1/directories`: the project roots.
+#[derive(Debug, Serialize, JsonSchema)]
+struct Directories {
+    directories: Vec<Directory>,
+}
+
+fn entry_kinds(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({"type": "string", "enum": files::ENTRY_KINDS})
+}
+
+/// One entry of a listed directory.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+struct FileEntry {
+    name: String,
+    /// A symlink is not followed.
+    #[schemars(schema_with = "entry_kinds")]
+    kind: &'static str,
+    size: u64,
+    /// Modification time, milliseconds since the Unix epoch.
+    modified_ms: u64,
+}
+
+impl From<files::Entry> for FileEntry {
+    fn from(e: files::Entry) -> FileEntry {
+        FileEntry {
+            name: e.name,
+            kind: e.kind,
+            size: e.size,
+            modified_ms: e.modified_ms,
+        }
+    }
+}
+
+/// `GET /v1/files`: a directory's entries, directories first, then by name.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(rename = "FileList")]
+struct Listing {
+    /// The directory listed, canonical.
+    path: PathBuf,
+    entries: Vec<FileEntry>,
+    /// More entries than one listing returns: the rest were left out.
+    truncated: bool,
+}
+
+/// One file written by an upload.
+#[derive(Debug, Serialize, JsonSchema)]
+struct Uploaded {
+    name: String,
+    /// Where it was written, in the session's workDir.
+    path: PathBuf,
+    size: usize,
+}
+
+/// `POST /v1/sessions/{id}/upload`: the files written.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(rename = "UploadResult")]
+struct Upload {
+    ok: bool,
+    files: Vec<Uploaded>,
+}
+
 pub async fn directories(app: Arc<App>) -> ApiResult {
     let roots = files::resolve_roots(&app.config.project_roots);
-    let list: Vec<_> = roots
-        .iter()
-        .map(|r| &r.real)
-        .map(|r| {
-            serde_json::json!({
-                "path": r,
-                "name": r.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| r.display().to_string()),
-            })
+    let directories = roots
+        .into_iter()
+        .map(|r| Directory {
+            name: r
+                .real
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| r.real.display().to_string()),
+            path: r.real,
         })
         .collect();
-    Ok(json(
-        StatusCode::OK,
-        &serde_json::json!({ "directories": list }),
-    ))
+    Ok(json_sorted(StatusCode::OK, &Directories { directories }))
 }
 
 pub async fn list_files(app: Arc<App>, q: HashMap<String, String>) -> ApiResult {
@@ -78,10 +150,12 @@ pub async fn list_files(app: Arc<App>, q: HashMap<String, String>) -> ApiResult 
     })
     .await
     .map_err(|e| ApiError::internal(e.to_string()))??;
-    Ok(json(
-        StatusCode::OK,
-        &serde_json::json!({ "path": dir, "entries": entries, "truncated": truncated }),
-    ))
+    let body = Listing {
+        path: dir,
+        entries: entries.into_iter().map(FileEntry::from).collect(),
+        truncated,
+    };
+    Ok(json_sorted(StatusCode::OK, &body))
 }
 
 /// Read every part of the form into memory (bounded), then check everything, then write:
@@ -170,17 +244,33 @@ pub async fn upload(
     for ((name, data), target) in parts.into_iter().zip(targets) {
         let size = data.len();
         files::write_upload(target.clone(), data, overwrite).await?;
-        written.push(serde_json::json!({ "name": name, "path": target, "size": size }));
+        written.push(Uploaded {
+            name,
+            path: target,
+            size,
+        });
     }
     tracing::info!(session = %h.meta.id, files = written.len(), "files uploaded");
-    Ok(json(
-        StatusCode::CREATED,
-        &serde_json::json!({ "ok": true, "files": written }),
-    ))
+    let body = Upload {
+        ok: true,
+        files: written,
+    };
+    Ok(json_sorted(StatusCode::CREATED, &body))
+}
+
+/// The daemon process, from /proc (a figure /proc does not give is null).
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+struct Process {
+    pid: u32,
+    open_fds: Option<usize>,
+    /// Resident memory.
+    rss_bytes: Option<u64>,
+    threads: Option<u64>,
 }
 
 /// Open file descriptors of the daemon and its resident memory, from /proc.
-fn process_stats() -> serde_json::Value {
+fn process_stats() -> Process {
     let fds = std::fs::read_dir("/proc/self/fd").map(|d| d.count()).ok();
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let field = |key: &str| {
@@ -189,18 +279,81 @@ fn process_stats() -> serde_json::Value {
             .find_map(|l| l.strip_prefix(key))
             .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
     };
-    serde_json::json!({
-        "pid": std::process::id(),
-        "openFds": fds,
-        "rssBytes": field("VmRSS:").map(|kib| kib * 1024),
-        "threads": field("Threads:"),
-    })
+    Process {
+        pid: std::process::id(),
+        open_fds: fds,
+        rss_bytes: field("VmRSS:").map(|kib| kib * 1024),
+        threads: field("Threads:"),
+    }
+}
+
+/// `GET /v1/diagnostics`: what an operator checks first.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+struct Diagnostics {
+    /// The daemon's version.
+    version: &'static str,
+    uptime_secs: u64,
+    pty: super::wire::PtyHealth,
+    process: Process,
+    sessions: DiagnosedSessions,
+    /// Holder processes whose socket is in the state directory.
+    holders: usize,
+    /// Worker records (`dispatch-worker`).
+    workers: usize,
+    config: Configured,
+}
+
+/// Sessions by status.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+struct DiagnosedSessions {
+    total: usize,
+    by_status: BTreeMap<&'static str, usize>,
+}
+
+/// Facts about the configuration, and only those: never the token or key digests, and the
+/// webhook endpoints counted, not listed (their URLs may carry credentials).
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(rename = "DiagnosedConfig")]
+struct Configured {
+    host: String,
+    port: u16,
+    state_dir: PathBuf,
+    auth_token_set: bool,
+    /// Null when rate limiting is off.
+    rate_limit: Option<RateLimit>,
+    max_body_bytes: u64,
+    max_sessions: usize,
+    quiet_ms: u64,
+    /// Null when stall detection is off.
+    stall_ms: Option<u64>,
+    /// Null when permission requests wait forever.
+    permission_timeout_ms: Option<u64>,
+    read_only: bool,
+    /// Whether sessions run in holder processes.
+    holders: bool,
+    kill_sessions_on_exit: bool,
+    holder_ring_bytes: usize,
+    recording_max_bytes: u64,
+    recording_keep: u32,
+    project_roots: Vec<PathBuf>,
+    webhook_endpoints: usize,
+}
+
+/// Requests per second allowed per credential, and the burst above it.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+struct RateLimit {
+    per_second: u32,
+    burst: u32,
 }
 
 pub async fn diagnostics(app: Arc<App>) -> ApiResult {
     let pty = app.pty_health();
     let all = app.sessions.list();
-    let mut by_status = std::collections::BTreeMap::new();
+    let mut by_status = BTreeMap::new();
     for h in &all {
         *by_status.entry(h.status().as_str()).or_insert(0usize) += 1;
     }
@@ -213,65 +366,66 @@ pub async fn diagnostics(app: Arc<App>) -> ApiResult {
         })
         .unwrap_or(0);
     let c = &app.config;
-    // Only facts about the configuration: the token and key digests are never included,
-    // and webhook endpoints are counted, not listed (their URLs may carry credentials).
-    let config = serde_json::json!({
-        "host": c.host.to_string(),
-        "port": c.port,
-        "stateDir": c.state_dir,
-        "authTokenSet": c.auth_token.is_some(),
-        "rateLimit": c.rate_limit.map(|r| serde_json::json!({"perSecond": r.per_second, "burst": r.burst})),
-        "maxBodyBytes": c.max_body_bytes,
-        "maxSessions": c.sessions.max_sessions,
-        "quietMs": c.sessions.quiet_period.as_millis() as u64,
-        "stallMs": c.sessions.stall.map(|d| d.as_millis() as u64),
-        "permissionTimeoutMs": c.sessions.permission_timeout.map(|d| d.as_millis() as u64),
-        "readOnly": c.read_only,
-        "holders": c.durability.holders,
-        "killSessionsOnExit": c.durability.kill_sessions_on_exit,
-        "holderRingBytes": c.durability.ring_bytes,
-        "recordingMaxBytes": c.durability.recording.max_bytes,
-        "recordingKeep": c.durability.recording.keep,
-        "projectRoots": c.project_roots,
-        "webhookEndpoints": c.integrations.webhooks.len(),
-    });
-    Ok(json(
-        StatusCode::OK,
-        &serde_json::json!({
-            "version": env!("CARGO_PKG_VERSION"),
-            "uptimeSecs": app.started.elapsed().as_secs(),
-            "pty": { "healthy": pty.is_ok(), "error": pty.err() },
-            "process": process_stats(),
-            "sessions": { "total": all.len(), "byStatus": by_status },
-            "holders": holders,
-            "workers": app.work.workers.count(),
-            "config": config,
+    let config = Configured {
+        host: c.host.to_string(),
+        port: c.port,
+        state_dir: c.state_dir.clone(),
+        auth_token_set: c.auth_token.is_some(),
+        rate_limit: c.rate_limit.map(|r| RateLimit {
+            per_second: r.per_second,
+            burst: r.burst,
         }),
-    ))
+        max_body_bytes: c.max_body_bytes,
+        max_sessions: c.sessions.max_sessions,
+        quiet_ms: c.sessions.quiet_period.as_millis() as u64,
+        stall_ms: c.sessions.stall.map(|d| d.as_millis() as u64),
+        permission_timeout_ms: c.sessions.permission_timeout.map(|d| d.as_millis() as u64),
+        read_only: c.read_only,
+        holders: c.durability.holders,
+        kill_sessions_on_exit: c.durability.kill_sessions_on_exit,
+        holder_ring_bytes: c.durability.ring_bytes,
+        recording_max_bytes: c.durability.recording.max_bytes,
+        recording_keep: c.durability.recording.keep,
+        project_roots: c.project_roots.clone(),
+        webhook_endpoints: c.integrations.webhooks.len(),
+    };
+    let body = Diagnostics {
+        version: env!("CARGO_PKG_VERSION"),
+        uptime_secs: app.started.elapsed().as_secs(),
+        pty: super::wire::PtyHealth {
+            healthy: pty.is_ok(),
+            error: pty.err(),
+        },
+        process: process_stats(),
+        sessions: DiagnosedSessions {
+            total: all.len(),
+            by_status,
+        },
+        holders,
+        workers: app.work.workers.count(),
+        config,
+    };
+    Ok(json_sorted(StatusCode::OK, &body))
 }
 
 pub fn routes(t: &mut Table) {
-    t.route(route::get("/directories"), |p, app| {
-        p.none()
-            .and(with_app(app))
-            .then(|a| async { finish(directories(a).await) })
-    });
-    t.route(route::get("/files"), |p, app| {
-        p.none()
-            .and(with_app(app))
-            .and(query())
-            .then(|a, q| async { finish(list_files(a, q).await) })
-    });
-    t.route(route::post("/sessions/{id}/upload"), |p, app| {
-        p.one()
-            .and(with_app(app))
-            .and(query())
-            .and(warp::multipart::form().max_length(MAX_UPLOAD_BODY))
-            .then(|id, a, q, f| async { finish(upload(a, id, q, f).await) })
-    });
-    t.route(route::get("/diagnostics"), |p, app| {
-        p.none()
-            .and(with_app(app))
-            .then(|a| async { finish(diagnostics(a).await) })
-    });
+    t.on(
+        route::get("/directories").answers::<Directories>(),
+        directories,
+    );
+    t.on_query(route::get("/files").answers::<Listing>(), list_files);
+    t.route(
+        route::post("/sessions/{id}/upload").creates::<Upload>(),
+        |p, app| {
+            p.one()
+                .and(with_app(app))
+                .and(query())
+                .and(warp::multipart::form().max_length(MAX_UPLOAD_BODY))
+                .then(|id, a, q, f| async { finish(upload(a, id, q, f).await) })
+        },
+    );
+    t.on(
+        route::get("/diagnostics").answers::<Diagnostics>(),
+        diagnostics,
+    );
 }

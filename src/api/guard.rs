@@ -83,7 +83,7 @@ pub fn required_scope(method: &warp::http::Method, path: &str) -> Scope {
 
 pub struct Gate {
     /// Short-lived tokens accepted on SSE routes only (issued by `POST /v1/auth/sse-token`).
-    pub sse: super::events::SseTokens,
+    pub sse: super::sse_tokens::SseTokens,
     token_digest: Option<[u8; 32]>,
     limiter: Option<DefaultKeyedRateLimiter<String>>,
     /// API keys; set once at start-up (see [`Gate::use_keys`]).
@@ -268,7 +268,7 @@ pub fn guard(gate: Arc<Gate>) -> impl Filter<Extract = (Principal,), Error = Rej
                     // presented (EventSource cannot send headers, so it comes as `?token=`).
                     let principal = gate.admit(candidates, &method, path.as_str()).or_else(|e| {
                         let sse = q.as_deref().is_some_and(|t| {
-                            super::events::is_sse_path(path.as_str()) && gate.sse.valid(t)
+                            super::sse_tokens::is_sse_path(path.as_str()) && gate.sse.valid(t)
                         });
                         if sse { Ok(Principal::SseToken) } else { Err(e) }
                     });

@@ -22,7 +22,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use serde_json::{Value, json};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use warp::Filter;
 use warp::http::StatusCode;
 
@@ -30,12 +32,57 @@ use super::App;
 use super::error::{ApiError, ErrorCode};
 use super::filters::{query, with_app};
 use super::reply::finish;
-use super::reply::{ApiResult, json};
+use super::reply::{ApiResult, json_sorted};
 use super::route::{self, Table};
 use crate::events::EventDetail;
 use crate::events::detail::PermissionAsked;
 use crate::permissions::hook::HookDecision;
 use crate::vocab::SessionStatus;
+
+/// What Claude Code posts to a hook: the fields read here. It sends more (`cwd`,
+/// `hook_event_name`, `prompt`, ...), which are accepted and not read.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+struct HookPayload {
+    /// Claude's own session id (SessionStart).
+    session_id: Option<String>,
+    /// Claude's JSONL transcript, an absolute path (SessionStart).
+    transcript_path: Option<String>,
+    /// The tool asking (PermissionRequest, PreToolUse, PostToolUse).
+    tool_name: Option<String>,
+    /// Its input, as the tool received it.
+    tool_input: Option<Value>,
+}
+
+/// What a hook call answers: `{}` (carry on), or a PermissionRequest's decision.
+#[derive(Debug, Default, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+struct HookReply {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hook_specific_output: Option<HookOutput>,
+}
+
+/// A decided PermissionRequest, as Claude Code reads it.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+struct HookOutput {
+    /// Always PermissionRequest.
+    hook_event_name: &'static str,
+    decision: HookVerdict,
+}
+
+fn behaviours(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({"type": "string", "enum": ["allow", "deny"]})
+}
+
+/// The decision on a PermissionRequest.
+#[derive(Debug, Serialize, JsonSchema)]
+struct HookVerdict {
+    #[schemars(schema_with = "behaviours")]
+    behavior: &'static str,
+    /// Why, shown to the agent (a rejection's feedback).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<String>,
+}
 
 fn refused() -> ApiError {
     ApiError::new(
@@ -65,8 +112,8 @@ async fn hook(
     let Some(event) = crate::hooks::EVENTS.iter().find(|e| **e == event) else {
         return Err(ApiError::invalid(format!("unknown hook event {event:?}")));
     };
-    let payload: Value = if body.iter().all(u8::is_ascii_whitespace) {
-        json!({})
+    let payload: HookPayload = if body.iter().all(u8::is_ascii_whitespace) {
+        HookPayload::default()
     } else {
         serde_json::from_slice(&body).map_err(|e| {
             ApiError::bad_request(ErrorCode::InvalidJson, format!("invalid hook payload: {e}"))
@@ -88,9 +135,9 @@ async fn hook(
         "StopFailure" => Some(SessionStatus::Error),
         "SessionStart" => {
             link.set_transcript(
-                payload["session_id"].as_str().map(str::to_owned),
-                payload["transcript_path"]
-                    .as_str()
+                payload.session_id,
+                payload
+                    .transcript_path
                     .filter(|p| p.starts_with('/'))
                     .map(std::path::PathBuf::from),
             );
@@ -115,7 +162,7 @@ async fn hook(
         // v0.3's hook latency: from the hook call's arrival to its state reaching the session.
         crate::metrics::global().hook_latency(h.meta.id, arrived.elapsed().as_secs_f64() * 1e3);
     }
-    Ok(json(StatusCode::OK, &json!({})))
+    Ok(json_sorted(StatusCode::OK, &HookReply::default()))
 }
 
 /// Tools whose "permission" is really a question to the user: Claude Code fires its
@@ -125,17 +172,19 @@ async fn hook(
 const QUESTION_TOOLS: &[&str] = &["AskUserQuestion"];
 
 /// Hold a PermissionRequest open until it is decided, the session ends, or the hold passes.
-async fn permission(app: &App, h: &crate::session::SessionHandle, payload: Value) -> ApiResult {
-    let tool_name = payload["tool_name"]
-        .as_str()
-        .unwrap_or("unknown")
-        .to_owned();
+async fn permission(
+    app: &App,
+    h: &crate::session::SessionHandle,
+    payload: HookPayload,
+) -> ApiResult {
+    let tool_name = payload.tool_name.unwrap_or_else(|| "unknown".to_owned());
     if QUESTION_TOOLS.contains(&tool_name.as_str()) {
         tracing::debug!(session = %h.meta.id, tool = %tool_name, "question tool: left to the agent's own dialog");
         h.nudge(None, "PermissionRequest").await;
-        return Ok(json(StatusCode::OK, &json!({})));
+        return Ok(json_sorted(StatusCode::OK, &HookReply::default()));
     }
-    let (request, decision) = h.perms.hook_open(tool_name, payload["tool_input"].clone());
+    let tool_input = payload.tool_input.unwrap_or(Value::Null);
+    let (request, decision) = h.perms.hook_open(tool_name, tool_input);
     tracing::info!(session = %h.meta.id, permission = %request.id, tool = %request.tool_name, "permission requested by hook");
     let detail = EventDetail::PermissionRequested(Box::new(PermissionAsked {
         request: request.as_permission(),
@@ -165,15 +214,18 @@ async fn permission(app: &App, h: &crate::session::SessionHandle, payload: Value
                 tracing::info!(session = %h.meta.id, permission = %request.id, "hook permission request released undecided");
                 h.nudge(None, "PermissionRequest released").await;
             }
-            json!({})
+            HookReply::default()
         }
     };
-    Ok(json(StatusCode::OK, &body))
+    Ok(json_sorted(StatusCode::OK, &body))
 }
 
 /// The hook routes (under `/v1` and unversioned; the caller adds the prefix).
 pub fn routes(t: &mut Table) {
-    t.route(route::post("/hooks/{event}"), |p, app| {
+    let spec = route::post("/hooks/{event}")
+        .optional_body::<HookPayload>()
+        .answers::<HookReply>();
+    t.route(spec, |p, app| {
         p.one()
             .and(with_app(app))
             .and(query())
@@ -186,17 +238,16 @@ pub fn routes(t: &mut Table) {
 
 /// The reply Claude Code reads for a decided PermissionRequest hook:
 /// `{"hookSpecificOutput":{"hookEventName":"PermissionRequest","decision":{"behavior":..}}}`.
-fn hook_reply(d: &HookDecision) -> Value {
-    let mut decision = json!({ "behavior": if d.allow { "allow" } else { "deny" } });
-    if let Some(m) = &d.message {
-        decision["message"] = json!(m);
+fn hook_reply(d: &HookDecision) -> HookReply {
+    HookReply {
+        hook_specific_output: Some(HookOutput {
+            hook_event_name: "PermissionRequest",
+            decision: HookVerdict {
+                behavior: if d.allow { "allow" } else { "deny" },
+                message: d.message.clone(),
+            },
+        }),
     }
-    json!({
-        "hookSpecificOutput": {
-            "hookEventName": "PermissionRequest",
-            "decision": decision,
-        }
-    })
 }
 
 #[cfg(test)]
@@ -210,8 +261,8 @@ mod tests {
             message: Some("no".into()),
         });
         assert_eq!(
-            r,
-            json!({"hookSpecificOutput":{"hookEventName":"PermissionRequest","decision":{"behavior":"deny","message":"no"}}})
+            crate::api::wire::to_value(&r),
+            serde_json::json!({"hookSpecificOutput":{"hookEventName":"PermissionRequest","decision":{"behavior":"deny","message":"no"}}})
         );
     }
 }

@@ -10,17 +10,16 @@
 
 use std::sync::Arc;
 
-use serde_json::{Value, json};
-use warp::Filter;
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::Serialize;
 use warp::http::StatusCode;
 use warp::reply::Response;
 
 use super::App;
-use super::filters::with_app;
-use super::reply::finish;
-use super::reply::{ApiResult, json};
+use super::reply::{ApiResult, json_sorted};
 use super::route::{self, Table};
-use crate::metrics::{Aggregate, LatencyKind, Totals};
+use super::transcript::UsageTotals;
+use crate::metrics::{Aggregate, LatencyKind};
 use crate::session::SessionHandle;
 
 /// The content type prometheus-client's encoder writes (OpenMetrics 1.0, which Prometheus
@@ -100,83 +99,151 @@ async fn prometheus(app: Arc<App>) -> ApiResult {
     Ok(resp)
 }
 
-/// v0.3's name of a latency kind.
-fn latency_key(kind: LatencyKind) -> &'static str {
-    match kind {
-        LatencyKind::Hook => "hook_latency_ms",
-        LatencyKind::StateChangeDetection => "state_change_detection_ms",
-        LatencyKind::PermissionResponse => "permission_response_ms",
-        LatencyKind::ChannelDelivery => "channel_delivery_ms",
+/// v0.3's global metrics (`GET /v1/metrics`), with v0.3's own key names, plus
+/// `tokenUsage`.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(rename = "GlobalMetrics")]
+struct Global {
+    /// Seconds since the daemon started.
+    uptime: u64,
+    sessions: SessionTotals,
+    /// Permission prompts approved by a policy, the trust setting or expiry.
+    auto_approvals: u64,
+    webhooks_sent: u64,
+    webhooks_failed: u64,
+    pipelines_created: u64,
+    batches_created: u64,
+    prompt_delivery: PromptDelivery,
+    latency: LatencyAggregates,
+    /// Token usage summed over the listed sessions whose usage is known (never guessed:
+    /// unknown sessions are only counted).
+    #[serde(rename = "tokenUsage")]
+    token_usage: UsageTotals,
+}
+
+/// Sessions since the daemon started.
+#[derive(Debug, Serialize, JsonSchema)]
+struct SessionTotals {
+    total_created: u64,
+    /// Running now.
+    currently_active: usize,
+    /// Exits with code 0.
+    completed: u64,
+    /// The other exits.
+    failed: u64,
+    avg_duration_sec: Option<f64>,
+    avg_messages_per_session: Option<f64>,
+}
+
+/// Texts sent, and those seen to leave the input line.
+#[derive(Debug, Serialize, JsonSchema)]
+struct PromptDelivery {
+    sent: u64,
+    delivered: u64,
+    failed: u64,
+    /// delivered / sent; null before anything was sent.
+    success_rate: Option<f64>,
+}
+
+/// Milliseconds measured for one kind of latency; min, max and avg are null until
+/// something was measured.
+#[derive(Debug, Serialize, JsonSchema)]
+struct LatencyAggregate {
+    min: Option<f64>,
+    max: Option<f64>,
+    avg: Option<f64>,
+    count: u64,
+}
+
+/// Every kind of latency, under v0.3's names.
+#[derive(Debug, Serialize, JsonSchema)]
+struct LatencyAggregates {
+    /// From a hook's own timestamp to its arrival.
+    hook_latency_ms: LatencyAggregate,
+    /// From the last screen change to the state change being announced.
+    state_change_detection_ms: LatencyAggregate,
+    /// From a permission prompt appearing to its answer.
+    permission_response_ms: LatencyAggregate,
+    /// From an event to its webhook delivery.
+    channel_delivery_ms: LatencyAggregate,
+}
+
+impl LatencyAggregates {
+    fn of(aggs: &[(LatencyKind, Aggregate)]) -> LatencyAggregates {
+        let of = |kind: LatencyKind| {
+            let a = aggs
+                .iter()
+                .find(|(k, _)| *k == kind)
+                .map(|(_, a)| *a)
+                .unwrap_or_default();
+            LatencyAggregate {
+                min: a.min,
+                max: a.max,
+                avg: a.avg,
+                count: a.count,
+            }
+        };
+        LatencyAggregates {
+            hook_latency_ms: of(LatencyKind::Hook),
+            state_change_detection_ms: of(LatencyKind::StateChangeDetection),
+            permission_response_ms: of(LatencyKind::PermissionResponse),
+            channel_delivery_ms: of(LatencyKind::ChannelDelivery),
+        }
     }
 }
 
-/// `{<kind>: {min, max, avg, count}}`; min/max/avg are null until something was measured.
-fn aggregated_json(aggs: &[(LatencyKind, Aggregate)]) -> Value {
-    let mut out = serde_json::Map::new();
-    for (kind, a) in aggs {
-        let v = json!({ "min": a.min, "max": a.max, "avg": a.avg, "count": a.count });
-        out.insert(latency_key(*kind).to_owned(), v);
-    }
-    Value::Object(out)
+/// The last value of each per-session kind of latency, in milliseconds.
+#[derive(Debug, Serialize, JsonSchema)]
+struct Realtime {
+    hook_latency_ms: Option<f64>,
+    state_change_detection_ms: Option<f64>,
+    permission_response_ms: Option<f64>,
 }
 
-/// `{<kind>: last}` of the per-session kinds, or null when none was measured yet.
-fn realtime_json(latencies: &crate::metrics::Latencies) -> Value {
-    let Some(last) = latencies.realtime() else {
-        return Value::Null;
-    };
-    let mut out = serde_json::Map::new();
-    for (kind, v) in last {
-        out.insert(latency_key(kind).to_owned(), json!(v));
+impl Realtime {
+    /// `None` until one of them was measured.
+    fn of(latencies: &crate::metrics::Latencies) -> Option<Realtime> {
+        let last = latencies.realtime()?;
+        let of = |kind: LatencyKind| last.iter().find(|(k, _)| *k == kind).and_then(|(_, v)| *v);
+        Some(Realtime {
+            hook_latency_ms: of(LatencyKind::Hook),
+            state_change_detection_ms: of(LatencyKind::StateChangeDetection),
+            permission_response_ms: of(LatencyKind::PermissionResponse),
+        })
     }
-    Value::Object(out)
-}
-
-/// v0.3's global metrics; `active` sessions are running now.
-fn totals_json(t: &Totals, active: usize) -> Value {
-    json!({
-        "uptime": t.uptime_secs,
-        "sessions": {
-            "total_created": t.created,
-            "currently_active": active,
-            "completed": t.completed,
-            "failed": t.failed,
-            "avg_duration_sec": t.avg_duration_secs,
-            "avg_messages_per_session": t.avg_messages_per_session,
-        },
-        "auto_approvals": t.auto_approvals,
-        "webhooks_sent": t.webhooks_sent,
-        "webhooks_failed": t.webhooks_failed,
-        "pipelines_created": t.pipelines_created,
-        "batches_created": t.batches_created,
-        "prompt_delivery": {
-            "sent": t.sends,
-            "delivered": t.delivered,
-            "failed": t.sends - t.delivered,
-            "success_rate": t.delivery_rate,
-        },
-        "latency": aggregated_json(&t.latency),
-    })
 }
 
 async fn global(app: Arc<App>) -> ApiResult {
     let sessions = app.sessions.list();
     let active = sessions.iter().filter(|h| !h.is_exited()).count();
-    let mut body = totals_json(&crate::metrics::global().totals(), active);
+    let t = crate::metrics::global().totals();
     // Summed over the sessions still listed, from their agents' own records.
     let usages = super::transcript::usages(&app, &sessions).await;
-    body["tokenUsage"] =
-        serde_json::to_value(super::transcript::UsageTotals::of(&usages)).unwrap_or_default();
-    Ok(json(StatusCode::OK, &body))
-}
-
-/// Token usage of a session from the agent's own transcript, or null with the reason it is
-/// unknown (never a made-up zero).
-async fn token_usage(app: &App, h: &SessionHandle) -> (Option<Value>, Option<String>) {
-    match super::transcript::token_usage(app, h).await {
-        Ok(u) => (serde_json::to_value(u).ok(), None),
-        Err(reason) => (None, Some(reason)),
-    }
+    let body = Global {
+        uptime: t.uptime_secs,
+        sessions: SessionTotals {
+            total_created: t.created,
+            currently_active: active,
+            completed: t.completed,
+            failed: t.failed,
+            avg_duration_sec: t.avg_duration_secs,
+            avg_messages_per_session: t.avg_messages_per_session,
+        },
+        auto_approvals: t.auto_approvals,
+        webhooks_sent: t.webhooks_sent,
+        webhooks_failed: t.webhooks_failed,
+        pipelines_created: t.pipelines_created,
+        batches_created: t.batches_created,
+        prompt_delivery: PromptDelivery {
+            sent: t.sends,
+            delivered: t.delivered,
+            failed: t.sends - t.delivered,
+            success_rate: t.delivery_rate,
+        },
+        latency: LatencyAggregates::of(&t.latency),
+        token_usage: UsageTotals::of(&usages),
+    };
+    Ok(json_sorted(StatusCode::OK, &body))
 }
 
 fn stats_of(h: &SessionHandle) -> Arc<crate::metrics::SessionStats> {
@@ -186,64 +253,102 @@ fn stats_of(h: &SessionHandle) -> Arc<crate::metrics::SessionStats> {
         .unwrap_or_default()
 }
 
+fn session_statuses(_: &mut SchemaGenerator) -> Schema {
+    let statuses = crate::vocab::SessionStatus::ALL.map(crate::vocab::SessionStatus::as_str);
+    json_schema!({"type": "array", "items": {"type": "string", "enum": statuses}})
+}
+
+/// v0.3's per-session metrics (`GET /v1/sessions/{id}/metrics`).
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(rename = "SessionMetrics")]
+struct SessionMetrics {
+    #[schemars(with = "String")]
+    session_id: uuid::Uuid,
+    /// Seconds from creation to now, or to the exit.
+    duration_sec: u64,
+    /// Texts sent to the session.
+    messages: u64,
+    /// Tool calls reported by the agent's hooks.
+    tool_calls: u64,
+    /// Permission prompts approved by a person.
+    approvals: u64,
+    /// Permission prompts approved by a policy, the trust setting or expiry.
+    auto_approvals: u64,
+    /// The statuses the session went through, oldest first.
+    #[schemars(schema_with = "session_statuses")]
+    status_changes: Vec<&'static str>,
+    /// From the agent's own transcript; null when unknown (see `tokenUsageUnknownReason`),
+    /// never a made-up zero.
+    token_usage: Option<super::transcript::Usage>,
+    /// Why `tokenUsage` is null.
+    token_usage_unknown_reason: Option<String>,
+}
+
 async fn session(app: Arc<App>, id: String) -> ApiResult {
     use std::sync::atomic::Ordering::Relaxed;
     let h = app.sessions.get(&id)?;
     let s = stats_of(&h);
-    let (usage, usage_unknown) = token_usage(&app, &h).await;
+    let (token_usage, token_usage_unknown_reason) =
+        match super::transcript::token_usage(&app, &h).await {
+            Ok(u) => (Some(u.into()), None),
+            Err(reason) => (None, Some(reason)),
+        };
     let end = match s.exited_at_ms.load(Relaxed) {
         0 => crate::clock::now_ms(),
         at => at,
     };
-    let body = json!({
-        "sessionId": h.meta.id,
-        "durationSec": end.saturating_sub(h.meta.created_at_ms) / 1000,
-        "messages": s.messages.load(Relaxed),
-        "toolCalls": s.tool_calls.load(Relaxed),
-        "approvals": s.approvals.load(Relaxed),
-        "autoApprovals": s.auto_approvals.load(Relaxed),
-        "statusChanges": s.status_changes(),
-        "tokenUsage": usage,
-        "tokenUsageUnknownReason": usage_unknown,
-    });
-    Ok(json(StatusCode::OK, &body))
+    let body = SessionMetrics {
+        session_id: h.meta.id,
+        duration_sec: end.saturating_sub(h.meta.created_at_ms) / 1000,
+        messages: s.messages.load(Relaxed),
+        tool_calls: s.tool_calls.load(Relaxed),
+        approvals: s.approvals.load(Relaxed),
+        auto_approvals: s.auto_approvals.load(Relaxed),
+        status_changes: s.status_changes(),
+        token_usage,
+        token_usage_unknown_reason,
+    };
+    Ok(json_sorted(StatusCode::OK, &body))
+}
+
+/// v0.3's per-session latencies (`GET /v1/sessions/{id}/latency`).
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(rename = "SessionLatency")]
+struct SessionLatency {
+    #[schemars(with = "String")]
+    session_id: uuid::Uuid,
+    /// The last measurements; null before any.
+    realtime: Option<Realtime>,
+    aggregated: LatencyAggregates,
 }
 
 async fn latency(app: Arc<App>, id: String) -> ApiResult {
     let h = app.sessions.get(&id)?;
     let s = stats_of(&h);
-    let body = json!({
-        "sessionId": h.meta.id,
-        "realtime": realtime_json(&s.latency),
-        "aggregated": aggregated_json(&s.latency.aggregated()),
-    });
-    Ok(json(StatusCode::OK, &body))
+    let body = SessionLatency {
+        session_id: h.meta.id,
+        realtime: Realtime::of(&s.latency),
+        aggregated: LatencyAggregates::of(&s.latency.aggregated()),
+    };
+    Ok(json_sorted(StatusCode::OK, &body))
 }
 
 /// `GET /metrics` (the caller mounts it unversioned and decides on the guard).
 pub fn prometheus_route(t: &mut Table) {
-    t.route(route::get("/metrics"), |p, app| {
-        p.none()
-            .and(with_app(app))
-            .then(|a| async { finish(prometheus(a).await) })
-    });
+    t.on(route::get("/metrics"), prometheus);
 }
 
 /// The JSON metrics routes (under `/v1`; the caller adds the prefix and auth).
 pub fn routes(t: &mut Table) {
-    t.route(route::get("/metrics"), |p, app| {
-        p.none()
-            .and(with_app(app))
-            .then(|a| async { finish(global(a).await) })
-    });
-    t.route(route::get("/sessions/{id}/metrics"), |p, app| {
-        p.one()
-            .and(with_app(app))
-            .then(|id, a| async { finish(session(a, id).await) })
-    });
-    t.route(route::get("/sessions/{id}/latency"), |p, app| {
-        p.one()
-            .and(with_app(app))
-            .then(|id, a| async { finish(latency(a, id).await) })
-    });
+    t.on(route::get("/metrics").answers::<Global>(), global);
+    t.on_one(
+        route::get("/sessions/{id}/metrics").answers::<SessionMetrics>(),
+        session,
+    );
+    t.on_one(
+        route::get("/sessions/{id}/latency").answers::<SessionLatency>(),
+        latency,
+    );
 }

@@ -32,6 +32,7 @@ pub mod route;
 pub mod schemas;
 pub mod sessions;
 pub mod shell;
+pub mod sse_tokens;
 pub mod stream;
 pub mod tools;
 pub mod transcript;
@@ -183,6 +184,7 @@ pub fn declare(t: &mut Table) {
     shell::routes(t);
     sessions::routes(t);
     events::routes(t);
+    sse_tokens::routes(t);
     stream::routes(t);
     executions::routes(t);
     webhooks::routes(t);

@@ -9,8 +9,9 @@
 //! `{"paths": {...}, "components": {...}}` for one area of the API (summaries, descriptions,
 //! tags, query parameters, streamed and non-JSON answers). `build.rs` lists the files, so a
 //! new fragment is picked up without editing any shared list. Two fragments describing the
-//! same operation, a fragment contradicting the table, a route without a fragment or a
-//! fragment without a route is a problem [`document`] reports, and the coverage test
+//! same operation, a fragment contradicting the table, a route without a fragment, a
+//! fragment without a route, or a schema written in a fragment (a JSON body or answer, or a
+//! component: those are derived) is a problem [`document`] reports, and the coverage test
 //! (`tests/openapi.rs`) fails on it.
 
 mod operations;
@@ -126,10 +127,13 @@ fn ensure_object(v: &mut Value) -> &mut Map<String, Value> {
 /// fragment defining a schema the code derives, a `$ref` to a schema nobody defines.
 pub fn document() -> (Value, Vec<String>) {
     let (mut doc, mut problems) = merge(FRAGMENTS);
+    problems.extend(hand_written_schemas(FRAGMENTS));
     let mut derived = super::schemas::Derived::new();
     operations::join(&mut doc, &mut derived, &mut problems);
+    let (definitions, clashes) = derived.definitions();
+    problems.extend(clashes);
     let schemas = object_at(&mut doc, &["components", "schemas"]);
-    for (name, schema) in derived.definitions() {
+    for (name, schema) in definitions {
         if schemas.contains_key(&name) {
             problems.push(format!(
                 "components/schemas/{name} is derived from the code; remove it from the fragment"
@@ -146,6 +150,53 @@ pub fn document() -> (Value, Vec<String>) {
         }
     }
     (doc, problems)
+}
+
+/// The schemas a fragment writes by hand where the code should derive them: a component
+/// schema, an operation's JSON request body, or a JSON success answer. Each is the type of a
+/// route's body or answer, declared in the route table (`.body::<T>()`, `.answers::<T>()`).
+fn hand_written_schemas(fragments: &[(&str, &str)]) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (name, text) in fragments {
+        let Ok(frag) = serde_json::from_str::<Value>(text) else {
+            continue;
+        };
+        for schema in frag["components"]["schemas"]
+            .as_object()
+            .into_iter()
+            .flatten()
+        {
+            problems.push(format!(
+                "{name} writes components/schemas/{} by hand; derive it from a type",
+                schema.0
+            ));
+        }
+        for (path, item) in frag["paths"].as_object().into_iter().flatten() {
+            for (method, op) in item.as_object().into_iter().flatten() {
+                let at = format!("{} {path}", method.to_uppercase());
+                if op
+                    .pointer("/requestBody/content/application~1json/schema")
+                    .is_some()
+                {
+                    problems.push(format!(
+                        "{name}: {at} has a hand-written JSON body schema; declare the body type in the route table"
+                    ));
+                }
+                let answers = op["responses"].as_object().into_iter().flatten();
+                for (status, answer) in answers.filter(|(s, _)| s.starts_with('2')) {
+                    if answer
+                        .pointer("/content/application~1json/schema")
+                        .is_some()
+                    {
+                        problems.push(format!(
+                            "{name}: {at} answers {status} with a hand-written schema; declare the answer type in the route table"
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    problems
 }
 
 /// Every `$ref` in `v`, depth first.
@@ -178,12 +229,35 @@ pub fn spec() -> &'static Value {
     })
 }
 
+/// `GET /openapi.json`: this document.
+#[derive(serde::Serialize)]
+#[serde(transparent)]
+struct Document(&'static Value);
+
+impl schemars::JsonSchema for Document {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "OpenApiDocument".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "object",
+            "description": "An OpenAPI 3.0 document: this one.",
+            "additionalProperties": true,
+        })
+    }
+}
+
 /// `GET /openapi.json` (under `/v1` and unversioned; the caller adds the prefix).
 pub fn routes(t: &mut Table) {
-    t.route(super::route::get("/openapi.json"), |p, _| {
-        p.none()
-            .then(|| async { finish(Ok(super::reply::json(StatusCode::OK, spec()))) })
-    });
+    t.route(
+        super::route::get("/openapi.json").answers::<Document>(),
+        |p, _| {
+            p.none().then(|| async {
+                finish(Ok(super::reply::json(StatusCode::OK, &Document(spec()))))
+            })
+        },
+    );
 }
 
 #[cfg(test)]
@@ -206,6 +280,23 @@ mod tests {
         );
         assert!(doc["paths"]["/v1/x"]["post"].is_object());
         assert_eq!(doc["components"]["schemas"]["A"]["type"], "string");
+    }
+
+    #[test]
+    fn schemas_written_by_hand_are_problems() {
+        let frag = r##"{"paths":{"/v1/x":{"post":{
+            "requestBody":{"content":{"application/json":{"schema":{"type":"object"}}}},
+            "responses":{"200":{"content":{"application/json":{"schema":{"type":"object"}}}},
+                         "404":{"content":{"application/json":{"schema":{"$ref":"#/components/schemas/Error"}}}}}}}},
+            "components":{"schemas":{"X":{"type":"object"}}}}"##;
+        let problems = hand_written_schemas(&[("x.json", frag)]);
+        assert_eq!(problems.len(), 3, "{problems:#?}");
+        assert!(
+            problems[0].contains("components/schemas/X"),
+            "{problems:#?}"
+        );
+        assert!(problems[1].contains("body"), "{problems:#?}");
+        assert!(problems[2].contains("answers 200"), "{problems:#?}");
     }
 
     #[test]

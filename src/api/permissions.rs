@@ -478,29 +478,17 @@ async fn put_profile(app: Arc<App>, id: String, req: ProfileRequest) -> ApiResul
 
 /// The permission routes (under `/v1` and unversioned; the caller adds it).
 pub fn routes(t: &mut Table) {
-    t.route(
+    t.on(
         route::get("/permissions").answers::<PendingPermissions>(),
-        |p, app| {
-            p.none()
-                .and(with_app(app))
-                .then(|a| async { finish(all_pending(a).await) })
-        },
+        all_pending,
     );
-    t.route(
+    t.on_one(
         route::get("/sessions/{id}/permissions/pending").answers::<SessionPending>(),
-        |p, app| {
-            p.one()
-                .and(with_app(app))
-                .then(|id, a| async { finish(session_pending(a, id).await) })
-        },
+        session_pending,
     );
-    t.route(
+    t.on_one(
         route::get("/sessions/{id}/permissions/history").answers::<PermissionHistory>(),
-        |p, app| {
-            p.one()
-                .and(with_app(app))
-                .then(|id, a| async { finish(history(a, id).await) })
-        },
+        history,
     );
     for (path, approve) in [
         ("/sessions/{id}/approve", true),
@@ -520,43 +508,25 @@ pub fn routes(t: &mut Table) {
             },
         );
     }
-    t.route(
+    t.on_one_body(
         route::put("/sessions/{id}/permissions")
             .body::<PolicyRequest>()
             .answers::<PolicyWire>(),
-        |p, app| {
-            p.one()
-                .and(with_app(app))
-                .and(json_body(app.config.max_body_bytes))
-                .then(|id, a, b| async { finish(put_policy(a, id, b).await) })
-        },
+        put_policy,
     );
-    t.route(
+    t.on_one_body(
         route::put("/sessions/{id}/permission-profile")
             .body::<ProfileRequest>()
             .answers::<PolicyWire>(),
-        |p, app| {
-            p.one()
-                .and(with_app(app))
-                .and(json_body(app.config.max_body_bytes))
-                .then(|id, a, b| async { finish(put_profile(a, id, b).await) })
-        },
+        put_profile,
     );
-    t.route(
+    t.on(
         route::get("/human-approvals").answers::<HumanApprovals>(),
-        |p, app| {
-            p.none()
-                .and(with_app(app))
-                .then(|a| async { finish(human_list(a).await) })
-        },
+        human_list,
     );
-    t.route(
+    t.on_one(
         route::get("/human-approvals/{id}").answers::<PermissionRequestWire>(),
-        |p, app| {
-            p.one()
-                .and(with_app(app))
-                .then(|pid, a| async { finish(human_get(a, pid).await) })
-        },
+        human_get,
     );
     t.route(
         route::post("/human-approvals/{id}/approve")

@@ -13,14 +13,11 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use schemars::JsonSchema;
 use serde::Serialize;
-use warp::Filter;
 use warp::http::StatusCode;
 use warp::reply::Response;
 
 use super::App;
 use super::error::{ApiError, ErrorCode};
-use super::filters::{query, with_app};
-use super::reply::finish;
 use super::reply::{ApiResult, json};
 use super::route::{self, Table};
 
@@ -174,19 +171,10 @@ pub fn strip_escapes(s: &str) -> String {
 }
 
 pub fn routes(t: &mut Table) {
-    t.route(route::get("/sessions/{id}/recording"), |p, app| {
-        p.one()
-            .and(with_app(app))
-            .then(|id, a| async { finish(recording(a, id).await) })
-    });
-    t.route(
+    t.on_one(route::get("/sessions/{id}/recording"), recording);
+    t.on_one_query(
         route::get("/sessions/{id}/transcript").answers::<Transcript>(),
-        |p, app| {
-            p.one()
-                .and(with_app(app))
-                .and(query())
-                .then(|id, a, q| async { finish(transcript(a, id, q).await) })
-        },
+        transcript,
     );
 }
 

@@ -1,6 +1,7 @@
 //! What a handler returns and how it becomes a response: [`ApiResult`] (a response or an
-//! [`ApiError`]), [`json`] for a JSON body with a status, and [`finish`], which turns an error
-//! into the API's error format. Every route module answers through these.
+//! [`ApiError`]), [`json`] for a JSON body with a status (or [`json_sorted`]), and [`finish`],
+//! which turns an error into the API's error format. Every route module answers through
+//! these.
 
 use warp::Reply;
 use warp::http::StatusCode;
@@ -14,6 +15,13 @@ pub type ApiResult = Result<Response, ApiError>;
 /// `body` as JSON with `status`.
 pub fn json<T: serde::Serialize>(status: StatusCode, body: &T) -> Response {
     warp::reply::with_status(warp::reply::json(body), status).into_response()
+}
+
+/// `body` as JSON with `status`, the keys of every object in name order rather than the
+/// fields' order. The answers that were once built as JSON values (whose keys are kept in
+/// name order) are written this way, so their bytes stay what clients have always received.
+pub fn json_sorted<T: serde::Serialize>(status: StatusCode, body: &T) -> Response {
+    json(status, &super::wire::to_value(body))
 }
 
 /// The response of a handler's result: an error becomes `{"error", "code", "statusCode"}`.

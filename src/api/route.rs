@@ -7,16 +7,23 @@
 //! is, and a closure builds the rest of the warp filter from the path match ([`PathMatch`],
 //! which extracts the template's `{parameters}`) and the app. The closure runs only when the
 //! table is built to serve; [`Table::describing`] collects the specs alone, without an app,
-//! for the document.
+//! for the document. Most routes need no closure: a handler that takes the app, the
+//! template's parameter, and the JSON body or the query, is given to [`Table::on`] and its
+//! siblings, which build the filter the one way every such route is built.
 
+use std::collections::HashMap;
+use std::future::Future;
 use std::sync::Arc;
 
 use schemars::{JsonSchema, Schema, SchemaGenerator};
+use serde::de::DeserializeOwned;
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
 use super::App;
+use super::filters::{json_body, optional_json_body, query, with_app};
+use super::reply::{ApiResult, finish};
 
 /// An HTTP method the API serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,8 +103,8 @@ pub struct Spec {
     pub body: Option<Describe>,
     /// Whether a request may leave the body out.
     pub body_optional: bool,
-    /// The success status and the schema of its JSON answer.
-    pub answer: Option<(u16, Describe)>,
+    /// Each success status and the schema of its JSON answer.
+    pub answers: Vec<(u16, Describe)>,
 }
 
 impl Spec {
@@ -107,7 +114,7 @@ impl Spec {
             path,
             body: None,
             body_optional: false,
-            answer: None,
+            answers: Vec::new(),
         }
     }
 
@@ -134,9 +141,10 @@ impl Spec {
         self.answers_with::<T>(201)
     }
 
-    /// The JSON the route answers with `status`.
+    /// The JSON the route answers with `status` (a route may answer several: an upsert is
+    /// `201 Created` or `200 OK`).
     pub fn answers_with<T: JsonSchema>(mut self, status: u16) -> Spec {
-        self.answer = Some((status, schema_of::<T>));
+        self.answers.push((status, schema_of::<T>));
         self
     }
 
@@ -319,6 +327,14 @@ impl PathMatch {
     }
 }
 
+/// A request's query string, by name.
+pub type Query = HashMap<String, String>;
+
+/// The response of a handler's answer (an error in the API's format).
+async fn answered(answer: impl Future<Output = ApiResult>) -> Response {
+    finish(answer.await)
+}
+
 /// The routes of the API, in the order the router tries them, by group.
 pub struct Table {
     app: Option<Arc<App>>,
@@ -363,6 +379,107 @@ impl Table {
     {
         self.serve(&spec, build);
         self.specs.push((self.group, spec));
+    }
+
+    /// A route without parameters answered by `handler(app)`.
+    pub fn on<H, Fut>(&mut self, spec: Spec, handler: H)
+    where
+        H: Fn(Arc<App>) -> Fut + Clone + Send + Sync + 'static,
+        Fut: Future<Output = ApiResult> + Send + 'static,
+    {
+        self.route(spec, |p, app| {
+            p.none()
+                .and(with_app(app))
+                .then(move |a| answered(handler(a)))
+        });
+    }
+
+    /// A route with one parameter answered by `handler(app, parameter)`.
+    pub fn on_one<H, Fut>(&mut self, spec: Spec, handler: H)
+    where
+        H: Fn(Arc<App>, String) -> Fut + Clone + Send + Sync + 'static,
+        Fut: Future<Output = ApiResult> + Send + 'static,
+    {
+        self.route(spec, |p, app| {
+            p.one()
+                .and(with_app(app))
+                .then(move |id, a| answered(handler(a, id)))
+        });
+    }
+
+    /// A route without parameters answered by `handler(app, body)`, the JSON body required.
+    pub fn on_body<H, Fut, B>(&mut self, spec: Spec, handler: H)
+    where
+        H: Fn(Arc<App>, B) -> Fut + Clone + Send + Sync + 'static,
+        Fut: Future<Output = ApiResult> + Send + 'static,
+        B: DeserializeOwned + Send + 'static,
+    {
+        self.route(spec, |p, app| {
+            p.none()
+                .and(with_app(app))
+                .and(json_body(app.config.max_body_bytes))
+                .then(move |a, b| answered(handler(a, b)))
+        });
+    }
+
+    /// A route with one parameter answered by `handler(app, parameter, body)`, the JSON body
+    /// required.
+    pub fn on_one_body<H, Fut, B>(&mut self, spec: Spec, handler: H)
+    where
+        H: Fn(Arc<App>, String, B) -> Fut + Clone + Send + Sync + 'static,
+        Fut: Future<Output = ApiResult> + Send + 'static,
+        B: DeserializeOwned + Send + 'static,
+    {
+        self.route(spec, |p, app| {
+            p.one()
+                .and(with_app(app))
+                .and(json_body(app.config.max_body_bytes))
+                .then(move |id, a, b| answered(handler(a, id, b)))
+        });
+    }
+
+    /// [`Table::on_one_body`] for a body that may be left out (or blank): it is then the
+    /// body's defaults.
+    pub fn on_one_optional_body<H, Fut, B>(&mut self, spec: Spec, handler: H)
+    where
+        H: Fn(Arc<App>, String, B) -> Fut + Clone + Send + Sync + 'static,
+        Fut: Future<Output = ApiResult> + Send + 'static,
+        B: DeserializeOwned + Default + Send + 'static,
+    {
+        self.route(spec, |p, app| {
+            p.one()
+                .and(with_app(app))
+                .and(optional_json_body(app.config.max_body_bytes))
+                .then(move |id, a, b| answered(handler(a, id, b)))
+        });
+    }
+
+    /// A route without parameters answered by `handler(app, query)`.
+    pub fn on_query<H, Fut>(&mut self, spec: Spec, handler: H)
+    where
+        H: Fn(Arc<App>, Query) -> Fut + Clone + Send + Sync + 'static,
+        Fut: Future<Output = ApiResult> + Send + 'static,
+    {
+        self.route(spec, |p, app| {
+            p.none()
+                .and(with_app(app))
+                .and(query())
+                .then(move |a, q| answered(handler(a, q)))
+        });
+    }
+
+    /// A route with one parameter answered by `handler(app, parameter, query)`.
+    pub fn on_one_query<H, Fut>(&mut self, spec: Spec, handler: H)
+    where
+        H: Fn(Arc<App>, String, Query) -> Fut + Clone + Send + Sync + 'static,
+        Fut: Future<Output = ApiResult> + Send + 'static,
+    {
+        self.route(spec, |p, app| {
+            p.one()
+                .and(with_app(app))
+                .and(query())
+                .then(move |id, a, q| answered(handler(a, id, q)))
+        });
     }
 
     /// When serving, build `spec`'s filter and give it its place in the router's order.

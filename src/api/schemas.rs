@@ -3,14 +3,19 @@
 //! themselves with `schemars`; each route of the table ([`super::route`]) names the types it
 //! reads and writes, and [`Derived`] turns them into OpenAPI 3.0 `components/schemas`, so
 //! what the document says a route sends is what the type the route serializes holds. The
-//! hand-written fragments of [`super::openapi`] may refer to these schemas by name and must
-//! not define them.
+//! hand-written fragments of [`super::openapi`] may refer to these schemas by name and define
+//! none.
 //!
 //! The vocabulary fields (status, agent type, ...) are plain strings in the wire types; the
 //! `schema_with` functions here give them their closed set of values, read from the same
 //! constants that parse and print them. An optional field with such a schema also needs
 //! `#[serde(default)]`: the custom schema hides the `Option` from schemars, which would
 //! otherwise list the field as required.
+//!
+//! A request field that also answers to Aegis v0.3's name (`#[serde(alias)]`, which schemars
+//! does not see) takes `#[schemars(transform = Alias("v03Name", "ourName"))]` on its struct,
+//! so the document lists the alias too and a client that validates against it accepts what
+//! the server accepts.
 
 use schemars::generate::{Contract, SchemaSettings};
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
@@ -53,6 +58,89 @@ pub fn event_kinds(_: &mut SchemaGenerator) -> Schema {
 
 pub fn ui_state(_: &mut SchemaGenerator) -> Schema {
     string_enum(super::uistate::UI_STATES.iter().copied())
+}
+
+/// A second name a request field answers to: `Alias(alias, field)` adds `alias` to the
+/// struct's properties, with the field's schema and a description saying which field it is.
+pub struct Alias(pub &'static str, pub &'static str);
+
+impl schemars::transform::Transform for Alias {
+    fn transform(&mut self, schema: &mut Schema) {
+        let Alias(alias, field) = *self;
+        let properties = schema.get_mut("properties").and_then(Value::as_object_mut);
+        let Some(properties) = properties else {
+            return;
+        };
+        let Some(mut described) = properties.get(field).cloned() else {
+            return;
+        };
+        if let Some(m) = described.as_object_mut() {
+            m.insert(
+                "description".into(),
+                format!(
+                    "Aegis v0.3's name of `{field}`, accepted in its place (give one of the two)."
+                )
+                .into(),
+            );
+        }
+        properties.insert(alias.into(), described);
+    }
+}
+
+pub fn policy_profile(_: &mut SchemaGenerator) -> Schema {
+    use crate::permissions::policy::PolicyProfile;
+    string_enum(PolicyProfile::ALL.map(PolicyProfile::as_str))
+}
+
+pub fn pipeline_status(_: &mut SchemaGenerator) -> Schema {
+    use crate::orchestrate::pipelines::Status;
+    string_enum(Status::OF_PIPELINE.map(Status::as_str))
+}
+
+pub fn stage_status(_: &mut SchemaGenerator) -> Schema {
+    use crate::orchestrate::pipelines::Status;
+    string_enum(Status::ALL.map(Status::as_str))
+}
+
+pub fn review_status(_: &mut SchemaGenerator) -> Schema {
+    use crate::orchestrate::consensus::ReviewStatus;
+    string_enum(ReviewStatus::ALL.map(ReviewStatus::as_str))
+}
+
+pub fn reviewer_status(_: &mut SchemaGenerator) -> Schema {
+    use crate::orchestrate::consensus::ReviewerStatus;
+    string_enum(ReviewerStatus::ALL.map(ReviewerStatus::as_str))
+}
+
+/// A review's verdict, null until it finished.
+pub fn decision(_: &mut SchemaGenerator) -> Schema {
+    use crate::orchestrate::consensus::Decision;
+    nullable(string_enum(Decision::ALL.map(Decision::as_str)))
+}
+
+/// A reviewer's verdict, null until it gave one.
+pub fn vote(_: &mut SchemaGenerator) -> Schema {
+    use crate::orchestrate::consensus::Decision;
+    nullable(string_enum(Decision::VOTES.map(Decision::as_str)))
+}
+
+/// `schema`, or null (a response field of an `Option` with a schema of its own).
+fn nullable(mut schema: Schema) -> Schema {
+    schema.insert("nullable".into(), true.into());
+    schema
+}
+
+/// How a criterion fared over every verdict.
+pub fn mark(_: &mut SchemaGenerator) -> Schema {
+    use crate::orchestrate::consensus::Mark;
+    string_enum(Mark::ALL.map(Mark::as_str))
+}
+
+/// Pass or fail per criterion, as one reviewer judged it.
+pub fn marks_by_criterion(_: &mut SchemaGenerator) -> Schema {
+    use crate::orchestrate::consensus::Mark;
+    let marks = string_enum(Mark::JUDGED.map(Mark::as_str));
+    json_schema!({"type": "object", "additionalProperties": marks})
 }
 
 impl JsonSchema for ErrorCode {
@@ -100,12 +188,24 @@ impl Derived {
         }
     }
 
-    /// Every schema derived, by component name.
-    pub fn definitions(mut self) -> Map<String, Value> {
+    /// Every schema derived, by component name, and the names given to two different
+    /// schemas: a type read in requests and written in answers whose two schemas differ (a
+    /// field with a default is optional to send but always written) needs a type per
+    /// direction.
+    pub fn definitions(mut self) -> (Map<String, Value>, Vec<String>) {
         let mut out = self.requests.take_definitions(true);
-        out.extend(self.responses.take_definitions(true));
+        let mut clashes = Vec::new();
+        for (name, schema) in self.responses.take_definitions(true) {
+            if out.get(&name).is_some_and(|read| *read != schema) {
+                clashes.push(format!(
+                    "components/schemas/{name} is derived differently for requests and answers; \
+                     give each direction a type of its own"
+                ));
+            }
+            out.insert(name, schema);
+        }
         out.values_mut().for_each(nullable_references);
-        out
+        (out, clashes)
     }
 }
 

@@ -1,17 +1,16 @@
 //! Handlers for the session routes. Each takes already-parsed input and returns a response or
 //! an [`ApiError`]; routing, auth and body limits live in `api::routes`.
 
+use super::work::Deleted;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use warp::http::StatusCode;
 
-use warp::Filter;
-
 use super::App;
 use super::error::{ApiError, ErrorCode};
-use super::filters::{json_body, query, query_usize, with_app};
-use super::reply::{ApiResult, finish, json};
+use super::filters::query_usize;
+use super::reply::{ApiResult, json};
 use super::route::{self, Table};
 use super::wire::*;
 use crate::events::EventDetail;
@@ -244,10 +243,10 @@ pub async fn read(app: Arc<App>, id: String, q: HashMap<String, String>) -> ApiR
         },
         title: snap.title,
         ui_state,
-        messages: transcript.messages,
+        messages: transcript.messages.into_iter().map(Into::into).collect(),
         status_text,
         interactive_content: read.dialog,
-        token_usage: transcript.token_usage,
+        token_usage: transcript.token_usage.map(Into::into),
         token_usage_unknown_reason: transcript.unknown_reason,
     };
     Ok(json(StatusCode::OK, &body))
@@ -319,7 +318,12 @@ pub async fn resize(app: Arc<App>, id: String, req: ResizeRequest) -> ApiResult 
 pub async fn delete(app: Arc<App>, id: String) -> ApiResult {
     let h = app.sessions.get(&id)?;
     app.sessions.remove(&h).await?;
-    Ok(json(StatusCode::OK, &OK))
+    // A worker's removal is answered by `work` (with its worktree); this is everyone else's.
+    let done = Deleted {
+        ok: true,
+        worktree: None,
+    };
+    Ok(json(StatusCode::OK, &done))
 }
 
 pub async fn batch_delete(app: Arc<App>, req: BatchDeleteRequest) -> ApiResult {
@@ -368,117 +372,52 @@ pub async fn batch_delete(app: Arc<App>, req: BatchDeleteRequest) -> ApiResult {
 /// The session routes.
 pub fn routes(t: &mut Table) {
     // `stats` and `batch` before `{id}`, so they are not taken for session names.
-    t.route(
-        route::get("/sessions/stats").answers::<Stats>(),
-        |p, app| {
-            p.none()
-                .and(with_app(app))
-                .then(|a| async { finish(stats(a).await) })
-        },
-    );
-    t.route(
+    t.on(route::get("/sessions/stats").answers::<Stats>(), stats);
+    t.on_body(
         route::post("/sessions/batch")
             .body::<BatchCreateRequest>()
             .creates::<BatchCreateResponse>(),
-        |p, app| {
-            p.none()
-                .and(with_app(app))
-                .and(json_body(app.config.max_body_bytes))
-                .then(|a, b| async { finish(batch_create(a, b).await) })
-        },
+        batch_create,
     );
-    t.route(
+    t.on_body(
         route::delete("/sessions/batch")
             .body::<BatchDeleteRequest>()
             .answers::<BatchDeleteResponse>(),
-        |p, app| {
-            p.none()
-                .and(with_app(app))
-                .and(json_body(app.config.max_body_bytes))
-                .then(|a, b| async { finish(batch_delete(a, b).await) })
-        },
+        batch_delete,
     );
-    t.route(
+    t.on_body(
         route::post("/sessions")
             .body::<CreateSessionRequest>()
             .creates::<SessionInfo>(),
-        |p, app| {
-            p.none()
-                .and(with_app(app))
-                .and(json_body(app.config.max_body_bytes))
-                .then(|a, b| async { finish(create(a, b).await) })
-        },
+        create,
     );
-    t.route(
-        route::get("/sessions").answers::<SessionList>(),
-        |p, app| {
-            p.none()
-                .and(with_app(app))
-                .and(query())
-                .then(|a, q| async { finish(list(a, q).await) })
-        },
-    );
-    t.route(
-        route::get("/sessions/{id}").answers::<SessionInfo>(),
-        |p, app| {
-            p.one()
-                .and(with_app(app))
-                .then(|id, a| async { finish(get(a, id).await) })
-        },
-    );
-    t.route(route::delete("/sessions/{id}").answers::<Ok>(), |p, app| {
-        p.one()
-            .and(with_app(app))
-            .then(|id, a| async { finish(delete(a, id).await) })
-    });
-    t.route(
+    t.on_query(route::get("/sessions").answers::<SessionList>(), list);
+    t.on_one(route::get("/sessions/{id}").answers::<SessionInfo>(), get);
+    t.on_one(route::delete("/sessions/{id}").answers::<Deleted>(), delete);
+    t.on_one_query(
         route::get("/sessions/{id}/read").answers::<ReadResponse>(),
-        |p, app| {
-            p.one()
-                .and(with_app(app))
-                .and(query())
-                .then(|id, a, q| async { finish(read(a, id, q).await) })
-        },
+        read,
     );
-    t.route(
+    t.on_one_body(
         route::post("/sessions/{id}/send")
             .body::<SendRequest>()
             .answers::<SendResponse>(),
-        |p, app| {
-            p.one()
-                .and(with_app(app))
-                .and(json_body(app.config.max_body_bytes))
-                .then(|id, a, b| async { finish(send(a, id, b).await) })
-        },
+        send,
     );
-    t.route(
+    t.on_one_body(
         route::post("/sessions/{id}/keys")
             .body::<KeysRequest>()
             .answers::<Ok>(),
-        |p, app| {
-            p.one()
-                .and(with_app(app))
-                .and(json_body(app.config.max_body_bytes))
-                .then(|id, a, b| async { finish(keys(a, id, b).await) })
-        },
+        keys,
     );
-    t.route(
+    t.on_one(
         route::post("/sessions/{id}/interrupt").answers::<Ok>(),
-        |p, app| {
-            p.one()
-                .and(with_app(app))
-                .then(|id, a| async { finish(interrupt(a, id).await) })
-        },
+        interrupt,
     );
-    t.route(
+    t.on_one_body(
         route::post("/sessions/{id}/resize")
             .body::<ResizeRequest>()
             .answers::<Ok>(),
-        |p, app| {
-            p.one()
-                .and(with_app(app))
-                .and(json_body(app.config.max_body_bytes))
-                .then(|id, a, b| async { finish(resize(a, id, b).await) })
-        },
+        resize,
     );
 }

@@ -9,13 +9,11 @@ use std::time::Duration;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use warp::Filter;
 use warp::http::StatusCode;
 
 use super::App;
 use super::error::{ApiError, ErrorCode};
-use super::filters::{json_body, query, with_app};
-use super::reply::{ApiResult, finish, json};
+use super::reply::{ApiResult, json};
 use super::route::{self, Table};
 use crate::session::commands::{CommandRecord, MAX_COMMANDS};
 use crate::session::exec::{self, ExecError, ExecRequest, ExecResult};
@@ -163,24 +161,14 @@ async fn exec_route(app: Arc<App>, id: String, body: ExecBody) -> ApiResult {
 }
 
 pub fn routes(t: &mut Table) {
-    t.route(
+    t.on_one_query(
         route::get("/sessions/{id}/commands").answers::<CommandList>(),
-        |p, app| {
-            p.one()
-                .and(with_app(app))
-                .and(query())
-                .then(|id, a, q| async { finish(commands(a, id, q).await) })
-        },
+        commands,
     );
-    t.route(
+    t.on_one_body(
         route::post("/sessions/{id}/exec")
             .body::<ExecBody>()
             .answers::<ExecAnswer>(),
-        |p, app| {
-            p.one()
-                .and(with_app(app))
-                .and(json_body(app.config.max_body_bytes))
-                .then(|id, a, b| async { finish(exec_route(a, id, b).await) })
-        },
+        exec_route,
     );
 }

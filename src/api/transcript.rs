@@ -1,14 +1,89 @@
 //! The transcript view of a session for the API: `messages` and `tokenUsage` from Claude's
 //! JSONL (found through the SessionStart hook), read incrementally off the async runtime.
 //! [`token_usage`] is the accessor other areas call; [`usages`] and [`UsageTotals`] serve the
-//! many-session views (`/v1/world`, `/v1/metrics`).
+//! many-session views (`/v1/world`, `/v1/metrics`). [`TranscriptMessage`] and [`Usage`] are
+//! the wire shapes of `crate::transcript`'s messages and token usage.
 
 use futures_util::StreamExt;
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::Serialize;
 
 use super::App;
 use crate::session::SessionHandle;
+use crate::transcript::claude::{CONTENT_TYPES, ROLES};
 use crate::transcript::{Message, TokenUsage};
+
+pub fn roles(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({"type": "string", "enum": ROLES})
+}
+
+pub fn content_types(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({"type": "string", "enum": CONTENT_TYPES})
+}
+
+/// One message of the agent's transcript, in v0.3's shape.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(rename = "TranscriptMessage")]
+pub struct TranscriptMessage {
+    #[schemars(schema_with = "roles")]
+    role: &'static str,
+    #[schemars(schema_with = "content_types")]
+    content_type: &'static str,
+    text: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_use_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    timestamp: Option<String>,
+}
+
+impl From<Message> for TranscriptMessage {
+    fn from(m: Message) -> TranscriptMessage {
+        TranscriptMessage {
+            role: m.role,
+            content_type: m.content_type,
+            text: m.text,
+            tool_name: m.tool_name,
+            tool_use_id: m.tool_use_id,
+            timestamp: m.timestamp,
+        }
+    }
+}
+
+/// v0.3's `tokenUsage`: the sums of the agent's own records. `estimatedCostUsd` is null
+/// (with `costUnknownReason`) when some model has no price: a partial sum would look exact
+/// and be wrong.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(rename = "TokenUsage")]
+pub struct Usage {
+    input_tokens: u64,
+    output_tokens: u64,
+    cache_creation_tokens: u64,
+    cache_read_tokens: u64,
+    /// Null when a model has no price (see costUnknownReason).
+    estimated_cost_usd: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cost_unknown_reason: Option<String>,
+    /// The models seen, in the order first seen.
+    models: Vec<String>,
+}
+
+impl From<TokenUsage> for Usage {
+    fn from(u: TokenUsage) -> Usage {
+        Usage {
+            input_tokens: u.input_tokens,
+            output_tokens: u.output_tokens,
+            cache_creation_tokens: u.cache_creation_tokens,
+            cache_read_tokens: u.cache_read_tokens,
+            estimated_cost_usd: u.estimated_cost_usd,
+            cost_unknown_reason: u.cost_unknown_reason,
+            models: u.models,
+        }
+    }
+}
 
 /// Transcripts read at once for a many-session view. Each read is a blocking file read on
 /// tokio's blocking pool; a few in flight keep a view of hundreds of sessions quick without
@@ -88,7 +163,7 @@ pub async fn usages(app: &App, sessions: &[SessionHandle]) -> Vec<Result<TokenUs
 /// Token usage summed over the sessions whose usage is known. Sessions whose usage is unknown
 /// are counted, never guessed; a cost is given only when every counted session has one (a
 /// partial sum would look exact and be wrong).
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UsageTotals {
     pub input_tokens: u64,

@@ -15,12 +15,12 @@ use warp::http::StatusCode;
 
 use super::App;
 use super::error::{ApiError, ErrorCode};
-use super::filters::{json_body, with_app};
+use super::filters::with_app;
 use super::reply::finish;
 use super::reply::{ApiResult, json};
 use super::route::{self, Table};
 use crate::webhooks::inbound::{self, StimulusError, secret_var};
-use crate::webhooks::{ChannelHealth, DeadLetter, Endpoint};
+use crate::webhooks::{DeadLetter, Endpoint};
 
 /// `POST /v1/webhooks` body.
 #[derive(Deserialize, JsonSchema)]
@@ -67,7 +67,42 @@ pub(crate) struct WebhookList {
 #[serde(rename_all = "camelCase")]
 pub(crate) struct DeadLetters {
     total: usize,
-    dead_letters: Vec<DeadLetter>,
+    dead_letters: Vec<DeadLetterWire>,
+}
+
+/// A delivery that ran out of attempts.
+#[derive(Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(rename = "DeadLetter")]
+struct DeadLetterWire {
+    id: String,
+    webhook_id: String,
+    url: String,
+    /// The event type.
+    event: &'static str,
+    delivery_id: String,
+    attempts: u32,
+    last_error: String,
+    /// Epoch milliseconds.
+    failed_at: u64,
+    /// The body that was to be delivered.
+    body: serde_json::Value,
+}
+
+impl From<DeadLetter> for DeadLetterWire {
+    fn from(d: DeadLetter) -> DeadLetterWire {
+        DeadLetterWire {
+            id: d.id,
+            webhook_id: d.webhook_id,
+            url: d.url,
+            event: d.event,
+            delivery_id: d.delivery_id,
+            attempts: d.attempts,
+            last_error: d.last_error,
+            failed_at: d.failed_at,
+            body: d.body,
+        }
+    }
 }
 
 /// A retried dead letter that was delivered.
@@ -79,6 +114,7 @@ pub(crate) struct Retried {
 
 /// An outbound channel and what it last did.
 #[derive(Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
 #[schemars(rename = "Channel")]
 struct ChannelWire {
     id: String,
@@ -88,8 +124,14 @@ struct ChannelWire {
     url: String,
     /// unused, ok or failing (the last attempt failed).
     status: &'static str,
-    #[serde(flatten)]
-    health: ChannelHealth,
+    delivered: u64,
+    failed_attempts: u64,
+    dead_lettered: u64,
+    /// Epoch milliseconds.
+    last_success_at: Option<u64>,
+    /// Epoch milliseconds.
+    last_failure_at: Option<u64>,
+    last_error: Option<String>,
 }
 
 /// `GET /v1/channels/health`.
@@ -103,7 +145,28 @@ pub(crate) struct ChannelsHealth {
 pub(crate) struct StimulusAccepted {
     accepted: bool,
     source: String,
-    routed: inbound::Routed,
+    routed: Routed,
+}
+
+/// Where a stimulus went.
+#[derive(Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(rename = "StimulusRoute")]
+struct Routed {
+    /// send_to_session or create_session.
+    action: &'static str,
+    session_id: String,
+    session_name: String,
+}
+
+impl From<inbound::Routed> for Routed {
+    fn from(r: inbound::Routed) -> Routed {
+        Routed {
+            action: r.action,
+            session_id: r.session_id,
+            session_name: r.session_name,
+        }
+    }
 }
 
 impl From<&Endpoint> for WebhookInfo {
@@ -161,7 +224,12 @@ async fn delete(app: Arc<App>, id: String) -> ApiResult {
 }
 
 async fn dead_letters(app: Arc<App>) -> ApiResult {
-    let dead_letters = app.webhooks.dead_letters();
+    let dead_letters: Vec<DeadLetterWire> = app
+        .webhooks
+        .dead_letters()
+        .into_iter()
+        .map(DeadLetterWire::from)
+        .collect();
     Ok(json(
         StatusCode::OK,
         &DeadLetters {
@@ -208,7 +276,12 @@ async fn channels_health(app: Arc<App>) -> ApiResult {
                 (None, Some(_)) => "failing",
                 _ => "ok",
             },
-            health: h,
+            delivered: h.delivered,
+            failed_attempts: h.failed_attempts,
+            dead_lettered: h.dead_lettered,
+            last_success_at: h.last_success_at,
+            last_failure_at: h.last_failure_at,
+            last_error: h.last_error,
         })
         .collect();
     Ok(json(StatusCode::OK, &ChannelsHealth { channels }))
@@ -229,7 +302,7 @@ async fn accept(app: &App, source: &str, content: &str, key: Option<&str>) -> Ap
             &StimulusAccepted {
                 accepted: true,
                 source: source.to_owned(),
-                routed,
+                routed: routed.into(),
             },
         )),
         Err(e) => {
@@ -301,67 +374,34 @@ impl From<StimulusError> for ApiError {
 
 /// Routes behind the API guard.
 pub fn routes(t: &mut Table) {
-    t.route(
+    t.on_body(
         route::post("/webhooks")
             .body::<CreateWebhook>()
             .creates::<WebhookInfo>(),
-        |p, app| {
-            p.none()
-                .and(with_app(app))
-                .and(json_body(app.config.max_body_bytes))
-                .then(|a, b| async { finish(create(a, b).await) })
-        },
+        create,
     );
-    t.route(
-        route::get("/webhooks").answers::<WebhookList>(),
-        |p, app| {
-            p.none()
-                .and(with_app(app))
-                .then(|a| async { finish(list(a).await) })
-        },
-    );
-    t.route(
+    t.on(route::get("/webhooks").answers::<WebhookList>(), list);
+    t.on(
         route::get("/webhooks/dead-letter").answers::<DeadLetters>(),
-        |p, app| {
-            p.none()
-                .and(with_app(app))
-                .then(|a| async { finish(dead_letters(a).await) })
-        },
+        dead_letters,
     );
-    t.route(
+    t.on_one(
         route::post("/webhooks/dead-letter/{id}/retry").answers::<Retried>(),
-        |p, app| {
-            p.one()
-                .and(with_app(app))
-                .then(|id, a| async { finish(retry(a, id).await) })
-        },
+        retry,
     );
-    t.route(
+    t.on_one(
         route::delete("/webhooks/{id}").answers::<super::wire::Ok>(),
-        |p, app| {
-            p.one()
-                .and(with_app(app))
-                .then(|id, a| async { finish(delete(a, id).await) })
-        },
+        delete,
     );
-    t.route(
+    t.on(
         route::get("/channels/health").answers::<ChannelsHealth>(),
-        |p, app| {
-            p.none()
-                .and(with_app(app))
-                .then(|a| async { finish(channels_health(a).await) })
-        },
+        channels_health,
     );
-    t.route(
+    t.on_body(
         route::post("/stimuli")
             .body::<StimulusRequest>()
             .answers_with::<StimulusAccepted>(202),
-        |p, app| {
-            p.none()
-                .and(with_app(app))
-                .and(json_body(app.config.max_body_bytes))
-                .then(|a, b| async { finish(stimulus(a, b).await) })
-        },
+        stimulus,
     );
 }
 

@@ -2,22 +2,47 @@
 //! phase, role, group and token usage) and `GET /v1/swarm` (every running group: lineages,
 //! pipelines, consensus reviews, with counts by state). Read-only; the state they show
 //! belongs to `crate::orchestrate` and the session manager.
+//!
+//! Both answers are written with their keys in name order (`json_sorted`), as they always
+//! were.
 
 use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
 use std::sync::Arc;
 
-use serde_json::{Value, json};
-use warp::Filter;
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::Serialize;
+use uuid::Uuid;
 use warp::http::StatusCode;
 
 use super::App;
-use super::filters::{query, with_app};
-use super::reply::finish;
-use super::reply::{ApiResult, json};
-use super::route::{self, Table};
+use super::reply::{ApiResult, json_sorted};
+use super::route::{self, Query, Table};
 use crate::orchestrate::{Completion, Orchestrator, Role};
 use crate::session::SessionHandle;
 use crate::vocab::SessionStatus;
+
+/// What a session can be doing, in orchestration terms ([`phase`]).
+const PHASES: [&str; 7] = [
+    "starting",
+    "working",
+    "waiting_for_input",
+    "needs_human",
+    "blocked",
+    "exited",
+    "completed",
+];
+
+/// What a session can be to the others ([`role_of`]).
+const ROLES: [&str; 5] = ["parent", "worker", "reviewer", "stage", "none"];
+
+fn phases(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({"type": "string", "enum": PHASES})
+}
+
+fn roles(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({"type": "string", "enum": ROLES})
+}
 
 /// What a session is doing, in orchestration terms.
 fn phase(h: &SessionHandle, done: Option<&Completion>) -> &'static str {
@@ -34,38 +59,118 @@ fn phase(h: &SessionHandle, done: Option<&Completion>) -> &'static str {
     }
 }
 
+/// The group a session works in: a pipeline's stage, or a consensus review's reviewer.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+#[schemars(rename = "WorldGroup")]
+enum Group {
+    Pipeline {
+        #[schemars(with = "String")]
+        id: Uuid,
+        stage: String,
+    },
+    Consensus {
+        #[schemars(with = "String")]
+        id: Uuid,
+        index: usize,
+    },
+}
+
 fn role_of(
     orch: &Orchestrator,
     h: &SessionHandle,
-    parents: &HashMap<uuid::Uuid, usize>,
-) -> (&'static str, Value) {
+    parents: &HashMap<Uuid, usize>,
+) -> (&'static str, Option<Group>) {
     match orch.role(&h.meta.id) {
         Some(Role::Stage { pipeline, stage }) => (
             "stage",
-            json!({ "kind": "pipeline", "id": pipeline, "stage": stage }),
+            Some(Group::Pipeline {
+                id: pipeline,
+                stage,
+            }),
         ),
         Some(Role::Reviewer { consensus, index }) => (
             "reviewer",
-            json!({ "kind": "consensus", "id": consensus, "index": index }),
+            Some(Group::Consensus {
+                id: consensus,
+                index,
+            }),
         ),
-        None if parents.contains_key(&h.meta.id) => ("parent", Value::Null),
-        None if h.meta.parent_id.is_some() => ("worker", Value::Null),
-        None => ("none", Value::Null),
+        None if parents.contains_key(&h.meta.id) => ("parent", None),
+        None if h.meta.parent_id.is_some() => ("worker", None),
+        None => ("none", None),
     }
 }
 
-async fn world(app: &App, orch: &Orchestrator) -> ApiResult {
+/// `GET /v1/world`: every session, with what it is doing for the others.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(rename = "World")]
+struct World {
+    sessions: Vec<WorldSession>,
+    total: usize,
+    /// Sessions per role.
+    by_role: BTreeMap<&'static str, usize>,
+    /// Sessions per status.
+    by_status: BTreeMap<&'static str, usize>,
+}
+
+/// One session in `GET /v1/world`.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+struct WorldSession {
+    #[schemars(with = "String")]
+    id: Uuid,
+    name: String,
+    #[schemars(schema_with = "crate::api::schemas::session_status")]
+    status: &'static str,
+    #[schemars(schema_with = "crate::api::schemas::agent_type")]
+    agent_type: &'static str,
+    work_dir: PathBuf,
+    #[schemars(schema_with = "phases")]
+    phase: &'static str,
+    #[schemars(schema_with = "roles")]
+    role: &'static str,
+    /// The pipeline or review it belongs to, for a stage or a reviewer.
+    group: Option<Group>,
+    #[schemars(with = "Option<String>")]
+    parent_id: Option<Uuid>,
+    /// How many sessions it spawned.
+    children: usize,
+    /// The session's token usage from its agent's transcript (as on `/read`); null when
+    /// unknown (see `usageUnknownReason`), never a made-up zero.
+    usage: Option<super::transcript::Usage>,
+    /// Why `usage` is null.
+    usage_unknown_reason: Option<String>,
+    /// Bytes of output the session wrote.
+    output_bytes: u64,
+    /// What a client declared when it completed the session's task.
+    completion: Option<WorldCompletion>,
+}
+
+/// A completion declared by `POST /v1/sessions/{id}/complete`.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+struct WorldCompletion {
+    status: String,
+    comment: Option<String>,
+    /// Epoch milliseconds.
+    completed_at: u64,
+}
+
+async fn world(app: Arc<App>) -> ApiResult {
+    let orch = &app.orch;
     let all = app.sessions.list();
-    let mut parents: HashMap<uuid::Uuid, usize> = HashMap::new();
+    let mut parents: HashMap<Uuid, usize> = HashMap::new();
     for h in &all {
         if let Some(p) = h.meta.parent_id {
             *parents.entry(p).or_default() += 1;
         }
     }
-    let mut by_role: BTreeMap<&str, usize> = BTreeMap::new();
-    let mut by_status: BTreeMap<&str, usize> = BTreeMap::new();
-    let usages = super::transcript::usages(app, &all).await;
-    let sessions: Vec<Value> = all
+    let mut by_role: BTreeMap<&'static str, usize> = BTreeMap::new();
+    let mut by_status: BTreeMap<&'static str, usize> = BTreeMap::new();
+    let usages = super::transcript::usages(&app, &all).await;
+    let sessions: Vec<WorldSession> = all
         .iter()
         .zip(usages)
         .map(|(h, usage)| {
@@ -73,29 +178,42 @@ async fn world(app: &App, orch: &Orchestrator) -> ApiResult {
             let (role, group) = role_of(orch, h, &parents);
             *by_role.entry(role).or_default() += 1;
             *by_status.entry(h.status().as_str()).or_default() += 1;
-            json!({
-                "id": h.meta.id,
-                "name": h.meta.name,
-                "status": h.status().as_str(),
-                "agentType": h.meta.agent_type.as_str(),
-                "workDir": h.meta.work_dir,
-                "phase": phase(h, done.as_ref()),
-                "role": role,
-                "group": group,
-                "parentId": h.meta.parent_id,
-                "children": parents.get(&h.meta.id).copied().unwrap_or(0),
-                // From the agent's own records; null (with the reason) when unknown, never 0.
-                "usage": usage.as_ref().ok(),
-                "usageUnknownReason": usage.as_ref().err(),
-                "outputBytes": h.counters.bytes_out.load(std::sync::atomic::Ordering::Relaxed),
-                "completion": done.map(|c| json!({ "status": c.status, "comment": c.comment, "completedAt": c.at_ms })),
-            })
+            let (usage, usage_unknown_reason) = match usage {
+                Ok(u) => (Some(u.into()), None),
+                Err(reason) => (None, Some(reason)),
+            };
+            WorldSession {
+                id: h.meta.id,
+                name: h.meta.name.clone(),
+                status: h.status().as_str(),
+                agent_type: h.meta.agent_type.as_str(),
+                work_dir: h.meta.work_dir.clone(),
+                phase: phase(h, done.as_ref()),
+                role,
+                group,
+                parent_id: h.meta.parent_id,
+                children: parents.get(&h.meta.id).copied().unwrap_or(0),
+                usage,
+                usage_unknown_reason,
+                output_bytes: h
+                    .counters
+                    .bytes_out
+                    .load(std::sync::atomic::Ordering::Relaxed),
+                completion: done.map(|c| WorldCompletion {
+                    status: c.status,
+                    comment: c.comment,
+                    completed_at: c.at_ms,
+                }),
+            }
         })
         .collect();
-    Ok(json(
-        StatusCode::OK,
-        &json!({ "sessions": sessions, "total": all.len(), "byRole": by_role, "byStatus": by_status }),
-    ))
+    let body = World {
+        total: sessions.len(),
+        sessions,
+        by_role,
+        by_status,
+    };
+    Ok(json_sorted(StatusCode::OK, &body))
 }
 
 fn counts(hs: &[SessionHandle]) -> BTreeMap<&'static str, usize> {
@@ -106,14 +224,80 @@ fn counts(hs: &[SessionHandle]) -> BTreeMap<&'static str, usize> {
     m
 }
 
-async fn swarm(app: &App, orch: &Orchestrator, q: HashMap<String, String>) -> ApiResult {
+/// `GET /v1/swarm`: the groups sessions work in, and every session counted by status.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(rename = "Swarm")]
+struct Swarm {
+    groups: Vec<SwarmGroup>,
+    total_groups: usize,
+    sessions: SwarmSessions,
+}
+
+/// Every session of the daemon, counted.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+struct SwarmSessions {
+    total: usize,
+    by_status: BTreeMap<&'static str, usize>,
+}
+
+/// A group of sessions: a parent and the children it spawned, a pipeline's stages, or a
+/// consensus review's reviewers. `sessions` lists its members, `counts` counts them by
+/// status.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+enum SwarmGroup {
+    #[serde(rename_all = "camelCase")]
+    Lineage {
+        /// The parent's id.
+        #[schemars(with = "String")]
+        id: Uuid,
+        /// The parent's name; null when the parent is gone.
+        name: Option<String>,
+        /// running while a member runs, else finished.
+        status: &'static str,
+        #[schemars(with = "Vec<String>")]
+        sessions: Vec<Uuid>,
+        counts: BTreeMap<&'static str, usize>,
+    },
+    #[serde(rename_all = "camelCase")]
+    Pipeline {
+        #[schemars(with = "String")]
+        id: Uuid,
+        name: String,
+        #[schemars(schema_with = "crate::api::schemas::pipeline_status")]
+        status: &'static str,
+        #[schemars(with = "Vec<String>")]
+        sessions: Vec<Uuid>,
+        counts: BTreeMap<&'static str, usize>,
+        /// The stages, counted by their status.
+        stage_counts: BTreeMap<&'static str, usize>,
+    },
+    #[serde(rename_all = "camelCase")]
+    Consensus {
+        #[schemars(with = "String")]
+        id: Uuid,
+        /// The reviewed session.
+        #[schemars(with = "String")]
+        parent_id: Uuid,
+        #[schemars(schema_with = "crate::api::schemas::review_status")]
+        status: &'static str,
+        #[schemars(with = "Vec<String>")]
+        sessions: Vec<Uuid>,
+        counts: BTreeMap<&'static str, usize>,
+    },
+}
+
+async fn swarm(app: Arc<App>, q: Query) -> ApiResult {
+    let orch = &app.orch;
     let everything = q.get("all").is_some_and(|v| v == "true" || v == "1");
     let all = app.sessions.list();
-    let by_id: HashMap<uuid::Uuid, SessionHandle> =
-        all.iter().map(|h| (h.meta.id, h.clone())).collect();
+    let by_id: HashMap<Uuid, SessionHandle> = all.iter().map(|h| (h.meta.id, h.clone())).collect();
+    let ids = |members: &[SessionHandle]| members.iter().map(|h| h.meta.id).collect::<Vec<_>>();
     let mut groups = Vec::new();
     // Parent/children, leaving out reviewers and stages (their groups are listed below).
-    let mut lineages: BTreeMap<uuid::Uuid, Vec<SessionHandle>> = BTreeMap::new();
+    let mut lineages: BTreeMap<Uuid, Vec<SessionHandle>> = BTreeMap::new();
     for h in &all {
         if let Some(p) = h.meta.parent_id
             && orch.role(&h.meta.id).is_none()
@@ -128,14 +312,13 @@ async fn swarm(app: &App, orch: &Orchestrator, q: HashMap<String, String>) -> Ap
         }
         let running = members.iter().any(|h| !h.is_exited());
         if running || everything {
-            groups.push(json!({
-                "kind": "lineage",
-                "id": parent,
-                "name": by_id.get(&parent).map(|h| h.meta.name.clone()),
-                "status": if running { "running" } else { "finished" },
-                "sessions": members.iter().map(|h| h.meta.id).collect::<Vec<_>>(),
-                "counts": counts(&members),
-            }));
+            groups.push(SwarmGroup::Lineage {
+                id: parent,
+                name: by_id.get(&parent).map(|h| h.meta.name.clone()),
+                status: if running { "running" } else { "finished" },
+                sessions: ids(&members),
+                counts: counts(&members),
+            });
         }
     }
     for p in orch.pipelines.list() {
@@ -148,19 +331,18 @@ async fn swarm(app: &App, orch: &Orchestrator, q: HashMap<String, String>) -> Ap
             .iter()
             .filter_map(|s| s.session_id.and_then(|id| by_id.get(&id).cloned()))
             .collect();
-        let mut stage_counts: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut stage_counts: BTreeMap<&'static str, usize> = BTreeMap::new();
         for s in &v.stages {
             *stage_counts.entry(s.status.as_str()).or_default() += 1;
         }
-        groups.push(json!({
-            "kind": "pipeline",
-            "id": v.id,
-            "name": v.name,
-            "status": v.status.as_str(),
-            "sessions": members.iter().map(|h| h.meta.id).collect::<Vec<_>>(),
-            "counts": counts(&members),
-            "stageCounts": stage_counts,
-        }));
+        groups.push(SwarmGroup::Pipeline {
+            id: v.id,
+            name: v.name,
+            status: v.status.as_str(),
+            sessions: ids(&members),
+            counts: counts(&members),
+            stage_counts,
+        });
     }
     for r in orch.reviews.list() {
         let v = r.view();
@@ -172,36 +354,27 @@ async fn swarm(app: &App, orch: &Orchestrator, q: HashMap<String, String>) -> Ap
             .iter()
             .filter_map(|x| x.session_id.and_then(|id| by_id.get(&id).cloned()))
             .collect();
-        groups.push(json!({
-            "kind": "consensus",
-            "id": v.id,
-            "parentId": v.parent_id,
-            "status": v.status,
-            "sessions": members.iter().map(|h| h.meta.id).collect::<Vec<_>>(),
-            "counts": counts(&members),
-        }));
+        groups.push(SwarmGroup::Consensus {
+            id: v.id,
+            parent_id: v.parent_id,
+            status: v.status.as_str(),
+            sessions: ids(&members),
+            counts: counts(&members),
+        });
     }
-    Ok(json(
-        StatusCode::OK,
-        &json!({
-            "groups": groups,
-            "totalGroups": groups.len(),
-            "sessions": { "total": all.len(), "byStatus": counts(&all) },
-        }),
-    ))
+    let body = Swarm {
+        total_groups: groups.len(),
+        groups,
+        sessions: SwarmSessions {
+            total: all.len(),
+            by_status: counts(&all),
+        },
+    };
+    Ok(json_sorted(StatusCode::OK, &body))
 }
 
 /// The view routes (under `/v1` and unversioned; the caller adds the prefix).
 pub fn routes(t: &mut Table) {
-    t.route(route::get("/world"), |p, app| {
-        p.none()
-            .and(with_app(app))
-            .then(|a: Arc<App>| async move { finish(world(&a, &a.orch).await) })
-    });
-    t.route(route::get("/swarm"), |p, app| {
-        p.none()
-            .and(with_app(app))
-            .and(query())
-            .then(|a: Arc<App>, q| async move { finish(swarm(&a, &a.orch, q).await) })
-    });
+    t.on(route::get("/world").answers::<World>(), world);
+    t.on_query(route::get("/swarm").answers::<Swarm>(), swarm);
 }

@@ -37,7 +37,7 @@ pub fn daemon_socket(state_dir: Option<&Path>) -> anyhow::Result<PathBuf> {
         Some(d) => d.to_path_buf(),
         None => match std::env::var_os("AEGIS_STATE_DIR").filter(|v| !v.is_empty()) {
             Some(d) => PathBuf::from(d),
-            None => crate::config::default_state_dir()?,
+            None => crate::store::default_state_dir()?,
         },
     };
     Ok(super::server::socket_path(&dir))

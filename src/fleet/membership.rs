@@ -44,16 +44,25 @@ pub struct SessionCounts {
 }
 
 /// A host's state as this node sees it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HostState {
     Up,
     Unreachable,
 }
 
-/// One host as `GET /v1/fleet/hosts` shows it.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
+impl HostState {
+    pub const ALL: [HostState; 2] = [HostState::Up, HostState::Unreachable];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HostState::Up => "up",
+            HostState::Unreachable => "unreachable",
+        }
+    }
+}
+
+/// One host as this node sees it (`GET /v1/fleet/hosts` shows it).
+#[derive(Debug, Clone)]
 pub struct HostView {
     pub host: String,
     pub state: HostState,
@@ -67,7 +76,6 @@ pub struct HostView {
     pub started_at: String,
     pub boot_id: uuid::Uuid,
     /// This is the node that answered.
-    #[serde(rename = "self")]
     pub is_self: bool,
 }
 

@@ -54,15 +54,6 @@ impl ToolDef {
     }
 }
 
-/// The table as `GET /v1/tools` serves it.
-pub fn list_json() -> Value {
-    let tools: Vec<Value> = TOOLS
-        .iter()
-        .map(|t| json!({"name": t.name, "description": t.description, "inputSchema": t.input_schema()}))
-        .collect();
-    json!({ "tools": tools, "total": tools.len() })
-}
-
 /// The tool called `name`.
 pub fn find(name: &str) -> Option<&'static ToolDef> {
     TOOLS.iter().find(|t| t.name == name)

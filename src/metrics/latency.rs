@@ -54,7 +54,7 @@ struct Agg {
 }
 
 /// What one kind measured, in milliseconds rounded to one decimal; `None` until measured.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
 pub struct Aggregate {
     pub min: Option<f64>,
     pub max: Option<f64>,

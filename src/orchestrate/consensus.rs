@@ -18,7 +18,6 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde::Serialize;
 use uuid::Uuid;
 
 use super::text::{Verdict, parse_verdict};
@@ -44,39 +43,147 @@ const GIT_TIMEOUT: Duration = Duration::from_secs(20);
 /// detector held `idle` across the verdict redraw.
 const RECHECK: Duration = Duration::from_secs(1);
 
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
+/// Where a review stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReviewStatus {
+    Running,
+    /// Every reviewer answered (or failed).
+    Completed,
+    /// The timeout came first; the verdicts received by then decided.
+    TimedOut,
+}
+
+impl ReviewStatus {
+    pub const ALL: [ReviewStatus; 3] = [
+        ReviewStatus::Running,
+        ReviewStatus::Completed,
+        ReviewStatus::TimedOut,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReviewStatus::Running => "running",
+            ReviewStatus::Completed => "completed",
+            ReviewStatus::TimedOut => "timed_out",
+        }
+    }
+}
+
+/// Where one reviewer stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReviewerStatus {
+    Running,
+    /// Its verdict is in.
+    Done,
+    /// No verdict by the timeout.
+    TimedOut,
+    /// It could not start, or exited without a verdict.
+    Failed,
+}
+
+impl ReviewerStatus {
+    pub const ALL: [ReviewerStatus; 4] = [
+        ReviewerStatus::Running,
+        ReviewerStatus::Done,
+        ReviewerStatus::TimedOut,
+        ReviewerStatus::Failed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReviewerStatus::Running => "running",
+            ReviewerStatus::Done => "done",
+            ReviewerStatus::TimedOut => "timed_out",
+            ReviewerStatus::Failed => "failed",
+        }
+    }
+}
+
+/// A verdict: a reviewer's, or the review's by the majority rule (`None`: no reviewer gave
+/// one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Approve,
+    Reject,
+    None,
+}
+
+impl Decision {
+    pub const ALL: [Decision; 3] = [Decision::Approve, Decision::Reject, Decision::None];
+
+    /// What one reviewer may decide.
+    pub const VOTES: [Decision; 2] = [Decision::Approve, Decision::Reject];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Approve => "approve",
+            Decision::Reject => "reject",
+            Decision::None => "none",
+        }
+    }
+}
+
+/// How a criterion fared: with one reviewer, or by the majority of them (`Tie`, or
+/// `Unknown` when no reviewer judged it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mark {
+    Pass,
+    Fail,
+    Tie,
+    Unknown,
+}
+
+impl Mark {
+    pub const ALL: [Mark; 4] = [Mark::Pass, Mark::Fail, Mark::Tie, Mark::Unknown];
+
+    /// What one reviewer may say of a criterion.
+    pub const JUDGED: [Mark; 2] = [Mark::Pass, Mark::Fail];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mark::Pass => "pass",
+            Mark::Fail => "fail",
+            Mark::Tie => "tie",
+            Mark::Unknown => "unknown",
+        }
+    }
+}
+
+/// One reviewer as the review sees it.
+#[derive(Debug, Clone)]
 pub struct ReviewerView {
+    /// Its place among the reviewers (`AEGIS_REVIEWER_INDEX` in its environment).
     pub index: usize,
+    /// Set once its session started.
     pub session_id: Option<Uuid>,
-    /// running | done | timed_out | failed
-    pub status: &'static str,
-    pub verdict: Option<&'static str>,
-    pub criteria: BTreeMap<String, &'static str>,
+    pub status: ReviewerStatus,
+    /// Approve or reject, once its verdict is in.
+    pub verdict: Option<Decision>,
+    /// Pass or fail per criterion, as the reviewer judged it.
+    pub criteria: BTreeMap<String, Mark>,
+    /// The reason its verdict line gave.
     pub reason: Option<String>,
+    /// Why it gave no verdict (it could not start, or exited).
     pub error: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
+/// One criterion over every verdict received.
+#[derive(Debug, Clone, Copy)]
 pub struct CriterionView {
     pub pass: usize,
     pub fail: usize,
-    /// pass | fail | tie | unknown
-    pub result: &'static str,
+    pub result: Mark,
 }
 
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
+/// A review: its reviewers, and the majority's verdict once it finished.
+#[derive(Debug, Clone)]
 pub struct ConsensusView {
     pub id: Uuid,
     pub parent_id: Uuid,
-    /// running | completed | timed_out
-    pub status: &'static str,
+    pub status: ReviewStatus,
     pub criteria: Vec<String>,
     pub reviewers: Vec<ReviewerView>,
-    /// approve | reject | none (no verdict received)
-    pub verdict: Option<&'static str>,
+    pub verdict: Option<Decision>,
     pub approvals: usize,
     pub rejections: usize,
     pub tie: bool,
@@ -195,13 +302,13 @@ pub async fn start(
     let view = ConsensusView {
         id,
         parent_id: parent.meta.id,
-        status: "running",
+        status: ReviewStatus::Running,
         criteria: criteria.clone(),
         reviewers: (0..reviewers)
             .map(|index| ReviewerView {
                 index,
                 session_id: None,
-                status: "running",
+                status: ReviewerStatus::Running,
                 verdict: None,
                 criteria: BTreeMap::new(),
                 reason: None,
@@ -256,29 +363,14 @@ async fn run_reviewer(
 ) -> Option<SessionHandle> {
     let set = |f: &dyn Fn(&mut ReviewerView)| f(&mut lock(&r.state).reviewers[index]);
     let created = tokio::time::timeout_at(deadline, async {
-        let prompt = spec.prompt.clone();
-        let h = super::launch(
-            &ctx.sessions,
-            CreateSpec {
-                prompt: None,
-                ..spec
-            },
-            None,
-        )
-        .await?;
-        ctx.orch.set_role(
-            h.meta.id,
-            Role::Reviewer {
-                consensus: r.id,
-                index,
-            },
-        );
+        let role = Role::Reviewer {
+            consensus: r.id,
+            index,
+        };
+        let (h, prompt) = super::launch_member(ctx, spec, role).await?;
         let id = h.meta.id;
         set(&|v| v.session_id = Some(id));
-        if let Some(p) = prompt {
-            let d = ctx.sessions.deliver_first_prompt(&h, &p).await;
-            h.set_prompt_delivery(d);
-        }
+        super::deliver(ctx, &h, prompt).await;
         Ok::<_, crate::session::manager::SessionError>(h)
     })
     .await;
@@ -287,13 +379,13 @@ async fn run_reviewer(
         Ok(Err(e)) => {
             let msg = e.to_string();
             set(&|v| {
-                v.status = "failed";
+                v.status = ReviewerStatus::Failed;
                 v.error = Some(msg.clone());
             });
             return None;
         }
         Err(_) => {
-            set(&|v| v.status = "timed_out");
+            set(&|v| v.status = ReviewerStatus::TimedOut);
             return None;
         }
     };
@@ -310,7 +402,7 @@ async fn run_reviewer(
         }
         if st == SessionStatus::Exited {
             set(&|v| {
-                v.status = "failed";
+                v.status = ReviewerStatus::Failed;
                 v.error = Some("the reviewer exited without a verdict".into());
             });
             return Some(h);
@@ -321,7 +413,7 @@ async fn run_reviewer(
                 if let Some(v) = parse_verdict(&super::screen_text(&h).await) {
                     record(r, index, v);
                 } else {
-                    set(&|v| v.status = "timed_out");
+                    set(&|v| v.status = ReviewerStatus::TimedOut);
                 }
                 return Some(h);
             }
@@ -334,12 +426,16 @@ async fn run_reviewer(
 fn record(r: &Review, index: usize, v: Verdict) {
     let mut s = lock(&r.state);
     let rv = &mut s.reviewers[index];
-    rv.status = "done";
-    rv.verdict = Some(if v.approve { "approve" } else { "reject" });
+    rv.status = ReviewerStatus::Done;
+    rv.verdict = Some(if v.approve {
+        Decision::Approve
+    } else {
+        Decision::Reject
+    });
     rv.criteria = v
         .criteria
         .into_iter()
-        .map(|(k, pass)| (k, if pass { "pass" } else { "fail" }))
+        .map(|(k, pass)| (k, if pass { Mark::Pass } else { Mark::Fail }))
         .collect();
     rv.reason = Some(v.reason);
 }
@@ -348,49 +444,56 @@ fn record(r: &Review, index: usize, v: Verdict) {
 fn conclude(ctx: &super::Context, parent: &SessionHandle, r: &Review) {
     let view = {
         let mut s = lock(&r.state);
-        let done: Vec<&ReviewerView> = s.reviewers.iter().filter(|v| v.status == "done").collect();
-        let approvals = done.iter().filter(|v| v.verdict == Some("approve")).count();
+        let done: Vec<&ReviewerView> = s
+            .reviewers
+            .iter()
+            .filter(|v| v.status == ReviewerStatus::Done)
+            .collect();
+        let approvals = done
+            .iter()
+            .filter(|v| v.verdict == Some(Decision::Approve))
+            .count();
         let rejections = done.len() - approvals;
         let missing = s.reviewers.len() - done.len();
         let mut per = BTreeMap::new();
         for c in &s.criteria {
             let pass = done
                 .iter()
-                .filter(|v| v.criteria.get(c) == Some(&"pass"))
+                .filter(|v| v.criteria.get(c) == Some(&Mark::Pass))
                 .count();
             let fail = done
                 .iter()
-                .filter(|v| v.criteria.get(c) == Some(&"fail"))
+                .filter(|v| v.criteria.get(c) == Some(&Mark::Fail))
                 .count();
             let result = match (pass, fail) {
-                (0, 0) => "unknown",
-                (p, f) if p > f => "pass",
-                (p, f) if p < f => "fail",
-                _ => "tie",
+                (0, 0) => Mark::Unknown,
+                (p, f) if p > f => Mark::Pass,
+                (p, f) if p < f => Mark::Fail,
+                _ => Mark::Tie,
             };
             per.insert(c.clone(), CriterionView { pass, fail, result });
         }
         let (verdict, tie, explanation) = if done.is_empty() {
             (
-                "none",
+                Decision::None,
                 false,
                 "no reviewer returned a verdict before the timeout".to_owned(),
             )
         } else if approvals > rejections {
             (
-                "approve",
+                Decision::Approve,
                 false,
                 format!("{approvals} of {} verdicts approve", done.len()),
             )
         } else if approvals < rejections {
             (
-                "reject",
+                Decision::Reject,
                 false,
                 format!("{rejections} of {} verdicts reject", done.len()),
             )
         } else {
             (
-                "reject",
+                Decision::Reject,
                 true,
                 format!(
                     "tie: {approvals} approve and {rejections} reject; approval needs a strict majority, so the tie rejects"
@@ -411,12 +514,19 @@ fn conclude(ctx: &super::Context, parent: &SessionHandle, r: &Review) {
         s.verdict = Some(verdict);
         s.tie = tie;
         s.explanation = Some(explanation);
-        let timed_out = s.reviewers.iter().any(|v| v.status == "timed_out");
-        s.status = if timed_out { "timed_out" } else { "completed" };
+        let timed_out = s
+            .reviewers
+            .iter()
+            .any(|v| v.status == ReviewerStatus::TimedOut);
+        s.status = if timed_out {
+            ReviewStatus::TimedOut
+        } else {
+            ReviewStatus::Completed
+        };
         s.finished_at = Some(now_ms());
         s.clone()
     };
-    tracing::info!(consensus = %r.id, verdict = ?view.verdict, status = view.status, "consensus finished");
+    tracing::info!(consensus = %r.id, verdict = ?view.verdict, status = view.status.as_str(), "consensus finished");
     ctx.sessions.bus.publish(
         EventKind::ConsensusCompleted,
         &parent.meta,
@@ -424,8 +534,8 @@ fn conclude(ctx: &super::Context, parent: &SessionHandle, r: &Review) {
         None,
         EventDetail::ConsensusCompleted(ConsensusOutcome {
             consensus_id: view.id,
-            status: view.status,
-            verdict: view.verdict,
+            status: view.status.as_str(),
+            verdict: view.verdict.map(Decision::as_str),
             approvals: view.approvals,
             rejections: view.rejections,
             tie: view.tie,

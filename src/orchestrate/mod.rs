@@ -212,6 +212,28 @@ pub async fn launch(
     Ok(h)
 }
 
+/// A group member's session (a pipeline stage, a reviewer): started without its prompt and
+/// given its `role` first, so the role is known before the agent works. Returns the prompt
+/// for the caller to [`deliver`] once it recorded the session.
+async fn launch_member(
+    ctx: &Context,
+    mut spec: CreateSpec,
+    role: Role,
+) -> Result<(SessionHandle, Option<String>), SessionError> {
+    let prompt = spec.prompt.take();
+    let h = launch(&ctx.sessions, spec, None).await?;
+    ctx.orch.set_role(h.meta.id, role);
+    Ok((h, prompt))
+}
+
+/// Deliver a member's first prompt (see [`launch_member`]).
+async fn deliver(ctx: &Context, h: &SessionHandle, prompt: Option<String>) {
+    if let Some(p) = prompt {
+        let d = ctx.sessions.deliver_first_prompt(h, &p).await;
+        h.set_prompt_delivery(d);
+    }
+}
+
 /// How a turn ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TurnEnd {

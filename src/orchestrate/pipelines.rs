@@ -17,7 +17,6 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -35,8 +34,8 @@ pub const MAX_STAGES: usize = 32;
 /// beyond any single turn we expect, and a stall is caught earlier by the stall detector.
 pub const DEFAULT_STAGE_TIMEOUT: Duration = Duration::from_secs(3600);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+/// Where a pipeline or one of its stages stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
     Pending,
     Running,
@@ -47,6 +46,24 @@ pub enum Status {
 }
 
 impl Status {
+    /// Every status a stage can have.
+    pub const ALL: [Status; 6] = [
+        Status::Pending,
+        Status::Running,
+        Status::Completed,
+        Status::Failed,
+        Status::Cancelled,
+        Status::Skipped,
+    ];
+
+    /// The statuses a pipeline itself can have (it is never pending or skipped).
+    pub const OF_PIPELINE: [Status; 4] = [
+        Status::Running,
+        Status::Completed,
+        Status::Failed,
+        Status::Cancelled,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Pending => "pending",
@@ -69,23 +86,29 @@ pub struct StageSpec {
     pub session: CreateSpec,
 }
 
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
+/// One stage as the pipeline sees it.
+#[derive(Debug, Clone)]
 pub struct StageView {
     pub name: String,
+    /// As given, then with the outputs of earlier stages filled in when it starts.
     pub prompt: String,
     pub depends_on: Vec<String>,
     pub work_dir: PathBuf,
     pub status: Status,
+    /// Set once its session started.
     pub session_id: Option<Uuid>,
+    /// Its last output, read off its screen when its turn finished.
     pub output: Option<String>,
+    /// Why it failed.
     pub error: Option<String>,
+    /// Epoch milliseconds.
     pub started_at: Option<u64>,
+    /// Epoch milliseconds.
     pub finished_at: Option<u64>,
 }
 
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
+/// A pipeline: its stages and how far each got.
+#[derive(Debug, Clone)]
 pub struct PipelineView {
     pub id: Uuid,
     pub name: String,
@@ -442,24 +465,13 @@ async fn run_stage(
     // Subscribe before the prompt goes out so the working → idle pair cannot be missed.
     let mut events = ctx.sessions.bus.subscribe();
     // Create first (no prompt), record the session, then deliver the prompt.
-    let prompt = spec.prompt.clone();
-    let h = super::launch(
-        &ctx.sessions,
-        CreateSpec {
-            prompt: None,
-            ..spec
-        },
-        None,
-    )
-    .await
-    .map_err(|e| format!("could not start the stage's session: {e}"))?;
-    ctx.orch.set_role(
-        h.meta.id,
-        Role::Stage {
-            pipeline: p.id,
-            stage: name.to_owned(),
-        },
-    );
+    let role = Role::Stage {
+        pipeline: p.id,
+        stage: name.to_owned(),
+    };
+    let (h, prompt) = super::launch_member(ctx, spec, role)
+        .await
+        .map_err(|e| format!("could not start the stage's session: {e}"))?;
     p.update(|v| {
         if let Some(st) = v.stages.iter_mut().find(|x| x.name == name) {
             st.session_id = Some(h.meta.id);
@@ -469,10 +481,7 @@ async fn run_stage(
         let _ = h.kill().await;
         return Err("cancelled".into());
     }
-    if let Some(prompt) = prompt {
-        let d = ctx.sessions.deliver_first_prompt(&h, &prompt).await;
-        h.set_prompt_delivery(d);
-    }
+    super::deliver(ctx, &h, prompt).await;
     match super::await_turn(&h, &mut events, timeout).await {
         TurnEnd::Done => {
             let out = super::last_output(&h).await;

@@ -48,6 +48,13 @@ pub enum PolicyProfile {
 }
 
 impl PolicyProfile {
+    pub const ALL: [PolicyProfile; 4] = [
+        Self::Strict,
+        Self::Restricted,
+        Self::Default,
+        Self::Permissive,
+    ];
+
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "strict" => Some(Self::Strict),

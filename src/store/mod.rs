@@ -45,6 +45,18 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
+/// Where the state directory is when none is given (`--state-dir`, `AEGIS_STATE_DIR`):
+/// `$XDG_STATE_HOME/aegis`, else `~/.local/state/aegis`.
+pub fn default_state_dir() -> anyhow::Result<PathBuf> {
+    if let Some(x) = std::env::var_os("XDG_STATE_HOME").filter(|v| !v.is_empty()) {
+        return Ok(PathBuf::from(x).join("aegis"));
+    }
+    let home = std::env::var_os("HOME")
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| anyhow::anyhow!("HOME is not set; pass --state-dir"))?;
+    Ok(PathBuf::from(home).join(".local/state/aegis"))
+}
+
 /// The directory of session `id`.
 pub fn session_dir(state_dir: &Path, id: &uuid::Uuid) -> PathBuf {
     state_dir.join("sessions").join(id.to_string())

@@ -352,7 +352,8 @@ impl View {
                 Some((p, pane.geom, pane.handle.clone(), w.active == p))
             })
             .collect();
-        let status = status_on.then(|| status_line(server, &self.info, session, idx, self.cols));
+        let status = status_on
+            .then(|| super::status::status_line(server, &self.info, session, idx, self.cols));
         if latest {
             self.host.sync_sizes(&mut ns, &socket).await;
         }
@@ -547,46 +548,6 @@ fn key_name(b: &[u8]) -> (String, usize) {
                 .map_or(1, char::len_utf8);
             (String::from_utf8_lossy(&b[..len]).into_owned(), len)
         }
-    }
-}
-
-/// tmux's status line: `status-left`, the window list, and `status-right` on the right.
-fn status_line(
-    server: &super::tree::Server,
-    info: &HostInfo,
-    session: u32,
-    current: i64,
-    cols: u16,
-) -> String {
-    let facts = Default::default();
-    let opt = |name: &str| server.session_option(session, name).unwrap_or_default();
-    let scope = super::vars::Scope::new(server, info, &facts, Some(session), None, None);
-    let left = super::format::expand(&opt("status-left"), &scope);
-    let mut list = vec![];
-    if let Some(s) = server.session(session) {
-        for (&idx, &wid) in &s.windows {
-            let fmt = if idx == current {
-                server.window_option(wid, "window-status-current-format")
-            } else {
-                server.window_option(wid, "window-status-format")
-            }
-            .unwrap_or_default();
-            let ws = super::vars::Scope::new(server, info, &facts, Some(session), Some(idx), None);
-            list.push(super::format::expand(&fmt, &ws));
-        }
-    }
-    let sep = server
-        .window_option(0, "window-status-separator")
-        .unwrap_or_else(|| " ".into());
-    let right =
-        super::commands::io::expand_time(&super::format::expand(&opt("status-right"), &scope));
-    let left_part = format!("{left}{}", list.join(&sep));
-    let width = usize::from(cols);
-    let used = left_part.chars().count() + right.chars().count();
-    if used < width {
-        format!("{left_part}{}{right}", " ".repeat(width - used))
-    } else {
-        left_part.chars().take(width).collect()
     }
 }
 

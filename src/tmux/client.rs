@@ -169,7 +169,7 @@ fn run(args: Vec<String>) -> anyhow::Result<ExitCode> {
         &name,
         override_dir.as_deref(),
         &base,
-        crate::config::default_state_dir()
+        crate::store::default_state_dir()
             .ok()
             .map(|d| crate::attach::server::socket_path(&d)),
     );

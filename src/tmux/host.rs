@@ -9,7 +9,6 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
-use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -35,10 +34,8 @@ impl Home {
     }
 }
 
-/// Where a pane's Aegis session sits in the tmux tree, as REST shows it.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq, schemars::JsonSchema)]
-#[serde(rename_all = "camelCase")]
-#[schemars(rename = "TmuxPlace")]
+/// Where a pane's Aegis session sits in the tmux tree (REST shows it).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Place {
     /// The tmux socket path of its namespace (what `#{socket_path}` shows).
     pub socket: String,

@@ -10,7 +10,8 @@
 //! supervision, detection, recording and REST work per pane ([`host`] keeps the two in
 //! step; [`rename`] names windows after their programs). Formats ([`format`], [`vars`]), targets ([`target`]), config files ([`config`]),
 //! tmux's quoting ([`escape`]) and control mode ([`control`], [`control_client`]) complete
-//! what libtmux and similar tools expect of tmux 3.3a.
+//! what libtmux and similar tools expect of tmux 3.3a. A terminal attached to a session
+//! ([`attached`]) sees its window drawn with tmux's [`status`] line.
 
 pub mod adopt;
 pub mod attached;
@@ -34,6 +35,7 @@ pub mod options_table;
 pub mod rename;
 pub mod shell;
 pub mod spawn;
+pub mod status;
 pub mod taps;
 pub mod target;
 pub mod tree;

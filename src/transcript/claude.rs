@@ -17,7 +17,6 @@ use std::collections::{HashMap, VecDeque};
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
 use serde_json::Value;
 
 use super::pricing::PriceTable;
@@ -32,28 +31,24 @@ pub const MAX_TEXT: usize = 4000;
 /// Most bytes read in one update, so one request never reads a huge backlog in one go.
 const MAX_READ: u64 = 8 * 1024 * 1024;
 
-/// One message in v0.3's shape.
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
-#[serde(rename_all = "camelCase")]
-#[schemars(rename = "TranscriptMessage")]
+/// One message in v0.3's terms.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Message {
-    #[schemars(schema_with = "roles")]
+    /// One of [`ROLES`].
     pub role: &'static str,
-    #[schemars(schema_with = "content_types")]
+    /// One of [`CONTENT_TYPES`].
     pub content_type: &'static str,
     pub text: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub tool_name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub tool_use_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// As the transcript wrote it (RFC 3339).
     pub timestamp: Option<String>,
 }
 
 /// Every `role` a [`Message`] has.
-const ROLES: [&str; 3] = ["user", "assistant", "system"];
+pub const ROLES: [&str; 3] = ["user", "assistant", "system"];
 /// Every `contentType` a [`Message`] has.
-const CONTENT_TYPES: [&str; 7] = [
+pub const CONTENT_TYPES: [&str; 7] = [
     "text",
     "thinking",
     "tool_use",
@@ -62,14 +57,6 @@ const CONTENT_TYPES: [&str; 7] = [
     "permission_request",
     "progress",
 ];
-
-pub(crate) fn roles(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-    schemars::json_schema!({"type": "string", "enum": ROLES})
-}
-
-pub(crate) fn content_types(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-    schemars::json_schema!({"type": "string", "enum": CONTENT_TYPES})
-}
 
 /// Token counts of one API message.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -82,16 +69,14 @@ struct Usage {
 
 /// v0.3's `tokenUsage`. `estimatedCostUsd` is `None` (with `costUnknownReason`) when some
 /// model has no price: a partial sum would look exact and be wrong.
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TokenUsage {
     pub input_tokens: u64,
     pub output_tokens: u64,
     pub cache_creation_tokens: u64,
     pub cache_read_tokens: u64,
-    /// Null when a model has no price (see costUnknownReason).
+    /// `None` when a model has no price (see `cost_unknown_reason`).
     pub estimated_cost_usd: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub cost_unknown_reason: Option<String>,
     /// The models seen, in the order first seen.
     pub models: Vec<String>,

@@ -149,9 +149,7 @@ impl Dedupe {
 }
 
 /// Where a stimulus went.
-#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
-#[serde(rename_all = "camelCase")]
-#[schemars(rename = "StimulusRoute")]
+#[derive(Debug)]
 pub struct Routed {
     /// send_to_session or create_session.
     pub action: &'static str,

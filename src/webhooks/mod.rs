@@ -24,7 +24,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hmac::{Hmac, KeyInit, Mac};
-use serde::Serialize;
 use sha2::Sha256;
 use tokio::sync::{Semaphore, broadcast};
 use tokio_util::sync::CancellationToken;
@@ -85,8 +84,7 @@ impl Endpoint {
 }
 
 /// A delivery that ran out of attempts.
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone)]
 pub struct DeadLetter {
     pub id: String,
     pub webhook_id: String,
@@ -103,8 +101,7 @@ pub struct DeadLetter {
 }
 
 /// What a channel last did, for `GET /v1/channels/health`.
-#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Default)]
 pub struct ChannelHealth {
     pub delivered: u64,
     pub failed_attempts: u64,

@@ -36,12 +36,15 @@ pub const HOTWASH_PROMPT: &str = "AEGIS DEBRIEF (hotwash): this session is about
 
 pub const AAR_PROMPT: &str = "AEGIS DEBRIEF (after-action review): this session is about to end. Answer briefly: 1) what was planned, 2) what actually happened, 3) why it differed, 4) what to keep and what to change next time, 5) what is unfinished.";
 
+/// The kinds of debrief: the short hotwash, and the after-action review.
+pub const KINDS: [&str; 2] = ["hotwash", "aar"];
+
 /// Which kind of debrief a session of `age` gets.
 pub fn kind_for(age: Duration) -> (&'static str, &'static str) {
     if age < HOTWASH_MAX_AGE {
-        ("hotwash", HOTWASH_PROMPT)
+        (KINDS[0], HOTWASH_PROMPT)
     } else {
-        ("aar", AAR_PROMPT)
+        (KINDS[1], AAR_PROMPT)
     }
 }
 

@@ -25,7 +25,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 /// Per-check timeout when neither the check nor the file gives one. Ten minutes covers a cold
 /// `cargo test` of a mid-sized crate on a slow machine; a hung check still ends.
@@ -59,6 +59,8 @@ pub enum Source {
 }
 
 impl Source {
+    pub const ALL: [Source; 2] = [Source::Config, Source::Auto];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Source::Config => "config",
@@ -226,9 +228,8 @@ fn has_pytest(dir: &Path) -> bool {
     })
 }
 
-/// One check's result, as reported.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
+/// One check's result.
+#[derive(Debug, Clone)]
 pub struct CheckResult {
     pub name: String,
     pub argv: Vec<String>,
@@ -238,7 +239,6 @@ pub struct CheckResult {
     pub timed_out: bool,
     pub output_tail: String,
     /// Why the check could not run at all (program not found), if so.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
 

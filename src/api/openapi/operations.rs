@@ -34,12 +34,16 @@ fn operation(spec: &Spec, derived: &mut Derived) -> Value {
             }),
         );
     }
-    if let Some((status, answer)) = spec.answer {
+    let mut responses = Map::new();
+    for (status, answer) in &spec.answers {
         let schema = answer(&mut derived.responses);
-        op.insert(
-            "responses".into(),
-            json!({ status.to_string(): {"content": {"application/json": {"schema": schema}}} }),
+        responses.insert(
+            status.to_string(),
+            json!({"content": {"application/json": {"schema": schema}}}),
         );
+    }
+    if !responses.is_empty() {
+        op.insert("responses".into(), Value::Object(responses));
     }
     Value::Object(op)
 }

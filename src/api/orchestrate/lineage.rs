@@ -1,38 +1,44 @@
 //! Lineage and lifecycle: spawn a child session, list children, fork a session, and the
-//! lifecycle actions `complete` and `reset`.
+//! lifecycle actions `complete` and `reset`, with their wire shapes.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use serde::Deserialize;
-use serde_json::{Value, json};
-use warp::Filter;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use warp::http::StatusCode;
 
-use super::{Orch, bad, with_orch};
+use super::bad;
 use crate::api::App;
 use crate::api::create::to_spec;
 use crate::api::error::ApiError;
-use crate::api::filters::{json_body, optional_json_body, with_app};
-use crate::api::reply::finish;
-use crate::api::reply::{ApiResult, json};
+use crate::api::reply::{ApiResult, json, json_sorted};
 use crate::api::route::{self, Table};
-use crate::api::wire::{CreateSessionRequest, SessionInfo};
+use crate::api::wire::{self, CreateSessionRequest, SessionInfo};
 use crate::clock::now_ms;
 use crate::orchestrate::{self, Completion, lineage};
 use crate::session::SessionHandle;
 use crate::vocab::AgentType;
 
-#[derive(Debug, Deserialize, Default)]
+/// `POST /v1/sessions/{id}/spawn` body: a child session, started like its parent (same
+/// agent, base command, permission mode, workDir and environment) unless told otherwise.
+#[derive(Debug, Deserialize, Default, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SpawnRequest {
+    /// The child's first prompt.
     pub prompt: Option<String>,
     pub name: Option<String>,
+    /// Default: the parent's.
+    #[serde(default)]
+    #[schemars(schema_with = "crate::api::schemas::agent_type")]
     pub agent_type: Option<String>,
+    /// Default: the parent's base command when the agent is the same.
     pub command: Option<Vec<String>>,
-    /// v0.3: defaults to the parent's.
+    /// Default: the parent's.
     pub work_dir: Option<String>,
-    /// v0.3: defaults to the parent's.
+    /// Default: the parent's.
+    #[serde(default)]
+    #[schemars(schema_with = "crate::api::schemas::permission_mode")]
     pub permission_mode: Option<String>,
     /// Added to (and overriding) the parent's environment.
     pub env: Option<BTreeMap<String, String>>,
@@ -88,23 +94,42 @@ async fn spawn(app: Arc<App>, id: String, req: SpawnRequest) -> ApiResult {
 
 async fn children(app: Arc<App>, id: String) -> ApiResult {
     let parent = app.sessions.get(&id)?;
-    let kids: Vec<SessionInfo> = app
+    let children: Vec<SessionInfo> = app
         .sessions
         .list()
         .iter()
         .filter(|h| h.meta.parent_id == Some(parent.meta.id))
         .map(SessionInfo::of)
         .collect();
-    Ok(json(
-        StatusCode::OK,
-        &json!({ "parentId": parent.meta.id, "children": kids, "total": kids.len() }),
-    ))
+    let total = children.len();
+    let body = Children {
+        parent_id: parent.meta.id,
+        children,
+        total,
+    };
+    Ok(json_sorted(StatusCode::OK, &body))
 }
 
-#[derive(Debug, Deserialize, Default)]
+/// `GET /v1/sessions/{id}/children`: the sessions spawned from this one.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(rename = "ChildrenResponse")]
+pub struct Children {
+    #[schemars(with = "String")]
+    parent_id: uuid::Uuid,
+    children: Vec<SessionInfo>,
+    total: usize,
+}
+
+/// `POST /v1/sessions/{id}/fork` body (optional): a new session in the same workDir,
+/// environment, agent and permissions, continuing the agent's conversation where the agent
+/// can.
+#[derive(Debug, Deserialize, Default, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schemars(transform = crate::api::schemas::Alias("claudeSessionId", "conversationId"))]
 pub struct ForkRequest {
     pub name: Option<String>,
+    /// The fork's first prompt.
     pub prompt: Option<String>,
     /// The agent's own conversation id to fork (Claude session id, Codex rollout id), when
     /// the parent was not started with one.
@@ -143,21 +168,62 @@ async fn fork(app: Arc<App>, id: String, req: ForkRequest) -> ApiResult {
     let mut spec = to_spec(creq)?;
     spec.prompt = req.prompt;
     let h = orchestrate::launch(&app.sessions, spec, Some(parent.perms.policy())).await?;
-    let mut body = serde_json::to_value(SessionInfo::of(&h)).unwrap_or(Value::Null);
-    body["forkedFrom"] = json!(m.id);
-    body["context"] = json!(match (m.agent_type, &opts.resume_session_id) {
+    let context = match (m.agent_type, &opts.resume_session_id) {
         (AgentType::Claude, Some(_)) => "forked conversation (claude --resume --fork-session)",
-        (AgentType::Codex, Some(_)) =>
-            "resumed conversation (codex resume; shared with the parent)",
+        (AgentType::Codex, Some(_)) => {
+            "resumed conversation (codex resume; shared with the parent)"
+        }
         _ => "fresh conversation: same workDir, environment, agent and permissions, no history",
-    });
-    Ok(json(StatusCode::CREATED, &body))
+    };
+    let body = Fork {
+        session: SessionInfo::of(&h),
+        forked_from: m.id,
+        context,
+    };
+    Ok(json_sorted(StatusCode::CREATED, &body))
 }
-#[derive(Debug, Deserialize)]
+
+/// `POST /v1/sessions/{id}/fork`: the new session, and what it continues.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(rename = "ForkedSession")]
+pub struct Fork {
+    #[serde(flatten)]
+    session: SessionInfo,
+    /// The session it was forked from.
+    #[schemars(with = "String")]
+    forked_from: uuid::Uuid,
+    /// What the fork continues: the agent's conversation (forked or resumed), or a fresh one.
+    context: &'static str,
+}
+
+/// `POST /v1/sessions/{id}/complete` body: the client declares the session's task done.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CompleteRequest {
+    #[schemars(schema_with = "complete_status")]
     pub status: String,
+    #[schemars(length(max = MAX_COMMENT))]
     pub comment: Option<String>,
+}
+
+fn complete_status(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({"type": "string", "enum": COMPLETE_STATUSES})
+}
+
+/// `POST /v1/sessions/{id}/complete`: what was recorded.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(rename = "CompleteResponse")]
+pub struct Completed {
+    ok: bool,
+    #[schemars(with = "String")]
+    session_id: uuid::Uuid,
+    #[schemars(schema_with = "complete_status")]
+    status: String,
+    comment: Option<String>,
+    /// Epoch milliseconds.
+    completed_at: u64,
 }
 
 /// Accepted `complete` statuses.
@@ -166,7 +232,7 @@ const COMPLETE_STATUSES: [&str; 3] = ["completed", "failed", "cancelled"];
 /// Longest completion comment kept.
 const MAX_COMMENT: usize = 10_000;
 
-async fn complete(app: Arc<App>, orch: Orch, id: String, req: CompleteRequest) -> ApiResult {
+async fn complete(app: Arc<App>, id: String, req: CompleteRequest) -> ApiResult {
     if !COMPLETE_STATUSES.contains(&req.status.as_str()) {
         return Err(bad(format!(
             "unknown status {:?}; allowed: {}",
@@ -183,7 +249,7 @@ async fn complete(app: Arc<App>, orch: Orch, id: String, req: CompleteRequest) -
         comment: req.comment,
         at_ms: now_ms(),
     };
-    orch.complete(h.meta.id, c.clone());
+    app.orch.complete(h.meta.id, c.clone());
     app.sessions.bus.publish(
         crate::events::EventKind::SessionCompleted,
         &h.meta,
@@ -194,47 +260,48 @@ async fn complete(app: Arc<App>, orch: Orch, id: String, req: CompleteRequest) -
             comment: c.comment.clone(),
         },
     );
-    Ok(json(
-        StatusCode::OK,
-        &json!({ "ok": true, "sessionId": h.meta.id, "status": c.status, "comment": c.comment, "completedAt": c.at_ms }),
-    ))
+    let body = Completed {
+        ok: true,
+        session_id: h.meta.id,
+        status: c.status,
+        comment: c.comment,
+        completed_at: c.at_ms,
+    };
+    Ok(json_sorted(StatusCode::OK, &body))
 }
 
 async fn reset(app: Arc<App>, id: String) -> ApiResult {
     let h = app.sessions.get(&id)?;
     h.reset_screen().await?;
-    Ok(json(StatusCode::OK, &json!({ "ok": true })))
+    Ok(json(StatusCode::OK, &wire::OK))
 }
 
 /// The routes of this group (under `/v1` and unversioned; the caller adds the prefix).
 pub fn routes(t: &mut Table) {
-    t.route(route::post("/sessions/{id}/spawn"), |p, app| {
-        p.one()
-            .and(with_app(app))
-            .and(json_body(app.config.max_body_bytes))
-            .then(|id, a, b| async { finish(spawn(a, id, b).await) })
-    });
-    t.route(route::get("/sessions/{id}/children"), |p, app| {
-        p.one()
-            .and(with_app(app))
-            .then(|id, a| async { finish(children(a, id).await) })
-    });
-    t.route(route::post("/sessions/{id}/fork"), |p, app| {
-        p.one()
-            .and(with_app(app))
-            .and(optional_json_body(app.config.max_body_bytes))
-            .then(|id, a, b| async { finish(fork(a, id, b).await) })
-    });
-    t.route(route::post("/sessions/{id}/complete"), |p, app| {
-        p.one()
-            .and(with_app(app))
-            .and(with_orch(&app.orch))
-            .and(json_body(app.config.max_body_bytes))
-            .then(|id, a, o, b| async { finish(complete(a, o, id, b).await) })
-    });
-    t.route(route::post("/sessions/{id}/reset"), |p, app| {
-        p.one()
-            .and(with_app(app))
-            .then(|id, a| async { finish(reset(a, id).await) })
-    });
+    t.on_one_body(
+        route::post("/sessions/{id}/spawn")
+            .body::<SpawnRequest>()
+            .creates::<SessionInfo>(),
+        spawn,
+    );
+    t.on_one(
+        route::get("/sessions/{id}/children").answers::<Children>(),
+        children,
+    );
+    t.on_one_optional_body(
+        route::post("/sessions/{id}/fork")
+            .optional_body::<ForkRequest>()
+            .creates::<Fork>(),
+        fork,
+    );
+    t.on_one_body(
+        route::post("/sessions/{id}/complete")
+            .body::<CompleteRequest>()
+            .answers::<Completed>(),
+        complete,
+    );
+    t.on_one(
+        route::post("/sessions/{id}/reset").answers::<wire::Ok>(),
+        reset,
+    );
 }

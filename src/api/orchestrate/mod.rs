@@ -11,26 +11,12 @@ mod lineage;
 mod pipelines;
 mod templates;
 
-use std::sync::Arc;
-
-use warp::Filter;
-
 use super::error::ApiError;
 use super::route::Table;
-use crate::orchestrate::Orchestrator;
 pub use templates::expand_template;
-
-type Orch = Arc<Orchestrator>;
 
 fn bad(msg: impl Into<String>) -> ApiError {
     ApiError::invalid(msg)
-}
-
-fn with_orch(
-    o: &Orch,
-) -> impl Filter<Extract = (Orch,), Error = std::convert::Infallible> + Clone + use<> {
-    let o = o.clone();
-    warp::any().map(move || o.clone())
 }
 
 /// The orchestration routes (under `/v1` and unversioned; the caller adds the prefix).

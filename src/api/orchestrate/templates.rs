@@ -1,20 +1,20 @@
 //! Session templates: store, list, get and delete them, and fill a create request from one
-//! (`POST /v1/sessions {template, vars}`, see [`expand_template`]).
+//! (`POST /v1/sessions {template, vars}`, see [`expand_template`]); the template's wire
+//! shapes (the store keeps its own).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use serde_json::json;
-use warp::Filter;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use warp::http::StatusCode;
 
 use super::bad;
 use crate::api::App;
 use crate::api::error::{ApiError, ErrorCode};
-use crate::api::filters::{json_body, with_app};
-use crate::api::reply::finish;
-use crate::api::reply::{ApiResult, json};
+use crate::api::reply::{ApiResult, json, json_sorted};
 use crate::api::route::{self, Table};
-use crate::api::wire::CreateSessionRequest;
+use crate::api::wire::{self, CreateSessionRequest};
 use crate::clock::now_ms;
 use crate::orchestrate::templates::Template;
 use crate::orchestrate::{self};
@@ -73,6 +73,99 @@ pub fn expand_template(
     Ok((req, policy))
 }
 
+/// `POST /v1/templates` body: a named recipe for `POST /v1/sessions {template, vars}`,
+/// stored (or replaced) under its name.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TemplateRequest {
+    /// 1-128 letters, digits, '-', '_' or '.'.
+    pub name: String,
+    #[serde(default)]
+    #[schemars(schema_with = "crate::api::schemas::agent_type")]
+    pub agent_type: Option<String>,
+    pub command: Option<Vec<String>>,
+    /// May hold `{{var}}` placeholders.
+    pub work_dir: Option<String>,
+    /// May hold `{{var}}` placeholders.
+    pub prompt: Option<String>,
+    /// Values may hold `{{var}}` placeholders.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// The permission policy the sessions start with.
+    #[serde(default)]
+    #[schemars(schema_with = "crate::api::schemas::policy_profile")]
+    pub permission_profile: Option<String>,
+    #[serde(default)]
+    #[schemars(schema_with = "crate::api::schemas::permission_mode")]
+    pub permission_mode: Option<String>,
+    /// Defaults of the placeholders; null means the caller must give a value.
+    #[serde(default)]
+    pub vars: BTreeMap<String, Option<String>>,
+    /// Ignored: the daemon stamps the time it stored the template.
+    #[serde(default)]
+    pub created_at: u64,
+}
+
+/// A stored template.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(rename = "Template")]
+pub struct TemplateWire {
+    name: String,
+    agent_type: Option<String>,
+    command: Option<Vec<String>>,
+    work_dir: Option<String>,
+    prompt: Option<String>,
+    env: BTreeMap<String, String>,
+    permission_profile: Option<String>,
+    permission_mode: Option<String>,
+    /// Defaults of the placeholders; null means the caller must give a value.
+    vars: BTreeMap<String, Option<String>>,
+    /// Epoch milliseconds.
+    created_at: u64,
+}
+
+impl From<TemplateRequest> for Template {
+    fn from(t: TemplateRequest) -> Template {
+        Template {
+            name: t.name,
+            agent_type: t.agent_type,
+            command: t.command,
+            work_dir: t.work_dir,
+            prompt: t.prompt,
+            env: t.env,
+            permission_profile: t.permission_profile,
+            permission_mode: t.permission_mode,
+            vars: t.vars,
+            created_at: t.created_at,
+        }
+    }
+}
+
+impl From<Template> for TemplateWire {
+    fn from(t: Template) -> TemplateWire {
+        TemplateWire {
+            name: t.name,
+            agent_type: t.agent_type,
+            command: t.command,
+            work_dir: t.work_dir,
+            prompt: t.prompt,
+            env: t.env,
+            permission_profile: t.permission_profile,
+            permission_mode: t.permission_mode,
+            vars: t.vars,
+            created_at: t.created_at,
+        }
+    }
+}
+
+/// `GET /v1/templates`: every stored template, by name.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct TemplateList {
+    templates: Vec<TemplateWire>,
+    total: usize,
+}
+
 pub(super) fn valid_name(n: &str) -> bool {
     !n.is_empty()
         && n.len() <= 128
@@ -124,7 +217,8 @@ fn validate_template(t: &Template) -> Result<(), ApiError> {
     Ok(())
 }
 
-async fn put_template(app: Arc<App>, mut t: Template) -> ApiResult {
+async fn put_template(app: Arc<App>, req: TemplateRequest) -> ApiResult {
+    let mut t = Template::from(req);
     validate_template(&t)?;
     t.created_at = now_ms();
     let replaced = app.templates.put(t.clone()).map_err(|e| match e {
@@ -140,7 +234,7 @@ async fn put_template(app: Arc<App>, mut t: Template) -> ApiResult {
     } else {
         StatusCode::CREATED
     };
-    Ok(json(status, &t))
+    Ok(json(status, &TemplateWire::from(t)))
 }
 
 async fn list_templates(app: Arc<App>) -> ApiResult {
@@ -148,9 +242,11 @@ async fn list_templates(app: Arc<App>) -> ApiResult {
         .templates
         .list()
         .map_err(|e| ApiError::internal(e.to_string()))?;
-    Ok(json(
+    let templates: Vec<TemplateWire> = all.into_iter().map(TemplateWire::from).collect();
+    let total = templates.len();
+    Ok(json_sorted(
         StatusCode::OK,
-        &json!({ "templates": all, "total": all.len() }),
+        &TemplateList { templates, total },
     ))
 }
 
@@ -168,7 +264,7 @@ async fn get_template(app: Arc<App>, name: String) -> ApiResult {
         .get(&name)
         .map_err(|e| ApiError::internal(e.to_string()))?
         .ok_or_else(|| template_404(&name))?;
-    Ok(json(StatusCode::OK, &t))
+    Ok(json(StatusCode::OK, &TemplateWire::from(t)))
 }
 
 async fn delete_template(app: Arc<App>, name: String) -> ApiResult {
@@ -179,30 +275,28 @@ async fn delete_template(app: Arc<App>, name: String) -> ApiResult {
     if !gone {
         return Err(template_404(&name));
     }
-    Ok(json(StatusCode::OK, &json!({ "ok": true })))
+    Ok(json(StatusCode::OK, &wire::OK))
 }
 
 /// The routes of this group (under `/v1` and unversioned; the caller adds the prefix).
 pub fn routes(t: &mut Table) {
-    t.route(route::get("/templates"), |p, app| {
-        p.none()
-            .and(with_app(app))
-            .then(|a| async { finish(list_templates(a).await) })
-    });
-    t.route(route::post("/templates"), |p, app| {
-        p.none()
-            .and(with_app(app))
-            .and(json_body(app.config.max_body_bytes))
-            .then(|a, b| async { finish(put_template(a, b).await) })
-    });
-    t.route(route::get("/templates/{name}"), |p, app| {
-        p.one()
-            .and(with_app(app))
-            .then(|n, a| async { finish(get_template(a, n).await) })
-    });
-    t.route(route::delete("/templates/{name}"), |p, app| {
-        p.one()
-            .and(with_app(app))
-            .then(|n, a| async { finish(delete_template(a, n).await) })
-    });
+    t.on(
+        route::get("/templates").answers::<TemplateList>(),
+        list_templates,
+    );
+    t.on_body(
+        route::post("/templates")
+            .body::<TemplateRequest>()
+            .creates::<TemplateWire>()
+            .answers::<TemplateWire>(),
+        put_template,
+    );
+    t.on_one(
+        route::get("/templates/{name}").answers::<TemplateWire>(),
+        get_template,
+    );
+    t.on_one(
+        route::delete("/templates/{name}").answers::<wire::Ok>(),
+        delete_template,
+    );
 }

@@ -162,17 +162,7 @@ impl Parser {
     /// The string timer fired: back to the ground state with a fresh pen (tmux's
     /// `input_reset(ictx, 0)`).
     fn timeout(&mut self, t: &mut Term) {
-        t.cell = Pen::DEFAULT;
-        t.set = 0;
-        t.g0 = false;
-        t.g1 = false;
-        t.old.cell = Pen::DEFAULT;
-        t.old.set = 0;
-        t.old.g0 = false;
-        t.old.g1 = false;
-        t.old.cx = 0;
-        t.old.cy = 0;
-        t.pen_changed();
+        t.reset_cell();
         self.clear();
         t.last = None;
         self.state = State::Ground;

@@ -460,8 +460,8 @@ impl Term {
         self.rlower = self.sy - 1;
     }
 
-    /// RIS (tmux's `input_reset_cell` + `screen_write_reset`).
-    pub fn full_reset(&mut self) {
+    /// A fresh pen, character sets and saved cursor (tmux's `input_reset_cell`).
+    pub fn reset_cell(&mut self) {
         self.cell = Pen::DEFAULT;
         self.set = 0;
         self.g0 = false;
@@ -473,6 +473,11 @@ impl Term {
         self.old.cx = 0;
         self.old.cy = 0;
         self.pen_changed();
+    }
+
+    /// RIS (tmux's `input_reset_cell` + `screen_write_reset`).
+    pub fn full_reset(&mut self) {
+        self.reset_cell();
         self.reset_tabs();
         self.scroll_region(0, self.sy - 1);
         self.mode = mode::CURSOR | mode::WRAP;

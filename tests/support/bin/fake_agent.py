@@ -41,6 +41,10 @@ PreToolUse/PostToolUse around tool lines, Stop at the end of a turn, and Permiss
 dialog opens (in a thread: the dialog stays on screen, and a reply of
 {"hookSpecificOutput":{"hookEventName":"PermissionRequest","decision":{"behavior":...}}}
 answers it, shown as 'HOOK DECISION allow|deny'). --transcript PATH is the transcript_path sent.
+
+Length: one program, on purpose. It is started as a plain script on a pty (no package, no
+imports of its own), and its parts (the screen it draws, the script of a turn, the keys it
+reads, the hooks it calls) share the one state of a single agent session.
 """
 import argparse, json, os, select, sys, termios, threading, time, tty, urllib.request, uuid
 

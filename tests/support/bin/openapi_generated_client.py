@@ -196,7 +196,7 @@ def main():
           post_v1_sessions_id_resize.sync_detailed(
               sid, client=client, body=ResizeRequest(cols=0, rows=25)), 400, "Error")
     check("delete", "/v1/sessions/{id}", "delete",
-          delete_v1_sessions_id.sync_detailed(sid, client=client), 200, "Ok")
+          delete_v1_sessions_id.sync_detailed(sid, client=client), 200, "Deleted")
     check("get after delete", "/v1/sessions/{id}", "get",
           get_v1_sessions_id.sync_detailed(sid, client=client), 404, "Error")
 

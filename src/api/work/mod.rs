@@ -1,21 +1,22 @@
 //! Routes of the work module: the quality gate (`verify`), git-worktree workers
 //! (`dispatch-worker`, `workers`, and worktree cleanup on DELETE), and debriefs
-//! (`pre-kill-debrief`, `debrief`). Wire shapes live here; the logic lives in `crate::work`.
+//! (`pre-kill-debrief`, `debrief`). The wire shapes are in [`wire`]; the logic lives in
+//! `crate::work`. The answers that were once built as JSON values are written with their
+//! keys in name order (`json_sorted`), as they always were.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::Deserialize;
 use warp::Filter;
 use warp::http::StatusCode;
 
 use super::App;
 use super::error::{ApiError, ErrorCode};
-use super::filters::{json_body, optional_json_body, query, with_app};
+use super::filters::query;
 use super::reply::finish;
-use super::reply::{ApiResult, json};
+use super::reply::{ApiResult, json, json_sorted};
 use super::route::{self, Table};
 use crate::events::EventDetail;
 use crate::events::EventKind;
@@ -25,6 +26,13 @@ use crate::session::{CreateSpec, SessionHandle};
 use crate::vocab::AgentType;
 use crate::work::worktree::{self, Worker, WorktreeState};
 use crate::work::{debrief, verify};
+pub use wire::Deleted;
+use wire::{
+    Check, DebriefRequest, DebriefWire, DispatchRequest, Dispatched, Killed, VerifyReport,
+    WorkerWire, Workers,
+};
+
+mod wire;
 
 fn bad(msg: impl Into<String>) -> ApiError {
     ApiError::invalid(msg)
@@ -92,38 +100,18 @@ pub async fn verify(app: Arc<App>, id: String) -> ApiResult {
             checks,
         }),
     );
-    Ok(json(
-        StatusCode::OK,
-        &serde_json::json!({
-            "sessionId": h.meta.id,
-            "workDir": work_dir,
-            "source": source.as_str(),
-            "passed": passed,
-            "durationMs": u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-            "checks": results,
-        }),
-    ))
+    let report = VerifyReport {
+        session_id: h.meta.id,
+        work_dir,
+        source: source.as_str(),
+        passed,
+        duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        checks: results.into_iter().map(Check::from).collect(),
+    };
+    Ok(json_sorted(StatusCode::OK, &report))
 }
 
 // ---- workers --------------------------------------------------------------------------------
-
-/// `POST /v1/sessions/dispatch-worker` body.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct DispatchRequest {
-    pub parent_session: String,
-    pub task: String,
-    pub branch: String,
-    /// Agent type of the worker (claude, codex, gemini, shell, custom).
-    pub agent: String,
-    pub issue: Option<String>,
-    #[serde(default)]
-    pub keep_worktree: bool,
-    /// Argv overriding the agent's default program (required for `custom`).
-    pub command: Option<Vec<String>>,
-    pub env: Option<std::collections::BTreeMap<String, String>>,
-    pub name: Option<String>,
-}
 
 /// Longest task text: it is typed into the agent as its first prompt.
 const MAX_TASK_BYTES: usize = 64 * 1024;
@@ -214,24 +202,21 @@ pub async fn dispatch(app: Arc<App>, req: DispatchRequest) -> ApiResult {
     };
     app.work.workers.insert(worker.clone());
     tracing::info!(worker = %handle.meta.id, parent = %parent.meta.id, branch = %worker.branch, "worker dispatched");
-    Ok(json(
-        StatusCode::CREATED,
-        &serde_json::json!({
-            "session": super::wire::SessionInfo::of(&handle),
-            "worker": worker_json(&app, &worker),
-        }),
-    ))
+    let body = Dispatched {
+        session: super::wire::SessionInfo::of(&handle),
+        worker: worker_wire(&app, worker),
+    };
+    Ok(json_sorted(StatusCode::CREATED, &body))
 }
 
-fn worker_json(app: &App, w: &Worker) -> serde_json::Value {
+/// `w` with its session's status (`removed` once the session is gone).
+fn worker_wire(app: &App, w: Worker) -> WorkerWire {
     let status = app
         .sessions
         .get(&w.session_id.to_string())
         .map(|h| h.status().as_str())
         .unwrap_or("removed");
-    let mut v = serde_json::to_value(w).unwrap_or_default();
-    v["status"] = status.into();
-    v
+    WorkerWire::of(w, status)
 }
 
 pub async fn workers(app: Arc<App>, id: String) -> ApiResult {
@@ -240,13 +225,14 @@ pub async fn workers(app: Arc<App>, id: String) -> ApiResult {
         .work
         .workers
         .of_parent(&parent.meta.id)
-        .iter()
-        .map(|w| worker_json(&app, w))
+        .into_iter()
+        .map(|w| worker_wire(&app, w))
         .collect();
-    Ok(json(
-        StatusCode::OK,
-        &serde_json::json!({ "parentId": parent.meta.id, "workers": list }),
-    ))
+    let body = Workers {
+        parent_id: parent.meta.id,
+        workers: list,
+    };
+    Ok(json_sorted(StatusCode::OK, &body))
 }
 
 /// `DELETE /v1/sessions/:id` for a worker: remove the session, then its worktree (unless
@@ -269,10 +255,11 @@ async fn delete_worker(app: Arc<App>, h: SessionHandle, q: HashMap<String, Strin
         Some(s) => s,
         None => wait_cleanup(&app, &h.meta.id).await,
     };
-    Ok(json(
-        StatusCode::OK,
-        &serde_json::json!({ "ok": true, "worktree": state }),
-    ))
+    let body = Deleted {
+        ok: true,
+        worktree: Some(state.into()),
+    };
+    Ok(json_sorted(StatusCode::OK, &body))
 }
 
 /// How long DELETE waits for a cleanup the bus listener is running (git status + worktree
@@ -299,13 +286,6 @@ async fn wait_cleanup(app: &App, id: &uuid::Uuid) -> WorktreeState {
 }
 
 // ---- debriefs -------------------------------------------------------------------------------
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct DebriefRequest {
-    /// How long to wait for the debrief turn (default 120 000, at most 600 000).
-    pub wait_ms: Option<u64>,
-}
 
 pub async fn pre_kill_debrief(app: Arc<App>, id: String, req: DebriefRequest) -> ApiResult {
     let wait = match req.wait_ms {
@@ -334,9 +314,11 @@ pub async fn pre_kill_debrief(app: Arc<App>, id: String, req: DebriefRequest) ->
             ))
         })?;
     app.sessions.remove(&h).await?;
-    let mut body = serde_json::to_value(&d).unwrap_or_default();
-    body["killed"] = true.into();
-    Ok(json(StatusCode::OK, &body))
+    let body = Killed {
+        debrief: d.into(),
+        killed: true,
+    };
+    Ok(json_sorted(StatusCode::OK, &body))
 }
 
 pub async fn get_debrief(app: Arc<App>, id: String) -> ApiResult {
@@ -349,7 +331,7 @@ pub async fn get_debrief(app: Arc<App>, id: String) -> ApiResult {
         .await
         .map_err(|e| ApiError::internal(e.to_string()))?;
     match d {
-        Some(d) => Ok(json(StatusCode::OK, &d)),
+        Some(d) => Ok(json(StatusCode::OK, &DebriefWire::from(d))),
         None => Err(ApiError::new(
             StatusCode::NOT_FOUND,
             ErrorCode::DebriefNotFound,
@@ -362,22 +344,20 @@ pub async fn get_debrief(app: Arc<App>, id: String) -> ApiResult {
 /// for a session name, and DELETE of a worker session is handled here (other sessions fall
 /// through to the plain DELETE).
 pub fn routes(t: &mut Table) {
-    t.route(route::post("/sessions/dispatch-worker"), |p, app| {
-        p.none()
-            .and(with_app(app))
-            .and(json_body(app.config.max_body_bytes))
-            .then(|a, b| async { finish(dispatch(a, b).await) })
-    });
-    t.route(route::post("/sessions/{id}/verify"), |p, app| {
-        p.one()
-            .and(with_app(app))
-            .then(|id, a| async { finish(verify(a, id).await) })
-    });
-    t.route(route::get("/sessions/{id}/workers"), |p, app| {
-        p.one()
-            .and(with_app(app))
-            .then(|id, a| async { finish(workers(a, id).await) })
-    });
+    t.on_body(
+        route::post("/sessions/dispatch-worker")
+            .body::<DispatchRequest>()
+            .creates::<Dispatched>(),
+        dispatch,
+    );
+    t.on_one(
+        route::post("/sessions/{id}/verify").answers::<VerifyReport>(),
+        verify,
+    );
+    t.on_one(
+        route::get("/sessions/{id}/workers").answers::<Workers>(),
+        workers,
+    );
     t.takeover(route::delete("/sessions/{id}"), |p, app| {
         let app = app.clone();
         p.one()
@@ -394,15 +374,14 @@ pub fn routes(t: &mut Table) {
                 }
             })
     });
-    t.route(route::post("/sessions/{id}/pre-kill-debrief"), |p, app| {
-        p.one()
-            .and(with_app(app))
-            .and(optional_json_body(app.config.max_body_bytes))
-            .then(|id, a, b| async { finish(pre_kill_debrief(a, id, b).await) })
-    });
-    t.route(route::get("/sessions/{id}/debrief"), |p, app| {
-        p.one()
-            .and(with_app(app))
-            .then(|id, a| async { finish(get_debrief(a, id).await) })
-    });
+    t.on_one_optional_body(
+        route::post("/sessions/{id}/pre-kill-debrief")
+            .optional_body::<DebriefRequest>()
+            .answers::<Killed>(),
+        pre_kill_debrief,
+    );
+    t.on_one(
+        route::get("/sessions/{id}/debrief").answers::<DebriefWire>(),
+        get_debrief,
+    );
 }

@@ -1,6 +1,6 @@
 //! The fleet's HTTP face, as warp filters the API composes behind its guard:
 //! - `GET /fleet/hosts`, `GET /fleet/sessions`, `POST /fleet/sessions`, `GET /fleet/events`;
-//! - [`forward_hook`]: any `/sessions/:id[/...]` whose session lives on another host is
+//! - [`forwarding::forward_hook`]: any `/sessions/:id[/...]` whose session lives on another host is
 //!   forwarded to it; a local or unknown session falls through to the local routes (the hook
 //!   rejects with "not found" before reading the body, so the local route still gets it).
 //!
@@ -8,9 +8,10 @@
 //! principal it found is passed in for the owner's audit log. While NATS is unreachable every
 //! fleet route answers 503 `FLEET_UNAVAILABLE`; local sessions are served as always.
 //!
-//! Streamed answers: warp 0.4 streams a body only as SSE, so a forwarded `text/event-stream`
-//! answer is re-framed ([`crate::fleet::sse`]); any other answer is collected (up to
-//! [`MAX_COLLECTED`]) and sent whole.
+//! Forwarding, and the answers collected from other hosts, are in [`forwarding`].
+
+mod forwarding;
+mod wire;
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -22,18 +23,18 @@ use serde_json::{Value, json};
 use warp::filters::BoxedFilter;
 use warp::http::StatusCode;
 use warp::reply::Response;
-use warp::{Filter, Rejection, Reply};
+use warp::{Filter, Reply};
 
 use super::error::{ApiError, ErrorCode};
 use super::filters::query_usize;
+use super::reply::json_sorted;
 use super::route::{self, Table};
+use super::wire::Pagination;
 use crate::fleet::events::{Filter as EventFilter, Frame, Start};
 use crate::fleet::membership::HostState;
-use crate::fleet::{BodyStream, Fleet, FleetError, forward};
-
-/// Largest non-SSE answer collected from a peer (a long recording). Past this the answer is
-/// refused with 502 rather than held in memory.
-pub const MAX_COLLECTED: usize = 256 * 1024 * 1024;
+use crate::fleet::{Fleet, FleetError, forward};
+use forwarding::{collect, forward_hook, with_host};
+use wire::{CreateRequest, FleetSession, Host, Hosts, SessionList, Unreachable};
 
 /// Sessions asked of each host per page when listing the fleet (the local API's largest page).
 const LIST_PAGE: usize = 1000;
@@ -61,67 +62,6 @@ fn bad_request(msg: impl Into<String>) -> Response {
     ApiError::invalid(msg).into_response()
 }
 
-/// Turn a forwarded answer into a warp response.
-pub async fn reply(response: http::Response<BodyStream>) -> Response {
-    let (parts, body) = response.into_parts();
-    let sse = parts
-        .headers
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("text/event-stream"));
-    let mut out = if sse {
-        // warp wants a `Sync` event stream; a task moves the body into a channel, which is.
-        let (tx, mut rx) =
-            tokio::sync::mpsc::channel::<Result<warp::sse::Event, std::io::Error>>(16);
-        tokio::spawn(async move {
-            let mut parser = crate::fleet::sse::Parser::default();
-            let mut body = body;
-            while let Some(chunk) = body.next().await {
-                let frames = chunk.and_then(|c| parser.feed(&c).map_err(std::io::Error::other));
-                let events = match frames {
-                    Ok(frames) => frames.iter().map(|f| Ok(f.to_event())).collect(),
-                    Err(e) => vec![Err(e)],
-                };
-                for e in events {
-                    let stop = e.is_err();
-                    if tx.send(e).await.is_err() || stop {
-                        // The client left (dropping the body cancels the owner's stream), or
-                        // the stream broke.
-                        return;
-                    }
-                }
-            }
-        });
-        let events = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx));
-        warp::sse::reply(events).into_response()
-    } else {
-        let mut collected = Vec::new();
-        let mut body = body;
-        while let Some(chunk) = body.next().await {
-            match chunk {
-                Ok(c) if collected.len() + c.len() <= MAX_COLLECTED => {
-                    collected.extend_from_slice(&c)
-                }
-                Ok(_) => {
-                    return error(&FleetError::Protocol(format!(
-                        "the answer is larger than {MAX_COLLECTED} bytes"
-                    )));
-                }
-                Err(e) => return error(&FleetError::Protocol(e.to_string())),
-            }
-        }
-        Response::new(Bytes::from(collected).into())
-    };
-    *out.status_mut() = parts.status;
-    for (name, value) in &parts.headers {
-        if sse && (name == http::header::CONTENT_TYPE || name == http::header::CACHE_CONTROL) {
-            continue;
-        }
-        out.headers_mut().append(name.clone(), value.clone());
-    }
-    out
-}
-
 /// The fleet's part of the router: first the forwarding of another host's sessions (which
 /// answers for the session routes, so is no operation of its own), then the `/fleet/...`
 /// routes. Without a fleet the forwarding is absent and `/fleet/...` answers that this
@@ -133,19 +73,27 @@ pub fn routes(t: &mut Table) {
             .and_then(|| async { Err::<Response, _>(warp::reject::not_found()) })
             .boxed(),
     });
-    fleet_route(t, route::get("/fleet/hosts"), |p, fleet, _| {
-        p.and(with_fleet(&fleet))
-            .map(|f: Arc<Fleet>| hosts(&f))
-            .boxed()
-    });
-    fleet_route(t, route::get("/fleet/sessions"), |p, fleet, principal| {
+    fleet_route(
+        t,
+        route::get("/fleet/hosts").answers::<Hosts>(),
+        |p, fleet, _| {
+            p.and(with_fleet(&fleet))
+                .map(|f: Arc<Fleet>| hosts(&f))
+                .boxed()
+        },
+    );
+    let listing = route::get("/fleet/sessions").answers::<SessionList>();
+    fleet_route(t, listing, |p, fleet, principal| {
         p.and(with_fleet(&fleet))
             .and(warp::query::<HashMap<String, String>>())
             .and(principal)
             .then(|f: Arc<Fleet>, q, p: String| async move { list(&f, q, &p).await })
             .boxed()
     });
-    fleet_route(t, route::post("/fleet/sessions"), |p, fleet, principal| {
+    let creation = route::post("/fleet/sessions")
+        .body::<CreateRequest>()
+        .creates::<FleetSession>();
+    fleet_route(t, creation, |p, fleet, principal| {
         p.and(with_fleet(&fleet))
             .and(warp::body::bytes())
             .and(principal)
@@ -208,8 +156,16 @@ fn hosts(fleet: &Fleet) -> Response {
     if let Err(e) = fleet.bus() {
         return error(&e);
     }
-    let hosts = fleet.hosts.views(fleet.host_id());
-    warp::reply::json(&json!({"hosts": hosts, "self": fleet.host_id()})).into_response()
+    let hosts = Hosts {
+        hosts: fleet
+            .hosts
+            .views(fleet.host_id())
+            .into_iter()
+            .map(Host::from)
+            .collect(),
+        this: fleet.host_id().to_owned(),
+    };
+    json_sorted(StatusCode::OK, &hosts)
 }
 
 /// The query parameters of `GET /v1/sessions` that filter (rather than page), which a fleet
@@ -222,7 +178,7 @@ async fn host_sessions(
     host: &str,
     filters: &[(&str, &str)],
     principal: &str,
-) -> Result<Vec<Value>, FleetError> {
+) -> Result<Vec<FleetSession>, FleetError> {
     let mut out = Vec::new();
     for page in 1.. {
         let mut uri = format!("/v1/sessions?limit={LIST_PAGE}&page={page}");
@@ -247,11 +203,12 @@ async fn host_sessions(
         let sessions = v["sessions"].as_array().cloned().unwrap_or_default();
         let total = v["total"].as_u64().unwrap_or(0) as usize;
         let n = sessions.len();
-        out.extend(sessions.into_iter().map(|mut s| {
-            if let Some(o) = s.as_object_mut() {
-                o.insert("host".into(), host.into());
-            }
-            s
+        out.extend(sessions.into_iter().filter_map(|s| match s {
+            Value::Object(session) => Some(FleetSession {
+                session,
+                host: host.to_owned(),
+            }),
+            _ => None,
         }));
         if n < LIST_PAGE || out.len() >= total {
             break;
@@ -270,20 +227,6 @@ fn url_escape(s: &str) -> String {
             }
         })
         .collect()
-}
-
-async fn collect(mut body: BodyStream) -> Result<Vec<u8>, FleetError> {
-    let mut out = Vec::new();
-    while let Some(c) = body.next().await {
-        let c = c.map_err(|e| FleetError::Protocol(e.to_string()))?;
-        if out.len() + c.len() > MAX_COLLECTED {
-            return Err(FleetError::Protocol(
-                "an answer too large to collect".into(),
-            ));
-        }
-        out.extend_from_slice(&c);
-    }
-    Ok(out)
 }
 
 async fn list(fleet: &Fleet, q: HashMap<String, String>, principal: &str) -> Response {
@@ -319,52 +262,59 @@ async fn list(fleet: &Fleet, q: HashMap<String, String>, principal: &str) -> Res
     .await;
     let counts = fleet.directory.counts();
     let mut sessions = Vec::new();
-    let mut unreachable: Vec<Value> = down
+    let unreachable_host = |host: &str, error: Option<String>| Unreachable {
+        host: host.to_owned(),
+        sessions: counts.get(host).copied().unwrap_or(0),
+        error,
+    };
+    let mut unreachable: Vec<Unreachable> = down
         .iter()
-        .map(|v| json!({"host": v.host, "sessions": counts.get(&v.host).copied().unwrap_or(0)}))
+        .map(|v| unreachable_host(&v.host, None))
         .collect();
     for (v, answer) in up.iter().zip(answers) {
         match answer {
             Ok(s) => sessions.extend(s),
-            Err(e) => unreachable.push(json!({
-                "host": v.host,
-                "sessions": counts.get(&v.host).copied().unwrap_or(0),
-                "error": e.to_string(),
-            })),
+            Err(e) => unreachable.push(unreachable_host(&v.host, Some(e.to_string()))),
         }
     }
     // Creation order across the fleet, as one host lists its own.
-    sessions.sort_by(|a, b| {
-        (a["createdAt"].as_u64(), a["id"].as_str())
-            .cmp(&(b["createdAt"].as_u64(), b["id"].as_str()))
-    });
+    let order = |s: &FleetSession| {
+        let created = s.session.get("createdAt").and_then(Value::as_u64);
+        let id = s
+            .session
+            .get("id")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        (created, id)
+    };
+    sessions.sort_by_key(order);
     let total = sessions.len();
-    let page_items: Vec<Value> = sessions
-        .into_iter()
-        .skip((page - 1).saturating_mul(limit))
-        .take(limit)
-        .collect();
-    warp::reply::json(&json!({
-        "sessions": page_items,
-        "total": total,
-        "pagination": {
-            "page": page,
-            "limit": limit,
-            "total": total,
-            "totalPages": total.div_ceil(limit),
+    let body = SessionList {
+        sessions: sessions
+            .into_iter()
+            .skip((page - 1).saturating_mul(limit))
+            .take(limit)
+            .collect(),
+        total,
+        pagination: Pagination {
+            page,
+            limit,
+            total,
+            total_pages: total.div_ceil(limit),
         },
-        "unreachableHosts": unreachable,
-    }))
-    .into_response()
+        unreachable_hosts: unreachable,
+    };
+    json_sorted(StatusCode::OK, &body)
 }
 
 async fn create(fleet: &Fleet, body: Bytes, principal: &str) -> Response {
     if let Err(e) = fleet.bus() {
         return error(&e);
     }
-    let mut req: serde_json::Map<String, Value> = match serde_json::from_slice(&body) {
-        Ok(Value::Object(m)) => m,
-        Ok(_) => return bad_request("the request body must be a JSON object"),
+    // Parsed as a value first, so that a body that is not an object says so plainly.
+    let req = match serde_json::from_slice(&body).map(serde_json::from_value::<CreateRequest>) {
+        Ok(Ok(req)) => req,
+        Ok(Err(_)) => return bad_request("the request body must be a JSON object"),
         Err(e) => {
             return ApiError::bad_request(
                 ErrorCode::InvalidJson,
@@ -374,12 +324,12 @@ async fn create(fleet: &Fleet, body: Bytes, principal: &str) -> Response {
         }
     };
     let mut placement = None;
-    let host = match req.remove("host") {
-        None | Some(Value::Null) => match fleet.hosts.place(fleet.host_id()) {
+    let host = match req.host {
+        Value::Null => match fleet.hosts.place(fleet.host_id()) {
             Some(p) => placement.insert(p).host.clone(),
             None => return error(&FleetError::UnknownHost("(any up host)".into())),
         },
-        Some(Value::String(h)) => match fleet.hosts.state(&h) {
+        Value::String(h) => match fleet.hosts.state(&h) {
             Some(HostState::Up) => h,
             Some(HostState::Unreachable) => {
                 return error(&FleetError::HostUnreachable {
@@ -389,9 +339,9 @@ async fn create(fleet: &Fleet, body: Bytes, principal: &str) -> Response {
             }
             None => return error(&FleetError::UnknownHost(h)),
         },
-        Some(_) => return bad_request("host must be a string"),
+        _ => return bad_request("host must be a string"),
     };
-    let payload = Value::Object(req).to_string();
+    let payload = Value::Object(req.session).to_string();
     let request = match http::Request::post("/v1/sessions")
         .header(http::header::CONTENT_TYPE, "application/json")
         .body(Bytes::from(payload))
@@ -431,26 +381,6 @@ async fn create(fleet: &Fleet, body: Bytes, principal: &str) -> Response {
         }
     }
     with_host(parts, body, &host)
-}
-
-/// A collected answer of `host` about one session, with `host` added when it is a successful
-/// JSON object (the session as the fleet shows it); any other answer unchanged.
-fn with_host(parts: http::response::Parts, body: Vec<u8>, host: &str) -> Response {
-    let body = match serde_json::from_slice::<Value>(&body) {
-        Ok(Value::Object(mut o)) if parts.status.is_success() => {
-            o.insert("host".into(), host.into());
-            Bytes::from(Value::Object(o).to_string())
-        }
-        _ => Bytes::from(body),
-    };
-    let mut out = Response::new(body.into());
-    *out.status_mut() = parts.status;
-    for (name, value) in &parts.headers {
-        if name != http::header::CONTENT_LENGTH {
-            out.headers_mut().append(name.clone(), value.clone());
-        }
-    }
-    out
 }
 
 async fn events(fleet: &Fleet, q: HashMap<String, String>, last: Option<String>) -> Response {
@@ -535,125 +465,4 @@ fn pumped<T: Send + 'static>(
         }
     });
     futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
-}
-
-/// Forward `/sessions/:id[/...]` of a session that another host owns. Rejects (so the local
-/// routes answer) when the session is local or unknown to the fleet.
-pub fn forward_hook(
-    fleet: Arc<Fleet>,
-    principal: BoxedFilter<(String,)>,
-) -> BoxedFilter<(Response,)> {
-    let decide = warp::path("sessions")
-        .and(warp::path::param::<String>())
-        .and(warp::path::tail())
-        .and(with_fleet(&fleet))
-        .and(warp::ext::optional::<crate::fleet::Forwarded>())
-        .and_then(
-            |id: String,
-             tail: warp::path::Tail,
-             f: Arc<Fleet>,
-             peer: Option<crate::fleet::Forwarded>| async move {
-                // A peer sent it here because its directory says the session is ours: never
-                // forward it on (a stale directory must not bounce a request around).
-                if peer.is_some() || f.node.has_session(&id) {
-                    return Err(warp::reject::not_found());
-                }
-                match f.directory.locate(&f, &id).await {
-                    Ok(Some(loc)) if loc.entry.host != f.host_id() => {
-                        Ok::<_, Rejection>((f, Ok((loc.entry.host, tail.as_str().to_string()))))
-                    }
-                    Ok(_) => Err(warp::reject::not_found()),
-                    // Only a session id the fleet could not check: say why instead of a 404.
-                    Err(e)
-                        if uuid::Uuid::parse_str(&id).is_ok()
-                            || matches!(e, FleetError::Ambiguous { .. }) =>
-                    {
-                        Ok((f, Err(e)))
-                    }
-                    Err(_) => Err(warp::reject::not_found()),
-                }
-            },
-        )
-        .untuple_one();
-    decide
-        .and(warp::method())
-        .and(warp::path::full())
-        .and(warp::query::raw().or(warp::any().map(String::new)).unify())
-        .and(warp::header::headers_cloned())
-        .and(warp::body::bytes())
-        .and(principal)
-        .then(
-            |f: Arc<Fleet>,
-             target: Result<(String, String), FleetError>,
-             method: http::Method,
-             path: warp::path::FullPath,
-             query: String,
-             headers: http::HeaderMap,
-             body: Bytes,
-             principal: String| async move {
-                let (host, tail) = match target {
-                    Ok(t) => t,
-                    Err(e) => return error(&e),
-                };
-                let websocket = headers
-                    .get(http::header::UPGRADE)
-                    .and_then(|v| v.to_str().ok())
-                    .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
-                if websocket || tail == "stream" {
-                    return elsewhere(&f, &host, path.as_str(), &query);
-                }
-                let one_session = method == http::Method::GET && tail.is_empty();
-                let uri = if query.is_empty() {
-                    path.as_str().to_string()
-                } else {
-                    format!("{}?{query}", path.as_str())
-                };
-                let mut builder = http::Request::builder().method(method).uri(uri);
-                if let Some(h) = builder.headers_mut() {
-                    *h = headers;
-                }
-                let request = match builder.body(body) {
-                    Ok(r) => r,
-                    Err(e) => return bad_request(e.to_string()),
-                };
-                match forward::forward(&f, &host, request, &principal).await {
-                    // The session itself, as the fleet listing shows it: with its host.
-                    Ok(r) if one_session => {
-                        let (parts, body) = r.into_parts();
-                        match collect(body).await {
-                            Ok(body) => with_host(parts, body, &host),
-                            Err(e) => error(&e),
-                        }
-                    }
-                    Ok(r) => reply(r).await,
-                    Err(e) => error(&e),
-                }
-            },
-        )
-        .boxed()
-}
-
-/// 421: this session's WebSocket must be opened on its own host.
-fn elsewhere(fleet: &Fleet, host: &str, path: &str, query: &str) -> Response {
-    let location = if query.is_empty() {
-        fleet.hosts.websocket_url(host, path)
-    } else {
-        fleet.hosts.websocket_url(host, &format!("{path}?{query}"))
-    };
-    let body = json!({
-        "error": format!(
-            "this session lives on host {host}; WebSocket streams are not forwarded, connect to {}",
-            location.as_deref().unwrap_or("that host's daemon")
-        ),
-        "code": ErrorCode::SessionOnOtherHost.as_str(),
-        "statusCode": 421,
-        "host": host,
-        "url": location,
-    });
-    let mut r = warp::reply::with_status(warp::reply::json(&body), StatusCode::MISDIRECTED_REQUEST)
-        .into_response();
-    if let Some(l) = location.and_then(|l| http::HeaderValue::from_str(&l).ok()) {
-        r.headers_mut().insert(http::header::LOCATION, l);
-    }
-    r
 }

@@ -1,6 +1,11 @@
 //! JSON wire shapes of the v1 API. Only this module knows the field names clients depend on
 //! (camelCase, epoch-millisecond timestamps, as Aegis v0.3); internal types are free to be
-//! named for what they are.
+//! named for what they are. The session shapes are here, the permission shapes (shared by
+//! the permission routes and the permission events) in [`permissions`].
+
+mod permissions;
+
+pub use permissions::*;
 
 use std::collections::BTreeMap;
 
@@ -8,12 +13,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::detect::prompt::PermissionRequest;
-use crate::permissions::hook::HookRequest;
-use crate::permissions::{HistoryEntry, Resolution};
 use crate::session::LiveState;
 use crate::session::SessionHandle;
-use crate::vocab::{AgentType, Delivery, SessionStatus};
+use crate::vocab::{Delivery, SessionStatus};
 
 /// `POST /v1/sessions` body. Unknown fields are refused rather than silently ignored.
 #[derive(Debug, Clone, Deserialize, Default, JsonSchema)]
@@ -186,8 +188,45 @@ pub struct SessionInfo {
     /// Where the session sits when it is a tmux stand-in pane (socket, session, window, pane);
     /// `windowId` and `windowName` are then the tmux window's.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub tmux: Option<crate::tmux::host::Place>,
+    pub tmux: Option<TmuxPlace>,
     pub action_hints: BTreeMap<&'static str, ActionHint>,
+}
+
+/// Where a tmux stand-in pane's session sits in the tmux tree.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TmuxPlace {
+    /// The tmux socket path of its namespace (what `#{socket_path}` shows).
+    socket: String,
+    /// The tmux session's name.
+    session: String,
+    /// `$N`
+    session_id: String,
+    /// `@N`
+    window: String,
+    window_index: i64,
+    window_name: String,
+    /// `%N`
+    pane: String,
+    pane_index: usize,
+    /// The active pane of its window.
+    active: bool,
+}
+
+impl From<crate::tmux::host::Place> for TmuxPlace {
+    fn from(p: crate::tmux::host::Place) -> TmuxPlace {
+        TmuxPlace {
+            socket: p.socket,
+            session: p.session,
+            session_id: p.session_id,
+            window: p.window,
+            window_index: p.window_index,
+            window_name: p.window_name,
+            pane: p.pane,
+            pane_index: p.pane_index,
+            active: p.active,
+        }
+    }
 }
 
 /// What a client can do next with a session (v0.3 `actionHints`).
@@ -320,7 +359,7 @@ impl SessionInfo {
             self.window_id = p.window.clone();
             self.window_name = p.window_name.clone();
         }
-        self.tmux = place;
+        self.tmux = place.map(TmuxPlace::from);
         self
     }
 
@@ -397,13 +436,13 @@ pub struct ReadResponse {
     #[schemars(schema_with = "crate::api::schemas::ui_state")]
     pub ui_state: &'static str,
     /// The agent's transcript messages (Claude with hooks), oldest first.
-    pub messages: Vec<crate::transcript::Message>,
+    pub messages: Vec<super::transcript::TranscriptMessage>,
     /// The line that shows what the agent is doing (spinner, dialog title), if any.
     pub status_text: Option<String>,
     /// The dialog or question on screen, if any.
     pub interactive_content: Option<String>,
     /// Token counts and estimated cost from the transcript; null when unknown.
-    pub token_usage: Option<crate::transcript::TokenUsage>,
+    pub token_usage: Option<super::transcript::Usage>,
     /// Why tokenUsage is null.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token_usage_unknown_reason: Option<String>,
@@ -481,192 +520,6 @@ pub fn status_names() -> String {
         .map(|s| s.as_str())
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-// ---- permissions ----------------------------------------------------------------------------
-
-/// One answer a permission dialog offers.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct PermissionOption {
-    pub index: u32,
-    pub label: String,
-    /// The keys that pick it, from where the dialog's cursor is.
-    pub keys: Vec<String>,
-    /// The dialog's cursor is on it.
-    pub selected: bool,
-}
-
-/// A pending permission request: the dialog on screen, the request held by Claude Code's
-/// PermissionRequest hook, or both merged.
-#[derive(Debug, Serialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-#[schemars(rename = "PermissionRequest")]
-pub struct PermissionRequestWire {
-    /// The request's id: `permissionId` of approve and reject.
-    #[schemars(with = "String")]
-    pub id: uuid::Uuid,
-    #[schemars(with = "String")]
-    pub session_id: uuid::Uuid,
-    pub session_name: String,
-    #[schemars(schema_with = "crate::api::schemas::agent_type")]
-    pub agent_type: &'static str,
-    #[schemars(schema_with = "crate::api::schemas::permission_kind")]
-    pub kind: &'static str,
-    pub title: String,
-    pub detail: String,
-    pub options: Vec<PermissionOption>,
-    /// The keys that reject it.
-    pub reject_keys: [&'static str; 1],
-    /// The rule that recognised the dialog.
-    pub rule: String,
-    /// Epoch milliseconds.
-    pub created_at: u64,
-    /// Epoch milliseconds; null when it never expires.
-    pub expires_at: Option<u64>,
-    /// Where it was seen: screen, hook or screen+hook.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub source: Option<&'static str>,
-    /// The id of the request held by the hook, when the hook holds one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schemars(with = "Option<String>")]
-    pub hook_request_id: Option<uuid::Uuid>,
-    /// The tool's exact name, when the hook told it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub tool_name: Option<String>,
-    /// The tool's input, when the hook told it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub tool_input: Option<Value>,
-}
-
-/// The wire form of a permission request of session (`id`, `name`, `agent`): the pending
-/// request in `GET .../permissions`, and the `permission.requested` event detail.
-pub fn permission_request(
-    id: uuid::Uuid,
-    name: &str,
-    agent: AgentType,
-    r: &PermissionRequest,
-) -> PermissionRequestWire {
-    PermissionRequestWire {
-        id: r.id,
-        session_id: id,
-        session_name: name.to_owned(),
-        agent_type: agent.as_str(),
-        kind: r.kind.as_str(),
-        title: r.title.clone(),
-        detail: r.detail.clone(),
-        options: r
-            .options
-            .iter()
-            .map(|o| PermissionOption {
-                index: o.index,
-                label: o.label.clone(),
-                keys: r.keys_for(o.index),
-                selected: r.selected == Some(o.index),
-            })
-            .collect(),
-        reject_keys: ["Escape"],
-        rule: r.rule.clone(),
-        created_at: r.created_at_ms,
-        expires_at: r.expires_at_ms,
-        source: None,
-        hook_request_id: None,
-        tool_name: None,
-        tool_input: None,
-    }
-}
-
-/// [`permission_request`] as JSON, for event details.
-pub fn permission_request_json(
-    id: uuid::Uuid,
-    name: &str,
-    agent: AgentType,
-    r: &PermissionRequest,
-) -> Value {
-    to_value(&permission_request(id, name, agent, r))
-}
-
-/// How a request was answered: the `permission.resolved` event detail.
-#[derive(Debug, Serialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct PermissionResolution {
-    #[schemars(with = "String")]
-    pub permission_id: uuid::Uuid,
-    #[schemars(schema_with = "crate::api::schemas::permission_kind")]
-    pub kind: &'static str,
-    pub title: String,
-    pub detail: String,
-    /// approved, rejected or dismissed.
-    pub resolution: &'static str,
-    /// The option picked, if one was.
-    pub option: Option<u32>,
-    /// Who answered: api, policy, expiry, trust or screen.
-    pub by: &'static str,
-    /// Why (the policy rule, the human's feedback or reason).
-    pub reason: Option<String>,
-    /// The named approver or rejecter, if the client gave one.
-    pub actor: Option<String>,
-}
-
-fn permission_resolution(r: &PermissionRequest, res: &Resolution) -> PermissionResolution {
-    PermissionResolution {
-        permission_id: r.id,
-        kind: r.kind.as_str(),
-        title: r.title.clone(),
-        detail: r.detail.clone(),
-        resolution: res.action.as_str(),
-        option: res.option,
-        by: res.by.as_str(),
-        reason: res.reason.clone(),
-        actor: res.actor.clone(),
-    }
-}
-
-/// [`PermissionResolution`] as JSON, for event details.
-pub fn permission_resolution_json(r: &PermissionRequest, res: &Resolution) -> Value {
-    to_value(&permission_resolution(r, res))
-}
-
-/// One entry of a session's permission history: its resolution and when.
-#[derive(Debug, Serialize, JsonSchema)]
-#[schemars(rename = "PermissionHistoryEntry")]
-pub struct HistoryEntryWire {
-    #[serde(flatten)]
-    pub resolution: PermissionResolution,
-    /// Epoch milliseconds.
-    pub at: u64,
-}
-
-impl From<&HistoryEntry> for HistoryEntryWire {
-    fn from(e: &HistoryEntry) -> Self {
-        HistoryEntryWire {
-            resolution: permission_resolution(&e.request, &e.resolution),
-            at: e.at_ms,
-        }
-    }
-}
-
-/// A request held by Claude Code's PermissionRequest hook.
-#[derive(Debug, Serialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-#[schemars(rename = "HookPermissionRequest")]
-pub struct HookRequestWire {
-    #[schemars(with = "String")]
-    pub id: uuid::Uuid,
-    pub tool_name: String,
-    pub tool_input: Value,
-    /// Epoch milliseconds.
-    pub created_at: u64,
-}
-
-impl From<&HookRequest> for HookRequestWire {
-    fn from(k: &HookRequest) -> Self {
-        HookRequestWire {
-            id: k.id,
-            tool_name: k.tool_name.clone(),
-            tool_input: k.tool_input.clone(),
-            created_at: k.created_at_ms,
-        }
-    }
 }
 
 /// A wire type as JSON. Serializing these plain structs cannot fail; `Null` stands in if it

@@ -1,0 +1,127 @@
+//! The detector's state machine on synthetic screens: settling, stalls, dialogs, the
+//! activity fallback and who holds the terminal. The recorded screens of real agents are
+//! checked by `tests/detect.rs`.
+
+use super::*;
+
+fn detector(agent: &str) -> Detector {
+    let set = profile::ProfileSet::builtin().expect("valid");
+    Detector::new(
+        set.for_agent(agent),
+        DetectConfig {
+            quiet: Duration::from_millis(500),
+            stall: Some(Duration::from_secs(5)),
+            permission_timeout: None,
+        },
+        Instant::now(),
+    )
+}
+
+#[test]
+fn shell_activity_fallback() {
+    let t0 = Instant::now();
+    let mut d = detector("shell");
+    let screen = Screen::new(10, 5, 0);
+    assert_eq!(
+        d.evaluate(t0, &screen, || None).status,
+        SessionStatus::Starting
+    );
+    d.on_output(t0 + Duration::from_millis(10));
+    let v = d.evaluate(t0 + Duration::from_millis(20), &screen, || None);
+    assert_eq!(v.status, SessionStatus::Working);
+    assert_eq!(
+        d.evaluate(t0 + Duration::from_millis(600), &screen, || None)
+            .status,
+        SessionStatus::Idle
+    );
+}
+
+#[test]
+fn working_to_idle_holds() {
+    let t0 = Instant::now();
+    let mut d = detector("claude");
+    let bar = "─".repeat(40);
+    let idle = format!("{bar}\n❯ \n{bar}\n  ? for shortcuts");
+    let working = format!("✶ Working… (4s · ↓ 88 tokens)\n{idle}");
+    assert_eq!(
+        d.evaluate_text(t0, &working, "", None).status,
+        SessionStatus::Working
+    );
+    let t1 = t0 + Duration::from_millis(100);
+    let v = d.evaluate_text(t1, &idle, "", None);
+    assert_eq!(v.status, SessionStatus::Working, "{:?}", d.explanation());
+    assert!(v.recheck_at.is_some());
+    let t2 = t1 + Duration::from_secs(1);
+    assert_eq!(
+        d.evaluate_text(t2, &idle, "", None).status,
+        SessionStatus::Idle
+    );
+}
+
+fn shell_holding(waiting: crate::pty::Waiting) -> Foreground {
+    Foreground {
+        pgid: 100,
+        own: true,
+        holder: Some(crate::pty::Holder {
+            pid: 100,
+            name: "bash".into(),
+            waiting,
+        }),
+    }
+}
+
+fn job() -> Foreground {
+    Foreground {
+        pgid: 200,
+        own: false,
+        holder: None,
+    }
+}
+
+/// A quiet job is working for as long as it holds the terminal, and the shell's prompt is
+/// idle at once, however recent the output; the detector keeps looking while a job runs.
+#[test]
+fn the_terminal_decides_for_a_shell() {
+    use crate::pty::Waiting;
+    let t0 = Instant::now();
+    let mut d = detector("shell");
+    let prompt = "$ sleep 5";
+    d.on_output(t0);
+    let v = d.evaluate_text(t0, prompt, "", Some(job()));
+    assert_eq!(v.status, SessionStatus::Working);
+    assert_eq!(v.recheck_at, Some(t0 + PROMPT_SETTLE));
+    assert_eq!(d.explanation().evidence, Evidence::Terminal);
+    // Long after the last output, still working, and looked at again.
+    let t1 = t0 + Duration::from_secs(4);
+    let v = d.evaluate_text(t1, prompt, "", Some(job()));
+    assert_eq!(v.status, SessionStatus::Working, "{:?}", d.explanation());
+    assert_eq!(v.recheck_at, Some(t1 + Duration::from_millis(500)));
+    // The shell took the terminal back and reads it: idle with no hold and no recheck.
+    let t2 = t1 + Duration::from_millis(10);
+    d.on_output(t2);
+    let v = d.evaluate_text(t2, "$ sleep 5\n$ ", "", Some(shell_holding(Waiting::Input)));
+    assert_eq!(v.status, SessionStatus::Idle, "{:?}", d.explanation());
+    assert_eq!(v.recheck_at, None);
+    // No terminal to read (the leader is gone): output activity decides again.
+    let t3 = t2 + Duration::from_millis(20);
+    d.on_output(t3);
+    let v = d.evaluate_text(t3, "$ ", "", None);
+    assert_eq!(v.status, SessionStatus::Working);
+    assert_eq!(d.explanation().evidence, Evidence::Output);
+}
+
+/// Profiles of agents never read the terminal.
+#[test]
+fn agents_ignore_the_terminal() {
+    let t0 = Instant::now();
+    let mut d = detector("claude");
+    let bar = "─".repeat(40);
+    let idle = format!("{bar}\n❯ \n{bar}\n  ? for shortcuts");
+    let v = d.evaluate(t0, &Screen::new(10, 5, 0), || {
+        panic!("an agent read the terminal")
+    });
+    assert_eq!(v.status, SessionStatus::Starting);
+    let v = d.evaluate_text(t0, &idle, "", Some(job()));
+    assert_eq!(v.status, SessionStatus::Idle);
+    assert_eq!(d.explanation().evidence, Evidence::Rule);
+}
