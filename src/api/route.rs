@@ -10,6 +10,9 @@
 //! for the document. Most routes need no closure: a handler that takes the app, the
 //! template's parameter, and the JSON body or the query, is given to [`Table::on`] and its
 //! siblings, which build the filter the one way every such route is built.
+//!
+//! Length: one concept, the table; its specs, the filter builders and the path matcher must
+//! agree with each other, and the tests at the end check them together.
 
 use std::collections::HashMap;
 use std::future::Future;

@@ -6,6 +6,9 @@
 //! single thread keeps its footprint small. Architecture invariant: the main loop never
 //! awaits the daemon or the child's input side; it only drains output, so the child never
 //! blocks on a full pty while a daemon is slow, stopped or absent.
+//!
+//! Length: one concept, the holder's event loop and the handlers of what it selects on; split,
+//! the invariant above would have to be kept across files.
 
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;

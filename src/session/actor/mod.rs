@@ -7,6 +7,9 @@
 //! answers queries and publishes state. The pty reader thread relies on this: it waits on a
 //! bounded channel to the actor, which is safe only because the actor always drains it.
 //!
+//! Length: one concept, the actor's state and its one select loop; commands, hooks and turns
+//! are already their own modules.
+//!
 //! A shell's prompt and command marks are turned into command records and turns in
 //! [`turns`].
 
