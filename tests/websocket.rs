@@ -80,15 +80,21 @@ fn websocket_snapshot_then_input_echo_and_readonly() {
         ))
         .await
         .expect("send");
+        // The session's status events and its output travel on separate channels, so a
+        // json_event may arrive before or after the echo: wait for both in one pass.
         let mut seen = String::new();
-        ws_next(&mut ws, "echoed output", |v| {
+        let mut event = None;
+        ws_next(&mut ws, "echoed output and a json_event", |v| {
             if v["type"] == "tty_data" {
                 seen.push_str(v["data"].as_str().unwrap_or_default());
             }
-            seen.contains("ws-42")
+            if v["type"] == "json_event" && event.is_none() {
+                event = Some(v.clone());
+            }
+            seen.contains("ws-42") && event.is_some()
         })
         .await;
-        let ev = ws_next(&mut ws, "a json_event", |v| v["type"] == "json_event").await;
+        let ev = event.expect("a json_event");
         assert_eq!(ev["event"]["sessionId"], id.as_str());
 
         // Keys and resize go through the same queue.
