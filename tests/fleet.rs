@@ -170,6 +170,15 @@ impl LocalNode for TestNode {
             http::Response::from_parts(parts, body)
         })
     }
+
+    fn refusal(&self, why: fleet::Refusal, message: &str) -> (u16, Bytes) {
+        let (status, code) = match why {
+            fleet::Refusal::Busy => (503, "HOST_BUSY"),
+            fleet::Refusal::Malformed => (400, "FLEET_PROTOCOL_ERROR"),
+        };
+        let body = json!({"error": message, "code": code, "statusCode": status});
+        (status, Bytes::from(body.to_string()))
+    }
 }
 
 fn args(nats: &NatsServer, host: &str, user: &str, password: &str) -> FleetArgs {

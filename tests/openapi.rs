@@ -6,8 +6,9 @@
 //! - the committed `openapi.json` equals the document, fragments and derived schemas
 //!   (`openapi_committed_file_is_current`; regenerate with `AEGIS_REGEN_OPENAPI=1 cargo nextest run -E 'test(openapi_committed)'`);
 //! - the daemon serves it at `/v1/openapi.json`, behind auth;
-//! - every other name a request field answers to (v0.3's spellings) is in it
-//!   (`openapi_describes_every_request_alias`);
+//! - every other name a request field answers to (v0.3's spellings) is in the body of the
+//!   operation that reads it (`openapi_describes_every_request_alias`), and every query
+//!   parameter a route reads is listed (`openapi_lists_the_query_parameters_routes_read`);
 //! - a client generated from the served document by openapi-python-client drives a session
 //!   through the core routes, and every answer holds exactly the documented fields
 //!   (`openapi_generated_client_drives_the_core_routes`);
@@ -126,10 +127,38 @@ fn openapi_committed_file_is_current() {
     );
 }
 
+/// Every second name a request field answers to (`#[serde(alias = "...")]`), with the
+/// operation whose body has the field: `(operation, alias, field)`.
+const ALIASES: &[(&str, &str, &str)] = &[
+    ("POST /v1/handshake", "capabilities", "clientCapabilities"),
+    ("POST /v1/sessions/{id}/consensus", "focusAreas", "criteria"),
+    (
+        "POST /v1/sessions/{id}/consensus",
+        "reviewerCount",
+        "reviewers",
+    ),
+    (
+        "POST /v1/sessions/{id}/fork",
+        "claudeSessionId",
+        "conversationId",
+    ),
+];
+
+/// The schema `s` names, following a `$ref` into the components.
+fn resolve<'a>(doc: &'a Value, s: &'a Value) -> &'a Value {
+    match s["$ref"].as_str() {
+        Some(r) => doc
+            .pointer(r.trim_start_matches('#'))
+            .unwrap_or_else(|| panic!("{r} is not defined")),
+        None => s,
+    }
+}
+
 /// Every name a request field answers to besides its own (`#[serde(alias = "...")]` in the
-/// API's request types, mostly Aegis v0.3's spellings) is a property of some request schema:
-/// a client that validates its body against the document must not refuse what the server
-/// accepts.
+/// API's request types, mostly Aegis v0.3's spellings) is a property of the request body of
+/// the operation that reads it, with the field's own schema: a client that validates its
+/// body against the document must not refuse what the server accepts. The aliases in the
+/// source and in [`ALIASES`] are the same set, so a new alias must say where it is read.
 #[test]
 fn openapi_describes_every_request_alias() {
     let doc = merged();
@@ -147,27 +176,88 @@ fn openapi_describes_every_request_alias() {
             }
         }
     }
-    let aliases: BTreeSet<String> = sources
+    let in_source: BTreeSet<String> = sources
         .iter()
         .flat_map(|s| alias.captures_iter(s).map(|c| c[1].to_owned()))
         .collect();
-    assert!(
-        !aliases.is_empty(),
-        "no aliases found: is the pattern stale?"
+    let listed: BTreeSet<String> = ALIASES.iter().map(|(_, a, _)| (*a).to_owned()).collect();
+    assert_eq!(
+        in_source, listed,
+        "the aliases in src/api and in ALIASES differ: list each with its operation"
     );
-    let schemas = doc["components"]["schemas"].as_object().expect("schemas");
-    let missing: Vec<&String> = aliases
-        .iter()
-        .filter(|a| {
-            !schemas
-                .values()
-                .any(|s| s["properties"].get(a.as_str()).is_some())
-        })
-        .collect();
-    assert!(
-        missing.is_empty(),
-        "request aliases the document does not describe: {missing:?}"
+    for (operation, alias, field) in ALIASES {
+        let (method, path) = operation.split_once(' ').expect("METHOD /path");
+        let op = &doc["paths"][path][method.to_lowercase()];
+        let body = &op["requestBody"]["content"]["application/json"]["schema"];
+        assert!(body.is_object(), "{operation} has no JSON body: {op}");
+        let properties = &resolve(&doc, body)["properties"];
+        let (Some(a), Some(f)) = (properties.get(alias), properties.get(field)) else {
+            panic!("{operation}'s body lacks {alias} or {field}: {properties}");
+        };
+        let without_prose = |v: &Value| {
+            let mut v = v.clone();
+            if let Some(m) = v.as_object_mut() {
+                m.remove("description");
+            }
+            v
+        };
+        assert_eq!(
+            without_prose(a),
+            without_prose(f),
+            "{operation}: {alias} is described otherwise than {field}"
+        );
+        assert!(
+            a["description"].as_str().is_some_and(|d| d.contains(field)),
+            "{operation}: {alias} does not say it stands for {field}: {a}"
+        );
+    }
+}
+
+/// The query parameters of an operation are the fields of the struct its handler reads the
+/// query string into, so each one a route reads is listed, required only when the route
+/// refuses a request without it, and none it ignores.
+#[test]
+fn openapi_lists_the_query_parameters_routes_read() {
+    let doc = merged();
+    let query = |operation: &str| -> BTreeMap<String, Value> {
+        let (method, path) = operation.split_once(' ').expect("METHOD /path");
+        let op = &doc["paths"][path][method.to_lowercase()];
+        assert!(op.is_object(), "{operation} is not described");
+        op["parameters"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|p| p["in"] == "query")
+            .map(|p| (p["name"].as_str().expect("name").to_owned(), p.clone()))
+            .collect()
+    };
+    let names = |operation: &str| query(operation).into_keys().collect::<Vec<_>>();
+    assert_eq!(
+        names("GET /v1/sessions/{id}/transcript"),
+        ["client", "since"]
     );
+    assert_eq!(names("GET /v1/sessions/{id}/stream"), ["readonly"]);
+    assert_eq!(names("DELETE /v1/sessions/{id}"), ["keepWorktree"]);
+    assert_eq!(names("GET /v1/sessions/{id}/read"), ["format", "lines"]);
+    assert_eq!(
+        names("GET /v1/sessions"),
+        ["agentType", "limit", "page", "status"]
+    );
+    assert_eq!(names("GET /v1/events"), ["lastEventId", "session", "types"]);
+    assert_eq!(
+        names("GET /v1/fleet/sessions"),
+        ["agentType", "host", "limit", "page", "status"]
+    );
+    assert_eq!(names("POST /v1/hooks/{event}"), ["sessionId"]);
+    assert!(names("GET /v1/sessions/{id}").is_empty());
+    let path = &query("GET /v1/files")["path"];
+    assert_eq!(path["required"], true, "{path}");
+    let limit = &query("GET /v1/sessions")["limit"];
+    assert_eq!(limit["required"], false, "{limit}");
+    assert_eq!(limit["schema"]["maximum"], 1000, "{limit}");
+    assert!(limit["schema"].get("nullable").is_none(), "{limit}");
+    assert_eq!(limit["schema"]["type"], "integer", "{limit}");
+    assert!(limit["description"].is_string(), "{limit}");
 }
 
 fn daemon_with_token() -> Daemon {

@@ -76,6 +76,7 @@ pub enum ErrorCode {
     WriteFailed,
     FleetUnavailable,
     FleetProtocolError,
+    HostBusy,
     HostNotFound,
     HostUnreachable,
     SessionNameAmbiguous,
@@ -90,7 +91,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for the OpenAPI document and the test that each is spelled once.
-    pub const ALL: [ErrorCode; 69] = [
+    pub const ALL: [ErrorCode; 70] = [
         ErrorCode::ApprovalNotFound,
         ErrorCode::BranchExists,
         ErrorCode::ConsensusNotFound,
@@ -156,6 +157,7 @@ impl ErrorCode {
         ErrorCode::UnroutableStimulus,
         ErrorCode::FleetUnavailable,
         ErrorCode::FleetProtocolError,
+        ErrorCode::HostBusy,
         ErrorCode::HostNotFound,
         ErrorCode::HostUnreachable,
         ErrorCode::SessionNameAmbiguous,
@@ -224,6 +226,7 @@ impl ErrorCode {
             ErrorCode::WriteFailed => "WRITE_FAILED",
             ErrorCode::FleetUnavailable => "FLEET_UNAVAILABLE",
             ErrorCode::FleetProtocolError => "FLEET_PROTOCOL_ERROR",
+            ErrorCode::HostBusy => "HOST_BUSY",
             ErrorCode::HostNotFound => "HOST_NOT_FOUND",
             ErrorCode::HostUnreachable => "HOST_UNREACHABLE",
             ErrorCode::SessionNameAmbiguous => "SESSION_NAME_AMBIGUOUS",
@@ -264,6 +267,39 @@ pub(crate) struct ErrorBody<'a> {
     code: &'a str,
     /// The HTTP status, repeated for clients that only see the body.
     status_code: u16,
+    /// Only in a 421 `SESSION_ON_OTHER_HOST` (a fleet's WebSocket stream of another
+    /// host's session): the host the session lives on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    host: Option<&'a str>,
+    /// Only in a 421 `SESSION_ON_OTHER_HOST`: the stream's URL on that host, to connect to
+    /// instead (also the `Location` header); null when that host advertises no URL.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    url: Option<Option<&'a str>>,
+}
+
+impl<'a> ErrorBody<'a> {
+    pub(crate) fn new(status: StatusCode, code: ErrorCode, error: &'a str) -> ErrorBody<'a> {
+        ErrorBody {
+            error,
+            code: code.as_str(),
+            status_code: status.as_u16(),
+            host: None,
+            url: None,
+        }
+    }
+
+    /// A 421 `SESSION_ON_OTHER_HOST`: the session lives on `host`, its stream is at `url`.
+    pub(crate) fn elsewhere(error: &'a str, host: &'a str, url: Option<&'a str>) -> ErrorBody<'a> {
+        ErrorBody {
+            host: Some(host),
+            url: Some(url),
+            ..ErrorBody::new(
+                StatusCode::MISDIRECTED_REQUEST,
+                ErrorCode::SessionOnOtherHost,
+                error,
+            )
+        }
+    }
 }
 
 impl warp::reject::Reject for ApiError {}
@@ -309,12 +345,16 @@ impl ApiError {
         )
     }
 
+    /// The body of this error, serialized (for an answer that is not a warp reply: a fleet
+    /// owner's refusal of a forwarded request).
+    pub fn body_json(&self) -> Vec<u8> {
+        let body = ErrorBody::new(self.status, self.code, &self.message);
+        // Serializing a struct of strings and a number cannot fail.
+        serde_json::to_vec(&body).unwrap_or_default()
+    }
+
     pub fn into_response(self) -> Response {
-        let body = ErrorBody {
-            error: &self.message,
-            code: self.code.as_str(),
-            status_code: self.status.as_u16(),
-        };
+        let body = ErrorBody::new(self.status, self.code, &self.message);
         let mut resp =
             warp::reply::with_status(warp::reply::json(&body), self.status).into_response();
         if let Some(secs) = self.retry_after {

@@ -30,7 +30,12 @@
 //! "working with no progress for the threshold", which is what our `stalled` means (we watch
 //! the screen rather than the transcript). A permission dialog is announced once, as
 //! `approval`, whose `data.status` carries the uiState v0.3 would have sent as `status`.
+//!
+//! Length: one concept, the event's wire form: the frame types the document derives its
+//! schemas from, both payload vocabularies, and the tests that check them together.
 
+use schemars::JsonSchema;
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::uistate::UiInputs;
@@ -264,43 +269,152 @@ fn v03_data(e: &Event) -> Value {
     }
 }
 
+/// A bus event on the wire (an SSE `data:` line, a WebSocket `json_event`'s `event`): our
+/// keys and v0.3's, see the module doc.
+#[derive(Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(rename = "Event")]
+pub struct EventWire {
+    /// The bus id (also the SSE `id:` line); restarts at 1 with each daemon life.
+    id: u64,
+    /// What happened.
+    #[serde(rename = "type")]
+    #[schemars(schema_with = "crate::api::schemas::event_kind")]
+    kind: &'static str,
+    #[schemars(schema_with = "crate::api::schemas::uuid")]
+    session_id: String,
+    session_name: String,
+    /// The status before a status change, else null.
+    #[schemars(schema_with = "crate::api::schemas::session_status_or_null")]
+    old_status: Option<&'static str>,
+    /// The status after a status change, else null.
+    #[schemars(schema_with = "crate::api::schemas::session_status_or_null")]
+    new_status: Option<&'static str>,
+    /// When it happened, in epoch milliseconds.
+    timestamp: u64,
+    /// Our payload of this `type` (see docs/api.md, "Events"); null for a status change.
+    detail: Value,
+    /// Aegis v0.3's name of the event on this route, or our `type` where v0.3 has none.
+    event: &'static str,
+    /// Aegis v0.3's payload of the event.
+    data: Value,
+    /// When this copy was serialized, in epoch milliseconds.
+    emitted_at: u64,
+}
+
+impl EventWire {
+    fn of(e: &Event, scope: Scope) -> EventWire {
+        EventWire {
+            id: e.id,
+            kind: e.kind.as_str(),
+            session_id: e.session_id.to_string(),
+            session_name: e.session_name.clone(),
+            old_status: e.old_status.map(SessionStatus::as_str),
+            new_status: e.new_status.map(SessionStatus::as_str),
+            timestamp: e.timestamp_ms,
+            detail: detail_json(e),
+            event: v03_event(e.kind, scope),
+            data: v03_data(e),
+            emitted_at: now_ms(),
+        }
+    }
+}
+
 /// The wire form of an event as seen on a route of `scope`: our keys plus v0.3's.
 pub fn event_json(e: &Event, scope: Scope) -> Value {
-    json!({
-        "id": e.id,
-        "type": e.kind.as_str(),
-        "sessionId": e.session_id.to_string(),
-        "sessionName": e.session_name,
-        "oldStatus": e.old_status.map(SessionStatus::as_str),
-        "newStatus": e.new_status.map(SessionStatus::as_str),
-        "timestamp": e.timestamp_ms,
-        "detail": detail_json(e),
-        "event": v03_event(e.kind, scope),
-        "data": v03_data(e),
-        "emittedAt": now_ms(),
-    })
+    to_value(&EventWire::of(e, scope))
 }
 
 /// The body of an outbound webhook delivery: the event as the global stream shows it, plus
 /// the delivery's idempotency id.
+#[derive(Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookDelivery<'a> {
+    #[serde(flatten)]
+    event: EventWire,
+    /// The same for every attempt of one delivery, so a receiver can drop repeats.
+    delivery_id: &'a str,
+}
+
+/// The body of an outbound webhook delivery (see [`WebhookDelivery`]).
 pub fn webhook_body(e: &Event, delivery_id: &str) -> Value {
-    let mut body = event_json(e, Scope::Global);
-    body["deliveryId"] = delivery_id.into();
-    body
+    to_value(&WebhookDelivery {
+        event: EventWire::of(e, Scope::Global),
+        delivery_id,
+    })
 }
 
 /// A frame that is not a bus event (`connected`, `heartbeat`, `reset`): the same keys, with
-/// `type` and `event` both `kind`, no `id` and our per-event keys absent.
+/// `type` and `event` both its kind, no `id` and our per-event keys absent.
+#[derive(Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EventNotice<'a> {
+    /// `connected`, `heartbeat` or `reset`.
+    #[serde(rename = "type")]
+    #[schemars(schema_with = "crate::api::schemas::notice_kind")]
+    kind: &'a str,
+    /// The same as `type`.
+    #[schemars(schema_with = "crate::api::schemas::notice_kind")]
+    event: &'a str,
+    /// The session of a session's stream; null on the global stream.
+    #[schemars(schema_with = "crate::api::schemas::uuid_or_null")]
+    session_id: Option<String>,
+    /// Epoch milliseconds.
+    timestamp: u64,
+    /// `{}`, or for `reset` `{reason, oldestAvailable}`.
+    data: Value,
+    /// Epoch milliseconds (the same as `timestamp`).
+    emitted_at: u64,
+    /// `reset` only: the id of the last event lost (also the SSE `id:` line).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<u64>,
+    /// `reset` only: why (as in `data`, for the clients that read it here).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a str>,
+    /// `reset` only: the oldest id the replay ring still holds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    oldest_available: Option<u64>,
+}
+
+impl<'a> EventNotice<'a> {
+    fn new(kind: &'a str, session: Option<uuid::Uuid>, data: Value) -> EventNotice<'a> {
+        let now = now_ms();
+        EventNotice {
+            kind,
+            event: kind,
+            session_id: session.map(|s| s.to_string()),
+            timestamp: now,
+            data,
+            emitted_at: now,
+            id: None,
+            reason: None,
+            oldest_available: None,
+        }
+    }
+}
+
+/// A notice frame of `kind` (see [`EventNotice`]).
 pub fn notice_json(kind: &str, session: Option<uuid::Uuid>, data: Value) -> Value {
-    let now = now_ms();
-    json!({
-        "type": kind,
-        "event": kind,
-        "sessionId": session.map(|s| s.to_string()),
-        "timestamp": now,
-        "data": data,
-        "emittedAt": now,
+    to_value(&EventNotice::new(kind, session, data))
+}
+
+/// The `reset` notice: the events up to `lost_until` are lost, `oldest` is the oldest the
+/// replay ring still holds.
+pub fn reset_json(session: Option<uuid::Uuid>, lost_until: u64, oldest: u64) -> Value {
+    let reason = "requested events are older than the replay ring; refetch state";
+    let data = json!({ "reason": reason, "oldestAvailable": oldest });
+    to_value(&EventNotice {
+        id: Some(lost_until),
+        reason: Some(reason),
+        oldest_available: Some(oldest),
+        ..EventNotice::new("reset", session, data)
     })
+}
+
+/// `v` as a JSON value; serializing these wire types (strings, numbers and JSON values)
+/// cannot fail.
+fn to_value(v: &impl Serialize) -> Value {
+    serde_json::to_value(v).unwrap_or_default()
 }
 
 #[cfg(test)]

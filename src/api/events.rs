@@ -25,19 +25,21 @@
 //! wait in the bus's bounded per-subscriber buffer. A client that falls behind by more than
 //! that buffer is resumed from the replay ring (or gets `reset`); nothing grows per client.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashSet, VecDeque};
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use schemars::JsonSchema;
+use serde::Deserialize;
 use tokio::sync::broadcast;
 use warp::reply::Response;
 use warp::{Filter, Reply};
 
 use super::App;
 use super::error::ApiError;
-use super::event_wire::{Scope, event_json, notice_json};
+use super::event_wire::{Scope, event_json, notice_json, reset_json};
 use super::filters::{query, with_app};
 use super::reply::ApiResult;
 use super::reply::finish;
@@ -63,6 +65,28 @@ impl EventFilter {
     }
 }
 
+/// `GET /v1/events`'s query (`GET /v1/sessions/{id}/events` reads the same but `session`).
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(default, rename_all = "camelCase")]
+struct AllEventsQuery {
+    /// Only this session's events: its id or name.
+    session: Option<String>,
+    #[serde(flatten)]
+    stream: StreamQuery,
+}
+
+/// The query of an event stream: which kinds, and where to resume.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(default, rename_all = "camelCase")]
+struct StreamQuery {
+    /// Only events of these kinds, comma-separated (default: every kind).
+    types: Option<String>,
+    /// Resume after this event id, as the `Last-Event-ID` header does (which wins when
+    /// both are given), for a client that cannot set headers.
+    #[schemars(with = "Option<u64>")]
+    last_event_id: Option<String>,
+}
+
 fn parse_types(raw: Option<&String>) -> Result<Option<HashSet<EventKind>>, ApiError> {
     let Some(raw) = raw.filter(|r| !r.is_empty()) else {
         return Ok(None);
@@ -83,11 +107,8 @@ fn parse_types(raw: Option<&String>) -> Result<Option<HashSet<EventKind>>, ApiEr
         .map(Some)
 }
 
-fn parse_last_id(
-    header: Option<String>,
-    q: &HashMap<String, String>,
-) -> Result<Option<u64>, ApiError> {
-    match header.or_else(|| q.get("lastEventId").cloned()) {
+fn parse_last_id(header: Option<String>, q: &StreamQuery) -> Result<Option<u64>, ApiError> {
+    match header.or_else(|| q.last_event_id.clone()) {
         None => Ok(None),
         Some(v) if v.trim().is_empty() => Ok(None),
         Some(v) => v
@@ -228,22 +249,10 @@ fn item_frame(item: Item, scope: Scope, session: Option<uuid::Uuid>) -> Frame {
             id: Some(e.id),
             data: event_json(&e, scope),
         },
-        Item::Reset { lost_until, oldest } => {
-            let reason = "requested events are older than the replay ring; refetch state";
-            let mut data = notice_json(
-                "reset",
-                session,
-                serde_json::json!({ "reason": reason, "oldestAvailable": oldest }),
-            );
-            // The fields a reset carried before it had `data`, kept for the clients that read them.
-            data["id"] = lost_until.into();
-            data["reason"] = reason.into();
-            data["oldestAvailable"] = oldest.into();
-            Frame {
-                id: Some(lost_until),
-                data,
-            }
-        }
+        Item::Reset { lost_until, oldest } => Frame {
+            id: Some(lost_until),
+            data: reset_json(session, lost_until, oldest),
+        },
     }
 }
 
@@ -292,8 +301,8 @@ fn sse_reply(app: &App, follow: Follow, scope: Scope) -> Response {
     warp::sse::reply(stream).into_response()
 }
 
-async fn all_events(app: Arc<App>, last: Option<String>, q: HashMap<String, String>) -> ApiResult {
-    let session = match q.get("session").filter(|s| !s.is_empty()) {
+async fn all_events(app: Arc<App>, last: Option<String>, q: AllEventsQuery) -> ApiResult {
+    let session = match q.session.as_ref().filter(|s| !s.is_empty()) {
         None => None,
         Some(s) => Some(
             app.sessions
@@ -304,9 +313,9 @@ async fn all_events(app: Arc<App>, last: Option<String>, q: HashMap<String, Stri
     };
     let filter = EventFilter {
         session,
-        types: parse_types(q.get("types"))?,
+        types: parse_types(q.stream.types.as_ref())?,
     };
-    let since = parse_last_id(last, &q)?;
+    let since = parse_last_id(last, &q.stream)?;
     Ok(sse_reply(
         &app,
         Follow::new(app.sessions.bus.clone(), filter, since),
@@ -318,12 +327,12 @@ async fn session_events(
     app: Arc<App>,
     id: String,
     last: Option<String>,
-    q: HashMap<String, String>,
+    q: StreamQuery,
 ) -> ApiResult {
     let h = app.sessions.get(&id)?;
     let filter = EventFilter {
         session: Some(h.meta.id),
-        types: parse_types(q.get("types"))?,
+        types: parse_types(q.types.as_ref())?,
     };
     let since = parse_last_id(last, &q)?;
     Ok(sse_reply(
@@ -336,20 +345,23 @@ async fn session_events(
 /// The SSE routes (the caller adds `/v1` and auth).
 pub fn routes(t: &mut Table) {
     let last = || warp::header::optional::<String>("last-event-id");
-    t.route(route::get("/events"), |p, app| {
+    t.route(route::get("/events").query::<AllEventsQuery>(), |p, app| {
         p.none()
             .and(with_app(app))
             .and(last())
-            .and(query())
+            .and(query::<AllEventsQuery>())
             .then(|a, l, q| async { finish(all_events(a, l, q).await) })
     });
-    t.route(route::get("/sessions/{id}/events"), |p, app| {
-        p.one()
-            .and(with_app(app))
-            .and(last())
-            .and(query())
-            .then(|id, a, l, q| async { finish(session_events(a, id, l, q).await) })
-    });
+    t.route(
+        route::get("/sessions/{id}/events").query::<StreamQuery>(),
+        |p, app| {
+            p.one()
+                .and(with_app(app))
+                .and(last())
+                .and(query::<StreamQuery>())
+                .then(|id, a, l, q| async { finish(session_events(a, id, l, q).await) })
+        },
+    );
 }
 
 #[cfg(test)]

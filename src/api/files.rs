@@ -2,13 +2,13 @@
 //! `/v1/sessions/:id/upload`) and of `/v1/diagnostics`. Confinement rules live in
 //! `crate::files`; this module only parses requests and shapes responses.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use futures_util::TryStreamExt;
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use warp::Filter;
 use warp::http::StatusCode;
 use warp::hyper::body::Buf;
@@ -137,11 +137,18 @@ pub async fn directories(app: Arc<App>) -> ApiResult {
     Ok(json_sorted(StatusCode::OK, &Directories { directories }))
 }
 
-pub async fn list_files(app: Arc<App>, q: HashMap<String, String>) -> ApiResult {
+/// `GET /v1/files`'s query.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct ListQuery {
+    /// The directory to list: an absolute path inside a project root.
+    #[schemars(with = "String")]
+    path: Option<String>,
+}
+
+pub async fn list_files(app: Arc<App>, q: ListQuery) -> ApiResult {
     let path = q
-        .get("path")
-        .ok_or_else(|| ApiError::invalid("path is required"))?
-        .clone();
+        .path
+        .ok_or_else(|| ApiError::invalid("path is required"))?;
     let roots = files::resolve_roots(&app.config.project_roots);
     let (dir, entries, truncated) = tokio::task::spawn_blocking(move || {
         let dir = files::confine(&roots, &path)?;
@@ -158,15 +165,24 @@ pub async fn list_files(app: Arc<App>, q: HashMap<String, String>) -> ApiResult 
     Ok(json_sorted(StatusCode::OK, &body))
 }
 
+/// `POST /v1/sessions/{id}/upload`'s query.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(default)]
+pub struct UploadQuery {
+    /// `true` to replace files that exist (default `false`: an existing file is a 409).
+    #[schemars(schema_with = "crate::api::schemas::flag")]
+    overwrite: Option<String>,
+}
+
 /// Read every part of the form into memory (bounded), then check everything, then write:
 /// a request with one bad part writes nothing.
 pub async fn upload(
     app: Arc<App>,
     id: String,
-    q: HashMap<String, String>,
+    q: UploadQuery,
     form: warp::multipart::FormData,
 ) -> ApiResult {
-    let overwrite = match q.get("overwrite").map(String::as_str) {
+    let overwrite = match q.overwrite.as_deref() {
         None | Some("false") => false,
         Some("true") => true,
         Some(o) => {
@@ -415,11 +431,13 @@ pub fn routes(t: &mut Table) {
     );
     t.on_query(route::get("/files").answers::<Listing>(), list_files);
     t.route(
-        route::post("/sessions/{id}/upload").creates::<Upload>(),
+        route::post("/sessions/{id}/upload")
+            .creates::<Upload>()
+            .query::<UploadQuery>(),
         |p, app| {
             p.one()
                 .and(with_app(app))
-                .and(query())
+                .and(query::<UploadQuery>())
                 .and(warp::multipart::form().max_length(MAX_UPLOAD_BODY))
                 .then(|id, a, q, f| async { finish(upload(a, id, q, f).await) })
         },

@@ -97,31 +97,43 @@ pub fn optional_json_body<T: DeserializeOwned + Default + Send>(
     })
 }
 
-pub fn query() -> impl Filter<Extract = (HashMap<String, String>,), Error = Rejection> + Clone {
+/// The query string parsed into `Q`, the route's query struct: its fields are the
+/// parameters the route reads (and the document lists). A parameter given twice counts
+/// once, the last time; unknown parameters are ignored; a malformed query string, or a
+/// value that is not of its field's type, is a 400 `INVALID_QUERY`. The fields are mostly
+/// text, checked by the handler, so a bad value is answered with the handler's reason.
+pub fn query<Q: DeserializeOwned + Send + 'static>()
+-> impl Filter<Extract = (Q,), Error = Rejection> + Clone {
     warp::query::raw()
         .or(warp::any().map(String::new))
         .unify()
-        .and_then(|raw: String| async move {
-            serde_urlencoded::from_str::<Vec<(String, String)>>(&raw)
-                .map(|pairs| pairs.into_iter().collect::<HashMap<_, _>>())
-                .map_err(|e| {
-                    warp::reject::custom(ApiError::bad_request(
-                        ErrorCode::InvalidQuery,
-                        format!("invalid query string: {e}"),
-                    ))
-                })
-        })
+        .and_then(|raw: String| async move { parse_query::<Q>(&raw).map_err(warp::reject::custom) })
+}
+
+fn parse_query<Q: DeserializeOwned>(raw: &str) -> Result<Q, ApiError> {
+    let invalid = |e: &dyn std::fmt::Display| {
+        ApiError::bad_request(
+            ErrorCode::InvalidQuery,
+            format!("invalid query string: {e}"),
+        )
+    };
+    let pairs =
+        serde_urlencoded::from_str::<Vec<(String, String)>>(raw).map_err(|e| invalid(&e))?;
+    // The last of repeated parameters wins (a struct refuses a field given twice).
+    let last: HashMap<String, String> = pairs.into_iter().collect();
+    let again = serde_urlencoded::to_string(&last).map_err(|e| invalid(&e))?;
+    serde_urlencoded::from_str::<Q>(&again).map_err(|e| invalid(&e))
 }
 
 /// A whole-number query parameter in `range`: `default` when absent, a 400 naming the range
 /// when it is not a number in it (paging's `page` and `limit`, snapshot `lines`).
 pub fn query_usize(
-    q: &HashMap<String, String>,
+    value: Option<&str>,
     key: &str,
     default: usize,
     range: std::ops::RangeInclusive<usize>,
 ) -> Result<usize, ApiError> {
-    match q.get(key) {
+    match value {
         None => Ok(default),
         Some(v) => v
             .parse::<usize>()
@@ -134,5 +146,38 @@ pub fn query_usize(
                     range.end()
                 ))
             }),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // reason: a failed unwrap is a failed test
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Default, serde::Deserialize)]
+    #[serde(default, rename_all = "camelCase")]
+    struct Query {
+        keep_worktree: Option<String>,
+        limit: Option<String>,
+        count: Option<u32>,
+    }
+
+    #[test]
+    fn a_query_is_read_into_its_struct() {
+        let q: Query = parse_query("keepWorktree=true&limit=1&other=x&limit=2").unwrap();
+        assert_eq!(q.keep_worktree.as_deref(), Some("true"));
+        // The last of a repeated parameter wins; unknown ones are ignored.
+        assert_eq!(q.limit.as_deref(), Some("2"));
+        let q: Query = parse_query("").unwrap();
+        assert!(q.keep_worktree.is_none() && q.limit.is_none());
+        // A bare name is an empty value.
+        assert_eq!(
+            parse_query::<Query>("limit").unwrap().limit.as_deref(),
+            Some("")
+        );
+        assert_eq!(parse_query::<Query>("count=3").unwrap().count, Some(3));
+        let e = parse_query::<Query>("count=many").unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidQuery);
+        assert_eq!(e.status, warp::http::StatusCode::BAD_REQUEST);
     }
 }

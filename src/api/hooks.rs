@@ -19,7 +19,6 @@
 //! - `PreCompact` / `PostCompact`: the `compacting` uiState.
 //! - Every other registered event is recorded (last event, count) and answered `{}`.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use schemars::JsonSchema;
@@ -92,21 +91,32 @@ fn refused() -> ApiError {
     )
 }
 
+/// A hook call's query: which session it is for (the settings file Aegis wrote for the
+/// session puts it in the hook's URL).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+struct HookQuery {
+    /// The session's id; a missing or unknown one is refused like a wrong secret.
+    #[schemars(schema_with = "crate::api::schemas::uuid")]
+    session_id: Option<String>,
+}
+
 async fn hook(
     app: Arc<App>,
     event: String,
-    q: HashMap<String, String>,
+    q: HookQuery,
     secret: Option<String>,
     body: warp::hyper::body::Bytes,
 ) -> ApiResult {
     let arrived = std::time::Instant::now();
     // Authenticate first; an unknown session looks exactly like a wrong secret.
     let id = q
-        .get("sessionId")
+        .session_id
+        .as_deref()
         .and_then(|s| uuid::Uuid::parse_str(s).ok());
     let link = id.and_then(|id| app.sessions.hooks.get(&id));
     let Some(link) = link.filter(|l| secret.as_deref().is_some_and(|s| l.check(s))) else {
-        tracing::warn!(%event, session = ?q.get("sessionId"), "hook call refused: wrong or missing secret");
+        tracing::warn!(%event, session = ?q.session_id, "hook call refused: wrong or missing secret");
         return Err(refused());
     };
     let Some(event) = crate::hooks::EVENTS.iter().find(|e| **e == event) else {
@@ -224,11 +234,12 @@ async fn permission(
 pub fn routes(t: &mut Table) {
     let spec = route::post("/hooks/{event}")
         .optional_body::<HookPayload>()
-        .answers::<HookReply>();
+        .answers::<HookReply>()
+        .query::<HookQuery>();
     t.route(spec, |p, app| {
         p.one()
             .and(with_app(app))
-            .and(query())
+            .and(query::<HookQuery>())
             .and(warp::header::optional::<String>("x-hook-secret"))
             .and(warp::body::content_length_limit(app.config.max_body_bytes))
             .and(warp::body::bytes())

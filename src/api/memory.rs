@@ -3,7 +3,6 @@
 //! session-scoped entries `POST/GET /v1/sessions/:id/memories`, stored under the key
 //! `session/<id>/<key>`. Storage, limits and expiry live in `store::memory`.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use schemars::JsonSchema;
@@ -166,6 +165,14 @@ fn delete_entry(app: &App, raw: &str) -> ApiResult {
     Ok(json(StatusCode::OK, &super::wire::OK))
 }
 
+/// `GET /v1/memory`'s query.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(default)]
+struct ListQuery {
+    /// Only the keys that start with this (default: every key).
+    prefix: Option<String>,
+}
+
 pub fn routes(t: &mut Table) {
     t.route(
         route::post("/memory")
@@ -178,10 +185,13 @@ pub fn routes(t: &mut Table) {
                 .then(|a: Arc<App>, r: SetRequest| async move { finish(set(&a, &r.key, &r, 0)) })
         },
     );
-    t.route(route::get("/memory").answers::<EntryList>(), |p, app| {
-        p.none().and(with_app(app)).and(query()).then(
-            |a: Arc<App>, q: HashMap<String, String>| async move {
-                finish(list(&a, q.get("prefix").map_or("", String::as_str), 0))
+    let listing = route::get("/memory")
+        .answers::<EntryList>()
+        .query::<ListQuery>();
+    t.route(listing, |p, app| {
+        p.none().and(with_app(app)).and(query::<ListQuery>()).then(
+            |a: Arc<App>, q: ListQuery| async move {
+                finish(list(&a, q.prefix.as_deref().unwrap_or_default(), 0))
             },
         )
     });

@@ -1,13 +1,13 @@
 //! The OpenAPI 3 description of the API, served at `GET /v1/openapi.json`.
 //!
-//! Which operations exist, at which path and method, with which path parameters, request
-//! body and answer, comes from the route table the router is built from
+//! Which operations exist, at which path and method, with which path and query parameters,
+//! request body and answer, comes from the route table the router is built from
 //! ([`super::route`], [`super::declare`]); the schemas of those bodies and answers are
 //! derived from the Rust types ([`super::schemas`]). What only prose can say is kept by hand
 //! in fragments under `src/api/openapi/`: `base.json` holds the document's frame (info,
 //! servers, the `bearerAuth` scheme, the shared `Error` response) and every other file
 //! `{"paths": {...}, "components": {...}}` for one area of the API (summaries, descriptions,
-//! tags, query parameters, streamed and non-JSON answers). `build.rs` lists the files, so a
+//! tags, headers, streamed and non-JSON answers). `build.rs` lists the files, so a
 //! new fragment is picked up without editing any shared list. Two fragments describing the
 //! same operation, a fragment contradicting the table, a route without a fragment, a
 //! fragment without a route, or a schema written in a fragment (a JSON body or answer, or a

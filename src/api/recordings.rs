@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use schemars::JsonSchema;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use warp::http::StatusCode;
 use warp::reply::Response;
 
@@ -88,9 +88,23 @@ async fn recording(app: Arc<App>, id: String) -> ApiResult {
     Ok(resp)
 }
 
-async fn transcript(app: Arc<App>, id: String, q: HashMap<String, String>) -> ApiResult {
+/// `GET /v1/sessions/{id}/transcript`'s query.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(default)]
+struct TranscriptQuery {
+    /// A reader's name (1-128 characters): the daemon remembers where this reader stopped,
+    /// and a call without `since` goes on from there.
+    #[schemars(length(min = 1, max = MAX_CLIENT_LEN))]
+    client: Option<String>,
+    /// The output offset to read from (the `end` of the previous answer); default: where
+    /// `client` stopped, else the start.
+    #[schemars(with = "Option<u64>")]
+    since: Option<String>,
+}
+
+async fn transcript(app: Arc<App>, id: String, q: TranscriptQuery) -> ApiResult {
     let (sid, dir) = session_dir(&app, &id)?;
-    let client = q.get("client").cloned();
+    let client = q.client;
     if let Some(c) = &client
         && (c.is_empty() || c.len() > MAX_CLIENT_LEN)
     {
@@ -98,7 +112,7 @@ async fn transcript(app: Arc<App>, id: String, q: HashMap<String, String>) -> Ap
             "client must be 1-{MAX_CLIENT_LEN} characters"
         )));
     }
-    let since = match q.get("since") {
+    let since = match q.since {
         Some(s) => s
             .parse::<u64>()
             .map_err(|_| ApiError::invalid("since must be a non-negative integer"))?,

@@ -14,7 +14,6 @@
 //! Length: one concept, the table; its specs, the filter builders and the path matcher must
 //! agree with each other, and the tests at the end check them together.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -104,6 +103,8 @@ pub struct Spec {
     pub method: Method,
     pub path: &'static str,
     pub body: Option<Describe>,
+    /// The schema of the handler's query struct, each property a query parameter.
+    pub query: Option<Describe>,
     /// Whether a request may leave the body out.
     pub body_optional: bool,
     /// Each success status and the schema of its JSON answer.
@@ -116,6 +117,7 @@ impl Spec {
             method,
             path,
             body: None,
+            query: None,
             body_optional: false,
             answers: Vec::new(),
         }
@@ -131,6 +133,13 @@ impl Spec {
     pub fn optional_body<T: JsonSchema>(mut self) -> Spec {
         self.body = Some(schema_of::<T>);
         self.body_optional = true;
+        self
+    }
+
+    /// The query parameters the route reads: `Q`'s fields, which the handler parses the
+    /// query string into ([`super::filters::query`]); [`Table::on_query`] declares it itself.
+    pub fn query<Q: JsonSchema>(mut self) -> Spec {
+        self.query = Some(|g| Q::json_schema(g));
         self
     }
 
@@ -330,9 +339,6 @@ impl PathMatch {
     }
 }
 
-/// A request's query string, by name.
-pub type Query = HashMap<String, String>;
-
 /// The response of a handler's answer (an error in the API's format).
 async fn answered(answer: impl Future<Output = ApiResult>) -> Response {
     finish(answer.await)
@@ -457,30 +463,32 @@ impl Table {
         });
     }
 
-    /// A route without parameters answered by `handler(app, query)`.
-    pub fn on_query<H, Fut>(&mut self, spec: Spec, handler: H)
+    /// A route without parameters answered by `handler(app, query)`, the query read as `Q`.
+    pub fn on_query<H, Fut, Q>(&mut self, spec: Spec, handler: H)
     where
-        H: Fn(Arc<App>, Query) -> Fut + Clone + Send + Sync + 'static,
+        H: Fn(Arc<App>, Q) -> Fut + Clone + Send + Sync + 'static,
         Fut: Future<Output = ApiResult> + Send + 'static,
+        Q: DeserializeOwned + JsonSchema + Send + 'static,
     {
-        self.route(spec, |p, app| {
+        self.route(spec.query::<Q>(), |p, app| {
             p.none()
                 .and(with_app(app))
-                .and(query())
+                .and(query::<Q>())
                 .then(move |a, q| answered(handler(a, q)))
         });
     }
 
-    /// A route with one parameter answered by `handler(app, parameter, query)`.
-    pub fn on_one_query<H, Fut>(&mut self, spec: Spec, handler: H)
+    /// A route with one parameter answered by `handler(app, parameter, query)`, as above.
+    pub fn on_one_query<H, Fut, Q>(&mut self, spec: Spec, handler: H)
     where
-        H: Fn(Arc<App>, String, Query) -> Fut + Clone + Send + Sync + 'static,
+        H: Fn(Arc<App>, String, Q) -> Fut + Clone + Send + Sync + 'static,
         Fut: Future<Output = ApiResult> + Send + 'static,
+        Q: DeserializeOwned + JsonSchema + Send + 'static,
     {
-        self.route(spec, |p, app| {
+        self.route(spec.query::<Q>(), |p, app| {
             p.one()
                 .and(with_app(app))
-                .and(query())
+                .and(query::<Q>())
                 .then(move |id, a, q| answered(handler(a, id, q)))
         });
     }

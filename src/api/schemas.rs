@@ -51,9 +51,59 @@ pub fn key_scopes(_: &mut SchemaGenerator) -> Schema {
     json_schema!({"type": "array", "items": {"type": "string", "enum": scopes}})
 }
 
+/// A UUID, written as text.
+pub fn uuid(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({"type": "string", "format": "uuid"})
+}
+
+/// A UUID, or null.
+pub fn uuid_or_null(g: &mut SchemaGenerator) -> Schema {
+    nullable(uuid(g))
+}
+
+/// A status, or null (an event that is no status change).
+pub fn session_status_or_null(g: &mut SchemaGenerator) -> Schema {
+    nullable(session_status(g))
+}
+
+pub fn event_kind(_: &mut SchemaGenerator) -> Schema {
+    string_enum(crate::events::EventKind::ALL.map(|k| k.as_str()))
+}
+
+/// The frames of an event stream that are no bus event.
+pub fn notice_kind(_: &mut SchemaGenerator) -> Schema {
+    string_enum(["connected", "heartbeat", "reset"])
+}
+
 pub fn event_kinds(_: &mut SchemaGenerator) -> Schema {
     let kinds = crate::events::EventKind::ALL.map(|k| k.as_str());
     json_schema!({"type": "array", "items": {"type": "string", "enum": kinds}})
+}
+
+/// What `GET /v1/sessions?status=` filters by: a status or a UI state.
+pub fn status_filter(_: &mut SchemaGenerator) -> Schema {
+    let mut names: Vec<&'static str> = SessionStatus::ALL.map(SessionStatus::as_str).to_vec();
+    for &ui in super::uistate::UI_STATES {
+        if !names.contains(&ui) {
+            names.push(ui);
+        }
+    }
+    string_enum(names)
+}
+
+/// How `GET /v1/sessions/{id}/read` renders the screen.
+pub fn screen_format(_: &mut SchemaGenerator) -> Schema {
+    string_enum(["text", "ansi"])
+}
+
+/// The WebSocket's `readonly`: on as `1`, `true` or empty, off as `0` or `false`.
+pub fn readonly(_: &mut SchemaGenerator) -> Schema {
+    string_enum(["1", "0", "true", "false", ""])
+}
+
+/// A flag given as `true` or `false`.
+pub fn flag(_: &mut SchemaGenerator) -> Schema {
+    string_enum(["true", "false"])
 }
 
 pub fn ui_state(_: &mut SchemaGenerator) -> Schema {
@@ -182,6 +232,11 @@ impl Derived {
         // Every route answers its errors in this shape; `base.json`'s `Error` response
         // refers to it.
         responses.subschema_for::<ErrorBody>();
+        // What the event streams and webhook deliveries carry, which the fragments of
+        // those operations name (their bodies are not JSON answers of the route table).
+        responses.subschema_for::<super::event_wire::EventWire>();
+        responses.subschema_for::<super::event_wire::EventNotice>();
+        responses.subschema_for::<super::event_wire::WebhookDelivery>();
         Derived {
             requests,
             responses,
@@ -205,6 +260,7 @@ impl Derived {
             out.insert(name, schema);
         }
         out.values_mut().for_each(nullable_references);
+        out.values_mut().for_each(null_defaults_nullable);
         (out, clashes)
     }
 }
@@ -240,6 +296,28 @@ fn nullable_references(v: &mut Value) {
     }
 }
 
+/// A property whose default is null is an `Option` (serde fills a missing field with
+/// `None`), and serde reads an `Option` from null too: say so. schemars does for a plain
+/// `Option`, but not for one whose schema is given by a `schema_with` function (the
+/// vocabulary enums above), which describes the value only.
+fn null_defaults_nullable(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            let properties = m.get_mut("properties").and_then(Value::as_object_mut);
+            for property in properties.into_iter().flatten().map(|(_, p)| p) {
+                if let Value::Object(p) = property
+                    && p.get("default") == Some(&Value::Null)
+                {
+                    p.insert("nullable".into(), Value::Bool(true));
+                }
+            }
+            m.values_mut().for_each(null_defaults_nullable);
+        }
+        Value::Array(a) => a.iter_mut().for_each(null_defaults_nullable),
+        _ => {}
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // reason: a failed unwrap is a failed test
 mod tests {
@@ -270,6 +348,24 @@ mod tests {
         let c = components();
         assert_eq!(c["CreateSessionRequest"]["additionalProperties"], false);
         assert!(c["CreateSessionRequest"]["properties"]["historyBytes"].is_object());
+    }
+
+    #[test]
+    fn optional_request_fields_accept_null() {
+        let c = components();
+        for (schema, field) in [
+            ("CreateSessionRequest", "agentType"),
+            ("CreateSessionRequest", "permissionMode"),
+            ("TemplateRequest", "permissionProfile"),
+            ("PolicyRuleRequest", "kind"),
+            ("BatchDeleteRequest", "status"),
+            ("CreateSessionRequest", "workDir"),
+        ] {
+            let p = &c[schema]["properties"][field];
+            assert_eq!(p["nullable"], true, "{schema}.{field}: {p}");
+        }
+        // A field with another default does not accept null.
+        assert!(c["DispatchRequest"]["properties"]["keepWorktree"]["nullable"].is_null());
     }
 
     #[test]

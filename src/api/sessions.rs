@@ -2,9 +2,11 @@
 //! an [`ApiError`]; routing, auth and body limits live in `api::routes`.
 
 use super::work::Deleted;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
+use schemars::JsonSchema;
+use serde::Deserialize;
 use warp::http::StatusCode;
 
 use super::App;
@@ -117,28 +119,44 @@ struct ListFilters {
     agent_type: Option<crate::vocab::AgentType>,
 }
 
-fn parse_filters(q: &HashMap<String, String>) -> Result<ListFilters, ApiError> {
+/// `GET /v1/sessions`'s query: filters and paging.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(default, rename_all = "camelCase")]
+pub struct ListQuery {
+    /// Only sessions with this status or UI state; another value is a 400
+    /// VALIDATION_ERROR.
+    #[schemars(schema_with = "crate::api::schemas::status_filter")]
+    pub status: Option<String>,
+    /// Only sessions of this agent type; another value is a 400 VALIDATION_ERROR.
+    #[schemars(schema_with = "crate::api::schemas::agent_type")]
+    pub agent_type: Option<String>,
+    /// The page, from 1 (default 1).
+    #[schemars(with = "Option<u64>", range(min = 1))]
+    pub page: Option<String>,
+    /// Sessions per page (default 100).
+    #[schemars(with = "Option<u64>", range(min = 1, max = 1000))]
+    pub limit: Option<String>,
+}
+
+fn parse_filters(status: Option<&str>, agent_type: Option<&str>) -> Result<ListFilters, ApiError> {
     Ok(ListFilters {
-        status: q
-            .get("status")
-            .map(|s| parse_status_filter(s))
-            .transpose()?,
-        agent_type: q
-            .get("agentType")
-            .map(|a| super::create::parse_agent_type(a))
+        status: status.map(parse_status_filter).transpose()?,
+        agent_type: agent_type
+            .map(super::create::parse_agent_type)
             .transpose()?,
     })
 }
 
 /// Refuse the filters a listing would refuse (the fleet listing checks before asking hosts).
-pub fn check_filters(q: &HashMap<String, String>) -> Result<(), ApiError> {
-    parse_filters(q).map(|_| ())
+pub fn check_filters(status: Option<&str>, agent_type: Option<&str>) -> Result<(), ApiError> {
+    parse_filters(status, agent_type).map(|_| ())
 }
 
-pub async fn list(app: Arc<App>, q: HashMap<String, String>) -> ApiResult {
-    let ListFilters { status, agent_type } = parse_filters(&q)?;
-    let page = query_usize(&q, "page", 1, 1..=usize::MAX)?;
-    let limit = query_usize(&q, "limit", 100, 1..=1000)?;
+pub async fn list(app: Arc<App>, q: ListQuery) -> ApiResult {
+    let ListFilters { status, agent_type } =
+        parse_filters(q.status.as_deref(), q.agent_type.as_deref())?;
+    let page = query_usize(q.page.as_deref(), "page", 1, 1..=usize::MAX)?;
+    let limit = query_usize(q.limit.as_deref(), "limit", 100, 1..=1000)?;
     let all: Vec<_> = app
         .sessions
         .list()
@@ -200,9 +218,21 @@ pub async fn get(app: Arc<App>, id: String) -> ApiResult {
     Ok(json(StatusCode::OK, &info(&app, &h)))
 }
 
-pub async fn read(app: Arc<App>, id: String, q: HashMap<String, String>) -> ApiResult {
+/// `GET /v1/sessions/{id}/read`'s query.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(default)]
+pub struct ReadQuery {
+    /// `text` (default) or `ansi` (with colours and attributes as escape sequences).
+    #[schemars(schema_with = "crate::api::schemas::screen_format")]
+    pub format: Option<String>,
+    /// How many lines of the screen and its history, newest last (default: the screen).
+    #[schemars(with = "Option<u64>", range(min = 1, max = MAX_SNAPSHOT_LINES))]
+    pub lines: Option<String>,
+}
+
+pub async fn read(app: Arc<App>, id: String, q: ReadQuery) -> ApiResult {
     let h = app.sessions.get(&id)?;
-    let format = match q.get("format").map(String::as_str) {
+    let format = match q.format.as_deref() {
         None | Some("text") => Format::Text,
         Some("ansi") => Format::Ansi,
         Some(other) => {
@@ -212,9 +242,9 @@ pub async fn read(app: Arc<App>, id: String, q: HashMap<String, String>) -> ApiR
             ));
         }
     };
-    let lines = match q.get("lines") {
+    let lines = match q.lines.as_deref() {
         None => None,
-        Some(_) => Some(query_usize(&q, "lines", 0, 1..=MAX_SNAPSHOT_LINES)?),
+        Some(v) => Some(query_usize(Some(v), "lines", 0, 1..=MAX_SNAPSHOT_LINES)?),
     };
     let read = h.read(lines, format).await?;
     let snap = read.snapshot;

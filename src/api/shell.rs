@@ -3,7 +3,6 @@
 //! command line in an idle shell and answers its exit status and output (see
 //! `session::exec`).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -113,8 +112,17 @@ impl From<ExecError> for ApiError {
     }
 }
 
-async fn commands(app: Arc<App>, id: String, q: HashMap<String, String>) -> ApiResult {
-    let limit = match q.get("limit") {
+/// `GET /v1/sessions/{id}/commands`'s query.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(default)]
+struct CommandsQuery {
+    /// The newest this many (default 100).
+    #[schemars(with = "Option<u64>", range(min = 1, max = MAX_COMMANDS))]
+    limit: Option<String>,
+}
+
+async fn commands(app: Arc<App>, id: String, q: CommandsQuery) -> ApiResult {
+    let limit = match q.limit {
         None => DEFAULT_LIMIT,
         Some(s) => s
             .parse::<usize>()

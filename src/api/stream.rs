@@ -62,14 +62,19 @@ enum ClientFrame {
     Ping,
 }
 
-async fn upgrade(
-    app: Arc<App>,
-    id: String,
-    q: std::collections::HashMap<String, String>,
-    ws: warp::ws::Ws,
-) -> ApiResult {
+/// The WebSocket's query.
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(default)]
+struct StreamQuery {
+    /// `1` (or `true`, or the bare name) to watch without typing: input frames are
+    /// refused. Default `0`.
+    #[schemars(schema_with = "crate::api::schemas::readonly")]
+    readonly: Option<String>,
+}
+
+async fn upgrade(app: Arc<App>, id: String, q: StreamQuery, ws: warp::ws::Ws) -> ApiResult {
     let h = app.sessions.get(&id)?;
-    let readonly = match q.get("readonly").map(String::as_str) {
+    let readonly = match q.readonly.as_deref() {
         None | Some("0") | Some("false") => false,
         Some("1") | Some("true") | Some("") => true,
         Some(other) => {
@@ -295,14 +300,17 @@ fn upgrade_requested() -> impl Filter<Extract = (), Error = warp::Rejection> + C
 
 /// The WebSocket route (the caller adds `/v1` and auth).
 pub fn routes(t: &mut Table) {
-    t.route(route::get("/sessions/{id}/stream"), |p, app| {
-        p.one()
-            .and(with_app(app))
-            .and(query())
-            .and(upgrade_requested())
-            .and(warp::ws())
-            .then(|id, a, q, ws| async { finish(upgrade(a, id, q, ws).await) })
-    });
+    t.route(
+        route::get("/sessions/{id}/stream").query::<StreamQuery>(),
+        |p, app| {
+            p.one()
+                .and(with_app(app))
+                .and(query::<StreamQuery>())
+                .and(upgrade_requested())
+                .and(warp::ws())
+                .then(|id, a, q, ws| async { finish(upgrade(a, id, q, ws).await) })
+        },
+    );
 }
 
 #[cfg(test)]

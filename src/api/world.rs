@@ -11,13 +11,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 use warp::http::StatusCode;
 
 use super::App;
 use super::reply::{ApiResult, json_sorted};
-use super::route::{self, Query, Table};
+use super::route::{self, Table};
 use crate::orchestrate::{Completion, Orchestrator, Role};
 use crate::session::SessionHandle;
 use crate::vocab::SessionStatus;
@@ -242,6 +242,24 @@ struct SwarmSessions {
     by_status: BTreeMap<&'static str, usize>,
 }
 
+// A group's members that still exist, and how many are in each status (a part of each
+// `SwarmGroup`, whose doc says so).
+#[derive(Debug, Serialize, JsonSchema)]
+struct Members {
+    #[schemars(with = "Vec<String>")]
+    sessions: Vec<Uuid>,
+    counts: BTreeMap<&'static str, usize>,
+}
+
+impl Members {
+    fn of(hs: &[SessionHandle]) -> Members {
+        Members {
+            sessions: hs.iter().map(|h| h.meta.id).collect(),
+            counts: counts(hs),
+        }
+    }
+}
+
 /// A group of sessions: a parent and the children it spawned, a pipeline's stages, or a
 /// consensus review's reviewers. `sessions` lists its members, `counts` counts them by
 /// status.
@@ -257,9 +275,8 @@ enum SwarmGroup {
         name: Option<String>,
         /// running while a member runs, else finished.
         status: &'static str,
-        #[schemars(with = "Vec<String>")]
-        sessions: Vec<Uuid>,
-        counts: BTreeMap<&'static str, usize>,
+        #[serde(flatten)]
+        members: Members,
     },
     #[serde(rename_all = "camelCase")]
     Pipeline {
@@ -268,9 +285,8 @@ enum SwarmGroup {
         name: String,
         #[schemars(schema_with = "crate::api::schemas::pipeline_status")]
         status: &'static str,
-        #[schemars(with = "Vec<String>")]
-        sessions: Vec<Uuid>,
-        counts: BTreeMap<&'static str, usize>,
+        #[serde(flatten)]
+        members: Members,
         /// The stages, counted by their status.
         stage_counts: BTreeMap<&'static str, usize>,
     },
@@ -283,18 +299,37 @@ enum SwarmGroup {
         parent_id: Uuid,
         #[schemars(schema_with = "crate::api::schemas::review_status")]
         status: &'static str,
-        #[schemars(with = "Vec<String>")]
-        sessions: Vec<Uuid>,
-        counts: BTreeMap<&'static str, usize>,
+        #[serde(flatten)]
+        members: Members,
     },
 }
 
-async fn swarm(app: Arc<App>, q: Query) -> ApiResult {
+/// `GET /v1/swarm`'s query.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(default)]
+struct SwarmQuery {
+    /// `true` (or `1`) to include finished groups; anything else leaves them out.
+    all: Option<String>,
+}
+
+/// The members of a group that still exist: its members' ids (`None` for a member that
+/// has no session yet) looked up in `by_id`.
+fn present(
+    by_id: &HashMap<Uuid, SessionHandle>,
+    ids: impl Iterator<Item = Option<Uuid>>,
+) -> Members {
+    let hs: Vec<SessionHandle> = ids
+        .flatten()
+        .filter_map(|id| by_id.get(&id).cloned())
+        .collect();
+    Members::of(&hs)
+}
+
+async fn swarm(app: Arc<App>, q: SwarmQuery) -> ApiResult {
     let orch = &app.orch;
-    let everything = q.get("all").is_some_and(|v| v == "true" || v == "1");
+    let everything = q.all.is_some_and(|v| v == "true" || v == "1");
     let all = app.sessions.list();
     let by_id: HashMap<Uuid, SessionHandle> = all.iter().map(|h| (h.meta.id, h.clone())).collect();
-    let ids = |members: &[SessionHandle]| members.iter().map(|h| h.meta.id).collect::<Vec<_>>();
     let mut groups = Vec::new();
     // Parent/children, leaving out reviewers and stages (their groups are listed below).
     let mut lineages: BTreeMap<Uuid, Vec<SessionHandle>> = BTreeMap::new();
@@ -316,8 +351,7 @@ async fn swarm(app: Arc<App>, q: Query) -> ApiResult {
                 id: parent,
                 name: by_id.get(&parent).map(|h| h.meta.name.clone()),
                 status: if running { "running" } else { "finished" },
-                sessions: ids(&members),
-                counts: counts(&members),
+                members: Members::of(&members),
             });
         }
     }
@@ -326,11 +360,7 @@ async fn swarm(app: Arc<App>, q: Query) -> ApiResult {
         if v.finished_at.is_some() && !everything {
             continue;
         }
-        let members: Vec<SessionHandle> = v
-            .stages
-            .iter()
-            .filter_map(|s| s.session_id.and_then(|id| by_id.get(&id).cloned()))
-            .collect();
+        let members = present(&by_id, v.stages.iter().map(|s| s.session_id));
         let mut stage_counts: BTreeMap<&'static str, usize> = BTreeMap::new();
         for s in &v.stages {
             *stage_counts.entry(s.status.as_str()).or_default() += 1;
@@ -339,8 +369,7 @@ async fn swarm(app: Arc<App>, q: Query) -> ApiResult {
             id: v.id,
             name: v.name,
             status: v.status.as_str(),
-            sessions: ids(&members),
-            counts: counts(&members),
+            members,
             stage_counts,
         });
     }
@@ -349,17 +378,12 @@ async fn swarm(app: Arc<App>, q: Query) -> ApiResult {
         if v.finished_at.is_some() && !everything {
             continue;
         }
-        let members: Vec<SessionHandle> = v
-            .reviewers
-            .iter()
-            .filter_map(|x| x.session_id.and_then(|id| by_id.get(&id).cloned()))
-            .collect();
+        let members = present(&by_id, v.reviewers.iter().map(|x| x.session_id));
         groups.push(SwarmGroup::Consensus {
             id: v.id,
             parent_id: v.parent_id,
             status: v.status.as_str(),
-            sessions: ids(&members),
-            counts: counts(&members),
+            members,
         });
     }
     let body = Swarm {

@@ -14,8 +14,11 @@ use warp::filters::BoxedFilter;
 use warp::{Filter, Reply};
 
 use crate::api::App;
+use crate::api::error::{ApiError, ErrorCode};
 use crate::api::event_wire::{Scope, event_json};
-use crate::fleet::{BodyStream, Forwarded, LocalEvent, LocalFeed, LocalNode, LocalSession};
+use crate::fleet::{
+    BodyStream, Forwarded, LocalEvent, LocalFeed, LocalNode, LocalSession, Refusal,
+};
 
 pub(super) struct DaemonNode {
     /// Weak: the app holds the fleet, which holds this node.
@@ -127,6 +130,16 @@ impl LocalNode for DaemonNode {
             http::Response::from_parts(parts, body_stream(body))
         })
     }
+
+    fn refusal(&self, why: Refusal, message: &str) -> (u16, Bytes) {
+        use warp::http::StatusCode;
+        let (status, code) = match why {
+            Refusal::Busy => (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::HostBusy),
+            Refusal::Malformed => (StatusCode::BAD_REQUEST, ErrorCode::FleetProtocolError),
+        };
+        let error = ApiError::new(status, code, message);
+        (status.as_u16(), Bytes::from(error.body_json()))
+    }
 }
 
 /// A warp body as the fleet moves it: its data frames, in order (trailers carry nothing the
@@ -173,9 +186,7 @@ fn failed() -> http::Response<BodyStream> {
 }
 
 fn error_answer(status: warp::http::StatusCode, message: &str) -> http::Response<BodyStream> {
-    let body =
-        crate::api::error::ApiError::new(status, crate::api::error::ErrorCode::Internal, message)
-            .into_response();
+    let body = ApiError::new(status, ErrorCode::Internal, message).into_response();
     let (parts, body) = body.into_parts();
     http::Response::from_parts(parts, body_stream(body))
 }

@@ -16,7 +16,7 @@ use super::forward::{
     ORIGIN, PATH, PRINCIPAL, SEQ, SILENCE, STATUS, TICK, VERSION, WINDOW, header, http_to_nats,
     max_body, nats_to_http, put,
 };
-use super::{BodyStream, Fleet, Forwarded, Stats, ctl_subject, rpc_subject};
+use super::{BodyStream, Fleet, Forwarded, Refusal, Stats, ctl_subject, rpc_subject};
 
 /// Serve this host's request and control subjects until the fleet stops. Subscriptions
 /// survive reconnections (the client renews them).
@@ -55,7 +55,7 @@ pub(super) async fn serve(fleet: Arc<Fleet>) {
                     }
                     Err(_) => {
                         if let Some(reply) = msg.reply {
-                            let (h, body) = error_answer(503, "HOST_BUSY", &format!(
+                            let (h, body) = refusal(&fleet, Refusal::Busy, &format!(
                                 "host {me} is serving {MAX_INFLIGHT} forwarded requests; retry later"));
                             let _ = fleet.client.publish_with_headers(reply, h, body).await;
                         }
@@ -82,18 +82,10 @@ pub(super) async fn serve(fleet: Arc<Fleet>) {
     }
 }
 
-/// The API's error format (`{"error", "code", "statusCode"}`), for answers the owner gives
-/// before its routes run (a malformed or excess request).
-#[derive(serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ErrorBody<'a> {
-    error: &'a str,
-    code: &'a str,
-    status_code: u16,
-}
-
-/// A `whole` answer carrying an API error.
-fn error_answer(status: u16, code: &str, message: &str) -> (HeaderMap, Bytes) {
+/// A `whole` answer refusing a request before the routes run (a malformed or excess
+/// request), with the error the node answers for `why` (in the API's error format).
+fn refusal(fleet: &Fleet, why: Refusal, message: &str) -> (HeaderMap, Bytes) {
+    let (status, body) = fleet.node.refusal(why, message);
     let mut h = HeaderMap::new();
     put(&mut h, KIND, "whole");
     put(&mut h, STATUS, &status.to_string());
@@ -102,13 +94,7 @@ fn error_answer(status: u16, code: &str, message: &str) -> (HeaderMap, Bytes) {
         &format!("{HTTP_PREFIX}content-type"),
         "application/json",
     );
-    let body = ErrorBody {
-        error: message,
-        code,
-        status_code: status,
-    };
-    let body = serde_json::to_vec(&body).unwrap_or_default();
-    (h, Bytes::from(body))
+    (h, body)
 }
 
 /// Rebuild the HTTP request from a request message.
@@ -151,7 +137,7 @@ async fn handle(fleet: &Fleet, msg: async_nats::Message) {
     let (request, from, id) = match parse_request(&msg) {
         Ok(r) => r,
         Err(why) => {
-            let (h, body) = error_answer(400, "FLEET_PROTOCOL_ERROR", &why);
+            let (h, body) = refusal(fleet, Refusal::Malformed, &why);
             let _ = client.publish_with_headers(reply, h, body).await;
             return;
         }

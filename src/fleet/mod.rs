@@ -65,7 +65,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use config::{FleetArgs, FleetConfig};
-pub use node::{BodyStream, Forwarded, LocalEvent, LocalFeed, LocalNode, LocalSession};
+pub use node::{BodyStream, Forwarded, LocalEvent, LocalFeed, LocalNode, LocalSession, Refusal};
 
 /// Membership bucket.
 pub const HOSTS_BUCKET: &str = "aegis_hosts";

@@ -56,6 +56,16 @@ pub struct Forwarded {
     pub principal: String,
 }
 
+/// Why the owner of a session refuses a forwarded request without running it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// It is serving as many forwarded requests as it takes at once
+    /// ([`super::forward::MAX_INFLIGHT`]); the requester may retry.
+    Busy,
+    /// The request message is malformed or of another protocol version.
+    Malformed,
+}
+
 /// This host, as the fleet sees it.
 pub trait LocalNode: Send + Sync + 'static {
     /// Every session of this host (live and exited, not yet removed).
@@ -76,4 +86,9 @@ pub trait LocalNode: Send + Sync + 'static {
         request: http::Request<Bytes>,
         from: Forwarded,
     ) -> BoxFuture<'static, http::Response<BodyStream>>;
+
+    /// The answer refusing a forwarded request for `why`, as this host's API would answer
+    /// an error (its HTTP status and JSON body): the fleet knows no wire format of the API.
+    /// `message` says why, for a human.
+    fn refusal(&self, why: Refusal, message: &str) -> (u16, Bytes);
 }

@@ -534,6 +534,16 @@ impl Ctx<'_> {
         self.ns.next_active_point = point;
     }
 
+    /// With `-P`, print what the command made in its `-F` format, else `default` (tmux's
+    /// new-session, new-window, split-window and break-pane).
+    pub async fn print_made(&mut self, c: &Cmd, default: &str, made: Found) {
+        if c.has('P') {
+            let fmt = c.value('F').unwrap_or(default).to_owned();
+            let line = self.expand(&fmt, Some(made)).await;
+            self.print(&line);
+        }
+    }
+
     /// Print a line of output.
     pub fn print(&mut self, line: &str) {
         self.out.push_str(line);

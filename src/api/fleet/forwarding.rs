@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use serde_json::{Value, json};
+use serde_json::Value;
 use warp::filters::BoxedFilter;
 use warp::http::StatusCode;
 use warp::reply::Response;
@@ -19,7 +19,7 @@ use warp::{Filter, Rejection, Reply};
 
 use super::wire::FleetSession;
 use super::{bad_request, error, with_fleet};
-use crate::api::error::ErrorCode;
+use crate::api::error::ErrorBody;
 use crate::fleet::{BodyStream, Fleet, FleetError, forward};
 
 /// Largest non-SSE answer collected from a peer (a long recording). Past this the answer is
@@ -230,16 +230,11 @@ fn elsewhere(fleet: &Fleet, host: &str, path: &str, query: &str) -> Response {
     } else {
         fleet.hosts.websocket_url(host, &format!("{path}?{query}"))
     };
-    let body = json!({
-        "error": format!(
-            "this session lives on host {host}; WebSocket streams are not forwarded, connect to {}",
-            location.as_deref().unwrap_or("that host's daemon")
-        ),
-        "code": ErrorCode::SessionOnOtherHost.as_str(),
-        "statusCode": 421,
-        "host": host,
-        "url": location,
-    });
+    let message = format!(
+        "this session lives on host {host}; WebSocket streams are not forwarded, connect to {}",
+        location.as_deref().unwrap_or("that host's daemon")
+    );
+    let body = ErrorBody::elsewhere(&message, host, location.as_deref());
     let mut r = warp::reply::with_status(warp::reply::json(&body), StatusCode::MISDIRECTED_REQUEST)
         .into_response();
     if let Some(l) = location.and_then(|l| http::HeaderValue::from_str(&l).ok()) {

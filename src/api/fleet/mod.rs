@@ -13,12 +13,13 @@
 mod forwarding;
 mod wire;
 
-use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
+use schemars::JsonSchema;
+use serde::Deserialize;
 use serde_json::{Value, json};
 use warp::filters::BoxedFilter;
 use warp::http::StatusCode;
@@ -26,7 +27,7 @@ use warp::reply::Response;
 use warp::{Filter, Reply};
 
 use super::error::{ApiError, ErrorCode};
-use super::filters::query_usize;
+use super::filters::{query, query_usize};
 use super::reply::json_sorted;
 use super::route::{self, Table};
 use super::wire::Pagination;
@@ -82,10 +83,12 @@ pub fn routes(t: &mut Table) {
                 .boxed()
         },
     );
-    let listing = route::get("/fleet/sessions").answers::<SessionList>();
+    let listing = route::get("/fleet/sessions")
+        .answers::<SessionList>()
+        .query::<ListQuery>();
     fleet_route(t, listing, |p, fleet, principal| {
         p.and(with_fleet(&fleet))
-            .and(warp::query::<HashMap<String, String>>())
+            .and(query::<ListQuery>())
             .and(principal)
             .then(|f: Arc<Fleet>, q, p: String| async move { list(&f, q, &p).await })
             .boxed()
@@ -100,9 +103,10 @@ pub fn routes(t: &mut Table) {
             .then(|f: Arc<Fleet>, body, p: String| async move { create(&f, body, &p).await })
             .boxed()
     });
-    fleet_route(t, route::get("/fleet/events"), |p, fleet, _| {
+    let events_route = route::get("/fleet/events").query::<EventsQuery>();
+    fleet_route(t, events_route, |p, fleet, _| {
         p.and(with_fleet(&fleet))
-            .and(warp::query::<HashMap<String, String>>())
+            .and(query::<EventsQuery>())
             .and(warp::header::optional::<String>("last-event-id"))
             .then(|f: Arc<Fleet>, q, last| async move { events(&f, q, last).await })
             .boxed()
@@ -168,9 +172,34 @@ fn hosts(fleet: &Fleet) -> Response {
     json_sorted(StatusCode::OK, &hosts)
 }
 
-/// The query parameters of `GET /v1/sessions` that filter (rather than page), which a fleet
-/// listing passes on to every host.
-const LIST_FILTERS: [&str; 2] = ["status", "agentType"];
+/// `GET /v1/fleet/sessions`'s query: `GET /v1/sessions`'s, and a host.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(default, rename_all = "camelCase")]
+struct ListQuery {
+    /// Only this host's sessions.
+    host: Option<String>,
+    /// `GET /v1/sessions`'s filters and paging, over the whole fleet: the filters are
+    /// passed on to every host, the paging is the fleet's.
+    #[serde(flatten)]
+    local: super::sessions::ListQuery,
+}
+
+/// `GET /v1/fleet/events`'s query.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(default, rename_all = "camelCase")]
+struct EventsQuery {
+    /// Only this host's events.
+    host: Option<String>,
+    /// Only this session's events (its id).
+    #[schemars(schema_with = "crate::api::schemas::uuid")]
+    session: Option<String>,
+    /// Only events of these kinds, comma-separated.
+    types: Option<String>,
+    /// Resume after this fleet stream sequence, as the `Last-Event-ID` header does (which
+    /// wins when both are given).
+    #[schemars(with = "Option<u64>")]
+    last_event_id: Option<String>,
+}
 
 /// Every page of `GET /v1/sessions` on `host` with `filters`, each session tagged with `host`.
 async fn host_sessions(
@@ -229,31 +258,33 @@ fn url_escape(s: &str) -> String {
         .collect()
 }
 
-async fn list(fleet: &Fleet, q: HashMap<String, String>, principal: &str) -> Response {
+async fn list(fleet: &Fleet, q: ListQuery, principal: &str) -> Response {
     if let Err(e) = fleet.bus() {
         return error(&e);
     }
-    let page = match query_usize(&q, "page", 1, 1..=usize::MAX) {
+    let page = match query_usize(q.local.page.as_deref(), "page", 1, 1..=usize::MAX) {
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };
-    let limit = match query_usize(&q, "limit", 100, 1..=1000) {
+    let limit = match query_usize(q.local.limit.as_deref(), "limit", 100, 1..=1000) {
         Ok(l) => l,
         Err(e) => return e.into_response(),
     };
-    let only_host = q.get("host").cloned();
+    let only_host = q.host.clone();
     let views = fleet.hosts.views(fleet.host_id());
     let (up, down): (Vec<_>, Vec<_>) = views
         .into_iter()
         .filter(|v| only_host.as_ref().is_none_or(|h| *h == v.host))
         .partition(|v| v.state == HostState::Up);
     // Checked here as each host would, so a bad filter is one 400, not a failure per host.
-    if let Err(e) = super::sessions::check_filters(&q) {
+    let (status, agent_type) = (q.local.status.as_deref(), q.local.agent_type.as_deref());
+    if let Err(e) = super::sessions::check_filters(status, agent_type) {
         return e.into_response();
     }
-    let filters: Vec<(&str, &str)> = LIST_FILTERS
-        .iter()
-        .filter_map(|k| q.get(*k).map(|v| (*k, v.as_str())))
+    // The filters (not the paging), passed on to every host.
+    let filters: Vec<(&str, &str)> = [("status", status), ("agentType", agent_type)]
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k, v)))
         .collect();
     let answers = futures_util::future::join_all(
         up.iter()
@@ -383,8 +414,8 @@ async fn create(fleet: &Fleet, body: Bytes, principal: &str) -> Response {
     with_host(parts, body, &host)
 }
 
-async fn events(fleet: &Fleet, q: HashMap<String, String>, last: Option<String>) -> Response {
-    let last = last.or_else(|| q.get("lastEventId").cloned());
+async fn events(fleet: &Fleet, q: EventsQuery, last: Option<String>) -> Response {
+    let last = last.or(q.last_event_id);
     let start = match last.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         None => Start::New,
         Some(s) => match s.parse::<u64>() {
@@ -392,12 +423,12 @@ async fn events(fleet: &Fleet, q: HashMap<String, String>, last: Option<String>)
             Err(_) => return bad_request("Last-Event-ID must be a fleet stream sequence"),
         },
     };
-    let session = match q.get("session").map(|s| uuid::Uuid::parse_str(s)) {
+    let session = match q.session.as_deref().map(uuid::Uuid::parse_str) {
         None => None,
         Some(Ok(id)) => Some(id),
         Some(Err(_)) => return bad_request("session must be a session id"),
     };
-    let host = match q.get("host") {
+    let host = match q.host.as_deref() {
         None => None,
         Some(h) => match crate::fleet::config::validate_host_id(h) {
             Ok(h) => Some(h),
@@ -405,7 +436,8 @@ async fn events(fleet: &Fleet, q: HashMap<String, String>, last: Option<String>)
         },
     };
     let types = q
-        .get("types")
+        .types
+        .as_deref()
         .map(|t| {
             t.split(',')
                 .filter(|s| !s.is_empty())

@@ -1,10 +1,12 @@
 //! The document's operations from the route table ([`crate::api::route`]): each route served
-//! becomes an operation at its path and method, with its path parameters, the schema of the
+//! becomes an operation at its path and method, with its path parameters, its query
+//! parameters (the fields of the struct its handler reads the query into), the schema of the
 //! body it reads and of the answer it writes. The fragments add what only prose can say
-//! (summary, description, tags, query parameters, other answers) on top. A fragment that
+//! (summary, description, tags, headers, other answers) on top. A fragment that
 //! describes a route the server does not have, a route no fragment describes, or a fragment
-//! that says something else than the table about a route's body, answer or parameters, is a
-//! problem the coverage test fails on.
+//! that says something else than the table about a route's body, answer or parameters (or
+//! names a query parameter the route does not read), is a problem the coverage test fails
+//! on.
 
 use std::collections::HashSet;
 
@@ -17,10 +19,11 @@ use crate::api::schemas::Derived;
 /// What the route table says about `spec`, as an OpenAPI operation.
 fn operation(spec: &Spec, derived: &mut Derived) -> Value {
     let mut op = Map::new();
-    let parameters: Vec<Value> = spec
+    let mut parameters: Vec<Value> = spec
         .parameters()
         .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
         .collect();
+    parameters.extend(query_parameters(spec, derived));
     if !parameters.is_empty() {
         op.insert("parameters".into(), parameters.into());
     }
@@ -46,6 +49,49 @@ fn operation(spec: &Spec, derived: &mut Derived) -> Value {
         op.insert("responses".into(), Value::Object(responses));
     }
     Value::Object(op)
+}
+
+/// The query parameters of `spec`: one per property of its query struct's schema, with
+/// the property's description, and required when the struct requires it.
+fn query_parameters(spec: &Spec, derived: &mut Derived) -> Vec<Value> {
+    let Some(describe) = spec.query else {
+        return Vec::new();
+    };
+    let schema = describe(&mut derived.requests);
+    let required: HashSet<&str> = schema
+        .get("required")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    let properties = schema.get("properties").and_then(Value::as_object);
+    let mut out = Vec::new();
+    for (name, property) in properties.into_iter().flatten() {
+        let mut property = property.clone();
+        let mut parameter =
+            json!({"name": name, "in": "query", "required": required.contains(name.as_str())});
+        if let Value::Object(p) = &mut property {
+            // A query parameter is left out, never null (and an `Option`'s schema, taken
+            // inline, is still JSON Schema's `[T, "null"]`, which OpenAPI 3.0 lacks).
+            p.remove("nullable");
+            if let Some(Value::Array(types)) = p.get("type") {
+                let kept: Vec<Value> = types.iter().filter(|t| *t != "null").cloned().collect();
+                if let [one] = kept.as_slice() {
+                    p.insert("type".into(), one.clone());
+                }
+            }
+            if p.get("default") == Some(&Value::Null) {
+                p.remove("default");
+            }
+            if let Some(d) = p.remove("description") {
+                parameter["description"] = d;
+            }
+        }
+        parameter["schema"] = property;
+        out.push(parameter);
+    }
+    out
 }
 
 /// Lay `from` (the table's) over `onto` (the fragment's): what the fragment lacks is added,
@@ -84,15 +130,14 @@ fn overlay_parameters(
     problems: &mut Vec<String>,
 ) {
     let key = |p: &Value| (p["in"].clone(), p["name"].clone());
-    let path_names: HashSet<_> = theirs.iter().map(key).collect();
-    for p in mine.iter() {
-        if p["in"] == "path" && !path_names.contains(&key(p)) {
-            problems.push(format!(
-                "{at}: path parameter {} is not in the route's path",
-                p["name"]
-            ));
-        }
-    }
+    let derived: HashSet<_> = theirs.iter().map(key).collect();
+    unknown_parameters(mine, &derived, at, problems);
+    merge_parameters(mine, theirs, at, problems);
+}
+
+/// Lay each of `theirs` over the parameter of `mine` with its place and name, or add it.
+fn merge_parameters(mine: &mut Vec<Value>, theirs: &[Value], at: &str, problems: &mut Vec<String>) {
+    let key = |p: &Value| (p["in"].clone(), p["name"].clone());
     for theirs in theirs {
         match mine.iter_mut().find(|p| key(p) == key(theirs)) {
             Some(Value::Object(m)) => {
@@ -101,6 +146,32 @@ fn overlay_parameters(
                 }
             }
             _ => mine.push(theirs.clone()),
+        }
+    }
+}
+
+/// Report the parameters of `mine` (a fragment's) that the table does not derive: a path
+/// parameter not in the route's path, a query parameter not a field of its query type.
+fn unknown_parameters(
+    mine: &[Value],
+    derived: &HashSet<(Value, Value)>,
+    at: &str,
+    problems: &mut Vec<String>,
+) {
+    for p in mine {
+        if derived.contains(&(p["in"].clone(), p["name"].clone())) {
+            continue;
+        }
+        match p["in"].as_str() {
+            Some("path") => problems.push(format!(
+                "{at}: path parameter {} is not in the route's path",
+                p["name"]
+            )),
+            Some("query") => problems.push(format!(
+                "{at}: query parameter {} is not a field of the route's query type",
+                p["name"]
+            )),
+            _ => {}
         }
     }
 }
@@ -131,6 +202,11 @@ pub fn join(doc: &mut Value, derived: &mut Derived, problems: &mut Vec<String>) 
             continue;
         };
         let onto = object_at(doc, &["paths", path.as_str(), method]);
+        if !from.contains_key("parameters")
+            && let Some(Value::Array(mine)) = onto.get("parameters")
+        {
+            unknown_parameters(mine, &HashSet::new(), &name, problems);
+        }
         overlay(onto, &from, &name, problems);
         // Every answer needs a description; one the fragment leaves out says what it is.
         for (_, answer) in onto
@@ -152,6 +228,21 @@ pub fn join(doc: &mut Value, derived: &mut Derived, problems: &mut Vec<String>) 
             .specs()
             .iter()
             .any(|(g, s)| g == group && s.method == spec.method && s.path == spec.path);
+        // The query parameters only the takeover reads are the route's too.
+        let extra = query_parameters(spec, derived);
+        if declared && !extra.is_empty() {
+            let path = if group.versioned() {
+                format!("/v1{}", spec.path)
+            } else {
+                spec.path.to_owned()
+            };
+            let op = object_at(doc, &["paths", path.as_str(), spec.method.key()]);
+            let list = op.entry("parameters").or_insert_with(|| json!([]));
+            if let Value::Array(list) = list {
+                let name = format!("{} {path}", spec.method.key().to_uppercase());
+                merge_parameters(list, &extra, &name, problems);
+            }
+        }
         if !declared {
             problems.push(format!(
                 "{} {} takes over a route the table does not declare",
@@ -211,8 +302,10 @@ mod tests {
         assert_eq!(onto["parameters"][0]["required"], true);
         assert_eq!(onto["parameters"][0]["description"], "Session id");
         assert_eq!(onto["summary"], "Read");
-        assert_eq!(problems.len(), 2, "{problems:#?}");
-        assert!(problems[0].contains("\"gone\""), "{problems:#?}");
-        assert!(problems[1].contains("Other"), "{problems:#?}");
+        assert_eq!(problems.len(), 3, "{problems:#?}");
+        // A query parameter the route does not read (it has no query type here).
+        assert!(problems[0].contains("\"lines\""), "{problems:#?}");
+        assert!(problems[1].contains("\"gone\""), "{problems:#?}");
+        assert!(problems[2].contains("Other"), "{problems:#?}");
     }
 }

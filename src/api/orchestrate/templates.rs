@@ -75,42 +75,68 @@ pub fn expand_template(
 
 /// `POST /v1/templates` body: a named recipe for `POST /v1/sessions {template, vars}`,
 /// stored (or replaced) under its name.
+// Read straight into the store's `Template` through serde's remote derive:
+// `TemplateRequestFields` names the fields and says how each is read and described, so no
+// field is copied by hand.
 #[derive(Debug, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct TemplateRequest {
+#[serde(transparent)]
+pub struct TemplateRequest(
+    #[serde(with = "TemplateRequestFields")]
+    #[schemars(with = "TemplateRequestFields")]
+    Template,
+);
+
+// The fields of a `TemplateRequest`, as the store's `Template` holds them (described inline
+// in `TemplateRequest`'s schema).
+#[derive(Deserialize, JsonSchema)]
+#[serde(remote = "Template", rename_all = "camelCase", deny_unknown_fields)]
+#[schemars(inline)]
+struct TemplateRequestFields {
     /// 1-128 letters, digits, '-', '_' or '.'.
-    pub name: String,
+    name: String,
     #[serde(default)]
     #[schemars(schema_with = "crate::api::schemas::agent_type")]
-    pub agent_type: Option<String>,
-    pub command: Option<Vec<String>>,
+    agent_type: Option<String>,
+    command: Option<Vec<String>>,
     /// May hold `{{var}}` placeholders.
-    pub work_dir: Option<String>,
+    work_dir: Option<String>,
     /// May hold `{{var}}` placeholders.
-    pub prompt: Option<String>,
+    prompt: Option<String>,
     /// Values may hold `{{var}}` placeholders.
     #[serde(default)]
-    pub env: BTreeMap<String, String>,
+    env: BTreeMap<String, String>,
     /// The permission policy the sessions start with.
     #[serde(default)]
     #[schemars(schema_with = "crate::api::schemas::policy_profile")]
-    pub permission_profile: Option<String>,
+    permission_profile: Option<String>,
     #[serde(default)]
     #[schemars(schema_with = "crate::api::schemas::permission_mode")]
-    pub permission_mode: Option<String>,
+    permission_mode: Option<String>,
     /// Defaults of the placeholders; null means the caller must give a value.
     #[serde(default)]
-    pub vars: BTreeMap<String, Option<String>>,
+    vars: BTreeMap<String, Option<String>>,
     /// Ignored: the daemon stamps the time it stored the template.
     #[serde(default)]
-    pub created_at: u64,
+    created_at: u64,
 }
 
 /// A stored template.
+// The store's `Template`, written through `TemplateFields` (serde's remote derive, so no
+// field is copied by hand).
 #[derive(Debug, Serialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(transparent)]
 #[schemars(rename = "Template")]
-pub struct TemplateWire {
+pub struct TemplateWire(
+    #[serde(with = "TemplateFields")]
+    #[schemars(with = "TemplateFields")]
+    Template,
+);
+
+// The fields of a `TemplateWire` (described inline in its schema).
+#[derive(Serialize, JsonSchema)]
+#[serde(remote = "Template", rename_all = "camelCase")]
+#[schemars(inline)]
+struct TemplateFields {
     name: String,
     agent_type: Option<String>,
     command: Option<Vec<String>>,
@@ -123,40 +149,6 @@ pub struct TemplateWire {
     vars: BTreeMap<String, Option<String>>,
     /// Epoch milliseconds.
     created_at: u64,
-}
-
-impl From<TemplateRequest> for Template {
-    fn from(t: TemplateRequest) -> Template {
-        Template {
-            name: t.name,
-            agent_type: t.agent_type,
-            command: t.command,
-            work_dir: t.work_dir,
-            prompt: t.prompt,
-            env: t.env,
-            permission_profile: t.permission_profile,
-            permission_mode: t.permission_mode,
-            vars: t.vars,
-            created_at: t.created_at,
-        }
-    }
-}
-
-impl From<Template> for TemplateWire {
-    fn from(t: Template) -> TemplateWire {
-        TemplateWire {
-            name: t.name,
-            agent_type: t.agent_type,
-            command: t.command,
-            work_dir: t.work_dir,
-            prompt: t.prompt,
-            env: t.env,
-            permission_profile: t.permission_profile,
-            permission_mode: t.permission_mode,
-            vars: t.vars,
-            created_at: t.created_at,
-        }
-    }
 }
 
 /// `GET /v1/templates`: every stored template, by name.
@@ -217,8 +209,7 @@ fn validate_template(t: &Template) -> Result<(), ApiError> {
     Ok(())
 }
 
-async fn put_template(app: Arc<App>, req: TemplateRequest) -> ApiResult {
-    let mut t = Template::from(req);
+async fn put_template(app: Arc<App>, TemplateRequest(mut t): TemplateRequest) -> ApiResult {
     validate_template(&t)?;
     t.created_at = now_ms();
     let replaced = app.templates.put(t.clone()).map_err(|e| match e {
@@ -234,7 +225,7 @@ async fn put_template(app: Arc<App>, req: TemplateRequest) -> ApiResult {
     } else {
         StatusCode::CREATED
     };
-    Ok(json(status, &TemplateWire::from(t)))
+    Ok(json(status, &TemplateWire(t)))
 }
 
 async fn list_templates(app: Arc<App>) -> ApiResult {
@@ -242,7 +233,7 @@ async fn list_templates(app: Arc<App>) -> ApiResult {
         .templates
         .list()
         .map_err(|e| ApiError::internal(e.to_string()))?;
-    let templates: Vec<TemplateWire> = all.into_iter().map(TemplateWire::from).collect();
+    let templates: Vec<TemplateWire> = all.into_iter().map(TemplateWire).collect();
     let total = templates.len();
     Ok(json_sorted(
         StatusCode::OK,
@@ -264,7 +255,7 @@ async fn get_template(app: Arc<App>, name: String) -> ApiResult {
         .get(&name)
         .map_err(|e| ApiError::internal(e.to_string()))?
         .ok_or_else(|| template_404(&name))?;
-    Ok(json(StatusCode::OK, &TemplateWire::from(t)))
+    Ok(json(StatusCode::OK, &TemplateWire(t)))
 }
 
 async fn delete_template(app: Arc<App>, name: String) -> ApiResult {

@@ -4,11 +4,12 @@
 //! `crate::work`. The answers that were once built as JSON values are written with their
 //! keys in name order (`json_sorted`), as they always were.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use schemars::JsonSchema;
+use serde::Deserialize;
 use warp::Filter;
 use warp::http::StatusCode;
 
@@ -237,8 +238,18 @@ pub async fn workers(app: Arc<App>, id: String) -> ApiResult {
 
 /// `DELETE /v1/sessions/:id` for a worker: remove the session, then its worktree (unless
 /// `?keepWorktree=true`, the dispatch asked to keep it, or it is dirty), and report which.
-async fn delete_worker(app: Arc<App>, h: SessionHandle, q: HashMap<String, String>) -> ApiResult {
-    match q.get("keepWorktree").map(String::as_str) {
+/// The query of `DELETE /v1/sessions/{id}` that only a worker reads.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(default, rename_all = "camelCase")]
+struct DeleteWorkerQuery {
+    /// For a worker: `true` keeps its git worktree (default `false`: removed unless the
+    /// dispatch asked to keep it or it has uncommitted changes). Other sessions ignore it.
+    #[schemars(schema_with = "crate::api::schemas::flag")]
+    keep_worktree: Option<String>,
+}
+
+async fn delete_worker(app: Arc<App>, h: SessionHandle, q: DeleteWorkerQuery) -> ApiResult {
+    match q.keep_worktree.as_deref() {
         None | Some("false") => {}
         Some("true") => {
             app.work.workers.set_keep(&h.meta.id);
@@ -358,11 +369,11 @@ pub fn routes(t: &mut Table) {
         route::get("/sessions/{id}/workers").answers::<Workers>(),
         workers,
     );
-    t.takeover(route::delete("/sessions/{id}"), |p, app| {
+    let delete = route::delete("/sessions/{id}").query::<DeleteWorkerQuery>();
+    t.takeover(delete, |p, app| {
         let app = app.clone();
-        p.one()
-            .and(query())
-            .and_then(move |id: String, q: HashMap<String, String>| {
+        p.one().and(query::<DeleteWorkerQuery>()).and_then(
+            move |id: String, q: DeleteWorkerQuery| {
                 let app = app.clone();
                 async move {
                     match app.sessions.get(&id) {
@@ -372,7 +383,8 @@ pub fn routes(t: &mut Table) {
                         _ => Err(warp::reject::not_found()),
                     }
                 }
-            })
+            },
+        )
     });
     t.on_one_optional_body(
         route::post("/sessions/{id}/pre-kill-debrief")

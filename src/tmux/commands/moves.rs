@@ -258,22 +258,14 @@ async fn break_pane(ctx: &mut Ctx<'_>, c: &Cmd) -> CmdResult {
         }
         (at, wid)
     };
-    if c.has('P') {
-        let fmt = c.value('F').unwrap_or(BREAK_FORMAT).to_owned();
-        let line = ctx
-            .expand(
-                &fmt,
-                Some(Found {
-                    session: Some(dst_s),
-                    wl: Some(wl),
-                    window: Some(wid),
-                    pane: Some(pane),
-                    idx: Some(wl),
-                }),
-            )
-            .await;
-        ctx.print(&line);
-    }
+    let made = Found {
+        session: Some(dst_s),
+        wl: Some(wl),
+        window: Some(wid),
+        pane: Some(pane),
+        idx: Some(wl),
+    };
+    ctx.print_made(c, BREAK_FORMAT, made).await;
     Ok(())
 }
 

@@ -185,23 +185,14 @@ async fn split_window(ctx: &mut Ctx<'_>, c: &Cmd) -> CmdResult {
             };
         }
     }
-    if c.has('P') {
-        let fmt = c.value('F').unwrap_or(SPLIT_FORMAT).to_owned();
-        let wl = f.wl;
-        let line = ctx
-            .expand(
-                &fmt,
-                Some(Found {
-                    session: Some(session),
-                    wl,
-                    window: Some(wid),
-                    pane: Some(pid),
-                    idx: wl,
-                }),
-            )
-            .await;
-        ctx.print(&line);
-    }
+    let made = Found {
+        session: Some(session),
+        wl: f.wl,
+        window: Some(wid),
+        pane: Some(pid),
+        idx: f.wl,
+    };
+    ctx.print_made(c, SPLIT_FORMAT, made).await;
     Ok(())
 }
 

@@ -167,19 +167,11 @@ async fn new_session(ctx: &mut Ctx<'_>, c: &Cmd) -> CmdResult {
         server.sessions.remove(&sid);
         return Err(format!("create window failed: {e}"));
     }
-    if c.has('P') {
-        let fmt = c.value('F').unwrap_or("#{session_name}:").to_owned();
-        let line = ctx
-            .expand(
-                &fmt,
-                Some(Found {
-                    session: Some(sid),
-                    ..Found::default()
-                }),
-            )
-            .await;
-        ctx.print(&line);
-    }
+    let made = Found {
+        session: Some(sid),
+        ..Found::default()
+    };
+    ctx.print_made(c, "#{session_name}:", made).await;
     if !detached {
         return attach_to(ctx, sid, false, false);
     }

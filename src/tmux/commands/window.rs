@@ -230,22 +230,14 @@ async fn new_window(ctx: &mut Ctx<'_>, c: &Cmd) -> CmdResult {
     if !detached && let Some(s) = ctx.server()?.session_mut(session) {
         s.set_current(new_idx);
     }
-    if c.has('P') {
-        let fmt = c.value('F').unwrap_or(NEW_WINDOW_FORMAT).to_owned();
-        let line = ctx
-            .expand(
-                &fmt,
-                Some(Found {
-                    session: Some(session),
-                    wl: Some(new_idx),
-                    window: Some(wid),
-                    pane: Some(pid),
-                    idx: Some(new_idx),
-                }),
-            )
-            .await;
-        ctx.print(&line);
-    }
+    let made = Found {
+        session: Some(session),
+        wl: Some(new_idx),
+        window: Some(wid),
+        pane: Some(pid),
+        idx: Some(new_idx),
+    };
+    ctx.print_made(c, NEW_WINDOW_FORMAT, made).await;
     Ok(())
 }
 
