@@ -313,7 +313,12 @@ mod tests {
         w.fill_text("state=working\n✦  Working… (gemini)", "", "", 30);
         assert!(!w.matches(&report, &mut evidence));
         assert!(!w.matches(&title, &mut evidence));
-        w.fill_text("› Ask Codex", "✦  Working… (gemini)", "state=working:app=codex", 30);
+        w.fill_text(
+            "› Ask Codex",
+            "✦  Working… (gemini)",
+            "state=working:app=codex",
+            30,
+        );
         assert!(w.matches(&report, &mut evidence));
         assert_eq!(evidence.len(), 1);
         assert_eq!(evidence[0].text, "report: state=working:app=codex");

@@ -99,7 +99,13 @@ fn the_terminal_decides_for_a_shell() {
     // The shell took the terminal back and reads it: idle with no hold and no recheck.
     let t2 = t1 + Duration::from_millis(10);
     d.on_output(t2);
-    let v = d.evaluate_text(t2, "$ sleep 5\n$ ", "", "", Some(shell_holding(Waiting::Input)));
+    let v = d.evaluate_text(
+        t2,
+        "$ sleep 5\n$ ",
+        "",
+        "",
+        Some(shell_holding(Waiting::Input)),
+    );
     assert_eq!(v.status, SessionStatus::Idle, "{:?}", d.explanation());
     assert_eq!(v.recheck_at, None);
     // No terminal to read (the leader is gone): output activity decides again.
@@ -136,16 +142,65 @@ fn codex_report_and_title_decide_while_the_screen_looks_idle() {
     let mut d = detector("codex");
     let cases = [
         // (screen, title, report, state, evidence, rule)
-        (composer, "", "", SessionStatus::Idle, Evidence::Screen, "codex.idle.composer"),
-        (composer, "⠦ Mock session | project", "", SessionStatus::Working, Evidence::Title, "codex.working.title"),
-        (composer, "⠦ Mock session | project", "state=working:app=codex", SessionStatus::Working, Evidence::Report, "codex.working.report"),
+        (
+            composer,
+            "",
+            "",
+            SessionStatus::Idle,
+            Evidence::Screen,
+            "codex.idle.composer",
+        ),
+        (
+            composer,
+            "⠦ Mock session | project",
+            "",
+            SessionStatus::Working,
+            Evidence::Title,
+            "codex.working.title",
+        ),
+        (
+            composer,
+            "⠦ Mock session | project",
+            "state=working:app=codex",
+            SessionStatus::Working,
+            Evidence::Report,
+            "codex.working.report",
+        ),
         // A Working line on screen decides before the report.
-        (working, "", "state=working:app=codex", SessionStatus::Working, Evidence::Screen, "codex.working.status"),
+        (
+            working,
+            "",
+            "state=working:app=codex",
+            SessionStatus::Working,
+            Evidence::Screen,
+            "codex.working.status",
+        ),
         // Blocked: the report outranks a Working line still on screen.
-        (working, "", "state=blocked:app=codex:kind=question", SessionStatus::Question, Evidence::Report, "codex.question.report"),
-        (working, "", "state=blocked:app=codex:kind=permission", SessionStatus::PermissionPrompt, Evidence::Report, "codex.permission.report"),
+        (
+            working,
+            "",
+            "state=blocked:app=codex:kind=question",
+            SessionStatus::Question,
+            Evidence::Report,
+            "codex.question.report",
+        ),
+        (
+            working,
+            "",
+            "state=blocked:app=codex:kind=permission",
+            SessionStatus::PermissionPrompt,
+            Evidence::Report,
+            "codex.permission.report",
+        ),
         // A finished turn's report is no working evidence.
-        (composer, "Mock session | project", "state=done:app=codex", SessionStatus::Idle, Evidence::Screen, "codex.idle.composer"),
+        (
+            composer,
+            "Mock session | project",
+            "state=done:app=codex",
+            SessionStatus::Idle,
+            Evidence::Screen,
+            "codex.idle.composer",
+        ),
     ];
     for (i, (screen, title, report, state, evidence, rule)) in cases.into_iter().enumerate() {
         // No case leaves working for idle, so no idle hold applies; a second apart, well
@@ -164,15 +219,24 @@ fn codex_report_and_title_decide_while_the_screen_looks_idle() {
 /// line, and the spinner line decides when there is one.
 #[test]
 fn gemini_title_decides_working_without_a_spinner() {
-    let composer = " >   Type your message or @path/to/file\n workspace (/directory)     sandbox     /model";
+    let composer =
+        " >   Type your message or @path/to/file\n workspace (/directory)     sandbox     /model";
     let set = profile::ProfileSet::builtin().expect("valid");
     let p = set.for_agent("gemini");
     let c = classify(&p, composer, "✦  Working… (project)                ", "");
-    assert_eq!((c.state, c.evidence), (Some(SessionStatus::Working), Evidence::Title));
+    assert_eq!(
+        (c.state, c.evidence),
+        (Some(SessionStatus::Working), Evidence::Title)
+    );
     let c = classify(&p, composer, "◇  Ready (project)", "");
-    assert_eq!((c.state, c.evidence), (Some(SessionStatus::Idle), Evidence::Screen));
+    assert_eq!(
+        (c.state, c.evidence),
+        (Some(SessionStatus::Idle), Evidence::Screen)
+    );
     let spinner = format!(" ⠸ Thinking... (esc to cancel, 1s)\n{composer}");
     let c = classify(&p, &spinner, "✦  Working… (project)", "");
-    assert_eq!((c.state, c.evidence), (Some(SessionStatus::Working), Evidence::Screen));
+    assert_eq!(
+        (c.state, c.evidence),
+        (Some(SessionStatus::Working), Evidence::Screen)
+    );
 }
-

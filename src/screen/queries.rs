@@ -172,7 +172,10 @@ mod tests {
         assert_eq!(s.report(), "");
         // The text after it prints as usual.
         s.process(b"after");
-        assert!(s.snapshot(None, crate::screen::Format::Text).contains("after"));
+        assert!(
+            s.snapshot(None, crate::screen::Format::Text)
+                .contains("after")
+        );
     }
 
     #[test]
@@ -182,6 +185,9 @@ mod tests {
         let mut b = Screen::new(40, 5, 100);
         b.process(&a.replay().expect("primary screen"));
         assert_eq!(b.report(), "state=blocked:app=codex:kind=permission");
-        assert_eq!(b.snapshot(None, crate::screen::Format::Text), "hello\nworld");
+        assert_eq!(
+            b.snapshot(None, crate::screen::Format::Text),
+            "hello\nworld"
+        );
     }
 }
