@@ -1,7 +1,9 @@
 //! The fixture suite: every screen under tests/fixtures/screens/<agent>/<state>/*.txt is run
 //! through the detection engine with that agent's built-in profile and must come out in
 //! <state> (`skip`: a viewer-mode rule keeps the previous state). Header lines `#! title: ...`
-//! set the OSC title, `#! ui: ...` is the `ui` hint the screen must give (none without it),
+//! set the OSC title, `#! report: ...` the agent's OSC 7501 state report (its payload),
+//! `#! evidence: ...` what must decide (`screen`, `title` or `report`; not checked without
+//! it), `#! ui: ...` is the `ui` hint the screen must give (none without it),
 //! `#! dialog-first: ...` / `#! dialog-last: ...` the first and last rows of the dialog found
 //! (read's `interactiveContent`; compared trimmed); other `#!` lines are notes.
 
@@ -32,6 +34,8 @@ fn every_fixture_is_classified_as_its_directory_says() {
             {
                 let text = std::fs::read_to_string(file.path()).expect("fixture");
                 let mut title = String::new();
+                let mut report = String::new();
+                let mut evidence = None;
                 let mut ui = None;
                 let mut dialog: [Option<String>; 2] = [None, None];
                 let body: Vec<&str> = text
@@ -39,6 +43,12 @@ fn every_fixture_is_classified_as_its_directory_says() {
                     .filter(|l| {
                         if let Some(t) = l.strip_prefix("#! title: ") {
                             title = t.to_owned();
+                        }
+                        if let Some(r) = l.strip_prefix("#! report: ") {
+                            report = r.to_owned();
+                        }
+                        if let Some(e) = l.strip_prefix("#! evidence: ") {
+                            evidence = Some(e.trim().to_owned());
                         }
                         if let Some(u) = l.strip_prefix("#! ui: ") {
                             ui = Some(u.trim().to_owned());
@@ -52,7 +62,7 @@ fn every_fixture_is_classified_as_its_directory_says() {
                         !l.starts_with("#!")
                     })
                     .collect();
-                let c = classify(&profile, &body.join("\n"), &title);
+                let c = classify(&profile, &body.join("\n"), &title, &report);
                 count += 1;
                 let got = match (c.state, &c.rule) {
                     (Some(s), _) => s.as_str(),
@@ -70,6 +80,14 @@ fn every_fixture_is_classified_as_its_directory_says() {
                     failures.push(format!(
                         "{}: dialog rows {got_dialog:?}, expected {dialog:?}",
                         file.path().display()
+                    ));
+                }
+                let got_evidence = c.evidence.as_str();
+                if evidence.as_deref().is_some_and(|e| e != got_evidence) {
+                    failures.push(format!(
+                        "{}: decided by {got_evidence} (rule {:?}), expected {evidence:?}",
+                        file.path().display(),
+                        c.rule
                     ));
                 }
                 if got != state_name || got_ui != ui {

@@ -1,5 +1,6 @@
 //! `GET /v1/sessions/:id/detect`: why the detector says what it says: the state, the rule
-//! that matched and the lines it matched, who holds the terminal, and what the hooks claim.
+//! that matched and the lines it matched, which evidence decided (the screen, the title or the
+//! agent's own state report), who holds the terminal, and what the hooks claim.
 
 use std::sync::Arc;
 
@@ -48,6 +49,8 @@ async fn detect(app: Arc<App>, id: String) -> ApiResult {
             priority: e.priority,
             raw_state: e.raw_state.map(|s| s.as_str()),
             evidence: e.evidence.as_str(),
+            title: e.title,
+            report: (!e.report.is_empty()).then_some(e.report),
             terminal: e.terminal.as_ref().map(|t| TerminalWire {
                 pgid: t.pgid,
                 command: t.command.clone(),
@@ -96,8 +99,16 @@ pub struct Detection {
     priority: Option<i32>,
     /// The state the rule (or the fallback) says before hysteresis and stall.
     raw_state: Option<&'static str>,
-    /// What decided rawState: rule, terminal, output, marks or none.
+    /// What decided rawState: `screen`, `title` or `report` (a rule matched the screen's text,
+    /// the window title or the agent's state report), `terminal`, `output`, `marks` or `none`.
+    #[schemars(schema_with = "crate::api::schemas::detect_evidence")]
     evidence: &'static str,
+    /// The window title (OSC 0/2) the detector read; empty when the program set none.
+    title: String,
+    /// The agent's last state report (the payload of OSC 7501, as Codex CLI sends it:
+    /// `state=working:app=codex`, `state=blocked:app=codex:kind=question`); null when it sent
+    /// none.
+    report: Option<String>,
     /// Who held the terminal at the last evaluation that read it.
     terminal: Option<TerminalWire>,
     /// The lines that matched the rule's patterns.

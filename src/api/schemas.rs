@@ -46,6 +46,10 @@ pub fn permission_kind(_: &mut SchemaGenerator) -> Schema {
     string_enum(crate::detect::profile::PermissionKind::ALL.map(|k| k.as_str()))
 }
 
+pub fn detect_evidence(_: &mut SchemaGenerator) -> Schema {
+    string_enum(crate::detect::Evidence::ALL.map(crate::detect::Evidence::as_str))
+}
+
 pub fn key_scopes(_: &mut SchemaGenerator) -> Schema {
     let scopes = crate::store::keys::Scope::ALL.map(|s| s.as_str());
     json_schema!({"type": "array", "items": {"type": "string", "enum": scopes}})

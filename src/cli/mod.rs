@@ -458,6 +458,11 @@ fn explain_text(v: &Value) -> String {
         v.get("unchangedMs").and_then(Value::as_u64).unwrap_or(0),
         v.get("evalMicros").and_then(Value::as_u64).unwrap_or(0),
     ));
+    for key in ["title", "report"] {
+        if let Some(t) = v.get(key).and_then(Value::as_str).filter(|t| !t.is_empty()) {
+            out.push_str(&format!("\n{key}: {}{t}", " ".repeat(6 - key.len())));
+        }
+    }
     let lines = v.get("lines").and_then(Value::as_array);
     if let Some(lines) = lines.filter(|l| !l.is_empty()) {
         out.push_str("\nmatched lines:");

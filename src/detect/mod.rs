@@ -201,15 +201,17 @@ impl Detector {
         now: Instant,
         text: &str,
         title: &str,
+        report: &str,
         terminal: Option<Foreground>,
     ) -> Verdict {
         self.window
-            .fill_text(text, title, self.profile.settings.window);
+            .fill_text(text, title, report, self.profile.settings.window);
         let hash = {
             use std::hash::{Hash, Hasher};
             let mut h = std::collections::hash_map::DefaultHasher::new();
             text.hash(&mut h);
             title.hash(&mut h);
+            report.hash(&mut h);
             h.finish()
         };
         self.last_eval = Some(now);
@@ -240,14 +242,14 @@ impl Detector {
                     Some(s),
                     profile.rules[i].settled,
                     "rule matched".to_owned(),
-                    Evidence::Rule,
+                    Evidence::of_region(profile.rules[i].region),
                 ),
                 // `first_rule` never returns a mark; a skip keeps the state either way.
                 RuleState::Skip | RuleState::Mark => (
                     None,
                     false,
                     "viewer mode: state kept".to_owned(),
-                    Evidence::Rule,
+                    Evidence::of_region(profile.rules[i].region),
                 ),
             },
             None => match profile.settings.fallback {
@@ -401,6 +403,8 @@ impl Detector {
         if matched.is_none() {
             self.explain.lines.clear();
         }
+        self.explain.title.clone_from(&self.window.title);
+        self.explain.report.clone_from(&self.window.report);
         self.explain.reason = reason;
         self.status = next;
         Verdict {
@@ -506,6 +510,8 @@ pub struct Classified {
     pub state: Option<SessionStatus>,
     /// The rule that matched (a skip rule too).
     pub rule: Option<String>,
+    /// What the rule read: the screen, the title or the report (`None` without a rule).
+    pub evidence: Evidence,
     pub lines: Vec<Line>,
     /// The `ui` hint, counting marks as if the raw state were final.
     pub ui: Option<UiHint>,
@@ -513,11 +519,11 @@ pub struct Classified {
     pub dialog: Vec<Line>,
 }
 
-/// The raw verdict of `profile` on one screen of text. No hysteresis, no stall: this is what
-/// the fixture suite checks.
-pub fn classify(profile: &Profile, text: &str, title: &str) -> Classified {
+/// The raw verdict of `profile` on one screen of text with its title and state report (empty
+/// when there is none). No hysteresis, no stall: this is what the fixture suite checks.
+pub fn classify(profile: &Profile, text: &str, title: &str, report: &str) -> Classified {
     let mut w = Window::default();
-    w.fill_text(text, title, profile.settings.window);
+    w.fill_text(text, title, report, profile.settings.window);
     let mut evidence = Vec::new();
     let Some(i) = first_rule(profile, &w, &mut evidence) else {
         // No rule: the fallback decides; marks refine its idle.
@@ -552,6 +558,7 @@ pub fn classify(profile: &Profile, text: &str, title: &str) -> Classified {
     Classified {
         state,
         rule: Some(rule.name.clone()),
+        evidence: Evidence::of_region(rule.region),
         lines: evidence,
         ui: ui.map(|(h, _)| h),
         dialog,

@@ -3,7 +3,9 @@
 //! The window is the bottom `window` non-empty rows of the live screen (never scrollback:
 //! old turns there must not match), read bottom-up so a tall screen costs only the rows needed.
 //! Regions are slices of it: the bottom N lines, the lines after the last horizontal rule, the
-//! lines between the last two rules (the input box), and the OSC title.
+//! lines between the last two rules (the input box), and, out of band, the OSC title and the
+//! program's last OSC 7501 state report. A rule on the title or the report matches its
+//! patterns against that one string.
 
 use regex::Regex;
 
@@ -25,6 +27,8 @@ pub struct Window {
     /// Indexes into `lines` of horizontal rules.
     rules: Vec<usize>,
     pub title: String,
+    /// The program's last state report (OSC 7501), empty without one.
+    pub report: String,
 }
 
 /// `lines` as the screen shows them: one per row, with the empty rows between them restored.
@@ -104,17 +108,21 @@ impl Window {
         }
         self.title.clear();
         self.title.push_str(screen.title());
+        self.report.clear();
+        self.report.push_str(screen.report());
         let mut h = std::collections::hash_map::DefaultHasher::new();
         for l in &self.lines {
             l.row.hash(&mut h);
             without_animation(&l.text, animation).hash(&mut h);
         }
         without_animation(&self.title, animation).hash(&mut h);
+        self.report.hash(&mut h);
         h.finish()
     }
 
-    /// Fill from plain text (fixtures, benchmarks): the bottom `window` non-empty lines.
-    pub fn fill_text(&mut self, text: &str, title: &str, window: usize) {
+    /// Fill from plain text (fixtures, benchmarks): the bottom `window` non-empty lines, with
+    /// the title and state report given.
+    pub fn fill_text(&mut self, text: &str, title: &str, report: &str, window: usize) {
         let all: Vec<&str> = text.lines().collect();
         self.lines.clear();
         for (row, l) in all.iter().enumerate().rev() {
@@ -134,6 +142,7 @@ impl Window {
             .filter(|&i| is_horizontal_rule(&self.lines[i].text))
             .collect();
         self.title = title.to_owned();
+        self.report = report.to_owned();
     }
 
     /// The lines of a region.
@@ -148,7 +157,7 @@ impl Window {
                 [.., a, b] => &self.lines[a + 1..*b],
                 _ => &[],
             },
-            Region::Title => &[],
+            Region::Title | Region::Report => &[],
         }
     }
 
@@ -183,19 +192,25 @@ impl Window {
         &lines[start..]
     }
 
-    /// Whether `rule` matches; on a match, the indexes (into the region) of the lines that
-    /// matched its patterns are pushed to `evidence` (empty for a title rule).
+    /// Whether `rule` matches; on a match, the lines that matched its patterns are pushed to
+    /// `evidence` (for a title or report rule, one line `title: <title>` / `report: <report>`
+    /// at row 0).
     pub fn matches(&self, rule: &Rule, evidence: &mut Vec<Line>) -> bool {
         evidence.clear();
-        if rule.region == Region::Title {
-            let t = self.title.as_str();
-            let ok = rule.all.iter().all(|r| r.is_match(t))
+        if rule.region.out_of_band() {
+            let t = match rule.region {
+                Region::Report => self.report.as_str(),
+                _ => self.title.as_str(),
+            };
+            // No title or report is no evidence, even for a rule of `none` patterns only.
+            let ok = !t.is_empty()
+                && rule.all.iter().all(|r| r.is_match(t))
                 && (rule.any.is_empty() || rule.any.iter().any(|r| r.is_match(t)))
                 && !rule.none.iter().any(|r| r.is_match(t));
             if ok {
                 evidence.push(Line {
                     row: 0,
-                    text: format!("title: {t}"),
+                    text: format!("{}: {t}", rule.region.name()),
                 });
             }
             return ok;
@@ -256,6 +271,7 @@ mod tests {
         w.fill_text(
             &format!("hello\n{bar}\n❯ typed\n{bar}\n  ? for shortcuts\n\n"),
             "",
+            "",
             30,
         );
         let pb: Vec<&str> = w
@@ -266,5 +282,54 @@ mod tests {
         assert_eq!(pb, ["❯ typed"]);
         assert_eq!(w.region(Region::AfterLastRule).len(), 1);
         assert_eq!(w.region(Region::Bottom(2)).len(), 2);
+    }
+
+    /// A rule on the title or the report reads that string alone, never the screen's lines,
+    /// and an absent title or report matches nothing.
+    #[test]
+    fn title_and_report_rules_read_their_own_string() {
+        use crate::detect::profile::RuleState;
+        use crate::vocab::SessionStatus;
+        let rule = |region: Region, all: &str| Rule {
+            name: "r".into(),
+            state: RuleState::Status(SessionStatus::Working),
+            priority: 1,
+            region,
+            all: vec![Regex::new(all).expect("valid")],
+            any: Vec::new(),
+            none: Vec::new(),
+            settled: false,
+            kind: None,
+            title: None,
+            detail: None,
+            detail_after: None,
+            ui: None,
+        };
+        let report = rule(Region::Report, "^state=working(:|$)");
+        let title = rule(Region::Title, "^✦ +Working…");
+        let mut w = Window::default();
+        let mut evidence = Vec::new();
+        // The screen says the words; neither string does.
+        w.fill_text("state=working\n✦  Working… (gemini)", "", "", 30);
+        assert!(!w.matches(&report, &mut evidence));
+        assert!(!w.matches(&title, &mut evidence));
+        w.fill_text(
+            "› Ask Codex",
+            "✦  Working… (gemini)",
+            "state=working:app=codex",
+            30,
+        );
+        assert!(w.matches(&report, &mut evidence));
+        assert_eq!(evidence.len(), 1);
+        assert_eq!(evidence[0].text, "report: state=working:app=codex");
+        assert!(w.matches(&title, &mut evidence));
+        assert_eq!(evidence[0].text, "title: ✦  Working… (gemini)");
+        // The report's patterns never see the title, nor the title's the report.
+        w.fill_text("", "state=working", "✦  Working…", 30);
+        assert!(!w.matches(&report, &mut evidence));
+        assert!(!w.matches(&title, &mut evidence));
+        assert!(evidence.is_empty());
+        w.fill_text("", "", "state=blocked:app=codex:kind=question", 30);
+        assert!(!w.matches(&report, &mut evidence));
     }
 }

@@ -44,16 +44,16 @@ fn working_to_idle_holds() {
     let idle = format!("{bar}\n❯ \n{bar}\n  ? for shortcuts");
     let working = format!("✶ Working… (4s · ↓ 88 tokens)\n{idle}");
     assert_eq!(
-        d.evaluate_text(t0, &working, "", None).status,
+        d.evaluate_text(t0, &working, "", "", None).status,
         SessionStatus::Working
     );
     let t1 = t0 + Duration::from_millis(100);
-    let v = d.evaluate_text(t1, &idle, "", None);
+    let v = d.evaluate_text(t1, &idle, "", "", None);
     assert_eq!(v.status, SessionStatus::Working, "{:?}", d.explanation());
     assert!(v.recheck_at.is_some());
     let t2 = t1 + Duration::from_secs(1);
     assert_eq!(
-        d.evaluate_text(t2, &idle, "", None).status,
+        d.evaluate_text(t2, &idle, "", "", None).status,
         SessionStatus::Idle
     );
 }
@@ -87,25 +87,31 @@ fn the_terminal_decides_for_a_shell() {
     let mut d = detector("shell");
     let prompt = "$ sleep 5";
     d.on_output(t0);
-    let v = d.evaluate_text(t0, prompt, "", Some(job()));
+    let v = d.evaluate_text(t0, prompt, "", "", Some(job()));
     assert_eq!(v.status, SessionStatus::Working);
     assert_eq!(v.recheck_at, Some(t0 + PROMPT_SETTLE));
     assert_eq!(d.explanation().evidence, Evidence::Terminal);
     // Long after the last output, still working, and looked at again.
     let t1 = t0 + Duration::from_secs(4);
-    let v = d.evaluate_text(t1, prompt, "", Some(job()));
+    let v = d.evaluate_text(t1, prompt, "", "", Some(job()));
     assert_eq!(v.status, SessionStatus::Working, "{:?}", d.explanation());
     assert_eq!(v.recheck_at, Some(t1 + Duration::from_millis(500)));
     // The shell took the terminal back and reads it: idle with no hold and no recheck.
     let t2 = t1 + Duration::from_millis(10);
     d.on_output(t2);
-    let v = d.evaluate_text(t2, "$ sleep 5\n$ ", "", Some(shell_holding(Waiting::Input)));
+    let v = d.evaluate_text(
+        t2,
+        "$ sleep 5\n$ ",
+        "",
+        "",
+        Some(shell_holding(Waiting::Input)),
+    );
     assert_eq!(v.status, SessionStatus::Idle, "{:?}", d.explanation());
     assert_eq!(v.recheck_at, None);
     // No terminal to read (the leader is gone): output activity decides again.
     let t3 = t2 + Duration::from_millis(20);
     d.on_output(t3);
-    let v = d.evaluate_text(t3, "$ ", "", None);
+    let v = d.evaluate_text(t3, "$ ", "", "", None);
     assert_eq!(v.status, SessionStatus::Working);
     assert_eq!(d.explanation().evidence, Evidence::Output);
 }
@@ -121,7 +127,116 @@ fn agents_ignore_the_terminal() {
         panic!("an agent read the terminal")
     });
     assert_eq!(v.status, SessionStatus::Starting);
-    let v = d.evaluate_text(t0, &idle, "", Some(job()));
+    let v = d.evaluate_text(t0, &idle, "", "", Some(job()));
     assert_eq!(v.status, SessionStatus::Idle);
-    assert_eq!(d.explanation().evidence, Evidence::Rule);
+    assert_eq!(d.explanation().evidence, Evidence::Screen);
+}
+
+/// Codex hides its Working line while text streams: the screen alone reads idle, the title and
+/// the state report say working, and `/detect`'s evidence names which one decided.
+#[test]
+fn codex_report_and_title_decide_while_the_screen_looks_idle() {
+    let t0 = Instant::now();
+    let composer = "• This is a deliberately slow\n\n› Ask Codex to do anything\n\n  gpt-5-codex default · ~/project\n  ← for agents · ? for shortcuts";
+    let working = "• Working (3s • esc to interrupt)\n\n› Ask Codex to do anything\n\n  gpt-5-codex default · ~/project";
+    let mut d = detector("codex");
+    let cases = [
+        // (screen, title, report, state, evidence, rule)
+        (
+            composer,
+            "",
+            "",
+            SessionStatus::Idle,
+            Evidence::Screen,
+            "codex.idle.composer",
+        ),
+        (
+            composer,
+            "⠦ Mock session | project",
+            "",
+            SessionStatus::Working,
+            Evidence::Title,
+            "codex.working.title",
+        ),
+        (
+            composer,
+            "⠦ Mock session | project",
+            "state=working:app=codex",
+            SessionStatus::Working,
+            Evidence::Report,
+            "codex.working.report",
+        ),
+        // A Working line on screen decides before the report.
+        (
+            working,
+            "",
+            "state=working:app=codex",
+            SessionStatus::Working,
+            Evidence::Screen,
+            "codex.working.status",
+        ),
+        // Blocked: the report outranks a Working line still on screen.
+        (
+            working,
+            "",
+            "state=blocked:app=codex:kind=question",
+            SessionStatus::Question,
+            Evidence::Report,
+            "codex.question.report",
+        ),
+        (
+            working,
+            "",
+            "state=blocked:app=codex:kind=permission",
+            SessionStatus::PermissionPrompt,
+            Evidence::Report,
+            "codex.permission.report",
+        ),
+        // A finished turn's report is no working evidence.
+        (
+            composer,
+            "Mock session | project",
+            "state=done:app=codex",
+            SessionStatus::Idle,
+            Evidence::Screen,
+            "codex.idle.composer",
+        ),
+    ];
+    for (i, (screen, title, report, state, evidence, rule)) in cases.into_iter().enumerate() {
+        // No case leaves working for idle, so no idle hold applies; a second apart, well
+        // inside the stall threshold.
+        let t = t0 + Duration::from_secs(i as u64);
+        let v = d.evaluate_text(t, screen, title, report, None);
+        let e = d.explanation();
+        assert_eq!((v.status, e.evidence), (state, evidence), "case {i}: {e:?}");
+        assert_eq!(e.rule.as_deref(), Some(rule), "case {i}");
+        assert_eq!(e.report, report, "case {i}");
+        assert_eq!(e.title, title, "case {i}");
+    }
+}
+
+/// Gemini's title says working for the whole turn: it decides when a redraw left no spinner
+/// line, and the spinner line decides when there is one.
+#[test]
+fn gemini_title_decides_working_without_a_spinner() {
+    let composer =
+        " >   Type your message or @path/to/file\n workspace (/directory)     sandbox     /model";
+    let set = profile::ProfileSet::builtin().expect("valid");
+    let p = set.for_agent("gemini");
+    let c = classify(&p, composer, "✦  Working… (project)                ", "");
+    assert_eq!(
+        (c.state, c.evidence),
+        (Some(SessionStatus::Working), Evidence::Title)
+    );
+    let c = classify(&p, composer, "◇  Ready (project)", "");
+    assert_eq!(
+        (c.state, c.evidence),
+        (Some(SessionStatus::Idle), Evidence::Screen)
+    );
+    let spinner = format!(" ⠸ Thinking... (esc to cancel, 1s)\n{composer}");
+    let c = classify(&p, &spinner, "✦  Working… (project)", "");
+    assert_eq!(
+        (c.state, c.evidence),
+        (Some(SessionStatus::Working), Evidence::Screen)
+    );
 }

@@ -18,6 +18,10 @@
 //!   [`queries`]: answers to terminal queries; [`width`]: widths; [`marks`]: the shell's
 //!   prompt and command marks (OSC 133), handed to the session as they are parsed.
 //!
+//! Besides the grid, the screen keeps what a program says about itself out of band: the
+//! window title (OSC 0/2) and its last state report (OSC 7501, which Codex CLI sends:
+//! `state=working:app=codex`), both read by the detector and both rebuilt by a replay.
+//!
 //! Architecture invariant: only this module knows the model's types; the rest of the daemon
 //! sees [`Screen`]. A panic inside the model (a bug, since no input should cause one) costs
 //! the screen contents, never the session: [`Screen::process`] and [`Screen::resize`]
@@ -255,6 +259,13 @@ impl Screen {
     /// The last window title set with OSC 0/2 (or APC).
     pub fn title(&self) -> &str {
         &self.term.title
+    }
+
+    /// The payload of the last state report the program sent with OSC 7501 (Codex CLI's
+    /// `state=working:app=codex`), empty until one arrives. Kept like the title: a new report
+    /// replaces it, one that is too long or not text is ignored (see `term::MAX_REPORT`).
+    pub fn report(&self) -> &str {
+        &self.term.report
     }
 
     /// The modes a program set that change what input it expects (cursor keys, keypad,

@@ -128,4 +128,66 @@ mod tests {
         s.process(b"\x1b]2;second\x1b\\");
         assert_eq!(s.title(), "second");
     }
+
+    #[test]
+    fn a_state_report_is_kept_and_replaced() {
+        let mut s = Screen::new(80, 24, 0);
+        assert_eq!(s.report(), "");
+        s.process(b"\x1b]7501;state=working:app=codex\x07");
+        assert_eq!(s.report(), "state=working:app=codex");
+        // Split across chunks, terminated by ST, replacing the last one.
+        s.process(b"\x1b]7501;state=blocked:app=co");
+        s.process(b"dex:kind=question\x1b\\");
+        assert_eq!(s.report(), "state=blocked:app=codex:kind=question");
+        // Other OSCs leave it alone; the title is kept apart.
+        s.process(b"\x1b]0;title\x07\x1b]750;state=idle\x07");
+        assert_eq!(s.report(), "state=blocked:app=codex:kind=question");
+        assert_eq!(s.title(), "title");
+    }
+
+    #[test]
+    fn a_long_or_invalid_state_report_is_ignored() {
+        let mut s = Screen::new(80, 24, 0);
+        s.process(b"\x1b]7501;state=idle:app=codex\x07");
+        let mut long = b"\x1b]7501;state=".to_vec();
+        long.extend(std::iter::repeat_n(b'x', crate::screen::term::MAX_REPORT));
+        long.push(0x07);
+        s.process(&long);
+        assert_eq!(s.report(), "state=idle:app=codex");
+        // At the bound exactly it is kept.
+        let mut exact = b"\x1b]7501;".to_vec();
+        exact.extend(std::iter::repeat_n(b'y', crate::screen::term::MAX_REPORT));
+        exact.push(0x07);
+        s.process(&exact);
+        assert_eq!(s.report().len(), crate::screen::term::MAX_REPORT);
+        s.process(b"\x1b]7501;state=done:app=codex\x07");
+        // Not UTF-8, or holding a control character (C0 ones never reach it): ignored.
+        s.process(b"\x1b]7501;state=\xff\xfe\x07");
+        s.process(b"\x1b]7501;state=\xc2\x85next\x07");
+        assert_eq!(s.report(), "state=done:app=codex");
+        // A query is not a report; `state=clear` takes the report away.
+        s.process(b"\x1b]7501;?\x07");
+        assert_eq!(s.report(), "state=done:app=codex");
+        s.process(b"\x1b]7501;state=clear:app=codex\x07");
+        assert_eq!(s.report(), "");
+        // The text after it prints as usual.
+        s.process(b"after");
+        assert!(
+            s.snapshot(None, crate::screen::Format::Text)
+                .contains("after")
+        );
+    }
+
+    #[test]
+    fn a_state_report_survives_a_replay() {
+        let mut a = Screen::new(40, 5, 100);
+        a.process(b"hello\x1b]7501;state=blocked:app=codex:kind=permission\x07\r\nworld");
+        let mut b = Screen::new(40, 5, 100);
+        b.process(&a.replay().expect("primary screen"));
+        assert_eq!(b.report(), "state=blocked:app=codex:kind=permission");
+        assert_eq!(
+            b.snapshot(None, crate::screen::Format::Text),
+            "hello\nworld"
+        );
+    }
 }

@@ -1,6 +1,7 @@
 //! A screen as the bytes that rebuild it: every history line and visible row, then the scroll
-//! region, cursor, pen, modes and title. Fed to a fresh screen of the same size and limits, it
-//! gives the same captures (text, `-J`, `-e`) as the screen it came from. Holders keep this
+//! region, cursor, pen, modes, title and state report (OSC 7501). Fed to a fresh screen of the
+//! same size and limits, it gives the same captures (text, `-J`, `-e`), title and report as
+//! the screen it came from. Holders keep this
 //! in place of the raw output it stands for, so a restarted daemon rebuilds the history from a
 //! compact copy instead of a long tail of raw output.
 //!
@@ -33,6 +34,9 @@ pub fn replay(t: &Term) -> Option<Vec<u8>> {
     }
     if !t.title.is_empty() {
         let _ = write!(out, "\x1b]2;{}\x1b\\", t.title);
+    }
+    if !t.report.is_empty() {
+        let _ = write!(out, "\x1b]7501;{}\x07", t.report);
     }
     if t.rupper != 0 || t.rlower != t.sy - 1 {
         let _ = write!(out, "\x1b[{};{}r", t.rupper + 1, t.rlower + 1);
@@ -84,6 +88,7 @@ mod tests {
         assert_eq!(a.cursor(), b.cursor());
         assert_eq!(a.modes(), b.modes());
         assert_eq!(a.title(), b.title());
+        assert_eq!(a.report(), b.report());
         // What the program prints next lands in the same place, in the same colours.
         a.process(b"next\r\n\x1b[7mon");
         b.process(b"next\r\n\x1b[7mon");
@@ -114,6 +119,8 @@ mod tests {
                 .to_vec(),
             // A title, insert mode and autowrap off.
             b"\x1b]2;my title\x07\x1b[4h\x1b[?7lno wrap here at all, this line is long enough".to_vec(),
+            // An agent's state report next to its title.
+            b"\x1b]0;\xe2\xa0\xa6 Mock | codex\x07\x1b]7501;state=working:app=codex\x07text".to_vec(),
             // Erased and coloured backgrounds, a cleared screen that went into the history.
             b"one\r\ntwo\x1b[44m\x1b[K\x1b[0m\r\n\x1b[2Jafter clear\r\n\x1b[1;1Hover".to_vec(),
         ];

@@ -163,6 +163,11 @@ pub fn question_answered(agent: Agent) {
     lab.daemon.wait_screen(&id, marker(agent, "question"), TURN);
     capture(&lab, &id, "question", "question");
     wait_status(&lab, &id, "question", REFLECT);
+    if agent == Agent::Codex {
+        // Codex reports the question itself (OSC 7501), next to the dialog on screen.
+        let e = detect(&lab, &id);
+        assert_eq!(e["report"], "state=blocked:app=codex:kind=question", "{e}");
+    }
     let r = read(&lab, &id);
     assert!(
         r["interactiveContent"]
@@ -184,6 +189,10 @@ pub fn question_answered(agent: Agent) {
     );
     wait_screen_status(&lab, &id, "(after-answer)", "idle", TURN);
     capture(&lab, &id, "idle", "after_answer");
+    if agent == Agent::Codex {
+        let e = detect(&lab, &id);
+        assert_eq!(e["report"], "state=done:app=codex", "{e}");
+    }
 }
 
 /// The trust dialog without `trustFolder`: a `permission_prompt` of kind trust, answered with

@@ -111,7 +111,8 @@ fn marker(agent: Agent, what: &str) -> &'static str {
 /// How long the daemon may take to reflect what the screen already shows.
 const REFLECT: Duration = Duration::from_secs(5);
 
-/// With `AEGIS_CAPTURE_FIXTURES=1`, save the session's screen (and title) as a fixture under
+/// With `AEGIS_CAPTURE_FIXTURES=1`, save the session's screen (with its title and the agent's
+/// state report) as a fixture under
 /// tests/fixtures/screens/<agent>/<state>/real_<scenario>.txt, the directory naming what the
 /// screen truly shows (taken when the agent's own words are on screen, whatever the daemon
 /// said). That is how the real fixtures are regenerated for a new agent version.
@@ -158,6 +159,9 @@ fn capture(lab: &Lab, id: &str, state: &str, scenario: &str) {
     let title = r["title"].as_str().unwrap_or_default();
     if !title.is_empty() {
         text.push_str(&format!("#! title: {title}\n"));
+    }
+    if let Some(report) = detect(lab, id)["report"].as_str() {
+        text.push_str(&format!("#! report: {report}\n"));
     }
     // The temp project path and the model server's port change every run: fixtures show
     // fixed ones so a regeneration only differs where the agent's screen did.

@@ -86,6 +86,23 @@ pub fn long_stream_stays_working(agent: Agent) {
         (t0.elapsed() >= Duration::from_secs(5)).then_some(())
     });
     capture(&lab, &id, "working", "streaming");
+    if agent == Agent::Codex {
+        // Codex hides its Working line while the text streams: its own state report (OSC
+        // 7501) is what says working, and `/detect` names it as the evidence.
+        let deadline = Instant::now() + Duration::from_secs(4);
+        let e = loop {
+            let e = detect(&lab, &id);
+            if e["evidence"] == "report" || Instant::now() > deadline {
+                break e;
+            }
+            std::thread::sleep(SAMPLE);
+        };
+        let screen = lab.screen(&id);
+        assert_eq!(e["evidence"], "report", "{e}\nscreen:\n{screen}");
+        assert_eq!(e["rawState"], "working", "{e}");
+        assert_eq!(e["report"], "state=working:app=codex", "{e}");
+        assert_eq!(e["rule"], "codex.working.report", "{e}");
+    }
     wait_screen_status(&lab, &id, "(stream-end)", "idle", TURN);
     let streamed = t0.elapsed();
     let seen = log.finish();

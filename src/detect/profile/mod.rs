@@ -43,7 +43,8 @@ pub const BUILTIN: &[(&str, &str)] = &[
 ];
 
 /// Where a rule looks on the screen. Every region is a slice of the detection window (the
-/// bottom non-empty lines of the live screen), except the title.
+/// bottom non-empty lines of the live screen), except the title and the state report, which
+/// the program sends out of band.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Region {
     /// The bottom `n` non-empty lines.
@@ -54,6 +55,8 @@ pub enum Region {
     PromptBox,
     /// The OSC 0/2 window title.
     Title,
+    /// The program's last OSC 7501 state report (Codex CLI: `state=working:app=codex`).
+    Report,
 }
 
 impl Region {
@@ -63,8 +66,9 @@ impl Region {
             "after_last_rule" => Ok(Region::AfterLastRule),
             "prompt_box" => Ok(Region::PromptBox),
             "title" => Ok(Region::Title),
+            "report" => Ok(Region::Report),
             other => Err(format!(
-                "unknown region {other:?}; allowed: bottom, after_last_rule, prompt_box, title"
+                "unknown region {other:?}; allowed: bottom, after_last_rule, prompt_box, title, report"
             )),
         }
     }
@@ -75,7 +79,14 @@ impl Region {
             Region::AfterLastRule => "after_last_rule",
             Region::PromptBox => "prompt_box",
             Region::Title => "title",
+            Region::Report => "report",
         }
+    }
+
+    /// The text a rule on this region reads when it is not screen lines: the title or the
+    /// report.
+    pub fn out_of_band(self) -> bool {
+        matches!(self, Region::Title | Region::Report)
     }
 }
 

@@ -450,6 +450,8 @@ impl Parser {
         let rest = &self.input[p..];
         match option {
             0 | 2 => t.set_title(rest),
+            // An agent's own state report (Codex CLI: `state=working:app=codex`).
+            7501 => t.set_report(rest),
             // `ESC ]`, the payload and the terminator's first byte: the whole sequence.
             133 => t.shell_mark(rest, self.pos, self.input.len() + 3),
             10..=12 if rest == b"?" => queries::colour(t, option),

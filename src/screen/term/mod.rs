@@ -96,6 +96,9 @@ pub struct Term {
     saved_history_on: bool,
     pub title: String,
     titles: Vec<String>,
+    /// The payload of the last OSC 7501 state report (see [`Term::set_report`]), empty until
+    /// one arrives.
+    pub report: String,
     /// DECSCUSR cursor style (0 = the terminal's default), for a redraw.
     pub cursor_style: u8,
     /// The pen characters are written with (tmux's `ictx->cell`), and the character sets:
@@ -116,6 +119,11 @@ pub struct Term {
     /// Shell marks seen since the owner last took them (see [`super::marks`]).
     pub marks: Vec<super::marks::ShellMark>,
 }
+
+/// The longest OSC 7501 state report kept, in bytes. Codex's longest is 45
+/// (`state=blocked:app=codex:kind=permission`); 256 leaves room for more fields while a
+/// program cannot make the detector match rules against a long string at every evaluation.
+pub const MAX_REPORT: usize = 256;
 
 #[inline]
 fn w32(n: usize) -> u32 {
@@ -147,6 +155,7 @@ impl Term {
             saved_history_on: false,
             title: String::new(),
             titles: Vec::new(),
+            report: String::new(),
             cursor_style: 0,
             cell: Pen::DEFAULT,
             set: 0,
@@ -403,6 +412,29 @@ impl Term {
     pub fn pop_title(&mut self) {
         if let Some(t) = self.titles.pop() {
             self.title = t;
+        }
+    }
+
+    // ---- state reports ----
+
+    /// Keep the payload of an OSC 7501 state report (`state=working:app=codex`), replacing
+    /// the last one; `state=clear` takes it away. One that is longer than [`MAX_REPORT`], not
+    /// UTF-8 or holds a control character is ignored, as is a query (`?`, which asks the
+    /// terminal whether it reads reports): the previous report stands.
+    pub fn set_report(&mut self, payload: &[u8]) {
+        if payload.len() > MAX_REPORT || payload == b"?" {
+            return;
+        }
+        let Ok(r) = std::str::from_utf8(payload) else {
+            return;
+        };
+        if r.chars().any(char::is_control) {
+            return;
+        }
+        if r == "state=clear" || r.starts_with("state=clear:") {
+            self.report.clear();
+        } else {
+            r.clone_into(&mut self.report);
         }
     }
 
