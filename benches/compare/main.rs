@@ -11,7 +11,8 @@
 //! individually `AEGIS_BENCH_MB` (corpus MB, default 100), `AEGIS_BENCH_REPEAT` (capture runs,
 //! 3), `AEGIS_BENCH_ROUND_TRIPS` (2000), `AEGIS_BENCH_SESSIONS` (1000),
 //! `AEGIS_BENCH_IDLE_SECS` (30), `AEGIS_BENCH_LOAD_SECS` (5), `AEGIS_BENCH_STATE_CHANGES`
-//! (100), and `AEGIS_BENCH_ONLY=1,3` to run some workloads only.
+//! (100), `AEGIS_BENCH_REAL_TURNS` (turns of each real agent CLI in workload 6, 20), and
+//! `AEGIS_BENCH_ONLY=1,3` to run some workloads only.
 
 // The bench runs tmux, wrk and the daemon as baselines and load generators; the rule that
 // only pty::spawn starts children is for the daemon, not for its harness (as in tests/).
@@ -20,7 +21,13 @@
 #[path = "../common/corpus.rs"]
 mod corpus;
 
+// The real agent CLIs as the test suite runs them; the bench uses part of what it offers.
+#[allow(dead_code)]
+#[path = "../../tests/support/agent_cli.rs"]
+mod agent_cli;
+
 mod aegis;
+mod agent_lab;
 mod capture;
 mod http;
 mod latency;
@@ -51,6 +58,7 @@ pub struct Config {
     pub idle_window: Duration,
     pub load_secs: u64,
     pub state_changes: usize,
+    pub real_turns: usize,
     pub only: Option<Vec<u32>>,
 }
 
@@ -75,6 +83,7 @@ impl Config {
             ),
             load_secs: env_num("AEGIS_BENCH_LOAD_SECS", pick(5, 2) as u64).max(1),
             state_changes: env_num("AEGIS_BENCH_STATE_CHANGES", pick(100, 20)).max(1),
+            real_turns: env_num("AEGIS_BENCH_REAL_TURNS", pick(20, 5)).max(1),
             only: std::env::var("AEGIS_BENCH_ONLY")
                 .ok()
                 .map(|v| v.split(',').filter_map(|s| s.trim().parse().ok()).collect()),
@@ -186,6 +195,7 @@ fn main() -> Result<()> {
             "idleWindowSecs": cfg.idle_window.as_secs(),
             "loadSecs": cfg.load_secs,
             "stateChanges": cfg.state_changes,
+            "realTurns": cfg.real_turns,
             "quietMs": QUIET_MS,
         },
         "elapsedSecs": started.elapsed().as_secs_f64(),

@@ -8,7 +8,7 @@
 //! same server. The agents are the pinned npm packages scripts/install-test-deps puts under
 //! tests/agents/node_modules; nothing reads or writes the real user's agent config.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -17,74 +17,9 @@ use std::time::{Duration, Instant};
 use reqwest::blocking::Client;
 use serde_json::{Value, json};
 
-use super::agent_homes::{seed_claude, seed_codex, seed_gemini};
+use super::agent_cli::environment;
+pub use super::agent_cli::{Agent, Trust, agents_bin_dir};
 use super::{Daemon, Options, id_of, listening_url, support_bin, wait_until};
-
-/// The agents the real-agent tests drive.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Agent {
-    Claude,
-    Codex,
-    Gemini,
-}
-
-impl Agent {
-    pub fn name(self) -> &'static str {
-        match self {
-            Agent::Claude => "claude",
-            Agent::Codex => "codex",
-            Agent::Gemini => "gemini",
-        }
-    }
-
-    /// The version pinned in tests/agents/package.json (checked at start-up).
-    pub fn version(self) -> &'static str {
-        match self {
-            Agent::Claude => "2.1.197",
-            Agent::Codex => "0.171.0",
-            Agent::Gemini => "0.61.0",
-        }
-    }
-
-    /// The argv a session runs (the program is found on the daemon's PATH). Codex gets
-    /// `--no-daemon`: its default start leaves a background app-server running after the TUI
-    /// exits, which would outlive the test.
-    pub fn command(self) -> Vec<&'static str> {
-        match self {
-            Agent::Claude => vec!["claude"],
-            Agent::Codex => vec!["codex", "--no-daemon"],
-            Agent::Gemini => vec!["gemini"],
-        }
-    }
-
-    /// How long an agent must have printed nothing, idle at its prompt, before the tests
-    /// count it as started up (see [`Lab::wait_ready`]). Gemini redraws its whole screen up to
-    /// ~2 s after its first idle frame; an Enter that lands in that redraw is lost.
-    pub fn settled(self) -> Duration {
-        match self {
-            Agent::Gemini => Duration::from_secs(3),
-            _ => Duration::from_millis(1500),
-        }
-    }
-
-    /// How long the agent may take from launch to its idle prompt on a loaded 2-core machine
-    /// (Gemini re-executes Node with a larger heap before it draws anything).
-    pub fn boot_timeout(self) -> Duration {
-        match self {
-            Agent::Gemini => Duration::from_secs(60),
-            _ => Duration::from_secs(40),
-        }
-    }
-}
-
-/// Directory holding the installed agent CLIs.
-pub fn agents_bin_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/agents/node_modules/.bin")
-}
-
-/// Claude's API key: any well-formed key; its last 20 characters are pre-approved in
-/// `.claude.json` so the first start asks nothing and contacts nothing.
-pub const CLAUDE_KEY: &str = "sk-ant-api03-aegis-test-key-0123456789abcdefghij";
 
 /// The scripted model server of one test.
 pub struct ModelServer {
@@ -353,16 +288,6 @@ impl Drop for StatusLog {
     }
 }
 
-/// How the lab seeds the agent's start-up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Trust {
-    /// The project dir is trusted in the agent's own config: no dialog.
-    Seeded,
-    /// Not trusted yet: the agent asks at start (Codex asks only in a git repository, so
-    /// the project dir is made one).
-    Ask,
-}
-
 /// One test's world: agent HOME, project dir, model server and daemon.
 pub struct Lab {
     pub agent: Agent,
@@ -398,75 +323,7 @@ impl Lab {
         std::fs::create_dir_all(&home).expect("home dir");
         std::fs::create_dir_all(&work).expect("project dir");
         let model = ModelServer::start();
-        let mut env: Vec<(String, String)> = vec![
-            ("HOME".into(), home.display().to_string()),
-            (
-                "PATH".into(),
-                format!(
-                    "{}:{}",
-                    bin.display(),
-                    std::env::var("PATH").unwrap_or_default()
-                ),
-            ),
-            (
-                "XDG_CONFIG_HOME".into(),
-                home.join(".config").display().to_string(),
-            ),
-            (
-                "XDG_CACHE_HOME".into(),
-                home.join(".cache").display().to_string(),
-            ),
-            (
-                "XDG_DATA_HOME".into(),
-                home.join(".local/share").display().to_string(),
-            ),
-            (
-                "XDG_STATE_HOME".into(),
-                home.join(".local/state").display().to_string(),
-            ),
-            ("NO_UPDATE_NOTIFIER".into(), "1".into()),
-        ];
-        match agent {
-            Agent::Claude => {
-                seed_claude(&home, &work, trust);
-                env.extend(
-                    [
-                        ("ANTHROPIC_BASE_URL", model.url.as_str()),
-                        ("ANTHROPIC_API_KEY", CLAUDE_KEY),
-                        ("DISABLE_AUTOUPDATER", "1"),
-                        ("DISABLE_TELEMETRY", "1"),
-                        ("DISABLE_ERROR_REPORTING", "1"),
-                        ("DISABLE_BUG_COMMAND", "1"),
-                        ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1"),
-                        // The default (10) makes an error take minutes to surface.
-                        ("CLAUDE_CODE_MAX_RETRIES", "2"),
-                    ]
-                    .map(|(k, v)| (k.to_owned(), v.to_owned())),
-                );
-            }
-            Agent::Codex => {
-                let codex_home = home.join(".codex");
-                seed_codex(&codex_home, &work, &model.url, trust);
-                env.extend(
-                    [
-                        ("CODEX_HOME", codex_home.display().to_string()),
-                        ("MOCK_API_KEY", "sk-mock-aegis-test".to_owned()),
-                    ]
-                    .map(|(k, v)| (k.to_owned(), v)),
-                );
-            }
-            Agent::Gemini => {
-                seed_gemini(&home, &work, trust);
-                env.extend(
-                    [
-                        ("GEMINI_API_KEY", "mock-gemini-key-0123456789"),
-                        ("GOOGLE_GEMINI_BASE_URL", model.url.as_str()),
-                        ("GEMINI_TELEMETRY_ENABLED", "false"),
-                    ]
-                    .map(|(k, v)| (k.to_owned(), v.to_owned())),
-                );
-            }
-        }
+        let env = environment(agent, &home, &work, &model.url, trust);
         let env_refs: Vec<(&str, &str)> =
             env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let daemon = Daemon::start_with(Options {

@@ -17,7 +17,7 @@ use reqwest::blocking::Client;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-pub mod agent_homes;
+pub mod agent_cli;
 pub mod agents;
 
 /// A copy of the sample Claude Code JSONL transcript (tests/fixtures/transcripts) in `dir`,

@@ -10,7 +10,8 @@ Binds 127.0.0.1 on a free port and prints `model server listening on http://127.
 as its first stdout line. Control routes (the test's side):
 
   POST /_script   {"turns": [step, ...], "default": step?}  append turns (and set the default)
-  GET  /_requests?from=N  every request from the Nth on: [{n, method, path, kind, step, body}]
+  GET  /_requests?from=N  every request from the Nth on: [{n, method, path, kind, step, body,
+                          answered_at}] (answered_at: epoch seconds of the answer's last byte)
   GET  /_health
 
 A "main" request is a model turn: it takes the next step of the script (or the default, a
@@ -171,21 +172,33 @@ class Handler(BaseHTTPRequestHandler):
                 if "default" in body:
                     STATE["default"] = body["default"]
             return self.send_json(200, {"ok": True, "turns": len(STATE["turns"])})
-        try:
-            if path.startswith("/v1/messages"):
-                return self.anthropic(body)
-            if path.startswith("/v1/responses"):
-                return self.openai(body)
-            if path.startswith("/v1beta/models/") or path.startswith("/v1/models/"):
-                return self.gemini(path, body)
-        except (BrokenPipeError, ConnectionResetError):
-            return None
+        if path.startswith("/v1/messages"):
+            return self.answer(lambda: self.anthropic(body))
+        if path.startswith("/v1/responses"):
+            return self.answer(lambda: self.openai(body))
+        if path.startswith("/v1beta/models/") or path.startswith("/v1/models/"):
+            return self.answer(lambda: self.gemini(path, body))
         record({"method": "POST", "path": self.path, "kind": "side", "step": None, "body": body})
         self.send_json(404, {"error": {"message": f"mock: no route POST {path}"}})
+
+    def answer(self, handler):
+        """Run a model route's handler; the request's record gets `answered_at`, the epoch
+        time its answer's last byte was written (the clock start of the comparison bench's
+        state-change figure on real agents)."""
+        self.entry = None
+        try:
+            handler()
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            return
+        if self.entry is not None:
+            with LOCK:
+                self.entry["answered_at"] = time.time()
 
     def take(self, body, side):
         """Record the request; for a main one take and return its step."""
         entry = {"method": "POST", "path": self.path, "body": body}
+        self.entry = entry
         if side:
             entry.update(kind="side", step=None)
             record(entry)
