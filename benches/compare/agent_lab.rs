@@ -177,8 +177,7 @@ impl AgentLab {
                 .model
                 .requests_from(from)?
                 .into_iter()
-                .filter(|r| r["kind"] == "main")
-                .next_back();
+                .rfind(|r| r["kind"] == "main");
             if let Some(t) = newest.as_ref().and_then(|r| r["answered_at"].as_f64()) {
                 return Ok(t);
             }
