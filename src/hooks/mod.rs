@@ -95,6 +95,8 @@ pub struct HookFacts {
     /// The last event and when (epoch ms).
     pub last_event: Option<(String, u64)>,
     pub events: u64,
+    /// How many times each event arrived, by event name.
+    pub by_event: BTreeMap<String, u64>,
     /// Between PreCompact and PostCompact.
     pub compacting: bool,
 }

@@ -12,6 +12,7 @@
 //! is the same code path for every agent runs on one agent only.
 
 mod dialogs;
+mod orchestration;
 mod turns;
 
 use std::time::{Duration, Instant};
@@ -209,6 +210,7 @@ fn times_received(lab: &Lab, text: &str) -> usize {
 }
 
 use dialogs::*;
+use orchestration::*;
 use turns::*;
 
 macro_rules! agent_tests {
@@ -229,6 +231,8 @@ agent_tests!(
     crate::support::agents::Agent::Claude,
     [
         starts_idle,
+        first_prompt_at_create,
+        send_right_after_start,
         send_working_idle,
         long_stream_stays_working,
         shell_approval_approve,
@@ -240,7 +244,14 @@ agent_tests!(
         trust_folder_false,
         api_error_then_recover,
         retrying_is_working,
+        interrupt_returns_idle,
         prompts_arrive_byte_exact,
+        two_hundred_sends,
+        fork_sees_parent_history,
+        pipeline_two_stages,
+        consensus_two_reviewers,
+        hooks_reach_the_daemon,
+        dismissed_dialogs_clear,
     ]
 );
 
