@@ -138,9 +138,7 @@ async fn hook(
         .take()
         .filter(|p| p.starts_with('/'))
         .map(std::path::PathBuf::from);
-    let known = link.facts(|f| {
-        (f.claude_session_id.clone(), f.transcript_path.clone())
-    });
+    let known = link.facts(|f| (f.claude_session_id.clone(), f.transcript_path.clone()));
     if (payload.session_id.is_some() && payload.session_id != known.0)
         || (transcript.is_some() && transcript != known.1)
     {

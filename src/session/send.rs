@@ -139,9 +139,7 @@ impl SessionHandle {
             while Instant::now() < deadline {
                 tokio::time::sleep(SUBMIT_POLL).await;
                 let snap = self.snapshot(None, Format::Text).await?;
-                if crate::detect::input_text(&input_line, &snap.output)
-                    .is_none_or(str::is_empty)
-                {
+                if crate::detect::input_text(&input_line, &snap.output).is_none_or(str::is_empty) {
                     return Ok(());
                 }
             }

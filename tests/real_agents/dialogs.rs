@@ -388,7 +388,8 @@ pub fn hooks_reach_the_daemon(agent: Agent) {
         { "shell": "echo hooked > hooked.txt", "description": "Write the marker file" },
         { "say": "Done with the hooks (hooks-done)." },
     ]));
-    lab.daemon.send(&id, "Run the marker command (hooks-prompt)");
+    lab.daemon
+        .send(&id, "Run the marker command (hooks-prompt)");
     lab.daemon.wait_screen(&id, marker(agent, "bash"), TURN);
     wait_hook(&lab, &id, "PermissionRequest");
     let (_, p) = lab
@@ -427,8 +428,12 @@ pub fn hooks_reach_the_daemon(agent: Agent) {
     );
     let info = status_of(&lab, &id);
     assert!(
-        info["claudeSessionId"].as_str().is_some_and(|s| !s.is_empty())
-            && info["jsonlPath"].as_str().is_some_and(|p| p.ends_with(".jsonl")),
+        info["claudeSessionId"]
+            .as_str()
+            .is_some_and(|s| !s.is_empty())
+            && info["jsonlPath"]
+                .as_str()
+                .is_some_and(|p| p.ends_with(".jsonl")),
         "the hooks told Claude's session id and transcript: {info}"
     );
     eprintln!("{}: hooks that reached the daemon: {seen}", agent.name());
@@ -451,7 +456,8 @@ fn dismissed_reads_idle(lab: &Lab, id: &str, dialog: &str) {
 pub fn dismissed_dialogs_clear(agent: Agent) {
     let lab = Lab::new(agent);
     let id = lab.start(json!({}));
-    lab.model.default_step(json!({ "say": "Fine (after-dismiss)." }));
+    lab.model
+        .default_step(json!({ "say": "Fine (after-dismiss)." }));
     for (step, dialog, state) in [
         (
             json!({ "ask": "Which database should the project use?", "header": "Database",
@@ -466,7 +472,8 @@ pub fn dismissed_dialogs_clear(agent: Agent) {
         ),
     ] {
         lab.model.script(json!([step]));
-        lab.daemon.send(&id, &format!("Next dialog please ({state})"));
+        lab.daemon
+            .send(&id, &format!("Next dialog please ({state})"));
         lab.daemon.wait_screen(&id, dialog, TURN);
         wait_status(&lab, &id, state, REFLECT);
         let (s, v) = lab.daemon.post(

@@ -7,6 +7,9 @@
 //! Scenarios run for every agent that has the feature. Not applicable, and why:
 //! - Gemini's endless 429/503 retry is the only one that must end `stalled`: Claude Code and
 //!   Codex give up after their configured retries and show an error.
+//! - Forking a conversation (`--fork-session`), pipelines, consensus reviews, the hooks and
+//!   dismissed dialogs run on Claude Code (the agent Aegis forks with history and wires hooks
+//!   for; the orchestration code paths are the same for every agent).
 //!
 //! The set is kept to one proof per behaviour (the real CLIs cost seconds of CPU each): what
 //! is the same code path for every agent runs on one agent only.
@@ -127,9 +130,11 @@ fn capture(lab: &Lab, id: &str, state: &str, scenario: &str) {
         loop {
             let screen = lab.screen(id);
             // The composer is back (Claude's interrupted prompt sits in its box, the footer
-            // gone: `❯ ` is enough there).
+            // gone: `❯ ` is enough there; Claude may draw the space as a no-break space).
             if !screen.contains("esc to")
-                && (screen.contains(lab.composer()) || screen.contains("❯ "))
+                && (screen.contains(lab.composer())
+                    || screen.contains("❯ ")
+                    || screen.contains("❯\u{a0}"))
             {
                 break;
             }

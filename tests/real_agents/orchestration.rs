@@ -16,15 +16,11 @@ pub fn fork_sees_parent_history(agent: Agent) {
     let secret = "Remember the word PARENT-SECRET-5b";
     lab.daemon.send(&id, secret);
     wait_screen_status(&lab, &id, "(parent-ack)", "idle", TURN);
-    wait_until(
-        TURN,
-        "Claude's session id from its hooks",
-        || {
-            status_of(&lab, &id)["claudeSessionId"]
-                .as_str()
-                .map(str::to_owned)
-        },
-    );
+    wait_until(TURN, "Claude's session id from its hooks", || {
+        status_of(&lab, &id)["claudeSessionId"]
+            .as_str()
+            .map(str::to_owned)
+    });
     let question = "Which word did I ask you to remember? (fork-q)";
     let (s, v) = lab.daemon.post(
         &format!("/v1/sessions/{id}/fork"),
@@ -111,11 +107,15 @@ pub fn pipeline_two_stages(agent: Agent) {
         "stage b's prompt carries stage a's output: {texts:?}"
     );
     assert!(
-        !texts.iter().any(|t| t == "Produce the alpha result (stage-a)"),
+        !texts
+            .iter()
+            .any(|t| t == "Produce the alpha result (stage-a)"),
         "stage b is a session of its own: {texts:?}"
     );
     assert!(
-        texts.iter().any(|t| t == "Check this: ALPHA-RESULT-17 (stage-b)"),
+        texts
+            .iter()
+            .any(|t| t == "Check this: ALPHA-RESULT-17 (stage-b)"),
         "stage a's output is its reply, not its screen: {texts:?}"
     );
 }
