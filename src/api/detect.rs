@@ -25,6 +25,7 @@ async fn detect(app: Arc<App>, id: String) -> ApiResult {
             last_event: f.last_event.as_ref().map(|(e, _)| e.clone()),
             last_event_at: f.last_event.as_ref().map(|(_, at)| *at),
             events: f.events,
+            by_event: f.by_event.clone(),
             compacting: f.compacting,
             claude_session_id: f.claude_session_id.clone(),
         })
@@ -182,6 +183,8 @@ pub struct HookFactsWire {
     /// Epoch milliseconds.
     last_event_at: Option<u64>,
     events: u64,
+    /// How many times each hook event arrived, by event name (`{"Stop": 2, ...}`).
+    by_event: std::collections::BTreeMap<String, u64>,
     /// Between PreCompact and PostCompact.
     compacting: bool,
     claude_session_id: Option<String>,

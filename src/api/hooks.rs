@@ -14,8 +14,9 @@
 //!   than a dialog, or [`crate::hooks::PERMISSION_HOLD`] passes (the reply is `{}` and Claude's
 //!   own dialog takes over). A question tool's request (AskUserQuestion) is not held: it is a
 //!   question, read from the screen.
-//! - `SessionStart`: Claude's session id and transcript path (enables `messages` and
-//!   `tokenUsage`).
+//! - Every event: Claude's session id and transcript path, when they are new (enables
+//!   `messages` and `tokenUsage`). Claude Code sends them with each hook; it runs no HTTP
+//!   hook for `SessionStart`, so they are learnt from the first hook of any kind.
 //! - `PreCompact` / `PostCompact`: the `compacting` uiState.
 //! - Every other registered event is recorded (last event, count) and answered `{}`.
 
@@ -42,9 +43,9 @@ use crate::vocab::SessionStatus;
 /// `hook_event_name`, `prompt`, ...), which are accepted and not read.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 struct HookPayload {
-    /// Claude's own session id (SessionStart).
+    /// Claude's own session id (every event).
     session_id: Option<String>,
-    /// Claude's JSONL transcript, an absolute path (SessionStart).
+    /// Claude's JSONL transcript, an absolute path (every event).
     transcript_path: Option<String>,
     /// The tool asking (PermissionRequest, PreToolUse, PostToolUse).
     tool_name: Option<String>,
@@ -122,7 +123,7 @@ async fn hook(
     let Some(event) = crate::hooks::EVENTS.iter().find(|e| **e == event) else {
         return Err(ApiError::invalid(format!("unknown hook event {event:?}")));
     };
-    let payload: HookPayload = if body.iter().all(u8::is_ascii_whitespace) {
+    let mut payload: HookPayload = if body.iter().all(u8::is_ascii_whitespace) {
         HookPayload::default()
     } else {
         serde_json::from_slice(&body).map_err(|e| {
@@ -133,28 +134,33 @@ async fn hook(
     link.facts(|f| {
         f.last_event = Some(((*event).to_owned(), crate::clock::now_ms()));
         f.events += 1;
+        *f.by_event.entry((*event).to_owned()).or_default() += 1;
     });
     tracing::debug!(session = %h.meta.id, event, "hook");
     if *event == "PreToolUse" {
         crate::metrics::global().tool_call(h.meta.id);
+    }
+    // Every hook payload names Claude's session and transcript. Claude Code 2.1 skips HTTP
+    // hooks for SessionStart, so the first hook of any kind tells them (and a `/clear`, which
+    // starts a new conversation, is followed as the ids change).
+    let transcript = payload
+        .transcript_path
+        .take()
+        .filter(|p| p.starts_with('/'))
+        .map(std::path::PathBuf::from);
+    let known = link.facts(|f| (f.claude_session_id.clone(), f.transcript_path.clone()));
+    if (payload.session_id.is_some() && payload.session_id != known.0)
+        || (transcript.is_some() && transcript != known.1)
+    {
+        link.set_transcript(payload.session_id.take(), transcript);
+        // A restarted daemon needs these to find the transcript again.
+        app.sessions.hooks.facts_changed.notify_one();
     }
     let claim = match *event {
         "UserPromptSubmit" | "PreToolUse" | "PostToolUse" | "PostToolUseFailure"
         | "SubagentStart" => Some(SessionStatus::Working),
         "Stop" => Some(SessionStatus::Idle),
         "StopFailure" => Some(SessionStatus::Error),
-        "SessionStart" => {
-            link.set_transcript(
-                payload.session_id,
-                payload
-                    .transcript_path
-                    .filter(|p| p.starts_with('/'))
-                    .map(std::path::PathBuf::from),
-            );
-            // A restarted daemon needs these to find the transcript again.
-            app.sessions.hooks.facts_changed.notify_one();
-            None
-        }
         "PreCompact" => {
             link.facts(|f| f.compacting = true);
             None

@@ -440,9 +440,22 @@ impl Detector {
 /// Whether the input line on `screen` (the last line matching `input_line`, within the bottom
 /// rows) still holds `needle`, or a collapsed-paste marker: the Enter did not submit.
 pub fn input_holds(input_line: &regex::Regex, screen: &str, needle: &str) -> bool {
+    match input_text(input_line, screen) {
+        Some(t) => {
+            (!needle.is_empty() && t.contains(needle))
+                || t.contains("[Pasted text")
+                || t.contains("[Pasted Text")
+        }
+        None => false,
+    }
+}
+
+/// What the input line on `screen` holds (capture group 1 of the last line matching
+/// `input_line` within the bottom rows), trimmed; `None` when no input line is drawn.
+pub fn input_text<'a>(input_line: &regex::Regex, screen: &'a str) -> Option<&'a str> {
     /// The input line is near the bottom; reading further up would find echoed old prompts.
     const INPUT_SEARCH_ROWS: usize = 12;
-    let typed = screen
+    screen
         .lines()
         .rev()
         .filter(|l| !l.trim().is_empty())
@@ -451,16 +464,8 @@ pub fn input_holds(input_line: &regex::Regex, screen: &str, needle: &str) -> boo
             input_line
                 .captures(l)
                 .and_then(|c| c.get(1))
-                .map(|m| m.as_str())
-        });
-    match typed {
-        Some(t) => {
-            (!needle.is_empty() && t.contains(needle))
-                || t.contains("[Pasted text")
-                || t.contains("[Pasted Text")
-        }
-        None => false,
-    }
+                .map(|m| m.as_str().trim())
+        })
 }
 
 /// The first state rule (never a mark) that matches `w`, with its evidence left in `evidence`.

@@ -12,8 +12,8 @@
 //!
 //! Daemon restarts: the agent keeps the settings file it was started with, so a session found
 //! again gets its secret back from that file ([`HookRegistry::restore`]), and Claude's session
-//! id and transcript path from the session's registry record ([`HookRecord`], written after
-//! each SessionStart). Hooks reach the new daemon only if it listens on the same port, which
+//! id and transcript path from the session's registry record ([`HookRecord`], written when a
+//! hook tells new ones). Hooks reach the new daemon only if it listens on the same port, which
 //! the file names (a mismatch is logged). At start-up, settings files of sessions that no
 //! longer exist are deleted ([`HookRegistry::sweep`]).
 //!
@@ -95,6 +95,8 @@ pub struct HookFacts {
     /// The last event and when (epoch ms).
     pub last_event: Option<(String, u64)>,
     pub events: u64,
+    /// How many times each event arrived, by event name.
+    pub by_event: BTreeMap<String, u64>,
     /// Between PreCompact and PostCompact.
     pub compacting: bool,
 }
@@ -261,7 +263,7 @@ impl HookLink {
         f(&mut self.facts.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
-    /// Note a SessionStart: Claude's session id and its transcript.
+    /// Note Claude's session id and its transcript, as a hook told them.
     pub fn set_transcript(&self, claude_session_id: Option<String>, path: Option<PathBuf>) {
         self.facts(|f| {
             if claude_session_id.is_some() {
@@ -304,7 +306,7 @@ impl HookLink {
 #[derive(Default)]
 pub struct HookRegistry {
     links: Mutex<HashMap<Uuid, Arc<HookLink>>>,
-    /// Poked when a fact worth persisting changed (a SessionStart), so the registry writer
+    /// Poked when a fact worth persisting changed (Claude's session id), so the registry writer
     /// saves it before the next daemon restart needs it.
     pub facts_changed: Arc<tokio::sync::Notify>,
 }

@@ -8,7 +8,7 @@
 //! - Claude Code: with a known conversation id, the fork runs `claude --fork-session --resume
 //!   <id>`: a new conversation that starts with a copy of the parent's history. The id is, in
 //!   this order: the request's `conversationId`, the `--resume` the parent was started with,
-//!   or the session id the parent's SessionStart hook reported (`claudeSessionId`).
+//!   or the session id the parent's hooks reported (`claudeSessionId`).
 //! - Codex: `codex resume <id>` with a known id: the fork continues the same rollout, so both
 //!   sessions append to it (Codex has no fork flag).
 //! - Gemini, shells and custom programs cannot load another session's conversation: the fork

@@ -310,12 +310,14 @@ pub async fn await_turn(
 
 /// The screen is quiet when no output arrived for this long.
 const SETTLE_QUIET: Duration = Duration::from_millis(250);
-/// Longest wait for a quiet screen: an agent animating at its prompt must not hold up a turn.
-const SETTLE_MAX: Duration = Duration::from_secs(3);
+/// Longest wait for a quiet screen that reads idle by itself: an agent animating at its
+/// prompt must not hold up a turn.
+const SETTLE_MAX: Duration = Duration::from_secs(10);
 
-/// Wait until the screen stopped changing (bounded). A Claude `Stop` hook can report idle
-/// before the agent drew its final frame; what the turn said is read off the screen, so read
-/// it once the screen settled.
+/// Wait until the screen stopped changing and the screen alone reads the turn as over
+/// (bounded). A Claude `Stop` hook reports idle before the agent drew its final frame (the
+/// spinner still turns, the reply not yet drawn); what the turn said is read off the screen,
+/// so read it once the screen caught up.
 async fn settle(h: &SessionHandle) {
     use std::sync::atomic::Ordering;
     let deadline = tokio::time::Instant::now() + SETTLE_MAX;
@@ -323,10 +325,18 @@ async fn settle(h: &SessionHandle) {
     loop {
         let last = h.counters.last_activity_ms.load(Ordering::Relaxed);
         let since = crate::clock::now_ms().saturating_sub(last);
-        if since >= quiet || tokio::time::Instant::now() >= deadline {
+        if tokio::time::Instant::now() >= deadline {
             return;
         }
-        tokio::time::sleep(Duration::from_millis(quiet - since)).await;
+        if since < quiet {
+            tokio::time::sleep(Duration::from_millis(quiet - since)).await;
+            continue;
+        }
+        let screen = h.sources().await.map(|s| s.screen);
+        if !matches!(screen, Ok(SessionStatus::Working)) {
+            return;
+        }
+        tokio::time::sleep(SETTLE_QUIET).await;
     }
 }
 

@@ -88,7 +88,8 @@ fn scan(template: &str, mut f: impl FnMut(&str) -> Option<String>) -> String {
 
 /// What an agent said last, read off its screen text (screen plus scrollback, oldest first).
 ///
-/// Agents mark each reply block with a leading glyph (Claude `⏺`, Codex `•`, Gemini `✦`; see
+/// Agents mark each reply block with a leading glyph (Claude `⏺` on macOS and `●` on Linux,
+/// Codex `•`, Gemini `✦`; see
 /// the recorded screens under `tests/fixtures/screens`) and indent its continuation lines. The last such block that is
 /// not a tool call (`⏺ Bash(...)`) is the output. Without any marker (a shell, a custom
 /// program), the non-blank lines above the bottom prompt line are returned instead.
@@ -96,7 +97,7 @@ pub fn last_output(screen: &str) -> String {
     let lines: Vec<&str> = screen.lines().collect();
     let is_marker = |l: &str| {
         let t = l.trim_start();
-        ["⏺ ", "• ", "✦ "].iter().any(|m| t.starts_with(m)) && l.len() - t.len() <= 1
+        ["⏺ ", "● ", "• ", "✦ "].iter().any(|m| t.starts_with(m)) && l.len() - t.len() <= 1
     };
     let is_tool = |l: &str| {
         let t = l.trim_start();
@@ -231,6 +232,9 @@ mod tests {
         let codex = "• Ran echo x\n• You said: hi\nWorked for 1s · done\n› Ask Codex";
         assert_eq!(last_output(codex), "You said: hi");
         assert_eq!(last_output("$ echo hi\nhi\n$"), "$ echo hi\nhi");
+        // Claude Code on Linux: `●` bullets; the footer's `● high · /effort` is no reply.
+        let linux = " ▐▛███▜▌   Claude Code v2.1.197\n❯ Produce it (stage-a)\n● ALPHA-RESULT-17\n✻ Baked for 0s\n────\n❯ \n────\n  ? for shortcuts                      ● high · /effort";
+        assert_eq!(last_output(linux), "ALPHA-RESULT-17");
     }
 
     #[test]

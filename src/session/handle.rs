@@ -115,6 +115,8 @@ pub struct SessionHandle {
     pub(super) progress: watch::Receiver<super::commands::Progress>,
     /// Held by the exec in flight: one at a time per session.
     pub(super) exec: Arc<tokio::sync::Mutex<()>>,
+    /// Held by the text send in flight: one at a time per session (see [`super::send`]).
+    pub(super) send_lock: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl SessionHandle {

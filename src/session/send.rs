@@ -14,10 +14,11 @@ use crate::vocab::{Delivery, SessionStatus};
 
 impl SessionHandle {
     /// Type `text` (pasted when the program wants pastes) and, if `submit`, press Enter after
-    /// the agent's delay. Agent-aware: a session still `starting` is waited on until its prompt
-    /// is ready; after Enter, the input line (the profile's `input_line`) is checked, and while
-    /// it still holds the text, Enter is pressed again (at most [`SUBMIT_ATTEMPTS`] presses).
-    /// `delivered` is true only when the text was seen to leave the input line (or the profile
+    /// the agent's delay. Agent-aware: sends to one session go one at a time; an agent is
+    /// waited on until it takes input (see [`Self::wait_ready_for_input`]); after Enter, the
+    /// input line (the profile's `input_line`) is checked, and while it still holds the text,
+    /// Enter is pressed again (at most [`SUBMIT_ATTEMPTS`] presses). `delivered` is true only
+    /// when the text was seen to leave the input line or a turn started (or the profile
     /// cannot tell).
     pub async fn send_text(&self, text: &str, submit: bool) -> Result<Delivery, HandleError> {
         let result = self.send_text_checked(text, submit).await;
@@ -26,15 +27,15 @@ impl SessionHandle {
     }
 
     async fn send_text_checked(&self, text: &str, submit: bool) -> Result<Delivery, HandleError> {
+        // One send at a time per session: two sends typing at once would interleave their
+        // text, and each one's submit check would read the other's.
+        let _one_at_a_time = self.send_lock.lock().await;
         // Only agents with a known input line have a prompt to wait for; a silent program
         // (`cat`) stays `starting` for the whole grace period and must not delay sends.
-        if self.profile.settings.input_line.is_some() && self.status() == SessionStatus::Starting {
-            self.wait_for(
-                |s| s.status != SessionStatus::Starting,
-                PROMPT_READY_TIMEOUT,
-            )
-            .await;
+        if self.profile.settings.input_line.is_some() {
+            self.wait_ready_for_input().await?;
         }
+        let was_idle = self.status() == SessionStatus::Idle;
         let live = self.live();
         let steps = input::text_steps(
             text,
@@ -62,6 +63,12 @@ impl SessionHandle {
             let deadline = Instant::now() + SUBMIT_CHECK;
             let mut left = false;
             while Instant::now() < deadline {
+                // A turn that started (the screen, or Claude's UserPromptSubmit hook, says
+                // working) took the prompt, whatever the composer still shows.
+                if was_idle && self.status() == SessionStatus::Working {
+                    left = true;
+                    break;
+                }
                 let snap = self.snapshot(None, Format::Text).await?;
                 if !crate::detect::input_holds(&input_line, &snap.output, &needle) {
                     left = true;
@@ -88,6 +95,74 @@ impl SessionHandle {
         }
     }
 
+    /// Wait until an agent takes typed input as a new prompt: past start-up, not in a turn
+    /// (text typed during a turn is queued by the agent and may be merged with the next
+    /// one), its output quiet for [`INPUT_QUIET`] (agents draw their prompt before their
+    /// input handler is set up), and its composer empty (an interrupted prompt put back
+    /// there is cleared with the profile's `clear_input_keys`). Each wait is bounded: past
+    /// it the text is typed anyway.
+    async fn wait_ready_for_input(&self) -> Result<(), HandleError> {
+        if self.status() == SessionStatus::Starting {
+            self.wait_for(
+                |s| s.status != SessionStatus::Starting,
+                PROMPT_READY_TIMEOUT,
+            )
+            .await;
+        }
+        if self.status() == SessionStatus::Working
+            && !self
+                .wait_for(|s| s.status != SessionStatus::Working, TURN_END_TIMEOUT)
+                .await
+        {
+            tracing::warn!(session = %self.meta.id, "the turn did not end in time; typing into it");
+        }
+        self.wait_quiet().await;
+        let (Some(input_line), false) = (
+            self.profile.settings.input_line.clone(),
+            self.profile.settings.clear_input_keys.is_empty(),
+        ) else {
+            return Ok(());
+        };
+        if self.status() != SessionStatus::Idle {
+            return Ok(());
+        }
+        for _ in 0..CLEAR_ATTEMPTS {
+            let snap = self.snapshot(None, Format::Text).await?;
+            let held = crate::detect::input_text(&input_line, &snap.output).unwrap_or_default();
+            if held.is_empty() {
+                return Ok(());
+            }
+            tracing::info!(session = %self.meta.id, chars = held.chars().count(), "the composer holds text; clearing it before the send");
+            self.send_keys(&self.profile.settings.clear_input_keys)
+                .await?;
+            let deadline = Instant::now() + CLEAR_CHECK;
+            while Instant::now() < deadline {
+                tokio::time::sleep(SUBMIT_POLL).await;
+                let snap = self.snapshot(None, Format::Text).await?;
+                if crate::detect::input_text(&input_line, &snap.output).is_none_or(str::is_empty) {
+                    return Ok(());
+                }
+            }
+        }
+        tracing::warn!(session = %self.meta.id, "the composer still holds text; typing after it");
+        Ok(())
+    }
+
+    /// Wait (at most [`QUIET_MAX`]) until the session printed nothing for [`INPUT_QUIET`].
+    async fn wait_quiet(&self) {
+        use std::sync::atomic::Ordering;
+        let quiet = u64::try_from(INPUT_QUIET.as_millis()).unwrap_or(u64::MAX);
+        let deadline = Instant::now() + QUIET_MAX;
+        loop {
+            let last = self.counters.last_activity_ms.load(Ordering::Relaxed);
+            let since = crate::clock::now_ms().saturating_sub(last);
+            if since >= quiet || Instant::now() >= deadline {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(quiet - since)).await;
+        }
+    }
+
     /// Send tmux-named keys (or literal text), one write per key. A lone Escape is followed by
     /// a short pause so the next key is not read as an Alt chord.
     pub async fn send_keys(&self, names: &[String]) -> Result<(), HandleError> {
@@ -111,6 +186,22 @@ impl SessionHandle {
 /// How long a send waits for a `starting` session to show its prompt (agents take seconds to
 /// boot; the first prompt is lost if typed before the input handler is live).
 const PROMPT_READY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long a send waits for a running turn to end before typing into it anyway.
+const TURN_END_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How long an agent must have printed nothing before a send types: Claude Code draws its
+/// prompt before it finished probing the terminal, and keys that arrive with the probe
+/// replies are read as one paste (the Enter becomes a newline).
+const INPUT_QUIET: Duration = Duration::from_millis(600);
+
+/// The longest wait for [`INPUT_QUIET`]: an agent animating at its prompt must not block sends.
+const QUIET_MAX: Duration = Duration::from_secs(5);
+
+/// Presses of the clear keys per send at most, and how long each may take to show. The check
+/// outlasts 800 ms on purpose: Claude Code exits on a second Ctrl-C within that time.
+const CLEAR_ATTEMPTS: u32 = 2;
+const CLEAR_CHECK: Duration = Duration::from_millis(1000);
 
 /// How long after Enter the text must have left the input line. Agents redraw within a frame
 /// or two; 1.5 s absorbs a loaded machine without making a lost Enter slow to repair.

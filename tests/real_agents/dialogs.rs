@@ -1,5 +1,5 @@
 //! Dialogs and failures on the real agents: tool approvals, questions, the trust dialog,
-//! API errors and retries.
+//! API errors and retries, the hooks behind them and dialogs dismissed with Escape.
 
 use super::*;
 
@@ -349,4 +349,159 @@ pub fn retrying_is_working(agent: Agent) {
         "retrying must read working; every change: {seen:?}"
     );
     assert!(lab.model.main_requests().len() >= 2, "the agent retried");
+}
+
+/// How many times each hook event reached the daemon (`/detect`'s `sources.hooks.byEvent`).
+fn hooks_arrived(lab: &Lab, id: &str) -> Value {
+    detect(lab, id)["sources"]["hooks"]["byEvent"].clone()
+}
+
+/// Wait until the hook `event` reached the daemon at least once; returns the counts.
+fn wait_hook(lab: &Lab, id: &str, event: &str) -> Value {
+    let deadline = Instant::now() + TURN;
+    loop {
+        let seen = hooks_arrived(lab, id);
+        if seen[event].as_u64().unwrap_or(0) >= 1 {
+            return seen;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the {event} hook never reached the daemon; hooks seen: {seen}; screen:\n{}",
+            lab.screen(id)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The hook settings Aegis writes are accepted by the real agent (no settings error, and its
+/// hooks fire): UserPromptSubmit, PreToolUse, PermissionRequest and Notification around a tool
+/// approval, PostToolUse and Stop at the end of the turn. Claude Code 2.1 runs no HTTP hook
+/// for SessionStart ("HTTP hooks are not supported for SessionStart"): what that hook would
+/// tell, Claude's session id and transcript, the daemon learns from the first hook of any
+/// kind, which is checked instead.
+pub fn hooks_reach_the_daemon(agent: Agent) {
+    let lab = Lab::new(agent);
+    let id = lab.start(json!({}));
+    let info = status_of(&lab, &id);
+    assert_eq!(info["hooks"], true, "{info}");
+    assert!(
+        info["command"].to_string().contains("--settings"),
+        "the session runs with Aegis's settings file: {info}"
+    );
+    let screen = lab.screen(&id);
+    assert!(
+        !screen.contains("Settings Error") && !screen.contains("Invalid settings"),
+        "the agent refused the settings file:\n{screen}"
+    );
+    lab.model.script(json!([
+        { "shell": "echo hooked > hooked.txt", "description": "Write the marker file" },
+        { "say": "Done with the hooks (hooks-done)." },
+    ]));
+    lab.daemon
+        .send(&id, "Run the marker command (hooks-prompt)");
+    lab.daemon.wait_screen(&id, marker(agent, "bash"), TURN);
+    wait_hook(&lab, &id, "PermissionRequest");
+    let (_, p) = lab
+        .daemon
+        .get(&format!("/v1/sessions/{id}/permissions/pending"));
+    assert!(
+        p.to_string().contains("hooked.txt"),
+        "the held hook request names the command: {p}"
+    );
+    wait_hook(&lab, &id, "Notification");
+    let (s, v) = lab
+        .daemon
+        .post(&format!("/v1/sessions/{id}/approve"), json!({}));
+    assert_eq!(s, StatusCode::OK, "{v}");
+    wait_screen_status(&lab, &id, "(hooks-done)", "idle", TURN);
+    wait_hook(&lab, &id, "Stop");
+    let seen = hooks_arrived(&lab, &id);
+    for event in [
+        "UserPromptSubmit",
+        "PreToolUse",
+        "PermissionRequest",
+        "Notification",
+        "PostToolUse",
+        "Stop",
+    ] {
+        assert!(
+            seen[event].as_u64().unwrap_or(0) >= 1,
+            "{event} never arrived; hooks seen: {seen}"
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(lab.work.join("hooked.txt"))
+            .unwrap_or_default()
+            .trim(),
+        "hooked"
+    );
+    let info = status_of(&lab, &id);
+    assert!(
+        info["claudeSessionId"]
+            .as_str()
+            .is_some_and(|s| !s.is_empty())
+            && info["jsonlPath"]
+                .as_str()
+                .is_some_and(|p| p.ends_with(".jsonl")),
+        "the hooks told Claude's session id and transcript: {info}"
+    );
+    eprintln!("{}: hooks that reached the daemon: {seen}", agent.name());
+}
+
+/// Wait until the agent's own screen is back at its idle composer with no dialog on it, then
+/// check the status follows within [`REFLECT`] (a hook's claim must not pin the dialog).
+fn dismissed_reads_idle(lab: &Lab, id: &str, dialog: &str) {
+    wait_until(TURN, &format!("the {dialog} gone from the screen"), || {
+        let screen = lab.screen(id);
+        (screen.contains(lab.composer()) && !screen.contains(dialog) && !screen.contains("esc to"))
+            .then_some(())
+    });
+    wait_status(lab, id, "idle", REFLECT);
+}
+
+/// A question and a tool approval dismissed with Escape: once the screen shows the idle
+/// prompt the status is idle again (never left at `question` or `permission_prompt`), and
+/// nothing stays pending.
+pub fn dismissed_dialogs_clear(agent: Agent) {
+    let lab = Lab::new(agent);
+    let id = lab.start(json!({}));
+    lab.model
+        .default_step(json!({ "say": "Fine (after-dismiss)." }));
+    for (step, dialog, state) in [
+        (
+            json!({ "ask": "Which database should the project use?", "header": "Database",
+                    "options": [["PostgreSQL", "Relational"], ["SQLite", "Embedded"]] }),
+            marker(agent, "question"),
+            "question",
+        ),
+        (
+            json!({ "shell": "echo dismissed > dismissed.txt", "description": "Write the marker file" }),
+            marker(agent, "bash"),
+            "permission_prompt",
+        ),
+    ] {
+        lab.model.script(json!([step]));
+        lab.daemon
+            .send(&id, &format!("Next dialog please ({state})"));
+        lab.daemon.wait_screen(&id, dialog, TURN);
+        wait_status(&lab, &id, state, REFLECT);
+        let (s, v) = lab.daemon.post(
+            &format!("/v1/sessions/{id}/keys"),
+            json!({ "keys": ["Escape"] }),
+        );
+        assert_eq!(s, StatusCode::OK, "{v}");
+        dismissed_reads_idle(&lab, &id, dialog);
+        let (_, p) = lab
+            .daemon
+            .get(&format!("/v1/sessions/{id}/permissions/pending"));
+        assert_eq!(
+            p["pending"].as_array().map_or(0, Vec::len),
+            0,
+            "nothing pending after the {state} was dismissed: {p}"
+        );
+    }
+    assert!(
+        !lab.work.join("dismissed.txt").exists(),
+        "the dismissed command ran"
+    );
 }

@@ -7,11 +7,15 @@
 //! Scenarios run for every agent that has the feature. Not applicable, and why:
 //! - Gemini's endless 429/503 retry is the only one that must end `stalled`: Claude Code and
 //!   Codex give up after their configured retries and show an error.
+//! - Forking a conversation (`--fork-session`), pipelines, consensus reviews, the hooks and
+//!   dismissed dialogs run on Claude Code (the agent Aegis forks with history and wires hooks
+//!   for; the orchestration code paths are the same for every agent).
 //!
 //! The set is kept to one proof per behaviour (the real CLIs cost seconds of CPU each): what
 //! is the same code path for every agent runs on one agent only.
 
 mod dialogs;
+mod orchestration;
 mod turns;
 
 use std::time::{Duration, Instant};
@@ -127,9 +131,11 @@ fn capture(lab: &Lab, id: &str, state: &str, scenario: &str) {
         loop {
             let screen = lab.screen(id);
             // The composer is back (Claude's interrupted prompt sits in its box, the footer
-            // gone: `❯ ` is enough there).
+            // gone: `❯ ` is enough there; Claude may draw the space as a no-break space).
             if !screen.contains("esc to")
-                && (screen.contains(lab.composer()) || screen.contains("❯ "))
+                && (screen.contains(lab.composer())
+                    || screen.contains("❯ ")
+                    || screen.contains("❯\u{a0}"))
             {
                 break;
             }
@@ -213,6 +219,7 @@ fn times_received(lab: &Lab, text: &str) -> usize {
 }
 
 use dialogs::*;
+use orchestration::*;
 use turns::*;
 
 macro_rules! agent_tests {
@@ -233,6 +240,8 @@ agent_tests!(
     crate::support::agents::Agent::Claude,
     [
         starts_idle,
+        first_prompt_at_create,
+        send_right_after_start,
         send_working_idle,
         long_stream_stays_working,
         shell_approval_approve,
@@ -244,7 +253,14 @@ agent_tests!(
         trust_folder_false,
         api_error_then_recover,
         retrying_is_working,
+        interrupt_returns_idle,
         prompts_arrive_byte_exact,
+        two_hundred_sends,
+        fork_sees_parent_history,
+        pipeline_two_stages,
+        consensus_two_reviewers,
+        hooks_reach_the_daemon,
+        dismissed_dialogs_clear,
     ]
 );
 

@@ -1,5 +1,6 @@
-//! Turns on the real agents: start-up, a plain turn, a long streamed turn, an interrupt,
-//! prompts that must arrive byte-exact, and 200 sends in a row.
+//! Turns on the real agents: start-up, the first prompt given at create, a send the moment the
+//! agent turns idle, a plain turn, a long streamed turn, an interrupt, prompts that must
+//! arrive byte-exact, and 200 sends in a row.
 
 use super::*;
 
@@ -31,6 +32,43 @@ pub fn starts_idle(agent: Agent) {
         lab.model.main_requests().is_empty(),
         "no model turn before the first prompt"
     );
+}
+
+/// The first prompt given at create (`prompt`) is delivered as soon as the agent is ready,
+/// exactly once, and submitted (not left in the composer).
+pub fn first_prompt_at_create(agent: Agent) {
+    let lab = Lab::new(agent);
+    lab.model
+        .script(json!([{ "say": "Started and answered (first-ack)." }]));
+    let prompt = "Please answer this first prompt now (first-prompt)";
+    let v = lab.daemon.create(lab.body(json!({ "prompt": prompt })));
+    let id = id_of(&v);
+    lab.wait_user_text(prompt, TURN);
+    wait_screen_status(&lab, &id, "(first-ack)", "idle", TURN);
+    assert_eq!(times_received(&lab, prompt), 1, "{:?}", lab.conversation());
+    assert_eq!(
+        lab.model.main_requests().len(),
+        1,
+        "one model turn for the one prompt"
+    );
+    let info = status_of(&lab, &id);
+    assert_eq!(info["promptDelivery"]["delivered"], true, "{info}");
+}
+
+/// A prompt sent the moment the session turns idle after start-up (no settling time) is
+/// submitted once; `send`'s `delivered` is true only if it was.
+pub fn send_right_after_start(agent: Agent) {
+    let lab = Lab::new(agent);
+    lab.model
+        .script(json!([{ "say": "Answered the early send (early-ack)." }]));
+    let id = id_of(&lab.daemon.create(lab.body(json!({}))));
+    lab.daemon.wait_status(&id, "idle", agent.boot_timeout());
+    let prompt = "Please answer the early send (early-send)";
+    let r = lab.daemon.send(&id, prompt);
+    assert_eq!(r["delivered"], true, "{r}");
+    lab.wait_user_text(prompt, TURN);
+    wait_screen_status(&lab, &id, "(early-ack)", "idle", TURN);
+    assert_eq!(times_received(&lab, prompt), 1, "{:?}", lab.conversation());
 }
 
 /// Send -> working -> idle, with the reply in `/read` and the prompt received exactly once.

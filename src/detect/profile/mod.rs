@@ -214,6 +214,10 @@ pub struct Settings {
     /// The keys that interrupt the agent's turn (`POST /interrupt`); Ctrl-C unless the agent
     /// uses another (Claude Code puts the interrupted prompt back in its composer on Ctrl-C).
     pub interrupt_keys: Vec<String>,
+    /// The keys that empty a composer holding text, pressed before a send types (an
+    /// interrupted prompt Claude Code puts back would otherwise be sent along); none: the
+    /// agent's input is typed into as it is.
+    pub clear_input_keys: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -316,6 +320,7 @@ pub fn generic() -> Profile {
             input_line: None,
             animation: None,
             interrupt_keys: vec!["C-c".into()],
+            clear_input_keys: Vec::new(),
         },
         rules: Vec::new(),
         source: "none".into(),

@@ -15,6 +15,7 @@ struct FileSettings {
     input_line: Option<String>,
     animation: Option<String>,
     interrupt_keys: Option<Vec<String>>,
+    clear_input_keys: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -195,6 +196,7 @@ pub(super) fn build(
     let mut input_line = None;
     let mut animation = None;
     let mut interrupt_keys = vec!["C-c".to_owned()];
+    let mut clear_input_keys = Vec::new();
     for &(file, p, text) in &files {
         let Some(s) = &p.settings else { continue };
         let at = s.span().start;
@@ -236,6 +238,9 @@ pub(super) fn build(
             }
             interrupt_keys.clone_from(k);
         }
+        if let Some(k) = &s.clear_input_keys {
+            clear_input_keys.clone_from(k);
+        }
     }
     let mut rules: Vec<Rule> = Vec::new();
     for &(file, p, text) in &files {
@@ -256,6 +261,7 @@ pub(super) fn build(
             input_line,
             animation,
             interrupt_keys,
+            clear_input_keys,
         },
         rules,
         source: over.map_or("builtin".into(), |(f, _)| format!("builtin + {f}")),

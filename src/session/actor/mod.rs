@@ -153,6 +153,7 @@ impl SessionHandle {
             recording_error,
             progress: progress_rx,
             exec: Arc::default(),
+            send_lock: Arc::default(),
         }
     }
 }
