@@ -453,12 +453,12 @@ impl Detector {
     }
 }
 
-/// Whether the input line on `screen` (the last line matching `input_line`, within the bottom
-/// rows) still holds `needle`, or a collapsed-paste marker: the Enter did not submit.
-pub fn input_holds(input_line: &regex::Regex, screen: &str, needle: &str) -> bool {
+/// What the input line on `screen` holds (the last line matching `input_line`, within the
+/// bottom rows), or `None` when no input line is drawn.
+pub fn input_text<'a>(input_line: &regex::Regex, screen: &'a str) -> Option<&'a str> {
     /// The input line is near the bottom; reading further up would find echoed old prompts.
     const INPUT_SEARCH_ROWS: usize = 12;
-    let typed = screen
+    screen
         .lines()
         .rev()
         .filter(|l| !l.trim().is_empty())
@@ -468,8 +468,13 @@ pub fn input_holds(input_line: &regex::Regex, screen: &str, needle: &str) -> boo
                 .captures(l)
                 .and_then(|c| c.get(1))
                 .map(|m| m.as_str())
-        });
-    match typed {
+        })
+}
+
+/// Whether the input line on `screen` holds `needle`, or a collapsed-paste marker: before
+/// Enter, the text landed; after it, the Enter did not submit.
+pub fn input_holds(input_line: &regex::Regex, screen: &str, needle: &str) -> bool {
+    match input_text(input_line, screen) {
         Some(t) => {
             (!needle.is_empty() && t.contains(needle))
                 || t.contains("[Pasted text")
