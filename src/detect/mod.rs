@@ -10,8 +10,11 @@
 //! - working → idle only after the idle evidence held for the profile's `idle_hold` (re-checked),
 //!   unless the evidence is "settled" (a turn-finished line), so redraws between tool calls do
 //!   not flap;
-//! - `stalled` when the state is working and the screen has not changed for the stall
-//!   threshold (screen progress, not elapsed time alone); any change brings it back;
+//! - `stalled` when the state is working and the screen has shown nothing new for the stall
+//!   threshold (screen progress, not elapsed time alone): animation is blanked first (see
+//!   [`profile::Settings::animation`]), and a screen that only returns to one of the
+//!   [`RECENT_SCREENS`] it showed last (a footer that blinks while the agent retries, a frame
+//!   redrawn in two steps) is not progress; anything new brings it back;
 //! - a permission dialog is parsed into a [`prompt::PermissionRequest`] whose id is stable while
 //!   the same dialog stays on screen;
 //! - for profiles that decide from activity (shells, programs without a profile), when no rule
@@ -60,6 +63,13 @@ pub const DEBOUNCE: Duration = Duration::from_millis(8);
 /// catches the one that does not (an empty prompt, a job stopped by a signal from elsewhere).
 pub const PROMPT_SETTLE: Duration = Duration::from_millis(50);
 
+/// How many recent screens (hashes of the window with animation blanked) the stall clock
+/// remembers. Returning to one of them is not progress: Gemini CLI, retrying for minutes,
+/// redraws its footer without and then with the model name, and its whole bottom area in two
+/// steps, a few times a second. A handful of states repeat; 16 covers them with room, and
+/// real progress (streamed text, a growing counter) is never a screen seen before.
+pub const RECENT_SCREENS: usize = 16;
+
 /// What the detector concluded, and when it wants to look again even if nothing is printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Verdict {
@@ -90,6 +100,9 @@ pub struct Detector {
     /// Scratch for mark rules, so checking them leaves the state rule's evidence alone.
     mark_evidence: Vec<Line>,
     screen_hash: u64,
+    /// The last screens seen (newest last), at most [`RECENT_SCREENS`].
+    recent_screens: std::collections::VecDeque<u64>,
+    /// When the screen last showed something not among `recent_screens` (progress).
     last_change: Instant,
     /// When unsettled idle evidence was first seen while working (the hysteresis hold).
     idle_since: Option<Instant>,
@@ -118,6 +131,7 @@ impl Detector {
             evidence: Vec::new(),
             mark_evidence: Vec::new(),
             screen_hash: 0,
+            recent_screens: std::collections::VecDeque::with_capacity(RECENT_SCREENS),
             last_change: now,
             idle_since: None,
             last_eval: None,
@@ -226,7 +240,13 @@ impl Detector {
     ) -> Verdict {
         if hash != self.screen_hash {
             self.screen_hash = hash;
-            self.last_change = now;
+            if !self.recent_screens.contains(&hash) {
+                self.last_change = now;
+                if self.recent_screens.len() == RECENT_SCREENS {
+                    self.recent_screens.pop_front();
+                }
+                self.recent_screens.push_back(hash);
+            }
         }
         let profile = self.profile.clone();
         let mut recheck: Option<Instant> = None;
@@ -438,7 +458,8 @@ impl Detector {
 }
 
 /// Whether the input line on `screen` (the last line matching `input_line`, within the bottom
-/// rows) still holds `needle`, or a collapsed-paste marker: the Enter did not submit.
+/// rows) holds `needle`, or a collapsed-paste marker: before Enter, the text landed; after
+/// it, the Enter did not submit.
 pub fn input_holds(input_line: &regex::Regex, screen: &str, needle: &str) -> bool {
     match input_text(input_line, screen) {
         Some(t) => {

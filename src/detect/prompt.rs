@@ -73,6 +73,22 @@ fn capture(re: &Regex, lines: &[Line]) -> Option<String> {
     })
 }
 
+/// The option that declines a dialog of `kind`, if it offers one: a trust dialog's own "no"
+/// ("Don't trust", "No, exit"). Other dialogs are declined with Esc, but Gemini CLI exits when
+/// Esc is pressed in its trust dialog ("A folder trust level must be selected").
+pub fn reject_option(kind: PermissionKind, options: &[PromptOption]) -> Option<u32> {
+    if kind != PermissionKind::Trust {
+        return None;
+    }
+    options
+        .iter()
+        .find(|o| {
+            let l = o.label.to_lowercase().replace('\u{2019}', "'");
+            l.starts_with("no") || l.starts_with("don't") || l.starts_with("do not")
+        })
+        .map(|o| o.index)
+}
+
 /// Parse the dialog that `rule` recognised in `lines`.
 pub fn parse(rule: &Rule, lines: &[Line]) -> Parsed {
     let kind = rule.kind.unwrap_or(PermissionKind::Other);
@@ -146,6 +162,11 @@ impl PermissionRequest {
             .map_or(1, |o| o.index)
     }
 
+    /// The option a rejection picks, if any (see [`reject_option`]).
+    pub fn default_reject(&self) -> Option<u32> {
+        reject_option(self.kind, &self.options)
+    }
+
     /// Key names that move the cursor from the current selection to `target` and confirm.
     pub fn keys_for(&self, target: u32) -> Vec<String> {
         let from = self.selected.unwrap_or(1);
@@ -196,5 +217,29 @@ mod tests {
         assert_eq!(p.title, "Do you want to proceed?");
         assert_eq!(p.options.len(), 3);
         assert_eq!(p.selected, Some(1));
+        assert_eq!(
+            reject_option(p.kind, &p.options),
+            None,
+            "Esc declines a tool"
+        );
+    }
+
+    #[test]
+    fn trust_dialog_declines_with_its_own_no() {
+        let set = super::super::profile::ProfileSet::builtin().expect("valid");
+        let gemini = set.get("gemini").expect("gemini");
+        let rule = gemini
+            .rules
+            .iter()
+            .find(|r| r.kind == Some(PermissionKind::Trust))
+            .expect("trust rule");
+        let p = parse(
+            rule,
+            &lines(
+                " │ Do you trust the files in this folder? │\n │ │\n │ ● 1. Trust folder (project) │\n │   2. Trust parent folder (dev) │\n │   3. Don't trust │",
+            ),
+        );
+        assert_eq!(p.options.len(), 3, "{p:?}");
+        assert_eq!(reject_option(p.kind, &p.options), Some(3));
     }
 }

@@ -72,7 +72,8 @@ fn without_animation<'a>(text: &'a str, animation: Option<&Regex>) -> std::borro
 
 impl Window {
     /// Refill from the live screen, reusing allocations. Returns a hash of the window's text
-    /// and title with `animation` blanked, so callers can tell whether the screen progressed.
+    /// and title with `animation` blanked and spacing ignored, so callers can tell whether the
+    /// screen progressed.
     pub fn fill(&mut self, screen: &Screen, window: usize, animation: Option<&Regex>) -> u64 {
         use std::hash::{Hash, Hasher};
         // Walk up from the bottom row, rendering only the rows the window needs.
@@ -111,11 +112,20 @@ impl Window {
         self.report.clear();
         self.report.push_str(screen.report());
         let mut h = std::collections::hash_map::DefaultHasher::new();
+        // Words only: a blanked counter that grows a digit shifts what is right-aligned after
+        // it (Gemini's `(esc to cancel, 9s)` → `10s` moves `? for shortcuts`), and that is
+        // not progress either.
+        let words = |text: &str, h: &mut std::collections::hash_map::DefaultHasher| {
+            for w in without_animation(text, animation).split_whitespace() {
+                w.hash(h);
+            }
+            '\n'.hash(h);
+        };
         for l in &self.lines {
             l.row.hash(&mut h);
-            without_animation(&l.text, animation).hash(&mut h);
+            words(&l.text, &mut h);
         }
-        without_animation(&self.title, animation).hash(&mut h);
+        words(&self.title, &mut h);
         self.report.hash(&mut h);
         h.finish()
     }

@@ -240,3 +240,41 @@ fn gemini_title_decides_working_without_a_spinner() {
         (Some(SessionStatus::Working), Evidence::Screen)
     );
 }
+
+/// A working screen that only flips between states it showed before (Gemini's footer blinking
+/// while it retries) stalls; something new on screen is progress again.
+#[test]
+fn flicker_between_known_screens_stalls() {
+    let t0 = Instant::now();
+    let mut d = detector("gemini");
+    let spinner = " ⠋ Thinking... (esc to cancel, 3s)";
+    let footer = " workspace (/directory)\n ~/project  no sandbox";
+    let with_model = format!("{spinner}\n{footer}  Auto");
+    let without = format!("{spinner}\n{footer}");
+    let mut t = t0;
+    for i in 0..40 {
+        let screen = if i % 2 == 0 { &with_model } else { &without };
+        let v = d.evaluate_text(t, screen, "", None);
+        if t < t0 + Duration::from_secs(5) {
+            assert_eq!(
+                v.status,
+                SessionStatus::Working,
+                "at {i}: {:?}",
+                d.explanation()
+            );
+        }
+        t += Duration::from_millis(300);
+    }
+    assert_eq!(
+        d.evaluate_text(t, &without, "", None).status,
+        SessionStatus::Stalled,
+        "{:?}",
+        d.explanation()
+    );
+    let progressed = format!("✦ a new line of the answer\n{without}");
+    assert_eq!(
+        d.evaluate_text(t + Duration::from_millis(50), &progressed, "", None)
+            .status,
+        SessionStatus::Working
+    );
+}

@@ -84,8 +84,9 @@ pub async fn answer(h: &SessionHandle, a: Answer) -> Result<AnswerOutcome, Answe
     let target = match (a.approve, a.option) {
         (_, Some(o)) => Some(o),
         (true, None) => Some(pending.default_approve()),
-        // Reject: Esc is the "no" of Claude, Codex and Gemini dialogs.
-        (false, None) => None,
+        // Reject: Esc is the "no" of Claude, Codex and Gemini dialogs, except where a trust
+        // dialog offers its own "no" (Gemini exits on Esc there).
+        (false, None) => pending.default_reject(),
     };
     if let Some(o) = target
         && !pending.options.is_empty()

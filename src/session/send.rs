@@ -14,11 +14,12 @@ use crate::vocab::{Delivery, SessionStatus};
 
 impl SessionHandle {
     /// Type `text` (pasted when the program wants pastes) and, if `submit`, press Enter after
-    /// the agent's delay. Agent-aware: sends to one session go one at a time; an agent is
-    /// waited on until it takes input (see [`Self::wait_ready_for_input`]); after Enter, the
-    /// input line (the profile's `input_line`) is checked, and while it still holds the text,
-    /// Enter is pressed again (at most [`SUBMIT_ATTEMPTS`] presses). `delivered` is true only
-    /// when the text was seen to leave the input line or a turn started (or the profile
+    /// the agent's delay (once the text shows in the input line, when one was drawn before
+    /// typing). Agent-aware: sends to one session go one at a time; an agent is waited on
+    /// until it takes input (see [`Self::wait_ready_for_input`]); after Enter, the input line
+    /// (the profile's `input_line`) is checked, and while it still holds the text, Enter is
+    /// pressed again (at most [`SUBMIT_ATTEMPTS`] presses). `delivered` is true only when the
+    /// text was seen to leave the input line or a turn started (or the profile
     /// cannot tell).
     pub async fn send_text(&self, text: &str, submit: bool) -> Result<Delivery, HandleError> {
         let result = self.send_text_checked(text, submit).await;
@@ -37,19 +38,8 @@ impl SessionHandle {
         }
         let was_idle = self.status() == SessionStatus::Idle;
         let live = self.live();
-        let steps = input::text_steps(
-            text,
-            input::TextInput::for_agent(self.meta.agent_type, live.bracketed_paste),
-            submit,
-            input::enter_delay(self.meta.agent_type),
-        );
-        self.run_input(steps).await?;
-        let Some(input_line) = self.profile.settings.input_line.clone().filter(|_| submit) else {
-            return Ok(Delivery {
-                delivered: true,
-                attempts: 1,
-            });
-        };
+        let input_line = self.profile.settings.input_line.clone().filter(|_| submit);
+        // The input line as read is trimmed, so the needle must not end in a space either.
         let needle: String = text
             .lines()
             .map(str::trim)
@@ -57,7 +47,37 @@ impl SessionHandle {
             .unwrap_or_default()
             .chars()
             .take(24)
-            .collect();
+            .collect::<String>()
+            .trim_end()
+            .to_owned();
+        // With the input line on screen before typing, Enter waits until the text shows in it
+        // (see `wait_echo`); otherwise it follows after the agent's delay.
+        let echo = match &input_line {
+            Some(re) => {
+                let before = self.snapshot(None, Format::Text).await?;
+                crate::detect::input_text(re, &before.output).is_some()
+            }
+            None => false,
+        };
+        let delay = input::enter_delay(self.meta.agent_type);
+        let steps = input::text_steps(
+            text,
+            input::TextInput::for_agent(self.meta.agent_type, live.bracketed_paste),
+            submit && !echo,
+            delay,
+        );
+        self.run_input(steps).await?;
+        let Some(input_line) = input_line else {
+            return Ok(Delivery {
+                delivered: true,
+                attempts: 1,
+            });
+        };
+        if echo {
+            self.wait_echo(&input_line, &needle).await?;
+            self.run_input(vec![Step::Pause(delay), Step::Write(b"\r".to_vec())])
+                .await?;
+        }
         let mut attempts = 1;
         loop {
             let deadline = Instant::now() + SUBMIT_CHECK;
@@ -163,6 +183,24 @@ impl SessionHandle {
         }
     }
 
+    /// Wait until the input line holds the typed text (or the agent's collapsed-paste marker),
+    /// at most [`ECHO_TIMEOUT`]. Gemini CLI reads an Enter handled within 30 ms of the text as
+    /// a newline, and takes a while to take in a big paste on a loaded machine: an Enter sent
+    /// before the text is on screen can be lost, and the check after it would find an empty
+    /// line and call the text submitted. Enter and its pause go as a second job on the queue.
+    async fn wait_echo(&self, input_line: &regex::Regex, needle: &str) -> Result<(), HandleError> {
+        let deadline = Instant::now() + ECHO_TIMEOUT;
+        while Instant::now() < deadline {
+            let snap = self.snapshot(None, Format::Text).await?;
+            if crate::detect::input_holds(input_line, &snap.output, needle) {
+                return Ok(());
+            }
+            tokio::time::sleep(SUBMIT_POLL).await;
+        }
+        tracing::info!(session = %self.meta.id, "the typed text never showed in the input line; pressing Enter anyway");
+        Ok(())
+    }
+
     /// Send tmux-named keys (or literal text), one write per key. A lone Escape is followed by
     /// a short pause so the next key is not read as an Alt chord.
     pub async fn send_keys(&self, names: &[String]) -> Result<(), HandleError> {
@@ -206,6 +244,10 @@ const CLEAR_CHECK: Duration = Duration::from_millis(1000);
 /// How long after Enter the text must have left the input line. Agents redraw within a frame
 /// or two; 1.5 s absorbs a loaded machine without making a lost Enter slow to repair.
 const SUBMIT_CHECK: Duration = Duration::from_millis(1500);
+
+/// How long typed text may take to show in the input line before Enter is pressed anyway: a
+/// 5 KB paste into Gemini CLI on a loaded 2-core machine takes over a second.
+const ECHO_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Screen polls while checking a submission.
 const SUBMIT_POLL: Duration = Duration::from_millis(40);

@@ -503,5 +503,27 @@ pub fn dismissed_dialogs_clear(agent: Agent) {
     assert!(
         !lab.work.join("dismissed.txt").exists(),
         "the dismissed command ran"
+
+/// Gemini retries 429/503 for minutes behind its ordinary spinner: with a stall threshold the
+/// session is reported `stalled` (the spinner, its clock and the footer's redraws are not
+/// progress), and the screen still shows the spinner when it is.
+pub fn endless_retry_stalls(agent: Agent) {
+    let lab = Lab::new(agent);
+    let id = lab.start(json!({ "stallThresholdMs": 8000 }));
+    lab.model.script(
+        json!([{ "status": 503, "message": "mock: unavailable", "times": 0, "retry_after": 1 }]),
+    );
+    lab.daemon
+        .send(&id, "This will never be answered (stall-me)");
+    wait_status(&lab, &id, "working", TURN);
+    wait_status(&lab, &id, "stalled", Duration::from_secs(60));
+    assert!(
+        lab.screen(&id).contains(marker(agent, "retry")),
+        "stalled while the agent's spinner is on screen:\n{}",
+        lab.screen(&id)
+    );
+    assert!(
+        lab.model.main_requests().len() >= 2,
+        "the agent kept retrying"
     );
 }

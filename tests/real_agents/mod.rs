@@ -279,3 +279,26 @@ agent_tests!(
         two_hundred_sends,
     ]
 );
+
+agent_tests!(
+    gemini,
+    crate::support::agents::Agent::Gemini,
+    [
+        starts_idle,
+        send_working_idle,
+        long_stream_stays_working,
+        shell_approval_approve,
+        shell_approval_reject,
+        file_write_approval,
+        question_answered,
+        trust_dialog_waits_then_approve,
+        trust_folder_true,
+        trust_folder_false,
+        api_error_then_recover,
+        retrying_is_working,
+        endless_retry_stalls,
+        interrupt_returns_idle,
+        prompts_arrive_byte_exact,
+        two_hundred_sends,
+    ]
+);
