@@ -268,14 +268,22 @@ agent_tests!(
     codex,
     crate::support::agents::Agent::Codex,
     [
+        starts_idle,
+        first_prompt_at_create,
+        send_right_after_start,
         send_working_idle,
         long_stream_stays_working,
         shell_approval_approve,
+        shell_approval_reject,
+        file_write_approval,
         question_answered,
         trust_dialog_waits_then_approve,
+        trust_folder_true,
+        trust_folder_false,
         api_error_then_recover,
         retrying_is_working,
         interrupt_returns_idle,
+        prompts_arrive_byte_exact,
         two_hundred_sends,
     ]
 );
@@ -285,6 +293,8 @@ agent_tests!(
     crate::support::agents::Agent::Gemini,
     [
         starts_idle,
+        first_prompt_at_create,
+        send_right_after_start,
         send_working_idle,
         long_stream_stays_working,
         shell_approval_approve,
