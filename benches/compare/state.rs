@@ -177,12 +177,12 @@ fn real_turns(d: &Daemon, agent: Agent, hooks: bool, n: usize) -> Result<Vec<Dur
 fn run_real(cfg: &Config, d: &Daemon, report: &mut Report) {
     let w = "6 state change";
     let runs = [
-        (Agent::Claude, true, "real claude, hooks on"),
-        (Agent::Claude, false, "real claude, screen only"),
-        (Agent::Codex, false, "real codex"),
+        (Agent::Claude, true, ", hooks on"),
+        (Agent::Claude, false, ", screen only"),
+        (Agent::Codex, false, ""),
     ];
-    for (agent, hooks, label) in runs {
-        let label = format!("{label} {}", agent.version());
+    for (agent, hooks, how) in runs {
+        let label = format!("real {} {}{how}", agent.name(), agent.version());
         if !installed(agent) {
             report.note(format!(
                 "{label}: not installed (scripts/install-test-deps puts the agent CLIs under tests/agents)"
