@@ -254,7 +254,7 @@ fn flicker_between_known_screens_stalls() {
     let mut t = t0;
     for i in 0..40 {
         let screen = if i % 2 == 0 { &with_model } else { &without };
-        let v = d.evaluate_text(t, screen, "", None);
+        let v = d.evaluate_text(t, screen, "", "", None);
         if t < t0 + Duration::from_secs(5) {
             assert_eq!(
                 v.status,
@@ -266,14 +266,14 @@ fn flicker_between_known_screens_stalls() {
         t += Duration::from_millis(300);
     }
     assert_eq!(
-        d.evaluate_text(t, &without, "", None).status,
+        d.evaluate_text(t, &without, "", "", None).status,
         SessionStatus::Stalled,
         "{:?}",
         d.explanation()
     );
     let progressed = format!("✦ a new line of the answer\n{without}");
     assert_eq!(
-        d.evaluate_text(t + Duration::from_millis(50), &progressed, "", None)
+        d.evaluate_text(t + Duration::from_millis(50), &progressed, "", "", None)
             .status,
         SessionStatus::Working
     );

@@ -503,6 +503,8 @@ pub fn dismissed_dialogs_clear(agent: Agent) {
     assert!(
         !lab.work.join("dismissed.txt").exists(),
         "the dismissed command ran"
+    );
+}
 
 /// Gemini retries 429/503 for minutes behind its ordinary spinner: with a stall threshold the
 /// session is reported `stalled` (the spinner, its clock and the footer's redraws are not
