@@ -96,7 +96,7 @@ struct TranscriptQuery {
     /// and a call without `since` goes on from there.
     #[schemars(length(min = 1, max = MAX_CLIENT_LEN))]
     client: Option<String>,
-    /// The output offset to read from (the `end` of the previous answer); default: where
+    /// The output offset to read from (the `next` of the previous answer); default: where
     /// `client` stopped, else the start.
     #[schemars(with = "Option<u64>")]
     since: Option<String>,
