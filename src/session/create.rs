@@ -149,7 +149,10 @@ impl SessionManager {
         let shell_integration = integrated.is_some();
         let (command, child_env) = match integrated {
             Some(l) => (l.argv, l.env),
-            None => (command, Vec::new()),
+            None => (
+                command,
+                launch::interactive_env(agent_type, &spec.env, |k| std::env::var_os(k).is_some()),
+            ),
         };
         if let Some(parent) = spec.parent_id
             && self.get(&parent.to_string()).is_err()

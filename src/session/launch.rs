@@ -16,6 +16,8 @@
 //! Resuming: Claude `--resume <id>`; Codex `resume <id>` (a subcommand, placed first); Gemini
 //! and the others cannot resume a given conversation (400). Shell and custom sessions accept
 //! no permission mode other than `default`.
+//!
+//! Environment: an agent is told it is not in CI (see [`interactive_env`]).
 
 use crate::vocab::{AgentType, PermissionMode};
 
@@ -166,6 +168,30 @@ fn append(argv: &mut Vec<String>, flags: &[&str]) {
         return;
     }
     argv.extend(flags.iter().map(|f| (*f).to_owned()));
+}
+
+/// Variables by which agent CLIs decide they run in CI and go headless: Gemini CLI 0.61 takes
+/// `CI=true` or `GITHUB_ACTIONS=true` as "no terminal", prints "No input provided via stdin" and
+/// exits. An agent session is an interactive terminal whatever the daemon's own environment
+/// says (a daemon started from a CI job passes that job's variables on).
+const CI_MARKERS: [&str; 2] = ["CI", "GITHUB_ACTIONS"];
+
+/// What an agent's environment adds so it stays interactive: each CI marker the daemon
+/// inherited (`inherited` says which are set) is given as `false`, unless the request set it
+/// itself. Shells and custom programs keep the daemon's environment as it is.
+pub fn interactive_env(
+    agent: AgentType,
+    requested: &[(String, String)],
+    inherited: impl Fn(&str) -> bool,
+) -> Vec<(String, String)> {
+    if matches!(agent, AgentType::Shell | AgentType::Custom) {
+        return Vec::new();
+    }
+    CI_MARKERS
+        .iter()
+        .filter(|k| inherited(k) && !requested.iter().any(|(r, _)| r == *k))
+        .map(|k| ((*k).to_owned(), "false".to_owned()))
+        .collect()
 }
 
 #[cfg(test)]
@@ -351,5 +377,19 @@ mod tests {
             ..LaunchOptions::default()
         };
         assert!(build_argv(AgentType::Codex, vec!["codex".into()], &codex).is_err());
+    }
+
+    #[test]
+    fn agents_are_told_they_are_not_in_ci() {
+        let ci = |k: &str| k == "CI";
+        assert_eq!(
+            interactive_env(AgentType::Gemini, &[], ci),
+            vec![("CI".to_owned(), "false".to_owned())]
+        );
+        // The request's own value stands; shells keep the daemon's environment.
+        let asked = [("CI".to_owned(), "true".to_owned())];
+        assert!(interactive_env(AgentType::Gemini, &asked, ci).is_empty());
+        assert!(interactive_env(AgentType::Shell, &[], ci).is_empty());
+        assert!(interactive_env(AgentType::Claude, &[], |_| false).is_empty());
     }
 }

@@ -248,7 +248,9 @@ pub fn trust_folder_true(agent: Agent) {
 pub fn trust_folder_false(agent: Agent) {
     let lab = Lab::with_trust(agent, Trust::Ask);
     let id = id_of(&lab.daemon.create(lab.body(json!({ "trustFolder": false }))));
-    if agent == Agent::Claude {
+    // Declining ends Claude Code ("No, exit") and Codex ("esc back" leaves its only screen);
+    // Gemini goes on untrusted.
+    if agent != Agent::Gemini {
         wait_status(&lab, &id, "exited", agent.boot_timeout());
     } else {
         lab.wait_ready(&id);

@@ -11,8 +11,9 @@
 //!   dismissed dialogs run on Claude Code (the agent Aegis forks with history and wires hooks
 //!   for; the orchestration code paths are the same for every agent).
 //!
-//! The set is kept to one proof per behaviour (the real CLIs cost seconds of CPU each): what
-//! is the same code path for every agent runs on one agent only.
+//! Every other scenario runs on every agent. The daemon's environment may say `CI=true` (as
+//! `.ci/run` does): sessions of an agent are told `CI=false`, as users' are (Gemini CLI goes
+//! headless under `CI=true`).
 
 mod dialogs;
 mod orchestration;

@@ -94,8 +94,30 @@ impl Control {
             .map(str::to_owned)
             .collect();
         lines.dedup();
-        lines
+        join_output(lines)
     }
+}
+
+/// Consecutive `%output` lines of one pane as one: how a program's output is split into
+/// `%output` lines follows how its bytes arrived on the pty (tmux itself sent `neww-2` and its
+/// `\015\012` apart in one run and together in another), which is timing, not behaviour.
+fn join_output(lines: Vec<String>) -> Vec<String> {
+    let mut joined: Vec<String> = Vec::with_capacity(lines.len());
+    for l in lines {
+        if let (Some(prev), Some((pane, data))) = (joined.last_mut(), output_of(&l))
+            && output_of(prev).is_some_and(|(p, _)| p == pane)
+        {
+            prev.push_str(data);
+            continue;
+        }
+        joined.push(l);
+    }
+    joined
+}
+
+/// The pane and data of a `%output %N data` line.
+fn output_of(line: &str) -> Option<(&str, &str)> {
+    line.strip_prefix("%output ")?.split_once(' ')
 }
 
 impl Drop for Control {
