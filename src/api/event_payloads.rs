@@ -244,6 +244,7 @@ pub enum NoticeData {
 /// No payload: `{}`.
 #[derive(Serialize, JsonSchema)]
 #[schemars(rename = "EmptyNoticeData")]
+#[schemars(extend("properties" = {}, "additionalProperties" = false))]
 pub struct Empty {}
 
 /// `reset`'s `data`: why, and the oldest id the replay ring still holds.
@@ -253,4 +254,277 @@ pub struct Empty {}
 pub struct ResetData {
     pub reason: &'static str,
     pub oldest_available: u64,
+}
+
+#[cfg(test)]
+pub(super) mod tests {
+    use serde_json::Value;
+
+    use super::super::event_wire::{Scope, event_json, notice_json, reset_json, webhook_body};
+    use crate::events::detail::*;
+    use crate::events::{Event, EventDetail, EventKind};
+    use crate::vocab::SessionStatus;
+
+    fn request() -> crate::detect::prompt::PermissionRequest {
+        crate::detect::prompt::PermissionRequest {
+            id: uuid::Uuid::from_u128(1),
+            kind: crate::detect::profile::PermissionKind::Bash,
+            title: "Bash command".into(),
+            detail: "rm -rf build".into(),
+            options: Vec::new(),
+            selected: None,
+            rule: "test".into(),
+            created_at_ms: 1,
+            expires_at_ms: None,
+            fingerprint: 0,
+        }
+    }
+
+    /// The payload a publisher of `kind` sends.
+    pub(in crate::api) fn sample(kind: EventKind) -> EventDetail {
+        use EventKind as K;
+        match kind {
+            K::SessionCreated => EventDetail::Created {
+                agent_type: crate::vocab::AgentType::Shell,
+                work_dir: "/tmp".into(),
+            },
+            K::SessionExited => EventDetail::Exited { exit_code: Some(3) },
+            K::SessionKilled => EventDetail::Removed {
+                exit_code: None,
+                was_running: true,
+            },
+            K::SessionRecordingFailed => EventDetail::RecordingFailed {
+                error: "disk full".into(),
+            },
+            K::PermissionRequested => EventDetail::PermissionRequested(Box::new(PermissionAsked {
+                request: request(),
+                agent_type: crate::vocab::AgentType::Claude,
+                hook: None,
+            })),
+            K::PermissionResolved => {
+                EventDetail::PermissionResolved(Box::new(PermissionAnswered {
+                    request: request(),
+                    resolution: crate::permissions::Resolution {
+                        action: crate::permissions::Outcome::Approved,
+                        option: Some(1),
+                        by: crate::permissions::AnsweredBy::Api,
+                        reason: None,
+                        actor: None,
+                    },
+                }))
+            }
+            K::MessageSent => EventDetail::MessageSent(MessageSent {
+                text: "hi".into(),
+                delivered: true,
+                via: MessageVia::Api { attempts: 1 },
+            }),
+            K::Verification => EventDetail::Verification(Verification {
+                passed: true,
+                source: "config",
+                checks: Vec::new(),
+            }),
+            K::ConsensusCompleted => EventDetail::ConsensusCompleted(ConsensusOutcome {
+                consensus_id: uuid::Uuid::nil(),
+                status: "completed",
+                verdict: Some("approve"),
+                approvals: 2,
+                rejections: 1,
+                tie: false,
+                explanation: None,
+            }),
+            K::PipelineFinished => EventDetail::PipelineFinished(PipelineOutcome {
+                pipeline_id: uuid::Uuid::nil(),
+                name: "p".into(),
+                status: "completed",
+                reason: None,
+            }),
+            K::SessionCompleted => EventDetail::SessionCompleted {
+                status: "done".into(),
+                comment: None,
+            },
+            K::SessionWorking
+            | K::SessionIdle
+            | K::SessionStalled
+            | K::SessionQuestion
+            | K::SessionError => EventDetail::None,
+        }
+    }
+
+    /// Payloads besides [`sample`]'s: the other variant of each shape.
+    fn variants() -> Vec<(EventKind, EventDetail)> {
+        let hook = crate::permissions::hook::HookRequest {
+            id: uuid::Uuid::from_u128(2),
+            tool_name: "Bash".into(),
+            tool_input: serde_json::json!({ "command": "ls" }),
+            created_at_ms: 1,
+        };
+        vec![
+            (
+                EventKind::SessionIdle,
+                EventDetail::CommandFinished { exit_code: Some(1) },
+            ),
+            (
+                EventKind::PermissionRequested,
+                EventDetail::PermissionRequested(Box::new(PermissionAsked {
+                    request: request(),
+                    agent_type: crate::vocab::AgentType::Claude,
+                    hook: Some(hook),
+                })),
+            ),
+            (
+                EventKind::MessageSent,
+                EventDetail::MessageSent(MessageSent {
+                    text: "hi".into(),
+                    delivered: false,
+                    via: MessageVia::Stimulus {
+                        source: "github".into(),
+                    },
+                }),
+            ),
+            (
+                EventKind::Verification,
+                EventDetail::Verification(Verification {
+                    passed: false,
+                    source: "auto",
+                    checks: vec![CheckOutcome {
+                        name: "test".into(),
+                        passed: false,
+                        exit_code: None,
+                        timed_out: true,
+                        duration_ms: 5,
+                    }],
+                }),
+            ),
+        ]
+    }
+
+    /// The hook's tool input is whatever the agent's tool takes: the one free-form object.
+    const FREE_FORM: &[&str] = &["toolInput"];
+
+    /// Where `v` breaks `schema` (an OpenAPI 3.0 schema in `doc`), read strictly: an object
+    /// may hold only keys its schema lists, and must hold the ones it requires; an object
+    /// whose schema lists no keys (free-form) is a break unless its key is in [`FREE_FORM`].
+    fn breaks(doc: &Value, schema: &Value, v: &Value, at: &str) -> Vec<String> {
+        if let Some(r) = schema["$ref"].as_str() {
+            let target = r.strip_prefix('#').and_then(|p| doc.pointer(p));
+            return match target {
+                Some(t) => breaks(doc, t, v, at),
+                None => vec![format!("{at}: unknown {r}")],
+            };
+        }
+        if v.is_null() && schema["nullable"] == true {
+            return Vec::new();
+        }
+        if let Some(all) = schema["allOf"].as_array() {
+            return all.iter().flat_map(|s| breaks(doc, s, v, at)).collect();
+        }
+        if let Some(any) = schema["anyOf"].as_array().or(schema["oneOf"].as_array()) {
+            let tried: Vec<Vec<String>> = any.iter().map(|s| breaks(doc, s, v, at)).collect();
+            return match tried.iter().any(Vec::is_empty) {
+                true => Vec::new(),
+                false => vec![format!("{at}: {v} matches no branch: {tried:?}")],
+            };
+        }
+        if let Some(values) = schema["enum"].as_array()
+            && !values.contains(v)
+        {
+            return vec![format!("{at}: {v} is not one of {values:?}")];
+        }
+        let fits = match (schema["type"].as_str(), v) {
+            (Some("object"), Value::Object(_)) => true,
+            (Some("array"), Value::Array(_)) => true,
+            (Some("string"), Value::String(_)) => true,
+            (Some("boolean"), Value::Bool(_)) => true,
+            (Some("integer"), Value::Number(n)) => n.is_i64() || n.is_u64(),
+            (Some("number"), Value::Number(_)) => true,
+            (None, _) => FREE_FORM.iter().any(|k| at.ends_with(k)),
+            _ => false,
+        };
+        if !fits {
+            return vec![format!("{at}: {v} is not {schema}")];
+        }
+        let mut out = Vec::new();
+        match v {
+            Value::Object(m) => {
+                let props = schema["properties"].as_object();
+                if props.is_none() && !FREE_FORM.iter().any(|k| at.ends_with(k)) {
+                    out.push(format!("{at}: a free-form object"));
+                }
+                for (k, x) in m {
+                    match props.and_then(|p| p.get(k)) {
+                        Some(s) => out.extend(breaks(doc, s, x, &format!("{at}.{k}"))),
+                        None if props.is_some() => out.push(format!("{at}: {k} not in the schema")),
+                        None => {}
+                    }
+                }
+                for k in schema["required"].as_array().into_iter().flatten() {
+                    if !k.as_str().is_some_and(|k| m.contains_key(k)) {
+                        out.push(format!("{at}: required {k} missing"));
+                    }
+                }
+            }
+            Value::Array(items) => {
+                for (i, x) in items.iter().enumerate() {
+                    out.extend(breaks(doc, &schema["items"], x, &format!("{at}[{i}]")));
+                }
+            }
+            _ => {}
+        }
+        out
+    }
+
+    fn check(doc: &Value, name: &str, v: &Value) {
+        let schema = serde_json::json!({ "$ref": format!("#/components/schemas/{name}") });
+        let found = breaks(doc, &schema, v, name);
+        assert!(found.is_empty(), "{v}\n{found:#?}");
+    }
+
+    #[test]
+    fn every_event_validates_against_the_document() {
+        let doc = super::super::openapi::spec();
+        let mut events: Vec<(EventKind, EventDetail)> =
+            EventKind::ALL.iter().map(|&k| (k, sample(k))).collect();
+        events.extend(variants());
+        for (kind, detail) in events {
+            let statuses = [None, Some(SessionStatus::Working)];
+            for (old, new) in statuses.into_iter().zip(statuses.into_iter().rev()) {
+                let e = Event::for_tests(kind, old, new, detail.clone());
+                check(doc, "Event", &event_json(&e, Scope::Session));
+                check(doc, "Event", &event_json(&e, Scope::Global));
+                check(doc, "WebhookDelivery", &webhook_body(&e, "d"));
+            }
+        }
+        for kind in ["connected", "heartbeat"] {
+            check(doc, "EventNotice", &notice_json(kind, None));
+        }
+        check(
+            doc,
+            "EventNotice",
+            &reset_json(Some(uuid::Uuid::nil()), 3, 9),
+        );
+    }
+
+    /// The validator is strict: a key the schema lacks, a wrong type or a free-form object
+    /// is found.
+    #[test]
+    fn the_validator_finds_what_the_schema_lacks() {
+        let doc = super::super::openapi::spec();
+        let e = Event::for_tests(
+            EventKind::SessionKilled,
+            None,
+            None,
+            sample(EventKind::SessionKilled),
+        );
+        let good = event_json(&e, Scope::Global);
+        let schema = serde_json::json!({ "$ref": "#/components/schemas/Event" });
+        assert!(breaks(doc, &schema, &good, "Event").is_empty());
+        let mut extra = good.clone();
+        extra["detail"]["surprise"] = 1.into();
+        assert!(!breaks(doc, &schema, &extra, "Event").is_empty());
+        let mut wrong = good.clone();
+        wrong["data"]["reason"] = 1.into();
+        assert!(!breaks(doc, &schema, &wrong, "Event").is_empty());
+        let free = serde_json::json!({ "type": "object" });
+        assert!(!breaks(doc, &free, &serde_json::json!({}), "detail").is_empty());
+    }
 }

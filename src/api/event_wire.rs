@@ -118,7 +118,9 @@ fn detail_of(e: &Event) -> Option<D> {
         EventDetail::RecordingFailed { error } => D::RecordingFailed(RecordingFailedDetail {
             error: error.clone(),
         }),
-        EventDetail::PermissionRequested(asked) => D::PermissionRequested(Box::new(asked_of(e, asked))),
+        EventDetail::PermissionRequested(asked) => {
+            D::PermissionRequested(Box::new(asked_of(e, asked)))
+        }
         EventDetail::PermissionResolved(a) => {
             D::PermissionResolved(permission_resolution(&a.request, &a.resolution))
         }
@@ -428,7 +430,11 @@ impl<'a> EventNotice<'a> {
 
 /// A notice frame of `kind` with no payload (`connected`, `heartbeat`; see [`EventNotice`]).
 pub fn notice_json(kind: &str, session: Option<uuid::Uuid>) -> Value {
-    to_value(&EventNotice::new(kind, session, NoticeData::Empty(Empty {})))
+    to_value(&EventNotice::new(
+        kind,
+        session,
+        NoticeData::Empty(Empty {}),
+    ))
 }
 
 /// The `reset` notice: the events up to `lost_until` are lost, `oldest` is the oldest the
@@ -455,94 +461,9 @@ fn to_value(v: &impl Serialize) -> Value {
 
 #[cfg(test)]
 mod tests {
+    use super::super::event_payloads::tests::sample;
     use super::*;
-    use crate::events::detail::*;
     use serde_json::json;
-
-    fn request() -> crate::detect::prompt::PermissionRequest {
-        crate::detect::prompt::PermissionRequest {
-            id: uuid::Uuid::from_u128(1),
-            kind: crate::detect::profile::PermissionKind::Bash,
-            title: "Bash command".into(),
-            detail: "rm -rf build".into(),
-            options: Vec::new(),
-            selected: None,
-            rule: "test".into(),
-            created_at_ms: 1,
-            expires_at_ms: None,
-            fingerprint: 0,
-        }
-    }
-
-    /// The payload a publisher of `kind` sends.
-    fn sample(kind: EventKind) -> EventDetail {
-        use EventKind as K;
-        match kind {
-            K::SessionCreated => EventDetail::Created {
-                agent_type: crate::vocab::AgentType::Shell,
-                work_dir: "/tmp".into(),
-            },
-            K::SessionExited => EventDetail::Exited { exit_code: Some(3) },
-            K::SessionKilled => EventDetail::Removed {
-                exit_code: None,
-                was_running: true,
-            },
-            K::SessionRecordingFailed => EventDetail::RecordingFailed {
-                error: "disk full".into(),
-            },
-            K::PermissionRequested => EventDetail::PermissionRequested(Box::new(PermissionAsked {
-                request: request(),
-                agent_type: crate::vocab::AgentType::Claude,
-                hook: None,
-            })),
-            K::PermissionResolved => {
-                EventDetail::PermissionResolved(Box::new(PermissionAnswered {
-                    request: request(),
-                    resolution: crate::permissions::Resolution {
-                        action: crate::permissions::Outcome::Approved,
-                        option: Some(1),
-                        by: crate::permissions::AnsweredBy::Api,
-                        reason: None,
-                        actor: None,
-                    },
-                }))
-            }
-            K::MessageSent => EventDetail::MessageSent(MessageSent {
-                text: "hi".into(),
-                delivered: true,
-                via: MessageVia::Api { attempts: 1 },
-            }),
-            K::Verification => EventDetail::Verification(Verification {
-                passed: true,
-                source: "config",
-                checks: Vec::new(),
-            }),
-            K::ConsensusCompleted => EventDetail::ConsensusCompleted(ConsensusOutcome {
-                consensus_id: uuid::Uuid::nil(),
-                status: "completed",
-                verdict: Some("approve"),
-                approvals: 2,
-                rejections: 1,
-                tie: false,
-                explanation: None,
-            }),
-            K::PipelineFinished => EventDetail::PipelineFinished(PipelineOutcome {
-                pipeline_id: uuid::Uuid::nil(),
-                name: "p".into(),
-                status: "completed",
-                reason: None,
-            }),
-            K::SessionCompleted => EventDetail::SessionCompleted {
-                status: "done".into(),
-                comment: None,
-            },
-            K::SessionWorking
-            | K::SessionIdle
-            | K::SessionStalled
-            | K::SessionQuestion
-            | K::SessionError => EventDetail::None,
-        }
-    }
 
     #[test]
     fn every_kind_has_both_names_and_a_payload() {
