@@ -31,8 +31,8 @@
 //! the screen rather than the transcript). A permission dialog is announced once, as
 //! `approval`, whose `data.status` carries the uiState v0.3 would have sent as `status`.
 //!
-//! Length: one concept, the event's wire form: the frame types the document derives its
-//! schemas from, both payload vocabularies, and the tests that check them together.
+//! The payloads are typed ([`super::event_payloads`]), so the document lists their keys;
+//! this module picks and fills the shape of each kind.
 
 use schemars::JsonSchema;
 use serde::Serialize;
