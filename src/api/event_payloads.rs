@@ -504,6 +504,63 @@ pub(super) mod tests {
         );
     }
 
+    /// Every schema reachable from `schema` that lets any object (or any value) through,
+    /// by where it sits; a key in [`FREE_FORM`] is allowed.
+    fn free_forms(doc: &Value, schema: &Value, at: &str, seen: &mut Vec<String>) -> Vec<String> {
+        if let Some(r) = schema["$ref"].as_str() {
+            if seen.iter().any(|s| s == r) {
+                return Vec::new();
+            }
+            seen.push(r.to_owned());
+            let target = r.strip_prefix('#').and_then(|p| doc.pointer(p));
+            return free_forms(doc, target.unwrap_or(&Value::Null), r, seen);
+        }
+        let mut out = Vec::new();
+        for key in ["allOf", "anyOf", "oneOf"] {
+            for s in schema[key].as_array().into_iter().flatten() {
+                out.extend(free_forms(doc, s, at, seen));
+            }
+        }
+        let combined = ["allOf", "anyOf", "oneOf", "enum"]
+            .iter()
+            .any(|k| schema.get(k).is_some());
+        let open = match schema["type"].as_str() {
+            Some("object") => schema.get("properties").is_none(),
+            Some(_) => false,
+            None => !combined,
+        };
+        if open && !FREE_FORM.iter().any(|k| at.ends_with(k)) {
+            out.push(at.to_owned());
+        }
+        for (k, s) in schema["properties"].as_object().into_iter().flatten() {
+            out.extend(free_forms(doc, s, &format!("{at}.{k}"), seen));
+        }
+        out.extend(free_forms_items(doc, schema, at, seen));
+        out
+    }
+
+    fn free_forms_items(
+        doc: &Value,
+        schema: &Value,
+        at: &str,
+        seen: &mut Vec<String>,
+    ) -> Vec<String> {
+        match schema.get("items") {
+            Some(items) => free_forms(doc, items, &format!("{at}[]"), seen),
+            None => Vec::new(),
+        }
+    }
+
+    #[test]
+    fn no_event_schema_is_free_form() {
+        let doc = super::super::openapi::spec();
+        for name in ["Event", "WebhookDelivery", "EventNotice"] {
+            let root = serde_json::json!({ "$ref": format!("#/components/schemas/{name}") });
+            let open = free_forms(doc, &root, name, &mut Vec::new());
+            assert!(open.is_empty(), "{name}: free-form schemas at {open:?}");
+        }
+    }
+
     /// The validator is strict: a key the schema lacks, a wrong type or a free-form object
     /// is found.
     #[test]
@@ -526,5 +583,14 @@ pub(super) mod tests {
         assert!(!breaks(doc, &schema, &wrong, "Event").is_empty());
         let free = serde_json::json!({ "type": "object" });
         assert!(!breaks(doc, &free, &serde_json::json!({}), "detail").is_empty());
+        assert_eq!(
+            free_forms(doc, &free, "detail", &mut Vec::new()),
+            ["detail"]
+        );
+        let any = serde_json::json!({ "properties": { "data": {} }, "type": "object" });
+        assert_eq!(
+            free_forms(doc, &any, "Event", &mut Vec::new()),
+            ["Event.data"]
+        );
     }
 }
