@@ -31,15 +31,16 @@
 //! the screen rather than the transcript). A permission dialog is announced once, as
 //! `approval`, whose `data.status` carries the uiState v0.3 would have sent as `status`.
 //!
-//! Length: one concept, the event's wire form: the frame types the document derives its
-//! schemas from, both payload vocabularies, and the tests that check them together.
+//! The payloads are typed ([`super::event_payloads`]), so the document lists their keys;
+//! this module picks and fills the shape of each kind.
 
 use schemars::JsonSchema;
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
+use super::event_payloads::{EventDetailWire as D, *};
 use super::uistate::UiInputs;
-use super::wire::{permission_request_json, permission_resolution_json};
+use super::wire::{PermissionRequestWire, permission_request, permission_resolution};
 use crate::clock::now_ms;
 use crate::events::detail::{MessageVia, PermissionAsked};
 use crate::events::{Event, EventDetail, EventKind};
@@ -90,102 +91,134 @@ fn status_str(s: Option<SessionStatus>) -> &'static str {
     s.map_or("unknown", SessionStatus::as_str)
 }
 
-/// Our `detail` of event `e`: each payload under the keys our clients read.
-fn detail_json(e: &Event) -> Value {
-    match &e.detail {
-        EventDetail::None => Value::Null,
+/// Our `detail` of event `e`: each payload under the keys our clients read; `None` (null)
+/// for a status change.
+fn detail_of(e: &Event) -> Option<D> {
+    Some(match &e.detail {
+        EventDetail::None => return None,
         EventDetail::Created {
             agent_type,
             work_dir,
-        } => json!({ "agentType": agent_type.as_str(), "workDir": work_dir }),
+        } => D::Created(CreatedDetail {
+            agent_type: agent_type.as_str(),
+            work_dir: work_dir.to_string_lossy().into_owned(),
+        }),
         EventDetail::Exited { exit_code } | EventDetail::CommandFinished { exit_code } => {
-            json!({ "exitCode": exit_code })
+            D::Exit(ExitDetail {
+                exit_code: *exit_code,
+            })
         }
         EventDetail::Removed {
             exit_code,
             was_running,
-        } => json!({ "exitCode": exit_code, "wasRunning": was_running }),
-        EventDetail::RecordingFailed { error } => json!({ "error": error }),
-        EventDetail::PermissionRequested(asked) => asked_json(e, asked),
-        EventDetail::PermissionResolved(a) => permission_resolution_json(&a.request, &a.resolution),
-        EventDetail::MessageSent(m) => match &m.via {
-            MessageVia::Api { attempts } => {
-                json!({ "text": m.text, "delivered": m.delivered, "attempts": attempts })
-            }
-            MessageVia::Stimulus { source } => {
-                json!({ "text": m.text, "delivered": m.delivered, "source": source })
-            }
-        },
-        EventDetail::Verification(v) => {
-            let checks: Vec<Value> = v
+        } => D::Removed(RemovedDetail {
+            exit_code: *exit_code,
+            was_running: *was_running,
+        }),
+        EventDetail::RecordingFailed { error } => D::RecordingFailed(RecordingFailedDetail {
+            error: error.clone(),
+        }),
+        EventDetail::PermissionRequested(asked) => {
+            D::PermissionRequested(Box::new(asked_of(e, asked)))
+        }
+        EventDetail::PermissionResolved(a) => {
+            D::PermissionResolved(permission_resolution(&a.request, &a.resolution))
+        }
+        EventDetail::MessageSent(m) => {
+            let (attempts, source) = match &m.via {
+                MessageVia::Api { attempts } => (Some(*attempts), None),
+                MessageVia::Stimulus { source } => (None, Some(source.clone())),
+            };
+            D::MessageSent(MessageSentDetail {
+                text: m.text.clone(),
+                delivered: m.delivered,
+                attempts,
+                source,
+            })
+        }
+        EventDetail::Verification(v) => D::Verification(VerificationDetail {
+            passed: v.passed,
+            source: v.source,
+            checks: v
                 .checks
                 .iter()
-                .map(|c| {
-                    json!({
-                        "name": c.name, "passed": c.passed, "exitCode": c.exit_code,
-                        "timedOut": c.timed_out, "durationMs": c.duration_ms,
-                    })
+                .map(|c| CheckDetail {
+                    name: c.name.clone(),
+                    passed: c.passed,
+                    exit_code: c.exit_code,
+                    timed_out: c.timed_out,
+                    duration_ms: c.duration_ms,
                 })
-                .collect();
-            json!({ "passed": v.passed, "source": v.source, "checks": checks })
-        }
-        EventDetail::ConsensusCompleted(c) => json!({
-            "consensusId": c.consensus_id,
-            "status": c.status,
-            "verdict": c.verdict,
-            "approvals": c.approvals,
-            "rejections": c.rejections,
-            "tie": c.tie,
-            "explanation": c.explanation,
+                .collect(),
         }),
-        EventDetail::PipelineFinished(p) => json!({
-            "pipelineId": p.pipeline_id,
-            "name": p.name,
-            "status": p.status,
-            "reason": p.reason,
+        EventDetail::ConsensusCompleted(c) => D::ConsensusCompleted(ConsensusDetail {
+            consensus_id: c.consensus_id,
+            status: c.status,
+            verdict: c.verdict,
+            approvals: c.approvals,
+            rejections: c.rejections,
+            tie: c.tie,
+            explanation: c.explanation.clone(),
         }),
-        EventDetail::SessionCompleted { status, comment } => {
-            json!({ "status": status, "comment": comment })
-        }
-    }
+        EventDetail::PipelineFinished(p) => D::PipelineFinished(PipelineDetail {
+            pipeline_id: p.pipeline_id,
+            name: p.name.clone(),
+            status: p.status,
+            reason: p.reason.clone(),
+        }),
+        EventDetail::SessionCompleted { status, comment } => D::SessionCompleted(CompletedDetail {
+            status: status.clone(),
+            comment: comment.clone(),
+        }),
+    })
+}
+
+/// Our `detail` of event `e` as JSON (null for a status change).
+#[cfg(test)]
+fn detail_json(e: &Event) -> Value {
+    to_value(&detail_of(e))
 }
 
 /// A permission request's detail; one held by the hook adds where it came from and the
 /// tool's exact name and input.
-fn asked_json(e: &Event, asked: &PermissionAsked) -> Value {
-    let mut v = permission_request_json(
+fn asked_of(e: &Event, asked: &PermissionAsked) -> PermissionRequestWire {
+    let mut v = permission_request(
         e.session_id,
         &e.session_name,
         asked.agent_type,
         &asked.request,
     );
     if let Some(hook) = &asked.hook {
-        v["source"] = json!("hook");
-        v["toolName"] = json!(hook.tool_name);
-        v["toolInput"] = hook.tool_input.clone();
+        v.source = Some("hook");
+        v.tool_name = Some(hook.tool_name.clone());
+        v.tool_input = Some(hook.tool_input.clone());
     }
     v
 }
 
-/// The v0.3 `data` of event `e` (see the module table).
-fn v03_data(e: &Event) -> Value {
+/// The v0.3 `data` of event `e` (see the module table); `None` (null) only where our
+/// `detail` is, for a kind published without its payload.
+fn v03_data(e: &Event) -> Option<V03Data> {
     let exit_code = match &e.detail {
         EventDetail::Exited { exit_code } | EventDetail::Removed { exit_code, .. } => *exit_code,
         _ => None,
     };
-    match e.kind {
+    Some(match e.kind {
         EventKind::SessionCreated => {
             let (agent_type, work_dir) = match &e.detail {
                 EventDetail::Created {
                     agent_type,
                     work_dir,
-                } => (Some(agent_type.as_str()), Some(work_dir)),
+                } => (
+                    Some(agent_type.as_str()),
+                    Some(work_dir.to_string_lossy().into_owned()),
+                ),
                 _ => (None, None),
             };
-            json!({
-                "name": e.session_name,
-                "workDir": work_dir,
-                "agentType": agent_type,
+            V03Data::Created(V03Created {
+                name: e.session_name.clone(),
+                work_dir,
+                agent_type,
             })
         }
         EventKind::SessionWorking
@@ -193,19 +226,19 @@ fn v03_data(e: &Event) -> Value {
         | EventKind::SessionQuestion
         | EventKind::SessionError => {
             let new = e.new_status.unwrap_or(SessionStatus::Starting);
-            json!({
-                "status": super::uistate::ui_state(UiInputs {
+            V03Data::Status(V03Status {
+                status: super::uistate::ui_state(UiInputs {
                     status: new,
                     pending: None,
                     hook_compacting: false,
                     screen: None,
                 }),
-                "detail": format!("{} → {}", status_str(e.old_status), new.as_str()),
+                detail: format!("{} → {}", status_str(e.old_status), new.as_str()),
             })
         }
-        EventKind::SessionStalled => json!({
-            "stallType": "jsonl",
-            "detail": format!(
+        EventKind::SessionStalled => V03Data::Stall(V03Stall {
+            stall_type: "jsonl",
+            detail: format!(
                 "no screen progress while {} past the stall threshold",
                 status_str(e.old_status)
             ),
@@ -215,7 +248,7 @@ fn v03_data(e: &Event) -> Value {
                 Some(code) => format!("process exited with code {code}"),
                 None => "process exited".to_owned(),
             };
-            json!({ "reason": reason, "exitCode": exit_code })
+            V03Data::Dead(V03Dead { reason, exit_code })
         }
         EventKind::SessionKilled => {
             let removed = matches!(
@@ -225,7 +258,9 @@ fn v03_data(e: &Event) -> Value {
                     ..
                 }
             );
-            json!({ "reason": if removed { "removed" } else { "killed" } })
+            V03Data::Ended(V03Ended {
+                reason: if removed { "removed" } else { "killed" },
+            })
         }
         EventKind::PermissionRequested => {
             let request = match &e.detail {
@@ -237,27 +272,27 @@ fn v03_data(e: &Event) -> Value {
                 Some(detail) => format!("{title}\n{detail}"),
                 None => title.to_owned(),
             };
-            json!({
-                "prompt": prompt,
-                "status": super::uistate::ui_state(UiInputs {
+            V03Data::Approval(V03Approval {
+                prompt,
+                status: super::uistate::ui_state(UiInputs {
                     status: SessionStatus::PermissionPrompt,
                     pending: request.map(|r| r.kind),
                     hook_compacting: false,
                     screen: None,
                 }),
-                "permissionId": request.map(|r| r.id),
-                "kind": request.map(|r| r.kind.as_str()),
+                permission_id: request.map(|r| r.id),
+                kind: request.map(|r| r.kind.as_str()),
             })
         }
         EventKind::MessageSent => {
             let text = match &e.detail {
-                EventDetail::MessageSent(m) => Some(m.text.as_str()),
+                EventDetail::MessageSent(m) => Some(m.text.clone()),
                 _ => None,
             };
-            json!({
-                "role": "user",
-                "text": text,
-                "contentType": "text",
+            V03Data::Message(V03Message {
+                role: "user",
+                text,
+                content_type: "text",
             })
         }
         EventKind::Verification
@@ -265,8 +300,8 @@ fn v03_data(e: &Event) -> Value {
         | EventKind::ConsensusCompleted
         | EventKind::PipelineFinished
         | EventKind::SessionCompleted
-        | EventKind::SessionRecordingFailed => detail_json(e),
-    }
+        | EventKind::SessionRecordingFailed => V03Data::Ours(detail_of(e)?),
+    })
 }
 
 /// A bus event on the wire (an SSE `data:` line, a WebSocket `json_event`'s `event`): our
@@ -293,11 +328,11 @@ pub struct EventWire {
     /// When it happened, in epoch milliseconds.
     timestamp: u64,
     /// Our payload of this `type` (see docs/api.md, "Events"); null for a status change.
-    detail: Value,
+    detail: Option<D>,
     /// Aegis v0.3's name of the event on this route, or our `type` where v0.3 has none.
     event: &'static str,
     /// Aegis v0.3's payload of the event.
-    data: Value,
+    data: Option<V03Data>,
     /// When this copy was serialized, in epoch milliseconds.
     emitted_at: u64,
 }
@@ -312,7 +347,7 @@ impl EventWire {
             old_status: e.old_status.map(SessionStatus::as_str),
             new_status: e.new_status.map(SessionStatus::as_str),
             timestamp: e.timestamp_ms,
-            detail: detail_json(e),
+            detail: detail_of(e),
             event: v03_event(e.kind, scope),
             data: v03_data(e),
             emitted_at: now_ms(),
@@ -362,7 +397,7 @@ pub struct EventNotice<'a> {
     /// Epoch milliseconds.
     timestamp: u64,
     /// `{}`, or for `reset` `{reason, oldestAvailable}`.
-    data: Value,
+    data: NoticeData,
     /// Epoch milliseconds (the same as `timestamp`).
     emitted_at: u64,
     /// `reset` only: the id of the last event lost (also the SSE `id:` line).
@@ -377,7 +412,7 @@ pub struct EventNotice<'a> {
 }
 
 impl<'a> EventNotice<'a> {
-    fn new(kind: &'a str, session: Option<uuid::Uuid>, data: Value) -> EventNotice<'a> {
+    fn new(kind: &'a str, session: Option<uuid::Uuid>, data: NoticeData) -> EventNotice<'a> {
         let now = now_ms();
         EventNotice {
             kind,
@@ -393,16 +428,23 @@ impl<'a> EventNotice<'a> {
     }
 }
 
-/// A notice frame of `kind` (see [`EventNotice`]).
-pub fn notice_json(kind: &str, session: Option<uuid::Uuid>, data: Value) -> Value {
-    to_value(&EventNotice::new(kind, session, data))
+/// A notice frame of `kind` with no payload (`connected`, `heartbeat`; see [`EventNotice`]).
+pub fn notice_json(kind: &str, session: Option<uuid::Uuid>) -> Value {
+    to_value(&EventNotice::new(
+        kind,
+        session,
+        NoticeData::Empty(Empty {}),
+    ))
 }
 
 /// The `reset` notice: the events up to `lost_until` are lost, `oldest` is the oldest the
 /// replay ring still holds.
 pub fn reset_json(session: Option<uuid::Uuid>, lost_until: u64, oldest: u64) -> Value {
     let reason = "requested events are older than the replay ring; refetch state";
-    let data = json!({ "reason": reason, "oldestAvailable": oldest });
+    let data = NoticeData::Reset(ResetData {
+        reason,
+        oldest_available: oldest,
+    });
     to_value(&EventNotice {
         id: Some(lost_until),
         reason: Some(reason),
@@ -419,93 +461,9 @@ fn to_value(v: &impl Serialize) -> Value {
 
 #[cfg(test)]
 mod tests {
+    use super::super::event_payloads::tests::sample;
     use super::*;
-    use crate::events::detail::*;
-
-    fn request() -> crate::detect::prompt::PermissionRequest {
-        crate::detect::prompt::PermissionRequest {
-            id: uuid::Uuid::from_u128(1),
-            kind: crate::detect::profile::PermissionKind::Bash,
-            title: "Bash command".into(),
-            detail: "rm -rf build".into(),
-            options: Vec::new(),
-            selected: None,
-            rule: "test".into(),
-            created_at_ms: 1,
-            expires_at_ms: None,
-            fingerprint: 0,
-        }
-    }
-
-    /// The payload a publisher of `kind` sends.
-    fn sample(kind: EventKind) -> EventDetail {
-        use EventKind as K;
-        match kind {
-            K::SessionCreated => EventDetail::Created {
-                agent_type: crate::vocab::AgentType::Shell,
-                work_dir: "/tmp".into(),
-            },
-            K::SessionExited => EventDetail::Exited { exit_code: Some(3) },
-            K::SessionKilled => EventDetail::Removed {
-                exit_code: None,
-                was_running: true,
-            },
-            K::SessionRecordingFailed => EventDetail::RecordingFailed {
-                error: "disk full".into(),
-            },
-            K::PermissionRequested => EventDetail::PermissionRequested(Box::new(PermissionAsked {
-                request: request(),
-                agent_type: crate::vocab::AgentType::Claude,
-                hook: None,
-            })),
-            K::PermissionResolved => {
-                EventDetail::PermissionResolved(Box::new(PermissionAnswered {
-                    request: request(),
-                    resolution: crate::permissions::Resolution {
-                        action: crate::permissions::Outcome::Approved,
-                        option: Some(1),
-                        by: crate::permissions::AnsweredBy::Api,
-                        reason: None,
-                        actor: None,
-                    },
-                }))
-            }
-            K::MessageSent => EventDetail::MessageSent(MessageSent {
-                text: "hi".into(),
-                delivered: true,
-                via: MessageVia::Api { attempts: 1 },
-            }),
-            K::Verification => EventDetail::Verification(Verification {
-                passed: true,
-                source: "config",
-                checks: Vec::new(),
-            }),
-            K::ConsensusCompleted => EventDetail::ConsensusCompleted(ConsensusOutcome {
-                consensus_id: uuid::Uuid::nil(),
-                status: "completed",
-                verdict: Some("approve"),
-                approvals: 2,
-                rejections: 1,
-                tie: false,
-                explanation: None,
-            }),
-            K::PipelineFinished => EventDetail::PipelineFinished(PipelineOutcome {
-                pipeline_id: uuid::Uuid::nil(),
-                name: "p".into(),
-                status: "completed",
-                reason: None,
-            }),
-            K::SessionCompleted => EventDetail::SessionCompleted {
-                status: "done".into(),
-                comment: None,
-            },
-            K::SessionWorking
-            | K::SessionIdle
-            | K::SessionStalled
-            | K::SessionQuestion
-            | K::SessionError => EventDetail::None,
-        }
-    }
+    use serde_json::json;
 
     #[test]
     fn every_kind_has_both_names_and_a_payload() {

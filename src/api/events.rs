@@ -266,7 +266,7 @@ pub fn frames(
     let session = follow.filter.session;
     let connected = Frame {
         id: None,
-        data: notice_json("connected", session, serde_json::json!({})),
+        data: notice_json("connected", session),
     };
     let rest = futures_util::stream::unfold(follow, move |mut f| async move {
         // Dropping `next()` at the timeout loses nothing: it only waits in the broadcast
@@ -276,7 +276,7 @@ pub fn frames(
             Ok(item) => item_frame(item?, scope, session),
             Err(_) => Frame {
                 id: None,
-                data: notice_json("heartbeat", session, serde_json::json!({})),
+                data: notice_json("heartbeat", session),
             },
         };
         Some((frame, f))

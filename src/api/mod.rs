@@ -12,6 +12,7 @@ pub mod create;
 pub mod dashboard;
 pub mod detect;
 pub mod error;
+pub mod event_payloads;
 pub mod event_wire;
 pub mod events;
 pub mod executions;

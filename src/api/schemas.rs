@@ -46,6 +46,16 @@ pub fn permission_kind(_: &mut SchemaGenerator) -> Schema {
     string_enum(crate::detect::profile::PermissionKind::ALL.map(|k| k.as_str()))
 }
 
+/// A permission kind, or null.
+pub fn permission_kind_or_null(g: &mut SchemaGenerator) -> Schema {
+    nullable(permission_kind(g))
+}
+
+/// An agent type, or null.
+pub fn agent_type_or_null(g: &mut SchemaGenerator) -> Schema {
+    nullable(agent_type(g))
+}
+
 pub fn detect_evidence(_: &mut SchemaGenerator) -> Schema {
     string_enum(crate::detect::Evidence::ALL.map(crate::detect::Evidence::as_str))
 }

@@ -7,7 +7,6 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::to_value;
 use crate::detect::prompt::PermissionRequest;
 use crate::permissions::hook::HookRequest;
 use crate::permissions::{HistoryEntry, Resolution};
@@ -103,16 +102,6 @@ pub fn permission_request(
     }
 }
 
-/// [`permission_request`] as JSON, for event details.
-pub fn permission_request_json(
-    id: uuid::Uuid,
-    name: &str,
-    agent: AgentType,
-    r: &PermissionRequest,
-) -> Value {
-    to_value(&permission_request(id, name, agent, r))
-}
-
 /// How a request was answered: the `permission.resolved` event detail.
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -135,7 +124,7 @@ pub struct PermissionResolution {
     pub actor: Option<String>,
 }
 
-fn permission_resolution(r: &PermissionRequest, res: &Resolution) -> PermissionResolution {
+pub fn permission_resolution(r: &PermissionRequest, res: &Resolution) -> PermissionResolution {
     PermissionResolution {
         permission_id: r.id,
         kind: r.kind.as_str(),
@@ -147,11 +136,6 @@ fn permission_resolution(r: &PermissionRequest, res: &Resolution) -> PermissionR
         reason: res.reason.clone(),
         actor: res.actor.clone(),
     }
-}
-
-/// [`PermissionResolution`] as JSON, for event details.
-pub fn permission_resolution_json(r: &PermissionRequest, res: &Resolution) -> Value {
-    to_value(&permission_resolution(r, res))
 }
 
 /// One entry of a session's permission history: its resolution and when.
