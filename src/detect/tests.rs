@@ -150,6 +150,15 @@ fn codex_report_and_title_decide_while_the_screen_looks_idle() {
             Evidence::Screen,
             "codex.idle.composer",
         ),
+        // A finished turn's report is no working evidence.
+        (
+            composer,
+            "Mock session | project",
+            "state=done:app=codex",
+            SessionStatus::Idle,
+            Evidence::Screen,
+            "codex.idle.composer",
+        ),
         (
             composer,
             "⠦ Mock session | project",
@@ -174,32 +183,6 @@ fn codex_report_and_title_decide_while_the_screen_looks_idle() {
             SessionStatus::Working,
             Evidence::Screen,
             "codex.working.status",
-        ),
-        // Blocked: the report outranks a Working line still on screen.
-        (
-            working,
-            "",
-            "state=blocked:app=codex:kind=question",
-            SessionStatus::Question,
-            Evidence::Report,
-            "codex.question.report",
-        ),
-        (
-            working,
-            "",
-            "state=blocked:app=codex:kind=permission",
-            SessionStatus::PermissionPrompt,
-            Evidence::Report,
-            "codex.permission.report",
-        ),
-        // A finished turn's report is no working evidence.
-        (
-            composer,
-            "Mock session | project",
-            "state=done:app=codex",
-            SessionStatus::Idle,
-            Evidence::Screen,
-            "codex.idle.composer",
         ),
     ];
     for (i, (screen, title, report, state, evidence, rule)) in cases.into_iter().enumerate() {
