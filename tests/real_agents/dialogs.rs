@@ -243,17 +243,29 @@ pub fn trust_folder_true(agent: Agent) {
     );
 }
 
-/// `trustFolder: false` declines: Claude Code exits ("No, exit"); Codex and Gemini go on
-/// without trusting. Nothing is saved as trusted.
+/// `trustFolder: false` declines: Claude Code exits ("No, exit"), Codex leaves its trust
+/// screen, Gemini goes on without trusting. Nothing is saved as trusted.
 pub fn trust_folder_false(agent: Agent) {
     let lab = Lab::with_trust(agent, Trust::Ask);
     let id = id_of(&lab.daemon.create(lab.body(json!({ "trustFolder": false }))));
-    // Declining ends Claude Code ("No, exit") and Codex ("esc back" leaves its only screen);
-    // Gemini goes on untrusted.
-    if agent != Agent::Gemini {
-        wait_status(&lab, &id, "exited", agent.boot_timeout());
-    } else {
-        lab.wait_ready(&id);
+    match agent {
+        // Declining ends Claude Code ("No, exit").
+        Agent::Claude => {
+            wait_status(&lab, &id, "exited", agent.boot_timeout());
+        }
+        // Codex goes "back" from its trust screen: to its agent command center, or (seen in
+        // some runs) out, with an error about buffered terminal input.
+        Agent::Codex => wait_until(
+            agent.boot_timeout(),
+            "Codex to leave its trust screen",
+            || {
+                (lab.daemon.status(&id) == "exited"
+                    || lab.screen(&id).contains("Agent command center"))
+                .then_some(())
+            },
+        ),
+        // Gemini goes on untrusted.
+        Agent::Gemini => lab.wait_ready(&id),
     }
     assert!(
         !trust_saved(&lab, agent),
