@@ -24,7 +24,8 @@
 //!   shell that marks its prompts and commands (see [`marks`]) is decided by its marks first.
 //!
 //! Evaluation reads only the bottom `window` non-empty rows and is debounced to one run per
-//! [`DEBOUNCE`], so a flood of output costs a few evaluations, each in microseconds.
+//! [`DEBOUNCE`], so a flood of output costs a few evaluations, each in microseconds; a read
+//! of a screen that changed since evaluates it first (see [`Detector::behind`]).
 
 pub mod marks;
 pub mod profile;
@@ -107,6 +108,8 @@ pub struct Detector {
     /// When unsettled idle evidence was first seen while working (the hysteresis hold).
     idle_since: Option<Instant>,
     last_eval: Option<Instant>,
+    /// The screen generation the last full evaluation read (see [`Detector::behind`]).
+    evaluated_generation: Option<u64>,
     pending: Option<Arc<PermissionRequest>>,
     explain: Explanation,
     /// What the shell's marks say, once it sent one (see [`marks`]).
@@ -135,6 +138,7 @@ impl Detector {
             last_change: now,
             idle_since: None,
             last_eval: None,
+            evaluated_generation: None,
             pending: None,
             shell: None,
         }
@@ -189,16 +193,44 @@ impl Detector {
         screen: &Screen,
         terminal: impl FnOnce() -> Option<Foreground>,
     ) -> Verdict {
+        self.evaluate_within(now, screen, terminal, DEBOUNCE)
+    }
+
+    /// Whether `screen` changed since the last full evaluation: the explanation (and the
+    /// evidence a read reports) describes an older frame.
+    pub fn behind(&self, screen: &Screen) -> bool {
+        self.evaluated_generation != Some(screen.generation())
+    }
+
+    /// Decide from `screen` now, whatever the debounce: for a reader that must see the
+    /// verdict of the frame it is shown.
+    pub fn evaluate_now(
+        &mut self,
+        now: Instant,
+        screen: &Screen,
+        terminal: impl FnOnce() -> Option<Foreground>,
+    ) -> Verdict {
+        self.evaluate_within(now, screen, terminal, Duration::ZERO)
+    }
+
+    fn evaluate_within(
+        &mut self,
+        now: Instant,
+        screen: &Screen,
+        terminal: impl FnOnce() -> Option<Foreground>,
+        debounce: Duration,
+    ) -> Verdict {
         if let Some(t) = self.last_eval
-            && now < t + DEBOUNCE
+            && now < t + debounce
         {
             return Verdict {
                 status: self.status,
-                recheck_at: Some(t + DEBOUNCE),
+                recheck_at: Some(t + debounce),
             };
         }
         let clock = Instant::now();
         self.last_eval = Some(now);
+        self.evaluated_generation = Some(screen.generation());
         let settings = &self.profile.settings;
         let hash = self
             .window

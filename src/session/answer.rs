@@ -7,6 +7,7 @@
 //! The permission state this records answers in (policy, answers in flight, history) is
 //! `crate::permissions`'; this module is what drives the session.
 
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use super::HandleError;
@@ -22,6 +23,10 @@ pub const CURSOR_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// How long to wait for the dialog to leave the screen after the confirming key.
 pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long a dialog that shows no sign of having read the confirming key (the same dialog,
+/// not a byte of output since) is given before the key is pressed again.
+pub const CONFIRM_RETRY: Duration = Duration::from_millis(1500);
 
 /// Why an answer could not be given.
 #[derive(Debug, thiserror::Error)]
@@ -219,10 +224,35 @@ async fn press(
             return Err(AnswerError::CursorNotVerified(t));
         }
     }
-    h.send_keys(confirm).await?;
-    Ok(h.wait_for(
-        |s| s.pending.as_ref().is_none_or(|p| p.id != id),
-        CLOSE_TIMEOUT,
-    )
-    .await)
+    let gone =
+        |s: &crate::session::handle::LiveState| s.pending.as_ref().is_none_or(|p| p.id != id);
+    let deadline = tokio::time::Instant::now() + CLOSE_TIMEOUT;
+    loop {
+        h.send_keys(confirm).await?;
+        let pressed_at = crate::clock::now_ms();
+        let wait = deadline.saturating_duration_since(tokio::time::Instant::now());
+        if h.wait_for(gone, wait.min(CONFIRM_RETRY)).await {
+            return Ok(true);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Ok(false);
+        }
+        // Still up. An app that took the key redraws; one that dropped it shows the very
+        // same frame (Codex drains the input that reached its security-sensitive dialogs
+        // before they accept a decision, and a key sent right after the dialog was drawn
+        // can fall in that window). Only then is the key pressed again.
+        let quiet = h.counters.last_activity_ms.load(Ordering::Relaxed) < pressed_at;
+        let same = h.live().pending.is_some_and(|p| {
+            p.id == id && (target.is_none() || p.selected == target || p.selected.is_none())
+        });
+        if !(quiet && same) {
+            return Ok(h
+                .wait_for(
+                    gone,
+                    deadline.saturating_duration_since(tokio::time::Instant::now()),
+                )
+                .await);
+        }
+        tracing::info!(session = %h.meta.id, permission = %id, "the dialog did not take the confirming key; pressing it again");
+    }
 }

@@ -16,11 +16,6 @@
 //!   evidence read the blip is not found yet. Its idle start is still checked by every other
 //!   Codex scenario (`Lab::start` waits for idle at the composer).
 //!
-//! - `trust_folder_true` is not run on Codex: with `trustFolder: true`, Codex 0.171's trust
-//!   dialog stays up (status `permission_prompt`) unless Codex itself runs with `CI=true`,
-//!   where it passed; not understood yet. Approving the same dialog through the API works
-//!   (`trust_dialog_waits_then_approve`).
-//!
 //! Every other scenario runs on every agent. The daemon's environment may say `CI=true` (as
 //! `.ci/run` does): sessions of an agent are told `CI=false`, as users' are (Gemini CLI goes
 //! headless under `CI=true`).
@@ -288,6 +283,7 @@ agent_tests!(
         file_write_approval,
         question_answered,
         trust_dialog_waits_then_approve,
+        trust_folder_true,
         trust_folder_false,
         api_error_then_recover,
         retrying_is_working,

@@ -22,7 +22,8 @@ pub fn starts_idle(agent: Agent) {
     assert_eq!(seen.last().map(String::as_str), Some("idle"), "{seen:?}");
     assert!(
         seen.iter().all(|s| s == "starting" || s == "idle"),
-        "statuses during start-up: {seen:?}; screen:\n{}",
+        "statuses during start-up: {seen:?}; what decided each change:\n{}\nscreen:\n{}",
+        status_changes(&lab),
         lab.screen(&id)
     );
     let e = detect(&lab, &id);
@@ -32,6 +33,16 @@ pub fn starts_idle(agent: Agent) {
         lab.model.main_requests().is_empty(),
         "no model turn before the first prompt"
     );
+}
+
+/// The daemon's log lines that say why a status changed (rule, evidence, title, report).
+fn status_changes(lab: &Lab) -> String {
+    let log = lab.daemon.log();
+    let lines: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("status changed"))
+        .collect();
+    lines.join("\n")
 }
 
 /// The first prompt given at create (`prompt`) is delivered as soon as the agent is ready,

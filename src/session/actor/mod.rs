@@ -425,17 +425,32 @@ impl Actor {
         );
     }
 
-    /// Re-run detection and publish whatever changed.
+    /// Re-run detection (at most once per the detector's debounce) and publish whatever
+    /// changed.
     fn evaluate(&mut self) {
+        self.evaluate_with(false);
+    }
+
+    /// Before answering a read: if the screen changed since the last evaluation, evaluate
+    /// it now, so the status and its evidence describe the frame the reader is shown.
+    fn catch_up(&mut self) {
+        if self.detector.behind(&self.screen) {
+            self.evaluate_with(true);
+        }
+    }
+
+    fn evaluate_with(&mut self, skip_debounce: bool) {
         self.evaluated_at = Instant::now();
         // Who holds the terminal is read only while the child runs: after its exit the pid
         // may already name another process.
         let leader = (self.pending_exit.is_none() && self.exit.is_some()).then_some(self.meta.pid);
-        let verdict = self
-            .detector
-            .evaluate(std::time::Instant::now(), &self.screen, || {
-                leader.and_then(pty::foreground)
-            });
+        let terminal = || leader.and_then(pty::foreground);
+        let now = std::time::Instant::now();
+        let verdict = if skip_debounce {
+            self.detector.evaluate_now(now, &self.screen, terminal)
+        } else {
+            self.detector.evaluate(now, &self.screen, terminal)
+        };
         self.recheck_at = verdict.recheck_at.map(Instant::from_std);
         let bracketed_paste = self.screen.bracketed_paste();
         let application_cursor = self.screen.application_cursor();
@@ -472,6 +487,19 @@ impl Actor {
         });
         self.publish_permission_changes(old, status, old_pending, pending);
         if status != old {
+            let explained = self.detector.explained();
+            tracing::debug!(
+                session = %self.meta.id,
+                from = old.as_str(),
+                to = status.as_str(),
+                screen = verdict.status.as_str(),
+                rule = explained.rule.as_deref().unwrap_or("-"),
+                reason = %explained.reason,
+                evidence = explained.lines.first().map_or("", |l| l.text.trim()),
+                title = %explained.title,
+                report = %explained.report,
+                "status changed"
+            );
             let since = crate::clock::now_ms()
                 .saturating_sub(self.counters.last_activity_ms.load(Ordering::Relaxed));
             crate::metrics::global().state_detected(self.meta.id, status, since);
@@ -500,6 +528,7 @@ impl Actor {
     fn handle(&mut self, cmd: Command) {
         match cmd {
             Command::Explain { reply } => {
+                self.catch_up();
                 let _ = reply.send(self.detector.explanation());
             }
             Command::Hook { claim, event } => {
@@ -538,6 +567,7 @@ impl Actor {
                 format,
                 reply,
             } => {
+                self.catch_up();
                 let snapshot = self.snapshot(lines, format);
                 let explained = self.detector.explained();
                 let prompt = matches!(
