@@ -27,14 +27,18 @@
 //! [`DEBOUNCE`], so a flood of output costs a few evaluations, each in microseconds; a read
 //! of a screen that changed since evaluates it first (see [`Detector::behind`]).
 
+mod input;
 pub mod marks;
 pub mod profile;
 pub mod prompt;
 pub mod region;
+pub mod startup;
 pub mod terminal;
 
 mod explain;
 pub use explain::{Evidence, Explanation};
+pub use input::{input_holds, input_text};
+pub use startup::{READY_GRACE, STARTUP_GRACE};
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -46,10 +50,6 @@ use profile::{Fallback, Profile, RuleState, UiHint};
 use prompt::PermissionRequest;
 use region::{Line, Window};
 use terminal::Says;
-
-/// A program that shows nothing recognisable for this long after start is no longer
-/// `starting`: some programs (`cat`, a silent REPL) never draw a prompt. herdr uses 3 s too.
-pub const STARTUP_GRACE: Duration = Duration::from_secs(3);
 
 /// Shortest time between two evaluations driven by output. A redraw arrives in several
 /// chunks within a few milliseconds; evaluating each would only read half-drawn frames.
@@ -108,6 +108,7 @@ pub struct Detector {
     /// When unsettled idle evidence was first seen while working (the hysteresis hold).
     idle_since: Option<Instant>,
     last_eval: Option<Instant>,
+    startup: startup::Startup,
     /// The screen generation the last full evaluation read (see [`Detector::behind`]).
     evaluated_generation: Option<u64>,
     pending: Option<Arc<PermissionRequest>>,
@@ -139,6 +140,7 @@ impl Detector {
             idle_since: None,
             last_eval: None,
             evaluated_generation: None,
+            startup: startup::Startup::default(),
             pending: None,
             shell: None,
         }
@@ -349,18 +351,21 @@ impl Detector {
         let mut reason = reason;
         let mut next = raw.unwrap_or(self.status);
 
-        // Starting: wait for recognisable evidence, or the grace period.
-        let in_grace = now < self.started + STARTUP_GRACE;
-        if self.status == SessionStatus::Starting && matched.is_none() && in_grace {
-            let waiting = match profile.settings.fallback {
-                Fallback::Idle => true,
-                Fallback::Activity => self.last_output.is_none(),
-            };
-            if waiting {
-                next = SessionStatus::Starting;
-                reason = "starting: nothing recognisable yet".into();
-                soonest(self.started + STARTUP_GRACE);
-            }
+        if self.status == SessionStatus::Starting
+            && let Some(hold) = self.startup.hold(&startup::Sight {
+                now,
+                started: self.started,
+                recognised: matched.is_some(),
+                last_output: self.last_output,
+                title: &self.window.title,
+                evidence: self.explain.evidence,
+                next,
+                settings: &profile.settings,
+            })
+        {
+            next = SessionStatus::Starting;
+            reason = format!("starting: {} ({reason})", hold.why);
+            soonest(hold.until);
         }
 
         // Hysteresis: working → idle must hold unless the evidence is settled.
@@ -487,38 +492,6 @@ impl Detector {
         };
         (Some(status), settled, reason.to_owned(), Evidence::Output)
     }
-}
-
-/// Whether the input line on `screen` (the last line matching `input_line`, within the bottom
-/// rows) holds `needle`, or a collapsed-paste marker: before Enter, the text landed; after
-/// it, the Enter did not submit.
-pub fn input_holds(input_line: &regex::Regex, screen: &str, needle: &str) -> bool {
-    match input_text(input_line, screen) {
-        Some(t) => {
-            (!needle.is_empty() && t.contains(needle))
-                || t.contains("[Pasted text")
-                || t.contains("[Pasted Text")
-        }
-        None => false,
-    }
-}
-
-/// What the input line on `screen` holds (capture group 1 of the last line matching
-/// `input_line` within the bottom rows), trimmed; `None` when no input line is drawn.
-pub fn input_text<'a>(input_line: &regex::Regex, screen: &'a str) -> Option<&'a str> {
-    /// The input line is near the bottom; reading further up would find echoed old prompts.
-    const INPUT_SEARCH_ROWS: usize = 12;
-    screen
-        .lines()
-        .rev()
-        .filter(|l| !l.trim().is_empty())
-        .take(INPUT_SEARCH_ROWS)
-        .find_map(|l| {
-            input_line
-                .captures(l)
-                .and_then(|c| c.get(1))
-                .map(|m| m.as_str().trim())
-        })
 }
 
 /// The first state rule (never a mark) that matches `w`, with its evidence left in `evidence`.

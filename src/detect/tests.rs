@@ -144,7 +144,7 @@ fn codex_report_and_title_decide_while_the_screen_looks_idle() {
         // (screen, title, report, state, evidence, rule)
         (
             composer,
-            "",
+            "project",
             "",
             SessionStatus::Idle,
             Evidence::Screen,
@@ -185,10 +185,12 @@ fn codex_report_and_title_decide_while_the_screen_looks_idle() {
             "codex.working.status",
         ),
     ];
+    // Codex is up (see `codex_start_up_work_is_starting_not_a_turn`): its first idle has held.
+    d.evaluate_text(t0, composer, "project", "", None);
     for (i, (screen, title, report, state, evidence, rule)) in cases.into_iter().enumerate() {
         // No case leaves working for idle, so no idle hold applies; a second apart, well
         // inside the stall threshold.
-        let t = t0 + Duration::from_secs(i as u64);
+        let t = t0 + Duration::from_secs(i as u64 + 1);
         let v = d.evaluate_text(t, screen, title, report, None);
         let e = d.explanation();
         assert_eq!((v.status, e.evidence), (state, evidence), "case {i}: {e:?}");
@@ -196,6 +198,64 @@ fn codex_report_and_title_decide_while_the_screen_looks_idle() {
         assert_eq!(e.report, report, "case {i}");
         assert_eq!(e.title, title, "case {i}");
     }
+}
+
+/// Codex draws its composer, sets its title and may report `idle`, then reports `working`
+/// while it boots: the session stays `starting` through that, its first idle holds for the
+/// idle hold, and only then reads idle; a report of work after that is a turn.
+#[test]
+fn codex_start_up_work_is_starting_not_a_turn() {
+    let t0 = Instant::now();
+    let composer = "› Ask Codex to do anything\n\n  gpt-5-codex default · ~/project";
+    let mut d = detector("codex");
+    let ms = |n: u64| t0 + Duration::from_millis(n);
+    let steps = [
+        // (at ms, title, report, state)
+        (0, "", "", SessionStatus::Starting),
+        (
+            100,
+            "project",
+            "state=idle:app=codex",
+            SessionStatus::Starting,
+        ),
+        (
+            130,
+            "⠋ project",
+            "state=working:app=codex",
+            SessionStatus::Starting,
+        ),
+        (
+            700,
+            "project",
+            "state=idle:app=codex",
+            SessionStatus::Starting,
+        ),
+        (
+            1000,
+            "project",
+            "state=idle:app=codex",
+            SessionStatus::Starting,
+        ),
+        (1300, "project", "state=idle:app=codex", SessionStatus::Idle),
+        (
+            2000,
+            "⠋ project",
+            "state=working:app=codex",
+            SessionStatus::Working,
+        ),
+    ];
+    for (at, title, report, state) in steps {
+        let v = d.evaluate_text(ms(at), composer, title, report, None);
+        assert_eq!(v.status, state, "at {at} ms: {:?}", d.explanation());
+    }
+    // An agent that never sets its title is held only for the grace.
+    let mut d = detector("codex");
+    assert_eq!(
+        d.evaluate_text(t0, composer, "", "", None).status,
+        SessionStatus::Starting
+    );
+    let v = d.evaluate_text(Instant::now() + READY_GRACE, composer, "", "", None);
+    assert_eq!(v.status, SessionStatus::Idle, "{:?}", d.explanation());
 }
 
 /// Gemini's title says working for the whole turn: it decides when a redraw left no spinner

@@ -11,11 +11,6 @@
 //!   dismissed dialogs run on Claude Code (the agent Aegis forks with history and wires hooks
 //!   for; the orchestration code paths are the same for every agent).
 //!
-//! - `starts_idle` is not run on Codex: Codex 0.171 sometimes plays an animated Braille
-//!   splash at start-up, and one run read `starting → idle → working → idle` during it; which
-//!   evidence read the blip is not found yet. Its idle start is still checked by every other
-//!   Codex scenario (`Lab::start` waits for idle at the composer).
-//!
 //! Every other scenario runs on every agent. The daemon's environment may say `CI=true` (as
 //! `.ci/run` does): sessions of an agent are told `CI=false`, as users' are (Gemini CLI goes
 //! headless under `CI=true`).
@@ -165,7 +160,7 @@ fn capture(lab: &Lab, id: &str, state: &str, scenario: &str) {
         Agent::Gemini => "Gemini CLI",
     };
     let mut text = format!(
-        "#! source: real {product} {} on Linux, 120x40, tests/real_agents.rs scenario {scenario} (regenerate: AEGIS_CAPTURE_FIXTURES=1; project path and port normalised)\n",
+        "#! source: real {product} {} on Linux, 120x40, tests/real_agents/ scenario {scenario} (regenerate: AEGIS_CAPTURE_FIXTURES=1; project path and port normalised)\n",
         lab.agent.version()
     );
     let title = r["title"].as_str().unwrap_or_default();
@@ -274,6 +269,7 @@ agent_tests!(
     codex,
     crate::support::agents::Agent::Codex,
     [
+        starts_idle,
         first_prompt_at_create,
         send_right_after_start,
         send_working_idle,

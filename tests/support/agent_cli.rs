@@ -29,12 +29,22 @@ impl Agent {
         }
     }
 
-    /// The version pinned in tests/agents/package.json (checked at start-up).
+    /// The version pinned in tests/agents/package.json (fixture headers and the seeded
+    /// onboarding state name it; [`installed_version`] is checked against it).
     pub fn version(self) -> &'static str {
         match self {
             Agent::Claude => "2.1.197",
             Agent::Codex => "0.171.0",
             Agent::Gemini => "0.61.0",
+        }
+    }
+
+    /// The npm package that provides the CLI.
+    pub fn package(self) -> &'static str {
+        match self {
+            Agent::Claude => "@anthropic-ai/claude-code",
+            Agent::Codex => "@openai/codex",
+            Agent::Gemini => "@google/gemini-cli",
         }
     }
 
@@ -67,6 +77,17 @@ impl Agent {
             _ => Duration::from_secs(40),
         }
     }
+}
+
+/// The version of `agent`'s package installed under tests/agents, if it is installed.
+pub fn installed_version(agent: Agent) -> Option<String> {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/agents/node_modules")
+        .join(agent.package())
+        .join("package.json");
+    let text = std::fs::read_to_string(manifest).ok()?;
+    let json: serde_json::Value = serde_json::from_str(&text).ok()?;
+    json["version"].as_str().map(str::to_owned)
 }
 
 /// Directory holding the installed agent CLIs.

@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 use reqwest::blocking::Client;
 use serde_json::{Value, json};
 
-use super::agent_cli::environment;
 pub use super::agent_cli::{Agent, Trust, agents_bin_dir};
+use super::agent_cli::{environment, installed_version};
 use super::{Daemon, Options, id_of, listening_url, support_bin, wait_until};
 
 /// The scripted model server of one test.
@@ -312,6 +312,12 @@ impl Lab {
             "{} is not installed under {}: run scripts/install-test-deps",
             agent.name(),
             bin.display()
+        );
+        assert_eq!(
+            installed_version(agent).as_deref(),
+            Some(agent.version()),
+            "{} under tests/agents is not the pinned version: run scripts/install-test-deps",
+            agent.package()
         );
         let dir = tempfile::Builder::new()
             .prefix("aegis-agent-")

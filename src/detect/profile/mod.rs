@@ -211,6 +211,11 @@ pub struct Settings {
     /// are blanked before the screen is compared for stall detection, so a spinner that keeps
     /// turning while nothing else moves still stalls.
     pub animation: Option<Regex>,
+    /// The window title the agent sets once it is up. With it, a starting session waits for
+    /// that title (at most `READY_GRACE`), takes `working` read only from the title or the
+    /// state report as start-up work, and counts its first idle once it held for
+    /// `idle_hold`: Codex reports `working` while it boots, after its composer and title.
+    pub ready_title: Option<Regex>,
     /// The keys that interrupt the agent's turn (`POST /interrupt`); Ctrl-C unless the agent
     /// uses another (Claude Code puts the interrupted prompt back in its composer on Ctrl-C).
     pub interrupt_keys: Vec<String>,
@@ -319,6 +324,7 @@ pub fn generic() -> Profile {
             fallback: Fallback::Activity,
             input_line: None,
             animation: None,
+            ready_title: None,
             interrupt_keys: vec!["C-c".into()],
             clear_input_keys: Vec::new(),
         },

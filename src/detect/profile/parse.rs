@@ -14,6 +14,7 @@ struct FileSettings {
     fallback: Option<String>,
     input_line: Option<String>,
     animation: Option<String>,
+    ready_title: Option<String>,
     interrupt_keys: Option<Vec<String>>,
     clear_input_keys: Option<Vec<String>>,
 }
@@ -195,6 +196,7 @@ pub(super) fn build(
     let mut fallback = Fallback::Idle;
     let mut input_line = None;
     let mut animation = None;
+    let mut ready_title = None;
     let mut interrupt_keys = vec!["C-c".to_owned()];
     let mut clear_input_keys = Vec::new();
     for &(file, p, text) in &files {
@@ -232,6 +234,9 @@ pub(super) fn build(
         if let Some(p) = &s.animation {
             animation = Some(compile(file, text, p, at)?);
         }
+        if let Some(p) = &s.ready_title {
+            ready_title = Some(compile(file, text, p, at)?);
+        }
         if let Some(k) = &s.interrupt_keys {
             if k.is_empty() {
                 return Err(serr("interrupt_keys must name at least one key".into()));
@@ -260,6 +265,7 @@ pub(super) fn build(
             fallback,
             input_line,
             animation,
+            ready_title,
             interrupt_keys,
             clear_input_keys,
         },

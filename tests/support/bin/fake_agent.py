@@ -652,6 +652,9 @@ if args.trust:
 else:
     mode = "idle"
 draw()
+if AGENT == "codex":
+    # Codex names the project in the window title once its TUI is up (the profile's ready_title).
+    write("\x1b]0;%s\x07" % os.path.basename(os.getcwd()))
 call_hook("SessionStart", {"source": "startup"})
 last_draw = time.time()
 while True:
