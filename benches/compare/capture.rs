@@ -190,8 +190,8 @@ pub fn run(cfg: &Config, d: &Daemon, path: &Path, report: &mut Report) -> Result
                 ratio(ours, bare, "bare", true)
             ))
             .target(
-                "≥ 200% of tmux, ≥ 80% of bare",
-                ours >= 2.0 * theirs && ours >= 0.8 * bare,
+                "≥ 250% of tmux, ≥ 80% of bare",
+                ours >= 2.5 * theirs && ours >= 0.8 * bare,
             ),
     );
     report.push(Row::new(w, &t.version, "throughput", theirs, "MB/s").versus("baseline"));
@@ -209,7 +209,8 @@ pub fn run(cfg: &Config, d: &Daemon, path: &Path, report: &mut Report) -> Result
             ours_n,
             "MB/s",
         )
-        .versus(ratio(ours_n, theirs_n, "tmux", true)),
+        .versus(ratio(ours_n, theirs_n, "tmux", true))
+        .target("≥ 300% of tmux", ours_n >= 3.0 * theirs_n),
     );
     report.push(
         Row::new(
