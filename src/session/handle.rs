@@ -66,7 +66,8 @@ pub struct Snapshot {
 #[derive(Debug, Clone)]
 pub struct Reading {
     pub snapshot: Snapshot,
-    /// The first line that matched the detector's rule, trimmed.
+    /// The first line that matched the detector's rule, trimmed; `<Event> hook` while a
+    /// hook's claim decides a status the screen does not show yet.
     pub evidence: Option<String>,
     /// The rows of the permission dialog or question on screen, when the status is one.
     pub dialog: Option<String>,

@@ -304,6 +304,17 @@ pub fn api_error_then_recover(agent: Agent) {
     lab.model
         .script(json!([step, { "say": "Back to normal (recovered)." }]));
     lab.daemon.send(&id, "This turn will fail (err-1)");
+    // The first read that says `error` already says why: the error's line, or (Claude, whose
+    // StopFailure hook can arrive before the error is drawn) the hook that decided.
+    let first = wait_until(TURN, "a read that says error", || {
+        let r = read(&lab, &id);
+        (r["status"] == "error").then_some(r)
+    });
+    let why = first["statusText"].as_str().unwrap_or_default();
+    assert!(
+        why.contains(needle) || why == "StopFailure hook",
+        "the first error read says why: {first}"
+    );
     lab.daemon.wait_screen(&id, marker(agent, "error"), TURN);
     // The agent is back at its composer under the error (the turn is over).
     wait_until(TURN, "the error drawn and the composer back", || {

@@ -437,7 +437,8 @@ pub struct ReadResponse {
     pub ui_state: &'static str,
     /// The agent's transcript messages (Claude with hooks), oldest first.
     pub messages: Vec<super::transcript::TranscriptMessage>,
-    /// The line that shows what the agent is doing (spinner, dialog title), if any.
+    /// The line that shows what the agent is doing (spinner, dialog title, error), if any;
+    /// `<Event> hook` while an agent hook decided a status the screen does not show yet.
     pub status_text: Option<String>,
     /// The dialog or question on screen, if any.
     pub interactive_content: Option<String>,

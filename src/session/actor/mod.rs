@@ -574,8 +574,19 @@ impl Actor {
                     snapshot.status,
                     SessionStatus::PermissionPrompt | SessionStatus::Question
                 );
+                // A hook's claim can stand before the screen shows its state (Claude's
+                // StopFailure arrives before the error is drawn): then the claim is what
+                // decided, not a line of a screen that still reads otherwise.
+                let claimed = self
+                    .hook
+                    .as_ref()
+                    .filter(|c| c.status == snapshot.status && c.status != self.screen_status);
+                let evidence = match claimed {
+                    Some(c) => Some(format!("{} hook", c.event)),
+                    None => explained.lines.first().map(|l| l.text.trim().to_owned()),
+                };
                 let _ = reply.send(Reading {
-                    evidence: explained.lines.first().map(|l| l.text.trim().to_owned()),
+                    evidence,
                     // The dialog's rows come from the same evaluation as the rule's evidence,
                     // not from the snapshot, so they are whole whatever `lines` asked for.
                     dialog: (prompt && !explained.dialog.is_empty())
