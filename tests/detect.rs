@@ -220,6 +220,28 @@ fn spinner_without_progress_stalls(agent: &str) {
     assert_eq!(d.status(&id), "stalled");
 }
 
+/// A dialog that drops the confirming key (Codex drains the input that reached its trust
+/// dialog before it accepts a decision) shows the same frame and no output: the key is
+/// pressed again, and the answer lands.
+#[test]
+fn a_dropped_confirming_key_is_pressed_again() {
+    let d = Daemon::start();
+    let id = id_of(&fake(
+        &d,
+        "codex",
+        &["--trust", "--dialog-drops-keys", "1"],
+        json!({ "trustFolder": true }),
+    ));
+    d.wait_screen(&id, "TRUSTED option 1", T);
+    d.wait_status(&id, "idle", T);
+    let (_, h) = d.get(&format!("/v1/sessions/{id}/permissions/history"));
+    assert_eq!(h["history"][0]["by"], "trust", "{h}");
+    assert!(
+        d.log().contains("pressing it again"),
+        "the daemon says it pressed the key again"
+    );
+}
+
 /// A growing token count is progress even when nothing else on screen moves.
 #[test]
 fn claude_thinking_with_growing_tokens_is_not_a_stall() {

@@ -52,6 +52,9 @@ p = argparse.ArgumentParser()
 p.add_argument("--agent", choices=["claude", "codex", "gemini"], required=True)
 p.add_argument("--trust", action="store_true", help="show the trust dialog at start-up")
 p.add_argument("--swallow-enters", type=int, default=0)
+p.add_argument("--dialog-drops-keys", type=int, default=0,
+               help="drop the first N keys that reach a dialog (as Codex drains the input that "
+               "reached its security-sensitive dialogs before they accept a decision)")
 p.add_argument("--startup-delay", type=float, default=0.2)
 p.add_argument("--draw-log", help="append the epoch time of every idle frame drawn after a turn "
                "(the state-change latency benchmark's clock start)")
@@ -310,6 +313,7 @@ def draw():
 
 
 drawn_mode = None  # the mode of the last frame drawn (for --draw-log)
+dialog_drops = args.dialog_drops_keys  # keys a dialog still drops (--dialog-drops-keys)
 
 
 def say(line):
@@ -516,7 +520,7 @@ def answer_dialog(index):
 
 def on_key(key):
     """Handle one decoded key (str) or ('paste', text)."""
-    global input_buf, swallow, burst_run, last_char, burst_until, mode, spinning, panel
+    global input_buf, swallow, burst_run, last_char, burst_until, mode, spinning, panel, dialog_drops
     now = time.time()
     if isinstance(key, tuple):
         input_buf += key[1]
@@ -529,6 +533,9 @@ def on_key(key):
             say("  ⎿  %s (%s)" % ("Kept the current setting" if key == "esc" else "Setting changed", name))
         return
     if dialog is not None:
+        if dialog_drops > 0:
+            dialog_drops -= 1
+            return "dropped"
         d = dialog
         n = len(d["options"])
         if key == "up":
@@ -680,8 +687,9 @@ while True:
         if not data:
             quit(0)
         for k in decode(data):
-            on_key(k)
-        changed = True
+            # A dropped key leaves the screen as it was: nothing is redrawn for it.
+            if on_key(k) != "dropped":
+                changed = True
     if mode == "working":
         changed = advance() or changed
         if spinning:
