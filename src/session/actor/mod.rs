@@ -134,6 +134,7 @@ impl SessionHandle {
             recording: Some(recording_error.clone()),
             evaluated_at: now,
             compact_at: None,
+            compact_by: None,
             processed: replayed_bytes,
             snapshot_at: replayed_bytes,
             stream: process.output_offset,
@@ -193,6 +194,8 @@ struct Actor {
     evaluated_at: Instant,
     /// When to compact the history lines that scrolled off (see [`COMPACT_AFTER`]).
     compact_at: Option<Instant>,
+    /// The latest the history is compacted since output resumed (see [`COMPACT_AT_LATEST`]).
+    compact_by: Option<Instant>,
     /// Output bytes parsed so far (the replay at start included).
     processed: u64,
     /// `processed` when the holder was last offered a snapshot (see [`SNAPSHOT_EVERY`]).
@@ -207,14 +210,21 @@ struct Actor {
 
 /// Output parsed between two snapshots offered to the holder, which keeps the latest in place
 /// of the raw output before it: its replay ring then holds about the history's content plus
-/// at most this much raw output, instead of a fixed tail of raw output. Offered when output
-/// goes quiet (with the history compaction), never during a flood.
+/// at most this much raw output, instead of a fixed tail of raw output. Offered with the
+/// history compaction: when output goes quiet, and at the latest every
+/// [`COMPACT_AT_LATEST`] while it does not.
 const SNAPSHOT_EVERY: u64 = 32 * 1024;
 
 /// Quiet time after output before the lines that scrolled off are compacted: the screen
 /// model keeps them as rows until then, so a flood drops most of them without ever encoding
 /// them (see `screen::Screen::compact_history`).
 const COMPACT_AFTER: Duration = Duration::from_millis(200);
+
+/// A session whose output never goes quiet (a spinner redrawn every 100 ms under a full
+/// history) is compacted at least this often all the same, or its history would stay as full
+/// rows for good. Each time encodes at most the history's lines, a small cost next to a flood
+/// that parsed two seconds of output.
+const COMPACT_AT_LATEST: Duration = Duration::from_secs(2);
 
 /// While output keeps arriving, the detector runs at most this often; output it has not
 /// seen yet is always evaluated within this long (a recheck is scheduled). A flood of 4 KiB
@@ -267,6 +277,7 @@ impl Actor {
                     let now = Instant::now();
                     if self.compact_at.is_some_and(|at| now >= at) {
                         self.compact_at = None;
+                        self.compact_by = None;
                         self.screen.compact_history();
                         self.offer_snapshot();
                     }
@@ -364,7 +375,9 @@ impl Actor {
             .last_activity_ms
             .store(crate::clock::now_ms(), Ordering::Relaxed);
         self.detector.on_output(std::time::Instant::now());
-        self.compact_at = Some(Instant::now() + COMPACT_AFTER);
+        let now = Instant::now();
+        let by = *self.compact_by.get_or_insert(now + COMPACT_AT_LATEST);
+        self.compact_at = Some((now + COMPACT_AFTER).min(by));
         let due = self.evaluated_at + EVALUATE_EVERY;
         if Instant::now() >= due {
             self.evaluate();
