@@ -14,7 +14,8 @@ const PROFILE_ORDER: [&str; 5] = ["claude", "codex", "gemini", "aider", "shell"]
 use crate::screen::{Format, Screen};
 
 /// Feed `data` through a screen of a size chosen by its first two bytes, with a resize
-/// half-way, then render every kind of snapshot and run the detector.
+/// half-way (the history compacted before it), then render every kind of snapshot, replay the
+/// holder's snapshot into a fresh model and run the detector.
 pub fn exercise_screen(data: &[u8]) {
     let (cols, rows, body) = match data {
         [c, r, rest @ ..] => (u16::from(*c), u16::from(*r) / 4, rest),
@@ -32,8 +33,15 @@ pub fn exercise_screen(data: &[u8]) {
     let mut detector = Detector::new(profile, cfg, Instant::now());
     let (first, second) = body.split_at(body.len() / 2);
     screen.process(first);
+    // What scrolled off so far takes its compact form mid-stream, as when output pauses.
+    screen.compact_history();
     screen.resize(rows.saturating_add(3), cols / 2);
     screen.process(second);
+    // The holder's replay snapshot, fed to a fresh model as a reattach does.
+    if let Some(replay) = screen.replay() {
+        let (c, r) = screen.size();
+        Screen::new(c, r, 50).process(&replay);
+    }
     detector.on_output(Instant::now());
     let _ = detector.evaluate(Instant::now(), &screen, || None);
     let _ = screen.snapshot(None, Format::Text);
