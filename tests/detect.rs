@@ -141,19 +141,24 @@ fn reject_with_esc(agent: &str) {
     d.wait_status(&id, "idle", T);
 }
 
-fn trust_dialog_answered(agent: &str) {
+/// A fake `agent` started with its trust dialog (and `flags`) under `trustFolder: true`: waits
+/// until the dialog was answered and the agent is idle; returns the daemon and the answer's
+/// history entry.
+fn trusted_by_policy(agent: &str, flags: &[&str]) -> (Daemon, Value) {
     let d = Daemon::start();
-    let id = id_of(&fake(
-        &d,
-        agent,
-        &["--trust"],
-        json!({ "trustFolder": true }),
-    ));
+    let mut all = vec!["--trust"];
+    all.extend_from_slice(flags);
+    let id = id_of(&fake(&d, agent, &all, json!({ "trustFolder": true })));
     d.wait_screen(&id, "TRUSTED option 1", T);
     d.wait_status(&id, "idle", T);
     let (_, h) = d.get(&format!("/v1/sessions/{id}/permissions/history"));
-    assert_eq!(h["history"][0]["kind"], "trust", "{h}");
-    assert_eq!(h["history"][0]["by"], "trust", "{h}");
+    (d, h["history"][0].clone())
+}
+
+fn trust_dialog_answered(agent: &str) {
+    let (_d, answer) = trusted_by_policy(agent, &[]);
+    assert_eq!(answer["kind"], "trust", "{answer}");
+    assert_eq!(answer["by"], "trust", "{answer}");
 }
 
 fn usage_limit_is_error(agent: &str) {
@@ -225,17 +230,8 @@ fn spinner_without_progress_stalls(agent: &str) {
 /// pressed again, and the answer lands.
 #[test]
 fn a_dropped_confirming_key_is_pressed_again() {
-    let d = Daemon::start();
-    let id = id_of(&fake(
-        &d,
-        "codex",
-        &["--trust", "--dialog-drops-keys", "1"],
-        json!({ "trustFolder": true }),
-    ));
-    d.wait_screen(&id, "TRUSTED option 1", T);
-    d.wait_status(&id, "idle", T);
-    let (_, h) = d.get(&format!("/v1/sessions/{id}/permissions/history"));
-    assert_eq!(h["history"][0]["by"], "trust", "{h}");
+    let (d, answer) = trusted_by_policy("codex", &["--dialog-drops-keys", "1"]);
+    assert_eq!(answer["by"], "trust", "{answer}");
     assert!(
         d.log().contains("pressing it again"),
         "the daemon says it pressed the key again"
