@@ -658,10 +658,11 @@ if args.trust:
     mode = "trust"
 else:
     mode = "idle"
-draw()
 if AGENT == "codex":
-    # Codex names the project in the window title once its TUI is up (the profile's ready_title).
+    # Codex names the project in the window title once its TUI is up (the profile's ready_title);
+    # set before the first frame, so nothing follows a start-up dialog's frame but key echoes.
     write("\x1b]0;%s\x07" % os.path.basename(os.getcwd()))
+draw()
 call_hook("SessionStart", {"source": "startup"})
 last_draw = time.time()
 while True:
