@@ -1,8 +1,7 @@
 #!/usr/bin/env python3
 """A fake coding agent that draws Claude Code-, Codex- or Gemini-like screens (--agent), using
 the on-screen markers of the real agents (see the recorded screens under tests/fixtures/screens
-and profiles/*.toml), so the daemon's detection,
-approvals and input delivery can be tested on a real pty.
+and profiles/*.toml), so the daemon's detection, approvals and input delivery can be tested on a real pty.
 
 At start-up it enables bracketed paste, asks the cursor position (and exits like Codex if no
 answer comes within 2 s), and optionally shows the agent's trust dialog (--trust). Then it
@@ -30,8 +29,8 @@ run as a script:
 Input handling: arrows move a dialog's cursor, Enter confirms, a lone Esc rejects, digits pick
 an option. Like Codex (paste_burst.rs), an Enter arriving < 120 ms after a burst of >= 6 fast
 typed characters inserts a newline instead of submitting (codex, gemini); the fake Claude drops
-such an Enter, as Claude's Ink input does. A bracketed paste ends a burst. --swallow-enters N ignores the first
-N submitting Enters (a lost keypress) so the daemon's re-press can be tested.
+such an Enter, as Claude's Ink input does. A bracketed paste ends a burst. --swallow-enters N
+ignores the first N submitting Enters (a lost keypress) so the daemon's re-press can be tested.
 
 Hooks (claude only): with --settings FILE (a Claude Code settings file), it calls the `type:
 "http"` hooks registered there the way Claude Code does: an HTTP POST of a JSON payload
