@@ -11,6 +11,7 @@
 //! ones are internal.
 
 // Leaves: the shared vocabulary and small utilities; they depend on nothing else here.
+pub(crate) mod allocator;
 pub(crate) mod clock;
 pub(crate) mod files;
 pub(crate) mod framing;

@@ -348,3 +348,71 @@ fn every_small_write_of_a_fast_writer_reaches_the_screen() {
     let expected: Vec<String> = (1..=1990).map(|i| format!("n{i}")).collect();
     assert_eq!(numbers, expected);
 }
+
+/// An agent redraws its spinner more often than output ever pauses, for as long as it works:
+/// its history is still kept compactly. The lines that scrolled off are encoded within seconds
+/// while the spinner keeps turning, and what the screen model holds (`screenBytes`) falls to a
+/// fraction of the same 2000 lines kept as 160-column rows of cells (2000 × 160 cells of 8
+/// bytes, about 2.5 MB).
+#[test]
+fn a_session_that_never_goes_quiet_still_keeps_its_history_compact() {
+    let d = Daemon::start();
+    let fill = r#"awk 'BEGIN { for (i = 1; i <= 3000; i++) printf "\033[3%dmline %04d of the history, in colour\033[0m\n", i % 8, i }'"#;
+    let spin = r#"i=0; while :; do i=$((i+1)); printf '\r| working %d' $i; sleep 0.1; done"#;
+    let id = id_of(&d.create(json!({
+        "workDir": d.work_dir(), "agentType": "custom", "cols": 160, "rows": 48,
+        "command": ["sh", "-c", format!("{fill}; echo FILLED; {spin}")],
+    })));
+    let spinner = |d: &Daemon| {
+        let (_, v) = d.get(&format!("/v1/sessions/{id}/read"));
+        let out = v["output"].as_str().unwrap_or_default().to_owned();
+        let last = out.lines().last().unwrap_or_default().to_owned();
+        let turns = last
+            .strip_prefix("| working ")
+            .and_then(|n| n.parse::<u32>().ok());
+        (last, turns)
+    };
+    // Three seconds of spinning: past the latest time to compact, and the memory figure
+    // measured since (at most a second old while output flows).
+    wait_until(T, "30 turns of the spinner", || {
+        spinner(&d).1.is_some_and(|n| n >= 30).then_some(())
+    });
+    let screen_bytes = |d: &Daemon| {
+        let v = d.get(&format!("/v1/sessions/{id}")).1;
+        v["screenBytes"].as_u64().unwrap_or(u64::MAX)
+    };
+    let compact = wait_until(T, "the history compacted while the spinner turns", || {
+        let b = screen_bytes(&d);
+        (b < 600_000).then_some(b)
+    });
+    // Never quiet all along: the spinner still moves after the history was compacted.
+    let (before, _) = spinner(&d);
+    wait_until(T, "the spinner to move on", || {
+        (spinner(&d).0 != before).then_some(())
+    });
+    assert!(
+        before.starts_with("| working "),
+        "{before:?} ({compact} bytes)"
+    );
+    // Compacted lines read as they were written.
+    let (_, v) = d.get(&format!("/v1/sessions/{id}/read?lines=2000&format=ansi"));
+    let out = v["output"].as_str().unwrap_or_default();
+    let line = out
+        .lines()
+        .find(|l| l.contains("line 2997 "))
+        .unwrap_or_default();
+    assert_eq!(
+        line, "\u{1b}[35mline 2997 of the history, in colour\u{1b}[0m",
+        "{out:?}"
+    );
+    let (_, v) = d.get(&format!("/v1/sessions/{id}/read?lines=2000"));
+    let text = v["output"].as_str().unwrap_or_default();
+    assert!(
+        text.contains("\nline 1049 of the history, in colour\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\nline 3000 of the history, in colour\nFILLED\n"),
+        "{text}"
+    );
+}

@@ -13,7 +13,6 @@
 //!   so the session actor, routes and detection do not know a holder is involved.
 //! - [`proto`]: frame encoding.
 //! - `ring`: the output the holder keeps for replay, with stream offsets.
-//! - `memory`: giving back what a burst of output used, once the session is quiet.
 //!
 //! # Start-up handshake
 //!
@@ -73,7 +72,6 @@
 //! for nothing.
 
 pub mod client;
-mod memory;
 pub mod proto;
 mod ring;
 pub mod server;

@@ -97,8 +97,8 @@ pub fn main(args: HolderArgs) -> anyhow::Result<()> {
 
 /// Read the spec from stdin, detach, run until the child exited.
 pub fn run(args: HolderArgs) -> anyhow::Result<()> {
-    // Before any thread starts (see `memory`).
-    super::memory::one_arena();
+    // Before any thread starts (see `allocator::one_arena`).
+    crate::allocator::one_arena();
     let mut input = String::new();
     std::io::Read::read_to_string(&mut std::io::stdin(), &mut input)
         .context("reading the holder spec from stdin")?;
@@ -408,7 +408,7 @@ impl Holder {
         if let Some(Err(e)) = self.recorder.as_mut().map(Recorder::release_memory) {
             self.stop_recording(&e);
         }
-        super::memory::give_back();
+        crate::allocator::give_back();
     }
 
     /// Queue an output frame, waiting up to [`SLOW_DAEMON`] for room.

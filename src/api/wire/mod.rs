@@ -155,6 +155,9 @@ pub struct SessionInfo {
     pub history_lines: usize,
     /// Byte limit of the history (0: lines only).
     pub history_bytes: usize,
+    /// Heap bytes the session's screen model holds (screen, history, attributes), as of the
+    /// last history compaction or, while output flows, the last second.
+    pub screen_bytes: u64,
     /// Whether the shell runs with Aegis's prompt and command marks.
     pub shell_integration: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -330,6 +333,10 @@ impl SessionInfo {
             rows: live.rows,
             history_lines: m.history_lines,
             history_bytes: m.history_bytes,
+            screen_bytes: h
+                .counters
+                .screen_bytes
+                .load(std::sync::atomic::Ordering::Relaxed),
             shell_integration: m.shell_integration,
             exit_code: live.exit_code,
             prompt_delivery: h.prompt_delivery().map(Into::into),

@@ -32,7 +32,9 @@ use tokio::time::Instant;
 
 use super::SessionHandle;
 use super::commands::{CommandLog, Progress};
-use super::handle::{Counters, LiveState, Reading, SUBSCRIBER_BUFFER_CHUNKS, Snapshot, Sources};
+use super::handle::{
+    Counters, LiveState, Reading, SCREEN_BYTES_EVERY, SUBSCRIBER_BUFFER_CHUNKS, Snapshot, Sources,
+};
 use super::input;
 use crate::detect::Detector;
 use crate::events::{EventBus, EventDetail, EventKind};
@@ -135,6 +137,7 @@ impl SessionHandle {
             evaluated_at: now,
             compact_at: None,
             compact_by: None,
+            screen_measured_at: now,
             processed: replayed_bytes,
             snapshot_at: replayed_bytes,
             stream: process.output_offset,
@@ -196,6 +199,8 @@ struct Actor {
     compact_at: Option<Instant>,
     /// The latest the history is compacted since output resumed (see [`COMPACT_AT_LATEST`]).
     compact_by: Option<Instant>,
+    /// When [`Counters::screen_bytes`] was last measured.
+    screen_measured_at: Instant,
     /// Output bytes parsed so far (the replay at start included).
     processed: u64,
     /// `processed` when the holder was last offered a snapshot (see [`SNAPSHOT_EVERY`]).
@@ -242,6 +247,7 @@ impl Actor {
         // Evaluate once before any output, so a program that never prints still gets the
         // detector's start-up deadline (it would otherwise stay `starting` forever).
         self.evaluate();
+        self.measure_screen(Instant::now());
         loop {
             let recheck = match (self.recheck_at, self.pending_exit) {
                 (Some(a), Some((_, b))) => Some(a.min(b)),
@@ -278,7 +284,11 @@ impl Actor {
                     if self.compact_at.is_some_and(|at| now >= at) {
                         self.compact_at = None;
                         self.compact_by = None;
-                        self.screen.compact_history();
+                        if self.screen.compact_history() {
+                            // The rows just encoded were freed into holes of the heap.
+                            crate::allocator::give_back_soon();
+                        }
+                        self.measure_screen(now);
                         self.offer_snapshot();
                     }
                     if recheck.is_some_and(|at| now >= at) {
@@ -376,6 +386,9 @@ impl Actor {
             .store(crate::clock::now_ms(), Ordering::Relaxed);
         self.detector.on_output(std::time::Instant::now());
         let now = Instant::now();
+        if now >= self.screen_measured_at + SCREEN_BYTES_EVERY {
+            self.measure_screen(now);
+        }
         let by = *self.compact_by.get_or_insert(now + COMPACT_AT_LATEST);
         self.compact_at = Some((now + COMPACT_AFTER).min(by));
         let due = self.evaluated_at + EVALUATE_EVERY;
@@ -390,6 +403,14 @@ impl Actor {
             // closed its pty while the actor was catching up was reported 500 ms late).
             self.finish_exit();
         }
+    }
+
+    /// Publish what the screen model holds (session info's `screenBytes`).
+    fn measure_screen(&mut self, now: Instant) {
+        self.screen_measured_at = now;
+        self.counters
+            .screen_bytes
+            .store(self.screen.heap_bytes() as u64, Ordering::Relaxed);
     }
 
     /// Offer the holder a snapshot of the screen and history once enough output came since the
