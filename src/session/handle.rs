@@ -113,6 +113,7 @@ pub struct SessionHandle {
     pub(super) live: watch::Receiver<LiveState>,
     pub(super) input: mpsc::Sender<InputJob>,
     pub counters: Arc<Counters>,
+    pub(super) readings: Arc<super::readings::Readings>,
     pub(super) prompt_delivery: Arc<std::sync::Mutex<Option<Delivery>>>,
     /// Permission policy, answers in flight and the history of answers.
     pub perms: Arc<SessionPermissions>,
@@ -189,8 +190,12 @@ impl SessionHandle {
         .await
     }
 
-    /// A snapshot and what the detector read on it, in one request to the actor.
+    /// A snapshot and what the detector read on it, in one request to the actor, or none when
+    /// the actor gave the same reading and nothing changed since (see [`super::readings`]).
     pub async fn read(&self, lines: Option<usize>, format: Format) -> Result<Reading, HandleError> {
+        if let Some(kept) = self.readings.get(lines, format) {
+            return Ok(kept);
+        }
         self.request(|reply| Command::Read {
             lines,
             format,

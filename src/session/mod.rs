@@ -3,6 +3,7 @@
 //! - [`actor`]: the task that owns a session's pty, screen and detector.
 //! - [`handle`]: what everyone else holds, a cloneable [`SessionHandle`]; typing into a
 //!   session (paced text, keys, bytes) is `send.rs`.
+//! - [`readings`]: the actor's last readings of an unchanged screen, answered without it.
 //! - [`commands`]: the commands a shell's marks told of, and the output an exec captures.
 //! - [`exec`]: running one command line in an idle shell and answering its status and output.
 //! - [`answer`]: answering a permission prompt (keys verified on screen, or the held hook).
@@ -26,6 +27,7 @@ pub mod keys;
 pub mod launch;
 pub mod manager;
 pub mod persist;
+pub mod readings;
 mod send;
 pub mod shell;
 pub mod supervisor;

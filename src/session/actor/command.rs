@@ -68,3 +68,18 @@ pub(in crate::session) enum Command {
         reply: oneshot::Sender<(Progress, String, u16)>,
     },
 }
+
+impl Command {
+    /// Whether the actor answers this from its state without changing the screen or the
+    /// status, so the readings handles keep stay true (see [`crate::session::readings`]).
+    /// `Explain` may evaluate a changed screen first, and then forgets them itself.
+    pub(in crate::session) fn only_reads(&self) -> bool {
+        matches!(
+            self,
+            Command::Read { .. }
+                | Command::Snapshot { .. }
+                | Command::Explain { .. }
+                | Command::Sources { .. }
+        )
+    }
+}

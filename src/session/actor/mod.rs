@@ -36,6 +36,7 @@ use super::handle::{
     Counters, LiveState, Reading, SCREEN_BYTES_EVERY, SUBSCRIBER_BUFFER_CHUNKS, Snapshot, Sources,
 };
 use super::input;
+use super::readings::Readings;
 use crate::detect::Detector;
 use crate::events::{EventBus, EventDetail, EventKind};
 use crate::permissions::SessionPermissions;
@@ -95,6 +96,7 @@ impl SessionHandle {
         let (live_tx, live_rx) = watch::channel(live);
         let (cmd_tx, cmd_rx) = mpsc::channel(COMMAND_QUEUE);
         let counters = Arc::new(Counters::default());
+        let readings = Arc::new(Readings::default());
         counters
             .last_activity_ms
             .store(meta.created_at_ms, Ordering::Relaxed);
@@ -125,6 +127,7 @@ impl SessionHandle {
             commands: cmd_rx,
             live: live_tx,
             counters: counters.clone(),
+            readings: readings.clone(),
             subscribers,
             // A reattached session's start is long past.
             early: (!replayed).then(Vec::new),
@@ -151,6 +154,7 @@ impl SessionHandle {
             live: live_rx,
             input,
             counters,
+            readings,
             prompt_delivery: Default::default(),
             perms,
             profile,
@@ -164,6 +168,8 @@ impl SessionHandle {
 
 struct Actor {
     meta: Arc<SessionMeta>,
+    /// The readings handles answer from while nothing changed; forgotten before any change.
+    readings: Arc<Readings>,
     screen: Screen,
     detector: Detector,
     perms: Arc<SessionPermissions>,
@@ -258,18 +264,23 @@ impl Actor {
                 (a, b) => a.or(b),
             };
             tokio::select! {
-                chunk = self.output.recv(), if self.output_open => match chunk {
-                    Some(bytes) => self.on_output(bytes),
-                    None => {
-                        self.output_open = false;
-                        self.finish_exit();
+                chunk = self.output.recv(), if self.output_open => {
+                    self.readings.forget();
+                    match chunk {
+                        Some(bytes) => self.on_output(bytes),
+                        None => {
+                            self.output_open = false;
+                            self.finish_exit();
+                        }
                     }
-                },
+                }
                 status = async { match self.exit.as_mut() { Some(rx) => rx.await.ok(), None => std::future::pending().await } } => {
+                    self.readings.forget();
                     self.exit = None;
                     self.on_exit(status);
                 }
                 changed = async { match self.recording.as_mut() { Some(rx) => rx.changed().await, None => std::future::pending().await } } => {
+                    self.readings.forget();
                     match changed {
                         Ok(()) => self.on_recording_failed(),
                         Err(_) => self.recording = None,
@@ -280,6 +291,7 @@ impl Actor {
                     None => break, // every handle dropped: the session was removed
                 },
                 _ = async { match wake { Some(at) => tokio::time::sleep_until(at).await, None => std::future::pending().await } } => {
+                    self.readings.forget();
                     let now = Instant::now();
                     if self.compact_at.is_some_and(|at| now >= at) {
                         self.compact_at = None;
@@ -469,6 +481,7 @@ impl Actor {
     /// it now, so the status and its evidence describe the frame the reader is shown.
     fn catch_up(&mut self) {
         if self.detector.behind(&self.screen) {
+            self.readings.forget();
             self.evaluate_with(true);
         }
     }
@@ -560,6 +573,9 @@ impl Actor {
     }
 
     fn handle(&mut self, cmd: Command) {
+        if !cmd.only_reads() {
+            self.readings.forget();
+        }
         match cmd {
             Command::Explain { reply } => {
                 self.catch_up();
@@ -619,14 +635,16 @@ impl Actor {
                     Some(c) => Some(format!("{} hook", c.event)),
                     None => explained.lines.first().map(|l| l.text.trim().to_owned()),
                 };
-                let _ = reply.send(Reading {
+                let reading = Reading {
                     evidence,
                     // The dialog's rows come from the same evaluation as the rule's evidence,
                     // not from the snapshot, so they are whole whatever `lines` asked for.
                     dialog: (prompt && !explained.dialog.is_empty())
                         .then(|| crate::detect::region::rows_text(&explained.dialog)),
                     snapshot,
-                });
+                };
+                self.readings.keep(lines, format, &reading);
+                let _ = reply.send(reading);
             }
             Command::Resize { cols, rows, reply } => {
                 self.screen.resize(cols, rows);
