@@ -247,6 +247,7 @@ pub async fn read(app: Arc<App>, id: String, q: ReadQuery) -> ApiResult {
         Some(v) => Some(query_usize(Some(v), "lines", 0, 1..=MAX_SNAPSHOT_LINES)?),
     };
     let read = h.read(lines, format).await?;
+    let (output, line_count) = read.output_json.of(&read.snapshot.output).clone();
     let snap = read.snapshot;
     let status_text = match (h.live().pending, h.perms.hook_pending()) {
         (_, Some(k)) => Some(format!("{}: {}", k.tool_name, k.as_permission().detail)),
@@ -258,8 +259,8 @@ pub async fn read(app: Arc<App>, id: String, q: ReadQuery) -> ApiResult {
     let body = ReadResponse {
         id: h.meta.id.to_string(),
         status: snap.status.as_str(),
-        lines: snap.output.lines().count(),
-        output: snap.output,
+        lines: line_count,
+        output,
         format: if format == Format::Ansi {
             "ansi"
         } else {

@@ -3,10 +3,11 @@
 //! live state (status, size, pending dialog) is read from a watch without asking the actor.
 //! Typing into a session is in [`super::send`]; the actor itself in [`super::actor`].
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
+use serde_json::value::RawValue;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use super::actor::Command;
@@ -78,6 +79,26 @@ pub struct Reading {
     pub evidence: Option<String>,
     /// The rows of the permission dialog or question on screen, when the status is one.
     pub dialog: Option<String>,
+    /// The output as the API sends it, shared by every clone of this reading.
+    pub output_json: OutputJson,
+}
+
+/// A reading's output as a JSON string and its line count, made by the first reader that
+/// sends it and shared by every later read of the same reading (see [`super::readings`]):
+/// escaping the screen for JSON was a tenth of what serving an unchanged `/read` cost.
+#[derive(Debug, Clone, Default)]
+pub struct OutputJson(Arc<OnceLock<(Box<RawValue>, usize)>>);
+
+impl OutputJson {
+    /// `output` (the reading's own) as a JSON string, and how many lines it has.
+    pub fn of(&self, output: &str) -> &(Box<RawValue>, usize) {
+        self.0.get_or_init(|| {
+            // A `&str` always serializes; the fallback is never taken.
+            let json = serde_json::value::to_raw_value(output)
+                .unwrap_or_else(|_| RawValue::NULL.to_owned());
+            (json, output.lines().count())
+        })
+    }
 }
 
 /// What each source says about the session, for `GET /detect`.

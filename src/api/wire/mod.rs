@@ -430,7 +430,8 @@ pub struct ReadResponse {
     #[schemars(schema_with = "crate::api::schemas::session_status")]
     pub status: &'static str,
     /// The screen (and history, with `?lines=`), as `format` says.
-    pub output: String,
+    #[schemars(with = "String")]
+    pub output: Box<serde_json::value::RawValue>,
     /// text | ansi
     pub format: &'static str,
     /// Lines in `output`.

@@ -642,6 +642,7 @@ impl Actor {
                     dialog: (prompt && !explained.dialog.is_empty())
                         .then(|| crate::detect::region::rows_text(&explained.dialog)),
                     snapshot,
+                    output_json: Default::default(),
                 };
                 self.readings.keep(lines, format, &reading);
                 let _ = reply.send(reading);
