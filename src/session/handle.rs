@@ -3,8 +3,8 @@
 //! live state (status, size, pending dialog) is read from a watch without asking the actor.
 //! Typing into a session is in [`super::send`]; the actor itself in [`super::actor`].
 
-use std::sync::{Arc, OnceLock};
 use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use serde_json::value::RawValue;

@@ -7,14 +7,15 @@
 //! answers queries and publishes state. The pty reader thread relies on this: it waits on a
 //! bounded channel to the actor, which is safe only because the actor always drains it.
 //!
-//! Length: one concept, the actor's state and its one select loop; commands, hooks and turns
-//! are already their own modules.
+//! Length: one concept, the actor's state and its one select loop; commands, hooks, turns and
+//! what a read is shown are already their own modules.
 //!
 //! A shell's prompt and command marks are turned into command records and turns in
 //! [`turns`].
 
 mod command;
 mod hooks;
+mod reading;
 #[cfg(test)]
 mod tests;
 mod turns;
@@ -32,9 +33,7 @@ use tokio::time::Instant;
 
 use super::SessionHandle;
 use super::commands::{CommandLog, Progress};
-use super::handle::{
-    Counters, LiveState, Reading, SCREEN_BYTES_EVERY, SUBSCRIBER_BUFFER_CHUNKS, Snapshot, Sources,
-};
+use super::handle::{Counters, LiveState, SCREEN_BYTES_EVERY, SUBSCRIBER_BUFFER_CHUNKS, Sources};
 use super::input;
 use super::readings::Readings;
 use crate::detect::Detector;
@@ -559,19 +558,6 @@ impl Actor {
         }
     }
 
-    fn snapshot(&mut self, lines: Option<usize>, format: crate::screen::Format) -> Snapshot {
-        let output = self.screen.snapshot(lines, format);
-        let (cols, rows) = self.screen.size();
-        Snapshot {
-            output,
-            status: self.live.borrow().status,
-            cols,
-            rows,
-            cursor: self.screen.cursor_on_screen(),
-            title: self.screen.title().to_owned(),
-        }
-    }
-
     fn handle(&mut self, cmd: Command) {
         if !cmd.only_reads() {
             self.readings.forget();
@@ -617,33 +603,7 @@ impl Actor {
                 format,
                 reply,
             } => {
-                self.catch_up();
-                let snapshot = self.snapshot(lines, format);
-                let explained = self.detector.explained();
-                let prompt = matches!(
-                    snapshot.status,
-                    SessionStatus::PermissionPrompt | SessionStatus::Question
-                );
-                // A hook's claim can stand before the screen shows its state (Claude's
-                // StopFailure arrives before the error is drawn): then the claim is what
-                // decided, not a line of a screen that still reads otherwise.
-                let claimed = self
-                    .hook
-                    .as_ref()
-                    .filter(|c| c.status == snapshot.status && c.status != self.screen_status);
-                let evidence = match claimed {
-                    Some(c) => Some(format!("{} hook", c.event)),
-                    None => explained.lines.first().map(|l| l.text.trim().to_owned()),
-                };
-                let reading = Reading {
-                    evidence,
-                    // The dialog's rows come from the same evaluation as the rule's evidence,
-                    // not from the snapshot, so they are whole whatever `lines` asked for.
-                    dialog: (prompt && !explained.dialog.is_empty())
-                        .then(|| crate::detect::region::rows_text(&explained.dialog)),
-                    snapshot,
-                    output_json: Default::default(),
-                };
+                let reading = self.reading(lines, format);
                 self.readings.keep(lines, format, &reading);
                 let _ = reply.send(reading);
             }
