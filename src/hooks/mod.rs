@@ -22,7 +22,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
@@ -305,15 +305,16 @@ impl HookLink {
 /// The hook links of live sessions.
 #[derive(Default)]
 pub struct HookRegistry {
-    links: Mutex<HashMap<Uuid, Arc<HookLink>>>,
+    /// Read on every `/read` and session info, written when a session starts or ends.
+    links: RwLock<HashMap<Uuid, Arc<HookLink>>>,
     /// Poked when a fact worth persisting changed (Claude's session id), so the registry writer
     /// saves it before the next daemon restart needs it.
     pub facts_changed: Arc<tokio::sync::Notify>,
 }
 
 impl HookRegistry {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, Arc<HookLink>>> {
-        self.links.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<Uuid, Arc<HookLink>>> {
+        self.links.write().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Register `link` for its session. The session layer deletes its settings file when the
@@ -366,7 +367,8 @@ impl HookRegistry {
     }
 
     pub fn get(&self, session: &Uuid) -> Option<Arc<HookLink>> {
-        self.lock().get(session).cloned()
+        let links = self.links.read().unwrap_or_else(|p| p.into_inner());
+        links.get(session).cloned()
     }
 
     /// Forget a session's link and delete its settings file.

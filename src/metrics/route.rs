@@ -12,7 +12,7 @@
 //! client walking random literal combinations therefore cannot grow the metric set.
 
 use std::collections::HashSet;
-use std::sync::Mutex;
+use std::sync::RwLock;
 
 /// Every literal path word of the API (routes on main plus the documented orchestration,
 /// hooks and files routes). Kept sorted for review.
@@ -122,14 +122,23 @@ pub fn template(path: &str) -> String {
 /// Remembers which templates were labelled, to enforce [`MAX_TEMPLATES`].
 #[derive(Default)]
 pub struct Templates {
-    seen: Mutex<HashSet<String>>,
+    /// Read on every request, written once per new template.
+    seen: RwLock<HashSet<String>>,
 }
 
 impl Templates {
     /// The label for `path`: its template, or [`OTHER`] once the cap is reached.
     pub fn label(&self, path: &str) -> String {
         let t = template(path);
-        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        if self
+            .seen
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(&t)
+        {
+            return t;
+        }
+        let mut seen = self.seen.write().unwrap_or_else(|p| p.into_inner());
         if seen.contains(&t) {
             return t;
         }
@@ -177,6 +186,6 @@ mod tests {
             let words: Vec<&str> = (0..=i % 5).map(|j| LITERALS[(i + j * 7) % 50]).collect();
             t.label(&format!("/v1/{}", words.join("/")));
         }
-        assert!(t.seen.lock().map(|s| s.len()).unwrap_or(0) <= MAX_TEMPLATES);
+        assert!(t.seen.read().map(|s| s.len()).unwrap_or(0) <= MAX_TEMPLATES);
     }
 }

@@ -126,9 +126,22 @@ pub enum HandleError {
     Busy,
 }
 
-/// A cloneable reference to a running session.
+/// A cloneable reference to a running session. Every clone shares one [`HandleInner`], so
+/// a clone (one per request that names the session) is one reference count, not a dozen.
 #[derive(Clone)]
-pub struct SessionHandle {
+pub struct SessionHandle(pub(super) Arc<HandleInner>);
+
+impl std::ops::Deref for SessionHandle {
+    type Target = HandleInner;
+
+    fn deref(&self) -> &HandleInner {
+        &self.0
+    }
+}
+
+/// What every clone of a [`SessionHandle`] shares: the ways to the session's actor and input
+/// queue, and the state the actor publishes.
+pub struct HandleInner {
     pub meta: Arc<SessionMeta>,
     pub(super) commands: mpsc::Sender<Command>,
     pub(super) live: watch::Receiver<LiveState>,

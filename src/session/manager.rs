@@ -3,7 +3,7 @@
 //! lock guards only the maps; it is never held while spawning or while talking to a session.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Mutex;
+use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -111,7 +111,9 @@ pub struct Totals {
 }
 
 pub struct SessionManager {
-    registry: Mutex<Registry>,
+    /// Read on every request that names a session, written on create and remove: readers
+    /// never wait for one another (a reader the OS preempted holds up no one).
+    registry: RwLock<Registry>,
     /// Where session events go (status changes, creation, removal).
     pub bus: Arc<EventBus>,
     pub defaults: SessionDefaults,
@@ -123,7 +125,7 @@ pub struct SessionManager {
 impl SessionManager {
     pub fn new(defaults: SessionDefaults, bus: Arc<EventBus>) -> Self {
         SessionManager {
-            registry: Mutex::new(Registry::default()),
+            registry: RwLock::new(Registry::default()),
             bus,
             defaults,
             totals: Totals::default(),
@@ -131,9 +133,13 @@ impl SessionManager {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Registry> {
+    fn lock(&self) -> std::sync::RwLockWriteGuard<'_, Registry> {
         // No code path panics while holding the lock, so a poisoned lock still holds valid maps.
-        self.registry.lock().unwrap_or_else(|p| p.into_inner())
+        self.registry.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Registry> {
+        self.registry.read().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Register a session that already runs (found again after a daemon restart, its process
@@ -270,7 +276,7 @@ impl SessionManager {
 
     /// Find by id, or by name.
     pub fn get(&self, id_or_name: &str) -> Result<SessionHandle, SessionError> {
-        let reg = self.lock();
+        let reg = self.read();
         let id = Uuid::parse_str(id_or_name)
             .ok()
             .or_else(|| reg.by_name.get(id_or_name).copied());
@@ -280,7 +286,7 @@ impl SessionManager {
 
     /// Every session, oldest first.
     pub fn list(&self) -> Vec<SessionHandle> {
-        let reg = self.lock();
+        let reg = self.read();
         reg.order
             .iter()
             .filter_map(|id| reg.by_id.get(id).cloned())

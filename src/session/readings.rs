@@ -7,7 +7,7 @@
 //! session's busiest task) was most of what a read of an unchanged screen cost beyond the HTTP
 //! itself.
 
-use std::sync::Mutex;
+use std::sync::RwLock;
 
 use super::handle::Reading;
 use crate::screen::Format;
@@ -18,13 +18,13 @@ const KEPT: usize = 4;
 /// The readings since the actor last handled a change. Written only by the actor.
 #[derive(Debug, Default)]
 pub struct Readings {
-    kept: Mutex<Vec<(Option<usize>, Format, Reading)>>,
+    kept: RwLock<Vec<(Option<usize>, Format, Reading)>>,
 }
 
 impl Readings {
     /// The reading of `lines` in `format`, if the actor gave one since the last change.
     pub fn get(&self, lines: Option<usize>, format: Format) -> Option<Reading> {
-        let kept = self.kept.lock().unwrap_or_else(|p| p.into_inner());
+        let kept = self.kept.read().unwrap_or_else(|p| p.into_inner());
         kept.iter()
             .find(|(l, f, _)| *l == lines && *f == format)
             .map(|(.., r)| r.clone())
@@ -32,7 +32,7 @@ impl Readings {
 
     /// Keep a reading the actor just gave (actor only).
     pub(super) fn keep(&self, lines: Option<usize>, format: Format, reading: &Reading) {
-        let mut kept = self.kept.lock().unwrap_or_else(|p| p.into_inner());
+        let mut kept = self.kept.write().unwrap_or_else(|p| p.into_inner());
         kept.retain(|(l, f, _)| (*l, *f) != (lines, format));
         if kept.len() >= KEPT {
             kept.remove(0);
@@ -41,9 +41,9 @@ impl Readings {
     }
 
     /// Forget every reading: the actor is about to handle something that may change them
-    /// (actor only). An uncontended lock, nothing next to parsing a batch of output.
+    /// (actor only). An uncontended write lock, nothing next to parsing a batch of output.
     pub(super) fn forget(&self) {
-        let mut kept = self.kept.lock().unwrap_or_else(|p| p.into_inner());
+        let mut kept = self.kept.write().unwrap_or_else(|p| p.into_inner());
         kept.clear();
     }
 }

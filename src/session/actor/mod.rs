@@ -33,7 +33,9 @@ use tokio::time::Instant;
 
 use super::SessionHandle;
 use super::commands::{CommandLog, Progress};
-use super::handle::{Counters, LiveState, SCREEN_BYTES_EVERY, SUBSCRIBER_BUFFER_CHUNKS, Sources};
+use super::handle::{
+    Counters, HandleInner, LiveState, SCREEN_BYTES_EVERY, SUBSCRIBER_BUFFER_CHUNKS, Sources,
+};
 use super::input;
 use super::readings::Readings;
 use crate::detect::Detector;
@@ -147,7 +149,7 @@ impl SessionHandle {
             progress,
         };
         tokio::spawn(actor.run());
-        SessionHandle {
+        SessionHandle(Arc::new(HandleInner {
             meta,
             commands: cmd_tx,
             live: live_rx,
@@ -161,7 +163,7 @@ impl SessionHandle {
             progress: progress_rx,
             exec: Arc::default(),
             send_lock: Arc::default(),
-        }
+        }))
     }
 }
 
