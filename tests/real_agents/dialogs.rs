@@ -301,8 +301,12 @@ pub fn api_error_then_recover(agent: Agent) {
     let lab = Lab::new(agent);
     let id = lab.start(json!({}));
     let (step, needle) = fatal_error(agent);
-    lab.model
-        .script(json!([step, { "say": "Back to normal (recovered)." }]));
+    // The recovering answer streams for about a second: an instant one can be over between
+    // two samples of the status log (Claude's took 46 ms once).
+    lab.model.script(json!([
+        step,
+        { "say": "Back to normal (recovered).", "chunks": 4, "interval_ms": 250 }
+    ]));
     lab.daemon.send(&id, "This turn will fail (err-1)");
     // The first read that says `error` already says why: the error's line, or (Claude, whose
     // StopFailure hook can arrive before the error is drawn) the hook that decided.

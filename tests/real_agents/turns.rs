@@ -86,8 +86,12 @@ pub fn send_right_after_start(agent: Agent) {
 pub fn send_working_idle(agent: Agent) {
     let lab = Lab::new(agent);
     let id = lab.start(json!({}));
-    lab.model
-        .script(json!([{ "say": "Six times seven is 42 (reply-7f3a)." }]));
+    // Streamed for about a second, so the status log's samples cannot miss the turn.
+    lab.model.script(json!([{
+        "say": "Six times seven is 42 (reply-7f3a).",
+        "chunks": 4,
+        "interval_ms": 250
+    }]));
     let log = StatusLog::start(&lab.daemon, &id, SAMPLE);
     let prompt = "What is six times seven? (prompt-7f3a)";
     let r = lab.daemon.send(&id, prompt);

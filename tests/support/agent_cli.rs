@@ -214,7 +214,7 @@ fn seed_gemini(home: &Path, work: &Path, trust: Trust) {
     }
 }
 
-/// The environment a session of `agent` runs in: its private HOME and XDG dirs, the agent
+/// The environment a session of `agent` runs in: its private HOME, temp and XDG dirs, the agent
 /// CLIs first on PATH, and the agent pointed at the model server at `model_url` with updates
 /// and telemetry off. Seeds the home (and the project's trust) on the way.
 pub fn environment(
@@ -225,6 +225,8 @@ pub fn environment(
     trust: Trust,
 ) -> Vec<(String, String)> {
     let bin = agents_bin_dir();
+    let tmp = home.join(".tmp");
+    std::fs::create_dir_all(&tmp).expect("the agent's temp dir");
     let mut env: Vec<(String, String)> = vec![
         ("HOME".into(), home.display().to_string()),
         (
@@ -252,6 +254,9 @@ pub fn environment(
             home.join(".local/state").display().to_string(),
         ),
         ("NO_UPDATE_NOTIFIER".into(), "1".into()),
+        // The agents write temp files of their own (Claude a directory per project, Gemini a
+        // report per failed request): they go with the test's dir instead of piling up in /tmp.
+        ("TMPDIR".into(), tmp.display().to_string()),
     ];
     match agent {
         Agent::Claude => {
