@@ -313,7 +313,7 @@ pub struct HookRegistry {
 }
 
 impl HookRegistry {
-    fn lock(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<Uuid, Arc<HookLink>>> {
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<Uuid, Arc<HookLink>>> {
         self.links.write().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -321,7 +321,7 @@ impl HookRegistry {
     /// session ends (the link itself stays until the session is removed, so an exited session
     /// still shows its transcript).
     pub fn insert(&self, link: Arc<HookLink>) {
-        self.lock().insert(link.session, link);
+        self.write().insert(link.session, link);
     }
 
     /// The link of session `id`, found again after a daemon restart (see the module doc),
@@ -373,7 +373,7 @@ impl HookRegistry {
 
     /// Forget a session's link and delete its settings file.
     pub fn remove(&self, session: &Uuid) {
-        if let Some(link) = self.lock().remove(session) {
+        if let Some(link) = self.write().remove(session) {
             link.remove_file();
         }
     }

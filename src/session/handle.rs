@@ -46,14 +46,10 @@ pub struct Counters {
     pub bytes_out: AtomicU64,
     /// The session's stall threshold in ms (0 = stall detection off), for session info.
     pub stall_threshold_ms: AtomicU64,
-    /// Heap bytes of the screen model (screen, history, pens), measured after each history
-    /// compaction and at most every [`SCREEN_BYTES_EVERY`] while output flows.
+    /// Heap bytes of the screen model (screen, history, pens), measured by the actor after
+    /// each history compaction and about once a second while output flows.
     pub screen_bytes: AtomicU64,
 }
-
-/// How often the actor measures [`Counters::screen_bytes`] while output flows: the walk over
-/// the history's lines is cheap, but not per chunk of a flood.
-pub const SCREEN_BYTES_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// A redraw of the screen, and every output chunk after it.
 pub type Subscription = (Vec<u8>, broadcast::Receiver<Arc<[u8]>>);

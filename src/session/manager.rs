@@ -133,7 +133,7 @@ impl SessionManager {
         }
     }
 
-    fn lock(&self) -> std::sync::RwLockWriteGuard<'_, Registry> {
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Registry> {
         // No code path panics while holding the lock, so a poisoned lock still holds valid maps.
         self.registry.write().unwrap_or_else(|p| p.into_inner())
     }
@@ -172,7 +172,7 @@ impl SessionManager {
     /// Claim `name` (and a place under the session limit) for a creation in progress, so
     /// spawning can happen without holding the lock.
     pub(super) fn reserve_name(&self, name: &str) -> Result<(), SessionError> {
-        let mut reg = self.lock();
+        let mut reg = self.write();
         let alive = reg.by_id.values().filter(|h| !h.is_exited()).count() + reg.reserved.len();
         if alive >= self.defaults.max_sessions {
             return Err(SessionError::Limit(self.defaults.max_sessions));
@@ -186,12 +186,12 @@ impl SessionManager {
 
     /// Give up a name reserved by a creation that failed.
     pub(super) fn release_name(&self, name: &str) {
-        self.lock().reserved.remove(name);
+        self.write().reserved.remove(name);
     }
 
     /// Enter a started session in the registry (its name stops being merely reserved).
     pub(super) fn insert(&self, handle: &SessionHandle) {
-        let mut reg = self.lock();
+        let mut reg = self.write();
         reg.reserved.remove(&handle.meta.name);
         reg.by_name.insert(handle.meta.name.clone(), handle.meta.id);
         reg.by_id.insert(handle.meta.id, handle.clone());
@@ -300,7 +300,7 @@ impl SessionManager {
             handle.kill().await?;
         }
         let removed = {
-            let mut reg = self.lock();
+            let mut reg = self.write();
             let removed = reg.by_id.remove(&handle.meta.id).is_some();
             self.hooks.remove(&handle.meta.id);
             reg.order.retain(|id| *id != handle.meta.id);

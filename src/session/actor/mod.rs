@@ -33,9 +33,7 @@ use tokio::time::Instant;
 
 use super::SessionHandle;
 use super::commands::{CommandLog, Progress};
-use super::handle::{
-    Counters, HandleInner, LiveState, SCREEN_BYTES_EVERY, SUBSCRIBER_BUFFER_CHUNKS, Sources,
-};
+use super::handle::{Counters, HandleInner, LiveState, SUBSCRIBER_BUFFER_CHUNKS, Sources};
 use super::input;
 use super::readings::Readings;
 use crate::detect::Detector;
@@ -237,6 +235,10 @@ const COMPACT_AFTER: Duration = Duration::from_millis(200);
 /// rows for good. Each time encodes at most the history's lines, a small cost next to a flood
 /// that parsed two seconds of output.
 const COMPACT_AT_LATEST: Duration = Duration::from_secs(2);
+
+/// How often [`Counters::screen_bytes`] is measured while output flows: the walk over the
+/// history's lines is cheap, but not per chunk of a flood.
+const SCREEN_BYTES_EVERY: Duration = Duration::from_secs(1);
 
 /// While output keeps arriving, the detector runs at most this often; output it has not
 /// seen yet is always evaluated within this long (a recheck is scheduled). A flood of 4 KiB
