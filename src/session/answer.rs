@@ -1,6 +1,6 @@
-//! Answering a session's permission prompt: through the session's ordered input queue (once
-//! the dialog is quiet, move the cursor with arrows, wait until the screen shows the cursor on
-//! the wanted option, press Enter, then wait until the dialog is gone), or, for a request held open by Claude Code's
+//! Answering a session's permission prompt: through the session's ordered input queue (move
+//! the cursor with arrows, wait until the screen shows the cursor on the wanted option, press
+//! Enter, then wait until the dialog is gone), or, for a request held open by Claude Code's
 //! PermissionRequest hook, by replying to the hook. Digit shortcuts are not used: they have
 //! regressed in Claude several times and their meaning depends on the option count.
 //!
@@ -27,16 +27,6 @@ pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a dialog that shows no sign of having read the confirming key (the same dialog,
 /// not a byte of output since) is given before the key is pressed again.
 pub const CONFIRM_RETRY: Duration = Duration::from_millis(1500);
-
-/// How long a dialog must have printed nothing before the first key goes to it. Apps set up a
-/// dialog's input after drawing it: Codex drains what reached its security-sensitive dialogs
-/// before it accepts a decision, and exits ("timed out discarding buffered terminal input")
-/// when that drain does not finish within a second, which a key landing in it on a loaded
-/// machine can cause. No person answers faster than this either.
-pub const DIALOG_QUIET: Duration = Duration::from_millis(250);
-
-/// The longest wait for [`DIALOG_QUIET`]: a dialog under an animation never goes quiet.
-pub const DIALOG_QUIET_MAX: Duration = Duration::from_secs(1);
 
 /// Why an answer could not be given.
 #[derive(Debug, thiserror::Error)]
@@ -212,7 +202,6 @@ async fn press(
     keys: &[String],
 ) -> Result<bool, AnswerError> {
     let id = pending.id;
-    h.wait_quiet(DIALOG_QUIET, DIALOG_QUIET_MAX).await;
     let (moves, confirm) = keys.split_at(keys.len().saturating_sub(1));
     if !moves.is_empty() {
         h.send_keys(moves).await?;

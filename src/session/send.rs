@@ -136,7 +136,7 @@ impl SessionHandle {
         {
             tracing::warn!(session = %self.meta.id, "the turn did not end in time; typing into it");
         }
-        self.wait_quiet(INPUT_QUIET, QUIET_MAX).await;
+        self.wait_quiet().await;
         let (Some(input_line), false) = (
             self.profile.settings.input_line.clone(),
             self.profile.settings.clear_input_keys.is_empty(),
@@ -168,11 +168,11 @@ impl SessionHandle {
         Ok(())
     }
 
-    /// Wait (at most `at_most`) until the session printed nothing for `quiet`.
-    pub(super) async fn wait_quiet(&self, quiet: Duration, at_most: Duration) {
+    /// Wait (at most [`QUIET_MAX`]) until the session printed nothing for [`INPUT_QUIET`].
+    async fn wait_quiet(&self) {
         use std::sync::atomic::Ordering;
-        let quiet = u64::try_from(quiet.as_millis()).unwrap_or(u64::MAX);
-        let deadline = Instant::now() + at_most;
+        let quiet = u64::try_from(INPUT_QUIET.as_millis()).unwrap_or(u64::MAX);
+        let deadline = Instant::now() + QUIET_MAX;
         loop {
             let last = self.counters.last_activity_ms.load(Ordering::Relaxed);
             let since = crate::clock::now_ms().saturating_sub(last);

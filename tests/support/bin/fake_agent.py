@@ -14,7 +14,8 @@ run as a script:
   !limit            the agent's usage-limit banner
   !prose            a reply that quotes "Do you want to proceed?" and a numbered list
   !hang             one spinner frame, then nothing (a stalled agent)
-  !spin-hang        the spinner turns and its clock ticks, but the token count stops (stuck)
+  !spin-hang        the spinner keeps turning and its clock ticks, but the token count stops:
+                    stuck behind a live-looking spinner
   !think S          the spinner for S seconds with a growing token count, then a reply
   a prompt asking for a VERDICT line (with --verdicts): a consensus reviewer's reply
   !earlystop        posts the Stop hook, keeps its spinner 1.5 s more, then finishes
@@ -40,8 +41,9 @@ dialog opens (in a thread: the dialog stays on screen, and a reply of
 {"hookSpecificOutput":{"hookEventName":"PermissionRequest","decision":{"behavior":...}}}
 answers it, shown as 'HOOK DECISION allow|deny'). --transcript PATH is the transcript_path sent.
 
-Length: one program, on purpose: a plain script started on a pty (no package, no imports of its
-own), whose parts (screen, turn script, keys, hooks) share the one state of an agent session.
+Length: one program, on purpose. It is started as a plain script on a pty (no package, no
+imports of its own), and its parts (the screen it draws, the script of a turn, the keys it
+reads, the hooks it calls) share the one state of a single agent session.
 """
 import argparse, json, os, select, sys, termios, threading, time, tty, urllib.request, uuid
 
@@ -49,10 +51,9 @@ p = argparse.ArgumentParser()
 p.add_argument("--agent", choices=["claude", "codex", "gemini"], required=True)
 p.add_argument("--trust", action="store_true", help="show the trust dialog at start-up")
 p.add_argument("--swallow-enters", type=int, default=0)
-p.add_argument("--dialog-drops-keys", type=int, default=0, help="drop the first N keys that reach a "
-               "dialog (as Codex drains the input that reached its security-sensitive dialogs)")
-p.add_argument("--dialog-drain", type=float, default=0, help="exit when a key reaches a dialog within "
-               "S seconds of its drawing (as Codex does when that drain times out)")
+p.add_argument("--dialog-drops-keys", type=int, default=0,
+               help="drop the first N keys that reach a dialog (as Codex drains the input that "
+               "reached its security-sensitive dialogs before they accept a decision)")
 p.add_argument("--startup-delay", type=float, default=0.2)
 p.add_argument("--draw-log", help="append the epoch time of every idle frame drawn after a turn "
                "(the state-change latency benchmark's clock start)")
@@ -454,7 +455,7 @@ def advance():
             spinning = False
             k, detail = arg
             dialog_seq += 1
-            dialog = {"kind": k, "detail": detail, "options": options_for(k, detail), "cursor": 0, "seq": dialog_seq, "at": time.time()}
+            dialog = {"kind": k, "detail": detail, "options": options_for(k, detail), "cursor": 0, "seq": dialog_seq}
             mode = "dialog"
             if HOOKS.get("PermissionRequest") and k != "trust":
                 threading.Thread(target=permission_hook, args=(dialog_seq, {"command": detail}), daemon=True).start()
@@ -535,7 +536,6 @@ def on_key(key):
             dialog_drops -= 1
             return "dropped"
         d = dialog
-        if now - d["at"] < args.dialog_drain: write("\r\nError: timed out discarding buffered terminal input\r\n"); quit(1)
         n = len(d["options"])
         if key == "up":
             d["cursor"] = max(0, d["cursor"] - 1)
@@ -653,7 +653,7 @@ time.sleep(args.startup_delay)  # a real agent takes a moment before its first f
 if args.resume:
     say("RESUMED %s fork=%s" % (args.resume, "yes" if args.fork_session else "no"))
 if args.trust:
-    dialog = {"kind": "trust", "detail": cwd, "options": options_for("trust", cwd), "cursor": 0, "at": time.time()}
+    dialog = {"kind": "trust", "detail": cwd, "options": options_for("trust", cwd), "cursor": 0}
     mode = "trust"
 else:
     mode = "idle"
