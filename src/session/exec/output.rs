@@ -14,7 +14,7 @@
 //!   is `abc`). Without marks this is a guess: a prompt that changed (a directory after `cd`)
 //!   goes with its whole row, so a last line without a newline goes with it; one that grew in
 //!   front (`(venv) $ `) leaves what it added; one drawn after such a line before the exec
-//!   (`abc$ `) is not recognised.
+//!   (`abc$ `) is not recognised, nor one the screen did not show yet when the line was typed.
 
 use crate::screen::{Format, HistoryLimits, Screen};
 
@@ -79,10 +79,13 @@ fn seed(screen: &mut Screen, t: &Typed<'_>) {
 
 /// Erase the next prompt: from where its text starts when the cursor's row ends with the
 /// prompt seen before the command, else the whole row (a prompt that changed, such as one
-/// showing the directory after a `cd`).
+/// showing the directory after a `cd`). No prompt seen before (a shell that had just started
+/// and whose prompt the screen had not shown yet) recognises nothing: the whole row goes.
 fn erase_prompt(screen: &mut Screen, t: &Typed<'_>) {
     let (_, col) = screen.cursor();
-    let from = match screen.text_before_cursor().strip_suffix(t.prompt) {
+    let before = screen.text_before_cursor();
+    let seen = Some(t.prompt).filter(|p| !p.trim().is_empty());
+    let from = match seen.and_then(|p| before.strip_suffix(p)) {
         Some(_) if col >= t.column => col - t.column,
         _ => 0,
     };
@@ -266,5 +269,13 @@ mod tests {
             ..back
         };
         assert_eq!(render(b"cd /\r\n/ $ ", 20, Some(&cd)).0, "");
+        // Typed before the screen showed the prompt (a shell just started): the prompt comes
+        // with the echo, and the next one goes with its row.
+        let unseen = Typed {
+            prompt: "",
+            column: 0,
+            ..back
+        };
+        assert_eq!(render(b"$ echo hi\r\nhi\r\n$ ", 20, Some(&unseen)).0, "hi");
     }
 }
