@@ -238,6 +238,32 @@ fn a_dropped_confirming_key_is_pressed_again() {
     );
 }
 
+/// A dialog redrawn while it is answered (Gemini redraws its whole first screen; the dialog
+/// leaves for a frame, comes back as a new request and with its cursor on option 1) loses a
+/// move: the cursor is moved again from where it is, and Enter is pressed only on the wanted
+/// option, never on the one the redraw left selected ("Trust parent folder" here).
+#[test]
+fn a_dialog_redrawn_while_answered_gets_its_moves_again() {
+    let d = Daemon::start();
+    let id = id_of(&fake(
+        &d,
+        "gemini",
+        &["--trust", "--dialog-redraws", "1"],
+        json!({}),
+    ));
+    d.wait_status(&id, "permission_prompt", T);
+    let (s, v) = d.post(&format!("/v1/sessions/{id}/reject"), json!({}));
+    assert_eq!(s, reqwest::StatusCode::OK, "{v}");
+    assert_eq!(v["option"], 3, "{v}");
+    d.wait_screen(&id, "TRUST DECLINED", T);
+    let screen = d.screen(&id);
+    assert!(!screen.contains("TRUSTED option"), "{screen}");
+    assert!(
+        d.log().contains("moving it again"),
+        "the daemon says it moved the cursor again"
+    );
+}
+
 /// A growing token count is progress even when nothing else on screen moves.
 #[test]
 fn claude_thinking_with_growing_tokens_is_not_a_stall() {

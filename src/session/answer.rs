@@ -1,17 +1,20 @@
 //! Answering a session's permission prompt: through the session's ordered input queue (move
 //! the cursor with arrows, wait until the screen shows the cursor on the wanted option, press
-//! Enter, then wait until the dialog is gone), or, for a request held open by Claude Code's
+//! Enter, then wait until the dialog is gone; see [`press`] for dialogs that redraw or drop
+//! keys meanwhile), or, for a request held open by Claude Code's
 //! PermissionRequest hook, by replying to the hook. Digit shortcuts are not used: they have
 //! regressed in Claude several times and their meaning depends on the option count.
 //!
 //! The permission state this records answers in (policy, answers in flight, history) is
 //! `crate::permissions`'; this module is what drives the session.
 
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use super::HandleError;
 use super::SessionHandle;
+use super::handle::LiveState;
 use crate::detect::prompt::PermissionRequest;
 use crate::permissions::hook::{HookDecision, HookRequest};
 use crate::permissions::{AnsweredBy, Outcome, Resolution};
@@ -27,6 +30,10 @@ pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a dialog that shows no sign of having read the confirming key (the same dialog,
 /// not a byte of output since) is given before the key is pressed again.
 pub const CONFIRM_RETRY: Duration = Duration::from_millis(1500);
+
+/// How long a dialog that left the screen before its answer was confirmed is given to come
+/// back: an agent redrawing its whole screen shows a frame or two without it.
+pub const REDRAW_GRACE: Duration = Duration::from_millis(500);
 
 /// Why an answer could not be given.
 #[derive(Debug, thiserror::Error)]
@@ -100,25 +107,28 @@ pub async fn answer(h: &SessionHandle, a: Answer) -> Result<AnswerOutcome, Answe
         return Err(AnswerError::BadOption(o));
     }
     let action = Outcome::of(a.approve);
-    h.perms.note_answer(
-        pending.id,
-        Resolution {
-            action,
-            option: target,
-            by: a.by,
-            reason: a.reason.clone(),
-            actor: a.actor.clone(),
-        },
-    );
+    let resolution = Resolution {
+        action,
+        option: target,
+        by: a.by,
+        reason: a.reason.clone(),
+        actor: a.actor.clone(),
+    };
+    h.perms.note_answer(pending.id, resolution.clone());
     let keys = match target {
         None => vec!["Escape".to_owned()],
         Some(o) if pending.options.is_empty() => vec![o.to_string(), "Enter".to_owned()],
         Some(o) => pending.keys_for(o),
     };
-    let result = press(h, &pending, target, &keys).await;
+    let mut dialog = Followed {
+        request: &pending,
+        resolution: &resolution,
+        ids: vec![pending.id],
+    };
+    let result = press(h, &mut dialog, target, &keys).await;
     if result.is_err() {
         // Nothing was confirmed; forget the noted answer so a later close is not misattributed.
-        h.perms.take_answer(pending.id);
+        dialog.forget(h);
     }
     let closed = result?;
     tracing::info!(session = %h.meta.id, permission = %pending.id, action = action.as_str(), option = ?target, by = a.by.as_str(), closed, "permission answered");
@@ -195,37 +205,35 @@ async fn answer_hook(
 
 /// Send `keys`: cursor moves first, verified on screen, then the confirming key; then wait for
 /// the dialog to leave. Returns whether it left.
+///
+/// The dialog is followed by what it asks (its fingerprint), not by its id: an agent that
+/// redraws its whole screen (Gemini while it starts) can make the same dialog a new request
+/// between two keys, with its cursor back on the first option. Such a dialog gets the moves
+/// again from where its cursor is, and the answer is noted under its new id too. The
+/// confirming key is pressed only while the screen shows the cursor on the wanted option, never
+/// on whatever a redraw left selected.
 async fn press(
     h: &SessionHandle,
-    pending: &PermissionRequest,
+    dialog: &mut Followed<'_>,
     target: Option<u32>,
     keys: &[String],
 ) -> Result<bool, AnswerError> {
-    let id = pending.id;
     let (moves, confirm) = keys.split_at(keys.len().saturating_sub(1));
     if !moves.is_empty() {
         h.send_keys(moves).await?;
     }
-    if let Some(t) = target
-        && pending.selected.is_some()
+    let tracked = target.filter(|_| dialog.request.selected.is_some());
+    if let Some(t) = tracked
+        && !dialog.place_cursor(h, t).await?
     {
-        let on_target = h
-            .wait_for(
-                |s| {
-                    s.pending
-                        .as_ref()
-                        .is_none_or(|p| p.id != id || p.selected == Some(t))
-                },
-                CURSOR_TIMEOUT,
-            )
-            .await;
-        let still_same = h.live().pending.is_some_and(|p| p.id == id);
-        if !on_target && still_same {
-            return Err(AnswerError::CursorNotVerified(t));
-        }
+        return Ok(true);
     }
-    let gone =
-        |s: &crate::session::handle::LiveState| s.pending.as_ref().is_none_or(|p| p.id != id);
+    let fingerprint = dialog.request.fingerprint;
+    let gone = |s: &LiveState| {
+        s.pending
+            .as_ref()
+            .is_none_or(|p| p.fingerprint != fingerprint)
+    };
     let deadline = tokio::time::Instant::now() + CLOSE_TIMEOUT;
     loop {
         h.send_keys(confirm).await?;
@@ -240,12 +248,10 @@ async fn press(
         // Still up. An app that took the key redraws; one that dropped it shows the very
         // same frame (Codex drains the input that reached its security-sensitive dialogs
         // before they accept a decision, and a key sent right after the dialog was drawn
-        // can fall in that window). Only then is the key pressed again.
+        // can fall in that window). Only then is the key pressed again, once the cursor is
+        // seen on the wanted option again.
         let quiet = h.counters.last_activity_ms.load(Ordering::Relaxed) < pressed_at;
-        let same = h.live().pending.is_some_and(|p| {
-            p.id == id && (target.is_none() || p.selected == target || p.selected.is_none())
-        });
-        if !(quiet && same) {
+        if !quiet || dialog.shown(h).is_none() {
             return Ok(h
                 .wait_for(
                     gone,
@@ -253,6 +259,83 @@ async fn press(
                 )
                 .await);
         }
-        tracing::info!(session = %h.meta.id, permission = %id, "the dialog did not take the confirming key; pressing it again");
+        if let Some(t) = tracked
+            && !dialog.place_cursor(h, t).await?
+        {
+            return Ok(true);
+        }
+        tracing::info!(session = %h.meta.id, permission = %dialog.request.id, "the dialog did not take the confirming key; pressing it again");
+    }
+}
+
+/// The dialog an answer is typed into, followed across redraws that give it new ids.
+struct Followed<'a> {
+    request: &'a PermissionRequest,
+    resolution: &'a Resolution,
+    /// Every id the dialog had while it was answered (the answer is noted under each).
+    ids: Vec<uuid::Uuid>,
+}
+
+impl Followed<'_> {
+    /// The dialog as the screen shows it now, if it does; a new id gets the answer noted.
+    fn shown(&mut self, h: &SessionHandle) -> Option<Arc<PermissionRequest>> {
+        let p = h
+            .live()
+            .pending
+            .filter(|p| p.fingerprint == self.request.fingerprint)?;
+        if !self.ids.contains(&p.id) {
+            h.perms.note_answer(p.id, self.resolution.clone());
+            self.ids.push(p.id);
+        }
+        Some(p)
+    }
+
+    /// Wait until the screen shows the dialog's cursor on option `t`: true once it does,
+    /// false when the dialog left the screen (and did not come back within
+    /// [`REDRAW_GRACE`]). A cursor that stays elsewhere (moves lost in a redraw) gets the moves
+    /// again, once, from where it is.
+    async fn place_cursor(&mut self, h: &SessionHandle, t: u32) -> Result<bool, AnswerError> {
+        let fingerprint = self.request.fingerprint;
+        let same = move |s: &LiveState| {
+            s.pending
+                .as_ref()
+                .filter(|p| p.fingerprint == fingerprint)
+                .map(|p| p.selected)
+        };
+        let mut moved_again = false;
+        // A dialog that keeps leaving and coming back is not followed for ever.
+        let give_up = tokio::time::Instant::now() + 3 * CURSOR_TIMEOUT;
+        loop {
+            let _ = h
+                .wait_for(|s| same(s).is_none_or(|sel| sel == Some(t)), CURSOR_TIMEOUT)
+                .await;
+            let Some(shown) = self.shown(h) else {
+                if !h.wait_for(|s| same(s).is_some(), REDRAW_GRACE).await {
+                    return Ok(false);
+                }
+                if tokio::time::Instant::now() >= give_up {
+                    return Err(AnswerError::CursorNotVerified(t));
+                }
+                continue;
+            };
+            if shown.selected == Some(t) {
+                return Ok(true);
+            }
+            if moved_again || tokio::time::Instant::now() >= give_up {
+                return Err(AnswerError::CursorNotVerified(t));
+            }
+            let keys = shown.keys_for(t);
+            let (moves, _) = keys.split_at(keys.len().saturating_sub(1));
+            tracing::info!(session = %h.meta.id, permission = %shown.id, selected = ?shown.selected, option = t, "the cursor is not on the option; moving it again");
+            h.send_keys(moves).await?;
+            moved_again = true;
+        }
+    }
+
+    /// Forget the noted answer (nothing was confirmed).
+    fn forget(&self, h: &SessionHandle) {
+        for id in &self.ids {
+            h.perms.take_answer(*id);
+        }
     }
 }

@@ -41,9 +41,8 @@ dialog opens (in a thread: the dialog stays on screen, and a reply of
 {"hookSpecificOutput":{"hookEventName":"PermissionRequest","decision":{"behavior":...}}}
 answers it, shown as 'HOOK DECISION allow|deny'). --transcript PATH is the transcript_path sent.
 
-Length: one program, on purpose. It is started as a plain script on a pty (no package, no
-imports of its own), and its parts (the screen it draws, the script of a turn, the keys it
-reads, the hooks it calls) share the one state of a single agent session.
+Length: one program, on purpose. It is started as a plain script on a pty (no package, no imports
+of its own), and its parts (screen, turn script, keys, hooks) share one agent session's state.
 """
 import argparse, json, os, select, sys, termios, threading, time, tty, urllib.request, uuid
 
@@ -51,9 +50,10 @@ p = argparse.ArgumentParser()
 p.add_argument("--agent", choices=["claude", "codex", "gemini"], required=True)
 p.add_argument("--trust", action="store_true", help="show the trust dialog at start-up")
 p.add_argument("--swallow-enters", type=int, default=0)
-p.add_argument("--dialog-drops-keys", type=int, default=0,
-               help="drop the first N keys that reach a dialog (as Codex drains the input that "
-               "reached its security-sensitive dialogs before they accept a decision)")
+p.add_argument("--dialog-drops-keys", type=int, default=0, help="drop the first N keys that reach a "
+               "dialog (Codex drains the input that reached a security-sensitive dialog)")
+p.add_argument("--dialog-redraws", type=int, default=0, help="the first N keys that reach a dialog "
+               "are lost in a redraw: a blank frame, then the dialog with its cursor on option 1 (Gemini)")
 p.add_argument("--startup-delay", type=float, default=0.2)
 p.add_argument("--draw-log", help="append the epoch time of every idle frame drawn after a turn "
                "(the state-change latency benchmark's clock start)")
@@ -157,21 +157,16 @@ while not buf.endswith(b"R"):
 SPIN = {"claude": "·✢✳✶✻✽", "codex": "•◦", "gemini": "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"}[AGENT]
 VERBS = ["Pondering", "Herding", "Pollinating", "Working"]
 
-transcript = []  # lines above the prompt area
-input_buf = ""
+transcript, input_buf = [], ""  # the lines above the prompt area; the prompt being typed
 mode = "starting"  # starting | trust | idle | working | dialog | frozen
 steps = []  # pending script steps of the current turn
-step_until = 0.0
-turn_start = 0.0
-spinning = False
+step_until, turn_start, spinning = 0.0, 0.0, False
 verb = "Working"
 dialog = None  # dict(kind, title, detail, options, cursor, trust)
 panel = None  # (command, lines) of an open /model or /config panel (claude)
 context_left = None  # percent shown in Claude's footer once !context ran
 swallow = args.swallow_enters
-burst_run = 0
-last_char = 0.0
-burst_until = 0.0
+burst_run, last_char, burst_until = 0, 0.0, 0.0  # the typing burst Codex's paste_burst.rs tracks
 cwd = os.getcwd()
 
 
@@ -312,7 +307,7 @@ def draw():
 
 
 drawn_mode = None  # the mode of the last frame drawn (for --draw-log)
-dialog_drops = args.dialog_drops_keys  # keys a dialog still drops (--dialog-drops-keys)
+dialog_drops, dialog_redraws = args.dialog_drops_keys, args.dialog_redraws  # keys still to lose
 
 
 def say(line):
@@ -519,7 +514,7 @@ def answer_dialog(index):
 
 def on_key(key):
     """Handle one decoded key (str) or ('paste', text)."""
-    global input_buf, swallow, burst_run, last_char, burst_until, mode, spinning, panel, dialog_drops
+    global input_buf, swallow, burst_run, last_char, burst_until, mode, spinning, panel, dialog_drops, dialog_redraws
     now = time.time()
     if isinstance(key, tuple):
         input_buf += key[1]
@@ -535,6 +530,11 @@ def on_key(key):
         if dialog_drops > 0:
             dialog_drops -= 1
             return "dropped"
+        if dialog_redraws > 0:
+            dialog_redraws, dialog["cursor"] = dialog_redraws - 1, 0
+            write("\x1b[2J\x1b[H")
+            time.sleep(0.5)  # the blank frame lasts: the daemon sees the dialog leave
+            return
         d = dialog
         n = len(d["options"])
         if key == "up":
