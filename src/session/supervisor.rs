@@ -1,7 +1,8 @@
 //! The per-session permission supervisor: a task that watches the session's live state and,
 //! for each new request, applies the session's policy (logging the automatic answer on the
 //! session history) or, when nothing decides, waits for the request's expiry and then applies
-//! the default action. It ends when the session exits.
+//! the default action. A request is answered only once it has stayed on screen for [`SETTLE`].
+//! It ends when the session exits.
 
 use std::time::Duration;
 
@@ -10,6 +11,9 @@ use super::answer::{Answer, answer};
 use crate::clock::now_ms;
 use crate::permissions::{Action, AnsweredBy};
 use crate::vocab::SessionStatus;
+
+/// How long a request must stay on screen before it is answered automatically.
+const SETTLE: Duration = Duration::from_millis(250);
 
 /// Start supervising `h`.
 pub fn spawn(h: SessionHandle) {
@@ -57,6 +61,16 @@ async fn run(h: SessionHandle) {
                 }
             };
             if let Some((action, reason, by)) = auto {
+                // An agent's own frames can read as a dialog for a moment (Claude Code shows
+                // the answered trust dialog with a check mark as it closes): only a request
+                // still on screen after SETTLE is answered; one gone by then was no request.
+                let id = p.id;
+                let left = h
+                    .wait_for(|s| s.pending.as_ref().is_none_or(|q| q.id != id), SETTLE)
+                    .await;
+                if left {
+                    continue;
+                }
                 handled = Some(p.id);
                 tracing::info!(session = %h.meta.id, permission = %p.id, action = action.as_str(), %reason, by = by.as_str(), "answering permission automatically");
                 let result = answer(
