@@ -262,6 +262,14 @@ fn a_dialog_redrawn_while_answered_gets_its_moves_again() {
         d.log().contains("moving it again"),
         "the daemon says it moved the cursor again"
     );
+    // The answer is on the history once, under the dialog it confirmed; the request the
+    // redraw ended is not recorded as answered.
+    let (_, h) = d.get(&format!("/v1/sessions/{id}/permissions/history"));
+    let all = h["history"].as_array().cloned().unwrap_or_default();
+    let by_api: Vec<&Value> = all.iter().filter(|e| e["by"] == "api").collect();
+    assert_eq!(by_api.len(), 1, "{h}");
+    assert_eq!(by_api[0]["resolution"], "rejected", "{h}");
+    assert_eq!(by_api[0]["option"], 3, "{h}");
 }
 
 /// A growing token count is progress even when nothing else on screen moves.

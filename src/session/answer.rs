@@ -32,8 +32,13 @@ pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 pub const CONFIRM_RETRY: Duration = Duration::from_millis(1500);
 
 /// How long a dialog that left the screen before its answer was confirmed is given to come
-/// back: an agent redrawing its whole screen shows a frame or two without it.
-pub const REDRAW_GRACE: Duration = Duration::from_millis(500);
+/// back: an agent redrawing its whole screen shows a frame or two without it (Gemini's last
+/// 30-60 ms), more on a loaded machine.
+pub const REDRAW_GRACE: Duration = CURSOR_TIMEOUT;
+
+/// How long a dialog must have been quiet after reacting to the moves before a cursor left
+/// elsewhere counts as moves lost (not still being worked through).
+const SETTLED_MS: u64 = 250;
 
 /// Why an answer could not be given.
 #[derive(Debug, thiserror::Error)]
@@ -114,7 +119,6 @@ pub async fn answer(h: &SessionHandle, a: Answer) -> Result<AnswerOutcome, Answe
         reason: a.reason.clone(),
         actor: a.actor.clone(),
     };
-    h.perms.note_answer(pending.id, resolution.clone());
     let keys = match target {
         None => vec!["Escape".to_owned()],
         Some(o) if pending.options.is_empty() => vec![o.to_string(), "Enter".to_owned()],
@@ -123,7 +127,7 @@ pub async fn answer(h: &SessionHandle, a: Answer) -> Result<AnswerOutcome, Answe
     let mut dialog = Followed {
         request: &pending,
         resolution: &resolution,
-        ids: vec![pending.id],
+        noted: Vec::new(),
     };
     let result = press(h, &mut dialog, target, &keys).await;
     if result.is_err() {
@@ -209,9 +213,9 @@ async fn answer_hook(
 /// The dialog is followed by what it asks (its fingerprint), not by its id: an agent that
 /// redraws its whole screen (Gemini while it starts) can make the same dialog a new request
 /// between two keys, with its cursor back on the first option. Such a dialog gets the moves
-/// again from where its cursor is, and the answer is noted under its new id too. The
-/// confirming key is pressed only while the screen shows the cursor on the wanted option, never
-/// on whatever a redraw left selected.
+/// again from where its cursor is ([`Followed::place_cursor`]), and the answer is noted under
+/// the id the dialog has when the confirming key goes out. That key is pressed only while the
+/// screen shows the cursor on the wanted option, never on whatever a redraw left selected.
 async fn press(
     h: &SessionHandle,
     dialog: &mut Followed<'_>,
@@ -223,10 +227,8 @@ async fn press(
         h.send_keys(moves).await?;
     }
     let tracked = target.filter(|_| dialog.request.selected.is_some());
-    if let Some(t) = tracked
-        && !dialog.place_cursor(h, t).await?
-    {
-        return Ok(true);
+    if let Some(t) = tracked {
+        dialog.place_cursor(h, t).await?;
     }
     let fingerprint = dialog.request.fingerprint;
     let gone = |s: &LiveState| {
@@ -236,6 +238,7 @@ async fn press(
     };
     let deadline = tokio::time::Instant::now() + CLOSE_TIMEOUT;
     loop {
+        dialog.note(h);
         h.send_keys(confirm).await?;
         let pressed_at = crate::clock::now_ms();
         let wait = deadline.saturating_duration_since(tokio::time::Instant::now());
@@ -259,10 +262,8 @@ async fn press(
                 )
                 .await);
         }
-        if let Some(t) = tracked
-            && !dialog.place_cursor(h, t).await?
-        {
-            return Ok(true);
+        if let Some(t) = tracked {
+            dialog.place_cursor(h, t).await?;
         }
         tracing::info!(session = %h.meta.id, permission = %dialog.request.id, "the dialog did not take the confirming key; pressing it again");
     }
@@ -272,29 +273,37 @@ async fn press(
 struct Followed<'a> {
     request: &'a PermissionRequest,
     resolution: &'a Resolution,
-    /// Every id the dialog had while it was answered (the answer is noted under each).
-    ids: Vec<uuid::Uuid>,
+    /// The ids the answer is noted under: the dialog's, each time a key confirmed it.
+    noted: Vec<uuid::Uuid>,
 }
 
 impl Followed<'_> {
-    /// The dialog as the screen shows it now, if it does; a new id gets the answer noted.
-    fn shown(&mut self, h: &SessionHandle) -> Option<Arc<PermissionRequest>> {
-        let p = h
-            .live()
+    /// The dialog as the screen shows it now (under whichever id), if it does.
+    fn shown(&self, h: &SessionHandle) -> Option<Arc<PermissionRequest>> {
+        h.live()
             .pending
-            .filter(|p| p.fingerprint == self.request.fingerprint)?;
-        if !self.ids.contains(&p.id) {
-            h.perms.note_answer(p.id, self.resolution.clone());
-            self.ids.push(p.id);
-        }
-        Some(p)
+            .filter(|p| p.fingerprint == self.request.fingerprint)
     }
 
-    /// Wait until the screen shows the dialog's cursor on option `t`: true once it does,
-    /// false when the dialog left the screen (and did not come back within
-    /// [`REDRAW_GRACE`]). A cursor that stays elsewhere (moves lost in a redraw) gets the moves
-    /// again, once, from where it is.
-    async fn place_cursor(&mut self, h: &SessionHandle, t: u32) -> Result<bool, AnswerError> {
+    /// Note the answer under the dialog's id right before a key confirms it: the close that
+    /// key causes is attributed to this answer, and an id the dialog had only until a redraw
+    /// is recorded as what it was (dismissed), not as answered.
+    fn note(&mut self, h: &SessionHandle) {
+        let id = self.shown(h).map_or(self.request.id, |p| p.id);
+        if !self.noted.contains(&id) {
+            h.perms.note_answer(id, self.resolution.clone());
+            self.noted.push(id);
+        }
+    }
+
+    /// Wait until the screen shows the dialog's cursor on option `t`. A dialog that left the
+    /// screen is given [`REDRAW_GRACE`] to come back; one that does not was answered or
+    /// dismissed some other way ([`AnswerError::NoPending`]: nothing was confirmed). A cursor
+    /// left elsewhere gets the moves again, once, from where it is, but only on evidence that
+    /// the moves were lost in a redraw: the dialog came back under a new id, or it reacted and
+    /// has been quiet since. An app that is merely slow still has the moves queued, and more
+    /// would overshoot (Gemini's lists wrap around).
+    async fn place_cursor(&self, h: &SessionHandle, t: u32) -> Result<(), AnswerError> {
         let fingerprint = self.request.fingerprint;
         let same = move |s: &LiveState| {
             s.pending
@@ -302,6 +311,7 @@ impl Followed<'_> {
                 .filter(|p| p.fingerprint == fingerprint)
                 .map(|p| p.selected)
         };
+        let (mut moved_to, mut moved_at) = (self.request.id, crate::clock::now_ms());
         let mut moved_again = false;
         // A dialog that keeps leaving and coming back is not followed for ever.
         let give_up = tokio::time::Instant::now() + 3 * CURSOR_TIMEOUT;
@@ -311,7 +321,7 @@ impl Followed<'_> {
                 .await;
             let Some(shown) = self.shown(h) else {
                 if !h.wait_for(|s| same(s).is_some(), REDRAW_GRACE).await {
-                    return Ok(false);
+                    return Err(AnswerError::NoPending);
                 }
                 if tokio::time::Instant::now() >= give_up {
                     return Err(AnswerError::CursorNotVerified(t));
@@ -319,22 +329,25 @@ impl Followed<'_> {
                 continue;
             };
             if shown.selected == Some(t) {
-                return Ok(true);
+                return Ok(());
             }
-            if moved_again || tokio::time::Instant::now() >= give_up {
+            let last = h.counters.last_activity_ms.load(Ordering::Relaxed);
+            let lost = shown.id != moved_to
+                || last > moved_at && crate::clock::now_ms() >= last + SETTLED_MS;
+            if moved_again || !lost || tokio::time::Instant::now() >= give_up {
                 return Err(AnswerError::CursorNotVerified(t));
             }
             let keys = shown.keys_for(t);
             let (moves, _) = keys.split_at(keys.len().saturating_sub(1));
             tracing::info!(session = %h.meta.id, permission = %shown.id, selected = ?shown.selected, option = t, "the cursor is not on the option; moving it again");
             h.send_keys(moves).await?;
-            moved_again = true;
+            (moved_to, moved_at, moved_again) = (shown.id, crate::clock::now_ms(), true);
         }
     }
 
     /// Forget the noted answer (nothing was confirmed).
     fn forget(&self, h: &SessionHandle) {
-        for id in &self.ids {
+        for id in &self.noted {
             h.perms.take_answer(*id);
         }
     }

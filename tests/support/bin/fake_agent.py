@@ -533,7 +533,7 @@ def on_key(key):
         if dialog_redraws > 0:
             dialog_redraws, dialog["cursor"] = dialog_redraws - 1, 0
             write("\x1b[2J\x1b[H")
-            time.sleep(0.5)  # the blank frame lasts: the daemon sees the dialog leave
+            time.sleep(0.3)  # the blank frame lasts: the daemon sees the dialog leave
             return
         d = dialog
         n = len(d["options"])
