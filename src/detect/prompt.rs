@@ -105,9 +105,12 @@ pub fn parse(rule: &Rule, lines: &[Line]) -> Parsed {
             if c.get(1).is_some() {
                 selected = Some(index);
             }
+            // Claude Code shows the answer it took with a check mark after the option for a
+            // moment as the dialog closes: still the same dialog, not a new request.
+            let label = c[3].strip_suffix('✔').map_or(&c[3], str::trim_end);
             options.push(PromptOption {
                 index,
-                label: c[3].to_owned(),
+                label: label.to_owned(),
             });
         }
     }
@@ -241,5 +244,28 @@ mod tests {
         );
         assert_eq!(p.options.len(), 3, "{p:?}");
         assert_eq!(reject_option(p.kind, &p.options), Some(3));
+    }
+
+    #[test]
+    fn a_dialog_showing_the_answer_it_took_is_the_same_dialog() {
+        let set = super::super::profile::ProfileSet::builtin().expect("valid");
+        let claude = set.get("claude").expect("claude");
+        let rule = claude
+            .rules
+            .iter()
+            .find(|r| r.kind == Some(PermissionKind::Trust))
+            .expect("trust rule");
+        let frame = |first: &str| {
+            format!(
+                " Quick safety check: Is this a project you created or one you trust?\n\n {first}\n   2. No, exit\n\n Enter to confirm · Esc to cancel"
+            )
+        };
+        let asked = parse(rule, &lines(&frame("❯ 1. Yes, I trust this folder")));
+        let closing = parse(rule, &lines(&frame("❯ 1. Yes, I trust this folder ✔")));
+        assert_eq!(closing.options, asked.options);
+        assert_eq!(closing.fingerprint, asked.fingerprint);
+        // A check mark inside a label (the model picker's current model) stays.
+        let picker = parse(rule, &lines(" ❯ 1. Default ✔  Opus\n   2. Sonnet"));
+        assert_eq!(picker.options[0].label, "Default ✔  Opus");
     }
 }
