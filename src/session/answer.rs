@@ -36,10 +36,6 @@ pub const CONFIRM_RETRY: Duration = Duration::from_millis(1500);
 /// 30-60 ms), more on a loaded machine.
 pub const REDRAW_GRACE: Duration = CURSOR_TIMEOUT;
 
-/// How long a dialog must have been quiet after reacting to the moves before a cursor left
-/// elsewhere counts as moves lost (not still being worked through).
-const SETTLED_MS: u64 = 250;
-
 /// Why an answer could not be given.
 #[derive(Debug, thiserror::Error)]
 pub enum AnswerError {
@@ -299,10 +295,11 @@ impl Followed<'_> {
     /// Wait until the screen shows the dialog's cursor on option `t`. A dialog that left the
     /// screen is given [`REDRAW_GRACE`] to come back; one that does not was answered or
     /// dismissed some other way ([`AnswerError::NoPending`]: nothing was confirmed). A cursor
-    /// left elsewhere gets the moves again, once, from where it is, but only on evidence that
-    /// the moves were lost in a redraw: the dialog came back under a new id, or it reacted and
-    /// has been quiet since. An app that is merely slow still has the moves queued, and more
-    /// would overshoot (Gemini's lists wrap around).
+    /// left elsewhere gets the moves again, once, from where it is, but only when the dialog
+    /// came back under a new id (drawn again from scratch, the moves lost with the old one).
+    /// An app that is merely slow, or stalled halfway, may still have moves queued, and more
+    /// would overshoot (Gemini's lists wrap around) with Enter behind them: it gets
+    /// [`AnswerError::CursorNotVerified`] instead, and nothing is confirmed.
     async fn place_cursor(&self, h: &SessionHandle, t: u32) -> Result<(), AnswerError> {
         let fingerprint = self.request.fingerprint;
         let same = move |s: &LiveState| {
@@ -311,7 +308,7 @@ impl Followed<'_> {
                 .filter(|p| p.fingerprint == fingerprint)
                 .map(|p| p.selected)
         };
-        let (mut moved_to, mut moved_at) = (self.request.id, crate::clock::now_ms());
+        let mut moved_to = self.request.id;
         let mut moved_again = false;
         // A dialog that keeps leaving and coming back is not followed for ever.
         let give_up = tokio::time::Instant::now() + 3 * CURSOR_TIMEOUT;
@@ -331,9 +328,7 @@ impl Followed<'_> {
             if shown.selected == Some(t) {
                 return Ok(());
             }
-            let last = h.counters.last_activity_ms.load(Ordering::Relaxed);
-            let lost = shown.id != moved_to
-                || last > moved_at && crate::clock::now_ms() >= last + SETTLED_MS;
+            let lost = shown.id != moved_to;
             if moved_again || !lost || tokio::time::Instant::now() >= give_up {
                 return Err(AnswerError::CursorNotVerified(t));
             }
@@ -341,7 +336,7 @@ impl Followed<'_> {
             let (moves, _) = keys.split_at(keys.len().saturating_sub(1));
             tracing::info!(session = %h.meta.id, permission = %shown.id, selected = ?shown.selected, option = t, "the cursor is not on the option; moving it again");
             h.send_keys(moves).await?;
-            (moved_to, moved_at, moved_again) = (shown.id, crate::clock::now_ms(), true);
+            (moved_to, moved_again) = (shown.id, true);
         }
     }
 
