@@ -7,13 +7,17 @@
 use std::time::Duration;
 
 use super::SessionHandle;
-use super::answer::{Answer, answer};
+use super::answer::{Answer, AnswerError, answer};
 use crate::clock::now_ms;
 use crate::permissions::{Action, AnsweredBy};
 use crate::vocab::SessionStatus;
 
 /// How long a request must stay on screen before it is answered automatically.
 const SETTLE: Duration = Duration::from_millis(250);
+
+/// How often a failed automatic answer is tried again, and after how long.
+const RETRIES: u32 = 2;
+const RETRY_AFTER: Duration = Duration::from_secs(1);
 
 /// Start supervising `h`.
 pub fn spawn(h: SessionHandle) {
@@ -23,6 +27,8 @@ pub fn spawn(h: SessionHandle) {
 async fn run(h: SessionHandle) {
     let mut rx = h.watch();
     let mut handled: Option<uuid::Uuid> = None;
+    // The request whose automatic answer failed, and how often it did.
+    let mut failed: (Option<uuid::Uuid>, u32) = (None, 0);
     loop {
         let (status, pending) = {
             let s = rx.borrow_and_update();
@@ -87,6 +93,23 @@ async fn run(h: SessionHandle) {
                 .await;
                 if let Err(e) = result {
                     tracing::warn!(session = %h.meta.id, permission = %p.id, error = %e, "automatic answer failed");
+                    // The cursor not seen on the option (an app that stalled halfway through
+                    // the arrows) leaves the dialog up with nothing confirmed: once the app
+                    // has had time to catch up, the answer is tried again from where its
+                    // cursor is, rather than leaving the dialog pending for good.
+                    if failed.0 != Some(id) {
+                        failed = (Some(id), 0);
+                    }
+                    if matches!(e, AnswerError::CursorNotVerified(_)) && failed.1 < RETRIES {
+                        failed.1 += 1;
+                        handled = None;
+                        let _ = h
+                            .wait_for(
+                                |s| s.pending.as_ref().is_none_or(|q| q.id != id),
+                                RETRY_AFTER,
+                            )
+                            .await;
+                    }
                 }
                 continue;
             }
